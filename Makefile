@@ -1,0 +1,142 @@
+# OKS — one Makefile for the whole tree.
+#
+#   make              build every program into build/bin/
+#   make check        install missing packages, build, run every test (unit tests also under
+#                     AddressSanitizer + UBSan, in build/asan/), integration tests against real
+#                     gpg, sq, SKS and a real mail stack
+#   make fuzz         build the libFuzzer targets with clang, run each for FUZZ_SECONDS
+#   make bench        run the benchmarks under bench/
+#   make run          start the embedded default cluster under ./var/ in the foreground
+#
+# Layout rules (no per-file edits needed when a file is added):
+#   lib/*.c                       shared code, linked into everything
+#   DIR/main.c + DIR/*.c          one program per folder (table PROGRAMS below); the other .c files
+#                                 of DIR are its units, also linked into DIR's unit tests
+#   tests/unit/MOD/test_*.c       one cmocka binary each, linked with lib/ and MOD's units
+#   tests/fuzz/fuzz_*.c           libFuzzer targets (LLVMFuzzerTestOneInput), linked with lib/
+#   tests/integration/*.sh        run in order by tests/run.sh
+# Comments stay on their own lines: in make, "X := y   # note" keeps the spaces inside X.
+
+MODE       ?= release
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 60
+.DEFAULT_GOAL := all
+
+ifeq ($(MODE),release)
+BUILD := build
+else
+BUILD := build/$(MODE)
+endif
+BIN := $(BUILD)/bin
+OBJ := $(BUILD)/obj
+GEN := $(BUILD)/gen
+
+# directory -> program name
+PROGRAMS := shard:oks-shard router:oks-router gw-http:oks-gw-http gw-mail:oks-gw-mail \
+            sync:oks-sync oksctl:oksctl bench:oks-bench
+prog_dir  = $(word 1,$(subst :, ,$(1)))
+prog_name = $(word 2,$(subst :, ,$(1)))
+PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.c),$(p)))
+
+# no leveldb.pc in Debian 12; libetpan.pc would force -no-pie; h2o needs -DH2O_USE_LIBUV=0
+LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt) \
+        -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm
+TEST_LIBS := -lcmocka
+
+WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla
+CFLAGS_release := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                  -fno-sanitize-recover=undefined
+LDFLAGS_asan   := -fsanitize=address,undefined
+override CFLAGS  := -std=gnu11 -pthread -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -I. -I$(GEN) $(WARN) \
+                    $(CFLAGS_$(MODE)) $(CFLAGS)
+override LDFLAGS := -pthread $(LDFLAGS_$(MODE)) $(LDFLAGS)
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+PROTO_SRC := $(wildcard proto/oks.proto)
+ifneq ($(PROTO_SRC),)
+PROTO_C := $(GEN)/proto/oks.pb-c.c
+PROTO_H := $(GEN)/proto/oks.pb-c.h
+$(PROTO_C) $(PROTO_H) &: proto/oks.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) $<
+endif
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(call obj,$(LIB_SRCS)) $(if $(PROTO_C),$(PROTO_C:.c=.o))
+units    = $(call obj,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+
+ALL_BINS := $(foreach p,$(PRESENT),$(BIN)/$(call prog_name,$(p)))
+all: $(ALL_BINS)
+
+define PROGRAM_rules
+$(BIN)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIB_OBJS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(LIBS)
+endef
+$(foreach p,$(PRESENT),$(eval $(call PROGRAM_rules,$(p))))
+
+# unit tests: tests/unit/MOD/test_X.c -> $(BUILD)/tests/MOD/test_X
+UNIT_SRCS  := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+unit_mod    = $(word 3,$(subst /, ,$(1)))
+define UNIT_rules
+$(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(1)): $(call obj,$(1)) \
+    $(if $(filter lib,$(call unit_mod,$(1))),,$(call units,$(call unit_mod,$(1)))) $(LIB_OBJS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(TEST_LIBS) $(LIBS)
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call UNIT_rules,$(t))))
+
+# fuzz targets replayed over their seed corpus with a plain driver (runs in make check)
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/replay/%,$(FUZZ_SRCS))
+$(BUILD)/tests/replay/%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay_main.o $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+tests: $(UNIT_BINS) $(REPLAY_BINS)
+
+$(OBJ)/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(GEN)/%.o: $(GEN)/%.c
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+export ASAN_OPTIONS  := abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS  := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
+# ---- top-level targets ------------------------------------------------------------------
+
+deps:
+	@bash deploy/deps.sh
+
+# unit tests and corpus replays of this MODE
+unit: tests
+	@bash tests/run.sh unit $(BUILD)
+
+check: deps
+	$(MAKE) all tests
+	$(MAKE) MODE=asan all tests
+	@bash tests/run.sh all build build/asan
+
+run: deps all
+	@bash deploy/local.sh run --dir var
+
+bench: deps all
+	@bash bench/run.sh
+
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := -std=gnu11 -pthread -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -I. -I$(FUZZ_BUILD)/gen -O1 -g \
+               -fsanitize=fuzzer,address,undefined
+fuzz: deps
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build
+
+.PHONY: all tests unit check run bench fuzz deps clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages OKS needs to build, test and benchmark.
+# Idempotent and quiet when everything is present; runs `apt-get update`
+# only when something is missing. Must run as root (or via sudo) to install.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential pkg-config clang
+  libleveldb-dev libzmq3-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
+  libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
+  # tests: real clients, real peers, real corpus
+  gnupg dirmngr gpg-agent sq debian-keyring sks
+  dovecot-core dovecot-pop3d python3-aiosmtpd swaks curl jq haproxy
+  # benchmarks
+  wrk gnuplot-nox
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$st" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
