@@ -118,8 +118,8 @@ unit: tests
 	@bash tests/run.sh unit $(BUILD)
 
 check: deps
-	$(MAKE) all tests
-	$(MAKE) MODE=asan all tests
+	$(MAKE) -j2 all tests
+	$(MAKE) -j2 MODE=asan all tests
 	@bash tests/run.sh all build build/asan
 
 run: deps all
