@@ -131,7 +131,8 @@ typedef struct oks_pgp_sig {
     bool has_revocation_reason;
     uint8_t revocation_reason;
     bool exportable;         /* false when an exportable-certification subpacket says 0 */
-    size_t hashed_end;       /* body[0..hashed_end) is what the v4/v6 trailer hashes */
+    size_t hashed_end;       /* body[0..hashed_end) is what the v4/v6 trailer hashes; 0 for v3
+                                (v3 hashes body[2..7): type and creation time) */
     const uint8_t *hashed;   /* hashed subpacket area (v4/v6); NULL for v3 */
     size_t hashed_len;
     const uint8_t *salt;     /* v6 only */
@@ -173,11 +174,26 @@ typedef struct oks_pgp_key {
 } oks_pgp_key;
 
 enum {
-    OKS_PGP_TRUSTED = 1 << 0, /* mark every signature verified-good (stored, known-good keys) */
+    /* stored, known-good keys: signatures issued by the primary key are marked OKS_SIG_GOOD,
+     * the others OKS_SIG_THIRD_PARTY, so verification does not check them again */
+    OKS_PGP_TRUSTED = 1 << 0,
 };
 
+/* Parses a public-key / public-subkey packet body (tag 6 or 14) and computes its fingerprint
+ * and key ID; off is the packet's offset, used in error messages. v3 (RSA only), v4 and v6 are
+ * accepted; an unknown algorithm is kept opaque (bits 0, curve NULL). pk borrows body. */
+int oks_pgp_pubkey_parse(const uint8_t *body, size_t len, uint8_t tag, size_t off,
+                         oks_pgp_pubkey *pk, oks_err *e);
+/* Parses a signature packet body (v3, v4, v6) and the subpackets listed in oks_pgp_sig; also
+ * usable on an embedded signature. s borrows body; s->state is OKS_SIG_UNCHECKED. */
+int oks_pgp_sig_parse(const uint8_t *body, size_t len, size_t off, oks_pgp_sig *s, oks_err *e);
+/* Short lowercase algorithm name ("rsa", "dsa", "eddsa", "ed25519", ...; "unknown"). */
+const char *oks_pgp_algo_name(uint8_t algo);
+
 /* Parses one transferable public key: p[0..n) must start with a tag-6 packet and contain no
- * other tag-6 packet. On success *out is a new canonical key (free with oks_pgp_key_free). */
+ * other tag-6 packet. On success *out is a new canonical key (free with oks_pgp_key_free).
+ * lim NULL means the defaults. Packets over their size limit, unparsable signatures and subkeys
+ * are dropped (counted in dropped_packets); limits on counts and on the key size reject it. */
 int oks_pgp_key_parse(const uint8_t *p, size_t n, const oks_pgp_limits *lim, unsigned flags,
                       oks_pgp_key **out, oks_err *e);
 void oks_pgp_key_free(oks_pgp_key *key);

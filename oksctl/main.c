@@ -1,0 +1,49 @@
+/*
+ * oksctl: the OKS administration tool. A table of subcommands; each lives in its own file of
+ * oksctl/ and is declared in oksctl/oksctl.h. libgcrypt is initialised here, before any
+ * subcommand starts threads.
+ */
+#include "oksctl/oksctl.h"
+
+#include <gcrypt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const oksctl_command commands[] = {
+    {"inspect", "parse, verify and hash OpenPGP keys from files (no server needed)",
+     oksctl_inspect},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: oksctl COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'oksctl COMMAND --help' describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (!gcry_check_version("1.10.0")) {
+        fprintf(stderr, "oksctl: libgcrypt too old\n");
+        return 1;
+    }
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "oksctl: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,16 @@
+/*
+ * oksctl subcommands. Each takes (argc, argv) with argv[0] = the command name and returns the
+ * process exit status. Add a command: write oksctl/NAME.c, declare it here, list it in main.c.
+ */
+#ifndef OKSCTL_H
+#define OKSCTL_H
+
+typedef struct oksctl_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} oksctl_command;
+
+int oksctl_inspect(int argc, char **argv);
+
+#endif
