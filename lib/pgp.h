@@ -7,9 +7,10 @@
  * canonical form: packets a keyserver does not keep are dropped (trust, marker, padding,
  * private/experimental tags), duplicate packets removed, repeated user IDs / subkeys merged with
  * their signature lists unioned, and everything put in one deterministic order:
- *   primary; direct-key signatures; user IDs then user attributes, each sorted by (tag, body),
- *   each followed by its signatures; subkeys sorted by body, each followed by its signatures;
- *   signatures of one list sorted by (creation time, body).
+ *   primary; direct-key signatures; user IDs and user attributes sorted by (body length, tag,
+ *   body bytes) as SKS orders them, each followed by its signatures; subkeys sorted by (body
+ *   length, body bytes), each followed by its signatures; signatures of one list sorted by
+ *   (creation time, body bytes, length).
  * So merge(a, b) == merge(b, a), merge(a, a) == a, and the served bytes of a key are stable.
  *
  * Verification (oks_pgp_key_verify) is a separate step: it checks self-signatures with

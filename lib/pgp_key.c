@@ -72,18 +72,24 @@ static int sig_cmp(const void *x, const void *y)
     return bytes_cmp(a->body, a->len, b->body, b->len);
 }
 
+/* User IDs and subkeys are ordered like SKS orders its packets (length, then tag, then body
+ * bytes), so the mr index lists user IDs in the same order as SKS does. */
 static int uid_cmp(const void *x, const void *y)
 {
     const oks_pgp_uid *a = x, *b = y;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
     if (a->tag != b->tag)
         return a->tag < b->tag ? -1 : 1;
-    return bytes_cmp(a->body, a->len, b->body, b->len);
+    return memcmp(a->body, b->body, a->len);
 }
 
 static int subkey_cmp(const void *x, const void *y)
 {
     const oks_pgp_subkey *a = x, *b = y;
-    return bytes_cmp(a->key.body, a->key.len, b->key.body, b->key.len);
+    if (a->key.len != b->key.len)
+        return a->key.len < b->key.len ? -1 : 1;
+    return memcmp(a->key.body, b->key.body, a->key.len);
 }
 
 static int state_rank(enum oks_pgp_sig_state s)
