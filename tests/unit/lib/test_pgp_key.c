@@ -376,6 +376,25 @@ static void trusted_flag_marks_self_signatures_good(void **state)
     oks_buf_release(&bin);
 }
 
+static void merge_keeps_the_most_verified_state(void **state)
+{
+    (void)state;
+    oks_buf bin = OKS_BUF_INIT;
+    oks_pgp_key *plain = v6_sample(&bin), *trusted, *m1, *m2;
+    assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, OKS_PGP_TRUSTED, &trusted, NULL),
+                     0);
+    assert_int_equal(oks_pgp_key_merge(plain, trusted, NULL, &m1, NULL), 0);
+    assert_int_equal(oks_pgp_key_merge(trusted, plain, NULL, &m2, NULL), 0);
+    assert_int_equal(m1->sigs.n, 1);
+    assert_int_equal(m1->sigs.v[0].state, OKS_SIG_GOOD);
+    assert_int_equal(m2->sigs.v[0].state, OKS_SIG_GOOD);
+    assert_int_equal(m1->subkeys[0].sigs.v[0].state, OKS_SIG_GOOD);
+    oks_pgp_key *free_list[] = {plain, trusted, m1, m2};
+    for (size_t i = 0; i < 4; i++)
+        oks_pgp_key_free(free_list[i]);
+    oks_buf_release(&bin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +410,7 @@ int main(void)
         cmocka_unit_test(limits_reject_too_many_user_ids),
         cmocka_unit_test(oversize_user_id_is_dropped_with_its_signatures),
         cmocka_unit_test(trusted_flag_marks_self_signatures_good),
+        cmocka_unit_test(merge_keeps_the_most_verified_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
