@@ -1,0 +1,70 @@
+/*
+ * Glue around proto/oks.proto shared by every daemon: packing with size limits, version checks,
+ * error responses, multipart ZeroMQ frames, and a small client for the router (blocking calls and
+ * pipelined send/receive). Messages unpacked here are owned by the caller and released with
+ * oks__request__free_unpacked / oks__response__free_unpacked (NULL allocator).
+ */
+#ifndef OKS_PROTO_H
+#define OKS_PROTO_H
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "proto/oks.pb-c.h"
+
+#include <stdint.h>
+#include <zmq.h>
+
+#define OKS_PROTO_VERSION 1
+#define OKS_ZMAX_FRAMES 8
+
+/* Unpacks and validates a request: size <= max, version, exactly one op. On a version mismatch
+ * returns OKS_E_UNSUPPORTED (and *out stays NULL). */
+int oks_proto_request_unpack(const uint8_t *p, size_t n, size_t max, Oks__Request **out,
+                             oks_err *e);
+int oks_proto_response_unpack(const uint8_t *p, size_t n, size_t max, Oks__Response **out,
+                              oks_err *e);
+int oks_proto_pack_request(const Oks__Request *r, oks_buf *out);
+int oks_proto_pack_response(const Oks__Response *r, oks_buf *out);
+/* Packs a Response with only status and error text. */
+int oks_proto_pack_error(Oks__Status st, const char *msg, oks_buf *out);
+/* Maps an OKS_E_* code to the closest Status. */
+Oks__Status oks_proto_status_of(int code);
+const char *oks_proto_status_name(Oks__Status st);
+
+/* One multipart ZeroMQ message. */
+typedef struct oks_zframes {
+    zmq_msg_t f[OKS_ZMAX_FRAMES];
+    size_t n;
+    int truncated; /* more frames than OKS_ZMAX_FRAMES arrived; the extra ones were dropped */
+} oks_zframes;
+
+/* Receives a whole multipart message (flags: 0 or ZMQ_DONTWAIT). Returns 0 or -1 with errno. */
+int oks_zrecv(void *sock, oks_zframes *m, int flags);
+void oks_zframes_close(oks_zframes *m);
+static inline oks_slice oks_zframe(oks_zframes *m, size_t i)
+{
+    return oks_slice_of(zmq_msg_data(&m->f[i]), zmq_msg_size(&m->f[i]));
+}
+/* Sends n parts as one message. Returns 0 or -1 with errno. */
+int oks_zsend(void *sock, const oks_slice *parts, size_t n, int flags);
+/* Sets LINGER 0 and the HWMs; every OKS socket goes through this. */
+void oks_zsock_defaults(void *sock, size_t max_msg);
+
+/* ---- client of a router --------------------------------------------------------------- */
+
+typedef struct oks_client oks_client;
+
+/* Connects a DEALER to endpoint (the router's frontend). zctx is shared by the process. */
+oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e);
+void oks_client_free(oks_client *c);
+/* Pipelined use: send with an id of the caller's choice, receive replies in any order. */
+int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e);
+/* Waits up to timeout_ms (-1 = forever) for the next reply. OKS_E_TIMEOUT if none came. */
+int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeout_ms, oks_err *e);
+/* One request, one reply (replies to older ids are discarded). */
+int oks_client_call(oks_client *c, const Oks__Request *req, Oks__Response **resp, int timeout_ms,
+                    oks_err *e);
+/* The underlying DEALER socket (for polling). */
+void *oks_client_socket(oks_client *c);
+
+#endif

@@ -1,0 +1,111 @@
+/* lib/cluster: config loading, slot map validation, slot function, map digest. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/cluster.h"
+
+static char *write_conf(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/oks-test-conf-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void loads_two_shards_and_maps_every_slot(void **state)
+{
+    (void)state;
+    char *p = write_conf("[cluster]\nslots=16\nrouters=tcp://127.0.0.1:1\n"
+                         "[shard.a]\nendpoint=tcp://127.0.0.1:2\nslots=0-7\n"
+                         "[shard.b]\nendpoint=tcp://127.0.0.1:3\nslots=8-15\n"
+                         "[router]\ndeadline_ms=1234\n");
+    oks_cluster c;
+    oks_err e;
+    assert_int_equal(oks_cluster_load(p, &c, &e), 0);
+    assert_int_equal(c.n_slots, 16);
+    assert_int_equal(c.n_shards, 2);
+    assert_int_equal(c.slot_owner[7], 0);
+    assert_int_equal(c.slot_owner[8], 1);
+    assert_int_equal(c.router_deadline_ms, 1234);
+    assert_string_equal(c.routers[0], "tcp://127.0.0.1:1");
+    char *v = oks_cluster_get(&c, "shard.b", "endpoint");
+    assert_string_equal(v, "tcp://127.0.0.1:3");
+    free(v);
+    oks_cluster_release(&c);
+    unlink(p);
+}
+
+static void rejects_overlapping_and_missing_slots(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_err e;
+    char *p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-8\n"
+                         "[shard.b]\nendpoint=y\nslots=8-15\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "twice"));
+    unlink(p);
+    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-14\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "slot 15"));
+    unlink(p);
+    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-99\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    unlink(p);
+    p = write_conf("[router]\ndeadline_ms=abc\n[shard.a]\nendpoint=x\nslots=0-4095\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "deadline_ms"));
+    unlink(p);
+}
+
+static void digest_changes_when_slots_move(void **state)
+{
+    (void)state;
+    oks_cluster a, b;
+    oks_err e;
+    char *p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-7\n"
+                         "[shard.b]\nendpoint=y\nslots=8-15\n");
+    assert_int_equal(oks_cluster_load(p, &a, &e), 0);
+    unlink(p);
+    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-8\n"
+                   "[shard.b]\nendpoint=y\nslots=9-15\n");
+    assert_int_equal(oks_cluster_load(p, &b, &e), 0);
+    unlink(p);
+    assert_memory_not_equal(a.digest, b.digest, 32);
+    oks_cluster_release(&a);
+    oks_cluster_release(&b);
+}
+
+static void slot_comes_from_the_key_id(void **state)
+{
+    (void)state;
+    uint8_t fpr4[20] = {0}, kid[8];
+    memset(fpr4 + 12, 0xFF, 8); /* v4: key ID = last 8 bytes */
+    assert_int_equal(oks_keyid_of_fpr(fpr4, 20, kid), 0);
+    assert_int_equal(oks_slot_of_keyid(kid, 4096), 4095);
+    uint8_t fpr6[32] = {0x80};
+    assert_int_equal(oks_keyid_of_fpr(fpr6, 32, kid), 0);
+    assert_int_equal(oks_slot_of_keyid(kid, 4096), 2048);
+    assert_int_equal(oks_keyid_of_fpr(fpr6, 16, kid), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(loads_two_shards_and_maps_every_slot),
+        cmocka_unit_test(rejects_overlapping_and_missing_slots),
+        cmocka_unit_test(digest_changes_when_slots_move),
+        cmocka_unit_test(slot_comes_from_the_key_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
