@@ -12,6 +12,12 @@
 static const oksctl_command commands[] = {
     {"inspect", "parse, verify and hash OpenPGP keys from files (no server needed)",
      oksctl_inspect},
+    {"import", "add keyrings and SKS dump folders to the cluster", oksctl_import},
+    {"export", "write every key of the cluster as dump files", oksctl_export},
+    {"get", "print a key by fingerprint or key ID", oksctl_get},
+    {"search", "find keys by user ID words, e-mail or exact user ID", oksctl_search},
+    {"stats", "keys, bytes and slots per shard", oksctl_stats},
+    {"delete", "remove a key (administrative)", oksctl_delete},
 };
 
 static void usage(FILE *f)

@@ -12,5 +12,11 @@ typedef struct oksctl_command {
 } oksctl_command;
 
 int oksctl_inspect(int argc, char **argv);
+int oksctl_import(int argc, char **argv);
+int oksctl_export(int argc, char **argv);
+int oksctl_get(int argc, char **argv);
+int oksctl_search(int argc, char **argv);
+int oksctl_stats(int argc, char **argv);
+int oksctl_delete(int argc, char **argv);
 
 #endif

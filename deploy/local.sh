@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# A whole OKS cluster on 127.0.0.1, for development, tests and benchmarks.
+#
+#   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
+#                          [--workers N] [--deadline-ms MS]
+#   deploy/local.sh down   --dir DIR
+#   deploy/local.sh status --dir DIR
+#   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
+#
+# `up` writes DIR/oks.conf (the cluster config, see deploy/oks.conf.example), starts the shards
+# (data in DIR/data/NAME), the router, and the HTTP gateway when it is built and --http-port is
+# given (run: default 11371), with logs in DIR/log/ and pid files in DIR/run/, and returns once
+# the router answers for every shard, so `OKS_CONFIG=DIR/oks.conf oksctl stats` works right
+# after. An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=${OKS_BIN:-$HERE/../build/bin}
+cmd=${1:-}; shift || true
+DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) DIR=$2; shift 2 ;;
+    --shards) SHARDS=$2; shift 2 ;;
+    --slots) SLOTS=$2; shift 2 ;;
+    --base-port) BASE=$2; shift 2 ;;
+    --http-port) HTTP_PORT=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    --deadline-ms) DEADLINE=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$DIR" ] || { echo "local.sh: --dir DIR is required" >&2; exit 2; }
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+CONF=$DIR/oks.conf
+
+free_port() {
+  /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
+}
+
+write_conf() {
+  local n=${SHARDS:-2} i lo hi per
+  [ "$n" -ge 1 ] && [ "$n" -le 256 ] || { echo "local.sh: --shards must be 1..256" >&2; exit 2; }
+  per=$((SLOTS / n))
+  {
+    echo "; written by deploy/local.sh"
+    echo "[cluster]"
+    echo "slots = $SLOTS"
+    echo "routers = tcp://127.0.0.1:$(port_for 0)"
+    for i in $(seq 0 $((n - 1))); do
+      lo=$((i * per)); hi=$(((i + 1) * per - 1)); [ "$i" -eq $((n - 1)) ] && hi=$((SLOTS - 1))
+      echo
+      echo "[shard.s$i]"
+      echo "endpoint = tcp://127.0.0.1:$(port_for $((i + 1)))"
+      echo "data = $DIR/data/s$i"
+      echo "slots = $lo-$hi"
+    done
+    echo
+    echo "[router]"
+    echo "deadline_ms = $DEADLINE"
+    echo
+    echo "[shard]"
+    echo "workers = $WORKERS"
+    if [ -n "$HTTP_PORT" ]; then
+      echo
+      echo "[http]"
+      echo "listen = 127.0.0.1:$HTTP_PORT"
+    fi
+  } >"$CONF.tmp"
+  mv "$CONF.tmp" "$CONF"
+}
+
+port_for() { # index -> port: BASE+i when --base-port, else a free port
+  if [ -n "$BASE" ]; then echo $((BASE + $1)); else free_port; fi
+}
+
+shard_names() { sed -n 's/^\[shard\.\(.*\)\]$/\1/p' "$CONF"; }
+
+start_bg() { # name cmd...
+  local name=$1; shift
+  mkdir -p "$DIR/log" "$DIR/run"
+  if [ -f "$DIR/run/$name.pid" ] && kill -0 "$(cat "$DIR/run/$name.pid")" 2>/dev/null; then
+    return 0
+  fi
+  nohup "$@" >>"$DIR/log/$name.out" 2>&1 </dev/null &
+  echo $! >"$DIR/run/$name.pid"
+}
+
+stop_all() {
+  local f pid any=0
+  for f in "$DIR"/run/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null && any=1
+  done
+  [ $any -eq 1 ] || { rm -f "$DIR"/run/*.pid; return 0; }
+  for _ in $(seq 1 100); do
+    local alive=0
+    for f in "$DIR"/run/*.pid; do [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  for f in "$DIR"/run/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+  rm -f "$DIR"/run/*.pid
+  return 0
+}
+
+cluster_ready() {
+  OKS_CONFIG=$CONF "$BIN/oksctl" stats 2>/dev/null | grep -q '^total keys' &&
+    ! OKS_CONFIG=$CONF "$BIN/oksctl" stats 2>/dev/null | awk '$2=="NO"' | grep -q .
+}
+
+up() {
+  if [ ! -f "$CONF" ] || [ -n "$SHARDS" ]; then write_conf; fi
+  local s
+  for s in $(shard_names); do
+    start_bg "shard-$s" "$BIN/oks-shard" -c "$CONF" --name "$s" --log "$DIR/log/shard-$s.log"
+  done
+  start_bg router "$BIN/oks-router" -c "$CONF" --log "$DIR/log/router.log"
+  if [ -n "$HTTP_PORT" ] && [ -x "$BIN/oks-gw-http" ]; then
+    start_bg gw-http "$BIN/oks-gw-http" -c "$CONF" --log "$DIR/log/gw-http.log"
+  fi
+  local end=$((SECONDS + 30))
+  local f
+  until cluster_ready; do
+    for f in "$DIR"/run/*.pid; do
+      if ! kill -0 "$(cat "$f")" 2>/dev/null; then
+        echo "local.sh: $(basename "$f" .pid) exited; its log:" >&2
+        tail -n 5 "$DIR/log/$(basename "$f" .pid).log" "$DIR/log/$(basename "$f" .pid).out" >&2 2>/dev/null || true
+        stop_all; exit 1
+      fi
+    done
+    if [ $SECONDS -ge $end ]; then
+      echo "local.sh: cluster in $DIR did not come up; logs:" >&2
+      tail -n 5 "$DIR"/log/*.log >&2 || true
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "OKS_CONFIG=$CONF"
+}
+
+status() {
+  local f name rc=0
+  [ -f "$CONF" ] || { echo "no cluster in $DIR"; return 1; }
+  for f in "$DIR"/run/*.pid; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$name: running (pid $(cat "$f"))"
+    else echo "$name: DEAD"; rc=1; fi
+  done
+  OKS_CONFIG=$CONF "$BIN/oksctl" stats || rc=1
+  return $rc
+}
+
+case "$cmd" in
+  up) up ;;
+  down) stop_all ;;
+  status) status ;;
+  run)
+    HTTP_PORT=${HTTP_PORT:-11371}
+    trap 'echo; echo "stopping..."; stop_all; exit 0' INT TERM
+    up
+    echo "cluster running in $DIR (Ctrl-C stops it); try: OKS_CONFIG=$CONF $BIN/oksctl stats"
+    while :; do sleep 1; done ;;
+  *) echo "usage: local.sh up|down|status|run --dir DIR [options] (--help)" >&2; exit 2 ;;
+esac

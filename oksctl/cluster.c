@@ -1,0 +1,123 @@
+/* Cluster helpers for oksctl commands (see cluster.h). */
+#include "oksctl/cluster.h"
+
+#include "lib/pgp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int oksctl_connect(oksctl_conn *c, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    if (!path)
+        path = getenv("OKS_CONFIG");
+    if (!path) {
+        fprintf(stderr, "oksctl: no cluster config: use -c FILE or set OKS_CONFIG\n");
+        return 1;
+    }
+    oks_err e;
+    char msg[400];
+    if (oks_cluster_load(path, &c->conf, &e)) {
+        fprintf(stderr, "oksctl: %s\n", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    if (c->conf.n_routers == 0) {
+        fprintf(stderr, "oksctl: %s names no router ([cluster] routers)\n", path);
+        oks_cluster_release(&c->conf);
+        return 1;
+    }
+    c->zctx = zmq_ctx_new();
+    c->client = oks_client_new(c->zctx, c->conf.routers[0], c->conf.max_message_bytes, &e);
+    if (!c->client) {
+        fprintf(stderr, "oksctl: %s\n", oks_err_format(&e, msg, sizeof msg));
+        zmq_ctx_term(c->zctx);
+        oks_cluster_release(&c->conf);
+        return 1;
+    }
+    c->timeout_ms = (int)c->conf.router_deadline_ms + 2000;
+    return 0;
+}
+
+void oksctl_disconnect(oksctl_conn *c)
+{
+    oks_client_free(c->client);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    oks_cluster_release(&c->conf);
+}
+
+Oks__Response *oksctl_call(oksctl_conn *c, Oks__Request *req)
+{
+    Oks__Response *r;
+    oks_err e;
+    char msg[400];
+    req->version = OKS_PROTO_VERSION;
+    if (oks_client_call(c->client, req, &r, c->timeout_ms, &e)) {
+        fprintf(stderr, "oksctl: %s\n", oks_err_format(&e, msg, sizeof msg));
+        return NULL;
+    }
+    return r;
+}
+
+char oksctl_parse_id(const char *s, uint8_t out[32], size_t *len)
+{
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    char hex[65];
+    size_t n = 0;
+    for (; *s && n < 64; s++) {
+        if (*s == ' ')
+            continue;
+        if (!isxdigit((unsigned char)*s))
+            return 0;
+        hex[n++] = *s;
+    }
+    if (*s)
+        return 0;
+    hex[n] = '\0';
+    if (n != 8 && n != 16 && n != 40 && n != 64)
+        return 0;
+    if (oks_unhex(out, hex, n / 2))
+        return 0;
+    *len = n / 2;
+    return n == 8 ? 's' : n == 16 ? 'l' : 'f';
+}
+
+int oksctl_read_keys(const char *path, oks_buf *bin, char *err, size_t err_size)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    oks_buf raw = OKS_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (oks_buf_append(&raw, chunk, n)) {
+            snprintf(err, err_size, "%s: out of memory", path);
+            break;
+        }
+    if (f != stdin)
+        fclose(f);
+    int rc = 0;
+    if (raw.len && oks_armor_detect(raw.data, raw.len)) {
+        size_t off = 0;
+        oks_err e;
+        char m[400];
+        int r;
+        while ((r = oks_armor_decode((const char *)raw.data, raw.len, &off, bin, &e)) == 0)
+            ;
+        if (r < 0) {
+            snprintf(err, err_size, "%s: %s", path, oks_err_format(&e, m, sizeof m));
+            rc = -1;
+        }
+    } else {
+        oks_buf_append(bin, raw.data, raw.len);
+    }
+    oks_buf_release(&raw);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * Shared by the oksctl commands that talk to a cluster: finding the config (-c or $OKS_CONFIG),
+ * connecting to a router, parsing fingerprints and key IDs, reading key files.
+ */
+#ifndef OKSCTL_CLUSTER_H
+#define OKSCTL_CLUSTER_H
+
+#include "lib/buf.h"
+#include "lib/cluster.h"
+#include "lib/proto.h"
+
+#include <stdbool.h>
+
+typedef struct oksctl_conn {
+    oks_cluster conf;
+    void *zctx;
+    oks_client *client;
+    int timeout_ms;
+} oksctl_conn;
+
+/* Loads the config (path or $OKS_CONFIG) and connects to its first router. Prints the error
+ * and returns non-zero on failure. */
+int oksctl_connect(oksctl_conn *c, const char *config_path);
+void oksctl_disconnect(oksctl_conn *c);
+/* One request; prints a message and returns NULL on transport failure. */
+Oks__Response *oksctl_call(oksctl_conn *c, Oks__Request *req);
+
+/* "0x"-optional hex: 40/64 digits -> fingerprint (kind 'f'), 16 -> long key ID ('l'), 8 -> short
+ * ('s'). Returns the kind or 0 if not hex of those lengths. */
+char oksctl_parse_id(const char *s, uint8_t out[32], size_t *len);
+
+/* Reads a file ("-" = stdin) and turns it into binary packets (armor decoded if present). */
+int oksctl_read_keys(const char *path, oks_buf *bin, char *err, size_t err_size);
+
+#endif

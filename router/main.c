@@ -1,0 +1,98 @@
+/* oks-router: routes cluster requests from clients to the shards that own the keys. */
+#include "lib/cluster.h"
+#include "lib/log.h"
+#include "router/router.h"
+
+#include <gcrypt.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: oks-router -c CONFIG [--bind ENDPOINT] [--log FILE] [--log-level LEVEL]\n"
+               "\n"
+               "Binds a frontend for clients and connects to every shard of CONFIG.\n"
+               "  -c, --config FILE   cluster config (default: $OKS_CONFIG)\n"
+               "  -b, --bind EP       frontend endpoint (default: the first of [cluster] routers)\n"
+               "  -l, --log FILE      log file (default: stderr)\n"
+               "      --log-level L   debug, info, warn or error (default info)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = getenv("OKS_CONFIG"), *bind = NULL, *log_path = NULL;
+    int level = OKS_LOG_INFO, c;
+    static const struct option opts[] = {{"config", 1, NULL, 'c'}, {"bind", 1, NULL, 'b'},
+                                         {"log", 1, NULL, 'l'},    {"log-level", 1, NULL, 'L'},
+                                         {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
+    while ((c = getopt_long(argc, argv, "c:b:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': conf_path = optarg; break;
+        case 'b': bind = optarg; break;
+        case 'l': log_path = optarg; break;
+        case 'L':
+            if ((level = oks_log_parse_level(optarg)) < 0) {
+                fprintf(stderr, "oks-router: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!conf_path) {
+        usage(stderr);
+        return 2;
+    }
+    if (oks_log_open("router", log_path)) {
+        fprintf(stderr, "oks-router: cannot open log %s\n", log_path);
+        return 1;
+    }
+    oks_log_set_level(level);
+    gcry_check_version("1.10.0");
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    oks_cluster conf;
+    oks_err e;
+    char msg[400];
+    if (oks_cluster_load(conf_path, &conf, &e)) {
+        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    if (!bind && conf.n_routers == 0) {
+        oks_error("no --bind and no [cluster] routers in %s", conf_path);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    void *zctx = zmq_ctx_new();
+    oks_router *r = oks_router_new(&conf, zctx, bind ? bind : conf.routers[0], &e);
+    if (!r) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        zmq_ctx_term(zctx);
+        return 1;
+    }
+    oks_info("router on %s for %zu shards, %u slots", bind ? bind : conf.routers[0], conf.n_shards,
+             conf.n_slots);
+    oks_router_run(r, &stop_flag);
+    oks_info("router stopping");
+    oks_router_free(r);
+    zmq_ctx_term(zctx);
+    oks_cluster_release(&conf);
+    return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * The router: a ZeroMQ ROUTER frontend for clients (gateways, oksctl, sync) and one DEALER per
+ * shard. Single-threaded event loop; many requests in flight, replies matched by an internal id
+ * and returned in whatever order shards answer (no head-of-line blocking).
+ *   - by fingerprint / 64-bit primary key ID: exactly one shard (the slot's owner);
+ *   - add: keys split by slot owner, one sub-request per shard, results put back in order;
+ *   - subkey IDs, 32-bit IDs, searches, hashes, stats, health: all shards in parallel, results
+ *     merged, deduplicated by fingerprint and limited.
+ * A shard that is down or misses the deadline fails only the requests that need it, with an
+ * error naming it; ZeroMQ reconnects by itself when it comes back.
+ */
+#ifndef OKS_ROUTER_ROUTER_H
+#define OKS_ROUTER_ROUTER_H
+
+#include "lib/cluster.h"
+#include "lib/err.h"
+
+typedef struct oks_router oks_router;
+
+/* endpoint: the frontend to bind (one of conf->routers). */
+oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e);
+int oks_router_run(oks_router *r, volatile int *stop);
+void oks_router_free(oks_router *r);
+
+#endif

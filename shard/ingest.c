@@ -1,0 +1,160 @@
+/* The shard add path: prepare on worker threads, commit on the writer (see ingest.h). */
+#include "shard/ingest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#pragma weak oks_pgp_key_verify
+
+static void reject(oks_ingest *j, const char *what, const oks_err *e)
+{
+    char buf[300];
+    j->outcome = OKS_REJECTED;
+    snprintf(j->reason, sizeof j->reason, "%s%s%s", what, e ? ": " : "",
+             e ? oks_err_format(e, buf, sizeof buf) : "");
+    oks_pgp_key_free(j->key);
+    j->key = NULL;
+}
+
+static int load_stored(oks_store *s, const uint8_t *fpr, size_t fl, const oks_pgp_limits *lim,
+                       oks_pgp_key **out, uint8_t hash[16], size_t *bytes, oks_err *e)
+{
+    oks_store_record rec;
+    *out = NULL;
+    int r = oks_store_get(s, fpr, fl, &rec, e);
+    if (r <= 0)
+        return r;
+    memcpy(hash, rec.hash, 16);
+    *bytes = rec.key.len;
+    /* a stored key was within limits when written; parse it with room for later growth */
+    oks_pgp_limits big = *lim;
+    big.max_key_bytes = (size_t)-1;
+    r = oks_pgp_key_parse(rec.key.ptr, rec.key.len, &big, OKS_PGP_TRUSTED, out, e);
+    oks_store_record_release(&rec);
+    return r ? r : 1;
+}
+
+void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks_pgp_limits *lim,
+                        oks_ingest *j)
+{
+    memset(j, 0, sizeof *j);
+    oks_err e;
+    oks_pgp_key *inc = NULL, *old = NULL, *merged = NULL;
+    if (oks_pgp_key_parse(data, len, lim, 0, &inc, &e)) {
+        reject(j, "unparsable key", &e);
+        return;
+    }
+    j->fpr_len = inc->primary.fpr_len;
+    memcpy(j->fpr, inc->primary.fpr, j->fpr_len);
+    memcpy(j->keyid, inc->primary.keyid, 8);
+    if (inc->primary.version == 3) {
+        oks_pgp_key_free(inc);
+        reject(j, "v3 keys are not accepted", NULL);
+        return;
+    }
+    size_t old_bytes = 0;
+    int r = load_stored(s, j->fpr, j->fpr_len, lim, &old, j->old_hash, &old_bytes, &e);
+    if (r < 0) {
+        oks_pgp_key_free(inc);
+        reject(j, "stored copy unreadable", &e);
+        return;
+    }
+    j->had_old = r == 1;
+    if (old) {
+        r = oks_pgp_key_merge(old, inc, lim, &merged, &e);
+        oks_pgp_key_free(inc);
+        oks_pgp_key_free(old);
+        if (r) {
+            reject(j, "merge failed", &e);
+            return;
+        }
+    } else {
+        merged = inc;
+    }
+    j->key = merged;
+    if (oks_pgp_key_verify && oks_pgp_key_verify(merged, lim, &j->vst, &e)) {
+        reject(j, "no valid self-signed user ID, subkey or direct signature", &e);
+        return;
+    }
+    oks_pgp_key_serialize(merged, &j->bytes);
+    if (j->bytes.len > lim->max_key_bytes) {
+        oks_err_set(&e, OKS_E_LIMIT, OKS_NO_OFFSET, "key grows to %zu bytes (limit %zu)",
+                    j->bytes.len, lim->max_key_bytes);
+        reject(j, "key too large", &e);
+        return;
+    }
+    oks_pgp_key_sks_hash(merged, j->new_hash);
+    if (j->had_old && memcmp(j->new_hash, j->old_hash, 16) == 0) {
+        j->outcome = OKS_UNCHANGED;
+        oks_pgp_key_free(j->key);
+        j->key = NULL;
+        return;
+    }
+    j->outcome = j->had_old ? OKS_UPDATED : OKS_NEW;
+}
+
+int oks_ingest_commit(oks_store *s, const oks_pgp_limits *lim, oks_ingest *j,
+                      oks_store_change *ch, oks_err *e)
+{
+    uint8_t cur_hash[16];
+    size_t cur_bytes = 0;
+    oks_pgp_key *cur = NULL;
+    int r = load_stored(s, j->fpr, j->fpr_len, lim, &cur, cur_hash, &cur_bytes, e);
+    if (r < 0)
+        return r;
+    bool changed = (r == 1) != j->had_old || (r == 1 && memcmp(cur_hash, j->old_hash, 16) != 0);
+    if (changed && cur) {
+        /* someone else wrote this key since prepare: merge with what is stored now. Everything
+         * in j->key is verified and everything stored was verified: no crypto needed. */
+        oks_pgp_key *mine = NULL, *merged = NULL;
+        oks_pgp_limits big = *lim;
+        big.max_key_bytes = (size_t)-1;
+        r = oks_pgp_key_parse(j->bytes.data, j->bytes.len, &big, OKS_PGP_TRUSTED, &mine, e);
+        if (!r)
+            r = oks_pgp_key_merge(cur, mine, lim, &merged, e);
+        oks_pgp_key_free(mine);
+        if (r) {
+            oks_pgp_key_free(cur);
+            return r;
+        }
+        oks_pgp_key_free(j->key);
+        j->key = merged;
+        j->bytes.len = 0;
+        oks_pgp_key_serialize(merged, &j->bytes);
+        oks_pgp_key_sks_hash(merged, j->new_hash);
+        if (memcmp(j->new_hash, cur_hash, 16) == 0) {
+            j->outcome = OKS_UNCHANGED;
+            oks_pgp_key_free(cur);
+            return 1; /* nothing to write */
+        }
+    }
+    if (cur) {
+        memcpy(j->old_hash, cur_hash, 16);
+        j->had_old = true;
+        j->outcome = OKS_UPDATED;
+    } else {
+        j->had_old = false;
+        j->outcome = OKS_NEW;
+    }
+    j->old_key = cur;
+    j->old_bytes = cur ? cur_bytes : 0;
+    memset(ch, 0, sizeof *ch);
+    ch->fpr = j->fpr;
+    ch->fpr_len = j->fpr_len;
+    ch->old_key = cur;
+    ch->old_hash = cur ? j->old_hash : NULL;
+    ch->old_bytes = cur_bytes;
+    ch->new_key = j->key;
+    ch->new_key_bytes = j->bytes.data;
+    ch->new_key_len = j->bytes.len;
+    ch->new_hash = j->new_hash;
+    return 0;
+}
+
+void oks_ingest_release(oks_ingest *j)
+{
+    oks_pgp_key_free(j->key);
+    oks_pgp_key_free(j->old_key);
+    oks_buf_release(&j->bytes);
+    j->key = j->old_key = NULL;
+}

@@ -1,0 +1,124 @@
+/* oks-shard: one shard server of an OKS cluster. Parses options, opens the store, runs. */
+#include "lib/cluster.h"
+#include "lib/log.h"
+#include "shard/shard.h"
+
+#include <gcrypt.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: oks-shard -c CONFIG --name NAME [--log FILE] [--log-level LEVEL]\n"
+            "\n"
+            "Serves the slots that CONFIG (see deploy/oks.conf.example) gives to the shard\n"
+            "section [shard.NAME]: binds its endpoint, stores keys in its data directory.\n"
+            "  -c, --config FILE   cluster config (default: $OKS_CONFIG)\n"
+            "  -n, --name NAME     which [shard.NAME] this process is\n"
+            "  -l, --log FILE      log file (default: stderr)\n"
+            "      --log-level L   debug, info, warn or error (default info)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = getenv("OKS_CONFIG"), *name = NULL, *log_path = NULL;
+    int level = OKS_LOG_INFO;
+    static const struct option opts[] = {{"config", 1, NULL, 'c'}, {"name", 1, NULL, 'n'},
+                                         {"log", 1, NULL, 'l'},    {"log-level", 1, NULL, 'L'},
+                                         {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:n:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': conf_path = optarg; break;
+        case 'n': name = optarg; break;
+        case 'l': log_path = optarg; break;
+        case 'L':
+            if ((level = oks_log_parse_level(optarg)) < 0) {
+                fprintf(stderr, "oks-shard: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!conf_path || !name) {
+        usage(stderr);
+        return 2;
+    }
+    char prog[80];
+    snprintf(prog, sizeof prog, "shard.%s", name);
+    if (oks_log_open(prog, log_path)) {
+        fprintf(stderr, "oks-shard: cannot open log %s\n", log_path);
+        return 1;
+    }
+    oks_log_set_level(level);
+    if (!gcry_check_version("1.10.0")) {
+        oks_error("libgcrypt too old");
+        return 1;
+    }
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+
+    oks_cluster conf;
+    oks_err e;
+    char msg[400];
+    if (oks_cluster_load(conf_path, &conf, &e)) {
+        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    oks_shard sh;
+    memset(&sh, 0, sizeof sh);
+    sh.conf = &conf;
+    sh.self = oks_cluster_shard_index(&conf, name);
+    if (sh.self < 0) {
+        oks_error("config %s has no [shard.%s]", conf_path, name);
+        return 1;
+    }
+    oks_pgp_limits_default(&sh.lim);
+#define LIM(f)                                                                                     \
+    if (conf.f)                                                                                    \
+    sh.lim.f = conf.f
+    LIM(max_key_bytes); LIM(max_packet_bytes); LIM(max_attribute_bytes); LIM(max_sig_bytes);
+    LIM(max_packets); LIM(max_uids); LIM(max_subkeys); LIM(max_sigs_per_uid);
+    LIM(max_third_party_per_uid);
+#undef LIM
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    sh.n_workers = conf.shard_workers ? conf.shard_workers : (unsigned)(ncpu > 0 ? ncpu : 2);
+    const char *dir = conf.shards[sh.self].data_dir;
+    if (!dir[0]) {
+        oks_error("[shard.%s] has no data directory", name);
+        return 1;
+    }
+    if (oks_store_open(dir, conf.shard_cache_mb, &sh.store, &e)) {
+        oks_error("store %s: %s", dir, oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sh.zctx = zmq_ctx_new();
+    int rc = oks_shard_run(&sh, &stop_flag, &e);
+    if (rc)
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+    zmq_ctx_term(sh.zctx);
+    oks_store_close(sh.store);
+    oks_cluster_release(&conf);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,420 @@
+/* Shard read requests: get by fingerprint / key ID / hash, search, stats, change log. Runs on
+ * reader threads, concurrently with the writer (LevelDB reads are thread-safe). */
+#include "shard/shard.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INTERNAL_MATCHES 20000
+
+static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
+{
+    char buf[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    r->status = st;
+    free(r->error == protobuf_c_empty_string ? NULL : r->error);
+    r->error = strdup(buf);
+}
+
+bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8])
+{
+    unsigned slot = oks_slot_of_keyid(keyid, sh->conf->n_slots);
+    return sh->conf->slot_owner[slot] == sh->self;
+}
+
+bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp)
+{
+    if (req->map_digest.len && (req->map_digest.len != 32 ||
+                                memcmp(req->map_digest.data, sh->conf->digest, 32) != 0)) {
+        set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD,
+                  "shard %s: the request's slot map differs from this shard's (stale config?)",
+                  sh->conf->shards[sh->self].name);
+        return false;
+    }
+    if (req->slot >= 0 && ((unsigned)req->slot >= sh->conf->n_slots ||
+                           sh->conf->slot_owner[req->slot] != sh->self)) {
+        set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not own slot %d",
+                  sh->conf->shards[sh->self].name, req->slot);
+        return false;
+    }
+    return true;
+}
+
+/* Appends a copy of a stored record to resp->keys. */
+static int add_key(Oks__Response *r, const oks_store_record *rec, const uint8_t *fpr, size_t fl)
+{
+    Oks__Key **v = realloc(r->keys, (r->n_keys + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    r->keys = v;
+    Oks__Key *k = malloc(sizeof *k);
+    uint8_t *d = malloc(rec->key.len + fl + 16 + 1);
+    if (!k || !d) {
+        free(k);
+        free(d);
+        return -1;
+    }
+    oks__key__init(k);
+    memcpy(d, rec->key.ptr, rec->key.len);
+    memcpy(d + rec->key.len, fpr, fl);
+    memcpy(d + rec->key.len + fl, rec->hash, 16);
+    k->data = (ProtobufCBinaryData){rec->key.len, d};
+    k->fingerprint = (ProtobufCBinaryData){fl, d + rec->key.len};
+    k->sks_hash = (ProtobufCBinaryData){16, d + rec->key.len + fl};
+    k->updated = rec->updated;
+    v[r->n_keys++] = k;
+    return 0;
+}
+
+void oks_shard_response_release(Oks__Response *r)
+{
+    for (size_t i = 0; i < r->n_keys; i++) {
+        free(r->keys[i]->data.data); /* one block holds data, fingerprint and hash */
+        free(r->keys[i]);
+    }
+    free(r->keys);
+    for (size_t i = 0; i < r->n_results; i++) {
+        free(r->results[i]->reason == protobuf_c_empty_string ? NULL : r->results[i]->reason);
+        free(r->results[i]);
+    }
+    free(r->results);
+    for (size_t i = 0; i < r->n_shards; i++) {
+        free(r->shards[i]->slot_ranges == protobuf_c_empty_string ? NULL
+                                                                    : r->shards[i]->slot_ranges);
+        free(r->shards[i]);
+    }
+    free(r->shards);
+    for (size_t i = 0; i < r->n_changes; i++)
+        free(r->changes[i]); /* packed with its byte fields in one block */
+    free(r->changes);
+    if (r->error != protobuf_c_empty_string)
+        free(r->error);
+    oks__response__init(r);
+}
+
+/* Fingerprint set collected from index scans (small, linear; bounded by the match limits). */
+typedef struct fpr_set {
+    uint8_t (*v)[33]; /* [0] = length, then bytes */
+    size_t n, cap, max;
+} fpr_set;
+
+static int set_add(const uint8_t *fpr, size_t fl, void *arg)
+{
+    fpr_set *s = arg;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i][0] == fl && memcmp(s->v[i] + 1, fpr, fl) == 0)
+            return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        void *nv = realloc(s->v, cap * sizeof *s->v);
+        if (!nv)
+            return 1;
+        s->v = nv;
+        s->cap = cap;
+    }
+    s->v[s->n][0] = (uint8_t)fl;
+    memcpy(s->v[s->n] + 1, fpr, fl);
+    s->n++;
+    return s->n >= s->max;
+}
+
+static bool set_has(const fpr_set *s, const uint8_t *e)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (memcmp(s->v[i], e, (size_t)e[0] + 1) == 0)
+            return true;
+    return false;
+}
+
+/* Adds every key of the set to the response (up to limit); total = set size. */
+static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
+{
+    r->total = (uint32_t)s->n;
+    for (size_t i = 0; i < s->n && r->n_keys < limit; i++) {
+        oks_store_record rec;
+        oks_err e;
+        if (oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e) == 1) {
+            add_key(r, &rec, s->v[i] + 1, s->v[i][0]);
+            oks_store_record_release(&rec);
+        }
+    }
+    if (r->n_keys == 0 && r->status == OKS__STATUS__STATUS_OK)
+        set_error(r, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
+}
+
+static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__Response *r)
+{
+    size_t fl = g->fingerprint.len;
+    if (fl != 20 && fl != 32) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "fingerprint must be 20 or 32 bytes, not %zu",
+                  fl);
+        return;
+    }
+    fpr_set s = {.max = 1000};
+    oks_store_record rec;
+    oks_err e;
+    int found = oks_store_get(sh->store, g->fingerprint.data, fl, &rec, &e);
+    if (found == 1) {
+        add_key(r, &rec, g->fingerprint.data, fl);
+        oks_store_record_release(&rec);
+        r->total = 1;
+        return;
+    }
+    if (g->subkeys) {
+        uint8_t owner[32];
+        size_t ol;
+        if (oks_store_subkey_owner(sh->store, g->fingerprint.data, fl, owner, &ol, &e) == 1)
+            set_add(owner, ol, &s);
+    }
+    emit_set(sh, &s, 1, r);
+    free(s.v);
+}
+
+static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r, size_t limit)
+{
+    size_t n = g->key_id.len;
+    if (n != 8 && n != 4) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "key ID must be 4 or 8 bytes, not %zu", n);
+        return;
+    }
+    fpr_set s = {.max = MAX_INTERNAL_MATCHES};
+    oks_err e;
+    oks_store_scan(sh->store, n == 8 ? 'i' : 's', g->key_id.data, n, false, s.max, set_add, &s,
+                   &e);
+    if (g->primary_only && n == 8) {
+        size_t k = 0;
+        for (size_t i = 0; i < s.n; i++) {
+            uint8_t kid[8];
+            if (oks_keyid_of_fpr(s.v[i] + 1, s.v[i][0], kid) == 0 && memcmp(kid, g->key_id.data, 8) == 0)
+                memmove(s.v[k++], s.v[i], sizeof s.v[0]);
+        }
+        s.n = k;
+    }
+    emit_set(sh, &s, limit, r);
+    free(s.v);
+}
+
+typedef struct word_ctx {
+    oks_shard *sh;
+    fpr_set *acc;
+    int first, failed;
+    size_t words;
+} word_ctx;
+
+static void search_word(const char *w, size_t n, void *arg)
+{
+    word_ctx *x = arg;
+    if (x->failed || x->words++ >= 16)
+        return;
+    fpr_set s = {.max = MAX_INTERNAL_MATCHES};
+    oks_err e;
+    oks_store_scan(x->sh->store, 'w', (const uint8_t *)w, n, true, s.max, set_add, &s, &e);
+    if (x->first) {
+        *x->acc = s;
+        x->first = 0;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < x->acc->n; i++)
+        if (set_has(&s, x->acc->v[i]))
+            memmove(x->acc->v[k++], x->acc->v[i], sizeof x->acc->v[0]);
+    x->acc->n = k;
+    free(s.v);
+}
+
+static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t limit)
+{
+    fpr_set s = {.max = MAX_INTERNAL_MATCHES};
+    oks_err e;
+    const char *t = q->text;
+    size_t tl = strlen(t);
+    if (tl == 0 || tl > 1024) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text must be 1..1024 bytes");
+        return;
+    }
+    if (q->limit && q->limit < limit)
+        limit = q->limit;
+    switch (q->kind) {
+    case OKS__SEARCH_KIND__SEARCH_EMAIL: {
+        char mail[256];
+        size_t ml = oks_pgp_uid_email((const uint8_t *)t, tl, mail, sizeof mail);
+        if (ml == 0 || ml >= sizeof mail) {
+            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "not an e-mail address");
+            return;
+        }
+        oks_store_scan(sh->store, 'e', (const uint8_t *)mail, ml, true, s.max, set_add, &s, &e);
+        break;
+    }
+    case OKS__SEARCH_KIND__SEARCH_EXACT:
+        oks_store_scan(sh->store, 'u', (const uint8_t *)t, tl > 255 ? 255 : tl, true, s.max,
+                       set_add, &s, &e);
+        break;
+    default: {
+        word_ctx x = {sh, &s, 1, 0, 0};
+        oks_pgp_words((const uint8_t *)t, tl, search_word, &x);
+        if (x.first) {
+            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words");
+            return;
+        }
+        break;
+    }
+    }
+    emit_set(sh, &s, limit, r);
+    free(s.v);
+}
+
+static void get_hash(oks_shard *sh, const Oks__GetByHash *g, Oks__Response *r)
+{
+    if (g->n_hashes > 10000) {
+        set_error(r, OKS__STATUS__STATUS_TOO_LARGE, "at most 10000 hashes per request");
+        return;
+    }
+    fpr_set s = {.max = 10000};
+    for (size_t i = 0; i < g->n_hashes; i++) {
+        uint8_t fpr[32];
+        size_t fl;
+        oks_err e;
+        if (g->hashes[i].len == 16 &&
+            oks_store_by_hash(sh->store, g->hashes[i].data, fpr, &fl, &e) == 1)
+            set_add(fpr, fl, &s);
+    }
+    emit_set(sh, &s, 10000, r);
+    free(s.v);
+}
+
+static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg)
+{
+    Oks__Response *r = arg;
+    (void)seq;
+    Oks__Change *c = oks__change__unpack(NULL, len, packed);
+    if (!c)
+        return 0;
+    /* copy into one block so release is a single free */
+    size_t need = sizeof *c + c->fingerprint.len + c->old_hash.len + c->new_hash.len;
+    Oks__Change *d = malloc(need);
+    if (d) {
+        uint8_t *p = (uint8_t *)(d + 1);
+        oks__change__init(d);
+        d->seq = c->seq;
+        d->time = c->time;
+        memcpy(p, c->fingerprint.data, c->fingerprint.len);
+        d->fingerprint = (ProtobufCBinaryData){c->fingerprint.len, p};
+        p += c->fingerprint.len;
+        memcpy(p, c->old_hash.data, c->old_hash.len);
+        d->old_hash = (ProtobufCBinaryData){c->old_hash.len, p};
+        p += c->old_hash.len;
+        memcpy(p, c->new_hash.data, c->new_hash.len);
+        d->new_hash = (ProtobufCBinaryData){c->new_hash.len, p};
+        Oks__Change **v = realloc(r->changes, (r->n_changes + 1) * sizeof *v);
+        if (v) {
+            r->changes = v;
+            v[r->n_changes++] = d;
+        } else {
+            free(d);
+        }
+    }
+    oks__change__free_unpacked(c, NULL);
+    return 0;
+}
+
+typedef struct list_ctx {
+    Oks__Response *r;
+    size_t limit;
+} list_ctx;
+
+static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, void *arg)
+{
+    list_ctx *x = arg;
+    add_key(x->r, rec, fpr, fl);
+    return x->r->n_keys >= x->limit;
+}
+
+static void fill_stats(oks_shard *sh, Oks__Response *r)
+{
+    oks_store_stats st;
+    oks_store_stats_get(sh->store, &st);
+    Oks__ShardStats *s = malloc(sizeof *s);
+    Oks__ShardStats **v = malloc(sizeof *v);
+    if (!s || !v) {
+        free(s);
+        free(v);
+        return;
+    }
+    oks__shard_stats__init(s);
+    s->name = (char *)sh->conf->shards[sh->self].name;
+    s->keys = st.keys;
+    s->bytes = st.bytes;
+    s->last_seq = st.last_seq;
+    s->disk_bytes = st.disk_bytes;
+    s->up = 1;
+    unsigned n = 0;
+    for (unsigned i = 0; i < sh->conf->n_slots; i++)
+        n += sh->conf->slot_owner[i] == sh->self;
+    s->slots = n;
+    s->slot_ranges = strdup(sh->conf->shards[sh->self].slot_spec);
+    s->adds = atomic_load(&sh->adds);
+    s->sigs_verified = atomic_load(&sh->sigs_verified);
+    v[0] = s;
+    r->shards = v;
+    r->n_shards = 1;
+    r->last_seq = st.last_seq;
+}
+
+void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
+{
+    size_t limit = sh->conf->search_max_matches;
+    if (!oks_shard_check_route(sh, req, r))
+        return;
+    switch (req->op_case) {
+    case OKS__REQUEST__OP_GET_FINGERPRINT:
+        get_fingerprint(sh, req->get_fingerprint, r);
+        break;
+    case OKS__REQUEST__OP_GET_KEY_ID:
+        get_key_id(sh, req->get_key_id, r, limit);
+        break;
+    case OKS__REQUEST__OP_SEARCH:
+        search(sh, req->search, r, limit);
+        break;
+    case OKS__REQUEST__OP_GET_HASH:
+        get_hash(sh, req->get_hash, r);
+        break;
+    case OKS__REQUEST__OP_STATS:
+        fill_stats(sh, r);
+        break;
+    case OKS__REQUEST__OP_HEALTH:
+        break;
+    case OKS__REQUEST__OP_LIST: {
+        oks_err e;
+        list_ctx x = {r, req->list->limit ? req->list->limit : 1000};
+        if (x.limit > 10000)
+            x.limit = 10000;
+        if (oks_store_each_key(sh->store, req->list->after.data, req->list->after.len, list_one,
+                               &x, &e))
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "%s", e.msg);
+        break;
+    }
+    case OKS__REQUEST__OP_CHANGES: {
+        oks_err e;
+        size_t lim = req->changes->limit ? req->changes->limit : 1000;
+        if (lim > 10000)
+            lim = 10000;
+        oks_store_stats st;
+        oks_store_stats_get(sh->store, &st);
+        r->last_seq = st.last_seq;
+        if (oks_store_changes(sh->store, req->changes->after_seq, lim, add_change, r, &e))
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "%s", e.msg);
+        break;
+    }
+    default:
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "operation %d is not a read",
+                  (int)req->op_case);
+    }
+}

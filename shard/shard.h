@@ -1,0 +1,92 @@
+/*
+ * One shard server: the state its threads share.
+ *
+ * Threads: one I/O thread owns the ROUTER socket that routers connect to and forwards each
+ * request to a queue: reads go to the reader pool, adds to the verifier pool, deletes straight
+ * to the writer. Verifiers prepare adds in parallel (parse, merge, verify) and hand them to the
+ * single writer, which commits whatever is pending in one synced LevelDB batch (group commit)
+ * and wakes them. So reads never wait behind writes, verification uses every core, and an
+ * acknowledged add is on disk. Replies go back to the I/O thread over an inproc PULL socket.
+ */
+#ifndef OKS_SHARD_SHARD_H
+#define OKS_SHARD_SHARD_H
+
+#include "lib/cluster.h"
+#include "lib/pgp.h"
+#include "lib/proto.h"
+#include "shard/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct oks_job {
+    struct oks_job *next;
+    zmq_msg_t conn, rid; /* envelope, echoed in the reply */
+    Oks__Request *req;   /* owned */
+} oks_job;
+
+typedef struct oks_jobq {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    oks_job *head, *tail;
+    size_t len;
+    bool stop;
+} oks_jobq;
+
+struct oks_ingest;
+
+/* A verifier's batch waiting for the writer. */
+typedef struct oks_commit {
+    struct oks_commit *next;
+    struct oks_ingest *jobs;
+    size_t n;
+    bool done;
+    int status;
+} oks_commit;
+
+typedef struct oks_shard {
+    const oks_cluster *conf;
+    int self;                 /* index in conf->shards */
+    oks_pgp_limits lim;
+    oks_store *store;
+    void *zctx;
+    oks_jobq readers, adders;
+    /* writer */
+    pthread_mutex_t wlock;
+    pthread_cond_t wcond, wdone;
+    oks_commit *whead, *wtail;
+    oks_jobq admin;           /* deletes */
+    bool wstop;
+    atomic_ulong adds, sigs_verified;
+    unsigned n_workers;
+    volatile int *stop_flag;
+} oks_shard;
+
+void oks_jobq_init(oks_jobq *q);
+void oks_jobq_push(oks_jobq *q, oks_job *j);
+/* Blocks until a job or stop; NULL on stop. */
+oks_job *oks_jobq_pop(oks_jobq *q);
+void oks_jobq_stop(oks_jobq *q);
+void oks_job_free(oks_job *j);
+
+/* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that
+ * oks_shard_response_release frees. */
+void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* Handles an add on a verifier thread (blocks until committed). */
+void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+void oks_shard_response_release(Oks__Response *resp);
+/* Checks map digest and slot ownership; fills resp with WRONG_SHARD and returns false if bad. */
+bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8]);
+
+/* Writer thread body. */
+void *oks_shard_writer(void *arg);
+/* Queues a batch of prepared adds for the writer and waits until it is committed. */
+int oks_shard_commit_wait(oks_shard *sh, struct oks_ingest *jobs, size_t n);
+
+/* Runs the server until *stop becomes non-zero. */
+int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e);
+
+#endif

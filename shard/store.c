@@ -1,0 +1,496 @@
+/* Shard storage on LevelDB: keys, indexes, change log, counters (see store.h). */
+#include "shard/store.h"
+
+#include "lib/proto.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <leveldb/c.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MAX_WORDS_PER_UID 32
+#define MAX_UID_INDEX 255
+
+struct oks_store {
+    leveldb_t *db;
+    leveldb_options_t *opt;
+    leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *bloom;
+    leveldb_readoptions_t *ro, *ro_scan;
+    leveldb_writeoptions_t *wo_sync, *wo;
+    char *dir;
+    pthread_mutex_t lock; /* counters */
+    pthread_mutex_t wlock; /* read-modify-write */
+    uint64_t keys, bytes, last_seq;
+};
+
+static int lerr(oks_err *e, char *err, const char *what)
+{
+    int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "leveldb %s: %s", what, err);
+    leveldb_free(err);
+    return r;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void mkdir_p(const char *dir)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(p, 0755);
+            *c = '/';
+        }
+    mkdir(p, 0755);
+}
+
+int oks_store_open(const char *dir, size_t cache_mb, oks_store **out, oks_err *e)
+{
+    oks_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store");
+    mkdir_p(dir);
+    s->dir = strdup(dir);
+    s->opt = leveldb_options_create();
+    s->cache = leveldb_cache_create_lru((cache_mb ? cache_mb : 64) << 20);
+    s->bloom = leveldb_filterpolicy_create_bloom(10);
+    leveldb_options_set_create_if_missing(s->opt, 1);
+    leveldb_options_set_cache(s->opt, s->cache);
+    leveldb_options_set_filter_policy(s->opt, s->bloom);
+    /* keys are already compressed data (MPIs, signatures): snappy still wins on index keys and
+     * user IDs and costs little */
+    leveldb_options_set_compression(s->opt, leveldb_snappy_compression);
+    leveldb_options_set_write_buffer_size(s->opt, 16 << 20);
+    leveldb_options_set_max_file_size(s->opt, 32 << 20);
+    s->ro = leveldb_readoptions_create();
+    s->ro_scan = leveldb_readoptions_create();
+    leveldb_readoptions_set_fill_cache(s->ro_scan, 0);
+    s->wo = leveldb_writeoptions_create();
+    s->wo_sync = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(s->wo_sync, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->wlock, NULL);
+    char *err = NULL;
+    s->db = leveldb_open(s->opt, dir, &err);
+    if (err) {
+        int r = lerr(e, err, "open");
+        s->db = NULL;
+        oks_store_close(s);
+        return r;
+    }
+    size_t n = 0;
+    char *m = leveldb_get(s->db, s->ro, "m", 1, &n, &err);
+    if (err) {
+        int r = lerr(e, err, "read counters");
+        oks_store_close(s);
+        return r;
+    }
+    if (m && n == 24) {
+        s->keys = get_be64((uint8_t *)m);
+        s->bytes = get_be64((uint8_t *)m + 8);
+        s->last_seq = get_be64((uint8_t *)m + 16);
+    }
+    leveldb_free(m);
+    *out = s;
+    return 0;
+}
+
+void oks_store_close(oks_store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        leveldb_close(s->db);
+    leveldb_options_destroy(s->opt);
+    leveldb_cache_destroy(s->cache);
+    leveldb_filterpolicy_destroy(s->bloom);
+    leveldb_readoptions_destroy(s->ro);
+    leveldb_readoptions_destroy(s->ro_scan);
+    leveldb_writeoptions_destroy(s->wo);
+    leveldb_writeoptions_destroy(s->wo_sync);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->wlock);
+    free(s->dir);
+    free(s);
+}
+
+static int parse_record(char *raw, size_t n, oks_store_record *rec)
+{
+    if (n < 25 || raw[0] != 1)
+        return -1;
+    rec->raw = raw;
+    rec->updated = get_be64((uint8_t *)raw + 1);
+    memcpy(rec->hash, raw + 9, 16);
+    rec->key = oks_slice_of(raw + 25, n - 25);
+    return 0;
+}
+
+int oks_store_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_store_record *rec,
+                  oks_err *e)
+{
+    uint8_t k[33];
+    if (fpr_len > 32)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "fingerprint of %zu bytes", fpr_len);
+    k[0] = 'k';
+    memcpy(k + 1, fpr, fpr_len);
+    char *err = NULL;
+    size_t n = 0;
+    memset(rec, 0, sizeof *rec);
+    char *v = leveldb_get(s->db, s->ro, (char *)k, fpr_len + 1, &n, &err);
+    if (err)
+        return lerr(e, err, "get");
+    if (!v)
+        return 0;
+    if (parse_record(v, n, rec)) {
+        leveldb_free(v);
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt key record");
+    }
+    return 1;
+}
+
+void oks_store_record_release(oks_store_record *rec)
+{
+    if (rec->raw)
+        leveldb_free(rec->raw);
+    rec->raw = NULL;
+}
+
+int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix_len,
+                   bool terminated, size_t max, oks_store_fpr_fn fn, void *arg, oks_err *e)
+{
+    oks_buf p = OKS_BUF_INIT;
+    oks_buf_putc(&p, (uint8_t)kind);
+    oks_buf_append(&p, prefix, prefix_len);
+    if (terminated)
+        oks_buf_putc(&p, 0);
+    if (!p.data) {
+        oks_buf_release(&p);
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "scan");
+    }
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+    size_t found = 0;
+    for (leveldb_iter_seek(it, (char *)p.data, p.len); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t kl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < p.len || memcmp(k, p.data, p.len) != 0)
+            break;
+        const uint8_t *fpr = (const uint8_t *)k + p.len;
+        size_t fl = kl - p.len;
+        if (!terminated && kind != 'i' && kind != 's') {
+            /* prefix scan on a text index: the fingerprint follows the first NUL */
+            const uint8_t *z = memchr(fpr, 0, fl);
+            if (!z)
+                continue;
+            fl -= (size_t)(z + 1 - fpr);
+            fpr = z + 1;
+        }
+        if (fl != 20 && fl != 32)
+            continue;
+        if (fn(fpr, fl, arg) || ++found >= max)
+            break;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    oks_buf_release(&p);
+    if (err)
+        return lerr(e, err, "scan");
+    return 0;
+}
+
+static int get_fpr_value(oks_store *s, const uint8_t *k, size_t kl, uint8_t out[32],
+                         size_t *out_len, oks_err *e)
+{
+    char *err = NULL;
+    size_t n = 0;
+    char *v = leveldb_get(s->db, s->ro, (const char *)k, kl, &n, &err);
+    if (err)
+        return lerr(e, err, "get");
+    if (!v)
+        return 0;
+    int ok = n == 20 || n == 32;
+    if (ok) {
+        memcpy(out, v, n);
+        *out_len = n;
+    }
+    leveldb_free(v);
+    return ok ? 1 : oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt index value");
+}
+
+int oks_store_subkey_owner(oks_store *s, const uint8_t *fpr, size_t len, uint8_t out[32],
+                           size_t *out_len, oks_err *e)
+{
+    uint8_t k[33];
+    if (len > 32)
+        return 0;
+    k[0] = 'f';
+    memcpy(k + 1, fpr, len);
+    return get_fpr_value(s, k, len + 1, out, out_len, e);
+}
+
+int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], size_t *out_len,
+                      oks_err *e)
+{
+    uint8_t k[17];
+    k[0] = 'h';
+    memcpy(k + 1, hash, 16);
+    return get_fpr_value(s, k, 17, out, out_len, e);
+}
+
+/* ---- index entries of a key --------------------------------------------------------------- */
+
+typedef struct idx_ctx {
+    leveldb_writebatch_t *wb;
+    bool del;
+    const uint8_t *fpr;
+    size_t fpr_len;
+    oks_buf k;
+    int words;
+} idx_ctx;
+
+static void idx_emit(idx_ctx *x, char kind, const void *p, size_t n, bool nul, const void *val,
+                     size_t vlen)
+{
+    x->k.len = 0;
+    oks_buf_putc(&x->k, (uint8_t)kind);
+    oks_buf_append(&x->k, p, n);
+    if (nul)
+        oks_buf_putc(&x->k, 0);
+    if (!val)
+        oks_buf_append(&x->k, x->fpr, x->fpr_len);
+    if (!x->k.data)
+        return;
+    if (x->del)
+        leveldb_writebatch_delete(x->wb, (char *)x->k.data, x->k.len);
+    else
+        leveldb_writebatch_put(x->wb, (char *)x->k.data, x->k.len, val ? val : "",
+                               val ? vlen : 0);
+}
+
+static void idx_word(const char *w, size_t n, void *arg)
+{
+    idx_ctx *x = arg;
+    if (x->words++ < MAX_WORDS_PER_UID && n > 0 && n < 128)
+        idx_emit(x, 'w', w, n, true, NULL, 0);
+}
+
+static void idx_pubkey(idx_ctx *x, const oks_pgp_pubkey *pk, bool primary)
+{
+    idx_emit(x, 'i', pk->keyid, 8, false, NULL, 0);
+    idx_emit(x, 's', pk->keyid + 4, 4, false, NULL, 0);
+    if (!primary)
+        idx_emit(x, 'f', pk->fpr, pk->fpr_len, false, x->fpr, x->fpr_len);
+}
+
+static void idx_key(leveldb_writebatch_t *wb, const oks_pgp_key *key, const uint8_t *fpr,
+                    size_t fpr_len, bool del)
+{
+    idx_ctx x = {wb, del, fpr, fpr_len, OKS_BUF_INIT, 0};
+    idx_pubkey(&x, &key->primary, true);
+    for (size_t i = 0; i < key->n_subkeys; i++)
+        idx_pubkey(&x, &key->subkeys[i].key, false);
+    for (size_t i = 0; i < key->n_uids; i++) {
+        const oks_pgp_uid *u = &key->uids[i];
+        if (u->tag != OKS_PGP_TAG_UID)
+            continue;
+        char mail[256];
+        size_t ml = oks_pgp_uid_email(u->body, u->len, mail, sizeof mail);
+        if (ml > 0 && ml < sizeof mail)
+            idx_emit(&x, 'e', mail, ml, true, NULL, 0);
+        size_t ul = u->len > MAX_UID_INDEX ? MAX_UID_INDEX : u->len;
+        if (!memchr(u->body, 0, ul))
+            idx_emit(&x, 'u', u->body, ul, true, NULL, 0);
+        x.words = 0;
+        oks_pgp_words(u->body, u->len, idx_word, &x);
+    }
+    oks_buf_release(&x.k);
+}
+
+void oks_store_write_lock(oks_store *s)
+{
+    pthread_mutex_lock(&s->wlock);
+}
+
+void oks_store_write_unlock(oks_store *s)
+{
+    pthread_mutex_unlock(&s->wlock);
+}
+
+int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e)
+{
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    uint64_t keys = s->keys, bytes = s->bytes, seq = s->last_seq;
+    uint64_t now = (uint64_t)time(NULL);
+    oks_buf tmp = OKS_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const oks_store_change *c = &ch[i];
+        uint8_t k[33];
+        k[0] = 'k';
+        memcpy(k + 1, c->fpr, c->fpr_len);
+        if (c->old_key) {
+            idx_key(wb, c->old_key, c->fpr, c->fpr_len, true);
+            keys--;
+            bytes -= c->old_bytes;
+        }
+        if (c->old_hash) {
+            uint8_t hk[17] = {'h'};
+            memcpy(hk + 1, c->old_hash, 16);
+            leveldb_writebatch_delete(wb, (char *)hk, 17);
+        }
+        if (c->new_key) {
+            idx_key(wb, c->new_key, c->fpr, c->fpr_len, false);
+            tmp.len = 0;
+            uint8_t hdr[25];
+            hdr[0] = 1;
+            put_be64(hdr + 1, now);
+            memcpy(hdr + 9, c->new_hash, 16);
+            oks_buf_append(&tmp, hdr, 25);
+            oks_buf_append(&tmp, c->new_key_bytes, c->new_key_len);
+            leveldb_writebatch_put(wb, (char *)k, c->fpr_len + 1, (char *)tmp.data, tmp.len);
+            uint8_t hk[17] = {'h'};
+            memcpy(hk + 1, c->new_hash, 16);
+            leveldb_writebatch_put(wb, (char *)hk, 17, (const char *)c->fpr, c->fpr_len);
+            keys++;
+            bytes += c->new_key_len;
+        } else {
+            leveldb_writebatch_delete(wb, (char *)k, c->fpr_len + 1);
+        }
+        Oks__Change cg = OKS__CHANGE__INIT;
+        cg.seq = ++seq;
+        cg.fingerprint = (ProtobufCBinaryData){c->fpr_len, (uint8_t *)c->fpr};
+        if (c->old_hash)
+            cg.old_hash = (ProtobufCBinaryData){16, (uint8_t *)c->old_hash};
+        if (c->new_key)
+            cg.new_hash = (ProtobufCBinaryData){16, (uint8_t *)c->new_hash};
+        cg.time = now;
+        tmp.len = 0;
+        oks_buf_reserve(&tmp, oks__change__get_packed_size(&cg));
+        if (tmp.data) {
+            tmp.len = oks__change__pack(&cg, tmp.data);
+            uint8_t ck[9] = {'c'};
+            put_be64(ck + 1, seq);
+            leveldb_writebatch_put(wb, (char *)ck, 9, (char *)tmp.data, tmp.len);
+        }
+    }
+    uint8_t m[24];
+    put_be64(m, keys);
+    put_be64(m + 8, bytes);
+    put_be64(m + 16, seq);
+    leveldb_writebatch_put(wb, "m", 1, (char *)m, 24);
+    char *err = NULL;
+    leveldb_write(s->db, sync ? s->wo_sync : s->wo, wb, &err);
+    leveldb_writebatch_destroy(wb);
+    oks_buf_release(&tmp);
+    if (err)
+        return lerr(e, err, "write");
+    pthread_mutex_lock(&s->lock);
+    s->keys = keys;
+    s->bytes = bytes;
+    s->last_seq = seq;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static uint64_t dir_bytes(const char *dir)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char p[1024];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
+void oks_store_stats_get(oks_store *s, oks_store_stats *st)
+{
+    pthread_mutex_lock(&s->lock);
+    st->keys = s->keys;
+    st->bytes = s->bytes;
+    st->last_seq = s->last_seq;
+    pthread_mutex_unlock(&s->lock);
+    st->disk_bytes = dir_bytes(s->dir);
+}
+
+int oks_store_changes(oks_store *s, uint64_t after, size_t limit, oks_store_change_fn fn,
+                      void *arg, oks_err *e)
+{
+    uint8_t ck[9] = {'c'};
+    put_be64(ck + 1, after + 1);
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+    size_t n = 0;
+    for (leveldb_iter_seek(it, (char *)ck, 9); leveldb_iter_valid(it) && n < limit;
+         leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl != 9 || k[0] != 'c')
+            break;
+        const char *v = leveldb_iter_value(it, &vl);
+        if (fn(get_be64((const uint8_t *)k + 1), (const uint8_t *)v, vl, arg))
+            break;
+        n++;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    return err ? lerr(e, err, "change log") : 0;
+}
+
+int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks_store_key_fn fn,
+                       void *arg, oks_err *e)
+{
+    uint8_t start[33] = {'k'};
+    size_t sl = 1;
+    if (after_len && after_len <= 32) {
+        memcpy(start + 1, after, after_len);
+        sl += after_len;
+    }
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+    for (leveldb_iter_seek(it, (char *)start, sl); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < 1 || k[0] != 'k')
+            break;
+        if (sl > 1 && kl == sl && memcmp(k, start, sl) == 0)
+            continue;
+        const char *v = leveldb_iter_value(it, &vl);
+        oks_store_record rec = {0};
+        if (vl < 25 || v[0] != 1)
+            continue;
+        rec.updated = get_be64((const uint8_t *)v + 1);
+        memcpy(rec.hash, v + 9, 16);
+        rec.key = oks_slice_of(v + 25, vl - 25);
+        if (fn(&rec, (const uint8_t *)k + 1, kl - 1, arg))
+            break;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    return err ? lerr(e, err, "scan keys") : 0;
+}

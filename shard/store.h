@@ -1,0 +1,98 @@
+/*
+ * Shard storage on LevelDB. One database per shard holds:
+ *   "k" fpr                -> record: u8 format(1), BE64 updated, 16-byte SKS hash, key packets
+ *   "i" keyid8 fpr         -> ""   (64-bit key IDs of the primary key and of every subkey)
+ *   "s" keyid4 fpr         -> ""   (32-bit key IDs, same keys)
+ *   "f" subkey-fpr         -> primary fpr
+ *   "e" address 0x00 fpr   -> ""   (normalised e-mail addresses of user IDs)
+ *   "w" word 0x00 fpr      -> ""   (SKS words of user IDs)
+ *   "u" uid 0x00 fpr       -> ""   (whole user IDs, for exact search; over 255 bytes cut)
+ *   "h" hash16             -> fpr
+ *   "c" BE64 seq           -> packed oks.Change
+ *   "m"                    -> BE64 keys, BE64 bytes, BE64 last seq
+ * Invariant: a key, all its index entries, its change-log entry and the counters change in one
+ * WriteBatch, so the indexes can never disagree with the keys. Writes come from one thread (the
+ * shard's writer); reads from any thread, concurrently (LevelDB is thread-safe).
+ */
+#ifndef OKS_SHARD_STORE_H
+#define OKS_SHARD_STORE_H
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/pgp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct oks_store oks_store;
+
+typedef struct oks_store_stats {
+    uint64_t keys, bytes, last_seq, disk_bytes;
+} oks_store_stats;
+
+typedef struct oks_store_record {
+    uint64_t updated;
+    uint8_t hash[16];
+    oks_slice key; /* points into the owned buffer below */
+    char *raw;     /* owned (leveldb_free) */
+} oks_store_record;
+
+int oks_store_open(const char *dir, size_t cache_mb, oks_store **out, oks_err *e);
+void oks_store_close(oks_store *s);
+
+/* 1 found, 0 not found, <0 error. rec->raw must be released with oks_store_record_release. */
+int oks_store_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_store_record *rec,
+                  oks_err *e);
+void oks_store_record_release(oks_store_record *rec);
+
+/* Primary fingerprints whose index entries start with prefix (kind byte + bytes); calls fn for
+ * each (fn returns non-zero to stop). At most max results. */
+typedef int (*oks_store_fpr_fn)(const uint8_t *fpr, size_t len, void *arg);
+int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix_len,
+                   bool terminated, size_t max, oks_store_fpr_fn fn, void *arg, oks_err *e);
+
+/* Looks up the primary fingerprint of a subkey fingerprint. 1 found, 0 not, <0 error. */
+int oks_store_subkey_owner(oks_store *s, const uint8_t *fpr, size_t len, uint8_t out[32],
+                           size_t *out_len, oks_err *e);
+/* Primary fingerprint stored under an SKS hash. */
+int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], size_t *out_len,
+                      oks_err *e);
+
+/* One change to apply: new_key NULL deletes. old_key is the stored key being replaced (NULL if
+ * none); its index entries are removed. */
+typedef struct oks_store_change {
+    const uint8_t *fpr;
+    size_t fpr_len;
+    const oks_pgp_key *old_key;
+    const uint8_t *old_hash; /* 16 bytes or NULL */
+    size_t old_bytes;
+    const oks_pgp_key *new_key;
+    const uint8_t *new_key_bytes; /* serialized new_key */
+    size_t new_key_len;
+    const uint8_t *new_hash;
+} oks_store_change;
+
+/* Every read-modify-write (the writer's batches, deletes) holds the write lock, so the stored
+ * copy a change was computed from is the one it replaces. */
+void oks_store_write_lock(oks_store *s);
+void oks_store_write_unlock(oks_store *s);
+
+/* Applies n changes in one synced WriteBatch (group commit); caller holds the write lock.
+ * Assigns change-log sequence numbers. */
+int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e);
+
+void oks_store_stats_get(oks_store *s, oks_store_stats *st);
+
+/* Change-log entries with seq > after, at most limit; fn gets the packed oks.Change. */
+typedef int (*oks_store_change_fn)(uint64_t seq, const uint8_t *packed, size_t len, void *arg);
+int oks_store_changes(oks_store *s, uint64_t after, size_t limit, oks_store_change_fn fn,
+                      void *arg, oks_err *e);
+
+/* Calls fn for every stored key after the given fingerprint (export), in fingerprint order;
+ * stops when fn returns non-zero. */
+typedef int (*oks_store_key_fn)(const oks_store_record *rec, const uint8_t *fpr, size_t fpr_len,
+                                void *arg);
+int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks_store_key_fn fn,
+                       void *arg, oks_err *e);
+
+#endif

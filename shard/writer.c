@@ -1,0 +1,214 @@
+/* Shard writes: adds prepared on verifier threads are committed by the single writer thread in
+ * synced group batches; deletes go through the same writer (see shard.h). */
+#include "shard/ingest.h"
+#include "shard/shard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int oks_shard_commit_wait(oks_shard *sh, oks_ingest *jobs, size_t n)
+{
+    oks_commit c = {NULL, jobs, n, false, 0};
+    pthread_mutex_lock(&sh->wlock);
+    if (sh->wtail)
+        sh->wtail->next = &c;
+    else
+        sh->whead = &c;
+    sh->wtail = &c;
+    pthread_cond_signal(&sh->wcond);
+    while (!c.done)
+        pthread_cond_wait(&sh->wdone, &sh->wlock);
+    pthread_mutex_unlock(&sh->wlock);
+    return c.status;
+}
+
+/* Commits the given commits' jobs: one batch, flushed early when a fingerprint repeats (the
+ * second write of a key must see the first). */
+static void write_batches(oks_shard *sh, oks_commit *list)
+{
+    size_t cap = 0, n = 0;
+    for (oks_commit *c = list; c; c = c->next)
+        cap += c->n;
+    oks_store_change *ch = calloc(cap ? cap : 1, sizeof *ch);
+    oks_ingest **owner = calloc(cap ? cap : 1, sizeof *owner);
+    int status = 0;
+    oks_store_write_lock(sh->store);
+    for (oks_commit *c = list; c && ch && owner; c = c->next) {
+        for (size_t i = 0; i < c->n; i++) {
+            oks_ingest *j = &c->jobs[i];
+            if (j->outcome == OKS_REJECTED || j->outcome == OKS_UNCHANGED || !j->key)
+                continue;
+            for (size_t k = 0; k < n; k++) {
+                if (owner[k]->fpr_len == j->fpr_len && !memcmp(owner[k]->fpr, j->fpr, j->fpr_len)) {
+                    oks_err e;
+                    if (oks_store_apply(sh->store, ch, n, true, &e)) {
+                        status = e.code;
+                        for (size_t m = 0; m < n; m++)
+                            owner[m]->outcome = OKS_REJECTED;
+                    }
+                    n = 0;
+                    break;
+                }
+            }
+            oks_err e;
+            int r = oks_ingest_commit(sh->store, &sh->lim, j, &ch[n], &e);
+            if (r == 0)
+                owner[n++] = j;
+            else if (r < 0) {
+                j->outcome = OKS_REJECTED;
+                snprintf(j->reason, sizeof j->reason, "store: %.150s", e.msg);
+            }
+        }
+    }
+    if (n) {
+        oks_err e;
+        if (oks_store_apply(sh->store, ch, n, true, &e)) {
+            status = e.code;
+            for (size_t m = 0; m < n; m++) {
+                owner[m]->outcome = OKS_REJECTED;
+                snprintf(owner[m]->reason, sizeof owner[m]->reason, "store: %.150s", e.msg);
+            }
+        }
+    }
+    oks_store_write_unlock(sh->store);
+    free(ch);
+    free(owner);
+    pthread_mutex_lock(&sh->wlock);
+    for (oks_commit *c = list, *next; c; c = next) {
+        next = c->next;
+        c->status = status;
+        c->done = true;
+    }
+    pthread_cond_broadcast(&sh->wdone);
+    pthread_mutex_unlock(&sh->wlock);
+}
+
+void *oks_shard_writer(void *arg)
+{
+    oks_shard *sh = arg;
+    for (;;) {
+        pthread_mutex_lock(&sh->wlock);
+        while (!sh->whead && !sh->wstop)
+            pthread_cond_wait(&sh->wcond, &sh->wlock);
+        oks_commit *list = sh->whead;
+        sh->whead = sh->wtail = NULL;
+        bool stop = sh->wstop;
+        pthread_mutex_unlock(&sh->wlock);
+        if (list)
+            write_batches(sh, list);
+        else if (stop)
+            return NULL;
+    }
+}
+
+static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
+{
+    Oks__AddResult *a = calloc(1, sizeof *a + 32 + 32);
+    if (!a)
+        return;
+    oks__add_result__init(a);
+    uint8_t *p = (uint8_t *)(a + 1);
+    a->index = (uint32_t)idx;
+    a->outcome = (Oks__Outcome)j->outcome;
+    a->reason = j->reason[0] ? strdup(j->reason) : (char *)protobuf_c_empty_string;
+    memcpy(p, j->fpr, j->fpr_len);
+    a->fingerprint = (ProtobufCBinaryData){j->fpr_len, p};
+    if (j->had_old) {
+        memcpy(p + 32, j->old_hash, 16);
+        a->old_hash = (ProtobufCBinaryData){16, p + 32};
+    }
+    if (j->outcome != OKS_REJECTED) {
+        memcpy(p + 48, j->new_hash, 16);
+        a->new_hash = (ProtobufCBinaryData){16, p + 48};
+    }
+    a->sigs_verified = (uint32_t)j->vst.self_verified;
+    a->sigs_dropped = (uint32_t)j->vst.self_dropped;
+    r->results[r->n_results++] = a;
+}
+
+void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
+{
+    if (!oks_shard_check_route(sh, req, r))
+        return;
+    const Oks__Add *add = req->add;
+    size_t n = add->n_keys;
+    if (n > 10000) {
+        r->status = OKS__STATUS__STATUS_TOO_LARGE;
+        r->error = strdup("at most 10000 keys per add request");
+        return;
+    }
+    oks_ingest *jobs = calloc(n ? n : 1, sizeof *jobs);
+    r->results = calloc(n ? n : 1, sizeof *r->results);
+    if (!jobs || !r->results) {
+        free(jobs);
+        r->status = OKS__STATUS__STATUS_INTERNAL;
+        r->error = strdup("out of memory");
+        return;
+    }
+    size_t to_write = 0;
+    for (size_t i = 0; i < n; i++) {
+        oks_ingest *j = &jobs[i];
+        oks_ingest_prepare(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, j);
+        if (j->outcome != OKS_REJECTED && !oks_shard_owns_keyid(sh, j->keyid)) {
+            j->outcome = OKS_REJECTED;
+            snprintf(j->reason, sizeof j->reason, "slot %u is not owned by shard %s",
+                     oks_slot_of_keyid(j->keyid, sh->conf->n_slots),
+                     sh->conf->shards[sh->self].name);
+            oks_pgp_key_free(j->key);
+            j->key = NULL;
+        }
+        atomic_fetch_add(&sh->sigs_verified, j->vst.self_verified);
+        to_write += j->key != NULL;
+    }
+    if (to_write && oks_shard_commit_wait(sh, jobs, n) != 0) {
+        r->status = OKS__STATUS__STATUS_INTERNAL;
+        r->error = strdup("storage write failed; see the shard log");
+    }
+    for (size_t i = 0; i < n; i++) {
+        add_result(r, i, &jobs[i]);
+        oks_ingest_release(&jobs[i]);
+    }
+    atomic_fetch_add(&sh->adds, n);
+    free(jobs);
+}
+
+void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
+{
+    const Oks__Delete *d = req->delete_;
+    uint8_t kid[8];
+    if (oks_keyid_of_fpr(d->fingerprint.data, d->fingerprint.len, kid) != 0) {
+        r->status = OKS__STATUS__STATUS_BAD_REQUEST;
+        r->error = strdup("fingerprint must be 20 or 32 bytes");
+        return;
+    }
+    if (!oks_shard_check_route(sh, req, r))
+        return;
+    oks_store_record rec;
+    oks_err e;
+    oks_store_write_lock(sh->store);
+    int found = oks_store_get(sh->store, d->fingerprint.data, d->fingerprint.len, &rec, &e);
+    if (found <= 0) {
+        oks_store_write_unlock(sh->store);
+        r->status = found < 0 ? OKS__STATUS__STATUS_INTERNAL : OKS__STATUS__STATUS_NOT_FOUND;
+        r->error = strdup(found < 0 ? e.msg : "no such key");
+        return;
+    }
+    oks_pgp_limits big = sh->lim;
+    big.max_key_bytes = (size_t)-1;
+    oks_pgp_key *old = NULL;
+    if (oks_pgp_key_parse(rec.key.ptr, rec.key.len, &big, OKS_PGP_TRUSTED, &old, &e) == 0) {
+        oks_store_change ch = {d->fingerprint.data, d->fingerprint.len, old, rec.hash,
+                               rec.key.len, NULL, NULL, 0, NULL};
+        if (oks_store_apply(sh->store, &ch, 1, true, &e)) {
+            r->status = OKS__STATUS__STATUS_INTERNAL;
+            r->error = strdup(e.msg);
+        }
+    } else {
+        r->status = OKS__STATUS__STATUS_INTERNAL;
+        r->error = strdup("stored key unreadable");
+    }
+    oks_store_write_unlock(sh->store);
+    oks_pgp_key_free(old);
+    oks_store_record_release(&rec);
+}
