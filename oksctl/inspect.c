@@ -15,9 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Verification lives in its own unit; until it is linked in, inspect only parses and hashes. */
-#pragma weak oks_pgp_key_verify
-
 typedef struct job {
     oks_slice in;       /* borrowed from the file buffer */
     size_t where;       /* byte offset of the key in its file (or in the decoded armor) */
@@ -90,7 +87,7 @@ static void process(job *j, const inspect_opts *o)
     oks_pgp_verify_stats st;
     memset(&st, 0, sizeof st);
     int r = oks_pgp_key_parse(j->in.ptr, j->in.len, &o->lim, 0, &k, &e);
-    if (!r && o->verify && oks_pgp_key_verify)
+    if (!r && o->verify)
         r = oks_pgp_key_verify(k, &o->lim, &st, &e);
     if (r) {
         char msg[300];
@@ -106,7 +103,7 @@ static void process(job *j, const inspect_opts *o)
     oks_pgp_key_sks_hash(k, h);
     oks_hex(hex, h, 16, 0);
     if (o->json) {
-        oksctl_json_key(&j->out, k, &st, o->verify && oks_pgp_key_verify, hex, o->now);
+        oksctl_json_key(&j->out, k, &st, o->verify, hex, o->now);
     } else {
         oks_pgp_key_mr_index(k, &j->out);
         oks_buf_printf(&j->out, "hash:%s\n", hex);

@@ -6,11 +6,6 @@
 
 #include <string.h>
 
-/* The verification unit provides these; until it is linked in, expiry and revocation read 0. */
-#pragma weak oks_pgp_key_expires
-#pragma weak oks_pgp_key_revoked
-#pragma weak oks_pgp_subkey_revoked
-
 void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_stats *st,
                      bool verified, const char *hash, uint32_t now);
 
@@ -105,8 +100,8 @@ static uint32_t subkey_expires(const oks_pgp_subkey *sk)
 void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_stats *st,
                      bool verified, const char *hash, uint32_t now)
 {
-    uint32_t exp = oks_pgp_key_expires ? oks_pgp_key_expires(k) : 0;
-    bool rev = oks_pgp_key_revoked ? oks_pgp_key_revoked(k) : false;
+    uint32_t exp = oks_pgp_key_expires(k);
+    bool rev = oks_pgp_key_revoked(k);
     size_t uat = 0, third = 0;
     oks_buf_putc(out, '{');
     key_fields(out, &k->primary);
@@ -128,7 +123,7 @@ void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_st
         const oks_pgp_subkey *sk = &k->subkeys[i];
         oks_buf_printf(out, "%s{", i ? "," : "");
         key_fields(out, &sk->key);
-        bool srev = oks_pgp_subkey_revoked ? oks_pgp_subkey_revoked(k, sk) : false;
+        bool srev = oks_pgp_subkey_revoked(k, sk);
         oks_buf_printf(out, ",\"expires\":%u,\"revoked\":%s}", subkey_expires(sk),
                        srev ? "true" : "false");
     }

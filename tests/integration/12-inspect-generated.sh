@@ -42,13 +42,27 @@ for name in "${made[@]}"; do
   "$OKS_BIN/oksctl" inspect --json "$f" >"$W/oks.json" 2>"$W/oks.err"
   check "oksctl inspect exits 0 on the $name key" test -s "$W/oks.json" -a ! -s "$W/oks.err"
   python3 "$OKS_ROOT/tests/integration/helpers/compare_gpg.py" "$W/oks.json" "$W/gpg.txt" \
-    "$name key" || T_FAILED=1
-  if grep -q '"verified":true' "$W/oks.json"; then
-    check "$name key: no self-signature dropped" grep -q '"self_sigs_dropped":0,' "$W/oks.json"
-  fi
+    "$name key" --require-verified || T_FAILED=1
+  check "$name key: no self-signature dropped" grep -q '"self_sigs_dropped":0,' "$W/oks.json"
   # armored input gives the same key
   sq armor "$f" >"$W/$name.asc" 2>/dev/null
   "$OKS_BIN/oksctl" inspect --json "$W/$name.asc" >"$W/oks-armor.json" 2>/dev/null
   check "$name key: armored input gives the same result" cmp -s "$W/oks.json" "$W/oks-armor.json"
 done
+
+# A corrupted self-signature (the first user ID's certification of the rsa key) is dropped, the
+# user ID it bound goes with it, everything else stays; gpg agrees.
+if [ -f "$W/rsa.pgp" ]; then
+  python3 "$OKS_ROOT/tests/integration/helpers/corrupt_sig.py" "$W/rsa.pgp" "$W/bad.pgp" 1
+  "$OKS_BIN/oksctl" inspect --json "$W/bad.pgp" >"$W/bad.json" 2>"$W/bad.err"
+  check "corrupted self-signature: exactly one dropped" grep -q '"self_sigs_dropped":1,' "$W/bad.json"
+  check "corrupted self-signature: the rest kept (1 user ID, 1 subkey left)" python3 -c '
+import json, sys
+k = json.load(open(sys.argv[1]))
+sys.exit(0 if len(k["uids"]) == 1 and len(k["subkeys"]) == 1 and k["uids_dropped"] == 1 else 1)' "$W/bad.json"
+  GNUPGHOME=$H gpg --batch --with-colons --import-options show-only --import "$W/bad.pgp" \
+    >"$W/gpg-bad.txt" 2>/dev/null
+  python3 "$OKS_ROOT/tests/integration/helpers/compare_gpg.py" "$W/bad.json" "$W/gpg-bad.txt" \
+    "rsa key with a corrupted self-signature" --require-verified || T_FAILED=1
+fi
 finish

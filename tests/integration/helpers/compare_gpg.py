@@ -6,7 +6,8 @@ Prints "ok - ..." / "not ok - ..." lines; exits 1 on any mismatch.
 Compared per key: fingerprint, key ID, creation time, algorithm, size, curve, user IDs, user
 attribute count, subkeys (fingerprint, key ID, creation, algorithm, size, curve). When oksctl
 verified self-signatures the user ID / subkey sets must be equal; otherwise gpg's (which drops
-components without a valid self-signature) must be a subset of ours."""
+components without a valid self-signature) must be a subset of ours. Pass --require-verified
+to fail when oksctl did not verify."""
 import json, re, sys
 
 def unescape(s):
@@ -43,6 +44,7 @@ def gpg_keys(path):
 
 def main():
     oks_path, gpg_path, label = sys.argv[1:4]
+    require_verified = '--require-verified' in sys.argv[4:]
     gk = gpg_keys(gpg_path)
     ok_lines, bad = 0, []
     verified = None
@@ -86,6 +88,8 @@ def main():
         extra = sorted(set(ours) - set(gk))
         for fpr in extra:
             bad.append(f'{fpr}: printed by oksctl, not by gpg')
+    if require_verified and not verified:
+        bad.append('oksctl did not verify self-signatures')
     for b in bad[:30]:
         print('#', b)
     mode = 'verified' if verified else 'unverified (subset check)'
