@@ -78,10 +78,14 @@ port_for() { # index -> port: BASE+i when --base-port, else a free port
 
 shard_names() { sed -n 's/^\[shard\.\(.*\)\]$/\1/p' "$CONF"; }
 
+alive() { # pid: running and not a zombie
+  kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 start_bg() { # name cmd...
   local name=$1; shift
   mkdir -p "$DIR/log" "$DIR/run"
-  if [ -f "$DIR/run/$name.pid" ] && kill -0 "$(cat "$DIR/run/$name.pid")" 2>/dev/null; then
+  if [ -f "$DIR/run/$name.pid" ] && alive "$(cat "$DIR/run/$name.pid")"; then
     return 0
   fi
   nohup "$@" >>"$DIR/log/$name.out" 2>&1 </dev/null &
@@ -98,7 +102,7 @@ stop_all() {
   [ $any -eq 1 ] || { rm -f "$DIR"/run/*.pid; return 0; }
   for _ in $(seq 1 100); do
     local alive=0
-    for f in "$DIR"/run/*.pid; do [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && alive=1; done
+    for f in "$DIR"/run/*.pid; do [ -f "$f" ] && alive "$(cat "$f")" && alive=1; done
     [ $alive -eq 0 ] && break
     sleep 0.1
   done
@@ -126,7 +130,7 @@ up() {
   local f
   until cluster_ready; do
     for f in "$DIR"/run/*.pid; do
-      if ! kill -0 "$(cat "$f")" 2>/dev/null; then
+      if ! alive "$(cat "$f")"; then
         echo "local.sh: $(basename "$f" .pid) exited; its log:" >&2
         tail -n 5 "$DIR/log/$(basename "$f" .pid).log" "$DIR/log/$(basename "$f" .pid).out" >&2 2>/dev/null || true
         stop_all; exit 1
@@ -148,7 +152,7 @@ status() {
   for f in "$DIR"/run/*.pid; do
     [ -f "$f" ] || continue
     name=$(basename "$f" .pid)
-    if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$name: running (pid $(cat "$f"))"
+    if alive "$(cat "$f")"; then echo "$name: running (pid $(cat "$f"))"
     else echo "$name: DEAD"; rc=1; fi
   done
   OKS_CONFIG=$CONF "$BIN/oksctl" stats || rc=1

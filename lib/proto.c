@@ -148,7 +148,9 @@ int oks_zsend(void *sock, const oks_slice *parts, size_t n, int flags)
 void oks_zsock_defaults(void *sock, size_t max_msg)
 {
     int zero = 0, hwm = 100000;
-    int64_t mx = max_msg ? (int64_t)max_msg : -1;
+    /* the transport cap is twice the protocol limit, so a message somewhat over the limit still
+     * arrives and gets an error reply; far over it, ZeroMQ drops the connection */
+    int64_t mx = max_msg ? 2 * (int64_t)max_msg + 4096 : -1;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Faults: kill -9 of a shard in the middle of an import, a router restarted under traffic, and
+# bad requests (garbage frames, unknown versions, oversized messages) sent to router and shard.
+set -u
+source "$(dirname "$0")/lib.sh"
+D=$(scratch_dir)
+cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; rm -rf "$D"; }
+trap cleanup EXIT
+CTL=$OKS_BIN/oksctl
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 4 >/dev/null || { not_ok "cluster starts"; finish; }
+export OKS_CONFIG=$D/oks.conf
+
+# ---- kill -9 of shard s1 during an import ----------------------------------------------------
+"$CTL" import --quiet --batch 2 --window 1 --retries 0 --report "$D/report" \
+  /usr/share/keyrings/debian-keyring.gpg >"$D/import.txt" 2>&1 &
+imp=$!
+wait_for 20 test -s "$D/report"
+sleep 0.5   # let the import get going: this is the point of the test, not a readiness wait
+kill -9 "$(cat "$D/run/shard-s1.pid")"
+wait $imp
+sed 's/^/# /' "$D/import.txt"
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" >/dev/null
+check "cluster is whole again after restarting the killed shard" \
+  bash -c "'$CTL' stats | grep -q '^s1 .* yes '"
+s1_slots=$(sed -n '/^\[shard.s1\]/,/^\[/s/^slots = //p' "$OKS_CONFIG")
+/usr/bin/python3 - "$D/report" "$s1_slots" >"$D/check.txt" <<'PY'
+import sys
+lo, hi = map(int, sys.argv[2].split("-"))
+stored, failed_other, failed_s1 = [], 0, 0
+for line in open(sys.argv[1]):
+    fpr, outcome = line.split()[:2]
+    kid = fpr[-16:] if len(fpr) == 40 else fpr[:16]
+    slot = (int(kid[:8], 16) * 4096) >> 32
+    if outcome in ("new", "updated", "unchanged"):
+        stored.append(fpr)
+    elif outcome == "failed":
+        if lo <= slot <= hi: failed_s1 += 1
+        else: failed_other += 1
+print(f"STORED {len(stored)} FAILED_S1 {failed_s1} FAILED_OTHER {failed_other}")
+open(sys.argv[1] + ".stored", "w").write("\n".join(stored) + "\n")
+PY
+read -r _ nstored _ fs1 _ fother <"$D/check.txt"
+echo "# $nstored keys reported stored, $fs1 failed on the killed shard, $fother failed elsewhere"
+check "keys of the other shards' slots were not disturbed ($fother failed)" test "$fother" -eq 0
+check "the kill interrupted the import ($fs1 keys of the killed shard failed)" test "$fs1" -gt 0
+missing=0
+while read -r fpr; do
+  [ -n "$fpr" ] || continue
+  "$CTL" get --binary "$fpr" >"$D/k.bin" 2>/dev/null && "$CTL" inspect "$D/k.bin" >/dev/null 2>&1 ||
+    missing=$((missing + 1))
+done <"$D/report.stored"
+check "every key reported stored is there and intact after the crash ($missing missing or broken)" \
+  test "$missing" -eq 0
+
+# ---- router restarted under traffic ------------------------------------------------------------
+FPR=$(head -1 "$D/report.stored")
+ROUTER_EP=$(sed -n 's/^routers = //p' "$OKS_CONFIG")
+/usr/bin/python3 - "$ROUTER_EP" "$FPR" "$D" >"$D/traffic.txt" <<'PY' &
+import sys, time, zmq, struct
+ep, fpr, d = sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3]
+# Request{version=1, get_fingerprint{fingerprint=fpr}}
+inner = b"\x0a" + bytes([len(fpr)]) + fpr
+req = b"\x08\x01" + b"\x52" + bytes([len(inner)]) + inner
+ctx = zmq.Context(); s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0); s.connect(ep)
+t0 = time.time(); i = 0
+while time.time() - t0 < 6:
+    i += 1; rid = struct.pack("<Q", i); s.send_multipart([rid, req])
+    ok = False; end = time.time() + 0.3
+    while time.time() < end:
+        if s.poll(int((end - time.time()) * 1000) + 1):
+            r, body = s.recv_multipart()
+            if r == rid:
+                ok = b"\x10" not in body[:4]  # status field absent = STATUS_OK
+                break
+    print(f"{time.time() - t0:.2f} {'ok' if ok else 'fail'}", flush=True)
+    time.sleep(0.02)
+PY
+traffic=$!
+wait_for 10 grep -q ok "$D/traffic.txt"
+sleep 1
+kill -9 "$(cat "$D/run/router.pid")"
+down_at=$(tail -1 "$D/traffic.txt" | cut -d' ' -f1)
+sleep 1
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" >/dev/null
+up_at=$(tail -1 "$D/traffic.txt" | cut -d' ' -f1)
+wait $traffic
+/usr/bin/python3 - "$D/traffic.txt" "$down_at" "$up_at" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+down, up = float(sys.argv[2]), float(sys.argv[3])
+before = [r for r in rows if float(r[0]) < down]
+after = [r for r in rows if float(r[0]) > up + 1.0]
+print(f"# {len(rows)} requests; router down at {down:.2f}s, back at {up:.2f}s")
+print(("ok" if before and all(r[1] == "ok" for r in before) else "not ok") + f" - all {len(before)} requests before the restart succeed")
+print(("ok" if any(r[1] == "fail" for r in rows) else "not ok") + " - requests fail while the router is down")
+print(("ok" if after and all(r[1] == "ok" for r in after) else "not ok") + f" - all {len(after)} requests from 1 s after the restart succeed, on the same client socket")
+PY
+
+# ---- bad requests ---------------------------------------------------------------------------------
+SHARD_EP=$(sed -n '/^\[shard.s0\]/,/^\[/s/^endpoint = //p' "$OKS_CONFIG")
+MAXMSG=67108864
+/usr/bin/python3 - "$ROUTER_EP" "$SHARD_EP" <<'PY'
+import sys, zmq, os, struct
+ctx = zmq.Context()
+def ask(ep, frames, wait=2000):
+    s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0); s.connect(ep)
+    s.send_multipart(frames)
+    r = s.recv_multipart() if s.poll(wait) else None
+    s.close(); return r
+def status(r):
+    # Response field 2 (status) is "\x10 <code>" right after the optional version field
+    b = r[-1]; i = b.find(b"\x10"); return b[i + 1] if i >= 0 and i < 4 else 0
+for name, ep in (("router", sys.argv[1]), ("shard", sys.argv[2])):
+    rid = struct.pack("<Q", 7)
+    r = ask(ep, [rid, b"\xff\xff\xff\xff\xff" + b"not a protobuf message" * 12])
+    print(("ok" if r and status(r) == 2 else "not ok") + f" - {name}: garbage bytes get STATUS_BAD_REQUEST")
+    r = ask(ep, [rid, b"\x08\x63\x7a\x00"])
+    print(("ok" if r and status(r) == 3 else "not ok") + f" - {name}: protocol version 99 gets STATUS_BAD_VERSION")
+    r = ask(ep, [rid, b"\x08\x01"])
+    print(("ok" if r and status(r) == 2 else "not ok") + f" - {name}: a request without an operation gets STATUS_BAD_REQUEST")
+    r = ask(ep, [rid, b"a", b"b", b"c"])
+    print(("ok" if r and status(r) == 2 else "not ok") + f" - {name}: extra frames get STATUS_BAD_REQUEST")
+    big = b"\x08\x01\x7a\x00" + b"\x00" * 0  # stats, padded below with an unknown bytes field
+    pad = 67108864 + 1000
+    big += b"\xfa\x3e" + bytes([0x80 | (pad & 0x7f), 0x80 | ((pad >> 7) & 0x7f), 0x80 | ((pad >> 14) & 0x7f), (pad >> 21) & 0x7f]) + b"\x00" * pad
+    r = ask(ep, [rid, big], wait=10000)
+    print(("ok" if r and status(r) == 4 else "not ok") + f" - {name}: a message over the size limit gets STATUS_TOO_LARGE")
+# still serving
+r = ask(sys.argv[1], [struct.pack("<Q", 8), b"\x08\x01\x92\x01\x00"])
+print(("ok" if r and status(r) == 0 else "not ok") + " - the router still answers health after all that")
+PY
+check "no process of the cluster died" bash "$OKS_ROOT/deploy/local.sh" status --dir "$D"
+finish
