@@ -1,6 +1,7 @@
 /* Fuzz target: split a stream into keys, assemble each, and check the canonical-form laws:
  * serialize(parse(serialize(k))) == serialize(k), merge(k, k) == k, merge(a, b) == merge(b, a)
- * for the first key and a copy of it cut in half; the SKS hash and mr index must not crash. */
+ * for the first key and a copy of it cut in half; the SKS hash and mr index must not crash, and
+ * a key cleaned by verification must still serialize to something that parses. */
 #include "lib/pgp.h"
 
 #include <string.h>
@@ -50,6 +51,31 @@ static void laws(const oks_pgp_key *k, const oks_pgp_limits *lim)
     oks_buf_release(&idx);
 }
 
+static void cleaned(const uint8_t *p, size_t n, const oks_pgp_limits *lim)
+{
+    oks_pgp_key *k = NULL, *k2 = NULL;
+    oks_pgp_verify_stats st;
+    oks_buf ser = OKS_BUF_INIT, idx = OKS_BUF_INIT;
+    uint8_t h[16];
+    if (oks_pgp_key_parse(p, n, lim, 0, &k, NULL) != 0)
+        return;
+    memset(&st, 0, sizeof st);
+    if (oks_pgp_key_verify(k, lim, &st, NULL) == 0) {
+        oks_pgp_key_mr_index(k, &idx);
+        oks_pgp_key_sks_hash(k, h);
+        oks_pgp_key_expires(k);
+        for (size_t i = 0; i < k->n_subkeys; i++)
+            oks_pgp_subkey_revoked(k, &k->subkeys[i]);
+        oks_pgp_key_serialize(k, &ser);
+        if (oks_pgp_key_parse(ser.data, ser.len, lim, 0, &k2, NULL) != 0)
+            __builtin_trap();
+    }
+    oks_pgp_key_free(k);
+    oks_pgp_key_free(k2);
+    oks_buf_release(&ser);
+    oks_buf_release(&idx);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     oks_pgp_limits lim;
@@ -71,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (oks_pgp_key_parse(s.ptr, s.len, &lim, 0, &k, &e) == 0) {
             laws(k, &lim);
             oks_pgp_key_free(k);
+            cleaned(s.ptr, s.len, &lim);
         }
     }
     return 0;
