@@ -50,6 +50,13 @@ for name in "${made[@]}"; do
   check "$name key: armored input gives the same result" cmp -s "$W/oks.json" "$W/oks-armor.json"
 done
 
+# The RFC 9580 A.3 v6 sample certificate: fingerprint, and both self-signatures verified.
+"$OKS_BIN/oksctl" inspect --json "$OKS_ROOT/tests/data/rfc9580-a3.asc" >"$W/a3.json" 2>&1
+check "RFC 9580 A.3: v6 fingerprint cb186c4f...acc9" \
+  grep -qi '"fingerprint":"cb186c4f0609a697e4d52dfa6c722b0c1f1e27c18a56708f6525ec27bad9acc9"' "$W/a3.json"
+check "RFC 9580 A.3: 2 self-signatures verified, none dropped" \
+  grep -q '"self_sigs_verified":2,"self_sigs_dropped":0,' "$W/a3.json"
+
 # A corrupted self-signature (the first user ID's certification of the rsa key) is dropped, the
 # user ID it bound goes with it, everything else stays; gpg agrees.
 if [ -f "$W/rsa.pgp" ]; then
