@@ -193,7 +193,7 @@ const char *oks_pgp_algo_name(uint8_t algo);
 
 /* Parses one transferable public key: p[0..n) must start with a tag-6 packet and contain no
  * other tag-6 packet. On success *out is a new canonical key (free with oks_pgp_key_free).
- * lim NULL means the defaults. Packets over their size limit, unparsable signatures and subkeys
+ * lim NULL means the defaults; error offsets are relative to p. Packets over their size limit, unparsable signatures and subkeys
  * are dropped (counted in dropped_packets); limits on counts and on the key size reject it. */
 int oks_pgp_key_parse(const uint8_t *p, size_t n, const oks_pgp_limits *lim, unsigned flags,
                       oks_pgp_key **out, oks_err *e);
@@ -272,7 +272,9 @@ void oks_pgp_words(const uint8_t *text, size_t len,
 /* Decodes the next "-----BEGIN PGP PUBLIC KEY BLOCK-----" block found at or after *off in text,
  * appending the binary packets to out and moving *off past the END line. Returns 0, 1 when no
  * further block exists, or an error (OKS_E_ARMOR, OKS_E_CRC) naming the offset. Accepts CRLF or
- * LF, trailing whitespace, header lines, a missing CRC; rejects a wrong CRC. */
+ * LF, trailing whitespace, header lines, a missing CRC; rejects a wrong CRC. After an error
+ * nothing is appended to out and *off points just after the BEGIN line, so the caller can go on
+ * with the next block. */
 int oks_armor_decode(const char *text, size_t len, size_t *off, oks_buf *out, oks_err *e);
 /* Armors binary packets as a PUBLIC KEY BLOCK: no headers, 64-column lines, CRC present. */
 int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out);
