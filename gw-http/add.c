@@ -1,0 +1,181 @@
+/*
+ * POST /pks/add (form field keytext, any field order, one or several armor blocks) and
+ * POST /pks/hashquery (SKS recon key fetch by hash, binary format of protocols.md §1.11).
+ */
+#include "gw-http/gw.h"
+#include "gw-http/query.h"
+
+#include "lib/pgp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_post(h2o_req_t *req)
+{
+    return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+}
+
+static const char *outcome_name[] = {"new", "updated", "unchanged", "rejected"};
+
+static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+{
+    (void)data;
+    gw *g = gw_thread_of(req)->g;
+    if (!r) {
+        gw_error(req, status, why);
+        return;
+    }
+    if (r->n_results == 0) {
+        gw_error_from(req, r);
+        return;
+    }
+    oks_buf out = OKS_BUF_INIT;
+    size_t ok = 0;
+    for (size_t i = 0; i < r->n_results; i++) {
+        Oks__AddResult *a = r->results[i];
+        char fpr[65] = "(unparsable)";
+        if (a->fingerprint.len == 20 || a->fingerprint.len == 32)
+            oks_hex(fpr, a->fingerprint.data, a->fingerprint.len, 1);
+        int o = a->outcome <= 3 ? (int)a->outcome : 3;
+        oks_buf_printf(&out, "%s %s%s%s\n", fpr, outcome_name[o], *a->reason ? ": " : "",
+                       a->reason);
+        ok += o != 3;
+        atomic_ulong *ctr[] = {&g->metrics.keys_added, &g->metrics.keys_updated,
+                               &g->metrics.keys_unchanged, &g->metrics.keys_rejected};
+        atomic_fetch_add(ctr[o], 1);
+    }
+    if (r->status != OKS__STATUS__STATUS_OK)
+        oks_buf_printf(&out, "warning: %s\n", r->error);
+    /* 200 as soon as one key went in (gpg only looks at the status); 422 when none did */
+    gw_respond(req, ok ? 200 : 422, NULL, "text/plain; charset=utf-8", out.data, out.len);
+    oks_buf_release(&out);
+}
+
+int gw_on_add(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    gw *g = gw_thread_of(req)->g;
+    if (!is_post(req)) {
+        gw_error(req, 405, "use POST with a keytext form field");
+        return 0;
+    }
+    gw_form form;
+    const char *why;
+    if (gw_form_parse(&form, req->entity.base ? req->entity.base : "", req->entity.len, &why)) {
+        gw_error(req, 400, why);
+        return 0;
+    }
+    size_t tl;
+    const char *text = gw_form_get(&form, "keytext", &tl);
+    if (!text || !tl) {
+        gw_form_release(&form);
+        gw_error(req, 400, "missing keytext field");
+        return 0;
+    }
+    oks_buf bin = OKS_BUF_INIT;
+    size_t off = 0;
+    oks_err e;
+    int r, blocks = 0;
+    while ((r = oks_armor_decode(text, tl, &off, &bin, &e)) == 0)
+        blocks++;
+    gw_form_release(&form);
+    if (r < 0 || blocks == 0) {
+        char msg[300];
+        oks_buf_release(&bin);
+        gw_error(req, 400, blocks ? oks_err_format(&e, msg, sizeof msg)
+                                  : "keytext holds no armored public key block");
+        return 0;
+    }
+    /* split into keys; each is one entry of the add request */
+    size_t cap = g->conf.max_keys_per_upload, n = 0;
+    ProtobufCBinaryData *keys = h2o_mem_alloc_pool(&req->pool, (cap + 1) * sizeof *keys);
+    oks_slice k;
+    off = 0;
+    while ((r = oks_pgp_split_next(bin.data, bin.len, &off, &k, &e)) != 1) {
+        if (r < 0)
+            continue; /* the shard reports what it cannot use; here only structure is cut */
+        if (n == cap) {
+            oks_buf_release(&bin);
+            gw_error(req, 413, "too many keys in one upload");
+            return 0;
+        }
+        uint8_t *copy = h2o_mem_alloc_pool(&req->pool, k.len ? k.len : 1);
+        memcpy(copy, k.ptr, k.len);
+        keys[n++] = (ProtobufCBinaryData){k.len, copy};
+    }
+    oks_buf_release(&bin);
+    if (n == 0) {
+        gw_error(req, 422, "no public key found in keytext");
+        return 0;
+    }
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__Add add = OKS__ADD__INIT;
+    q.op_case = OKS__REQUEST__OP_ADD;
+    q.add = &add;
+    add.keys = keys;
+    add.n_keys = n;
+    add.origin = OKS__ORIGIN__ORIGIN_HKP;
+    gw_call(req, &q, GW_M_ADD, on_added, NULL);
+    return 0;
+}
+
+static void on_hashes(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+{
+    (void)data;
+    if (!r) {
+        gw_error(req, status, why);
+        return;
+    }
+    if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
+        gw_error_from(req, r);
+        return;
+    }
+    oks_buf out = OKS_BUF_INIT;
+    oks_buf_put_be32(&out, (uint32_t)r->n_keys);
+    for (size_t i = 0; i < r->n_keys; i++) {
+        oks_buf_put_be32(&out, (uint32_t)r->keys[i]->data.len);
+        oks_buf_append(&out, r->keys[i]->data.data, r->keys[i]->data.len);
+    }
+    oks_buf_append(&out, "\r\n", 2);
+    gw_respond(req, 200, NULL, "pgp/keys", out.data, out.len);
+    oks_buf_release(&out);
+}
+
+int gw_on_hashquery(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    if (!is_post(req)) {
+        gw_error(req, 405, "use POST");
+        return 0;
+    }
+    const uint8_t *p = (const uint8_t *)req->entity.base;
+    size_t len = req->entity.len;
+    if (!p || len < 4) {
+        gw_error(req, 400, "hashquery body too short");
+        return 0;
+    }
+    uint32_t n = oks_be32(p);
+    if (n > 10000) {
+        gw_error(req, 413, "at most 10000 hashes per hashquery");
+        return 0;
+    }
+    ProtobufCBinaryData *h = h2o_mem_alloc_pool(&req->pool, (n ? n : 1) * sizeof *h);
+    size_t off = 4;
+    for (uint32_t i = 0; i < n; i++) {
+        if (len - off < 4 || oks_be32(p + off) != 16 || len - off - 4 < 16) {
+            gw_error(req, 400, "malformed hashquery: each hash is BE32 16 + 16 bytes");
+            return 0;
+        }
+        h[i] = (ProtobufCBinaryData){16, (uint8_t *)p + off + 4};
+        off += 20;
+    }
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
+    q.op_case = OKS__REQUEST__OP_GET_HASH;
+    q.get_hash = &gh;
+    gh.hashes = h;
+    gh.n_hashes = n;
+    gw_call(req, &q, GW_M_HASHQUERY, on_hashes, NULL);
+    return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * The ZeroMQ bridge of one loop thread: a DEALER to the router whose descriptor is watched by
+ * the h2o loop (H2O_SOCKET_FLAG_DONT_READ: h2o only notifies, ZeroMQ keeps its own signal),
+ * requests matched to replies by id, a deadline per request, and references that die with the
+ * HTTP request so a late reply never touches freed memory.
+ */
+#include "gw-http/gw.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void unlink_ref(gw_ref *r)
+{
+    if (!r->linked)
+        return;
+    gw_ref **slot = &r->t->table[r->id % GW_MAX_INFLIGHT];
+    if (*slot == r)
+        *slot = NULL;
+    if (h2o_timeout_is_linked(&r->tmo))
+        h2o_timeout_unlink(&r->tmo);
+    r->linked = 0;
+}
+
+static void on_dispose(void *p)
+{
+    unlink_ref(p);
+}
+
+static void record_latency(gw *g, uint64_t us)
+{
+    static const uint64_t le_us[GW_LAT_BUCKETS] = {250,   500,    1000,   2500,   5000,   10000,
+                                                   25000, 50000, 100000, 250000, 500000, 1000000};
+    int b = 0;
+    while (b < GW_LAT_BUCKETS && us > le_us[b])
+        b++;
+    atomic_fetch_add(&g->metrics.latency[b], 1);
+    atomic_fetch_add(&g->metrics.latency_sum_us, us);
+    atomic_fetch_add(&g->metrics.latency_count, 1);
+}
+
+static void drain(gw_thread *t)
+{
+    for (;;) {
+        int ev = 0;
+        size_t sz = sizeof ev;
+        if (zmq_getsockopt(t->dealer, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN))
+            return;
+        oks_zframes m;
+        if (oks_zrecv(t->dealer, &m, ZMQ_DONTWAIT) != 0)
+            return;
+        if (m.n == 2 && zmq_msg_size(&m.f[0]) == sizeof(uint64_t)) {
+            uint64_t id;
+            memcpy(&id, zmq_msg_data(&m.f[0]), sizeof id);
+            gw_ref *r = t->table[id % GW_MAX_INFLIGHT];
+            if (r && r->id == id) {
+                unlink_ref(r);
+                record_latency(t->g, now_us() - r->sent_us);
+                oks_slice body = oks_zframe(&m, 1);
+                Oks__Response *resp;
+                oks_err e;
+                if (oks_proto_response_unpack(body.ptr, body.len, t->g->cluster.max_message_bytes,
+                                              &resp, &e) == 0) {
+                    r->cb(r->req, r->data, resp, 0, NULL);
+                    oks__response__free_unpacked(resp, NULL);
+                } else {
+                    r->cb(r->req, r->data, NULL, 503, "garbled reply from the cluster");
+                }
+            }
+        }
+        oks_zframes_close(&m);
+    }
+}
+
+static void on_zmq_ready(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    drain(sock->data);
+}
+
+static void on_drain_timer(h2o_timeout_entry_t *entry)
+{
+    gw_thread *t = H2O_STRUCT_FROM_MEMBER(gw_thread, drain_entry, entry);
+    drain(t);
+}
+
+static void on_deadline(h2o_timeout_entry_t *entry)
+{
+    gw_ref *r = H2O_STRUCT_FROM_MEMBER(gw_ref, tmo, entry);
+    unlink_ref(r);
+    r->cb(r->req, r->data, NULL, 503, "the cluster did not answer in time");
+}
+
+int gw_bridge_start(gw_thread *t)
+{
+    t->dealer = zmq_socket(t->g->zctx, ZMQ_DEALER);
+    if (!t->dealer)
+        return -1;
+    oks_zsock_defaults(t->dealer, t->g->cluster.max_message_bytes);
+    if (zmq_connect(t->dealer, t->g->cluster.routers[0]) != 0)
+        return -1;
+    int zfd;
+    size_t sz = sizeof zfd;
+    zmq_getsockopt(t->dealer, ZMQ_FD, &zfd, &sz);
+    t->zsock = h2o_evloop_socket_create(t->ctx.loop, dup(zfd), H2O_SOCKET_FLAG_DONT_READ);
+    t->zsock->data = t;
+    h2o_socket_read_start(t->zsock, on_zmq_ready);
+    h2o_timeout_init(t->ctx.loop, &t->deadline, t->g->conf.deadline_ms);
+    t->drain_entry.cb = on_drain_timer;
+    t->next_id = 1;
+    return 0;
+}
+
+int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data)
+{
+    gw_thread *t = gw_thread_of(req);
+    uint64_t id = t->next_id++;
+    if (t->table[id % GW_MAX_INFLIGHT]) {
+        gw_error(req, 503, "gateway overloaded, try again");
+        return -1;
+    }
+    gw_ref *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, on_dispose);
+    memset(r, 0, sizeof *r);
+    r->req = req;
+    r->id = id;
+    r->cb = cb;
+    r->data = data;
+    r->op = op;
+    r->t = t;
+    q->version = OKS_PROTO_VERSION;
+    q->deadline_ms = t->g->conf.deadline_ms > 200 ? t->g->conf.deadline_ms - 100 : 100;
+    oks_buf b = OKS_BUF_INIT;
+    oks_proto_pack_request(q, &b);
+    oks_slice parts[2] = {oks_slice_of(&id, sizeof id), oks_slice_of(b.data, b.len)};
+    int rc = oks_zsend(t->dealer, parts, 2, ZMQ_DONTWAIT);
+    oks_buf_release(&b);
+    if (rc != 0) {
+        gw_error(req, 503, "the cluster is unavailable");
+        return -1;
+    }
+    t->table[id % GW_MAX_INFLIGHT] = r;
+    r->linked = 1;
+    r->sent_us = now_us();
+    r->tmo.cb = on_deadline;
+    h2o_timeout_link(t->ctx.loop, &t->deadline, &r->tmo);
+    /* a send can consume the descriptor's edge while replies are queued: drain soon */
+    if (!h2o_timeout_is_linked(&t->drain_entry))
+        h2o_timeout_link(t->ctx.loop, &t->ctx.zero_timeout, &t->drain_entry);
+    return 0;
+}

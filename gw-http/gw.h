@@ -1,0 +1,114 @@
+/*
+ * The HTTP gateway: N event-loop threads (h2o evloop), each with its own ZeroMQ DEALER to the
+ * router and its own table of requests waiting for a reply, so no loop ever blocks on the
+ * cluster. Handlers send a request and return; the reply (or the deadline) completes the HTTP
+ * response from the same loop.
+ */
+#ifndef OKS_GW_H
+#define OKS_GW_H
+
+#include "lib/cluster.h"
+#include "lib/proto.h"
+
+#include <h2o.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define GW_MAX_INFLIGHT 16384
+
+typedef struct gw_conf {
+    char listen_host[64];
+    int listen_port;
+    unsigned threads;
+    size_t max_body;          /* bytes of a POST body; above: 413 */
+    size_t max_url;           /* bytes of path + query; above: 414 */
+    unsigned max_keys_per_upload;
+    unsigned deadline_ms;     /* router round trip; above: 503 + Retry-After */
+    unsigned max_results;     /* keys in one answer */
+} gw_conf;
+
+/* Counters for /metrics (atomic, shared by all threads). */
+enum { GW_M_GET, GW_M_INDEX, GW_M_VINDEX, GW_M_STATS, GW_M_HGET, GW_M_ADD, GW_M_HASHQUERY,
+       GW_M_HEALTH, GW_M_OTHER, GW_M_OPS };
+enum { GW_S_2XX, GW_S_304, GW_S_400, GW_S_404, GW_S_413, GW_S_4XX, GW_S_503, GW_S_5XX, GW_S_N };
+#define GW_LAT_BUCKETS 12
+
+typedef struct gw_metrics {
+    atomic_ulong requests[GW_M_OPS][GW_S_N];
+    atomic_ulong latency[GW_LAT_BUCKETS + 1]; /* router round trip, le buckets + inf */
+    atomic_ulong latency_sum_us, latency_count;
+    atomic_ulong keys_added, keys_updated, keys_unchanged, keys_rejected;
+} gw_metrics;
+
+typedef struct gw gw;
+typedef struct gw_thread gw_thread;
+
+/* Continuation run on the loop thread when the router answers (resp != NULL) or the request
+ * failed (resp == NULL; status/why say how). resp is freed by the bridge afterwards. */
+typedef void (*gw_cont)(h2o_req_t *req, void *data, Oks__Response *resp, int status,
+                        const char *why);
+
+typedef struct gw_ref {
+    h2o_req_t *req;
+    uint64_t id;
+    gw_cont cb;
+    void *data;
+    int op; /* metrics slot */
+    uint64_t sent_us;
+    h2o_timeout_entry_t tmo;
+    gw_thread *t;
+    int linked;
+} gw_ref;
+
+struct gw_thread {
+    h2o_context_t ctx; /* first: handlers find their thread from req->conn->ctx */
+    h2o_accept_ctx_t actx;
+    gw *g;
+    pthread_t tid;
+    void *dealer;
+    h2o_socket_t *zsock;
+    h2o_timeout_t deadline;
+    h2o_timeout_entry_t drain_entry;
+    gw_ref *table[GW_MAX_INFLIGHT];
+    uint64_t next_id;
+};
+
+struct gw {
+    gw_conf conf;
+    oks_cluster cluster;
+    h2o_globalconf_t h2o;
+    void *zctx;
+    int listen_fd;
+    gw_thread *threads;
+    gw_metrics metrics;
+    volatile int stop;
+};
+
+static inline gw_thread *gw_thread_of(h2o_req_t *req)
+{
+    return (gw_thread *)req->conn->ctx;
+}
+
+/* bridge.c */
+int gw_bridge_start(gw_thread *t);
+/* Sends req to the router; cb runs later on this loop. Returns 0, or -1 after answering 503. */
+int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data);
+
+/* respond.c */
+void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
+                const void *body, size_t len);
+void gw_error(h2o_req_t *req, int status, const char *why);
+/* Maps a cluster status to an HTTP answer (404/400/413/503...). */
+void gw_error_from(h2o_req_t *req, const Oks__Response *resp);
+void gw_count(gw *g, int op, int status);
+void gw_html_escape(oks_buf *out, const char *s, size_t n);
+
+/* hkp.c, add.c, misc.c */
+int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_add(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_hashquery(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_health(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_home(h2o_handler_t *self, h2o_req_t *req);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * GET /pks/lookup: op=get|index|vindex|stats|hget with the options, status codes and output
+ * formats of protocols.md §1 (OKS column): armored keys with ETag / If-None-Match, the
+ * machine-readable index, HTML for browsers, 404 for no match, 503 with Retry-After when the
+ * cluster cannot answer. v6 keys are only served to clients known to parse them.
+ */
+#include "gw-http/gw.h"
+#include "gw-http/query.h"
+
+#include "lib/pgp.h"
+
+#include <gcrypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+typedef struct lookup_ctx {
+    gw_lookup l;
+    gw_form form; /* released when the request dies */
+    bool v6_ok, retried;
+    Oks__GetByFingerprint gf;
+} lookup_ctx;
+
+static void release_ctx(void *p)
+{
+    gw_form_release(&((lookup_ctx *)p)->form);
+}
+
+/* v6 keys only go to clients that say they parse them: GnuPG >= 2.5 and Sequoia announce
+ * themselves; dirmngr 2.2/2.4 sends no User-Agent, so no User-Agent means "GnuPG-like". */
+static bool client_takes_v6(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
+    if (i < 0)
+        return false;
+    h2o_iovec_t ua = req->headers.entries[i].value;
+    char s[256];
+    size_t n = ua.len < sizeof s - 1 ? ua.len : sizeof s - 1;
+    memcpy(s, ua.base, n);
+    s[n] = '\0';
+    const char *g = strstr(s, "GnuPG/");
+    if (g) {
+        int major = 0, minor = 0;
+        sscanf(g + 6, "%d.%d", &major, &minor);
+        return major > 2 || (major == 2 && minor >= 5);
+    }
+    return strcasestr(s, "sequoia") || strcasestr(s, "sq/") || strcasestr(s, "Mozilla/");
+}
+
+/* Parses the keys of an answer, dropping v6 keys for clients that cannot take them. */
+static size_t parse_keys(const Oks__Response *r, bool v6_ok, oks_pgp_key **keys, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_keys && n < max; i++) {
+        oks_pgp_key *k;
+        oks_err e;
+        if (oks_pgp_key_parse(r->keys[i]->data.data, r->keys[i]->data.len, NULL, OKS_PGP_TRUSTED,
+                              &k, &e) != 0)
+            continue;
+        if (k->primary.version == 6 && !v6_ok) {
+            oks_pgp_key_free(k);
+            continue;
+        }
+        keys[n++] = k;
+    }
+    return n;
+}
+
+static void free_keys(oks_pgp_key **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        oks_pgp_key_free(keys[i]);
+}
+
+static void add_count_header(h2o_req_t *req, size_t n)
+{
+    char *v = h2o_mem_alloc_pool(&req->pool, 24);
+    int l = snprintf(v, 24, "%zu", n);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-hkp-results-count"), 0,
+                          "X-HKP-Results-Count", v, (size_t)l);
+}
+
+static void answer_get(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
+{
+    oks_buf bin = OKS_BUF_INIT, out = OKS_BUF_INIT;
+    gcry_md_hd_t md;
+    gcry_md_open(&md, GCRY_MD_MD5, 0);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[16];
+        oks_pgp_key_serialize(keys[i], &bin);
+        oks_pgp_key_sks_hash(keys[i], h);
+        gcry_md_write(md, h, 16);
+    }
+    char *etag = h2o_mem_alloc_pool(&req->pool, 40);
+    etag[0] = '"';
+    oks_hex(etag + 1, gcry_md_read(md, GCRY_MD_MD5), 16, 0);
+    etag[33] = '"';
+    etag[34] = '\0';
+    gcry_md_close(md);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, 34);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    add_count_header(req, n);
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (inm >= 0 && h2o_memis(req->headers.entries[inm].value.base,
+                              req->headers.entries[inm].value.len, etag, 34)) {
+        gw_respond(req, 304, NULL, NULL, NULL, 0);
+    } else if (c->l.mr) {
+        oks_armor_encode(bin.data, bin.len, &out);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
+                       H2O_STRLIT("attachment; filename=gpgkey.asc"));
+        gw_respond(req, 200, NULL, "application/pgp-keys; charset=utf-8", out.data, out.len);
+    } else {
+        oks_buf arm = OKS_BUF_INIT;
+        oks_armor_encode(bin.data, bin.len, &arm);
+        oks_buf_printf(&out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+                             "Public key</title></head><body><h1>Public key</h1>\n<pre>\n");
+        gw_html_escape(&out, (const char *)arm.data, arm.len);
+        oks_buf_printf(&out, "</pre>\n</body></html>\n");
+        oks_buf_release(&arm);
+        gw_respond(req, 200, NULL, "text/html; charset=utf-8", out.data, out.len);
+    }
+    oks_buf_release(&bin);
+    oks_buf_release(&out);
+}
+
+static void html_date(oks_buf *out, uint32_t t)
+{
+    time_t tt = t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    oks_buf_printf(out, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
+{
+    oks_buf out = OKS_BUF_INIT;
+    add_count_header(req, n);
+    if (c->l.mr) {
+        oks_buf_printf(&out, "info:1:%zu\n", n);
+        for (size_t i = 0; i < n; i++)
+            oks_pgp_key_mr_index(keys[i], &out);
+        gw_respond(req, 200, NULL, "text/plain; charset=utf-8", out.data, out.len);
+        oks_buf_release(&out);
+        return;
+    }
+    oks_buf_printf(&out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Search "
+                         "results</title></head><body><h1>Search results</h1>\n<pre>\n");
+    for (size_t i = 0; i < n; i++) {
+        const oks_pgp_key *k = keys[i];
+        char fpr[65];
+        oks_hex(fpr, k->primary.fpr, k->primary.fpr_len, 1);
+        oks_buf_printf(&out, "<hr>pub  %s%u/<a href=\"/pks/lookup?op=get&amp;search=0x%s\">%s</a> ",
+                       oks_pgp_algo_name(k->primary.algo), k->primary.bits, fpr, fpr);
+        html_date(&out, k->primary.created);
+        if (oks_pgp_key_revoked(k))
+            oks_buf_printf(&out, " <strong>revoked</strong>");
+        oks_buf_putc(&out, '\n');
+        for (size_t u = 0; u < k->n_uids; u++) {
+            if (k->uids[u].tag != OKS_PGP_TAG_UID) {
+                oks_buf_printf(&out, "uat  [user attribute]\n");
+                continue;
+            }
+            oks_buf_printf(&out, "uid  ");
+            gw_html_escape(&out, (const char *)k->uids[u].body, k->uids[u].len);
+            oks_buf_putc(&out, '\n');
+            if (c->l.op != GW_OP_VINDEX)
+                continue;
+            for (size_t s = 0; s < k->uids[u].sigs.n; s++) {
+                const oks_pgp_sig *sg = &k->uids[u].sigs.v[s];
+                char iss[17] = "";
+                if (sg->has_issuer)
+                    oks_hex(iss, sg->issuer, 8, 1);
+                oks_buf_printf(&out, "sig  %s 0x%02X  %s ", iss,
+                               sg->type, sg->state == OKS_SIG_GOOD ? "self " : "     ");
+                html_date(&out, sg->created);
+                oks_buf_putc(&out, '\n');
+            }
+        }
+        for (size_t s = 0; s < k->n_subkeys; s++) {
+            char sf[65];
+            oks_hex(sf, k->subkeys[s].key.fpr, k->subkeys[s].key.fpr_len, 1);
+            oks_buf_printf(&out, "sub  %s%u/%s ", oks_pgp_algo_name(k->subkeys[s].key.algo),
+                           k->subkeys[s].key.bits, sf);
+            html_date(&out, k->subkeys[s].key.created);
+            oks_buf_putc(&out, '\n');
+        }
+    }
+    oks_buf_printf(&out, "</pre>\n</body></html>\n");
+    gw_respond(req, 200, NULL, "text/html; charset=utf-8", out.data, out.len);
+    oks_buf_release(&out);
+}
+
+static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+{
+    lookup_ctx *c = data;
+    if (!r) {
+        gw_error(req, status, why);
+        return;
+    }
+    if (r->status == OKS__STATUS__STATUS_NOT_FOUND && c->l.kind == GW_S_FPR && !c->retried) {
+        /* not a primary fingerprint: maybe a subkey's (asks every shard) */
+        Oks__Request q = OKS__REQUEST__INIT;
+        c->retried = true;
+        c->gf.subkeys = 1;
+        q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
+        q.get_fingerprint = &c->gf;
+        gw_call(req, &q, GW_M_GET, on_keys, c);
+        return;
+    }
+    if (r->status != OKS__STATUS__STATUS_OK && !(r->status == OKS__STATUS__STATUS_PARTIAL &&
+                                                   r->n_keys > 0)) {
+        gw_error_from(req, r);
+        return;
+    }
+    size_t max = gw_thread_of(req)->g->conf.max_results;
+    oks_pgp_key **keys = malloc((r->n_keys ? r->n_keys : 1) * sizeof *keys);
+    size_t n = keys ? parse_keys(r, c->v6_ok, keys, max) : 0;
+    if (n == 0)
+        gw_error(req, 404, "No results found");
+    else if (c->l.op == GW_OP_GET || c->l.op == GW_OP_HGET)
+        answer_get(req, c, keys, n);
+    else
+        answer_index(req, c, keys, n);
+    free_keys(keys, n);
+    free(keys);
+}
+
+static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+{
+    lookup_ctx *c = data;
+    if (!r) {
+        gw_error(req, status, why);
+        return;
+    }
+    oks_buf out = OKS_BUF_INIT;
+    uint64_t total = 0;
+    for (size_t i = 0; i < r->n_shards; i++)
+        total += r->shards[i]->keys;
+    if (c->l.mr) {
+        oks_buf_printf(&out, "{\"total_keys\":%llu,\"shards\":[", (unsigned long long)total);
+        for (size_t i = 0; i < r->n_shards; i++) {
+            Oks__ShardStats *s = r->shards[i];
+            oks_buf_printf(&out,
+                           "%s{\"name\":\"%s\",\"up\":%s,\"keys\":%llu,\"bytes\":%llu,\"slots\":%u,"
+                           "\"last_seq\":%llu}",
+                           i ? "," : "", s->name, s->up ? "true" : "false",
+                           (unsigned long long)s->keys, (unsigned long long)s->bytes, s->slots,
+                           (unsigned long long)s->last_seq);
+        }
+        oks_buf_printf(&out, "]}\n");
+        gw_respond(req, 200, NULL, "application/json", out.data, out.len);
+    } else {
+        oks_buf_printf(&out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OKS "
+                             "statistics</title></head><body><h1>Statistics</h1>\n<p>Total "
+                             "number of keys: %llu</p>\n<table><tr><th>shard</th><th>up</th>"
+                             "<th>keys</th><th>bytes</th><th>slots</th></tr>\n",
+                       (unsigned long long)total);
+        for (size_t i = 0; i < r->n_shards; i++) {
+            Oks__ShardStats *s = r->shards[i];
+            oks_buf_printf(&out, "<tr><td>");
+            gw_html_escape(&out, s->name, strlen(s->name));
+            oks_buf_printf(&out, "</td><td>%s</td><td>%llu</td><td>%llu</td><td>%u</td></tr>\n",
+                           s->up ? "yes" : "no", (unsigned long long)s->keys,
+                           (unsigned long long)s->bytes, s->slots);
+        }
+        oks_buf_printf(&out, "</table>\n</body></html>\n");
+        gw_respond(req, 200, NULL, "text/html; charset=utf-8", out.data, out.len);
+    }
+    oks_buf_release(&out);
+}
+
+int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    gw *g = gw_thread_of(req)->g;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        gw_error(req, 405, "use GET for /pks/lookup");
+        return 0;
+    }
+    if (req->path.len > g->conf.max_url) {
+        gw_error(req, 414, "request URL too long");
+        return 0;
+    }
+    lookup_ctx *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, release_ctx);
+    memset(c, 0, sizeof *c);
+    const char *why = "";
+    const char *q = req->query_at == SIZE_MAX ? "" : req->path.base + req->query_at + 1;
+    size_t ql = req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1;
+    if (gw_form_parse(&c->form, q, ql, &why)) {
+        gw_error(req, 400, why);
+        return 0;
+    }
+    int st = gw_lookup_parse(&c->form, &c->l, &why);
+    if (st) {
+        gw_error(req, st, why);
+        return 0;
+    }
+    c->v6_ok = client_takes_v6(req);
+    Oks__Request rq = OKS__REQUEST__INIT;
+    Oks__GetByKeyId gk = OKS__GET_BY_KEY_ID__INIT;
+    Oks__Search sr = OKS__SEARCH__INIT;
+    Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
+    Oks__GetStats gs = OKS__GET_STATS__INIT;
+    ProtobufCBinaryData hb = {16, c->l.id};
+    oks__get_by_fingerprint__init(&c->gf);
+    gw_cont cb = on_keys;
+    switch (c->l.op == GW_OP_STATS ? GW_S_NONE : c->l.kind) {
+    case GW_S_NONE:
+        rq.op_case = OKS__REQUEST__OP_STATS;
+        rq.stats = &gs;
+        cb = on_stats;
+        break;
+    case GW_S_FPR:
+        rq.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
+        rq.get_fingerprint = &c->gf;
+        c->gf.fingerprint = (ProtobufCBinaryData){c->l.id_len, c->l.id};
+        break;
+    case GW_S_KEYID:
+    case GW_S_SHORTID:
+        rq.op_case = OKS__REQUEST__OP_GET_KEY_ID;
+        rq.get_key_id = &gk;
+        gk.key_id = (ProtobufCBinaryData){c->l.id_len, c->l.id};
+        break;
+    case GW_S_HASH:
+        rq.op_case = OKS__REQUEST__OP_GET_HASH;
+        rq.get_hash = &gh;
+        gh.hashes = &hb;
+        gh.n_hashes = 1;
+        break;
+    case GW_S_EMAIL:
+    case GW_S_WORDS:
+        rq.op_case = OKS__REQUEST__OP_SEARCH;
+        rq.search = &sr;
+        sr.text = (char *)c->l.text;
+        sr.kind = c->l.exact ? (c->l.kind == GW_S_EMAIL ? OKS__SEARCH_KIND__SEARCH_EMAIL
+                                                        : OKS__SEARCH_KIND__SEARCH_EXACT)
+                  : c->l.kind == GW_S_EMAIL ? OKS__SEARCH_KIND__SEARCH_EMAIL
+                                            : OKS__SEARCH_KIND__SEARCH_WORDS;
+        sr.limit = g->conf.max_results;
+        break;
+    }
+    gw_call(req, &rq, GW_M_GET, cb, c);
+    return 0;
+}

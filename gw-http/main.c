@@ -1,0 +1,95 @@
+/* oks-gw-http: the HTTP gateway (HKP) of an OKS cluster. */
+#include "gw-http/gw.h"
+
+#include "lib/log.h"
+
+#include <gcrypt.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gw_load_conf(gw *g, const char *listen_override, oks_err *e);
+int gw_run(gw *g, oks_err *e);
+
+static gw the_gw;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    the_gw.stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: oks-gw-http -c CONFIG [--listen HOST:PORT] [--log FILE] [--log-level L]\n"
+               "\n"
+               "Serves HKP (/pks/lookup, /pks/add, /pks/hashquery), /pks/health and /metrics,\n"
+               "talking to the router of CONFIG. Settings come from the [http] section:\n"
+               "listen (127.0.0.1:11371), threads (2), max_body (5242880 bytes; 413 above),\n"
+               "max_url (8192 bytes; 414 above), max_keys_per_upload (100; 413 above),\n"
+               "deadline_ms (router deadline + 500; 503 with Retry-After above), max_results\n"
+               "(500 keys per answer).\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = getenv("OKS_CONFIG"), *listen = NULL, *log_path = NULL;
+    int level = OKS_LOG_INFO, c;
+    static const struct option opts[] = {{"config", 1, NULL, 'c'}, {"listen", 1, NULL, 'L'},
+                                         {"log", 1, NULL, 'l'},    {"log-level", 1, NULL, 'v'},
+                                         {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
+    while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': conf_path = optarg; break;
+        case 'L': listen = optarg; break;
+        case 'l': log_path = optarg; break;
+        case 'v':
+            if ((level = oks_log_parse_level(optarg)) < 0) {
+                fprintf(stderr, "oks-gw-http: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!conf_path) {
+        usage(stderr);
+        return 2;
+    }
+    if (oks_log_open("gw-http", log_path)) {
+        fprintf(stderr, "oks-gw-http: cannot open log %s\n", log_path);
+        return 1;
+    }
+    oks_log_set_level(level);
+    gcry_check_version("1.10.0");
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    oks_err e;
+    char msg[400];
+    if (oks_cluster_load(conf_path, &the_gw.cluster, &e) || gw_load_conf(&the_gw, listen, &e)) {
+        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    if (the_gw.cluster.n_routers == 0) {
+        oks_error("%s names no router", conf_path);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    the_gw.zctx = zmq_ctx_new();
+    if (gw_run(&the_gw, &e)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    oks_info("gateway stopped");
+    /* loops and contexts are not torn down: h2o 2.2 asserts on disposing linked timers, and
+     * the process is ending anyway */
+    return 0;
+}

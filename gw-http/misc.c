@@ -1,0 +1,91 @@
+/* /pks/health for load balancers, /metrics (Prometheus text format), and the home page. */
+#include "gw-http/gw.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void on_health(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+{
+    (void)data;
+    if (!r)
+        gw_error(req, status, why);
+    else if (r->status != OKS__STATUS__STATUS_OK)
+        gw_error(req, 503, *r->error ? r->error : "a shard is unavailable");
+    else
+        gw_respond(req, 200, NULL, "text/plain", "ok\n", 3);
+}
+
+int gw_on_health(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__Health h = OKS__HEALTH__INIT;
+    q.op_case = OKS__REQUEST__OP_HEALTH;
+    q.health = &h;
+    gw_call(req, &q, GW_M_HEALTH, on_health, NULL);
+    return 0;
+}
+
+int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    static const char *ops[] = {"get", "index", "vindex", "stats", "hget", "add", "hashquery",
+                                "health", "other"};
+    static const char *st[] = {"2xx", "304", "400", "404", "413", "4xx", "503", "5xx"};
+    static const char *le[] = {"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+                               "0.05",    "0.1",    "0.25",  "0.5",    "1",     "+Inf"};
+    gw_metrics *m = &gw_thread_of(req)->g->metrics;
+    oks_buf out = OKS_BUF_INIT;
+    oks_buf_printf(&out, "# HELP oks_http_requests_total HTTP requests by operation and status.\n"
+                         "# TYPE oks_http_requests_total counter\n");
+    for (int o = 0; o < GW_M_OPS; o++)
+        for (int s = 0; s < GW_S_N; s++) {
+            unsigned long v = atomic_load(&m->requests[o][s]);
+            if (v)
+                oks_buf_printf(&out, "oks_http_requests_total{op=\"%s\",status=\"%s\"} %lu\n",
+                               ops[o], st[s], v);
+        }
+    oks_buf_printf(&out, "# HELP oks_router_rtt_seconds Round trip gateway -> router -> shards.\n"
+                         "# TYPE oks_router_rtt_seconds histogram\n");
+    unsigned long cum = 0;
+    for (int b = 0; b <= GW_LAT_BUCKETS; b++) {
+        cum += atomic_load(&m->latency[b]);
+        oks_buf_printf(&out, "oks_router_rtt_seconds_bucket{le=\"%s\"} %lu\n", le[b], cum);
+    }
+    oks_buf_printf(&out, "oks_router_rtt_seconds_sum %.6f\noks_router_rtt_seconds_count %lu\n",
+                   (double)atomic_load(&m->latency_sum_us) / 1e6,
+                   atomic_load(&m->latency_count));
+    oks_buf_printf(&out,
+                   "# HELP oks_keys_total Keys submitted through this gateway by outcome.\n"
+                   "# TYPE oks_keys_total counter\n"
+                   "oks_keys_total{outcome=\"new\"} %lu\noks_keys_total{outcome=\"updated\"} %lu\n"
+                   "oks_keys_total{outcome=\"unchanged\"} %lu\n"
+                   "oks_keys_total{outcome=\"rejected\"} %lu\n",
+                   atomic_load(&m->keys_added), atomic_load(&m->keys_updated),
+                   atomic_load(&m->keys_unchanged), atomic_load(&m->keys_rejected));
+    gw_respond(req, 200, NULL, "text/plain; version=0.0.4", out.data, out.len);
+    oks_buf_release(&out);
+    return 0;
+}
+
+int gw_on_home(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
+        gw_error(req, 404, "no such page");
+        return 0;
+    }
+    static const char page[] =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OKS keyserver</title>"
+        "</head><body>\n<h1>OKS keyserver</h1>\n"
+        "<form action=\"/pks/lookup\" method=\"get\">\n"
+        "<input type=\"hidden\" name=\"op\" value=\"index\">\n"
+        "<input type=\"text\" name=\"search\" size=\"50\" placeholder=\"name, e-mail, 0xKEYID\">\n"
+        "<input type=\"submit\" value=\"Search\">\n</form>\n"
+        "<h2>Submit a key</h2>\n<form action=\"/pks/add\" method=\"post\">\n"
+        "<textarea name=\"keytext\" rows=\"10\" cols=\"66\"></textarea><br>\n"
+        "<input type=\"submit\" value=\"Submit\">\n</form>\n"
+        "<p><a href=\"/pks/lookup?op=stats\">Statistics</a></p>\n</body></html>\n";
+    gw_respond(req, 200, NULL, "text/html; charset=utf-8", page, sizeof page - 1);
+    return 0;
+}

@@ -1,0 +1,217 @@
+/* HKP request parsing (see query.h). */
+#include "gw-http/query.h"
+
+#include "lib/buf.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes s[0..n) into out (n+1 bytes); returns decoded length or -1. */
+static long decode(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= n || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
+                (lo = hexval((unsigned char)s[i + 2])) < 0)
+                return -1;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+int gw_form_parse(gw_form *f, const char *s, size_t len, const char **why)
+{
+    memset(f, 0, sizeof *f);
+    f->buf = malloc(2 * len + 2);
+    if (!f->buf) {
+        *why = "out of memory";
+        return -1;
+    }
+    char *w = f->buf;
+    size_t i = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && s[end] != '&')
+            end++;
+        if (end > i) {
+            if (f->n == GW_FORM_MAX_FIELDS) {
+                *why = "too many form fields";
+                gw_form_release(f);
+                return -1;
+            }
+            const char *eq = memchr(s + i, '=', end - i);
+            size_t nl = eq ? (size_t)(eq - (s + i)) : end - i;
+            long a = decode(s + i, nl, w);
+            if (a < 0) {
+                *why = "bad percent-encoding";
+                gw_form_release(f);
+                return -1;
+            }
+            f->f[f->n].name = w;
+            w += a + 1;
+            long b = eq ? decode(eq + 1, (size_t)(s + end - eq - 1), w) : (w[0] = '\0', 0);
+            if (b < 0) {
+                *why = "bad percent-encoding";
+                gw_form_release(f);
+                return -1;
+            }
+            f->f[f->n].value = w;
+            f->f[f->n].len = (size_t)b;
+            w += b + 1;
+            f->n++;
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+const char *gw_form_get(const gw_form *f, const char *name, size_t *len)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->f[i].name, name) == 0) {
+            if (len)
+                *len = f->f[i].len;
+            return f->f[i].value;
+        }
+    return NULL;
+}
+
+void gw_form_release(gw_form *f)
+{
+    free(f->buf);
+    f->buf = NULL;
+    f->n = 0;
+}
+
+static bool on(const gw_form *f, const char *name)
+{
+    const char *v = gw_form_get(f, name, NULL);
+    return v && strcasecmp(v, "on") == 0;
+}
+
+/* Hex digits of s (spaces between groups allowed); returns count or -1 if anything else. */
+static long hex_digits(const char *s, char *out, size_t max)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s == ' ')
+            continue;
+        if (!isxdigit((unsigned char)*s) || n == max)
+            return -1;
+        out[n++] = *s;
+    }
+    out[n] = '\0';
+    return (long)n;
+}
+
+int gw_lookup_parse(const gw_form *f, gw_lookup *l, const char **why)
+{
+    memset(l, 0, sizeof *l);
+    const char *op = gw_form_get(f, "op", NULL);
+    if (!op) {
+        *why = "missing op parameter";
+        return 400;
+    }
+    if (strcmp(op, "get") == 0)
+        l->op = GW_OP_GET;
+    else if (strcmp(op, "index") == 0)
+        l->op = GW_OP_INDEX;
+    else if (strcmp(op, "vindex") == 0)
+        l->op = GW_OP_VINDEX;
+    else if (strcmp(op, "stats") == 0 || strcmp(op, "x-stats") == 0)
+        l->op = GW_OP_STATS;
+    else if (strcmp(op, "hget") == 0 || strcmp(op, "x-hget") == 0)
+        l->op = GW_OP_HGET;
+    else {
+        bool word = *op != '\0';
+        for (const char *c = op; *c; c++)
+            word &= isalnum((unsigned char)*c) || *c == '-' || *c == '_';
+        *why = word ? "operation not implemented" : "malformed op parameter";
+        return word ? 501 : 400;
+    }
+    const char *opts = gw_form_get(f, "options", NULL);
+    if (opts) {
+        char tmp[128];
+        size_t n = strlen(opts);
+        if (n >= sizeof tmp) {
+            *why = "options too long";
+            return 400;
+        }
+        memcpy(tmp, opts, n + 1);
+        char *save = NULL;
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (strcmp(t, "mr") == 0)
+                l->mr = true;
+            else if (strcmp(t, "nm") == 0)
+                l->nm = true;
+        }
+    }
+    l->exact = on(f, "exact");
+    l->show_fpr = on(f, "fingerprint");
+    if (l->op == GW_OP_STATS)
+        return 0;
+    const char *s = gw_form_get(f, "search", NULL);
+    if (!s || !*s) {
+        *why = "missing search parameter";
+        return 400;
+    }
+    if (strlen(s) > 1024) {
+        *why = "search too long";
+        return 400;
+    }
+    char hex[80];
+    if (l->op == GW_OP_HGET) {
+        if (hex_digits(s, hex, 64) != 32 || oks_unhex(l->id, hex, 16)) {
+            *why = "hget needs a 32-digit hexadecimal SKS hash";
+            return 400;
+        }
+        l->kind = GW_S_HASH;
+        l->id_len = 16;
+        return 0;
+    }
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        long n = hex_digits(s + 2, hex, 79);
+        if (n == 32) {
+            *why = "v3 fingerprints are not supported";
+            return 404;
+        }
+        if (n != 8 && n != 16 && n != 40 && n != 64) {
+            *why = "malformed key ID or fingerprint (0x + 8, 16, 40 or 64 hex digits)";
+            return 400;
+        }
+        oks_unhex(l->id, hex, (size_t)n / 2);
+        l->id_len = (size_t)n / 2;
+        l->kind = n == 8 ? GW_S_SHORTID : n == 16 ? GW_S_KEYID : GW_S_FPR;
+        return 0;
+    }
+    /* a bare 16/40/64-digit hex string is an identifier too */
+    long n = hex_digits(s, hex, 79);
+    if (n == 16 || n == 40 || n == 64) {
+        oks_unhex(l->id, hex, (size_t)n / 2);
+        l->id_len = (size_t)n / 2;
+        l->kind = n == 16 ? GW_S_KEYID : GW_S_FPR;
+        return 0;
+    }
+    l->text = s;
+    const char *at = strchr(s, '@');
+    bool email = at && at != s && at[1] && !strchr(s, ' ');
+    l->kind = email ? GW_S_EMAIL : GW_S_WORDS;
+    return 0;
+}

@@ -1,0 +1,122 @@
+/* The gateway's threads: a shared listening socket registered in every loop, one h2o context
+ * and one router bridge per thread, path handlers, and the configuration from [http]. */
+#include "gw-http/gw.h"
+
+#include "lib/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    gw_thread *t = listener->data;
+    if (err)
+        return;
+    h2o_socket_t *sock;
+    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
+        h2o_accept(&t->actx, sock);
+}
+
+static void *thread_main(void *arg)
+{
+    gw_thread *t = arg;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &t->g->h2o);
+    t->actx.ctx = &t->ctx;
+    t->actx.hosts = t->g->h2o.hosts;
+    if (gw_bridge_start(t) != 0) {
+        oks_error("cannot connect to the router %s", t->g->cluster.routers[0]);
+        t->g->stop = 1;
+        return NULL;
+    }
+    h2o_socket_t *ls = h2o_evloop_socket_create(t->ctx.loop, t->g->listen_fd,
+                                                H2O_SOCKET_FLAG_DONT_READ);
+    ls->data = t;
+    h2o_socket_read_start(ls, on_accept);
+    while (!t->g->stop && h2o_evloop_run(t->ctx.loop, 200) == 0)
+        ;
+    return NULL;
+}
+
+static void path(h2o_hostconf_t *hc, const char *p, int (*fn)(h2o_handler_t *, h2o_req_t *))
+{
+    h2o_pathconf_t *pc = h2o_config_register_path(hc, p, 0);
+    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = fn;
+}
+
+static unsigned long num(const oks_cluster *c, const char *key, unsigned long def)
+{
+    char *v = oks_cluster_get(c, "http", key);
+    unsigned long r = v ? strtoul(v, NULL, 10) : def;
+    free(v);
+    return r;
+}
+
+int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
+{
+    gw_conf *c = &g->conf;
+    char *listen = listen_override ? strdup(listen_override) : oks_cluster_get(&g->cluster, "http", "listen");
+    if (!listen)
+        listen = strdup("127.0.0.1:11371");
+    char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof c->listen_host) {
+        free(listen);
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "listen must be HOST:PORT");
+    }
+    *colon = '\0';
+    snprintf(c->listen_host, sizeof c->listen_host, "%s", listen);
+    c->listen_port = atoi(colon + 1);
+    free(listen);
+    c->threads = (unsigned)num(&g->cluster, "threads", 2);
+    c->max_body = num(&g->cluster, "max_body", 5u << 20);
+    c->max_url = num(&g->cluster, "max_url", 8192);
+    c->max_keys_per_upload = (unsigned)num(&g->cluster, "max_keys_per_upload", 100);
+    c->deadline_ms = (unsigned)num(&g->cluster, "deadline_ms", g->cluster.router_deadline_ms + 500);
+    c->max_results = (unsigned)num(&g->cluster, "max_results", 500);
+    if (c->threads < 1 || c->threads > 64 || c->listen_port <= 0 || c->listen_port > 65535)
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "bad [http] threads or port");
+    return 0;
+}
+
+int gw_run(gw *g, oks_err *e)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->conf.listen_port)};
+    if (inet_pton(AF_INET, g->conf.listen_host, &sa.sin_addr) != 1)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "listen address %s is not IPv4",
+                           g->conf.listen_host);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
+        int err = errno;
+        close(fd);
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot listen on %s:%d: %s",
+                           g->conf.listen_host, g->conf.listen_port, strerror(err));
+    }
+    g->listen_fd = fd;
+    h2o_config_init(&g->h2o);
+    g->h2o.max_request_entity_size = g->conf.max_body;
+    g->h2o.server_name = h2o_iovec_init(H2O_STRLIT("oks"));
+    h2o_hostconf_t *hc = h2o_config_register_host(&g->h2o, h2o_iovec_init(H2O_STRLIT("default")),
+                                                  65535);
+    path(hc, "/pks/lookup", gw_on_lookup);
+    path(hc, "/pks/add", gw_on_add);
+    path(hc, "/pks/hashquery", gw_on_hashquery);
+    path(hc, "/pks/health", gw_on_health);
+    path(hc, "/metrics", gw_on_metrics);
+    path(hc, "/", gw_on_home);
+    g->threads = calloc(g->conf.threads, sizeof *g->threads);
+    for (unsigned i = 0; i < g->conf.threads; i++) {
+        g->threads[i].g = g;
+        pthread_create(&g->threads[i].tid, NULL, thread_main, &g->threads[i]);
+    }
+    oks_info("HTTP gateway on %s:%d with %u threads, router %s", g->conf.listen_host,
+             g->conf.listen_port, g->conf.threads, g->cluster.routers[0]);
+    for (unsigned i = 0; i < g->conf.threads; i++)
+        pthread_join(g->threads[i].tid, NULL);
+    return 0;
+}
