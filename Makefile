@@ -70,8 +70,12 @@ units    = $(call obj,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
 ALL_BINS := $(foreach p,$(PRESENT),$(BIN)/$(call prog_name,$(p)))
 all: $(ALL_BINS)
 
+# units a program borrows from another folder
+EXTRA_bench := shard/store.c
+
 define PROGRAM_rules
-$(BIN)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIB_OBJS)
+$(BIN)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c) \
+    $(EXTRA_$(call prog_dir,$(1)))) $(LIB_OBJS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(LIBS)
 endef

@@ -13,7 +13,7 @@ PKGS=(
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq swaks curl jq haproxy
   # benchmarks
-  wrk gnuplot-nox
+  wrk gnuplot-nox bc
 )
 
 missing=()

@@ -1,0 +1,9 @@
+/* oks-bench subcommands. */
+#ifndef OKS_BENCH_H
+#define OKS_BENCH_H
+
+int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned window,
+                        double seconds);
+int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seconds);
+
+#endif
