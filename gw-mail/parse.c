@@ -1,0 +1,389 @@
+/*
+ * Parsing a fetched mail with libetpan: the header fields the gateway acts on, the text body
+ * and key attachments. libetpan's structures point into the raw buffer, so everything kept is
+ * copied into the oks_mail_msg before mailmime_free.
+ *
+ * Also overrides libetpan's exported mailmime_extract_boundary: the Debian 1.9.4 version copies
+ * len-2 bytes of a quoted boundary without checking len >= 2, so boundary="\"" (which unquotes
+ * to one byte) crashes mailmime_parse. The symbol is resolved through the PLT, so this
+ * definition in the program replaces the library's (tests/fuzz/corpus/mail/boundary-quote).
+ */
+#include "gw-mail/mail.h"
+
+#include <gcrypt.h>
+#include <libetpan/libetpan.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+char *mailmime_extract_boundary(struct mailmime_content *content_type)
+{
+    char *b = mailmime_content_param_get(content_type, "boundary");
+    if (b == NULL)
+        return NULL;
+    size_t len = strlen(b);
+    if (len >= 2 && b[0] == '"' && b[len - 1] == '"')
+        return strndup(b + 1, len - 2);
+    return strdup(b);
+}
+
+void oks_mail_limits_default(oks_mail_limits *l)
+{
+    l->max_message_bytes = 1u << 20;
+    l->max_parts = 16;
+    l->max_attachments = 8;
+    l->max_text_bytes = 512u << 10;
+    l->max_header_values = 32;
+    l->max_depth = 8;
+}
+
+void oks_mail_msg_release(oks_mail_msg *m)
+{
+    free(m->from);
+    free(m->reply_to);
+    free(m->message_id);
+    free(m->references);
+    free(m->subject);
+    for (size_t i = 0; i < m->n_ks_sent; i++)
+        free(m->ks_sent[i]);
+    free(m->ks_sent);
+    oks_buf_release(&m->text);
+    for (size_t i = 0; i < m->n_attachments; i++)
+        oks_buf_release(&m->attachments[i]);
+    free(m->attachments);
+    memset(m, 0, sizeof(*m));
+}
+
+const char *oks_mail_reply_address(const oks_mail_msg *m)
+{
+    if (m->reply_to && m->reply_to[0])
+        return m->reply_to;
+    if (m->from && m->from[0])
+        return m->from;
+    return NULL;
+}
+
+/* Copy of s with whitespace trimmed and CR/LF/controls replaced by spaces (header unfolding). */
+static char *clean_copy(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    char *c = malloc(n + 1);
+    if (c == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\r' || ch == '\n' || ch == '\t')
+            ch = ' ';
+        if (ch < 0x20 || ch == 0x7f)
+            continue;
+        if (ch == ' ' && o > 0 && c[o - 1] == ' ')
+            continue;
+        c[o++] = (char)ch;
+    }
+    while (o > 0 && c[o - 1] == ' ')
+        o--;
+    c[o] = '\0';
+    return c;
+}
+
+static char *first_mailbox_of_addrs(struct mailimf_address_list *al)
+{
+    if (al == NULL || al->ad_list == NULL)
+        return NULL;
+    for (clistiter *it = clist_begin(al->ad_list); it; it = clist_next(it)) {
+        struct mailimf_address *a = clist_content(it);
+        if (a->ad_type == MAILIMF_ADDRESS_MAILBOX && a->ad_data.ad_mailbox &&
+            a->ad_data.ad_mailbox->mb_addr_spec)
+            return clean_copy(a->ad_data.ad_mailbox->mb_addr_spec);
+        if (a->ad_type == MAILIMF_ADDRESS_GROUP && a->ad_data.ad_group &&
+            a->ad_data.ad_group->grp_mb_list && a->ad_data.ad_group->grp_mb_list->mb_list) {
+            clistiter *m = clist_begin(a->ad_data.ad_group->grp_mb_list->mb_list);
+            struct mailimf_mailbox *mb = m ? clist_content(m) : NULL;
+            if (mb && mb->mb_addr_spec)
+                return clean_copy(mb->mb_addr_spec);
+        }
+    }
+    return NULL;
+}
+
+static char *decode_subject(const char *raw)
+{
+    size_t cur = 0;
+    char *dec = NULL;
+    if (mailmime_encoded_phrase_parse("utf-8", raw, strlen(raw), &cur, "utf-8", &dec) !=
+            MAILIMF_NO_ERROR ||
+        dec == NULL) {
+        free(dec);
+        return clean_copy(raw);
+    }
+    char *c = clean_copy(dec);
+    free(dec);
+    return c;
+}
+
+static char *join_msgids(clist *l)
+{
+    oks_buf b = OKS_BUF_INIT;
+    if (l == NULL)
+        return NULL;
+    for (clistiter *it = clist_begin(l); it; it = clist_next(it)) {
+        const char *id = clist_content(it);
+        if (b.len > 1000)
+            break; /* keep References bounded */
+        if (b.len && oks_buf_putc(&b, ' ') != 0)
+            goto fail;
+        if (oks_buf_append(&b, id, strlen(id)) != 0)
+            goto fail;
+    }
+    if (oks_buf_terminate(&b) != 0)
+        goto fail;
+    size_t n;
+    char *s = (char *)oks_buf_detach(&b, &n);
+    char *c = clean_copy(s);
+    free(s);
+    return c;
+fail:
+    oks_buf_release(&b);
+    return NULL;
+}
+
+static int push_ks_sent(oks_mail_msg *m, const char *v, const oks_mail_limits *lim)
+{
+    if (m->n_ks_sent >= lim->max_header_values)
+        return 0;
+    char **nv = realloc(m->ks_sent, (m->n_ks_sent + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return OKS_E_NOMEM;
+    m->ks_sent = nv;
+    char *c = clean_copy(v);
+    if (c == NULL)
+        return OKS_E_NOMEM;
+    m->ks_sent[m->n_ks_sent++] = c;
+    return 0;
+}
+
+static int read_headers(struct mailimf_fields *h, oks_mail_msg *m, const oks_mail_limits *lim)
+{
+    if (h == NULL || h->fld_list == NULL)
+        return 0;
+    for (clistiter *it = clist_begin(h->fld_list); it; it = clist_next(it)) {
+        struct mailimf_field *f = clist_content(it);
+        switch (f->fld_type) {
+        case MAILIMF_FIELD_RETURN_PATH:
+            m->has_return_path = true;
+            if (f->fld_data.fld_return_path->ret_path == NULL ||
+                f->fld_data.fld_return_path->ret_path->pt_addr_spec == NULL ||
+                f->fld_data.fld_return_path->ret_path->pt_addr_spec[0] == '\0')
+                m->null_return_path = true;
+            break;
+        case MAILIMF_FIELD_FROM:
+            if (m->from == NULL && f->fld_data.fld_from->frm_mb_list &&
+                f->fld_data.fld_from->frm_mb_list->mb_list) {
+                clistiter *mi = clist_begin(f->fld_data.fld_from->frm_mb_list->mb_list);
+                struct mailimf_mailbox *mb = mi ? clist_content(mi) : NULL;
+                if (mb && mb->mb_addr_spec)
+                    m->from = clean_copy(mb->mb_addr_spec);
+            }
+            break;
+        case MAILIMF_FIELD_REPLY_TO:
+            if (m->reply_to == NULL)
+                m->reply_to = first_mailbox_of_addrs(f->fld_data.fld_reply_to->rt_addr_list);
+            break;
+        case MAILIMF_FIELD_MESSAGE_ID:
+            if (m->message_id == NULL && f->fld_data.fld_message_id->mid_value)
+                m->message_id = clean_copy(f->fld_data.fld_message_id->mid_value);
+            break;
+        case MAILIMF_FIELD_REFERENCES:
+            if (m->references == NULL)
+                m->references = join_msgids(f->fld_data.fld_references->mid_list);
+            break;
+        case MAILIMF_FIELD_SUBJECT:
+            if (m->subject == NULL && f->fld_data.fld_subject->sbj_value)
+                m->subject = decode_subject(f->fld_data.fld_subject->sbj_value);
+            break;
+        case MAILIMF_FIELD_OPTIONAL_FIELD: {
+            const char *name = f->fld_data.fld_optional_field->fld_name;
+            char *v = clean_copy(f->fld_data.fld_optional_field->fld_value);
+            if (name == NULL || v == NULL) {
+                free(v);
+                break;
+            }
+            if (strcasecmp(name, "Auto-Submitted") == 0) {
+                if (strcasecmp(v, "no") != 0 && strncasecmp(v, "no ", 3) != 0 &&
+                    strncasecmp(v, "no;", 3) != 0)
+                    m->auto_submitted = true;
+            } else if (strcasecmp(name, "Precedence") == 0) {
+                if (strcasecmp(v, "bulk") == 0 || strcasecmp(v, "list") == 0 ||
+                    strcasecmp(v, "junk") == 0)
+                    m->precedence_bulk = true;
+            } else if (strcasecmp(name, "X-KeyServer-Sent") == 0) {
+                int r = push_ks_sent(m, v, lim);
+                if (r != 0) {
+                    free(v);
+                    return r;
+                }
+            } else if (strcasecmp(name, "Return-Path") == 0) {
+                /* libetpan keeps an unparsable Return-Path (e.g. "<>") as optional */
+                m->has_return_path = true;
+                if (strcmp(v, "<>") == 0 || v[0] == '\0')
+                    m->null_return_path = true;
+            }
+            free(v);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+static bool ct_is(struct mailmime_content *ct, int discrete, const char *sub)
+{
+    if (ct == NULL || ct->ct_type == NULL ||
+        ct->ct_type->tp_type != MAILMIME_TYPE_DISCRETE_TYPE ||
+        ct->ct_type->tp_data.tp_discrete_type == NULL)
+        return false;
+    if (ct->ct_type->tp_data.tp_discrete_type->dt_type != discrete)
+        return false;
+    return sub == NULL || (ct->ct_subtype && strcasecmp(ct->ct_subtype, sub) == 0);
+}
+
+static bool is_attachment(struct mailmime *mm)
+{
+    if (mm->mm_mime_fields == NULL || mm->mm_mime_fields->fld_list == NULL)
+        return false;
+    for (clistiter *it = clist_begin(mm->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+        struct mailmime_field *f = clist_content(it);
+        if (f->fld_type == MAILMIME_FIELD_DISPOSITION && f->fld_data.fld_disposition &&
+            f->fld_data.fld_disposition->dsp_type &&
+            f->fld_data.fld_disposition->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+            return true;
+    }
+    return false;
+}
+
+#define ARMOR_BEGIN "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+typedef struct walk {
+    oks_mail_msg *m;
+    const oks_mail_limits *lim;
+    size_t parts;
+} walk;
+
+static int single_part(walk *w, struct mailmime *mm)
+{
+    struct mailmime_data *d = mm->mm_data.mm_single;
+    if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT || d->dt_data.dt_text.dt_data == NULL)
+        return 0;
+    struct mailmime_content *ct = mm->mm_content_type;
+    bool text_plain = ct == NULL || ct_is(ct, MAILMIME_DISCRETE_TYPE_TEXT, "plain");
+    bool pgp_keys = ct_is(ct, MAILMIME_DISCRETE_TYPE_APPLICATION, "pgp-keys");
+    bool octets = ct_is(ct, MAILMIME_DISCRETE_TYPE_APPLICATION, "octet-stream") ||
+                  ct_is(ct, MAILMIME_DISCRETE_TYPE_TEXT, NULL);
+    bool attach = is_attachment(mm);
+    if (!text_plain && !pgp_keys && !octets)
+        return 0;
+    size_t idx = 0, dlen = 0;
+    char *dec = NULL;
+    if (mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, &idx,
+                            d->dt_encoding, &dec, &dlen) != MAILIMF_NO_ERROR)
+        return 0; /* undecodable part: ignored */
+    int r = 0;
+    if (text_plain && !attach) {
+        size_t room = w->lim->max_text_bytes - w->m->text.len;
+        if (dlen > room)
+            dlen = room;
+        r = oks_buf_append(&w->m->text, dec, dlen);
+        if (r == 0 && w->m->text.len && w->m->text.data[w->m->text.len - 1] != '\n' &&
+            w->m->text.len < w->lim->max_text_bytes)
+            r = oks_buf_putc(&w->m->text, '\n');
+    } else if (pgp_keys || memmem(dec, dlen, ARMOR_BEGIN, sizeof(ARMOR_BEGIN) - 1) != NULL) {
+        if (w->m->n_attachments >= w->lim->max_attachments) {
+            w->m->attachments_dropped++;
+        } else {
+            oks_buf *na = realloc(w->m->attachments, (w->m->n_attachments + 1) * sizeof(*na));
+            if (na == NULL) {
+                r = OKS_E_NOMEM;
+            } else {
+                w->m->attachments = na;
+                oks_buf_init(&na[w->m->n_attachments]);
+                r = oks_buf_append(&na[w->m->n_attachments], dec, dlen);
+                if (r == 0)
+                    r = oks_buf_terminate(&na[w->m->n_attachments]);
+                w->m->n_attachments++;
+            }
+        }
+    }
+    mmap_string_unref(dec);
+    return r;
+}
+
+static int walk_mime(walk *w, struct mailmime *mm, unsigned depth)
+{
+    if (mm == NULL)
+        return 0;
+    if (depth > w->lim->max_depth)
+        return 0;
+    switch (mm->mm_type) {
+    case MAILMIME_SINGLE:
+        if (++w->parts > w->lim->max_parts)
+            return 0;
+        return single_part(w, mm);
+    case MAILMIME_MULTIPLE:
+        if (mm->mm_data.mm_multipart.mm_mp_list == NULL)
+            return 0;
+        for (clistiter *it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list); it;
+             it = clist_next(it)) {
+            int r = walk_mime(w, clist_content(it), depth + 1);
+            if (r != 0)
+                return r;
+        }
+        return 0;
+    case MAILMIME_MESSAGE:
+        /* the top level carries the headers we read; nested message/rfc822 parts are walked
+         * for their bodies only */
+        return walk_mime(w, mm->mm_data.mm_message.mm_msg_mime, depth + 1);
+    default:
+        return 0;
+    }
+}
+
+int oks_mail_parse(const char *raw, size_t len, const oks_mail_limits *lim, oks_mail_msg *m,
+                   oks_err *e)
+{
+    oks_mail_limits def;
+    if (lim == NULL) {
+        oks_mail_limits_default(&def);
+        lim = &def;
+    }
+    memset(m, 0, sizeof(*m));
+    gcry_md_hash_buffer(GCRY_MD_SHA256, m->digest, raw, len);
+    if (len > lim->max_message_bytes)
+        return oks_err_set(e, OKS_E_LIMIT, len, "mail of %zu bytes is over the limit of %zu",
+                           len, lim->max_message_bytes);
+    if (len == 0)
+        return oks_err_set(e, OKS_E_FORMAT, 0, "empty mail");
+    size_t idx = 0;
+    struct mailmime *mm = NULL;
+    int r = mailmime_parse(raw, len, &idx, &mm);
+    if (r != MAILIMF_NO_ERROR || mm == NULL)
+        return oks_err_set(e, OKS_E_FORMAT, idx, "MIME structure not parsable (libetpan %d)", r);
+    int rc = 0;
+    if (mm->mm_type == MAILMIME_MESSAGE)
+        rc = read_headers(mm->mm_data.mm_message.mm_fields, m, lim);
+    walk w = {m, lim, 0};
+    if (rc == 0)
+        rc = walk_mime(&w, mm, 0);
+    if (rc == 0)
+        rc = oks_buf_terminate(&m->text);
+    mailmime_free(mm);
+    if (rc != 0)
+        return oks_err_set(e, rc, OKS_NO_OFFSET, "out of memory while parsing a mail");
+    return 0;
+}
