@@ -11,7 +11,7 @@ PKGS=(
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   # tests: real clients, real peers, real corpus
   gnupg dirmngr gpg-agent sq debian-keyring sks
-  dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq swaks curl jq haproxy
+  dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography swaks curl jq haproxy
   # benchmarks
   wrk gnuplot-nox bc
 )

@@ -60,7 +60,8 @@ int oks_pgp_sig_digest(const oks_pgp_pubkey *primary, const oks_pgp_uid *uid,
     if (!h)
         return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash algorithm %u",
                            sig->hash_algo);
-    if (primary->len > 0xFFFF && primary->version != 6)
+    if ((primary->len > 0xFFFF && primary->version != 6) ||
+        (subkey && subkey->len > 0xFFFF && subkey->version != 6))
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key packet too long to hash");
     gcry_md_hd_t md;
     if (gcry_md_open(&md, h->gcry, 0))

@@ -1,11 +1,14 @@
 /* lib/pgp_verify + pgp_clean: self-signatures verify on real keys, a corrupted one is dropped
- * and only it, trusted signatures are not checked again, v6 (RFC 9580 A.3) verifies. */
+ * and only it, trusted signatures are not checked again, v6 (RFC 9580 A.3) verifies, an Ed448
+ * v6 key signed by OpenSSL verifies, the whole debian-keyring verifies on two threads at once,
+ * the left-16 check and unknown hash algorithms are reported as such. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <gcrypt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +155,137 @@ static void key_without_valid_user_id_is_refused(void **state)
     oks_buf_release(&ring);
 }
 
+/* tests/data/ed448-v6.pgp: a v6 Ed448 (algorithm 28) key with a direct-key signature and a
+ * user ID certification, made by tests/integration/helpers/make_v6_ed448.py with OpenSSL, so
+ * libgcrypt checks signatures it did not make. */
+static void ed448_v6_key_signed_by_openssl_verifies(void **state)
+{
+    (void)state;
+    oks_buf bin = OKS_BUF_INIT;
+    read_file("tests/data/ed448-v6.pgp", &bin);
+    oks_pgp_key *k;
+    oks_err e;
+    oks_pgp_verify_stats st;
+    assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(k->primary.algo, OKS_PGP_ED448);
+    assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), 0);
+    assert_int_equal(st.self_verified, 2);
+    assert_int_equal(st.self_dropped, 0);
+    assert_int_equal(k->n_uids, 1);
+    /* break the user ID certification: it goes, with its user ID; the v6 key stays usable */
+    const oks_pgp_sig *cert = &k->uids[0].sigs.v[0];
+    uint8_t *at = memmem(bin.data, bin.len, cert->body, cert->len);
+    assert_non_null(at);
+    at[cert->len - 1] ^= 0x01;
+    oks_pgp_key_free(k);
+    assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), 0);
+    assert_int_equal(st.self_verified, 1);
+    assert_int_equal(st.self_dropped, 1);
+    assert_int_equal(st.uids_dropped, 1);
+    assert_int_equal(k->n_uids, 0);
+    oks_pgp_key_free(k);
+    oks_buf_release(&bin);
+}
+
+static void left16_mismatch_and_unknown_hash_are_told_apart(void **state)
+{
+    (void)state;
+    oks_buf bin = OKS_BUF_INIT;
+    read_file("tests/data/ed448-v6.pgp", &bin);
+    oks_pgp_key *k;
+    oks_err e;
+    assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, 0, &k, &e), 0);
+    assert_true(k->sigs.n >= 1);
+    oks_pgp_sig s = k->sigs.v[0];
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, NULL, NULL, &s, &e), 0);
+    s.left16[0] ^= 0xFF;
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, NULL, NULL, &s, &e),
+                     OKS_E_BADSIG);
+    s = k->sigs.v[0];
+    s.hash_algo = 99;
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, NULL, NULL, &s, &e),
+                     OKS_E_UNSUPPORTED);
+    /* the same signature checked as if it bound a user ID: a different digest */
+    s = k->sigs.v[0];
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, &k->uids[0], NULL, &s, &e),
+                     OKS_E_BADSIG);
+    oks_pgp_key_free(k);
+    oks_buf_release(&bin);
+}
+
+typedef struct ring_job {
+    oks_pgp_key **keys;
+    size_t n;
+    oks_pgp_verify_stats sum;
+    size_t refused;
+    unsigned algos; /* bit per signer algorithm seen on a kept key */
+} ring_job;
+
+static void *verify_keys(void *arg)
+{
+    ring_job *j = arg;
+    for (size_t i = 0; i < j->n; i++) {
+        oks_pgp_verify_stats st;
+        oks_err e;
+        if (oks_pgp_key_verify(j->keys[i], NULL, &st, &e)) {
+            j->refused++;
+            continue;
+        }
+        j->sum.self_verified += st.self_verified;
+        j->sum.self_dropped += st.self_dropped;
+        j->sum.uids_dropped += st.uids_dropped;
+        j->sum.subkeys_dropped += st.subkeys_dropped;
+        j->algos |= 1u << (j->keys[i]->primary.algo & 31);
+    }
+    return NULL;
+}
+
+/* Every key of debian-keyring.gpg (RSA, DSA with Elgamal subkeys, EdDSA, ECDSA P-384), cleaned
+ * on two threads at once: every self-signature verifies, nothing is dropped. */
+static void debian_keyring_verifies_on_two_threads(void **state)
+{
+    (void)state;
+    oks_buf ring = OKS_BUF_INIT;
+    read_file("/usr/share/keyrings/debian-keyring.gpg", &ring);
+    size_t off = 0, n = 0, cap = 0;
+    oks_pgp_key **keys = NULL;
+    oks_slice ks;
+    oks_err e;
+    int rc;
+    while ((rc = oks_pgp_split_next(ring.data, ring.len, &off, &ks, &e)) != 1) {
+        assert_int_equal(rc, 0);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            keys = realloc(keys, cap * sizeof *keys);
+            assert_non_null(keys);
+        }
+        assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &keys[n], &e), 0);
+        n++;
+    }
+    assert_true(n > 800);
+    ring_job jobs[2] = {{keys, n / 2, {0}, 0, 0}, {keys + n / 2, n - n / 2, {0}, 0, 0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, verify_keys, &jobs[1]), 0);
+    verify_keys(&jobs[0]);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    size_t verified = jobs[0].sum.self_verified + jobs[1].sum.self_verified;
+    assert_int_equal(jobs[0].refused + jobs[1].refused, 0);
+    assert_int_equal(jobs[0].sum.self_dropped + jobs[1].sum.self_dropped, 0);
+    assert_int_equal(jobs[0].sum.uids_dropped + jobs[1].sum.uids_dropped, 0);
+    assert_int_equal(jobs[0].sum.subkeys_dropped + jobs[1].sum.subkeys_dropped, 0);
+    assert_true(verified > 6000);
+    unsigned algos = jobs[0].algos | jobs[1].algos;
+    assert_true(algos & (1u << OKS_PGP_RSA));
+    assert_true(algos & (1u << OKS_PGP_DSA));
+    assert_true(algos & (1u << OKS_PGP_EDDSA));
+    assert_true(algos & (1u << OKS_PGP_ECDSA));
+    for (size_t i = 0; i < n; i++)
+        oks_pgp_key_free(keys[i]);
+    free(keys);
+    oks_buf_release(&ring);
+}
+
 int main(void)
 {
     gcry_check_version(NULL);
@@ -162,6 +296,9 @@ int main(void)
         cmocka_unit_test(corrupted_self_signature_is_dropped_alone),
         cmocka_unit_test(trusted_signatures_are_not_verified_again),
         cmocka_unit_test(key_without_valid_user_id_is_refused),
+        cmocka_unit_test(ed448_v6_key_signed_by_openssl_verifies),
+        cmocka_unit_test(left16_mismatch_and_unknown_hash_are_told_apart),
+        cmocka_unit_test(debian_keyring_verifies_on_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
