@@ -313,7 +313,10 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
     p->received++;
     oks_slice body = oks_zframe(m, 1);
     if (p->raw_forward && p->expected == 1) {
-        reply_raw(r, &p->client, &p->rid, body.ptr, body.len);
+        /* single-shard answer: pass the shard's frame on as is (moved, not copied) */
+        zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_msg_send(&m->f[1], r->front, ZMQ_DONTWAIT);
         oks_pending_release(p, r->conf->n_shards);
         r->inflight--;
         return;

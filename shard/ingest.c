@@ -52,6 +52,24 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
         reject(j, "v3 keys are not accepted", NULL);
         return;
     }
+    /* re-submission of exactly what is stored (the usual refresh / re-import): the canonical
+     * form hashes like the stored one, so nothing can change: no merge, no verification */
+    oks_store_record rec;
+    int found = oks_store_get(s, j->fpr, j->fpr_len, &rec, &e);
+    if (found == 1) {
+        uint8_t inc_hash[16];
+        oks_pgp_key_sks_hash(inc, inc_hash);
+        bool same = memcmp(inc_hash, rec.hash, 16) == 0;
+        oks_store_record_release(&rec);
+        if (same) {
+            memcpy(j->old_hash, inc_hash, 16);
+            memcpy(j->new_hash, inc_hash, 16);
+            j->had_old = true;
+            j->outcome = OKS_UNCHANGED;
+            oks_pgp_key_free(inc);
+            return;
+        }
+    }
     size_t old_bytes = 0;
     int r = load_stored(s, j->fpr, j->fpr_len, lim, &old, j->old_hash, &old_bytes, &e);
     if (r < 0) {

@@ -48,37 +48,58 @@ bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response
     return true;
 }
 
-/* Appends a copy of a stored record to resp->keys. */
-static int add_key(Oks__Response *r, const oks_store_record *rec, const uint8_t *fpr, size_t fl)
+/* A key in a response: the protobuf struct first, then what owns its bytes. */
+typedef struct shard_key {
+    Oks__Key k;
+    char *raw;     /* LevelDB's buffer (taken from a record), or NULL */
+    uint8_t *copy; /* malloc'd copy, or NULL */
+    uint8_t fpr[32], hash[16];
+} shard_key;
+
+/* Appends a stored record to resp->keys. take: the record's buffer is handed over (no copy);
+ * otherwise (iterator memory) the bytes are copied. */
+static int add_key(Oks__Response *r, oks_store_record *rec, const uint8_t *fpr, size_t fl,
+                   bool take)
 {
     Oks__Key **v = realloc(r->keys, (r->n_keys + 1) * sizeof *v);
     if (!v)
         return -1;
     r->keys = v;
-    Oks__Key *k = malloc(sizeof *k);
-    uint8_t *d = malloc(rec->key.len + fl + 16 + 1);
-    if (!k || !d) {
-        free(k);
-        free(d);
+    shard_key *k = calloc(1, sizeof *k);
+    if (!k)
         return -1;
+    oks__key__init(&k->k);
+    const uint8_t *data = rec->key.ptr;
+    if (take) {
+        k->raw = rec->raw;
+        rec->raw = NULL;
+    } else {
+        k->copy = malloc(rec->key.len ? rec->key.len : 1);
+        if (!k->copy) {
+            free(k);
+            return -1;
+        }
+        memcpy(k->copy, rec->key.ptr, rec->key.len);
+        data = k->copy;
     }
-    oks__key__init(k);
-    memcpy(d, rec->key.ptr, rec->key.len);
-    memcpy(d + rec->key.len, fpr, fl);
-    memcpy(d + rec->key.len + fl, rec->hash, 16);
-    k->data = (ProtobufCBinaryData){rec->key.len, d};
-    k->fingerprint = (ProtobufCBinaryData){fl, d + rec->key.len};
-    k->sks_hash = (ProtobufCBinaryData){16, d + rec->key.len + fl};
-    k->updated = rec->updated;
-    v[r->n_keys++] = k;
+    memcpy(k->fpr, fpr, fl);
+    memcpy(k->hash, rec->hash, 16);
+    k->k.data = (ProtobufCBinaryData){rec->key.len, (uint8_t *)data};
+    k->k.fingerprint = (ProtobufCBinaryData){fl, k->fpr};
+    k->k.sks_hash = (ProtobufCBinaryData){16, k->hash};
+    k->k.updated = rec->updated;
+    v[r->n_keys++] = &k->k;
     return 0;
 }
 
 void oks_shard_response_release(Oks__Response *r)
 {
     for (size_t i = 0; i < r->n_keys; i++) {
-        free(r->keys[i]->data.data); /* one block holds data, fingerprint and hash */
-        free(r->keys[i]);
+        shard_key *k = (shard_key *)r->keys[i];
+        if (k->raw)
+            oks_store_record_release(&(oks_store_record){.raw = k->raw});
+        free(k->copy);
+        free(k);
     }
     free(r->keys);
     for (size_t i = 0; i < r->n_results; i++) {
@@ -142,7 +163,7 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
         oks_store_record rec;
         oks_err e;
         if (oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e) == 1) {
-            add_key(r, &rec, s->v[i] + 1, s->v[i][0]);
+            add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
             oks_store_record_release(&rec);
         }
     }
@@ -163,7 +184,7 @@ static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__
     oks_err e;
     int found = oks_store_get(sh->store, g->fingerprint.data, fl, &rec, &e);
     if (found == 1) {
-        add_key(r, &rec, g->fingerprint.data, fl);
+        add_key(r, &rec, g->fingerprint.data, fl, true);
         oks_store_record_release(&rec);
         r->total = 1;
         return;
@@ -333,7 +354,7 @@ typedef struct list_ctx {
 static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, void *arg)
 {
     list_ctx *x = arg;
-    add_key(x->r, rec, fpr, fl);
+    add_key(x->r, (oks_store_record *)rec, fpr, fl, false);
     return x->r->n_keys >= x->limit;
 }
 

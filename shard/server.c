@@ -74,11 +74,26 @@ typedef struct worker {
     pthread_t tid;
 } worker;
 
-static void send_reply(void *push, zmq_msg_t *conn, zmq_msg_t *rid, const oks_buf *body)
+static void free_body(void *data, void *hint)
 {
+    (void)hint;
+    free(data);
+}
+
+/* Hands the packed reply to ZeroMQ without copying it (body is left empty). */
+static void send_reply(void *push, zmq_msg_t *conn, zmq_msg_t *rid, oks_buf *body)
+{
+    size_t len;
+    uint8_t *data = oks_buf_detach(body, &len);
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, data, len, free_body, NULL) != 0) {
+        free(data);
+        return;
+    }
     zmq_msg_send(conn, push, ZMQ_SNDMORE);
     zmq_msg_send(rid, push, ZMQ_SNDMORE);
-    zmq_send(push, body->data, body->len, 0);
+    if (zmq_msg_send(&m, push, 0) < 0)
+        zmq_msg_close(&m);
 }
 
 static void *worker_main(void *arg)
