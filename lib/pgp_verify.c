@@ -13,15 +13,27 @@
 typedef struct hash_info {
     uint8_t id;
     int gcry;
-    const char *name; /* as libgcrypt's (hash NAME ...) wants it */
+    /* DER DigestInfo prefix of EMSA-PKCS1-v1_5 (RFC 9580 5.2.2): the RSA frame is built here,
+     * since libgcrypt 1.10 has no usable ASN.1 prefix for SHA3 */
+    uint8_t der_len;
+    uint8_t der[19];
 } hash_info;
 
+#define OID_NIST(n) 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, n, \
+                    0x05, 0x00, 0x04
 static const hash_info hashes[] = {
-    {1, GCRY_MD_MD5, "md5"},          {2, GCRY_MD_SHA1, "sha1"},
-    {3, GCRY_MD_RMD160, "rmd160"},    {8, GCRY_MD_SHA256, "sha256"},
-    {9, GCRY_MD_SHA384, "sha384"},    {10, GCRY_MD_SHA512, "sha512"},
-    {11, GCRY_MD_SHA224, "sha224"},   {12, GCRY_MD_SHA3_256, "sha3-256"},
-    {14, GCRY_MD_SHA3_512, "sha3-512"},
+    {1, GCRY_MD_MD5, 18, {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                          0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10}},
+    {2, GCRY_MD_SHA1, 15, {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
+                           0x05, 0x00, 0x04, 0x14}},
+    {3, GCRY_MD_RMD160, 15, {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x24, 0x03, 0x02, 0x01,
+                             0x05, 0x00, 0x04, 0x14}},
+    {8, GCRY_MD_SHA256, 19, {0x30, 0x31, OID_NIST(0x01), 0x20}},
+    {9, GCRY_MD_SHA384, 19, {0x30, 0x41, OID_NIST(0x02), 0x30}},
+    {10, GCRY_MD_SHA512, 19, {0x30, 0x51, OID_NIST(0x03), 0x40}},
+    {11, GCRY_MD_SHA224, 19, {0x30, 0x2d, OID_NIST(0x04), 0x1c}},
+    {12, GCRY_MD_SHA3_256, 19, {0x30, 0x31, OID_NIST(0x08), 0x20}},
+    {14, GCRY_MD_SHA3_512, 19, {0x30, 0x51, OID_NIST(0x0a), 0x40}},
 };
 
 static const hash_info *hash_lookup(uint8_t id)
@@ -65,7 +77,8 @@ int oks_pgp_sig_digest(const oks_pgp_pubkey *primary, const oks_pgp_uid *uid,
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key packet too long to hash");
     gcry_md_hd_t md;
     if (gcry_md_open(&md, h->gcry, 0))
-        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash %s unavailable", h->name);
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash algorithm %u unavailable",
+                           sig->hash_algo);
     if (sig->version == 6 && sig->salt_len)
         gcry_md_write(md, sig->salt, sig->salt_len);
     hash_key(md, primary);
@@ -149,6 +162,7 @@ static int build_key(const oks_pgp_pubkey *pk, gcry_sexp_t *out, size_t *order, 
     case OKS_PGP_RSA_S:
         if (mpi_at(m, n, &o, &a, &al) || mpi_at(m, n, &o, &b, &bl))
             break;
+        *order = al; /* modulus length: the size of the PKCS#1 frame */
         ge = gcry_sexp_build(out, NULL, "(public-key(rsa(n %b)(e %b)))", (int)al, a, (int)bl, b);
         break;
     case OKS_PGP_DSA:
@@ -274,10 +288,25 @@ int oks_pgp_sig_verify(const oks_pgp_pubkey *signer, const oks_pgp_pubkey *prima
     gcry_error_t ge;
     switch (signer->algo) {
     case OKS_PGP_RSA:
-    case OKS_PGP_RSA_S:
-        ge = gcry_sexp_build(&data, NULL, "(data(flags pkcs1)(hash %s %b))", h->name, (int)dl,
-                             digest);
+    case OKS_PGP_RSA_S: {
+        /* EMSA-PKCS1-v1_5: 00 01 FF..FF 00 DigestInfo digest, as long as the modulus; the
+         * verification raises s to e and compares with this frame */
+        uint8_t em[2048];
+        size_t t = h->der_len + dl;
+        if (order > sizeof em || order < t + 11) {
+            rc = oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
+                             "RSA modulus of %zu bytes unsupported", order);
+            goto out;
+        }
+        em[0] = 0x00;
+        em[1] = 0x01;
+        memset(em + 2, 0xFF, order - t - 3);
+        em[order - t - 1] = 0x00;
+        memcpy(em + order - t, h->der, h->der_len);
+        memcpy(em + order - dl, digest, dl);
+        ge = gcry_sexp_build(&data, NULL, "(data(flags raw)(value %b))", (int)order, em);
         break;
+    }
     case OKS_PGP_DSA:
     case OKS_PGP_ECDSA: {
         size_t n = order && dl > order ? order : dl;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Self-signature verification and the cleaning policy against gpg on edge cases:
+# keys signed by OpenSSL for every signing algorithm x hash algorithm (RSA, DSA, ECDSA on six
+# curves, EdDSA; MD5 ... SHA3-512; v3 signatures; short EdDSA r);
 # an Ed448 v6 key signed by OpenSSL (good, then with a corrupted certification); a gpg key whose
 # revoked user ID and revoked subkey are bound only by their revocations (gpg keeps both, so
 # must we); a subkey without its binding (gpg skips it, so must we); and the totals over
@@ -18,6 +20,18 @@ compare() { # file label
   "$OKS_BIN/oksctl" inspect --json "$1" >"$W/oks.json" 2>/dev/null
   python3 "$HELP/compare_gpg.py" "$W/oks.json" "$W/gpg.txt" "$2" --require-verified || T_FAILED=1
 }
+
+# Every signer x every hash, signed by OpenSSL: each self-signature must verify.
+mkdir "$W/matrix"
+if /usr/bin/python3 "$HELP/make_sig_matrix.py" "$W/matrix" >"$W/matrix.txt"; then
+  while read -r name want; do
+    "$OKS_BIN/oksctl" inspect --json "$W/matrix/$name.pgp" >"$W/m.json" 2>&1
+    check "$name: all $want self-signatures (one per hash algorithm) verify" \
+      grep -q "\"self_sigs_verified\":$want,\"self_sigs_dropped\":0," "$W/m.json"
+  done <"$W/matrix.txt"
+else
+  not_ok "python3-cryptography made the signature matrix keys"
+fi
 
 # Ed448 (RFC 9580 algorithm 28) signed by OpenSSL, verified by libgcrypt.
 if /usr/bin/python3 "$HELP/make_v6_ed448.py" "$W/ed448.pgp" >/dev/null &&

@@ -214,6 +214,33 @@ static void left16_mismatch_and_unknown_hash_are_told_apart(void **state)
     oks_buf_release(&bin);
 }
 
+/* tests/data/matrix-*.pgp (tests/integration/helpers/make_sig_matrix.py, signed by OpenSSL):
+ * one user ID per hash algorithm (MD5, SHA-1, RIPEMD-160, SHA-224/256/384/512, SHA3-256/512),
+ * plus a v3 certification (RSA, DSA) or one whose EdDSA r is a short MPI (Ed25519). */
+static void every_hash_algorithm_verifies(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        size_t sigs;
+    } cases[] = {{"tests/data/matrix-rsa.pgp", 10}, {"tests/data/matrix-dsa.pgp", 10},
+                 {"tests/data/matrix-p521.pgp", 9}, {"tests/data/matrix-ed25519.pgp", 10}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        oks_buf bin = OKS_BUF_INIT;
+        read_file(cases[c].file, &bin);
+        oks_pgp_key *k;
+        oks_err e;
+        oks_pgp_verify_stats st;
+        assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, 0, &k, &e), 0);
+        assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), 0);
+        assert_int_equal(st.self_dropped, 0);
+        assert_int_equal(st.self_verified, cases[c].sigs);
+        assert_int_equal(k->n_uids, cases[c].sigs);
+        oks_pgp_key_free(k);
+        oks_buf_release(&bin);
+    }
+}
+
 typedef struct ring_job {
     oks_pgp_key **keys;
     size_t n;
@@ -298,6 +325,7 @@ int main(void)
         cmocka_unit_test(key_without_valid_user_id_is_refused),
         cmocka_unit_test(ed448_v6_key_signed_by_openssl_verifies),
         cmocka_unit_test(left16_mismatch_and_unknown_hash_are_told_apart),
+        cmocka_unit_test(every_hash_algorithm_verifies),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
