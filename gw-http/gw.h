@@ -25,6 +25,7 @@ typedef struct gw_conf {
     unsigned max_keys_per_upload;
     unsigned deadline_ms;     /* router round trip; above: 503 + Retry-After */
     unsigned max_results;     /* keys in one answer */
+    char wkd_domains[1024];   /* domains served by WKD, comma/space separated */
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads). */
@@ -110,5 +111,9 @@ int gw_on_hashquery(h2o_handler_t *self, h2o_req_t *req);
 int gw_on_health(h2o_handler_t *self, h2o_req_t *req);
 int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req);
 int gw_on_home(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_vks(h2o_handler_t *self, h2o_req_t *req);
+int gw_on_wkd(h2o_handler_t *self, h2o_req_t *req);
+/* z-base-32 of SHA-1 of the lowercased local part (WKD). */
+void gw_wkd_hash(const char *local, size_t n, char out[33]);
 
 #endif

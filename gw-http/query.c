@@ -36,6 +36,11 @@ static long decode(const char *s, size_t n, char *out)
     return (long)o;
 }
 
+long gw_url_decode(const char *s, size_t n, char *out)
+{
+    return decode(s, n, out);
+}
+
 int gw_form_parse(gw_form *f, const char *s, size_t len, const char **why)
 {
     memset(f, 0, sizeof *f);

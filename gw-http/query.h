@@ -24,6 +24,8 @@ typedef struct gw_form {
 /* Decodes "a=b&c=d" ('+' = space, %XX escapes). Returns 0, or -1 with *why set for a bad escape
  * or more than GW_FORM_MAX_FIELDS fields. */
 int gw_form_parse(gw_form *f, const char *s, size_t len, const char **why);
+/* Percent-decodes s[0..n) into out (n+1 bytes, NUL-terminated); returns the length or -1. */
+long gw_url_decode(const char *s, size_t n, char *out);
 /* First value of name, or NULL. */
 const char *gw_form_get(const gw_form *f, const char *name, size_t *len);
 void gw_form_release(gw_form *f);

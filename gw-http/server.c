@@ -78,6 +78,9 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->max_keys_per_upload = (unsigned)num(&g->cluster, "max_keys_per_upload", 100);
     c->deadline_ms = (unsigned)num(&g->cluster, "deadline_ms", g->cluster.router_deadline_ms + 500);
     c->max_results = (unsigned)num(&g->cluster, "max_results", 500);
+    char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
+    snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
+    free(wkd);
     if (c->threads < 1 || c->threads > 64 || c->listen_port <= 0 || c->listen_port > 65535)
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "bad [http] threads or port");
     return 0;
@@ -108,6 +111,8 @@ int gw_run(gw *g, oks_err *e)
     path(hc, "/pks/hashquery", gw_on_hashquery);
     path(hc, "/pks/health", gw_on_health);
     path(hc, "/metrics", gw_on_metrics);
+    path(hc, "/vks/v1", gw_on_vks);
+    path(hc, "/.well-known/openpgpkey", gw_on_wkd);
     path(hc, "/", gw_on_home);
     g->threads = calloc(g->conf.threads, sizeof *g->threads);
     for (unsigned i = 0; i < g->conf.threads; i++) {
