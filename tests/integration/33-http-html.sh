@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# HTML pages: a key whose user ID carries <script> and "'& is escaped on every page that shows
+# it (index, vindex, get, stats, home); pages are well-formed enough for a browser.
+set -u
+source "$(dirname "$0")/lib.sh"
+D=$(scratch_dir); G=$(gpg_home)
+cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; gpg_home_cleanup "$G"; rm -rf "$D"; }
+trap cleanup EXIT
+P=$(free_port)
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 2 --http-port "$P" >/dev/null ||
+  { not_ok "cluster starts"; finish; }
+U=http://127.0.0.1:$P
+gpg --homedir "$G" --batch --passphrase '' --pinentry-mode loopback \
+  --quick-gen-key "Mallory <script>alert(1)</script> \"'& <xss@example.org>" ed25519 sign never 2>/dev/null
+gpg --homedir "$G" --armor --export xss@example.org >"$D/xss.asc"
+check "the key is accepted by /pks/add" \
+  test "$(curl -s -o /dev/null -w '%{http_code}' --data-urlencode keytext@"$D/xss.asc" "$U/pks/add")" = 200
+FPR=$(gpg --homedir "$G" --with-colons --list-keys xss@example.org | awk -F: '$1=="fpr"{print $10; exit}')
+for page in "op=index&search=xss@example.org" "op=vindex&search=xss@example.org" \
+            "op=index&search=mallory" "op=get&search=0x$FPR"; do
+  curl -s "$U/pks/lookup?$page" >"$D/page.html"
+  if grep -q '<script>' "$D/page.html" || grep -q "\"'&[^a#]" "$D/page.html"; then
+    not_ok "$page: the user ID is not escaped"
+  elif [ "${page#op=get}" = "$page" ] && ! grep -q '&lt;script&gt;alert(1)&lt;/script&gt; &quot;&#39;&amp;' "$D/page.html"; then
+    not_ok "$page: the escaped user ID is missing"
+  else
+    ok "$page: user ID shown escaped"
+  fi
+done
+check "the mr index keeps the user ID (percent-encoded only where the format requires)" \
+  bash -c "curl -s '$U/pks/lookup?op=index&options=mr&search=xss@example.org' | grep -q 'uid:Mallory <script>alert(1)</script> \"'\"'\"'& <xss@example.org>'"
+for page in "/" "/pks/lookup?op=stats"; do
+  curl -s "$U$page" >"$D/p.html"
+  check "$page is an HTML page" grep -q '</html>' "$D/p.html"
+done
+finish
