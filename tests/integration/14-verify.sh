@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Self-signature verification and the cleaning policy against gpg on edge cases:
 # keys signed by OpenSSL for every signing algorithm x hash algorithm (RSA, DSA, ECDSA on six
-# curves, EdDSA; MD5 ... SHA3-512; v3 signatures; short EdDSA r);
+# curves, EdDSA; MD5 ... SHA3-512; v3 signatures; a v3 key; short EdDSA r);
 # an Ed448 v6 key signed by OpenSSL (good, then with a corrupted certification); a gpg key whose
 # revoked user ID and revoked subkey are bound only by their revocations (gpg keeps both, so
 # must we); a subkey without its binding (gpg skips it, so must we); and the totals over

@@ -6,7 +6,8 @@ and brainpoolP256r1/384r1/512r1, EdDSA legacy Ed25519. Each key has one user ID 
 algorithm (MD5, SHA-1, RIPEMD-160, SHA-224/256/384/512, SHA3-256/512) with a positive
 self-certification made with that hash; the RSA and DSA keys also get a user ID certified by a v3
 signature; the Ed25519 key a certification whose r has a leading zero byte (MPI shorter than 32
-bytes). Prints "NAME N" per key, N = the self-signatures that must verify."""
+bytes); and a v3 RSA key (rsa-v3key) with a v3 certification. Prints "NAME N" per key,
+N = the self-signatures that must verify."""
 import hashlib, os, struct, sys, time
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa, utils
@@ -66,6 +67,14 @@ class Signer:
         self.created = int(time.time()) - 3600
         self.body = bytes([4]) + struct.pack('>I', self.created) + bytes([self.algo]) + material
         self.fpr = hashlib.sha1(self.prefix()).digest()
+        self.keyid = self.fpr[-8:]
+
+    def make_v3(self):
+        """Turns an RSA signer into a v3 key (key ID = low 64 bits of n)."""
+        pn = self.sk.public_key().public_numbers()
+        self.body = (bytes([3]) + struct.pack('>IH', self.created, 0) + bytes([1]) +
+                     mpi(pn.n) + mpi(pn.e))
+        self.keyid = pn.n.to_bytes(256, 'big')[-8:]
 
     def prefix(self):
         return b'\x99' + struct.pack('>H', len(self.body)) + self.body
@@ -93,18 +102,22 @@ class Signer:
         h.update(self.prefix() + b'\xb4' + struct.pack('>I', len(uid)) + uid + head +
                  b'\x04\xff' + struct.pack('>I', len(head)))
         d = h.digest()
-        unhashed = bytes([9, 16]) + self.fpr[-8:]
+        unhashed = bytes([9, 16]) + self.keyid
         return head + struct.pack('>H', len(unhashed)) + unhashed + d[:2], d
 
     def cert_v3(self, uid):
         created = self.created + 10
         h = hashlib.sha256(self.prefix() + uid + bytes([0x10]) + struct.pack('>I', created))
         d = h.digest()
-        return (bytes([3, 5, 0x10]) + struct.pack('>I', created) + self.fpr[-8:] +
+        return (bytes([3, 5, 0x10]) + struct.pack('>I', created) + self.keyid +
                 bytes([self.algo, 8]) + d[:2] + self.sign_digest(8, d))
 
 def make(name):
-    s = Signer(name)
+    s = Signer(name.replace('-v3key', ''))
+    if name.endswith('-v3key'):
+        s.make_v3()
+        uid = b'v3 key <v3key@example.org>'
+        return packet(6, s.body) + packet(13, uid) + packet(2, s.cert_v3(uid)), 1
     out = packet(6, s.body)
     n = 0
     for hid, hname in HASHES:
@@ -128,7 +141,7 @@ def make(name):
     return out, n
 
 outdir = sys.argv[1]
-for name in ['rsa', 'dsa', 'p256', 'p384', 'p521', 'bp256', 'bp384', 'bp512', 'ed25519']:
+for name in ['rsa-v3key', 'rsa', 'dsa', 'p256', 'p384', 'p521', 'bp256', 'bp384', 'bp512', 'ed25519']:
     data, n = make(name)
     open(os.path.join(outdir, name + '.pgp'), 'wb').write(data)
     print(name, n)
