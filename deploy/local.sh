@@ -3,6 +3,7 @@
 #
 #   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
+#                          [--http-opt KEY=VALUE]...   (more [http] settings, see README)
 #   deploy/local.sh down   --dir DIR
 #   deploy/local.sh status --dir DIR
 #   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
@@ -18,6 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
 DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD=
+HTTP_OPTS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR=$2; shift 2 ;;
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS=$2; shift 2 ;;
     --deadline-ms) DEADLINE=$2; shift 2 ;;
     --wkd-domains) WKD=$2; shift 2 ;;
+    --http-opt) HTTP_OPTS+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -69,6 +72,7 @@ write_conf() {
       echo "[http]"
       echo "listen = 127.0.0.1:$HTTP_PORT"
       [ -z "$WKD" ] || echo "wkd_domains = $WKD"
+      for o in "${HTTP_OPTS[@]}"; do echo "${o%%=*} = ${o#*=}"; done
     fi
   } >"$CONF.tmp"
   mv "$CONF.tmp" "$CONF"

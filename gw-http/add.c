@@ -60,6 +60,8 @@ int gw_on_add(h2o_handler_t *self, h2o_req_t *req)
         gw_error(req, 405, "use POST with a keytext form field");
         return 0;
     }
+    if (!gw_allow(req, GW_RL_UPLOAD))
+        return 0;
     gw_form form;
     const char *why;
     if (gw_form_parse(&form, req->entity.base ? req->entity.base : "", req->entity.len, &why)) {

@@ -7,6 +7,7 @@
 #ifndef OKS_GW_H
 #define OKS_GW_H
 
+#include "gw-http/ratelimit.h"
 #include "lib/cluster.h"
 #include "lib/proto.h"
 
@@ -26,6 +27,8 @@ typedef struct gw_conf {
     unsigned deadline_ms;     /* router round trip; above: 503 + Retry-After */
     unsigned max_results;     /* keys in one answer */
     char wkd_domains[1024];   /* domains served by WKD, comma/space separated */
+    double rate[GW_RL_CLASSES], burst[GW_RL_CLASSES]; /* per client; rate 0 = no limit */
+    char trusted_proxies[512]; /* peers whose X-Forwarded-For names the client */
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads). */
@@ -82,6 +85,7 @@ struct gw {
     int listen_fd;
     gw_thread *threads;
     gw_metrics metrics;
+    gw_ratelimit *rl;
     volatile int stop;
 };
 
@@ -103,6 +107,9 @@ void gw_error(h2o_req_t *req, int status, const char *why);
 void gw_error_from(h2o_req_t *req, const Oks__Response *resp);
 void gw_count(gw *g, int op, int status);
 void gw_html_escape(oks_buf *out, const char *s, size_t n);
+/* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
+ * the client is over it. */
+bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);
 
 /* hkp.c, add.c, misc.c */
 int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req);

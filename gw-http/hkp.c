@@ -285,6 +285,8 @@ int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
         gw_error(req, 414, "request URL too long");
         return 0;
     }
+    if (!gw_allow(req, GW_RL_LOOKUP))
+        return 0;
     lookup_ctx *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, release_ctx);
     memset(c, 0, sizeof *c);
     const char *why = "";

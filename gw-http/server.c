@@ -78,6 +78,20 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->max_keys_per_upload = (unsigned)num(&g->cluster, "max_keys_per_upload", 100);
     c->deadline_ms = (unsigned)num(&g->cluster, "deadline_ms", g->cluster.router_deadline_ms + 500);
     c->max_results = (unsigned)num(&g->cluster, "max_results", 500);
+    static const char *rk[] = {"rate_lookup", "rate_upload"}, *bk[] = {"burst_lookup", "burst_upload"};
+    static const double rd[] = {0, 0}, bd[] = {100, 10};
+    for (int i = 0; i < GW_RL_CLASSES; i++) {
+        char *v = oks_cluster_get(&g->cluster, "http", rk[i]);
+        c->rate[i] = v ? strtod(v, NULL) : rd[i];
+        free(v);
+        v = oks_cluster_get(&g->cluster, "http", bk[i]);
+        c->burst[i] = v ? strtod(v, NULL) : bd[i];
+        free(v);
+    }
+    char *tp = oks_cluster_get(&g->cluster, "http", "trusted_proxies");
+    snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp ? tp : "");
+    free(tp);
+    g->rl = gw_rl_new(c->rate, c->burst);
     char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
     snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
     free(wkd);

@@ -274,6 +274,9 @@ static int vks_upload(h2o_req_t *req)
 int gw_on_vks(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    bool upload = req->path.len >= 14 && memcmp(req->path.base + 8, "upload", 6) == 0;
+    if (!gw_allow(req, upload ? GW_RL_UPLOAD : GW_RL_LOOKUP))
+        return 0;
     static const char prefix[] = "/vks/v1/";
     size_t pl = sizeof prefix - 1;
     size_t qa = req->query_at == SIZE_MAX ? req->path.len : req->query_at;

@@ -94,6 +94,8 @@ int gw_on_wkd(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     gw *g = gw_thread_of(req)->g;
+    if (!gw_allow(req, GW_RL_LOOKUP))
+        return 0;
     static const char prefix[] = "/.well-known/openpgpkey/";
     size_t pl = sizeof prefix - 1;
     size_t qa = req->query_at == SIZE_MAX ? req->path.len : req->query_at;

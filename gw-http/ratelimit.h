@@ -1,0 +1,29 @@
+/*
+ * Per-client rate limits (token buckets), separately for lookups and uploads, shared by all
+ * loop threads (striped locks). The client is the peer address, or — only when the peer is a
+ * configured proxy — the right-most X-Forwarded-For entry that is not itself a proxy.
+ */
+#ifndef OKS_GW_RATELIMIT_H
+#define OKS_GW_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gw_rl_class { GW_RL_LOOKUP, GW_RL_UPLOAD, GW_RL_CLASSES };
+
+typedef struct gw_ratelimit gw_ratelimit;
+
+/* rate: tokens per second (0 disables the class), burst: bucket size. */
+gw_ratelimit *gw_rl_new(const double rate[GW_RL_CLASSES], const double burst[GW_RL_CLASSES]);
+void gw_rl_free(gw_ratelimit *rl);
+/* Takes one token for client (any string, e.g. an IP) at time now (seconds). Returns 0 if
+ * allowed, otherwise the seconds to wait (>= 1). */
+unsigned gw_rl_take(gw_ratelimit *rl, enum gw_rl_class cls, const char *client, double now);
+
+/* Picks the client address: peer, or from X-Forwarded-For when peer is a trusted proxy.
+ * proxies: comma/space separated list of exact addresses. out holds 64 bytes. */
+void gw_rl_client(const char *peer, const char *xff, size_t xff_len, const char *proxies,
+                  char out[64]);
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Per-client rate limits: lookups and uploads limited separately with 429 + Retry-After; the
+# client taken from X-Forwarded-For only when the peer is a configured proxy.
+set -u
+source "$(dirname "$0")/lib.sh"
+D=$(scratch_dir)
+cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; rm -rf "$D"; }
+trap cleanup EXIT
+P=$(free_port)
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 1 --http-port "$P" \
+  --http-opt rate_lookup=1 --http-opt burst_lookup=5 --http-opt rate_upload=0.1 \
+  --http-opt burst_upload=2 --http-opt trusted_proxies=127.0.0.1 >/dev/null ||
+  { not_ok "cluster starts"; finish; }
+U=http://127.0.0.1:$P
+burst() { # n headers... -> status codes, one per line
+  local n=$1; shift
+  for _ in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{http_code}\n' "$@"; done
+}
+burst 12 -H 'X-Forwarded-For: 192.0.2.1' "$U/pks/lookup?op=get&search=0x0000000000000001" >"$D/a"
+check "a client within its burst is served (first 5 answered 404)" test "$(head -5 "$D/a" | sort -u)" = 404
+check "the same client past its burst gets 429" grep -q 429 "$D/a"
+curl -s -D - -o /dev/null -H 'X-Forwarded-For: 192.0.2.1' "$U/pks/lookup?op=get&search=0x0000000000000001" |
+  tr -d '\r' >"$D/h"
+check "429 carries Retry-After" grep -qi '^retry-after: [0-9]' "$D/h"
+check "another client behind the trusted proxy is not limited" \
+  test "$(burst 1 -H 'X-Forwarded-For: 192.0.2.2' "$U/pks/lookup?op=get&search=0x0000000000000001")" = 404
+burst 4 -H 'X-Forwarded-For: 192.0.2.3' --data 'keytext=x' "$U/pks/add" >"$D/u"
+check "uploads have their own, smaller budget (2 answered, then 429)" \
+  test "$(tr '\n' ' ' <"$D/u")" = "400 400 429 429 "
+check "uploads over budget do not eat the lookup budget" \
+  test "$(burst 1 -H 'X-Forwarded-For: 192.0.2.3' "$U/pks/lookup?op=get&search=0x0000000000000001")" = 404
+finish
