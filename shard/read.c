@@ -39,7 +39,9 @@ bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response
                   sh->conf->shards[sh->self].name);
         return false;
     }
-    if (req->slot >= 0 && ((unsigned)req->slot >= sh->conf->n_slots ||
+    /* only a router names a slot, and it always sends its map digest; without one, slot is the
+     * proto3 default 0, not a claim (direct clients: health, stats, tools) */
+    if (req->map_digest.len && req->slot >= 0 && ((unsigned)req->slot >= sh->conf->n_slots ||
                            sh->conf->slot_owner[req->slot] != sh->self)) {
         set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not own slot %d",
                   sh->conf->shards[sh->self].name, req->slot);

@@ -156,7 +156,13 @@ s = zmq.Context().socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0); s.connect(oth
 s.send_multipart([struct.pack("<Q", 1), req])
 r = s.recv_multipart() if s.poll(10000) else None
 ok = r is not None and b"is not owned by shard" in r[-1]
-ok or print(f"# {fpr}: reply {r[-1][:200] if r else None}"); print(("ok" if ok else "not ok") + f" - shard {other[0][0]} refuses a key of slot {slot} (not its own) with a reason")
+ok or print(f"# {fpr}: reply {r[-1][:200] if r else None}"); # a direct request that names no slot (health) is not mistaken for one of slot 0
+no0 = [(n, ep) for n, ep, lo, hi in shards if int(lo) > 0][0]
+t = zmq.Context().socket(zmq.DEALER); t.setsockopt(zmq.LINGER, 0); t.connect(no0[1])
+t.send_multipart([struct.pack("<Q", 2), b"\x08\x01\x92\x01\x00"])
+h = t.recv_multipart() if t.poll(10000) else None
+print(("ok" if h is not None and b"\x10" not in h[-1][:4] else "not ok") + f" - shard {no0[0]} (not owning slot 0) answers a direct health request naming no slot")
+print(("ok" if ok else "not ok") + f" - shard {other[0][0]} refuses a key of slot {slot} (not its own) with a reason")
 PY
 check "no process of the cluster died" bash "$OKS_ROOT/deploy/local.sh" status --dir "$D"
 finish
