@@ -129,7 +129,7 @@ up() {
     start_bg "shard-$s" "$BIN/oks-shard" -c "$CONF" --name "$s" --log "$DIR/log/shard-$s.log"
   done
   start_bg router "$BIN/oks-router" -c "$CONF" --log "$DIR/log/router.log"
-  if [ -n "$HTTP_PORT" ] && [ -x "$BIN/oks-gw-http" ]; then
+  if grep -q '^\[http\]' "$CONF" && [ -x "$BIN/oks-gw-http" ]; then
     start_bg gw-http "$BIN/oks-gw-http" -c "$CONF" --log "$DIR/log/gw-http.log"
   fi
   local end=$((SECONDS + 30))

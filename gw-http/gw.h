@@ -29,6 +29,9 @@ typedef struct gw_conf {
     char wkd_domains[1024];   /* domains served by WKD, comma/space separated */
     double rate[GW_RL_CLASSES], burst[GW_RL_CLASSES]; /* per client; rate 0 = no limit */
     char trusted_proxies[512]; /* peers whose X-Forwarded-For names the client */
+    char tls_host[64];        /* hkps listener (empty = none) */
+    int tls_port;
+    char tls_cert[512], tls_key[512];
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads). */
@@ -66,7 +69,7 @@ typedef struct gw_ref {
 
 struct gw_thread {
     h2o_context_t ctx; /* first: handlers find their thread from req->conn->ctx */
-    h2o_accept_ctx_t actx;
+    h2o_accept_ctx_t actx, actx_tls;
     gw *g;
     pthread_t tid;
     void *dealer;
@@ -82,7 +85,8 @@ struct gw {
     oks_cluster cluster;
     h2o_globalconf_t h2o;
     void *zctx;
-    int listen_fd;
+    int listen_fd, tls_fd;
+    void *ssl_ctx; /* SSL_CTX for hkps, or NULL */
     gw_thread *threads;
     gw_metrics metrics;
     gw_ratelimit *rl;

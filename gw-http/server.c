@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,16 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_t *sock;
     for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
         h2o_accept(&t->actx, sock);
+}
+
+static void on_accept_tls(h2o_socket_t *listener, const char *err)
+{
+    gw_thread *t = listener->data;
+    if (err)
+        return;
+    h2o_socket_t *sock;
+    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
+        h2o_accept(&t->actx_tls, sock);
 }
 
 static void *thread_main(void *arg)
@@ -38,6 +50,14 @@ static void *thread_main(void *arg)
                                                 H2O_SOCKET_FLAG_DONT_READ);
     ls->data = t;
     h2o_socket_read_start(ls, on_accept);
+    if (t->g->ssl_ctx) {
+        t->actx_tls = t->actx;
+        t->actx_tls.ssl_ctx = t->g->ssl_ctx;
+        h2o_socket_t *tl = h2o_evloop_socket_create(t->ctx.loop, t->g->tls_fd,
+                                                    H2O_SOCKET_FLAG_DONT_READ);
+        tl->data = t;
+        h2o_socket_read_start(tl, on_accept_tls);
+    }
     while (!t->g->stop && h2o_evloop_run(t->ctx.loop, 200) == 0)
         ;
     return NULL;
@@ -92,6 +112,26 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp ? tp : "");
     free(tp);
     g->rl = gw_rl_new(c->rate, c->burst);
+    char *tls = oks_cluster_get(&g->cluster, "http", "tls_listen");
+    if (tls) {
+        char *cert = oks_cluster_get(&g->cluster, "http", "tls_cert");
+        char *key = oks_cluster_get(&g->cluster, "http", "tls_key");
+        char *col = strrchr(tls, ':');
+        int bad = !col || !cert || !key || (size_t)(col - tls) >= sizeof c->tls_host;
+        if (!bad) {
+            *col = '\0';
+            snprintf(c->tls_host, sizeof c->tls_host, "%s", tls);
+            c->tls_port = atoi(col + 1);
+            snprintf(c->tls_cert, sizeof c->tls_cert, "%s", cert);
+            snprintf(c->tls_key, sizeof c->tls_key, "%s", key);
+        }
+        free(tls);
+        free(cert);
+        free(key);
+        if (bad)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                               "tls_listen needs HOST:PORT, tls_cert and tls_key");
+    }
     char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
     snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
     free(wkd);
@@ -100,21 +140,52 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     return 0;
 }
 
-int gw_run(gw *g, oks_err *e)
+static int listen_on(const char *host, int port, int *out, oks_err *e)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->conf.listen_port)};
-    if (inet_pton(AF_INET, g->conf.listen_host, &sa.sin_addr) != 1)
-        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "listen address %s is not IPv4",
-                           g->conf.listen_host);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "listen address %s is not IPv4", host);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
         int err = errno;
         close(fd);
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot listen on %s:%d: %s",
-                           g->conf.listen_host, g->conf.listen_port, strerror(err));
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot listen on %s:%d: %s", host, port,
+                           strerror(err));
     }
-    g->listen_fd = fd;
+    *out = fd;
+    return 0;
+}
+
+/* hkps: TLS 1.2+ with the configured chain and key; ALPN offers HTTP/2 and HTTP/1.1. */
+static int tls_setup(gw *g, oks_err *e)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, g->conf.tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, g->conf.tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        char msg[256];
+        ERR_error_string_n(ERR_get_error(), msg, sizeof msg);
+        SSL_CTX_free(ctx);
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "TLS certificate %s / key %s: %s",
+                           g->conf.tls_cert, g->conf.tls_key, msg);
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    g->ssl_ctx = ctx;
+    return 0;
+}
+
+int gw_run(gw *g, oks_err *e)
+{
+    int r = listen_on(g->conf.listen_host, g->conf.listen_port, &g->listen_fd, e);
+    if (r)
+        return r;
+    if (g->conf.tls_host[0] &&
+        ((r = tls_setup(g, e)) || (r = listen_on(g->conf.tls_host, g->conf.tls_port, &g->tls_fd, e))))
+        return r;
     h2o_config_init(&g->h2o);
     g->h2o.max_request_entity_size = g->conf.max_body;
     g->h2o.server_name = h2o_iovec_init(H2O_STRLIT("oks"));
@@ -133,8 +204,10 @@ int gw_run(gw *g, oks_err *e)
         g->threads[i].g = g;
         pthread_create(&g->threads[i].tid, NULL, thread_main, &g->threads[i]);
     }
-    oks_info("HTTP gateway on %s:%d with %u threads, router %s", g->conf.listen_host,
-             g->conf.listen_port, g->conf.threads, g->cluster.routers[0]);
+    oks_info("HTTP gateway on %s:%d%s%s%s with %u threads, router %s", g->conf.listen_host,
+             g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
+             g->ssl_ctx ? g->conf.tls_host : "", g->ssl_ctx ? "" : "", g->conf.threads,
+             g->cluster.routers[0]);
     for (unsigned i = 0; i < g->conf.threads; i++)
         pthread_join(g->threads[i].tid, NULL);
     return 0;
