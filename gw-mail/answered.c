@@ -1,0 +1,120 @@
+/* The answered-mail record in LevelDB (see answered.h). Key: 32-byte digest + Message-ID. */
+#include "gw-mail/answered.h"
+
+#include <leveldb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct oks_mail_answered {
+    leveldb_t *db;
+    leveldb_options_t *opt;
+    leveldb_readoptions_t *ro;
+    leveldb_writeoptions_t *wo;
+    int64_t expiry_s;
+};
+
+static size_t make_key(const oks_mail_msg *m, char *k, size_t size)
+{
+    memcpy(k, m->digest, 32);
+    size_t n = m->message_id ? strlen(m->message_id) : 0;
+    if (n > size - 32)
+        n = size - 32;
+    if (n)
+        memcpy(k + 32, m->message_id, n);
+    return 32 + n;
+}
+
+oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks_err *e)
+{
+    oks_mail_answered *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+        return NULL;
+    }
+    a->expiry_s = expiry_s;
+    a->opt = leveldb_options_create();
+    leveldb_options_set_create_if_missing(a->opt, 1);
+    a->ro = leveldb_readoptions_create();
+    a->wo = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(a->wo, 1);
+    char *err = NULL;
+    a->db = leveldb_open(a->opt, dir, &err);
+    if (err) {
+        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store %s: %s", dir, err);
+        leveldb_free(err);
+        oks_mail_answered_close(a);
+        return NULL;
+    }
+    return a;
+}
+
+void oks_mail_answered_close(oks_mail_answered *a)
+{
+    if (a == NULL)
+        return;
+    if (a->db)
+        leveldb_close(a->db);
+    leveldb_options_destroy(a->opt);
+    leveldb_readoptions_destroy(a->ro);
+    leveldb_writeoptions_destroy(a->wo);
+    free(a);
+}
+
+bool oks_mail_answered_has(oks_mail_answered *a, const oks_mail_msg *m)
+{
+    char k[32 + 256];
+    size_t kl = make_key(m, k, sizeof(k)), vl = 0;
+    char *err = NULL;
+    char *v = leveldb_get(a->db, a->ro, k, kl, &vl, &err);
+    if (err)
+        leveldb_free(err);
+    bool has = v != NULL;
+    leveldb_free(v);
+    return has;
+}
+
+int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *m, int64_t now, oks_err *e)
+{
+    char k[32 + 256];
+    size_t kl = make_key(m, k, sizeof(k));
+    uint8_t v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    char *err = NULL;
+    leveldb_put(a->db, a->wo, k, kl, (const char *)v, 8, &err);
+    if (err) {
+        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store write: %s", err);
+        leveldb_free(err);
+        return OKS_E_IO;
+    }
+    return 0;
+}
+
+size_t oks_mail_answered_expire(oks_mail_answered *a, int64_t now)
+{
+    size_t n = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator(a->db, a->ro);
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+        int64_t t = 0;
+        if (vl == 8)
+            t = (int64_t)oks_be32(v) << 32 | oks_be32(v + 4);
+        if (vl != 8 || t < now - a->expiry_s) {
+            leveldb_writebatch_delete(wb, k, kl);
+            n++;
+        }
+    }
+    leveldb_iter_destroy(it);
+    char *err = NULL;
+    if (n)
+        leveldb_write(a->db, a->wo, wb, &err);
+    if (err) {
+        leveldb_free(err);
+        n = 0;
+    }
+    leveldb_writebatch_destroy(wb);
+    return n;
+}

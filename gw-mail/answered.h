@@ -1,0 +1,24 @@
+/*
+ * The gateway's only state: which mails it has already answered, so that a crash between the
+ * SMTP reply and the POP3 DELE never produces a second reply. A small LevelDB keyed by the
+ * mail's SHA-256 digest and Message-ID, each entry holding the time it was written; entries
+ * older than the expiry are removed when the store is opened and then once per hour.
+ */
+#ifndef OKS_MAIL_ANSWERED_H
+#define OKS_MAIL_ANSWERED_H
+
+#include "gw-mail/mail.h"
+
+typedef struct oks_mail_answered oks_mail_answered;
+
+/* Opens (creating) the store in dir. expiry_s: how long an entry is kept. */
+oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks_err *e);
+void oks_mail_answered_close(oks_mail_answered *a);
+/* True when msg was answered (same digest and Message-ID). */
+bool oks_mail_answered_has(oks_mail_answered *a, const oks_mail_msg *msg);
+/* Records msg as answered at now, with a synced write. */
+int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *msg, int64_t now, oks_err *e);
+/* Removes entries written before now - expiry; returns how many. */
+size_t oks_mail_answered_expire(oks_mail_answered *a, int64_t now);
+
+#endif

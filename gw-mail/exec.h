@@ -1,0 +1,50 @@
+/*
+ * Running a mail command against the cluster router (blocking client calls: the gateway is a
+ * plain poll loop, not an event loop) and rendering the answer as reply text plus armored keys.
+ */
+#ifndef OKS_MAIL_EXEC_H
+#define OKS_MAIL_EXEC_H
+
+#include "gw-mail/mail.h"
+#include "lib/proto.h"
+
+typedef struct oks_mail_exec {
+    oks_client *client;
+    int timeout_ms;
+    char **shards;          /* shard names (LAST, MGET walk every shard) */
+    size_t n_shards;
+    const char *help_text;  /* HELP reply body */
+    unsigned max_reply_keys;  /* keys in one reply (GET, MGET, LAST); default 20 */
+    unsigned max_index_keys;  /* keys listed by INDEX/VERBOSE INDEX; default 100 */
+    unsigned max_add_keys;    /* keys taken from one ADD / incremental; default 50 */
+    unsigned max_last_days;   /* LAST argument cap; default 7 (0 disables LAST) */
+    unsigned mget_scan_max;   /* keys MGET looks at, all shards together; default 100000 */
+    unsigned last_scan_max;   /* change-log entries LAST looks at; default 100000 */
+} oks_mail_exec;
+
+void oks_mail_exec_defaults(oks_mail_exec *x);
+
+typedef struct oks_mail_result {
+    oks_buf text;      /* reply text (NUL-terminated) */
+    oks_buf keys;      /* armored keys, or empty */
+    char subject[600]; /* reply subject */
+    bool unavailable;  /* the router could not answer: keep the mail, retry later */
+    /* ADD / INCREMENTAL: binary packets of keys that were new or updated (for sync mails) */
+    oks_buf changed;
+    size_t n_changed;
+} oks_mail_result;
+
+void oks_mail_result_release(oks_mail_result *r);
+
+/* Runs cmd for msg. Returns 0 with res filled (including error replies for bad commands), or
+ * OKS_E_UNAVAILABLE (res->unavailable) when the cluster did not answer. */
+int oks_mail_exec_run(oks_mail_exec *x, const oks_mail_msg *msg, const oks_mail_cmd *cmd,
+                      oks_mail_result *res, oks_err *e);
+
+/* Collects the keys of a mail (armored blocks in the text and attachments, binary
+ * application/pgp-keys attachments) as separate binary keys, at most max. Returns the count;
+ * *skipped counts blocks/keys that could not be used or were over max. */
+size_t oks_mail_collect_keys(const oks_mail_msg *msg, size_t max, oks_buf **keys,
+                             size_t *skipped);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * POP3 polling and SMTP replies with libetpan (all blocking, in the gateway's single thread).
+ *
+ * Per mail: RETR -> parse -> already answered? -> policy -> command via the router -> SMTP reply
+ * -> answered record (synced) -> DELE. A mail is deleted only when its reply was accepted by the
+ * SMTP server, or when no reply is due (ignored, rate limited, permanently undeliverable). When
+ * the cluster or SMTP fails, the session ends without deleting that mail, QUIT commits the
+ * deletions made so far, and the loop backs off. PKS incrementals from sync sites are added
+ * without a reply; keys that changed are forwarded to the other sync sites (X-KeyServer-Sent).
+ */
+#include "gw-mail/poller.h"
+
+#include "lib/log.h"
+#include "lib/pgp.h"
+
+#include <libetpan/libetpan.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct smtp_conn {
+    mailsmtp *s;
+    bool failed; /* a temporary failure happened in this session */
+} smtp_conn;
+
+static void smtp_close(smtp_conn *c)
+{
+    if (c->s) {
+        mailsmtp_quit(c->s);
+        mailsmtp_free(c->s);
+        c->s = NULL;
+    }
+}
+
+static int smtp_open(const oks_mail_conf *cf, smtp_conn *c, oks_err *e)
+{
+    if (c->s)
+        return 0;
+    c->s = mailsmtp_new(0, NULL);
+    if (c->s == NULL)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    mailsmtp_set_timeout(c->s, cf->io_timeout_s);
+    int r = mailsmtp_socket_connect(c->s, cf->smtp_host, (uint16_t)cf->smtp_port);
+    if (r == MAILSMTP_NO_ERROR) {
+        r = mailesmtp_ehlo(c->s);
+        if (r == MAILSMTP_ERROR_NOT_IMPLEMENTED)
+            r = mailsmtp_helo(c->s);
+    }
+    if (r == MAILSMTP_NO_ERROR && cf->smtp_tls == OKS_MAIL_TLS_STARTTLS &&
+        (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS)) {
+        r = mailsmtp_socket_starttls(c->s);
+        if (r == MAILSMTP_NO_ERROR)
+            r = mailesmtp_ehlo(c->s);
+    }
+    if (r == MAILSMTP_NO_ERROR && cf->smtp_user[0])
+        r = mailsmtp_auth(c->s, cf->smtp_user, cf->smtp_password);
+    if (r != MAILSMTP_NO_ERROR) {
+        oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "SMTP %s:%u: %s", cf->smtp_host,
+                    cf->smtp_port, mailsmtp_strerror(r));
+        mailsmtp_free(c->s);
+        c->s = NULL;
+        return OKS_E_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* Sends one mail. Returns 0 (accepted), OKS_E_FORMAT (permanently refused: 5xx for the
+ * recipient) or OKS_E_UNAVAILABLE (try later). */
+static int smtp_send(const oks_mail_conf *cf, smtp_conn *c, const char *to, const oks_buf *m,
+                     oks_err *e)
+{
+    int r = smtp_open(cf, c, e);
+    if (r != 0)
+        return r;
+    r = mailsmtp_mail(c->s, cf->address);
+    if (r == MAILSMTP_NO_ERROR)
+        r = mailsmtp_rcpt(c->s, to);
+    if (r == MAILSMTP_NO_ERROR)
+        r = mailsmtp_data(c->s);
+    if (r == MAILSMTP_NO_ERROR)
+        r = mailsmtp_data_message(c->s, (const char *)m->data, m->len);
+    if (r == MAILSMTP_NO_ERROR)
+        return 0;
+    int code = c->s->response_code;
+    oks_err_set(e, code >= 500 ? OKS_E_FORMAT : OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                "SMTP to %s: %d %s", to, code, mailsmtp_strerror(r));
+    if (code >= 500 && code < 600) {
+        mailsmtp_reset(c->s);
+        return OKS_E_FORMAT;
+    }
+    smtp_close(c);
+    return OKS_E_UNAVAILABLE;
+}
+
+static void make_msgid(const oks_mail_conf *cf, char *out, size_t size)
+{
+    static unsigned seq;
+    const char *dom = strchr(cf->address, '@');
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, size, "oks.%lld.%09ld.%d.%u@%s", (long long)ts.tv_sec, ts.tv_nsec, (int)getpid(),
+             ++seq, dom ? dom + 1 : "localhost");
+}
+
+/* Forwards keys that changed to every sync site not yet in the X-KeyServer-Sent list. */
+static int send_incrementals(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
+                             const oks_buf *changed, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    if (cf->n_sync_sites == 0 || changed->len == 0)
+        return 0;
+    size_t nv = msg ? msg->n_ks_sent : 0;
+    const char **names = calloc(nv + 2, sizeof(*names));
+    const char **values = calloc(nv + 2, sizeof(*values));
+    oks_buf armored = OKS_BUF_INIT, mail = OKS_BUF_INIT;
+    int rc = 0;
+    if (!names || !values || oks_armor_encode(changed->data, changed->len, &armored) != 0) {
+        rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    bool self = false;
+    names[n] = "Precedence", values[n++] = "list";
+    for (size_t i = 0; i < nv; i++) {
+        names[n] = "X-KeyServer-Sent", values[n++] = msg->ks_sent[i];
+        self |= oks_mail_addr_eq(msg->ks_sent[i], cf->address);
+    }
+    if (!self)
+        names[n] = "X-KeyServer-Sent", values[n++] = cf->address;
+    for (size_t s = 0; s < cf->n_sync_sites; s++) {
+        bool seen = false;
+        for (size_t i = 0; i < nv && !seen; i++)
+            seen = oks_mail_addr_eq(msg->ks_sent[i], cf->sync_sites[s]);
+        if (seen || (msg && oks_mail_addr_eq(msg->from, cf->sync_sites[s])))
+            continue;
+        char mid[256];
+        make_msgid(cf, mid, sizeof(mid));
+        oks_mail_reply r = {.from = cf->address, .from_name = cf->name[0] ? cf->name : NULL,
+                            .to = cf->sync_sites[s], .subject = "incremental",
+                            .message_id = mid, .text = "Keys new or changed on this server.\n",
+                            .keys = (const char *)armored.data, .keys_len = armored.len,
+                            .extra_names = names, .extra_values = values, .n_extra = n};
+        mail.len = 0;
+        rc = oks_mail_reply_build(&r, &mail, e);
+        if (rc == 0)
+            rc = smtp_send(cf, sc, cf->sync_sites[s], &mail, e);
+        if (rc == OKS_E_UNAVAILABLE)
+            goto out;
+        if (rc != 0)
+            oks_warn("incremental to %s not sent: %s", cf->sync_sites[s], e->msg);
+        else
+            oks_info("incremental with %zu bytes of keys sent to %s", changed->len,
+                     cf->sync_sites[s]);
+        rc = 0;
+    }
+out:
+    free(names);
+    free(values);
+    oks_buf_release(&armored);
+    oks_buf_release(&mail);
+    return rc;
+}
+
+enum outcome { DELETE, KEEP };
+
+static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
+                          const char *subject, const char *text, const oks_buf *keys,
+                          oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    const char *to = oks_mail_reply_address(msg);
+    if (!oks_mail_addr_valid(to)) {
+        oks_warn("mail %s: reply address not usable, deleted without reply",
+                 msg->message_id ? msg->message_id : "(no id)");
+        return DELETE;
+    }
+    if (!oks_mail_rate_allow(&p->rate, to, (int64_t)time(NULL))) {
+        oks_warn("mail %s: reply to %s over the rate limit, deleted without reply",
+                 msg->message_id ? msg->message_id : "(no id)", to);
+        return DELETE;
+    }
+    char mid[256];
+    make_msgid(cf, mid, sizeof(mid));
+    oks_mail_reply r = {.from = cf->address, .from_name = cf->name[0] ? cf->name : NULL,
+                        .to = to, .subject = subject, .in_reply_to = msg->message_id,
+                        .references = msg->references, .message_id = mid, .text = text,
+                        .keys = keys && keys->len ? (const char *)keys->data : NULL,
+                        .keys_len = keys ? keys->len : 0, .auto_replied = true};
+    oks_buf out = OKS_BUF_INIT;
+    int rc = oks_mail_reply_build(&r, &out, e);
+    if (rc == 0)
+        rc = smtp_send(cf, sc, to, &out, e);
+    oks_buf_release(&out);
+    if (rc == OKS_E_UNAVAILABLE) {
+        sc->failed = true;
+        oks_warn("mail %s: reply not sent, kept for the next poll: %s",
+                 msg->message_id ? msg->message_id : "(no id)", e->msg);
+        return KEEP;
+    }
+    if (rc != 0) {
+        oks_warn("mail %s: reply to %s refused, deleted: %s",
+                 msg->message_id ? msg->message_id : "(no id)", to, e->msg);
+        return DELETE;
+    }
+    oks_err we;
+    if (oks_mail_answered_put(p->answered, msg, (int64_t)time(NULL), &we) != 0)
+        oks_error("answered record not written: %s", we.msg);
+    p->replies++;
+    oks_info("mail %s from %s: replied \"%s\"", msg->message_id ? msg->message_id : "(no id)",
+             to, subject);
+    if (cf->crash_after_replies && p->replies >= cf->crash_after_replies) {
+        oks_warn("exiting after %u replies, before deleting (test hook)", p->replies);
+        _exit(3);
+    }
+    return DELETE;
+}
+
+/* Handles one mail's bytes (the whole mail, or only its header when it is over the limit). */
+static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, size_t len,
+                           size_t full_size, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    oks_mail_msg msg;
+    oks_mail_cmd cmd;
+    enum outcome out = DELETE;
+    bool oversize = full_size > cf->limits.max_message_bytes;
+    int r = oks_mail_parse(raw, len, &cf->limits, &msg, e);
+    if (r != 0) {
+        oks_warn("mail of %zu bytes not parsable, deleted: %s", full_size, e->msg);
+        goto done;
+    }
+    const char *id = msg.message_id ? msg.message_id : "(no id)";
+    if (oks_mail_answered_has(p->answered, &msg)) {
+        oks_info("mail %s was answered before: deleted without a second reply", id);
+        goto done;
+    }
+    oks_mail_cmd_parse(msg.subject, p->exec->max_last_days ? p->exec->max_last_days : 1, &cmd);
+    const char *const *sites = (const char *const *)cf->sync_sites;
+    oks_mail_policy pol = {cf->address, sites, cf->n_sync_sites};
+    const char *why;
+    enum oks_mail_verdict v = oks_mail_decide(&msg, &cmd, &pol, &why);
+    if (v == OKS_MAIL_IGNORE) {
+        oks_info("mail %s from %s ignored: %s", id, msg.from ? msg.from : "(none)", why);
+        goto done;
+    }
+    if (oversize) {
+        char text[200];
+        snprintf(text, sizeof(text),
+                 "Your mail of %zu bytes is over this server's limit of %zu bytes and was not "
+                 "processed.\n",
+                 full_size, cf->limits.max_message_bytes);
+        if (v == OKS_MAIL_ANSWER) {
+            char subj[600];
+            snprintf(subj, sizeof(subj), "Your command, %.500s, failed",
+                     msg.subject ? msg.subject : "");
+            out = reply(p, sc, &msg, subj, text, NULL, e);
+        } else
+            oks_warn("incremental %s of %zu bytes over the limit, deleted", id, full_size);
+        goto done;
+    }
+    oks_mail_result res;
+    r = oks_mail_exec_run(p->exec, &msg, &cmd, &res, e);
+    if (r == OKS_E_UNAVAILABLE || res.unavailable) {
+        oks_warn("mail %s kept for the next poll: cluster unavailable: %s", id, e->msg);
+        oks_mail_result_release(&res);
+        out = KEEP;
+        goto done;
+    }
+    if (r != 0) {
+        oks_warn("mail %s: %s", id, e->msg);
+        oks_mail_result_release(&res);
+        out = KEEP;
+        goto done;
+    }
+    if (v == OKS_MAIL_SYNC) {
+        oks_info("incremental %s from %s: %zu keys new or changed", id, msg.from,
+                 res.n_changed);
+        if (send_incrementals(p, sc, &msg, &res.changed, e) != 0) {
+            sc->failed = true;
+            out = KEEP;
+        }
+    } else {
+        out = reply(p, sc, &msg, res.subject, (const char *)res.text.data, &res.keys, e);
+        if (out == DELETE && cmd.kind == OKS_MAIL_CMD_ADD && res.n_changed)
+            (void)send_incrementals(p, sc, &msg, &res.changed, e);
+    }
+    oks_mail_result_release(&res);
+done:
+    oks_mail_msg_release(&msg);
+    return out;
+}
+
+static int pop_connect(const oks_mail_conf *cf, mailpop3 **out, oks_err *e)
+{
+    mailpop3 *f = mailpop3_new(0, NULL);
+    if (f == NULL)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    mailpop3_set_timeout(f, cf->io_timeout_s);
+    int r;
+    if (cf->pop3_tls == OKS_MAIL_TLS_IMPLICIT)
+        r = mailpop3_ssl_connect(f, cf->pop3_host, (uint16_t)cf->pop3_port);
+    else {
+        r = mailpop3_socket_connect(f, cf->pop3_host, (uint16_t)cf->pop3_port);
+        if (r == MAILPOP3_NO_ERROR && cf->pop3_tls == OKS_MAIL_TLS_STARTTLS)
+            r = mailpop3_socket_starttls(f);
+    }
+    if (r == MAILPOP3_NO_ERROR)
+        r = mailpop3_login(f, cf->user, cf->password);
+    if (r != MAILPOP3_NO_ERROR) {
+        oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 %s:%u as %s: error %d %s",
+                    cf->pop3_host, cf->pop3_port, cf->user, r,
+                    f->pop3_response ? f->pop3_response : "");
+        mailpop3_free(f);
+        return OKS_E_UNAVAILABLE;
+    }
+    *out = f;
+    return 0;
+}
+
+int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    mailpop3 *f = NULL;
+    p->polls++;
+    int rc = pop_connect(cf, &f, e);
+    if (rc != 0)
+        return rc;
+    carray *msgs = NULL;
+    int r = mailpop3_list(f, &msgs);
+    if (r != MAILPOP3_NO_ERROR) {
+        mailpop3_free(f);
+        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 LIST: error %d", r);
+    }
+    smtp_conn sc = {NULL, false};
+    unsigned n = carray_count(msgs), done = 0;
+    for (unsigned i = 0; i < n && done < cf->max_mails_per_poll && !*p->stop; i++) {
+        struct mailpop3_msg_info *mi = carray_get(msgs, i);
+        if (mi == NULL || mi->msg_deleted)
+            continue;
+        char *buf = NULL;
+        size_t len = 0;
+        bool oversize = mi->msg_size > cf->limits.max_message_bytes;
+        r = oversize ? mailpop3_header(f, mi->msg_index, &buf, &len)
+                     : mailpop3_retr(f, mi->msg_index, &buf, &len);
+        if (r != MAILPOP3_NO_ERROR) {
+            rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 fetch of %u: error %d",
+                             mi->msg_index, r);
+            break;
+        }
+        p->fetched++;
+        done++;
+        enum outcome o = handle(p, &sc, buf, len, oversize ? mi->msg_size : len, e);
+        if (oversize)
+            mailpop3_header_free(buf);
+        else
+            mailpop3_retr_free(buf);
+        if (o == DELETE) {
+            r = mailpop3_dele(f, mi->msg_index);
+            if (r != MAILPOP3_NO_ERROR) {
+                rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 DELE: error %d", r);
+                break;
+            }
+            p->deleted++;
+        } else {
+            p->kept++;
+            rc = OKS_E_UNAVAILABLE; /* cluster or SMTP trouble: stop here, back off */
+            break;
+        }
+    }
+    smtp_close(&sc);
+    mailpop3_quit(f); /* commits the DELEs */
+    mailpop3_free(f);
+    return rc;
+}
+
+void oks_mail_poll_loop(oks_mail_poller *p)
+{
+    unsigned backoff = 0;
+    time_t last_expire = 0;
+    while (!*p->stop) {
+        oks_err e;
+        oks_err_clear(&e);
+        time_t now = time(NULL);
+        if (now - last_expire >= 3600) {
+            size_t n = oks_mail_answered_expire(p->answered, now);
+            if (n)
+                oks_info("answered store: %zu expired entries removed", n);
+            last_expire = now;
+        }
+        int r = oks_mail_poll_once(p, &e);
+        unsigned wait = p->conf->poll_seconds;
+        if (r != 0) {
+            backoff = backoff ? backoff * 2 : 1;
+            if (backoff > p->conf->backoff_max_s)
+                backoff = p->conf->backoff_max_s;
+            wait = backoff;
+            oks_warn("poll failed, retry in %u s: %s", wait, e.msg);
+        } else {
+            backoff = 0;
+        }
+        for (unsigned s = 0; s < wait * 10 && !*p->stop; s++)
+            usleep(100000);
+    }
+}
