@@ -4,6 +4,9 @@
 #   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
 #                          [--http-opt KEY=VALUE]...   (more [http] settings, see README)
+#                          [--mail-pop3 HOST:PORT --mail-user U --mail-password P
+#                           --mail-smtp HOST:PORT --mail-address ADDR [--mail-poll-seconds N]
+#                           [--mail-sync-sites "a@x b@y"]]
 #   deploy/local.sh down   --dir DIR
 #   deploy/local.sh status --dir DIR
 #   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
@@ -12,7 +15,9 @@
 # (data in DIR/data/NAME), the router, and the HTTP gateway when it is built and --http-port is
 # given (run: default 11371), with logs in DIR/log/ and pid files in DIR/run/, and returns once
 # the router answers for every shard, so `OKS_CONFIG=DIR/oks.conf oksctl stats` works right
-# after. An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
+# after; then it starts the mail gateway when --mail-* options were given (they are written to
+# the [mail] section of DIR/oks.conf; answered-mail state in DIR/data/gw-mail).
+# An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +25,7 @@ BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
 DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD=
 HTTP_OPTS=()
+MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR=$2; shift 2 ;;
@@ -31,7 +37,14 @@ while [ $# -gt 0 ]; do
     --deadline-ms) DEADLINE=$2; shift 2 ;;
     --wkd-domains) WKD=$2; shift 2 ;;
     --http-opt) HTTP_OPTS+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --mail-pop3) MAIL_POP3=$2; shift 2 ;;
+    --mail-user) MAIL_USER=$2; shift 2 ;;
+    --mail-password) MAIL_PASSWORD=$2; shift 2 ;;
+    --mail-smtp) MAIL_SMTP=$2; shift 2 ;;
+    --mail-address) MAIL_ADDRESS=$2; shift 2 ;;
+    --mail-poll-seconds) MAIL_POLL=$2; shift 2 ;;
+    --mail-sync-sites) MAIL_SYNC=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -122,8 +135,30 @@ cluster_ready() {
     ! OKS_CONFIG=$CONF "$BIN/oksctl" stats 2>/dev/null | awk '$2=="NO"' | grep -q .
 }
 
+write_mail_conf() { # replaces the [mail] section of $CONF
+  awk '/^\[/{skip=($0=="[mail]")} !skip' "$CONF" >"$CONF.tmp"
+  {
+    echo
+    echo "[mail]"
+    echo "pop3 = $MAIL_POP3"
+    echo "user = $MAIL_USER"
+    echo "password = $MAIL_PASSWORD"
+    echo "smtp = $MAIL_SMTP"
+    echo "address = $MAIL_ADDRESS"
+    echo "poll_seconds = $MAIL_POLL"
+    echo "state_dir = $DIR/data/gw-mail"
+    [ -z "$MAIL_SYNC" ] || echo "sync_sites = $MAIL_SYNC"
+  } >>"$CONF.tmp"
+  mv "$CONF.tmp" "$CONF"
+}
+
 up() {
   if [ ! -f "$CONF" ] || [ -n "$SHARDS" ]; then write_conf; fi
+  if [ -n "$MAIL_POP3" ]; then
+    [ -n "$MAIL_USER" ] && [ -n "$MAIL_SMTP" ] && [ -n "$MAIL_ADDRESS" ] ||
+      { echo "local.sh: --mail-pop3 needs --mail-user, --mail-smtp and --mail-address" >&2; exit 2; }
+    write_mail_conf
+  fi
   local s
   for s in $(shard_names); do
     start_bg "shard-$s" "$BIN/oks-shard" -c "$CONF" --name "$s" --log "$DIR/log/shard-$s.log"
@@ -149,6 +184,10 @@ up() {
     fi
     sleep 0.1
   done
+  if grep -q '^\[mail\]' "$CONF" && [ -x "$BIN/oks-gw-mail" ]; then
+    mkdir -p "$DIR/data/gw-mail"
+    start_bg gw-mail "$BIN/oks-gw-mail" -c "$CONF" --log "$DIR/log/gw-mail.log"
+  fi
   echo "OKS_CONFIG=$CONF"
 }
 
