@@ -333,12 +333,12 @@ static int do_add(oks_mail_exec *x, const oks_mail_msg *msg, const oks_mail_cmd 
     oks_buf *keys;
     size_t skipped;
     size_t n = oks_mail_collect_keys(msg, x->max_add_keys, &keys, &skipped);
-    snprintf(res->subject, sizeof(res->subject), "Your command, ADD");
     int rc = 0;
     if (n == 0) {
         oks_buf_printf(&res->text, "No public keys were found in your mail.%s\n",
                        skipped ? " Some key blocks could not be read." : "");
-        snprintf(res->subject, sizeof(res->subject), "Your command, ADD, failed");
+        snprintf(res->subject, sizeof(res->subject), "Your command, %.500s, failed",
+                 msg->subject ? msg->subject : "ADD");
         goto done;
     }
     ProtobufCBinaryData *bd = calloc(n, sizeof(*bd));
