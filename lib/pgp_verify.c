@@ -75,6 +75,15 @@ int oks_pgp_sig_digest(const oks_pgp_pubkey *primary, const oks_pgp_uid *uid,
     if ((primary->len > 0xFFFF && primary->version != 6) ||
         (subkey && subkey->len > 0xFFFF && subkey->version != 6))
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key packet too long to hash");
+    if (sig->version == 6) {
+        /* RFC 9580 5.2.3 and table 23: the salt size is fixed by the hash algorithm; MD5,
+         * SHA-1 and RIPEMD-160 are not allowed in v6 signatures */
+        size_t want = h->id == 9 ? 24 : h->id == 10 || h->id == 14 ? 32 : h->id >= 8 ? 16 : 0;
+        if (want == 0 || sig->salt_len != want)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                               "v6 signature: salt of %zu octets for hash algorithm %u",
+                               sig->salt_len, sig->hash_algo);
+    }
     gcry_md_hd_t md;
     if (gcry_md_open(&md, h->gcry, 0))
         return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash algorithm %u unavailable",

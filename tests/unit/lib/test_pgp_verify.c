@@ -1,7 +1,7 @@
 /* lib/pgp_verify + pgp_clean: self-signatures verify on real keys, a corrupted one is dropped
  * and only it, trusted signatures are not checked again, v6 (RFC 9580 A.3) verifies, an Ed448
  * v6 key signed by OpenSSL verifies, the whole debian-keyring verifies on two threads at once,
- * the left-16 check and unknown hash algorithms are reported as such. */
+ * the left-16 check, unknown hash algorithms and v6 salt sizes are reported as such. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,7 +188,7 @@ static void ed448_v6_key_signed_by_openssl_verifies(void **state)
     oks_buf_release(&bin);
 }
 
-static void left16_mismatch_and_unknown_hash_are_told_apart(void **state)
+static void left16_hash_and_salt_errors_are_told_apart(void **state)
 {
     (void)state;
     oks_buf bin = OKS_BUF_INIT;
@@ -206,6 +206,15 @@ static void left16_mismatch_and_unknown_hash_are_told_apart(void **state)
     s.hash_algo = 99;
     assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, NULL, NULL, &s, &e),
                      OKS_E_UNSUPPORTED);
+    /* v6: the salt size must match the hash (32 octets for SHA-512), and SHA-1 is refused */
+    s = k->sigs.v[0];
+    s.salt_len = 16;
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, NULL, NULL, &s, &e),
+                     OKS_E_FORMAT);
+    s = k->sigs.v[0];
+    s.hash_algo = 2;
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, NULL, NULL, &s, &e),
+                     OKS_E_FORMAT);
     /* the same signature checked as if it bound a user ID: a different digest */
     s = k->sigs.v[0];
     assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, &k->uids[0], NULL, &s, &e),
@@ -324,7 +333,7 @@ int main(void)
         cmocka_unit_test(trusted_signatures_are_not_verified_again),
         cmocka_unit_test(key_without_valid_user_id_is_refused),
         cmocka_unit_test(ed448_v6_key_signed_by_openssl_verifies),
-        cmocka_unit_test(left16_mismatch_and_unknown_hash_are_told_apart),
+        cmocka_unit_test(left16_hash_and_salt_errors_are_told_apart),
         cmocka_unit_test(every_hash_algorithm_verifies),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
     };
