@@ -1,7 +1,8 @@
 /* lib/pgp_verify + pgp_clean: self-signatures verify on real keys, a corrupted one is dropped
  * and only it, trusted signatures are not checked again, v6 (RFC 9580 A.3) verifies, an Ed448
  * v6 key signed by OpenSSL verifies, the whole debian-keyring verifies on two threads at once,
- * the left-16 check, unknown hash algorithms and v6 salt sizes are reported as such. */
+ * the left-16 check, unknown hash algorithms and v6 salt sizes are reported as such, the
+ * third-party cap keeps the newest certifications. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -250,6 +251,73 @@ static void every_hash_algorithm_verifies(void **state)
     }
 }
 
+/* With max_third_party_per_uid = 3, each user ID keeps its 3 newest third-party certifications
+ * and every self-signature; the counts in the stats add up. */
+static void third_party_certifications_capped_newest_kept(void **state)
+{
+    (void)state;
+    oks_buf ring = OKS_BUF_INIT;
+    read_file("/usr/share/keyrings/debian-keyring.gpg", &ring);
+    size_t off = 0;
+    oks_slice ks;
+    oks_err e;
+    oks_pgp_limits lim;
+    oks_pgp_limits_default(&lim);
+    lim.max_third_party_per_uid = 3;
+    int checked = 0;
+    while (checked < 20 && oks_pgp_split_next(ring.data, ring.len, &off, &ks, &e) == 0) {
+        oks_pgp_key *full, *k;
+        oks_pgp_verify_stats fst, st;
+        assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &full, &e), 0);
+        assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &k, &e), 0);
+        assert_int_equal(oks_pgp_key_verify(full, NULL, &fst, &e), 0);
+        assert_int_equal(oks_pgp_key_verify(k, &lim, &st, &e), 0);
+        if (fst.third_party <= 3 * full->n_uids) {
+            oks_pgp_key_free(full);
+            oks_pgp_key_free(k);
+            continue;
+        }
+        checked++;
+        assert_int_equal(st.self_verified, fst.self_verified);
+        assert_int_equal(st.third_party + st.third_party_dropped,
+                         fst.third_party + fst.third_party_dropped);
+        assert_true(st.third_party_dropped > 0);
+        assert_int_equal(k->n_uids, full->n_uids);
+        size_t kept_total = 0;
+        for (size_t u = 0; u < k->n_uids; u++) {
+            const oks_pgp_sigs *kept = &k->uids[u].sigs, *all = &full->uids[u].sigs;
+            size_t n = 0, n_all = 0;
+            uint32_t oldest_kept = UINT32_MAX, newest_gone = 0;
+            for (size_t i = 0; i < kept->n; i++)
+                if (kept->v[i].state == OKS_SIG_THIRD_PARTY) {
+                    n++;
+                    if (kept->v[i].created < oldest_kept)
+                        oldest_kept = kept->v[i].created;
+                }
+            for (size_t i = 0; i < all->n; i++) {
+                if (all->v[i].state != OKS_SIG_THIRD_PARTY)
+                    continue;
+                n_all++;
+                bool found = false;
+                for (size_t j = 0; j < kept->n && !found; j++)
+                    found = kept->v[j].len == all->v[i].len &&
+                            memcmp(kept->v[j].body, all->v[i].body, all->v[i].len) == 0;
+                if (!found && all->v[i].created > newest_gone)
+                    newest_gone = all->v[i].created;
+            }
+            assert_int_equal(n, n_all < 3 ? n_all : 3);
+            if (n < n_all)
+                assert_true(oldest_kept >= newest_gone);
+            kept_total += n;
+        }
+        assert_int_equal(kept_total, st.third_party);
+        oks_pgp_key_free(full);
+        oks_pgp_key_free(k);
+    }
+    assert_int_equal(checked, 20);
+    oks_buf_release(&ring);
+}
+
 typedef struct ring_job {
     oks_pgp_key **keys;
     size_t n;
@@ -335,6 +403,7 @@ int main(void)
         cmocka_unit_test(ed448_v6_key_signed_by_openssl_verifies),
         cmocka_unit_test(left16_hash_and_salt_errors_are_told_apart),
         cmocka_unit_test(every_hash_algorithm_verifies),
+        cmocka_unit_test(third_party_certifications_capped_newest_kept),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
