@@ -1,0 +1,97 @@
+/* gw-mail/answered.c: the answered-mail record (LevelDB): lookups by digest + Message-ID,
+ * persistence across reopen, expiry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw-mail/answered.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/oks-answered.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void parse(const char *raw, oks_mail_msg *m)
+{
+    oks_err e;
+    assert_int_equal(oks_mail_parse(raw, strlen(raw), NULL, m, &e), 0);
+}
+
+static void answered_mail_is_found_again_after_reopen(void **state)
+{
+    (void)state;
+    oks_err e;
+    oks_mail_msg a, b, c;
+    parse("From: a@x\r\nMessage-ID: <1@x>\r\nSubject: HELP\r\n\r\n", &a);
+    parse("From: a@x\r\nMessage-ID: <1@x>\r\nSubject: HELP\r\n\r\nother body\r\n", &b);
+    parse("From: a@x\r\nSubject: HELP\r\n\r\n", &c);
+    oks_mail_answered *s = oks_mail_answered_open(dir, 3600, &e);
+    assert_non_null(s);
+    assert_false(oks_mail_answered_has(s, &a));
+    assert_int_equal(oks_mail_answered_put(s, &a, 1000, &e), 0);
+    assert_int_equal(oks_mail_answered_put(s, &c, 1000, &e), 0);
+    oks_mail_answered_close(s);
+    s = oks_mail_answered_open(dir, 3600, &e);
+    assert_non_null(s);
+    assert_true(oks_mail_answered_has(s, &a));
+    assert_true(oks_mail_answered_has(s, &c)); /* no Message-ID: the digest alone */
+    assert_false(oks_mail_answered_has(s, &b)); /* same Message-ID, different mail */
+    oks_mail_answered_close(s);
+    oks_mail_msg_release(&a);
+    oks_mail_msg_release(&b);
+    oks_mail_msg_release(&c);
+}
+
+static void old_entries_expire(void **state)
+{
+    (void)state;
+    oks_err e;
+    oks_mail_msg a, b;
+    parse("From: a@x\r\nMessage-ID: <old@x>\r\n\r\n", &a);
+    parse("From: a@x\r\nMessage-ID: <new@x>\r\n\r\n", &b);
+    oks_mail_answered *s = oks_mail_answered_open(dir, 100, &e);
+    assert_non_null(s);
+    assert_int_equal(oks_mail_answered_put(s, &a, 1000, &e), 0);
+    assert_int_equal(oks_mail_answered_put(s, &b, 1090, &e), 0);
+    assert_int_equal(oks_mail_answered_expire(s, 1150), 1);
+    assert_false(oks_mail_answered_has(s, &a));
+    assert_true(oks_mail_answered_has(s, &b));
+    oks_mail_answered_close(s);
+    oks_mail_msg_release(&a);
+    oks_mail_msg_release(&b);
+}
+
+static void unwritable_directory_is_an_error(void **state)
+{
+    (void)state;
+    oks_err e;
+    assert_null(oks_mail_answered_open("/proc/oks-no-such/dir", 100, &e));
+    assert_int_equal(e.code, OKS_E_IO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(answered_mail_is_found_again_after_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(old_entries_expire, setup, teardown),
+        cmocka_unit_test(unwritable_directory_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
