@@ -24,7 +24,13 @@ int oks_proto_request_unpack(const uint8_t *p, size_t n, size_t max, Oks__Reques
                            OKS_PROTO_VERSION);
     }
     if (r->op_case == OKS__REQUEST__OP__NOT_SET) {
+        /* a field this schema does not know: most likely an operation of a newer schema */
+        uint32_t unknown = r->base.n_unknown_fields ? r->base.unknown_fields[0].tag : 0;
         oks__request__free_unpacked(r, NULL);
+        if (unknown)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                               "request names no operation this server knows (unknown field %u)",
+                               unknown);
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "request names no operation");
     }
     *out = r;

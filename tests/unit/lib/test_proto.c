@@ -101,6 +101,19 @@ static void request_without_operation_is_refused(void **state)
     oks_buf_release(&b);
 }
 
+static void unknown_operation_is_named_in_the_error(void **state)
+{
+    (void)state;
+    /* version 1, then field 40 (length-delimited, empty): an operation of a newer schema */
+    const uint8_t req[] = {0x08, 0x01, 0xc2, 0x02, 0x00};
+    Oks__Request *out = NULL;
+    oks_err e;
+    assert_int_equal(oks_proto_request_unpack(req, sizeof req, 1024, &out, &e), OKS_E_FORMAT);
+    assert_null(out);
+    assert_non_null(strstr(e.msg, "unknown field 40"));
+    assert_int_equal(oks_proto_status_of(e.code), OKS__STATUS__STATUS_BAD_REQUEST);
+}
+
 static void garbage_bytes_are_a_format_error(void **state)
 {
     (void)state;
@@ -192,6 +205,7 @@ int main(void)
         cmocka_unit_test(oversized_request_is_refused_before_unpacking),
         cmocka_unit_test(unknown_version_is_refused),
         cmocka_unit_test(request_without_operation_is_refused),
+        cmocka_unit_test(unknown_operation_is_named_in_the_error),
         cmocka_unit_test(garbage_bytes_are_a_format_error),
         cmocka_unit_test(error_reply_carries_status_and_reason),
         cmocka_unit_test(status_of_maps_error_codes),
