@@ -2,7 +2,8 @@
 # Consistency of the cluster: concurrent adds of pieces of the same keys never lose an update
 # (the stored key is the union, hashing like the whole key); two routers side by side serve the
 # same shards; a router with a different slot map is refused by the shards (stale map detected);
-# a shard refuses a key of a slot it does not own.
+# a shard refuses a key of a slot it does not own; a shard that is down fails only its slots and
+# comes back by itself.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -164,5 +165,40 @@ h = t.recv_multipart() if t.poll(10000) else None
 print(("ok" if h is not None and b"\x10" not in h[-1][:4] else "not ok") + f" - shard {no0[0]} (not owning slot 0) answers a direct health request naming no slot")
 print(("ok" if ok else "not ok") + f" - shard {other[0][0]} refuses a key of slot {slot} (not its own) with a reason")
 PY
+# ---- a shard that is down fails only its slots, and comes back without touching the router ----
+"$CTL" import --quiet /usr/share/keyrings/debian-archive-keyring.gpg /usr/share/keyrings/debian-role-keys.gpg >/dev/null 2>&1
+"$CTL" inspect --no-verify --json /usr/share/keyrings/debian-archive-keyring.gpg /usr/share/keyrings/debian-role-keys.gpg 2>/dev/null |
+  /usr/bin/python3 -c '
+import json, re, sys
+conf = open(sys.argv[1]).read()
+lo1 = int(re.search(r"\[shard\.s1\][^[]*?slots = (\d+)-", conf).group(1))
+best = {}
+for l in sys.stdin:
+    f = json.loads(l)["fingerprint"]
+    if len(f) != 40: continue
+    s = "s1" if ((int(f[-16:][:8], 16) * 4096) >> 32) >= lo1 else "s0"
+    best.setdefault(s, f)
+print(best.get("s0", ""), best.get("s1", ""))' "$OKS_CONFIG" >"$D/pair"
+read -r K0 K1 <"$D/pair"
+if [ -z "$K0" ] || [ -z "$K1" ]; then
+  not_ok "found a key on each shard for the outage check"
+else
+  router_pid=$(cat "$D/run/router.pid")
+  kill -9 "$(cat "$D/run/shard-s1.pid")"
+  wait_for 10 bash -c "! '$CTL' get --mr '$K1' >/dev/null 2>&1"
+  check "with s1 down, a key of s0 is still served" "$CTL" get --mr "$K0"
+  "$CTL" get --mr "$K1" >"$D/down.out" 2>&1; rc=$?
+  sed 's/^/# /' "$D/down.out"
+  check "with s1 down, a key of s1 fails (exit $rc) with an error naming s1" \
+    bash -c "[ $rc -ne 0 ] && grep -q 's1' '$D/down.out' && grep -qi 'unavailable' '$D/down.out'"
+  "$CTL" search debian >"$D/partial.out" 2>"$D/partial.err"
+  sed 's/^/# /' "$D/partial.err"
+  check "with s1 down, a search answers from s0 and says the result is partial" \
+    bash -c "grep -q '^pub:' '$D/partial.out' && grep -q 'PARTIAL' '$D/partial.err' && grep -q 's1' '$D/partial.err'"
+  bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" >/dev/null
+  check "after s1 restarts, its key is served again through the same router" \
+    wait_for 15 "$CTL" get --mr "$K1"
+  check "the router was not restarted" test "$(cat "$D/run/router.pid")" = "$router_pid"
+fi
 check "no process of the cluster died" bash "$OKS_ROOT/deploy/local.sh" status --dir "$D"
 finish
