@@ -87,7 +87,8 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 unit_mod    = $(word 3,$(subst /, ,$(1)))
 define UNIT_rules
 $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(1)): $(call obj,$(1)) \
-    $(if $(filter lib,$(call unit_mod,$(1))),,$(call units,$(call unit_mod,$(1)))) $(LIB_OBJS)
+    $(if $(filter lib,$(call unit_mod,$(1))),,$(call units,$(call unit_mod,$(1))) \
+    $(call obj,$(EXTRA_$(call unit_mod,$(1))))) $(LIB_OBJS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(TEST_LIBS) $(LIBS)
 endef

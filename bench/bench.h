@@ -6,4 +6,7 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
                         double seconds);
 int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seconds);
 
+/* oks-bench mint (argv[0] is "mint"). */
+int bench_cmd_mint(int argc, char **argv);
+
 #endif

@@ -1,0 +1,166 @@
+/* oks-bench mint: writes N minted keys as one keyring (binary or armored) or as an SKS-style
+ * dump folder of *.pgp files, plus an optional list "fingerprint e-mail" per key. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bench/bench.h"
+#include "bench/mint.h"
+#include "lib/pgp.h"
+
+#define MINT_MAX_COUNT 100000000u
+
+static int write_file(const char *path, const oks_buf *b, bool armor)
+{
+    oks_buf a;
+    oks_buf_init(&a);
+    const oks_buf *w = b;
+    if (armor) {
+        if (oks_armor_encode(b->data, b->len, &a) < 0) {
+            fprintf(stderr, "oks-bench mint: armor failed\n");
+            return -1;
+        }
+        w = &a;
+    }
+    FILE *f = fopen(path, "wb");
+    int rc = 0;
+    if (!f || fwrite(w->data, 1, w->len, f) != w->len)
+        rc = -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    if (rc)
+        fprintf(stderr, "oks-bench mint: cannot write %s: %s\n", path, strerror(errno));
+    oks_buf_release(&a);
+    return rc;
+}
+
+static void mint_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: oks-bench mint --count N --seed S (--out FILE | --dump-dir DIR)\n"
+            "         [--v6-ratio R] [--uids A[-B]] [--certs K] [--keys-per-file N] [--armor]\n"
+            "         [--list FILE]\n"
+            "  --count N          keys to mint (1..%u)\n"
+            "  --seed S           any string; same seed and options give the same bytes\n"
+            "  --v6-ratio R       share of v6 keys, 0..1 (default 0)\n"
+            "  --uids A[-B]       user IDs per key, 1..3 (default 1-3)\n"
+            "  --certs K          third-party certifications per key from earlier keys (0..16)\n"
+            "  --out FILE         one keyring file\n"
+            "  --dump-dir DIR     SKS-style dump: DIR/oks-bench-NNNN.pgp of --keys-per-file\n"
+            "                     keys each (default 1000)\n"
+            "  --armor            ASCII-armor each written file\n"
+            "  --list FILE        write \"FINGERPRINT EMAIL\" per key\n",
+            MINT_MAX_COUNT);
+}
+
+int bench_cmd_mint(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"count", 1, 0, 'n'}, {"seed", 1, 0, 's'},  {"v6-ratio", 1, 0, 'r'},
+        {"uids", 1, 0, 'u'},  {"certs", 1, 0, 'c'}, {"out", 1, 0, 'o'},
+        {"dump-dir", 1, 0, 'd'}, {"keys-per-file", 1, 0, 'k'}, {"armor", 0, 0, 'a'},
+        {"list", 1, 0, 'l'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    bench_mint_opts o = {.seed = NULL, .v6_ratio = 0, .uids_min = 1, .uids_max = 3};
+    unsigned long count = 0, per_file = 1000;
+    const char *out = NULL, *dir = NULL, *list = NULL;
+    bool armor = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'n': count = strtoul(optarg, &end, 10); break;
+        case 's': o.seed = optarg; break;
+        case 'r': o.v6_ratio = strtod(optarg, &end); break;
+        case 'u': {
+            unsigned a = 0, b = 0;
+            int k = sscanf(optarg, "%u-%u", &a, &b);
+            if (k == 1)
+                b = a;
+            if (k < 1 || a < 1 || b > BENCH_MINT_MAX_UIDS || a > b) {
+                fprintf(stderr, "oks-bench mint: --uids wants A or A-B within 1..3\n");
+                return 2;
+            }
+            o.uids_min = a;
+            o.uids_max = b;
+            break;
+        }
+        case 'c': o.certs = (unsigned)strtoul(optarg, &end, 10); break;
+        case 'o': out = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'k': per_file = strtoul(optarg, &end, 10); break;
+        case 'a': armor = true; break;
+        case 'l': list = optarg; break;
+        case 'h': mint_usage(stdout); return 0;
+        default: mint_usage(stderr); return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "oks-bench mint: bad number '%s'\n", optarg);
+            return 2;
+        }
+    }
+    if (optind != argc || !o.seed || count < 1 || count > MINT_MAX_COUNT || !out == !dir ||
+        per_file < 1 || o.v6_ratio < 0 || o.v6_ratio > 1 || o.certs > 16) {
+        mint_usage(stderr);
+        return 2;
+    }
+    if (dir && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "oks-bench mint: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    bench_mint_primary *prim = NULL;
+    if (o.certs) {
+        prim = calloc(count, sizeof(*prim));
+        if (!prim) {
+            fprintf(stderr, "oks-bench mint: out of memory\n");
+            return 1;
+        }
+    }
+    FILE *lf = list ? fopen(list, "w") : NULL;
+    if (list && !lf) {
+        fprintf(stderr, "oks-bench mint: cannot write %s: %s\n", list, strerror(errno));
+        free(prim);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    oks_buf b;
+    oks_buf_init(&b);
+    int rc = 0;
+    unsigned file_no = 0;
+    for (unsigned long i = 0; i < count && rc == 0; i++) {
+        bench_mint_key k;
+        oks_err e;
+        if (bench_mint_one(&o, (uint32_t)i, prim, &b, &k, &e) != 0) {
+            fprintf(stderr, "oks-bench mint: key %lu: %s\n", i, e.msg);
+            rc = -1;
+            break;
+        }
+        if (prim)
+            prim[i] = k.primary;
+        if (lf)
+            fprintf(lf, "%s %s\n", k.fpr_hex, k.email);
+        if (dir && ((i + 1) % per_file == 0 || i + 1 == count)) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/oks-bench-%04u.pgp", dir, file_no++);
+            rc = write_file(path, &b, armor);
+            b.len = 0;
+        }
+    }
+    if (rc == 0 && out)
+        rc = write_file(out, &b, armor);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (lf && fclose(lf) != 0)
+        rc = -1;
+    if (rc == 0)
+        fprintf(stderr, "minted %lu keys in %.3f s (%.0f keys/s)\n", count, s,
+                s > 0 ? (double)count / s : 0.0);
+    oks_buf_release(&b);
+    free(prim);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# oks-bench mint: keys minted from a seed are identical run to run, import into gpg with every
+# signature good and every user ID present, and pass oksctl inspect with all self-signatures
+# verified and none dropped (v4 and v6, with third-party certifications, binary, armored and
+# dump folders). Then bench/run.sh --smoke runs end to end.
+set -u
+source "$(dirname "$0")/lib.sh"
+H=$(gpg_home)
+W=$(scratch_dir)
+trap 'gpg_home_cleanup "$H"; rm -rf "$W"' EXIT
+B=$OKS_BIN/oks-bench
+g() { GNUPGHOME=$H gpg --batch --quiet "$@"; }
+
+"$B" mint --count 30 --seed smoke --certs 2 --uids 1-3 --out "$W/a.pgp" --list "$W/a.lst" \
+  2>/dev/null
+"$B" mint --count 30 --seed smoke --certs 2 --uids 1-3 --out "$W/b.pgp" 2>/dev/null
+check "same seed, same bytes" cmp -s "$W/a.pgp" "$W/b.pgp"
+"$B" mint --count 30 --seed other --out "$W/c.pgp" 2>/dev/null
+check "another seed, other bytes" bash -c "! cmp -s '$W/a.pgp' '$W/c.pgp'"
+check "list has one line per key" test "$(wc -l <"$W/a.lst")" -eq 30
+
+# gpg: every key imported, every signature (self and third-party) good
+GNUPGHOME=$H gpg --batch --import "$W/a.pgp" 2>"$W/imp.txt"
+check "gpg imported all 30 keys" grep -q "imported: 30" "$W/imp.txt"
+g --with-colons --list-keys >"$W/list.txt" 2>/dev/null
+check "gpg lists 30 keys" test "$(grep -c '^pub:' "$W/list.txt")" -eq 30
+nuids=$(grep -c '^uid:' "$W/list.txt")
+check "gpg shows 30..90 user IDs ($nuids), none invalid or revoked" \
+  bash -c "[ $nuids -ge 30 ] && [ $nuids -le 90 ] && ! grep -qE '^uid:[ire]:' '$W/list.txt'"
+check "gpg shows one subkey per key" test "$(grep -c '^sub:' "$W/list.txt")" -eq 30
+while read -r fpr email; do
+  grep -q "^fpr:::::::::$fpr:" "$W/list.txt" || { not_ok "gpg knows $fpr"; break; }
+done <"$W/a.lst"
+g --check-sigs >"$W/sigs.txt" 2>&1
+good=$(grep -c '^sig!' "$W/sigs.txt")
+# one self-signature per user ID, one subkey binding per key, two certifications on each key
+# but the first (which has no earlier key to certify it)
+check "gpg: all $good signatures good, none bad or unchecked" \
+  bash -c "[ $good -eq $((nuids + 30 + 58)) ] && ! grep -qE '^sig[-%?]' '$W/sigs.txt'"
+
+# oksctl inspect: v4 and v6 keys, all self-signatures verified, none dropped
+"$B" mint --count 40 --seed smoke6 --v6-ratio 0.5 --certs 1 --out "$W/m.pgp" 2>/dev/null
+insp() { "$OKS_BIN/oksctl" inspect --json "$W/m.pgp" "$W/a.pgp" >"$W/insp.json" 2>"$W/insp.err"; }
+check "oksctl inspect exits 0 on minted keys" insp
+python3 - "$W/insp.json" <<'PY' && ok "inspect: 70 keys (v4 and v6), every self-signature verified, none dropped" || not_ok "inspect verdicts"
+import json, sys
+keys = [json.loads(l) for l in open(sys.argv[1])]
+v = {k["version"] for k in keys}
+bad = [k["fingerprint"] for k in keys if not k["verified"] or k["self_sigs_dropped"] or
+       k["uids_dropped"] or k["subkeys_dropped"] or k["packets_dropped"] or k["self_sigs_verified"] < 2]
+sys.exit(0 if len(keys) == 70 and v == {4, 6} and not bad else 1)
+PY
+
+# armored output and dump folders
+"$B" mint --count 5 --seed smoke --armor --out "$W/a.asc" 2>/dev/null
+check "armored keyring starts with the armor header" grep -q "^-----BEGIN PGP PUBLIC KEY BLOCK-----" "$W/a.asc"
+"$B" mint --count 5 --seed smoke --out "$W/five.pgp" 2>/dev/null
+"$OKS_BIN/oksctl" inspect "$W/a.asc" >"$W/asc.txt" 2>/dev/null
+"$OKS_BIN/oksctl" inspect "$W/five.pgp" >"$W/five.txt" 2>/dev/null
+check "armored keys are the binary keys" cmp -s "$W/asc.txt" "$W/five.txt"
+"$B" mint --count 25 --seed smoke --dump-dir "$W/dump" --keys-per-file 10 2>/dev/null
+check "dump folder: 3 files of 10, 10, 5 keys" \
+  test "$(ls "$W/dump"/*.pgp | wc -l)" -eq 3 -a "$(cat "$W/dump"/*.pgp | "$OKS_BIN/oksctl" inspect - 2>/dev/null | grep -c '^pub:')" -eq 25
+
+# bad arguments are refused
+check "mint refuses a missing seed" bash -c "! '$B' mint --count 3 --out '$W/x.pgp' 2>/dev/null"
+check "mint refuses --uids 4" bash -c "! '$B' mint --count 3 --seed s --uids 4 --out '$W/x.pgp' 2>/dev/null"
+
+if bash "$OKS_ROOT/bench/run.sh" --smoke >"$W/smoke.txt" 2>&1; then ok "bench/run.sh --smoke"
+else not_ok "bench/run.sh --smoke"; tail -20 "$W/smoke.txt"; fi
+finish
