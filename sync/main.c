@@ -1,0 +1,211 @@
+/*
+ * oks-sync: SKS recon gossip. This version runs one reconciliation session (`oks-sync once`)
+ * between a prefix tree built from keyring files and a peer (SKS, Hockeypuck or OKS), prints
+ * the set difference it learned, and can fetch the missing keys from the peer's hashquery.
+ * The long-running worker (change-log following, gossip loop) builds on the same units.
+ */
+#include <gcrypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/pgp.h"
+#include "sync/peer.h"
+#include "sync/recon.h"
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: oks-sync once --keyring FILE [--keyring FILE...] (--connect HOST:PORT | "
+            "--listen PORT)\n"
+            "                     [--http-port N] [--timeout SECONDS] [--fetch]\n"
+            "  Runs one recon session: --connect makes us the initiator (recon responder),\n"
+            "  --listen waits for the peer to connect (we are the requester). Prints\n"
+            "  'fetch HASH' for each hash the peer has and we lack, 'sent N' for the hashes we\n"
+            "  announced; --fetch downloads the missing keys from the peer's /pks/hashquery and\n"
+            "  prints 'fetched HASH' for the SKS hash of each key received.\n"
+            "       oks-sync hashes --keyring FILE [--keyring FILE...]\n"
+            "  Prints the SKS hash of every key of the keyrings.\n");
+}
+
+static int fetch_keys(const char *host, uint32_t port, const oks_recon_result *r, int tmo)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->nfetch; i += 100) {
+        size_t n = r->nfetch - i < 100 ? r->nfetch - i : 100;
+        oks_buf body = OKS_BUF_INIT;
+        oks_err e;
+        if (oks_sync_hashquery(host, (int)port, r->fetch + i, n, tmo, &body, &e) != 0) {
+            oks_error("hashquery %s:%u: %s", host, port, e.msg);
+            oks_buf_release(&body);
+            return 1;
+        }
+        if (body.len < 4) {
+            oks_buf_release(&body);
+            return 1;
+        }
+        uint32_t cnt = oks_be32(body.data);
+        size_t off = 4;
+        for (uint32_t k = 0; k < cnt; k++) {
+            if (body.len - off < 4 || body.len - off - 4 < oks_be32(body.data + off)) {
+                oks_error("hashquery answer truncated at byte %zu", off);
+                oks_buf_release(&body);
+                return 1;
+            }
+            uint32_t kl = oks_be32(body.data + off);
+            oks_pgp_key *key = NULL;
+            if (oks_pgp_key_parse(body.data + off + 4, kl, NULL, OKS_PGP_TRUSTED, &key, &e) ==
+                0) {
+                uint8_t h[16];
+                char hex[33];
+                oks_pgp_key_sks_hash(key, h);
+                oks_hex(hex, h, 16, 1);
+                printf("fetched %s\n", hex);
+                oks_pgp_key_free(key);
+                total++;
+            }
+            off += 4 + kl;
+        }
+        oks_buf_release(&body);
+    }
+    printf("fetched-count %zu\n", total);
+    return 0;
+}
+
+static int cmd_once(int argc, char **argv)
+{
+    const char *connect_to = NULL;
+    int listen_port = 0, do_fetch = 0, timeout_s = 60;
+    oks_recon_opts o;
+    oks_recon_opts_default(&o);
+    oks_ptree *t;
+    oks_err e;
+    if (oks_ptree_open(NULL, &t, &e))
+        return 2;
+    size_t keys = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--fetch") == 0) {
+            do_fetch = 1;
+            continue;
+        }
+        if (!v) {
+            usage();
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--keyring") == 0) {
+            size_t n;
+            if (oks_sync_tree_add_keyring(t, v, &n, &e)) {
+                fprintf(stderr, "oks-sync: %s\n", e.msg);
+                return 2;
+            }
+            keys += n;
+        } else if (strcmp(a, "--connect") == 0)
+            connect_to = v;
+        else if (strcmp(a, "--listen") == 0)
+            listen_port = atoi(v);
+        else if (strcmp(a, "--http-port") == 0)
+            o.cfg.http_port = (uint32_t)atoi(v);
+        else if (strcmp(a, "--timeout") == 0)
+            timeout_s = atoi(v);
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (!connect_to == !listen_port || timeout_s <= 0) {
+        usage();
+        return 2;
+    }
+    o.read_timeout_ms = o.config_timeout_ms = timeout_s * 1000;
+    int fd = connect_to ? oks_sync_connect(connect_to, timeout_s * 1000, &e)
+                        : oks_sync_accept_one(listen_port, timeout_s * 1000, &e);
+    if (fd < 0) {
+        fprintf(stderr, "oks-sync: %s\n", e.msg);
+        return 1;
+    }
+    oks_recon_result r;
+    int rc = oks_recon_session(fd, connect_to ? OKS_RECON_RESPONDER : OKS_RECON_REQUESTER, t, &o,
+                               &r, &e);
+    close(fd);
+    if (rc) {
+        oks_error("recon session with %s failed: %s", connect_to ? connect_to : "peer", e.msg);
+        fprintf(stderr, "oks-sync: %s\n", e.msg);
+        oks_recon_result_release(&r);
+        oks_ptree_free(t);
+        return 1;
+    }
+    for (size_t i = 0; i < r.nfetch; i++) {
+        char hex[33];
+        oks_hex(hex, r.fetch[i], 16, 1);
+        printf("fetch %s\n", hex);
+    }
+    printf("keys %zu\nfetch-count %zu\nsent %zu\npeer-http-port %u\nmessages %zu\n", keys,
+           r.nfetch, r.sent, r.peer_http_port, r.messages);
+    fflush(stdout);
+    if (do_fetch) {
+        char host[64] = "127.0.0.1";
+        if (connect_to) {
+            const char *c = strrchr(connect_to, ':');
+            snprintf(host, sizeof host, "%.*s", (int)(c - connect_to), connect_to);
+        }
+        rc = fetch_keys(host, r.peer_http_port, &r, timeout_s * 1000);
+    }
+    oks_recon_result_release(&r);
+    oks_ptree_free(t);
+    return rc ? 1 : 0;
+}
+
+/* oks-sync hashes --keyring FILE...: the SKS hash of every key, as the tree holds them */
+static int cmd_hashes(int argc, char **argv)
+{
+    oks_ptree *t;
+    oks_err e;
+    if (oks_ptree_open(NULL, &t, &e))
+        return 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        size_t n;
+        if (strcmp(argv[i], "--keyring") != 0) {
+            fprintf(stderr, "oks-sync: --keyring FILE expected\n");
+            oks_ptree_free(t);
+            return 2;
+        }
+        if (oks_sync_tree_add_keyring(t, argv[i + 1], &n, &e)) {
+            fprintf(stderr, "oks-sync: %s\n", e.msg);
+            oks_ptree_free(t);
+            return 2;
+        }
+    }
+    uint8_t(*h)[16];
+    size_t n;
+    if (oks_ptree_all_hashes(t, &h, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            char hex[33];
+            oks_hex(hex, h[i], 16, 1);
+            printf("%s\n", hex);
+        }
+        free(h);
+    }
+    oks_ptree_free(t);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (!gcry_check_version("1.10.0")) {
+        fprintf(stderr, "libgcrypt too old\n");
+        return 2;
+    }
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    oks_log_open("oks-sync", NULL);
+    if (argc >= 2 && strcmp(argv[1], "once") == 0)
+        return cmd_once(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "hashes") == 0)
+        return cmd_hashes(argc - 1, argv + 1);
+    usage();
+    return 2;
+}

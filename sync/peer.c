@@ -1,0 +1,198 @@
+/*
+ * sync/peer: sockets, keyring trees and the hashquery client (see peer.h). The HTTP client is
+ * deliberately minimal: HTTP/1.0, one request per connection, body read to EOF, as SKS does.
+ */
+#include "sync/peer.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/pgp.h"
+
+static int wait_ev(int fd, short ev, int timeout_ms)
+{
+    struct pollfd p = {fd, ev, 0};
+    int r;
+    do
+        r = poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
+{
+    char host[64];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || (size_t)(colon - hostport) >= sizeof host)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "peer \"%s\" is not HOST:PORT", hostport);
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = '\0';
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "peer \"%s\": bad address", hostport);
+    sa.sin_port = htons((uint16_t)port);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
+        int err = errno;
+        close(fd);
+        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "connect %s: %s", hostport,
+                           strerror(err));
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (wait_ev(fd, POLLOUT, timeout_ms) <= 0) {
+        close(fd);
+        return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "connect %s: timed out", hostport);
+    }
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    if (soerr) {
+        close(fd);
+        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "connect %s: %s", hostport,
+                           strerror(soerr));
+    }
+    return fd;
+}
+
+int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (ls < 0)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, 4) != 0) {
+        int err = errno;
+        close(ls);
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "listen on port %d: %s", port,
+                           strerror(err));
+    }
+    if (wait_ev(ls, POLLIN, timeout_ms) <= 0) {
+        close(ls);
+        return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "no connection within %d ms",
+                           timeout_ms);
+    }
+    int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int err = errno;
+    close(ls);
+    if (fd < 0)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "accept: %s", strerror(err));
+    return fd;
+}
+
+int oks_sync_tree_add_keyring(oks_ptree *t, const char *path, size_t *n, oks_err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "%s: %s", path, strerror(errno));
+    oks_buf b = OKS_BUF_INIT;
+    uint8_t chunk[65536];
+    size_t got;
+    int rc = 0;
+    while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = oks_buf_append(&b, chunk, got);
+    fclose(f);
+    if (rc) {
+        oks_buf_release(&b);
+        return oks_err_set(e, rc, OKS_NO_OFFSET, "%s: out of memory", path);
+    }
+    size_t off = 0;
+    *n = 0;
+    for (;;) {
+        oks_slice k;
+        oks_err ke;
+        int r = oks_pgp_split_next(b.data, b.len, &off, &k, &ke);
+        if (r == 1)
+            break;
+        if (r < 0)
+            continue;
+        oks_pgp_key *key = NULL;
+        if (oks_pgp_key_parse(k.ptr, k.len, NULL, OKS_PGP_TRUSTED, &key, &ke) != 0)
+            continue;
+        uint8_t h[16];
+        oks_pgp_key_sks_hash(key, h);
+        oks_pgp_key_free(key);
+        r = oks_ptree_insert(t, h, e);
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (r == 0)
+            (*n)++;
+    }
+    oks_buf_release(&b);
+    return rc;
+}
+
+int oks_sync_hashquery(const char *host, int port, const uint8_t (*h)[16], size_t n,
+                       int timeout_ms, oks_buf *out, oks_err *e)
+{
+    char hp[96];
+    snprintf(hp, sizeof hp, "%s:%d", host, port);
+    int fd = oks_sync_connect(hp, timeout_ms, e);
+    if (fd < 0)
+        return fd;
+    oks_buf req = OKS_BUF_INIT, resp = OKS_BUF_INIT;
+    int rc = oks_buf_printf(&req, "POST /pks/hashquery HTTP/1.0\r\ncontent-length: %zu\r\n\r\n",
+                            4 + n * 20);
+    if (rc == 0)
+        rc = oks_buf_put_be32(&req, (uint32_t)n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = oks_buf_put_be32(&req, 16);
+        if (rc == 0)
+            rc = oks_buf_append(&req, h[i], 16);
+    }
+    size_t off = 0;
+    while (rc == 0 && off < req.len) {
+        ssize_t w = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+        if (w > 0)
+            off += (size_t)w;
+        else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (wait_ev(fd, POLLOUT, timeout_ms) <= 0)
+                rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "hashquery: write timed out");
+        } else
+            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "hashquery: send: %s", strerror(errno));
+    }
+    while (rc == 0) {
+        if (wait_ev(fd, POLLIN, timeout_ms) <= 0) {
+            rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "hashquery: read timed out");
+            break;
+        }
+        if ((rc = oks_buf_reserve(&resp, 65536)) != 0)
+            break;
+        ssize_t r = recv(fd, resp.data + resp.len, 65536, 0);
+        if (r == 0)
+            break;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (r < 0)
+            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "hashquery: recv: %s", strerror(errno));
+        else
+            resp.len += (size_t)r;
+    }
+    close(fd);
+    if (rc == 0) {
+        /* status line "HTTP/x.y 2.." then headers up to CRLFCRLF */
+        const uint8_t *end = resp.len ? memmem(resp.data, resp.len, "\r\n\r\n", 4) : NULL;
+        if (resp.len < 12 || memcmp(resp.data, "HTTP/", 5) != 0 || !end)
+            rc = oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery: not an HTTP answer");
+        else if (resp.data[9] != '2')
+            rc = oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery: status %.3s",
+                             resp.data + 9);
+        else
+            rc = oks_buf_append(out, end + 4, resp.len - (size_t)(end + 4 - resp.data));
+    }
+    oks_buf_release(&req);
+    oks_buf_release(&resp);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * sync/peer: what a recon session needs around it: TCP connect/accept with timeouts (loopback
+ * or any numeric address), a tree built from keyring files (the SKS hash of every key as
+ * parsed, for standalone sessions and interoperability tests), and the HKP /pks/hashquery
+ * client that fetches keys by hash from a peer (protocols.md §1.11).
+ */
+#ifndef OKS_SYNC_PEER_H
+#define OKS_SYNC_PEER_H
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "sync/ptree.h"
+
+/* "HOST:PORT" (numeric IPv4) -> connected blocking socket, or a negative error. */
+int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e);
+/* Listens on 127.0.0.1:port and accepts one connection within timeout_ms. */
+int oks_sync_accept_one(int port, int timeout_ms, oks_err *e);
+/* Adds the SKS hash of every key of a binary keyring file; *n = keys added. */
+int oks_sync_tree_add_keyring(oks_ptree *t, const char *path, size_t *n, oks_err *e);
+/* POSTs the hashes to http://host:port/pks/hashquery; appends the body (count + keys) to out. */
+int oks_sync_hashquery(const char *host, int port, const uint8_t (*h)[16], size_t n,
+                       int timeout_ms, oks_buf *out, oks_err *e);
+
+#endif
