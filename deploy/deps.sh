@@ -13,7 +13,7 @@ PKGS=(
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography swaks curl jq haproxy
   # benchmarks
-  wrk gnuplot-nox bc
+  wrk gnuplot-nox bc h2o
 )
 
 missing=()

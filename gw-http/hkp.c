@@ -82,16 +82,38 @@ static void add_count_header(h2o_req_t *req, size_t n)
                           "X-HKP-Results-Count", v, (size_t)l);
 }
 
-static void answer_get(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
+/* Version of a stored key from its first packet, without parsing the rest. */
+static int key_version(const ProtobufCBinaryData *d)
+{
+    size_t off = 0;
+    oks_pgp_packet pkt;
+    oks_err e;
+    if (oks_pgp_packet_next(d->data, d->len, &off, &pkt, &e) || pkt.len < 1)
+        return -1;
+    return pkt.body[0];
+}
+
+/* op=get / hget: the stored bytes are already the canonical form, so they are served as they
+ * are (no parse); the ETag comes from the stored SKS hashes. */
+static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, size_t max)
 {
     oks_buf bin = OKS_BUF_INIT, out = OKS_BUF_INIT;
     gcry_md_hd_t md;
     gcry_md_open(&md, GCRY_MD_MD5, 0);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t h[16];
-        oks_pgp_key_serialize(keys[i], &bin);
-        oks_pgp_key_sks_hash(keys[i], h);
-        gcry_md_write(md, h, 16);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_keys && n < max; i++) {
+        int v = key_version(&r->keys[i]->data);
+        if (v < 0 || (v == 6 && !c->v6_ok))
+            continue;
+        oks_buf_append(&bin, r->keys[i]->data.data, r->keys[i]->data.len);
+        gcry_md_write(md, r->keys[i]->sks_hash.data, r->keys[i]->sks_hash.len);
+        n++;
+    }
+    if (n == 0) {
+        gcry_md_close(md);
+        oks_buf_release(&bin);
+        gw_error(req, 404, "No results found");
+        return;
     }
     char *etag = h2o_mem_alloc_pool(&req->pool, 40);
     etag[0] = '"';
@@ -216,12 +238,14 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         return;
     }
     size_t max = gw_thread_of(req)->g->conf.max_results;
+    if (c->l.op == GW_OP_GET || c->l.op == GW_OP_HGET) {
+        answer_get(req, c, r, max);
+        return;
+    }
     oks_pgp_key **keys = malloc((r->n_keys ? r->n_keys : 1) * sizeof *keys);
     size_t n = keys ? parse_keys(r, c->v6_ok, keys, max) : 0;
     if (n == 0)
         gw_error(req, 404, "No results found");
-    else if (c->l.op == GW_OP_GET || c->l.op == GW_OP_HGET)
-        answer_get(req, c, keys, n);
     else
         answer_index(req, c, keys, n);
     free_keys(keys, n);

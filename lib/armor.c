@@ -5,23 +5,37 @@
  */
 #include "lib/pgp.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static const char BEGIN[] = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 static const char END[] = "-----END PGP PUBLIC KEY BLOCK-----";
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static uint32_t crc24(uint32_t crc, const uint8_t *p, size_t n)
+/* CRC-24 a byte at a time through a table built once (8 times faster than bit by bit, which
+ * showed up in profiles of op=get on large keys). */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
 {
-    for (size_t i = 0; i < n; i++) {
-        crc ^= (uint32_t)p[i] << 16;
+    for (uint32_t b = 0; b < 256; b++) {
+        uint32_t crc = b << 16;
         for (int k = 0; k < 8; k++) {
             crc <<= 1;
             if (crc & 0x1000000)
                 crc ^= 0x1864cfb;
         }
+        crc_table[b] = crc & 0xffffff;
     }
-    return crc & 0xffffff;
+}
+
+static uint32_t crc24(uint32_t crc, const uint8_t *p, size_t n)
+{
+    pthread_once(&crc_once, crc_init);
+    for (size_t i = 0; i < n; i++)
+        crc = ((crc << 8) ^ crc_table[((crc >> 16) ^ p[i]) & 0xff]) & 0xffffff;
+    return crc;
 }
 
 static int b64val(unsigned char c)
@@ -178,6 +192,11 @@ int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out)
     if (r)
         return r;
     oks_buf_printf(out, "%s\n\n", BEGIN);
+    /* 4 characters per 3 bytes, a newline per 64 characters, then CRC and END line */
+    size_t body = (n + 2) / 3 * 4, need = body + body / 64 + 2 + sizeof END + 8;
+    if (oks_buf_reserve(out, need))
+        return OKS_E_NOMEM;
+    char *w = (char *)out->data + out->len;
     size_t col = 0;
     char q[4];
     for (size_t i = 0; i < n; i += 3) {
@@ -187,19 +206,20 @@ int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out)
             v |= (uint32_t)p[i + 1] << 8;
         if (k > 2)
             v |= p[i + 2];
-        q[0] = B64[v >> 18 & 63];
-        q[1] = B64[v >> 12 & 63];
-        q[2] = k > 1 ? B64[v >> 6 & 63] : '=';
-        q[3] = k > 2 ? B64[v & 63] : '=';
-        oks_buf_append(out, q, 4);
+        w[0] = B64[v >> 18 & 63];
+        w[1] = B64[v >> 12 & 63];
+        w[2] = k > 1 ? B64[v >> 6 & 63] : '=';
+        w[3] = k > 2 ? B64[v & 63] : '=';
+        w += 4;
         col += 4;
         if (col == 64) {
-            oks_buf_putc(out, '\n');
+            *w++ = '\n';
             col = 0;
         }
     }
     if (col)
-        oks_buf_putc(out, '\n');
+        *w++ = '\n';
+    out->len = (size_t)(w - (char *)out->data);
     uint32_t c = crc24(0xb704ce, p, n);
     q[0] = B64[c >> 18 & 63];
     q[1] = B64[c >> 12 & 63];

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# HTTP benchmark (writes the "HTTP gateway" section of bench/RESULTS.md): wrk with a Lua script
+# rotating over real fingerprints and e-mail addresses, op=get by fingerprint and op=index by
+# e-mail, against OKS (gw-http -> router -> 2 shards), SKS with the same keys, and h2o serving
+# the same armored bytes as static files (the ceiling of this box); 16 and 64 connections.
+# usage: bench/http.sh [--write] [KEYRING] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WRITE=0; [ "${1:-}" = --write ] && { WRITE=1; shift; }
+KR=${1:-/usr/share/keyrings/debian-keyring.gpg}
+SECS=${2:-5}
+SHARED=${OKS_SHARED:-$(cd .. && pwd)/shared}
+B=build/bin
+D=$(mktemp -d /tmp/oksh.XXXXXX)
+H2O_PID=
+cleanup() {
+  [ -n "$H2O_PID" ] && kill "$H2O_PID" 2>/dev/null
+  sh "$SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1 || true
+  bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1; rm -rf "$D"
+}
+trap cleanup EXIT
+port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+OP=$(port); SP=$(port); RP=$(port); HP=$(port)
+bash deploy/local.sh up --dir "$D/oks" --shards 2 --http-port "$OP" >/dev/null
+OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$KR" >/dev/null
+mkdir -p "$D/sks" "$D/static"
+sh "$SHARED/peers/sks/start.sh" "$D/sks" "$SP" "$RP" "$KR" >/dev/null 2>&1
+"$B/oksctl" inspect --json "$KR" >"$D/keys.json"
+/usr/bin/python3 - "$D" <<'PY'
+import json, sys
+d = sys.argv[1]
+keys = [json.loads(l) for l in open(f"{d}/keys.json")]
+with open(f"{d}/get.paths", "w") as g, open(f"{d}/static.paths", "w") as s, open(f"{d}/index.paths", "w") as x:
+    for k in keys:
+        g.write(f"/pks/lookup?op=get&options=mr&search=0x{k['fingerprint']}\n")
+        s.write(f"/{k['fingerprint']}.asc\n")
+        for u in k["uids"]:
+            if "<" in u and u.endswith(">"):
+                x.write(f"/pks/lookup?op=index&options=mr&search={u[u.rindex('<')+1:-1]}\n")
+                break
+PY
+# static copies of exactly what OKS serves
+while read -r p; do
+  f=${p#*search=0x}
+  curl -s "http://127.0.0.1:$OP$p" -o "$D/static/$f.asc"
+done <"$D/get.paths"
+chmod 755 "$D"; chmod -R a+rX "$D/static"  # h2o drops root privileges to nobody
+printf 'listen:\n  port: %s\n  host: 127.0.0.1\nnum-threads: 2\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: %s\n' \
+  "$HP" "$D/static" >"$D/h2o.conf"
+h2o -c "$D/h2o.conf" >"$D/h2o.log" 2>&1 &
+H2O_PID=$!
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$HP/" && break; sleep 0.1; done
+cat >"$D/rotate.lua" <<'LUA'
+local paths = {}
+for line in io.lines(os.getenv("PATHS")) do paths[#paths + 1] = line end
+local i = math.random(#paths)
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+LUA
+run() { # name port paths conns
+  local out
+  out=$(PATHS=$3 wrk -t2 -c"$4" -d"${SECS}s" --latency -s "$D/rotate.lua" "http://127.0.0.1:$2" 2>&1)
+  local rps p50 p99 non2
+  rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+  p50=$(awk '$1=="50%"{print $2}' <<<"$out")
+  p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+  non2=$(awk '/Non-2xx/{print $NF}' <<<"$out"); non2=${non2:-0}
+  echo "$1 $4 $rps $p50 $p99 $non2"
+}
+: >"$D/results"
+for c in 16 64; do
+  run "OKS-get" "$OP" "$D/get.paths" $c >>"$D/results"
+  run "SKS-get" "$SP" "$D/get.paths" $c >>"$D/results"
+  run "h2o-static" "$HP" "$D/static.paths" $c >>"$D/results"
+  run "OKS-index" "$OP" "$D/index.paths" $c >>"$D/results"
+  run "SKS-index" "$SP" "$D/index.paths" $c >>"$D/results"
+done
+cat "$D/results"
+section() {
+  echo "## HTTP gateway"
+  echo
+  echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo); wrk on the same cores"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- command: \`bash bench/http.sh --write $KR $SECS\` — wrk -t2 -d${SECS}s --latency, Lua script"
+  echo "  rotating over the $(wc -l <"$D/get.paths") keys' fingerprints / e-mail addresses; OKS = gw-http (2 threads)"
+  echo "  + router + 2 shards; SKS = ../shared/peers/sks with the same keyring; h2o = the same"
+  echo "  armored bytes as static files"
+  echo
+  echo "| workload | connections | req/s | p50 | p99 | non-2xx |"
+  echo "|---|---|---|---|---|---|"
+  awk '{printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6}' "$D/results"
+  echo
+  /usr/bin/python3 - "$D/results" <<'PY'
+import sys
+r = {}
+for l in open(sys.argv[1]):
+    n, c, rps, *_ = l.split(); r[(n, c)] = float(rps or 0)
+for c in ("16", "64"):
+    g, s, h, i, si = (r.get((k, c), 0) for k in ("OKS-get", "SKS-get", "h2o-static", "OKS-index", "SKS-index"))
+    print(f"At {c} connections: get = {g/s if s else 0:.1f}× SKS (target 20×), {100*g/h if h else 0:.0f}% of the static ceiling (target 50%); index = {i/si if si else 0:.1f}× SKS (target 10×).  ")
+PY
+}
+section | tee "$D/section.md"
+if [ $WRITE -eq 1 ]; then
+  /usr/bin/python3 - bench/RESULTS.md "$D/section.md" <<'PY'
+import sys, re
+path, sec = sys.argv[1], open(sys.argv[2]).read()
+try: text = open(path).read()
+except FileNotFoundError: text = "# Benchmark results\n\n"
+pat = re.compile(r"## HTTP gateway\n.*?(?=\n## |\Z)", re.S)
+text = pat.sub(sec.rstrip("\n") + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + sec
+open(path, "w").write(text)
+PY
+fi
