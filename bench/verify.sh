@@ -30,6 +30,7 @@ mkdir "$W/m"
 for n in ed25519 p256 rsa; do
   for ((i = 0; i < 200; i++)); do cat "$W/m/$n.pgp"; done >"$W/$n.pgp"
 done
+load0=$(cut -d' ' -f1 /proc/loadavg)
 rows=""
 for spec in "debian-keyring.gpg:/usr/share/keyrings/debian-keyring.gpg" \
             "Ed25519 (EdDSA legacy), 200 keys:$W/ed25519.pgp" \
@@ -48,7 +49,7 @@ done
 report=$(cat <<REPORT
 ## Self-signature verification rate
 
-- machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), libgcrypt $(dpkg-query -W -f='${Version}' libgcrypt20 2>/dev/null); load average at start $(cut -d' ' -f1 /proc/loadavg)
+- machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), libgcrypt $(dpkg-query -W -f='${Version}' libgcrypt20 2>/dev/null); load average $load0 at start, $(cut -d' ' -f1 /proc/loadavg) at end (other work on the machine lowers the rates, above all with 2 threads)
 - date: $(date -u +%Y-%m-%dT%H:%MZ)
 - command: \`bash bench/verify.sh $RUNS\` — signatures verified / (median of $RUNS
   \`oksctl inspect --threads T\` − median of $RUNS \`oksctl inspect --threads T --no-verify\`)
