@@ -8,5 +8,7 @@ int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seco
 
 /* oks-bench mint (argv[0] is "mint"). */
 int bench_cmd_mint(int argc, char **argv);
+/* oks-bench upload / mixed (argv[0] is the subcommand). */
+int bench_cmd_load(int argc, char **argv);
 
 #endif

@@ -11,6 +11,9 @@ static void usage(FILE *f)
     fprintf(f, "usage:\n"
                "  oks-bench mint --count N --seed S (--out FILE | --dump-dir DIR) [...]\n"
                "      deterministic synthetic keys (oks-bench mint --help)\n"
+               "  oks-bench upload --url http://127.0.0.1:PORT --keys KEYRING [...]\n"
+               "  oks-bench mixed --url http://127.0.0.1:PORT --list LIST [...]\n"
+               "      HKP load: distinct uploads, or get/index/add mix (oks-bench upload --help)\n"
                "  oks-bench router-lookup CONFIG FPR_FILE WINDOW SECONDS\n"
                "      get-by-fingerprint through the router, WINDOW requests in flight\n"
                "  oks-bench direct-lookup CONFIG FPR_FILE SECONDS\n"
@@ -26,6 +29,8 @@ int main(int argc, char **argv)
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
     if (argc >= 2 && strcmp(argv[1], "mint") == 0)
         return bench_cmd_mint(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "upload") == 0 || strcmp(argv[1], "mixed") == 0))
+        return bench_cmd_load(argc - 1, argv + 1);
     if (argc == 6 && strcmp(argv[1], "router-lookup") == 0)
         return bench_router_lookup(argv[2], argv[3], (unsigned)atoi(argv[4]), atof(argv[5]));
     if (argc == 5 && strcmp(argv[1], "direct-lookup") == 0)

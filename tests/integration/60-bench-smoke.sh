@@ -66,6 +66,36 @@ check "dump folder: 3 files of 10, 10, 5 keys" \
 check "mint refuses a missing seed" bash -c "! '$B' mint --count 3 --out '$W/x.pgp' 2>/dev/null"
 check "mint refuses --uids 4" bash -c "! '$B' mint --count 3 --seed s --uids 4 --out '$W/x.pgp' 2>/dev/null"
 
+# load driver against a tiny HTTP server (python3 http.server, HTTP/1.0: a connection per
+# request): the request cap and the duration hold, non-loopback targets are refused
+P=$(free_port)
+mkdir -p "$W/www"
+(cd "$W/www" && exec python3 -m http.server --bind 127.0.0.1 "$P" 2>"$W/srv.log" >/dev/null) &
+SRV=$!
+trap 'kill $SRV 2>/dev/null; gpg_home_cleanup "$H"; rm -rf "$W"' EXIT
+served() { grep -c '"GET /pks/lookup' "$W/srv.log"; }
+if wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$P/"; then
+  : >"$W/srv.log"
+  "$B" mixed --url "http://127.0.0.1:$P" --list "$W/a.lst" --get 90 --index 10 --conns 4 \
+    --duration 30 --max-requests 120 >"$W/cap.txt"
+  check "request cap: the client reports 120 answered" grep -q "^summary started=120 answered=120 errors=0" "$W/cap.txt"
+  wait_for 5 test "$(served)" -ge 120
+  check "request cap: the server saw exactly 120 requests ($(served))" test "$(served)" -eq 120
+  : >"$W/srv.log"
+  timeout 30 "$B" mixed --url "http://127.0.0.1:$P" --list "$W/a.lst" --get 100 --index 0 \
+    --conns 2 --rate 50 --duration 1 >"$W/dur.txt"
+  check "duration: a 1 s run at 50 requests/s ends on its own" test $? -eq 0
+  n=$(awk '/^summary/{sub("started=","",$2); print $2}' "$W/dur.txt")
+  check "duration and rate: 1 s at 50/s started no more than 51 requests ($n)" test "${n:-0}" -ge 1 -a "${n:-0}" -le 51
+  "$B" mint --count 3 --seed up --out "$W/up.pgp" 2>/dev/null
+  "$B" upload --url "http://127.0.0.1:$P" --keys "$W/up.pgp" --duration 30 >"$W/up.txt"
+  check "upload sends each key once, then stops (3 requests)" grep -q "^summary started=3 answered=3" "$W/up.txt"
+else
+  not_ok "python3 http.server came up"
+fi
+check "load driver refuses a non-loopback target" \
+  bash -c "! '$B' upload --url http://192.0.2.1:80 --keys '$W/up.pgp' 2>/dev/null"
+
 if bash "$OKS_ROOT/bench/run.sh" --smoke >"$W/smoke.txt" 2>&1; then ok "bench/run.sh --smoke"
 else not_ok "bench/run.sh --smoke"; tail -20 "$W/smoke.txt"; fi
 finish
