@@ -31,6 +31,7 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
         return;
     }
     oks_buf out = OKS_BUF_INIT;
+    oks_tmpl *page = gw_wants_html(req) ? oks_tmpl_new() : NULL;
     size_t ok = 0;
     for (size_t i = 0; i < r->n_results; i++) {
         Oks__AddResult *a = r->results[i];
@@ -41,6 +42,12 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
         oks_buf_printf(&out, "%s %s%s%s\n", fpr, outcome_name[o], *a->reason ? ": " : "",
                        a->reason);
         ok += o != 3;
+        if (page) {
+            oks_tmpl *it = oks_tmpl_push(page, "results");
+            oks_tmpl_setf(it, "fpr", "%s", fpr);
+            oks_tmpl_setf(it, "outcome", "%s", outcome_name[o]);
+            oks_tmpl_setf(it, "reason", "%s", a->reason);
+        }
         atomic_ulong *ctr[] = {&g->metrics.keys_added, &g->metrics.keys_updated,
                                &g->metrics.keys_unchanged, &g->metrics.keys_rejected};
         atomic_fetch_add(ctr[o], 1);
@@ -48,7 +55,12 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     if (r->status != OKS__STATUS__STATUS_OK)
         oks_buf_printf(&out, "warning: %s\n", r->error);
     /* 200 as soon as one key went in (gpg only looks at the status); 422 when none did */
-    gw_respond(req, ok ? 200 : 422, NULL, "text/plain; charset=utf-8", out.data, out.len);
+    if (page) {
+        gw_page(req, ok ? 200 : 422, GW_PAGE_UPLOAD, page);
+        oks_tmpl_free(page);
+    } else {
+        gw_respond(req, ok ? 200 : 422, NULL, "text/plain; charset=utf-8", out.data, out.len);
+    }
     oks_buf_release(&out);
 }
 

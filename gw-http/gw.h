@@ -10,6 +10,7 @@
 #include "gw-http/ratelimit.h"
 #include "lib/cluster.h"
 #include "lib/proto.h"
+#include "lib/tmpl.h"
 
 #include <h2o.h>
 #include <pthread.h>
@@ -46,6 +47,9 @@ typedef struct gw_metrics {
     atomic_ulong latency_sum_us, latency_count;
     atomic_ulong keys_added, keys_updated, keys_unchanged, keys_rejected;
 } gw_metrics;
+
+enum gw_page { GW_PAGE_HOME, GW_PAGE_INDEX, GW_PAGE_KEY, GW_PAGE_STATS, GW_PAGE_UPLOAD,
+               GW_PAGE_ERROR, GW_PAGES };
 
 typedef struct gw gw;
 typedef struct gw_thread gw_thread;
@@ -90,6 +94,7 @@ struct gw {
     gw_thread *threads;
     gw_metrics metrics;
     gw_ratelimit *rl;
+    char *pages[GW_PAGES]; /* template sources */
     volatile int stop;
 };
 
@@ -114,6 +119,12 @@ void gw_html_escape(oks_buf *out, const char *s, size_t n);
 /* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
  * the client is over it. */
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);
+
+/* pages.c */
+int gw_pages_load(gw *g, const char *dir);
+int gw_pages_dump(const char *dir);
+void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
+bool gw_wants_html(h2o_req_t *req);
 
 /* hkp.c, add.c, misc.c */
 int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req);

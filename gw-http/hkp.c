@@ -82,6 +82,21 @@ static void add_count_header(h2o_req_t *req, size_t n)
                           "X-HKP-Results-Count", v, (size_t)l);
 }
 
+static void set_date(oks_tmpl *t, const char *name, uint32_t when)
+{
+    time_t tt = when;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    oks_tmpl_setf(t, name, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
+{
+    char hex[65];
+    oks_hex(hex, p, n, 1);
+    oks_tmpl_set(t, name, hex, 2 * n);
+}
+
 /* Version of a stored key from its first packet, without parsing the rest. */
 static int key_version(const ProtobufCBinaryData *d)
 {
@@ -135,32 +150,24 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
                        H2O_STRLIT("attachment; filename=gpgkey.asc"));
         gw_respond(req, 200, NULL, "application/pgp-keys; charset=utf-8", out.data, out.len);
     } else {
-        oks_buf arm = OKS_BUF_INIT;
-        oks_armor_encode(bin.data, bin.len, &arm);
-        oks_buf_printf(&out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
-                             "Public key</title></head><body><h1>Public key</h1>\n<pre>\n");
-        gw_html_escape(&out, (const char *)arm.data, arm.len);
-        oks_buf_printf(&out, "</pre>\n</body></html>\n");
-        oks_buf_release(&arm);
-        gw_respond(req, 200, NULL, "text/html; charset=utf-8", out.data, out.len);
+        oks_tmpl *t = oks_tmpl_new();
+        oks_armor_encode(bin.data, bin.len, &out);
+        oks_tmpl_set(t, "armor", (const char *)out.data, out.len);
+        for (size_t i = 0; i < r->n_keys; i++)
+            set_hex(oks_tmpl_push(t, "keys"), "fpr", r->keys[i]->fingerprint.data,
+                    r->keys[i]->fingerprint.len);
+        gw_page(req, 200, GW_PAGE_KEY, t);
+        oks_tmpl_free(t);
     }
     oks_buf_release(&bin);
     oks_buf_release(&out);
 }
 
-static void html_date(oks_buf *out, uint32_t t)
-{
-    time_t tt = t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    oks_buf_printf(out, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
 static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
 {
-    oks_buf out = OKS_BUF_INIT;
     add_count_header(req, n);
     if (c->l.mr) {
+        oks_buf out = OKS_BUF_INIT;
         oks_buf_printf(&out, "info:1:%zu\n", n);
         for (size_t i = 0; i < n; i++)
             oks_pgp_key_mr_index(keys[i], &out);
@@ -168,51 +175,49 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size
         oks_buf_release(&out);
         return;
     }
-    oks_buf_printf(&out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Search "
-                         "results</title></head><body><h1>Search results</h1>\n<pre>\n");
+    oks_tmpl *t = oks_tmpl_new();
+    const char *search = gw_form_get(&c->form, "search", NULL);
+    oks_tmpl_setf(t, "search", "%s", search ? search : "");
     for (size_t i = 0; i < n; i++) {
         const oks_pgp_key *k = keys[i];
-        char fpr[65];
-        oks_hex(fpr, k->primary.fpr, k->primary.fpr_len, 1);
-        oks_buf_printf(&out, "<hr>pub  %s%u/<a href=\"/pks/lookup?op=get&amp;search=0x%s\">%s</a> ",
-                       oks_pgp_algo_name(k->primary.algo), k->primary.bits, fpr, fpr);
-        html_date(&out, k->primary.created);
+        oks_tmpl *kt = oks_tmpl_push(t, "keys");
+        set_hex(kt, "fpr", k->primary.fpr, k->primary.fpr_len);
+        oks_tmpl_setf(kt, "algo", "%s", oks_pgp_algo_name(k->primary.algo));
+        oks_tmpl_setf(kt, "bits", "%u", k->primary.bits);
+        set_date(kt, "created", k->primary.created);
+        if (oks_pgp_key_expires(k))
+            set_date(kt, "expires", oks_pgp_key_expires(k));
         if (oks_pgp_key_revoked(k))
-            oks_buf_printf(&out, " <strong>revoked</strong>");
-        oks_buf_putc(&out, '\n');
+            oks_tmpl_setf(kt, "revoked", "yes");
         for (size_t u = 0; u < k->n_uids; u++) {
-            if (k->uids[u].tag != OKS_PGP_TAG_UID) {
-                oks_buf_printf(&out, "uat  [user attribute]\n");
-                continue;
-            }
-            oks_buf_printf(&out, "uid  ");
-            gw_html_escape(&out, (const char *)k->uids[u].body, k->uids[u].len);
-            oks_buf_putc(&out, '\n');
-            if (c->l.op != GW_OP_VINDEX)
-                continue;
-            for (size_t s = 0; s < k->uids[u].sigs.n; s++) {
+            oks_tmpl *ut = oks_tmpl_push(kt, "uids");
+            if (k->uids[u].tag == OKS_PGP_TAG_UID)
+                oks_tmpl_set(ut, "uid", (const char *)k->uids[u].body, k->uids[u].len);
+            else
+                oks_tmpl_setf(ut, "uid", "[user attribute]");
+            for (size_t s = 0; c->l.op == GW_OP_VINDEX && s < k->uids[u].sigs.n; s++) {
                 const oks_pgp_sig *sg = &k->uids[u].sigs.v[s];
-                char iss[17] = "";
+                oks_tmpl *st = oks_tmpl_push(ut, "sigs");
                 if (sg->has_issuer)
-                    oks_hex(iss, sg->issuer, 8, 1);
-                oks_buf_printf(&out, "sig  %s 0x%02X  %s ", iss,
-                               sg->type, sg->state == OKS_SIG_GOOD ? "self " : "     ");
-                html_date(&out, sg->created);
-                oks_buf_putc(&out, '\n');
+                    set_hex(st, "issuer", sg->issuer, 8);
+                oks_tmpl_setf(st, "type", "0x%02X", sg->type);
+                oks_tmpl_setf(st, "self", "%s", sg->state == OKS_SIG_GOOD ? "self" : "");
+                set_date(st, "created", sg->created);
             }
         }
         for (size_t s = 0; s < k->n_subkeys; s++) {
-            char sf[65];
-            oks_hex(sf, k->subkeys[s].key.fpr, k->subkeys[s].key.fpr_len, 1);
-            oks_buf_printf(&out, "sub  %s%u/%s ", oks_pgp_algo_name(k->subkeys[s].key.algo),
-                           k->subkeys[s].key.bits, sf);
-            html_date(&out, k->subkeys[s].key.created);
-            oks_buf_putc(&out, '\n');
+            const oks_pgp_pubkey *sk = &k->subkeys[s].key;
+            oks_tmpl *st = oks_tmpl_push(kt, "subkeys");
+            set_hex(st, "fpr", sk->fpr, sk->fpr_len);
+            oks_tmpl_setf(st, "algo", "%s", oks_pgp_algo_name(sk->algo));
+            oks_tmpl_setf(st, "bits", "%u", sk->bits);
+            set_date(st, "created", sk->created);
+            if (oks_pgp_subkey_revoked(k, &k->subkeys[s]))
+                oks_tmpl_setf(st, "revoked", "yes");
         }
     }
-    oks_buf_printf(&out, "</pre>\n</body></html>\n");
-    gw_respond(req, 200, NULL, "text/html; charset=utf-8", out.data, out.len);
-    oks_buf_release(&out);
+    gw_page(req, 200, GW_PAGE_INDEX, t);
+    oks_tmpl_free(t);
 }
 
 static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
@@ -277,21 +282,19 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
         oks_buf_printf(&out, "]}\n");
         gw_respond(req, 200, NULL, "application/json", out.data, out.len);
     } else {
-        oks_buf_printf(&out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OKS "
-                             "statistics</title></head><body><h1>Statistics</h1>\n<p>Total "
-                             "number of keys: %llu</p>\n<table><tr><th>shard</th><th>up</th>"
-                             "<th>keys</th><th>bytes</th><th>slots</th></tr>\n",
-                       (unsigned long long)total);
+        oks_tmpl *t = oks_tmpl_new();
+        oks_tmpl_setf(t, "total", "%llu", (unsigned long long)total);
         for (size_t i = 0; i < r->n_shards; i++) {
-            Oks__ShardStats *s = r->shards[i];
-            oks_buf_printf(&out, "<tr><td>");
-            gw_html_escape(&out, s->name, strlen(s->name));
-            oks_buf_printf(&out, "</td><td>%s</td><td>%llu</td><td>%llu</td><td>%u</td></tr>\n",
-                           s->up ? "yes" : "no", (unsigned long long)s->keys,
-                           (unsigned long long)s->bytes, s->slots);
+            Oks__ShardStats *sh = r->shards[i];
+            oks_tmpl *st = oks_tmpl_push(t, "shards");
+            oks_tmpl_setf(st, "name", "%s", sh->name);
+            oks_tmpl_setf(st, "up", "%s", sh->up ? "yes" : "no");
+            oks_tmpl_setf(st, "keys", "%llu", (unsigned long long)sh->keys);
+            oks_tmpl_setf(st, "bytes", "%llu", (unsigned long long)sh->bytes);
+            oks_tmpl_setf(st, "slots", "%u", sh->slots);
         }
-        oks_buf_printf(&out, "</table>\n</body></html>\n");
-        gw_respond(req, 200, NULL, "text/html; charset=utf-8", out.data, out.len);
+        gw_page(req, 200, GW_PAGE_STATS, t);
+        oks_tmpl_free(t);
     }
     oks_buf_release(&out);
 }

@@ -30,7 +30,10 @@ static void usage(FILE *f)
                "listen (127.0.0.1:11371), threads (2), max_body (5242880 bytes; 413 above),\n"
                "max_url (8192 bytes; 414 above), max_keys_per_upload (100; 413 above),\n"
                "deadline_ms (router deadline + 500; 503 with Retry-After above), max_results\n"
-               "(500 keys per answer).\n");
+               "(500 keys per answer), templates (directory of NAME.html page templates).\n"
+               "\n"
+               "oks-gw-http dump-templates DIR writes the built-in page templates (home, index,\n"
+               "key, stats, upload, error) into DIR as a starting point for [http] templates.\n");
 }
 
 int main(int argc, char **argv)
@@ -55,6 +58,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    if (optind + 2 == argc && strcmp(argv[optind], "dump-templates") == 0)
+        return gw_pages_dump(argv[optind + 1]);
     if (!conf_path) {
         usage(stderr);
         return 2;

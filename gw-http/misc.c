@@ -75,17 +75,8 @@ int gw_on_home(h2o_handler_t *self, h2o_req_t *req)
         gw_error(req, 404, "no such page");
         return 0;
     }
-    static const char page[] =
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OKS keyserver</title>"
-        "</head><body>\n<h1>OKS keyserver</h1>\n"
-        "<form action=\"/pks/lookup\" method=\"get\">\n"
-        "<input type=\"hidden\" name=\"op\" value=\"index\">\n"
-        "<input type=\"text\" name=\"search\" size=\"50\" placeholder=\"name, e-mail, 0xKEYID\">\n"
-        "<input type=\"submit\" value=\"Search\">\n</form>\n"
-        "<h2>Submit a key</h2>\n<form action=\"/pks/add\" method=\"post\">\n"
-        "<textarea name=\"keytext\" rows=\"10\" cols=\"66\"></textarea><br>\n"
-        "<input type=\"submit\" value=\"Submit\">\n</form>\n"
-        "<p><a href=\"/pks/lookup?op=stats\">Statistics</a></p>\n</body></html>\n";
-    gw_respond(req, 200, NULL, "text/html; charset=utf-8", page, sizeof page - 1);
+    oks_tmpl *t = oks_tmpl_new();
+    gw_page(req, 200, GW_PAGE_HOME, t);
+    oks_tmpl_free(t);
     return 0;
 }

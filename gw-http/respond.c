@@ -84,6 +84,18 @@ void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctyp
 
 void gw_error(h2o_req_t *req, int status, const char *why)
 {
+    if (gw_wants_html(req)) {
+        oks_tmpl *t = oks_tmpl_new();
+        oks_tmpl_setf(t, "status", "%d", status);
+        oks_tmpl_setf(t, "reason", "%s", reason_of(status));
+        oks_tmpl_setf(t, "message", "%s", why);
+        if (status == 503 || status == 429)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                           H2O_STRLIT("5"));
+        gw_page(req, status, GW_PAGE_ERROR, t);
+        oks_tmpl_free(t);
+        return;
+    }
     char body[512];
     int n = snprintf(body, sizeof body, "%d %s: %s\n", status, reason_of(status), why);
     if (status == 503 || status == 429)

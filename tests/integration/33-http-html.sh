@@ -33,4 +33,23 @@ for page in "/" "/pks/lookup?op=stats"; do
   curl -s "$U$page" >"$D/p.html"
   check "$page is an HTML page" grep -q '</html>' "$D/p.html"
 done
+check "a browser (Accept: text/html) gets an HTML error page" \
+  bash -c "curl -s -H 'Accept: text/html' '$U/pks/lookup?op=get&search=0x0000000000000001' | grep -q '<h1>404 Not Found</h1>'"
+
+# customised templates: dump the defaults, change two, point [http] templates at them
+"$OKS_BIN/oks-gw-http" dump-templates "$D/tpl" >/dev/null
+check "dump-templates writes the six page templates" test "$(ls "$D/tpl" | wc -l)" = 6
+sed -i 's|<h1>OKS keyserver</h1>|<h1>Keyserver of Example Org</h1>|' "$D/tpl/home.html"
+sed -i 's|{{uid}}|[{{uid}}]|' "$D/tpl/index.html"
+P2=$(free_port)
+sed -e "s|^listen = .*|listen = 127.0.0.1:$P2|" "$D/oks.conf" >"$D/custom.conf"
+echo "templates = $D/tpl" >>"$D/custom.conf"
+"$OKS_BIN/oks-gw-http" -c "$D/custom.conf" --log "$D/gw2.log" &
+GW2=$!
+wait_for 10 curl -sf "http://127.0.0.1:$P2/pks/health"
+check "the home page comes from the custom template" \
+  bash -c "curl -s 'http://127.0.0.1:$P2/' | grep -q 'Keyserver of Example Org'"
+check "custom index template still escapes user IDs" \
+  bash -c "curl -s 'http://127.0.0.1:$P2/pks/lookup?op=index&search=xss@example.org' | grep -q '\[Mallory &lt;script&gt;'"
+kill $GW2 2>/dev/null
 finish

@@ -1,0 +1,116 @@
+/*
+ * HTML pages from templates: the built-in defaults below, each replaceable by NAME.html in the
+ * directory [http] templates (`oks-gw-http --dump-templates DIR` writes the defaults there as a
+ * starting point). Values are escaped by lib/tmpl, never here.
+ */
+#include "gw-http/gw.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HEAD(title)                                                                                \
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" title " - OKS</title>\n"        \
+    "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto}pre{overflow-x:auto}"      \
+    "td,th{padding:0 .5em;text-align:left}</style></head><body>\n"                                 \
+    "<p><a href=\"/\">OKS keyserver</a></p>\n"
+#define TAIL "</body></html>\n"
+
+static const struct {
+    const char *name, *text;
+} builtin[GW_PAGES] = {
+    [GW_PAGE_HOME] = {"home",
+        HEAD("Search") "<h1>OKS keyserver</h1>\n"
+        "<form action=\"/pks/lookup\" method=\"get\" id=\"search\">\n"
+        "<input type=\"hidden\" name=\"op\" value=\"index\">\n"
+        "<input type=\"text\" name=\"search\" size=\"50\" "
+        "placeholder=\"name, e-mail address or 0xKEYID\">\n"
+        "<input type=\"submit\" value=\"Search\">\n</form>\n"
+        "<h2>Submit a key</h2>\n<form action=\"/pks/add\" method=\"post\">\n"
+        "<textarea name=\"keytext\" rows=\"10\" cols=\"66\"></textarea><br>\n"
+        "<input type=\"submit\" value=\"Submit\">\n</form>\n"
+        "<p><a href=\"/pks/lookup?op=stats\">Statistics</a></p>\n" TAIL},
+    [GW_PAGE_INDEX] = {"index",
+        HEAD("Search results") "<h1>Search results for &quot;{{search}}&quot;</h1>\n"
+        "{{#keys}}<hr>\n<pre>pub  {{algo}}{{bits}}/<a href=\"/pks/lookup?op=get&amp;search=0x{{fpr}}\">"
+        "{{fpr}}</a> {{created}}{{#revoked}} <strong>revoked</strong>{{/revoked}}"
+        "{{#expires}} expires {{expires}}{{/expires}}\n"
+        "{{#uids}}uid  {{uid}}\n{{#sigs}}sig  {{issuer}} {{type}} {{self}} {{created}}\n{{/sigs}}{{/uids}}"
+        "{{#subkeys}}sub  {{algo}}{{bits}}/{{fpr}} {{created}}{{#revoked}} revoked{{/revoked}}\n"
+        "{{/subkeys}}</pre>\n{{/keys}}" TAIL},
+    [GW_PAGE_KEY] = {"key",
+        HEAD("Public key") "<h1>Public key</h1>\n"
+        "{{#keys}}<p>Fingerprint: <code>{{fpr}}</code></p>\n{{/keys}}"
+        "<pre>\n{{armor}}</pre>\n" TAIL},
+    [GW_PAGE_STATS] = {"stats",
+        HEAD("Statistics") "<h1>Statistics</h1>\n<p>Total number of keys: {{total}}</p>\n"
+        "<table><tr><th>shard</th><th>up</th><th>keys</th><th>bytes</th><th>slots</th></tr>\n"
+        "{{#shards}}<tr><td>{{name}}</td><td>{{up}}</td><td>{{keys}}</td><td>{{bytes}}</td>"
+        "<td>{{slots}}</td></tr>\n{{/shards}}</table>\n" TAIL},
+    [GW_PAGE_UPLOAD] = {"upload",
+        HEAD("Upload") "<h1>Upload result</h1>\n<table>\n"
+        "{{#results}}<tr><td><code>{{fpr}}</code></td><td>{{outcome}}</td><td>{{reason}}</td></tr>\n"
+        "{{/results}}</table>\n" TAIL},
+    [GW_PAGE_ERROR] = {"error",
+        HEAD("Error") "<h1>{{status}} {{reason}}</h1>\n<p>{{message}}</p>\n" TAIL},
+};
+
+int gw_pages_load(gw *g, const char *dir)
+{
+    for (int i = 0; i < GW_PAGES; i++) {
+        g->pages[i] = oks_tmpl_load(dir, builtin[i].name, builtin[i].text);
+        if (!g->pages[i])
+            return -1;
+    }
+    if (dir && *dir)
+        oks_info("HTML templates from %s (built-in defaults for missing files)", dir);
+    return 0;
+}
+
+int gw_pages_dump(const char *dir)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        perror(dir);
+        return 1;
+    }
+    for (int i = 0; i < GW_PAGES; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.html", dir, builtin[i].name);
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            perror(path);
+            return 1;
+        }
+        fputs(builtin[i].text, f);
+        fclose(f);
+        printf("%s\n", path);
+    }
+    return 0;
+}
+
+void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx)
+{
+    gw *g = gw_thread_of(req)->g;
+    oks_buf out = OKS_BUF_INIT;
+    oks_err e;
+    const char *src = g->pages[page];
+    if (oks_tmpl_render(src, strlen(src), ctx, &out, &e)) {
+        oks_error("template %s: %s (at byte %zu)", builtin[page].name, e.msg, e.offset);
+        oks_buf_release(&out);
+        gw_error(req, 500, "page template is broken; see the gateway log");
+        return;
+    }
+    gw_respond(req, status, NULL, "text/html; charset=utf-8", out.data, out.len);
+    oks_buf_release(&out);
+}
+
+bool gw_wants_html(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    return i >= 0 && memmem(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+                            "text/html", 9) != NULL;
+}

@@ -1,0 +1,72 @@
+/* lib/tmpl: escaping by the engine, raw values, sections over lists, inverted sections,
+ * lookups in enclosing items, and errors with offsets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "lib/tmpl.h"
+
+static char *render(const char *src, const oks_tmpl *t, int *rc)
+{
+    static oks_buf out;
+    oks_err e;
+    out.len = 0;
+    *rc = oks_tmpl_render(src, strlen(src), t, &out, &e);
+    oks_buf_terminate(&out);
+    return (char *)out.data;
+}
+
+static void values_are_escaped_unless_triple(void **state)
+{
+    (void)state;
+    oks_tmpl *t = oks_tmpl_new();
+    oks_tmpl_setf(t, "uid", "%s", "<script>\"'&");
+    int rc;
+    assert_string_equal(render("a {{uid}} b", t, &rc), "a &lt;script&gt;&quot;&#39;&amp; b");
+    assert_string_equal(render("{{{uid}}}", t, &rc), "<script>\"'&");
+    assert_string_equal(render("[{{missing}}]", t, &rc), "[]");
+    oks_tmpl_free(t);
+}
+
+static void sections_repeat_and_see_parents(void **state)
+{
+    (void)state;
+    oks_tmpl *t = oks_tmpl_new();
+    oks_tmpl_setf(t, "title", "keys");
+    for (int i = 0; i < 3; i++)
+        oks_tmpl_setf(oks_tmpl_push(t, "keys"), "n", "%d", i);
+    int rc;
+    assert_string_equal(render("{{#keys}}{{n}}/{{title}};{{/keys}}", t, &rc),
+                        "0/keys;1/keys;2/keys;");
+    assert_string_equal(render("{{^keys}}none{{/keys}}{{^nothing}}empty{{/nothing}}", t, &rc),
+                        "empty");
+    assert_string_equal(render("{{#title}}has {{title}}{{/title}}", t, &rc), "has keys");
+    oks_tmpl_free(t);
+}
+
+static void malformed_templates_are_errors(void **state)
+{
+    (void)state;
+    oks_tmpl *t = oks_tmpl_new();
+    oks_buf out = OKS_BUF_INIT;
+    oks_err e;
+    assert_int_equal(oks_tmpl_render("x {{#a}} y", 10, t, &out, &e), OKS_E_FORMAT);
+    assert_int_equal(e.offset, 2);
+    assert_int_equal(oks_tmpl_render("x {{a", 5, t, &out, &e), OKS_E_FORMAT);
+    assert_int_equal(oks_tmpl_render("{{/a}}", 6, t, &out, &e), OKS_E_FORMAT);
+    oks_buf_release(&out);
+    oks_tmpl_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(values_are_escaped_unless_triple),
+        cmocka_unit_test(sections_repeat_and_see_parents),
+        cmocka_unit_test(malformed_templates_are_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
