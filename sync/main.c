@@ -14,6 +14,7 @@
 #include "lib/pgp.h"
 #include "sync/peer.h"
 #include "sync/recon.h"
+#include "sync/worker.h"
 
 static void usage(void)
 {
@@ -159,14 +160,18 @@ static int cmd_once(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
-/* oks-sync hashes --keyring FILE...: the SKS hash of every key, as the tree holds them */
+/* oks-sync hashes --keyring FILE...: the SKS hash of every key, as the tree holds them;
+ * oks-sync dump --tree DIR: the hashes of a worker's tree */
 static int cmd_hashes(int argc, char **argv)
 {
     oks_ptree *t;
     oks_err e;
-    if (oks_ptree_open(NULL, &t, &e))
+    const char *dir = argc == 3 && strcmp(argv[1], "--tree") == 0 ? argv[2] : NULL;
+    if (oks_ptree_open(dir, &t, &e)) {
+        fprintf(stderr, "oks-sync: %s\n", e.msg);
         return 2;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    }
+    for (int i = 1; !dir && i + 1 < argc; i += 2) {
         size_t n;
         if (strcmp(argv[i], "--keyring") != 0) {
             fprintf(stderr, "oks-sync: --keyring FILE expected\n");
@@ -193,6 +198,66 @@ static int cmd_hashes(int argc, char **argv)
     return 0;
 }
 
+/* oks-sync run|rebuild -c oks.conf --tree DIR [--recon-port P] [--http-port P]
+ * [--partner IP:PORT]... [--gossip-seconds N] [--stats FILE] [--log FILE] */
+static int cmd_worker(const char *cmd, int argc, char **argv)
+{
+    oks_sync_conf c;
+    memset(&c, 0, sizeof c);
+    c.gossip_seconds = 60;
+    c.ignore_seconds = 86400;
+    c.session_timeout_s = 60;
+    c.http_port = 11371;
+    const char *log = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            usage();
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "-c") == 0)
+            c.cluster_conf = v;
+        else if (strcmp(a, "--tree") == 0)
+            c.tree_dir = v;
+        else if (strcmp(a, "--recon-port") == 0)
+            c.recon_port = atoi(v);
+        else if (strcmp(a, "--http-port") == 0)
+            c.http_port = atoi(v);
+        else if (strcmp(a, "--partner") == 0 && c.n_partners < OKS_SYNC_MAX_PARTNERS)
+            c.partners[c.n_partners++] = v;
+        else if (strcmp(a, "--gossip-seconds") == 0)
+            c.gossip_seconds = atoi(v);
+        else if (strcmp(a, "--timeout") == 0)
+            c.session_timeout_s = atoi(v);
+        else if (strcmp(a, "--ignore-seconds") == 0)
+            c.ignore_seconds = atoi(v);
+        else if (strcmp(a, "--stats") == 0)
+            c.stats_path = v;
+        else if (strcmp(a, "--log") == 0)
+            log = v;
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (!c.cluster_conf || !c.tree_dir || c.session_timeout_s <= 0) {
+        usage();
+        return 2;
+    }
+    if (log)
+        oks_log_open("oks-sync", log);
+    oks_err e;
+    oks_err_clear(&e);
+    int rc = strcmp(cmd, "run") == 0 ? oks_sync_run(&c, &e) : oks_sync_rebuild(&c, &e);
+    if (rc) {
+        fprintf(stderr, "oks-sync: %s\n", e.msg);
+        oks_error("%s", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (!gcry_check_version("1.10.0")) {
@@ -204,7 +269,9 @@ int main(int argc, char **argv)
     oks_log_open("oks-sync", NULL);
     if (argc >= 2 && strcmp(argv[1], "once") == 0)
         return cmd_once(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "hashes") == 0)
+    if (argc >= 2 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "rebuild") == 0))
+        return cmd_worker(argv[1], argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "hashes") == 0 || strcmp(argv[1], "dump") == 0))
         return cmd_hashes(argc - 1, argv + 1);
     usage();
     return 2;
