@@ -8,14 +8,16 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   --smoke)
     bash bench/mint.sh 50
+    bash bench/hkp.sh 40 0.3 1 2
     echo "smoke run done"
     exit 0 ;;
-  --quick) SECS=3; KEYS=2000 ;;
-  "") SECS=10; KEYS=20000 ;;
+  --quick) SECS=3; KEYS=2000; HKEYS=5000 ;;
+  "") SECS=10; KEYS=20000; HKEYS=20000 ;;
   *) echo "usage: bench/run.sh [--quick | --smoke]" >&2; exit 2 ;;
 esac
 bash bench/inspect.sh --write /usr/share/keyrings/debian-keyring.gpg 3
 bash bench/verify.sh --write 3
 bash bench/spine.sh --write /usr/share/keyrings/debian-keyring.gpg "$SECS"
 bash bench/mint.sh --write "$KEYS"
+bash bench/hkp.sh --write "$HKEYS" "$SECS" 1 4 16 64
 echo "results: bench/RESULTS.md"

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# HKP side by side (the "HKP: OKS vs SKS" section of bench/RESULTS.md): the same minted keys
+# loaded into OKS (deploy/local.sh, 2 shards + oks-gw-http) and into SKS (../shared/peers/sks),
+# then each workload run against OKS and SKS in alternation with oks-bench: get by fingerprint
+# at several connection counts, index by e-mail, the mixed workload (90% get, 8% index, 2% add)
+# and uploads of fresh keys. Peak RSS (VmHWM) of every server process at the end.
+# Plots (gnuplot): bench/hkp-get.png (req/s and p99 against connections).
+# usage: bench/hkp.sh [--write] [KEYS] [SECONDS_PER_RUN] [CONNS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WRITE=0; [ "${1:-}" = --write ] && { WRITE=1; shift; }
+N=${1:-5000}; SECS=${2:-5}; shift 2 2>/dev/null || shift $#
+CONNS=("$@"); [ ${#CONNS[@]} -gt 0 ] || CONNS=(1 16 64)
+B=build/bin
+SKSD=${OKS_SHARED:-$(cd .. && pwd)/shared}/peers/sks
+D=$(mktemp -d /tmp/oksh.XXXXXX)
+cleanup() {
+  bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1 || true
+  sh "$SKSD/stop.sh" "$D/s" >/dev/null 2>&1 || true
+  rm -rf "$D"
+}
+trap cleanup EXIT
+port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+
+"$B/oks-bench" mint --count "$N" --seed hkp --out "$D/keys.pgp" --list "$D/keys.lst" 2>"$D/mint.txt"
+NUP=$(( N / 5 > 20 ? N / 5 : 20 ))
+"$B/oks-bench" mint --count "$NUP" --seed hkp-upload --out "$D/up.pgp" 2>/dev/null
+"$B/oks-bench" mint --count "$NUP" --seed hkp-mixed-add --out "$D/add.pgp" 2>/dev/null
+
+OP=$(port)
+bash deploy/local.sh up --dir "$D/oks" --shards 2 --http-port "$OP" >/dev/null
+OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$D/keys.pgp" >/dev/null
+SP=$(port); RP=$(port)
+SKS_START_TIMEOUT=120 sh "$SKSD/start.sh" "$D/s" "$SP" "$RP" "$D/keys.pgp" >"$D/sks.env" 2>"$D/sks.err" ||
+  { cat "$D/sks.err" >&2; exit 1; }
+. "$D/sks.env"
+
+# run NAME CONNS ARGS... : one line per server into $D/runs: name conns server rps p50 p99
+run() {
+  local name=$1 c=$2 srv url out; shift 2
+  for srv in oks sks; do
+    [ $srv = oks ] && url=http://127.0.0.1:$OP || url=http://127.0.0.1:$SP
+    out=$("$B/oks-bench" "$@" --url "$url" --conns "$c" --duration "$SECS" --grace 10)
+    echo "$out" >>"$D/raw-$srv.txt"
+    echo "$out" | awk -v n="$name" -v c="$c" -v s="$srv" '
+      $1 == "mixed" || $1 == "upload" { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+      $1 == "summary" { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+      END { printf "%s %s %s %.1f %.3f %.3f %s %s\n", n, c, s, v["rps"], v["p50_ms"], v["p99_ms"], v["errors"], v["4xx"] + v["5xx"] }' >>"$D/runs"
+  done
+}
+: >"$D/runs"
+for c in "${CONNS[@]}"; do run get "$c" mixed --list "$D/keys.lst" --get 100 --index 0; done
+run index 16 mixed --list "$D/keys.lst" --get 0 --index 100
+run mixed 16 mixed --list "$D/keys.lst" --keys "$D/add.pgp" --get 90 --index 8
+run upload 8 upload --keys "$D/up.pgp"
+
+rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+oks_rss=""
+for f in "$D"/oks/run/*.pid; do
+  oks_rss+="$(basename "$f" .pid) $(( $(rss "$(cat "$f")") / 1024 )) MiB, "
+done
+sks_rss="sks db $(( $(rss "$SKS_DB_PID") / 1024 )) MiB"
+
+section() {
+  echo "## HKP: OKS vs SKS"
+  echo
+  echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/{print $2}') GiB"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- command: \`bash bench/hkp.sh --write $N $SECS ${CONNS[*]}\`; keys: \`oks-bench mint --count $N --seed hkp\`"
+  echo "  (v4 Ed25519 + cv25519, 1-3 user IDs, about $(( $(stat -c %s "$D/keys.pgp") / N )) bytes per key), loaded into OKS (2 shards,"
+  echo "  oksctl import) and SKS 1.1.6 (sks build); load from \`oks-bench mixed|upload --conns C --duration $SECS\`"
+  echo "  against each server in turn (OKS first). Uploads and mixed adds: $NUP fresh minted keys, the same to both."
+  echo
+  echo "| workload | conns | OKS req/s | SKS req/s | OKS/SKS | OKS p50 / p99 ms | SKS p50 / p99 ms | errors+non-2xx OKS / SKS |"
+  echo "|---|---|---|---|---|---|---|---|"
+  awk '{ k = $1 " " $2; if (!(k in seen)) { order[++n] = k; seen[k] = 1 }
+         rps[k, $3] = $4; p50[k, $3] = $5; p99[k, $3] = $6; bad[k, $3] = $7 + $8 }
+       END { for (i = 1; i <= n; i++) { k = order[i]; split(k, a, " ")
+         printf "| %s | %s | %.0f | %.0f | %.2f× | %.2f / %.2f | %.2f / %.2f | %d / %d |\n", a[1], a[2],
+           rps[k, "oks"], rps[k, "sks"], (rps[k, "sks"] > 0 ? rps[k, "oks"] / rps[k, "sks"] : 0),
+           p50[k, "oks"], p99[k, "oks"], p50[k, "sks"], p99[k, "sks"], bad[k, "oks"], bad[k, "sks"] } }' "$D/runs"
+  echo
+  echo "Peak RSS (VmHWM) at the end: OKS ${oks_rss%, }; SKS: $sks_rss."
+  echo "Plot: bench/hkp-get.png (get by fingerprint: req/s and p99 against connections)."
+}
+section | tee "$D/section.md"
+
+PNG=$D/hkp-get.png; [ $WRITE -eq 1 ] && PNG=bench/hkp-get.png
+awk '$1 == "get" && $3 == "oks" { print $2, $4, $6 }' "$D/runs" >"$D/get-oks.dat"
+awk '$1 == "get" && $3 == "sks" { print $2, $4, $6 }' "$D/runs" >"$D/get-sks.dat"
+gnuplot <<GP
+set terminal png size 1000,420
+set output "$PNG"
+set multiplot layout 1,2 title "get by fingerprint, $N minted keys"
+set logscale x 2
+set xlabel "connections"
+set ylabel "requests/s"
+set key top left
+plot "$D/get-oks.dat" using 1:2 with linespoints title "OKS", "$D/get-sks.dat" using 1:2 with linespoints title "SKS"
+set ylabel "p99 latency (ms)"
+plot "$D/get-oks.dat" using 1:3 with linespoints title "OKS", "$D/get-sks.dat" using 1:3 with linespoints title "SKS"
+unset multiplot
+GP
+test -s "$PNG"
+if [ $WRITE -eq 1 ]; then
+  /usr/bin/python3 - bench/RESULTS.md "$D/section.md" "HKP: OKS vs SKS" <<'PY'
+import sys, re
+path, sec, name = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
+try: text = open(path).read()
+except FileNotFoundError: text = "# Benchmark results\n\n"
+pat = re.compile(r"## " + re.escape(name) + r"\n.*?(?=\n## |\Z)", re.S)
+text = pat.sub(lambda m: sec.rstrip("\n") + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + sec
+open(path, "w").write(text)
+PY
+fi
