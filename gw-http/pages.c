@@ -65,6 +65,18 @@ int gw_pages_load(gw *g, const char *dir)
         g->pages[i] = oks_tmpl_load(dir, builtin[i].name, builtin[i].text);
         if (!g->pages[i])
             return -1;
+        /* a broken template stops the gateway at start, not each request with a 500 */
+        oks_buf out = OKS_BUF_INIT;
+        oks_err e;
+        oks_tmpl *empty = oks_tmpl_new();
+        int r = empty ? oks_tmpl_render(g->pages[i], strlen(g->pages[i]), empty, &out, &e) : -1;
+        oks_tmpl_free(empty);
+        oks_buf_release(&out);
+        if (r) {
+            oks_error("template %s/%s.html: %s (at byte %zu)", dir && *dir ? dir : "(built-in)",
+                      builtin[i].name, empty ? e.msg : "out of memory", empty ? e.offset : 0);
+            return -1;
+        }
     }
     if (dir && *dir)
         oks_info("HTML templates from %s (built-in defaults for missing files)", dir);

@@ -136,7 +136,7 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     int tr = gw_pages_load(g, tdir);
     free(tdir);
     if (tr)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "cannot load templates");
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "cannot load the HTML templates (see the log line above)");
     char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
     snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
     free(wkd);

@@ -52,4 +52,12 @@ check "the home page comes from the custom template" \
 check "custom index template still escapes user IDs" \
   bash -c "curl -s 'http://127.0.0.1:$P2/pks/lookup?op=index&search=xss@example.org' | grep -q '\[Mallory &lt;script&gt;'"
 kill $GW2 2>/dev/null
+wait $GW2 2>/dev/null
+
+# a broken custom template stops the gateway at start, naming the file and the byte
+printf '<p>{{#keys}}unclosed</p>\n' >"$D/tpl/index.html"
+timeout 20 "$OKS_BIN/oks-gw-http" -c "$D/custom.conf" >/dev/null 2>"$D/gw3.err"; rc=$?
+check "a broken template makes the gateway exit with an error at start (rc=$rc)" test "$rc" = 1
+check "the error names the template file and the byte" \
+  grep -q "tpl/index.html: section 'keys' is not closed (at byte 3)" "$D/gw3.err"
 finish
