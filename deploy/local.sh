@@ -7,6 +7,7 @@
 #                          [--mail-pop3 HOST:PORT --mail-user U --mail-password P
 #                           --mail-smtp HOST:PORT --mail-address ADDR [--mail-poll-seconds N]
 #                           [--mail-sync-sites "a@x b@y"]]
+#                          [--recon-port P] [--partner IP:PORT]... [--gossip-seconds N]
 #   deploy/local.sh down   --dir DIR
 #   deploy/local.sh status --dir DIR
 #   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
@@ -16,7 +17,9 @@
 # given (run: default 11371), with logs in DIR/log/ and pid files in DIR/run/, and returns once
 # the router answers for every shard, so `OKS_CONFIG=DIR/oks.conf oksctl stats` works right
 # after; then it starts the mail gateway when --mail-* options were given (they are written to
-# the [mail] section of DIR/oks.conf; answered-mail state in DIR/data/gw-mail).
+# the [mail] section of DIR/oks.conf; answered-mail state in DIR/data/gw-mail), and the sync
+# worker when --recon-port or --partner is given (tree in DIR/data/sync, round stats appended to
+# DIR/log/sync-stats.txt; it announces --http-port as where peers fetch keys).
 # An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
 set -euo pipefail
 
@@ -26,6 +29,7 @@ cmd=${1:-}; shift || true
 DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD=
 HTTP_OPTS=()
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
+RECON_PORT= PARTNERS=() GOSSIP=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR=$2; shift 2 ;;
@@ -44,6 +48,9 @@ while [ $# -gt 0 ]; do
     --mail-address) MAIL_ADDRESS=$2; shift 2 ;;
     --mail-poll-seconds) MAIL_POLL=$2; shift 2 ;;
     --mail-sync-sites) MAIL_SYNC=$2; shift 2 ;;
+    --recon-port) RECON_PORT=$2; shift 2 ;;
+    --partner) PARTNERS+=("$2"); shift 2 ;;
+    --gossip-seconds) GOSSIP=$2; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -187,6 +194,15 @@ up() {
   if grep -q '^\[mail\]' "$CONF" && [ -x "$BIN/oks-gw-mail" ]; then
     mkdir -p "$DIR/data/gw-mail"
     start_bg gw-mail "$BIN/oks-gw-mail" -c "$CONF" --log "$DIR/log/gw-mail.log"
+  fi
+  if { [ -n "$RECON_PORT" ] || [ ${#PARTNERS[@]} -gt 0 ]; } && [ -x "$BIN/oks-sync" ]; then
+    local sync_args=(run -c "$CONF" --tree "$DIR/data/sync" --gossip-seconds "$GOSSIP"
+                     --http-port "${HTTP_PORT:-11371}" --stats "$DIR/log/sync-stats.txt"
+                     --log "$DIR/log/sync.log")
+    [ -z "$RECON_PORT" ] || sync_args+=(--recon-port "$RECON_PORT")
+    local p
+    for p in "${PARTNERS[@]}"; do sync_args+=(--partner "$p"); done
+    start_bg sync "$BIN/oks-sync" "${sync_args[@]}"
   fi
   echo "OKS_CONFIG=$CONF"
 }
