@@ -15,8 +15,6 @@ PKGS=(
   chromium
   # benchmarks
   wrk gnuplot-nox bc h2o
-  # browser test (headless screenshots of the HTML pages)
-  chromium
 )
 
 missing=()
