@@ -368,6 +368,39 @@ static int make_uid(stream *st, uint32_t index, unsigned n, const char *first, c
     return k < 0 || (size_t)k >= size ? OKS_E_LIMIT : 0;
 }
 
+/* Version, creation time, Ed25519 secret and public key, fingerprint: the first draws of the
+ * key's stream (bench_mint_one continues from there). */
+static int derive_primary(const bench_mint_opts *opts, stream *st, bench_mint_primary *p,
+                          oks_err *e)
+{
+    memset(p, 0, sizeof(*p));
+    double u = (stream_u32(st) % 1000000) / 1000000.0;
+    p->version = u < opts->v6_ratio ? 6 : 4;
+    /* creation times spread over 2015..2025 */
+    p->created = 1420070400u + stream_u32(st) % (11u * 365 * 86400);
+    stream_bytes(st, p->secret, 32);
+    int rc = ed25519_public(p->secret, p->pub, e);
+    if (rc)
+        return rc;
+    oks_buf body;
+    oks_buf_init(&body);
+    rc = key_body(&body, p->version, false, p->created, p->pub);
+    if (rc == 0)
+        fingerprint(p->version, &body, p->fpr);
+    else
+        oks_err_set(e, rc, OKS_NO_OFFSET, "out of memory minting a key");
+    oks_buf_release(&body);
+    return rc;
+}
+
+int bench_mint_derive_primary(const bench_mint_opts *opts, uint32_t index,
+                              bench_mint_primary *p, oks_err *e)
+{
+    stream st;
+    stream_init(&st, opts->seed, index, "key");
+    return derive_primary(opts, &st, p, e);
+}
+
 int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
                    const bench_mint_primary *earlier, oks_buf *out, bench_mint_key *key,
                    oks_err *e)
@@ -376,12 +409,7 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
     stream_init(&st, opts->seed, index, "key");
     bench_mint_primary *p = &key->primary;
     memset(key, 0, sizeof(*key));
-    double u = (stream_u32(&st) % 1000000) / 1000000.0;
-    p->version = u < opts->v6_ratio ? 6 : 4;
-    /* creation times spread over 2015..2025 */
-    p->created = 1420070400u + stream_u32(&st) % (11u * 365 * 86400);
-    stream_bytes(&st, p->secret, 32);
-    int rc = ed25519_public(p->secret, p->pub, e);
+    int rc = derive_primary(opts, &st, p, e);
     if (rc)
         return rc;
 
@@ -404,7 +432,6 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
         oks_err_set(e, rc, OKS_NO_OFFSET, "out of memory minting a key");
         goto done;
     }
-    fingerprint(p->version, &pbody, p->fpr);
     oks_hex(key->fpr_hex, p->fpr, p->version == 6 ? 32 : 20, 1);
     key->fpr_hex[p->version == 6 ? 64 : 40] = '\0';
 

@@ -42,4 +42,8 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
                    const bench_mint_primary *earlier, oks_buf *out, bench_mint_key *key,
                    oks_err *e);
 
+/* Only the primary part of key `index` (what a certifier needs): cheaper than minting it. */
+int bench_mint_derive_primary(const bench_mint_opts *opts, uint32_t index,
+                              bench_mint_primary *p, oks_err *e);
+
 #endif

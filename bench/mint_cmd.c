@@ -2,6 +2,7 @@
  * dump folder of *.pgp files, plus an optional list "fingerprint e-mail" per key. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,80 @@
 #include "lib/pgp.h"
 
 #define MINT_MAX_COUNT 100000000u
+#define MINT_MAX_THREADS 64
+#define BATCH 64
+
+/* One thread's share of a round: keys first..first+n-1 into out (ends[j]: end of key j). */
+typedef struct worker {
+    pthread_t th;
+    const bench_mint_opts *o;
+    bench_mint_primary *prim;
+    unsigned long first, count;
+    unsigned n, stride;
+    bool primaries_only;
+    oks_buf out;
+    size_t ends[BATCH];
+    bench_mint_key keys[BATCH];
+    int rc;
+    bool started;
+    char err[320];
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    oks_err e;
+    w->out.len = 0;
+    if (w->primaries_only) { /* every stride-th key from first */
+        for (unsigned long i = w->first; i < w->count && w->rc == 0; i += w->stride)
+            if (bench_mint_derive_primary(w->o, (uint32_t)i, &w->prim[i], &e) != 0) {
+                w->rc = -1;
+                snprintf(w->err, sizeof(w->err), "key %lu: %s", i, e.msg);
+            }
+        return NULL;
+    }
+    for (unsigned j = 0; j < w->n && w->rc == 0; j++) {
+        unsigned long i = w->first + j;
+        if (bench_mint_one(w->o, (uint32_t)i, w->prim, &w->out, &w->keys[j], &e) != 0) {
+            w->rc = -1;
+            snprintf(w->err, sizeof(w->err), "key %lu: %s", i, e.msg);
+        }
+        w->ends[j] = w->out.len;
+    }
+    return NULL;
+}
+
+/* One round: thread t mints BATCH keys from base + t * BATCH (or, primaries_only, every
+ * threads-th primary of 0..count-1). */
+static int run_workers(worker *w, unsigned threads, unsigned long base, unsigned long count,
+                       bool primaries_only)
+{
+    int rc = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        w[t].primaries_only = primaries_only;
+        w[t].count = count;
+        w[t].stride = threads;
+        w[t].first = primaries_only ? t : base + (unsigned long)t * BATCH;
+        w[t].n = w[t].first >= count ? 0
+                 : count - w[t].first < BATCH ? (unsigned)(count - w[t].first) : BATCH;
+        w[t].rc = 0;
+        w[t].started = pthread_create(&w[t].th, NULL, worker_main, &w[t]) == 0;
+        if (!w[t].started) {
+            w[t].rc = -1;
+            snprintf(w[t].err, sizeof(w[t].err), "cannot start a thread");
+        }
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        if (w[t].started)
+            pthread_join(w[t].th, NULL);
+        w[t].started = false;
+        if (w[t].rc) {
+            fprintf(stderr, "oks-bench mint: %s\n", w[t].err);
+            rc = -1;
+        }
+    }
+    return rc;
+}
 
 static int write_file(const char *path, const oks_buf *b, bool armor)
 {
@@ -43,7 +118,7 @@ static void mint_usage(FILE *f)
     fprintf(f,
             "usage: oks-bench mint --count N --seed S (--out FILE | --dump-dir DIR)\n"
             "         [--v6-ratio R] [--uids A[-B]] [--certs K] [--keys-per-file N] [--armor]\n"
-            "         [--list FILE]\n"
+            "         [--list FILE] [--threads N]\n"
             "  --count N          keys to mint (1..%u)\n"
             "  --seed S           any string; same seed and options give the same bytes\n"
             "  --v6-ratio R       share of v6 keys, 0..1 (default 0)\n"
@@ -53,8 +128,9 @@ static void mint_usage(FILE *f)
             "  --dump-dir DIR     SKS-style dump: DIR/oks-bench-NNNN.pgp of --keys-per-file\n"
             "                     keys each (default 1000)\n"
             "  --armor            ASCII-armor each written file\n"
-            "  --list FILE        write \"FINGERPRINT EMAIL\" per key\n",
-            MINT_MAX_COUNT);
+            "  --list FILE        write \"FINGERPRINT EMAIL\" per key\n"
+            "  --threads N        minting threads (default 2, max %d); output does not depend on it\n",
+            MINT_MAX_COUNT, MINT_MAX_THREADS);
 }
 
 int bench_cmd_mint(int argc, char **argv)
@@ -63,9 +139,9 @@ int bench_cmd_mint(int argc, char **argv)
         {"count", 1, 0, 'n'}, {"seed", 1, 0, 's'},  {"v6-ratio", 1, 0, 'r'},
         {"uids", 1, 0, 'u'},  {"certs", 1, 0, 'c'}, {"out", 1, 0, 'o'},
         {"dump-dir", 1, 0, 'd'}, {"keys-per-file", 1, 0, 'k'}, {"armor", 0, 0, 'a'},
-        {"list", 1, 0, 'l'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"list", 1, 0, 'l'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     bench_mint_opts o = {.seed = NULL, .v6_ratio = 0, .uids_min = 1, .uids_max = 3};
-    unsigned long count = 0, per_file = 1000;
+    unsigned long count = 0, per_file = 1000, threads = 2;
     const char *out = NULL, *dir = NULL, *list = NULL;
     bool armor = false;
     int c;
@@ -95,6 +171,7 @@ int bench_cmd_mint(int argc, char **argv)
         case 'k': per_file = strtoul(optarg, &end, 10); break;
         case 'a': armor = true; break;
         case 'l': list = optarg; break;
+        case 't': threads = strtoul(optarg, &end, 10); break;
         case 'h': mint_usage(stdout); return 0;
         default: mint_usage(stderr); return 2;
         }
@@ -104,7 +181,7 @@ int bench_cmd_mint(int argc, char **argv)
         }
     }
     if (optind != argc || !o.seed || count < 1 || count > MINT_MAX_COUNT || !out == !dir ||
-        per_file < 1 || o.v6_ratio < 0 || o.v6_ratio > 1 || o.certs > 16) {
+        per_file < 1 || threads < 1 || threads > MINT_MAX_THREADS || o.v6_ratio < 0 || o.v6_ratio > 1 || o.certs > 16) {
         mint_usage(stderr);
         return 2;
     }
@@ -132,25 +209,42 @@ int bench_cmd_mint(int argc, char **argv)
     oks_buf_init(&b);
     int rc = 0;
     unsigned file_no = 0;
-    for (unsigned long i = 0; i < count && rc == 0; i++) {
-        bench_mint_key k;
-        oks_err e;
-        if (bench_mint_one(&o, (uint32_t)i, prim, &b, &k, &e) != 0) {
-            fprintf(stderr, "oks-bench mint: key %lu: %s\n", i, e.msg);
-            rc = -1;
-            break;
-        }
-        if (prim)
-            prim[i] = k.primary;
-        if (lf)
-            fprintf(lf, "%s %s\n", k.fpr_hex, k.email);
-        if (dir && ((i + 1) % per_file == 0 || i + 1 == count)) {
-            char path[4096];
-            snprintf(path, sizeof(path), "%s/oks-bench-%04u.pgp", dir, file_no++);
-            rc = write_file(path, &b, armor);
-            b.len = 0;
+    worker *w = calloc(threads, sizeof(*w));
+    if (!w) {
+        fprintf(stderr, "oks-bench mint: out of memory\n");
+        rc = -1;
+        threads = 0;
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        w[t].o = &o;
+        w[t].prim = prim;
+        oks_buf_init(&w[t].out);
+    }
+    if (prim) /* what certifiers need, before any key is signed */
+        rc = run_workers(w, (unsigned)threads, 0, count, true);
+    for (unsigned long base = 0; base < count && rc == 0; base += (unsigned long)threads * BATCH) {
+        rc = run_workers(w, (unsigned)threads, base, count, false);
+        for (unsigned t = 0; t < threads && rc == 0; t++) {
+            size_t start = 0;
+            for (unsigned j = 0; j < w[t].n && rc == 0; j++) {
+                unsigned long i = w[t].first + j;
+                if (lf)
+                    fprintf(lf, "%s %s\n", w[t].keys[j].fpr_hex, w[t].keys[j].email);
+                if (oks_buf_append(&b, w[t].out.data + start, w[t].ends[j] - start) < 0)
+                    rc = -1;
+                start = w[t].ends[j];
+                if (rc == 0 && dir && ((i + 1) % per_file == 0 || i + 1 == count)) {
+                    char path[4096];
+                    snprintf(path, sizeof(path), "%s/oks-bench-%04u.pgp", dir, file_no++);
+                    rc = write_file(path, &b, armor);
+                    b.len = 0;
+                }
+            }
         }
     }
+    for (unsigned t = 0; t < threads; t++)
+        oks_buf_release(&w[t].out);
+    free(w);
     if (rc == 0 && out)
         rc = write_file(out, &b, armor);
     clock_gettime(CLOCK_MONOTONIC, &t1);

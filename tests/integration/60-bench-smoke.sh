@@ -15,6 +15,8 @@ g() { GNUPGHOME=$H gpg --batch --quiet "$@"; }
   2>/dev/null
 "$B" mint --count 30 --seed smoke --certs 2 --uids 1-3 --out "$W/b.pgp" 2>/dev/null
 check "same seed, same bytes" cmp -s "$W/a.pgp" "$W/b.pgp"
+"$B" mint --count 30 --seed smoke --certs 2 --uids 1-3 --threads 3 --out "$W/t3.pgp" 2>/dev/null
+check "same bytes with 3 minting threads" cmp -s "$W/a.pgp" "$W/t3.pgp"
 "$B" mint --count 30 --seed other --out "$W/c.pgp" 2>/dev/null
 check "another seed, other bytes" bash -c "! cmp -s '$W/a.pgp' '$W/c.pgp'"
 check "list has one line per key" test "$(wc -l <"$W/a.lst")" -eq 30
