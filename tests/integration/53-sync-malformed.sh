@@ -62,6 +62,19 @@ for case in zero-length huge-length unknown-type huge-count wrong-type stall fil
     test "$(grep -c 'recon with' "$D/sync.log")" -gt "$before"
   check "$case: worker still running" kill -0 "$SYNC_PID"
 done
+# a connection from an address that is no partner's is closed without a session
+python3 - "$rp" <<'PY'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=("127.0.0.2", 0))
+c.settimeout(10)
+try:
+    c.recv(1)
+except OSError:
+    pass
+PY
+check "a connection from 127.0.0.2 (not a partner) is refused and logged" \
+  wait_for 10 grep -q "recon connection from 127.0.0.2 refused: not a partner" "$D/sync.log"
+check "worker still running" kill -0 "$SYNC_PID"
 check "the worker logged a timeout for the stalled peer" grep -q "silent" "$D/sync.log"
 check "the worker refused the other filters" grep -q "filters differ" "$D/sync.log"
 # a well-formed session right after: the worker (requester) finds the key it lacks
