@@ -65,7 +65,7 @@ section() {
   echo "## HKP: OKS vs SKS"
   echo
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/{print $2}') GiB"
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the box lowers every number)"
   echo "- command: \`bash bench/hkp.sh --write $N $SECS ${CONNS[*]}\`; keys: \`oks-bench mint --count $N --seed hkp\`"
   echo "  (v4 Ed25519 + cv25519, 1-3 user IDs, about $(( $(stat -c %s "$D/keys.pgp") / N )) bytes per key), loaded into OKS (2 shards,"
   echo "  oksctl import) and SKS 1.1.6 (sks build); load from \`oks-bench mixed|upload --conns C --duration $SECS\`"
