@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/recon.sh [N...]: reconciliation benchmarks on loopback, for each N (default 1000 10000)
+# differing keys (synthetic keys from `oks-bench mint`, cached under build/bench-recon/):
+#  1. recon session only: `oks-sync once` trees built from keyrings (C ∪ D vs C, C = 905 keys of
+#     debian-keyring), time of the session in each role;
+#  2. convergence OKS↔OKS: two clusters (deploy/local.sh, sync worker gossiping every second),
+#     time from starting the workers until both trees hold the same hashes;
+#  3. convergence OKS↔SKS against SKS↔SKS on the same sets: SKS (C ∪ D) with an OKS cluster (C)
+#     or with a second SKS (C), time until the C side serves every key of D over HKP.
+# Prints a markdown table. Needs the sks package for part 3 (skipped without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build/bin
+S=${OKS_SHARED:-$(cd .. && pwd)/shared}
+K=/usr/share/keyrings/debian-keyring.gpg
+W=build/bench-recon
+mkdir -p "$W"
+SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
+fp() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+el() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+T=$(mktemp -d /tmp/oksrb.XXXXXX)
+cleanup() {
+  for d in "$T"/c*; do [ -d "$d" ] && bash deploy/local.sh down --dir "$d" >/dev/null 2>&1; done
+  for d in "$T"/s*; do [ -d "$d" ] && sh "$S/peers/sks/stop.sh" "$d" >/dev/null 2>&1; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+served_all() { # PORT LIST: every fingerprint of LIST served
+  python3 - "$1" "$2" <<'PY'
+import sys, urllib.request, urllib.error
+for line in open(sys.argv[2]):
+    try: urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/pks/lookup?op=get&search=0x{line.split()[0]}", timeout=10).read()
+    except urllib.error.HTTPError: sys.exit(1)
+PY
+}
+wait_until() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
+
+echo "| differing keys | measure | seconds |"
+echo "|---|---|---|"
+for N in "${SIZES[@]}"; do
+  D=$W/d$N.gpg
+  [ -s "$D" ] || $B/oks-bench mint --count "$N" --seed "recon-bench-$N" --uids 1 --out "$D" --list "$W/d$N.list" >/dev/null
+  # 1. session only, both roles
+  p=$(fp)
+  $B/oks-sync once --keyring "$K" --listen "$p" --timeout 60 >"$T/l.out" &
+  L=$!
+  sleep 0.3
+  t0=$(now); $B/oks-sync once --keyring "$K" --keyring "$D" --connect "127.0.0.1:$p" --timeout 60 >/dev/null; t1=$(now)
+  wait $L
+  echo "| $N | recon session only, OKS↔OKS, bigger side connects (found $(grep '^fetch-count' "$T/l.out" | cut -d' ' -f2)) | $(el "$t0" "$t1") |"
+  # 2. OKS <-> OKS convergence
+  ha=$(fp); hb=$(fp); ra=$(fp); rb=$(fp)
+  bash deploy/local.sh up --dir "$T/ca$N" --shards 2 --http-port "$ha" >/dev/null
+  bash deploy/local.sh up --dir "$T/cb$N" --shards 2 --http-port "$hb" >/dev/null
+  OKS_CONFIG=$T/ca$N/oks.conf $B/oksctl import "$K" "$D" >/dev/null
+  OKS_CONFIG=$T/cb$N/oks.conf $B/oksctl import "$K" >/dev/null
+  t0=$(now)
+  bash deploy/local.sh up --dir "$T/ca$N" --http-port "$ha" --recon-port "$ra" --partner "127.0.0.1:$rb" --gossip-seconds 1 >/dev/null
+  bash deploy/local.sh up --dir "$T/cb$N" --http-port "$hb" --recon-port "$rb" --partner "127.0.0.1:$ra" --gossip-seconds 1 >/dev/null
+  if wait_until 600 served_all "$hb" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
+  echo "| $N | convergence OKS↔OKS (gossip 1 s) | $r |"
+  bash deploy/local.sh down --dir "$T/ca$N" >/dev/null; bash deploy/local.sh down --dir "$T/cb$N" >/dev/null
+  # 3. OKS <-> SKS and SKS <-> SKS
+  command -v sks >/dev/null 2>&1 || [ -x /usr/sbin/sks ] || continue
+  h1=$(fp); r1=$(fp); h2=$(fp); r2=$(fp); hc=$(fp); rc=$(fp)
+  PARTNER="127.0.0.1 $rc" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
+  bash deploy/local.sh up --dir "$T/cc$N" --shards 2 --http-port "$hc" >/dev/null
+  OKS_CONFIG=$T/cc$N/oks.conf $B/oksctl import "$K" >/dev/null
+  t0=$(now)
+  bash deploy/local.sh up --dir "$T/cc$N" --http-port "$hc" --recon-port "$rc" --partner "127.0.0.1:$r1" --gossip-seconds 1 >/dev/null
+  if wait_until 900 served_all "$hc" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
+  echo "| $N | convergence OKS↔SKS (OKS lacks D) | $r |"
+  bash deploy/local.sh down --dir "$T/cc$N" >/dev/null
+  sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1
+  PARTNER="127.0.0.1 $r2" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
+  t0=$(now)
+  PARTNER="127.0.0.1 $r1" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s2$N" "$h2" "$r2" "$K" >/dev/null 2>&1
+  if wait_until 900 served_all "$h2" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
+  echo "| $N | convergence SKS↔SKS (second SKS lacks D; includes its start) | $r |"
+  sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1; sh "$S/peers/sks/stop.sh" "$T/s2$N" >/dev/null 2>&1
+done
