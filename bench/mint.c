@@ -171,10 +171,16 @@ static int put_mpi(oks_buf *b, const uint8_t *p, size_t n)
 
 /* Public key packet body. v4: 22/18 with OIDs and 0x40-prefixed points; v6: 27/25 raw. */
 static int key_body(oks_buf *b, uint8_t version, bool subkey, uint32_t created,
-                    const uint8_t pub[32])
+                    const uint8_t pub[32], const bench_rsa_key *rsa)
 {
     int rc = oks_buf_putc(b, version);
     rc |= oks_buf_put_be32(b, created);
+    if (rsa) { /* v4 RSA primary */
+        rc |= oks_buf_putc(b, 1);
+        rc |= put_mpi(b, rsa->n, rsa->n_len);
+        rc |= put_mpi(b, rsa->e, rsa->e_len);
+        return rc ? OKS_E_NOMEM : 0;
+    }
     if (version == 6) {
         rc |= oks_buf_putc(b, subkey ? 25 : 27);
         rc |= oks_buf_put_be32(b, 32);
@@ -254,7 +260,8 @@ typedef struct sig_req {
     bool prefs;                      /* preferences + features (self-signatures on the primary) */
 } sig_req;
 
-static int make_sig(const sig_req *r, stream *st, oks_buf *out, oks_err *e)
+static int make_sig(const sig_req *r, const bench_mint_opts *opts, stream *st, oks_buf *out,
+                    oks_err *e)
 {
     const bench_mint_primary *s = r->signer;
     uint8_t v = s->version;
@@ -282,7 +289,7 @@ static int make_sig(const sig_req *r, stream *st, oks_buf *out, oks_err *e)
     /* signature fields up to the end of the hashed area */
     rc |= oks_buf_putc(&body, v);
     rc |= oks_buf_putc(&body, r->type);
-    rc |= oks_buf_putc(&body, v == 6 ? 27 : 22);
+    rc |= oks_buf_putc(&body, s->algo == 1 ? 1 : v == 6 ? 27 : 22);
     rc |= oks_buf_putc(&body, HASH_ALGO);
     if (v == 6)
         rc |= oks_buf_put_be32(&body, (uint32_t)hashed.len);
@@ -320,6 +327,14 @@ static int make_sig(const sig_req *r, stream *st, oks_buf *out, oks_err *e)
     gcry_md_close(h);
 
     uint8_t sig[64];
+    if (s->algo == 1) {
+        rc = oks_buf_put_be16(&body, 10);
+        rc |= subpacket(&body, 16, s->fpr + 12, 8);
+        rc |= oks_buf_append(&body, digest, 2);
+        if (rc == 0)
+            rc = bench_rsa_sign_mpi(&opts->rsa->keys[s->rsa_idx], digest, &body, e);
+        goto packet;
+    }
     rc = ed25519_sign(s->secret, s->pub, digest, sizeof(digest), sig, e);
     if (rc)
         goto done;
@@ -337,6 +352,9 @@ static int make_sig(const sig_req *r, stream *st, oks_buf *out, oks_err *e)
         rc |= put_mpi(&body, sig, 32);
         rc |= put_mpi(&body, sig + 32, 32);
     }
+packet:
+    if (rc)
+        goto done;
     rc |= oks_pgp_packet_write(out, 2, body.data, body.len, v == 6);
     if (rc)
         rc = OKS_E_NOMEM;
@@ -370,8 +388,8 @@ static int make_uid(stream *st, uint32_t index, unsigned n, const char *first, c
 
 /* Version, creation time, Ed25519 secret and public key, fingerprint: the first draws of the
  * key's stream (bench_mint_one continues from there). */
-static int derive_primary(const bench_mint_opts *opts, stream *st, bench_mint_primary *p,
-                          oks_err *e)
+static int derive_primary(const bench_mint_opts *opts, uint32_t index, stream *st,
+                          bench_mint_primary *p, oks_err *e)
 {
     memset(p, 0, sizeof(*p));
     double u = (stream_u32(st) % 1000000) / 1000000.0;
@@ -379,12 +397,20 @@ static int derive_primary(const bench_mint_opts *opts, stream *st, bench_mint_pr
     /* creation times spread over 2015..2025 */
     p->created = 1420070400u + stream_u32(st) % (11u * 365 * 86400);
     stream_bytes(st, p->secret, 32);
+    const bench_rsa_key *rsa = NULL;
+    if (opts->rsa_ratio > 0 && opts->rsa && opts->rsa->count &&
+        (stream_u32(st) % 1000000) / 1000000.0 < opts->rsa_ratio) {
+        p->algo = 1;
+        p->version = 4;
+        p->rsa_idx = index % (uint32_t)opts->rsa->count;
+        rsa = &opts->rsa->keys[p->rsa_idx];
+    }
     int rc = ed25519_public(p->secret, p->pub, e);
     if (rc)
         return rc;
     oks_buf body;
     oks_buf_init(&body);
-    rc = key_body(&body, p->version, false, p->created, p->pub);
+    rc = key_body(&body, p->version, false, p->created, p->pub, rsa);
     if (rc == 0)
         fingerprint(p->version, &body, p->fpr);
     else
@@ -398,7 +424,7 @@ int bench_mint_derive_primary(const bench_mint_opts *opts, uint32_t index,
 {
     stream st;
     stream_init(&st, opts->seed, index, "key");
-    return derive_primary(opts, &st, p, e);
+    return derive_primary(opts, index, &st, p, e);
 }
 
 int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
@@ -409,7 +435,7 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
     stream_init(&st, opts->seed, index, "key");
     bench_mint_primary *p = &key->primary;
     memset(key, 0, sizeof(*key));
-    int rc = derive_primary(opts, &st, p, e);
+    int rc = derive_primary(opts, index, &st, p, e);
     if (rc)
         return rc;
 
@@ -425,9 +451,10 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
     oks_buf pbody, sbody;
     oks_buf_init(&pbody);
     oks_buf_init(&sbody);
-    rc = key_body(&pbody, p->version, false, p->created, p->pub);
+    rc = key_body(&pbody, p->version, false, p->created, p->pub,
+                  p->algo == 1 ? &opts->rsa->keys[p->rsa_idx] : NULL);
     if (rc == 0)
-        rc = key_body(&sbody, p->version, true, sub_created, sub_pub);
+        rc = key_body(&sbody, p->version, true, sub_created, sub_pub, NULL);
     if (rc) {
         oks_err_set(e, rc, OKS_NO_OFFSET, "out of memory minting a key");
         goto done;
@@ -441,7 +468,7 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
                  .primary_body = &pbody, .key_flags = 0x03, .prefs = true};
     if (rc == 0 && v6) {
         r.type = SIG_DIRECT_KEY;
-        rc = make_sig(&r, &st, out, e);
+        rc = make_sig(&r, opts, &st, out, e);
     }
     const char *first = FIRST[stream_u32(&st) % N_OF(FIRST)];
     const char *last = LAST[stream_u32(&st) % N_OF(LAST)];
@@ -468,7 +495,7 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
         r.created = p->created + i;
         r.key_flags = 0x03;
         r.prefs = true;
-        rc = make_sig(&r, &st, out, e);
+        rc = make_sig(&r, opts, &st, out, e);
         /* third-party certifications on the first user ID, from earlier keys of the same
          * version (a key signs with its own signature version) */
         for (unsigned c = 0; rc == 0 && i == 0 && c < opts->certs && earlier && index > 0;
@@ -487,7 +514,7 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
             c3.created = p->created + 3600 + c;
             c3.key_flags = 0;
             c3.prefs = false;
-            rc = make_sig(&c3, &st, out, e);
+            rc = make_sig(&c3, opts, &st, out, e);
         }
     }
     if (rc == 0 && oks_pgp_packet_write(out, 14, sbody.data, sbody.len, v6))
@@ -496,7 +523,7 @@ int bench_mint_one(const bench_mint_opts *opts, uint32_t index,
         sig_req b = {.type = SIG_SUBKEY_BINDING, .created = sub_created, .signer = p,
                      .target_version = p->version, .primary_body = &pbody,
                      .subkey_body = &sbody, .key_flags = 0x0c};
-        rc = make_sig(&b, &st, out, e);
+        rc = make_sig(&b, opts, &st, out, e);
     }
 done:
     oks_buf_release(&pbody);

@@ -8,6 +8,7 @@
 
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "bench/rsa_pool.h"
 
 #define BENCH_MINT_MAX_UIDS 3
 
@@ -17,11 +18,15 @@ typedef struct bench_mint_opts {
     unsigned uids_min;  /* 1..3 */
     unsigned uids_max;  /* uids_min..3 */
     unsigned certs;     /* third-party certifications per key (from earlier keys, same version) */
+    double rsa_ratio;   /* 0..1: share of v4 keys with an RSA primary from the pool */
+    const bench_rsa_pool *rsa; /* needed when rsa_ratio > 0 */
 } bench_mint_opts;
 
 /* What later keys need of an earlier one to certify it. */
 typedef struct bench_mint_primary {
     uint8_t version;    /* 4 or 6 */
+    uint8_t algo;       /* 0: Ed25519; 1: RSA from the pool (v4 only) */
+    uint32_t rsa_idx;   /* pool entry: key index modulo the pool size */
     uint8_t secret[32]; /* Ed25519 secret */
     uint8_t pub[32];
     uint32_t created;

@@ -118,7 +118,8 @@ static void mint_usage(FILE *f)
     fprintf(f,
             "usage: oks-bench mint --count N --seed S (--out FILE | --dump-dir DIR)\n"
             "         [--v6-ratio R] [--uids A[-B]] [--certs K] [--keys-per-file N] [--armor]\n"
-            "         [--list FILE] [--threads N]\n"
+            "         [--list FILE] [--threads N] [--rsa | --rsa-ratio R] [--rsa-bits B]\n"
+            "         [--rsa-pool FILE] [--rsa-pool-size N]\n"
             "  --count N          keys to mint (1..%u)\n"
             "  --seed S           any string; same seed and options give the same bytes\n"
             "  --v6-ratio R       share of v6 keys, 0..1 (default 0)\n"
@@ -129,8 +130,14 @@ static void mint_usage(FILE *f)
             "                     keys each (default 1000)\n"
             "  --armor            ASCII-armor each written file\n"
             "  --list FILE        write \"FINGERPRINT EMAIL\" per key\n"
-            "  --threads N        minting threads (default 2, max %d); output does not depend on it\n",
-            MINT_MAX_COUNT, MINT_MAX_THREADS);
+            "  --threads N        minting threads (default 2, max %d); output does not depend on it\n"
+            "  --rsa              same as --rsa-ratio 0.1\n"
+            "  --rsa-ratio R      share of v4 keys with an RSA primary (cv25519 subkey kept)\n"
+            "  --rsa-bits B       2048 (default) or 3072\n"
+            "  --rsa-pool FILE    RSA keys generated once and reused (default\n"
+            "                     ~/.cache/oks-bench-rsa-BITS.pool); key i uses entry i %% size\n"
+            "  --rsa-pool-size N  keys in the pool (default 32, max %d)\n",
+            MINT_MAX_COUNT, MINT_MAX_THREADS, BENCH_RSA_POOL_MAX);
 }
 
 int bench_cmd_mint(int argc, char **argv)
@@ -139,9 +146,14 @@ int bench_cmd_mint(int argc, char **argv)
         {"count", 1, 0, 'n'}, {"seed", 1, 0, 's'},  {"v6-ratio", 1, 0, 'r'},
         {"uids", 1, 0, 'u'},  {"certs", 1, 0, 'c'}, {"out", 1, 0, 'o'},
         {"dump-dir", 1, 0, 'd'}, {"keys-per-file", 1, 0, 'k'}, {"armor", 0, 0, 'a'},
-        {"list", 1, 0, 'l'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"list", 1, 0, 'l'}, {"threads", 1, 0, 't'}, {"rsa", 0, 0, 'R'},
+        {"rsa-ratio", 1, 0, 'x'}, {"rsa-bits", 1, 0, 'b'}, {"rsa-pool", 1, 0, 'p'},
+        {"rsa-pool-size", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     bench_mint_opts o = {.seed = NULL, .v6_ratio = 0, .uids_min = 1, .uids_max = 3};
-    unsigned long count = 0, per_file = 1000, threads = 2;
+    unsigned long count = 0, per_file = 1000, threads = 2, rsa_bits = 2048, pool_size = 32;
+    const char *pool_path = NULL;
+    bench_rsa_pool pool;
+    memset(&pool, 0, sizeof(pool));
     const char *out = NULL, *dir = NULL, *list = NULL;
     bool armor = false;
     int c;
@@ -172,6 +184,11 @@ int bench_cmd_mint(int argc, char **argv)
         case 'a': armor = true; break;
         case 'l': list = optarg; break;
         case 't': threads = strtoul(optarg, &end, 10); break;
+        case 'R': if (o.rsa_ratio == 0) o.rsa_ratio = 0.1; break;
+        case 'x': o.rsa_ratio = strtod(optarg, &end); break;
+        case 'b': rsa_bits = strtoul(optarg, &end, 10); break;
+        case 'p': pool_path = optarg; break;
+        case 'P': pool_size = strtoul(optarg, &end, 10); break;
         case 'h': mint_usage(stdout); return 0;
         default: mint_usage(stderr); return 2;
         }
@@ -181,13 +198,30 @@ int bench_cmd_mint(int argc, char **argv)
         }
     }
     if (optind != argc || !o.seed || count < 1 || count > MINT_MAX_COUNT || !out == !dir ||
-        per_file < 1 || threads < 1 || threads > MINT_MAX_THREADS || o.v6_ratio < 0 || o.v6_ratio > 1 || o.certs > 16) {
+        per_file < 1 || o.rsa_ratio < 0 || o.rsa_ratio > 1 || pool_size < 1 ||
+        pool_size > BENCH_RSA_POOL_MAX || (rsa_bits != 2048 && rsa_bits != 3072) || threads < 1 || threads > MINT_MAX_THREADS || o.v6_ratio < 0 || o.v6_ratio > 1 || o.certs > 16) {
         mint_usage(stderr);
         return 2;
     }
     if (dir && mkdir(dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "oks-bench mint: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
+    }
+    char def_pool[4096];
+    if (o.rsa_ratio > 0) {
+        if (!pool_path) {
+            const char *home = getenv("HOME");
+            snprintf(def_pool, sizeof(def_pool), "%s/.cache/oks-bench-rsa-%lu.pool",
+                     home ? home : ".", rsa_bits);
+            pool_path = def_pool;
+        }
+        oks_err e;
+        if (bench_rsa_pool_load(&pool, pool_path, (unsigned)rsa_bits, pool_size, &e) != 0) {
+            fprintf(stderr, "oks-bench mint: %s\n", e.msg);
+            bench_rsa_pool_free(&pool);
+            return 1;
+        }
+        o.rsa = &pool;
     }
     bench_mint_primary *prim = NULL;
     if (o.certs) {
@@ -256,5 +290,6 @@ int bench_cmd_mint(int argc, char **argv)
                 s > 0 ? (double)count / s : 0.0);
     oks_buf_release(&b);
     free(prim);
+    bench_rsa_pool_free(&pool);
     return rc ? 1 : 0;
 }

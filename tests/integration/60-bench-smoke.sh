@@ -53,6 +53,29 @@ bad = [k["fingerprint"] for k in keys if not k["verified"] or k["self_sigs_dropp
 sys.exit(0 if len(keys) == 70 and v == {4, 6} and not bad else 1)
 PY
 
+# RSA-2048 primaries from a pool file: generated once, reused, same bytes; gpg and inspect
+"$B" mint --count 12 --seed rsa --rsa-ratio 0.5 --rsa-pool "$W/rsa.pool" --rsa-pool-size 2 \
+  --certs 1 --out "$W/r1.pgp" 2>/dev/null
+"$B" mint --count 12 --seed rsa --rsa-ratio 0.5 --rsa-pool "$W/rsa.pool" --rsa-pool-size 2 \
+  --certs 1 --out "$W/r2.pgp" 2>"$W/r2.err"
+check "RSA pool holds 2 keys and is reused" bash -c "[ $(wc -l <"$W/rsa.pool") -eq 2 ] && ! grep -q generating '$W/r2.err'"
+check "same RSA pool, same bytes" cmp -s "$W/r1.pgp" "$W/r2.pgp"
+RH=$(gpg_home)
+GNUPGHOME=$RH gpg --batch --import "$W/r1.pgp" 2>"$W/rimp.txt"
+GNUPGHOME=$RH gpg --batch --check-sigs >"$W/rsigs.txt" 2>&1
+GNUPGHOME=$RH gpg --batch --with-colons --list-keys >"$W/rlist.txt" 2>/dev/null
+gpg_home_cleanup "$RH"
+check "gpg imports the RSA keys (12 keys, some RSA)" \
+  bash -c "grep -q 'imported: 12' '$W/rimp.txt' && grep -q '^pub:[^:]*:2048:1:' '$W/rlist.txt'"
+check "gpg: every signature of the RSA set good" \
+  bash -c "grep -q '^sig!' '$W/rsigs.txt' && ! grep -qE '^sig[-%?]' '$W/rsigs.txt'"
+"$OKS_BIN/oksctl" inspect --json "$W/r1.pgp" >"$W/rinsp.json" 2>/dev/null
+check "inspect: RSA keys verified, none dropped" python3 -c '
+import json, sys
+k = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if len(k) == 12 and any(x["algorithm"] == 1 for x in k) and
+         all(x["verified"] and x["self_sigs_dropped"] == 0 for x in k) else 1)' "$W/rinsp.json"
+
 # armored output and dump folders
 "$B" mint --count 5 --seed smoke --armor --out "$W/a.asc" 2>/dev/null
 check "armored keyring starts with the armor header" grep -q "^-----BEGIN PGP PUBLIC KEY BLOCK-----" "$W/a.asc"
