@@ -477,7 +477,7 @@ double bench_load_percentile(bench_load_result *res, int kind, double pct)
         return 0;
     size_t k = 0;
     for (int i = 0; i < BENCH_HTTP_KINDS; i++)
-        if (kind < 0 || kind == i) {
+        if ((kind < 0 || kind == i) && res->kind[i].nlat) {
             memcpy(all + k, res->kind[i].lat_us, res->kind[i].nlat * sizeof(*all));
             k += res->kind[i].nlat;
         }
