@@ -57,8 +57,8 @@ GNUPGHOME=$G gpg --armor --export bob@localhost >"$D/bob.asc"
 # ADD in the body, ADD as an application/pgp-keys attachment
 send alice@localhost "ADD" --body "@$D/alice.asc"
 send alice@localhost "add" --body "key attached" --attach-type application/pgp-keys --attach "@$D/bob.asc"
-check "ADD replies arrive" wait_for 30 bash -c "[ \$(grep -l -F 'Subject: Your command, ADD' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -ge 2 ]"
-adds=$(for f in $(grep -l -F 'Subject: Your command, ADD' "$M"/mail/alice/new/*); do text_of "$f"; done)
+check "ADD replies arrive" wait_for 30 bash -c "[ \$(grep -l -i -F 'Subject: Your command, ADD' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -ge 2 ]"
+adds=$(for f in $(grep -l -i -F 'Subject: Your command, ADD' "$M"/mail/alice/new/*); do text_of "$f"; done)
 check "ADD reply (body) reports the key as new" grep -q "^$FPR_A new" <<<"$adds"
 check "ADD reply (attachment) reports the key as new" grep -q "^$FPR_B new" <<<"$adds"
 code=$(curl -s -o "$D/http.asc" -w '%{http_code}' "http://127.0.0.1:$HTTP/pks/lookup?op=get&search=0x$FPR_A")
