@@ -54,6 +54,50 @@ run index 16 mixed --list "$D/keys.lst" --get 0 --index 100
 run mixed 16 mixed --list "$D/keys.lst" --keys "$D/add.pgp" --get 90 --index 8
 run upload 8 upload --keys "$D/up.pgp"
 
+# The ceiling: h2o serving the same keys as static files (armored, one file per key), and the
+# same wrk client against OKS op=get, at the largest two connection counts.
+"$B/oks-bench" mint --count "$N" --seed hkp --dump-dir "$D/static" --keys-per-file 1 --armor 2>/dev/null
+HP=$(port)
+cat >"$D/h2o.conf" <<H2O
+listen:
+  host: 127.0.0.1
+  port: $HP
+num-threads: 2
+hosts:
+  "default":
+    paths:
+      /k:
+        file.dir: $D/static
+H2O
+h2o -c "$D/h2o.conf" >"$D/h2o.log" 2>&1 &
+H2O_PID=$!
+trap 'kill $H2O_PID 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$HP/k/oks-bench-0000.pgp" && break; sleep 0.1; done
+cat >"$D/static.lua" <<LUA
+request = function()
+  return wrk.format("GET", string.format("/k/oks-bench-%04d.pgp", math.random(0, $N - 1)))
+end
+LUA
+awk '{ printf "%s\n", $1 }' "$D/keys.lst" >"$D/fprs"
+cat >"$D/get.lua" <<LUA
+local f = {}
+for l in io.lines("$D/fprs") do f[#f + 1] = l end
+request = function()
+  return wrk.format("GET", "/pks/lookup?op=get&options=mr&search=0x" .. f[math.random(1, #f)])
+end
+LUA
+WS=$(printf '%.0f' "$SECS"); [ "$WS" -ge 1 ] || WS=1
+: >"$D/ceiling"
+n=${#CONNS[@]}
+for c in "${CONNS[@]:$(( n > 2 ? n - 2 : 0 ))}"; do
+  for t in "static $HP static.lua" "oks $OP get.lua"; do
+    set -- $t
+    wrk -t$(( c < 2 ? c : 2 )) -c"$c" -d"${WS}s" --latency -s "$D/$3" "http://127.0.0.1:$2" >"$D/wrk.txt" 2>&1 || true
+    awk -v n="$1" -v c="$c" '/Requests\/sec/ {r = $2} /^ +99%/ {p = $2} END {print n, c, r, p}' "$D/wrk.txt" >>"$D/ceiling"
+  done
+done
+kill $H2O_PID 2>/dev/null || true
+
 rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 oks_rss=""
 for f in "$D"/oks/run/*.pid; do
@@ -82,6 +126,16 @@ section() {
   echo
   echo "Peak RSS (VmHWM) at the end: OKS ${oks_rss%, }; SKS: $sks_rss."
   echo "Plot: bench/hkp-get.png (get by fingerprint: req/s and p99 against connections)."
+  echo
+  echo "Ceiling: h2o $(h2o --version 2>/dev/null | awk 'NR==1{print $3}') serving the same armored keys as static files (one file per key, 2 threads), and"
+  echo "OKS op=get measured with the same client (\`wrk -t2 -cC (one thread at C=1) -d${WS}s --latency\`, random key per request):"
+  echo
+  echo "| conns | h2o static req/s | OKS get req/s (wrk) | OKS share of the ceiling | p99 static / OKS |"
+  echo "|---|---|---|---|---|"
+  awk '{ r[$2, $1] = $3; p[$2, $1] = $4; if (!($2 in s)) { o[++n] = $2; s[$2] = 1 } }
+       END { for (i = 1; i <= n; i++) { c = o[i]
+         printf "| %s | %.0f | %.0f | %.0f%% | %s / %s |\n", c, r[c, "static"], r[c, "oks"],
+           (r[c, "static"] > 0 ? 100 * r[c, "oks"] / r[c, "static"] : 0), p[c, "static"], p[c, "oks"] } }' "$D/ceiling"
 }
 section | tee "$D/section.md"
 
