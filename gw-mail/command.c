@@ -264,14 +264,56 @@ int oks_mail_regex_compile(oks_mail_regex *rx, const char *pat, oks_err *e)
         return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET,
                            "regular expression must have %d to %d characters", OKS_MAIL_REGEX_MIN,
                            OKS_MAIL_REGEX_MAX);
+    /* glibc's regcomp copies the subtree of every repetition, so stacked or deeply nested
+     * repetitions blow up its memory: keep them few, shallow and small */
+    int depth = 0, quantifiers = 0;
+    bool after_quant = false;
     for (size_t i = 0; i < n; i++) {
-        if (pat[i] == '\\' && i + 1 < n && isdigit((unsigned char)pat[i + 1]))
+        char ch = pat[i];
+        if (ch == '\\' && i + 1 < n && isdigit((unsigned char)pat[i + 1]))
             return oks_err_set(e, OKS_E_UNSUPPORTED, i, "back-references are not allowed");
-        if (pat[i] == '{') {
-            char *end;
-            long v = strtol(pat + i + 1, &end, 10);
-            if (v > 32 || (*end == ',' && strtol(end + 1, NULL, 10) > 32))
-                return oks_err_set(e, OKS_E_LIMIT, i, "repetition counts above 32 are not allowed");
+        if (ch == '\\') {
+            i++;
+            after_quant = false;
+            continue;
+        }
+        if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
+            if (after_quant)
+                return oks_err_set(e, OKS_E_LIMIT, i, "repetition of a repetition is not allowed");
+            if (++quantifiers > OKS_MAIL_REGEX_MAX_QUANT)
+                return oks_err_set(e, OKS_E_LIMIT, i, "more than %d repetitions",
+                                   OKS_MAIL_REGEX_MAX_QUANT);
+            if (ch == '{') {
+                char *end;
+                long v = strtol(pat + i + 1, &end, 10);
+                if (v > OKS_MAIL_REGEX_MAX_COUNT ||
+                    (*end == ',' && strtol(end + 1, NULL, 10) > OKS_MAIL_REGEX_MAX_COUNT) ||
+                    (*end == ',' && end[1] == '}'))
+                    return oks_err_set(e, OKS_E_LIMIT, i, "repetition counts above %d are not "
+                                       "allowed", OKS_MAIL_REGEX_MAX_COUNT);
+                const char *close = strchr(pat + i, '}');
+                if (close)
+                    i = (size_t)(close - pat);
+            }
+            after_quant = true;
+            continue;
+        }
+        after_quant = false;
+        if (ch == '[') { /* skip a bracket expression: its characters are literals */
+            size_t j = i + 1;
+            if (j < n && pat[j] == '^')
+                j++;
+            if (j < n && pat[j] == ']')
+                j++;
+            while (j < n && pat[j] != ']')
+                j++;
+            i = j;
+        } else if (ch == '(') {
+            if (++depth > OKS_MAIL_REGEX_MAX_DEPTH)
+                return oks_err_set(e, OKS_E_LIMIT, i, "groups nested deeper than %d",
+                                   OKS_MAIL_REGEX_MAX_DEPTH);
+        } else if (ch == ')' && depth > 0) {
+            depth--;
         }
     }
     int r = regcomp(&rx->re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB);

@@ -172,9 +172,14 @@ typedef struct oks_mail_regex {
 #define OKS_MAIL_REGEX_MIN 2
 #define OKS_MAIL_REGEX_MAX 128
 #define OKS_MAIL_REGEX_SUBJECT_MAX 1024
+#define OKS_MAIL_REGEX_MAX_QUANT 16 /* repetition operators */
+#define OKS_MAIL_REGEX_MAX_COUNT 8  /* largest {n,m} bound */
+#define OKS_MAIL_REGEX_MAX_DEPTH 3  /* group nesting */
 
 /* Compiles a POSIX extended, case-insensitive pattern of 2..128 bytes. Back-references are
- * refused (they make matching exponential); so are repetition counts over 32. */
+ * refused (they make matching exponential); so are a repetition directly after a repetition,
+ * more than 16 repetitions, counts over 8 or open-ended {n,}, and groups nested deeper than 3
+ * (glibc's regcomp copies repeated subtrees, so these bound its memory). */
 int oks_mail_regex_compile(oks_mail_regex *rx, const char *pattern, oks_err *e);
 /* Matches one user ID (first 1024 bytes, NULs stop it). */
 bool oks_mail_regex_match(const oks_mail_regex *rx, const uint8_t *uid, size_t len);

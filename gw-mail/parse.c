@@ -289,10 +289,18 @@ static int single_part(walk *w, struct mailmime *mm)
     bool attach = is_attachment(mm);
     if (!text_plain && !pgp_keys && !octets)
         return 0;
-    size_t idx = 0, dlen = 0;
+    size_t idx = 0, dlen = 0, plen = d->dt_data.dt_text.dt_length;
     char *dec = NULL;
-    if (mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, &idx,
-                            d->dt_encoding, &dec, &dlen) != MAILIMF_NO_ERROR)
+    /* libetpan 1.9.4's quoted-printable decoder reads up to 2 bytes past a part that ends in
+     * "=" (found by fuzz_mail, tests/fuzz/corpus/mail/qp-overread): decode a zero-padded copy */
+    char *copy = malloc(plen + 8);
+    if (copy == NULL)
+        return OKS_E_NOMEM;
+    memcpy(copy, d->dt_data.dt_text.dt_data, plen);
+    memset(copy + plen, 0, 8);
+    int pr = mailmime_part_parse(copy, plen, &idx, d->dt_encoding, &dec, &dlen);
+    free(copy);
+    if (pr != MAILIMF_NO_ERROR)
         return 0; /* undecodable part: ignored */
     int r = 0;
     if (text_plain && !attach) {

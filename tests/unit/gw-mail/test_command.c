@@ -192,6 +192,13 @@ static void mget_regex_refuses_backrefs_big_counts_and_bad_sizes(void **state)
     assert_int_equal(oks_mail_regex_compile(&rx, "(a)\\1", &e), OKS_E_UNSUPPORTED);
     assert_int_equal(oks_mail_regex_compile(&rx, "a{1000}", &e), OKS_E_LIMIT);
     assert_int_equal(oks_mail_regex_compile(&rx, "a{1,1000}", &e), OKS_E_LIMIT);
+    assert_int_equal(oks_mail_regex_compile(&rx, "a{2,}", &e), OKS_E_LIMIT);
+    assert_int_equal(oks_mail_regex_compile(&rx, "^(ab+++++++++++)", &e), OKS_E_LIMIT);
+    assert_int_equal(oks_mail_regex_compile(&rx, "((((a))))", &e), OKS_E_LIMIT);
+    assert_int_equal(oks_mail_regex_compile(&rx, "a?b?c?d?e?f?g?h?i?j?k?l?m?n?o?p?q?", &e),
+                     OKS_E_LIMIT);
+    assert_int_equal(oks_mail_regex_compile(&rx, "[+*?(]+x", &e), 0); /* literals in brackets */
+    oks_mail_regex_release(&rx);
     assert_int_equal(oks_mail_regex_compile(&rx, "a", &e), OKS_E_LIMIT);
     assert_int_equal(oks_mail_regex_compile(&rx, "(ab", &e), OKS_E_FORMAT);
     char big[200];
