@@ -1,11 +1,10 @@
 /* oks-gw-http: the HTTP gateway (HKP) of an OKS cluster. */
 #include "gw-http/gw.h"
 
+#include "lib/daemon.h"
 #include "lib/log.h"
 
-#include <gcrypt.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +13,6 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e);
 int gw_run(gw *g, oks_err *e);
 
 static gw the_gw;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    the_gw.stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -64,14 +57,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (oks_log_open("gw-http", log_path)) {
-        fprintf(stderr, "oks-gw-http: cannot open log %s\n", log_path);
+    if (oks_daemon_setup("gw-http", log_path, level, &the_gw.stop))
         return 1;
-    }
-    oks_log_set_level(level);
-    gcry_check_version("1.10.0");
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
     oks_err e;
     char msg[400];
     if (oks_cluster_load(conf_path, &the_gw.cluster, &e) || gw_load_conf(&the_gw, listen, &e)) {
@@ -82,12 +69,6 @@ int main(int argc, char **argv)
         oks_error("%s names no router", conf_path);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     the_gw.zctx = zmq_ctx_new();
     if (gw_run(&the_gw, &e)) {
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));

@@ -148,7 +148,7 @@ int gw_lookup_parse(const gw_form *f, gw_lookup *l, const char **why)
         bool word = *op != '\0';
         for (const char *c = op; *c; c++)
             word &= isalnum((unsigned char)*c) || *c == '-' || *c == '_';
-        *why = word ? "operation not implemented" : "malformed op parameter";
+        *why = word ? "unsupported operation" : "malformed op parameter";
         return word ? 501 : 400;
     }
     const char *opts = gw_form_get(f, "options", NULL);

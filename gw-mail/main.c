@@ -1,11 +1,10 @@
 /* oks-gw-mail: the PKS-style e-mail keyserver: polls a POP3 mailbox, answers by SMTP. */
 #include "gw-mail/conf.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/proto.h"
 
-#include <gcrypt.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +12,6 @@
 #include <zmq.h>
 
 static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -89,14 +82,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (oks_log_open("gw-mail", log_path)) {
-        fprintf(stderr, "oks-gw-mail: cannot open log %s\n", log_path);
+    if (oks_daemon_setup("gw-mail", log_path, level, &stop_flag))
         return 1;
-    }
-    oks_log_set_level(level);
-    gcry_check_version("1.10.0");
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 
     oks_cluster cl;
     oks_err e;
@@ -148,12 +135,6 @@ int main(int argc, char **argv)
         oks_error("router: %s", oks_err_format(&e, msg, sizeof msg));
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     static oks_mail_poller p;
     p.conf = &cf;

@@ -1,23 +1,16 @@
 /* oks-router: routes cluster requests from clients to the shards that own the keys. */
 #include "lib/cluster.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
 #include "router/router.h"
 
-#include <gcrypt.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
 static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -56,14 +49,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (oks_log_open("router", log_path)) {
-        fprintf(stderr, "oks-router: cannot open log %s\n", log_path);
+    if (oks_daemon_setup("router", log_path, level, &stop_flag))
         return 1;
-    }
-    oks_log_set_level(level);
-    gcry_check_version("1.10.0");
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
     oks_cluster conf;
     oks_err e;
     char msg[400];
@@ -75,11 +62,6 @@ int main(int argc, char **argv)
         oks_error("no --bind and no [cluster] routers in %s", conf_path);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     void *zctx = zmq_ctx_new();
     oks_router *r = oks_router_new(&conf, zctx, bind ? bind : conf.routers[0], &e);
     if (!r) {

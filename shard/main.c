@@ -1,23 +1,16 @@
 /* oks-shard: one shard server of an OKS cluster. Parses options, opens the store, runs. */
 #include "lib/cluster.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
 #include "shard/shard.h"
 
-#include <gcrypt.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -61,17 +54,8 @@ int main(int argc, char **argv)
     }
     char prog[80];
     snprintf(prog, sizeof prog, "shard.%s", name);
-    if (oks_log_open(prog, log_path)) {
-        fprintf(stderr, "oks-shard: cannot open log %s\n", log_path);
+    if (oks_daemon_setup(prog, log_path, level, &stop_flag))
         return 1;
-    }
-    oks_log_set_level(level);
-    if (!gcry_check_version("1.10.0")) {
-        oks_error("libgcrypt too old");
-        return 1;
-    }
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 
     oks_cluster conf;
     oks_err e;
@@ -107,12 +91,6 @@ int main(int argc, char **argv)
         oks_error("store %s: %s", dir, oks_err_format(&e, msg, sizeof msg));
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     sh.zctx = zmq_ctx_new();
     int rc = oks_shard_run(&sh, &stop_flag, &e);
     if (rc)
