@@ -20,7 +20,7 @@ cleanup() {
   rm -rf "$D"
 }
 trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+port() { /usr/bin/python3 deploy/free_port.py; }
 
 "$B/oks-bench" mint --count "$N" --seed hkp --out "$D/keys.pgp" --list "$D/keys.lst" 2>"$D/mint.txt"
 NUP=$(( N / 5 > 20 ? N / 5 : 20 ))

@@ -19,7 +19,7 @@ cleanup() {
   bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1; rm -rf "$D"
 }
 trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+port() { /usr/bin/python3 deploy/free_port.py; }
 OP=$(port); SP=$(port); RP=$(port); HP=$(port)
 bash deploy/local.sh up --dir "$D/oks" --shards 2 --http-port "$OP" >/dev/null
 OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$KR" >/dev/null

@@ -24,7 +24,7 @@ cleanup() {
   rm -rf "$D"
 }
 trap cleanup EXIT
-fp() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+fp() { /usr/bin/python3 deploy/free_port.py; }
 POP=$(fp) SMTP=$(fp)
 bash "$SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >/dev/null
 bash deploy/local.sh up --dir "$D/c" --shards 2 >/dev/null

@@ -16,7 +16,7 @@ K=/usr/share/keyrings/debian-keyring.gpg
 W=build/bench-recon
 mkdir -p "$W"
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
-fp() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+fp() { /usr/bin/python3 deploy/free_port.py; }
 now() { date +%s.%N; }
 el() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 T=$(mktemp -d /tmp/oksrb.XXXXXX)

@@ -60,9 +60,7 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 CONF=$DIR/oks.conf
 
-free_port() {
-  /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-}
+free_port() { /usr/bin/python3 "$HERE/free_port.py"; }
 
 write_conf() {
   local n=${SHARDS:-2} i lo hi per

@@ -14,9 +14,8 @@ check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 finish() { exit "$T_FAILED"; }
 
 # A free TCP port on 127.0.0.1 (asks the kernel).
-free_port() {
-  /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-}
+# (never one handed out recently to this machine's scripts: see deploy/free_port.py)
+free_port() { /usr/bin/python3 "$OKS_ROOT/deploy/free_port.py"; }
 
 # Scratch directory removed on exit; short path (SKS and dovecot need short socket paths).
 scratch_dir() {
