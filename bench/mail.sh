@@ -12,7 +12,7 @@ WRITE=0; [ "${1:-}" = --write ] && { WRITE=1; shift; }
 KR=${1:-/usr/share/keyrings/debian-keyring.gpg}
 N=${2:-1000}
 SHARED=${OKS_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-[ -d "$SHARED/mail" ] || SHARED=/work/shared
+[ -d "$SHARED/mail" ] || { echo "bench/mail.sh: no mail stack in $SHARED/mail (set OKS_SHARED)" >&2; exit 1; }
 BIN=$ROOT/build/bin
 D=$(mktemp -d /tmp/oksbm.XXXXXX); chmod 755 "$D"
 M=$D/m
