@@ -18,6 +18,7 @@ esac
 bash bench/inspect.sh --write /usr/share/keyrings/debian-keyring.gpg 3
 bash bench/verify.sh --write 3
 bash bench/spine.sh --write /usr/share/keyrings/debian-keyring.gpg "$SECS"
+bash bench/http.sh --write /usr/share/keyrings/debian-keyring.gpg "$SECS"
 bash bench/mint.sh --write "$KEYS"
 bash bench/hkp.sh --write "$HKEYS" "$SECS" 1 4 16 64
 if [ "$KEYS" -le 2000 ]; then bash bench/recon.sh 1000; else bash bench/recon.sh 1000 10000; fi
