@@ -115,7 +115,6 @@ void gw_error(h2o_req_t *req, int status, const char *why);
 /* Maps a cluster status to an HTTP answer (404/400/413/503...). */
 void gw_error_from(h2o_req_t *req, const Oks__Response *resp);
 void gw_count(gw *g, int op, int status);
-void gw_html_escape(oks_buf *out, const char *s, size_t n);
 /* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
  * the client is over it. */
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);

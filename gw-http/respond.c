@@ -126,24 +126,6 @@ void gw_count(gw *g, int op, int status)
     atomic_fetch_add(&g->metrics.requests[op][s], 1);
 }
 
-void gw_html_escape(oks_buf *out, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '<': oks_buf_append(out, "&lt;", 4); break;
-        case '>': oks_buf_append(out, "&gt;", 4); break;
-        case '&': oks_buf_append(out, "&amp;", 5); break;
-        case '"': oks_buf_append(out, "&quot;", 6); break;
-        case '\'': oks_buf_append(out, "&#39;", 5); break;
-        default:
-            if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
-                oks_buf_append(out, "?", 1);
-            else
-                oks_buf_putc(out, (uint8_t)s[i]);
-        }
-    }
-}
-
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls)
 {
     gw *g = gw_thread_of(req)->g;

@@ -155,31 +155,6 @@ static int json_string(const char *j, size_t n, const char *key, oks_buf *out)
     return p < end ? 0 : -1;
 }
 
-static int b64val(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-           : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-static int base64_decode(const uint8_t *s, size_t n, oks_buf *out)
-{
-    unsigned acc = 0, bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '=' || s[i] == '\n' || s[i] == '\r' || s[i] == ' ')
-            continue;
-        int v = b64val(s[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            oks_buf_putc(out, (uint8_t)(acc >> bits));
-        }
-    }
-    return 0;
-}
-
 typedef struct upload_ctx {
     oks_buf first_key; /* binary packets of the first uploaded key */
 } upload_ctx;
@@ -244,7 +219,7 @@ static int vks_upload(h2o_req_t *req)
             ;
         rc = rc < 0 ? -1 : 0;
     } else {
-        rc = base64_decode(text.data, text.len, &bin);
+        rc = oks_base64_decode(text.data, text.len, &bin);
     }
     oks_buf_release(&text);
     oks_slice k;

@@ -230,6 +230,26 @@ int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out)
     return oks_buf_printf(out, "\n%s\n", END);
 }
 
+int oks_base64_decode(const uint8_t *s, size_t n, oks_buf *out)
+{
+    unsigned acc = 0, bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '=' || s[i] == '\n' || s[i] == '\r' || s[i] == ' ')
+            continue;
+        int v = b64val(s[i]);
+        if (v < 0)
+            return OKS_E_FORMAT;
+        acc = acc << 6 | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (oks_buf_putc(out, (uint8_t)(acc >> bits)))
+                return OKS_E_NOMEM;
+        }
+    }
+    return 0;
+}
+
 bool oks_armor_detect(const uint8_t *p, size_t n)
 {
     size_t i = 0;

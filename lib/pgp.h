@@ -280,5 +280,8 @@ int oks_armor_decode(const char *text, size_t len, size_t *off, oks_buf *out, ok
 int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out);
 /* True when the data looks armored (starts, after whitespace, with "-----BEGIN PGP"). */
 bool oks_armor_detect(const uint8_t *p, size_t n);
+/* Plain base64 (no armor lines, no CRC; whitespace and padding skipped) appended to out.
+ * Returns 0 or OKS_E_FORMAT for a character outside the alphabet. */
+int oks_base64_decode(const uint8_t *s, size_t n, oks_buf *out);
 
 #endif
