@@ -154,6 +154,7 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
         (r = get_str(c, "address", cf->address, sizeof(cf->address), e)) ||
         (r = get_str(c, "name", cf->name, sizeof(cf->name), e)) ||
         (r = get_str(c, "state_dir", cf->state_dir, sizeof(cf->state_dir), e)) ||
+        (r = get_str(c, "templates", cf->templates_dir, sizeof(cf->templates_dir), e)) ||
         (r = get_num(c, "poll_seconds", 86400, &cf->poll_seconds, sizeof(unsigned), e)) ||
         (r = get_num(c, "io_timeout_seconds", 3600, &cf->io_timeout_s, sizeof(unsigned), e)) ||
         (r = get_num(c, "backoff_max_seconds", 86400, &cf->backoff_max_s, sizeof(unsigned), e)) ||

@@ -3,10 +3,12 @@
  * INCREMENTAL (Add with origin MAIL), LAST (shard change logs walked backwards from their end,
  * then GetByHash), MGET (ListKeys pages over every shard, user IDs matched with the bounded
  * regex). Every walk stops at a configured count, and replies hold at most max_reply_keys keys.
+ * Reply bodies are rendered from templates (templates.c): each command fills a context.
  */
 #include "gw-mail/exec.h"
 
 #include "lib/pgp.h"
+#include "gw-mail/templates.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -55,69 +57,107 @@ static Oks__Response *call(oks_mail_exec *x, Oks__Request *q, oks_mail_result *r
 
 /* ---- listing ----------------------------------------------------------------------------- */
 
-static void put_date(oks_buf *b, uint32_t t)
+static void set_date(oks_tmpl *t, const char *name, uint32_t when)
 {
-    time_t tt = t;
+    time_t tt = when;
     struct tm tm;
     char d[16] = "?";
     if (gmtime_r(&tt, &tm))
         strftime(d, sizeof(d), "%Y-%m-%d", &tm);
-    oks_buf_printf(b, "%s", d);
+    oks_mail_tmpl_str(t, name, d);
 }
 
-static void put_uid(oks_buf *b, const oks_pgp_uid *u)
+static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
+{
+    char hex[65];
+    if (n > 32)
+        n = 32;
+    oks_hex(hex, p, n, 1);
+    oks_tmpl_set(t, name, hex, 2 * n);
+}
+
+static void set_uid(oks_tmpl *t, const oks_pgp_uid *u)
 {
     if (u->tag != OKS_PGP_TAG_UID) {
-        oks_buf_printf(b, "[user attribute]");
+        oks_mail_tmpl_str(t, "uid", "[user attribute]");
         return;
     }
+    char *v = malloc(u->len + 1);
+    if (v == NULL)
+        return;
     for (size_t i = 0; i < u->len; i++) {
         uint8_t c = u->body[i];
-        oks_buf_putc(b, (c < 0x20 || c == 0x7f) ? '?' : c);
+        v[i] = (char)((c < 0x20 || c == 0x7f) ? '?' : c);
     }
+    oks_tmpl_set(t, "uid", v, u->len);
+    free(v);
 }
 
-static void list_key(oks_buf *b, const uint8_t *data, size_t len, bool verbose)
+/* One stored key as a "keys" item: fpr, keyid, algo, bits, created, revoked, uids[uid,
+ * sigs[issuer, created, self] when verbose], subkeys[algo, bits, keyid, created], or
+ * unreadable (the parse error) when it cannot be read. */
+static void key_item(oks_tmpl *ctx, const uint8_t *data, size_t len, bool verbose)
 {
+    oks_tmpl *kt = oks_tmpl_push(ctx, "keys");
+    if (kt == NULL)
+        return;
     oks_pgp_key *k;
     oks_err e;
     if (oks_pgp_key_parse(data, len, NULL, OKS_PGP_TRUSTED, &k, &e) != 0) {
-        oks_buf_printf(b, "(a stored key could not be read: %s)\n", e.msg);
+        oks_mail_tmpl_str(kt, "unreadable", e.msg);
         return;
     }
-    char kid[17], fpr[65];
-    oks_hex(kid, k->primary.keyid, 8, 1);
-    oks_hex(fpr, k->primary.fpr, k->primary.fpr_len, 1);
-    oks_buf_printf(b, "pub  %s%u/0x%s ", oks_pgp_algo_name(k->primary.algo), k->primary.bits, kid);
-    put_date(b, k->primary.created);
-    if (oks_pgp_key_revoked(k))
-        oks_buf_printf(b, " [revoked]");
-    oks_buf_printf(b, "\n     Fingerprint=%s\n", fpr);
+    set_hex(kt, "keyid", k->primary.keyid, 8);
+    set_hex(kt, "fpr", k->primary.fpr, k->primary.fpr_len);
+    oks_mail_tmpl_str(kt, "algo", oks_pgp_algo_name(k->primary.algo));
+    oks_mail_tmpl_num(kt, "bits", k->primary.bits);
+    set_date(kt, "created", k->primary.created);
+    oks_mail_tmpl_flag(kt, "revoked", oks_pgp_key_revoked(k));
     for (size_t i = 0; i < k->n_uids; i++) {
-        oks_buf_printf(b, "uid  ");
-        put_uid(b, &k->uids[i]);
-        oks_buf_putc(b, '\n');
+        oks_tmpl *ut = oks_tmpl_push(kt, "uids");
+        if (ut == NULL)
+            break;
+        set_uid(ut, &k->uids[i]);
         for (size_t j = 0; verbose && j < k->uids[i].sigs.n; j++) {
             const oks_pgp_sig *s = &k->uids[i].sigs.v[j];
-            char iss[17] = "????????????????";
+            oks_tmpl *st = oks_tmpl_push(ut, "sigs");
+            if (st == NULL)
+                break;
             if (s->has_issuer)
-                oks_hex(iss, s->issuer, 8, 1);
-            oks_buf_printf(b, "sig  0x%s ", iss);
-            put_date(b, s->created);
-            oks_buf_printf(b, " %s\n", memcmp(s->issuer, k->primary.keyid, 8) == 0 && s->has_issuer
-                                           ? "(self)"
-                                           : "");
+                set_hex(st, "issuer", s->issuer, 8);
+            else
+                oks_mail_tmpl_str(st, "issuer", "????????????????");
+            set_date(st, "created", s->created);
+            oks_mail_tmpl_flag(st, "self",
+                               s->has_issuer && memcmp(s->issuer, k->primary.keyid, 8) == 0);
         }
     }
     for (size_t i = 0; i < k->n_subkeys; i++) {
-        oks_hex(kid, k->subkeys[i].key.keyid, 8, 1);
-        oks_buf_printf(b, "sub  %s%u/0x%s ", oks_pgp_algo_name(k->subkeys[i].key.algo),
-                       k->subkeys[i].key.bits, kid);
-        put_date(b, k->subkeys[i].key.created);
-        oks_buf_putc(b, '\n');
+        oks_tmpl *st = oks_tmpl_push(kt, "subkeys");
+        if (st == NULL)
+            break;
+        set_hex(st, "keyid", k->subkeys[i].key.keyid, 8);
+        oks_mail_tmpl_str(st, "algo", oks_pgp_algo_name(k->subkeys[i].key.algo));
+        oks_mail_tmpl_num(st, "bits", k->subkeys[i].key.bits);
+        set_date(st, "created", k->subkeys[i].key.created);
     }
-    oks_buf_putc(b, '\n');
     oks_pgp_key_free(k);
+}
+
+/* count, found (count > 0) and plural (count != 1) */
+static void set_count(oks_tmpl *ctx, size_t n)
+{
+    oks_mail_tmpl_num(ctx, "count", n);
+    oks_mail_tmpl_flag(ctx, "found", n > 0);
+    oks_mail_tmpl_flag(ctx, "plural", n != 1);
+}
+
+/* A "keys" item with just the fingerprint (GET, MGET, LAST list what they attach). */
+static void key_fpr_item(oks_tmpl *ctx, const Oks__Key *k)
+{
+    oks_tmpl *kt = oks_tmpl_push(ctx, "keys");
+    if (kt && k->fingerprint.len)
+        set_hex(kt, "fpr", k->fingerprint.data, k->fingerprint.len);
 }
 
 /* ---- search argument --------------------------------------------------------------------- */
@@ -201,7 +241,7 @@ static void append_keys_armored(oks_mail_result *res, Oks__Key **keys, size_t n)
 }
 
 static int do_lookup(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *res,
-                     oks_err *e)
+                     oks_tmpl *ctx, enum oks_mail_tmpl_id *tid, oks_err *e)
 {
     char arg[sizeof(cmd->arg)];
     memcpy(arg, cmd->arg, sizeof(arg));
@@ -215,8 +255,9 @@ static int do_lookup(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result 
         return OKS_E_UNAVAILABLE;
     if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_PARTIAL &&
         r->status != OKS__STATUS__STATUS_NOT_FOUND) {
-        oks_buf_printf(&res->text, "The search \"%s\" failed: %s.\n", arg,
-                       r->error && *r->error ? r->error : oks_proto_status_name(r->status));
+        oks_tmpl_setf(ctx, "message", "The search \"%s\" failed: %s.", arg,
+                      r->error && *r->error ? r->error : oks_proto_status_name(r->status));
+        *tid = OKS_MAIL_T_FAILED;
         snprintf(res->subject, sizeof(res->subject), "Your command, %s %s, failed",
                  oks_mail_cmd_name(cmd->kind), cmd->arg);
         oks__response__free_unpacked(r, NULL);
@@ -225,24 +266,23 @@ static int do_lookup(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result 
     size_t n = r->n_keys;
     if (n > limit)
         n = limit;
-    if (n == 0) {
-        oks_buf_printf(&res->text, "No keys match \"%s\".\n", arg);
-    } else if (get) {
-        oks_buf_printf(&res->text, "%zu key%s matching \"%s\" %s attached.\n", n,
-                       n == 1 ? "" : "s", arg, n == 1 ? "is" : "are");
+    *tid = get ? OKS_MAIL_T_GET : OKS_MAIL_T_INDEX;
+    oks_mail_tmpl_str(ctx, "search", arg);
+    set_count(ctx, n);
+    oks_mail_tmpl_flag(ctx, "verbose", cmd->kind == OKS_MAIL_CMD_VINDEX);
+    if (get)
         append_keys_armored(res, r->keys, n);
-    } else {
-        oks_buf_printf(&res->text, "%zu key%s matching \"%s\":\n\n", n, n == 1 ? "" : "s", arg);
-        for (size_t i = 0; i < n; i++)
-            list_key(&res->text, r->keys[i]->data.data, r->keys[i]->data.len,
+    for (size_t i = 0; i < n; i++) {
+        if (get)
+            key_fpr_item(ctx, r->keys[i]);
+        else
+            key_item(ctx, r->keys[i]->data.data, r->keys[i]->data.len,
                      cmd->kind == OKS_MAIL_CMD_VINDEX);
     }
     size_t total = r->total > r->n_keys ? r->total : r->n_keys;
     if (total > n)
-        oks_buf_printf(&res->text, "(%zu more keys match; at most %zu are returned per mail.)\n",
-                       total - n, n);
-    if (r->status == OKS__STATUS__STATUS_PARTIAL)
-        oks_buf_printf(&res->text, "(Some servers did not answer; results may be incomplete.)\n");
+        oks_mail_tmpl_num(ctx, "more", total - n);
+    oks_mail_tmpl_flag(ctx, "partial", r->status == OKS__STATUS__STATUS_PARTIAL);
     oks__response__free_unpacked(r, NULL);
     return 0;
 }
@@ -327,16 +367,20 @@ size_t oks_mail_collect_keys(const oks_mail_msg *msg, size_t max, oks_buf **keys
 
 static const char *outcome_text[] = {"new", "updated", "unchanged", "rejected"};
 
-static int do_add(oks_mail_exec *x, const oks_mail_msg *msg, const oks_mail_cmd *cmd,
-                  oks_mail_result *res, oks_err *e)
+static int do_add(oks_mail_exec *x, const oks_mail_msg *msg, oks_mail_result *res,
+                  oks_tmpl *ctx, oks_err *e)
 {
     oks_buf *keys;
     size_t skipped;
     size_t n = oks_mail_collect_keys(msg, x->max_add_keys, &keys, &skipped);
     int rc = 0;
+    set_count(ctx, n);
+    if (skipped) {
+        oks_mail_tmpl_num(ctx, "skipped", skipped);
+        oks_mail_tmpl_flag(ctx, "skipped_plural", skipped != 1);
+    }
+    oks_mail_tmpl_num(ctx, "max_add_keys", x->max_add_keys);
     if (n == 0) {
-        oks_buf_printf(&res->text, "No public keys were found in your mail.%s\n",
-                       skipped ? " Some key blocks could not be read." : "");
         snprintf(res->subject, sizeof(res->subject), "Your command, %.500s, failed",
                  msg->subject ? msg->subject : "ADD");
         goto done;
@@ -361,30 +405,27 @@ static int do_add(oks_mail_exec *x, const oks_mail_msg *msg, const oks_mail_cmd 
         rc = OKS_E_UNAVAILABLE;
         goto done;
     }
-    oks_buf_printf(&res->text, "%zu key%s processed:\n\n", n, n == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_results; i++) {
         Oks__AddResult *ar = r->results[i];
         char fpr[65] = "(unknown key)";
         if (ar->fingerprint.len && ar->fingerprint.len <= 32)
             oks_hex(fpr, ar->fingerprint.data, ar->fingerprint.len, 1);
         unsigned o = ar->outcome <= 3 ? (unsigned)ar->outcome : 3;
-        oks_buf_printf(&res->text, "%s %s%s%s\n", fpr, outcome_text[o],
-                       ar->reason && *ar->reason ? ": " : "", ar->reason ? ar->reason : "");
+        oks_tmpl *it = oks_tmpl_push(ctx, "results");
+        if (it) {
+            oks_mail_tmpl_str(it, "fpr", fpr);
+            oks_mail_tmpl_str(it, "outcome", outcome_text[o]);
+            oks_mail_tmpl_str(it, "reason", ar->reason);
+        }
         if ((o == 0 || o == 1) && ar->index < n) {
             oks_buf_append(&res->changed, keys[ar->index].data, keys[ar->index].len);
             res->n_changed++;
         }
     }
     if (r->status != OKS__STATUS__STATUS_OK)
-        oks_buf_printf(&res->text, "\nThe cluster reported: %s %s\n",
-                       oks_proto_status_name(r->status), r->error ? r->error : "");
+        oks_tmpl_setf(ctx, "cluster_error", "%s %s", oks_proto_status_name(r->status),
+                      r->error ? r->error : "");
     oks__response__free_unpacked(r, NULL);
-    if (skipped)
-        oks_buf_printf(&res->text,
-                       "\n%zu key block%s could not be read or were over the limit of %u keys "
-                       "per mail.\n",
-                       skipped, skipped == 1 ? "" : "s", x->max_add_keys);
-    (void)cmd;
 done:
     for (size_t i = 0; i < n; i++)
         oks_buf_release(&keys[i]);
@@ -394,7 +435,8 @@ done:
 
 /* ---- LAST -------------------------------------------------------------------------------- */
 
-static int do_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *res, oks_err *e)
+static int do_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *res,
+                   oks_tmpl *ctx, oks_err *e)
 {
     long days = strtol(cmd->arg, NULL, 10);
     uint64_t cutoff = (uint64_t)time(NULL) - (uint64_t)days * 86400u;
@@ -461,10 +503,11 @@ static int do_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *r
         }
     }
     snprintf(res->subject, sizeof(res->subject), "Your command, LAST %s", cmd->arg);
-    if (nh == 0) {
-        oks_buf_printf(&res->text, "No keys were added or changed in the last %ld days.\n", days);
+    oks_mail_tmpl_num(ctx, "days", (unsigned long long)days);
+    oks_mail_tmpl_num(ctx, "max_reply_keys", x->max_reply_keys);
+    set_count(ctx, 0);
+    if (nh == 0)
         goto out;
-    }
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
     q.op_case = OKS__REQUEST__OP_GET_HASH;
@@ -476,11 +519,10 @@ static int do_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *r
         rc = OKS_E_UNAVAILABLE;
         goto out;
     }
-    oks_buf_printf(&res->text, "%zu key%s added or changed in the last %ld days %s attached.\n",
-                   r->n_keys, r->n_keys == 1 ? "" : "s", days, r->n_keys == 1 ? "is" : "are");
-    if (more)
-        oks_buf_printf(&res->text, "(More keys changed; at most %u are returned per mail.)\n",
-                       x->max_reply_keys);
+    set_count(ctx, r->n_keys);
+    oks_mail_tmpl_flag(ctx, "more", more);
+    for (size_t i = 0; i < r->n_keys; i++)
+        key_fpr_item(ctx, r->keys[i]);
     append_keys_armored(res, r->keys, r->n_keys);
     oks__response__free_unpacked(r, NULL);
 out:
@@ -505,13 +547,15 @@ static bool key_matches(const oks_mail_regex *rx, const uint8_t *data, size_t le
     return m;
 }
 
-static int do_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *res, oks_err *e)
+static int do_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *res,
+                   oks_tmpl *ctx, enum oks_mail_tmpl_id *tid, oks_err *e)
 {
     oks_mail_regex rx;
     oks_err re;
     snprintf(res->subject, sizeof(res->subject), "Your command, MGET %s", cmd->arg);
     if (oks_mail_regex_compile(&rx, cmd->arg, &re) != 0) {
-        oks_buf_printf(&res->text, "MGET: %s\n", re.msg);
+        oks_tmpl_setf(ctx, "message", "MGET: %s", re.msg);
+        *tid = OKS_MAIL_T_FAILED;
         snprintf(res->subject, sizeof(res->subject), "Your command, MGET %s, failed", cmd->arg);
         return 0;
     }
@@ -544,6 +588,7 @@ static int do_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *r
                         more = true;
                     else {
                         oks_buf_append(&all, k->data.data, k->data.len);
+                        key_fpr_item(ctx, k);
                         found++;
                     }
                 }
@@ -561,18 +606,14 @@ static int do_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result *r
                 break;
         }
     }
-    if (found == 0)
-        oks_buf_printf(&res->text, "No user IDs match the expression \"%s\".\n", cmd->arg);
-    else {
-        oks_buf_printf(&res->text, "%zu key%s with a user ID matching \"%s\" %s attached.\n",
-                       found, found == 1 ? "" : "s", cmd->arg, found == 1 ? "is" : "are");
+    oks_mail_tmpl_str(ctx, "pattern", cmd->arg);
+    set_count(ctx, found);
+    oks_mail_tmpl_flag(ctx, "more", more);
+    oks_mail_tmpl_flag(ctx, "cut", cut);
+    oks_mail_tmpl_num(ctx, "max_reply_keys", x->max_reply_keys);
+    oks_mail_tmpl_num(ctx, "mget_scan_max", x->mget_scan_max);
+    if (found)
         oks_armor_encode(all.data, all.len, &res->keys);
-    }
-    if (more)
-        oks_buf_printf(&res->text, "(More keys match; at most %u are returned per mail.)\n",
-                       x->max_reply_keys);
-    if (cut)
-        oks_buf_printf(&res->text, "(Only the first %u keys were searched.)\n", x->mget_scan_max);
 out:
     oks_buf_release(&all);
     oks_mail_regex_release(&rx);
@@ -587,32 +628,49 @@ int oks_mail_exec_run(oks_mail_exec *x, const oks_mail_msg *msg, const oks_mail_
     memset(res, 0, sizeof(*res));
     const char *subj = msg->subject ? msg->subject : "";
     snprintf(res->subject, sizeof(res->subject), "Your command, %.500s", subj);
+    oks_tmpl *ctx = oks_tmpl_new();
+    if (ctx == NULL)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    oks_mail_tmpl_str(ctx, "help", x->help_text ? x->help_text : "");
+    oks_mail_tmpl_str(ctx, "subject", subj);
+    oks_mail_tmpl_str(ctx, "command", oks_mail_cmd_name(cmd->kind));
+    oks_mail_tmpl_str(ctx, "arg", cmd->arg);
+    oks_mail_tmpl_str(ctx, "server_name", x->server_name);
+    oks_mail_tmpl_str(ctx, "server_address", x->server_address);
+    enum oks_mail_tmpl_id tid = OKS_MAIL_T_HELP;
     int rc = 0;
     if (cmd->kind == OKS_MAIL_CMD_NONE || cmd->kind == OKS_MAIL_CMD_UNKNOWN || cmd->error[0]) {
+        tid = OKS_MAIL_T_INVALID;
         if (cmd->kind == OKS_MAIL_CMD_NONE)
-            oks_buf_printf(&res->text, "Your mail had no command in its Subject line.\n\n");
+            oks_mail_tmpl_flag(ctx, "no_command", 1);
         else if (cmd->error[0])
-            oks_buf_printf(&res->text, "Your command could not be run: %s.\n\n", cmd->error);
+            oks_mail_tmpl_str(ctx, "error", cmd->error);
         else
-            oks_buf_printf(&res->text, "\"%.500s\" is not a command this server knows.\n\n",
-                           subj);
+            oks_tmpl_setf(ctx, "unknown", "%.500s", subj);
         snprintf(res->subject, sizeof(res->subject), "Your command, %.500s, was invalid", subj);
-        oks_buf_printf(&res->text, "%s", x->help_text ? x->help_text : "");
     } else if (cmd->kind == OKS_MAIL_CMD_HELP) {
-        oks_buf_printf(&res->text, "%s", x->help_text ? x->help_text : "");
+        tid = OKS_MAIL_T_HELP;
     } else if (cmd->kind == OKS_MAIL_CMD_ADD || cmd->kind == OKS_MAIL_CMD_INCREMENTAL) {
-        rc = do_add(x, msg, cmd, res, e);
+        tid = OKS_MAIL_T_ADD;
+        rc = do_add(x, msg, res, ctx, e);
     } else if (cmd->kind == OKS_MAIL_CMD_LAST) {
         if (x->max_last_days == 0) {
-            oks_buf_printf(&res->text, "LAST is disabled on this server.\n");
+            tid = OKS_MAIL_T_FAILED;
+            oks_mail_tmpl_str(ctx, "message", "LAST is disabled on this server.");
             snprintf(res->subject, sizeof(res->subject), "Your command, %.500s, failed", subj);
-        } else
-            rc = do_last(x, cmd, res, e);
+        } else {
+            tid = OKS_MAIL_T_LAST;
+            rc = do_last(x, cmd, res, ctx, e);
+        }
     } else if (cmd->kind == OKS_MAIL_CMD_MGET) {
-        rc = do_mget(x, cmd, res, e);
+        tid = OKS_MAIL_T_MGET;
+        rc = do_mget(x, cmd, res, ctx, &tid, e);
     } else {
-        rc = do_lookup(x, cmd, res, e);
+        rc = do_lookup(x, cmd, res, ctx, &tid, e);
     }
+    if (rc == 0)
+        rc = oks_mail_tmpl_render(x->templates, tid, ctx, &res->text, e);
+    oks_tmpl_free(ctx);
     if (rc == 0 && oks_buf_terminate(&res->text) != 0)
         rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     if (rc == 0 && res->keys.len)

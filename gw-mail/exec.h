@@ -6,6 +6,7 @@
 #define OKS_MAIL_EXEC_H
 
 #include "gw-mail/mail.h"
+#include "gw-mail/templates.h"
 #include "lib/proto.h"
 
 typedef struct oks_mail_exec {
@@ -13,7 +14,9 @@ typedef struct oks_mail_exec {
     int timeout_ms;
     char **shards;          /* shard names (LAST, MGET walk every shard) */
     size_t n_shards;
-    const char *help_text;  /* HELP reply body */
+    const char *help_text;  /* HELP reply body ({{help}} in the templates) */
+    const oks_mail_templates *templates; /* reply bodies; NULL = built-in */
+    const char *server_name, *server_address; /* {{server_name}}, {{server_address}} */
     unsigned max_reply_keys;  /* keys in one reply (GET, MGET, LAST); default 20 */
     unsigned max_index_keys;  /* keys listed by INDEX/VERBOSE INDEX; default 100 */
     unsigned max_add_keys;    /* keys taken from one ADD / incremental; default 50 */

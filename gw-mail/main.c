@@ -27,10 +27,15 @@ static void usage(FILE *f)
             "      --smtp HOST:PORT      SMTP server for replies\n"
             "      --address ADDR        the gateway's own address (From of replies)\n"
             "      --state-dir DIR       where the answered-mail store lives\n"
+            "      --templates DIR       reply-body templates (NAME.txt; missing = built-in)\n"
             "      --poll-seconds N      poll interval (default 30)\n"
             "      --once                one poll, then exit (0 when it succeeded)\n"
             "      --crash-after-replies N  testing: exit(3) after N replies, before DELE\n"
-            "  -l, --log FILE            log file (default stderr)   --log-level LEVEL\n");
+            "  -l, --log FILE            log file (default stderr)   --log-level LEVEL\n"
+            "\n"
+            "oks-gw-mail dump-templates DIR writes the built-in reply templates (help, invalid,\n"
+            "failed, get, index, add, mget, last, toobig, incremental) into DIR as a starting\n"
+            "point for [mail] templates.\n");
 }
 
 int main(int argc, char **argv)
@@ -42,7 +47,7 @@ int main(int argc, char **argv)
     oks_mail_conf_defaults(&cf, &x);
     struct {
         const char *pop3, *pop3_tls, *user, *password, *password_file, *smtp, *address, *state,
-            *poll, *crash;
+            *poll, *crash, *templates;
     } o = {0};
     static const struct option opts[] = {
         {"config", 1, NULL, 'c'},        {"pop3", 1, NULL, 'P'},
@@ -52,7 +57,8 @@ int main(int argc, char **argv)
         {"state-dir", 1, NULL, 'd'},     {"poll-seconds", 1, NULL, 'i'},
         {"once", 0, NULL, '1'},          {"crash-after-replies", 1, NULL, 'X'},
         {"log", 1, NULL, 'l'},           {"log-level", 1, NULL, 'L'},
-        {"help", 0, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"templates", 1, NULL, 't'},     {"help", 0, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': conf_path = optarg; break;
@@ -67,6 +73,7 @@ int main(int argc, char **argv)
         case 'i': o.poll = optarg; break;
         case '1': once = 1; break;
         case 'X': o.crash = optarg; break;
+        case 't': o.templates = optarg; break;
         case 'l': log_path = optarg; break;
         case 'L':
             if ((level = oks_log_parse_level(optarg)) < 0) {
@@ -78,6 +85,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    if (optind + 2 == argc && strcmp(argv[optind], "dump-templates") == 0)
+        return oks_mail_tmpl_dump(argv[optind + 1]);
     if (!conf_path || optind != argc) {
         usage(stderr);
         return 2;
@@ -109,6 +118,16 @@ int main(int argc, char **argv)
         cf.poll_seconds = (unsigned)strtoul(o.poll, NULL, 10);
     if (o.crash)
         cf.crash_after_replies = (unsigned)strtoul(o.crash, NULL, 10);
+    if (o.templates)
+        snprintf(cf.templates_dir, sizeof cf.templates_dir, "%s", o.templates);
+    static oks_mail_templates tmpl;
+    if (oks_mail_tmpl_load(&tmpl, cf.templates_dir, &e)) {
+        oks_error("templates: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    x.templates = &tmpl;
+    x.server_name = cf.name;
+    x.server_address = cf.address;
     if (oks_mail_conf_check(&cf, &e)) {
         oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
         return 1;
@@ -161,6 +180,7 @@ int main(int argc, char **argv)
     oks_mail_answered_close(ans);
     free(x.shards);
     oks_mail_conf_release(&cf);
+    oks_mail_tmpl_release(&tmpl);
     oks_cluster_release(&cl);
     return rc;
 }

@@ -106,7 +106,7 @@ static void make_msgid(const oks_mail_conf *cf, char *out, size_t size)
 
 /* Forwards keys that changed to every sync site not yet in the X-KeyServer-Sent list. */
 static int send_incrementals(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
-                             const oks_buf *changed, oks_err *e)
+                             const oks_buf *changed, size_t n_keys, oks_err *e)
 {
     const oks_mail_conf *cf = p->conf;
     if (cf->n_sync_sites == 0 || changed->len == 0)
@@ -114,12 +114,19 @@ static int send_incrementals(oks_mail_poller *p, smtp_conn *sc, const oks_mail_m
     size_t nv = msg ? msg->n_ks_sent : 0;
     const char **names = calloc(nv + 2, sizeof(*names));
     const char **values = calloc(nv + 2, sizeof(*values));
-    oks_buf armored = OKS_BUF_INIT, mail = OKS_BUF_INIT;
+    oks_buf armored = OKS_BUF_INIT, mail = OKS_BUF_INIT, text = OKS_BUF_INIT;
+    oks_tmpl *ctx = oks_tmpl_new();
     int rc = 0;
-    if (!names || !values || oks_armor_encode(changed->data, changed->len, &armored) != 0) {
+    if (!names || !values || !ctx || oks_armor_encode(changed->data, changed->len, &armored) != 0) {
         rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
         goto out;
     }
+    oks_mail_tmpl_num(ctx, "count", n_keys);
+    oks_mail_tmpl_str(ctx, "server_name", cf->name);
+    oks_mail_tmpl_str(ctx, "server_address", cf->address);
+    if ((rc = oks_mail_tmpl_render(p->exec->templates, OKS_MAIL_T_INCREMENTAL, ctx, &text, e)) ||
+        (rc = oks_buf_terminate(&text)))
+        goto out;
     size_t n = 0;
     bool self = false;
     names[n] = "Precedence", values[n++] = "list";
@@ -139,7 +146,7 @@ static int send_incrementals(oks_mail_poller *p, smtp_conn *sc, const oks_mail_m
         make_msgid(cf, mid, sizeof(mid));
         oks_mail_reply r = {.from = cf->address, .from_name = cf->name[0] ? cf->name : NULL,
                             .to = cf->sync_sites[s], .subject = "incremental",
-                            .message_id = mid, .text = "Keys new or changed on this server.\n",
+                            .message_id = mid, .text = (const char *)text.data,
                             .keys = (const char *)armored.data, .keys_len = armored.len,
                             .extra_names = names, .extra_values = values, .n_extra = n};
         mail.len = 0;
@@ -158,8 +165,10 @@ static int send_incrementals(oks_mail_poller *p, smtp_conn *sc, const oks_mail_m
 out:
     free(names);
     free(values);
+    oks_tmpl_free(ctx);
     oks_buf_release(&armored);
     oks_buf_release(&mail);
+    oks_buf_release(&text);
     return rc;
 }
 
@@ -246,16 +255,25 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
         goto done;
     }
     if (oversize) {
-        char text[200];
-        snprintf(text, sizeof(text),
-                 "Your mail of %zu bytes is over this server's limit of %zu bytes and was not "
-                 "processed.\n",
-                 full_size, cf->limits.max_message_bytes);
         if (v == OKS_MAIL_ANSWER) {
             char subj[600];
             snprintf(subj, sizeof(subj), "Your command, %.500s, failed",
                      msg.subject ? msg.subject : "");
-            out = reply(p, sc, &msg, subj, text, NULL, e);
+            oks_buf text = OKS_BUF_INIT;
+            oks_tmpl *ctx = oks_tmpl_new();
+            if (ctx == NULL || oks_mail_tmpl_num(ctx, "size", full_size) ||
+                oks_mail_tmpl_num(ctx, "limit", cf->limits.max_message_bytes) ||
+                oks_mail_tmpl_str(ctx, "subject", msg.subject) ||
+                oks_mail_tmpl_str(ctx, "server_name", cf->name) ||
+                oks_mail_tmpl_str(ctx, "server_address", cf->address) ||
+                oks_mail_tmpl_render(p->exec->templates, OKS_MAIL_T_TOOBIG, ctx, &text, e) ||
+                oks_buf_terminate(&text)) {
+                oks_warn("mail %s: over the size limit; reply not rendered, kept", id);
+                out = KEEP;
+            } else
+                out = reply(p, sc, &msg, subj, (const char *)text.data, NULL, e);
+            oks_tmpl_free(ctx);
+            oks_buf_release(&text);
         } else
             oks_warn("incremental %s of %zu bytes over the limit, deleted", id, full_size);
         goto done;
@@ -277,14 +295,14 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
     if (v == OKS_MAIL_SYNC) {
         oks_info("incremental %s from %s: %zu keys new or changed", id, msg.from,
                  res.n_changed);
-        if (send_incrementals(p, sc, &msg, &res.changed, e) != 0) {
+        if (send_incrementals(p, sc, &msg, &res.changed, res.n_changed, e) != 0) {
             sc->failed = true;
             out = KEEP;
         }
     } else {
         out = reply(p, sc, &msg, res.subject, (const char *)res.text.data, &res.keys, e);
         if (out == DELETE && cmd.kind == OKS_MAIL_CMD_ADD && res.n_changed)
-            (void)send_incrementals(p, sc, &msg, &res.changed, e);
+            (void)send_incrementals(p, sc, &msg, &res.changed, res.n_changed, e);
     }
     oks_mail_result_release(&res);
 done:

@@ -37,6 +37,7 @@ typedef struct oks_mail_conf {
     char state_dir[512];          /* the answered store (LevelDB) */
     unsigned answered_days;       /* how long answered records are kept; default 14 */
     char *help_owned;             /* help text read from help_file (owned) */
+    char templates_dir[512];      /* reply-body templates NAME.txt; empty = built-in */
     unsigned crash_after_replies; /* testing: _exit(3) after N replies, before their DELE */
 } oks_mail_conf;
 

@@ -161,7 +161,7 @@ static long find_close(const char *src, size_t len, size_t i, const char *name, 
 }
 
 static int render(const char *src, size_t len, size_t base, const oks_tmpl *t, oks_buf *out,
-                  int depth, oks_err *e)
+                  int depth, bool html, oks_err *e)
 {
     if (depth > MAX_DEPTH)
         return oks_err_set(e, OKS_E_LIMIT, base, "template sections nested deeper than %d",
@@ -194,7 +194,8 @@ static int render(const char *src, size_t len, size_t base, const oks_tmpl *t, o
             bool has = v && ((v->value && *v->value) || v->n_items > 0);
             if (kind == '^') {
                 if (!has) {
-                    int r = render(src + next, (size_t)end - next, base + next, t, out, depth + 1, e);
+                    int r = render(src + next, (size_t)end - next, base + next, t, out,
+                                   depth + 1, html, e);
                     if (r)
                         return r;
                 }
@@ -204,13 +205,14 @@ static int render(const char *src, size_t len, size_t base, const oks_tmpl *t, o
                     const oks_tmpl *saved = item->parent;
                     item->parent = t;
                     int r = render(src + next, (size_t)end - next, base + next, item, out,
-                                   depth + 1, e);
+                                   depth + 1, html, e);
                     item->parent = saved;
                     if (r)
                         return r;
                 }
             } else if (has) {
-                int r = render(src + next, (size_t)end - next, base + next, t, out, depth + 1, e);
+                int r = render(src + next, (size_t)end - next, base + next, t, out, depth + 1,
+                               html, e);
                 if (r)
                     return r;
             }
@@ -227,7 +229,7 @@ static int render(const char *src, size_t len, size_t base, const oks_tmpl *t, o
         }
         const entry *v = lookup(t, name, nl);
         if (v && v->value) {
-            if (raw)
+            if (raw || !html)
                 oks_buf_append(out, v->value, strlen(v->value));
             else
                 escape(out, v->value);
@@ -239,7 +241,12 @@ static int render(const char *src, size_t len, size_t base, const oks_tmpl *t, o
 
 int oks_tmpl_render(const char *src, size_t len, const oks_tmpl *t, oks_buf *out, oks_err *e)
 {
-    return render(src, len, 0, t, out, 0, e);
+    return render(src, len, 0, t, out, 0, true, e);
+}
+
+int oks_tmpl_render_text(const char *src, size_t len, const oks_tmpl *t, oks_buf *out, oks_err *e)
+{
+    return render(src, len, 0, t, out, 0, false, e);
 }
 
 char *oks_tmpl_load(const char *dir, const char *name, const char *builtin)

@@ -1,6 +1,7 @@
 /*
  * A small Mustache-like template engine for HTML pages and mail replies.
- *   {{name}}            value, HTML-escaped by the engine (callers never escape)
+ *   {{name}}            value, HTML-escaped by the engine (callers never escape); as is when
+ *                       rendered as text (oks_tmpl_render_text)
  *   {{{name}}}          value as is (only for text the program itself produced)
  *   {{#name}}..{{/name}} repeated for each item of a list, or once if name is set and not empty
  *   {{^name}}..{{/name}} shown when name is unset, empty or an empty list
@@ -30,6 +31,9 @@ oks_tmpl *oks_tmpl_push(oks_tmpl *t, const char *name);
 /* Renders src with t into out. Errors (unbalanced sections, unterminated tags, nesting deeper
  * than 16) name the byte offset in src. */
 int oks_tmpl_render(const char *src, size_t len, const oks_tmpl *t, oks_buf *out, oks_err *e);
+/* The same for plain text (mail bodies): {{name}} inserts the value as is, like {{{name}}}. */
+int oks_tmpl_render_text(const char *src, size_t len, const oks_tmpl *t, oks_buf *out,
+                         oks_err *e);
 
 /* Template "name" from dir (name.html), or the built-in default when dir is NULL or the file
  * is missing; returns a malloc'd NUL-terminated string (free it), or NULL if unknown. */

@@ -47,6 +47,23 @@ static void sections_repeat_and_see_parents(void **state)
     oks_tmpl_free(t);
 }
 
+static void text_rendering_inserts_values_unescaped(void **state)
+{
+    (void)state;
+    oks_tmpl *t = oks_tmpl_new();
+    oks_tmpl_setf(t, "uid", "%s", "Alice <alice@example.org> & \"Bob\"");
+    oks_buf out = OKS_BUF_INIT;
+    oks_err e;
+    const char *src = "uid {{uid}} / {{{uid}}}{{#uid}}!{{/uid}}";
+    assert_int_equal(oks_tmpl_render_text(src, strlen(src), t, &out, &e), 0);
+    assert_int_equal(oks_buf_terminate(&out), 0);
+    assert_string_equal((char *)out.data, "uid Alice <alice@example.org> & \"Bob\" / "
+                                          "Alice <alice@example.org> & \"Bob\"!");
+    assert_int_equal(oks_tmpl_render_text("{{#a}}", 6, t, &out, &e), OKS_E_FORMAT);
+    oks_buf_release(&out);
+    oks_tmpl_free(t);
+}
+
 static void malformed_templates_are_errors(void **state)
 {
     (void)state;
@@ -66,6 +83,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values_are_escaped_unless_triple),
         cmocka_unit_test(sections_repeat_and_see_parents),
+        cmocka_unit_test(text_rendering_inserts_values_unescaped),
         cmocka_unit_test(malformed_templates_are_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
