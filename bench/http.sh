@@ -12,16 +12,21 @@ SECS=${2:-5}
 SHARED=${OKS_SHARED:-$(cd .. && pwd)/shared}
 B=build/bin
 D=$(mktemp -d /tmp/oksh.XXXXXX)
-H2O_PID=
+H2O_PID= NC_PID=
 cleanup() {
   [ -n "$H2O_PID" ] && kill "$H2O_PID" 2>/dev/null
+  [ -n "$NC_PID" ] && kill "$NC_PID" 2>/dev/null
   sh "$SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1 || true
   bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1; rm -rf "$D"
 }
 trap cleanup EXIT
 port() { /usr/bin/python3 deploy/free_port.py; }
-OP=$(port); SP=$(port); RP=$(port); HP=$(port)
+OP=$(port); SP=$(port); RP=$(port); HP=$(port); NP=$(port)
 bash deploy/local.sh up --dir "$D/oks" --shards 2 --http-port "$OP" >/dev/null
+# a second gateway on the same cluster with the answer cache off: the cost of the spine itself
+sed '/^\[http\]/a cache_mb = 0' "$D/oks/oks.conf" >"$D/nocache.conf"
+"$B/oks-gw-http" -c "$D/nocache.conf" --listen "127.0.0.1:$NP" --log "$D/nocache.log" &
+NC_PID=$!
 OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$KR" >/dev/null
 mkdir -p "$D/sks" "$D/static"
 sh "$SHARED/peers/sks/start.sh" "$D/sks" "$SP" "$RP" "$KR" >/dev/null 2>&1
@@ -72,9 +77,11 @@ run() { # name port paths conns
 : >"$D/results"
 for c in 16 64; do
   run "OKS-get" "$OP" "$D/get.paths" $c >>"$D/results"
+  run "OKS-get-nocache" "$NP" "$D/get.paths" $c >>"$D/results"
   run "SKS-get" "$SP" "$D/get.paths" $c >>"$D/results"
   run "h2o-static" "$HP" "$D/static.paths" $c >>"$D/results"
   run "OKS-index" "$OP" "$D/index.paths" $c >>"$D/results"
+  run "OKS-index-nocache" "$NP" "$D/index.paths" $c >>"$D/results"
   run "SKS-index" "$SP" "$D/index.paths" $c >>"$D/results"
 done
 cat "$D/results"
@@ -85,8 +92,9 @@ section() {
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "- command: \`bash bench/http.sh --write $KR $SECS\` — wrk -t2 -d${SECS}s --latency, Lua script"
   echo "  rotating over the $(wc -l <"$D/get.paths") keys' fingerprints / e-mail addresses; OKS = gw-http (2 threads)"
-  echo "  + router + 2 shards; SKS = ../shared/peers/sks with the same keyring; h2o = the same"
-  echo "  armored bytes as static files"
+  echo "  + router + 2 shards, its answer cache warm (every key fetched once before); -nocache = a"
+  echo "  second gateway on the same cluster with \`cache_mb = 0\` (every request goes to the shards);"
+  echo "  SKS = ../shared/peers/sks with the same keyring; h2o = the same armored bytes as static files"
   echo
   echo "| workload | connections | req/s | p50 | p99 | non-2xx |"
   echo "|---|---|---|---|---|---|"
@@ -98,8 +106,10 @@ r = {}
 for l in open(sys.argv[1]):
     n, c, rps, *_ = l.split(); r[(n, c)] = float(rps or 0)
 for c in ("16", "64"):
-    g, s, h, i, si = (r.get((k, c), 0) for k in ("OKS-get", "SKS-get", "h2o-static", "OKS-index", "SKS-index"))
-    print(f"At {c} connections: get = {g/s if s else 0:.1f}× SKS (target 20×), {100*g/h if h else 0:.0f}% of the static ceiling (target 50%); index = {i/si if si else 0:.1f}× SKS (target 10×).  ")
+    g, s, h, i, si, gn, inc = (r.get((k, c), 0) for k in ("OKS-get", "SKS-get", "h2o-static", "OKS-index", "SKS-index", "OKS-get-nocache", "OKS-index-nocache"))
+    q = lambda a, b: a / b if b else 0
+    print(f"At {c} connections: get = {q(g, s):.1f}× SKS (target 20×), {100*q(g, h):.0f}% of the static ceiling (target 50%); index = {q(i, si):.1f}× SKS (target 10×). "
+          f"Cache off: get = {q(gn, s):.1f}× SKS, {100*q(gn, h):.0f}% of the ceiling; index = {q(inc, si):.1f}× SKS.  ")
 PY
 }
 section | tee "$D/section.md"

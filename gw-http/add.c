@@ -30,6 +30,7 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
         gw_error_from(req, r);
         return;
     }
+    gw_cache_forget(g, r);
     oks_buf out = OKS_BUF_INIT;
     oks_tmpl *page = gw_wants_html(req) ? oks_tmpl_new() : NULL;
     size_t ok = 0;

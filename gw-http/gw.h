@@ -7,6 +7,8 @@
 #ifndef OKS_GW_H
 #define OKS_GW_H
 
+#include "gw-http/cache.h"
+#include "gw-http/follow.h"
 #include "gw-http/ratelimit.h"
 #include "lib/cluster.h"
 #include "lib/proto.h"
@@ -33,6 +35,9 @@ typedef struct gw_conf {
     char tls_host[64];        /* hkps listener (empty = none) */
     int tls_port;
     char tls_cert[512], tls_key[512];
+    size_t cache_bytes;        /* answer cache budget; 0 = no cache */
+    unsigned cache_check_ms;   /* pause between passes over the change logs */
+    unsigned cache_max_stale_ms; /* change logs unread for longer: cached answers bypassed */
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads). */
@@ -94,6 +99,8 @@ struct gw {
     gw_thread *threads;
     gw_metrics metrics;
     gw_ratelimit *rl;
+    gw_cache *cache; /* NULL when off */
+    gw_follow follow;
     char *pages[GW_PAGES]; /* template sources */
     volatile int stop;
 };
@@ -118,6 +125,11 @@ void gw_count(gw *g, int op, int status);
 /* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
  * the client is over it. */
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);
+
+/* Answer cache glue (hkp.c): serves a cached answer to req; true when it did. */
+bool gw_cache_serve(h2o_req_t *req, bool v6_ok);
+/* The keys of an add answer changed: forget what this gateway cached about them. */
+void gw_cache_forget(gw *g, const Oks__Response *added);
 
 /* pages.c */
 int gw_pages_load(gw *g, const char *dir);

@@ -20,6 +20,7 @@ typedef struct lookup_ctx {
     gw_lookup l;
     gw_form form; /* released when the request dies */
     bool v6_ok, retried;
+    uint64_t tag; /* answer cache clock when the request was sent */
     Oks__GetByFingerprint gf;
 } lookup_ctx;
 
@@ -97,6 +98,102 @@ static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
     oks_tmpl_set(t, name, hex, 2 * n);
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Cache key: what the answer depends on besides the cluster: the v6 rule and the path with its
+ * query. Returns its length (0 when it does not fit: such requests are not cached). */
+static size_t cache_key(h2o_req_t *req, bool v6_ok, char *k, size_t cap)
+{
+    if (req->path.len + 1 > cap)
+        return 0;
+    k[0] = v6_ok ? '6' : '4';
+    memcpy(k + 1, req->path.base, req->path.len);
+    return req->path.len + 1;
+}
+
+static void set_etag_and_count(h2o_req_t *req, const char *etag, size_t n)
+{
+    if (etag[0]) {
+        size_t l = strlen(etag);
+        char *v = h2o_mem_alloc_pool(&req->pool, l);
+        memcpy(v, etag, l);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v, l);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-cache"));
+    }
+    add_count_header(req, n);
+}
+
+static bool not_modified(h2o_req_t *req, const char *etag)
+{
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    return etag[0] && inm >= 0 &&
+           h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len,
+                     etag, strlen(etag));
+}
+
+static void serve_cached(void *arg, const gw_cached *v)
+{
+    h2o_req_t *req = arg;
+    set_etag_and_count(req, v->etag, v->count);
+    if (not_modified(req, v->etag)) {
+        gw_respond(req, 304, NULL, NULL, NULL, 0);
+        return;
+    }
+    if (v->attachment)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
+                       H2O_STRLIT("attachment; filename=gpgkey.asc"));
+    gw_respond(req, 200, NULL, v->ctype, v->body, v->len);
+}
+
+bool gw_cache_serve(h2o_req_t *req, bool v6_ok)
+{
+    gw *g = gw_thread_of(req)->g;
+    char k[1024];
+    size_t kl;
+    if (!g->cache || !(kl = cache_key(req, v6_ok, k, sizeof k)))
+        return false;
+    return gw_cache_get(g->cache, k, kl, mono_ms(), serve_cached, req);
+}
+
+/* Keeps a machine-readable answer; it depends on the key fpr when the request named that
+ * primary fingerprint, on every key otherwise. */
+static void cache_store(h2o_req_t *req, const lookup_ctx *c, const Oks__Response *r,
+                        const char *ctype, const oks_buf *body, const char *etag, size_t n,
+                        bool attachment)
+{
+    gw *g = gw_thread_of(req)->g;
+    char k[1024];
+    size_t kl;
+    if (!g->cache || !(kl = cache_key(req, c->v6_ok, k, sizeof k)))
+        return;
+    const uint8_t *dep = NULL;
+    if (c->l.kind == GW_S_FPR && !c->retried && r->n_keys == 1 &&
+        r->keys[0]->fingerprint.len == c->l.id_len &&
+        memcmp(r->keys[0]->fingerprint.data, c->l.id, c->l.id_len) == 0)
+        dep = c->l.id;
+    gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
+                   .count = (uint32_t)n, .attachment = attachment};
+    snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
+    gw_cache_put(g->cache, k, kl, dep, c->l.id_len, c->tag, &v);
+}
+
+void gw_cache_forget(gw *g, const Oks__Response *added)
+{
+    if (!g->cache)
+        return;
+    for (size_t i = 0; i < added->n_results; i++) {
+        const Oks__AddResult *a = added->results[i];
+        if (a->outcome == OKS__OUTCOME__OUTCOME_NEW || a->outcome == OKS__OUTCOME__OUTCOME_UPDATED)
+            gw_cache_invalidate(g->cache, a->fingerprint.data, a->fingerprint.len);
+    }
+}
+
 /* Version of a stored key from its first packet, without parsing the rest. */
 static int key_version(const ProtobufCBinaryData *d)
 {
@@ -140,15 +237,15 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
     add_count_header(req, n);
-    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    if (inm >= 0 && h2o_memis(req->headers.entries[inm].value.base,
-                              req->headers.entries[inm].value.len, etag, 34)) {
+    if (not_modified(req, etag)) {
         gw_respond(req, 304, NULL, NULL, NULL, 0);
     } else if (c->l.mr) {
+        static const char ctype[] = "application/pgp-keys; charset=utf-8";
         oks_armor_encode(bin.data, bin.len, &out);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
                        H2O_STRLIT("attachment; filename=gpgkey.asc"));
-        gw_respond(req, 200, NULL, "application/pgp-keys; charset=utf-8", out.data, out.len);
+        gw_respond(req, 200, NULL, ctype, out.data, out.len);
+        cache_store(req, c, r, ctype, &out, etag, n, true);
     } else {
         oks_tmpl *t = oks_tmpl_new();
         oks_armor_encode(bin.data, bin.len, &out);
@@ -163,15 +260,18 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
     oks_buf_release(&out);
 }
 
-static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
+static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
+                         oks_pgp_key **keys, size_t n)
 {
     add_count_header(req, n);
     if (c->l.mr) {
+        static const char ctype[] = "text/plain; charset=utf-8";
         oks_buf out = OKS_BUF_INIT;
         oks_buf_printf(&out, "info:1:%zu\n", n);
         for (size_t i = 0; i < n; i++)
             oks_pgp_key_mr_index(keys[i], &out);
-        gw_respond(req, 200, NULL, "text/plain; charset=utf-8", out.data, out.len);
+        gw_respond(req, 200, NULL, ctype, out.data, out.len);
+        cache_store(req, c, r, ctype, &out, NULL, n, false);
         oks_buf_release(&out);
         return;
     }
@@ -252,7 +352,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
     if (n == 0)
         gw_error(req, 404, "No results found");
     else
-        answer_index(req, c, keys, n);
+        answer_index(req, c, r, keys, n);
     free_keys(keys, n);
     free(keys);
 }
@@ -314,6 +414,9 @@ int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!gw_allow(req, GW_RL_LOOKUP))
         return 0;
+    bool v6_ok = client_takes_v6(req);
+    if (gw_cache_serve(req, v6_ok))
+        return 0;
     lookup_ctx *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, release_ctx);
     memset(c, 0, sizeof *c);
     const char *why = "";
@@ -328,7 +431,8 @@ int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
         gw_error(req, st, why);
         return 0;
     }
-    c->v6_ok = client_takes_v6(req);
+    c->v6_ok = v6_ok;
+    c->tag = g->cache ? gw_cache_tag(g->cache) : 0;
     Oks__Request rq = OKS__REQUEST__INIT;
     Oks__GetByKeyId gk = OKS__GET_BY_KEY_ID__INIT;
     Oks__Search sr = OKS__SEARCH__INIT;

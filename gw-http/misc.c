@@ -34,7 +34,8 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
     static const char *st[] = {"2xx", "304", "400", "404", "413", "4xx", "503", "5xx"};
     static const char *le[] = {"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
                                "0.05",    "0.1",    "0.25",  "0.5",    "1",     "+Inf"};
-    gw_metrics *m = &gw_thread_of(req)->g->metrics;
+    gw *g = gw_thread_of(req)->g;
+    gw_metrics *m = &g->metrics;
     oks_buf out = OKS_BUF_INIT;
     oks_buf_printf(&out, "# HELP oks_http_requests_total HTTP requests by operation and status.\n"
                          "# TYPE oks_http_requests_total counter\n");
@@ -63,6 +64,27 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
                    "oks_keys_total{outcome=\"rejected\"} %lu\n",
                    atomic_load(&m->keys_added), atomic_load(&m->keys_updated),
                    atomic_load(&m->keys_unchanged), atomic_load(&m->keys_rejected));
+    if (g->cache) {
+        gw_cache_counters cc;
+        gw_cache_counters_get(g->cache, &cc);
+        oks_buf_printf(&out,
+                       "# HELP oks_cache_lookups_total Answer cache lookups by result.\n"
+                       "# TYPE oks_cache_lookups_total counter\n"
+                       "oks_cache_lookups_total{result=\"hit\"} %llu\n"
+                       "oks_cache_lookups_total{result=\"miss\"} %llu\n"
+                       "# HELP oks_cache_invalidated_total Cached answers dropped because what "
+                       "they depend on changed.\n# TYPE oks_cache_invalidated_total counter\n"
+                       "oks_cache_invalidated_total %llu\n"
+                       "# HELP oks_cache_evicted_total Cached answers dropped for space.\n"
+                       "# TYPE oks_cache_evicted_total counter\noks_cache_evicted_total %llu\n"
+                       "# HELP oks_cache_entries Answers in the cache.\n"
+                       "# TYPE oks_cache_entries gauge\noks_cache_entries %llu\n"
+                       "# HELP oks_cache_bytes Bytes charged to the cache.\n"
+                       "# TYPE oks_cache_bytes gauge\noks_cache_bytes %llu\n",
+                       (unsigned long long)cc.hits, (unsigned long long)cc.misses,
+                       (unsigned long long)cc.stale, (unsigned long long)cc.evicted,
+                       (unsigned long long)cc.entries, (unsigned long long)cc.bytes);
+    }
     gw_respond(req, 200, NULL, "text/plain; version=0.0.4", out.data, out.len);
     oks_buf_release(&out);
     return 0;

@@ -137,6 +137,14 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     free(tdir);
     if (tr)
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "cannot load the HTML templates (see the log line above)");
+    c->cache_bytes = num(&g->cluster, "cache_mb", 256) << 20;
+    c->cache_check_ms = (unsigned)num(&g->cluster, "cache_check_ms", 100);
+    c->cache_max_stale_ms = (unsigned)num(&g->cluster, "cache_max_stale_ms", 2000);
+    if (c->cache_check_ms < 10 || c->cache_check_ms > 60000 ||
+        c->cache_max_stale_ms < c->cache_check_ms)
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                           "[http] cache_check_ms must be 10..60000 and cache_max_stale_ms at "
+                           "least cache_check_ms");
     char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
     snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
     free(wkd);
@@ -204,16 +212,28 @@ int gw_run(gw *g, oks_err *e)
     path(hc, "/vks/v1", gw_on_vks);
     path(hc, "/.well-known/openpgpkey", gw_on_wkd);
     path(hc, "/", gw_on_home);
+    if (g->conf.cache_bytes) {
+        g->cache = gw_cache_new(g->conf.cache_bytes, g->conf.cache_max_stale_ms);
+        g->follow.cache = g->cache;
+        g->follow.cluster = &g->cluster;
+        g->follow.zctx = g->zctx;
+        g->follow.check_ms = g->conf.cache_check_ms;
+        g->follow.timeout_ms = g->conf.deadline_ms;
+        if (!g->cache || gw_follow_start(&g->follow) != 0)
+            return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "cannot start the answer cache");
+    }
     g->threads = calloc(g->conf.threads, sizeof *g->threads);
     for (unsigned i = 0; i < g->conf.threads; i++) {
         g->threads[i].g = g;
         pthread_create(&g->threads[i].tid, NULL, thread_main, &g->threads[i]);
     }
-    oks_info("HTTP gateway on %s:%d%s%s%s with %u threads, router %s", g->conf.listen_host,
-             g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
-             g->ssl_ctx ? g->conf.tls_host : "", g->ssl_ctx ? "" : "", g->conf.threads,
-             g->cluster.routers[0]);
+    oks_info("HTTP gateway on %s:%d%s%s with %u threads, router %s, answer cache %zu MiB",
+             g->conf.listen_host, g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
+             g->ssl_ctx ? g->conf.tls_host : "", g->conf.threads, g->cluster.routers[0],
+             g->conf.cache_bytes >> 20);
     for (unsigned i = 0; i < g->conf.threads; i++)
         pthread_join(g->threads[i].tid, NULL);
+    if (g->cache)
+        gw_follow_stop(&g->follow);
     return 0;
 }

@@ -176,6 +176,7 @@ static void on_uploaded(h2o_req_t *req, void *data, Oks__Response *r, int status
                    r->n_results ? r->results[0]->reason : (*r->error ? r->error : "no answer"));
         return;
     }
+    gw_cache_forget(gw_thread_of(req)->g, r);
     Oks__AddResult *a = r->results[0];
     char fpr[65], tok[33] = "";
     oks_hex(fpr, a->fingerprint.data, a->fingerprint.len, 1);
