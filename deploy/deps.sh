@@ -12,6 +12,7 @@ PKGS=(
   # tests: real clients, real peers, real corpus
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography swaks curl jq haproxy
+  openssl libsasl2-modules
   chromium
   # benchmarks
   wrk gnuplot-nox bc h2o

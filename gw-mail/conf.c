@@ -151,6 +151,9 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
         (tmp[0] && (r = oks_mail_read_password_file(tmp, cf->password, sizeof(cf->password), e))) ||
         (r = get_str(c, "smtp_user", cf->smtp_user, sizeof(cf->smtp_user), e)) ||
         (r = get_str(c, "smtp_password", cf->smtp_password, sizeof(cf->smtp_password), e)) ||
+        (tmp[0] = '\0', r = get_str(c, "smtp_password_file", tmp, sizeof(tmp), e)) ||
+        (tmp[0] && (r = oks_mail_read_password_file(tmp, cf->smtp_password,
+                                                    sizeof(cf->smtp_password), e))) ||
         (r = get_str(c, "address", cf->address, sizeof(cf->address), e)) ||
         (r = get_str(c, "name", cf->name, sizeof(cf->name), e)) ||
         (r = get_str(c, "state_dir", cf->state_dir, sizeof(cf->state_dir), e)) ||

@@ -42,23 +42,32 @@ static int smtp_open(const oks_mail_conf *cf, smtp_conn *c, oks_err *e)
     if (c->s == NULL)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     mailsmtp_set_timeout(c->s, cf->io_timeout_s);
-    int r = mailsmtp_socket_connect(c->s, cf->smtp_host, (uint16_t)cf->smtp_port);
+    const char *step = "connect";
+    int r = cf->smtp_tls == OKS_MAIL_TLS_IMPLICIT
+                ? mailsmtp_ssl_connect(c->s, cf->smtp_host, (uint16_t)cf->smtp_port)
+                : mailsmtp_socket_connect(c->s, cf->smtp_host, (uint16_t)cf->smtp_port);
     if (r == MAILSMTP_NO_ERROR) {
+        step = "EHLO";
         r = mailesmtp_ehlo(c->s);
         if (r == MAILSMTP_ERROR_NOT_IMPLEMENTED)
             r = mailsmtp_helo(c->s);
     }
-    if (r == MAILSMTP_NO_ERROR && cf->smtp_tls == OKS_MAIL_TLS_STARTTLS &&
-        (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS)) {
-        r = mailsmtp_socket_starttls(c->s);
+    if (r == MAILSMTP_NO_ERROR && cf->smtp_tls == OKS_MAIL_TLS_STARTTLS) {
+        /* configured STARTTLS is required: never fall back to plain text */
+        step = "STARTTLS";
+        r = (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) ? mailsmtp_socket_starttls(c->s)
+                                                     : MAILSMTP_ERROR_STARTTLS_NOT_SUPPORTED;
         if (r == MAILSMTP_NO_ERROR)
             r = mailesmtp_ehlo(c->s);
     }
-    if (r == MAILSMTP_NO_ERROR && cf->smtp_user[0])
+    if (r == MAILSMTP_NO_ERROR && cf->smtp_user[0]) {
+        step = "AUTH";
         r = mailsmtp_auth(c->s, cf->smtp_user, cf->smtp_password);
+    }
     if (r != MAILSMTP_NO_ERROR) {
-        oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "SMTP %s:%u: %s", cf->smtp_host,
-                    cf->smtp_port, mailsmtp_strerror(r));
+        oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "SMTP %s:%u %s: %s (%d %s)",
+                    cf->smtp_host, cf->smtp_port, step, mailsmtp_strerror(r),
+                    c->s->response_code, c->s->response ? c->s->response : "");
         mailsmtp_free(c->s);
         c->s = NULL;
         return OKS_E_UNAVAILABLE;

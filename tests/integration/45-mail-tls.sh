@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Mail gateway over TLS with authentication, against real servers: a second dovecot on the
+# shared mail stack's maildirs with a self-signed certificate (openssl), offering STLS on one
+# port and POP3S on another and refusing plain-text logins (ssl = required); and an SMTP server
+# (aiosmtpd, tests/integration/helpers/smtp_tls.py) that requires STARTTLS and then AUTH.
+# Replies arrive through STLS + STARTTLS/AUTH and through POP3S, with passwords read from files
+# (--password-file, [mail] smtp_password_file); SMTP without STARTTLS and a wrong SMTP password
+# fail the poll and keep the mail.
+set -u
+source "$(dirname "$0")/lib.sh"
+D=$(scratch_dir)
+M=$D/m
+cleanup() {
+  [ -s "$D/smtps.pid" ] && kill "$(cat "$D/smtps.pid")" 2>/dev/null
+  [ -s "$D/tr/master.pid" ] && kill "$(cat "$D/tr/master.pid")" 2>/dev/null
+  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
+  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
+  local n=0
+  while [ -s "$D/tr/master.pid" ] && kill -0 "$(cat "$D/tr/master.pid")" 2>/dev/null && [ $n -lt 50 ]; do
+    sleep 0.1; n=$((n + 1))
+  done
+  rm -rf "$D"
+}
+trap cleanup EXIT
+POP=$(free_port) SMTP=$(free_port) STLS=$(free_port) POPS=$(free_port) SMTPS=$(free_port)
+bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
+  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
+
+# self-signed certificate for 127.0.0.1 / localhost
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/key.pem" -out "$D/cert.pem" -days 2 \
+  -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+check "self-signed certificate made" test -s "$D/cert.pem"
+
+# TLS dovecot: the shared stack's generated config with TLS on, its own ports and run dirs
+mkdir -p "$D/tr" "$D/ts"
+/usr/bin/python3 - "$M/dovecot.conf" "$D" "$POP" "$STLS" "$POPS" >"$D/dovecot-tls.conf" <<'PY'
+import re, sys
+conf, d, pop, stls, pops = sys.argv[1:]
+t = open(conf).read()
+t = re.sub(r"(?m)^instance_name = .*$", "instance_name = oks-mail-tls-" + stls, t)
+t = re.sub(r"(?m)^base_dir = .*$", "base_dir = %s/tr" % d, t)
+t = re.sub(r"(?m)^state_dir = .*$", "state_dir = %s/ts" % d, t)
+t = re.sub(r"(?m)^(\w*log_path) = .*$", r"\1 = %s/dovecot-tls.log" % d, t)
+t = re.sub(r"(?m)^ssl = no$", "ssl = required\nssl_cert = <%s/cert.pem\nssl_key = <%s/key.pem" % (d, d), t)
+t = re.sub(r"(?m)^disable_plaintext_auth = no$", "disable_plaintext_auth = yes", t)
+t = t.replace("port = %s\n" % pop, "port = %s\n" % stls)
+t = re.sub(r"(inet_listener pop3s \{\s*port = )0", r"\g<1>%s" % pops, t)
+print(t)
+PY
+/usr/sbin/dovecot -c "$D/dovecot-tls.conf" 2>"$D/dovecot-tls.err" || { cat "$D/dovecot-tls.err"; not_ok "TLS dovecot starts"; finish; }
+greets_stls() { (exec 3<>"/dev/tcp/127.0.0.1/$STLS" && IFS= read -r -t 2 l <&3 && [[ $l == +OK* ]]); }
+greets_pops() { printf 'QUIT\r\n' | timeout 3 openssl s_client -connect "127.0.0.1:$POPS" -quiet 2>/dev/null | head -1 | grep -q '^+OK'; }
+check "TLS dovecot answers on the STLS port" wait_for 20 greets_stls
+check "TLS dovecot answers on the POP3S port (TLS handshake)" wait_for 20 greets_pops
+
+# SMTP server requiring STARTTLS, then AUTH
+echo "smtp-secret-$$" >"$D/smtp.pw"
+echo "wrong" >"$D/smtp-wrong.pw"
+echo "secret" >"$D/pop.pw"
+OWNER=$(stat -c %u:%g "$M/mail/alice")
+setsid -f /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/smtp_tls.py" --port "$SMTPS" \
+  --cert "$D/cert.pem" --key "$D/key.pem" --maildir-root "$M/mail" --user gwsender \
+  --password-file "$D/smtp.pw" --pidfile "$D/smtps.pid" --owner "$OWNER" \
+  </dev/null >"$D/smtps.log" 2>&1
+smtps_up() { grep -q listening "$D/smtps.log"; }
+check "STARTTLS+AUTH SMTP server starts" wait_for 20 smtps_up
+
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
+conf() { # NAME key=value...: the cluster config plus a [mail] section
+  local f=$D/$1.conf; shift
+  { cat "$D/c/oks.conf"; echo; echo "[mail]"
+    echo "user = keyserver2"; echo "address = keyserver2@localhost"; echo "state_dir = $D/state"
+    echo "io_timeout_seconds = ${IO:-10}"
+    for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done; } >"$f"
+  echo "$f"
+}
+GOOD_SMTP=("smtp=127.0.0.1:$SMTPS" smtp_tls=starttls smtp_user=gwsender "smtp_password_file=$D/smtp.pw")
+in_box() { ls "$M"/mail/keyserver2/new "$M"/mail/keyserver2/cur 2>/dev/null | grep -c '^[0-9]'; }
+replies() { grep -l -F "Subject: Your command, HELP $1" "$M"/mail/alice/new/* 2>/dev/null | wc -l; }
+send() { swaks --server 127.0.0.1 --port "$SMTP" --helo localhost --from alice@localhost \
+  --to keyserver2@localhost --silent 2 --header "Subject: HELP $1" >/dev/null; }
+
+# dovecot counts loopback connections as secured and lets them log in in plain text even with
+# ssl = required, so the TLS checks below rely on its login log line ("TLS" or not)
+send plain
+C=$(conf plain "pop3=127.0.0.1:$STLS" pop3_tls=none "password_file=$D/pop.pw" "${GOOD_SMTP[@]}")
+"$OKS_BIN/oks-gw-mail" -c "$C" --once --log "$D/plain.log"
+check "plain POP3 (control): the poll succeeds" test $? -eq 0
+check "plain POP3 (control): dovecot logs the login without TLS" bash -c "grep 'Login: user=<keyserver2>' '$D/dovecot-tls.log' | grep -v -q TLS"
+check "plain POP3 (control): the request was answered and deleted" bash -c "[ $(replies plain) -eq 1 ] && [ $(in_box) -eq 0 ]"
+
+send stls
+C=$(conf nostarttls "pop3=127.0.0.1:$STLS" pop3_tls=starttls "password_file=$D/pop.pw" "smtp=127.0.0.1:$SMTPS" smtp_user=gwsender "smtp_password_file=$D/smtp.pw")
+"$OKS_BIN/oks-gw-mail" -c "$C" --once --log "$D/nostarttls.log"
+check "SMTP without STARTTLS is refused by the server (poll fails)" test $? -ne 0
+check "the failure is logged with the SMTP step" grep -q 'SMTP 127.0.0.1:[0-9]* AUTH' "$D/nostarttls.log"
+check "no reply, the mail stays" bash -c "[ $(replies stls) -eq 0 ] && [ $(in_box) -eq 1 ]"
+
+C=$(IO=2 conf wrongpw "pop3=127.0.0.1:$STLS" pop3_tls=starttls "password_file=$D/pop.pw" "smtp=127.0.0.1:$SMTPS" smtp_tls=starttls smtp_user=gwsender "smtp_password_file=$D/smtp-wrong.pw")
+"$OKS_BIN/oks-gw-mail" -c "$C" --once --log "$D/wrongpw.log"
+# (libetpan waits for the I/O timeout after the refused AUTH, hence IO=2 above)
+check "a wrong SMTP password fails the poll" test $? -ne 0
+check "the server saw the AUTH over TLS and refused it" grep -q "AUTH .* as 'gwsender' over TLS: refused" "$D/smtps.log"
+check "no reply, the mail stays after the refused AUTH" bash -c "[ $(replies stls) -eq 0 ] && [ $(in_box) -eq 1 ]"
+
+C=$(conf stls "pop3=127.0.0.1:$STLS" pop3_tls=starttls "password_file=$D/pop.pw" "${GOOD_SMTP[@]}")
+"$OKS_BIN/oks-gw-mail" -c "$C" --once --log "$D/stls.log"
+check "STLS + STARTTLS/AUTH: the poll succeeds" test $? -eq 0
+check "STLS + STARTTLS/AUTH: one reply delivered" wait_for 20 bash -c "[ \$(grep -l -F 'Subject: Your command, HELP stls' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -eq 1 ]"
+check "STLS + STARTTLS/AUTH: the request was deleted" test "$(in_box)" -eq 0
+check "dovecot logged TLS logins for keyserver2" grep -q 'Login: user=<keyserver2>.*TLS' "$D/dovecot-tls.log"
+check "the SMTP server accepted AUTH over TLS" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$D/smtps.log"
+
+send pop3s
+C=$(conf pop3s "pop3=127.0.0.1:$POPS" pop3_tls=implicit password=not-this-one "${GOOD_SMTP[@]}")
+"$OKS_BIN/oks-gw-mail" -c "$C" --once --password-file "$D/pop.pw" --log "$D/pop3s.log"
+check "POP3S with --password-file: the poll succeeds" test $? -eq 0
+check "POP3S: one reply delivered" wait_for 20 bash -c "[ \$(grep -l -F 'Subject: Your command, HELP pop3s' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -eq 1 ]"
+check "POP3S: the request was deleted" test "$(in_box)" -eq 0
+finish
