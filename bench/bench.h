@@ -11,4 +11,7 @@ int bench_cmd_mint(int argc, char **argv);
 /* oks-bench upload / mixed (argv[0] is the subcommand). */
 int bench_cmd_load(int argc, char **argv);
 
+/* oks-bench smtp-sink --port P --maildir DIR [--fsync] (argv[0] is "smtp-sink"). */
+int bench_smtp_sink(int argc, char **argv);
+
 #endif

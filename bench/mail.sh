@@ -3,12 +3,16 @@
 # stored key as application/pgp-keys attachment; 45/45/10 %) are put into the mailbox at once
 # (maildir files, as the SMTP server would deliver them); the time from starting oks-gw-mail
 # until all N replies are delivered gives mails/s. Then the same with 2 gateways on 2 mailboxes
-# (N each). Cluster: 2 shards loaded with KEYRING.
-#   bench/mail.sh [--write] [KEYRING] [N]
+# (N each). Cluster: 2 shards loaded with KEYRING. POP3 is the test stack's dovecot; replies go
+# to `oks-bench smtp-sink` (a C SMTP server writing each reply into a maildir, so that the SMTP
+# side is not the bottleneck), or with --python-sink to the test stack's aiosmtpd server (which
+# fsyncs every delivered file).
+#   bench/mail.sh [--write] [--python-sink] [KEYRING] [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WRITE=0; [ "${1:-}" = --write ] && { WRITE=1; shift; }
+PYSINK=0; [ "${1:-}" = --python-sink ] && { PYSINK=1; shift; }
 KR=${1:-/usr/share/keyrings/debian-keyring.gpg}
 N=${2:-1000}
 SHARED=${OKS_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
@@ -17,8 +21,10 @@ BIN=$ROOT/build/bin
 D=$(mktemp -d /tmp/oksbm.XXXXXX); chmod 755 "$D"
 M=$D/m
 PIDS=()
+SINK_PID=
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
   bash deploy/local.sh down --dir "$D/c" >/dev/null 2>&1 || true
   bash "$SHARED/mail/stop.sh" "$M" >/dev/null 2>&1 || true
   rm -rf "$D"
@@ -27,6 +33,14 @@ trap cleanup EXIT
 fp() { /usr/bin/python3 deploy/free_port.py; }
 POP=$(fp) SMTP=$(fp)
 bash "$SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >/dev/null
+REPLIES=$M/mail/alice/new
+if [ $PYSINK -eq 0 ]; then
+  SMTP=$(fp)
+  REPLIES=$D/replies/new
+  "$BIN/oks-bench" smtp-sink --port "$SMTP" --maildir "$D/replies" >"$D/sink.log" &
+  SINK_PID=$!
+  for _ in $(seq 100); do grep -q listening "$D/sink.log" && break; sleep 0.05; done
+fi
 bash deploy/local.sh up --dir "$D/c" --shards 2 >/dev/null
 export OKS_CONFIG=$D/c/oks.conf
 "$BIN/oksctl" import --quiet "$KR" >/dev/null 2>&1
@@ -81,7 +95,7 @@ for i in range(n):
 PY
 }
 export BIN
-replies() { ls "$M/mail/alice/new" 2>/dev/null | wc -l; }
+replies() { ls "$REPLIES" 2>/dev/null | wc -l; }
 
 gw_conf() { # USER -> config file with a [mail] section for that mailbox
   local c=$D/$1.conf
@@ -104,7 +118,7 @@ EOC
 
 run() { # users...: puts N mails in each mailbox, starts one gateway each, waits for all replies
   local u before want t0 t1
-  rm -f "$M"/mail/alice/new/* 2>/dev/null || true
+  rm -f "$REPLIES"/* 2>/dev/null || true
   for u in "$@"; do make_mails "$u" "$N"; done
   want=$((N * $#))
   t0=$(date +%s.%N)

@@ -14,11 +14,24 @@
 #include "lib/pgp.h"
 
 #include <libetpan/libetpan.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* Turns Nagle's algorithm off on a libetpan connection: a message's last small write (the
+ * ".\r\n" after the body) otherwise waits for the server's delayed ACK, ~40 ms per reply. */
+static void no_delay(mailstream *st)
+{
+    mailstream_low *low = st ? mailstream_get_low(st) : NULL;
+    int fd = low ? mailstream_low_get_fd(low) : -1, one = 1;
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
 
 typedef struct smtp_conn {
     mailsmtp *s;
@@ -47,6 +60,7 @@ static int smtp_open(const oks_mail_conf *cf, smtp_conn *c, oks_err *e)
                 ? mailsmtp_ssl_connect(c->s, cf->smtp_host, (uint16_t)cf->smtp_port)
                 : mailsmtp_socket_connect(c->s, cf->smtp_host, (uint16_t)cf->smtp_port);
     if (r == MAILSMTP_NO_ERROR) {
+        no_delay(c->s->stream);
         step = "EHLO";
         r = mailesmtp_ehlo(c->s);
         if (r == MAILSMTP_ERROR_NOT_IMPLEMENTED)
@@ -333,8 +347,10 @@ static int pop_connect(const oks_mail_conf *cf, mailpop3 **out, oks_err *e)
         if (r == MAILPOP3_NO_ERROR && cf->pop3_tls == OKS_MAIL_TLS_STARTTLS)
             r = mailpop3_socket_starttls(f);
     }
-    if (r == MAILPOP3_NO_ERROR)
+    if (r == MAILPOP3_NO_ERROR) {
+        no_delay(f->pop3_stream);
         r = mailpop3_login(f, cf->user, cf->password);
+    }
     if (r != MAILPOP3_NO_ERROR) {
         oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 %s:%u as %s: error %d %s",
                     cf->pop3_host, cf->pop3_port, cf->user, r,
