@@ -201,8 +201,9 @@ void oks_pgp_key_free(oks_pgp_key *key);
 
 /* Splits a keyring / dump stream: at *off, finds the next key's packet range [start, end) and
  * advances *off past it. Returns 0, 1 at the end of input, or an error for structure that is not
- * a key (e.g. a signature before any key packet, secret keys); after an error *off has moved to
- * the next tag-6 packet (or the end) so the caller can go on with the next key. */
+ * a key (e.g. a signature before any key packet, secret keys, broken packet framing); after an
+ * error *off has moved to the next tag-6 packet (after broken framing: the next offset where a
+ * plausible public-key packet starts) or the end, so the caller can go on with the next key. */
 int oks_pgp_split_next(const uint8_t *p, size_t n, size_t *off, oks_slice *key, oks_err *e);
 
 /* Union of two copies of the same key (same primary packet). Signature states are kept (the

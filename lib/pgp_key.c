@@ -472,6 +472,23 @@ int oks_pgp_key_serialize(const oks_pgp_key *key, oks_buf *out)
 /* ---- split a stream into keys ------------------------------------------------------------- */
 
 /* Moves *off to the next tag-6 packet at or after start (or to n, also on a framing error). */
+/* After broken framing (a length running past the data, a bad header byte): the first offset
+ * from `from` where a plausible public-key packet starts — a tag-6 header whose packet fits and
+ * whose body begins with a known key version — or n. Keys after the damage are not lost. */
+static size_t resync(const uint8_t *p, size_t n, size_t from)
+{
+    for (size_t q = from; q < n; q++) {
+        if (p[q] != 0x98 && p[q] != 0x99 && p[q] != 0x9a && p[q] != 0xc6)
+            continue;
+        size_t o = q;
+        oks_pgp_packet pkt;
+        if (oks_pgp_packet_next(p, n, &o, &pkt, NULL) == 0 && pkt.tag == OKS_PGP_TAG_PUBKEY &&
+            pkt.len >= 6 && pkt.body[0] >= 3 && pkt.body[0] <= 6)
+            return q;
+    }
+    return n;
+}
+
 static void skip_to_key(const uint8_t *p, size_t n, size_t start, size_t *off)
 {
     size_t o = start;
@@ -479,7 +496,7 @@ static void skip_to_key(const uint8_t *p, size_t n, size_t start, size_t *off)
     while (o < n) {
         size_t at = o;
         if (oks_pgp_packet_next(p, n, &o, &pkt, NULL) != 0) {
-            *off = n;
+            *off = resync(p, n, at + 1);
             return;
         }
         if (pkt.tag == OKS_PGP_TAG_PUBKEY) {
@@ -498,7 +515,7 @@ int oks_pgp_split_next(const uint8_t *p, size_t n, size_t *off, oks_slice *key, 
         return 1;
     int r = oks_pgp_packet_next(p, n, &o, &pkt, e);
     if (r) {
-        *off = n;
+        *off = resync(p, n, start + 1);
         return r;
     }
     if (pkt.tag != OKS_PGP_TAG_PUBKEY) {
@@ -516,7 +533,7 @@ int oks_pgp_split_next(const uint8_t *p, size_t n, size_t *off, oks_slice *key, 
             break;
         r = oks_pgp_packet_next(p, n, &o, &pkt, e);
         if (r) {
-            *off = n;
+            *off = resync(p, n, at + 1);
             return r;
         }
         if (pkt.tag == OKS_PGP_TAG_PUBKEY) {

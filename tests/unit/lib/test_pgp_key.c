@@ -256,6 +256,37 @@ static void split_reports_signature_before_key_and_resumes(void **state)
     oks_buf_release(&in);
 }
 
+static void split_resumes_after_broken_framing(void **state)
+{
+    (void)state;
+    oks_buf bin = OKS_BUF_INIT, in = OKS_BUF_INIT;
+    oks_pgp_key *k = v6_sample(&bin);
+    oks_pgp_key_free(k);
+    /* key, key, a user-ID packet claiming 2 GiB that are not there (but a key is), key */
+    const uint8_t broken[] = {0xcd, 0xff, 0x7f, 0xff, 0xff, 0xff, 'x'};
+    oks_buf_append(&in, bin.data, bin.len);
+    oks_buf_append(&in, bin.data, bin.len);
+    size_t cut = in.len;
+    oks_buf_append(&in, broken, sizeof broken);
+    oks_buf_append(&in, bin.data, bin.len);
+    size_t off = 0;
+    oks_slice s;
+    oks_err e;
+    assert_int_equal(oks_pgp_split_next(in.data, in.len, &off, &s, &e), 0);
+    /* the second key swallows the broken packet: its framing error is reported... */
+    int r = oks_pgp_split_next(in.data, in.len, &off, &s, &e);
+    assert_true(r < 0);
+    assert_int_equal(e.offset, cut);
+    /* ...and the key after the damage is still found */
+    assert_int_equal(off, cut + sizeof broken);
+    assert_int_equal(oks_pgp_split_next(in.data, in.len, &off, &s, &e), 0);
+    assert_int_equal(s.len, bin.len);
+    assert_memory_equal(s.ptr, bin.data, bin.len);
+    assert_int_equal(oks_pgp_split_next(in.data, in.len, &off, &s, &e), 1);
+    oks_buf_release(&bin);
+    oks_buf_release(&in);
+}
+
 static void split_and_parse_refuse_secret_keys(void **state)
 {
     (void)state;
@@ -404,6 +435,7 @@ int main(void)
         cmocka_unit_test(merge_is_commutative_idempotent_and_complete),
         cmocka_unit_test(merge_refuses_different_primaries),
         cmocka_unit_test(split_reports_signature_before_key_and_resumes),
+        cmocka_unit_test(split_resumes_after_broken_framing),
         cmocka_unit_test(split_and_parse_refuse_secret_keys),
         cmocka_unit_test(truncated_key_names_offset),
         cmocka_unit_test(trust_and_marker_packets_are_dropped),
