@@ -19,7 +19,9 @@
 # after; then it starts the mail gateway when --mail-* options were given (they are written to
 # the [mail] section of DIR/oks.conf; answered-mail state in DIR/data/gw-mail), and the sync
 # worker when --recon-port or --partner is given (tree in DIR/data/sync, round stats appended to
-# DIR/log/sync-stats.txt; it announces --http-port as where peers fetch keys).
+# DIR/log/sync-stats.txt, partner state for op=stats in DIR/data/sync-state; it announces
+# --http-port as where peers fetch keys). --partner options are written to DIR/membership (SKS
+# membership format, "HOST PORT" per line), which the worker re-reads when it changes.
 # An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
 set -euo pipefail
 
@@ -51,7 +53,7 @@ while [ $# -gt 0 ]; do
     --recon-port) RECON_PORT=$2; shift 2 ;;
     --partner) PARTNERS+=("$2"); shift 2 ;;
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -85,6 +87,13 @@ write_conf() {
     echo
     echo "[shard]"
     echo "workers = $WORKERS"
+    echo
+    echo "[sync]"
+    echo "; the sync worker's partner list (SKS membership format) and the partner state it"
+    echo "; writes for the gateway's op=stats"
+    echo "membership = $DIR/membership"
+    echo "tree = $DIR/data/sync"
+    echo "state = $DIR/data/sync-state"
     if [ -n "$HTTP_PORT" ]; then
       echo
       echo "[http]"
@@ -196,10 +205,17 @@ up() {
   if { [ -n "$RECON_PORT" ] || [ ${#PARTNERS[@]} -gt 0 ]; } && [ -x "$BIN/oks-sync" ]; then
     local sync_args=(run -c "$CONF" --tree "$DIR/data/sync" --gossip-seconds "$GOSSIP"
                      --http-port "${HTTP_PORT:-11371}" --stats "$DIR/log/sync-stats.txt"
+                     --membership "$DIR/membership" --state "$DIR/data/sync-state"
                      --log "$DIR/log/sync.log")
     [ -z "$RECON_PORT" ] || sync_args+=(--recon-port "$RECON_PORT")
     local p
-    for p in "${PARTNERS[@]}"; do sync_args+=(--partner "$p"); done
+    if [ ${#PARTNERS[@]} -gt 0 ]; then # the membership file, in SKS's format: "HOST PORT"
+      { echo "# recon partners, written by deploy/local.sh (HOST PORT per line; SIGHUP or any"
+        echo "# change makes oks-sync re-read it)"
+        for p in "${PARTNERS[@]}"; do echo "${p%:*} ${p##*:}"; done; } >"$DIR/membership.tmp"
+      mv "$DIR/membership.tmp" "$DIR/membership"
+    fi
+    [ -f "$DIR/membership" ] || : >"$DIR/membership"
     start_bg sync "$BIN/oks-sync" "${sync_args[@]}"
   fi
   echo "OKS_CONFIG=$CONF"

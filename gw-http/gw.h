@@ -38,6 +38,7 @@ typedef struct gw_conf {
     size_t cache_bytes;        /* answer cache budget; 0 = no cache */
     unsigned cache_check_ms;   /* pause between passes over the change logs */
     unsigned cache_max_stale_ms; /* change logs unread for longer: cached answers bypassed */
+    char sync_state[512];     /* [sync] state: the sync worker's partner state (empty = none) */
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads). */
@@ -135,6 +136,9 @@ void gw_cache_forget(gw *g, const Oks__Response *added);
 int gw_pages_load(gw *g, const char *dir);
 int gw_pages_dump(const char *dir);
 void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
+/* op=stats: the sync worker's partners and recent rounds (syncstats.c); nothing without it. */
+void gw_sync_stats_json(const char *path, oks_buf *out);
+void gw_sync_stats_tmpl(const char *path, oks_tmpl *t);
 bool gw_wants_html(h2o_req_t *req);
 
 /* hkp.c, add.c, misc.c */

@@ -379,7 +379,9 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
                            (unsigned long long)s->keys, (unsigned long long)s->bytes, s->slots,
                            (unsigned long long)s->last_seq);
         }
-        oks_buf_printf(&out, "]}\n");
+        oks_buf_printf(&out, "]");
+        gw_sync_stats_json(gw_thread_of(req)->g->conf.sync_state, &out);
+        oks_buf_printf(&out, "}\n");
         gw_respond(req, 200, NULL, "application/json", out.data, out.len);
     } else {
         oks_tmpl *t = oks_tmpl_new();
@@ -393,6 +395,7 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
             oks_tmpl_setf(st, "bytes", "%llu", (unsigned long long)sh->bytes);
             oks_tmpl_setf(st, "slots", "%u", sh->slots);
         }
+        gw_sync_stats_tmpl(gw_thread_of(req)->g->conf.sync_state, t);
         gw_page(req, 200, GW_PAGE_STATS, t);
         oks_tmpl_free(t);
     }

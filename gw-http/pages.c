@@ -50,7 +50,19 @@ static const struct {
         HEAD("Statistics") "<h1>Statistics</h1>\n<p>Total number of keys: {{total}}</p>\n"
         "<table><tr><th>shard</th><th>up</th><th>keys</th><th>bytes</th><th>slots</th></tr>\n"
         "{{#shards}}<tr><td>{{name}}</td><td>{{up}}</td><td>{{keys}}</td><td>{{bytes}}</td>"
-        "<td>{{slots}}</td></tr>\n{{/shards}}</table>\n" TAIL},
+        "<td>{{slots}}</td></tr>\n{{/shards}}</table>\n"
+        "{{#sync}}<h2>Recon partners</h2>\n<p>Prefix tree: {{sync_tree}} hashes; {{sync_ignored}} "
+        "hashes skipped (stored here in another form)</p>\n<table><tr><th>partner</th>"
+        "<th>last synced</th><th>last round</th><th>rounds</th><th>keys in (last round)</th>"
+        "<th>keys out (last round)</th><th>keys in (total)</th><th>keys out (total)</th></tr>\n"
+        "{{#sync_partners}}<tr><td>{{name}}</td><td>{{last_sync_utc}}</td><td>{{last_result}}</td>"
+        "<td>{{rounds}}</td><td>{{added}}</td><td>{{sent}}</td><td>{{total_added}}</td>"
+        "<td>{{total_sent}}</td></tr>\n{{/sync_partners}}</table>\n<h2>Recent rounds</h2>\n"
+        "<table><tr><th>time</th><th>partner</th><th>result</th><th>to fetch</th><th>fetched</th>"
+        "<th>added</th><th>sent</th><th>ms</th></tr>\n{{#sync_rounds}}<tr><td>{{utc}}</td>"
+        "<td>{{partner}}</td><td>{{result}}</td><td>{{fetch}}</td><td>{{fetched}}</td>"
+        "<td>{{added}}</td><td>{{sent}}</td><td>{{ms}}</td></tr>\n{{/sync_rounds}}</table>\n"
+        "{{/sync}}" TAIL},
     [GW_PAGE_UPLOAD] = {"upload",
         HEAD("Upload") "<h1>Upload result</h1>\n<table>\n"
         "{{#results}}<tr><td><code>{{fpr}}</code></td><td>{{outcome}}</td><td>{{reason}}</td></tr>\n"

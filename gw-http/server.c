@@ -145,6 +145,9 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
                            "[http] cache_check_ms must be 10..60000 and cache_max_stale_ms at "
                            "least cache_check_ms");
+    char *ss = oks_cluster_get(&g->cluster, "sync", "state");
+    snprintf(c->sync_state, sizeof c->sync_state, "%s", ss ? ss : "");
+    free(ss);
     char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
     snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
     free(wkd);

@@ -18,6 +18,7 @@ static const oksctl_command commands[] = {
     {"search", "find keys by user ID words, e-mail or exact user ID", oksctl_search},
     {"stats", "keys, bytes and slots per shard", oksctl_stats},
     {"delete", "remove a key (administrative)", oksctl_delete},
+    {"sync", "sync worker: rebuild its prefix tree, show its partners", oksctl_sync},
 };
 
 static void usage(FILE *f)

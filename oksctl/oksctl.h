@@ -18,5 +18,6 @@ int oksctl_get(int argc, char **argv);
 int oksctl_search(int argc, char **argv);
 int oksctl_stats(int argc, char **argv);
 int oksctl_delete(int argc, char **argv);
+int oksctl_sync(int argc, char **argv);
 
 #endif

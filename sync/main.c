@@ -28,7 +28,16 @@ static void usage(void)
             "  announced; --fetch downloads the missing keys from the peer's /pks/hashquery and\n"
             "  prints 'fetched HASH' for the SKS hash of each key received.\n"
             "       oks-sync hashes --keyring FILE [--keyring FILE...]\n"
-            "  Prints the SKS hash of every key of the keyrings.\n");
+            "  Prints the SKS hash of every key of the keyrings.\n"
+            "       oks-sync run -c oks.conf --tree DIR [--recon-port P] [--http-port P]\n"
+            "                    [--membership FILE] [--partner HOST:PORT]... [--gossip-seconds N]\n"
+            "                    [--timeout S] [--ignore-seconds N] [--stats FILE] [--state FILE]\n"
+            "                    [--fetch-batch N] [--fetch-parallel N] [--add-parallel N]\n"
+            "                    [--log FILE]\n"
+            "  The sync worker (SIGHUP re-reads the membership file).\n"
+            "       oks-sync rebuild -c oks.conf --tree DIR\n"
+            "  Rebuilds the tree from the shards' change logs (worker stopped).\n"
+            "       oks-sync dump --tree DIR\n");
 }
 
 static int fetch_keys(const char *host, uint32_t port, const oks_recon_result *r, int tmo)
@@ -199,15 +208,12 @@ static int cmd_hashes(int argc, char **argv)
 }
 
 /* oks-sync run|rebuild -c oks.conf --tree DIR [--recon-port P] [--http-port P]
- * [--partner IP:PORT]... [--gossip-seconds N] [--stats FILE] [--log FILE] */
+ * [--partner IP:PORT]... [--membership FILE] [--gossip-seconds N] [--stats FILE]
+ * [--state FILE] [--fetch-batch N] [--fetch-parallel N] [--add-parallel N] [--log FILE] */
 static int cmd_worker(const char *cmd, int argc, char **argv)
 {
     oks_sync_conf c;
-    memset(&c, 0, sizeof c);
-    c.gossip_seconds = 60;
-    c.ignore_seconds = 86400;
-    c.session_timeout_s = 60;
-    c.http_port = 11371;
+    oks_sync_conf_default(&c);
     const char *log = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -234,6 +240,16 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
             c.ignore_seconds = atoi(v);
         else if (strcmp(a, "--stats") == 0)
             c.stats_path = v;
+        else if (strcmp(a, "--state") == 0)
+            c.state_path = v;
+        else if (strcmp(a, "--membership") == 0)
+            c.membership = v;
+        else if (strcmp(a, "--fetch-batch") == 0)
+            c.fetch_batch = atoi(v);
+        else if (strcmp(a, "--fetch-parallel") == 0)
+            c.fetch_parallel = atoi(v);
+        else if (strcmp(a, "--add-parallel") == 0)
+            c.add_parallel = atoi(v);
         else if (strcmp(a, "--log") == 0)
             log = v;
         else {
@@ -241,7 +257,9 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
             return 2;
         }
     }
-    if (!c.cluster_conf || !c.tree_dir || c.session_timeout_s <= 0) {
+    if (!c.cluster_conf || !c.tree_dir || c.session_timeout_s <= 0 || c.fetch_batch < 1 ||
+        c.fetch_batch > 10000 || c.fetch_parallel < 1 || c.fetch_parallel > 32 ||
+        c.add_parallel < 1 || c.add_parallel > 32) {
         usage();
         return 2;
     }
@@ -249,7 +267,10 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
         oks_log_open("oks-sync", log);
     oks_err e;
     oks_err_clear(&e);
-    int rc = strcmp(cmd, "run") == 0 ? oks_sync_run(&c, &e) : oks_sync_rebuild(&c, &e);
+    size_t hashes = 0;
+    int rc = strcmp(cmd, "run") == 0 ? oks_sync_run(&c, &e) : oks_sync_rebuild(&c, &hashes, &e);
+    if (rc == 0 && strcmp(cmd, "rebuild") == 0)
+        oks_info("tree rebuilt: %zu hashes", hashes);
     if (rc) {
         fprintf(stderr, "oks-sync: %s\n", e.msg);
         oks_error("%s", e.msg);

@@ -134,6 +134,33 @@ int oks_sync_tree_add_keyring(oks_ptree *t, const char *path, size_t *n, oks_err
     return rc;
 }
 
+int oks_sync_hashquery_request(oks_buf *req, const uint8_t (*h)[16], size_t n)
+{
+    int rc = oks_buf_printf(req, "POST /pks/hashquery HTTP/1.0\r\ncontent-length: %zu\r\n\r\n",
+                            4 + n * 20);
+    if (rc == 0)
+        rc = oks_buf_put_be32(req, (uint32_t)n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = oks_buf_put_be32(req, 16);
+        if (rc == 0)
+            rc = oks_buf_append(req, h[i], 16);
+    }
+    return rc;
+}
+
+int oks_sync_http_body(const uint8_t *resp, size_t len, oks_buf *out, oks_err *e)
+{
+    /* status line "HTTP/x.y 2.." then headers up to CRLFCRLF */
+    const uint8_t *end = len ? memmem(resp, len, "\r\n\r\n", 4) : NULL;
+    if (len < 12 || memcmp(resp, "HTTP/", 5) != 0 || !end)
+        return oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery: not an HTTP answer");
+    if (resp[9] != '2')
+        return oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery: status %.3s", resp + 9);
+    if (oks_buf_append(out, end + 4, len - (size_t)(end + 4 - resp)))
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "hashquery: out of memory");
+    return 0;
+}
+
 int oks_sync_hashquery(const char *host, int port, const uint8_t (*h)[16], size_t n,
                        int timeout_ms, oks_buf *out, oks_err *e)
 {
@@ -143,15 +170,7 @@ int oks_sync_hashquery(const char *host, int port, const uint8_t (*h)[16], size_
     if (fd < 0)
         return fd;
     oks_buf req = OKS_BUF_INIT, resp = OKS_BUF_INIT;
-    int rc = oks_buf_printf(&req, "POST /pks/hashquery HTTP/1.0\r\ncontent-length: %zu\r\n\r\n",
-                            4 + n * 20);
-    if (rc == 0)
-        rc = oks_buf_put_be32(&req, (uint32_t)n);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = oks_buf_put_be32(&req, 16);
-        if (rc == 0)
-            rc = oks_buf_append(&req, h[i], 16);
-    }
+    int rc = oks_sync_hashquery_request(&req, h, n);
     size_t off = 0;
     while (rc == 0 && off < req.len) {
         ssize_t w = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
@@ -181,17 +200,8 @@ int oks_sync_hashquery(const char *host, int port, const uint8_t (*h)[16], size_
             resp.len += (size_t)r;
     }
     close(fd);
-    if (rc == 0) {
-        /* status line "HTTP/x.y 2.." then headers up to CRLFCRLF */
-        const uint8_t *end = resp.len ? memmem(resp.data, resp.len, "\r\n\r\n", 4) : NULL;
-        if (resp.len < 12 || memcmp(resp.data, "HTTP/", 5) != 0 || !end)
-            rc = oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery: not an HTTP answer");
-        else if (resp.data[9] != '2')
-            rc = oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery: status %.3s",
-                             resp.data + 9);
-        else
-            rc = oks_buf_append(out, end + 4, resp.len - (size_t)(end + 4 - resp.data));
-    }
+    if (rc == 0)
+        rc = oks_sync_http_body(resp.data, resp.len, out, e);
     oks_buf_release(&req);
     oks_buf_release(&resp);
     return rc;

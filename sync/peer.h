@@ -21,4 +21,9 @@ int oks_sync_tree_add_keyring(oks_ptree *t, const char *path, size_t *n, oks_err
 int oks_sync_hashquery(const char *host, int port, const uint8_t (*h)[16], size_t n,
                        int timeout_ms, oks_buf *out, oks_err *e);
 
+/* The HTTP/1.0 request of a hashquery for h[0..n) (appended to req). */
+int oks_sync_hashquery_request(oks_buf *req, const uint8_t (*h)[16], size_t n);
+/* Checks a whole HTTP answer (2xx) and appends its body to out. */
+int oks_sync_http_body(const uint8_t *resp, size_t len, oks_buf *out, oks_err *e);
+
 #endif

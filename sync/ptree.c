@@ -402,6 +402,33 @@ int oks_ptree_meta_get(oks_ptree *t, const char *key, uint8_t **val, size_t *len
     return 0;
 }
 
+int oks_ptree_meta_scan(oks_ptree *t, const char *prefix,
+                        void (*cb)(void *arg, const char *key, size_t klen, const uint8_t *val,
+                                   size_t vlen),
+                        void *arg)
+{
+    if (!t->db)
+        return 0;
+    size_t pl = strlen(prefix);
+    char *mk = malloc(pl + 1);
+    if (!mk)
+        return OKS_E_NOMEM;
+    mk[0] = 'm';
+    memcpy(mk + 1, prefix, pl);
+    leveldb_iterator_t *it = leveldb_create_iterator(t->db, t->ro);
+    for (leveldb_iter_seek(it, mk, pl + 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < pl + 1 || memcmp(k, mk, pl + 1) != 0)
+            break;
+        const char *v = leveldb_iter_value(it, &vl);
+        cb(arg, k + 1, kl - 1, (const uint8_t *)v, vl);
+    }
+    leveldb_iter_destroy(it);
+    free(mk);
+    return 0;
+}
+
 static int prefix_match(const uint8_t h[16], const oks_recon_bits *p)
 {
     for (uint32_t i = 0; i < p->nbits; i++)

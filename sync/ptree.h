@@ -41,6 +41,12 @@ int oks_ptree_apply(oks_ptree *t, const uint8_t (*add)[16], size_t nadd,
                     const void *meta, size_t meta_len, oks_err *e);
 /* Reads a metadata value into a malloc'd buffer; OKS_E_NOTFOUND if absent. */
 int oks_ptree_meta_get(oks_ptree *t, const char *key, uint8_t **val, size_t *len, oks_err *e);
+/* Calls cb for every metadata entry whose name starts with prefix (key without the prefix
+ * byte of the store, not NUL-terminated). */
+int oks_ptree_meta_scan(oks_ptree *t, const char *prefix,
+                        void (*cb)(void *arg, const char *key, size_t klen, const uint8_t *val,
+                                   size_t vlen),
+                        void *arg);
 
 /* What the tree holds at a prefix. exact = a node with exactly this prefix exists; otherwise
  * the values describe the elements of the covering leaf that match the prefix (leaf = 1). */

@@ -1,7 +1,8 @@
 /*
  * sync/worker: the sync daemon's loop (see worker.h). Change-log entries are applied one by one,
  * each in one LevelDB batch with the shard's cursor ("cursor.<shard>", BE64 sequence), so a
- * crash never loses or repeats a change. Ignore set: metadata "ignore.<HEX>" = BE64 expiry.
+ * crash never loses or repeats a change (the entries of one ChangeLog answer are netted and
+ * applied in one batch with the last cursor). Ignore set: metadata "ignore.<HEX>" = BE64 expiry.
  */
 #include "sync/worker.h"
 
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -23,8 +25,11 @@
 #include "lib/log.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
+#include "sync/fetch.h"
+#include "sync/membership.h"
 #include "sync/peer.h"
 #include "sync/recon.h"
+#include "sync/state.h"
 
 typedef struct ctx {
     const oks_sync_conf *c;
@@ -33,14 +38,44 @@ typedef struct ctx {
     oks_client *client;
     oks_ptree *t;
     int timeout_ms;
+    oks_sync_members *members;   /* membership file + command-line partners */
+    struct stat members_st;      /* of the membership file when last read */
+    int members_loaded;
+    oks_sync_state *state;
+    size_t ignored;              /* entries of the ignore set not expired */
+    char *membership;            /* --membership, else [sync] membership of oks.conf */
+    char *state_path;            /* --state, else [sync] state of oks.conf */
 } ctx;
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag, rebuild_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGHUP)
+        hup_flag = 1;
+    else if (sig == SIGUSR1)
+        rebuild_flag = 1;
+    else
+        stop_flag = 1;
+}
+
+void oks_sync_conf_default(oks_sync_conf *c)
+{
+    memset(c, 0, sizeof *c);
+    c->gossip_seconds = 60;
+    c->ignore_seconds = 86400;
+    c->session_timeout_s = 60;
+    c->http_port = 11371;
+    c->fetch_batch = 100;
+    c->fetch_parallel = 4;
+    c->add_parallel = 4;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
@@ -61,8 +96,14 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return e ? e->code : OKS_E_IO;
     }
     x->timeout_ms = (int)x->conf.router_deadline_ms + 2000;
+    x->membership = c->membership ? strdup(c->membership)
+                                  : oks_cluster_get(&x->conf, "sync", "membership");
+    x->state_path = c->state_path ? strdup(c->state_path)
+                                  : oks_cluster_get(&x->conf, "sync", "state");
     int rc = oks_ptree_open(c->tree_dir, &x->t, e);
     if (rc) {
+        free(x->membership);
+        free(x->state_path);
         oks_client_free(x->client);
         zmq_ctx_term(x->zctx);
         oks_cluster_release(&x->conf);
@@ -72,6 +113,10 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
 
 static void ctx_close(ctx *x)
 {
+    free(x->members);
+    free(x->state);
+    free(x->membership);
+    free(x->state_path);
     oks_ptree_free(x->t);
     oks_client_free(x->client);
     zmq_ctx_term(x->zctx);
@@ -127,46 +172,75 @@ static uint64_t get_cursor(ctx *x, const char *shard)
     return seq;
 }
 
+/* nets one change into the pending adds/dels (a hash added then deleted cancels out) */
+static void net_change(uint8_t (*add)[16], size_t *nadd, uint8_t (*del)[16], size_t *ndel,
+                       const uint8_t *old, const uint8_t *new)
+{
+    if (old) {
+        size_t i;
+        for (i = 0; i < *nadd && memcmp(add[i], old, 16) != 0; i++)
+            ;
+        if (i < *nadd)
+            memmove(add[i], add[i + 1], (--*nadd - i) * 16);
+        else
+            memcpy(del[(*ndel)++], old, 16);
+    }
+    if (new) {
+        int small = 1;
+        for (int k = 1; k < 16; k++)
+            small &= new[k] == 0;
+        if (small && new[0] <= 2)
+            return; /* a hash equal to a sample point cannot be reconciled; skip it */
+        size_t i;
+        for (i = 0; i < *ndel && memcmp(del[i], new, 16) != 0; i++)
+            ;
+        if (i < *ndel)
+            memmove(del[i], del[i + 1], (--*ndel - i) * 16);
+        else
+            memcpy(add[(*nadd)++], new, 16);
+    }
+}
+
 static int catch_up_shard(ctx *x, const char *shard, size_t *applied, oks_err *e)
 {
     char key[300];
     snprintf(key, sizeof key, "cursor.%s", shard);
     uint64_t cur = get_cursor(x, shard);
-    for (;;) {
+    enum { LIMIT = 1000 };
+    uint8_t(*add)[16] = malloc(LIMIT * 16), (*del)[16] = malloc(LIMIT * 16);
+    int rc = add && del ? 0 : oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    while (rc == 0) {
         Oks__Request q = OKS__REQUEST__INIT;
         Oks__ChangeLog cl = OKS__CHANGE_LOG__INIT;
         q.op_case = OKS__REQUEST__OP_CHANGES;
         q.changes = &cl;
         cl.shard = (char *)shard;
         cl.after_seq = cur;
-        cl.limit = 1000;
+        cl.limit = LIMIT;
         Oks__Response *r;
-        int rc = call(x, &q, &r, e);
+        rc = call(x, &q, &r, e);
         if (rc)
-            return rc;
-        size_t n = r->n_changes;
-        for (size_t i = 0; i < n && rc == 0; i++) {
+            break;
+        size_t n = r->n_changes < LIMIT ? r->n_changes : LIMIT, nadd = 0, ndel = 0;
+        for (size_t i = 0; i < n; i++) {
             const Oks__Change *ch = r->changes[i];
-            uint8_t seq[8];
-            for (int k = 0; k < 8; k++)
-                seq[k] = (uint8_t)(ch->seq >> (56 - 8 * k));
-            const uint8_t(*del)[16] = NULL, (*add)[16] = NULL;
-            if (ch->old_hash.len == 16)
-                del = (const uint8_t(*)[16])ch->old_hash.data;
-            if (ch->new_hash.len == 16)
-                add = (const uint8_t(*)[16])ch->new_hash.data;
-            rc = oks_ptree_apply(x->t, add, add ? 1 : 0, del, del ? 1 : 0, key, seq, 8, e);
-            if (rc == OKS_E_ARG)
-                rc = 0; /* a hash equal to a sample point cannot be reconciled; skip it */
+            net_change(add, &nadd, del, &ndel, ch->old_hash.len == 16 ? ch->old_hash.data : NULL,
+                       ch->new_hash.len == 16 ? ch->new_hash.data : NULL);
             cur = ch->seq;
-            (*applied)++;
         }
         oks__response__free_unpacked(r, NULL);
-        if (rc)
-            return rc;
         if (n == 0)
-            return 0;
+            break;
+        uint8_t seq[8];
+        for (int k = 0; k < 8; k++)
+            seq[k] = (uint8_t)(cur >> (56 - 8 * k));
+        rc = oks_ptree_apply(x->t, (const uint8_t(*)[16])add, nadd, (const uint8_t(*)[16])del,
+                             ndel, key, seq, 8, e);
+        *applied += n;
     }
+    free(add);
+    free(del);
+    return rc;
 }
 
 static int catch_up(ctx *x, oks_err *e)
@@ -197,13 +271,41 @@ int oks_sync_catch_up(const oks_sync_conf *c, oks_err *e)
     return rc;
 }
 
-int oks_sync_rebuild(const oks_sync_conf *c, oks_err *e)
+static int remove_tree(const char *dir, oks_err *e)
 {
     char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->tree_dir);
-    if (strchr(c->tree_dir, '\'') || system(cmd) != 0)
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot remove %s", c->tree_dir);
-    return oks_sync_catch_up(c, e);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (strchr(dir, '\'') || strlen(dir) > 1000 || system(cmd) != 0)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot remove %s", dir);
+    return 0;
+}
+
+/* the running worker's own rebuild (SIGUSR1): drop the tree, reopen it empty, catch up */
+static int rebuild_in_place(ctx *x, oks_err *e)
+{
+    oks_ptree_free(x->t);
+    x->t = NULL;
+    int rc = remove_tree(x->c->tree_dir, e);
+    int rc2 = oks_ptree_open(x->c->tree_dir, &x->t, e);
+    if (rc2)
+        return rc2; /* the caller stops: no tree */
+    x->ignored = 0;
+    return rc ? rc : catch_up(x, e);
+}
+
+int oks_sync_rebuild(const oks_sync_conf *c, size_t *hashes, oks_err *e)
+{
+    if (remove_tree(c->tree_dir, e))
+        return e ? e->code : OKS_E_IO;
+    ctx x;
+    int rc = ctx_open(&x, c, e);
+    if (rc)
+        return rc;
+    rc = catch_up(&x, e);
+    if (hashes)
+        *hashes = oks_ptree_count(x.t);
+    ctx_close(&x);
+    return rc;
 }
 
 static int ignored(ctx *x, const uint8_t h[16])
@@ -223,11 +325,14 @@ static int ignored(ctx *x, const uint8_t h[16])
     return exp > (uint64_t)time(NULL);
 }
 
-static void ignore(ctx *x, const uint8_t h[16])
+static void ignore(void *arg, const uint8_t h[16])
 {
+    ctx *x = arg;
     char key[64], hex[33];
     oks_hex(hex, h, 16, 1);
     snprintf(key, sizeof key, "ignore.%s", hex);
+    if (!ignored(x, h))
+        x->ignored++;
     uint64_t exp = (uint64_t)time(NULL) + (uint64_t)x->c->ignore_seconds;
     uint8_t v[8];
     for (int k = 0; k < 8; k++)
@@ -236,105 +341,87 @@ static void ignore(ctx *x, const uint8_t h[16])
     oks_ptree_apply(x->t, NULL, 0, NULL, 0, key, v, 8, &e);
 }
 
-typedef struct round_stats {
-    size_t wanted, fetched, added, ignored;
-} round_stats;
-
-/* fetches the hashes from host:port and adds the keys through the router */
-static int fetch_and_add(ctx *x, const char *host, uint32_t port, const oks_recon_result *r,
-                         round_stats *st, oks_err *e)
+static void count_ignored(void *arg, const char *key, size_t klen, const uint8_t *v, size_t vl)
 {
-    uint8_t(*todo)[16] = malloc(r->nfetch ? r->nfetch * 16 : 1);
-    size_t n = 0;
-    if (!todo)
-        return OKS_E_NOMEM;
-    for (size_t i = 0; i < r->nfetch; i++) {
-        if (ignored(x, r->fetch[i]))
-            st->ignored++;
-        else
-            memcpy(todo[n++], r->fetch[i], 16);
-    }
-    st->wanted = n;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i += 100) {
-        size_t b = n - i < 100 ? n - i : 100;
-        oks_buf body = OKS_BUF_INIT;
-        rc = oks_sync_hashquery(host, (int)port, todo + i, b, x->c->session_timeout_s * 1000,
-                                &body, e);
-        if (rc == 0 && body.len < 4)
-            rc = oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET, "hashquery answer too short");
-        uint32_t cnt = rc ? 0 : oks_be32(body.data);
-        size_t off = 4;
-        ProtobufCBinaryData *keys = calloc(cnt ? cnt : 1, sizeof *keys);
-        size_t nk = 0;
-        for (uint32_t k = 0; rc == 0 && keys && k < cnt; k++) {
-            if (body.len - off < 4 || body.len - off - 4 < oks_be32(body.data + off)) {
-                rc = oks_err_set(e, OKS_E_PROTO, off, "hashquery answer truncated");
-                break;
-            }
-            uint32_t kl = oks_be32(body.data + off);
-            keys[nk].data = body.data + off + 4;
-            keys[nk].len = kl;
-            nk++;
-            off += 4 + kl;
-        }
-        st->fetched += nk;
-        if (rc == 0 && nk) {
-            Oks__Request q = OKS__REQUEST__INIT;
-            Oks__Add add = OKS__ADD__INIT;
-            q.op_case = OKS__REQUEST__OP_ADD;
-            q.add = &add;
-            add.keys = keys;
-            add.n_keys = nk;
-            add.origin = OKS__ORIGIN__ORIGIN_RECON;
-            Oks__Response *resp;
-            rc = call(x, &q, &resp, e);
-            if (rc == 0) {
-                /* a key stored under another hash than the one we asked for: ignore that hash */
-                for (size_t k = 0; k < resp->n_results; k++) {
-                    const Oks__AddResult *ar = resp->results[k];
-                    if (ar->outcome != OKS__OUTCOME__OUTCOME_REJECTED)
-                        st->added++;
-                    if (ar->index >= nk)
-                        continue;
-                    oks_pgp_key *key = NULL;
-                    oks_err ke;
-                    uint8_t h[16];
-                    if (oks_pgp_key_parse(keys[ar->index].data, keys[ar->index].len, NULL,
-                                          OKS_PGP_TRUSTED, &key, &ke) != 0)
-                        continue;
-                    oks_pgp_key_sks_hash(key, h);
-                    oks_pgp_key_free(key);
-                    if (ar->outcome == OKS__OUTCOME__OUTCOME_REJECTED || ar->new_hash.len != 16 ||
-                        memcmp(ar->new_hash.data, h, 16) != 0)
-                        ignore(x, h);
-                }
-                oks__response__free_unpacked(resp, NULL);
-            }
-        }
-        free(keys);
-        oks_buf_release(&body);
-    }
-    /* asked for but not served at all: also ignored for a while */
-    free(todo);
-    return rc;
+    (void)key;
+    (void)klen;
+    ctx *x = arg;
+    uint64_t exp = 0;
+    for (size_t i = 0; i < vl && i < 8; i++)
+        exp = (exp << 8) | v[i];
+    if (exp > (uint64_t)time(NULL))
+        x->ignored++;
 }
 
-static void write_stats(ctx *x, const char *peer, const round_stats *st, const oks_recon_result *r,
+static void write_state(ctx *x)
+{
+    oks_err e;
+    if (x->state_path &&
+        oks_sync_state_write(x->state, x->state_path, oks_ptree_count(x->t), x->ignored, &e))
+        oks_warn("state file: %s", e.msg);
+}
+
+/* (re)reads the membership file when it changed (or force), adds the command-line partners */
+static void load_members(ctx *x, int force)
+{
+    const oks_sync_conf *c = x->c;
+    struct stat st;
+    if (x->members_loaded && !force) {
+        if (!x->membership || stat(x->membership, &st) != 0)
+            return;
+        if (st.st_mtim.tv_sec == x->members_st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == x->members_st.st_mtim.tv_nsec &&
+            st.st_size == x->members_st.st_size && st.st_ino == x->members_st.st_ino)
+            return;
+    }
+    oks_sync_members *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    oks_err e;
+    if (x->membership) {
+        if (stat(x->membership, &st) != 0 || oks_sync_members_load(x->membership, m, &e) != 0) {
+            if (x->members_loaded && !force) {
+                free(m);
+                return;
+            }
+            oks_warn("membership %s: %s; using the command-line partners only", x->membership,
+                     stat(x->membership, &st) != 0 ? strerror(errno) : e.msg);
+            m->n = m->malformed = 0;
+            memset(&x->members_st, 0, sizeof x->members_st);
+        } else
+            x->members_st = st;
+    }
+    for (int i = 0; i < c->n_partners; i++)
+        if (oks_sync_members_add(m, c->partners[i], &e))
+            oks_warn("%s", e.msg);
+    oks_info("membership: %zu partners (%s%s), %zu malformed lines", m->n,
+             x->membership ? x->membership : "",
+             x->membership && c->n_partners ? " and command line" : c->n_partners ? "command line" : "",
+             m->malformed);
+    free(x->members);
+    x->members = m;
+    x->members_loaded = 1;
+    oks_sync_state_set_members(x->state, m);
+    write_state(x);
+}
+
+static void write_stats(ctx *x, const char *peer, const oks_sync_round *rd, size_t nfetch,
                         int rc)
 {
     oks_info("round with %s: %s; to fetch %zu (ignored %zu), fetched %zu, added %zu, peer learns "
-             "%zu; tree %zu",
-             peer, rc ? "failed" : "ok", r->nfetch, st->ignored, st->fetched, st->added, r->sent,
-             oks_ptree_count(x->t));
+             "%zu; tree %zu; %lld ms",
+             peer, rc ? "failed" : "ok", nfetch, rd->ignored, rd->fetched, rd->added, rd->sent,
+             oks_ptree_count(x->t), (long long)rd->ms);
+    oks_sync_state_round(x->state, rd);
+    write_state(x);
     if (!x->c->stats_path)
         return;
     FILE *f = fopen(x->c->stats_path, "a");
     if (!f)
         return;
     fprintf(f, "%ld %s %s fetch=%zu ignored=%zu fetched=%zu added=%zu sent=%zu tree=%zu\n",
-            (long)time(NULL), peer, rc ? "failed" : "ok", r->nfetch, st->ignored, st->fetched,
-            st->added, r->sent, oks_ptree_count(x->t));
+            (long)time(NULL), peer, rc ? "failed" : "ok", nfetch, rd->ignored, rd->fetched,
+            rd->added, rd->sent, oks_ptree_count(x->t));
     fclose(f);
 }
 
@@ -347,16 +434,50 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
     o.read_timeout_ms = x->c->session_timeout_s * 1000;
     oks_recon_result r;
     oks_err e;
-    round_stats st = {0, 0, 0, 0};
+    oks_sync_round rd;
+    memset(&rd, 0, sizeof rd);
+    snprintf(rd.partner, sizeof rd.partner, "%s", label);
+    int64_t t0 = now_ms(), t1, t2;
     int rc = oks_recon_session(fd, role, x->t, &o, &r, &e);
     close(fd);
+    t1 = now_ms();
+    oks_sync_fetch_stats fs = {0, 0, 0, 0};
     if (rc)
         oks_warn("recon with %s: %s", label, e.msg);
-    else if (r.nfetch)
-        rc = fetch_and_add(x, peer_ip, r.peer_http_port, &r, &st, &e);
-    if (rc == 0 && catch_up(x, &e))
+    else if (r.nfetch) {
+        /* hashes in the ignore set are not fetched again until they expire */
+        size_t n = 0;
+        for (size_t i = 0; i < r.nfetch; i++) {
+            if (ignored(x, r.fetch[i]))
+                rd.ignored++;
+            else
+                memmove(r.fetch[n++], r.fetch[i], 16);
+        }
+        oks_sync_fetch_opts fo = {(size_t)x->c->fetch_batch, x->c->fetch_parallel,
+                                  x->c->add_parallel, x->c->session_timeout_s * 1000,
+                                  x->timeout_ms, ignore, x};
+        rc = oks_sync_fetch_add(x->client, peer_ip, (int)r.peer_http_port,
+                                (const uint8_t(*)[16])r.fetch, n, &fo, &fs, &e);
+        if (rc)
+            oks_warn("fetch from %s: %s", label, e.msg);
+    }
+    t2 = now_ms();
+    if (catch_up(x, &e))
         oks_warn("change log: %s", e.msg);
-    write_stats(x, label, &st, &r, rc);
+    int64_t t3 = now_ms();
+    if (r.nfetch || r.sent)
+        oks_info("round with %s: recon %lld ms, fetch+add %lld ms (hashqueries outstanding %lld "
+                 "ms, adds outstanding %lld ms), tree update %lld ms",
+                 label, (long long)(t1 - t0), (long long)(t2 - t1), (long long)fs.fetch_ms,
+                 (long long)fs.add_ms, (long long)(t3 - t2));
+    rd.time = (int64_t)time(NULL);
+    rd.ok = rc == 0;
+    rd.fetch = r.nfetch;
+    rd.fetched = fs.fetched;
+    rd.added = fs.added;
+    rd.sent = r.sent;
+    rd.ms = t3 - t0;
+    write_stats(x, label, &rd, r.nfetch, rc);
     oks_recon_result_release(&r);
 }
 
@@ -376,24 +497,6 @@ static int listen_on(int port, oks_err *e)
     return ls;
 }
 
-static int is_partner_ip(const oks_sync_conf *c, const char *ip)
-{
-    for (int i = 0; i < c->n_partners; i++) {
-        const char *colon = strrchr(c->partners[i], ':');
-        size_t l = colon ? (size_t)(colon - c->partners[i]) : strlen(c->partners[i]);
-        if (strlen(ip) == l && memcmp(ip, c->partners[i], l) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t next_gossip(const oks_sync_conf *c)
 {
     uint32_t r;
@@ -403,28 +506,108 @@ static int64_t next_gossip(const oks_sync_conf *c)
     return now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
 }
 
+static void on_accept(ctx *x, int ls)
+{
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    int fd = accept4(ls, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+    load_members(x, 0);
+    int m = oks_sync_members_find_ip(x->members, ip);
+    if (m < 0) {
+        oks_warn("recon connection from %s refused: not a partner", ip);
+        close(fd);
+        return;
+    }
+    oks_err e;
+    if (catch_up(x, &e))
+        oks_warn("change log: %s", e.msg);
+    session(x, fd, OKS_RECON_REQUESTER, ip, x->members->v[m].label);
+}
+
+/* a random member other than ourselves, or -1 */
+static int pick_partner(ctx *x)
+{
+    size_t cand[OKS_SYNC_MAX_MEMBERS], n = 0;
+    for (size_t i = 0; i < x->members->n; i++) {
+        const oks_sync_member *m = &x->members->v[i];
+        if (!m->ip[0])
+            continue;
+        if (x->c->recon_port && m->port == x->c->recon_port && strncmp(m->ip, "127.", 4) == 0)
+            continue; /* our own listening address */
+        cand[n++] = i;
+    }
+    if (n == 0)
+        return -1;
+    uint32_t r;
+    gcry_create_nonce(&r, sizeof r);
+    return (int)cand[r % (uint32_t)n];
+}
+
+static void gossip(ctx *x)
+{
+    load_members(x, 0);
+    int i = pick_partner(x);
+    if (i < 0)
+        return;
+    const oks_sync_member *m = &x->members->v[i];
+    char hp[64], label[sizeof m->label], ip[sizeof m->ip];
+    snprintf(hp, sizeof hp, "%s:%d", m->ip, m->port);
+    memcpy(label, m->label, sizeof label);
+    memcpy(ip, m->ip, sizeof ip);
+    oks_err e;
+    if (catch_up(x, &e))
+        oks_warn("change log: %s", e.msg);
+    int fd = oks_sync_connect(hp, 30000, &e);
+    if (fd < 0) {
+        oks_warn("gossip with %s: %s", label, e.msg);
+        oks_sync_round rd;
+        memset(&rd, 0, sizeof rd);
+        snprintf(rd.partner, sizeof rd.partner, "%s", label);
+        rd.time = (int64_t)time(NULL);
+        oks_sync_state_round(x->state, &rd);
+        write_state(x);
+        return;
+    }
+    session(x, fd, OKS_RECON_RESPONDER, ip, label);
+}
+
 int oks_sync_run(const oks_sync_conf *c, oks_err *e)
 {
     ctx x;
     int rc = ctx_open(&x, c, e);
     if (rc)
         return rc;
+    x.state = calloc(1, sizeof *x.state);
+    if (!x.state) {
+        ctx_close(&x);
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int ls = c->recon_port ? listen_on(c->recon_port, e) : -1;
     if (c->recon_port && ls < 0) {
         ctx_close(&x);
         return ls;
     }
+    load_members(&x, 1);
+    oks_ptree_meta_scan(x.t, "ignore.", count_ignored, &x);
     if (catch_up(&x, e))
         oks_warn("change log: %s", e->msg);
-    oks_info("oks-sync: tree %zu hashes, recon port %d, %d partners, gossip %d s",
-             oks_ptree_count(x.t), c->recon_port, c->n_partners, c->gossip_seconds);
-    int64_t gossip_at = c->gossip_seconds > 0 && c->n_partners ? next_gossip(c) : -1;
+    write_state(&x);
+    oks_info("oks-sync: tree %zu hashes, recon port %d, %zu partners, gossip %d s, %zu hashes "
+             "in the ignore set",
+             oks_ptree_count(x.t), c->recon_port, x.members->n, c->gossip_seconds, x.ignored);
+    int64_t gossip_at = c->gossip_seconds > 0 ? next_gossip(c) : -1;
     int64_t catch_at = now_ms() + 1000;
     while (!stop_flag) {
         int64_t wait = 1000, now = now_ms();
@@ -432,43 +615,39 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
             wait = gossip_at - now > 0 ? gossip_at - now : 0;
         struct pollfd p = {ls, POLLIN, 0};
         int pr = ls >= 0 ? poll(&p, 1, (int)wait) : poll(NULL, 0, (int)wait);
-        if (pr > 0 && (p.revents & POLLIN)) {
-            struct sockaddr_in peer;
-            socklen_t pl = sizeof peer;
-            int fd = accept4(ls, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
-            if (fd >= 0) {
-                char ip[INET_ADDRSTRLEN];
-                inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-                if (!is_partner_ip(c, ip)) {
-                    oks_warn("recon connection from %s refused: not a partner", ip);
-                    close(fd);
-                } else {
-                    if (catch_up(&x, e))
-                        oks_warn("change log: %s", e->msg);
-                    session(&x, fd, OKS_RECON_REQUESTER, ip, ip);
-                }
-            }
+        if (hup_flag) {
+            hup_flag = 0;
+            oks_info("SIGHUP: reloading the membership");
+            load_members(&x, 1);
         }
+        if (rebuild_flag) {
+            rebuild_flag = 0;
+            oks_info("SIGUSR1: rebuilding the tree from the change logs");
+            int64_t t0 = now_ms();
+            oks_err re;
+            if (rebuild_in_place(&x, &re)) {
+                oks_error("rebuild: %s", re.msg);
+                if (!x.t) {
+                    rc = re.code;
+                    if (e)
+                        *e = re;
+                    break;
+                }
+            } else
+                oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x.t),
+                         (long long)(now_ms() - t0));
+            x.state->rebuilds++;
+            write_state(&x);
+        }
+        if (pr > 0 && (p.revents & POLLIN))
+            on_accept(&x, ls);
         now = now_ms();
         if (gossip_at >= 0 && now >= gossip_at) {
-            uint32_t r;
-            gcry_create_nonce(&r, sizeof r);
-            const char *partner = c->partners[r % (uint32_t)c->n_partners];
-            if (catch_up(&x, e))
-                oks_warn("change log: %s", e->msg);
-            oks_err ce;
-            int fd = oks_sync_connect(partner, 30000, &ce);
-            if (fd < 0) {
-                oks_warn("gossip with %s: %s", partner, ce.msg);
-            } else {
-                char host[64];
-                const char *colon = strrchr(partner, ':');
-                snprintf(host, sizeof host, "%.*s", (int)(colon - partner), partner);
-                session(&x, fd, OKS_RECON_RESPONDER, host, partner);
-            }
+            gossip(&x);
             gossip_at = next_gossip(c);
         }
         if (now >= catch_at) {
+            load_members(&x, 0);
             if (catch_up(&x, e))
                 oks_warn("change log: %s", e->msg);
             catch_at = now_ms() + 1000;
@@ -476,7 +655,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     }
     if (ls >= 0)
         close(ls);
-    oks_info("oks-sync: stopping, tree %zu hashes", oks_ptree_count(x.t));
+    oks_info("oks-sync: stopping, tree %zu hashes", x.t ? oks_ptree_count(x.t) : 0);
     ctx_close(&x);
-    return 0;
+    return rc;
 }

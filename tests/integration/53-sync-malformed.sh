@@ -84,5 +84,5 @@ check "a good session after the bad ones works (we tell the worker about 1 key)"
 check "nothing to fetch from the worker" grep -qx "fetch-count 0" "$D/once.out"
 # the fetch itself fails (oks-sync once serves no hashquery): the round is logged as such
 check "the worker learned the one hash it lacks" \
-  wait_for 10 grep -q "round with 127.0.0.1: .*; to fetch 1 " "$D/sync.log"
+  wait_for 10 grep -q "round with 127.0.0.1:9: .*; to fetch 1 " "$D/sync.log"
 finish

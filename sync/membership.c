@@ -1,0 +1,156 @@
+/*
+ * sync/membership: SKS-compatible membership file (see membership.h).
+ */
+#include "sync/membership.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/log.h"
+
+static int resolve(const char *host, char ip[16])
+{
+    struct in_addr a;
+    ip[0] = '\0';
+    if (inet_pton(AF_INET, host, &a) == 1) {
+        inet_ntop(AF_INET, &a, ip, 16);
+        return 0;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return -1;
+    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip, 16);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int parse_port(const char *s, size_t l)
+{
+    long p = 0;
+    if (l == 0 || l > 5)
+        return -1;
+    for (size_t i = 0; i < l; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        p = p * 10 + (s[i] - '0');
+    }
+    return p >= 1 && p <= 65535 ? (int)p : -1;
+}
+
+/* adds host (hl bytes) and port text (pl bytes); 0, or -1 if malformed or full */
+static int add_member(oks_sync_members *m, const char *host, size_t hl, const char *port,
+                      size_t pl)
+{
+    int p = parse_port(port, pl);
+    if (p < 0 || hl == 0 || hl >= sizeof m->v[0].host || m->n >= OKS_SYNC_MAX_MEMBERS)
+        return -1;
+    oks_sync_member *mb = &m->v[m->n];
+    memcpy(mb->host, host, hl);
+    mb->host[hl] = '\0';
+    mb->port = p;
+    char label[sizeof mb->label];
+    snprintf(label, sizeof label, "%.*s:%d", (int)hl, host, p);
+    memcpy(mb->label, label, sizeof label);
+    if (resolve(mb->host, mb->ip))
+        oks_warn("membership: cannot resolve %s; it is kept and looked up again at reload",
+                 mb->host);
+    m->n++;
+    return 0;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+int oks_sync_members_parse(const char *text, size_t len, const char *what, oks_sync_members *m)
+{
+    m->n = m->malformed = 0;
+    size_t off = 0, lineno = 0;
+    while (off < len) {
+        const char *nl = memchr(text + off, '\n', len - off);
+        size_t end = nl ? (size_t)(nl - text) : len, next = nl ? end + 1 : len;
+        lineno++;
+        const char *hash = memchr(text + off, '#', end - off);
+        if (hash)
+            end = (size_t)(hash - text);
+        /* words of the line, up to the first two; a NUL byte makes the line malformed */
+        const char *w[2] = {NULL, NULL};
+        size_t wl[2] = {0, 0}, nw = 0, i = off;
+        int has_nul = memchr(text + off, '\0', end - off) != NULL;
+        while (i < end && nw < 2) {
+            while (i < end && is_space(text[i]))
+                i++;
+            if (i == end)
+                break;
+            w[nw] = text + i;
+            while (i < end && !is_space(text[i]))
+                i++;
+            wl[nw] = (size_t)(text + i - w[nw]);
+            nw++;
+        }
+        if (nw == 0 && !has_nul) {
+            off = next;
+            continue;
+        }
+        if (nw < 2 || has_nul || add_member(m, w[0], wl[0], w[1], wl[1]) != 0) {
+            m->malformed++;
+            oks_warn("membership %s line %zu: malformed entry skipped (expected \"HOST PORT\"%s)",
+                     what, lineno, m->n >= OKS_SYNC_MAX_MEMBERS ? ", or too many members" : "");
+        }
+        off = next;
+    }
+    return 0;
+}
+
+int oks_sync_members_load(const char *path, oks_sync_members *m, oks_err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "membership %s: %s", path,
+                           strerror(errno));
+    char *buf = malloc(OKS_SYNC_MEMBERSHIP_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    }
+    size_t n = fread(buf, 1, OKS_SYNC_MEMBERSHIP_MAX_BYTES + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    int rc = 0;
+    if (bad)
+        rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "membership %s: read error", path);
+    else if (n > OKS_SYNC_MEMBERSHIP_MAX_BYTES)
+        rc = oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "membership %s: larger than %d bytes",
+                         path, OKS_SYNC_MEMBERSHIP_MAX_BYTES);
+    else
+        oks_sync_members_parse(buf, n, path, m);
+    free(buf);
+    return rc;
+}
+
+int oks_sync_members_add(oks_sync_members *m, const char *hostport, oks_err *e)
+{
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || add_member(m, hostport, (size_t)(colon - hostport), colon + 1,
+                             strlen(colon + 1)) != 0)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "partner \"%s\" is not HOST:PORT (or too many)",
+                           hostport);
+    return 0;
+}
+
+int oks_sync_members_find_ip(const oks_sync_members *m, const char *ip)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].ip[0] && strcmp(m->v[i].ip, ip) == 0)
+            return (int)i;
+    return -1;
+}
