@@ -5,10 +5,21 @@
 # at several connection counts, index by e-mail, the mixed workload (90% get, 8% index, 2% add)
 # and uploads of fresh keys. Peak RSS (VmHWM) of every server process at the end.
 # Plots (gnuplot): bench/hkp-get.png (req/s and p99 against connections).
-# usage: bench/hkp.sh [--write] [KEYS] [SECONDS_PER_RUN] [CONNS...]
+# --shards N (default 2): OKS with N shards; for N other than 2 the section is "HKP: OKS vs SKS,
+# N shards" and the plot bench/hkp-get-N.png.
+# usage: bench/hkp.sh [--write] [--shards N] [KEYS] [SECONDS_PER_RUN] [CONNS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WRITE=0; [ "${1:-}" = --write ] && { WRITE=1; shift; }
+WRITE=0 SHARDS=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --write) WRITE=1; shift ;;
+    --shards) SHARDS=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+SEC="HKP: OKS vs SKS"; TAG=""
+[ "$SHARDS" = 2 ] || { SEC="HKP: OKS vs SKS, $SHARDS shards"; TAG="-$SHARDS"; }
 N=${1:-5000}; SECS=${2:-5}; shift 2 2>/dev/null || shift $#
 CONNS=("$@"); [ ${#CONNS[@]} -gt 0 ] || CONNS=(1 16 64)
 B=build/bin
@@ -28,7 +39,7 @@ NUP=$(( N / 5 > 20 ? N / 5 : 20 ))
 "$B/oks-bench" mint --count "$NUP" --seed hkp-mixed-add --out "$D/add.pgp" 2>/dev/null
 
 OP=$(port)
-bash deploy/local.sh up --dir "$D/oks" --shards 2 --http-port "$OP" >/dev/null
+bash deploy/local.sh up --dir "$D/oks" --shards "$SHARDS" --http-port "$OP" >/dev/null
 OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$D/keys.pgp" >/dev/null
 SP=$(port); RP=$(port)
 SKS_START_TIMEOUT=120 sh "$SKSD/start.sh" "$D/s" "$SP" "$RP" "$D/keys.pgp" >"$D/sks.env" 2>"$D/sks.err" ||
@@ -106,12 +117,12 @@ done
 sks_rss="sks db $(( $(rss "$SKS_DB_PID") / 1024 )) MiB"
 
 section() {
-  echo "## HKP: OKS vs SKS"
+  echo "## $SEC"
   echo
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the box lowers every number)"
-  echo "- command: \`bash bench/hkp.sh --write $N $SECS ${CONNS[*]}\`; keys: \`oks-bench mint --count $N --seed hkp\`"
-  echo "  (v4 Ed25519 + cv25519, 1-3 user IDs, about $(( $(stat -c %s "$D/keys.pgp") / N )) bytes per key), loaded into OKS (2 shards,"
+  echo "- command: \`bash bench/hkp.sh --write$([ "$SHARDS" = 2 ] || echo " --shards $SHARDS") $N $SECS ${CONNS[*]}\`; keys: \`oks-bench mint --count $N --seed hkp\`"
+  echo "  (v4 Ed25519 + cv25519, 1-3 user IDs, about $(( $(stat -c %s "$D/keys.pgp") / N )) bytes per key), loaded into OKS ($SHARDS shards,"
   echo "  oksctl import) and SKS 1.1.6 (sks build); load from \`oks-bench mixed|upload --conns C --duration $SECS\`"
   echo "  against each server in turn (OKS first). Uploads and mixed adds: $NUP fresh minted keys, the same to both."
   echo
@@ -125,7 +136,7 @@ section() {
            p50[k, "oks"], p99[k, "oks"], p50[k, "sks"], p99[k, "sks"], bad[k, "oks"], bad[k, "sks"] } }' "$D/runs"
   echo
   echo "Peak RSS (VmHWM) at the end: OKS ${oks_rss%, }; SKS: $sks_rss."
-  echo "Plot: bench/hkp-get.png (get by fingerprint: req/s and p99 against connections)."
+  echo "Plot: bench/hkp-get$TAG.png (get by fingerprint: req/s and p99 against connections)."
   echo
   echo "Ceiling: h2o $(h2o --version 2>/dev/null | awk 'NR==1{print $3}') serving the same armored keys as static files (one file per key, 2 threads), and"
   echo "OKS op=get measured with the same client (\`wrk -t2 -cC (one thread at C=1) -d${WS}s --latency\`, random key per request):"
@@ -139,13 +150,13 @@ section() {
 }
 section | tee "$D/section.md"
 
-PNG=$D/hkp-get.png; [ $WRITE -eq 1 ] && PNG=bench/hkp-get.png
+PNG=$D/hkp-get.png; [ $WRITE -eq 1 ] && PNG=bench/hkp-get$TAG.png
 awk '$1 == "get" && $3 == "oks" { print $2, $4, $6 }' "$D/runs" >"$D/get-oks.dat"
 awk '$1 == "get" && $3 == "sks" { print $2, $4, $6 }' "$D/runs" >"$D/get-sks.dat"
 gnuplot <<GP
 set terminal png size 1000,420
 set output "$PNG"
-set multiplot layout 1,2 title "get by fingerprint, $N minted keys"
+set multiplot layout 1,2 title "get by fingerprint, $N minted keys, OKS with $SHARDS shards"
 set logscale x 2
 set xlabel "connections"
 set ylabel "requests/s"
@@ -157,7 +168,7 @@ unset multiplot
 GP
 test -s "$PNG"
 if [ $WRITE -eq 1 ]; then
-  /usr/bin/python3 - bench/RESULTS.md "$D/section.md" "HKP: OKS vs SKS" <<'PY'
+  /usr/bin/python3 - bench/RESULTS.md "$D/section.md" "$SEC" <<'PY'
 import sys, re
 path, sec, name = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
 try: text = open(path).read()
