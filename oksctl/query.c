@@ -48,6 +48,31 @@ static int status_exit(Oks__Response *r)
     return r->status == OKS__STATUS__STATUS_NOT_FOUND ? 3 : 1;
 }
 
+/* What to do with an answer; returns the exit code. May ask again on the same connection. */
+typedef int (*answer_fn)(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg);
+
+/* Connects, sends q, hands the answer to fn, disconnects. Exit 1 when nothing came back. */
+static int ask(const char *conf, Oks__Request *q, answer_fn fn, void *arg)
+{
+    oksctl_conn c;
+    if (oksctl_connect(&c, conf))
+        return 1;
+    Oks__Response *r = oksctl_call(&c, q);
+    int rc = 1;
+    if (r) {
+        rc = fn(&c, q, r, arg);
+        oks__response__free_unpacked(r, NULL);
+    }
+    oksctl_disconnect(&c);
+    return rc;
+}
+
+static int just_status(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
+{
+    (void)c, (void)q, (void)arg;
+    return status_exit(r);
+}
+
 static void print_keys(Oks__Response *r, bool binary, bool mr)
 {
     oks_buf all = OKS_BUF_INIT, out = OKS_BUF_INIT;
@@ -82,6 +107,25 @@ static const char get_usage[] =
     "armored (default), as binary packets (--binary) or as HKP index lines (--mr).\n"
     "Exit 3 when nothing matches.\n";
 
+static int show_get(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
+{
+    int flags = *(int *)arg;
+    if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT && !q->get_fingerprint->subkeys &&
+        r->status == OKS__STATUS__STATUS_NOT_FOUND) {
+        q->get_fingerprint->subkeys = 1; /* maybe a subkey fingerprint */
+        Oks__Response *r2 = oksctl_call(c, q);
+        if (!r2)
+            return 1;
+        int rc = show_get(c, q, r2, arg);
+        oks__response__free_unpacked(r2, NULL);
+        return rc;
+    }
+    int rc = status_exit(r);
+    if (r->n_keys)
+        print_keys(r, flags & 1, flags & 2);
+    return rc;
+}
+
 int oksctl_get(int argc, char **argv)
 {
     const char *conf = NULL;
@@ -101,9 +145,6 @@ int oksctl_get(int argc, char **argv)
                 argv[i]);
         return 2;
     }
-    oksctl_conn c;
-    if (oksctl_connect(&c, conf))
-        return 1;
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetByFingerprint gf = OKS__GET_BY_FINGERPRINT__INIT;
     Oks__GetByKeyId gk = OKS__GET_BY_KEY_ID__INIT;
@@ -116,22 +157,7 @@ int oksctl_get(int argc, char **argv)
         q.get_key_id = &gk;
         gk.key_id = (ProtobufCBinaryData){len, id};
     }
-    Oks__Response *r = oksctl_call(&c, &q);
-    if (r && kind == 'f' && r->status == OKS__STATUS__STATUS_NOT_FOUND) {
-        /* maybe a subkey fingerprint */
-        oks__response__free_unpacked(r, NULL);
-        gf.subkeys = 1;
-        r = oksctl_call(&c, &q);
-    }
-    int rc = 1;
-    if (r) {
-        rc = status_exit(r);
-        if (r->n_keys)
-            print_keys(r, flags & 1, flags & 2);
-        oks__response__free_unpacked(r, NULL);
-    }
-    oksctl_disconnect(&c);
-    return rc;
+    return ask(conf, &q, show_get, &flags);
 }
 
 static const char search_usage[] =
@@ -139,6 +165,18 @@ static const char search_usage[] =
     "\n"
     "Prints the HKP index lines of keys whose user IDs contain every word of TEXT, or\n"
     "(--email) that have the address TEXT, or (--exact) the user ID TEXT. Exit 3 if none.\n";
+
+static int show_search(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
+{
+    (void)c, (void)q, (void)arg;
+    int rc = status_exit(r);
+    if (r->n_keys) {
+        printf("info:1:%zu\n", r->n_keys);
+        fflush(stdout);
+        print_keys(r, false, true);
+    }
+    return rc;
+}
 
 int oksctl_search(int argc, char **argv)
 {
@@ -151,9 +189,6 @@ int oksctl_search(int argc, char **argv)
         fputs(search_usage, stderr);
         return 2;
     }
-    oksctl_conn c;
-    if (oksctl_connect(&c, conf))
-        return 1;
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__Search s = OKS__SEARCH__INIT;
     q.op_case = OKS__REQUEST__OP_SEARCH;
@@ -162,25 +197,30 @@ int oksctl_search(int argc, char **argv)
     s.kind = flags & 1 ? OKS__SEARCH_KIND__SEARCH_EMAIL
              : flags & 2 ? OKS__SEARCH_KIND__SEARCH_EXACT
                          : OKS__SEARCH_KIND__SEARCH_WORDS;
-    Oks__Response *r = oksctl_call(&c, &q);
-    int rc = 1;
-    if (r) {
-        rc = status_exit(r);
-        if (r->n_keys) {
-            printf("info:1:%zu\n", r->n_keys);
-            fflush(stdout);
-            print_keys(r, false, true);
-        }
-        oks__response__free_unpacked(r, NULL);
-    }
-    oksctl_disconnect(&c);
-    return rc;
+    return ask(conf, &q, show_search, NULL);
 }
 
 static const char stats_usage[] =
     "usage: oksctl stats [-c CONFIG]\n"
     "\n"
     "Per shard: keys, bytes of keys, bytes on disk, slots, last change-log sequence.\n";
+
+static int show_stats(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
+{
+    (void)c, (void)q, (void)arg;
+    uint64_t keys = 0;
+    printf("%-12s %4s %10s %12s %12s %6s %10s\n", "shard", "up", "keys", "key-bytes",
+           "disk-bytes", "slots", "last-seq");
+    for (size_t k = 0; k < r->n_shards; k++) {
+        Oks__ShardStats *s = r->shards[k];
+        printf("%-12s %4s %10llu %12llu %12llu %6u %10llu\n", s->name, s->up ? "yes" : "NO",
+               (unsigned long long)s->keys, (unsigned long long)s->bytes,
+               (unsigned long long)s->disk_bytes, s->slots, (unsigned long long)s->last_seq);
+        keys += s->keys;
+    }
+    printf("total keys: %llu\n", (unsigned long long)keys);
+    return r->status == OKS__STATUS__STATUS_OK ? 0 : status_exit(r);
+}
 
 int oksctl_stats(int argc, char **argv)
 {
@@ -193,32 +233,11 @@ int oksctl_stats(int argc, char **argv)
         fputs(stats_usage, stderr);
         return 2;
     }
-    oksctl_conn c;
-    if (oksctl_connect(&c, conf))
-        return 1;
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetStats gs = OKS__GET_STATS__INIT;
     q.op_case = OKS__REQUEST__OP_STATS;
     q.stats = &gs;
-    Oks__Response *r = oksctl_call(&c, &q);
-    int rc = 1;
-    if (r) {
-        uint64_t keys = 0;
-        printf("%-12s %4s %10s %12s %12s %6s %10s\n", "shard", "up", "keys", "key-bytes",
-               "disk-bytes", "slots", "last-seq");
-        for (size_t k = 0; k < r->n_shards; k++) {
-            Oks__ShardStats *s = r->shards[k];
-            printf("%-12s %4s %10llu %12llu %12llu %6u %10llu\n", s->name, s->up ? "yes" : "NO",
-                   (unsigned long long)s->keys, (unsigned long long)s->bytes,
-                   (unsigned long long)s->disk_bytes, s->slots, (unsigned long long)s->last_seq);
-            keys += s->keys;
-        }
-        printf("total keys: %llu\n", (unsigned long long)keys);
-        rc = r->status == OKS__STATUS__STATUS_OK ? 0 : status_exit(r);
-        oks__response__free_unpacked(r, NULL);
-    }
-    oksctl_disconnect(&c);
-    return rc;
+    return ask(conf, &q, show_stats, NULL);
 }
 
 static const char delete_usage[] =
@@ -239,22 +258,12 @@ int oksctl_delete(int argc, char **argv)
         fputs(delete_usage, stderr);
         return 2;
     }
-    oksctl_conn c;
-    if (oksctl_connect(&c, conf))
-        return 1;
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__Delete d = OKS__DELETE__INIT;
     q.op_case = OKS__REQUEST__OP_DELETE;
     q.delete_ = &d;
     d.fingerprint = (ProtobufCBinaryData){len, id};
-    Oks__Response *r = oksctl_call(&c, &q);
-    int rc = 1;
-    if (r) {
-        rc = status_exit(r);
-        oks__response__free_unpacked(r, NULL);
-    }
-    oksctl_disconnect(&c);
-    return rc;
+    return ask(conf, &q, just_status, NULL);
 }
 
 static const char export_usage[] =
