@@ -9,7 +9,8 @@ struct oks_mail_answered {
     leveldb_t *db;
     leveldb_options_t *opt;
     leveldb_readoptions_t *ro;
-    leveldb_writeoptions_t *wo;
+    leveldb_writeoptions_t *wo;      /* synced */
+    leveldb_writeoptions_t *wo_fast; /* not synced: put, made durable by the next sync */
     int64_t expiry_s;
 };
 
@@ -37,6 +38,7 @@ oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks
     a->ro = leveldb_readoptions_create();
     a->wo = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(a->wo, 1);
+    a->wo_fast = leveldb_writeoptions_create();
     char *err = NULL;
     a->db = leveldb_open(a->opt, dir, &err);
     if (err) {
@@ -57,6 +59,7 @@ void oks_mail_answered_close(oks_mail_answered *a)
     leveldb_options_destroy(a->opt);
     leveldb_readoptions_destroy(a->ro);
     leveldb_writeoptions_destroy(a->wo);
+    leveldb_writeoptions_destroy(a->wo_fast);
     free(a);
 }
 
@@ -81,9 +84,25 @@ int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *m, int64_t n
     for (int i = 0; i < 8; i++)
         v[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
     char *err = NULL;
-    leveldb_put(a->db, a->wo, k, kl, (const char *)v, 8, &err);
+    leveldb_put(a->db, a->wo_fast, k, kl, (const char *)v, 8, &err);
     if (err) {
         oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store write: %s", err);
+        leveldb_free(err);
+        return OKS_E_IO;
+    }
+    return 0;
+}
+
+int oks_mail_answered_sync(oks_mail_answered *a, oks_err *e)
+{
+    /* an empty batch written with sync: LevelDB appends it to its log and fsyncs the log,
+     * which holds every earlier unsynced put */
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    char *err = NULL;
+    leveldb_write(a->db, a->wo, wb, &err);
+    leveldb_writebatch_destroy(wb);
+    if (err) {
+        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store sync: %s", err);
         leveldb_free(err);
         return OKS_E_IO;
     }

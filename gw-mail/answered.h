@@ -16,8 +16,12 @@ oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks
 void oks_mail_answered_close(oks_mail_answered *a);
 /* True when msg was answered (same digest and Message-ID). */
 bool oks_mail_answered_has(oks_mail_answered *a, const oks_mail_msg *msg);
-/* Records msg as answered at now, with a synced write. */
+/* Records msg as answered at now. The write reaches the store's log file at once (so it
+ * survives the process dying) but is made durable against a system crash only by the next
+ * oks_mail_answered_sync: call that before deleting the mails recorded. */
 int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *msg, int64_t now, oks_err *e);
+/* One synced write that makes every record put so far durable. */
+int oks_mail_answered_sync(oks_mail_answered *a, oks_err *e);
 /* Removes entries written before now - expiry; returns how many. */
 size_t oks_mail_answered_expire(oks_mail_answered *a, int64_t now);
 

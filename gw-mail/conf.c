@@ -116,6 +116,7 @@ void oks_mail_conf_defaults(oks_mail_conf *cf, oks_mail_exec *x)
     cf->io_timeout_s = 30;
     cf->backoff_max_s = 300;
     cf->max_mails_per_poll = 1000;
+    cf->delete_batch = 50;
     cf->rate_per_sender = 20;
     cf->rate_global = 600;
     cf->answered_days = 14;
@@ -162,6 +163,7 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
         (r = get_num(c, "io_timeout_seconds", 3600, &cf->io_timeout_s, sizeof(unsigned), e)) ||
         (r = get_num(c, "backoff_max_seconds", 86400, &cf->backoff_max_s, sizeof(unsigned), e)) ||
         (r = get_num(c, "max_mails_per_poll", U, &cf->max_mails_per_poll, sizeof(unsigned), e)) ||
+        (r = get_num(c, "delete_batch", 10000, &cf->delete_batch, sizeof(unsigned), e)) ||
         (r = get_num(c, "max_message_bytes", 1ull << 30, &cf->limits.max_message_bytes,
                      sizeof(size_t), e)) ||
         (r = get_num(c, "max_attachments", 1000, &cf->limits.max_attachments, sizeof(size_t), e)) ||

@@ -2,7 +2,8 @@
  * POP3 polling and SMTP replies with libetpan (all blocking, in the gateway's single thread).
  *
  * Per mail: RETR -> parse -> already answered? -> policy -> command via the router -> SMTP reply
- * -> answered record (synced) -> DELE. A mail is deleted only when its reply was accepted by the
+ * -> answered record; every delete_batch mails: one synced write of the store, then their DELEs.
+ * One SMTP session serves the whole poll; both connections run with TCP_NODELAY. A mail is deleted only when its reply was accepted by the
  * SMTP server, or when no reply is due (ignored, rate limited, permanently undeliverable). When
  * the cluster or SMTP fails, the session ends without deleting that mail, QUIT commits the
  * deletions made so far, and the loop backs off. PKS incrementals from sync sites are added
@@ -362,6 +363,34 @@ static int pop_connect(const oks_mail_conf *cf, mailpop3 **out, oks_err *e)
     return 0;
 }
 
+/* Makes the answered records of the mails handled so far durable (one synced write for the
+ * batch; each record already reached the store's log when its reply was accepted, so a dying
+ * process loses none), then marks those mails deleted (DELE; the QUIT at the end of the session
+ * commits). A failed sync deletes nothing: the mails are seen again and, found in the store,
+ * deleted then without a second reply. */
+static int flush_deletes(oks_mail_poller *p, mailpop3 *f, unsigned *pending, size_t *np,
+                         oks_err *e)
+{
+    if (*np == 0)
+        return 0;
+    if (oks_mail_answered_sync(p->answered, e) != 0) {
+        oks_error("%s: %zu handled mails kept in the mailbox", e->msg, *np);
+        p->kept += *np;
+        *np = 0;
+        return OKS_E_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < *np; i++) {
+        int r = mailpop3_dele(f, pending[i]);
+        if (r != MAILPOP3_NO_ERROR) {
+            *np = 0;
+            return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 DELE: error %d", r);
+        }
+        p->deleted++;
+    }
+    *np = 0;
+    return 0;
+}
+
 int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
 {
     const oks_mail_conf *cf = p->conf;
@@ -378,6 +407,13 @@ int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
     }
     smtp_conn sc = {NULL, false};
     unsigned n = carray_count(msgs), done = 0;
+    unsigned batch = p->conf->delete_batch ? p->conf->delete_batch : 1;
+    unsigned *pending = calloc(batch, sizeof(*pending));
+    size_t np = 0;
+    if (pending == NULL) {
+        mailpop3_free(f);
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    }
     for (unsigned i = 0; i < n && done < cf->max_mails_per_poll && !*p->stop; i++) {
         struct mailpop3_msg_info *mi = carray_get(msgs, i);
         if (mi == NULL || mi->msg_deleted)
@@ -400,18 +436,21 @@ int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
         else
             mailpop3_retr_free(buf);
         if (o == DELETE) {
-            r = mailpop3_dele(f, mi->msg_index);
-            if (r != MAILPOP3_NO_ERROR) {
-                rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 DELE: error %d", r);
+            pending[np++] = mi->msg_index;
+            if (np == batch && (rc = flush_deletes(p, f, pending, &np, e)) != 0)
                 break;
-            }
-            p->deleted++;
         } else {
             p->kept++;
             rc = OKS_E_UNAVAILABLE; /* cluster or SMTP trouble: stop here, back off */
             break;
         }
     }
+    oks_err fe;
+    if (flush_deletes(p, f, pending, &np, &fe) != 0 && rc == 0) {
+        rc = OKS_E_UNAVAILABLE;
+        *e = fe;
+    }
+    free(pending);
     smtp_close(&sc);
     mailpop3_quit(f); /* commits the DELEs */
     mailpop3_free(f);

@@ -29,6 +29,7 @@ typedef struct oks_mail_conf {
     unsigned io_timeout_s;        /* POP3/SMTP timeouts; default 30 */
     unsigned backoff_max_s;       /* cap of the outage backoff; default 300 */
     unsigned max_mails_per_poll;  /* default 1000 */
+    unsigned delete_batch;        /* mails handled per answered-store sync + DELEs; default 50 */
     oks_mail_limits limits;
     unsigned rate_per_sender;     /* replies per sender per hour; default 20 */
     unsigned rate_global;         /* replies per minute; default 600 */

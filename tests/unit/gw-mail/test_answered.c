@@ -78,6 +78,30 @@ static void old_entries_expire(void **state)
     oks_mail_msg_release(&b);
 }
 
+static void batch_of_records_synced_once_is_found_after_reopen(void **state)
+{
+    (void)state;
+    oks_err e;
+    oks_mail_msg m[3];
+    parse("From: a@x\r\nMessage-ID: <b1@x>\r\n\r\n", &m[0]);
+    parse("From: a@x\r\nMessage-ID: <b2@x>\r\n\r\n", &m[1]);
+    parse("From: a@x\r\nMessage-ID: <b3@x>\r\n\r\n", &m[2]);
+    oks_mail_answered *s = oks_mail_answered_open(dir, 3600, &e);
+    assert_non_null(s);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(oks_mail_answered_put(s, &m[i], 1000, &e), 0);
+    assert_int_equal(oks_mail_answered_sync(s, &e), 0);
+    assert_int_equal(oks_mail_answered_sync(s, &e), 0); /* nothing new: still fine */
+    oks_mail_answered_close(s);
+    s = oks_mail_answered_open(dir, 3600, &e);
+    assert_non_null(s);
+    for (int i = 0; i < 3; i++) {
+        assert_true(oks_mail_answered_has(s, &m[i]));
+        oks_mail_msg_release(&m[i]);
+    }
+    oks_mail_answered_close(s);
+}
+
 static void unwritable_directory_is_an_error(void **state)
 {
     (void)state;
@@ -91,6 +115,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(answered_mail_is_found_again_after_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(old_entries_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_of_records_synced_once_is_found_after_reopen, setup,
+                                        teardown),
         cmocka_unit_test(unwritable_directory_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
