@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# bench/recon.sh [N...]: reconciliation benchmarks on loopback, for each N (default 1000 10000)
-# differing keys (synthetic keys from `oks-bench mint`, cached under build/bench-recon/):
+# bench/recon.sh [--big M] [N...]: reconciliation benchmarks on loopback, for each N (default
+# 1000 10000) differing keys (synthetic keys from `oks-bench mint`, cached under
+# build/bench-recon/), then OKS↔OKS alone with M (default 100000; 0 skips it) differing keys:
 #  1. recon session only: `oks-sync once` trees built from keyrings (C ∪ D vs C, C = 905 keys of
 #     debian-keyring), time of the session in each role;
 #  2. convergence OKS↔OKS: two clusters (deploy/local.sh, sync worker gossiping every second),
-#     time from starting the workers until both trees hold the same hashes;
+#     time from starting the workers until the side that lacked D serves every key of D (for M:
+#     until its shards hold every key, then every key of D is checked once over HKP, untimed);
 #  3. convergence OKS↔SKS against SKS↔SKS on the same sets: SKS (C ∪ D) with an OKS cluster (C)
 #     or with a second SKS (C), time until the C side serves every key of D over HKP.
 # Prints a markdown table. Needs the sks package for part 3 (skipped without it).
@@ -15,6 +17,8 @@ S=${OKS_SHARED:-$(cd .. && pwd)/shared}
 K=/usr/share/keyrings/debian-keyring.gpg
 W=build/bench-recon
 mkdir -p "$W"
+BIG=100000
+if [ "${1:-}" = --big ]; then BIG=$2; shift 2; fi
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
 fp() { /usr/bin/python3 deploy/free_port.py; }
 now() { date +%s.%N; }
@@ -37,11 +41,40 @@ PY
 }
 wait_until() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
 
+total_keys() { OKS_CONFIG=$1/oks.conf $B/oksctl stats 2>/dev/null | awk '/^total keys/{print $3}'; }
+has_keys() { [ "$(total_keys "$1")" -ge "$2" ]; }
+mint() { # N: D = N synthetic keys
+  D=$W/d$1.gpg
+  [ -s "$D" ] || $B/oks-bench mint --count "$1" --seed "recon-bench-$1" --uids 1 --out "$D" --list "$W/d$1.list" >/dev/null
+}
+oks_oks() { # N CHECK: CHECK = served (HKP check of every key, timed) or count (shard totals)
+  local N=$1 ha hb ra rb t0 t1 r ok=""
+  ha=$(fp); hb=$(fp); ra=$(fp); rb=$(fp)
+  bash deploy/local.sh up --dir "$T/ca$N" --shards 2 --http-port "$ha" >/dev/null
+  bash deploy/local.sh up --dir "$T/cb$N" --shards 2 --http-port "$hb" >/dev/null
+  OKS_CONFIG=$T/ca$N/oks.conf $B/oksctl import "$K" "$W/d$N.gpg" >/dev/null
+  OKS_CONFIG=$T/cb$N/oks.conf $B/oksctl import "$K" >/dev/null
+  local want; want=$(total_keys "$T/ca$N")
+  t0=$(now)
+  bash deploy/local.sh up --dir "$T/ca$N" --http-port "$ha" --recon-port "$ra" --partner "127.0.0.1:$rb" --gossip-seconds 1 >/dev/null
+  bash deploy/local.sh up --dir "$T/cb$N" --http-port "$hb" --recon-port "$rb" --partner "127.0.0.1:$ra" --gossip-seconds 1 >/dev/null
+  if [ "$2" = served ]; then
+    if wait_until 600 served_all "$hb" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
+  else
+    if wait_until 900 has_keys "$T/cb$N" "$want"; then
+      t1=$(now); r=$(el "$t0" "$t1")
+      if served_all "$hb" "$W/d$N.list"; then ok=", every key then checked over HKP"; else ok=", HKP check FAILED"; fi
+    else r="timeout"; fi
+  fi
+  echo "| $N | convergence OKS↔OKS (gossip 1 s$ok) | $r |"
+  grep -h 'round with.*fetch+add' "$T/cb$N/log/sync.log" | sed 's/^\([^ ]*\) .*round with [^ ]* /  phases (\1): /' >&2 || true
+  bash deploy/local.sh down --dir "$T/ca$N" >/dev/null; bash deploy/local.sh down --dir "$T/cb$N" >/dev/null
+}
+
 echo "| differing keys | measure | seconds |"
 echo "|---|---|---|"
 for N in "${SIZES[@]}"; do
-  D=$W/d$N.gpg
-  [ -s "$D" ] || $B/oks-bench mint --count "$N" --seed "recon-bench-$N" --uids 1 --out "$D" --list "$W/d$N.list" >/dev/null
+  mint "$N"
   # 1. session only, both roles
   p=$(fp)
   $B/oks-sync once --keyring "$K" --listen "$p" --timeout 60 >"$T/l.out" &
@@ -50,18 +83,7 @@ for N in "${SIZES[@]}"; do
   t0=$(now); $B/oks-sync once --keyring "$K" --keyring "$D" --connect "127.0.0.1:$p" --timeout 60 >/dev/null; t1=$(now)
   wait $L
   echo "| $N | recon session only, OKS↔OKS, bigger side connects (found $(grep '^fetch-count' "$T/l.out" | cut -d' ' -f2)) | $(el "$t0" "$t1") |"
-  # 2. OKS <-> OKS convergence
-  ha=$(fp); hb=$(fp); ra=$(fp); rb=$(fp)
-  bash deploy/local.sh up --dir "$T/ca$N" --shards 2 --http-port "$ha" >/dev/null
-  bash deploy/local.sh up --dir "$T/cb$N" --shards 2 --http-port "$hb" >/dev/null
-  OKS_CONFIG=$T/ca$N/oks.conf $B/oksctl import "$K" "$D" >/dev/null
-  OKS_CONFIG=$T/cb$N/oks.conf $B/oksctl import "$K" >/dev/null
-  t0=$(now)
-  bash deploy/local.sh up --dir "$T/ca$N" --http-port "$ha" --recon-port "$ra" --partner "127.0.0.1:$rb" --gossip-seconds 1 >/dev/null
-  bash deploy/local.sh up --dir "$T/cb$N" --http-port "$hb" --recon-port "$rb" --partner "127.0.0.1:$ra" --gossip-seconds 1 >/dev/null
-  if wait_until 600 served_all "$hb" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
-  echo "| $N | convergence OKS↔OKS (gossip 1 s) | $r |"
-  bash deploy/local.sh down --dir "$T/ca$N" >/dev/null; bash deploy/local.sh down --dir "$T/cb$N" >/dev/null
+  oks_oks "$N" served
   # 3. OKS <-> SKS and SKS <-> SKS
   command -v sks >/dev/null 2>&1 || [ -x /usr/sbin/sks ] || continue
   h1=$(fp); r1=$(fp); h2=$(fp); r2=$(fp); hc=$(fp); rc=$(fp)
@@ -72,6 +94,7 @@ for N in "${SIZES[@]}"; do
   bash deploy/local.sh up --dir "$T/cc$N" --http-port "$hc" --recon-port "$rc" --partner "127.0.0.1:$r1" --gossip-seconds 1 >/dev/null
   if wait_until 900 served_all "$hc" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
   echo "| $N | convergence OKS↔SKS (OKS lacks D) | $r |"
+  grep -h 'round with.*fetch+add' "$T/cc$N/log/sync.log" | sed 's/^\([^ ]*\) .*round with [^ ]* /  phases (\1): /' >&2 || true
   bash deploy/local.sh down --dir "$T/cc$N" >/dev/null
   sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1
   PARTNER="127.0.0.1 $r2" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
@@ -81,3 +104,7 @@ for N in "${SIZES[@]}"; do
   echo "| $N | convergence SKS↔SKS (second SKS lacks D; includes its start) | $r |"
   sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1; sh "$S/peers/sks/stop.sh" "$T/s2$N" >/dev/null 2>&1
 done
+if [ "$BIG" -gt 0 ]; then
+  mint "$BIG"
+  oks_oks "$BIG" count
+fi

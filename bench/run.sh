@@ -32,6 +32,6 @@ bash bench/bulk.sh --write "$BULK" 2 4
 if [ "$BULK" = 100000 ]; then
   bash bench/bulk.sh --write --budget "${BULK_1M_BUDGET:-900}" --no-sks 1000000 1
 fi
-if [ "$KEYS" -le 2000 ]; then bash bench/recon.sh 1000; else bash bench/recon.sh 1000 10000; fi
+if [ "$KEYS" -le 2000 ]; then bash bench/recon.sh --big 0 1000; else bash bench/recon.sh 1000 10000; fi
 bash bench/mail.sh --write "$KR" 1000
 echo "results: bench/RESULTS.md"

@@ -34,6 +34,7 @@ typedef struct body {
     oks_buf b;
     ProtobufCBinaryData *keys;
     size_t nk;
+    int tries;            /* Add attempts so far */
 } body;
 
 typedef struct addq {
@@ -112,7 +113,7 @@ static void hq_close(hq *q)
 }
 
 /* progresses one connection; 1 = answer complete (moved into *out), 0 = more to do */
-static int hq_step(hq *q, body *out, oks_err *e)
+static int hq_step(hq *q, size_t max_bytes, body *out, oks_err *e)
 {
     if (q->sending) {
         ssize_t w = send(q->fd, q->req.data + q->off, q->req.len - q->off,
@@ -139,6 +140,10 @@ static int hq_step(hq *q, body *out, oks_err *e)
         if (r == 0)
             break;
         q->resp.len += (size_t)r;
+        if (q->resp.len > max_bytes)
+            return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                               "hashquery answer larger than %zu bytes (use a smaller batch)",
+                               max_bytes);
     }
     memset(out, 0, sizeof *out);
     int rc = oks_sync_http_body(q->resp.data, q->resp.len, &out->b, e);
@@ -149,6 +154,17 @@ static int hq_step(hq *q, body *out, oks_err *e)
         return rc;
     }
     return 1;
+}
+
+/* a recon connection while we fetch: closed at once, as SKS does while fetches are pending, so
+ * the peer does not wait for its config timeout */
+static void drop_incoming(int ls)
+{
+    int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+        oks_info("recon connection dropped: fetching from a peer");
+        close(fd);
+    }
 }
 
 static int add_send(oks_client *cl, addq *a, uint64_t id, int timeout_ms, oks_err *e)
@@ -196,6 +212,29 @@ static void add_done(addq *a, const Oks__Response *r, const oks_sync_fetch_opts 
     }
 }
 
+/* an Add that failed (router error or no answer): the body goes back to the queue for another
+ * try while it has tries left (adding is idempotent: a key stored meanwhile comes back
+ * "unchanged"), else its keys count as failed. Either way the number of Adds in flight halves
+ * (*cur), as the shards are slower than we send. */
+static void add_failed(addq *a, body *ready, size_t *nready, int *cur, int *fails,
+                       oks_sync_fetch_stats *st, const char *why)
+{
+    *cur = *cur > 1 ? *cur / 2 : 1;
+    (*fails)++;
+    if (a->bd.tries < OKS_SYNC_ADD_TRIES) {
+        oks_warn("add of %zu fetched keys failed (%s); trying again, %d add(s) in flight", a->bd.nk,
+                 why, *cur);
+        ready[(*nready)++] = a->bd;
+        memset(&a->bd, 0, sizeof a->bd);
+    } else {
+        oks_warn("add of %zu fetched keys failed %d times (%s); left for a later round",
+                 a->bd.nk, a->bd.tries, why);
+        st->failed += a->bd.nk;
+        body_free(&a->bd);
+    }
+    a->id = 0;
+}
+
 int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t (*h)[16],
                        size_t n, const oks_sync_fetch_opts *o, oks_sync_fetch_stats *st,
                        oks_err *e)
@@ -205,9 +244,9 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
     size_t batch = o->batch ? o->batch : 100;
     hq q[MAX_PAR];
     addq a[MAX_PAR];
-    body ready[MAX_PAR];
+    body ready[2 * MAX_PAR];
     size_t nready = 0, next = 0;
-    int nq = 0, na = 0, rc = 0;
+    int nq = 0, na = 0, rc = 0, cur = ap, fails = 0;
     uint64_t ids = ID_BASE + ((uint64_t)now_ms() << 16);
     for (int i = 0; i < MAX_PAR; i++) {
         q[i].fd = -1;
@@ -225,11 +264,12 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
                 nq++;
             }
         }
-        /* hand ready answers to free add slots */
-        for (int i = 0; rc == 0 && i < ap && nready; i++) {
+        /* hand ready answers to free add slots (at most cur in flight) */
+        for (int i = 0; rc == 0 && i < ap && nready && na < cur; i++) {
             if (a[i].id)
                 continue;
             a[i].bd = ready[--nready];
+            a[i].bd.tries++;
             if (a[i].bd.nk == 0) {
                 body_free(&a[i].bd);
                 continue;
@@ -242,12 +282,16 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
         }
         if (nq == 0 && na == 0 && (rc || (next == n && nready == 0)))
             break;
-        zmq_pollitem_t it[MAX_PAR + 1];
-        int map[MAX_PAR + 1], ni = 0;
+        zmq_pollitem_t it[MAX_PAR + 2];
+        int map[MAX_PAR + 2], ni = 0;
         int64_t now = now_ms(), wait = 1000;
         if (na) {
             it[ni] = (zmq_pollitem_t){oks_client_socket(cl), 0, ZMQ_POLLIN, 0};
             map[ni++] = -1;
+        }
+        if (o->listen_fd >= 0) {
+            it[ni] = (zmq_pollitem_t){NULL, o->listen_fd, ZMQ_POLLIN, 0};
+            map[ni++] = -2;
         }
         for (int i = 0; i < hp; i++) {
             if (q[i].fd < 0)
@@ -265,12 +309,14 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
             rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "poll: %s", zmq_strerror(errno));
         now = now_ms();
         for (int k = 0; pr > 0 && k < ni; k++) {
+            if (map[k] == -2 && it[k].revents)
+                drop_incoming(o->listen_fd);
             if (map[k] < 0 || !it[k].revents)
                 continue;
             hq *x = &q[map[k]];
             body got;
             oks_err he;
-            int r = hq_step(x, &got, &he);
+            int r = hq_step(x, o->max_bytes ? o->max_bytes : (size_t)64 << 20, &got, &he);
             if (r == 0)
                 continue;
             st->fetch_ms += now - x->started;
@@ -302,15 +348,17 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
                 continue; /* a late reply to an Add we gave up on */
             }
             st->add_ms += now - a[i].started;
-            if (resp->status == OKS__STATUS__STATUS_OK)
-                add_done(&a[i], resp, o, st);
-            else if (rc == 0)
-                rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "router: add: %s",
-                                 resp->error);
-            oks__response__free_unpacked(resp, NULL);
-            body_free(&a[i].bd);
-            a[i].id = 0;
             na--;
+            if (resp->status == OKS__STATUS__STATUS_OK) {
+                add_done(&a[i], resp, o, st);
+                body_free(&a[i].bd);
+                a[i].id = 0;
+                fails = 0;
+                if (cur < ap)
+                    cur++;
+            } else
+                add_failed(&a[i], ready, &nready, &cur, &fails, st, resp->error);
+            oks__response__free_unpacked(resp, NULL);
         }
         /* deadlines */
         for (int i = 0; i < hp; i++) {
@@ -325,16 +373,21 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
         }
         for (int i = 0; i < ap; i++) {
             if (a[i].id && now >= a[i].deadline) {
-                body_free(&a[i].bd);
-                a[i].id = 0;
                 na--;
-                if (rc == 0)
-                    rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
-                                     "router: no answer to an add in %d ms", o->add_timeout_ms);
+                add_failed(&a[i], ready, &nready, &cur, &fails, st, "no answer in time");
             }
         }
+        if (fails >= OKS_SYNC_ADD_GIVE_UP && rc == 0)
+            rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                             "router: %d adds in a row failed; giving up this round", fails);
     }
-    while (nready)
+    while (nready) {
+        st->failed += ready[nready - 1].nk;
         body_free(&ready[--nready]);
+    }
+    if (rc == 0 && st->failed)
+        rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                         "%zu fetched keys could not be added (router or shards too slow)",
+                         st->failed);
     return rc;
 }

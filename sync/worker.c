@@ -45,6 +45,7 @@ typedef struct ctx {
     size_t ignored;              /* entries of the ignore set not expired */
     char *membership;            /* --membership, else [sync] membership of oks.conf */
     char *state_path;            /* --state, else [sync] state of oks.conf */
+    int listen_fd;               /* recon port, -1 */
 } ctx;
 
 static volatile sig_atomic_t stop_flag, hup_flag, rebuild_flag;
@@ -82,6 +83,7 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
 {
     memset(x, 0, sizeof *x);
     x->c = c;
+    x->listen_fd = -1;
     if (oks_cluster_load(c->cluster_conf, &x->conf, e))
         return e ? e->code : OKS_E_ARG;
     if (x->conf.n_routers == 0) {
@@ -441,7 +443,8 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
     int rc = oks_recon_session(fd, role, x->t, &o, &r, &e);
     close(fd);
     t1 = now_ms();
-    oks_sync_fetch_stats fs = {0, 0, 0, 0};
+    oks_sync_fetch_stats fs;
+    memset(&fs, 0, sizeof fs);
     if (rc)
         oks_warn("recon with %s: %s", label, e.msg);
     else if (r.nfetch) {
@@ -453,9 +456,16 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
             else
                 memmove(r.fetch[n++], r.fetch[i], 16);
         }
-        oks_sync_fetch_opts fo = {(size_t)x->c->fetch_batch, x->c->fetch_parallel,
-                                  x->c->add_parallel, x->c->session_timeout_s * 1000,
-                                  x->timeout_ms, ignore, x};
+        size_t maxb = x->conf.max_message_bytes;
+        oks_sync_fetch_opts fo = {.batch = (size_t)x->c->fetch_batch,
+                                  .http_parallel = x->c->fetch_parallel,
+                                  .add_parallel = x->c->add_parallel,
+                                  .http_timeout_ms = x->c->session_timeout_s * 1000,
+                                  .add_timeout_ms = x->timeout_ms,
+                                  .max_bytes = maxb > (2u << 20) ? maxb - (1u << 20) : maxb,
+                                  .listen_fd = x->listen_fd,
+                                  .ignore = ignore,
+                                  .arg = x};
         rc = oks_sync_fetch_add(x->client, peer_ip, (int)r.peer_http_port,
                                 (const uint8_t(*)[16])r.fetch, n, &fo, &fs, &e);
         if (rc)
@@ -599,6 +609,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
         ctx_close(&x);
         return ls;
     }
+    x.listen_fd = ls;
     load_members(&x, 1);
     oks_ptree_meta_scan(x.t, "ignore.", count_ignored, &x);
     if (catch_up(&x, e))
