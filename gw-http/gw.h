@@ -119,6 +119,9 @@ int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data);
 /* respond.c */
 void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
                 const void *body, size_t len);
+/* The same with a body that already lives in the request's pool (not copied). */
+void gw_respond_pooled(h2o_req_t *req, int status, const char *ctype, const void *body,
+                       size_t len);
 void gw_error(h2o_req_t *req, int status, const char *why);
 /* Maps a cluster status to an HTTP answer (404/400/413/503...). */
 void gw_error_from(h2o_req_t *req, const Oks__Response *resp);

@@ -137,18 +137,20 @@ static bool not_modified(h2o_req_t *req, const char *etag)
                      etag, strlen(etag));
 }
 
-static void serve_cached(void *arg, const gw_cached *v)
+typedef struct cached_copy {
+    h2o_req_t *req;
+    gw_cached v; /* body in the request's pool */
+} cached_copy;
+
+/* Copies a cached answer into the request's pool. It runs with the cache stripe locked, so it
+ * only copies; the answer is sent once the lock is released. */
+static void copy_cached(void *arg, const gw_cached *v)
 {
-    h2o_req_t *req = arg;
-    set_etag_and_count(req, v->etag, v->count);
-    if (not_modified(req, v->etag)) {
-        gw_respond(req, 304, NULL, NULL, NULL, 0);
-        return;
-    }
-    if (v->attachment)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
-                       H2O_STRLIT("attachment; filename=gpgkey.asc"));
-    gw_respond(req, 200, NULL, v->ctype, v->body, v->len);
+    cached_copy *cc = arg;
+    uint8_t *body = h2o_mem_alloc_pool(&cc->req->pool, v->len ? v->len : 1);
+    memcpy(body, v->body, v->len);
+    cc->v = *v;
+    cc->v.body = body;
 }
 
 bool gw_cache_serve(h2o_req_t *req, bool v6_ok)
@@ -156,9 +158,20 @@ bool gw_cache_serve(h2o_req_t *req, bool v6_ok)
     gw *g = gw_thread_of(req)->g;
     char k[1024];
     size_t kl;
-    if (!g->cache || !(kl = cache_key(req, v6_ok, k, sizeof k)))
+    cached_copy cc = {.req = req};
+    if (!g->cache || !(kl = cache_key(req, v6_ok, k, sizeof k)) ||
+        !gw_cache_get(g->cache, k, kl, mono_ms(), copy_cached, &cc))
         return false;
-    return gw_cache_get(g->cache, k, kl, mono_ms(), serve_cached, req);
+    set_etag_and_count(req, cc.v.etag, cc.v.count);
+    if (not_modified(req, cc.v.etag)) {
+        gw_respond(req, 304, NULL, NULL, NULL, 0);
+        return true;
+    }
+    if (cc.v.attachment)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
+                       H2O_STRLIT("attachment; filename=gpgkey.asc"));
+    gw_respond_pooled(req, 200, cc.v.ctype, cc.v.body, cc.v.len);
+    return true;
 }
 
 /* Keeps a machine-readable answer; it depends on the key fpr when the request named that

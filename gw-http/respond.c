@@ -59,8 +59,8 @@ static int op_of(h2o_req_t *req)
     return GW_M_OTHER;
 }
 
-void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
-                const void *body, size_t len)
+static void respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
+                    const void *body, size_t len, bool copy)
 {
     static h2o_generator_t gen = {NULL, NULL};
     gw_count(gw_thread_of(req)->g, op_of(req), status);
@@ -73,13 +73,27 @@ void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctyp
                    H2O_STRLIT("*"));
     req->res.content_length = len;
     h2o_iovec_t b = h2o_iovec_init(NULL, 0);
-    if (len) {
+    if (len && copy) {
         b.base = h2o_mem_alloc_pool(&req->pool, len);
         memcpy(b.base, body, len);
         b.len = len;
+    } else if (len) {
+        b = h2o_iovec_init(body, len);
     }
     h2o_start_response(req, &gen);
     h2o_send(req, &b, 1, H2O_SEND_STATE_FINAL);
+}
+
+void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
+                const void *body, size_t len)
+{
+    respond(req, status, reason, ctype, body, len, true);
+}
+
+void gw_respond_pooled(h2o_req_t *req, int status, const char *ctype, const void *body,
+                       size_t len)
+{
+    respond(req, status, NULL, ctype, body, len, false);
 }
 
 void gw_error(h2o_req_t *req, int status, const char *why)
