@@ -6,7 +6,8 @@
 #                          [--http-opt KEY=VALUE]...   (more [http] settings, see README)
 #                          [--mail-pop3 HOST:PORT --mail-user U --mail-password P
 #                           --mail-smtp HOST:PORT --mail-address ADDR [--mail-poll-seconds N]
-#                           [--mail-sync-sites "a@x b@y"]]
+#                           [--mail-sync-sites "a@x b@y"] [--mail-opt KEY=VALUE]...]
+#                                               (more [mail] settings, e.g. templates=DIR)
 #                          [--recon-port P] [--partner IP:PORT]... [--gossip-seconds N]
 #   deploy/local.sh down   --dir DIR
 #   deploy/local.sh status --dir DIR
@@ -29,7 +30,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
 DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD=
-HTTP_OPTS=()
+HTTP_OPTS=() MAIL_OPTS=()
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 RECON_PORT= PARTNERS=() GOSSIP=60
 while [ $# -gt 0 ]; do
@@ -50,10 +51,11 @@ while [ $# -gt 0 ]; do
     --mail-address) MAIL_ADDRESS=$2; shift 2 ;;
     --mail-poll-seconds) MAIL_POLL=$2; shift 2 ;;
     --mail-sync-sites) MAIL_SYNC=$2; shift 2 ;;
+    --mail-opt) MAIL_OPTS+=("$2"); shift 2 ;;
     --recon-port) RECON_PORT=$2; shift 2 ;;
     --partner) PARTNERS+=("$2"); shift 2 ;;
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -162,6 +164,8 @@ write_mail_conf() { # replaces the [mail] section of $CONF
     echo "poll_seconds = $MAIL_POLL"
     echo "state_dir = $DIR/data/gw-mail"
     [ -z "$MAIL_SYNC" ] || echo "sync_sites = $MAIL_SYNC"
+    local o
+    for o in ${MAIL_OPTS[@]+"${MAIL_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
   } >>"$CONF.tmp"
   mv "$CONF.tmp" "$CONF"
 }

@@ -22,8 +22,10 @@ bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 |
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 --http-port "$HTTP" \
   --mail-pop3 "127.0.0.1:$POP" --mail-user keyserver --mail-password secret \
   --mail-smtp "127.0.0.1:$SMTP" --mail-address keyserver@localhost --mail-poll-seconds 1 \
+  --mail-opt "delete_batch=10" \
   >/dev/null || { not_ok "cluster with gw-mail starts"; finish; }
 check "cluster with a mail gateway starts" test -s "$D/c/run/gw-mail.pid"
+check "local.sh --mail-opt lands in the [mail] section" grep -qx 'delete_batch = 10' "$D/c/oks.conf"
 
 # send FROM SUBJECT [swaks options...]: a mail to the keyserver
 send() {
