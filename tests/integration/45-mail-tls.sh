@@ -2,8 +2,9 @@
 # Mail gateway over TLS with authentication, against real servers: a second dovecot on the
 # shared mail stack's maildirs with a self-signed certificate (openssl), offering STLS on one
 # port and POP3S on another and refusing plain-text logins (ssl = required); and an SMTP server
-# (aiosmtpd, tests/integration/helpers/smtp_tls.py) that requires STARTTLS and then AUTH.
-# Replies arrive through STLS + STARTTLS/AUTH and through POP3S, with passwords read from files
+# (aiosmtpd, tests/integration/helpers/smtp_tls.py) that requires STARTTLS and then AUTH, and
+# one with implicit TLS (SMTPS) and AUTH. Replies arrive through STLS + STARTTLS/AUTH and
+# through POP3S + SMTPS/AUTH, with passwords read from files
 # (--password-file, [mail] smtp_password_file); SMTP without STARTTLS and a wrong SMTP password
 # fail the poll and keep the mail.
 set -u
@@ -12,6 +13,7 @@ D=$(scratch_dir)
 M=$D/m
 cleanup() {
   [ -s "$D/smtps.pid" ] && kill "$(cat "$D/smtps.pid")" 2>/dev/null
+  [ -s "$D/smtpsi.pid" ] && kill "$(cat "$D/smtpsi.pid")" 2>/dev/null
   [ -s "$D/tr/master.pid" ] && kill "$(cat "$D/tr/master.pid")" 2>/dev/null
   bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
   bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
@@ -23,6 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 POP=$(free_port) SMTP=$(free_port) STLS=$(free_port) POPS=$(free_port) SMTPS=$(free_port)
+SMTPSI=$(free_port)
 bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
   { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
 
@@ -62,8 +65,12 @@ setsid -f /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/smtp_tls.py" --p
   --cert "$D/cert.pem" --key "$D/key.pem" --maildir-root "$M/mail" --user gwsender \
   --password-file "$D/smtp.pw" --pidfile "$D/smtps.pid" --owner "$OWNER" \
   </dev/null >"$D/smtps.log" 2>&1
-smtps_up() { grep -q listening "$D/smtps.log"; }
-check "STARTTLS+AUTH SMTP server starts" wait_for 20 smtps_up
+setsid -f /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/smtp_tls.py" --port "$SMTPSI" \
+  --cert "$D/cert.pem" --key "$D/key.pem" --maildir-root "$M/mail" --user gwsender \
+  --password-file "$D/smtp.pw" --pidfile "$D/smtpsi.pid" --owner "$OWNER" --implicit \
+  </dev/null >"$D/smtpsi.log" 2>&1
+smtps_up() { grep -q listening "$D/smtps.log" && grep -q listening "$D/smtpsi.log"; }
+check "STARTTLS+AUTH and SMTPS+AUTH SMTP servers start" wait_for 20 smtps_up
 
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
 conf() { # NAME key=value...: the cluster config plus a [mail] section
@@ -112,9 +119,10 @@ check "dovecot logged TLS logins for keyserver2" grep -q 'Login: user=<keyserver
 check "the SMTP server accepted AUTH over TLS" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$D/smtps.log"
 
 send pop3s
-C=$(conf pop3s "pop3=127.0.0.1:$POPS" pop3_tls=implicit password=not-this-one "${GOOD_SMTP[@]}")
+C=$(conf pop3s "pop3=127.0.0.1:$POPS" pop3_tls=implicit password=not-this-one "smtp=127.0.0.1:$SMTPSI" smtp_tls=implicit smtp_user=gwsender "smtp_password_file=$D/smtp.pw")
 "$OKS_BIN/oks-gw-mail" -c "$C" --once --password-file "$D/pop.pw" --log "$D/pop3s.log"
-check "POP3S with --password-file: the poll succeeds" test $? -eq 0
-check "POP3S: one reply delivered" wait_for 20 bash -c "[ \$(grep -l -F 'Subject: Your command, HELP pop3s' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -eq 1 ]"
-check "POP3S: the request was deleted" test "$(in_box)" -eq 0
+check "POP3S (--password-file) + SMTPS/AUTH: the poll succeeds" test $? -eq 0
+check "POP3S + SMTPS/AUTH: one reply delivered" wait_for 20 bash -c "[ \$(grep -l -F 'Subject: Your command, HELP pop3s' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -eq 1 ]"
+check "POP3S + SMTPS/AUTH: the request was deleted" test "$(in_box)" -eq 0
+check "the SMTPS server accepted the AUTH" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$D/smtpsi.log"
 finish

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """SMTP server for the mail gateway's TLS/AUTH test: aiosmtpd (Debian's python3-aiosmtpd, the
-server ../shared/mail uses) with STARTTLS required before anything else and AUTH (PLAIN/LOGIN)
-required before MAIL, delivering into the same maildirs as ../shared/mail/deliver.py (its
+server ../shared/mail uses) with STARTTLS required before anything else (or, with --implicit,
+TLS from the first byte: SMTPS) and AUTH (PLAIN/LOGIN) required before MAIL, delivering into the same maildirs as ../shared/mail/deliver.py (its
 Handler is reused). Logs one line per AUTH attempt and per delivered message.
 
 usage: smtp_tls.py --port P --cert C --key K --maildir-root DIR --user U --password-file F
-                   --pidfile FILE [--owner UID:GID]
+                   --pidfile FILE [--owner UID:GID] [--implicit]
 """
 import argparse
 import os
@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--password-file", required=True)
     ap.add_argument("--pidfile", required=True)
     ap.add_argument("--owner")
+    ap.add_argument("--implicit", action="store_true")
     a = ap.parse_args()
     if a.owner:
         uid, gid = (int(x) for x in a.owner.split(":"))
@@ -44,23 +45,28 @@ def main():
                 and data.password == password)
         print("smtp_tls: AUTH %s as %r over %s: %s" % (
             mechanism, getattr(data, "login", b"?").decode(errors="replace"),
-            "TLS" if session.ssl else "plain", "ok" if good else "refused"), flush=True)
+            "TLS" if session.ssl or a.implicit else "plain", "ok" if good else "refused"), flush=True)
         return AuthResult(success=good)
 
     class Ctl(Controller):
         def factory(self):
+            if a.implicit:  # aiosmtpd only counts STARTTLS as TLS for AUTH; this is TLS
+                return SMTP(self.handler, hostname="localhost", auth_required=True,
+                            auth_require_tls=False, authenticator=authenticator,
+                            decode_data=False)
             return SMTP(self.handler, hostname="localhost", tls_context=ctx,
                         require_starttls=True, auth_required=True, auth_require_tls=True,
                         authenticator=authenticator, decode_data=False)
 
     users = ["keyserver", "keyserver2", "alice", "bob"]
     ctl = Ctl(deliver.Handler(a.maildir_root, users, ["localhost"]), hostname="127.0.0.1",
-              port=a.port, ready_timeout=10)
+              port=a.port, ready_timeout=10, ssl_context=ctx if a.implicit else None)
     ctl.start()
     with open(a.pidfile + ".tmp", "w") as f:
         f.write("%d\n" % os.getpid())
     os.rename(a.pidfile + ".tmp", a.pidfile)
-    print("smtp_tls: listening on 127.0.0.1:%d" % a.port, flush=True)
+    print("smtp_tls: listening on 127.0.0.1:%d%s" % (a.port, " (implicit TLS)" if a.implicit else ""),
+          flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
