@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bulk import benchmark (the "Bulk import" section of bench/RESULTS.md; "Bulk import, N keys"
-# for other sizes than the default): COUNT minted keys (an SKS-style dump folder, cached between
+# Bulk import benchmark (the "Bulk import" section of bench/RESULTS.md for 100000 keys into 2 and
+# 4 shards; "Bulk import, N keys, shards S..." for other sizes or shard counts): COUNT minted keys (an SKS-style dump folder, cached between
 # runs) imported with `oksctl import` into fresh OKS clusters of each SHARDS count
 # (deploy/local.sh, verification on), then the same files a second time; the same dump built
 # into SKS (`sks build`, then `cleandb` + `pbuild` as a served SKS needs) and merged a second
@@ -8,7 +8,7 @@
 # verification ceiling of the box on the same keys (oksctl inspect on all cores, with and
 # without verification), peak RSS (VmHWM) of every OKS process and of SKS, bytes on disk per
 # key, and the import rate over time (`oksctl stats` polled every second; gnuplot plot
-# bench/import-rate.png, or import-rate-N.png for other sizes).
+# bench/import-rate.png, or import-rate-N-S....png for other sizes or shard counts).
 # usage: bench/bulk.sh [--write] [--budget SECONDS] [--no-sks] COUNT [SHARDS...]
 #   --budget S  stop each fresh OKS import after S seconds (counts what got in; no re-import)
 #   --no-sks    skip SKS (for sizes where only OKS is wanted)
@@ -161,7 +161,10 @@ if [ $SKS -eq 1 ]; then
 fi
 
 # --- plot: keys/s over time, from the stats samples
-TAG=""; [ "$N" = 100000 ] || TAG="-$N"
+TAG=""; sec_name="Bulk import"
+if [ "$N" != 100000 ] || [ "${SHARDS[*]}" != "2 4" ]; then
+  TAG="-$N-$(IFS=-; echo "${SHARDS[*]}")"; sec_name="Bulk import, $N keys, shards ${SHARDS[*]}"
+fi
 PNG=$D/import-rate.png; [ $WRITE -eq 1 ] && PNG=bench/import-rate$TAG.png
 plot=""
 for S in "${SHARDS[@]}"; do
@@ -181,7 +184,6 @@ plot ${plot}$CEIL_KEYS with lines dt 2 title "verification ceiling (inspect, $CO
 GP
 test -s "$PNG"
 
-sec_name="Bulk import"; [ "$N" = 100000 ] || sec_name="Bulk import, $N keys"
 section() {
   echo "## $sec_name"
   echo
@@ -190,7 +192,7 @@ section() {
   echo "- command: \`bash bench/bulk.sh$([ $WRITE -eq 1 ] && echo ' --write')$([ "$BUDGET" -gt 0 ] && echo " --budget $BUDGET")$([ $SKS -eq 0 ] && echo ' --no-sks') $N ${SHARDS[*]}\`"
   echo "- keys: \`oks-bench mint --count $N --seed bulk --dump-dir DIR --keys-per-file 10000\`"
   echo "  (v4 Ed25519 + cv25519, no v6: SKS 1.1.6 rejects v6 keys, 1-3 user IDs; $(( BYTES / N )) bytes per key, $(( BYTES / 1048576 )) MiB in ${#FILES[@]} files;"
-  echo "  minted at $MINT_RATE keys/s on $CORES threads, once, then cached). OKS: \`oksctl import DIR\` into a fresh"
+  echo "  minted once, then cached$(case $MINT_RATE in *[!0-9]*) echo ": $MINT_RATE" ;; *) echo ", at $MINT_RATE keys/s on $CORES threads" ;; esac)). OKS: \`oksctl import DIR\` into a fresh"
   echo "  cluster from \`deploy/local.sh up --shards S\` (batches of 64 keys, 16 in flight), then again."
   [ $SKS -eq 0 ] || echo "  SKS: \`sks build FILES -n 10 -cache 100\`, \`sks cleandb\`, \`sks pbuild -cache 20 -ptree_cache 70\`,"
   [ $SKS -eq 0 ] || echo "  then \`sks merge FILES\` (the same keys again)."
