@@ -8,7 +8,8 @@
 #     time from starting the workers until the side that lacked D serves every key of D (for M:
 #     until its shards hold every key, then every key of D is checked once over HKP, untimed);
 #  3. convergence OKS↔SKS against SKS↔SKS on the same sets: SKS (C ∪ D) with an OKS cluster (C)
-#     or with a second SKS (C), time until the C side serves every key of D over HKP.
+#     or with a second SKS (C), time until the C side serves every key of D over HKP (checked
+#     in list order, each check resuming where the previous one found a key missing).
 # Prints a markdown table. Needs the sks package for part 3 (skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,12 +32,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-served_all() { # PORT LIST: every fingerprint of LIST served
-  python3 - "$1" "$2" <<'PY'
+served_all() { # PORT LIST: every fingerprint of LIST served. A key once served stays served, so
+  # each call resumes at the first key the previous call missed (LIST.PORT.pos): the final,
+  # successful call checks only the keys that came last, for OKS and SKS alike.
+  python3 - "$1" "$2" "$T/pos.$1" <<'PY'
 import sys, urllib.request, urllib.error
-for line in open(sys.argv[2]):
-    try: urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/pks/lookup?op=get&search=0x{line.split()[0]}", timeout=10).read()
-    except urllib.error.HTTPError: sys.exit(1)
+port, lst, posf = sys.argv[1:]
+try: pos = int(open(posf).read())
+except (OSError, ValueError): pos = 0
+fprs = [l.split()[0] for l in open(lst)]
+for i in range(pos, len(fprs)):
+    try: urllib.request.urlopen(f"http://127.0.0.1:{port}/pks/lookup?op=get&search=0x{fprs[i]}", timeout=10).read()
+    except urllib.error.HTTPError:
+        open(posf, "w").write(str(i)); sys.exit(1)
+open(posf, "w").write(str(len(fprs)))
 PY
 }
 wait_until() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
@@ -55,7 +64,7 @@ oks_oks() { # N CHECK: CHECK = served (HKP check of every key, timed) or count (
   OKS_CONFIG=$T/ca$N/oks.conf $B/oksctl import "$K" "$W/d$N.gpg" >/dev/null
   OKS_CONFIG=$T/cb$N/oks.conf $B/oksctl import "$K" >/dev/null
   local want; want=$(total_keys "$T/ca$N")
-  t0=$(now)
+  rm -f "$T"/pos.*; t0=$(now)
   bash deploy/local.sh up --dir "$T/ca$N" --http-port "$ha" --recon-port "$ra" --partner "127.0.0.1:$rb" --gossip-seconds 1 >/dev/null
   bash deploy/local.sh up --dir "$T/cb$N" --http-port "$hb" --recon-port "$rb" --partner "127.0.0.1:$ra" --gossip-seconds 1 >/dev/null
   if [ "$2" = served ]; then
@@ -90,7 +99,7 @@ for N in "${SIZES[@]}"; do
   PARTNER="127.0.0.1 $rc" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
   bash deploy/local.sh up --dir "$T/cc$N" --shards 2 --http-port "$hc" >/dev/null
   OKS_CONFIG=$T/cc$N/oks.conf $B/oksctl import "$K" >/dev/null
-  t0=$(now)
+  rm -f "$T"/pos.*; t0=$(now)
   bash deploy/local.sh up --dir "$T/cc$N" --http-port "$hc" --recon-port "$rc" --partner "127.0.0.1:$r1" --gossip-seconds 1 >/dev/null
   if wait_until 900 served_all "$hc" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
   echo "| $N | convergence OKS↔SKS (OKS lacks D) | $r |"
@@ -98,7 +107,7 @@ for N in "${SIZES[@]}"; do
   bash deploy/local.sh down --dir "$T/cc$N" >/dev/null
   sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1
   PARTNER="127.0.0.1 $r2" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
-  t0=$(now)
+  rm -f "$T"/pos.*; t0=$(now)
   PARTNER="127.0.0.1 $r1" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s2$N" "$h2" "$r2" "$K" >/dev/null 2>&1
   if wait_until 900 served_all "$h2" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
   echo "| $N | convergence SKS↔SKS (second SKS lacks D; includes its start) | $r |"
