@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/cluster.h"
 #include "lib/log.h"
 #include "lib/pgp.h"
 #include "sync/peer.h"
@@ -29,13 +30,13 @@ static void usage(void)
             "  prints 'fetched HASH' for the SKS hash of each key received.\n"
             "       oks-sync hashes --keyring FILE [--keyring FILE...]\n"
             "  Prints the SKS hash of every key of the keyrings.\n"
-            "       oks-sync run -c oks.conf --tree DIR [--recon-port P] [--http-port P]\n"
+            "       oks-sync run -c oks.conf [--tree DIR] [--recon-port P] [--http-port P]\n"
             "                    [--membership FILE] [--partner HOST:PORT]... [--gossip-seconds N]\n"
             "                    [--timeout S] [--ignore-seconds N] [--stats FILE] [--state FILE]\n"
             "                    [--fetch-batch N] [--fetch-parallel N] [--add-parallel N]\n"
             "                    [--log FILE]\n"
             "  The sync worker (SIGHUP re-reads the membership file).\n"
-            "       oks-sync rebuild -c oks.conf --tree DIR\n"
+            "       oks-sync rebuild -c oks.conf [--tree DIR]      (default: [sync] tree)\n"
             "  Rebuilds the tree from the shards' change logs (worker stopped).\n"
             "       oks-sync dump --tree DIR\n");
 }
@@ -257,9 +258,20 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
             return 2;
         }
     }
+    char *conf_tree = NULL; /* [sync] tree of oks.conf when --tree is not given */
+    if (c.cluster_conf && !c.tree_dir) {
+        oks_cluster cl;
+        oks_err ce;
+        if (oks_cluster_load(c.cluster_conf, &cl, &ce) == 0) {
+            conf_tree = oks_cluster_get(&cl, "sync", "tree");
+            oks_cluster_release(&cl);
+        }
+        c.tree_dir = conf_tree;
+    }
     if (!c.cluster_conf || !c.tree_dir || c.session_timeout_s <= 0 || c.fetch_batch < 1 ||
         c.fetch_batch > 10000 || c.fetch_parallel < 1 || c.fetch_parallel > 32 ||
         c.add_parallel < 1 || c.add_parallel > 32) {
+        free(conf_tree);
         usage();
         return 2;
     }
@@ -271,6 +283,7 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
     int rc = strcmp(cmd, "run") == 0 ? oks_sync_run(&c, &e) : oks_sync_rebuild(&c, &hashes, &e);
     if (rc == 0 && strcmp(cmd, "rebuild") == 0)
         oks_info("tree rebuilt: %zu hashes", hashes);
+    free(conf_tree);
     if (rc) {
         fprintf(stderr, "oks-sync: %s\n", e.msg);
         oks_error("%s", e.msg);

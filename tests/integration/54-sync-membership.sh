@@ -102,4 +102,9 @@ check "oksctl sync rebuild, worker stopped, rebuilds the tree on disk" \
   grep -q "rebuilt (sync worker not running)" "$D/rebuild2.out"
 check "the rebuilt tree holds one hash per key ($keys)" \
   test "$("$OKS_BIN/oks-sync" dump --tree "$D/tree" | wc -l)" = "$keys"
+"$OKS_BIN/oksctl" sync rebuild >"$D/rebuild3.out" 2>&1
+check "oksctl sync rebuild without --tree, worker stopped, rebuilds [sync] tree of oks.conf" \
+  grep -q "tree $D/c/data/sync rebuilt (sync worker not running)" "$D/rebuild3.out"
+check "that tree holds one hash per key too" \
+  test "$("$OKS_BIN/oks-sync" dump --tree "$D/c/data/sync" | wc -l)" = "$keys"
 finish
