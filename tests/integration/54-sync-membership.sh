@@ -46,16 +46,16 @@ except OSError:
     pass
 PY
 }
-refusals() { grep -c "recon connection from 127.0.0.2 refused: not a partner" "$D/sync.log"; }
-sessions() { grep -c "recon with 127.0.0.2:11370:" "$D/sync.log"; }
+refusals() { test "$(grep -c "recon connection from 127.0.0.2 refused: not a partner" "$D/sync.log")" = "$1"; }
+sessions() { test "$(grep -c "recon with 127.0.0.2:11370:" "$D/sync.log")" = "$1"; }
 from 127.0.0.2
 check "a connection from 127.0.0.2 (not a member) is refused with a log line" \
-  wait_for 10 test "$(refusals)" = 1
+  wait_for 10 refusals 1
 # the file changes: 127.0.0.2 becomes a member and its connection starts a session
 cp "$M" "$M.new"; echo "127.0.0.2 11370" >>"$M.new"; mv "$M.new" "$M"
 from 127.0.0.2
 check "after the file changed, 127.0.0.2 is accepted (a session starts)" \
-  wait_for 10 test "$(sessions)" = 1
+  wait_for 10 sessions 1
 check "the reload was logged" grep -q "membership: 2 partners" "$D/sync.log"
 # rewritten in place, same size and modification time: only SIGHUP makes the worker notice
 stamp=$D/stamp; touch -r "$M" "$stamp"
@@ -68,7 +68,7 @@ touch -r "$stamp" "$M"
 kill -HUP "$SYNC_PID"
 check "SIGHUP is logged" wait_for 10 grep -q "SIGHUP: reloading the membership" "$D/sync.log"
 from 127.0.0.2
-check "after SIGHUP, 127.0.0.2 is refused again" wait_for 10 test "$(refusals)" = 2
+check "after SIGHUP, 127.0.0.2 is refused again" wait_for 10 refusals 2
 check "worker still running" kill -0 "$SYNC_PID"
 
 # a session with the member 127.0.0.1: the worker learns the one hash it lacks
