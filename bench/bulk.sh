@@ -63,13 +63,18 @@ BYTES=$(cat "${FILES[@]}" | wc -c)
 SAMPLE=("${FILES[0]}")
 "$B/oksctl" inspect --json "${SAMPLE[@]}" >"$D/sample.json"
 read -r SK SSIGS < <(awk -F'"self_sigs_verified":' '{split($2, a, ","); s += a[1]; n++} END {print n, s}' "$D/sample.json")
-CEILS=()
-ceiling() { # appends "verifications/s keys/s inspect-keys/s" to CEILS
-  local t0 t1 t2 tv tnv
-  t0=$(now); "$B/oksctl" inspect --threads "$CORES" "${SAMPLE[@]}" >/dev/null; t1=$(now)
-  "$B/oksctl" inspect --no-verify --threads "$CORES" "${SAMPLE[@]}" >/dev/null; t2=$(now)
+CEILS=() VCPU=()
+ceiling() { # appends "verifications/s keys/s inspect-keys/s" to CEILS, CPU ms per key to VCPU
+  local t0 t1 t2 tv tnv cv cnv
+  t0=$(now); /usr/bin/time -f '%U %S' -o "$D/cv" "$B/oksctl" inspect --threads "$CORES" "${SAMPLE[@]}" >/dev/null; t1=$(now)
+  /usr/bin/time -f '%U %S' -o "$D/cnv" "$B/oksctl" inspect --no-verify --threads "$CORES" "${SAMPLE[@]}" >/dev/null; t2=$(now)
   tv=$(calc "$t1 - $t0"); tnv=$(calc "$t2 - $t1")
+  cv=$(awk 'END {print $1 + $2}' "$D/cv"); cnv=$(awk 'END {print $1 + $2}' "$D/cnv")
   CEILS+=("$(printf '%.0f %.0f %.0f' "$(calc "$SSIGS / ($tv - $tnv)")" "$(calc "$SK / ($tv - $tnv)")" "$(calc "$SK / $tv")")")
+  VCPU+=("$(printf '%.3f' "$(calc "1000 * ($cv - $cnv) / $SK")")")
+}
+cpu_of() { # CPU seconds (user + system) of a running process
+  awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 ceiling
 
@@ -85,14 +90,12 @@ for S in "${SHARDS[@]}"; do
    done) >"$D/rate-$S.dat" 2>/dev/null &
   SAMPLER=$!
   t0=$(now); rc=0
-  if [ "$BUDGET" -gt 0 ]; then
-    timeout "$BUDGET" /usr/bin/time -f '%M' -o "$D/imp-rss-$S" \
-      env OKS_CONFIG="$C/oks.conf" "$B/oksctl" import --quiet "$CACHE" >"$D/imp1-$S" 2>&1 || rc=$?
-  else
-    /usr/bin/time -f '%M' -o "$D/imp-rss-$S" \
-      env OKS_CONFIG="$C/oks.conf" "$B/oksctl" import --quiet "$CACHE" >"$D/imp1-$S" 2>&1 || rc=$?
-  fi
+  lim=(); [ "$BUDGET" -gt 0 ] && lim=(timeout "$BUDGET")
+  /usr/bin/time -f '%M %U %S' -o "$D/imp-rss-$S" "${lim[@]}" \
+    env OKS_CONFIG="$C/oks.conf" "$B/oksctl" import --quiet "$CACHE" >"$D/imp1-$S" 2>&1 || rc=$?
   t1=$(now)
+  cpu=$(awk 'END {print $2 + $3}' "$D/imp-rss-$S")
+  for f in "$C"/run/*.pid; do cpu=$(calc "$cpu + $(cpu_of "$(cat "$f")")"); done
   kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=
   stored=$(total_keys "$C")
   fresh=$(calc "$stored / ($t1 - $t0)")
@@ -109,7 +112,7 @@ for S in "${SHARDS[@]}"; do
     rss+="$p $m MiB (now: $(awk '/^RssAnon/{a = $2} /^RssFile/{f = $2} END {printf "anon %.0f, file %.0f", a / 1024, f / 1024}' "/proc/$(cat "$f")/status")), "
     case $p in shard*) [ "$m" -gt "$shard_max" ] && shard_max=$m ;; esac
   done
-  echo "$S $stored $(printf '%.1f' "$(calc "$t1 - $t0")") $(printf '%.0f' "$fresh") $reimp $(( disk / (stored > 0 ? stored : 1) )) $shard_max $(( $(cat "$D/imp-rss-$S" | tail -1) / 1024 ))|$note" >>"$D/oks.rows"
+  echo "$S $stored $(printf '%.1f' "$(calc "$t1 - $t0")") $(printf '%.0f' "$fresh") $reimp $(( disk / (stored > 0 ? stored : 1) )) $shard_max $(( $(awk 'END {print $1}' "$D/imp-rss-$S") / 1024 )) $(printf '%.3f' "$(calc "1000 * $cpu / $(( stored > 0 ? stored : 1 ))")")|$note" >>"$D/oks.rows"
   echo "$S|${rss%, }" >>"$D/rss.rows"
   bash deploy/local.sh down --dir "$C" >/dev/null
   rm -rf "$C"
@@ -126,6 +129,7 @@ done
 
 ceiling
 read -r CEIL_SIGS CEIL_KEYS INSPECT_KEYS < <(printf '%s\n' "${CEILS[@]}" | sort -n -k2 | tail -1)
+VCPU_MS=$(printf '%s\n' "${VCPU[@]}" | sort -n | head -1)
 
 # --- SKS: build (+ cleandb + pbuild), then the same files merged again
 sks_dir() { local S=$1; rm -rf "$S"; mkdir -p "$S/var/lib/sks" "$S/etc/sks" "$S/var/log/sks"; cp /dev/null "$S/etc/sks/sksconf"; }
@@ -170,16 +174,17 @@ plot=""
 for S in "${SHARDS[@]}"; do
   awk 'NR > 1 && $1 > t { printf "%.1f %.0f\n", ($1 + t) / 2, ($2 - k) / ($1 - t) } { t = $1; k = $2 }' \
     "$D/rate-$S.dat" >"$D/rate-$S.plot"
-  plot+="\"$D/rate-$S.plot\" using 1:2 with lines lw 2 title \"OKS, $S shards\", "
+  plot+="\"$D/rate-$S.plot\" using 1:2 with lines lw 2 title \"OKS, $S shard$([ "$S" = 1 ] || echo s)\", "
 done
 gnuplot <<GP
-set terminal png size 900,460
+set terminal png size 900,420
 set output "$PNG"
 set title "oksctl import of $N minted keys (sampled every second with oksctl stats)"
 set xlabel "seconds since the import started"
 set ylabel "keys stored per second"
 set yrange [0:*]
-set key outside below horizontal
+set key top right opaque box
+set offsets 0, 0, graph 0.3, 0
 plot ${plot}$CEIL_KEYS with lines dt 2 title "verification ceiling (inspect, $CORES threads)"
 GP
 test -s "$PNG"
@@ -200,18 +205,22 @@ section() {
   echo "  with and without verification, before and after the OKS imports: $(printf '%s\n' "${CEILS[@]}" | awk '{printf "%s%s verifications/s (%s keys/s)", (NR > 1 ? " and " : ""), $1, $2}');"
   echo "  the higher counts: **$CEIL_SIGS verifications/s = $CEIL_KEYS keys/s** (inspect end to end: $INSPECT_KEYS keys/s)"
   echo
-  echo "| importer | keys stored | fresh s | fresh keys/s | share of ceiling | again keys/s | disk bytes/key | peak RSS (largest shard / importer) MiB |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "- CPU ms/key: CPU time (user + system) of every OKS process and of oksctl during the fresh import, per"
+  echo "  stored key; verification alone costs $VCPU_MS ms of CPU per key (inspect with minus without"
+  echo "  verification); the share by CPU = $VCPU_MS / CPU ms/key does not depend on other load on the box."
+  echo
+  echo "| importer | keys stored | fresh s | fresh keys/s | share of ceiling | CPU ms/key (share by CPU) | again keys/s | disk bytes/key | peak RSS (largest shard / importer) MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   while IFS='|' read -r row note; do
     set -- $row
-    printf '| OKS, %s shard%s | %s%s | %s | %s | %.0f%% | %s | %s | %s / %s |\n' "$1" "$([ "$1" = 1 ] || echo s)" "$2" \
-      "$([ "$note" = "all keys" ] || echo " ($note)")" "$3" "$4" "$(calc "100 * $4 / $CEIL_KEYS")" "$5" "$6" "$7" "$8"
+    printf '| OKS, %s shard%s | %s%s | %s | %s | %.0f%% | %s (%.0f%%) | %s | %s | %s / %s |\n' "$1" "$([ "$1" = 1 ] || echo s)" "$2" \
+      "$([ "$note" = "all keys" ] || echo " ($note)")" "$3" "$4" "$(calc "100 * $4 / $CEIL_KEYS")" "$9" "$(calc "100 * $VCPU_MS / $9")" "$5" "$6" "$7" "$8"
   done <"$D/oks.rows"
   if [ -n "$SKS_ROW" ]; then
     set -- $SKS_ROW
-    printf '| SKS build | %s | %.1f | %.0f | — | %.0f (merge) | %s | %s (largest of build, pbuild, merge) |\n' \
+    printf '| SKS build | %s | %.1f | %.0f | — | | %.0f (merge) | %s | %s (largest of build, pbuild, merge) |\n' \
       "$N" "$1" "$(calc "$N / $1")" "$(calc "$N / $4")" "$5" "$6"
-    printf '| SKS build + cleandb + pbuild | %s | %.1f | %.0f | — | | | |\n' "$N" "$(calc "$1 + $2 + $3")" "$(calc "$N / ($1 + $2 + $3)")"
+    printf '| SKS build + cleandb + pbuild | %s | %.1f | %.0f | — | | | | |\n' "$N" "$(calc "$1 + $2 + $3")" "$(calc "$N / ($1 + $2 + $3)")"
   fi
   echo
   echo "Peak RSS (VmHWM) of every OKS process after both imports:"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: runs every benchmark of bench/ in turn and writes their sections of
 # bench/RESULTS.md. usage: bench/run.sh [--quick | --smoke]
-#   --quick  shorter runs and fewer keys (under 10 minutes on 2 cores)
+#   --quick  shorter runs and fewer keys, http.sh with 2 shards only (under 10 minutes on 2 cores)
 #   --smoke  tiny sizes, seconds, writes nothing (checks that the benchmarks still run)
 # The full run imports 100,000 minted keys into 2- and 4-shard clusters and SKS, and into one
 # shard (memory of a single shard). With BULK_1M_BUDGET=S set it also imports as many of
@@ -20,14 +20,14 @@ case "${1:-}" in
     OKS_BENCH_CACHE=$C bash bench/bulk.sh --no-sks 200 2
     echo "smoke run done"
     exit 0 ;;
-  --quick) SECS=3; KEYS=2000; HKEYS=5000; BULK=20000 ;;
-  "") SECS=10; KEYS=20000; HKEYS=20000; BULK=100000 ;;
+  --quick) SECS=3; KEYS=2000; HKEYS=5000; BULK=10000; HTTP_SHARDS="2" ;;
+  "") SECS=10; KEYS=20000; HKEYS=20000; BULK=100000; HTTP_SHARDS="2 4" ;;
   *) echo "usage: bench/run.sh [--quick | --smoke]" >&2; exit 2 ;;
 esac
 bash bench/inspect.sh --write "$KR" 3
 bash bench/verify.sh --write 3
 bash bench/spine.sh --write "$KR" "$SECS"
-for s in 2 4; do bash bench/http.sh --write --shards $s "$KR" "$SECS"; done
+for s in $HTTP_SHARDS; do bash bench/http.sh --write --shards $s "$KR" "$SECS"; done
 bash bench/mint.sh --write "$KEYS"
 for s in 2 4; do bash bench/hkp.sh --write --shards $s "$HKEYS" "$SECS" 1 4 16 64; done
 bash bench/bulk.sh --write "$BULK" 2 4

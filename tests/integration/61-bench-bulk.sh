@@ -16,8 +16,8 @@ check "minted keys cached: 1 dump file and its marker" \
 for s in 1 2; do
   row=$(grep -E "^\| OKS, $s shards? \| " "$W/out.md" | head -1)
   check "OKS, $s shard$([ $s = 1 ] || echo s): all 300 keys stored" grep -qE "^\| OKS, $s shards? \| 300 \| " <<<"$row"
-  check "OKS, $s shards: re-import, disk and RSS columns filled" \
-    awk -F'|' '{ exit !($7 + 0 > 0 && $8 + 0 > 0 && $9 ~ /[0-9]+ \/ [0-9]+/) }' <<<"$row"
+  check "OKS, $s shards: CPU per key, re-import, disk and RSS columns filled" \
+    awk -F'|' '{ exit !($7 ~ /[0-9.]+ \([0-9]+%\)/ && $8 + 0 > 0 && $9 + 0 > 0 && $10 ~ /[0-9]+ \/ [0-9]+/) }' <<<"$row"
 done
 check "SKS build row counts 300 keys and has a merge rate" grep -qE '^\| SKS build \| 300 \| .* \(merge\)' "$W/out.md"
 check "verification ceiling measured (verifications/s and keys/s)" \
