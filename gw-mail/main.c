@@ -123,6 +123,8 @@ int main(int argc, char **argv)
     static oks_mail_templates tmpl;
     if (oks_mail_tmpl_load(&tmpl, cf.templates_dir, &e)) {
         oks_error("templates: %s", oks_err_format(&e, msg, sizeof msg));
+        oks_mail_conf_release(&cf);
+        oks_cluster_release(&cl);
         return 1;
     }
     x.templates = &tmpl;
