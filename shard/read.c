@@ -328,14 +328,16 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
         oks__change__init(d);
         d->seq = c->seq;
         d->time = c->time;
-        memcpy(p, c->fingerprint.data, c->fingerprint.len);
-        d->fingerprint = (ProtobufCBinaryData){c->fingerprint.len, p};
-        p += c->fingerprint.len;
-        memcpy(p, c->old_hash.data, c->old_hash.len);
-        d->old_hash = (ProtobufCBinaryData){c->old_hash.len, p};
-        p += c->old_hash.len;
-        memcpy(p, c->new_hash.data, c->new_hash.len);
-        d->new_hash = (ProtobufCBinaryData){c->new_hash.len, p};
+        /* empty fields (no old hash for a new key, no new hash after a delete) have NULL data:
+         * never handed to memcpy */
+        const ProtobufCBinaryData *src[3] = {&c->fingerprint, &c->old_hash, &c->new_hash};
+        ProtobufCBinaryData *dst[3] = {&d->fingerprint, &d->old_hash, &d->new_hash};
+        for (int f = 0; f < 3; f++) {
+            if (src[f]->len)
+                memcpy(p, src[f]->data, src[f]->len);
+            *dst[f] = (ProtobufCBinaryData){src[f]->len, p};
+            p += src[f]->len;
+        }
         Oks__Change **v = realloc(r->changes, (r->n_changes + 1) * sizeof *v);
         if (v) {
             r->changes = v;
