@@ -71,5 +71,5 @@ kill -9 "$(cat "$D/run/router.pid")"
 check "with the router gone a cached key turns 503 once the change logs are unread" \
   wait_for 15 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$GET')\" = 503 ]"
 check "the gateway logged that the change logs are unreadable" \
-  grep -q 'answer cache: change logs unreadable' "$D"/log/gw-http*.log
+  wait_for 15 grep -q 'answer cache: change logs unreadable' "$D"/log/gw-http.log
 finish
