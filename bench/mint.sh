@@ -56,13 +56,5 @@ section() {
 }
 section | tee "$D/section.md"
 if [ $WRITE -eq 1 ]; then
-  /usr/bin/python3 - bench/RESULTS.md "$D/section.md" "Minted keys" <<'PY'
-import sys, re
-path, sec, name = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
-try: text = open(path).read()
-except FileNotFoundError: text = "# Benchmark results\n\n"
-pat = re.compile(r"## " + re.escape(name) + r"\n.*?(?=\n## |\Z)", re.S)
-text = pat.sub(lambda m: sec.rstrip("\n") + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + sec
-open(path, "w").write(text)
-PY
+  /usr/bin/python3 bench/write_section.py bench/RESULTS.md "$D/section.md" "Minted keys"
 fi

@@ -66,13 +66,5 @@ section() {
 }
 section | tee "$D/section.md"
 if [ $WRITE -eq 1 ]; then
-  /usr/bin/python3 - bench/RESULTS.md "$D/section.md" <<'PY'
-import sys, re
-path, sec = sys.argv[1], open(sys.argv[2]).read()
-try: text = open(path).read()
-except FileNotFoundError: text = "# Benchmark results\n\n"
-pat = re.compile(r"## Cluster spine\n.*?(?=\n## |\Z)", re.S)
-text = pat.sub(sec.rstrip("\n") + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + sec
-open(path, "w").write(text)
-PY
+  /usr/bin/python3 bench/write_section.py bench/RESULTS.md "$D/section.md" "Cluster spine"
 fi
