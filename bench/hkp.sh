@@ -3,7 +3,10 @@
 # loaded into OKS (deploy/local.sh, 2 shards + oks-gw-http) and into SKS (../shared/peers/sks),
 # then each workload run against OKS and SKS in alternation with oks-bench: get by fingerprint
 # at several connection counts, index by e-mail, the mixed workload (90% get, 8% index, 2% add)
-# and uploads of fresh keys. Peak RSS (VmHWM) of every server process at the end.
+# and uploads of fresh keys. Lookups are measured twice on OKS: through its gateway with the
+# answer cache warm (every key fetched about once before the first row) and through a second
+# gateway on the same cluster with the cache off (cache_mb = 0: every request goes to the shards).
+# Peak RSS (VmHWM) of every server process at the end.
 # Plots (gnuplot): bench/hkp-get.png (req/s and p99 against connections).
 # --shards N (default 2): OKS with N shards; for N other than 2 the section is "HKP: OKS vs SKS,
 # N shards" and the plot bench/hkp-get-N.png.
@@ -25,7 +28,9 @@ CONNS=("$@"); [ ${#CONNS[@]} -gt 0 ] || CONNS=(1 16 64)
 B=build/bin
 SKSD=${OKS_SHARED:-$(cd .. && pwd)/shared}/peers/sks
 D=$(mktemp -d /tmp/oksh.XXXXXX)
+NC_PID=
 cleanup() {
+  [ -n "$NC_PID" ] && kill "$NC_PID" 2>/dev/null
   bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1 || true
   sh "$SKSD/stop.sh" "$D/s" >/dev/null 2>&1 || true
   rm -rf "$D"
@@ -41,16 +46,31 @@ NUP=$(( N / 5 > 20 ? N / 5 : 20 ))
 OP=$(port)
 bash deploy/local.sh up --dir "$D/oks" --shards "$SHARDS" --http-port "$OP" >/dev/null
 OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$D/keys.pgp" >/dev/null
+NP=$(port)
+sed '/^\[http\]/a cache_mb = 0' "$D/oks/oks.conf" >"$D/nocache.conf"
+"$B/oks-gw-http" -c "$D/nocache.conf" --listen "127.0.0.1:$NP" --log "$D/nocache.log" &
+NC_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$NP/pks/health" && break; sleep 0.1; done
 SP=$(port); RP=$(port)
 SKS_START_TIMEOUT=120 sh "$SKSD/start.sh" "$D/s" "$SP" "$RP" "$D/keys.pgp" >"$D/sks.env" 2>"$D/sks.err" ||
   { cat "$D/sks.err" >&2; exit 1; }
 . "$D/sks.env"
 
+# warm the answer cache: every key asked for by fingerprint and by e-mail about once or more
+"$B/oks-bench" mixed --list "$D/keys.lst" --get 50 --index 50 --url "http://127.0.0.1:$OP" \
+  --conns 16 --max-requests $(( N * 12 )) --duration 120 --grace 10 >"$D/warm.txt"
+
 # run NAME CONNS ARGS... : one line per server into $D/runs: name conns server rps p50 p99
+# (servers: oks = cache warm, nc = cache off, sks; NC=0 leaves out nc)
 run() {
-  local name=$1 c=$2 srv url out; shift 2
-  for srv in oks sks; do
-    [ $srv = oks ] && url=http://127.0.0.1:$OP || url=http://127.0.0.1:$SP
+  local name=$1 c=$2 srv url out srvs=(oks sks); shift 2
+  [ "${NC:-1}" = 0 ] || srvs=(oks nc sks)
+  for srv in "${srvs[@]}"; do
+    case $srv in
+      oks) url=http://127.0.0.1:$OP ;;
+      nc) url=http://127.0.0.1:$NP ;;
+      *) url=http://127.0.0.1:$SP ;;
+    esac
     out=$("$B/oks-bench" "$@" --url "$url" --conns "$c" --duration "$SECS" --grace 10)
     echo "$out" >>"$D/raw-$srv.txt"
     echo "$out" | awk -v n="$name" -v c="$c" -v s="$srv" '
@@ -62,8 +82,8 @@ run() {
 : >"$D/runs"
 for c in "${CONNS[@]}"; do run get "$c" mixed --list "$D/keys.lst" --get 100 --index 0; done
 run index 16 mixed --list "$D/keys.lst" --get 0 --index 100
-run mixed 16 mixed --list "$D/keys.lst" --keys "$D/add.pgp" --get 90 --index 8
-run upload 8 upload --keys "$D/up.pgp"
+NC=0 run mixed 16 mixed --list "$D/keys.lst" --keys "$D/add.pgp" --get 90 --index 8
+NC=0 run upload 8 upload --keys "$D/up.pgp"
 
 # The ceiling: h2o serving the same keys as static files (armored, one file per key), and the
 # same wrk client against OKS op=get, at the largest two connection counts.
@@ -125,15 +145,21 @@ section() {
   echo "  (v4 Ed25519 + cv25519, 1-3 user IDs, about $(( $(stat -c %s "$D/keys.pgp") / N )) bytes per key), loaded into OKS ($SHARDS shards,"
   echo "  oksctl import) and SKS 1.1.6 (sks build); load from \`oks-bench mixed|upload --conns C --duration $SECS\`"
   echo "  against each server in turn (OKS first). Uploads and mixed adds: $NUP fresh minted keys, the same to both."
+  echo "  OKS = its gateway with the answer cache warm (\`oks-bench mixed --get 50 --index 50 --max-requests $(( N * 12 ))\`"
+  echo "  before the first row); cache off = a second gateway on the same cluster with \`cache_mb = 0\`."
   echo
-  echo "| workload | conns | OKS req/s | SKS req/s | OKS/SKS | OKS p50 / p99 ms | SKS p50 / p99 ms | errors+non-2xx OKS / SKS |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| workload | conns | OKS req/s | OKS cache off req/s | SKS req/s | OKS/SKS | cache off/SKS | OKS p50 / p99 ms | cache off p50 / p99 ms | SKS p50 / p99 ms | errors+non-2xx OKS / off / SKS |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   awk '{ k = $1 " " $2; if (!(k in seen)) { order[++n] = k; seen[k] = 1 }
-         rps[k, $3] = $4; p50[k, $3] = $5; p99[k, $3] = $6; bad[k, $3] = $7 + $8 }
+         rps[k, $3] = $4; p50[k, $3] = $5; p99[k, $3] = $6; bad[k, $3] = $7 + $8; has[k, $3] = 1 }
+       function r(k, s) { return has[k, s] ? sprintf("%.0f", rps[k, s]) : "–" }
+       function x(k, s) { return has[k, s] && rps[k, "sks"] > 0 ? sprintf("%.2f×", rps[k, s] / rps[k, "sks"]) : "–" }
+       function p(k, s) { return has[k, s] ? sprintf("%.2f / %.2f", p50[k, s], p99[k, s]) : "–" }
+       function b(k, s) { return has[k, s] ? sprintf("%d", bad[k, s]) : "–" }
        END { for (i = 1; i <= n; i++) { k = order[i]; split(k, a, " ")
-         printf "| %s | %s | %.0f | %.0f | %.2f× | %.2f / %.2f | %.2f / %.2f | %d / %d |\n", a[1], a[2],
-           rps[k, "oks"], rps[k, "sks"], (rps[k, "sks"] > 0 ? rps[k, "oks"] / rps[k, "sks"] : 0),
-           p50[k, "oks"], p99[k, "oks"], p50[k, "sks"], p99[k, "sks"], bad[k, "oks"], bad[k, "sks"] } }' "$D/runs"
+         printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n", a[1], a[2],
+           r(k, "oks"), r(k, "nc"), r(k, "sks"), x(k, "oks"), x(k, "nc"), p(k, "oks"), p(k, "nc"), p(k, "sks"),
+           b(k, "oks"), b(k, "nc"), b(k, "sks") } }' "$D/runs"
   echo
   echo "Peak RSS (VmHWM) at the end: OKS ${oks_rss%, }; SKS: $sks_rss."
   echo "Plot: bench/hkp-get$TAG.png (get by fingerprint: req/s and p99 against connections)."
@@ -153,6 +179,7 @@ section | tee "$D/section.md"
 PNG=$D/hkp-get.png; [ $WRITE -eq 1 ] && PNG=bench/hkp-get$TAG.png
 awk '$1 == "get" && $3 == "oks" { print $2, $4, $6 }' "$D/runs" >"$D/get-oks.dat"
 awk '$1 == "get" && $3 == "sks" { print $2, $4, $6 }' "$D/runs" >"$D/get-sks.dat"
+awk '$1 == "get" && $3 == "nc" { print $2, $4, $6 }' "$D/runs" >"$D/get-nc.dat"
 gnuplot <<GP
 set terminal png size 1000,420
 set output "$PNG"
@@ -161,9 +188,9 @@ set logscale x 2
 set xlabel "connections"
 set ylabel "requests/s"
 set key top left
-plot "$D/get-oks.dat" using 1:2 with linespoints title "OKS", "$D/get-sks.dat" using 1:2 with linespoints title "SKS"
+plot "$D/get-oks.dat" using 1:2 with linespoints title "OKS", "$D/get-nc.dat" using 1:2 with linespoints title "OKS, cache off", "$D/get-sks.dat" using 1:2 with linespoints title "SKS"
 set ylabel "p99 latency (ms)"
-plot "$D/get-oks.dat" using 1:3 with linespoints title "OKS", "$D/get-sks.dat" using 1:3 with linespoints title "SKS"
+plot "$D/get-oks.dat" using 1:3 with linespoints title "OKS", "$D/get-nc.dat" using 1:3 with linespoints title "OKS, cache off", "$D/get-sks.dat" using 1:3 with linespoints title "SKS"
 unset multiplot
 GP
 test -s "$PNG"
