@@ -82,6 +82,7 @@ struct gw_thread {
     h2o_accept_ctx_t actx, actx_tls;
     gw *g;
     pthread_t tid;
+    int listen_fd, tls_fd; /* this thread's own listening sockets (SO_REUSEPORT), or -1 */
     void *dealer;
     h2o_socket_t *zsock;
     h2o_timeout_t deadline;
@@ -95,7 +96,6 @@ struct gw {
     oks_cluster cluster;
     h2o_globalconf_t h2o;
     void *zctx;
-    int listen_fd, tls_fd;
     void *ssl_ctx; /* SSL_CTX for hkps, or NULL */
     gw_thread *threads;
     gw_metrics metrics;

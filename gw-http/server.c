@@ -1,5 +1,6 @@
-/* The gateway's threads: a shared listening socket registered in every loop, one h2o context
- * and one router bridge per thread, path handlers, and the configuration from [http]. */
+/* The gateway's threads: each with its own listening socket on the shared port (SO_REUSEPORT,
+ * so the kernel spreads connections evenly over the threads), one h2o context and one router
+ * bridge per thread, path handlers, and the configuration from [http]. */
 #include "gw-http/gw.h"
 
 #include "lib/log.h"
@@ -46,14 +47,14 @@ static void *thread_main(void *arg)
         t->g->stop = 1;
         return NULL;
     }
-    h2o_socket_t *ls = h2o_evloop_socket_create(t->ctx.loop, t->g->listen_fd,
+    h2o_socket_t *ls = h2o_evloop_socket_create(t->ctx.loop, t->listen_fd,
                                                 H2O_SOCKET_FLAG_DONT_READ);
     ls->data = t;
     h2o_socket_read_start(ls, on_accept);
     if (t->g->ssl_ctx) {
         t->actx_tls = t->actx;
         t->actx_tls.ssl_ctx = t->g->ssl_ctx;
-        h2o_socket_t *tl = h2o_evloop_socket_create(t->ctx.loop, t->g->tls_fd,
+        h2o_socket_t *tl = h2o_evloop_socket_create(t->ctx.loop, t->tls_fd,
                                                     H2O_SOCKET_FLAG_DONT_READ);
         tl->data = t;
         h2o_socket_read_start(tl, on_accept_tls);
@@ -162,7 +163,10 @@ static int listen_on(const char *host, int port, int *out, oks_err *e)
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "listen address %s is not IPv4", host);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
         int err = errno;
         close(fd);
@@ -194,13 +198,30 @@ static int tls_setup(gw *g, oks_err *e)
     return 0;
 }
 
+/* One listening socket per thread on the same address: with a single shared socket the thread
+ * that wakes first accepts a burst of connections and keeps them, leaving the others idle. */
+static int listen_all(gw *g, oks_err *e)
+{
+    g->threads = calloc(g->conf.threads, sizeof *g->threads);
+    if (!g->threads)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "threads");
+    for (unsigned i = 0; i < g->conf.threads; i++)
+        g->threads[i].listen_fd = g->threads[i].tls_fd = -1;
+    for (unsigned i = 0; i < g->conf.threads; i++) {
+        gw_thread *t = &g->threads[i];
+        int r = listen_on(g->conf.listen_host, g->conf.listen_port, &t->listen_fd, e);
+        if (!r && g->ssl_ctx)
+            r = listen_on(g->conf.tls_host, g->conf.tls_port, &t->tls_fd, e);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
 int gw_run(gw *g, oks_err *e)
 {
-    int r = listen_on(g->conf.listen_host, g->conf.listen_port, &g->listen_fd, e);
-    if (r)
-        return r;
-    if (g->conf.tls_host[0] &&
-        ((r = tls_setup(g, e)) || (r = listen_on(g->conf.tls_host, g->conf.tls_port, &g->tls_fd, e))))
+    int r;
+    if ((g->conf.tls_host[0] && (r = tls_setup(g, e))) || (r = listen_all(g, e)))
         return r;
     h2o_config_init(&g->h2o);
     g->h2o.max_request_entity_size = g->conf.max_body;
@@ -225,7 +246,6 @@ int gw_run(gw *g, oks_err *e)
         if (!g->cache || gw_follow_start(&g->follow) != 0)
             return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "cannot start the answer cache");
     }
-    g->threads = calloc(g->conf.threads, sizeof *g->threads);
     for (unsigned i = 0; i < g->conf.threads; i++) {
         g->threads[i].g = g;
         pthread_create(&g->threads[i].tid, NULL, thread_main, &g->threads[i]);
