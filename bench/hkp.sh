@@ -2,8 +2,8 @@
 # HKP side by side (the "HKP: OKS vs SKS" section of bench/RESULTS.md): the same minted keys
 # loaded into OKS (deploy/local.sh, 2 shards + oks-gw-http) and into SKS (../shared/peers/sks),
 # then each workload run against OKS and SKS in alternation with oks-bench: get by fingerprint
-# at several connection counts, index by e-mail, the mixed workload (90% get, 8% index, 2% add)
-# and uploads of fresh keys. Lookups are measured twice on OKS: through its gateway with the
+# at several connection counts, index by e-mail (16 and 64 connections), the mixed workload
+# (90% get, 8% index, 2% add) and uploads of fresh keys. Lookups are measured twice on OKS: through its gateway with the
 # answer cache warm (every key fetched about once before the first row) and through a second
 # gateway on the same cluster with the cache off (cache_mb = 0: every request goes to the shards).
 # Peak RSS (VmHWM) of every server process at the end.
@@ -81,7 +81,7 @@ run() {
 }
 : >"$D/runs"
 for c in "${CONNS[@]}"; do run get "$c" mixed --list "$D/keys.lst" --get 100 --index 0; done
-run index 16 mixed --list "$D/keys.lst" --get 0 --index 100
+for c in 16 64; do run index "$c" mixed --list "$D/keys.lst" --get 0 --index 100; done
 NC=0 run mixed 16 mixed --list "$D/keys.lst" --keys "$D/add.pgp" --get 90 --index 8
 NC=0 run upload 8 upload --keys "$D/up.pgp"
 
