@@ -16,11 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#define OKSCTL_IMPORT_MS_PER_KEY 20u
+#define OKSCTL_IMPORT_MS_PER_KIB 1u
+#define OKSCTL_IMPORT_MAX_DEADLINE_MS 600000u
+
 typedef struct batch {
     uint64_t id;
     ProtobufCBinaryData *keys;
     size_t n;
     int tries;
+    unsigned deadline_ms; /* given to the router with the last send */
 } batch;
 
 typedef struct reason_count {
@@ -32,6 +37,8 @@ typedef struct import_state {
     oksctl_conn *c;
     size_t batch_keys, batch_bytes, window;
     int retries;
+    unsigned deadline_ms; /* fixed add deadline; 0 = by the work in flight */
+    size_t unchanged_retried; /* unchanged answers to keys sent again after no answer */
     batch *inflight;
     size_t n_inflight;
     uint64_t next_id;
@@ -112,6 +119,39 @@ static void free_batch(batch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The router's deadline for an add: long enough for the work queued ahead of it at the shards
+ * (the keys and bytes in flight, this batch included) even on a slow or shared machine, so a
+ * batch is not given up (and sent again, verified twice) while the shards are still working on
+ * it. A crashed shard is noticed by the router when its connection drops, not by this deadline. */
+static unsigned add_deadline(const import_state *s, const batch *b)
+{
+    if (s->deadline_ms)
+        return s->deadline_ms;
+    uint64_t keys = b->n, bytes = 0;
+    for (size_t i = 0; i < b->n; i++)
+        bytes += b->keys[i].len;
+    for (size_t i = 0; i < s->n_inflight; i++)
+        if (&s->inflight[i] != b) {
+            keys += s->inflight[i].n;
+            for (size_t k = 0; k < s->inflight[i].n; k++)
+                bytes += s->inflight[i].keys[k].len;
+        }
+    uint64_t ms = s->c->conf.router_deadline_ms + OKSCTL_IMPORT_MS_PER_KEY * keys +
+                  OKSCTL_IMPORT_MS_PER_KIB * (bytes >> 10);
+    return ms > OKSCTL_IMPORT_MAX_DEADLINE_MS ? OKSCTL_IMPORT_MAX_DEADLINE_MS : (unsigned)ms;
+}
+
+/* How long to wait for the next reply: the longest deadline in flight, plus the router's
+ * margin. */
+static int recv_timeout(const import_state *s)
+{
+    unsigned ms = s->c->conf.router_deadline_ms;
+    for (size_t i = 0; i < s->n_inflight; i++)
+        if (s->inflight[i].deadline_ms > ms)
+            ms = s->inflight[i].deadline_ms;
+    return (int)ms + 2000;
+}
+
 static int send_batch(import_state *s, batch *b)
 {
     Oks__Request q = OKS__REQUEST__INIT;
@@ -122,6 +162,8 @@ static int send_batch(import_state *s, batch *b)
     add.keys = b->keys;
     add.n_keys = b->n;
     add.origin = OKS__ORIGIN__ORIGIN_IMPORT;
+    b->deadline_ms = add_deadline(s, b);
+    q.deadline_ms = b->deadline_ms;
     oks_err e;
     b->id = ++s->next_id;
     b->tries++;
@@ -148,7 +190,7 @@ static int collect_one(import_state *s)
     uint64_t id;
     Oks__Response *r;
     oks_err e;
-    if (oks_client_recv(s->c->client, &id, &r, s->c->timeout_ms, &e)) {
+    if (oks_client_recv(s->c->client, &id, &r, recv_timeout(s), &e)) {
         /* the router itself is gone: everything in flight failed */
         for (size_t i = 0; i < s->n_inflight; i++) {
             for (size_t k = 0; k < s->inflight[i].n; k++) {
@@ -175,8 +217,15 @@ static int collect_one(import_state *s)
         if (a->index >= b->n)
             continue;
         answered[a->index] = true;
-        record(s, a->outcome <= 3 ? (int)a->outcome : 3, a->fingerprint.data, a->fingerprint.len,
-               a->reason);
+        int outcome = a->outcome <= 3 ? (int)a->outcome : 3;
+        if (outcome == 2 && b->tries > 1) {
+            /* an earlier attempt got no answer: it may have stored the key itself */
+            s->unchanged_retried++;
+            record(s, outcome, a->fingerprint.data, a->fingerprint.len,
+                   "sent again after no answer: stored by the earlier attempt or already there");
+            continue;
+        }
+        record(s, outcome, a->fingerprint.data, a->fingerprint.len, a->reason);
     }
     /* keys of a shard that was down: retry them in a new batch, later give up */
     batch retry = {0};
@@ -306,11 +355,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: oksctl import [-c CONFIG] [--batch N] [--batch-kb N] [--window N]\n"
-            "                     [--retries N] [--report FILE] [--quiet] FILE|DIR...\n"
+            "                     [--deadline S] [--retries N] [--report FILE] [--quiet]\n"
+            "                     FILE|DIR...\n"
             "\n"
             "Adds every key of binary or armored keyrings and SKS dump folders (*.pgp) to the\n"
             "cluster, up to N keys (default 64) and N KiB of keys (default 256) per request,\n"
             "with N requests in flight (default 16).\n"
+            "Each request's deadline at the router fits the work in flight ahead of it (router\n"
+            "deadline + 20 ms per key + 1 ms per KiB in flight, at most 600 s); --deadline S\n"
+            "sets a fixed one instead.\n"
             "Keys whose shard does not answer are retried (default 3 times). On a terminal a\n"
             "progress bar shows keys/s and ETA. The summary counts new, updated, unchanged,\n"
             "rejected (with reasons) and failed keys; --report writes one line per key:\n"
@@ -329,17 +382,18 @@ int oksctl_import(int argc, char **argv)
     s.progress = isatty(2);
     static const struct option opts[] = {
         {"config", 1, NULL, 'c'},  {"batch", 1, NULL, 'b'}, {"batch-kb", 1, NULL, 'k'},
-        {"window", 1, NULL, 'w'},
+        {"window", 1, NULL, 'w'},  {"deadline", 1, NULL, 'd'},
         {"retries", 1, NULL, 'r'}, {"report", 1, NULL, 'R'}, {"quiet", 0, NULL, 'q'},
         {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:b:k:w:r:R:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:k:w:d:r:R:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': conf = optarg; break;
         case 'b': s.batch_keys = (size_t)atoi(optarg); break;
         case 'k': s.batch_bytes = (size_t)atoi(optarg) << 10; break;
         case 'w': s.window = (size_t)atoi(optarg); break;
+        case 'd': s.deadline_ms = (unsigned)(atof(optarg) * 1000); break;
         case 'r': s.retries = atoi(optarg); break;
         case 'R': report = optarg; break;
         case 'q': s.progress = false; break;
@@ -349,7 +403,7 @@ int oksctl_import(int argc, char **argv)
     }
     if (optind >= argc || s.batch_keys < 1 || s.batch_keys > 10000 || s.batch_bytes < 1024 ||
         s.batch_bytes > (64u << 20) || s.window < 1 ||
-        s.window > 1024) {
+        s.window > 1024 || s.deadline_ms > OKSCTL_IMPORT_MAX_DEADLINE_MS) {
         usage(stderr);
         return 2;
     }
@@ -398,6 +452,10 @@ int oksctl_import(int argc, char **argv)
            "%zu rejected, %zu failed\n",
            s.keys_done, t, t > 0 ? (double)s.keys_done / t : 0, s.counts[0], s.counts[1],
            s.counts[2], s.counts[3], s.counts[4]);
+    if (s.unchanged_retried)
+        printf("  %6zu  of the unchanged were sent again after an attempt that got no answer "
+               "(that attempt may have stored them)\n",
+               s.unchanged_retried);
     for (size_t i = 0; i < s.n_reasons; i++)
         printf("  %6zu  %s\n", s.reasons[i].n, s.reasons[i].reason);
     if (s.report)

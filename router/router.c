@@ -17,6 +17,7 @@ struct oks_router {
     const oks_cluster *conf;
     void *zctx, *front;
     void **shard_socks;
+    void **monitors;    /* per shard: PAIR socket receiving its DEALER's disconnect events */
     oks_pending *table; /* OKS_ROUTER_MAX_INFLIGHT entries, indexed by id % size */
     uint64_t next_id;
     size_t inflight;
@@ -40,8 +41,9 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
     r->zctx = zctx;
     r->table = calloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
     r->shard_socks = calloc(conf->n_shards, sizeof *r->shard_socks);
+    r->monitors = calloc(conf->n_shards, sizeof *r->monitors);
     r->front = zmq_socket(zctx, ZMQ_ROUTER);
-    if (!r->table || !r->shard_socks || !r->front) {
+    if (!r->table || !r->shard_socks || !r->monitors || !r->front) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router tables");
         oks_router_free(r);
         return NULL;
@@ -61,6 +63,17 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        /* a shard that drops the connection (crash, kill -9) fails its requests at once, so
+         * long deadlines (big adds) do not delay noticing a dead shard */
+        char mon[64];
+        snprintf(mon, sizeof mon, "inproc://oks-router-mon-%p-%zu", (void *)r, i);
+        if (zmq_socket_monitor(s, mon, ZMQ_EVENT_DISCONNECTED) == 0) {
+            void *m = zmq_socket(zctx, ZMQ_PAIR);
+            if (m && zmq_connect(m, mon) == 0)
+                r->monitors[i] = m;
+            else if (m)
+                zmq_close(m);
+        }
         zmq_connect(s, conf->shards[i].endpoint);
         r->shard_socks[i] = s;
     }
@@ -78,9 +91,15 @@ void oks_router_free(oks_router *r)
                 oks_pending_release(&r->table[i], r->conf->n_shards);
         free(r->table);
     }
+    for (size_t i = 0; r->monitors && i < r->conf->n_shards; i++)
+        if (r->monitors[i])
+            zmq_close(r->monitors[i]);
+    free(r->monitors);
     for (size_t i = 0; r->shard_socks && i < r->conf->n_shards; i++)
-        if (r->shard_socks[i])
+        if (r->shard_socks[i]) {
+            zmq_socket_monitor(r->shard_socks[i], NULL, 0);
             zmq_close(r->shard_socks[i]);
+        }
     free(r->shard_socks);
     if (r->front)
         zmq_close(r->front);
@@ -352,18 +371,71 @@ static void expire(oks_router *r, uint64_t now)
     }
 }
 
+/* Shard si's connection dropped: whatever it was asked and has not answered will never be
+ * answered (its replies go to the old connection), so those parts fail now. */
+static void on_disconnect(oks_router *r, size_t si)
+{
+    size_t failed = 0;
+    for (size_t i = 0; r->inflight && i < OKS_ROUTER_MAX_INFLIGHT; i++) {
+        oks_pending *p = &r->table[i];
+        if (!p->id || p->asked[si] != 1)
+            continue;
+        p->asked[si] = 2;
+        p->received++;
+        failed++;
+        oks_pending_fail(p, r->conf->shards[si].name, "disconnected");
+        if (p->op == OKS__REQUEST__OP_STATS)
+            add_down_stats(p, r->conf->shards[si].name);
+        if (p->received == p->expected) {
+            p->raw_forward = false;
+            finish(r, p);
+        }
+    }
+    oks_log(OKS_LOG_WARN, "router: shard %s disconnected; %zu unanswered requests failed",
+            r->conf->shards[si].name, failed);
+}
+
+/* Drains shard si's monitor: one event is two frames (event id + value, endpoint). */
+static void drain_monitor(oks_router *r, size_t si)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, r->monitors[si], ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&id, zmq_msg_data(&ev), 2);
+        bool more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) {
+            zmq_msg_init(&addr);
+            zmq_msg_recv(&addr, r->monitors[si], 0);
+            zmq_msg_close(&addr);
+        }
+        if (id == ZMQ_EVENT_DISCONNECTED)
+            on_disconnect(r, si);
+    }
+}
+
 int oks_router_run(oks_router *r, volatile int *stop)
 {
     size_t ns = r->conf->n_shards;
-    zmq_pollitem_t *items = calloc(ns + 1, sizeof *items);
+    zmq_pollitem_t *items = calloc(2 * ns + 1, sizeof *items);
     if (!items)
         return OKS_E_NOMEM;
     items[0] = (zmq_pollitem_t){r->front, 0, ZMQ_POLLIN, 0};
     for (size_t i = 0; i < ns; i++)
         items[i + 1] = (zmq_pollitem_t){r->shard_socks[i], 0, ZMQ_POLLIN, 0};
+    int ni = (int)ns + 1;
+    for (size_t i = 0; i < ns; i++)
+        if (r->monitors[i])
+            items[ni++] = (zmq_pollitem_t){r->monitors[i], 0, ZMQ_POLLIN, 0};
     uint64_t last_expire = now_ms();
     while (!*stop) {
-        int n = zmq_poll(items, (int)ns + 1, 50);
+        int n = zmq_poll(items, ni, 50);
         if (n < 0 && errno != EINTR)
             break;
         oks_zframes m;
@@ -380,6 +452,12 @@ int oks_router_run(oks_router *r, volatile int *stop)
             on_client(r, &m);
             oks_zframes_close(&m);
         }
+        /* after the replies above: an answer that came before the drop still counts */
+        for (int k = (int)ns + 1; n > 0 && k < ni; k++)
+            if (items[k].revents & ZMQ_POLLIN)
+                for (size_t i = 0; i < ns; i++)
+                    if (r->monitors[i] == items[k].socket)
+                        drain_monitor(r, i);
         uint64_t now = now_ms();
         if (now - last_expire >= 50) {
             expire(r, now);

@@ -11,8 +11,10 @@ bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 4 >/dev/null || { not_ok
 export OKS_CONFIG=$D/oks.conf
 
 # ---- kill -9 of shard s1 during an import ----------------------------------------------------
-"$CTL" import --quiet --batch 2 --window 1 --retries 0 --report "$D/report" \
-  /usr/share/keyrings/debian-keyring.gpg >"$D/import.txt" 2>&1 &
+# --deadline 300: the router must notice the dead shard by its dropped connection, not by the
+# deadline (timeout only guards against a hang)
+timeout 200 "$CTL" import --quiet --batch 2 --window 1 --retries 0 --deadline 300 \
+  --report "$D/report" /usr/share/keyrings/debian-keyring.gpg >"$D/import.txt" 2>&1 &
 imp=$!
 # the report is block-buffered: it is first non-empty after some 50 of the 905 keys, so killing
 # then leaves most of the import to run into the dead shard (a fixed pause here once let a fast
@@ -20,7 +22,12 @@ imp=$!
 wait_for 20 test -s "$D/report"
 kill -9 "$(cat "$D/run/shard-s1.pid")"
 wait $imp
+imp_status=$?
 sed 's/^/# /' "$D/import.txt"
+check "the import ends without waiting for its 300 s deadline (status $imp_status)" \
+  test "$imp_status" -ne 124
+check "the router noticed the killed shard's dropped connection" \
+  grep -q "shard s1 disconnected" "$D/log/router.log"
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" >/dev/null
 check "cluster is whole again after restarting the killed shard" \
   bash -c "'$CTL' stats | grep -q '^s1 .* yes '"
