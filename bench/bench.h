@@ -5,6 +5,10 @@
 int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned window,
                         double seconds);
 int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seconds);
+/* The same lookups over a bare ZeroMQ client -> forwarder -> 2 "shards" topology doing no work
+ * (answers of the sizes learnt through CONFIG's router): the transport floor. */
+int bench_transport_floor(const char *conf_path, const char *fpr_file, unsigned window,
+                          double seconds);
 
 /* oks-bench mint (argv[0] is "mint"). */
 int bench_cmd_mint(int argc, char **argv);

@@ -18,6 +18,9 @@ static void usage(FILE *f)
                "      get-by-fingerprint through the router, WINDOW requests in flight\n"
                "  oks-bench direct-lookup CONFIG FPR_FILE SECONDS\n"
                "      the same lookups straight from the shards' LevelDB (cluster stopped)\n"
+               "  oks-bench transport-floor CONFIG FPR_FILE WINDOW SECONDS\n"
+               "      the same lookups over bare ZeroMQ (client, forwarder, 2 answering\n"
+               "      processes doing no work; answer sizes learnt through CONFIG's router)\n"
                "  oks-bench smtp-sink --port P --maildir DIR [--fsync]\n"
                "      SMTP server delivering into a maildir, for bench/mail.sh\n"
                "FPR_FILE holds one 40-hex fingerprint per line. Output: one line with rps and\n"
@@ -37,6 +40,8 @@ int main(int argc, char **argv)
         return bench_smtp_sink(argc - 1, argv + 1);
     if (argc == 6 && strcmp(argv[1], "router-lookup") == 0)
         return bench_router_lookup(argv[2], argv[3], (unsigned)atoi(argv[4]), atof(argv[5]));
+    if (argc == 6 && strcmp(argv[1], "transport-floor") == 0)
+        return bench_transport_floor(argv[2], argv[3], (unsigned)atoi(argv[4]), atof(argv[5]));
     if (argc == 5 && strcmp(argv[1], "direct-lookup") == 0)
         return bench_direct_lookup(argv[2], argv[3], atof(argv[4]));
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cluster spine benchmark (writes the "Cluster spine" section of bench/RESULTS.md):
 #  (a) get-by-fingerprint through the router with 1, 16 and 64 requests in flight, against the
-#      same lookups made directly on the shards' LevelDB in one process;
+#      same lookups made directly on the shards' LevelDB in one process, and over bare ZeroMQ
+#      (oks-bench transport-floor: the same two hops between processes, answers of the same
+#      sizes, no work: the floor of any ZeroMQ router on this box);
 #  (b) import of a keyring (default debian-keyring.gpg) with verification, a re-import of the
 #      same keys, the verification ceiling of the box (oksctl inspect on both cores), and
 #      `sks build` on the same file as the reference row.
@@ -34,7 +36,10 @@ sks_rate=$(echo "$keys / ($t6 - $t5)" | bc -l)
 import json,sys
 for l in sys.stdin: print(json.loads(l)["fingerprint"])' >"$D/fprs"
 : >"$D/lookups"
-for w in 1 16 64; do "$B/oks-bench" router-lookup "$OKS_CONFIG" "$D/fprs" "$w" "$SECS" >>"$D/lookups"; done
+for w in 1 16 64; do
+  "$B/oks-bench" router-lookup "$OKS_CONFIG" "$D/fprs" "$w" "$SECS" >>"$D/lookups"
+  "$B/oks-bench" transport-floor "$OKS_CONFIG" "$D/fprs" "$w" "$SECS" >>"$D/lookups"
+done
 bash deploy/local.sh down --dir "$D" >/dev/null
 "$B/oks-bench" direct-lookup "$OKS_CONFIG" "$D/fprs" "$SECS" >>"$D/lookups"
 cat "$D/lookups"
@@ -47,12 +52,22 @@ section() {
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "- command: \`bash bench/spine.sh --write $KR $SECS\` (2 shards + router on loopback)"
   echo
-  echo "| lookup by fingerprint | in flight | req/s | p50 ms | p99 ms | share of direct LevelDB |"
-  echo "|---|---|---|---|---|---|"
+  echo "| lookup by fingerprint | in flight | req/s | p50 ms | p99 ms | share of direct LevelDB | share of the bare ZeroMQ floor |"
+  echo "|---|---|---|---|---|---|---|"
   awk -v direct="$direct" '{
     for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-    printf "| %s | %s | %.0f | %.3f | %.3f | %.0f%% |\n", $1 == "router" ? "through the router" : "direct LevelDB, one process", v["window"], v["rps"], v["p50_ms"], v["p99_ms"], 100 * v["rps"] / direct
+    if ($1 == "floor") floor[v["window"]] = v["rps"]
+    name = $1 == "router" ? "through the router" : $1 == "floor" ? "bare ZeroMQ, same hops, no work" : "direct LevelDB, one process"
+    line[NR] = sprintf("| %s | %s | %.0f | %.3f | %.3f | %.0f%% | ", name, v["window"], v["rps"], v["p50_ms"], v["p99_ms"], 100 * v["rps"] / direct)
+    kind[NR] = $1; win[NR] = v["window"]; rps[NR] = v["rps"]
+  } END {
+    for (i = 1; i <= NR; i++)
+      print line[i] (kind[i] == "router" && floor[win[i]] ? sprintf("%.0f%%", 100 * rps[i] / floor[win[i]]) : "–") " |"
   }' "$D/lookups"
+  echo
+  awk -v direct="$direct" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    if (v["window"] == 64) r[$1] = v["rps"] }
+    END { if (r["floor"] && r["router"]) printf "At 64 in flight the spine keeps %.0f%% of direct LevelDB (target 30%%); bare ZeroMQ with the same hops, answer sizes and no work at all keeps %.0f%%, and the spine %.0f%% of that floor.\n", 100 * r["router"] / direct, 100 * r["floor"] / direct, 100 * r["router"] / r["floor"] }' "$D/lookups"
   echo
   echo "| import of $(basename "$KR") ($keys keys) | keys/s |"
   echo "|---|---|"
