@@ -15,6 +15,7 @@ case "${1:-}" in
     C=$(mktemp -d /tmp/oksc.XXXXXX)
     trap 'rm -rf "$C"' EXIT
     bash bench/mint.sh 50
+    bash bench/spine.sh /usr/share/keyrings/debian-maintainers.gpg 0.3
     bash bench/hkp.sh 40 0.3 1 2
     OKS_BENCH_CACHE=$C bash bench/bulk.sh --no-sks 200 2
     echo "smoke run done"

@@ -50,7 +50,7 @@ section() {
   echo
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- command: \`bash bench/spine.sh --write $KR $SECS\` (2 shards + router on loopback)"
+  echo "- command: \`bash bench/spine.sh$([ $WRITE = 1 ] && echo " --write") $KR $SECS\` (2 shards + router on loopback)"
   echo
   echo "| lookup by fingerprint | in flight | req/s | p50 ms | p99 ms | share of direct LevelDB | share of the bare ZeroMQ floor |"
   echo "|---|---|---|---|---|---|---|"
