@@ -12,6 +12,7 @@
 #   lib/*.c                       shared code, linked into everything
 #   DIR/main.c + DIR/*.c          one program per folder (table PROGRAMS below); the other .c files
 #                                 of DIR are its units, also linked into DIR's unit tests
+#   DIR/*.cc                      C++ units (only where a C API is not enough: shard/store_env.cc)
 #   tests/unit/MOD/test_*.c       one cmocka binary each, linked with lib/ and MOD's units
 #   tests/fuzz/fuzz_*.c           libFuzzer targets (LLVMFuzzerTestOneInput), linked with lib/
 #   tests/integration/*.sh        run in order by tests/run.sh
@@ -40,7 +41,7 @@ PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.
 
 # no leveldb.pc in Debian 12; libetpan.pc would force -no-pie; h2o needs -DH2O_USE_LIBUV=0
 LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt) \
-        -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm
+        -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm -lstdc++
 TEST_LIBS := -lcmocka
 
 WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla
@@ -51,8 +52,9 @@ LDFLAGS_asan   := -fsanitize=address,undefined
 override CFLAGS  := -std=gnu11 -pthread -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -I. -I$(GEN) $(WARN) \
                     $(CFLAGS_$(MODE)) $(CFLAGS)
 override LDFLAGS := -pthread $(LDFLAGS_$(MODE)) $(LDFLAGS)
+override CXXFLAGS := -std=gnu++17 -pthread -D_GNU_SOURCE -I. $(WARN) $(CFLAGS_$(MODE)) $(CXXFLAGS)
 
-obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+obj = $(patsubst %.cc,$(OBJ)/%.o,$(patsubst %.c,$(OBJ)/%.o,$(1)))
 
 PROTO_SRC := $(wildcard proto/oks.proto)
 ifneq ($(PROTO_SRC),)
@@ -65,16 +67,16 @@ endif
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(call obj,$(LIB_SRCS)) $(if $(PROTO_C),$(PROTO_C:.c=.o))
-units    = $(call obj,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+units    = $(call obj,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c $(1)/*.cc)))
 
 ALL_BINS := $(foreach p,$(PRESENT),$(BIN)/$(call prog_name,$(p)))
 all: $(ALL_BINS)
 
 # units a program borrows from another folder
-EXTRA_bench := shard/store.c
+EXTRA_bench := shard/store.c shard/store_env.cc
 
 define PROGRAM_rules
-$(BIN)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c) \
+$(BIN)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c $(call prog_dir,$(1))/*.cc) \
     $(EXTRA_$(call prog_dir,$(1)))) $(LIB_OBJS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(LIBS)
@@ -106,6 +108,9 @@ tests: $(UNIT_BINS) $(REPLAY_BINS)
 $(OBJ)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(OBJ)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c -o $@ $<
 $(GEN)/%.o: $(GEN)/%.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -31,6 +31,9 @@ SHARDS=("$@"); [ ${#SHARDS[@]} -gt 0 ] || SHARDS=(2 4)
 KR=${OKS_BENCH_KEYRING:-/usr/share/keyrings/debian-keyring.gpg}
 B=build/bin
 CORES=$(nproc)
+# how the shards read table files ([shard] table_reads; OKS_SHARD_OPTS="table_reads=mmap" is
+# passed on by deploy/local.sh); read back from the cluster config below
+TABLE_READS=pread
 D=$(mktemp -d /tmp/oksk.XXXXXX)
 SAMPLER=
 cleanup() {
@@ -83,9 +86,15 @@ ceiling
 for S in "${SHARDS[@]}"; do
   C=$D/c$S
   bash deploy/local.sh up --dir "$C" --shards "$S" >/dev/null
+  TABLE_READS=$(awk -F' *= *' '$1 == "table_reads" {v = $2} END {print v ? v : "pread"}' "$C/oks.conf")
   (t0=$(date +%s.%N)
    while :; do
      k=$(total_keys "$C"); [ -n "$k" ] && echo "$(echo "$(date +%s.%N) - $t0" | bc -l) $k"
+     # resident memory of each shard, split into anonymous and file-backed (KiB)
+     for f in "$C"/run/shard*.pid; do
+       awk -v p="$(basename "$f" .pid)" '/^RssAnon/{a = $2} /^RssFile/{f = $2} END {print p, a, f}' \
+         "/proc/$(cat "$f")/status" >>"$D/mem-$S.dat"
+     done
      sleep 1
    done) >"$D/rate-$S.dat" 2>/dev/null &
   SAMPLER=$!
@@ -109,7 +118,9 @@ for S in "${SHARDS[@]}"; do
   rss=""; shard_max=0
   for f in "$C"/run/*.pid; do
     p=$(basename "$f" .pid); m=$(hwm "$(cat "$f")")
-    rss+="$p $m MiB (now: $(awk '/^RssAnon/{a = $2} /^RssFile/{f = $2} END {printf "anon %.0f, file %.0f", a / 1024, f / 1024}' "/proc/$(cat "$f")/status")), "
+    during=$(awk -v p="$p" '$1 == p {if ($2 > a) a = $2; if ($3 > f) f = $3}
+      END {if (a + f) printf "; during the fresh import, sampled each second, at most anon %.0f / file %.0f", a / 1024, f / 1024}' "$D/mem-$S.dat" 2>/dev/null)
+    rss+="$p $m MiB (after: $(awk '/^RssAnon/{a = $2} /^RssFile/{f = $2} END {printf "anon %.0f, file %.0f", a / 1024, f / 1024}' "/proc/$(cat "$f")/status")$during), "
     case $p in shard*) [ "$m" -gt "$shard_max" ] && shard_max=$m ;; esac
   done
   echo "$S $stored $(printf '%.1f' "$(calc "$t1 - $t0")") $(printf '%.0f' "$fresh") $reimp $(( disk / (stored > 0 ? stored : 1) )) $shard_max $(( $(awk 'END {print $1}' "$D/imp-rss-$S") / 1024 )) $(printf '%.3f' "$(calc "1000 * $cpu / $(( stored > 0 ? stored : 1 ))")")|$note" >>"$D/oks.rows"
@@ -223,7 +234,9 @@ section() {
     printf '| SKS build + cleandb + pbuild | %s | %.1f | %.0f | — | | | | |\n' "$N" "$(calc "$1 + $2 + $3")" "$(calc "$N / ($1 + $2 + $3)")"
   fi
   echo
-  echo "Peak RSS (VmHWM) of every OKS process after both imports:"
+  echo "Peak RSS (VmHWM) of every OKS process over both imports, with its anonymous and file-backed"
+  echo "(mapped files: binaries, libraries and, with \`[shard] table_reads = mmap\`, LevelDB tables) parts"
+  echo "after them, in MiB; shards read LevelDB tables with $TABLE_READS ([shard] table_reads, README \"Shard memory\"):"
   while IFS='|' read -r S r; do echo "- $S shard$([ "$S" = 1 ] || echo s): $r"; done <"$D/rss.rows"
   echo
   echo "Import rate over time: bench/import-rate$TAG.png."

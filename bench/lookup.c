@@ -128,8 +128,13 @@ int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seco
     uint8_t(*fprs)[20];
     size_t nf = load_fprs(fpr_file, &fprs);
     oks_store **st = calloc(c.n_shards, sizeof *st);
+    oks_store_opts so;
+    if (oks_store_opts_from_config(&c, &so, &e)) {
+        fprintf(stderr, "oks-bench: %s\n", e.msg);
+        return 1;
+    }
     for (size_t i = 0; i < c.n_shards; i++)
-        if (oks_store_open(c.shards[i].data_dir, c.shard_cache_mb, &st[i], &e)) {
+        if (oks_store_open(c.shards[i].data_dir, &so, &st[i], &e)) {
             fprintf(stderr, "oks-bench: %s (stop the cluster first)\n", e.msg);
             return 1;
         }

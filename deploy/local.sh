@@ -4,6 +4,10 @@
 #   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
 #                          [--http-opt KEY=VALUE]...   (more [http] settings, see README)
+#                          [--shard-opt KEY=VALUE]...  (more [shard] settings, e.g.
+#                                               table_reads=mmap; also taken from the
+#                                               environment: OKS_SHARD_OPTS="K=V K=V", so
+#                                               benchmarks can run with other shard settings)
 #                          [--mail-pop3 HOST:PORT --mail-user U --mail-password P
 #                           --mail-smtp HOST:PORT --mail-address ADDR [--mail-poll-seconds N]
 #                           [--mail-sync-sites "a@x b@y"] [--mail-opt KEY=VALUE]...]
@@ -30,7 +34,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
 DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD=
-HTTP_OPTS=() MAIL_OPTS=()
+HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=()
+read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 RECON_PORT= PARTNERS=() GOSSIP=60
 while [ $# -gt 0 ]; do
@@ -44,6 +49,7 @@ while [ $# -gt 0 ]; do
     --deadline-ms) DEADLINE=$2; shift 2 ;;
     --wkd-domains) WKD=$2; shift 2 ;;
     --http-opt) HTTP_OPTS+=("$2"); shift 2 ;;
+    --shard-opt) SHARD_OPTS+=("$2"); shift 2 ;;
     --mail-pop3) MAIL_POP3=$2; shift 2 ;;
     --mail-user) MAIL_USER=$2; shift 2 ;;
     --mail-password) MAIL_PASSWORD=$2; shift 2 ;;
@@ -55,7 +61,7 @@ while [ $# -gt 0 ]; do
     --recon-port) RECON_PORT=$2; shift 2 ;;
     --partner) PARTNERS+=("$2"); shift 2 ;;
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -89,6 +95,7 @@ write_conf() {
     echo
     echo "[shard]"
     echo "workers = $WORKERS"
+    for o in "${SHARD_OPTS[@]}"; do echo "${o%%=*} = ${o#*=}"; done
     echo
     echo "[sync]"
     echo "; the sync worker's partner list (SKS membership format) and the partner state it"

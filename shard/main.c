@@ -87,7 +87,12 @@ int main(int argc, char **argv)
         oks_error("[shard.%s] has no data directory", name);
         return 1;
     }
-    if (oks_store_open(dir, conf.shard_cache_mb, &sh.store, &e)) {
+    oks_store_opts so;
+    if (oks_store_opts_from_config(&conf, &so, &e)) {
+        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    if (oks_store_open(dir, &so, &sh.store, &e)) {
         oks_error("store %s: %s", dir, oks_err_format(&e, msg, sizeof msg));
         return 1;
     }

@@ -1,10 +1,13 @@
 /* Shard storage on LevelDB: keys, indexes, change log, counters (see store.h). */
 #include "shard/store.h"
 
+#include "lib/cluster.h"
 #include "lib/proto.h"
+#include "shard/store_env.h"
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <leveldb/c.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -63,23 +66,76 @@ static void mkdir_p(const char *dir)
     mkdir(p, 0755);
 }
 
-int oks_store_open(const char *dir, size_t cache_mb, oks_store **out, oks_err *e)
+/* [shard] NAME as a number in 1..max; absent keeps *out. */
+static int conf_number(const oks_cluster *c, const char *name, unsigned long long max,
+                       unsigned long long *out, oks_err *e)
 {
+    char *v = oks_cluster_get(c, "shard", name);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    int bad = !*v || *end || errno || x == 0 || x > max || v[0] == '-';
+    int r = bad ? oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                              "[shard] %s: '%s' is not a number in 1..%llu", name, v, max)
+                : 0;
+    if (!bad)
+        *out = x;
+    free(v);
+    return r;
+}
+
+int oks_store_opts_from_config(const oks_cluster *c, oks_store_opts *o, oks_err *e)
+{
+    memset(o, 0, sizeof *o);
+    o->cache_mb = c->shard_cache_mb;
+    unsigned long long wb = OKS_STORE_WRITE_BUFFER_MB, mof = OKS_STORE_MAX_OPEN_FILES;
+    int r = conf_number(c, "write_buffer_mb", 1024, &wb, e);
+    if (!r)
+        r = conf_number(c, "max_open_files", 50000, &mof, e);
+    if (r)
+        return r;
+    o->write_buffer_mb = (size_t)wb;
+    o->max_open_files = (unsigned)mof;
+    char *v = oks_cluster_get(c, "shard", "table_reads");
+    if (v && strcmp(v, "mmap") == 0)
+        o->table_reads = OKS_STORE_READS_MMAP;
+    else if (v && strcmp(v, "pread") != 0)
+        r = oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                        "[shard] table_reads: '%s' is neither pread nor mmap", v);
+    free(v);
+    return r;
+}
+
+int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, oks_err *e)
+{
+    static const oks_store_opts defaults = {0};
+    if (!o)
+        o = &defaults;
+    leveldb_env_t *env = NULL;
+    if (o->table_reads == OKS_STORE_READS_PREAD && !(env = oks_store_pread_env()))
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store environment");
     oks_store *s = calloc(1, sizeof *s);
     if (!s)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store");
     mkdir_p(dir);
     s->dir = strdup(dir);
     s->opt = leveldb_options_create();
-    s->cache = leveldb_cache_create_lru((cache_mb ? cache_mb : 64) << 20);
+    s->cache = leveldb_cache_create_lru((o->cache_mb ? o->cache_mb : OKS_STORE_CACHE_MB) << 20);
     s->bloom = leveldb_filterpolicy_create_bloom(10);
     leveldb_options_set_create_if_missing(s->opt, 1);
     leveldb_options_set_cache(s->opt, s->cache);
     leveldb_options_set_filter_policy(s->opt, s->bloom);
+    if (env)
+        leveldb_options_set_env(s->opt, env);
     /* keys are already compressed data (MPIs, signatures): snappy still wins on index keys and
      * user IDs and costs little */
     leveldb_options_set_compression(s->opt, leveldb_snappy_compression);
-    leveldb_options_set_write_buffer_size(s->opt, 16 << 20);
+    leveldb_options_set_write_buffer_size(
+        s->opt, (o->write_buffer_mb ? o->write_buffer_mb : OKS_STORE_WRITE_BUFFER_MB) << 20);
+    leveldb_options_set_max_open_files(
+        s->opt, (int)(o->max_open_files ? o->max_open_files : OKS_STORE_MAX_OPEN_FILES));
     leveldb_options_set_max_file_size(s->opt, 32 << 20);
     s->ro = leveldb_readoptions_create();
     s->ro_scan = leveldb_readoptions_create();

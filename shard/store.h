@@ -37,7 +37,30 @@ typedef struct oks_store_record {
     char *raw;     /* owned (leveldb_free) */
 } oks_store_record;
 
-int oks_store_open(const char *dir, size_t cache_mb, oks_store **out, oks_err *e);
+/* How a store uses memory (README "Shard memory"). Zero fields take the defaults. */
+typedef enum oks_store_reads {
+    OKS_STORE_READS_PREAD = 0, /* table files read with pread: RSS bounded by the caches */
+    OKS_STORE_READS_MMAP,      /* LevelDB's default: tables mapped, RSS grows with the DB */
+} oks_store_reads;
+
+typedef struct oks_store_opts {
+    size_t cache_mb;          /* LevelDB block cache, MiB (64) */
+    size_t write_buffer_mb;   /* memtable size, MiB (OKS_STORE_WRITE_BUFFER_MB) */
+    unsigned max_open_files;  /* table files kept open (OKS_STORE_MAX_OPEN_FILES) */
+    oks_store_reads table_reads;
+} oks_store_opts;
+
+#define OKS_STORE_CACHE_MB 64
+#define OKS_STORE_WRITE_BUFFER_MB 16
+#define OKS_STORE_MAX_OPEN_FILES 500
+
+struct oks_cluster;
+/* Fills o from [shard] cache_mb, write_buffer_mb, max_open_files and table_reads (pread|mmap)
+ * of the cluster config; an unknown value is an error naming it. */
+int oks_store_opts_from_config(const struct oks_cluster *c, oks_store_opts *o, oks_err *e);
+
+/* o NULL: every default. */
+int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, oks_err *e);
 void oks_store_close(oks_store *s);
 
 /* 1 found, 0 not found, <0 error. rec->raw must be released with oks_store_record_release. */

@@ -16,6 +16,8 @@
 
 #define KEYRING "/usr/share/keyrings/debian-archive-keyring.gpg"
 
+static const oks_store_opts opts8 = {.cache_mb = 8};
+
 typedef struct fixture {
     char dir[64];
     oks_store *s;
@@ -60,7 +62,7 @@ static int setup(void **state)
     oks_pgp_key_sks_hash(f->key, f->hash);
     oks_pgp_key_sks_hash(f->key2, f->hash2);
     oks_err e;
-    if (oks_store_open(f->dir, 8, &f->s, &e))
+    if (oks_store_open(f->dir, &opts8, &f->s, &e))
         return -1;
     *state = f;
     return 0;
@@ -215,7 +217,7 @@ static void counters_are_kept_across_reopen(void **state)
     assert_int_equal(st.last_seq, 2);
     oks_store_close(f->s);
     f->s = NULL;
-    assert_int_equal(oks_store_open(f->dir, 8, &f->s, &e), 0);
+    assert_int_equal(oks_store_open(f->dir, &opts8, &f->s, &e), 0);
     oks_store_stats_get(f->s, &st);
     assert_int_equal(st.keys, 2);
     assert_int_equal(st.bytes, f->bytes.len + f->bytes2.len);
