@@ -96,6 +96,15 @@ static void send_reply(void *push, zmq_msg_t *conn, zmq_msg_t *rid, oks_buf *bod
         zmq_msg_close(&m);
 }
 
+void oks_shard_reply(void *push, oks_job *j, Oks__Response *r)
+{
+    oks_buf out = OKS_BUF_INIT;
+    if (oks_proto_pack_response(r, &out) == 0)
+        send_reply(push, &j->conn, &j->rid, &out);
+    oks_buf_release(&out);
+    oks_shard_response_release(r);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -108,19 +117,15 @@ static void *worker_main(void *arg)
         r.version = OKS_PROTO_VERSION;
         switch (j->req->op_case) {
         case OKS__REQUEST__OP_ADD:
-            oks_shard_handle_add(w->sh, j->req, &r);
-            break;
+            oks_shard_add_async(w->sh, j, push); /* answered by the writer (or in there) */
+            continue;
         case OKS__REQUEST__OP_DELETE:
             oks_shard_handle_delete(w->sh, j->req, &r);
             break;
         default:
             oks_shard_handle_read(w->sh, j->req, &r);
         }
-        oks_buf out = OKS_BUF_INIT;
-        if (oks_proto_pack_response(&r, &out) == 0)
-            send_reply(push, &j->conn, &j->rid, &out);
-        oks_buf_release(&out);
-        oks_shard_response_release(&r);
+        oks_shard_reply(push, j, &r);
         oks_job_free(j);
     }
     zmq_close(push);
@@ -187,6 +192,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     oks_zsock_defaults(pull, 0);
     char ep[64];
     snprintf(ep, sizeof ep, REPLY_ENDPOINT_FMT, (void *)sh);
+    snprintf(sh->reply_ep, sizeof sh->reply_ep, "%s", ep);
     if (zmq_bind(pull, ep) != 0 || zmq_bind(router, me->endpoint) != 0) {
         int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s", me->endpoint,
                             zmq_strerror(errno));

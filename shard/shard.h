@@ -36,13 +36,15 @@ typedef struct oks_jobq {
 
 struct oks_ingest;
 
-/* A verifier's batch waiting for the writer. */
+/* A verifier's batch waiting for the writer. With job set (the usual add path) the verifier
+ * does not wait: the writer answers job once the batch is on disk and frees everything. */
 typedef struct oks_commit {
     struct oks_commit *next;
     struct oks_ingest *jobs;
     size_t n;
     bool done;
     int status;
+    oks_job *job; /* owned when set: the request to answer after the commit */
 } oks_commit;
 
 typedef struct oks_shard {
@@ -56,6 +58,8 @@ typedef struct oks_shard {
     pthread_mutex_t wlock;
     pthread_cond_t wcond, wdone;
     oks_commit *whead, *wtail;
+    size_t wqueued;           /* commits handed over without waiting, not yet answered */
+    char reply_ep[64];        /* inproc endpoint of the I/O thread's reply socket */
     oks_jobq admin;           /* deletes */
     bool wstop;
     atomic_ulong adds, sigs_verified;
@@ -75,6 +79,13 @@ void oks_job_free(oks_job *j);
 void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
 /* Handles an add on a verifier thread (blocks until committed). */
 void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* Handles the add request of job on a verifier thread without waiting for the write: prepares
+ * (parse, merge, verify) and hands the batch to the writer, which answers over its own reply
+ * socket once the batch is synced; batches with nothing to write are answered here over push.
+ * Takes job. Blocks only while the writer has too many batches queued (backpressure). */
+void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push);
+/* Packs resp, sends [conn][rid][body] of job over push and releases resp. */
+void oks_shard_reply(void *push, oks_job *job, Oks__Response *resp);
 void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
 void oks_shard_response_release(Oks__Response *resp);
 /* Checks map digest and slot ownership; fills resp with WRONG_SHARD and returns false if bad. */

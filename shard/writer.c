@@ -1,5 +1,7 @@
 /* Shard writes: adds prepared on verifier threads are committed by the single writer thread in
- * synced group batches; deletes go through the same writer (see shard.h). */
+ * synced group batches, and answered by it once on disk, so verifiers go on verifying while a
+ * batch is written (and the next group commit collects everything prepared meanwhile); deletes
+ * go through the same writer (see shard.h). */
 #include "shard/ingest.h"
 #include "shard/shard.h"
 
@@ -7,25 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Batches handed to the writer without waiting, per verifier, before verifiers wait: bounds
+ * the memory of prepared keys when the disk is slower than verification. */
+#define OKS_SHARD_WRITER_QUEUE_PER_WORKER 4
+
+static void enqueue(oks_shard *sh, oks_commit *c)
+{
+    if (sh->wtail)
+        sh->wtail->next = c;
+    else
+        sh->whead = c;
+    sh->wtail = c;
+    pthread_cond_signal(&sh->wcond);
+}
+
 int oks_shard_commit_wait(oks_shard *sh, oks_ingest *jobs, size_t n)
 {
-    oks_commit c = {NULL, jobs, n, false, 0};
+    oks_commit c = {NULL, jobs, n, false, 0, NULL};
     pthread_mutex_lock(&sh->wlock);
-    if (sh->wtail)
-        sh->wtail->next = &c;
-    else
-        sh->whead = &c;
-    sh->wtail = &c;
-    pthread_cond_signal(&sh->wcond);
+    enqueue(sh, &c);
     while (!c.done)
         pthread_cond_wait(&sh->wdone, &sh->wlock);
     pthread_mutex_unlock(&sh->wlock);
     return c.status;
 }
 
+static void finish_add(oks_shard *sh, oks_ingest *jobs, size_t n, int status, Oks__Response *r);
+
 /* Commits the given commits' jobs: one batch, flushed early when a fingerprint repeats (the
  * second write of a key must see the first). */
-static void write_batches(oks_shard *sh, oks_commit *list)
+static void write_batches(oks_shard *sh, oks_commit *list, void *push)
 {
     size_t cap = 0, n = 0;
     for (oks_commit *c = list; c; c = c->next)
@@ -74,12 +87,31 @@ static void write_batches(oks_shard *sh, oks_commit *list)
     oks_store_write_unlock(sh->store);
     free(ch);
     free(owner);
+    /* answer the batches whose verifiers did not wait (everything above is synced) */
+    size_t answered = 0;
+    oks_commit **link = &list;
+    while (*link) {
+        oks_commit *c = *link;
+        if (!c->job) {
+            link = &c->next;
+            continue;
+        }
+        *link = c->next;
+        Oks__Response r = OKS__RESPONSE__INIT;
+        r.version = OKS_PROTO_VERSION;
+        finish_add(sh, c->jobs, c->n, status, &r);
+        oks_shard_reply(push, c->job, &r);
+        oks_job_free(c->job);
+        free(c);
+        answered++;
+    }
     pthread_mutex_lock(&sh->wlock);
     for (oks_commit *c = list, *next; c; c = next) {
         next = c->next;
         c->status = status;
         c->done = true;
     }
+    sh->wqueued -= answered;
     pthread_cond_broadcast(&sh->wdone);
     pthread_mutex_unlock(&sh->wlock);
 }
@@ -87,6 +119,9 @@ static void write_batches(oks_shard *sh, oks_commit *list)
 void *oks_shard_writer(void *arg)
 {
     oks_shard *sh = arg;
+    void *push = zmq_socket(sh->zctx, ZMQ_PUSH);
+    oks_zsock_defaults(push, 0);
+    zmq_connect(push, sh->reply_ep);
     for (;;) {
         pthread_mutex_lock(&sh->wlock);
         while (!sh->whead && !sh->wstop)
@@ -96,10 +131,12 @@ void *oks_shard_writer(void *arg)
         bool stop = sh->wstop;
         pthread_mutex_unlock(&sh->wlock);
         if (list)
-            write_batches(sh, list);
+            write_batches(sh, list, push);
         else if (stop)
-            return NULL;
+            break;
     }
+    zmq_close(push);
+    return NULL;
 }
 
 static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
@@ -127,26 +164,27 @@ static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
     r->results[r->n_results++] = a;
 }
 
-void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
+/* Prepares every key of an add (parse, merge, verify, slot check) into a new jobs array; NULL
+ * (with r filled) when the request is refused as a whole. *to_write counts keys to store. */
+static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r,
+                               size_t *to_write)
 {
+    *to_write = 0;
     if (!oks_shard_check_route(sh, req, r))
-        return;
+        return NULL;
     const Oks__Add *add = req->add;
     size_t n = add->n_keys;
     if (n > 10000) {
         r->status = OKS__STATUS__STATUS_TOO_LARGE;
         r->error = strdup("at most 10000 keys per add request");
-        return;
+        return NULL;
     }
     oks_ingest *jobs = calloc(n ? n : 1, sizeof *jobs);
-    r->results = calloc(n ? n : 1, sizeof *r->results);
-    if (!jobs || !r->results) {
-        free(jobs);
+    if (!jobs) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
         r->error = strdup("out of memory");
-        return;
+        return NULL;
     }
-    size_t to_write = 0;
     for (size_t i = 0; i < n; i++) {
         oks_ingest *j = &jobs[i];
         oks_ingest_prepare(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, j);
@@ -159,18 +197,72 @@ void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response 
             j->key = NULL;
         }
         atomic_fetch_add(&sh->sigs_verified, j->vst.self_verified);
-        to_write += j->key != NULL;
+        *to_write += j->key != NULL;
     }
-    if (to_write && oks_shard_commit_wait(sh, jobs, n) != 0) {
+    atomic_fetch_add(&sh->adds, n);
+    return jobs;
+}
+
+/* Fills r with one result per job (status from the write) and frees the jobs. */
+static void finish_add(oks_shard *sh, oks_ingest *jobs, size_t n, int status, Oks__Response *r)
+{
+    (void)sh;
+    if (status != 0) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
         r->error = strdup("storage write failed; see the shard log");
     }
+    r->results = calloc(n ? n : 1, sizeof *r->results);
     for (size_t i = 0; i < n; i++) {
-        add_result(r, i, &jobs[i]);
+        if (r->results)
+            add_result(r, i, &jobs[i]);
         oks_ingest_release(&jobs[i]);
     }
-    atomic_fetch_add(&sh->adds, n);
+    if (!r->results) {
+        r->status = OKS__STATUS__STATUS_INTERNAL;
+        free(r->error == protobuf_c_empty_string ? NULL : r->error);
+        r->error = strdup("out of memory");
+    }
     free(jobs);
+}
+
+void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
+{
+    size_t to_write;
+    oks_ingest *jobs = prepare_add(sh, req, r, &to_write);
+    if (!jobs)
+        return;
+    size_t n = req->add->n_keys;
+    int status = to_write ? oks_shard_commit_wait(sh, jobs, n) : 0;
+    finish_add(sh, jobs, n, status, r);
+}
+
+void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
+{
+    Oks__Response r = OKS__RESPONSE__INIT;
+    r.version = OKS_PROTO_VERSION;
+    size_t to_write;
+    oks_ingest *jobs = prepare_add(sh, job->req, &r, &to_write);
+    size_t n = job->req->add->n_keys;
+    oks_commit *c = jobs && to_write ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        /* refused, nothing to store, or no memory for the hand-over: answer here */
+        if (jobs && to_write)
+            finish_add(sh, jobs, n, oks_shard_commit_wait(sh, jobs, n), &r);
+        else if (jobs)
+            finish_add(sh, jobs, n, 0, &r);
+        oks_shard_reply(push, job, &r);
+        oks_job_free(job);
+        return;
+    }
+    c->jobs = jobs;
+    c->n = n;
+    c->job = job;
+    pthread_mutex_lock(&sh->wlock);
+    while (sh->wqueued >= OKS_SHARD_WRITER_QUEUE_PER_WORKER * (size_t)sh->n_workers && !sh->wstop)
+        pthread_cond_wait(&sh->wdone, &sh->wlock);
+    sh->wqueued++;
+    enqueue(sh, c);
+    pthread_mutex_unlock(&sh->wlock);
 }
 
 void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
