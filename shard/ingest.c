@@ -16,22 +16,41 @@ static void reject(oks_ingest *j, const char *what, const oks_err *e)
     j->key = NULL;
 }
 
-static int load_stored(oks_store *s, const uint8_t *fpr, size_t fl, const oks_pgp_limits *lim,
-                       oks_pgp_key **out, uint8_t hash[16], size_t *bytes, oks_err *e)
+/* Parses a stored record (released here); 1, or an error. */
+static int parse_stored(oks_store_record *rec, const oks_pgp_limits *lim, oks_pgp_key **out,
+                        uint8_t hash[16], size_t *bytes, oks_err *e)
 {
-    oks_store_record rec;
-    *out = NULL;
-    int r = oks_store_get(s, fpr, fl, &rec, e);
-    if (r <= 0)
-        return r;
-    memcpy(hash, rec.hash, 16);
-    *bytes = rec.key.len;
+    memcpy(hash, rec->hash, 16);
+    *bytes = rec->key.len;
     /* a stored key was within limits when written; parse it with room for later growth */
     oks_pgp_limits big = *lim;
     big.max_key_bytes = (size_t)-1;
-    r = oks_pgp_key_parse(rec.key.ptr, rec.key.len, &big, OKS_PGP_TRUSTED, out, e);
-    oks_store_record_release(&rec);
+    int r = oks_pgp_key_parse(rec->key.ptr, rec->key.len, &big, OKS_PGP_TRUSTED, out, e);
+    oks_store_record_release(rec);
     return r ? r : 1;
+}
+
+/* The stored copy of a key now: 0 none, 1 found (*out parsed, hash, bytes), or an error. When
+ * it still has the hash prepare saw (known), prepare's parsed copy is taken instead of parsing
+ * it again. */
+static int load_stored(oks_store *s, oks_ingest *j, const oks_pgp_limits *lim, oks_pgp_key **out,
+                       uint8_t hash[16], size_t *bytes, oks_err *e)
+{
+    oks_store_record rec;
+    *out = NULL;
+    int r = oks_store_get(s, j->fpr, j->fpr_len, &rec, e);
+    if (r <= 0)
+        return r;
+    if (j->prep_old && memcmp(rec.hash, j->old_hash, 16) == 0 &&
+        rec.key.len == j->prep_old_bytes) {
+        memcpy(hash, rec.hash, 16);
+        *bytes = rec.key.len;
+        *out = j->prep_old;
+        j->prep_old = NULL;
+        oks_store_record_release(&rec);
+        return 1;
+    }
+    return parse_stored(&rec, lim, out, hash, bytes, e);
 }
 
 void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks_pgp_limits *lim,
@@ -52,16 +71,16 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
         reject(j, "v3 keys are not accepted", NULL);
         return;
     }
-    /* re-submission of exactly what is stored (the usual refresh / re-import): the canonical
-     * form hashes like the stored one, so nothing can change: no merge, no verification */
+    /* one read of the stored copy. Re-submission of exactly what is stored (the usual refresh /
+     * re-import): the canonical form hashes like the stored one, so nothing can change: no
+     * merge, no verification */
     oks_store_record rec;
-    int found = oks_store_get(s, j->fpr, j->fpr_len, &rec, &e);
-    if (found == 1) {
+    int r = oks_store_get(s, j->fpr, j->fpr_len, &rec, &e);
+    if (r == 1) {
         uint8_t inc_hash[16];
         oks_pgp_key_sks_hash(inc, inc_hash);
-        bool same = memcmp(inc_hash, rec.hash, 16) == 0;
-        oks_store_record_release(&rec);
-        if (same) {
+        if (memcmp(inc_hash, rec.hash, 16) == 0) {
+            oks_store_record_release(&rec);
             memcpy(j->old_hash, inc_hash, 16);
             memcpy(j->new_hash, inc_hash, 16);
             j->had_old = true;
@@ -69,9 +88,8 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
             oks_pgp_key_free(inc);
             return;
         }
+        r = parse_stored(&rec, lim, &old, j->old_hash, &j->prep_old_bytes, &e);
     }
-    size_t old_bytes = 0;
-    int r = load_stored(s, j->fpr, j->fpr_len, lim, &old, j->old_hash, &old_bytes, &e);
     if (r < 0) {
         oks_pgp_key_free(inc);
         reject(j, "stored copy unreadable", &e);
@@ -81,7 +99,9 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
     if (old) {
         r = oks_pgp_key_merge(old, inc, lim, &merged, &e);
         oks_pgp_key_free(inc);
-        oks_pgp_key_free(old);
+        /* kept for the commit: unless the key changes meanwhile, it is what the write replaces
+         * (its index entries are removed), and need not be read and parsed again there */
+        j->prep_old = old;
         if (r) {
             reject(j, "merge failed", &e);
             return;
@@ -117,7 +137,7 @@ int oks_ingest_commit(oks_store *s, const oks_pgp_limits *lim, oks_ingest *j,
     uint8_t cur_hash[16];
     size_t cur_bytes = 0;
     oks_pgp_key *cur = NULL;
-    int r = load_stored(s, j->fpr, j->fpr_len, lim, &cur, cur_hash, &cur_bytes, e);
+    int r = load_stored(s, j, lim, &cur, cur_hash, &cur_bytes, e);
     if (r < 0)
         return r;
     bool changed = (r == 1) != j->had_old || (r == 1 && memcmp(cur_hash, j->old_hash, 16) != 0);
@@ -173,6 +193,7 @@ void oks_ingest_release(oks_ingest *j)
 {
     oks_pgp_key_free(j->key);
     oks_pgp_key_free(j->old_key);
+    oks_pgp_key_free(j->prep_old);
     oks_buf_release(&j->bytes);
-    j->key = j->old_key = NULL;
+    j->key = j->old_key = j->prep_old = NULL;
 }

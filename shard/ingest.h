@@ -30,6 +30,8 @@ typedef struct oks_ingest {
     oks_pgp_key *key;     /* merged + verified, owned (NULL when nothing to write) */
     oks_buf bytes;        /* serialized key */
     oks_pgp_verify_stats vst;
+    oks_pgp_key *prep_old; /* stored copy prepare merged with (old_hash), owned, or NULL */
+    size_t prep_old_bytes;
     /* filled by commit */
     oks_pgp_key *old_key; /* stored key replaced, owned */
     size_t old_bytes;
