@@ -2,6 +2,14 @@
 #ifndef OKS_BENCH_H
 #define OKS_BENCH_H
 
+#include <stddef.h>
+
+/* Monotonic clock in seconds. */
+double bench_now_s(void);
+/* Prints "WHAT window= requests= seconds= rps= p50_ms= p99_ms=" for N latencies (sorts LAT). */
+void bench_report_lookups(const char *what, unsigned window, size_t n, double secs,
+                          double *lat);
+
 int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned window,
                         double seconds);
 int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seconds);

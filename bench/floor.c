@@ -19,24 +19,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #define FLOOR_SHARDS 2
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int free_port(void)
 {
@@ -208,7 +194,7 @@ static int client_run(int front_port, const size_t *sizes, size_t ns, unsigned w
     do {                                                                                           \
         uint64_t sz = sizes[sent % ns], id_ = (w) + (uint64_t)sent * window;                       \
         rid[w] = id_;                                                                              \
-        start[w] = now_s();                                                                        \
+        start[w] = bench_now_s();                                                                        \
         zmq_send(s, &id_, 8, ZMQ_SNDMORE);                                                         \
         zmq_send(s, &sz, 8, 0);                                                                    \
         sent++;                                                                                    \
@@ -226,7 +212,7 @@ static int client_run(int front_port, const size_t *sizes, size_t ns, unsigned w
         free(rid);
         return 1;
     }
-    double t0 = now_s(), end = t0 + seconds;
+    double t0 = bench_now_s(), end = t0 + seconds;
     for (unsigned w = 0; w < window; w++)
         SEND(w);
     int rc = 0;
@@ -241,7 +227,7 @@ static int client_run(int front_port, const size_t *sizes, size_t ns, unsigned w
         zmq_msg_recv(&body, s, 0);
         zmq_msg_close(&body);
         unsigned w = (unsigned)(r % window);
-        double t = now_s();
+        double t = bench_now_s();
         lat[done++] = t - start[w];
         if (t < end)
             SEND(w);
@@ -249,13 +235,9 @@ static int client_run(int front_port, const size_t *sizes, size_t ns, unsigned w
             break;
     }
 #undef SEND
-    double secs = now_s() - t0;
-    if (done) {
-        qsort(lat, done, sizeof *lat, cmp_double);
-        printf("floor window=%u requests=%zu seconds=%.2f rps=%.0f p50_ms=%.3f p99_ms=%.3f\n",
-               window, done, secs, (double)done / secs, lat[done / 2] * 1e3,
-               lat[(size_t)((double)done * 0.99)] * 1e3);
-    }
+    double secs = bench_now_s() - t0;
+    if (done)
+        bench_report_lookups("floor", window, done, secs, lat);
     zmq_close(s);
     zmq_ctx_term(z);
     free(lat);

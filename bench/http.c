@@ -3,6 +3,8 @@
  * knows Content-Length, chunked bodies and bodies delimited by close. */
 #include "bench/http.h"
 
+#include "bench/bench.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* ---- response parsing ------------------------------------------------------------------- */
 
@@ -321,7 +317,7 @@ static int conn_recv(int ep, conn *c, bench_load_result *res)
         return -1;
     if (pr == 0)
         return eof ? -1 : 0;
-    record(res, c->kind, r.status, now_s() - c->t0);
+    record(res, c->kind, r.status, bench_now_s() - c->t0);
     if (r.close || eof || r.total != c->in.len) {
         conn_close(ep, c); /* (bytes after the response: not ours, drop the connection) */
         return 0;
@@ -353,11 +349,11 @@ int bench_load_run(const bench_load_opts *o, bench_load_result *res)
         oks_buf_init(&cs[i].out);
         oks_buf_init(&cs[i].in);
     }
-    double start = now_s(), end = start + o->duration, last = start, stop_at = 0;
+    double start = bench_now_s(), end = start + o->duration, last = start, stop_at = 0;
     bool exhausted = false;
     unsigned inflight = 0;
     for (;;) {
-        double t = now_s();
+        double t = bench_now_s();
         bool stop = t >= end || exhausted || (o->max_requests && res->started >= o->max_requests);
         int timeout = 50;
         for (unsigned i = 0; i < o->conns && !stop; i++) {
@@ -386,7 +382,7 @@ int bench_load_run(const bench_load_opts *o, bench_load_result *res)
             }
             res->started++;
             inflight++;
-            c->t0 = now_s();
+            c->t0 = bench_now_s();
             if (fresh)
                 continue; /* sends once connected */
             c->state = C_SENDING;
@@ -425,7 +421,7 @@ int bench_load_run(const bench_load_opts *o, bench_load_result *res)
                 rc = conn_recv(ep, c, res);
                 if (rc == 0 && was == C_RECEIVING && c->state != C_RECEIVING) {
                     inflight--;
-                    last = now_s();
+                    last = bench_now_s();
                 }
             }
             if (rc < 0) { /* in flight: an error; idle: the server closed it */
@@ -433,7 +429,7 @@ int bench_load_run(const bench_load_opts *o, bench_load_result *res)
                     c->state == C_RECEIVING) {
                     res->errors++;
                     inflight--;
-                    last = now_s();
+                    last = bench_now_s();
                 }
                 conn_close(ep, c);
             }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
+double bench_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -46,7 +46,8 @@ static size_t load_fprs(const char *path, uint8_t (**out)[20])
     return n;
 }
 
-static void report(const char *what, unsigned window, size_t n, double secs, double *lat)
+void bench_report_lookups(const char *what, unsigned window, size_t n, double secs,
+                          double *lat)
 {
     qsort(lat, n, sizeof *lat, cmp_double);
     printf("%s window=%u requests=%zu seconds=%.2f rps=%.0f p50_ms=%.3f p99_ms=%.3f\n", what,
@@ -77,10 +78,10 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
     q.version = OKS_PROTO_VERSION;
     q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
     q.get_fingerprint = &g;
-    double t0 = now_s(), end = t0 + seconds;
+    double t0 = bench_now_s(), end = t0 + seconds;
     for (unsigned w = 0; w < window; w++) {
         g.fingerprint = (ProtobufCBinaryData){20, fprs[sent % nf]};
-        start[w] = now_s();
+        start[w] = bench_now_s();
         oks_client_send(cl, w, &q, &e);
         sent++;
     }
@@ -91,7 +92,7 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
             errors++;
             break;
         }
-        double t = now_s();
+        double t = bench_now_s();
         lat[done++] = t - start[id];
         if (r->status != OKS__STATUS__STATUS_OK || r->n_keys != 1)
             errors++;
@@ -105,7 +106,7 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
             break;
         }
     }
-    report("router", window, done, now_s() - t0, lat);
+    bench_report_lookups("router", window, done, bench_now_s() - t0, lat);
     if (errors)
         printf("errors=%zu\n", errors);
     oks_client_free(cl);
@@ -139,13 +140,13 @@ int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seco
             return 1;
         }
     size_t cap = 1 << 22, n = 0, errors = 0;
-    double *lat = malloc(cap * sizeof *lat), t0 = now_s(), end = t0 + seconds;
+    double *lat = malloc(cap * sizeof *lat), t0 = bench_now_s(), end = t0 + seconds;
     while (n < cap) {
         const uint8_t *fpr = fprs[n % nf];
         uint8_t kid[8];
         oks_keyid_of_fpr(fpr, 20, kid);
         oks_store *s = st[c.slot_owner[oks_slot_of_keyid(kid, c.n_slots)]];
-        double t = now_s();
+        double t = bench_now_s();
         if (t >= end)
             break;
         oks_store_record rec;
@@ -153,9 +154,9 @@ int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seco
             oks_store_record_release(&rec);
         else
             errors++;
-        lat[n++] = now_s() - t;
+        lat[n++] = bench_now_s() - t;
     }
-    report("direct", 1, n, now_s() - t0, lat);
+    bench_report_lookups("direct", 1, n, bench_now_s() - t0, lat);
     for (size_t i = 0; i < c.n_shards; i++)
         oks_store_close(st[i]);
     free(st);
