@@ -77,8 +77,6 @@ void oks_job_free(oks_job *j);
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that
  * oks_shard_response_release frees. */
 void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
-/* Handles an add on a verifier thread (blocks until committed). */
-void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
 /* Handles the add request of job on a verifier thread without waiting for the write: prepares
  * (parse, merge, verify) and hands the batch to the writer, which answers over its own reply
  * socket once the batch is synced; batches with nothing to write are answered here over push.

@@ -34,7 +34,7 @@ int oks_shard_commit_wait(oks_shard *sh, oks_ingest *jobs, size_t n)
     return c.status;
 }
 
-static void finish_add(oks_shard *sh, oks_ingest *jobs, size_t n, int status, Oks__Response *r);
+static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r);
 
 /* Commits the given commits' jobs: one batch, flushed early when a fingerprint repeats (the
  * second write of a key must see the first). */
@@ -99,7 +99,7 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
         *link = c->next;
         Oks__Response r = OKS__RESPONSE__INIT;
         r.version = OKS_PROTO_VERSION;
-        finish_add(sh, c->jobs, c->n, status, &r);
+        finish_add(c->jobs, c->n, status, &r);
         oks_shard_reply(push, c->job, &r);
         oks_job_free(c->job);
         free(c);
@@ -204,9 +204,8 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
 }
 
 /* Fills r with one result per job (status from the write) and frees the jobs. */
-static void finish_add(oks_shard *sh, oks_ingest *jobs, size_t n, int status, Oks__Response *r)
+static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r)
 {
-    (void)sh;
     if (status != 0) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
         r->error = strdup("storage write failed; see the shard log");
@@ -225,17 +224,6 @@ static void finish_add(oks_shard *sh, oks_ingest *jobs, size_t n, int status, Ok
     free(jobs);
 }
 
-void oks_shard_handle_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
-{
-    size_t to_write;
-    oks_ingest *jobs = prepare_add(sh, req, r, &to_write);
-    if (!jobs)
-        return;
-    size_t n = req->add->n_keys;
-    int status = to_write ? oks_shard_commit_wait(sh, jobs, n) : 0;
-    finish_add(sh, jobs, n, status, r);
-}
-
 void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
 {
     Oks__Response r = OKS__RESPONSE__INIT;
@@ -247,9 +235,9 @@ void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
     if (!c) {
         /* refused, nothing to store, or no memory for the hand-over: answer here */
         if (jobs && to_write)
-            finish_add(sh, jobs, n, oks_shard_commit_wait(sh, jobs, n), &r);
+            finish_add(jobs, n, oks_shard_commit_wait(sh, jobs, n), &r);
         else if (jobs)
-            finish_add(sh, jobs, n, 0, &r);
+            finish_add(jobs, n, 0, &r);
         oks_shard_reply(push, job, &r);
         oks_job_free(job);
         return;
