@@ -3,6 +3,7 @@
 
 #include "lib/cluster.h"
 #include "lib/proto.h"
+#include "shard/keyidx.h"
 #include "shard/store_env.h"
 
 #include <ctype.h>
@@ -16,8 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define MAX_WORDS_PER_UID 32
-#define MAX_UID_INDEX 255
 
 struct oks_store {
     leveldb_t *db;
@@ -315,71 +314,26 @@ int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], siz
 
 /* ---- index entries of a key --------------------------------------------------------------- */
 
-typedef struct idx_ctx {
-    leveldb_writebatch_t *wb;
-    bool del;
-    const uint8_t *fpr;
-    size_t fpr_len;
-    oks_buf k;
-    int words;
-} idx_ctx;
-
-static void idx_emit(idx_ctx *x, char kind, const void *p, size_t n, bool nul, const void *val,
-                     size_t vlen)
+/* Writes the change from the entries of the stored copy (old) to those of the new one: entries
+ * only in old are deleted, entries only in new are put, entries in both are left alone. Either
+ * side may be empty (a new key, a deleted key). */
+static void idx_write(leveldb_writebatch_t *wb, const oks_keyidx *old, const oks_keyidx *new)
 {
-    x->k.len = 0;
-    oks_buf_putc(&x->k, (uint8_t)kind);
-    oks_buf_append(&x->k, p, n);
-    if (nul)
-        oks_buf_putc(&x->k, 0);
-    if (!val)
-        oks_buf_append(&x->k, x->fpr, x->fpr_len);
-    if (!x->k.data)
-        return;
-    if (x->del)
-        leveldb_writebatch_delete(x->wb, (char *)x->k.data, x->k.len);
-    else
-        leveldb_writebatch_put(x->wb, (char *)x->k.data, x->k.len, val ? val : "",
-                               val ? vlen : 0);
-}
-
-static void idx_word(const char *w, size_t n, void *arg)
-{
-    idx_ctx *x = arg;
-    if (x->words++ < MAX_WORDS_PER_UID && n > 0 && n < 128)
-        idx_emit(x, 'w', w, n, true, NULL, 0);
-}
-
-static void idx_pubkey(idx_ctx *x, const oks_pgp_pubkey *pk, bool primary)
-{
-    idx_emit(x, 'i', pk->keyid, 8, false, NULL, 0);
-    idx_emit(x, 's', pk->keyid + 4, 4, false, NULL, 0);
-    if (!primary)
-        idx_emit(x, 'f', pk->fpr, pk->fpr_len, false, x->fpr, x->fpr_len);
-}
-
-static void idx_key(leveldb_writebatch_t *wb, const oks_pgp_key *key, const uint8_t *fpr,
-                    size_t fpr_len, bool del)
-{
-    idx_ctx x = {wb, del, fpr, fpr_len, OKS_BUF_INIT, 0};
-    idx_pubkey(&x, &key->primary, true);
-    for (size_t i = 0; i < key->n_subkeys; i++)
-        idx_pubkey(&x, &key->subkeys[i].key, false);
-    for (size_t i = 0; i < key->n_uids; i++) {
-        const oks_pgp_uid *u = &key->uids[i];
-        if (u->tag != OKS_PGP_TAG_UID)
-            continue;
-        char mail[256];
-        size_t ml = oks_pgp_uid_email(u->body, u->len, mail, sizeof mail);
-        if (ml > 0 && ml < sizeof mail)
-            idx_emit(&x, 'e', mail, ml, true, NULL, 0);
-        size_t ul = u->len > MAX_UID_INDEX ? MAX_UID_INDEX : u->len;
-        if (!memchr(u->body, 0, ul))
-            idx_emit(&x, 'u', u->body, ul, true, NULL, 0);
-        x.words = 0;
-        oks_pgp_words(u->body, u->len, idx_word, &x);
+    size_t i = 0, j = 0;
+    while (i < old->n || j < new->n) {
+        int c = i == old->n ? 1 : j == new->n ? -1 : oks_keyidx_cmp(old, i, new, j);
+        if (c < 0) {
+            leveldb_writebatch_delete(wb, (const char *)oks_keyidx_key(old, i), old->v[i].klen);
+            i++;
+        } else if (c > 0) {
+            leveldb_writebatch_put(wb, (const char *)oks_keyidx_key(new, j), new->v[j].klen,
+                                   (const char *)oks_keyidx_val(new, j), new->v[j].vlen);
+            j++;
+        } else {
+            i++;
+            j++;
+        }
     }
-    oks_buf_release(&x.k);
 }
 
 void oks_store_write_lock(oks_store *s)
@@ -398,13 +352,22 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     uint64_t keys = s->keys, bytes = s->bytes, seq = s->last_seq;
     uint64_t now = (uint64_t)time(NULL);
     oks_buf tmp = OKS_BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
+    oks_keyidx oldx = OKS_KEYIDX_INIT, newx = OKS_KEYIDX_INIT;
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i++) {
         const oks_store_change *c = &ch[i];
         uint8_t k[33];
         k[0] = 'k';
         memcpy(k + 1, c->fpr, c->fpr_len);
+        oldx.n = newx.n = 0;
+        if (c->old_key)
+            r = oks_keyidx_build(&oldx, c->old_key, c->fpr, c->fpr_len);
+        if (c->new_key && !r)
+            r = oks_keyidx_build(&newx, c->new_key, c->fpr, c->fpr_len);
+        if (r)
+            break;
+        idx_write(wb, &oldx, &newx);
         if (c->old_key) {
-            idx_key(wb, c->old_key, c->fpr, c->fpr_len, true);
             keys--;
             bytes -= c->old_bytes;
         }
@@ -414,14 +377,15 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             leveldb_writebatch_delete(wb, (char *)hk, 17);
         }
         if (c->new_key) {
-            idx_key(wb, c->new_key, c->fpr, c->fpr_len, false);
             tmp.len = 0;
             uint8_t hdr[25];
             hdr[0] = 1;
             put_be64(hdr + 1, now);
             memcpy(hdr + 9, c->new_hash, 16);
-            oks_buf_append(&tmp, hdr, 25);
-            oks_buf_append(&tmp, c->new_key_bytes, c->new_key_len);
+            r = oks_buf_append(&tmp, hdr, 25);
+            r = r ? r : oks_buf_append(&tmp, c->new_key_bytes, c->new_key_len);
+            if (r)
+                break;
             leveldb_writebatch_put(wb, (char *)k, c->fpr_len + 1, (char *)tmp.data, tmp.len);
             uint8_t hk[17] = {'h'};
             memcpy(hk + 1, c->new_hash, 16);
@@ -440,13 +404,20 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             cg.new_hash = (ProtobufCBinaryData){16, (uint8_t *)c->new_hash};
         cg.time = now;
         tmp.len = 0;
-        oks_buf_reserve(&tmp, oks__change__get_packed_size(&cg));
-        if (tmp.data) {
-            tmp.len = oks__change__pack(&cg, tmp.data);
-            uint8_t ck[9] = {'c'};
-            put_be64(ck + 1, seq);
-            leveldb_writebatch_put(wb, (char *)ck, 9, (char *)tmp.data, tmp.len);
-        }
+        r = oks_buf_reserve(&tmp, oks__change__get_packed_size(&cg));
+        if (r)
+            break;
+        tmp.len = oks__change__pack(&cg, tmp.data);
+        uint8_t ck[9] = {'c'};
+        put_be64(ck + 1, seq);
+        leveldb_writebatch_put(wb, (char *)ck, 9, (char *)tmp.data, tmp.len);
+    }
+    oks_keyidx_release(&oldx);
+    oks_keyidx_release(&newx);
+    if (r) {
+        leveldb_writebatch_destroy(wb);
+        oks_buf_release(&tmp);
+        return oks_err_set(e, r, OKS_NO_OFFSET, "store: out of memory building a batch");
     }
     uint8_t m[24];
     put_be64(m, keys);

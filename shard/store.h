@@ -10,6 +10,8 @@
  *   "h" hash16             -> fpr
  *   "c" BE64 seq           -> packed oks.Change
  *   "m"                    -> BE64 keys, BE64 bytes, BE64 last seq
+ * The index entries of a key are built by shard/keyidx.h, each once; an update deletes and puts
+ * only the entries in which the stored and the new copy differ.
  * Invariant: a key, all its index entries, its change-log entry and the counters change in one
  * WriteBatch, so the indexes can never disagree with the keys. Writes come from one thread (the
  * shard's writer); reads from any thread, concurrently (LevelDB is thread-safe).
