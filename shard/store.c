@@ -303,6 +303,25 @@ int oks_store_subkey_owner(oks_store *s, const uint8_t *fpr, size_t len, uint8_t
     return get_fpr_value(s, k, len + 1, out, out_len, e);
 }
 
+int oks_store_known(oks_store *s, const uint8_t keyid[8], const uint8_t *fpr, size_t len,
+                    oks_err *e)
+{
+    uint8_t k[41];
+    if (len > 32)
+        return 0;
+    k[0] = 'i';
+    memcpy(k + 1, keyid, 8);
+    memcpy(k + 9, fpr, len);
+    char *err = NULL;
+    size_t n = 0;
+    char *v = leveldb_get(s->db, s->ro, (const char *)k, 9 + len, &n, &err);
+    if (err)
+        return lerr(e, err, "get");
+    int found = v != NULL;
+    leveldb_free(v);
+    return found;
+}
+
 int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], size_t *out_len,
                       oks_err *e)
 {

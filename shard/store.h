@@ -82,6 +82,11 @@ int oks_store_subkey_owner(oks_store *s, const uint8_t *fpr, size_t len, uint8_t
 /* Primary fingerprint stored under an SKS hash. */
 int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], size_t *out_len,
                       oks_err *e);
+/* Whether a key with this primary key ID and fingerprint is stored: 1 yes, 0 no, <0 error.
+ * Answered from the key's 64-bit key ID entry, which is small and stays cached; the key record
+ * is not read. */
+int oks_store_known(oks_store *s, const uint8_t keyid[8], const uint8_t *fpr, size_t len,
+                    oks_err *e);
 
 /* One change to apply: new_key NULL deletes. old_key is the stored key being replaced (NULL if
  * none); its index entries are removed. */
