@@ -85,39 +85,3 @@ char oksctl_parse_id(const char *s, uint8_t out[32], size_t *len)
     *len = n / 2;
     return n == 8 ? 's' : n == 16 ? 'l' : 'f';
 }
-
-int oksctl_read_keys(const char *path, oks_buf *bin, char *err, size_t err_size)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    oks_buf raw = OKS_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (oks_buf_append(&raw, chunk, n)) {
-            snprintf(err, err_size, "%s: out of memory", path);
-            break;
-        }
-    if (f != stdin)
-        fclose(f);
-    int rc = 0;
-    if (raw.len && oks_armor_detect(raw.data, raw.len)) {
-        size_t off = 0;
-        oks_err e;
-        char m[400];
-        int r;
-        while ((r = oks_armor_decode((const char *)raw.data, raw.len, &off, bin, &e)) == 0)
-            ;
-        if (r < 0) {
-            snprintf(err, err_size, "%s: %s", path, oks_err_format(&e, m, sizeof m));
-            rc = -1;
-        }
-    } else {
-        oks_buf_append(bin, raw.data, raw.len);
-    }
-    oks_buf_release(&raw);
-    return rc;
-}

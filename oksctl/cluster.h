@@ -1,6 +1,6 @@
 /*
  * Shared by the oksctl commands that talk to a cluster: finding the config (-c or $OKS_CONFIG),
- * connecting to a router, parsing fingerprints and key IDs, reading key files.
+ * connecting to a router, parsing fingerprints and key IDs.
  */
 #ifndef OKSCTL_CLUSTER_H
 #define OKSCTL_CLUSTER_H
@@ -29,7 +29,5 @@ Oks__Response *oksctl_call(oksctl_conn *c, Oks__Request *req);
  * ('s'). Returns the kind or 0 if not hex of those lengths. */
 char oksctl_parse_id(const char *s, uint8_t out[32], size_t *len);
 
-/* Reads a file ("-" = stdin) and turns it into binary packets (armor decoded if present). */
-int oksctl_read_keys(const char *path, oks_buf *bin, char *err, size_t err_size);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "lib/pgp.h"
 #include "oksctl/cluster.h"
+#include "oksctl/keyfile.h"
 #include "oksctl/oksctl.h"
 
 #include <dirent.h>
@@ -22,6 +23,7 @@
 
 typedef struct batch {
     uint64_t id;
+    oksctl_keyfile *src;       /* the keys point into it; one reference per batch */
     ProtobufCBinaryData *keys;
     size_t n;
     int tries;
@@ -113,8 +115,7 @@ static void record(import_state *s, int outcome, const uint8_t *fpr, size_t fl, 
 
 static void free_batch(batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
-        free(b->keys[i].data);
+    oksctl_keyfile_unref(b->src);
     free(b->keys);
     memset(b, 0, sizeof *b);
 }
@@ -233,10 +234,14 @@ static int collect_one(import_state *s)
         if (answered[i])
             continue;
         if (b->tries <= s->retries) {
-            if (!retry.keys)
+            if (!retry.keys) {
                 retry.keys = calloc(b->n, sizeof *retry.keys);
+                if (!retry.keys)
+                    break;
+                retry.src = b->src;
+                oksctl_keyfile_ref(retry.src);
+            }
             retry.keys[retry.n++] = b->keys[i];
-            b->keys[i].data = NULL;
         } else {
             uint8_t f[32];
             size_t fl = key_fpr(&b->keys[i], f);
@@ -276,14 +281,19 @@ static int submit(import_state *s, batch *b)
     return 0;
 }
 
-static void import_buffer(import_state *s, const char *name, const uint8_t *p, size_t n)
+/* Splits the keys of src and sends them in batches that point into it. */
+static void import_file(import_state *s, const char *name, oksctl_keyfile *src)
 {
+    const uint8_t *p = src->data;
+    size_t n = src->len;
     batch b = {0};
     size_t off = 0, last = 0, bytes = 0;
     oks_slice k;
     oks_err e;
     int r;
     b.keys = calloc(s->batch_keys, sizeof *b.keys);
+    if (!b.keys)
+        return;
     while ((r = oks_pgp_split_next(p, n, &off, &k, &e)) != 1) {
         s->bytes_done += off - last;
         last = off;
@@ -293,23 +303,26 @@ static void import_buffer(import_state *s, const char *name, const uint8_t *p, s
             record(s, 3, NULL, 0, why);
             continue;
         }
-        uint8_t *copy = malloc(k.len ? k.len : 1);
-        if (!copy)
-            break;
-        memcpy(copy, k.ptr, k.len);
-        b.keys[b.n++] = (ProtobufCBinaryData){k.len, copy};
+        if (!b.src) {
+            b.src = src;
+            oksctl_keyfile_ref(src);
+        }
+        /* the bytes stay src's: sending only reads them */
+        b.keys[b.n++] = (ProtobufCBinaryData){k.len, (uint8_t *)k.ptr};
         bytes += k.len;
         /* bounded by bytes too: big keys in small batches keep every verifier busy to the end */
         if (b.n == s->batch_keys || bytes >= s->batch_bytes) {
             submit(s, &b);
             b.keys = calloc(s->batch_keys, sizeof *b.keys);
             bytes = 0;
+            if (!b.keys)
+                return;
         }
     }
     if (b.n)
         submit(s, &b);
     else
-        free(b.keys);
+        free_batch(&b);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -358,9 +371,9 @@ static void usage(FILE *f)
             "                     [--deadline S] [--retries N] [--report FILE] [--quiet]\n"
             "                     FILE|DIR...\n"
             "\n"
-            "Adds every key of binary or armored keyrings and SKS dump folders (*.pgp) to the\n"
-            "cluster, up to N keys (default 64) and N KiB of keys (default 256) per request,\n"
-            "with N requests in flight (default 16).\n"
+            "Adds every key of binary or armored keyrings (FILE - reads stdin) and SKS dump\n"
+            "folders (*.pgp, *.gpg, *.asc) to the cluster, up to N keys (default 64) and N KiB\n"
+            "of keys (default 256) per request, with N requests in flight (default 16).\n"
             "Each request's deadline at the router fits the work in flight ahead of it (router\n"
             "deadline + 20 ms per key + 1 ms per KiB in flight, at most 600 s); --deadline S\n"
             "sets a fixed one instead.\n"
@@ -427,19 +440,20 @@ int oksctl_import(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &s.t0);
     int status = 0;
     for (size_t i = 0; i < nfiles; i++) {
-        oks_buf bin = OKS_BUF_INIT;
+        oksctl_keyfile *src = NULL;
         char err[512];
         struct stat st;
         uint64_t before = s.bytes_done;
-        if (oksctl_read_keys(files[i], &bin, err, sizeof err)) {
+        if (oksctl_keyfile_open(files[i], &src, err, sizeof err)) {
             fprintf(stderr, "oksctl import: %s\n", err);
             status = 1;
         }
-        import_buffer(&s, files[i], bin.data ? bin.data : (const uint8_t *)"", bin.len);
+        if (src)
+            import_file(&s, files[i], src);
+        oksctl_keyfile_unref(src);
         /* armored files shrink when decoded: count the file's real size as done */
         if (stat(files[i], &st) == 0)
             s.bytes_done = before + (uint64_t)st.st_size;
-        oks_buf_release(&bin);
         free(files[i]);
     }
     free(files);
