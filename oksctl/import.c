@@ -233,11 +233,9 @@ static int collect_one(import_state *s)
     for (size_t i = 0; i < b->n && answered; i++) {
         if (answered[i])
             continue;
-        if (b->tries <= s->retries) {
-            if (!retry.keys) {
-                retry.keys = calloc(b->n, sizeof *retry.keys);
-                if (!retry.keys)
-                    break;
+        if (b->tries <= s->retries &&
+            (retry.keys || (retry.keys = calloc(b->n, sizeof *retry.keys)))) {
+            if (!retry.src) {
                 retry.src = b->src;
                 oksctl_keyfile_ref(retry.src);
             }

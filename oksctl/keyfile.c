@@ -4,6 +4,7 @@
 #include "lib/pgp.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,8 +49,28 @@ static int dearmor(oksctl_keyfile *f, const char *path, const uint8_t *p, size_t
     return 0;
 }
 
+/* A mapped file that shrinks while it is read faults (SIGBUS) on the vanished pages: say so and
+ * stop, instead of dying with a bare signal. */
+static void on_sigbus(int sig)
+{
+    static const char m[] = "oksctl import: a key file shrank while it was being read; stopped\n";
+    (void)sig;
+    if (write(2, m, sizeof m - 1) < 0) {
+        /* nothing more can be done */
+    }
+    _exit(1);
+}
+
 int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_t err_size)
 {
+    static bool handler;
+    if (!handler) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigbus;
+        sigaction(SIGBUS, &sa, NULL);
+        handler = true;
+    }
     *out = NULL;
     oksctl_keyfile *f = calloc(1, sizeof *f);
     if (!f) {

@@ -2,7 +2,8 @@
  * The binary packets of one key file for oksctl import: a binary file is mapped read-only (no
  * copy; splitting starts at once and the pages are the page cache's), an armored file (also
  * after other text) or stdin is read and decoded into memory. The batches of keys sent from it point into it and hold a
- * reference each, so it lives until the last of them is answered.
+ * reference each, so it lives until the last of them is answered. A mapped file that shrinks
+ * while it is read stops oksctl with a message (exit 1) instead of a bare SIGBUS.
  */
 #ifndef OKSCTL_KEYFILE_H
 #define OKSCTL_KEYFILE_H

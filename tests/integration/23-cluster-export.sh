@@ -83,6 +83,17 @@ check "an empty file: exit 0, no keys" bash -c "[ $? -eq 0 ] && grep -q '^import
 rc=$?
 check "a missing file: exit 1 naming it" \
   bash -c "[ $rc -eq 1 ] && grep -q 'missing.gpg: No such file' '$D/missing.txt'"
+# a mapped key file that shrinks while it is read: a message and exit 1, not a bare SIGBUS
+for i in 1 2 3 4 5 6 7 8; do cat /usr/share/keyrings/debian-keyring.gpg; done >"$D/big.gpg"
+"$CTL" import --quiet --batch 1 --window 1 "$D/big.gpg" >"$D/shrink.txt" 2>&1 &
+pid=$!
+sleep 0.3
+: >"$D/big.gpg"
+wait $pid
+rc=$?
+check "a key file truncated during its import: exit 1 with a message (status $rc)" \
+  bash -c "[ $rc -eq 1 ] && grep -q 'shrank while it was being read' '$D/shrink.txt'"
+check "the cluster still answers after it" "$CTL" stats
 
 hkp=$(free_port); recon=$(free_port)
 while [ "$recon" = "$hkp" ]; do recon=$(free_port); done
