@@ -14,14 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int read_all(FILE *f, oks_buf *out)
+static int read_all(int fd, oks_buf *out)
 {
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (oks_buf_append(out, chunk, n))
+    for (;;) {
+        if (oks_buf_reserve(out, 1 << 16))
             return -1;
-    return ferror(f) ? -1 : 0;
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+        if (n == 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n > 0)
+            out->len += (size_t)n;
+    }
 }
 
 /* Armor, also after other text (a saved mail); binary packets start with a byte with bit 7 set. */
@@ -81,13 +86,14 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
     f->data = (const uint8_t *)"";
     int rc = 0;
     struct stat st;
-    int fd = strcmp(path, "-") == 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && strcmp(path, "-") != 0) {
+    bool std_in = strcmp(path, "-") == 0;
+    int fd = std_in ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
         free(f);
         return -1;
     }
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
         void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m != MAP_FAILED) {
             madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
@@ -105,12 +111,11 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
             f->len = f->map_len;
         }
     } else {
-        /* stdin, a pipe, an empty file, or a file that cannot be mapped: read it */
-        FILE *fp = fd >= 0 ? fdopen(fd, "rb") : stdin;
+        /* a pipe, a terminal, an empty file, or a file that cannot be mapped: read it */
         oks_buf raw = OKS_BUF_INIT;
-        if (!fp || read_all(fp, &raw)) {
-            snprintf(err, err_size, "%s: %s", path,
-                     fp ? "read error or out of memory" : strerror(errno));
+        errno = 0;
+        if (read_all(fd, &raw)) {
+            snprintf(err, err_size, "%s: %s", path, errno ? strerror(errno) : "out of memory");
             rc = -1;
         } else if (armored(raw.data, raw.len)) {
             rc = dearmor(f, path, raw.data, raw.len, err, err_size);
@@ -121,13 +126,8 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
             f->len = f->owned.len;
         }
         oks_buf_release(&raw);
-        if (fp && fp != stdin)
-            fclose(fp); /* closes fd */
-        else if (!fp && fd >= 0)
-            close(fd);
-        fd = -1;
     }
-    if (fd >= 0)
+    if (!std_in)
         close(fd);
     *out = f;
     return rc;

@@ -76,28 +76,27 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
      * hash index answers that without reading the key record; its entries are small and stay in
      * the block cache when the key records of a large shard do not; so does the key-ID entry
      * that says whether the key is stored at all (a new key is not hashed twice). */
-    uint8_t inc_hash[16], owner[32];
-    size_t owner_len = 0;
-    int known = oks_store_known(s, j->keyid, j->fpr, j->fpr_len, &e), r = known;
-    if (known == 1) {
+    int r = oks_store_known(s, j->keyid, j->fpr, j->fpr_len, &e);
+    if (r == 1) {
+        uint8_t inc_hash[16], owner[32];
+        size_t owner_len = 0;
         oks_pgp_key_sks_hash(inc, inc_hash);
         r = oks_store_by_hash(s, inc_hash, owner, &owner_len, &e);
+        if (r == 1 && owner_len == j->fpr_len && memcmp(owner, j->fpr, owner_len) == 0) {
+            memcpy(j->old_hash, inc_hash, 16);
+            memcpy(j->new_hash, inc_hash, 16);
+            j->had_old = true;
+            j->outcome = OKS_UNCHANGED;
+            oks_pgp_key_free(inc);
+            return;
+        }
+        /* otherwise one read of the stored copy, to merge with */
+        oks_store_record rec;
+        if (r >= 0)
+            r = oks_store_get(s, j->fpr, j->fpr_len, &rec, &e);
+        if (r == 1)
+            r = parse_stored(&rec, lim, &old, j->old_hash, &j->prep_old_bytes, &e);
     }
-    if (known == 1 && r == 1 && owner_len == j->fpr_len &&
-        memcmp(owner, j->fpr, owner_len) == 0) {
-        memcpy(j->old_hash, inc_hash, 16);
-        memcpy(j->new_hash, inc_hash, 16);
-        j->had_old = true;
-        j->outcome = OKS_UNCHANGED;
-        oks_pgp_key_free(inc);
-        return;
-    }
-    /* otherwise one read of the stored copy, to merge with */
-    oks_store_record rec;
-    if (r >= 0 && known == 1)
-        r = oks_store_get(s, j->fpr, j->fpr_len, &rec, &e);
-    if (r == 1)
-        r = parse_stored(&rec, lim, &old, j->old_hash, &j->prep_old_bytes, &e);
     if (r < 0) {
         oks_pgp_key_free(inc);
         reject(j, "stored copy unreadable", &e);

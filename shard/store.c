@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-
 struct oks_store {
     leveldb_t *db;
     leveldb_options_t *opt;
