@@ -8,6 +8,7 @@
 #define OKS_GW_H
 
 #include "gw-http/cache.h"
+#include "gw-http/conns.h"
 #include "gw-http/follow.h"
 #include "gw-http/ratelimit.h"
 #include "lib/cluster.h"
@@ -39,6 +40,8 @@ typedef struct gw_conf {
     unsigned cache_check_ms;   /* pause between passes over the change logs */
     unsigned cache_max_stale_ms; /* change logs unread for longer: cached answers bypassed */
     char sync_state[512];     /* [sync] state: the sync worker's partner state (empty = none) */
+    unsigned max_connections; /* open at once in all; 0 = from the descriptor limit */
+    unsigned max_connections_per_client; /* per peer address (IPv6: per /64); proxies exempt */
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads). */
@@ -52,6 +55,7 @@ typedef struct gw_metrics {
     atomic_ulong latency[GW_LAT_BUCKETS + 1]; /* router round trip, le buckets + inf */
     atomic_ulong latency_sum_us, latency_count;
     atomic_ulong keys_added, keys_updated, keys_unchanged, keys_rejected;
+    atomic_ulong accept_errors; /* accept() failed for want of descriptors or memory */
 } gw_metrics;
 
 enum gw_page { GW_PAGE_HOME, GW_PAGE_INDEX, GW_PAGE_KEY, GW_PAGE_STATS, GW_PAGE_UPLOAD,
@@ -83,6 +87,9 @@ struct gw_thread {
     gw *g;
     pthread_t tid;
     int listen_fd, tls_fd; /* this thread's own listening sockets (SO_REUSEPORT), or -1 */
+    h2o_socket_t *listener, *listener_tls;
+    h2o_timeout_t pause;            /* how long listeners rest when no connection can be taken */
+    h2o_timeout_entry_t pause_entry;
     void *dealer;
     h2o_socket_t *zsock;
     h2o_timeout_t deadline;
@@ -100,6 +107,7 @@ struct gw {
     gw_thread *threads;
     gw_metrics metrics;
     gw_ratelimit *rl;
+    gw_conns *conns;
     gw_cache *cache; /* NULL when off */
     gw_follow follow;
     char *pages[GW_PAGES]; /* template sources */

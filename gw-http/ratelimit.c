@@ -108,6 +108,11 @@ static bool listed(const char *list, const char *addr, size_t n)
     return false;
 }
 
+bool gw_rl_is_proxy(const char *proxies, const char *addr)
+{
+    return proxies && listed(proxies, addr, strlen(addr));
+}
+
 void gw_rl_client(const char *peer, const char *xff, size_t xff_len, const char *proxies,
                   char out[64])
 {

@@ -26,4 +26,7 @@ unsigned gw_rl_take(gw_ratelimit *rl, enum gw_rl_class cls, const char *client, 
 void gw_rl_client(const char *peer, const char *xff, size_t xff_len, const char *proxies,
                   char out[64]);
 
+/* True when addr is one of the proxies (same list format as above). */
+bool gw_rl_is_proxy(const char *proxies, const char *addr);
+
 #endif

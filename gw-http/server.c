@@ -13,27 +13,102 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+static void on_accept_tls(h2o_socket_t *listener, const char *err);
+
+static void on_conn_closed(void *ticket)
+{
+    gw_conns_release(ticket);
+}
+
+static void listeners_read(gw_thread *t, bool on)
+{
+    h2o_socket_t *ls[2] = {t->listener, t->listener_tls};
+    for (int i = 0; i < 2; i++) {
+        if (!ls[i])
+            continue;
+        if (on)
+            h2o_socket_read_start(ls[i], ls[i] == t->listener ? on_accept : on_accept_tls);
+        else
+            h2o_socket_read_stop(ls[i]);
+    }
+}
+
+static void on_pause_over(h2o_timeout_entry_t *entry)
+{
+    gw_thread *t = H2O_STRUCT_FROM_MEMBER(gw_thread, pause_entry, entry);
+    listeners_read(t, true);
+}
+
+/* Out of descriptors, or at the connection cap: the listeners stop reading for a moment instead
+ * of being woken again at once by the same pending connection (a busy loop), and the kernel's
+ * backlog holds new connections meanwhile. */
+static void pause_listeners(gw_thread *t)
+{
+    if (h2o_timeout_is_linked(&t->pause_entry))
+        return;
+    listeners_read(t, false);
+    h2o_timeout_link(t->ctx.loop, &t->pause, &t->pause_entry);
+}
+
+static bool peer_is_proxy(gw *g, h2o_socket_t *sock, struct sockaddr_storage *ss)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+    socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)ss);
+    if (!sl)
+        return false;
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, ip, sizeof ip);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof ip);
+    return ip[0] && gw_rl_is_proxy(g->conf.trusted_proxies, ip);
+}
+
+static void accept_some(gw_thread *t, h2o_socket_t *listener, h2o_accept_ctx_t *actx)
+{
+    gw *g = t->g;
+    for (int i = 0; i < 16; i++) {
+        if (gw_conns_open(g->conns) >= gw_conns_max(g->conns)) {
+            pause_listeners(t);
+            return;
+        }
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (!sock) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                atomic_fetch_add(&g->metrics.accept_errors, 1);
+                pause_listeners(t);
+            }
+            return;
+        }
+        struct sockaddr_storage ss = {0};
+        bool proxy = peer_is_proxy(g, sock, &ss);
+        gw_conn_ticket *ticket;
+        if (gw_conns_admit(g->conns, (struct sockaddr *)&ss, proxy, &ticket) != GW_ADMIT_OK) {
+            h2o_socket_close(sock);
+            continue;
+        }
+        sock->on_close.cb = on_conn_closed;
+        sock->on_close.data = ticket;
+        h2o_accept(actx, sock);
+    }
+}
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     gw_thread *t = listener->data;
-    if (err)
-        return;
-    h2o_socket_t *sock;
-    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
-        h2o_accept(&t->actx, sock);
+    if (!err)
+        accept_some(t, listener, &t->actx);
 }
 
 static void on_accept_tls(h2o_socket_t *listener, const char *err)
 {
     gw_thread *t = listener->data;
-    if (err)
-        return;
-    h2o_socket_t *sock;
-    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
-        h2o_accept(&t->actx_tls, sock);
+    if (!err)
+        accept_some(t, listener, &t->actx_tls);
 }
 
 static void *thread_main(void *arg)
@@ -47,18 +122,18 @@ static void *thread_main(void *arg)
         t->g->stop = 1;
         return NULL;
     }
-    h2o_socket_t *ls = h2o_evloop_socket_create(t->ctx.loop, t->listen_fd,
-                                                H2O_SOCKET_FLAG_DONT_READ);
-    ls->data = t;
-    h2o_socket_read_start(ls, on_accept);
+    h2o_timeout_init(t->ctx.loop, &t->pause, 100);
+    t->pause_entry.cb = on_pause_over;
+    t->listener = h2o_evloop_socket_create(t->ctx.loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    t->listener->data = t;
     if (t->g->ssl_ctx) {
         t->actx_tls = t->actx;
         t->actx_tls.ssl_ctx = t->g->ssl_ctx;
-        h2o_socket_t *tl = h2o_evloop_socket_create(t->ctx.loop, t->tls_fd,
-                                                    H2O_SOCKET_FLAG_DONT_READ);
-        tl->data = t;
-        h2o_socket_read_start(tl, on_accept_tls);
+        t->listener_tls = h2o_evloop_socket_create(t->ctx.loop, t->tls_fd,
+                                                   H2O_SOCKET_FLAG_DONT_READ);
+        t->listener_tls->data = t;
     }
+    listeners_read(t, true);
     while (!t->g->stop && h2o_evloop_run(t->ctx.loop, 200) == 0)
         ;
     return NULL;
@@ -99,6 +174,8 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->max_keys_per_upload = (unsigned)num(&g->cluster, "max_keys_per_upload", 100);
     c->deadline_ms = (unsigned)num(&g->cluster, "deadline_ms", g->cluster.router_deadline_ms + 500);
     c->max_results = (unsigned)num(&g->cluster, "max_results", 500);
+    c->max_connections = (unsigned)num(&g->cluster, "max_connections", 0);
+    c->max_connections_per_client = (unsigned)num(&g->cluster, "max_connections_per_client", 128);
     static const char *rk[] = {"rate_lookup", "rate_upload"}, *bk[] = {"burst_lookup", "burst_upload"};
     static const double rd[] = {0, 0}, bd[] = {100, 10};
     for (int i = 0; i < GW_RL_CLASSES; i++) {
@@ -218,12 +295,48 @@ static int listen_all(gw *g, oks_err *e)
     return 0;
 }
 
+/* Descriptors the gateway keeps for itself beyond client connections: listeners, ZeroMQ
+ * sockets and their I/O threads, the log, TLS files, the change-log follower. */
+#define GW_FD_RESERVE 128
+
+/* Raises the soft descriptor limit to the hard one (systemd's default soft limit is 1024) and
+ * sizes the connection cap below it, so accept() runs out of connections before descriptors. */
+static int setup_conns(gw *g, oks_err *e)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned long fds = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : (unsigned long)rl.rlim_cur;
+    unsigned long room = fds > GW_FD_RESERVE * 2 ? fds - GW_FD_RESERVE : fds / 2;
+    unsigned max = g->conf.max_connections;
+    if (!max)
+        max = room > 1000000 ? 1000000 : (unsigned)room;
+    else if (max > room)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
+                           "[http] max_connections %u does not fit the descriptor limit %lu "
+                           "(at most %lu)", max, fds, room);
+    g->conns = gw_conns_new(max, g->conf.max_connections_per_client);
+    if (!g->conns)
+        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "connection table");
+    oks_info("connections: at most %u (descriptor limit %lu), %u per client", max, fds,
+             g->conf.max_connections_per_client);
+    return 0;
+}
+
 int gw_run(gw *g, oks_err *e)
 {
     int r;
-    if ((g->conf.tls_host[0] && (r = tls_setup(g, e))) || (r = listen_all(g, e)))
+    if ((r = setup_conns(g, e)) || (g->conf.tls_host[0] && (r = tls_setup(g, e))) ||
+        (r = listen_all(g, e)))
         return r;
     h2o_config_init(&g->h2o);
+    /* No cleartext HTTP/2 (h2c upgrade or prior knowledge): no HKP client needs it, and the
+     * HTTP/2 stream-reset floods this libh2o predates would reach the plain port. HTTP/2 stays
+     * on hkps, negotiated by ALPN. */
+    g->h2o.http1.upgrade_to_http2 = 0;
     g->h2o.max_request_entity_size = g->conf.max_body;
     g->h2o.server_name = h2o_iovec_init(H2O_STRLIT("oks"));
     h2o_hostconf_t *hc = h2o_config_register_host(&g->h2o, h2o_iovec_init(H2O_STRLIT("default")),

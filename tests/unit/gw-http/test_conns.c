@@ -1,0 +1,140 @@
+/* gw-http/conns: the total cap, the per-peer cap, IPv6 counted per /64, IPv4-mapped addresses
+ * counted as IPv4, exempt peers, and entries that go away with their last connection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gw-http/conns.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct sockaddr_storage addr(const char *s)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, s, &a4->sin_addr) == 1)
+        a4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1)
+        a6->sin6_family = AF_INET6;
+    return ss;
+}
+
+static enum gw_admit admit(gw_conns *c, const char *peer, bool exempt, gw_conn_ticket **t)
+{
+    struct sockaddr_storage ss = addr(peer);
+    return gw_conns_admit(c, (struct sockaddr *)&ss, exempt, t);
+}
+
+static void one_peer_cannot_take_more_than_its_share(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(100, 3);
+    gw_conn_ticket *t[4];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(admit(c, "192.0.2.1", false, &t[i]), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "192.0.2.1", false, &t[3]), GW_ADMIT_PEER_FULL);
+    assert_int_equal(admit(c, "192.0.2.2", false, &t[3]), GW_ADMIT_OK); /* others still get in */
+    assert_int_equal(gw_conns_open(c), 4);
+    gw_conns_release(t[0]);
+    assert_int_equal(admit(c, "192.0.2.1", false, &t[0]), GW_ADMIT_OK); /* a slot came free */
+    unsigned long full, peer;
+    gw_conns_refused(c, &full, &peer);
+    assert_int_equal(full, 0);
+    assert_int_equal(peer, 1);
+    for (int i = 0; i < 4; i++)
+        gw_conns_release(t[i]);
+    assert_int_equal(gw_conns_open(c), 0);
+    gw_conns_free(c);
+}
+
+static void the_total_cap_holds_for_every_peer(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(2, 10);
+    gw_conn_ticket *a, *b, *x;
+    assert_int_equal(admit(c, "192.0.2.1", false, &a), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "198.51.100.7", true, &b), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "203.0.113.9", false, &x), GW_ADMIT_FULL);
+    assert_int_equal(admit(c, "198.51.100.7", true, &x), GW_ADMIT_FULL); /* exempt too */
+    assert_int_equal(gw_conns_open(c), 2);
+    gw_conns_release(b);
+    assert_int_equal(admit(c, "203.0.113.9", false, &x), GW_ADMIT_OK);
+    gw_conns_release(a);
+    gw_conns_release(x);
+    gw_conns_free(c);
+}
+
+static void trusted_proxies_are_not_capped_per_peer(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(1000, 2);
+    gw_conn_ticket *t[50];
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(admit(c, "10.0.0.1", true, &t[i]), GW_ADMIT_OK);
+    for (int i = 0; i < 50; i++)
+        gw_conns_release(t[i]);
+    assert_int_equal(gw_conns_open(c), 0);
+    gw_conns_free(c);
+}
+
+static void ipv6_peers_are_counted_per_64(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(100, 2);
+    gw_conn_ticket *a, *b, *x;
+    assert_int_equal(admit(c, "2001:db8:1:2::1", false, &a), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "2001:db8:1:2:ffff::9", false, &b), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "2001:db8:1:2:dead:beef:0:1", false, &x), GW_ADMIT_PEER_FULL);
+    assert_int_equal(admit(c, "2001:db8:1:3::1", false, &x), GW_ADMIT_OK); /* another /64 */
+    gw_conns_release(x);
+    /* an IPv4 client seen through a dual-stack socket is the same client as over IPv4 */
+    gw_conn_ticket *m1, *m2, *m3;
+    assert_int_equal(admit(c, "192.0.2.5", false, &m1), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "::ffff:192.0.2.5", false, &m2), GW_ADMIT_OK);
+    assert_int_equal(admit(c, "192.0.2.5", false, &m3), GW_ADMIT_PEER_FULL);
+    gw_conns_release(m1);
+    gw_conns_release(m2);
+    gw_conns_release(a);
+    gw_conns_release(b);
+    assert_int_equal(gw_conns_open(c), 0);
+    gw_conns_free(c);
+}
+
+static void many_peers_come_and_go_without_leaving_entries(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(100000, 1);
+    static gw_conn_ticket *t[20000];
+    char ip[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20000; i++) {
+            snprintf(ip, sizeof ip, "10.%d.%d.%d", round, i / 256, i % 256);
+            assert_int_equal(admit(c, ip, false, &t[i]), GW_ADMIT_OK);
+        }
+        assert_int_equal(gw_conns_peers(c), 20000);
+        for (int i = 0; i < 20000; i++)
+            gw_conns_release(t[i]);
+    }
+    assert_int_equal(gw_conns_open(c), 0);
+    assert_int_equal(gw_conns_peers(c), 0);
+    gw_conns_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_peer_cannot_take_more_than_its_share),
+        cmocka_unit_test(the_total_cap_holds_for_every_peer),
+        cmocka_unit_test(trusted_proxies_are_not_capped_per_peer),
+        cmocka_unit_test(ipv6_peers_are_counted_per_64),
+        cmocka_unit_test(many_peers_come_and_go_without_leaving_entries),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
