@@ -3,6 +3,7 @@
  * bridge per thread, path handlers, and the configuration from [http]. */
 #include "gw-http/gw.h"
 
+#include "gw-http/hygiene.h"
 #include "lib/log.h"
 
 #include <arpa/inet.h>
@@ -139,10 +140,41 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Every path's handler runs behind the request hygiene checks (hygiene.h). */
+typedef struct gw_handler {
+    h2o_handler_t super;
+    int (*fn)(h2o_handler_t *, h2o_req_t *);
+} gw_handler;
+
+static const char *raw_header_problem(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
+        return NULL; /* HTTP/2 frames its messages itself */
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!sock || !sock->input)
+        return NULL;
+    return gw_hygiene_headers(sock->input->bytes, sock->input->size);
+}
+
+static int on_req_checked(h2o_handler_t *self, h2o_req_t *req)
+{
+    const char *why = gw_hygiene_target(req->path.base, req->path.len);
+    if (!why)
+        why = raw_header_problem(req);
+    if (why) {
+        req->http1_is_persistent = 0; /* the rest of this connection cannot be framed safely */
+        gw_error(req, 400, why);
+        return 0;
+    }
+    return ((gw_handler *)self)->fn(self, req);
+}
+
 static void path(h2o_hostconf_t *hc, const char *p, int (*fn)(h2o_handler_t *, h2o_req_t *))
 {
     h2o_pathconf_t *pc = h2o_config_register_path(hc, p, 0);
-    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = fn;
+    gw_handler *h = (gw_handler *)h2o_create_handler(pc, sizeof(gw_handler));
+    h->super.on_req = on_req_checked;
+    h->fn = fn;
 }
 
 static unsigned long num(const oks_cluster *c, const char *key, unsigned long def)
