@@ -9,6 +9,10 @@
 #include <string.h>
 
 #define MAX_INTERNAL_MATCHES 20000
+/* Index iterator moves one multi-word search may take (each a LevelDB seek or step of about a
+ * microsecond): the intersection's work grows with the rarest word, and this bounds it even when
+ * every word is common. */
+#define MAX_SEARCH_MOVES 100000
 
 static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -123,7 +127,8 @@ void oks_shard_response_release(Oks__Response *r)
     oks__response__init(r);
 }
 
-/* Fingerprint set collected from index scans (small, linear; bounded by the match limits). */
+/* Fingerprints collected from index scans: appended as found (O(1) each), sorted and made
+ * unique once before they are answered (O(n log n)); at most max. */
 typedef struct fpr_set {
     uint8_t (*v)[33]; /* [0] = length, then bytes */
     size_t n, cap, max;
@@ -132,9 +137,6 @@ typedef struct fpr_set {
 static int set_add(const uint8_t *fpr, size_t fl, void *arg)
 {
     fpr_set *s = arg;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i][0] == fl && memcmp(s->v[i] + 1, fpr, fl) == 0)
-            return 0;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         void *nv = realloc(s->v, cap * sizeof *s->v);
@@ -149,17 +151,29 @@ static int set_add(const uint8_t *fpr, size_t fl, void *arg)
     return s->n >= s->max;
 }
 
-static bool set_has(const fpr_set *s, const uint8_t *e)
+static int fpr_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (memcmp(s->v[i], e, (size_t)e[0] + 1) == 0)
-            return true;
-    return false;
+    const uint8_t *x = a, *y = b;
+    size_t n = x[0] < y[0] ? x[0] : y[0];
+    int c = memcmp(x + 1, y + 1, n);
+    return c ? c : (int)x[0] - (int)y[0];
 }
 
-/* Adds every key of the set to the response (up to limit); total = set size. */
+static void set_unique(fpr_set *s)
+{
+    if (s->n < 2)
+        return;
+    qsort(s->v, s->n, sizeof *s->v, fpr_cmp);
+    size_t k = 1;
+    for (size_t i = 1; i < s->n; i++)
+        if (fpr_cmp(s->v[i], s->v[k - 1]) != 0)
+            memmove(s->v[k++], s->v[i], sizeof s->v[0]);
+    s->n = k;
+}
+
 static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
 {
+    set_unique(s);
     r->total = (uint32_t)s->n;
     for (size_t i = 0; i < s->n && r->n_keys < limit; i++) {
         oks_store_record rec;
@@ -225,32 +239,22 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
     free(s.v);
 }
 
-typedef struct word_ctx {
-    oks_shard *sh;
-    fpr_set *acc;
-    int first, failed;
-    size_t words;
-} word_ctx;
+/* The words of a search, copied (oks_pgp_words hands each one over in a scratch buffer). */
+typedef struct search_words {
+    char w[OKS_STORE_MAX_TERMS][OKS_STORE_MAX_TERM + 1];
+    oks_slice v[OKS_STORE_MAX_TERMS];
+    size_t n, seen;
+} search_words;
 
-static void search_word(const char *w, size_t n, void *arg)
+static void collect_word(const char *w, size_t n, void *arg)
 {
-    word_ctx *x = arg;
-    if (x->failed || x->words++ >= 16)
+    search_words *x = arg;
+    x->seen++;
+    if (x->n == OKS_STORE_MAX_TERMS || n > OKS_STORE_MAX_TERM)
         return;
-    fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-    oks_err e;
-    oks_store_scan(x->sh->store, 'w', (const uint8_t *)w, n, true, s.max, set_add, &s, &e);
-    if (x->first) {
-        *x->acc = s;
-        x->first = 0;
-        return;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < x->acc->n; i++)
-        if (set_has(&s, x->acc->v[i]))
-            memmove(x->acc->v[k++], x->acc->v[i], sizeof x->acc->v[0]);
-    x->acc->n = k;
-    free(s.v);
+    memcpy(x->w[x->n], w, n);
+    x->v[x->n] = oks_slice_of(x->w[x->n], n);
+    x->n++;
 }
 
 static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t limit)
@@ -281,10 +285,31 @@ static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t
                        set_add, &s, &e);
         break;
     default: {
-        word_ctx x = {sh, &s, 1, 0, 0};
-        oks_pgp_words((const uint8_t *)t, tl, search_word, &x);
-        if (x.first) {
+        search_words *x = calloc(1, sizeof *x);
+        if (!x) {
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "out of memory");
+            return;
+        }
+        oks_pgp_words((const uint8_t *)t, tl, collect_word, x);
+        int sr = x->n ? oks_store_intersect(sh->store, 'w', x->v, x->n, s.max, MAX_SEARCH_MOVES,
+                                            set_add, &s, &e)
+                      : 0;
+        size_t words = x->n;
+        free(x);
+        if (words == 0) {
             set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words");
+            return;
+        }
+        if (sr == OKS_E_LIMIT) {
+            free(s.v);
+            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST,
+                      "search too broad: its words share too few keys to be worth the work "
+                      "(make it more specific)");
+            return;
+        }
+        if (sr < 0) {
+            free(s.v);
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "search failed: %s", e.msg);
             return;
         }
         break;

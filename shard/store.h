@@ -76,6 +76,20 @@ typedef int (*oks_store_fpr_fn)(const uint8_t *fpr, size_t len, void *arg);
 int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix_len,
                    bool terminated, size_t max, oks_store_fpr_fn fn, void *arg, oks_err *e);
 
+/* Search terms of one intersection: at most OKS_STORE_MAX_TERMS, each 1..OKS_STORE_MAX_TERM
+ * bytes (longer words are not indexed whole anyway). */
+#define OKS_STORE_MAX_TERMS 16
+#define OKS_STORE_MAX_TERM 255
+
+/* Primary fingerprints whose index entries of kind exist for every term (kind, term, NUL,
+ * fingerprint), in fingerprint order, by leapfrogging over the index lists (shard/intersect.h):
+ * the work grows with the rarest term's list. Repeated terms count once. Stops after
+ * max_results; more than max_moves iterator moves: OKS_E_LIMIT. A storage error is returned as
+ * OKS_E_IO, never as fewer results. */
+int oks_store_intersect(oks_store *s, char kind, const oks_slice *terms, size_t n,
+                        size_t max_results, size_t max_moves, oks_store_fpr_fn fn, void *arg,
+                        oks_err *e);
+
 /* Looks up the primary fingerprint of a subkey fingerprint. 1 found, 0 not, <0 error. */
 int oks_store_subkey_owner(oks_store *s, const uint8_t *fpr, size_t len, uint8_t out[32],
                            size_t *out_len, oks_err *e);
