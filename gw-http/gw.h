@@ -139,8 +139,8 @@ void gw_cache_forget(gw *g, const Oks__Response *added);
 int gw_pages_load(gw *g, const char *dir);
 int gw_pages_dump(const char *dir);
 void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
-/* op=stats: the sync worker's partners and recent rounds (syncstats.c); nothing without it. */
-void gw_sync_stats_json(const char *path, oks_buf *out);
+/* op=stats: the sync worker's partners and recent rounds (syncstats.c; the JSON form is in
+ * json.h); nothing without it. */
 void gw_sync_stats_tmpl(const char *path, oks_tmpl *t);
 bool gw_wants_html(h2o_req_t *req);
 

@@ -5,6 +5,7 @@
  * cluster cannot answer. v6 keys are only served to clients known to parse them.
  */
 #include "gw-http/gw.h"
+#include "gw-http/json.h"
 #include "gw-http/query.h"
 
 #include "lib/pgp.h"
@@ -382,20 +383,12 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     for (size_t i = 0; i < r->n_shards; i++)
         total += r->shards[i]->keys;
     if (c->l.mr) {
-        oks_buf_printf(&out, "{\"total_keys\":%llu,\"shards\":[", (unsigned long long)total);
-        for (size_t i = 0; i < r->n_shards; i++) {
-            Oks__ShardStats *s = r->shards[i];
-            oks_buf_printf(&out,
-                           "%s{\"name\":\"%s\",\"up\":%s,\"keys\":%llu,\"bytes\":%llu,\"slots\":%u,"
-                           "\"last_seq\":%llu}",
-                           i ? "," : "", s->name, s->up ? "true" : "false",
-                           (unsigned long long)s->keys, (unsigned long long)s->bytes, s->slots,
-                           (unsigned long long)s->last_seq);
-        }
-        oks_buf_printf(&out, "]");
-        gw_sync_stats_json(gw_thread_of(req)->g->conf.sync_state, &out);
-        oks_buf_printf(&out, "}\n");
-        gw_respond(req, 200, NULL, "application/json", out.data, out.len);
+        json_t *j = gw_json_stats(r, gw_thread_of(req)->g->conf.sync_state);
+        if (oks_json_dump(j, &out, true))
+            gw_error(req, 500, "out of memory");
+        else
+            gw_respond(req, 200, NULL, "application/json", out.data, out.len);
+        json_decref(j);
     } else {
         oks_tmpl *t = oks_tmpl_new();
         oks_tmpl_setf(t, "total", "%llu", (unsigned long long)total);

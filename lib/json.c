@@ -1,6 +1,7 @@
 /* JSON helpers over jansson (see json.h). */
 #include "lib/json.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when p[0] does not start one. */
@@ -63,6 +64,11 @@ json_t *oks_json_cstr(const char *s)
     return s ? oks_json_text(s, strlen(s)) : json_null();
 }
 
+json_t *oks_json_uint(uint64_t v)
+{
+    return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
 json_t *oks_json_hex(const uint8_t *p, size_t n, bool upper)
 {
     char hex[129];
@@ -92,7 +98,7 @@ static int append_cb(const char *p, size_t n, void *arg)
 int oks_json_dump(const json_t *j, oks_buf *out, bool nl)
 {
     size_t before = out->len;
-    if (!j || json_dump_callback(j, append_cb, out, JSON_COMPACT) != 0 ||
+    if (!j || json_dump_callback(j, append_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
         (nl && oks_buf_putc(out, '\n'))) {
         out->len = before;
         return OKS_E_NOMEM;

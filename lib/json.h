@@ -28,6 +28,8 @@ int oks_json_utf8(oks_buf *out, const uint8_t *p, size_t n);
 json_t *oks_json_text(const void *p, size_t n);
 /* The same for a C string; JSON null for s == NULL. */
 json_t *oks_json_cstr(const char *s);
+/* A JSON integer; values above INT64_MAX (jansson's json_int_t) are written as INT64_MAX. */
+json_t *oks_json_uint(uint64_t v);
 /* Hex string (uppercase when upper) of n <= 64 bytes. */
 json_t *oks_json_hex(const uint8_t *p, size_t n, bool upper);
 /* Sets obj[key] = v, taking v; key is any bytes (invalid UTF-8 replaced as above). Returns 0, or
