@@ -76,14 +76,6 @@ static void free_keys(oks_pgp_key **keys, size_t n)
         oks_pgp_key_free(keys[i]);
 }
 
-static void add_count_header(h2o_req_t *req, size_t n)
-{
-    char *v = h2o_mem_alloc_pool(&req->pool, 24);
-    int l = snprintf(v, 24, "%zu", n);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-hkp-results-count"), 0,
-                          "X-HKP-Results-Count", v, (size_t)l);
-}
-
 static void set_date(oks_tmpl *t, const char *name, uint32_t when)
 {
     time_t tt = when;
@@ -99,93 +91,12 @@ static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
     oks_tmpl_set(t, name, hex, 2 * n);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Cache key: what the answer depends on besides the cluster: the v6 rule and the path with its
- * query. Returns its length (0 when it does not fit: such requests are not cached). */
-static size_t cache_key(h2o_req_t *req, bool v6_ok, char *k, size_t cap)
-{
-    if (req->path.len + 1 > cap)
-        return 0;
-    k[0] = v6_ok ? '6' : '4';
-    memcpy(k + 1, req->path.base, req->path.len);
-    return req->path.len + 1;
-}
-
-static void set_etag_and_count(h2o_req_t *req, const char *etag, size_t n)
-{
-    if (etag[0]) {
-        size_t l = strlen(etag);
-        char *v = h2o_mem_alloc_pool(&req->pool, l);
-        memcpy(v, etag, l);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v, l);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                       H2O_STRLIT("no-cache"));
-    }
-    add_count_header(req, n);
-}
-
-static bool not_modified(h2o_req_t *req, const char *etag)
-{
-    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    return etag[0] && inm >= 0 &&
-           h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len,
-                     etag, strlen(etag));
-}
-
-typedef struct cached_copy {
-    h2o_req_t *req;
-    gw_cached v; /* body in the request's pool */
-} cached_copy;
-
-/* Copies a cached answer into the request's pool. It runs with the cache stripe locked, so it
- * only copies; the answer is sent once the lock is released. */
-static void copy_cached(void *arg, const gw_cached *v)
-{
-    cached_copy *cc = arg;
-    uint8_t *body = h2o_mem_alloc_pool(&cc->req->pool, v->len ? v->len : 1);
-    memcpy(body, v->body, v->len);
-    cc->v = *v;
-    cc->v.body = body;
-}
-
-bool gw_cache_serve(h2o_req_t *req, bool v6_ok)
-{
-    gw *g = gw_thread_of(req)->g;
-    char k[1024];
-    size_t kl;
-    cached_copy cc = {.req = req};
-    if (!g->cache || !(kl = cache_key(req, v6_ok, k, sizeof k)) ||
-        !gw_cache_get(g->cache, k, kl, mono_ms(), copy_cached, &cc))
-        return false;
-    set_etag_and_count(req, cc.v.etag, cc.v.count);
-    if (not_modified(req, cc.v.etag)) {
-        gw_respond(req, 304, NULL, NULL, NULL, 0);
-        return true;
-    }
-    if (cc.v.attachment)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
-                       H2O_STRLIT("attachment; filename=gpgkey.asc"));
-    gw_respond_pooled(req, 200, cc.v.ctype, cc.v.body, cc.v.len);
-    return true;
-}
-
 /* Keeps a machine-readable answer; it depends on the key fpr when the request named that
  * primary fingerprint, on every key otherwise. */
 static void cache_store(h2o_req_t *req, const lookup_ctx *c, const Oks__Response *r,
                         const char *ctype, const oks_buf *body, const char *etag, size_t n,
                         bool attachment)
 {
-    gw *g = gw_thread_of(req)->g;
-    char k[1024];
-    size_t kl;
-    if (!g->cache || !(kl = cache_key(req, c->v6_ok, k, sizeof k)))
-        return;
     const uint8_t *dep = NULL;
     if (c->l.kind == GW_S_FPR && !c->retried && r->n_keys == 1 &&
         r->keys[0]->fingerprint.len == c->l.id_len &&
@@ -194,18 +105,7 @@ static void cache_store(h2o_req_t *req, const lookup_ctx *c, const Oks__Response
     gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
                    .count = (uint32_t)n, .attachment = attachment};
     snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
-    gw_cache_put(g->cache, k, kl, dep, c->l.id_len, c->tag, &v);
-}
-
-void gw_cache_forget(gw *g, const Oks__Response *added)
-{
-    if (!g->cache)
-        return;
-    for (size_t i = 0; i < added->n_results; i++) {
-        const Oks__AddResult *a = added->results[i];
-        if (a->outcome == OKS__OUTCOME__OUTCOME_NEW || a->outcome == OKS__OUTCOME__OUTCOME_UPDATED)
-            gw_cache_invalidate(g->cache, a->fingerprint.data, a->fingerprint.len);
-    }
+    gw_cache_store(req, c->v6_ok, c->tag, dep, c->l.id_len, &v);
 }
 
 /* Version of a stored key from its first packet, without parsing the rest. */
@@ -250,8 +150,8 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, 34);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
-    add_count_header(req, n);
-    if (not_modified(req, etag)) {
+    gw_set_result_count(req, n);
+    if (gw_not_modified(req, etag)) {
         gw_respond(req, 304, NULL, NULL, NULL, 0);
     } else if (c->l.mr) {
         static const char ctype[] = "application/pgp-keys; charset=utf-8";
@@ -277,7 +177,7 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
 static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
                          oks_pgp_key **keys, size_t n)
 {
-    add_count_header(req, n);
+    gw_set_result_count(req, n);
     if (c->l.mr) {
         static const char ctype[] = "text/plain; charset=utf-8";
         oks_buf out = OKS_BUF_INIT;
@@ -348,7 +248,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         c->gf.subkeys = 1;
         q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
         q.get_fingerprint = &c->gf;
-        gw_call(req, &q, GW_M_GET, on_keys, c);
+        gw_call(req, &q, on_keys, c);
         return;
     }
     if (r->status != OKS__STATUS__STATUS_OK && !(r->status == OKS__STATUS__STATUS_PARTIAL &&
@@ -485,6 +385,6 @@ int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
         sr.limit = g->conf.max_results;
         break;
     }
-    gw_call(req, &rq, GW_M_GET, cb, c);
+    gw_call(req, &rq, cb, c);
     return 0;
 }

@@ -113,7 +113,7 @@ static int vks_get(h2o_req_t *req, const char *kind, const char *arg)
         gw_error(req, 404, "no such VKS endpoint");
         return 0;
     }
-    gw_call(req, &q, GW_M_GET, on_vks_keys, c);
+    gw_call(req, &q, on_vks_keys, c);
     return 0;
 }
 
@@ -200,7 +200,7 @@ static int vks_upload(h2o_req_t *req)
     add.keys = &key;
     add.n_keys = 1;
     add.origin = OKS__ORIGIN__ORIGIN_HKP;
-    gw_call(req, &q, GW_M_ADD, on_uploaded, c);
+    gw_call(req, &q, on_uploaded, c);
     oks_buf_release(&bin);
     return 0;
 }

@@ -172,6 +172,6 @@ int gw_on_wkd(h2o_handler_t *self, h2o_req_t *req)
     sr.text = c->addr;
     sr.kind = OKS__SEARCH_KIND__SEARCH_EMAIL;
     sr.limit = 10;
-    gw_call(req, &rq, GW_M_GET, on_wkd_keys, c);
+    gw_call(req, &rq, on_wkd_keys, c);
     return 0;
 }
