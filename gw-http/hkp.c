@@ -8,6 +8,7 @@
 #include "gw-http/json.h"
 #include "gw-http/query.h"
 
+#include "lib/keyctx.h"
 #include "lib/pgp.h"
 
 #include <gcrypt.h>
@@ -74,21 +75,6 @@ static void free_keys(oks_pgp_key **keys, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         oks_pgp_key_free(keys[i]);
-}
-
-static void set_date(oks_tmpl *t, const char *name, uint32_t when)
-{
-    time_t tt = when;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    oks_tmpl_setf(t, name, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
-static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
-{
-    char hex[65];
-    oks_hex(hex, p, n, 1);
-    oks_tmpl_set(t, name, hex, 2 * n);
 }
 
 /* Keeps a machine-readable answer; it depends on the key fpr when the request named that
@@ -164,9 +150,12 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
         oks_tmpl *t = oks_tmpl_new();
         oks_armor_encode(bin.data, bin.len, &out);
         oks_tmpl_set(t, "armor", (const char *)out.data, out.len);
-        for (size_t i = 0; i < r->n_keys; i++)
-            set_hex(oks_tmpl_push(t, "keys"), "fpr", r->keys[i]->fingerprint.data,
-                    r->keys[i]->fingerprint.len);
+        for (size_t i = 0; t && i < r->n_keys; i++) {
+            oks_tmpl *kt = oks_tmpl_push(t, "keys");
+            if (kt)
+                oks_keyctx_hex(kt, "fpr", r->keys[i]->fingerprint.data,
+                               r->keys[i]->fingerprint.len);
+        }
         gw_page(req, 200, GW_PAGE_KEY, t);
         oks_tmpl_free(t);
     }
@@ -191,44 +180,15 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
     }
     oks_tmpl *t = oks_tmpl_new();
     const char *search = gw_form_get(&c->form, "search", NULL);
-    oks_tmpl_setf(t, "search", "%s", search ? search : "");
-    for (size_t i = 0; i < n; i++) {
-        const oks_pgp_key *k = keys[i];
+    bool ok = t && oks_tmpl_setf(t, "search", "%s", search ? search : "") == 0;
+    for (size_t i = 0; ok && i < n; i++) {
         oks_tmpl *kt = oks_tmpl_push(t, "keys");
-        set_hex(kt, "fpr", k->primary.fpr, k->primary.fpr_len);
-        oks_tmpl_setf(kt, "algo", "%s", oks_pgp_algo_name(k->primary.algo));
-        oks_tmpl_setf(kt, "bits", "%u", k->primary.bits);
-        set_date(kt, "created", k->primary.created);
-        if (oks_pgp_key_expires(k))
-            set_date(kt, "expires", oks_pgp_key_expires(k));
-        if (oks_pgp_key_revoked(k))
-            oks_tmpl_setf(kt, "revoked", "yes");
-        for (size_t u = 0; u < k->n_uids; u++) {
-            oks_tmpl *ut = oks_tmpl_push(kt, "uids");
-            if (k->uids[u].tag == OKS_PGP_TAG_UID)
-                oks_tmpl_set(ut, "uid", (const char *)k->uids[u].body, k->uids[u].len);
-            else
-                oks_tmpl_setf(ut, "uid", "[user attribute]");
-            for (size_t s = 0; c->l.op == GW_OP_VINDEX && s < k->uids[u].sigs.n; s++) {
-                const oks_pgp_sig *sg = &k->uids[u].sigs.v[s];
-                oks_tmpl *st = oks_tmpl_push(ut, "sigs");
-                if (sg->has_issuer)
-                    set_hex(st, "issuer", sg->issuer, 8);
-                oks_tmpl_setf(st, "type", "0x%02X", sg->type);
-                oks_tmpl_setf(st, "self", "%s", sg->state == OKS_SIG_GOOD ? "self" : "");
-                set_date(st, "created", sg->created);
-            }
-        }
-        for (size_t s = 0; s < k->n_subkeys; s++) {
-            const oks_pgp_pubkey *sk = &k->subkeys[s].key;
-            oks_tmpl *st = oks_tmpl_push(kt, "subkeys");
-            set_hex(st, "fpr", sk->fpr, sk->fpr_len);
-            oks_tmpl_setf(st, "algo", "%s", oks_pgp_algo_name(sk->algo));
-            oks_tmpl_setf(st, "bits", "%u", sk->bits);
-            set_date(st, "created", sk->created);
-            if (oks_pgp_subkey_revoked(k, &k->subkeys[s]))
-                oks_tmpl_setf(st, "revoked", "yes");
-        }
+        ok = kt && oks_keyctx_key(kt, keys[i], c->l.op == GW_OP_VINDEX) == 0;
+    }
+    if (!ok) {
+        oks_tmpl_free(t);
+        gw_error(req, 500, "out of memory");
+        return;
     }
     gw_page(req, 200, GW_PAGE_INDEX, t);
     oks_tmpl_free(t);
