@@ -1,8 +1,9 @@
 /*
  * GET /pks/lookup: op=get|index|vindex|stats|hget with the options, status codes and output
- * formats of protocols.md §1 (OKS column): armored keys with ETag / If-None-Match, the
- * machine-readable index, HTML for browsers, 404 for no match, 503 with Retry-After when the
- * cluster cannot answer. v6 keys are only served to clients known to parse them.
+ * formats HKP clients (GnuPG's dirmngr, Sequoia, SKS peers) expect: armored keys with ETag /
+ * If-None-Match, the machine-readable index (SKS's format, escaping fixed: lib/pgp_index.c),
+ * HTML for browsers, JSON statistics, 404 for no match, 503 with Retry-After when the cluster
+ * cannot answer. v6 keys are only served to clients known to parse them.
  */
 #include "gw-http/gw.h"
 #include "gw-http/json.h"

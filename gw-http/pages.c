@@ -40,8 +40,8 @@ static const struct {
         "{{#keys}}<hr>\n<pre>pub  {{algo}}{{bits}}/<a href=\"/pks/lookup?op=get&amp;search=0x{{fpr}}\">"
         "{{fpr}}</a> {{created}}{{#revoked}} <strong>revoked</strong>{{/revoked}}"
         "{{#expires}} expires {{expires}}{{/expires}}\n"
-        "{{#uids}}uid  {{uid}}\n{{#sigs}}sig  {{issuer}} {{type}} {{#self}}self{{/self}} {{created}}\n"
-        "{{/sigs}}{{/uids}}"
+        "{{#uids}}uid  {{uid}}\n{{#sigs}}sig  {{issuer}} {{type}} {{#self}}self{{/self}} "
+        "{{created}}\n{{/sigs}}{{/uids}}"
         "{{#subkeys}}sub  {{algo}}{{bits}}/{{fpr}} {{created}}{{#revoked}} revoked{{/revoked}}\n"
         "{{/subkeys}}</pre>\n{{/keys}}" TAIL},
     [GW_PAGE_KEY] = {"key",

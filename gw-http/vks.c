@@ -1,5 +1,5 @@
 /*
- * The VKS API as keys.openpgp.org serves it (protocols.md §3.1): GET /vks/v1/by-fingerprint/,
+ * The VKS API as keys.openpgp.org (Hagrid) serves it: GET /vks/v1/by-fingerprint/,
  * /by-keyid/, /by-email/ and POST /vks/v1/upload (JSON). Same paths, status codes and bodies;
  * OKS publishes every user ID it stores (addresses are not e-mail-verified), so an upload
  * reports each address as "published".

@@ -1,8 +1,8 @@
 /*
- * Web Key Directory for the domains listed in [http] wkd_domains (protocols.md §3.2): the direct
- * method (/.well-known/openpgpkey/hu/<hash>?l=<local>, domain from the Host header) and the
- * advanced one (/.well-known/openpgpkey/<domain>/hu/<hash>), plus the policy files. Keys are
- * served binary with only the user IDs of the requested address. These addresses are NOT
+ * Web Key Directory (draft-koch-openpgp-webkey-service) for the domains in [http] wkd_domains:
+ * the direct method (/.well-known/openpgpkey/hu/<hash>?l=<local>, domain from the Host header)
+ * and the advanced one (/.well-known/openpgpkey/<domain>/hu/<hash>), plus the policy files.
+ * Keys are served binary with only the user IDs of the requested address. These addresses are NOT
  * e-mail-verified: anyone can upload a key claiming one (see README).
  */
 #include "gw-http/gw.h"
