@@ -121,7 +121,7 @@ int gw_bridge_start(gw_thread *t)
     return 0;
 }
 
-int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data)
+int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data)
 {
     gw_thread *t = gw_thread_of(req);
     uint64_t id = t->next_id++;
@@ -135,7 +135,6 @@ int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data)
     r->id = id;
     r->cb = cb;
     r->data = data;
-    r->op = op;
     r->t = t;
     q->version = OKS_PROTO_VERSION;
     q->deadline_ms = t->g->conf.deadline_ms > 200 ? t->g->conf.deadline_ms - 100 : 100;

@@ -10,6 +10,7 @@
 #include "gw-http/cache.h"
 #include "gw-http/conns.h"
 #include "gw-http/follow.h"
+#include "gw-http/query.h"
 #include "gw-http/ratelimit.h"
 #include "lib/cluster.h"
 #include "lib/proto.h"
@@ -44,14 +45,14 @@ typedef struct gw_conf {
     unsigned max_connections_per_client; /* per peer address (IPv6: per /64); proxies exempt */
 } gw_conf;
 
-/* Counters for /metrics (atomic, shared by all threads). */
-enum { GW_M_GET, GW_M_INDEX, GW_M_VINDEX, GW_M_STATS, GW_M_HGET, GW_M_ADD, GW_M_HASHQUERY,
-       GW_M_HEALTH, GW_M_OTHER, GW_M_OPS };
-enum { GW_S_2XX, GW_S_304, GW_S_400, GW_S_404, GW_S_413, GW_S_4XX, GW_S_503, GW_S_5XX, GW_S_N };
+/* Counters for /metrics (atomic, shared by all threads): requests by op (enum gw_op, query.h)
+ * and by the status class of their answer. */
+enum gw_status_class { GW_HTTP_2XX, GW_HTTP_304, GW_HTTP_400, GW_HTTP_404, GW_HTTP_413,
+                       GW_HTTP_4XX, GW_HTTP_503, GW_HTTP_5XX, GW_HTTP_CLASSES };
 #define GW_LAT_BUCKETS 12
 
 typedef struct gw_metrics {
-    atomic_ulong requests[GW_M_OPS][GW_S_N];
+    atomic_ulong requests[GW_OPS][GW_HTTP_CLASSES];
     atomic_ulong latency[GW_LAT_BUCKETS + 1]; /* router round trip, le buckets + inf */
     atomic_ulong latency_sum_us, latency_count;
     atomic_ulong keys_added, keys_updated, keys_unchanged, keys_rejected;
@@ -74,7 +75,6 @@ typedef struct gw_ref {
     uint64_t id;
     gw_cont cb;
     void *data;
-    int op; /* metrics slot */
     uint64_t sent_us;
     h2o_timeout_entry_t tmo;
     gw_thread *t;
@@ -119,27 +119,48 @@ static inline gw_thread *gw_thread_of(h2o_req_t *req)
     return (gw_thread *)req->conn->ctx;
 }
 
+/* server.c: the [http] settings of the cluster file into g->conf (listen_override, if not
+ * NULL, replaces listen); then the listeners and the loop threads, until g->stop. */
+int gw_load_conf(gw *g, const char *listen_override, oks_err *e);
+int gw_run(gw *g, oks_err *e);
+
 /* bridge.c */
 int gw_bridge_start(gw_thread *t);
 /* Sends req to the router; cb runs later on this loop. Returns 0, or -1 after answering 503. */
-int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data);
+int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data);
 
-/* respond.c */
+/* respond.c: writes answers and counts them under the request's op (gw_request_op). */
 void gw_respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
                 const void *body, size_t len);
 /* The same with a body that already lives in the request's pool (not copied). */
 void gw_respond_pooled(h2o_req_t *req, int status, const char *ctype, const void *body,
                        size_t len);
+const char *gw_status_reason(int status);
+/* X-HKP-Results-Count: n */
+void gw_set_result_count(h2o_req_t *req, size_t n);
+/* True when the request's If-None-Match is etag (a non-empty quoted ETag). */
+bool gw_not_modified(h2o_req_t *req, const char *etag);
+void gw_count(gw *g, enum gw_op op, int status);
+
+/* errors.c: content negotiation and error answers. */
+/* True when the client asks for HTML (a browser). */
+bool gw_wants_html(h2o_req_t *req);
+/* Answers status with why: the HTML error page for browsers, "STATUS REASON: why" otherwise;
+ * 429 and 503 carry Retry-After. */
 void gw_error(h2o_req_t *req, int status, const char *why);
 /* Maps a cluster status to an HTTP answer (404/400/413/503...). */
 void gw_error_from(h2o_req_t *req, const Oks__Response *resp);
-void gw_count(gw *g, int op, int status);
-/* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
- * the client is over it. */
+
+/* ratelimit_http.c: applies the client's rate limit of cls; answers 429 with Retry-After and
+ * returns false when the client is over it. */
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);
 
-/* Answer cache glue (hkp.c): serves a cached answer to req; true when it did. */
+/* cache_http.c: the answer cache for lookups. Serves a cached answer to req; true when it did. */
 bool gw_cache_serve(h2o_req_t *req, bool v6_ok);
+/* Keeps the answer v to req (sent when the cache clock read tag), depending on the key dep
+ * (dep_len bytes) or, with dep NULL, on every key. */
+void gw_cache_store(h2o_req_t *req, bool v6_ok, uint64_t tag, const uint8_t *dep,
+                    size_t dep_len, const gw_cached *v);
 /* The keys of an add answer changed: forget what this gateway cached about them. */
 void gw_cache_forget(gw *g, const Oks__Response *added);
 
@@ -147,12 +168,12 @@ void gw_cache_forget(gw *g, const Oks__Response *added);
 int gw_pages_load(gw *g, const char *dir);
 int gw_pages_dump(const char *dir);
 void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
-/* op=stats: the sync worker's partners and recent rounds (syncstats.c); nothing without it. */
-void gw_sync_stats_json(const char *path, oks_buf *out);
+/* op=stats: the sync worker's partners and recent rounds (syncstats.c; the JSON form is in
+ * json.h); nothing without it. */
 void gw_sync_stats_tmpl(const char *path, oks_tmpl *t);
-bool gw_wants_html(h2o_req_t *req);
 
-/* hkp.c, add.c, misc.c */
+/* Handlers: hkp.c (lookup), add.c, hashquery.c, health.c, metrics.c, pages.c (home), vks.c,
+ * wkd.c. */
 int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req);
 int gw_on_add(h2o_handler_t *self, h2o_req_t *req);
 int gw_on_hashquery(h2o_handler_t *self, h2o_req_t *req);

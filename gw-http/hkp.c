@@ -1,12 +1,15 @@
 /*
  * GET /pks/lookup: op=get|index|vindex|stats|hget with the options, status codes and output
- * formats of protocols.md §1 (OKS column): armored keys with ETag / If-None-Match, the
- * machine-readable index, HTML for browsers, 404 for no match, 503 with Retry-After when the
- * cluster cannot answer. v6 keys are only served to clients known to parse them.
+ * formats HKP clients (GnuPG's dirmngr, Sequoia, SKS peers) expect: armored keys with ETag /
+ * If-None-Match, the machine-readable index (SKS's format, escaping fixed: lib/pgp_index.c),
+ * HTML for browsers, JSON statistics, 404 for no match, 503 with Retry-After when the cluster
+ * cannot answer. v6 keys are only served to clients known to parse them.
  */
 #include "gw-http/gw.h"
+#include "gw-http/json.h"
 #include "gw-http/query.h"
 
+#include "lib/keyctx.h"
 #include "lib/pgp.h"
 
 #include <gcrypt.h>
@@ -75,116 +78,12 @@ static void free_keys(oks_pgp_key **keys, size_t n)
         oks_pgp_key_free(keys[i]);
 }
 
-static void add_count_header(h2o_req_t *req, size_t n)
-{
-    char *v = h2o_mem_alloc_pool(&req->pool, 24);
-    int l = snprintf(v, 24, "%zu", n);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-hkp-results-count"), 0,
-                          "X-HKP-Results-Count", v, (size_t)l);
-}
-
-static void set_date(oks_tmpl *t, const char *name, uint32_t when)
-{
-    time_t tt = when;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    oks_tmpl_setf(t, name, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
-static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
-{
-    char hex[65];
-    oks_hex(hex, p, n, 1);
-    oks_tmpl_set(t, name, hex, 2 * n);
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Cache key: what the answer depends on besides the cluster: the v6 rule and the path with its
- * query. Returns its length (0 when it does not fit: such requests are not cached). */
-static size_t cache_key(h2o_req_t *req, bool v6_ok, char *k, size_t cap)
-{
-    if (req->path.len + 1 > cap)
-        return 0;
-    k[0] = v6_ok ? '6' : '4';
-    memcpy(k + 1, req->path.base, req->path.len);
-    return req->path.len + 1;
-}
-
-static void set_etag_and_count(h2o_req_t *req, const char *etag, size_t n)
-{
-    if (etag[0]) {
-        size_t l = strlen(etag);
-        char *v = h2o_mem_alloc_pool(&req->pool, l);
-        memcpy(v, etag, l);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v, l);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                       H2O_STRLIT("no-cache"));
-    }
-    add_count_header(req, n);
-}
-
-static bool not_modified(h2o_req_t *req, const char *etag)
-{
-    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    return etag[0] && inm >= 0 &&
-           h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len,
-                     etag, strlen(etag));
-}
-
-typedef struct cached_copy {
-    h2o_req_t *req;
-    gw_cached v; /* body in the request's pool */
-} cached_copy;
-
-/* Copies a cached answer into the request's pool. It runs with the cache stripe locked, so it
- * only copies; the answer is sent once the lock is released. */
-static void copy_cached(void *arg, const gw_cached *v)
-{
-    cached_copy *cc = arg;
-    uint8_t *body = h2o_mem_alloc_pool(&cc->req->pool, v->len ? v->len : 1);
-    memcpy(body, v->body, v->len);
-    cc->v = *v;
-    cc->v.body = body;
-}
-
-bool gw_cache_serve(h2o_req_t *req, bool v6_ok)
-{
-    gw *g = gw_thread_of(req)->g;
-    char k[1024];
-    size_t kl;
-    cached_copy cc = {.req = req};
-    if (!g->cache || !(kl = cache_key(req, v6_ok, k, sizeof k)) ||
-        !gw_cache_get(g->cache, k, kl, mono_ms(), copy_cached, &cc))
-        return false;
-    set_etag_and_count(req, cc.v.etag, cc.v.count);
-    if (not_modified(req, cc.v.etag)) {
-        gw_respond(req, 304, NULL, NULL, NULL, 0);
-        return true;
-    }
-    if (cc.v.attachment)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
-                       H2O_STRLIT("attachment; filename=gpgkey.asc"));
-    gw_respond_pooled(req, 200, cc.v.ctype, cc.v.body, cc.v.len);
-    return true;
-}
-
 /* Keeps a machine-readable answer; it depends on the key fpr when the request named that
  * primary fingerprint, on every key otherwise. */
 static void cache_store(h2o_req_t *req, const lookup_ctx *c, const Oks__Response *r,
                         const char *ctype, const oks_buf *body, const char *etag, size_t n,
                         bool attachment)
 {
-    gw *g = gw_thread_of(req)->g;
-    char k[1024];
-    size_t kl;
-    if (!g->cache || !(kl = cache_key(req, c->v6_ok, k, sizeof k)))
-        return;
     const uint8_t *dep = NULL;
     if (c->l.kind == GW_S_FPR && !c->retried && r->n_keys == 1 &&
         r->keys[0]->fingerprint.len == c->l.id_len &&
@@ -193,18 +92,7 @@ static void cache_store(h2o_req_t *req, const lookup_ctx *c, const Oks__Response
     gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
                    .count = (uint32_t)n, .attachment = attachment};
     snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
-    gw_cache_put(g->cache, k, kl, dep, c->l.id_len, c->tag, &v);
-}
-
-void gw_cache_forget(gw *g, const Oks__Response *added)
-{
-    if (!g->cache)
-        return;
-    for (size_t i = 0; i < added->n_results; i++) {
-        const Oks__AddResult *a = added->results[i];
-        if (a->outcome == OKS__OUTCOME__OUTCOME_NEW || a->outcome == OKS__OUTCOME__OUTCOME_UPDATED)
-            gw_cache_invalidate(g->cache, a->fingerprint.data, a->fingerprint.len);
-    }
+    gw_cache_store(req, c->v6_ok, c->tag, dep, c->l.id_len, &v);
 }
 
 /* Version of a stored key from its first packet, without parsing the rest. */
@@ -249,8 +137,8 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, 34);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
-    add_count_header(req, n);
-    if (not_modified(req, etag)) {
+    gw_set_result_count(req, n);
+    if (gw_not_modified(req, etag)) {
         gw_respond(req, 304, NULL, NULL, NULL, 0);
     } else if (c->l.mr) {
         static const char ctype[] = "application/pgp-keys; charset=utf-8";
@@ -263,9 +151,12 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
         oks_tmpl *t = oks_tmpl_new();
         oks_armor_encode(bin.data, bin.len, &out);
         oks_tmpl_set(t, "armor", (const char *)out.data, out.len);
-        for (size_t i = 0; i < r->n_keys; i++)
-            set_hex(oks_tmpl_push(t, "keys"), "fpr", r->keys[i]->fingerprint.data,
-                    r->keys[i]->fingerprint.len);
+        for (size_t i = 0; t && i < r->n_keys; i++) {
+            oks_tmpl *kt = oks_tmpl_push(t, "keys");
+            if (kt)
+                oks_keyctx_hex(kt, "fpr", r->keys[i]->fingerprint.data,
+                               r->keys[i]->fingerprint.len);
+        }
         gw_page(req, 200, GW_PAGE_KEY, t);
         oks_tmpl_free(t);
     }
@@ -276,7 +167,7 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
 static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
                          oks_pgp_key **keys, size_t n)
 {
-    add_count_header(req, n);
+    gw_set_result_count(req, n);
     if (c->l.mr) {
         static const char ctype[] = "text/plain; charset=utf-8";
         oks_buf out = OKS_BUF_INIT;
@@ -290,44 +181,15 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
     }
     oks_tmpl *t = oks_tmpl_new();
     const char *search = gw_form_get(&c->form, "search", NULL);
-    oks_tmpl_setf(t, "search", "%s", search ? search : "");
-    for (size_t i = 0; i < n; i++) {
-        const oks_pgp_key *k = keys[i];
+    bool ok = t && oks_tmpl_setf(t, "search", "%s", search ? search : "") == 0;
+    for (size_t i = 0; ok && i < n; i++) {
         oks_tmpl *kt = oks_tmpl_push(t, "keys");
-        set_hex(kt, "fpr", k->primary.fpr, k->primary.fpr_len);
-        oks_tmpl_setf(kt, "algo", "%s", oks_pgp_algo_name(k->primary.algo));
-        oks_tmpl_setf(kt, "bits", "%u", k->primary.bits);
-        set_date(kt, "created", k->primary.created);
-        if (oks_pgp_key_expires(k))
-            set_date(kt, "expires", oks_pgp_key_expires(k));
-        if (oks_pgp_key_revoked(k))
-            oks_tmpl_setf(kt, "revoked", "yes");
-        for (size_t u = 0; u < k->n_uids; u++) {
-            oks_tmpl *ut = oks_tmpl_push(kt, "uids");
-            if (k->uids[u].tag == OKS_PGP_TAG_UID)
-                oks_tmpl_set(ut, "uid", (const char *)k->uids[u].body, k->uids[u].len);
-            else
-                oks_tmpl_setf(ut, "uid", "[user attribute]");
-            for (size_t s = 0; c->l.op == GW_OP_VINDEX && s < k->uids[u].sigs.n; s++) {
-                const oks_pgp_sig *sg = &k->uids[u].sigs.v[s];
-                oks_tmpl *st = oks_tmpl_push(ut, "sigs");
-                if (sg->has_issuer)
-                    set_hex(st, "issuer", sg->issuer, 8);
-                oks_tmpl_setf(st, "type", "0x%02X", sg->type);
-                oks_tmpl_setf(st, "self", "%s", sg->state == OKS_SIG_GOOD ? "self" : "");
-                set_date(st, "created", sg->created);
-            }
-        }
-        for (size_t s = 0; s < k->n_subkeys; s++) {
-            const oks_pgp_pubkey *sk = &k->subkeys[s].key;
-            oks_tmpl *st = oks_tmpl_push(kt, "subkeys");
-            set_hex(st, "fpr", sk->fpr, sk->fpr_len);
-            oks_tmpl_setf(st, "algo", "%s", oks_pgp_algo_name(sk->algo));
-            oks_tmpl_setf(st, "bits", "%u", sk->bits);
-            set_date(st, "created", sk->created);
-            if (oks_pgp_subkey_revoked(k, &k->subkeys[s]))
-                oks_tmpl_setf(st, "revoked", "yes");
-        }
+        ok = kt && oks_keyctx_key(kt, keys[i], c->l.op == GW_OP_VINDEX) == 0;
+    }
+    if (!ok) {
+        oks_tmpl_free(t);
+        gw_error(req, 500, "out of memory");
+        return;
     }
     gw_page(req, 200, GW_PAGE_INDEX, t);
     oks_tmpl_free(t);
@@ -347,7 +209,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         c->gf.subkeys = 1;
         q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
         q.get_fingerprint = &c->gf;
-        gw_call(req, &q, GW_M_GET, on_keys, c);
+        gw_call(req, &q, on_keys, c);
         return;
     }
     if (r->status != OKS__STATUS__STATUS_OK && !(r->status == OKS__STATUS__STATUS_PARTIAL &&
@@ -382,20 +244,12 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     for (size_t i = 0; i < r->n_shards; i++)
         total += r->shards[i]->keys;
     if (c->l.mr) {
-        oks_buf_printf(&out, "{\"total_keys\":%llu,\"shards\":[", (unsigned long long)total);
-        for (size_t i = 0; i < r->n_shards; i++) {
-            Oks__ShardStats *s = r->shards[i];
-            oks_buf_printf(&out,
-                           "%s{\"name\":\"%s\",\"up\":%s,\"keys\":%llu,\"bytes\":%llu,\"slots\":%u,"
-                           "\"last_seq\":%llu}",
-                           i ? "," : "", s->name, s->up ? "true" : "false",
-                           (unsigned long long)s->keys, (unsigned long long)s->bytes, s->slots,
-                           (unsigned long long)s->last_seq);
-        }
-        oks_buf_printf(&out, "]");
-        gw_sync_stats_json(gw_thread_of(req)->g->conf.sync_state, &out);
-        oks_buf_printf(&out, "}\n");
-        gw_respond(req, 200, NULL, "application/json", out.data, out.len);
+        json_t *j = gw_json_stats(r, gw_thread_of(req)->g->conf.sync_state);
+        if (oks_json_dump(j, &out, true))
+            gw_error(req, 500, "out of memory");
+        else
+            gw_respond(req, 200, NULL, "application/json", out.data, out.len);
+        json_decref(j);
     } else {
         oks_tmpl *t = oks_tmpl_new();
         oks_tmpl_setf(t, "total", "%llu", (unsigned long long)total);
@@ -492,6 +346,6 @@ int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
         sr.limit = g->conf.max_results;
         break;
     }
-    gw_call(req, &rq, GW_M_GET, cb, c);
+    gw_call(req, &rq, cb, c);
     return 0;
 }

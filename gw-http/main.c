@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int gw_load_conf(gw *g, const char *listen_override, oks_err *e);
-int gw_run(gw *g, oks_err *e);
-
 static gw the_gw;
 
 static void usage(FILE *f)

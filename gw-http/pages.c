@@ -1,7 +1,8 @@
 /*
  * HTML pages from templates: the built-in defaults below, each replaceable by NAME.html in the
- * directory [http] templates (`oks-gw-http --dump-templates DIR` writes the defaults there as a
- * starting point). Values are escaped by lib/tmpl, never here.
+ * directory [http] templates (`oks-gw-http dump-templates DIR` writes the defaults there as a
+ * starting point), and the home page. Values are escaped by lib/tmpl, never here. The error
+ * page is rendered by errors.c.
  */
 #include "gw-http/gw.h"
 
@@ -39,7 +40,8 @@ static const struct {
         "{{#keys}}<hr>\n<pre>pub  {{algo}}{{bits}}/<a href=\"/pks/lookup?op=get&amp;search=0x{{fpr}}\">"
         "{{fpr}}</a> {{created}}{{#revoked}} <strong>revoked</strong>{{/revoked}}"
         "{{#expires}} expires {{expires}}{{/expires}}\n"
-        "{{#uids}}uid  {{uid}}\n{{#sigs}}sig  {{issuer}} {{type}} {{self}} {{created}}\n{{/sigs}}{{/uids}}"
+        "{{#uids}}uid  {{uid}}\n{{#sigs}}sig  {{issuer}} {{type}} {{#self}}self{{/self}} "
+        "{{created}}\n{{/sigs}}{{/uids}}"
         "{{#subkeys}}sub  {{algo}}{{bits}}/{{fpr}} {{created}}{{#revoked}} revoked{{/revoked}}\n"
         "{{/subkeys}}</pre>\n{{/keys}}" TAIL},
     [GW_PAGE_KEY] = {"key",
@@ -109,8 +111,10 @@ int gw_pages_dump(const char *dir)
             perror(path);
             return 1;
         }
-        fputs(builtin[i].text, f);
-        fclose(f);
+        if (fputs(builtin[i].text, f) == EOF || fclose(f) != 0) {
+            perror(path);
+            return 1;
+        }
         printf("%s\n", path);
     }
     return 0;
@@ -132,9 +136,15 @@ void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx)
     oks_buf_release(&out);
 }
 
-bool gw_wants_html(h2o_req_t *req)
+int gw_on_home(h2o_handler_t *self, h2o_req_t *req)
 {
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
-    return i >= 0 && memmem(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
-                            "text/html", 9) != NULL;
+    (void)self;
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
+        gw_error(req, 404, "no such page");
+        return 0;
+    }
+    oks_tmpl *t = oks_tmpl_new();
+    gw_page(req, 200, GW_PAGE_HOME, t);
+    oks_tmpl_free(t);
+    return 0;
 }

@@ -126,6 +126,64 @@ static long hex_digits(const char *s, char *out, size_t max)
     return (long)n;
 }
 
+static const char *const op_names[GW_OPS] = {
+    [GW_OP_GET] = "get",     [GW_OP_INDEX] = "index",         [GW_OP_VINDEX] = "vindex",
+    [GW_OP_STATS] = "stats", [GW_OP_HGET] = "hget",           [GW_OP_ADD] = "add",
+    [GW_OP_HASHQUERY] = "hashquery", [GW_OP_HEALTH] = "health", [GW_OP_OTHER] = "other",
+};
+
+const char *gw_op_name(enum gw_op op)
+{
+    return (unsigned)op < GW_OPS ? op_names[op] : "other";
+}
+
+/* The lookup operation named by the value of op=, or -1. */
+static int lookup_op(const char *v)
+{
+    static const struct {
+        const char *name;
+        enum gw_op op;
+    } ops[] = {{"get", GW_OP_GET},        {"index", GW_OP_INDEX},    {"vindex", GW_OP_VINDEX},
+               {"stats", GW_OP_STATS},    {"x-stats", GW_OP_STATS},  {"hget", GW_OP_HGET},
+               {"x-hget", GW_OP_HGET}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(v, ops[i].name) == 0)
+            return (int)ops[i].op;
+    return -1;
+}
+
+enum gw_op gw_request_op(const char *path, size_t path_len, const char *query, size_t query_len)
+{
+    static const struct {
+        const char *path;
+        enum gw_op op;
+    } paths[] = {{"/pks/add", GW_OP_ADD},
+                 {"/pks/hashquery", GW_OP_HASHQUERY},
+                 {"/pks/health", GW_OP_HEALTH}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (path_len == strlen(paths[i].path) && memcmp(path, paths[i].path, path_len) == 0)
+            return paths[i].op;
+    if (path_len != 11 || memcmp(path, "/pks/lookup", 11) != 0 || !query)
+        return GW_OP_OTHER;
+    /* the first op field, decoded as gw_form_parse decodes it; longer ones are no operation */
+    for (size_t i = 0; i < query_len;) {
+        const char *f = query + i, *amp = memchr(f, '&', query_len - i);
+        size_t fl = amp ? (size_t)(amp - f) : query_len - i;
+        const char *eq = memchr(f, '=', fl);
+        size_t nl = eq ? (size_t)(eq - f) : fl;
+        char name[8], value[16];
+        if (nl < sizeof name && decode(f, nl, name) >= 0 && strcmp(name, "op") == 0) {
+            size_t vl = eq ? fl - nl - 1 : 0;
+            if (vl >= sizeof value || decode(eq ? eq + 1 : f, vl, value) < 0)
+                return GW_OP_OTHER;
+            int op = lookup_op(value);
+            return op < 0 ? GW_OP_OTHER : (enum gw_op)op;
+        }
+        i += fl + 1;
+    }
+    return GW_OP_OTHER;
+}
+
 int gw_lookup_parse(const gw_form *f, gw_lookup *l, const char **why)
 {
     memset(l, 0, sizeof *l);
@@ -134,17 +192,10 @@ int gw_lookup_parse(const gw_form *f, gw_lookup *l, const char **why)
         *why = "missing op parameter";
         return 400;
     }
-    if (strcmp(op, "get") == 0)
-        l->op = GW_OP_GET;
-    else if (strcmp(op, "index") == 0)
-        l->op = GW_OP_INDEX;
-    else if (strcmp(op, "vindex") == 0)
-        l->op = GW_OP_VINDEX;
-    else if (strcmp(op, "stats") == 0 || strcmp(op, "x-stats") == 0)
-        l->op = GW_OP_STATS;
-    else if (strcmp(op, "hget") == 0 || strcmp(op, "x-hget") == 0)
-        l->op = GW_OP_HGET;
-    else {
+    int known = lookup_op(op);
+    if (known >= 0) {
+        l->op = (enum gw_op)known;
+    } else {
         bool word = *op != '\0';
         for (const char *c = op; *c; c++)
             word &= isalnum((unsigned char)*c) || *c == '-' || *c == '_';

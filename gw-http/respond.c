@@ -1,16 +1,14 @@
-/* Building HTTP answers: bodies copied into the request's pool, the headers every HKP answer
- * carries (CORS), error bodies with a reason, the status mapping from cluster answers, and the
- * request counters behind /metrics. */
+/* Writing HTTP answers: bodies copied into the request's pool (or already there), the headers
+ * every answer carries (CORS) or that several handlers set (result count, ETag match), and the
+ * request counters behind /metrics. This file only writes; what to answer is decided by the
+ * handlers and by errors.c. */
 #include "gw-http/gw.h"
+#include "gw-http/query.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
-static const char *reason_of(int status)
+const char *gw_status_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -30,42 +28,18 @@ static const char *reason_of(int status)
     return "Error";
 }
 
-/* Metrics slot of a request, from its path (and the op parameter of lookups). */
-static int op_of(h2o_req_t *req)
-{
-    h2o_iovec_t p = req->path_normalized;
-    if (h2o_memis(p.base, p.len, H2O_STRLIT("/pks/add")))
-        return GW_M_ADD;
-    if (h2o_memis(p.base, p.len, H2O_STRLIT("/pks/hashquery")))
-        return GW_M_HASHQUERY;
-    if (h2o_memis(p.base, p.len, H2O_STRLIT("/pks/health")))
-        return GW_M_HEALTH;
-    if (!h2o_memis(p.base, p.len, H2O_STRLIT("/pks/lookup")) || req->query_at == SIZE_MAX)
-        return GW_M_OTHER;
-    static const struct {
-        const char *s;
-        int op;
-    } ops[] = {{"op=get", GW_M_GET},     {"op=index", GW_M_INDEX}, {"op=vindex", GW_M_VINDEX},
-               {"op=stats", GW_M_STATS}, {"op=hget", GW_M_HGET}};
-    const char *q = req->path.base + req->query_at;
-    size_t ql = req->path.len - req->query_at;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        size_t n = strlen(ops[i].s);
-        for (size_t k = 0; k + n <= ql; k++)
-            if (memcmp(q + k, ops[i].s, n) == 0 && (k + n == ql || q[k + n] == '&') &&
-                (q[k - 1] == '?' || q[k - 1] == '&'))
-                return ops[i].op;
-    }
-    return GW_M_OTHER;
-}
-
 static void respond(h2o_req_t *req, int status, const char *reason, const char *ctype,
                     const void *body, size_t len, bool copy)
 {
     static h2o_generator_t gen = {NULL, NULL};
-    gw_count(gw_thread_of(req)->g, op_of(req), status);
+    bool has_query = req->query_at != SIZE_MAX;
+    gw_count(gw_thread_of(req)->g,
+             gw_request_op(req->path_normalized.base, req->path_normalized.len,
+                           has_query ? req->path.base + req->query_at + 1 : NULL,
+                           has_query ? req->path.len - req->query_at - 1 : 0),
+             status);
     req->res.status = status;
-    req->res.reason = reason ? reason : reason_of(status);
+    req->res.reason = reason ? reason : gw_status_reason(status);
     if (ctype)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
                        strlen(ctype));
@@ -96,74 +70,27 @@ void gw_respond_pooled(h2o_req_t *req, int status, const char *ctype, const void
     respond(req, status, NULL, ctype, body, len, false);
 }
 
-void gw_error(h2o_req_t *req, int status, const char *why)
+void gw_set_result_count(h2o_req_t *req, size_t n)
 {
-    if (gw_wants_html(req)) {
-        oks_tmpl *t = oks_tmpl_new();
-        oks_tmpl_setf(t, "status", "%d", status);
-        oks_tmpl_setf(t, "reason", "%s", reason_of(status));
-        oks_tmpl_setf(t, "message", "%s", why);
-        if (status == 503 || status == 429)
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                           H2O_STRLIT("5"));
-        gw_page(req, status, GW_PAGE_ERROR, t);
-        oks_tmpl_free(t);
-        return;
-    }
-    char body[512];
-    int n = snprintf(body, sizeof body, "%d %s: %s\n", status, reason_of(status), why);
-    if (status == 503 || status == 429)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                       H2O_STRLIT("5"));
-    gw_respond(req, status, NULL, "text/plain; charset=utf-8", body,
-               (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
+    char *v = h2o_mem_alloc_pool(&req->pool, 24);
+    int l = snprintf(v, 24, "%zu", n);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-hkp-results-count"), 0,
+                          "X-HKP-Results-Count", v, (size_t)l);
 }
 
-void gw_error_from(h2o_req_t *req, const Oks__Response *r)
+bool gw_not_modified(h2o_req_t *req, const char *etag)
 {
-    int status;
-    switch (r->status) {
-    case OKS__STATUS__STATUS_NOT_FOUND: status = 404; break;
-    case OKS__STATUS__STATUS_BAD_REQUEST: status = 400; break;
-    case OKS__STATUS__STATUS_TOO_LARGE: status = 413; break;
-    case OKS__STATUS__STATUS_INTERNAL: status = 500; break;
-    default: status = 503; /* unavailable, timeout, partial, wrong shard: try again / elsewhere */
-    }
-    gw_error(req, status, status == 404 ? "No results found" : r->error ? r->error : "");
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    return etag[0] && inm >= 0 &&
+           h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len,
+                     etag, strlen(etag));
 }
 
-void gw_count(gw *g, int op, int status)
+void gw_count(gw *g, enum gw_op op, int status)
 {
-    int s = status < 300 ? GW_S_2XX : status == 304 ? GW_S_304 : status == 400 ? GW_S_400
-            : status == 404 ? GW_S_404 : status == 413 ? GW_S_413 : status < 500 ? GW_S_4XX
-            : status == 503 ? GW_S_503 : GW_S_5XX;
+    enum gw_status_class s = status < 300 ? GW_HTTP_2XX : status == 304 ? GW_HTTP_304
+                             : status == 400 ? GW_HTTP_400 : status == 404 ? GW_HTTP_404
+                             : status == 413 ? GW_HTTP_413 : status < 500 ? GW_HTTP_4XX
+                             : status == 503 ? GW_HTTP_503 : GW_HTTP_5XX;
     atomic_fetch_add(&g->metrics.requests[op][s], 1);
-}
-
-bool gw_allow(h2o_req_t *req, enum gw_rl_class cls)
-{
-    gw *g = gw_thread_of(req)->g;
-    if (!g->rl || g->conf.rate[cls] <= 0)
-        return true;
-    struct sockaddr_storage ss;
-    char peer[64] = "?", client[64];
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof peer);
-    else if (sl && ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof peer);
-    ssize_t x = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, -1);
-    gw_rl_client(peer, x >= 0 ? req->headers.entries[x].value.base : NULL,
-                 x >= 0 ? req->headers.entries[x].value.len : 0, g->conf.trusted_proxies, client);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned wait = gw_rl_take(g->rl, cls, client, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-    if (!wait)
-        return true;
-    char *v = h2o_mem_alloc_pool(&req->pool, 16);
-    int n = snprintf(v, 16, "%u", wait);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
-    static const char body[] = "429 Too Many Requests: slow down\n";
-    gw_respond(req, 429, NULL, "text/plain; charset=utf-8", body, sizeof body - 1);
-    return false;
 }

@@ -6,7 +6,9 @@
  * adds nothing. Files above 64 KiB are not read.
  */
 #include "gw-http/gw.h"
+#include "gw-http/json.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,25 +70,28 @@ static void fields(const char *p, const char *end,
     }
 }
 
+/* Adds one key=value to the JSON object arg->obj: digits as a number, anything else as a
+ * string; counts failed sets in arg->bad. */
+typedef struct json_fields {
+    json_t *obj;
+    int bad;
+} json_fields;
+
 static void json_field(void *arg, const char *k, size_t kl, const char *v, size_t vl)
 {
-    oks_buf *out = arg;
-    if (out->len && out->data[out->len - 1] != '{')
-        oks_buf_append(out, ",", 1);
-    oks_buf_printf(out, "\"%.*s\":", (int)kl, k);
+    json_fields *jf = arg;
+    json_t *val;
     if (is_number(v, vl)) {
-        oks_buf_append(out, v, vl);
-        return;
+        char num[20];
+        memcpy(num, v, vl);
+        num[vl] = '\0';
+        unsigned long long x = strtoull(num, NULL, 10);
+        val = x <= INT64_MAX ? json_integer((json_int_t)x) : json_stringn(num, vl);
+    } else {
+        val = oks_json_text(v, vl);
     }
-    oks_buf_append(out, "\"", 1);
-    for (size_t i = 0; i < vl; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c == '"' || c == '\\' || c < 0x20)
-            oks_buf_printf(out, "\\u%04x", c);
-        else
-            oks_buf_append(out, &v[i], 1);
-    }
-    oks_buf_append(out, "\"", 1);
+    if (oks_json_set_key(jf->obj, k, kl, val))
+        jf->bad++;
 }
 
 static void tmpl_field(void *arg, const char *k, size_t kl, const char *v, size_t vl)
@@ -108,37 +113,39 @@ static void tmpl_top_field(void *arg, const char *k, size_t kl, const char *v, s
     oks_tmpl_set(arg, name, v, vl);
 }
 
-void gw_sync_stats_json(const char *path, oks_buf *out)
+int gw_sync_stats_json(const char *path, json_t *stats)
 {
     const char *text = state_text(path);
     if (!text)
-        return;
+        return 0;
     /* sync fields first, then the two lists */
-    oks_buf_printf(out, ",\"sync\":{");
+    json_fields top = {json_object(), 0};
     const char *p = strchr(text, '\n') + 1;
     const char *s = strstr(p, "sync ");
     if (s && (s == p || s[-1] == '\n'))
-        fields(s, strchr(s, '\n') ? strchr(s, '\n') : s + strlen(s), json_field, out);
+        fields(s, strchr(s, '\n') ? strchr(s, '\n') : s + strlen(s), json_field, &top);
     static const char *const kinds[2] = {"partner ", "round "};
     static const char *const names[2] = {"partners", "rounds"};
     for (int k = 0; k < 2; k++) {
-        oks_buf_printf(out, "%s\"%s\":[", out->data[out->len - 1] == '{' ? "" : ",", names[k]);
-        int first = 1;
+        json_t *list = json_array();
         for (const char *l = p; *l;) {
             const char *end = strchr(l, '\n');
             if (!end)
                 end = l + strlen(l);
             if (strncmp(l, kinds[k], strlen(kinds[k])) == 0) {
-                oks_buf_printf(out, "%s{", first ? "" : ",");
-                fields(l, end, json_field, out);
-                oks_buf_append(out, "}", 1);
-                first = 0;
+                json_fields rec = {json_object(), 0};
+                fields(l, end, json_field, &rec);
+                top.bad += rec.bad - json_array_append_new(list, rec.obj);
             }
             l = *end ? end + 1 : end;
         }
-        oks_buf_append(out, "]", 1);
+        top.bad -= json_object_set_new(top.obj, names[k], list);
     }
-    oks_buf_append(out, "}", 1);
+    if (top.bad) {
+        json_decref(top.obj);
+        return -1;
+    }
+    return json_object_set_new(stats, "sync", top.obj);
 }
 
 void gw_sync_stats_tmpl(const char *path, oks_tmpl *t)

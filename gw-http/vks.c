@@ -1,10 +1,11 @@
 /*
- * The VKS API as keys.openpgp.org serves it (protocols.md §3.1): GET /vks/v1/by-fingerprint/,
+ * The VKS API as keys.openpgp.org (Hagrid) serves it: GET /vks/v1/by-fingerprint/,
  * /by-keyid/, /by-email/ and POST /vks/v1/upload (JSON). Same paths, status codes and bodies;
  * OKS publishes every user ID it stores (addresses are not e-mail-verified), so an upload
  * reports each address as "published".
  */
 #include "gw-http/gw.h"
+#include "gw-http/json.h"
 #include "gw-http/query.h"
 
 #include "lib/pgp.h"
@@ -13,16 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void json_error(h2o_req_t *req, int status, const char *msg)
+/* Answers status with body (taken; NULL when building ran out of memory: answered 500). */
+static void json_answer(h2o_req_t *req, int status, json_t *body)
 {
     oks_buf b = OKS_BUF_INIT;
-    oks_buf_printf(&b, "{\"error\":\"");
-    for (const char *c = msg; *c; c++)
-        oks_buf_printf(&b, *c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 0x20 ? "?" : "%c",
-                       *c);
-    oks_buf_printf(&b, "\"}\n");
-    gw_respond(req, status, NULL, "application/json", b.data, b.len);
+    if (oks_json_dump(body, &b, true))
+        gw_error(req, 500, "out of memory");
+    else
+        gw_respond(req, status, NULL, "application/json", b.data, b.len);
+    json_decref(body);
     oks_buf_release(&b);
+}
+
+static void json_error(h2o_req_t *req, int status, const char *msg)
+{
+    json_answer(req, status, gw_json_error(msg));
 }
 
 typedef struct vks_ctx {
@@ -107,52 +113,8 @@ static int vks_get(h2o_req_t *req, const char *kind, const char *arg)
         gw_error(req, 404, "no such VKS endpoint");
         return 0;
     }
-    gw_call(req, &q, GW_M_GET, on_vks_keys, c);
+    gw_call(req, &q, on_vks_keys, c);
     return 0;
-}
-
-/* Extracts the JSON string value of "key" from a flat object; NULL if absent or malformed. */
-static int json_string(const char *j, size_t n, const char *key, oks_buf *out)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = memmem(j, n, pat, strlen(pat)), *end = j + n;
-    if (!p)
-        return -1;
-    p += strlen(pat);
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    if (p >= end || *p++ != ':')
-        return -1;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    if (p >= end || *p++ != '"')
-        return -1;
-    while (p < end && *p != '"') {
-        char ch = *p++;
-        if (ch == '\\') {
-            if (p >= end)
-                return -1;
-            char esc = *p++;
-            switch (esc) {
-            case 'n': ch = '\n'; break;
-            case 'r': ch = '\r'; break;
-            case 't': ch = '\t'; break;
-            case '"': case '\\': case '/': ch = esc; break;
-            case 'u': {
-                unsigned v;
-                if (end - p < 4 || sscanf(p, "%4x", &v) != 1 || v > 0x7F)
-                    return -1; /* armor and base64 are ASCII */
-                ch = (char)v;
-                p += 4;
-                break;
-            }
-            default: return -1;
-            }
-        }
-        oks_buf_putc(out, (uint8_t)ch);
-    }
-    return p < end ? 0 : -1;
 }
 
 typedef struct upload_ctx {
@@ -182,34 +144,30 @@ static void on_uploaded(h2o_req_t *req, void *data, Oks__Response *r, int status
     oks_hex(fpr, a->fingerprint.data, a->fingerprint.len, 1);
     if (a->new_hash.len == 16)
         oks_hex(tok, a->new_hash.data, 16, 0);
-    oks_buf out = OKS_BUF_INIT;
-    oks_buf_printf(&out, "{\"key_fpr\":\"%s\",\"status\":{", fpr);
-    oks_pgp_key *k;
+    oks_pgp_key *k = NULL;
     oks_err e;
-    int first = 1;
-    if (oks_pgp_key_parse(c->first_key.data, c->first_key.len, NULL, 0, &k, &e) == 0) {
-        for (size_t i = 0; i < k->n_uids; i++) {
-            char mail[256];
-            if (k->uids[i].tag != OKS_PGP_TAG_UID ||
-                !oks_pgp_uid_email(k->uids[i].body, k->uids[i].len, mail, sizeof mail) ||
-                strpbrk(mail, "\"\\"))
-                continue;
-            oks_buf_printf(&out, "%s\"%s\":\"published\"", first ? "" : ",", mail);
-            first = 0;
-        }
-        oks_pgp_key_free(k);
-    }
-    oks_buf_printf(&out, "},\"token\":\"%s\"}\n", tok);
-    gw_respond(req, 200, NULL, "application/json", out.data, out.len);
-    oks_buf_release(&out);
+    if (oks_pgp_key_parse(c->first_key.data, c->first_key.len, NULL, 0, &k, &e) != 0)
+        k = NULL;
+    json_answer(req, 200, gw_json_vks_upload(fpr, tok, k));
+    oks_pgp_key_free(k);
 }
 
 static int vks_upload(h2o_req_t *req)
 {
     oks_buf text = OKS_BUF_INIT, bin = OKS_BUF_INIT;
     const char *body = req->entity.base ? req->entity.base : "";
-    if (json_string(body, req->entity.len, "keytext", &text) != 0) {
-        json_error(req, 400, "expected application/json data with a keytext string");
+    oks_err je;
+    int jr = oks_json_get_string(body, req->entity.len, "keytext", &text, &je);
+    if (jr) {
+        char msg[300];
+        oks_buf_release(&text);
+        if (jr == OKS_E_NOMEM) {
+            json_error(req, 500, "out of memory");
+        } else {
+            snprintf(msg, sizeof msg, "expected application/json data with a keytext string: %s",
+                     je.msg);
+            json_error(req, 400, msg);
+        }
         return 0;
     }
     int rc;
@@ -242,7 +200,7 @@ static int vks_upload(h2o_req_t *req)
     add.keys = &key;
     add.n_keys = 1;
     add.origin = OKS__ORIGIN__ORIGIN_HKP;
-    gw_call(req, &q, GW_M_ADD, on_uploaded, c);
+    gw_call(req, &q, on_uploaded, c);
     oks_buf_release(&bin);
     return 0;
 }

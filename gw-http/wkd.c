@@ -1,8 +1,8 @@
 /*
- * Web Key Directory for the domains listed in [http] wkd_domains (protocols.md §3.2): the direct
- * method (/.well-known/openpgpkey/hu/<hash>?l=<local>, domain from the Host header) and the
- * advanced one (/.well-known/openpgpkey/<domain>/hu/<hash>), plus the policy files. Keys are
- * served binary with only the user IDs of the requested address. These addresses are NOT
+ * Web Key Directory (draft-koch-openpgp-webkey-service) for the domains in [http] wkd_domains:
+ * the direct method (/.well-known/openpgpkey/hu/<hash>?l=<local>, domain from the Host header)
+ * and the advanced one (/.well-known/openpgpkey/<domain>/hu/<hash>), plus the policy files.
+ * Keys are served binary with only the user IDs of the requested address. These addresses are NOT
  * e-mail-verified: anyone can upload a key claiming one (see README).
  */
 #include "gw-http/gw.h"
@@ -172,6 +172,6 @@ int gw_on_wkd(h2o_handler_t *self, h2o_req_t *req)
     sr.text = c->addr;
     sr.kind = OKS__SEARCH_KIND__SEARCH_EMAIL;
     sr.limit = 10;
-    gw_call(req, &rq, GW_M_GET, on_wkd_keys, c);
+    gw_call(req, &rq, on_wkd_keys, c);
     return 0;
 }

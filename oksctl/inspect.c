@@ -6,6 +6,7 @@
  * a few threads; output keeps the input order. Exit 0 when every key was good.
  */
 #include "lib/pgp.h"
+#include "oksctl/json.h"
 #include "oksctl/oksctl.h"
 
 #include <pthread.h>
@@ -37,9 +38,6 @@ typedef struct pool {
     atomic_size_t next;
     const inspect_opts *o;
 } pool;
-
-void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_stats *st,
-                     bool verified, const char *hash, uint32_t now);
 
 static void usage(FILE *f)
 {
@@ -103,7 +101,9 @@ static void process(job *j, const inspect_opts *o)
     oks_pgp_key_sks_hash(k, h);
     oks_hex(hex, h, 16, 0);
     if (o->json) {
-        oksctl_json_key(&j->out, k, &st, o->verify, hex, o->now);
+        if (oksctl_json_key(&j->out, k, &st, o->verify, hex, o->now))
+            snprintf(j->err, sizeof j->err, "oksctl inspect: %s: key at %sbyte %zu: out of memory",
+                     j->file, j->armored ? "decoded " : "", j->where);
     } else {
         oks_pgp_key_mr_index(k, &j->out);
         oks_buf_printf(&j->out, "hash:%s\n", hex);

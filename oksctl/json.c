@@ -1,86 +1,24 @@
 /*
- * JSON form of one inspected key for `oksctl inspect --json`: one object per line. Strings are
- * escaped per RFC 8259; bytes that are not valid UTF-8 become U+FFFD.
+ * JSON form of one inspected key for `oksctl inspect --json`: one object per line, written by
+ * jansson (lib/json.h); bytes that are not valid UTF-8 become U+FFFD.
  */
-#include "lib/pgp.h"
+#include "oksctl/json.h"
 
 #include <string.h>
 
-void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_stats *st,
-                     bool verified, const char *hash, uint32_t now);
-
-/* Length of a valid UTF-8 sequence at p (1..4), or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
+/* The members every key and subkey share; returns the number of failed sets. */
+static int key_fields(json_t *o, const oks_pgp_pubkey *pk)
 {
-    uint8_t c = p[0];
-    size_t l;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        l = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        l = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        l = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < l)
-        return 0;
-    for (size_t i = 1; i < l; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((l == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (l == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return l;
-}
-
-static void json_str(oks_buf *out, const uint8_t *p, size_t n)
-{
-    oks_buf_putc(out, '"');
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        if (c == '"' || c == '\\') {
-            oks_buf_putc(out, '\\');
-            oks_buf_putc(out, c);
-            i++;
-        } else if (c < 0x20) {
-            oks_buf_printf(out, "\\u%04x", c);
-            i++;
-        } else {
-            size_t l = utf8_len(p + i, n - i);
-            if (l == 0) {
-                oks_buf_printf(out, "\\ufffd");
-                i++;
-            } else {
-                oks_buf_append(out, p + i, l);
-                i += l;
-            }
-        }
-    }
-    oks_buf_putc(out, '"');
-}
-
-static void json_cstr(oks_buf *out, const char *s)
-{
-    if (s)
-        json_str(out, (const uint8_t *)s, strlen(s));
-    else
-        oks_buf_printf(out, "null");
-}
-
-static void key_fields(oks_buf *out, const oks_pgp_pubkey *pk)
-{
-    char fpr[65], id[17];
-    oks_hex(fpr, pk->fpr, pk->fpr_len, 1);
-    oks_hex(id, pk->keyid, 8, 1);
-    oks_buf_printf(out, "\"fingerprint\":\"%s\",\"keyid\":\"%s\",\"version\":%u,\"algorithm\":%u,"
-                        "\"algorithm_name\":\"%s\",\"bits\":%u,\"curve\":",
-                   fpr, id, pk->version, pk->algo, oks_pgp_algo_name(pk->algo), pk->bits);
-    json_cstr(out, pk->curve);
-    oks_buf_printf(out, ",\"created\":%u", pk->created);
+    int bad = 0;
+    bad -= json_object_set_new(o, "fingerprint", oks_json_hex(pk->fpr, pk->fpr_len, true));
+    bad -= json_object_set_new(o, "keyid", oks_json_hex(pk->keyid, 8, true));
+    bad -= json_object_set_new(o, "version", json_integer(pk->version));
+    bad -= json_object_set_new(o, "algorithm", json_integer(pk->algo));
+    bad -= json_object_set_new(o, "algorithm_name", oks_json_cstr(oks_pgp_algo_name(pk->algo)));
+    bad -= json_object_set_new(o, "bits", json_integer(pk->bits));
+    bad -= json_object_set_new(o, "curve", oks_json_cstr(pk->curve));
+    bad -= json_object_set_new(o, "created", json_integer(pk->created));
+    return bad;
 }
 
 /* Subkey expiry: the newest good binding signature carrying a key-expiration subpacket. */
@@ -97,36 +35,33 @@ static uint32_t subkey_expires(const oks_pgp_subkey *sk)
                : 0;
 }
 
-void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_stats *st,
-                     bool verified, const char *hash, uint32_t now)
+json_t *oksctl_json_key_object(const oks_pgp_key *k, const oks_pgp_verify_stats *st,
+                               bool verified, const char *hash, uint32_t now)
 {
     uint32_t exp = oks_pgp_key_expires(k);
-    bool rev = oks_pgp_key_revoked(k);
     size_t uat = 0, third = 0;
-    oks_buf_putc(out, '{');
-    key_fields(out, &k->primary);
-    oks_buf_printf(out, ",\"expires\":%u,\"revoked\":%s,\"expired\":%s,\"uids\":[", exp,
-                   rev ? "true" : "false", exp && exp <= now ? "true" : "false");
-    bool first = true;
+    json_t *o = json_object(), *uids = json_array(), *subs = json_array();
+    int bad = o ? key_fields(o, &k->primary) : 1;
+    bad -= json_object_set_new(o, "expires", json_integer(exp));
+    bad -= json_object_set_new(o, "revoked", json_boolean(oks_pgp_key_revoked(k)));
+    bad -= json_object_set_new(o, "expired", json_boolean(exp && exp <= now));
     for (size_t i = 0; i < k->n_uids; i++) {
-        if (k->uids[i].tag == OKS_PGP_TAG_UAT) {
+        if (k->uids[i].tag == OKS_PGP_TAG_UAT)
             uat++;
-            continue;
-        }
-        if (!first)
-            oks_buf_putc(out, ',');
-        first = false;
-        json_str(out, k->uids[i].body, k->uids[i].len);
+        else
+            bad -= json_array_append_new(uids, oks_json_text(k->uids[i].body, k->uids[i].len));
     }
-    oks_buf_printf(out, "],\"user_attributes\":%zu,\"subkeys\":[", uat);
+    bad -= json_object_set_new(o, "uids", uids);
+    bad -= json_object_set_new(o, "user_attributes", json_integer((json_int_t)uat));
     for (size_t i = 0; i < k->n_subkeys; i++) {
         const oks_pgp_subkey *sk = &k->subkeys[i];
-        oks_buf_printf(out, "%s{", i ? "," : "");
-        key_fields(out, &sk->key);
-        bool srev = oks_pgp_subkey_revoked(k, sk);
-        oks_buf_printf(out, ",\"expires\":%u,\"revoked\":%s}", subkey_expires(sk),
-                       srev ? "true" : "false");
+        json_t *so = json_object();
+        bad += so ? key_fields(so, &sk->key) : 1;
+        bad -= json_object_set_new(so, "expires", json_integer(subkey_expires(sk)));
+        bad -= json_object_set_new(so, "revoked", json_boolean(oks_pgp_subkey_revoked(k, sk)));
+        bad -= json_array_append_new(subs, so);
     }
+    bad -= json_object_set_new(o, "subkeys", subs);
     if (!verified) {
         for (size_t i = 0; i < k->n_uids; i++)
             for (size_t j = 0; j < k->uids[i].sigs.n; j++) {
@@ -137,11 +72,27 @@ void oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_st
     } else {
         third = st->third_party;
     }
-    oks_buf_printf(out,
-                   "],\"sks_hash\":\"%s\",\"verified\":%s,\"self_sigs_verified\":%zu,"
-                   "\"self_sigs_dropped\":%zu,\"third_party_sigs\":%zu,\"uids_dropped\":%zu,"
-                   "\"subkeys_dropped\":%zu,\"packets_dropped\":%zu}\n",
-                   hash, verified ? "true" : "false", st->self_verified + st->self_trusted,
-                   st->self_dropped, third, st->uids_dropped, st->subkeys_dropped,
-                   k->dropped_packets);
+    bad -= json_object_set_new(o, "sks_hash", oks_json_cstr(hash));
+    bad -= json_object_set_new(o, "verified", json_boolean(verified));
+    bad -= json_object_set_new(o, "self_sigs_verified",
+                               json_integer((json_int_t)(st->self_verified + st->self_trusted)));
+    bad -= json_object_set_new(o, "self_sigs_dropped", json_integer((json_int_t)st->self_dropped));
+    bad -= json_object_set_new(o, "third_party_sigs", json_integer((json_int_t)third));
+    bad -= json_object_set_new(o, "uids_dropped", json_integer((json_int_t)st->uids_dropped));
+    bad -= json_object_set_new(o, "subkeys_dropped", json_integer((json_int_t)st->subkeys_dropped));
+    bad -= json_object_set_new(o, "packets_dropped", json_integer((json_int_t)k->dropped_packets));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int oksctl_json_key(oks_buf *out, const oks_pgp_key *k, const oks_pgp_verify_stats *st,
+                    bool verified, const char *hash, uint32_t now)
+{
+    json_t *o = oksctl_json_key_object(k, st, verified, hash, now);
+    int r = oks_json_dump(o, out, true);
+    json_decref(o);
+    return r;
 }

@@ -94,10 +94,54 @@ static void answers_the_right_status(void **state)
     gw_form_release(&f);
 }
 
+static enum gw_op op_of(const char *path, const char *query)
+{
+    return gw_request_op(path, strlen(path), query, query ? strlen(query) : 0);
+}
+
+/* The op a request is counted under agrees with the op gw_lookup_parse reads. */
+static void request_op_follows_the_lookup_parser(void **state)
+{
+    (void)state;
+    assert_int_equal(op_of("/pks/add", NULL), GW_OP_ADD);
+    assert_int_equal(op_of("/pks/hashquery", "x=1"), GW_OP_HASHQUERY);
+    assert_int_equal(op_of("/pks/health", NULL), GW_OP_HEALTH);
+    assert_int_equal(op_of("/metrics", NULL), GW_OP_OTHER);
+    assert_int_equal(op_of("/pks/lookup", NULL), GW_OP_OTHER);
+    assert_int_equal(op_of("/pks/lookupx", "op=get"), GW_OP_OTHER);
+    static const struct {
+        const char *q;
+        enum gw_op op;
+    } cases[] = {
+        {"op=get&search=0x1", GW_OP_GET},   {"search=x&op=vindex", GW_OP_VINDEX},
+        {"op=index", GW_OP_INDEX},          {"op=x-stats", GW_OP_STATS},
+        {"op=hget&op=get", GW_OP_HGET},     {"%6Fp=g%65t", GW_OP_GET},
+        {"xop=get&op=stats", GW_OP_STATS},  {"op=getx", GW_OP_OTHER},
+        {"op=", GW_OP_OTHER},               {"op", GW_OP_OTHER},
+        {"op=%zz", GW_OP_OTHER},            {"&&op=get", GW_OP_GET},
+        {"op=aaaaaaaaaaaaaaaaaaaaaa", GW_OP_OTHER},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(op_of("/pks/lookup", cases[i].q), cases[i].op);
+        gw_form f;
+        gw_lookup l;
+        const char *why;
+        if (cases[i].op != GW_OP_OTHER) {
+            assert_int_equal(gw_form_parse(&f, cases[i].q, strlen(cases[i].q), &why), 0);
+            gw_lookup_parse(&f, &l, &why);
+            assert_int_equal(l.op, cases[i].op);
+            gw_form_release(&f);
+        }
+    }
+    assert_string_equal(gw_op_name(GW_OP_HASHQUERY), "hashquery");
+    assert_string_equal(gw_op_name(GW_OP_OTHER), "other");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decodes_plus_percent_and_any_order),
+        cmocka_unit_test(request_op_follows_the_lookup_parser),
         cmocka_unit_test(rejects_bad_escapes),
         cmocka_unit_test(classifies_searches),
         cmocka_unit_test(answers_the_right_status),

@@ -1,37 +1,15 @@
-/* /pks/health for load balancers, /metrics (Prometheus text format), and the home page. */
+/* /metrics in the Prometheus text format: requests by op and status class, the router round
+ * trip histogram, keys submitted by outcome, and the answer cache's counters. */
 #include "gw-http/gw.h"
+#include "gw-http/query.h"
 
 #include <stdio.h>
-#include <string.h>
-
-static void on_health(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
-{
-    (void)data;
-    if (!r)
-        gw_error(req, status, why);
-    else if (r->status != OKS__STATUS__STATUS_OK)
-        gw_error(req, 503, *r->error ? r->error : "a shard is unavailable");
-    else
-        gw_respond(req, 200, NULL, "text/plain", "ok\n", 3);
-}
-
-int gw_on_health(h2o_handler_t *self, h2o_req_t *req)
-{
-    (void)self;
-    Oks__Request q = OKS__REQUEST__INIT;
-    Oks__Health h = OKS__HEALTH__INIT;
-    q.op_case = OKS__REQUEST__OP_HEALTH;
-    q.health = &h;
-    gw_call(req, &q, GW_M_HEALTH, on_health, NULL);
-    return 0;
-}
 
 int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    static const char *ops[] = {"get", "index", "vindex", "stats", "hget", "add", "hashquery",
-                                "health", "other"};
-    static const char *st[] = {"2xx", "304", "400", "404", "413", "4xx", "503", "5xx"};
+    static const char *st[GW_HTTP_CLASSES] = {"2xx", "304", "400", "404",
+                                              "413", "4xx", "503", "5xx"};
     static const char *le[] = {"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
                                "0.05",    "0.1",    "0.25",  "0.5",    "1",     "+Inf"};
     gw *g = gw_thread_of(req)->g;
@@ -39,12 +17,12 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
     oks_buf out = OKS_BUF_INIT;
     oks_buf_printf(&out, "# HELP oks_http_requests_total HTTP requests by operation and status.\n"
                          "# TYPE oks_http_requests_total counter\n");
-    for (int o = 0; o < GW_M_OPS; o++)
-        for (int s = 0; s < GW_S_N; s++) {
+    for (int o = 0; o < GW_OPS; o++)
+        for (int s = 0; s < GW_HTTP_CLASSES; s++) {
             unsigned long v = atomic_load(&m->requests[o][s]);
             if (v)
                 oks_buf_printf(&out, "oks_http_requests_total{op=\"%s\",status=\"%s\"} %lu\n",
-                               ops[o], st[s], v);
+                               gw_op_name((enum gw_op)o), st[s], v);
         }
     oks_buf_printf(&out, "# HELP oks_router_rtt_seconds Round trip gateway -> router -> shards.\n"
                          "# TYPE oks_router_rtt_seconds histogram\n");
@@ -87,18 +65,5 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
     }
     gw_respond(req, 200, NULL, "text/plain; version=0.0.4", out.data, out.len);
     oks_buf_release(&out);
-    return 0;
-}
-
-int gw_on_home(h2o_handler_t *self, h2o_req_t *req)
-{
-    (void)self;
-    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
-        gw_error(req, 404, "no such page");
-        return 0;
-    }
-    oks_tmpl *t = oks_tmpl_new();
-    gw_page(req, 200, GW_PAGE_HOME, t);
-    oks_tmpl_free(t);
     return 0;
 }

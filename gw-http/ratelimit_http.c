@@ -1,0 +1,38 @@
+/* The rate limits (ratelimit.c) applied to HTTP requests: the client is the peer address, or the
+ * X-Forwarded-For entry a trusted proxy names; a client over its budget gets 429 with the
+ * Retry-After the limiter computed. */
+#include "gw-http/gw.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+
+bool gw_allow(h2o_req_t *req, enum gw_rl_class cls)
+{
+    gw *g = gw_thread_of(req)->g;
+    if (!g->rl || g->conf.rate[cls] <= 0)
+        return true;
+    struct sockaddr_storage ss;
+    char peer[64] = "?", client[64];
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sl && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof peer);
+    else if (sl && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof peer);
+    ssize_t x = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, -1);
+    gw_rl_client(peer, x >= 0 ? req->headers.entries[x].value.base : NULL,
+                 x >= 0 ? req->headers.entries[x].value.len : 0, g->conf.trusted_proxies, client);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned wait = gw_rl_take(g->rl, cls, client, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    if (!wait)
+        return true;
+    char *v = h2o_mem_alloc_pool(&req->pool, 16);
+    int n = snprintf(v, 16, "%u", wait);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
+    static const char body[] = "429 Too Many Requests: slow down\n";
+    gw_respond(req, 429, NULL, "text/plain; charset=utf-8", body, sizeof body - 1);
+    return false;
+}
