@@ -42,6 +42,26 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
                    "oks_keys_total{outcome=\"rejected\"} %lu\n",
                    atomic_load(&m->keys_added), atomic_load(&m->keys_updated),
                    atomic_load(&m->keys_unchanged), atomic_load(&m->keys_rejected));
+    if (g->conns) {
+        unsigned long full, peer_full;
+        gw_conns_refused(g->conns, &full, &peer_full);
+        oks_buf_printf(&out,
+                       "# HELP oks_http_connections Client connections open now.\n"
+                       "# TYPE oks_http_connections gauge\noks_http_connections %u\n"
+                       "# HELP oks_http_connections_max The cap on connections open at once.\n"
+                       "# TYPE oks_http_connections_max gauge\noks_http_connections_max %u\n"
+                       "# HELP oks_http_connections_refused_total Connections closed on accept "
+                       "(their client had its share open, or no memory to count them).\n"
+                       "# TYPE oks_http_connections_refused_total counter\n"
+                       "oks_http_connections_refused_total{reason=\"per_client\"} %lu\n"
+                       "oks_http_connections_refused_total{reason=\"no_memory\"} %lu\n"
+                       "# HELP oks_http_accept_errors_total accept() failures for want of "
+                       "descriptors or memory (the listeners rest 100 ms after each).\n"
+                       "# TYPE oks_http_accept_errors_total counter\n"
+                       "oks_http_accept_errors_total %lu\n",
+                       gw_conns_open(g->conns), gw_conns_max(g->conns), peer_full, full,
+                       atomic_load(&m->accept_errors));
+    }
     if (g->cache) {
         gw_cache_counters cc;
         gw_cache_counters_get(g->cache, &cc);

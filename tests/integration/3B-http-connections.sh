@@ -39,6 +39,8 @@ check "the flooding client kept 64 connections, the rest were closed ($(cat "$D/
 check "the gateway did not spin during the flood ($((t1 - t0)) ticks in ~3 s)" test $((t1 - t0)) -lt 100
 check "the flooding client is served again once its connections closed" \
   test "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.7 --max-time 20 "$U/pks/health")" = 200
+check "/metrics counts the 1,036 connections refused per client" \
+  grep -q '^oks_http_connections_refused_total{reason="per_client"} 1036$' <(curl -s "$U/metrics")
 
 # the total cap: clients behind a trusted proxy are not capped per client, so 1,100 connections
 # from the proxy reach the total cap (896) and the rest wait in the kernel's backlog
