@@ -12,7 +12,7 @@ PKGS=(
   libjansson-dev
   # tests: real clients, real peers, real corpus
   gnupg dirmngr gpg-agent sq debian-keyring sks
-  dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography swaks curl jq haproxy
+  dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography python3-h2 swaks curl jq haproxy
   openssl libsasl2-modules
   chromium
   # benchmarks

@@ -1,14 +1,19 @@
 /*
  * The ZeroMQ bridge of one loop thread: a DEALER to the router whose descriptor is watched by
  * the h2o loop (H2O_SOCKET_FLAG_DONT_READ: h2o only notifies, ZeroMQ keeps its own signal),
- * requests matched to replies by id, a deadline per request, and references that die with the
- * HTTP request so a late reply never touches freed memory.
+ * requests matched to replies by id, and a deadline per request.
+ * A request's entry (gw_ref, heap) lives until its reply or its deadline, whatever becomes of the
+ * HTTP request: when the client resets the stream or closes the connection first, the entry is
+ * orphaned (its req cleared through a holder in the request's pool) and still counts against the
+ * client's requests in flight, so resetting streams cannot put more work on the cluster than
+ * waiting for the answers would (the HTTP/2 rapid-reset attack).
  */
 #include "gw-http/gw.h"
 
 #include "lib/log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,21 +25,38 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void unlink_ref(gw_ref *r)
+/* Takes r out of the table and the deadline list and gives its client's slot back. Returns
+ * whether the HTTP request is still there to be answered (then *r->holder is cleared). */
+static bool finish_ref(gw_ref *r)
 {
-    if (!r->linked)
-        return;
     gw_ref **slot = &r->t->table[r->id % GW_MAX_INFLIGHT];
     if (*slot == r)
         *slot = NULL;
     if (h2o_timeout_is_linked(&r->tmo))
         h2o_timeout_unlink(&r->tmo);
-    r->linked = 0;
+    if (r->ticket)
+        gw_conns_inflight_release(r->ticket);
+    if (!r->req)
+        return false;
+    *r->holder = NULL;
+    return true;
 }
 
+/* The HTTP request is gone before its reply: the entry stays until the reply or deadline. */
 static void on_dispose(void *p)
 {
-    unlink_ref(p);
+    gw_ref **holder = p;
+    if (*holder) {
+        (*holder)->req = NULL;
+        atomic_fetch_add(&(*holder)->t->g->metrics.orphaned, 1);
+    }
+}
+
+static gw_conn_ticket *ticket_of(h2o_req_t *req)
+{
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock && sock->on_close.cb == gw_on_conn_closed ? sock->on_close.data : NULL;
 }
 
 static void record_latency(gw *g, uint64_t us)
@@ -64,18 +86,21 @@ static void drain(gw_thread *t)
             memcpy(&id, zmq_msg_data(&m.f[0]), sizeof id);
             gw_ref *r = t->table[id % GW_MAX_INFLIGHT];
             if (r && r->id == id) {
-                unlink_ref(r);
                 record_latency(t->g, now_us() - r->sent_us);
-                oks_slice body = oks_zframe(&m, 1);
-                Oks__Response *resp;
-                oks_err e;
-                if (oks_proto_response_unpack(body.ptr, body.len, t->g->cluster.max_message_bytes,
-                                              &resp, &e) == 0) {
-                    r->cb(r->req, r->data, resp, 0, NULL);
-                    oks__response__free_unpacked(resp, NULL);
-                } else {
-                    r->cb(r->req, r->data, NULL, 503, "garbled reply from the cluster");
+                if (finish_ref(r)) {
+                    oks_slice body = oks_zframe(&m, 1);
+                    Oks__Response *resp;
+                    oks_err e;
+                    if (oks_proto_response_unpack(body.ptr, body.len,
+                                                  t->g->cluster.max_message_bytes, &resp,
+                                                  &e) == 0) {
+                        r->cb(r->req, r->data, resp, 0, NULL);
+                        oks__response__free_unpacked(resp, NULL);
+                    } else {
+                        r->cb(r->req, r->data, NULL, 503, "garbled reply from the cluster");
+                    }
                 }
+                free(r);
             }
         }
         oks_zframes_close(&m);
@@ -97,8 +122,9 @@ static void on_drain_timer(h2o_timeout_entry_t *entry)
 static void on_deadline(h2o_timeout_entry_t *entry)
 {
     gw_ref *r = H2O_STRUCT_FROM_MEMBER(gw_ref, tmo, entry);
-    unlink_ref(r);
-    r->cb(r->req, r->data, NULL, 503, "the cluster did not answer in time");
+    if (finish_ref(r))
+        r->cb(r->req, r->data, NULL, 503, "the cluster did not answer in time");
+    free(r);
 }
 
 int gw_bridge_start(gw_thread *t)
@@ -129,8 +155,25 @@ int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data)
         gw_error(req, 503, "gateway overloaded, try again");
         return -1;
     }
-    gw_ref *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, on_dispose);
-    memset(r, 0, sizeof *r);
+    gw_conn_ticket *ticket = ticket_of(req);
+    if (ticket && !gw_conns_inflight_take(ticket, t->g->conf.max_inflight_per_client)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("1"));
+        gw_error(req, 429, "too many requests of this client in flight, wait for their answers");
+        return -1;
+    }
+    gw_ref *r = calloc(1, sizeof *r);
+    gw_ref **holder = h2o_mem_alloc_shared(&req->pool, sizeof *holder, on_dispose);
+    if (!r) {
+        *holder = NULL;
+        if (ticket)
+            gw_conns_inflight_release(ticket);
+        gw_error(req, 503, "gateway out of memory");
+        return -1;
+    }
+    *holder = r;
+    r->holder = holder;
+    r->ticket = ticket;
     r->req = req;
     r->id = id;
     r->cb = cb;
@@ -144,11 +187,12 @@ int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data)
     int rc = oks_zsend(t->dealer, parts, 2, ZMQ_DONTWAIT);
     oks_buf_release(&b);
     if (rc != 0) {
+        finish_ref(r);
+        free(r);
         gw_error(req, 503, "the cluster is unavailable");
         return -1;
     }
     t->table[id % GW_MAX_INFLIGHT] = r;
-    r->linked = 1;
     r->sent_us = now_us();
     r->tmo.cb = on_deadline;
     h2o_timeout_link(t->ctx.loop, &t->deadline, &r->tmo);

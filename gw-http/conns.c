@@ -18,7 +18,8 @@ struct gw_conn_ticket {
     struct gw_conn_ticket *next;
     gw_conns *owner;
     uint8_t key[KEY_BYTES];
-    unsigned count;
+    unsigned count;    /* connections open */
+    unsigned inflight; /* cluster requests not yet answered, also of closed connections */
 };
 
 typedef struct stripe {
@@ -29,7 +30,7 @@ typedef struct stripe {
 struct gw_conns {
     unsigned max_total, max_per_peer;
     atomic_uint open;
-    atomic_ulong refused_full, refused_peer;
+    atomic_ulong refused_full, refused_peer, refused_inflight;
     atomic_uint peers; /* entries in the table */
     gw_conn_ticket untracked; /* shared by connections counted only in the total */
     stripe s[STRIPES];
@@ -143,6 +144,19 @@ enum gw_admit gw_conns_admit(gw_conns *c, const struct sockaddr *peer, bool exem
     return r;
 }
 
+/* Frees a peer's entry once it has neither connections nor requests left. Stripe lock held. */
+static void drop_if_unused(gw_conns *c, stripe *st, uint32_t h, gw_conn_ticket *t)
+{
+    if (t->count || t->inflight)
+        return;
+    gw_conn_ticket **p = &st->b[(h / STRIPES) % BUCKETS];
+    while (*p != t)
+        p = &(*p)->next;
+    *p = t->next;
+    free(t);
+    atomic_fetch_sub(&c->peers, 1);
+}
+
 void gw_conns_release(gw_conn_ticket *t)
 {
     gw_conns *c = t->owner;
@@ -152,15 +166,43 @@ void gw_conns_release(gw_conn_ticket *t)
     uint32_t h = key_hash(t->key);
     stripe *st = &c->s[h % STRIPES];
     pthread_mutex_lock(&st->lock);
-    if (--t->count == 0) {
-        gw_conn_ticket **p = &st->b[(h / STRIPES) % BUCKETS];
-        while (*p != t)
-            p = &(*p)->next;
-        *p = t->next;
-        free(t);
-        atomic_fetch_sub(&c->peers, 1);
-    }
+    t->count--;
+    drop_if_unused(c, st, h, t);
     pthread_mutex_unlock(&st->lock);
+}
+
+bool gw_conns_inflight_take(gw_conn_ticket *t, unsigned max)
+{
+    gw_conns *c = t->owner;
+    if (t == &c->untracked || !max)
+        return true;
+    stripe *st = &c->s[key_hash(t->key) % STRIPES];
+    pthread_mutex_lock(&st->lock);
+    bool ok = t->inflight < max;
+    if (ok)
+        t->inflight++;
+    pthread_mutex_unlock(&st->lock);
+    if (!ok)
+        atomic_fetch_add(&c->refused_inflight, 1);
+    return ok;
+}
+
+void gw_conns_inflight_release(gw_conn_ticket *t)
+{
+    gw_conns *c = t->owner;
+    if (t == &c->untracked)
+        return;
+    uint32_t h = key_hash(t->key);
+    stripe *st = &c->s[h % STRIPES];
+    pthread_mutex_lock(&st->lock);
+    t->inflight--;
+    drop_if_unused(c, st, h, t);
+    pthread_mutex_unlock(&st->lock);
+}
+
+unsigned long gw_conns_refused_inflight(const gw_conns *c)
+{
+    return atomic_load(&c->refused_inflight);
 }
 
 unsigned gw_conns_open(const gw_conns *c)

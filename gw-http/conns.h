@@ -31,6 +31,15 @@ enum gw_admit gw_conns_admit(gw_conns *c, const struct sockaddr *peer, bool exem
                              gw_conn_ticket **ticket);
 void gw_conns_release(gw_conn_ticket *ticket);
 
+/* Counts one cluster request of the ticket's client, unless it has max in flight already
+ * (false; max 0 = no cap; trusted proxies are never capped here). Requests outlive their
+ * connection: a client that resets streams or closes connections still has its requests
+ * counted until each is answered or given up, and its entry lives until then. */
+bool gw_conns_inflight_take(gw_conn_ticket *ticket, unsigned max);
+void gw_conns_inflight_release(gw_conn_ticket *ticket);
+/* Requests refused by gw_conns_inflight_take so far. */
+unsigned long gw_conns_refused_inflight(const gw_conns *c);
+
 /* Connections open now (all peers); for /metrics and the listeners' pause logic. */
 unsigned gw_conns_open(const gw_conns *c);
 unsigned gw_conns_max(const gw_conns *c);

@@ -43,6 +43,7 @@ typedef struct gw_conf {
     char sync_state[512];     /* [sync] state: the sync worker's partner state (empty = none) */
     unsigned max_connections; /* open at once in all; 0 = from the descriptor limit */
     unsigned max_connections_per_client; /* per peer address (IPv6: per /64); proxies exempt */
+    unsigned max_inflight_per_client; /* cluster requests in flight per client; 0 = no cap */
 } gw_conf;
 
 /* Counters for /metrics (atomic, shared by all threads): requests by op (enum gw_op, query.h)
@@ -57,6 +58,7 @@ typedef struct gw_metrics {
     atomic_ulong latency_sum_us, latency_count;
     atomic_ulong keys_added, keys_updated, keys_unchanged, keys_rejected;
     atomic_ulong accept_errors; /* accept() failed for want of descriptors or memory */
+    atomic_ulong orphaned;      /* cluster requests whose HTTP request went away first */
 } gw_metrics;
 
 enum gw_page { GW_PAGE_HOME, GW_PAGE_INDEX, GW_PAGE_KEY, GW_PAGE_STATS, GW_PAGE_UPLOAD,
@@ -71,14 +73,15 @@ typedef void (*gw_cont)(h2o_req_t *req, void *data, Oks__Response *resp, int sta
                         const char *why);
 
 typedef struct gw_ref {
-    h2o_req_t *req;
+    h2o_req_t *req;         /* NULL once the HTTP request is gone (orphan) */
+    struct gw_ref **holder; /* in req's pool, points back here while req lives */
+    gw_conn_ticket *ticket; /* the client's (counted in its requests in flight), or NULL */
     uint64_t id;
     gw_cont cb;
     void *data;
     uint64_t sent_us;
     h2o_timeout_entry_t tmo;
     gw_thread *t;
-    int linked;
 } gw_ref;
 
 struct gw_thread {
@@ -123,6 +126,8 @@ static inline gw_thread *gw_thread_of(h2o_req_t *req)
  * NULL, replaces listen); then the listeners and the loop threads, until g->stop. */
 int gw_load_conf(gw *g, const char *listen_override, oks_err *e);
 int gw_run(gw *g, oks_err *e);
+/* h2o on_close callback of every accepted client socket (data: its gw_conn_ticket). */
+void gw_on_conn_closed(void *ticket);
 
 /* bridge.c */
 int gw_bridge_start(gw_thread *t);

@@ -58,9 +58,17 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
                        "# HELP oks_http_accept_errors_total accept() failures for want of "
                        "descriptors or memory (the listeners rest 100 ms after each).\n"
                        "# TYPE oks_http_accept_errors_total counter\n"
-                       "oks_http_accept_errors_total %lu\n",
+                       "oks_http_accept_errors_total %lu\n"
+                       "# HELP oks_http_inflight_refused_total Requests answered 429 because "
+                       "their client had max_inflight_per_client cluster requests unanswered.\n"
+                       "# TYPE oks_http_inflight_refused_total counter\n"
+                       "oks_http_inflight_refused_total %lu\n"
+                       "# HELP oks_http_orphaned_total Cluster requests whose HTTP request went "
+                       "away first (stream reset, connection closed).\n"
+                       "# TYPE oks_http_orphaned_total counter\noks_http_orphaned_total %lu\n",
                        gw_conns_open(g->conns), gw_conns_max(g->conns), peer_full, full,
-                       atomic_load(&m->accept_errors));
+                       atomic_load(&m->accept_errors), gw_conns_refused_inflight(g->conns),
+                       atomic_load(&m->orphaned));
     }
     if (g->cache) {
         gw_cache_counters cc;

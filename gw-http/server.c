@@ -21,7 +21,7 @@
 static void on_accept(h2o_socket_t *listener, const char *err);
 static void on_accept_tls(h2o_socket_t *listener, const char *err);
 
-static void on_conn_closed(void *ticket)
+void gw_on_conn_closed(void *ticket)
 {
     gw_conns_release(ticket);
 }
@@ -92,7 +92,7 @@ static void accept_some(gw_thread *t, h2o_socket_t *listener, h2o_accept_ctx_t *
             h2o_socket_close(sock);
             continue;
         }
-        sock->on_close.cb = on_conn_closed;
+        sock->on_close.cb = gw_on_conn_closed;
         sock->on_close.data = ticket;
         h2o_accept(actx, sock);
     }
@@ -208,6 +208,7 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->max_results = (unsigned)num(&g->cluster, "max_results", 500);
     c->max_connections = (unsigned)num(&g->cluster, "max_connections", 0);
     c->max_connections_per_client = (unsigned)num(&g->cluster, "max_connections_per_client", 128);
+    c->max_inflight_per_client = (unsigned)num(&g->cluster, "max_inflight_per_client", 64);
     static const char *rk[] = {"rate_lookup", "rate_upload"}, *bk[] = {"burst_lookup", "burst_upload"};
     static const double rd[] = {0, 0}, bd[] = {100, 10};
     for (int i = 0; i < GW_RL_CLASSES; i++) {

@@ -127,6 +127,37 @@ static void many_peers_come_and_go_without_leaving_entries(void **state)
     gw_conns_free(c);
 }
 
+static void requests_in_flight_are_capped_and_outlive_the_connection(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(100, 10);
+    gw_conn_ticket *t, *p;
+    assert_int_equal(admit(c, "192.0.2.1", false, &t), GW_ADMIT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_true(gw_conns_inflight_take(t, 3));
+    assert_false(gw_conns_inflight_take(t, 3));
+    assert_int_equal(gw_conns_refused_inflight(c), 1);
+    gw_conns_release(t); /* the connection closes, its requests are still out */
+    assert_int_equal(gw_conns_peers(c), 1);
+    gw_conn_ticket *t2;
+    assert_int_equal(admit(c, "192.0.2.1", false, &t2), GW_ADMIT_OK);
+    assert_ptr_equal(t2, t); /* a new connection of the same client finds them counted */
+    assert_false(gw_conns_inflight_take(t2, 3));
+    gw_conns_release(t2);
+    for (int i = 0; i < 3; i++)
+        gw_conns_inflight_release(t);
+    assert_int_equal(gw_conns_peers(c), 0); /* gone with the last answer */
+    /* a trusted proxy is not capped per client */
+    assert_int_equal(admit(c, "198.51.100.1", true, &p), GW_ADMIT_OK);
+    for (int i = 0; i < 50; i++)
+        assert_true(gw_conns_inflight_take(p, 3));
+    for (int i = 0; i < 50; i++)
+        gw_conns_inflight_release(p);
+    gw_conns_release(p);
+    assert_int_equal(gw_conns_open(c), 0);
+    gw_conns_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +166,7 @@ int main(void)
         cmocka_unit_test(trusted_proxies_are_not_capped_per_peer),
         cmocka_unit_test(ipv6_peers_are_counted_per_64),
         cmocka_unit_test(many_peers_come_and_go_without_leaving_entries),
+        cmocka_unit_test(requests_in_flight_are_capped_and_outlive_the_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
