@@ -1,7 +1,8 @@
 /* Shard writes: adds prepared on verifier threads are committed by the single writer thread in
  * synced group batches, and answered by it once on disk, so verifiers go on verifying while a
- * batch is written (and the next group commit collects everything prepared meanwhile); deletes
- * go through the same writer (see shard.h). */
+ * batch is written (and the next group commit collects everything prepared meanwhile). Deletes
+ * do not go through the writer: the admin worker runs each one under the store's write lock,
+ * which the writer holds for a whole batch (see shard.h). */
 #include "shard/ingest.h"
 #include "shard/shard.h"
 
