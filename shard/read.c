@@ -1,5 +1,7 @@
 /* Shard read requests: get by fingerprint / key ID / hash, search, stats, change log. Runs on
  * reader threads, concurrently with the writer (LevelDB reads are thread-safe). */
+#include "lib/log.h"
+#include "shard/keyidx.h"
 #include "shard/shard.h"
 
 #include <ctype.h>
@@ -8,7 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Index entries one scan collects before its matches are intersected and limited: bounds the
+ * memory and time of a lookup whatever the data. */
 #define MAX_INTERNAL_MATCHES 20000
+/* Words of a search text that are looked up (SKS words); the rest are ignored. */
+#define OKS_SHARD_SEARCH_MAX_WORDS 16
+/* Longest search text, in bytes. */
+#define OKS_SHARD_SEARCH_MAX_TEXT 1024
+/* Longest e-mail address of an e-mail search, in bytes. */
+#define OKS_SHARD_EMAIL_MAX 255
+/* Page size of ListKeys and ChangeLog when the request names none. */
+#define OKS_SHARD_PAGE_DEFAULT 1000
 
 static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -127,6 +139,7 @@ void oks_shard_response_release(Oks__Response *r)
 typedef struct fpr_set {
     uint8_t (*v)[33]; /* [0] = length, then bytes */
     size_t n, cap, max;
+    bool nomem;       /* an entry could not be added: the set is incomplete */
 } fpr_set;
 
 static int set_add(const uint8_t *fpr, size_t fl, void *arg)
@@ -138,8 +151,10 @@ static int set_add(const uint8_t *fpr, size_t fl, void *arg)
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         void *nv = realloc(s->v, cap * sizeof *s->v);
-        if (!nv)
+        if (!nv) {
+            s->nomem = true;
             return 1;
+        }
         s->v = nv;
         s->cap = cap;
     }
@@ -157,48 +172,143 @@ static bool set_has(const fpr_set *s, const uint8_t *e)
     return false;
 }
 
-/* Adds every key of the set to the response (up to limit); total = set size. */
+/* A storage failure: the answer is an error naming the shard and the reason, never "not
+ * found"; the shard's log names it too. */
+static void storage_error(oks_shard *sh, Oks__Response *r, const char *what, const char *msg)
+{
+    const char *name = sh->conf->shards[sh->self].name;
+    oks_warn("shard %s: %s failed: %s", name, what, msg);
+    set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: %s failed: %s", name, what, msg);
+}
+
+/* Runs an index scan into s; false (with r filled) when the store failed. */
+static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool terminated,
+                 fpr_set *s, Oks__Response *r)
+{
+    oks_err e;
+    if (oks_store_scan(sh->store, kind, prefix, n, terminated, s->max, set_add, s, &e) < 0) {
+        storage_error(sh, r, "index scan", e.msg);
+        return false;
+    }
+    if (s->nomem) {
+        set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                  sh->conf->shards[sh->self].name);
+        return false;
+    }
+    return true;
+}
+
+/* Adds every key of the set to the response (up to limit); total = set size. A key that
+ * cannot be read makes the whole answer an error. */
 static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
 {
+    if (s->nomem) {
+        set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                  sh->conf->shards[sh->self].name);
+        return;
+    }
     r->total = (uint32_t)s->n;
     for (size_t i = 0; i < s->n && r->n_keys < limit; i++) {
         oks_store_record rec;
         oks_err e;
-        if (oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e) == 1) {
-            add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
-            oks_store_record_release(&rec);
+        int found = oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e);
+        if (found < 0) {
+            storage_error(sh, r, "key read", e.msg);
+            return;
+        }
+        if (found == 0)
+            continue; /* deleted since the index scan */
+        int added = add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
+        oks_store_record_release(&rec);
+        if (added < 0) {
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                      sh->conf->shards[sh->self].name);
+            return;
         }
     }
     if (r->n_keys == 0 && r->status == OKS__STATUS__STATUS_OK)
         set_error(r, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
 }
 
-static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__Response *r)
+/* Whether the stored key packets hold a subkey with this fingerprint. */
+static bool has_subkey(oks_slice key, const uint8_t *fpr, size_t fl)
+{
+    size_t off = 0;
+    oks_pgp_packet pkt;
+    oks_pgp_pubkey pk;
+    oks_err e;
+    while (off < key.len && oks_pgp_packet_next(key.ptr, key.len, &off, &pkt, &e) == 0)
+        if (pkt.tag == OKS_PGP_TAG_PUBSUBKEY &&
+            oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &pk, &e) == 0 &&
+            pk.fpr_len == fl && memcmp(pk.fpr, fpr, fl) == 0)
+            return true;
+    return false;
+}
+
+/* Lookup by fingerprint. Without subkeys: the key with that primary fingerprint (the router
+ * asks its slot's owner only). With subkeys (the router asks every shard): also every key with a
+ * subkey of that fingerprint, so the answer holds exactly the keys a lookup of the fingerprint's
+ * 64-bit key ID returns that really have the fingerprint; candidates come from the same key ID
+ * index, and the primary key comes first. */
+static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__Response *r,
+                            size_t limit)
 {
     size_t fl = g->fingerprint.len;
-    if (fl != 20 && fl != 32) {
+    const uint8_t *fpr = g->fingerprint.data;
+    uint8_t kid[8];
+    if ((fl != 20 && fl != 32) || oks_keyid_of_fpr(fpr, fl, kid) != 0) {
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "fingerprint must be 20 or 32 bytes, not %zu",
                   fl);
         return;
     }
-    fpr_set s = {.max = 1000};
     oks_store_record rec;
     oks_err e;
-    int found = oks_store_get(sh->store, g->fingerprint.data, fl, &rec, &e);
-    if (found == 1) {
-        add_key(r, &rec, g->fingerprint.data, fl, true);
-        oks_store_record_release(&rec);
-        r->total = 1;
+    int found = oks_store_get(sh->store, fpr, fl, &rec, &e);
+    if (found < 0) {
+        storage_error(sh, r, "key read", e.msg);
         return;
     }
-    if (g->subkeys) {
-        uint8_t owner[32];
-        size_t ol;
-        if (oks_store_subkey_owner(sh->store, g->fingerprint.data, fl, owner, &ol, &e) == 1)
-            set_add(owner, ol, &s);
+    if (found == 1) {
+        int added = add_key(r, &rec, fpr, fl, true);
+        oks_store_record_release(&rec);
+        if (added < 0) {
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                      sh->conf->shards[sh->self].name);
+            return;
+        }
     }
-    emit_set(sh, &s, 1, r);
-    free(s.v);
+    r->total = (uint32_t)r->n_keys;
+    if (g->subkeys) {
+        fpr_set s = {.max = MAX_INTERNAL_MATCHES};
+        if (!scan(sh, 'i', kid, sizeof kid, false, &s, r)) {
+            free(s.v);
+            return;
+        }
+        for (size_t i = 0; i < s.n && r->n_keys < limit; i++) {
+            if (s.v[i][0] == fl && memcmp(s.v[i] + 1, fpr, fl) == 0)
+                continue; /* the primary, above */
+            found = oks_store_get(sh->store, s.v[i] + 1, s.v[i][0], &rec, &e);
+            if (found < 0) {
+                storage_error(sh, r, "key read", e.msg);
+                break;
+            }
+            if (found == 0 || !has_subkey(rec.key, fpr, fl)) {
+                oks_store_record_release(&rec);
+                continue;
+            }
+            int added = add_key(r, &rec, s.v[i] + 1, s.v[i][0], true);
+            oks_store_record_release(&rec);
+            if (added < 0) {
+                set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                          sh->conf->shards[sh->self].name);
+                break;
+            }
+            r->total++;
+        }
+        free(s.v);
+    }
+    if (r->n_keys == 0 && r->status == OKS__STATUS__STATUS_OK)
+        set_error(r, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
 }
 
 static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r, size_t limit)
@@ -209,14 +319,16 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
         return;
     }
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-    oks_err e;
-    oks_store_scan(sh->store, n == 8 ? 'i' : 's', g->key_id.data, n, false, s.max, set_add, &s,
-                   &e);
+    if (!scan(sh, n == 8 ? 'i' : 's', g->key_id.data, n, false, &s, r)) {
+        free(s.v);
+        return;
+    }
     if (g->primary_only && n == 8) {
         size_t k = 0;
         for (size_t i = 0; i < s.n; i++) {
             uint8_t kid[8];
-            if (oks_keyid_of_fpr(s.v[i] + 1, s.v[i][0], kid) == 0 && memcmp(kid, g->key_id.data, 8) == 0)
+            if (oks_keyid_of_fpr(s.v[i] + 1, s.v[i][0], kid) == 0 &&
+                memcmp(kid, g->key_id.data, 8) == 0)
                 memmove(s.v[k++], s.v[i], sizeof s.v[0]);
         }
         s.n = k;
@@ -227,6 +339,7 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
 
 typedef struct word_ctx {
     oks_shard *sh;
+    Oks__Response *r; /* gets the error of a failed scan */
     fpr_set *acc;
     int first, failed;
     size_t words;
@@ -235,11 +348,14 @@ typedef struct word_ctx {
 static void search_word(const char *w, size_t n, void *arg)
 {
     word_ctx *x = arg;
-    if (x->failed || x->words++ >= 16)
+    if (x->failed || x->words++ >= OKS_SHARD_SEARCH_MAX_WORDS)
         return;
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-    oks_err e;
-    oks_store_scan(x->sh->store, 'w', (const uint8_t *)w, n, true, s.max, set_add, &s, &e);
+    if (!scan(x->sh, 'w', (const uint8_t *)w, n, true, &s, x->r)) {
+        x->failed = 1;
+        free(s.v);
+        return;
+    }
     if (x->first) {
         *x->acc = s;
         x->first = 0;
@@ -256,60 +372,73 @@ static void search_word(const char *w, size_t n, void *arg)
 static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t limit)
 {
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-    oks_err e;
     const char *t = q->text;
     size_t tl = strlen(t);
-    if (tl == 0 || tl > 1024) {
-        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text must be 1..1024 bytes");
+    if (tl == 0 || tl > OKS_SHARD_SEARCH_MAX_TEXT) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST,
+                  "search text must be 1..%d bytes", OKS_SHARD_SEARCH_MAX_TEXT);
         return;
     }
     if (q->limit && q->limit < limit)
         limit = q->limit;
+    bool ok = true;
     switch (q->kind) {
     case OKS__SEARCH_KIND__SEARCH_EMAIL: {
-        char mail[256];
+        char mail[OKS_SHARD_EMAIL_MAX + 1];
         size_t ml = oks_pgp_uid_email((const uint8_t *)t, tl, mail, sizeof mail);
         if (ml == 0 || ml >= sizeof mail) {
             set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "not an e-mail address");
             return;
         }
-        oks_store_scan(sh->store, 'e', (const uint8_t *)mail, ml, true, s.max, set_add, &s, &e);
+        ok = scan(sh, 'e', (const uint8_t *)mail, ml, true, &s, r);
         break;
     }
     case OKS__SEARCH_KIND__SEARCH_EXACT:
-        oks_store_scan(sh->store, 'u', (const uint8_t *)t, tl > 255 ? 255 : tl, true, s.max,
-                       set_add, &s, &e);
+        /* the index holds whole user IDs cut at OKS_KEYIDX_UID_MAX bytes */
+        ok = scan(sh, 'u', (const uint8_t *)t, tl > OKS_KEYIDX_UID_MAX ? OKS_KEYIDX_UID_MAX : tl,
+                  true, &s, r);
         break;
     default: {
-        word_ctx x = {sh, &s, 1, 0, 0};
+        word_ctx x = {sh, r, &s, 1, 0, 0};
         oks_pgp_words((const uint8_t *)t, tl, search_word, &x);
-        if (x.first) {
+        if (x.failed) {
+            ok = false;
+        } else if (x.first) {
             set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words");
             return;
         }
         break;
     }
     }
-    emit_set(sh, &s, limit, r);
+    if (ok)
+        emit_set(sh, &s, limit, r);
     free(s.v);
 }
 
 static void get_hash(oks_shard *sh, const Oks__GetByHash *g, Oks__Response *r)
 {
-    if (g->n_hashes > 10000) {
-        set_error(r, OKS__STATUS__STATUS_TOO_LARGE, "at most 10000 hashes per request");
+    if (g->n_hashes > OKS_PROTO_MAX_ITEMS) {
+        set_error(r, OKS__STATUS__STATUS_TOO_LARGE,
+                  "at most " OKS_PROTO_MAX_ITEMS_TEXT " hashes per request");
         return;
     }
-    fpr_set s = {.max = 10000};
+    fpr_set s = {.max = OKS_PROTO_MAX_ITEMS};
     for (size_t i = 0; i < g->n_hashes; i++) {
         uint8_t fpr[32];
         size_t fl;
         oks_err e;
-        if (g->hashes[i].len == 16 &&
-            oks_store_by_hash(sh->store, g->hashes[i].data, fpr, &fl, &e) == 1)
+        if (g->hashes[i].len != 16)
+            continue;
+        int found = oks_store_by_hash(sh->store, g->hashes[i].data, fpr, &fl, &e);
+        if (found < 0) {
+            storage_error(sh, r, "hash index read", e.msg);
+            free(s.v);
+            return;
+        }
+        if (found == 1)
             set_add(fpr, fl, &s);
     }
-    emit_set(sh, &s, 10000, r);
+    emit_set(sh, &s, OKS_PROTO_MAX_ITEMS, r);
     free(s.v);
 }
 
@@ -353,12 +482,16 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
 typedef struct list_ctx {
     Oks__Response *r;
     size_t limit;
+    bool nomem;
 } list_ctx;
 
 static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, void *arg)
 {
     list_ctx *x = arg;
-    add_key(x->r, (oks_store_record *)rec, fpr, fl, false);
+    if (add_key(x->r, (oks_store_record *)rec, fpr, fl, false) < 0) {
+        x->nomem = true;
+        return 1;
+    }
     return x->r->n_keys >= x->limit;
 }
 
@@ -371,6 +504,8 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     if (!s || !v) {
         free(s);
         free(v);
+        set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                  sh->conf->shards[sh->self].name);
         return;
     }
     oks__shard_stats__init(s);
@@ -400,7 +535,7 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         return;
     switch (req->op_case) {
     case OKS__REQUEST__OP_GET_FINGERPRINT:
-        get_fingerprint(sh, req->get_fingerprint, r);
+        get_fingerprint(sh, req->get_fingerprint, r, limit);
         break;
     case OKS__REQUEST__OP_GET_KEY_ID:
         get_key_id(sh, req->get_key_id, r, limit);
@@ -418,24 +553,27 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         break;
     case OKS__REQUEST__OP_LIST: {
         oks_err e;
-        list_ctx x = {r, req->list->limit ? req->list->limit : 1000};
-        if (x.limit > 10000)
-            x.limit = 10000;
+        list_ctx x = {.r = r, .limit = req->list->limit ? req->list->limit : OKS_SHARD_PAGE_DEFAULT};
+        if (x.limit > OKS_PROTO_MAX_ITEMS)
+            x.limit = OKS_PROTO_MAX_ITEMS;
         if (oks_store_each_key(sh->store, req->list->after.data, req->list->after.len, list_one,
                                &x, &e))
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "%s", e.msg);
+            storage_error(sh, r, "key listing", e.msg);
+        else if (x.nomem)
+            set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+                      sh->conf->shards[sh->self].name);
         break;
     }
     case OKS__REQUEST__OP_CHANGES: {
         oks_err e;
-        size_t lim = req->changes->limit ? req->changes->limit : 1000;
-        if (lim > 10000)
-            lim = 10000;
+        size_t lim = req->changes->limit ? req->changes->limit : OKS_SHARD_PAGE_DEFAULT;
+        if (lim > OKS_PROTO_MAX_ITEMS)
+            lim = OKS_PROTO_MAX_ITEMS;
         oks_store_stats st;
         oks_store_stats_get(sh->store, &st);
         r->last_seq = st.last_seq;
         if (oks_store_changes(sh->store, req->changes->after_seq, lim, add_change, r, &e))
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "%s", e.msg);
+            storage_error(sh, r, "change log read", e.msg);
         break;
     }
     default:

@@ -175,9 +175,9 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
         return NULL;
     const Oks__Add *add = req->add;
     size_t n = add->n_keys;
-    if (n > 10000) {
+    if (n > OKS_PROTO_MAX_ITEMS) {
         r->status = OKS__STATUS__STATUS_TOO_LARGE;
-        r->error = strdup("at most 10000 keys per add request");
+        r->error = strdup("at most " OKS_PROTO_MAX_ITEMS_TEXT " keys per add request");
         return NULL;
     }
     oks_ingest *jobs = calloc(n ? n : 1, sizeof *jobs);
