@@ -35,6 +35,8 @@ static bool shard_failed(Oks__Status st)
            st == OKS__STATUS__STATUS_TIMEOUT || st == OKS__STATUS__STATUS_WRONG_SHARD;
 }
 
+static void add_failure(oks_pending *p, const char *name, const char *why, bool reply);
+
 void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *r)
 {
     Oks__Response *m = p->merged;
@@ -46,7 +48,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
             p->worst_msg = strdup(why);
         }
         if (shard_failed(r->status))
-            oks_pending_fail(p, name, why);
+            add_failure(p, name, why, true);
     }
     m->total += r->total;
     if (r->last_seq > m->last_seq)
@@ -81,12 +83,18 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
 
 void oks_pending_fail(oks_pending *p, const char *name, const char *why)
 {
+    add_failure(p, name, why, false);
+}
+
+static void add_failure(oks_pending *p, const char *name, const char *why, bool reply)
+{
     oks_pending_failure *v = realloc(p->failed, (p->n_failed + 1) * sizeof *v);
     if (!v)
         return;
     p->failed = v;
     v[p->n_failed].shard = strdup(name);
     v[p->n_failed].why = strdup(why);
+    v[p->n_failed].reply = reply;
     if (!v[p->n_failed].shard || !v[p->n_failed].why) {
         free(v[p->n_failed].shard);
         free(v[p->n_failed].why);
@@ -115,12 +123,18 @@ static void primary_first(oks_pending *p)
     }
 }
 
-/* Appends "shard NAME unavailable (WHY)" for every failed shard, separated by "; ". */
+/* Appends, separated by "; ", what failed: a shard's own error as it is, any other failure as
+ * "shard NAME unavailable (WHY)". */
 static void describe_failures(const oks_pending *p, oks_buf *msg)
 {
-    for (size_t i = 0; i < p->n_failed; i++)
-        oks_buf_printf(msg, "%sshard %s unavailable (%s)", msg->len ? "; " : "",
-                       p->failed[i].shard, p->failed[i].why);
+    for (size_t i = 0; i < p->n_failed; i++) {
+        const oks_pending_failure *f = &p->failed[i];
+        if (f->reply)
+            oks_buf_printf(msg, "%s%s", msg->len ? "; " : "", f->why);
+        else
+            oks_buf_printf(msg, "%sshard %s unavailable (%s)", msg->len ? "; " : "", f->shard,
+                           f->why);
+    }
 }
 
 void oks_pending_finish(oks_pending *p, oks_buf *out)

@@ -15,6 +15,7 @@
 typedef struct oks_pending_failure {
     char *shard; /* owned */
     char *why;   /* owned: "deadline passed", "disconnected", or the shard's own error */
+    bool reply;  /* why is the error text of the shard's reply (which names the shard) */
 } oks_pending_failure;
 
 typedef struct oks_pending {

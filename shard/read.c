@@ -230,85 +230,38 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
         set_error(r, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
 }
 
-/* Whether the stored key packets hold a subkey with this fingerprint. */
-static bool has_subkey(oks_slice key, const uint8_t *fpr, size_t fl)
-{
-    size_t off = 0;
-    oks_pgp_packet pkt;
-    oks_pgp_pubkey pk;
-    oks_err e;
-    while (off < key.len && oks_pgp_packet_next(key.ptr, key.len, &off, &pkt, &e) == 0)
-        if (pkt.tag == OKS_PGP_TAG_PUBSUBKEY &&
-            oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &pk, &e) == 0 &&
-            pk.fpr_len == fl && memcmp(pk.fpr, fpr, fl) == 0)
-            return true;
-    return false;
-}
-
 /* Lookup by fingerprint. Without subkeys: the key with that primary fingerprint (the router
- * asks its slot's owner only). With subkeys (the router asks every shard): also every key with a
- * subkey of that fingerprint, so the answer holds exactly the keys a lookup of the fingerprint's
- * 64-bit key ID returns that really have the fingerprint; candidates come from the same key ID
- * index, and the primary key comes first. */
-static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__Response *r,
-                            size_t limit)
+ * asks its slot's owner only). With subkeys (the router asks every shard): also the key that has
+ * a subkey with that fingerprint ("f" index), listed after the primary. Both are point reads, so
+ * the many shards that hold neither answer from their Bloom filters. */
+static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__Response *r)
 {
     size_t fl = g->fingerprint.len;
     const uint8_t *fpr = g->fingerprint.data;
-    uint8_t kid[8];
-    if ((fl != 20 && fl != 32) || oks_keyid_of_fpr(fpr, fl, kid) != 0) {
+    if (fl != 20 && fl != 32) {
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "fingerprint must be 20 or 32 bytes, not %zu",
                   fl);
         return;
     }
-    oks_store_record rec;
-    oks_err e;
-    int found = oks_store_get(sh->store, fpr, fl, &rec, &e);
-    if (found < 0) {
-        storage_error(sh, r, "key read", e.msg);
-        return;
-    }
-    if (found == 1) {
-        int added = add_key(r, &rec, fpr, fl, true);
-        oks_store_record_release(&rec);
-        if (added < 0) {
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                      sh->conf->shards[sh->self].name);
-            return;
-        }
-    }
-    r->total = (uint32_t)r->n_keys;
+    /* the candidates, read by emit_set: the fingerprint itself, then its subkey's owner */
+    fpr_set s = {.max = 2};
+    set_add(fpr, fl, &s);
     if (g->subkeys) {
-        fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-        if (!scan(sh, 'i', kid, sizeof kid, false, &s, r)) {
+        uint8_t owner[32];
+        size_t ol;
+        oks_err e;
+        int sub = oks_store_subkey_owner(sh->store, fpr, fl, owner, &ol, &e);
+        if (sub < 0) {
+            storage_error(sh, r, "subkey index read", e.msg);
             free(s.v);
             return;
         }
-        for (size_t i = 0; i < s.n && r->n_keys < limit; i++) {
-            if (s.v[i][0] == fl && memcmp(s.v[i] + 1, fpr, fl) == 0)
-                continue; /* the primary, above */
-            found = oks_store_get(sh->store, s.v[i] + 1, s.v[i][0], &rec, &e);
-            if (found < 0) {
-                storage_error(sh, r, "key read", e.msg);
-                break;
-            }
-            if (found == 0 || !has_subkey(rec.key, fpr, fl)) {
-                oks_store_record_release(&rec);
-                continue;
-            }
-            int added = add_key(r, &rec, s.v[i] + 1, s.v[i][0], true);
-            oks_store_record_release(&rec);
-            if (added < 0) {
-                set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                          sh->conf->shards[sh->self].name);
-                break;
-            }
-            r->total++;
-        }
-        free(s.v);
+        if (sub == 1)
+            set_add(owner, ol, &s);
     }
-    if (r->n_keys == 0 && r->status == OKS__STATUS__STATUS_OK)
-        set_error(r, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
+    emit_set(sh, &s, s.max, r);
+    r->total = (uint32_t)r->n_keys; /* a candidate need not exist */
+    free(s.v);
 }
 
 static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r, size_t limit)
@@ -535,7 +488,7 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         return;
     switch (req->op_case) {
     case OKS__REQUEST__OP_GET_FINGERPRINT:
-        get_fingerprint(sh, req->get_fingerprint, r, limit);
+        get_fingerprint(sh, req->get_fingerprint, r);
         break;
     case OKS__REQUEST__OP_GET_KEY_ID:
         get_key_id(sh, req->get_key_id, r, limit);
