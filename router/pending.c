@@ -115,7 +115,8 @@ static void primary_first(oks_pending *p)
     Oks__Response *m = p->merged;
     for (size_t i = 1; p->fpr_len && i < m->n_keys; i++) {
         Oks__Key *k = m->keys[i];
-        if (k->fingerprint.len == p->fpr_len && memcmp(k->fingerprint.data, p->fpr, p->fpr_len) == 0) {
+        if (k->fingerprint.len == p->fpr_len &&
+            memcmp(k->fingerprint.data, p->fpr, p->fpr_len) == 0) {
             memmove(m->keys + 1, m->keys, i * sizeof *m->keys);
             m->keys[0] = k;
             return;

@@ -506,7 +506,8 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         break;
     case OKS__REQUEST__OP_LIST: {
         oks_err e;
-        list_ctx x = {.r = r, .limit = req->list->limit ? req->list->limit : OKS_SHARD_PAGE_DEFAULT};
+        list_ctx x = {.r = r,
+                      .limit = req->list->limit ? req->list->limit : OKS_SHARD_PAGE_DEFAULT};
         if (x.limit > OKS_PROTO_MAX_ITEMS)
             x.limit = OKS_PROTO_MAX_ITEMS;
         if (oks_store_each_key(sh->store, req->list->after.data, req->list->after.len, list_one,

@@ -32,7 +32,8 @@ stop_shard() {
 restart_shard() { bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" >/dev/null; }
 
 "$CTL" import --quiet "$OLD" >/dev/null
-check "the first keyring is served before the damage" test "$(code "$U/pks/lookup?op=get&options=mr&search=0x$OLD_FPR")" = 200
+check "the first keyring is served before the damage" \
+  test "$(code "$U/pks/lookup?op=get&options=mr&search=0x$OLD_FPR")" = 200
 # a restart turns the write-ahead log into a table file: the first keyring's keys are in it
 stop_shard && restart_shard || { not_ok "shard s0 restarts"; finish; }
 "$CTL" import --quiet "$NEW" >/dev/null # in the log, then (next restart) in a table of its own
@@ -57,8 +58,10 @@ sed 's/^/# /' "$D/ctl.err"
 check "oksctl get fails (exit $rc, not 3 = not found)" test "$rc" -eq 1
 check "... printing STATUS_INTERNAL and the reason" \
   bash -c "grep -q STATUS_INTERNAL '$D/ctl.err' && grep -qi 'corruption\|checksum' '$D/ctl.err'"
-check "the shard's log names the reason" grep -qi 'key read failed: .*corruption' "$D/log/shard-s0.log"
-check "the gateway's log names the reason" grep -qi '500: STATUS_INTERNAL: .*corruption' "$D/log/gw-http.log"
+check "the shard's log names the reason" \
+  grep -qi 'key read failed: .*corruption' "$D/log/shard-s0.log"
+check "the gateway's log names the reason" \
+  grep -qi '500: STATUS_INTERNAL: .*corruption' "$D/log/gw-http.log"
 c=$(code "$U/pks/lookup?op=get&options=mr&search=0x$NEW_FPR")
 check "a key stored after the damage is still served ($c)" test "$c" = 200
 c=$(code "$U/pks/lookup?op=index&options=mr&search=archive+signing")
