@@ -171,7 +171,7 @@ static void table_path(const fixture *f, char *out, size_t cap)
  * does not compress, so its bytes are there as they are). */
 static void damage_key_in_table(fixture *f)
 {
-    char path[256];
+    char path[sizeof f->dir + 1 + 256];
     table_path(f, path, sizeof path);
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
