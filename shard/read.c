@@ -181,6 +181,12 @@ static void storage_error(oks_shard *sh, Oks__Response *r, const char *what, con
     set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: %s failed: %s", name, what, msg);
 }
 
+static void no_memory(oks_shard *sh, Oks__Response *r)
+{
+    set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+              sh->conf->shards[sh->self].name);
+}
+
 /* Runs an index scan into s; false (with r filled) when the store failed. */
 static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool terminated,
                  fpr_set *s, Oks__Response *r)
@@ -191,8 +197,7 @@ static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool
         return false;
     }
     if (s->nomem) {
-        set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                  sh->conf->shards[sh->self].name);
+        no_memory(sh, r);
         return false;
     }
     return true;
@@ -203,8 +208,7 @@ static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool
 static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
 {
     if (s->nomem) {
-        set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                  sh->conf->shards[sh->self].name);
+        no_memory(sh, r);
         return;
     }
     r->total = (uint32_t)s->n;
@@ -221,8 +225,7 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
         int added = add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
         oks_store_record_release(&rec);
         if (added < 0) {
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                      sh->conf->shards[sh->self].name);
+            no_memory(sh, r);
             return;
         }
     }
@@ -457,8 +460,7 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     if (!s || !v) {
         free(s);
         free(v);
-        set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                  sh->conf->shards[sh->self].name);
+        no_memory(sh, r);
         return;
     }
     oks__shard_stats__init(s);
@@ -514,8 +516,7 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
                                &x, &e))
             storage_error(sh, r, "key listing", e.msg);
         else if (x.nomem)
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
-                      sh->conf->shards[sh->self].name);
+            no_memory(sh, r);
         break;
     }
     case OKS__REQUEST__OP_CHANGES: {
