@@ -65,5 +65,8 @@ void gw_error_from(h2o_req_t *req, const Oks__Response *r)
     case OKS__STATUS__STATUS_INTERNAL: status = 500; break;
     default: status = 503; /* unavailable, timeout, partial, wrong shard: try again / elsewhere */
     }
+    if (status >= 500) /* the cluster could not answer: the reason goes to the log too */
+        oks_warn("%.*s: %d: %s: %s", (int)req->path.len, req->path.base, status,
+                 oks_proto_status_name(r->status), r->error ? r->error : "");
     gw_error(req, status, status == 404 ? "No results found" : r->error ? r->error : "");
 }

@@ -43,8 +43,8 @@ int gw_on_hashquery(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     uint32_t n = oks_be32(p);
-    if (n > 10000) {
-        gw_error(req, 413, "at most 10000 hashes per hashquery");
+    if (n > OKS_PROTO_MAX_ITEMS) {
+        gw_error(req, 413, "at most " OKS_PROTO_MAX_ITEMS_TEXT " hashes per hashquery");
         return 0;
     }
     ProtobufCBinaryData *h = h2o_mem_alloc_pool(&req->pool, (n ? n : 1) * sizeof *h);

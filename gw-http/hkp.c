@@ -22,7 +22,7 @@
 typedef struct lookup_ctx {
     gw_lookup l;
     gw_form form; /* released when the request dies */
-    bool v6_ok, retried;
+    bool v6_ok;
     uint64_t tag; /* answer cache clock when the request was sent */
     Oks__GetByFingerprint gf;
 } lookup_ctx;
@@ -78,21 +78,16 @@ static void free_keys(oks_pgp_key **keys, size_t n)
         oks_pgp_key_free(keys[i]);
 }
 
-/* Keeps a machine-readable answer; it depends on the key fpr when the request named that
- * primary fingerprint, on every key otherwise. */
-static void cache_store(h2o_req_t *req, const lookup_ctx *c, const Oks__Response *r,
-                        const char *ctype, const oks_buf *body, const char *etag, size_t n,
-                        bool attachment)
+/* Keeps a machine-readable answer. Every answer depends on every key: even a lookup by
+ * fingerprint, as it also lists the keys that have that fingerprint as a subkey, which a change
+ * of any key can add or remove (the change logs name primary fingerprints only). */
+static void cache_store(h2o_req_t *req, const lookup_ctx *c, const char *ctype,
+                        const oks_buf *body, const char *etag, size_t n, bool attachment)
 {
-    const uint8_t *dep = NULL;
-    if (c->l.kind == GW_S_FPR && !c->retried && r->n_keys == 1 &&
-        r->keys[0]->fingerprint.len == c->l.id_len &&
-        memcmp(r->keys[0]->fingerprint.data, c->l.id, c->l.id_len) == 0)
-        dep = c->l.id;
     gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
                    .count = (uint32_t)n, .attachment = attachment};
     snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
-    gw_cache_store(req, c->v6_ok, c->tag, dep, c->l.id_len, &v);
+    gw_cache_store(req, c->v6_ok, c->tag, NULL, 0, &v);
 }
 
 /* Version of a stored key from its first packet, without parsing the rest. */
@@ -146,7 +141,7 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
                        H2O_STRLIT("attachment; filename=gpgkey.asc"));
         gw_respond(req, 200, NULL, ctype, out.data, out.len);
-        cache_store(req, c, r, ctype, &out, etag, n, true);
+        cache_store(req, c, ctype, &out, etag, n, true);
     } else {
         oks_tmpl *t = oks_tmpl_new();
         oks_armor_encode(bin.data, bin.len, &out);
@@ -164,8 +159,7 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
     oks_buf_release(&out);
 }
 
-static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
-                         oks_pgp_key **keys, size_t n)
+static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
 {
     gw_set_result_count(req, n);
     if (c->l.mr) {
@@ -175,7 +169,7 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r,
         for (size_t i = 0; i < n; i++)
             oks_pgp_key_mr_index(keys[i], &out);
         gw_respond(req, 200, NULL, ctype, out.data, out.len);
-        cache_store(req, c, r, ctype, &out, NULL, n, false);
+        cache_store(req, c, ctype, &out, NULL, n, false);
         oks_buf_release(&out);
         return;
     }
@@ -202,16 +196,6 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         gw_error(req, status, why);
         return;
     }
-    if (r->status == OKS__STATUS__STATUS_NOT_FOUND && c->l.kind == GW_S_FPR && !c->retried) {
-        /* not a primary fingerprint: maybe a subkey's (asks every shard) */
-        Oks__Request q = OKS__REQUEST__INIT;
-        c->retried = true;
-        c->gf.subkeys = 1;
-        q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
-        q.get_fingerprint = &c->gf;
-        gw_call(req, &q, on_keys, c);
-        return;
-    }
     if (r->status != OKS__STATUS__STATUS_OK && !(r->status == OKS__STATUS__STATUS_PARTIAL &&
                                                    r->n_keys > 0)) {
         gw_error_from(req, r);
@@ -227,7 +211,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
     if (n == 0)
         gw_error(req, 404, "No results found");
     else
-        answer_index(req, c, r, keys, n);
+        answer_index(req, c, keys, n);
     free_keys(keys, n);
     free(keys);
 }
@@ -318,9 +302,13 @@ int gw_on_lookup(h2o_handler_t *self, h2o_req_t *req)
         cb = on_stats;
         break;
     case GW_S_FPR:
+        /* one request for primary and subkey matches: the router asks every shard, as for a
+         * key ID, and the answer holds the key with that primary fingerprint first, then every
+         * key with a subkey of that fingerprint */
         rq.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
         rq.get_fingerprint = &c->gf;
         c->gf.fingerprint = (ProtobufCBinaryData){c->l.id_len, c->l.id};
+        c->gf.subkeys = 1;
         break;
     case GW_S_KEYID:
     case GW_S_SHORTID:

@@ -43,7 +43,8 @@ static void on_vks_keys(h2o_req_t *req, void *data, Oks__Response *r, int status
         return;
     }
     if (r->status != OKS__STATUS__STATUS_OK || r->n_keys == 0) {
-        if (r->status == OKS__STATUS__STATUS_NOT_FOUND || r->n_keys == 0)
+        /* only a real "no match" is 404; a failure (no keys either) is the failure */
+        if (r->status == OKS__STATUS__STATUS_NOT_FOUND || r->status == OKS__STATUS__STATUS_OK)
             gw_error(req, 404, "No key found");
         else
             gw_error_from(req, r);

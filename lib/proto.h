@@ -15,6 +15,12 @@
 #include <zmq.h>
 
 #define OKS_PROTO_VERSION 1
+/* The protocol's per-request maximum (proto/oks.proto): keys of an Add, hashes of a GetByHash,
+ * and the page size of ChangeLog and ListKeys. Receivers refuse or cap anything larger. */
+#define OKS_PROTO_MAX_ITEMS 10000
+#define OKS_PROTO_STR_(x) #x
+#define OKS_PROTO_STR(x) OKS_PROTO_STR_(x)
+#define OKS_PROTO_MAX_ITEMS_TEXT OKS_PROTO_STR(OKS_PROTO_MAX_ITEMS) /* "10000", for messages */
 #define OKS_ZMAX_FRAMES 8
 
 /* Unpacks and validates a request: size <= max, version, exactly one op. On a version mismatch

@@ -412,8 +412,8 @@ int oksctl_import(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind >= argc || s.batch_keys < 1 || s.batch_keys > 10000 || s.batch_bytes < 1024 ||
-        s.batch_bytes > (64u << 20) || s.window < 1 ||
+    if (optind >= argc || s.batch_keys < 1 || s.batch_keys > OKS_PROTO_MAX_ITEMS ||
+        s.batch_bytes < 1024 || s.batch_bytes > (64u << 20) || s.window < 1 ||
         s.window > 1024 || s.deadline_ms > OKSCTL_IMPORT_MAX_DEADLINE_MS) {
         usage(stderr);
         return 2;

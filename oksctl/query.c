@@ -105,25 +105,19 @@ static const char get_usage[] =
     "\n"
     "Prints the key(s) with that v4/v6 fingerprint (primary or subkey) or 64/32-bit key ID,\n"
     "armored (default), as binary packets (--binary) or as HKP index lines (--mr).\n"
-    "Exit 3 when nothing matches.\n";
+    "Exit 3 when nothing matches; exit 0 with a message when keys were found while a shard\n"
+    "failed (PARTIAL).\n";
 
 static int show_get(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
 {
+    (void)c;
+    (void)q;
     int flags = *(int *)arg;
-    if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT && !q->get_fingerprint->subkeys &&
-        r->status == OKS__STATUS__STATUS_NOT_FOUND) {
-        q->get_fingerprint->subkeys = 1; /* maybe a subkey fingerprint */
-        Oks__Response *r2 = oksctl_call(c, q);
-        if (!r2)
-            return 1;
-        int rc = show_get(c, q, r2, arg);
-        oks__response__free_unpacked(r2, NULL);
-        return rc;
-    }
     int rc = status_exit(r);
     if (r->n_keys)
         print_keys(r, flags & 1, flags & 2);
-    return rc;
+    /* keys found while some shard failed: printed, and the failure said on stderr */
+    return r->status == OKS__STATUS__STATUS_PARTIAL && r->n_keys ? 0 : rc;
 }
 
 int oksctl_get(int argc, char **argv)
@@ -152,6 +146,7 @@ int oksctl_get(int argc, char **argv)
         q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
         q.get_fingerprint = &gf;
         gf.fingerprint = (ProtobufCBinaryData){len, id};
+        gf.subkeys = 1; /* primary and subkey matches, as for a key ID */
     } else {
         q.op_case = OKS__REQUEST__OP_GET_KEY_ID;
         q.get_key_id = &gk;

@@ -28,14 +28,27 @@ static bool has_fpr(const Oks__Response *m, const ProtobufCBinaryData *f)
     return false;
 }
 
-void oks_pending_merge(oks_pending *p, size_t shard_idx, Oks__Response *r)
+/* Statuses with which a shard says it could not answer (as opposed to a bad request). */
+static bool shard_failed(Oks__Status st)
+{
+    return st == OKS__STATUS__STATUS_INTERNAL || st == OKS__STATUS__STATUS_UNAVAILABLE ||
+           st == OKS__STATUS__STATUS_TIMEOUT || st == OKS__STATUS__STATUS_WRONG_SHARD;
+}
+
+static void add_failure(oks_pending *p, const char *name, const char *why, bool reply);
+
+void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *r)
 {
     Oks__Response *m = p->merged;
-    if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND &&
-        p->worst == OKS__STATUS__STATUS_OK) {
-        p->worst = r->status;
-        free(p->worst_msg);
-        p->worst_msg = strdup(r->error ? r->error : "");
+    if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
+        const char *why = r->error && *r->error ? r->error : oks_proto_status_name(r->status);
+        if (p->worst == OKS__STATUS__STATUS_OK) {
+            p->worst = r->status;
+            free(p->worst_msg);
+            p->worst_msg = strdup(why);
+        }
+        if (shard_failed(r->status))
+            add_failure(p, name, why, true);
     }
     m->total += r->total;
     if (r->last_seq > m->last_seq)
@@ -70,15 +83,24 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, Oks__Response *r)
 
 void oks_pending_fail(oks_pending *p, const char *name, const char *why)
 {
-    size_t old = p->failed ? strlen(p->failed) : 0;
-    char *n = realloc(p->failed, old + strlen(name) + 2);
-    if (!n)
+    add_failure(p, name, why, false);
+}
+
+static void add_failure(oks_pending *p, const char *name, const char *why, bool reply)
+{
+    oks_pending_failure *v = realloc(p->failed, (p->n_failed + 1) * sizeof *v);
+    if (!v)
         return;
-    if (old)
-        n[old++] = ',';
-    strcpy(n + old, name);
-    p->failed = n;
-    (void)why;
+    p->failed = v;
+    v[p->n_failed].shard = strdup(name);
+    v[p->n_failed].why = strdup(why);
+    v[p->n_failed].reply = reply;
+    if (!v[p->n_failed].shard || !v[p->n_failed].why) {
+        free(v[p->n_failed].shard);
+        free(v[p->n_failed].why);
+        return;
+    }
+    p->n_failed++;
 }
 
 static int cmp_results(const void *a, const void *b)
@@ -87,55 +109,74 @@ static int cmp_results(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Moves the key whose fingerprint was asked for to the front (the others keep their order). */
+static void primary_first(oks_pending *p)
+{
+    Oks__Response *m = p->merged;
+    for (size_t i = 1; p->fpr_len && i < m->n_keys; i++) {
+        Oks__Key *k = m->keys[i];
+        if (k->fingerprint.len == p->fpr_len &&
+            memcmp(k->fingerprint.data, p->fpr, p->fpr_len) == 0) {
+            memmove(m->keys + 1, m->keys, i * sizeof *m->keys);
+            m->keys[0] = k;
+            return;
+        }
+    }
+}
+
+/* Appends, separated by "; ", what failed: a shard's own error as it is, any other failure as
+ * "shard NAME unavailable (WHY)". */
+static void describe_failures(const oks_pending *p, oks_buf *msg)
+{
+    for (size_t i = 0; i < p->n_failed; i++) {
+        const oks_pending_failure *f = &p->failed[i];
+        if (f->reply)
+            oks_buf_printf(msg, "%s%s", msg->len ? "; " : "", f->why);
+        else
+            oks_buf_printf(msg, "%sshard %s unavailable (%s)", msg->len ? "; " : "", f->shard,
+                           f->why);
+    }
+}
+
 void oks_pending_finish(oks_pending *p, oks_buf *out)
 {
     Oks__Response *m = p->merged;
-    char msg[512];
+    oks_buf msg = OKS_BUF_INIT;
     m->version = OKS_PROTO_VERSION;
     if (m->n_results > 1)
         qsort(m->results, m->n_results, sizeof *m->results, cmp_results);
-    char **failed = NULL;
-    size_t n_failed = 0;
-    if (p->failed) {
-        for (char *s = p->failed; s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
-            n_failed++;
-        failed = calloc(n_failed, sizeof *failed);
-        size_t i = 0;
-        for (char *s = p->failed, *save = NULL, *t = strtok_r(s, ",", &save); t && failed;
-             t = strtok_r(NULL, ",", &save))
-            failed[i++] = t;
-        m->failed_shards = failed;
-        m->n_failed_shards = failed ? i : 0;
-    }
+    if (p->op == OKS__REQUEST__OP_GET_FINGERPRINT)
+        primary_first(p);
+    char **names = p->n_failed ? calloc(p->n_failed, sizeof *names) : NULL;
+    for (size_t i = 0; names && i < p->n_failed; i++)
+        names[i] = p->failed[i].shard;
+    m->failed_shards = names;
+    m->n_failed_shards = names ? p->n_failed : 0;
     if (p->worst != OKS__STATUS__STATUS_OK) {
         m->status = p->worst;
-        snprintf(msg, sizeof msg, "%s", p->worst_msg ? p->worst_msg : "");
-    } else if (n_failed) {
+        /* a failure status is among the failures described; a refusal (bad request) is not */
+        if (!shard_failed(p->worst))
+            oks_buf_printf(&msg, "%s", p->worst_msg ? p->worst_msg : "");
+        describe_failures(p, &msg);
+    } else if (p->n_failed) {
         bool some = m->n_keys > 0 || m->n_results > 0 || m->n_shards > 0;
         bool fanout = p->expected > 1;
         m->status = some && fanout ? OKS__STATUS__STATUS_PARTIAL : OKS__STATUS__STATUS_UNAVAILABLE;
-        snprintf(msg, sizeof msg, "shard(s) %s unavailable", p->failed);
-        /* the names were split in place above; rebuild a readable list */
-        size_t off = strlen("shard(s) ");
-        for (size_t i = 0; i < m->n_failed_shards; i++)
-            off += (size_t)snprintf(msg + off, off < sizeof msg ? sizeof msg - off : 0, "%s%s",
-                                    i ? "," : "", m->failed_shards[i]);
-        if (off < sizeof msg)
-            snprintf(msg + off, sizeof msg - off, " unavailable");
+        describe_failures(p, &msg);
     } else if (m->n_keys == 0 && (p->op == OKS__REQUEST__OP_GET_FINGERPRINT ||
                                   p->op == OKS__REQUEST__OP_GET_KEY_ID ||
                                   p->op == OKS__REQUEST__OP_SEARCH ||
                                   p->op == OKS__REQUEST__OP_GET_HASH)) {
         m->status = OKS__STATUS__STATUS_NOT_FOUND;
-        snprintf(msg, sizeof msg, "no matching key");
+        oks_buf_printf(&msg, "no matching key");
     } else {
         m->status = OKS__STATUS__STATUS_OK;
-        msg[0] = '\0';
     }
-    m->error = msg;
+    m->error = msg.len ? (char *)msg.data : (char *)protobuf_c_empty_string;
     oks_proto_pack_response(m, out);
     m->error = (char *)protobuf_c_empty_string;
-    free(failed);
+    oks_buf_release(&msg);
+    free(names);
     m->failed_shards = NULL;
     m->n_failed_shards = 0;
 }
@@ -164,6 +205,10 @@ void oks_pending_release(oks_pending *p, size_t n_shards)
         free(p->add_index);
     }
     free(p->asked);
+    for (size_t i = 0; i < p->n_failed; i++) {
+        free(p->failed[i].shard);
+        free(p->failed[i].why);
+    }
     free(p->failed);
     free(p->worst_msg);
     zmq_msg_close(&p->client);

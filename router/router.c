@@ -13,6 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+/* Messages taken from one socket per poll round, so no socket starves the others. */
+#define OKS_ROUTER_IO_BATCH 512
+/* How often, at most, the in-flight table is scanned for passed deadlines (and the poll
+ * timeout, so a deadline is noticed that late at most). */
+#define OKS_ROUTER_EXPIRE_MS 50
+
 struct oks_router {
     const oks_cluster *conf;
     void *zctx, *front;
@@ -275,15 +281,25 @@ static void on_client(oks_router *r, oks_zframes *m)
         p->limit = q->search->limit;
     p->asked = calloc(r->conf->n_shards, 1);
     p->merged = malloc(sizeof *p->merged);
-    if (p->merged)
-        oks__response__init(p->merged);
+    if (!p->asked || !p->merged) {
+        reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_UNAVAILABLE,
+                    "router: out of memory");
+        free(p->merged);
+        p->merged = NULL;
+        oks_pending_release(p, r->conf->n_shards);
+        oks__request__free_unpacked(q, NULL);
+        return;
+    }
+    oks__response__init(p->merged);
+    if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT &&
+        q->get_fingerprint->fingerprint.len <= sizeof p->fpr) {
+        p->fpr_len = q->get_fingerprint->fingerprint.len;
+        memcpy(p->fpr, q->get_fingerprint->fingerprint.data, p->fpr_len);
+    }
     r->inflight++;
     q->map_digest = (ProtobufCBinaryData){32, (uint8_t *)r->conf->digest};
     q->slot = -1;
-    if (!p->asked || !p->merged) {
-        oks_pending_fail(p, "router", "out of memory");
-        finish(r, p);
-    } else if (q->op_case == OKS__REQUEST__OP_ADD) {
+    if (q->op_case == OKS__REQUEST__OP_ADD) {
         route_add(r, p, q);
     } else if (q->op_case == OKS__REQUEST__OP_CHANGES || q->op_case == OKS__REQUEST__OP_LIST) {
         int i = oks_cluster_shard_index(r->conf, q->op_case == OKS__REQUEST__OP_LIST
@@ -343,7 +359,7 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
     Oks__Response *rep;
     oks_err e;
     if (oks_proto_response_unpack(body.ptr, body.len, r->conf->max_message_bytes, &rep, &e) == 0) {
-        oks_pending_merge(p, si, rep);
+        oks_pending_merge(p, si, r->conf->shards[si].name, rep);
         oks__response__free_unpacked(rep, NULL);
     } else {
         oks_pending_fail(p, r->conf->shards[si].name, "garbled reply");
@@ -362,7 +378,7 @@ static void expire(oks_router *r, uint64_t now)
             continue;
         for (size_t s = 0; s < r->conf->n_shards; s++)
             if (p->asked[s] == 1) {
-                oks_pending_fail(p, r->conf->shards[s].name, "deadline");
+                oks_pending_fail(p, r->conf->shards[s].name, "deadline passed");
                 if (p->op == OKS__REQUEST__OP_STATS)
                     add_down_stats(p, r->conf->shards[s].name);
             }
@@ -435,18 +451,21 @@ int oks_router_run(oks_router *r, volatile int *stop)
             items[ni++] = (zmq_pollitem_t){r->monitors[i], 0, ZMQ_POLLIN, 0};
     uint64_t last_expire = now_ms();
     while (!*stop) {
-        int n = zmq_poll(items, ni, 50);
-        if (n < 0 && errno != EINTR)
-            break;
+        int n = zmq_poll(items, ni, OKS_ROUTER_EXPIRE_MS);
+        if (n < 0 && errno != EINTR) {
+            oks_log(OKS_LOG_ERROR, "router: poll: %s", zmq_strerror(errno));
+            free(items);
+            return OKS_E_IO;
+        }
         oks_zframes m;
         for (size_t i = 0; n > 0 && i < ns; i++)
-            for (int k = 0; k < 512 && (items[i + 1].revents & ZMQ_POLLIN) &&
+            for (int k = 0; k < OKS_ROUTER_IO_BATCH && (items[i + 1].revents & ZMQ_POLLIN) &&
                             oks_zrecv(r->shard_socks[i], &m, ZMQ_DONTWAIT) == 0;
                  k++) {
                 on_shard(r, i, &m);
                 oks_zframes_close(&m);
             }
-        for (int k = 0; n > 0 && k < 512 && (items[0].revents & ZMQ_POLLIN) &&
+        for (int k = 0; n > 0 && k < OKS_ROUTER_IO_BATCH && (items[0].revents & ZMQ_POLLIN) &&
                         oks_zrecv(r->front, &m, ZMQ_DONTWAIT) == 0;
              k++) {
             on_client(r, &m);
@@ -459,7 +478,7 @@ int oks_router_run(oks_router *r, volatile int *stop)
                     if (r->monitors[i] == items[k].socket)
                         drain_monitor(r, i);
         uint64_t now = now_ms();
-        if (now - last_expire >= 50) {
+        if (now - last_expire >= OKS_ROUTER_EXPIRE_MS) {
             expire(r, now);
             last_expire = now;
         }

@@ -2,12 +2,16 @@
  * The router: a ZeroMQ ROUTER frontend for clients (gateways, oksctl, sync) and one DEALER per
  * shard. Single-threaded event loop; many requests in flight, replies matched by an internal id
  * and returned in whatever order shards answer (no head-of-line blocking).
- *   - by fingerprint / 64-bit primary key ID: exactly one shard (the slot's owner);
+ *   - by 64-bit primary key ID, or by fingerprint for the primary key only: exactly one shard
+ *     (the slot's owner), whose answer is passed on unchanged;
  *   - add: keys split by slot owner, one sub-request per shard, results put back in order;
- *   - subkey IDs, 32-bit IDs, searches, hashes, stats, health: all shards in parallel, results
- *     merged, deduplicated by fingerprint and limited.
- * A shard that is down or misses the deadline fails only the requests that need it, with an
- * error naming it; ZeroMQ reconnects by itself when it comes back.
+ *   - by fingerprint with subkeys (what clients ask: the key with that primary fingerprint and
+ *     every key with that subkey), other key IDs, searches, hashes, stats, health: all shards in
+ *     parallel, results merged, deduplicated by fingerprint and limited; a fingerprint's primary
+ *     key comes first.
+ * A shard that is down, misses the deadline or answers a failure (a storage error) fails the
+ * requests that need it, with an error naming it and why; ZeroMQ reconnects by itself when it
+ * comes back.
  */
 #ifndef OKS_ROUTER_ROUTER_H
 #define OKS_ROUTER_ROUTER_H

@@ -1,5 +1,7 @@
 /* Shard read requests: get by fingerprint / key ID / hash, search, stats, change log. Runs on
  * reader threads, concurrently with the writer (LevelDB reads are thread-safe). */
+#include "lib/log.h"
+#include "shard/keyidx.h"
 #include "shard/shard.h"
 
 #include <ctype.h>
@@ -8,11 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Index entries one scan collects before its matches are intersected and limited: bounds the
+ * memory and time of a lookup whatever the data. */
 #define MAX_INTERNAL_MATCHES 20000
 /* Index iterator moves one multi-word search may take (each a LevelDB seek or step of about a
  * microsecond): the intersection's work grows with the rarest word, and this bounds it even when
  * every word is common. */
 #define MAX_SEARCH_MOVES 100000
+/* Longest search text, in bytes. */
+#define OKS_SHARD_SEARCH_MAX_TEXT 1024
+/* Longest e-mail address of an e-mail search, in bytes. */
+#define OKS_SHARD_EMAIL_MAX 255
+/* Page size of ListKeys and ChangeLog when the request names none. */
+#define OKS_SHARD_PAGE_DEFAULT 1000
 
 static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -127,21 +137,24 @@ void oks_shard_response_release(Oks__Response *r)
     oks__response__init(r);
 }
 
-/* Fingerprints collected from index scans: appended as found (O(1) each), sorted and made
- * unique once before they are answered (O(n log n)); at most max. */
+/* Fingerprint set collected from index scans (small, linear; bounded by the match limits). */
 typedef struct fpr_set {
     uint8_t (*v)[33]; /* [0] = length, then bytes */
     size_t n, cap, max;
+    bool nomem;       /* an entry could not be added: the set is incomplete */
 } fpr_set;
 
+/* Appends (O(1)); duplicates are removed once, by set_unique, before the set is answered. */
 static int set_add(const uint8_t *fpr, size_t fl, void *arg)
 {
     fpr_set *s = arg;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         void *nv = realloc(s->v, cap * sizeof *s->v);
-        if (!nv)
+        if (!nv) {
+            s->nomem = true;
             return 1;
+        }
         s->v = nv;
         s->cap = cap;
     }
@@ -159,59 +172,128 @@ static int fpr_cmp(const void *a, const void *b)
     return c ? c : (int)x[0] - (int)y[0];
 }
 
+/* Removes repeated entries. Index scans give sorted, unique entries (left as they are); a few
+ * entries in the order they were added (a fingerprint's primary key, then the key holding it as
+ * a subkey) keep that order; larger unsorted sets (hash lookups) are sorted: O(n log n) in all,
+ * never a linear search per entry. */
 static void set_unique(fpr_set *s)
 {
-    if (s->n < 2)
+    bool sorted = true;
+    for (size_t i = 1; i < s->n && sorted; i++)
+        sorted = fpr_cmp(s->v[i - 1], s->v[i]) < 0;
+    if (sorted)
         return;
-    qsort(s->v, s->n, sizeof *s->v, fpr_cmp);
-    size_t k = 1;
-    for (size_t i = 1; i < s->n; i++)
-        if (fpr_cmp(s->v[i], s->v[k - 1]) != 0)
-            memmove(s->v[k++], s->v[i], sizeof s->v[0]);
+    size_t k = 0;
+    if (s->n <= 16) {
+        for (size_t i = 0; i < s->n; i++) {
+            bool seen = false;
+            for (size_t j = 0; j < k && !seen; j++)
+                seen = fpr_cmp(s->v[j], s->v[i]) == 0;
+            if (!seen)
+                memmove(s->v[k++], s->v[i], sizeof s->v[0]);
+        }
+    } else {
+        qsort(s->v, s->n, sizeof *s->v, fpr_cmp);
+        for (size_t i = 0; i < s->n; i++)
+            if (k == 0 || fpr_cmp(s->v[i], s->v[k - 1]) != 0)
+                memmove(s->v[k++], s->v[i], sizeof s->v[0]);
+    }
     s->n = k;
 }
 
+/* A storage failure: the answer is an error naming the shard and the reason, never "not
+ * found"; the shard's log names it too. */
+static void storage_error(oks_shard *sh, Oks__Response *r, const char *what, const char *msg)
+{
+    const char *name = sh->conf->shards[sh->self].name;
+    oks_warn("shard %s: %s failed: %s", name, what, msg);
+    set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: %s failed: %s", name, what, msg);
+}
+
+static void no_memory(oks_shard *sh, Oks__Response *r)
+{
+    set_error(r, OKS__STATUS__STATUS_INTERNAL, "shard %s: out of memory",
+              sh->conf->shards[sh->self].name);
+}
+
+/* Runs an index scan into s; false (with r filled) when the store failed. */
+static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool terminated,
+                 fpr_set *s, Oks__Response *r)
+{
+    oks_err e;
+    if (oks_store_scan(sh->store, kind, prefix, n, terminated, s->max, set_add, s, &e) < 0) {
+        storage_error(sh, r, "index scan", e.msg);
+        return false;
+    }
+    if (s->nomem) {
+        no_memory(sh, r);
+        return false;
+    }
+    return true;
+}
+
+/* Adds every key of the set to the response (up to limit); total = set size. A key that
+ * cannot be read makes the whole answer an error. */
 static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
 {
+    if (s->nomem) {
+        no_memory(sh, r);
+        return;
+    }
     set_unique(s);
     r->total = (uint32_t)s->n;
     for (size_t i = 0; i < s->n && r->n_keys < limit; i++) {
         oks_store_record rec;
         oks_err e;
-        if (oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e) == 1) {
-            add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
-            oks_store_record_release(&rec);
+        int found = oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e);
+        if (found < 0) {
+            storage_error(sh, r, "key read", e.msg);
+            return;
+        }
+        if (found == 0)
+            continue; /* deleted since the index scan */
+        int added = add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
+        oks_store_record_release(&rec);
+        if (added < 0) {
+            no_memory(sh, r);
+            return;
         }
     }
     if (r->n_keys == 0 && r->status == OKS__STATUS__STATUS_OK)
         set_error(r, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
 }
 
+/* Lookup by fingerprint. Without subkeys: the key with that primary fingerprint (the router
+ * asks its slot's owner only). With subkeys (the router asks every shard): also the key that has
+ * a subkey with that fingerprint ("f" index), listed after the primary. Both are point reads, so
+ * the many shards that hold neither answer from their Bloom filters. */
 static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__Response *r)
 {
     size_t fl = g->fingerprint.len;
+    const uint8_t *fpr = g->fingerprint.data;
     if (fl != 20 && fl != 32) {
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "fingerprint must be 20 or 32 bytes, not %zu",
                   fl);
         return;
     }
-    fpr_set s = {.max = 1000};
-    oks_store_record rec;
-    oks_err e;
-    int found = oks_store_get(sh->store, g->fingerprint.data, fl, &rec, &e);
-    if (found == 1) {
-        add_key(r, &rec, g->fingerprint.data, fl, true);
-        oks_store_record_release(&rec);
-        r->total = 1;
-        return;
-    }
+    /* the candidates, read by emit_set: the fingerprint itself, then its subkey's owner */
+    fpr_set s = {.max = 2};
+    set_add(fpr, fl, &s);
     if (g->subkeys) {
         uint8_t owner[32];
         size_t ol;
-        if (oks_store_subkey_owner(sh->store, g->fingerprint.data, fl, owner, &ol, &e) == 1)
+        oks_err e;
+        int sub = oks_store_subkey_owner(sh->store, fpr, fl, owner, &ol, &e);
+        if (sub < 0) {
+            storage_error(sh, r, "subkey index read", e.msg);
+            free(s.v);
+            return;
+        }
+        if (sub == 1)
             set_add(owner, ol, &s);
     }
-    emit_set(sh, &s, 1, r);
+    emit_set(sh, &s, s.max, r);
+    r->total = (uint32_t)r->n_keys; /* a candidate need not exist */
     free(s.v);
 }
 
@@ -223,14 +305,16 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
         return;
     }
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-    oks_err e;
-    oks_store_scan(sh->store, n == 8 ? 'i' : 's', g->key_id.data, n, false, s.max, set_add, &s,
-                   &e);
+    if (!scan(sh, n == 8 ? 'i' : 's', g->key_id.data, n, false, &s, r)) {
+        free(s.v);
+        return;
+    }
     if (g->primary_only && n == 8) {
         size_t k = 0;
         for (size_t i = 0; i < s.n; i++) {
             uint8_t kid[8];
-            if (oks_keyid_of_fpr(s.v[i] + 1, s.v[i][0], kid) == 0 && memcmp(kid, g->key_id.data, 8) == 0)
+            if (oks_keyid_of_fpr(s.v[i] + 1, s.v[i][0], kid) == 0 &&
+                memcmp(kid, g->key_id.data, 8) == 0)
                 memmove(s.v[k++], s.v[i], sizeof s.v[0]);
         }
         s.n = k;
@@ -239,102 +323,121 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
     free(s.v);
 }
 
-/* The words of a search, copied (oks_pgp_words hands each one over in a scratch buffer). */
+/* The words of a search, copied (oks_pgp_words hands each one over in a scratch buffer); at
+ * most OKS_STORE_MAX_TERMS, the rest ignored. */
 typedef struct search_words {
     char w[OKS_STORE_MAX_TERMS][OKS_STORE_MAX_TERM + 1];
     oks_slice v[OKS_STORE_MAX_TERMS];
-    size_t n, seen;
+    size_t n;
 } search_words;
 
 static void collect_word(const char *w, size_t n, void *arg)
 {
     search_words *x = arg;
-    x->seen++;
-    if (x->n == OKS_STORE_MAX_TERMS || n > OKS_STORE_MAX_TERM)
+    if (x->n == OKS_STORE_MAX_TERMS || n == 0 || n > OKS_STORE_MAX_TERM)
         return;
     memcpy(x->w[x->n], w, n);
     x->v[x->n] = oks_slice_of(x->w[x->n], n);
     x->n++;
 }
 
+/* Keys holding every word, by leapfrogging over the word index lists (oks_store_intersect):
+ * the work grows with the rarest word and stops at MAX_SEARCH_MOVES. False (r filled) when the
+ * search cannot be answered. */
+static bool search_words_all(oks_shard *sh, const char *t, size_t tl, fpr_set *s,
+                             Oks__Response *r)
+{
+    search_words *x = calloc(1, sizeof *x);
+    if (!x) {
+        no_memory(sh, r);
+        return false;
+    }
+    oks_pgp_words((const uint8_t *)t, tl, collect_word, x);
+    size_t words = x->n;
+    oks_err e;
+    int sr = words ? oks_store_intersect(sh->store, 'w', x->v, x->n, s->max, MAX_SEARCH_MOVES,
+                                         set_add, s, &e)
+                   : 0;
+    free(x);
+    if (words == 0) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words");
+        return false;
+    }
+    if (sr == OKS_E_LIMIT) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST,
+                  "search too broad: its words share too few keys to be worth the work "
+                  "(make it more specific)");
+        return false;
+    }
+    if (sr < 0) {
+        storage_error(sh, r, "word search", e.msg);
+        return false;
+    }
+    return true;
+}
+
 static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t limit)
 {
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
-    oks_err e;
     const char *t = q->text;
     size_t tl = strlen(t);
-    if (tl == 0 || tl > 1024) {
-        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text must be 1..1024 bytes");
+    if (tl == 0 || tl > OKS_SHARD_SEARCH_MAX_TEXT) {
+        set_error(r, OKS__STATUS__STATUS_BAD_REQUEST,
+                  "search text must be 1..%d bytes", OKS_SHARD_SEARCH_MAX_TEXT);
         return;
     }
     if (q->limit && q->limit < limit)
         limit = q->limit;
+    bool ok = true;
     switch (q->kind) {
     case OKS__SEARCH_KIND__SEARCH_EMAIL: {
-        char mail[256];
+        char mail[OKS_SHARD_EMAIL_MAX + 1];
         size_t ml = oks_pgp_uid_email((const uint8_t *)t, tl, mail, sizeof mail);
         if (ml == 0 || ml >= sizeof mail) {
             set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "not an e-mail address");
             return;
         }
-        oks_store_scan(sh->store, 'e', (const uint8_t *)mail, ml, true, s.max, set_add, &s, &e);
+        ok = scan(sh, 'e', (const uint8_t *)mail, ml, true, &s, r);
         break;
     }
     case OKS__SEARCH_KIND__SEARCH_EXACT:
-        oks_store_scan(sh->store, 'u', (const uint8_t *)t, tl > 255 ? 255 : tl, true, s.max,
-                       set_add, &s, &e);
+        /* the index holds whole user IDs cut at OKS_KEYIDX_UID_MAX bytes */
+        ok = scan(sh, 'u', (const uint8_t *)t, tl > OKS_KEYIDX_UID_MAX ? OKS_KEYIDX_UID_MAX : tl,
+                  true, &s, r);
         break;
-    default: {
-        search_words *x = calloc(1, sizeof *x);
-        if (!x) {
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "out of memory");
-            return;
-        }
-        oks_pgp_words((const uint8_t *)t, tl, collect_word, x);
-        int sr = x->n ? oks_store_intersect(sh->store, 'w', x->v, x->n, s.max, MAX_SEARCH_MOVES,
-                                            set_add, &s, &e)
-                      : 0;
-        size_t words = x->n;
-        free(x);
-        if (words == 0) {
-            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words");
-            return;
-        }
-        if (sr == OKS_E_LIMIT) {
-            free(s.v);
-            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST,
-                      "search too broad: its words share too few keys to be worth the work "
-                      "(make it more specific)");
-            return;
-        }
-        if (sr < 0) {
-            free(s.v);
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "search failed: %s", e.msg);
-            return;
-        }
+    default:
+        ok = search_words_all(sh, t, tl, &s, r);
         break;
     }
-    }
-    emit_set(sh, &s, limit, r);
+    if (ok)
+        emit_set(sh, &s, limit, r);
     free(s.v);
 }
 
 static void get_hash(oks_shard *sh, const Oks__GetByHash *g, Oks__Response *r)
 {
-    if (g->n_hashes > 10000) {
-        set_error(r, OKS__STATUS__STATUS_TOO_LARGE, "at most 10000 hashes per request");
+    if (g->n_hashes > OKS_PROTO_MAX_ITEMS) {
+        set_error(r, OKS__STATUS__STATUS_TOO_LARGE,
+                  "at most " OKS_PROTO_MAX_ITEMS_TEXT " hashes per request");
         return;
     }
-    fpr_set s = {.max = 10000};
+    fpr_set s = {.max = OKS_PROTO_MAX_ITEMS};
     for (size_t i = 0; i < g->n_hashes; i++) {
         uint8_t fpr[32];
         size_t fl;
         oks_err e;
-        if (g->hashes[i].len == 16 &&
-            oks_store_by_hash(sh->store, g->hashes[i].data, fpr, &fl, &e) == 1)
+        if (g->hashes[i].len != 16)
+            continue;
+        int found = oks_store_by_hash(sh->store, g->hashes[i].data, fpr, &fl, &e);
+        if (found < 0) {
+            storage_error(sh, r, "hash index read", e.msg);
+            free(s.v);
+            return;
+        }
+        if (found == 1)
             set_add(fpr, fl, &s);
     }
-    emit_set(sh, &s, 10000, r);
+    emit_set(sh, &s, OKS_PROTO_MAX_ITEMS, r);
     free(s.v);
 }
 
@@ -378,12 +481,16 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
 typedef struct list_ctx {
     Oks__Response *r;
     size_t limit;
+    bool nomem;
 } list_ctx;
 
 static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, void *arg)
 {
     list_ctx *x = arg;
-    add_key(x->r, (oks_store_record *)rec, fpr, fl, false);
+    if (add_key(x->r, (oks_store_record *)rec, fpr, fl, false) < 0) {
+        x->nomem = true;
+        return 1;
+    }
     return x->r->n_keys >= x->limit;
 }
 
@@ -396,6 +503,7 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     if (!s || !v) {
         free(s);
         free(v);
+        no_memory(sh, r);
         return;
     }
     oks__shard_stats__init(s);
@@ -443,24 +551,27 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         break;
     case OKS__REQUEST__OP_LIST: {
         oks_err e;
-        list_ctx x = {r, req->list->limit ? req->list->limit : 1000};
-        if (x.limit > 10000)
-            x.limit = 10000;
+        list_ctx x = {.r = r,
+                      .limit = req->list->limit ? req->list->limit : OKS_SHARD_PAGE_DEFAULT};
+        if (x.limit > OKS_PROTO_MAX_ITEMS)
+            x.limit = OKS_PROTO_MAX_ITEMS;
         if (oks_store_each_key(sh->store, req->list->after.data, req->list->after.len, list_one,
                                &x, &e))
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "%s", e.msg);
+            storage_error(sh, r, "key listing", e.msg);
+        else if (x.nomem)
+            no_memory(sh, r);
         break;
     }
     case OKS__REQUEST__OP_CHANGES: {
         oks_err e;
-        size_t lim = req->changes->limit ? req->changes->limit : 1000;
-        if (lim > 10000)
-            lim = 10000;
+        size_t lim = req->changes->limit ? req->changes->limit : OKS_SHARD_PAGE_DEFAULT;
+        if (lim > OKS_PROTO_MAX_ITEMS)
+            lim = OKS_PROTO_MAX_ITEMS;
         oks_store_stats st;
         oks_store_stats_get(sh->store, &st);
         r->last_seq = st.last_seq;
         if (oks_store_changes(sh->store, req->changes->after_seq, lim, add_change, r, &e))
-            set_error(r, OKS__STATUS__STATUS_INTERNAL, "%s", e.msg);
+            storage_error(sh, r, "change log read", e.msg);
         break;
     }
     default:

@@ -1,5 +1,5 @@
-/* Shard server threads: the I/O loop on the ROUTER socket, reader and verifier pools, the
- * writer (see shard.h). */
+/* Shard server threads: the I/O loop on the ROUTER socket and the worker pools (readers,
+ * verifiers, the admin worker); starts and stops the writer (see shard.h). */
 #include "lib/log.h"
 #include "shard/shard.h"
 
@@ -10,62 +10,8 @@
 #include <unistd.h>
 
 #define REPLY_ENDPOINT_FMT "inproc://shard-replies-%p"
-
-void oks_jobq_init(oks_jobq *q)
-{
-    memset(q, 0, sizeof *q);
-    pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->cond, NULL);
-}
-
-void oks_jobq_push(oks_jobq *q, oks_job *j)
-{
-    j->next = NULL;
-    pthread_mutex_lock(&q->lock);
-    if (q->tail)
-        q->tail->next = j;
-    else
-        q->head = j;
-    q->tail = j;
-    q->len++;
-    pthread_cond_signal(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-}
-
-oks_job *oks_jobq_pop(oks_jobq *q)
-{
-    pthread_mutex_lock(&q->lock);
-    while (!q->head && !q->stop)
-        pthread_cond_wait(&q->cond, &q->lock);
-    oks_job *j = q->head;
-    if (j) {
-        q->head = j->next;
-        if (!q->head)
-            q->tail = NULL;
-        q->len--;
-    }
-    pthread_mutex_unlock(&q->lock);
-    return j;
-}
-
-void oks_jobq_stop(oks_jobq *q)
-{
-    pthread_mutex_lock(&q->lock);
-    q->stop = true;
-    pthread_cond_broadcast(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-}
-
-void oks_job_free(oks_job *j)
-{
-    if (!j)
-        return;
-    zmq_msg_close(&j->conn);
-    zmq_msg_close(&j->rid);
-    if (j->req)
-        oks__request__free_unpacked(j->req, NULL);
-    free(j);
-}
+/* Messages taken from one socket per poll round, so neither direction starves the other. */
+#define OKS_SHARD_IO_BATCH 256
 
 typedef struct worker {
     oks_shard *sh;
@@ -73,37 +19,6 @@ typedef struct worker {
     char reply_ep[64];
     pthread_t tid;
 } worker;
-
-static void free_body(void *data, void *hint)
-{
-    (void)hint;
-    free(data);
-}
-
-/* Hands the packed reply to ZeroMQ without copying it (body is left empty). */
-static void send_reply(void *push, zmq_msg_t *conn, zmq_msg_t *rid, oks_buf *body)
-{
-    size_t len;
-    uint8_t *data = oks_buf_detach(body, &len);
-    zmq_msg_t m;
-    if (zmq_msg_init_data(&m, data, len, free_body, NULL) != 0) {
-        free(data);
-        return;
-    }
-    zmq_msg_send(conn, push, ZMQ_SNDMORE);
-    zmq_msg_send(rid, push, ZMQ_SNDMORE);
-    if (zmq_msg_send(&m, push, 0) < 0)
-        zmq_msg_close(&m);
-}
-
-void oks_shard_reply(void *push, oks_job *j, Oks__Response *r)
-{
-    oks_buf out = OKS_BUF_INIT;
-    if (oks_proto_pack_response(r, &out) == 0)
-        send_reply(push, &j->conn, &j->rid, &out);
-    oks_buf_release(&out);
-    oks_shard_response_release(r);
-}
 
 static void *worker_main(void *arg)
 {
@@ -210,16 +125,36 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     size_t total = 2 * (size_t)nw + 1;
     worker *ws = calloc(total, sizeof *ws);
     pthread_t writer;
-    pthread_create(&writer, NULL, oks_shard_writer, sh);
-    for (size_t i = 0; i < total; i++) {
+    int rc = 0;
+    size_t started = 0;
+    if (!ws) {
+        rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "shard worker table");
+    } else if ((errno = pthread_create(&writer, NULL, oks_shard_writer, sh)) != 0) {
+        rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start the writer: %s",
+                         strerror(errno));
+        free(ws);
+        ws = NULL;
+    }
+    for (size_t i = 0; ws && i < total; i++) {
         ws[i].sh = sh;
         ws[i].q = i < nw ? &sh->readers : i < 2 * (size_t)nw ? &sh->adders : &sh->admin;
         snprintf(ws[i].reply_ep, sizeof ws[i].reply_ep, "%s", ep);
-        pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]);
+        if ((errno = pthread_create(&ws[i].tid, NULL, worker_main, &ws[i])) != 0) {
+            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start worker %zu: %s", i,
+                             strerror(errno));
+            break;
+        }
+        started++;
     }
-    oks_info("shard %s serving slots %s on %s with %u readers and %u verifiers", me->name,
-             me->slot_spec, me->endpoint, nw, nw);
-    while (!*stop) {
+    if (!ws) {
+        zmq_close(router);
+        zmq_close(pull);
+        return rc;
+    }
+    if (rc == 0)
+        oks_info("shard %s serving slots %s on %s with %u readers and %u verifiers", me->name,
+                 me->slot_spec, me->endpoint, nw, nw);
+    while (rc == 0 && !*stop) {
         zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0}, {pull, 0, ZMQ_POLLIN, 0}};
         int r = zmq_poll(items, 2, 200);
         if (r < 0 && errno != EINTR)
@@ -227,13 +162,17 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
         if (r <= 0)
             continue;
         oks_zframes m;
-        for (int i = 0; i < 256 && items[1].revents && oks_zrecv(pull, &m, ZMQ_DONTWAIT) == 0; i++) {
+        for (int i = 0; i < OKS_SHARD_IO_BATCH && items[1].revents &&
+                        oks_zrecv(pull, &m, ZMQ_DONTWAIT) == 0;
+             i++) {
             /* a reply: forward [conn][rid][body] to the router socket as is */
             for (size_t k = 0; k < m.n; k++)
                 zmq_msg_send(&m.f[k], router, (k + 1 < m.n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
             oks_zframes_close(&m);
         }
-        for (int i = 0; i < 256 && items[0].revents && oks_zrecv(router, &m, ZMQ_DONTWAIT) == 0; i++) {
+        for (int i = 0; i < OKS_SHARD_IO_BATCH && items[0].revents &&
+                        oks_zrecv(router, &m, ZMQ_DONTWAIT) == 0;
+             i++) {
             dispatch(sh, router, &m);
             oks_zframes_close(&m);
         }
@@ -242,7 +181,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     oks_jobq_stop(&sh->readers);
     oks_jobq_stop(&sh->adders);
     oks_jobq_stop(&sh->admin);
-    for (size_t i = 0; i < total; i++)
+    for (size_t i = 0; i < started; i++)
         pthread_join(ws[i].tid, NULL);
     pthread_mutex_lock(&sh->wlock);
     sh->wstop = true;
@@ -250,14 +189,10 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     pthread_mutex_unlock(&sh->wlock);
     pthread_join(writer, NULL);
     free(ws);
-    for (oks_jobq *q = &sh->readers; q; q = q == &sh->readers ? &sh->adders : q == &sh->adders ? &sh->admin : NULL) {
-        oks_job *j;
-        while ((j = q->head)) {
-            q->head = j->next;
-            oks_job_free(j);
-        }
-    }
+    oks_jobq_drain(&sh->readers);
+    oks_jobq_drain(&sh->adders);
+    oks_jobq_drain(&sh->admin);
     zmq_close(router);
     zmq_close(pull);
-    return 0;
+    return rc;
 }

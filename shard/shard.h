@@ -2,11 +2,13 @@
  * One shard server: the state its threads share.
  *
  * Threads: one I/O thread owns the ROUTER socket that routers connect to and forwards each
- * request to a queue: reads go to the reader pool, adds to the verifier pool, deletes straight
- * to the writer. Verifiers prepare adds in parallel (parse, merge, verify) and hand them to the
- * single writer, which commits whatever is pending in one synced LevelDB batch (group commit)
- * and wakes them. So reads never wait behind writes, verification uses every core, and an
- * acknowledged add is on disk. Replies go back to the I/O thread over an inproc PULL socket.
+ * request to a queue (shard/job.h): reads go to the reader pool, adds to the verifier pool,
+ * deletes to the admin queue. Verifiers prepare adds in parallel (parse, merge, verify) and hand
+ * them to the single writer, which commits whatever is pending in one synced LevelDB batch
+ * (group commit) and answers them. The one admin worker runs each delete itself, holding the
+ * store's write lock, so a delete never interleaves with a batch of the writer. So reads never
+ * wait behind writes, verification uses every core, and an acknowledged add or delete is on
+ * disk. Replies go back to the I/O thread over an inproc PULL socket.
  */
 #ifndef OKS_SHARD_SHARD_H
 #define OKS_SHARD_SHARD_H
@@ -14,25 +16,12 @@
 #include "lib/cluster.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
+#include "shard/job.h"
 #include "shard/store.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-
-typedef struct oks_job {
-    struct oks_job *next;
-    zmq_msg_t conn, rid; /* envelope, echoed in the reply */
-    Oks__Request *req;   /* owned */
-} oks_job;
-
-typedef struct oks_jobq {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    oks_job *head, *tail;
-    size_t len;
-    bool stop;
-} oks_jobq;
 
 struct oks_ingest;
 
@@ -64,15 +53,7 @@ typedef struct oks_shard {
     bool wstop;
     atomic_ulong adds, sigs_verified;
     unsigned n_workers;
-    volatile int *stop_flag;
 } oks_shard;
-
-void oks_jobq_init(oks_jobq *q);
-void oks_jobq_push(oks_jobq *q, oks_job *j);
-/* Blocks until a job or stop; NULL on stop. */
-oks_job *oks_jobq_pop(oks_jobq *q);
-void oks_jobq_stop(oks_jobq *q);
-void oks_job_free(oks_job *j);
 
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that
  * oks_shard_response_release frees. */
@@ -82,8 +63,7 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
  * socket once the batch is synced; batches with nothing to write are answered here over push.
  * Takes job. Blocks only while the writer has too many batches queued (backpressure). */
 void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push);
-/* Packs resp, sends [conn][rid][body] of job over push and releases resp. */
-void oks_shard_reply(void *push, oks_job *job, Oks__Response *resp);
+/* Deletes a key (admin worker): a read-modify-write under the store's write lock. */
 void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
 void oks_shard_response_release(Oks__Response *resp);
 /* Checks map digest and slot ownership; fills resp with WRONG_SHARD and returns false if bad. */

@@ -139,6 +139,11 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     s->ro = leveldb_readoptions_create();
     s->ro_scan = leveldb_readoptions_create();
     leveldb_readoptions_set_fill_cache(s->ro_scan, 0);
+    /* every block read from a table file is checked against its CRC, so a damaged file is a
+     * read error (answered as one), never wrong data or a missing key; blocks in the cache were
+     * checked when they were read */
+    leveldb_readoptions_set_verify_checksums(s->ro, 1);
+    leveldb_readoptions_set_verify_checksums(s->ro_scan, 1);
     s->wo = leveldb_writeoptions_create();
     s->wo_sync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wo_sync, 1);
@@ -188,14 +193,29 @@ void oks_store_close(oks_store *s)
     free(s);
 }
 
+/* A key record ("k" entries, see store.h): format byte, BE64 time of the last change, SKS hash,
+ * then the key packets. */
+#define REC_FORMAT 1
+#define REC_UPDATED_AT 1
+#define REC_HASH_AT (REC_UPDATED_AT + 8)
+#define REC_HEADER (REC_HASH_AT + 16)
+
+/* Fills rec from a record value (borrowed); -1 if it is not a record of this format. */
+static int decode_record(const char *v, size_t n, oks_store_record *rec)
+{
+    if (n < REC_HEADER || v[0] != REC_FORMAT)
+        return -1;
+    rec->updated = get_be64((const uint8_t *)v + REC_UPDATED_AT);
+    memcpy(rec->hash, v + REC_HASH_AT, 16);
+    rec->key = oks_slice_of(v + REC_HEADER, n - REC_HEADER);
+    return 0;
+}
+
 static int parse_record(char *raw, size_t n, oks_store_record *rec)
 {
-    if (n < 25 || raw[0] != 1)
+    if (decode_record(raw, n, rec))
         return -1;
     rec->raw = raw;
-    rec->updated = get_be64((uint8_t *)raw + 1);
-    memcpy(rec->hash, raw + 9, 16);
-    rec->key = oks_slice_of(raw + 25, n - 25);
     return 0;
 }
 
@@ -397,11 +417,11 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         }
         if (c->new_key) {
             tmp.len = 0;
-            uint8_t hdr[25];
-            hdr[0] = 1;
-            put_be64(hdr + 1, now);
-            memcpy(hdr + 9, c->new_hash, 16);
-            r = oks_buf_append(&tmp, hdr, 25);
+            uint8_t hdr[REC_HEADER];
+            hdr[0] = REC_FORMAT;
+            put_be64(hdr + REC_UPDATED_AT, now);
+            memcpy(hdr + REC_HASH_AT, c->new_hash, 16);
+            r = oks_buf_append(&tmp, hdr, REC_HEADER);
             r = r ? r : oks_buf_append(&tmp, c->new_key_bytes, c->new_key_len);
             if (r)
                 break;
@@ -527,11 +547,10 @@ int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks
             continue;
         const char *v = leveldb_iter_value(it, &vl);
         oks_store_record rec = {0};
-        if (vl < 25 || v[0] != 1)
-            continue;
-        rec.updated = get_be64((const uint8_t *)v + 1);
-        memcpy(rec.hash, v + 9, 16);
-        rec.key = oks_slice_of(v + 25, vl - 25);
+        if (decode_record(v, vl, &rec)) {
+            leveldb_iter_destroy(it);
+            return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt key record");
+        }
         if (fn(&rec, (const uint8_t *)k + 1, kl - 1, arg))
             break;
     }

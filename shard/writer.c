@@ -1,7 +1,8 @@
 /* Shard writes: adds prepared on verifier threads are committed by the single writer thread in
  * synced group batches, and answered by it once on disk, so verifiers go on verifying while a
- * batch is written (and the next group commit collects everything prepared meanwhile); deletes
- * go through the same writer (see shard.h). */
+ * batch is written (and the next group commit collects everything prepared meanwhile). Deletes
+ * do not go through the writer: the admin worker runs each one under the store's write lock,
+ * which the writer holds for a whole batch (see shard.h). */
 #include "shard/ingest.h"
 #include "shard/shard.h"
 
@@ -174,9 +175,9 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
         return NULL;
     const Oks__Add *add = req->add;
     size_t n = add->n_keys;
-    if (n > 10000) {
+    if (n > OKS_PROTO_MAX_ITEMS) {
         r->status = OKS__STATUS__STATUS_TOO_LARGE;
-        r->error = strdup("at most 10000 keys per add request");
+        r->error = strdup("at most " OKS_PROTO_MAX_ITEMS_TEXT " keys per add request");
         return NULL;
     }
     oks_ingest *jobs = calloc(n ? n : 1, sizeof *jobs);

@@ -13,6 +13,7 @@
 #include "lib/cluster.h"
 #include "lib/log.h"
 #include "lib/pgp.h"
+#include "lib/proto.h"
 #include "sync/peer.h"
 #include "sync/recon.h"
 #include "sync/worker.h"
@@ -269,7 +270,7 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
         c.tree_dir = conf_tree;
     }
     if (!c.cluster_conf || !c.tree_dir || c.session_timeout_s <= 0 || c.fetch_batch < 1 ||
-        c.fetch_batch > 10000 || c.fetch_parallel < 1 || c.fetch_parallel > 32 ||
+        c.fetch_batch > OKS_PROTO_MAX_ITEMS || c.fetch_parallel < 1 || c.fetch_parallel > 32 ||
         c.add_parallel < 1 || c.add_parallel > 32) {
         free(conf_tree);
         usage();

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,9 @@ static Oks__Response *finish(oks_pending *p)
 
 static void merge(oks_pending *p, size_t shard, Oks__Response *r)
 {
-    oks_pending_merge(p, shard, r);
+    char name[16];
+    snprintf(name, sizeof name, "s%zu", shard);
+    oks_pending_merge(p, shard, name, r);
     oks__response__free_unpacked(r, NULL);
     p->received++;
 }
@@ -145,7 +148,8 @@ static void two_failed_shards_are_both_named(void **state)
     assert_int_equal(r->n_failed_shards, 2);
     assert_string_equal(r->failed_shards[0], "s0");
     assert_string_equal(r->failed_shards[1], "s2");
-    assert_non_null(strstr(r->error, "s0,s2"));
+    assert_non_null(strstr(r->error, "shard s0 unavailable (deadline)"));
+    assert_non_null(strstr(r->error, "shard s2 unavailable (deadline)"));
     oks__response__free_unpacked(r, NULL);
     oks_pending_release(&p, 3);
 }
@@ -236,6 +240,94 @@ static void add_results_come_back_in_the_callers_order(void **state)
     oks_pending_release(&p, 2);
 }
 
+static Oks__Response *reply_error(Oks__Status st, const char *msg)
+{
+    Oks__Response e = OKS__RESPONSE__INIT;
+    e.version = OKS_PROTO_VERSION;
+    e.status = st;
+    e.error = (char *)msg;
+    oks_buf b = OKS_BUF_INIT;
+    oks_proto_pack_response(&e, &b);
+    Oks__Response *o = oks__response__unpack(NULL, b.len, b.data);
+    oks_buf_release(&b);
+    assert_non_null(o);
+    return o;
+}
+
+/* The reason a shard failed reaches the client, for each way of failing. */
+static void the_reason_of_a_failure_is_passed_on(void **state)
+{
+    (void)state;
+    static const char *const why[] = {"deadline passed", "disconnected", "not connected"};
+    for (size_t i = 0; i < 3; i++) {
+        oks_pending p;
+        start(&p, OKS__REQUEST__OP_GET_KEY_ID, 1, 100);
+        oks_pending_fail(&p, "s1", why[i]);
+        Oks__Response *r = finish(&p);
+        assert_int_equal(r->status, OKS__STATUS__STATUS_UNAVAILABLE);
+        assert_non_null(strstr(r->error, why[i]));
+        assert_non_null(strstr(r->error, "shard s1 unavailable"));
+        oks__response__free_unpacked(r, NULL);
+        oks_pending_release(&p, 1);
+    }
+}
+
+/* A shard's storage failure is an error for the whole answer (never "no matching key", even
+ * when the other shards found nothing), with the shard's reason and its name in the list. */
+static void a_storage_error_is_an_error_not_a_missing_key(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start(&p, OKS__REQUEST__OP_GET_KEY_ID, 2, 100);
+    merge(&p, 0, reply_keys(NULL, 0, 0));
+    merge(&p, 1, reply_error(OKS__STATUS__STATUS_INTERNAL,
+                             "shard s1: key read failed: leveldb get: Corruption: checksum"));
+    Oks__Response *r = finish(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_INTERNAL);
+    assert_non_null(strstr(r->error, "Corruption: checksum"));
+    assert_int_equal(r->n_failed_shards, 1);
+    assert_string_equal(r->failed_shards[0], "s1");
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+/* A bad request answered by every shard is that error, and no shard counts as failed. */
+static void a_refused_request_names_no_failed_shard(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start(&p, OKS__REQUEST__OP_SEARCH, 2, 100);
+    merge(&p, 0, reply_error(OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words"));
+    merge(&p, 1, reply_error(OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words"));
+    Oks__Response *r = finish(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_BAD_REQUEST);
+    assert_string_equal(r->error, "search text has no words");
+    assert_int_equal(r->n_failed_shards, 0);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+/* A fingerprint lookup answered by several shards lists the key with that primary fingerprint
+ * first, whichever shard answered first. */
+static void a_fingerprint_lookup_lists_the_primary_first(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start(&p, OKS__REQUEST__OP_GET_FINGERPRINT, 2, 100);
+    memset(p.fpr, 7, 20);
+    p.fpr_len = 20;
+    merge(&p, 0, reply_keys((const uint8_t[]){3, 5}, 2, 2));
+    merge(&p, 1, reply_keys((const uint8_t[]){7}, 1, 1));
+    Oks__Response *r = finish(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_keys, 3);
+    assert_int_equal(r->keys[0]->fingerprint.data[0], 7);
+    assert_int_equal(r->keys[1]->fingerprint.data[0], 3);
+    assert_int_equal(r->keys[2]->fingerprint.data[0], 5);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +339,10 @@ int main(void)
         cmocka_unit_test(nothing_found_anywhere_is_not_found),
         cmocka_unit_test(a_shard_error_wins_over_ok_replies),
         cmocka_unit_test(add_results_come_back_in_the_callers_order),
+        cmocka_unit_test(the_reason_of_a_failure_is_passed_on),
+        cmocka_unit_test(a_storage_error_is_an_error_not_a_missing_key),
+        cmocka_unit_test(a_refused_request_names_no_failed_shard),
+        cmocka_unit_test(a_fingerprint_lookup_lists_the_primary_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
