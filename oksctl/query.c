@@ -198,19 +198,21 @@ int oksctl_search(int argc, char **argv)
 static const char stats_usage[] =
     "usage: oksctl stats [-c CONFIG]\n"
     "\n"
-    "Per shard: keys, bytes of keys, bytes on disk, slots, last change-log sequence.\n";
+    "Per shard: keys, bytes of keys, bytes on disk, slots, last change-log sequence, requests\n"
+    "answered unworked since start because their deadline passed while they were queued.\n";
 
 static int show_stats(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
 {
     (void)c, (void)q, (void)arg;
     uint64_t keys = 0;
-    printf("%-12s %4s %10s %12s %12s %6s %10s\n", "shard", "up", "keys", "key-bytes",
-           "disk-bytes", "slots", "last-seq");
+    printf("%-12s %4s %10s %12s %12s %6s %10s %8s\n", "shard", "up", "keys", "key-bytes",
+           "disk-bytes", "slots", "last-seq", "expired");
     for (size_t k = 0; k < r->n_shards; k++) {
         Oks__ShardStats *s = r->shards[k];
-        printf("%-12s %4s %10llu %12llu %12llu %6u %10llu\n", s->name, s->up ? "yes" : "NO",
-               (unsigned long long)s->keys, (unsigned long long)s->bytes,
-               (unsigned long long)s->disk_bytes, s->slots, (unsigned long long)s->last_seq);
+        printf("%-12s %4s %10llu %12llu %12llu %6u %10llu %8llu\n", s->name,
+               s->up ? "yes" : "NO", (unsigned long long)s->keys, (unsigned long long)s->bytes,
+               (unsigned long long)s->disk_bytes, s->slots, (unsigned long long)s->last_seq,
+               (unsigned long long)s->expired);
         keys += s->keys;
     }
     printf("total keys: %llu\n", (unsigned long long)keys);

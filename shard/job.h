@@ -13,11 +13,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct oks_job {
     struct oks_job *next;
     zmq_msg_t conn, rid; /* envelope, echoed in the reply */
     Oks__Request *req;   /* owned */
+    uint64_t received_ms; /* when the I/O thread took it (monotonic clock) */
 } oks_job;
 
 typedef struct oks_jobq {
@@ -36,6 +38,10 @@ void oks_jobq_stop(oks_jobq *q);
 /* Frees the jobs still queued (after every consumer has stopped). */
 void oks_jobq_drain(oks_jobq *q);
 void oks_job_free(oks_job *j);
+/* True when the job's deadline (the request's deadline_ms, counted from when the shard received
+ * it) has passed at now_ms: whoever sent it has stopped waiting, so it is answered
+ * STATUS_TIMEOUT without being worked on. A request without a deadline never expires. */
+bool oks_job_expired(const oks_job *j, uint64_t now_ms);
 
 /* Packs resp, sends [conn][rid][body] of job over push (the I/O thread's reply socket) and
  * releases resp with oks_shard_response_release. The job stays the caller's. */

@@ -520,6 +520,7 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     s->slot_ranges = strdup(sh->conf->shards[sh->self].slot_spec);
     s->adds = atomic_load(&sh->adds);
     s->sigs_verified = atomic_load(&sh->sigs_verified);
+    s->expired = atomic_load(&sh->expired);
     v[0] = s;
     r->shards = v;
     r->n_shards = 1;

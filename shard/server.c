@@ -1,5 +1,9 @@
 /* Shard server threads: the I/O loop on the ROUTER socket and the worker pools (readers,
- * verifiers, the admin worker); starts and stops the writer (see shard.h). */
+ * searchers, verifiers, the admin worker); starts and stops the writer (see shard.h).
+ * Word searches have workers of their own, fewer than the readers, so however many costly
+ * searches arrive, point lookups keep readers free; and a worker answers a job whose deadline
+ * passed while it was queued with STATUS_TIMEOUT instead of working on it, so a backlog left by
+ * a burst is gone in moments instead of being worked through long after its clients left. */
 #include "lib/log.h"
 #include "shard/shard.h"
 
@@ -7,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REPLY_ENDPOINT_FMT "inproc://shard-replies-%p"
@@ -20,6 +25,13 @@ typedef struct worker {
     pthread_t tid;
 } worker;
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -30,6 +42,14 @@ static void *worker_main(void *arg)
     while ((j = oks_jobq_pop(w->q))) {
         Oks__Response r = OKS__RESPONSE__INIT;
         r.version = OKS_PROTO_VERSION;
+        if (oks_job_expired(j, now_ms())) {
+            atomic_fetch_add(&w->sh->expired, 1);
+            r.status = OKS__STATUS__STATUS_TIMEOUT;
+            r.error = strdup("the request's deadline passed while it waited in the shard's queue");
+            oks_shard_reply(push, j, &r);
+            oks_job_free(j);
+            continue;
+        }
         switch (j->req->op_case) {
         case OKS__REQUEST__OP_ADD:
             oks_shard_add_async(w->sh, j, push); /* answered by the writer (or in there) */
@@ -86,6 +106,7 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     zmq_msg_move(&j->conn, &m->f[0]);
     zmq_msg_move(&j->rid, &m->f[1]);
     j->req = req;
+    j->received_ms = now_ms();
     switch (req->op_case) {
     case OKS__REQUEST__OP_ADD:
         oks_jobq_push(&sh->adders, j);
@@ -93,6 +114,14 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     case OKS__REQUEST__OP_DELETE:
         oks_jobq_push(&sh->admin, j);
         break;
+    case OKS__REQUEST__OP_SEARCH:
+        if (req->search && req->search->kind != OKS__SEARCH_KIND__SEARCH_EMAIL &&
+            req->search->kind != OKS__SEARCH_KIND__SEARCH_EXACT) {
+            oks_jobq_push(&sh->searchers, j); /* word searches: the costly ones */
+            break;
+        }
+        /* an e-mail or exact user ID search is one index scan: a reader's */
+        __attribute__((fallthrough));
     default:
         oks_jobq_push(&sh->readers, j);
     }
@@ -116,13 +145,14 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
         return r;
     }
     oks_jobq_init(&sh->readers);
+    oks_jobq_init(&sh->searchers);
     oks_jobq_init(&sh->adders);
     oks_jobq_init(&sh->admin);
     pthread_mutex_init(&sh->wlock, NULL);
     pthread_cond_init(&sh->wcond, NULL);
     pthread_cond_init(&sh->wdone, NULL);
-    unsigned nw = sh->n_workers;
-    size_t total = 2 * (size_t)nw + 1;
+    unsigned nw = sh->n_workers, ns = nw > 2 ? nw / 2 : 1;
+    size_t total = 2 * (size_t)nw + ns + 1;
     worker *ws = calloc(total, sizeof *ws);
     pthread_t writer;
     int rc = 0;
@@ -137,7 +167,10 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     }
     for (size_t i = 0; ws && i < total; i++) {
         ws[i].sh = sh;
-        ws[i].q = i < nw ? &sh->readers : i < 2 * (size_t)nw ? &sh->adders : &sh->admin;
+        ws[i].q = i < nw                  ? &sh->readers
+                  : i < 2 * (size_t)nw      ? &sh->adders
+                  : i < 2 * (size_t)nw + ns ? &sh->searchers
+                                            : &sh->admin;
         snprintf(ws[i].reply_ep, sizeof ws[i].reply_ep, "%s", ep);
         if ((errno = pthread_create(&ws[i].tid, NULL, worker_main, &ws[i])) != 0) {
             rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start worker %zu: %s", i,
@@ -152,8 +185,8 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
         return rc;
     }
     if (rc == 0)
-        oks_info("shard %s serving slots %s on %s with %u readers and %u verifiers", me->name,
-                 me->slot_spec, me->endpoint, nw, nw);
+        oks_info("shard %s serving slots %s on %s with %u readers, %u searchers and %u "
+                 "verifiers", me->name, me->slot_spec, me->endpoint, nw, ns, nw);
     while (rc == 0 && !*stop) {
         zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0}, {pull, 0, ZMQ_POLLIN, 0}};
         int r = zmq_poll(items, 2, 200);
@@ -179,6 +212,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     }
     oks_info("shard %s stopping", me->name);
     oks_jobq_stop(&sh->readers);
+    oks_jobq_stop(&sh->searchers);
     oks_jobq_stop(&sh->adders);
     oks_jobq_stop(&sh->admin);
     for (size_t i = 0; i < started; i++)
@@ -190,6 +224,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     pthread_join(writer, NULL);
     free(ws);
     oks_jobq_drain(&sh->readers);
+    oks_jobq_drain(&sh->searchers);
     oks_jobq_drain(&sh->adders);
     oks_jobq_drain(&sh->admin);
     zmq_close(router);

@@ -43,6 +43,7 @@ typedef struct oks_shard {
     oks_store *store;
     void *zctx;
     oks_jobq readers, adders;
+    oks_jobq searchers;       /* word searches (shard/server.c) */
     /* writer */
     pthread_mutex_t wlock;
     pthread_cond_t wcond, wdone;
@@ -52,6 +53,7 @@ typedef struct oks_shard {
     oks_jobq admin;           /* deletes */
     bool wstop;
     atomic_ulong adds, sigs_verified;
+    atomic_ulong expired;     /* jobs answered STATUS_TIMEOUT unworked: deadline passed queued */
     unsigned n_workers;
 } oks_shard;
 

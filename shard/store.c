@@ -568,20 +568,27 @@ typedef struct index_cursor {
     size_t prefix_len;
 } index_cursor;
 
+/* Moves to the first entry of the list from where the iterator is: 1 on one, 0 past the list,
+ * or an error. LevelDB's iterator steps over a block it cannot read and goes on, keeping the
+ * error in its status: the status is checked on every move, so a damaged table fails the search
+ * instead of hiding its entries. */
 static int cursor_settle(index_cursor *c, oks_err *e)
 {
+    int r = 0;
     for (; leveldb_iter_valid(c->it); leveldb_iter_next(c->it)) {
         size_t kl;
         const char *k = leveldb_iter_key(c->it, &kl);
         if (kl < c->prefix_len || memcmp(k, c->key, c->prefix_len) != 0)
-            return 0;
+            break;
         size_t fl = kl - c->prefix_len;
-        if (fl == 20 || fl == 32)
-            return 1;
+        if (fl == 20 || fl == 32) {
+            r = 1;
+            break;
+        }
     }
     char *err = NULL;
     leveldb_iter_get_error(c->it, &err);
-    return err ? lerr(e, err, "index scan") : 0;
+    return err ? lerr(e, err, "index scan") : r;
 }
 
 static int cursor_seek(void *cur, const uint8_t *target, size_t len, oks_err *e)
