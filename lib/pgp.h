@@ -15,7 +15,7 @@
  *
  * Verification (oks_pgp_key_verify) is a separate step: it checks self-signatures with
  * libgcrypt, drops the ones that fail, then drops user IDs and subkeys left without a valid
- * self-signature, and caps third-party certifications. Signatures parsed with
+ * self-signature, and caps third-party signatures (kept unverified wherever they sit). Signatures parsed with
  * OKS_PGP_TRUSTED (stored keys, already verified) are never verified again.
  */
 #ifndef OKS_PGP_H
@@ -239,6 +239,11 @@ typedef struct oks_pgp_verify_stats {
 int oks_pgp_sig_verify(const oks_pgp_pubkey *signer, const oks_pgp_pubkey *primary,
                        const oks_pgp_uid *uid, const oks_pgp_pubkey *subkey,
                        const oks_pgp_sig *sig, oks_err *e);
+
+/* The acceptance policy, the one the shard applies before storing a key and oksctl inspect
+ * before listing it: 0 when a parsed key may be stored, else OKS_E_UNSUPPORTED (v3 keys).
+ * Cleaning (oks_pgp_key_verify) comes after it and may still refuse the key. */
+int oks_pgp_key_acceptable(const oks_pgp_key *key, oks_err *e);
 
 /* Cleans the key in place as described at the top. Fails (OKS_E_NOTKEY) when nothing usable
  * is left: no valid user ID, no valid direct-key self-signature (v6) and no valid subkey. */

@@ -51,7 +51,8 @@ static void usage(FILE *f)
             "by 'hash:<SKS key hash>', exactly as the keyserver would store and list it.\n"
             "\n"
             "  --json        one JSON object per key per line instead\n"
-            "  --no-verify   skip self-signature verification (key as received, like SKS)\n"
+            "  --no-verify   skip self-signature verification (key as received, like SKS;\n"
+            "                keys the keyserver refuses, v3 keys, are still refused)\n"
             "  --threads N   worker threads (default 2)\n"
             "\n"
             "Exit status 0 when every key was good; otherwise 1, with one line per bad key on\n"
@@ -87,6 +88,8 @@ static void process(job *j, const inspect_opts *o)
     oks_pgp_verify_stats st;
     memset(&st, 0, sizeof st);
     int r = oks_pgp_key_parse(j->in.ptr, j->in.len, &o->lim, 0, &k, &e);
+    if (!r)
+        r = oks_pgp_key_acceptable(k, &e);
     if (!r && o->verify)
         r = oks_pgp_key_verify(k, &o->lim, &st, &e);
     if (r) {

@@ -2,7 +2,8 @@
  * and only it, trusted signatures are not checked again, v6 (RFC 9580 A.3) verifies, an Ed448
  * v6 key signed by OpenSSL verifies, the whole debian-keyring verifies on two threads at once,
  * the left-16 check, unknown hash algorithms and v6 salt sizes are reported as such, the
- * third-party cap keeps the newest certifications. */
+ * third-party cap keeps the newest certifications and third-party signatures stay wherever they
+ * sit, v3 keys are not acceptable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +325,7 @@ typedef struct ring_job {
     oks_pgp_verify_stats sum;
     size_t refused;
     unsigned algos; /* bit per signer algorithm seen on a kept key */
+    size_t hash_changed; /* keys whose SKS hash cleaning changed */
 } ring_job;
 
 static void *verify_keys(void *arg)
@@ -332,6 +334,8 @@ static void *verify_keys(void *arg)
     for (size_t i = 0; i < j->n; i++) {
         oks_pgp_verify_stats st;
         oks_err e;
+        uint8_t before[16], after[16];
+        oks_pgp_key_sks_hash(j->keys[i], before);
         if (oks_pgp_key_verify(j->keys[i], NULL, &st, &e)) {
             j->refused++;
             continue;
@@ -341,12 +345,16 @@ static void *verify_keys(void *arg)
         j->sum.uids_dropped += st.uids_dropped;
         j->sum.subkeys_dropped += st.subkeys_dropped;
         j->algos |= 1u << (j->keys[i]->primary.algo & 31);
+        oks_pgp_key_sks_hash(j->keys[i], after);
+        j->hash_changed += memcmp(before, after, 16) != 0;
     }
     return NULL;
 }
 
 /* Every key of debian-keyring.gpg (RSA, DSA with Elgamal subkeys, EdDSA, ECDSA P-384), cleaned
- * on two threads at once: every self-signature verifies, nothing is dropped. */
+ * on two threads at once: every self-signature verifies, nothing is dropped, so every key keeps
+ * the SKS hash SKS stores for it. 249CB3771750745D5CDD323CE267B052364F028D carries two
+ * third-party certifications before its first user ID: they stay where they are. */
 static void debian_keyring_verifies_on_two_threads(void **state)
 {
     (void)state;
@@ -368,7 +376,7 @@ static void debian_keyring_verifies_on_two_threads(void **state)
         n++;
     }
     assert_true(n > 800);
-    ring_job jobs[2] = {{keys, n / 2, {0}, 0, 0}, {keys + n / 2, n - n / 2, {0}, 0, 0}};
+    ring_job jobs[2] = {{keys, n / 2, {0}, 0, 0, 0}, {keys + n / 2, n - n / 2, {0}, 0, 0, 0}};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, verify_keys, &jobs[1]), 0);
     verify_keys(&jobs[0]);
@@ -378,6 +386,8 @@ static void debian_keyring_verifies_on_two_threads(void **state)
     assert_int_equal(jobs[0].sum.self_dropped + jobs[1].sum.self_dropped, 0);
     assert_int_equal(jobs[0].sum.uids_dropped + jobs[1].sum.uids_dropped, 0);
     assert_int_equal(jobs[0].sum.subkeys_dropped + jobs[1].sum.subkeys_dropped, 0);
+    assert_int_equal(jobs[0].sum.third_party_dropped + jobs[1].sum.third_party_dropped, 0);
+    assert_int_equal(jobs[0].hash_changed + jobs[1].hash_changed, 0);
     assert_true(verified > 6000);
     unsigned algos = jobs[0].algos | jobs[1].algos;
     assert_true(algos & (1u << OKS_PGP_RSA));
@@ -388,6 +398,42 @@ static void debian_keyring_verifies_on_two_threads(void **state)
         oks_pgp_key_free(keys[i]);
     free(keys);
     oks_buf_release(&ring);
+}
+
+/* One acceptance policy (oks_pgp_key_acceptable), applied by the shard and oksctl inspect: a v3
+ * RSA key parses but is refused, a v4 key is accepted. */
+static void v3_keys_are_not_acceptable(void **state)
+{
+    (void)state;
+    oks_buf bin = OKS_BUF_INIT, body = OKS_BUF_INIT;
+    static const uint8_t head[] = {3, 0x40, 0, 0, 0, 0, 0, 1};
+    oks_buf_append(&body, head, sizeof head);
+    uint8_t n[2 + 64], ex[] = {0, 17, 1, 0, 1};
+    n[0] = 2; /* 512-bit modulus */
+    n[1] = 0;
+    for (size_t i = 2; i < sizeof n; i++)
+        n[i] = (uint8_t)(0x80 | i);
+    oks_buf_append(&body, n, sizeof n);
+    oks_buf_append(&body, ex, sizeof ex);
+    assert_int_equal(oks_pgp_packet_write(&bin, OKS_PGP_TAG_PUBKEY, body.data, body.len, false), 0);
+    oks_pgp_key *k;
+    oks_err e;
+    assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(k->primary.version, 3);
+    assert_int_equal(oks_pgp_key_acceptable(k, &e), OKS_E_UNSUPPORTED);
+    oks_pgp_key_free(k);
+
+    oks_buf ring = OKS_BUF_INIT;
+    read_file("/usr/share/keyrings/debian-role-keys.gpg", &ring);
+    size_t off = 0;
+    oks_slice ks;
+    assert_int_equal(oks_pgp_split_next(ring.data, ring.len, &off, &ks, &e), 0);
+    assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(oks_pgp_key_acceptable(k, &e), 0);
+    oks_pgp_key_free(k);
+    oks_buf_release(&ring);
+    oks_buf_release(&bin);
+    oks_buf_release(&body);
 }
 
 int main(void)
@@ -405,6 +451,7 @@ int main(void)
         cmocka_unit_test(every_hash_algorithm_verifies),
         cmocka_unit_test(third_party_certifications_capped_newest_kept),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
+        cmocka_unit_test(v3_keys_are_not_acceptable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
