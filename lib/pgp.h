@@ -99,6 +99,11 @@ typedef struct oks_pgp_pubkey {
     const char *curve;         /* static gpg name ("nistp256", "ed25519", "cv25519", ...) or NULL */
     const uint8_t *material;   /* algorithm-specific public fields */
     size_t material_len;
+    size_t hashed_len;         /* body[0..hashed_len) is what the fingerprint and signatures hash:
+                                  for v4 keys of a known algorithm the body up to the end of its
+                                  last public field (bytes after it are ignored, as gpg ignores
+                                  them), otherwise len. body[0..len) is stored, served and
+                                  SKS-hashed as received. */
     uint8_t fpr[32];
     uint8_t fpr_len; /* 16 (v3), 20 (v4), 32 (v6) */
     uint8_t keyid[8];
@@ -206,8 +211,9 @@ void oks_pgp_key_free(oks_pgp_key *key);
  * plausible public-key packet starts) or the end, so the caller can go on with the next key. */
 int oks_pgp_split_next(const uint8_t *p, size_t n, size_t *off, oks_slice *key, oks_err *e);
 
-/* Union of two copies of the same key (same primary packet). Signature states are kept (the
- * "most verified" state wins for a signature present in both). */
+/* Union of two copies of the same key (same primary fingerprint; when the primary packets
+ * differ, only in bytes after the key material, the greater by (length, bytes) is kept).
+ * Signature states are kept (the "most verified" state wins for a signature present in both). */
 int oks_pgp_key_merge(const oks_pgp_key *a, const oks_pgp_key *b, const oks_pgp_limits *lim,
                       oks_pgp_key **out, oks_err *e);
 
@@ -217,7 +223,8 @@ int oks_pgp_key_serialize(const oks_pgp_key *key, oks_buf *out);
 /* SKS key hash: MD5 over the packets sorted by (tag, body), each as BE32 tag, BE32 len, body. */
 void oks_pgp_key_sks_hash(const oks_pgp_key *key, uint8_t out[16]);
 
-/* v3: MD5(n || e); v4: SHA-1(0x99 || BE16 len || body); v6: SHA-256(0x9B || BE32 len || body). */
+/* v3: MD5(n || e); v4: SHA-1(0x99 || BE16 hashed_len || body[0..hashed_len));
+ * v6: SHA-256(0x9B || BE32 len || body). */
 int oks_pgp_fingerprint(oks_pgp_pubkey *pk, oks_err *e);
 
 /* ---- verification ---------------------------------------------------------------------- */

@@ -84,12 +84,17 @@ static int uid_cmp(const void *x, const void *y)
     return memcmp(a->body, b->body, a->len);
 }
 
+static int pubkey_cmp(const oks_pgp_pubkey *a, const oks_pgp_pubkey *b)
+{
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return memcmp(a->body, b->body, a->len);
+}
+
 static int subkey_cmp(const void *x, const void *y)
 {
     const oks_pgp_subkey *a = x, *b = y;
-    if (a->key.len != b->key.len)
-        return a->key.len < b->key.len ? -1 : 1;
-    return memcmp(a->key.body, b->key.body, a->key.len);
+    return pubkey_cmp(&a->key, &b->key);
 }
 
 static int state_rank(enum oks_pgp_sig_state s)
@@ -411,13 +416,15 @@ int oks_pgp_key_merge(const oks_pgp_key *a, const oks_pgp_key *b, const oks_pgp_
         lim = &dl;
     }
     *out = NULL;
-    if (a->primary.len != b->primary.len ||
-        memcmp(a->primary.body, b->primary.body, a->primary.len) != 0)
+    if (a->primary.fpr_len != b->primary.fpr_len ||
+        memcmp(a->primary.fpr, b->primary.fpr, a->primary.fpr_len) != 0)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "merge of two different primary keys");
     oks_pgp_key *k = calloc(1, sizeof *k);
     if (!k)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-    k->primary = a->primary;
+    /* same fingerprint, so the packets can differ only in bytes after the key material (see
+     * hashed_len): keep the greater by (length, bytes), whichever copy came first */
+    k->primary = pubkey_cmp(&a->primary, &b->primary) >= 0 ? a->primary : b->primary;
     int r = 0;
     if (copy_components(k, a) || copy_components(k, b))
         r = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
