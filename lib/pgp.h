@@ -291,7 +291,11 @@ void oks_pgp_words(const uint8_t *text, size_t len,
 int oks_armor_decode(const char *text, size_t len, size_t *off, oks_buf *out, oks_err *e);
 /* Armors binary packets as a PUBLIC KEY BLOCK: no headers, 64-column lines, CRC present. */
 int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out);
-/* True when the data looks armored (starts, after whitespace, with "-----BEGIN PGP"). */
+/* True when p[0..n) is ASCII armor rather than binary packets: its first byte is not a packet
+ * header (bit 7 clear, as gpg decides) and "-----BEGIN PGP" appears in it, after any text (a
+ * mail, a web page, a form dump). Whether a public key block is there is oks_armor_decode's
+ * answer. The one armor detector of every entry point that takes keys: oksctl inspect and
+ * import, /pks/add, /vks/v1/upload and the mail gateway. */
 bool oks_armor_detect(const uint8_t *p, size_t n);
 /* Plain base64 (no armor lines, no CRC; whitespace and padding skipped) appended to out.
  * Returns 0 or OKS_E_FORMAT for a character outside the alphabet. */

@@ -218,16 +218,22 @@ int oksctl_inspect(int argc, char **argv)
         if (oks_armor_detect(raw.data, raw.len)) {
             size_t off = 0;
             oks_err e;
+            int blocks = 0;
             for (;;) {
                 int r = oks_armor_decode((const char *)raw.data, raw.len, &off, &data[f], &e);
                 if (r == 1)
                     break;
+                blocks++;
                 if (r < 0) {
                     char msg[300];
                     fprintf(stderr, "oksctl inspect: %s: %s\n", file,
                             oks_err_format(&e, msg, sizeof msg));
                     bad++;
                 }
+            }
+            if (blocks == 0) {
+                fprintf(stderr, "oksctl inspect: %s: no armored public key block\n", file);
+                bad++;
             }
             oks_buf_release(&raw);
             bad += add_jobs(file, data[f].data, data[f].len, true, &jobs, &nj, &cap);
