@@ -3,7 +3,8 @@
  * v6 key signed by OpenSSL verifies, the whole debian-keyring verifies on two threads at once,
  * the left-16 check, unknown hash algorithms and v6 salt sizes are reported as such, the
  * third-party cap keeps the newest certifications and third-party signatures stay wherever they
- * sit, v3 keys are not acceptable. */
+ * sit, v3 keys are not acceptable, bytes after a v4 key's material are left out of its
+ * fingerprint and signatures (as gpg does) but kept in the packet. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,6 +437,101 @@ static void v3_keys_are_not_acceptable(void **state)
     oks_buf_release(&body);
 }
 
+/* Rewrites key packets (tag 6 when primary, tag 14 when subkeys) with extra bytes after their
+ * body, every other packet copied. */
+static void append_to_key_packets(const uint8_t *p, size_t n, bool primary, bool subkeys,
+                                  const uint8_t *extra, size_t extra_len, oks_buf *out)
+{
+    size_t off = 0;
+    oks_pgp_packet pkt;
+    oks_err e;
+    while (off < n) {
+        assert_int_equal(oks_pgp_packet_next(p, n, &off, &pkt, &e), 0);
+        oks_buf body = OKS_BUF_INIT;
+        oks_buf_append(&body, pkt.body, pkt.len);
+        if ((primary && pkt.tag == OKS_PGP_TAG_PUBKEY) ||
+            (subkeys && pkt.tag == OKS_PGP_TAG_PUBSUBKEY))
+            oks_buf_append(&body, extra, extra_len);
+        assert_int_equal(oks_pgp_packet_write(out, pkt.tag, body.data, body.len, false), 0);
+        oks_buf_release(&body);
+    }
+}
+
+/* A v4 key packet with bytes after its last MPI: gpg 2.2 fingerprints (and checks
+ * self-signatures over) the key material as parsed and ignores them; so do we. The packet is
+ * kept as received: serialized with its extra bytes and SKS-hashed so (SKS stores it so). Both
+ * copies merge, in either order, into the one with the extra bytes. */
+static void key_material_trailing_bytes_ignored_for_fingerprint(void **state)
+{
+    (void)state;
+    oks_buf ring = OKS_BUF_INIT;
+    read_file("/usr/share/keyrings/debian-role-keys.gpg", &ring);
+    size_t off = 0;
+    oks_slice ks;
+    oks_err e;
+    assert_int_equal(oks_pgp_split_next(ring.data, ring.len, &off, &ks, &e), 0);
+    oks_pgp_key *orig;
+    oks_pgp_verify_stats st0;
+    assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &orig, &e), 0);
+    assert_int_equal(oks_pgp_key_verify(orig, NULL, &st0, &e), 0);
+    assert_true(orig->n_subkeys > 0);
+    uint8_t h0[16];
+    oks_pgp_key_sks_hash(orig, h0);
+    static const uint8_t extra[] = {0x01, 0x02, 0x03, 0x00, 0xff};
+    for (int mode = 0; mode < 2; mode++) {
+        oks_buf t = OKS_BUF_INIT, ser = OKS_BUF_INIT;
+        append_to_key_packets(ks.ptr, ks.len, true, mode == 1, extra, sizeof extra, &t);
+        oks_pgp_key *k;
+        oks_pgp_verify_stats st;
+        assert_int_equal(oks_pgp_key_parse(t.data, t.len, NULL, 0, &k, &e), 0);
+        assert_int_equal(k->primary.fpr_len, 20);
+        assert_memory_equal(k->primary.fpr, orig->primary.fpr, 20);
+        assert_memory_equal(k->primary.keyid, orig->primary.keyid, 8);
+        assert_int_equal(k->primary.len, orig->primary.len + sizeof extra);
+        assert_int_equal(k->primary.hashed_len, orig->primary.len);
+        assert_int_equal(k->primary.bits, orig->primary.bits);
+        assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), 0);
+        assert_int_equal(st.self_dropped, 0);
+        assert_int_equal(st.self_verified, st0.self_verified);
+        assert_int_equal(k->n_uids, orig->n_uids);
+        assert_int_equal(k->n_subkeys, orig->n_subkeys);
+        for (size_t i = 0; i < k->n_subkeys; i++) {
+            bool found = false;
+            for (size_t j = 0; j < orig->n_subkeys && !found; j++)
+                found = memcmp(k->subkeys[i].key.fpr, orig->subkeys[j].key.fpr, 20) == 0;
+            assert_true(found);
+            assert_int_equal(k->subkeys[i].key.len,
+                             k->subkeys[i].key.hashed_len + (mode == 1 ? sizeof extra : 0));
+        }
+        /* kept as received */
+        uint8_t h[16];
+        oks_pgp_key_sks_hash(k, h);
+        assert_memory_not_equal(h, h0, 16);
+        assert_int_equal(oks_pgp_key_serialize(k, &ser), 0);
+        assert_non_null(memmem(ser.data, ser.len, k->primary.body, k->primary.len));
+        assert_memory_equal(k->primary.body + orig->primary.len, extra, sizeof extra);
+        /* the gpg-exported (trimmed) copy merges in, in either order, to the same key */
+        oks_pgp_key *m1, *m2;
+        oks_buf s1 = OKS_BUF_INIT, s2 = OKS_BUF_INIT;
+        assert_int_equal(oks_pgp_key_merge(orig, k, NULL, &m1, &e), 0);
+        assert_int_equal(oks_pgp_key_merge(k, orig, NULL, &m2, &e), 0);
+        assert_int_equal(m1->primary.len, k->primary.len);
+        oks_pgp_key_serialize(m1, &s1);
+        oks_pgp_key_serialize(m2, &s2);
+        assert_int_equal(s1.len, s2.len);
+        assert_memory_equal(s1.data, s2.data, s1.len);
+        oks_pgp_key_free(m1);
+        oks_pgp_key_free(m2);
+        oks_buf_release(&s1);
+        oks_buf_release(&s2);
+        oks_pgp_key_free(k);
+        oks_buf_release(&t);
+        oks_buf_release(&ser);
+    }
+    oks_pgp_key_free(orig);
+    oks_buf_release(&ring);
+}
+
 int main(void)
 {
     gcry_check_version(NULL);
@@ -452,6 +548,7 @@ int main(void)
         cmocka_unit_test(third_party_certifications_capped_newest_kept),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
         cmocka_unit_test(v3_keys_are_not_acceptable),
+        cmocka_unit_test(key_material_trailing_bytes_ignored_for_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
