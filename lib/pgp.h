@@ -6,7 +6,8 @@
  * points into that copy and stays valid until oks_pgp_key_free. Parsing always yields the
  * canonical form: packets a keyserver does not keep are dropped (trust, marker, padding,
  * private/experimental tags), duplicate packets removed, repeated user IDs / subkeys merged with
- * their signature lists unioned, and everything put in one deterministic order:
+ * their signature lists unioned (subkeys by fingerprint: of two packets that differ only after
+ * the key material, the greater by (length, bytes) is kept), and everything put in one deterministic order:
  *   primary; direct-key signatures; user IDs and user attributes sorted by (body length, tag,
  *   body bytes) as SKS orders them, each followed by its signatures; subkeys sorted by (body
  *   length, body bytes), each followed by its signatures; signatures of one list sorted by

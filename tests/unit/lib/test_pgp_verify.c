@@ -516,6 +516,14 @@ static void key_material_trailing_bytes_ignored_for_fingerprint(void **state)
         assert_int_equal(oks_pgp_key_merge(orig, k, NULL, &m1, &e), 0);
         assert_int_equal(oks_pgp_key_merge(k, orig, NULL, &m2, &e), 0);
         assert_int_equal(m1->primary.len, k->primary.len);
+        assert_int_equal(m1->n_subkeys, orig->n_subkeys);
+        for (size_t i = 0; i < m1->n_subkeys; i++)
+            assert_int_equal(m1->subkeys[i].key.len,
+                             m1->subkeys[i].key.hashed_len + (mode == 1 ? sizeof extra : 0));
+        oks_pgp_key_sks_hash(m1, h);
+        uint8_t hk[16];
+        oks_pgp_key_sks_hash(k, hk);
+        assert_memory_equal(h, hk, 16);
         oks_pgp_key_serialize(m1, &s1);
         oks_pgp_key_serialize(m2, &s2);
         assert_int_equal(s1.len, s2.len);
