@@ -29,4 +29,32 @@ python3 "$OKS_ROOT/tests/integration/helpers/compare_sks.py" "$D/oks.txt" "$hkp"
 check "oksctl inspect found every key good" test ! -s "$D/oksv.err"
 python3 "$OKS_ROOT/tests/integration/helpers/compare_sks.py" "$D/oksv.txt" "$hkp" -8 \
   "as stored" || T_FAILED=1
+# A v4 key whose key and subkey packets carry bytes after the key material: OKS fingerprints it
+# as gpg does, but keeps it as received; SKS stores it as received too, so SKS's /pks/hashquery
+# must answer the hash OKS computes with exactly these packets.
+T=$OKS_ROOT/tests/data/v4-trailing-bytes.pgp
+th=$("$OKS_BIN/oksctl" inspect "$T" 2>/dev/null | sed -n 's/^hash://p')
+check "SKS stores the key with trailing bytes under the hash OKS computes ($th)" \
+  /usr/bin/python3 - "$hkp" "$T" "$th" <<'PY'
+import base64, struct, sys, urllib.parse, urllib.request
+port, path, h = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+key = open(path, 'rb').read()
+crc = 0xB704CE
+for c in key:
+    crc ^= c << 16
+    for _ in range(8):
+        crc = (crc << 1) ^ (0x1864CFB if crc & 0x800000 else 0)
+b64 = base64.b64encode(key).decode()
+arm = ('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n' +
+       ''.join(b64[i:i + 64] + '\n' for i in range(0, len(b64), 64)) + '=' +
+       base64.b64encode((crc & 0xFFFFFF).to_bytes(3, 'big')).decode() +
+       '\n-----END PGP PUBLIC KEY BLOCK-----\n')
+urllib.request.urlopen(f'http://127.0.0.1:{port}/pks/add', timeout=30,
+                       data=urllib.parse.urlencode({'keytext': arm}).encode()).read()
+q = struct.pack('>II', 1, 16) + bytes.fromhex(h)
+r = urllib.request.urlopen(urllib.request.Request(f'http://127.0.0.1:{port}/pks/hashquery',
+                                                  data=q, method='POST'), timeout=30).read()
+n = struct.unpack('>I', r[:4])[0]
+sys.exit(0 if n == 1 and r[8:8 + struct.unpack('>I', r[4:8])[0]] == key else 1)
+PY
 finish
