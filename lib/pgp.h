@@ -7,7 +7,8 @@
  * canonical form: packets a keyserver does not keep are dropped (trust, marker, padding,
  * private/experimental tags), duplicate packets removed, repeated user IDs / subkeys merged with
  * their signature lists unioned (subkeys by fingerprint: of two packets that differ only after
- * the key material, the greater by (length, bytes) is kept), and everything put in one deterministic order:
+ * the key material, the greater by (length, bytes) is kept), and everything put in one
+ * deterministic order:
  *   primary; direct-key signatures; user IDs and user attributes sorted by (body length, tag,
  *   body bytes) as SKS orders them, each followed by its signatures; subkeys sorted by (body
  *   length, body bytes), each followed by its signatures; signatures of one list sorted by
@@ -16,8 +17,9 @@
  *
  * Verification (oks_pgp_key_verify) is a separate step: it checks self-signatures with
  * libgcrypt, drops the ones that fail, then drops user IDs and subkeys left without a valid
- * self-signature, and caps third-party signatures (kept unverified wherever they sit). Signatures parsed with
- * OKS_PGP_TRUSTED (stored keys, already verified) are never verified again.
+ * self-signature, and caps third-party signatures (kept unverified wherever they sit).
+ * Signatures parsed with OKS_PGP_TRUSTED (stored keys, already verified) are never verified
+ * again.
  */
 #ifndef OKS_PGP_H
 #define OKS_PGP_H

@@ -1,11 +1,11 @@
 /*
  * The acceptance policy (oks_pgp_key_acceptable: no v3 keys) and the cleaning policy applied to
- * every key before it is stored (oks_pgp_key_verify): keep
- * self-signatures that verify, drop the others; drop user IDs and subkeys left without a valid
- * self-signature (as GnuPG's import does); keep signatures by other keys unverified wherever they
- * sit (as SKS does, so the SKS hash stays SKS's), newest first up to a limit per list; refuse a key with nothing usable left. Signatures already
- * marked good (stored keys) are never verified again. Also the facts derived from the valid
- * self-signatures: expiry and revocation.
+ * every key before it is stored (oks_pgp_key_verify): keep self-signatures that verify, drop
+ * the others; drop user IDs and subkeys left without a valid self-signature (as GnuPG's import
+ * does); keep signatures by other keys unverified wherever they sit (as SKS does, so the SKS
+ * hash stays SKS's), newest first up to a limit per list; refuse a key with nothing usable
+ * left. Signatures already marked good (stored keys) are never verified again. Also the facts
+ * derived from the valid self-signatures: expiry and revocation.
  */
 #include "lib/pgp.h"
 
