@@ -88,9 +88,10 @@ int gw_on_add(h2o_handler_t *self, h2o_req_t *req)
     oks_buf bin = OKS_BUF_INIT;
     size_t off = 0;
     oks_err e;
-    int r, blocks = 0;
-    while ((r = oks_armor_decode(text, tl, &off, &bin, &e)) == 0)
-        blocks++;
+    int r = 1, blocks = 0;
+    if (oks_armor_detect((const uint8_t *)text, tl))
+        while ((r = oks_armor_decode(text, tl, &off, &bin, &e)) == 0)
+            blocks++;
     gw_form_release(&form);
     if (r < 0 || blocks == 0) {
         char msg[300];

@@ -356,7 +356,7 @@ size_t oks_mail_collect_keys(const oks_mail_msg *msg, size_t max, oks_buf **keys
         collect_armored((const char *)msg->text.data, msg->text.len, max, keys, &n, skipped);
     for (size_t i = 0; i < msg->n_attachments; i++) {
         const oks_buf *a = &msg->attachments[i];
-        if (memmem(a->data, a->len, "-----BEGIN PGP", 14))
+        if (oks_armor_detect(a->data, a->len))
             collect_armored((const char *)a->data, a->len, max, keys, &n, skipped);
         else
             split_binary(a->data, a->len, max, keys, &n, skipped);

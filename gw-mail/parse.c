@@ -9,6 +9,7 @@
  * definition in the program replaces the library's (tests/fuzz/corpus/mail/boundary-quote).
  */
 #include "gw-mail/mail.h"
+#include "lib/pgp.h"
 
 #include <gcrypt.h>
 #include <libetpan/libetpan.h>
@@ -268,8 +269,6 @@ static bool is_attachment(struct mailmime *mm)
     return false;
 }
 
-#define ARMOR_BEGIN "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-
 typedef struct walk {
     oks_mail_msg *m;
     const oks_mail_limits *lim;
@@ -311,7 +310,7 @@ static int single_part(walk *w, struct mailmime *mm)
         if (r == 0 && w->m->text.len && w->m->text.data[w->m->text.len - 1] != '\n' &&
             w->m->text.len < w->lim->max_text_bytes)
             r = oks_buf_putc(&w->m->text, '\n');
-    } else if (pgp_keys || memmem(dec, dlen, ARMOR_BEGIN, sizeof(ARMOR_BEGIN) - 1) != NULL) {
+    } else if (pgp_keys || oks_armor_detect((const uint8_t *)dec, dlen)) {
         if (w->m->n_attachments >= w->lim->max_attachments) {
             w->m->attachments_dropped++;
         } else {

@@ -252,8 +252,9 @@ int oks_base64_decode(const uint8_t *s, size_t n, oks_buf *out)
 
 bool oks_armor_detect(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
-        i++;
-    return n - i >= 14 && memcmp(p + i, "-----BEGIN PGP", 14) == 0;
+    /* binary key material starts with a packet header (bit 7 set); text does not, and may put
+     * anything before the armor: mail headers and a greeting, a web page, a form dump */
+    if (n == 0 || (p[0] & 0x80))
+        return false;
+    return memmem(p, n, "-----BEGIN PGP", 14) != NULL;
 }

@@ -6,7 +6,9 @@
  * points into that copy and stays valid until oks_pgp_key_free. Parsing always yields the
  * canonical form: packets a keyserver does not keep are dropped (trust, marker, padding,
  * private/experimental tags), duplicate packets removed, repeated user IDs / subkeys merged with
- * their signature lists unioned, and everything put in one deterministic order:
+ * their signature lists unioned (subkeys by fingerprint: of two packets that differ only after
+ * the key material, the greater by (length, bytes) is kept), and everything put in one
+ * deterministic order:
  *   primary; direct-key signatures; user IDs and user attributes sorted by (body length, tag,
  *   body bytes) as SKS orders them, each followed by its signatures; subkeys sorted by (body
  *   length, body bytes), each followed by its signatures; signatures of one list sorted by
@@ -15,8 +17,9 @@
  *
  * Verification (oks_pgp_key_verify) is a separate step: it checks self-signatures with
  * libgcrypt, drops the ones that fail, then drops user IDs and subkeys left without a valid
- * self-signature, and caps third-party certifications. Signatures parsed with
- * OKS_PGP_TRUSTED (stored keys, already verified) are never verified again.
+ * self-signature, and caps third-party signatures (kept unverified wherever they sit).
+ * Signatures parsed with OKS_PGP_TRUSTED (stored keys, already verified) are never verified
+ * again.
  */
 #ifndef OKS_PGP_H
 #define OKS_PGP_H
@@ -99,6 +102,11 @@ typedef struct oks_pgp_pubkey {
     const char *curve;         /* static gpg name ("nistp256", "ed25519", "cv25519", ...) or NULL */
     const uint8_t *material;   /* algorithm-specific public fields */
     size_t material_len;
+    size_t hashed_len;         /* body[0..hashed_len) is what the fingerprint and signatures hash:
+                                  for v4 keys of a known algorithm the body up to the end of its
+                                  last public field (bytes after it are ignored, as gpg ignores
+                                  them), otherwise len. body[0..len) is stored, served and
+                                  SKS-hashed as received. */
     uint8_t fpr[32];
     uint8_t fpr_len; /* 16 (v3), 20 (v4), 32 (v6) */
     uint8_t keyid[8];
@@ -206,8 +214,9 @@ void oks_pgp_key_free(oks_pgp_key *key);
  * plausible public-key packet starts) or the end, so the caller can go on with the next key. */
 int oks_pgp_split_next(const uint8_t *p, size_t n, size_t *off, oks_slice *key, oks_err *e);
 
-/* Union of two copies of the same key (same primary packet). Signature states are kept (the
- * "most verified" state wins for a signature present in both). */
+/* Union of two copies of the same key (same primary fingerprint; when the primary packets
+ * differ, only in bytes after the key material, the greater by (length, bytes) is kept).
+ * Signature states are kept (the "most verified" state wins for a signature present in both). */
 int oks_pgp_key_merge(const oks_pgp_key *a, const oks_pgp_key *b, const oks_pgp_limits *lim,
                       oks_pgp_key **out, oks_err *e);
 
@@ -217,7 +226,8 @@ int oks_pgp_key_serialize(const oks_pgp_key *key, oks_buf *out);
 /* SKS key hash: MD5 over the packets sorted by (tag, body), each as BE32 tag, BE32 len, body. */
 void oks_pgp_key_sks_hash(const oks_pgp_key *key, uint8_t out[16]);
 
-/* v3: MD5(n || e); v4: SHA-1(0x99 || BE16 len || body); v6: SHA-256(0x9B || BE32 len || body). */
+/* v3: MD5(n || e); v4: SHA-1(0x99 || BE16 hashed_len || body[0..hashed_len));
+ * v6: SHA-256(0x9B || BE32 len || body). */
 int oks_pgp_fingerprint(oks_pgp_pubkey *pk, oks_err *e);
 
 /* ---- verification ---------------------------------------------------------------------- */
@@ -239,6 +249,11 @@ typedef struct oks_pgp_verify_stats {
 int oks_pgp_sig_verify(const oks_pgp_pubkey *signer, const oks_pgp_pubkey *primary,
                        const oks_pgp_uid *uid, const oks_pgp_pubkey *subkey,
                        const oks_pgp_sig *sig, oks_err *e);
+
+/* The acceptance policy, the one the shard applies before storing a key and oksctl inspect
+ * before listing it: 0 when a parsed key may be stored, else OKS_E_UNSUPPORTED (v3 keys).
+ * Cleaning (oks_pgp_key_verify) comes after it and may still refuse the key. */
+int oks_pgp_key_acceptable(const oks_pgp_key *key, oks_err *e);
 
 /* Cleans the key in place as described at the top. Fails (OKS_E_NOTKEY) when nothing usable
  * is left: no valid user ID, no valid direct-key self-signature (v6) and no valid subkey. */
@@ -279,7 +294,11 @@ void oks_pgp_words(const uint8_t *text, size_t len,
 int oks_armor_decode(const char *text, size_t len, size_t *off, oks_buf *out, oks_err *e);
 /* Armors binary packets as a PUBLIC KEY BLOCK: no headers, 64-column lines, CRC present. */
 int oks_armor_encode(const uint8_t *p, size_t n, oks_buf *out);
-/* True when the data looks armored (starts, after whitespace, with "-----BEGIN PGP"). */
+/* True when p[0..n) is ASCII armor rather than binary packets: its first byte is not a packet
+ * header (bit 7 clear, as gpg decides) and "-----BEGIN PGP" appears in it, after any text (a
+ * mail, a web page, a form dump). Whether a public key block is there is oks_armor_decode's
+ * answer. The one armor detector of every entry point that takes keys: oksctl inspect and
+ * import, /pks/add, /vks/v1/upload and the mail gateway. */
 bool oks_armor_detect(const uint8_t *p, size_t n);
 /* Plain base64 (no armor lines, no CRC; whitespace and padding skipped) appended to out.
  * Returns 0 or OKS_E_FORMAT for a character outside the alphabet. */

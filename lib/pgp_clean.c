@@ -1,10 +1,11 @@
 /*
- * The cleaning policy applied to every key before it is stored (oks_pgp_key_verify): keep
- * self-signatures that verify, drop the others; drop user IDs and subkeys left without a valid
- * self-signature (as GnuPG's import does); keep third-party certifications unverified, newest
- * first up to a limit per user ID; refuse a key with nothing usable left. Signatures already
- * marked good (stored keys) are never verified again. Also the facts derived from the valid
- * self-signatures: expiry and revocation.
+ * The acceptance policy (oks_pgp_key_acceptable: no v3 keys) and the cleaning policy applied to
+ * every key before it is stored (oks_pgp_key_verify): keep self-signatures that verify, drop
+ * the others; drop user IDs and subkeys left without a valid self-signature (as GnuPG's import
+ * does); keep signatures by other keys unverified wherever they sit (as SKS does, so the SKS
+ * hash stays SKS's), newest first up to a limit per list; refuse a key with nothing usable
+ * left. Signatures already marked good (stored keys) are never verified again. Also the facts
+ * derived from the valid self-signatures: expiry and revocation.
  */
 #include "lib/pgp.h"
 
@@ -98,30 +99,36 @@ static bool clean_list(const oks_pgp_key *k, oks_pgp_sigs *l, const oks_pgp_uid 
         bool fits = uid ? (is_cert(t) || t == 0x30)
                         : sub ? (t == 0x18 || t == 0x28)
                               : (t == 0x1F || t == 0x20);
-        if (!fits || !s->exportable) {
+        if (!s->exportable) {
             st->third_party_dropped++;
-            continue;
-        }
-        if (is_self(s, &k->primary)) {
+        } else if (!is_self(s, &k->primary)) {
+            /* signatures by other keys (certifications, designated revocations) are kept
+             * unverified wherever they sit, as SKS keeps them: their issuers may not be on this
+             * server, and dropping one SKS stores would give the key another SKS hash */
+            s->state = OKS_SIG_THIRD_PARTY;
+            keep[i] = true;
+        } else if (!fits) {
+            st->self_dropped++;
+        } else {
             keep[i] = check_self(k, uid, sub, s, st);
             /* a valid self-revocation also keeps its user ID or subkey (shown revoked), as
              * GnuPG does; a bare direct-key revocation does not make a v6 key usable */
-            if (keep[i] && (uid ? (is_cert(t) || t == 0x30) : sub ? (t == 0x18 || t == 0x28)
-                                                                : t == 0x1F))
+            if (keep[i] && (uid || sub || t == 0x1F))
                 bound = true;
-        } else if (!sub) {
-            /* certifications by other keys (and designated revocations) are kept unverified:
-             * their issuers may not be on this server */
-            s->state = OKS_SIG_THIRD_PARTY;
-            keep[i] = true;
-        } else {
-            st->third_party_dropped++;
         }
     }
     cap_third_party(l, keep, lim->max_third_party_per_uid, st);
     compact(l, keep);
     free(keep);
     return bound;
+}
+
+int oks_pgp_key_acceptable(const oks_pgp_key *k, oks_err *e)
+{
+    if (k->primary.version == 3)
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
+                           "v3 keys are not accepted (MD5 fingerprints; gpg 2.2 refuses them)");
+    return 0;
 }
 
 int oks_pgp_key_verify(oks_pgp_key *k, const oks_pgp_limits *lim, oks_pgp_verify_stats *st,

@@ -84,12 +84,32 @@ static int uid_cmp(const void *x, const void *y)
     return memcmp(a->body, b->body, a->len);
 }
 
+static int pubkey_cmp(const oks_pgp_pubkey *a, const oks_pgp_pubkey *b)
+{
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return memcmp(a->body, b->body, a->len);
+}
+
 static int subkey_cmp(const void *x, const void *y)
 {
     const oks_pgp_subkey *a = x, *b = y;
-    if (a->key.len != b->key.len)
-        return a->key.len < b->key.len ? -1 : 1;
-    return memcmp(a->key.body, b->key.body, a->key.len);
+    return pubkey_cmp(&a->key, &b->key);
+}
+
+static bool same_fpr(const oks_pgp_pubkey *a, const oks_pgp_pubkey *b)
+{
+    return a->fpr_len == b->fpr_len && memcmp(a->fpr, b->fpr, a->fpr_len) == 0;
+}
+
+/* By fingerprint, then the greater packet first. */
+static int subkey_fpr_cmp(const void *x, const void *y)
+{
+    const oks_pgp_subkey *a = x, *b = y;
+    if (a->key.fpr_len != b->key.fpr_len)
+        return a->key.fpr_len < b->key.fpr_len ? -1 : 1;
+    int c = memcmp(a->key.fpr, b->key.fpr, a->key.fpr_len);
+    return c ? c : -pubkey_cmp(&a->key, &b->key);
 }
 
 static int state_rank(enum oks_pgp_sig_state s)
@@ -135,10 +155,13 @@ static int canonicalize(oks_pgp_key *k, const oks_pgp_limits *lim, oks_err *e)
         k->n_uids = w + 1;
     }
     if (k->n_subkeys > 1) {
-        qsort(k->subkeys, k->n_subkeys, sizeof *k->subkeys, subkey_cmp);
+        /* one entry per subkey fingerprint: packets that differ only in bytes after the key
+         * material (see hashed_len) are one subkey; the greater packet is kept, as for the
+         * primary in a merge */
+        qsort(k->subkeys, k->n_subkeys, sizeof *k->subkeys, subkey_fpr_cmp);
         w = 0;
         for (size_t i = 1; i < k->n_subkeys; i++) {
-            if (subkey_cmp(&k->subkeys[w], &k->subkeys[i]) == 0) {
+            if (same_fpr(&k->subkeys[w].key, &k->subkeys[i].key)) {
                 if (sigs_append(&k->subkeys[w].sigs, &k->subkeys[i].sigs))
                     return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
                 free(k->subkeys[i].sigs.v);
@@ -147,6 +170,7 @@ static int canonicalize(oks_pgp_key *k, const oks_pgp_limits *lim, oks_err *e)
             }
         }
         k->n_subkeys = w + 1;
+        qsort(k->subkeys, k->n_subkeys, sizeof *k->subkeys, subkey_cmp);
     }
     for (size_t i = 0; i < k->n_uids; i++)
         sigs_canon(&k->uids[i].sigs);
@@ -411,13 +435,14 @@ int oks_pgp_key_merge(const oks_pgp_key *a, const oks_pgp_key *b, const oks_pgp_
         lim = &dl;
     }
     *out = NULL;
-    if (a->primary.len != b->primary.len ||
-        memcmp(a->primary.body, b->primary.body, a->primary.len) != 0)
+    if (!same_fpr(&a->primary, &b->primary))
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "merge of two different primary keys");
     oks_pgp_key *k = calloc(1, sizeof *k);
     if (!k)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-    k->primary = a->primary;
+    /* same fingerprint, so the packets can differ only in bytes after the key material (see
+     * hashed_len): keep the greater by (length, bytes), whichever copy came first */
+    k->primary = pubkey_cmp(&a->primary, &b->primary) >= 0 ? a->primary : b->primary;
     int r = 0;
     if (copy_components(k, a) || copy_components(k, b))
         r = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");

@@ -69,7 +69,7 @@ static long mpi_read(const uint8_t *m, size_t n, size_t *o, const uint8_t **mag,
     return b;
 }
 
-static int material_parse(oks_pgp_pubkey *pk, size_t off, oks_err *e)
+static int material_parse(oks_pgp_pubkey *pk, size_t hdr, size_t off, oks_err *e)
 {
     const uint8_t *m = pk->material;
     size_t n = pk->material_len, o = 0;
@@ -140,8 +140,13 @@ static int material_parse(oks_pgp_pubkey *pk, size_t off, oks_err *e)
     }
     if (o > n)
         goto bad;
-    /* v4 material has no length of its own: trailing bytes make a different fingerprint, keep
-     * them as they are (gpg does too); v6 material length was checked by the caller. */
+    /* v4 material has no length of its own. gpg 2.2 parses the fields it knows, ignores bytes
+     * after them, and hashes the key re-encoded from the parsed fields: its fingerprint (and
+     * the key its self-signatures cover) leaves those bytes out, so ours does too. The packet
+     * is still kept as received (SKS stores and hashes it so). v6 material length was checked
+     * by the caller. */
+    if (pk->version == 4)
+        pk->hashed_len = hdr + o;
     pk->bits = (unsigned)bits;
     return 0;
 bad:
@@ -198,7 +203,8 @@ int oks_pgp_pubkey_parse(const uint8_t *body, size_t len, uint8_t tag, size_t of
     }
     pk->material = body + hdr;
     pk->material_len = len - hdr;
-    int r = material_parse(pk, off, e);
+    pk->hashed_len = len;
+    int r = material_parse(pk, hdr, off, e);
     if (r)
         return r;
     return oks_pgp_fingerprint(pk, e);
@@ -225,15 +231,16 @@ int oks_pgp_fingerprint(oks_pgp_pubkey *pk, oks_err *e)
         return 0;
     }
     if (pk->version == 4) {
-        if (pk->len > 0xffff)
+        size_t hl = pk->hashed_len;
+        if (hl > 0xffff)
             return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "v4 key packet over 65535 bytes");
         pre[0] = 0x99;
-        pre[1] = (uint8_t)(pk->len >> 8);
-        pre[2] = (uint8_t)pk->len;
+        pre[1] = (uint8_t)(hl >> 8);
+        pre[2] = (uint8_t)hl;
         iov[0].data = pre;
         iov[0].len = 3;
         iov[1].data = (void *)pk->body;
-        iov[1].len = pk->len;
+        iov[1].len = hl;
         gcry_md_hash_buffers(GCRY_MD_SHA1, 0, pk->fpr, iov, 2);
         pk->fpr_len = 20;
         memcpy(pk->keyid, pk->fpr + 12, 8);

@@ -59,13 +59,15 @@ static void hash_key(gcry_md_hd_t md, const oks_pgp_pubkey *pk)
         hdr[3] = (uint8_t)(pk->len >> 8);
         hdr[4] = (uint8_t)pk->len;
         gcry_md_write(md, hdr, 5);
+        gcry_md_write(md, pk->body, pk->len);
     } else {
+        /* as the fingerprint: without bytes after the last public field (see hashed_len) */
         hdr[0] = 0x99;
-        hdr[1] = (uint8_t)(pk->len >> 8);
-        hdr[2] = (uint8_t)pk->len;
+        hdr[1] = (uint8_t)(pk->hashed_len >> 8);
+        hdr[2] = (uint8_t)pk->hashed_len;
         gcry_md_write(md, hdr, 3);
+        gcry_md_write(md, pk->body, pk->hashed_len);
     }
-    gcry_md_write(md, pk->body, pk->len);
 }
 
 int oks_pgp_sig_digest(const oks_pgp_pubkey *primary, const oks_pgp_uid *uid,
@@ -76,8 +78,8 @@ int oks_pgp_sig_digest(const oks_pgp_pubkey *primary, const oks_pgp_uid *uid,
     if (!h)
         return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash algorithm %u",
                            sig->hash_algo);
-    if ((primary->len > 0xFFFF && primary->version != 6) ||
-        (subkey && subkey->len > 0xFFFF && subkey->version != 6))
+    if ((primary->hashed_len > 0xFFFF && primary->version != 6) ||
+        (subkey && subkey->hashed_len > 0xFFFF && subkey->version != 6))
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key packet too long to hash");
     if (sig->version == 6) {
         /* RFC 9580 5.2.3 and table 23: the salt size is fixed by the hash algorithm; MD5,

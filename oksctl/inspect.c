@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "by 'hash:<SKS key hash>', exactly as the keyserver would store and list it.\n"
             "\n"
             "  --json        one JSON object per key per line instead\n"
-            "  --no-verify   skip self-signature verification (key as received, like SKS)\n"
+            "  --no-verify   skip self-signature verification (key as received, like SKS;\n"
+            "                keys the keyserver refuses, v3 keys, are still refused)\n"
             "  --threads N   worker threads (default 2)\n"
             "\n"
             "Exit status 0 when every key was good; otherwise 1, with one line per bad key on\n"
@@ -85,6 +86,8 @@ static void process(job *j, const inspect_opts *o)
     oks_pgp_verify_stats st;
     memset(&st, 0, sizeof st);
     int r = oks_pgp_key_parse(j->in.ptr, j->in.len, &o->lim, 0, &k, &e);
+    if (!r)
+        r = oks_pgp_key_acceptable(k, &e);
     if (!r && o->verify)
         r = oks_pgp_key_verify(k, &o->lim, &st, &e);
     if (r) {
@@ -215,16 +218,22 @@ int oksctl_inspect(int argc, char **argv)
         if (oks_armor_detect(raw.data, raw.len)) {
             size_t off = 0;
             oks_err e;
+            int blocks = 0;
             for (;;) {
                 int r = oks_armor_decode((const char *)raw.data, raw.len, &off, &data[f], &e);
                 if (r == 1)
                     break;
+                blocks++;
                 if (r < 0) {
                     char msg[300];
                     fprintf(stderr, "oksctl inspect: %s: %s\n", file,
                             oks_err_format(&e, msg, sizeof msg));
                     bad++;
                 }
+            }
+            if (blocks == 0) {
+                fprintf(stderr, "oksctl inspect: %s: no armored public key block\n", file);
+                bad++;
             }
             oks_buf_release(&raw);
             bad += add_jobs(file, data[f].data, data[f].len, true, &jobs, &nj, &cap);

@@ -29,12 +29,6 @@ static int read_all(int fd, oks_buf *out)
     }
 }
 
-/* Armor, also after other text (a saved mail); binary packets start with a byte with bit 7 set. */
-static bool armored(const uint8_t *p, size_t n)
-{
-    return oks_armor_detect(p, n) || (n && !(p[0] & 0x80) && memmem(p, n, "-----BEGIN PGP", 14));
-}
-
 /* Decodes every armored block of p[0..n) into f->owned. */
 static int dearmor(oksctl_keyfile *f, const char *path, const uint8_t *p, size_t n, char *err,
                    size_t err_size)
@@ -102,7 +96,7 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
         }
     }
     if (f->map) {
-        if (armored(f->map, f->map_len)) {
+        if (oks_armor_detect(f->map, f->map_len)) {
             rc = dearmor(f, path, f->map, f->map_len, err, err_size);
             munmap(f->map, f->map_len);
             f->map = NULL;
@@ -117,7 +111,7 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
         if (read_all(fd, &raw)) {
             snprintf(err, err_size, "%s: %s", path, errno ? strerror(errno) : "out of memory");
             rc = -1;
-        } else if (armored(raw.data, raw.len)) {
+        } else if (oks_armor_detect(raw.data, raw.len)) {
             rc = dearmor(f, path, raw.data, raw.len, err, err_size);
         } else {
             f->owned = raw;

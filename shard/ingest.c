@@ -66,9 +66,9 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
     j->fpr_len = inc->primary.fpr_len;
     memcpy(j->fpr, inc->primary.fpr, j->fpr_len);
     memcpy(j->keyid, inc->primary.keyid, 8);
-    if (inc->primary.version == 3) {
+    if (oks_pgp_key_acceptable(inc, &e)) {
         oks_pgp_key_free(inc);
-        reject(j, "v3 keys are not accepted", NULL);
+        reject(j, "key not accepted", &e);
         return;
     }
     /* Re-submission of exactly what is stored (the usual refresh / re-import): the canonical

@@ -3,7 +3,9 @@
   list              print index, tag and signature type of every packet (OUT ignored)
   only-revocations  in every user ID / subkey block holding a revocation (0x30 / 0x28), drop
                     its certifications / bindings, so that only the revocation binds it
-  unbind-subkey N   drop the binding signatures (0x18) of the N-th subkey (1-based)"""
+  unbind-subkey N   drop the binding signatures (0x18) of the N-th subkey (1-based)
+  append-to-keys HEX  append the bytes HEX to the body of every public-key and public-subkey
+                    packet (after the key material), headers rewritten in the old format"""
 import sys
 
 def packets(b):
@@ -34,6 +36,21 @@ pk = list(packets(data))
 if cmd == 'list':
     for i, (tag, st, _, _) in enumerate(pk):
         print(i, f'tag={tag}' + ('' if st is None else ' type=0x%02x' % st))
+    sys.exit(0)
+if cmd == 'append-to-keys':
+    extra, out = bytes.fromhex(sys.argv[4]), b''
+    for tag, _, s, e in pk:
+        hl = 2 if data[s] & 0x40 and data[s + 1] < 192 else \
+            3 if data[s] & 0x40 and data[s + 1] < 224 else 6 if data[s] & 0x40 else \
+            {0: 2, 1: 3, 2: 5}[data[s] & 3]
+        body = data[s + hl:e] + (extra if tag in (6, 14) else b'')
+        if tag < 16:
+            n = len(body)
+            lt = 0 if n < 256 else 1 if n < 65536 else 2
+            out += bytes([0x80 | tag << 2 | lt]) + n.to_bytes((1, 2, 4)[lt], 'big') + body
+        else:
+            out += data[s:e]
+    open(dst, 'wb').write(out)
     sys.exit(0)
 # blocks: [owner index, [signature indexes]]
 blocks = []

@@ -1,5 +1,5 @@
 /* lib/armor: decode variants (headers, CRLF, CRC present/absent/wrong, several blocks, text
- * around), errors with offsets, and encode/decode round trips. */
+ * around), errors with offsets, encode/decode round trips, and armor detection after other text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,6 +144,41 @@ static void other_block_types_are_not_public_keys(void **state)
     oks_buf_release(&b);
 }
 
+/* The one detector every entry point uses: armor after any text (a mail, a web page, a form
+ * dump) is armor; binary packets are not, even when a user ID holds an armor line. */
+static void detects_armor_after_other_text(void **state)
+{
+    (void)state;
+    oks_buf arm = OKS_BUF_INIT;
+    assert_int_equal(oks_armor_encode((const uint8_t *)"hello", 5, &arm), 0);
+    static const char *const before[] = {
+        "",
+        "  \r\n\n",
+        "From: a@example.org\nSubject: my key\n\nHi, here it is:\n\n",
+        "<html><body><pre>\n",
+        "keytext=%2D%2D&x=1\nkeytext:\n",
+    };
+    for (size_t i = 0; i < sizeof before / sizeof before[0]; i++) {
+        oks_buf t = OKS_BUF_INIT, out = OKS_BUF_INIT;
+        oks_buf_append(&t, before[i], strlen(before[i]));
+        oks_buf_append(&t, arm.data, arm.len);
+        oks_buf_append(&t, "-- \nsignature\n", 14);
+        assert_true(oks_armor_detect(t.data, t.len));
+        size_t off = 0;
+        assert_int_equal(oks_armor_decode((const char *)t.data, t.len, &off, &out, NULL), 0);
+        assert_int_equal(out.len, 5);
+        assert_memory_equal(out.data, "hello", 5);
+        oks_buf_release(&t);
+        oks_buf_release(&out);
+    }
+    /* binary: a tag-6 packet header first, an armor line inside a "user ID" */
+    static const uint8_t bin[] = "\x98\x01\x04\xb4\x26-----BEGIN PGP PUBLIC KEY BLOCK-----\n";
+    assert_false(oks_armor_detect(bin, sizeof bin - 1));
+    assert_false(oks_armor_detect((const uint8_t *)"", 0));
+    assert_false(oks_armor_detect((const uint8_t *)"plain text, no armor\n", 21));
+    oks_buf_release(&arm);
+}
+
 static void encode_decode_round_trip_all_tail_lengths(void **state)
 {
     (void)state;
@@ -182,6 +217,7 @@ int main(void)
         cmocka_unit_test(several_blocks_with_text_around),
         cmocka_unit_test(other_block_types_are_not_public_keys),
         cmocka_unit_test(encode_decode_round_trip_all_tail_lengths),
+        cmocka_unit_test(detects_armor_after_other_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

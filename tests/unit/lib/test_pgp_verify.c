@@ -2,7 +2,9 @@
  * and only it, trusted signatures are not checked again, v6 (RFC 9580 A.3) verifies, an Ed448
  * v6 key signed by OpenSSL verifies, the whole debian-keyring verifies on two threads at once,
  * the left-16 check, unknown hash algorithms and v6 salt sizes are reported as such, the
- * third-party cap keeps the newest certifications. */
+ * third-party cap keeps the newest certifications and third-party signatures stay wherever they
+ * sit, v3 keys are not acceptable, bytes after a v4 key's material are left out of its
+ * fingerprint and signatures (as gpg does) but kept in the packet. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +326,7 @@ typedef struct ring_job {
     oks_pgp_verify_stats sum;
     size_t refused;
     unsigned algos; /* bit per signer algorithm seen on a kept key */
+    size_t hash_changed; /* keys whose SKS hash cleaning changed */
 } ring_job;
 
 static void *verify_keys(void *arg)
@@ -332,6 +335,8 @@ static void *verify_keys(void *arg)
     for (size_t i = 0; i < j->n; i++) {
         oks_pgp_verify_stats st;
         oks_err e;
+        uint8_t before[16], after[16];
+        oks_pgp_key_sks_hash(j->keys[i], before);
         if (oks_pgp_key_verify(j->keys[i], NULL, &st, &e)) {
             j->refused++;
             continue;
@@ -341,12 +346,16 @@ static void *verify_keys(void *arg)
         j->sum.uids_dropped += st.uids_dropped;
         j->sum.subkeys_dropped += st.subkeys_dropped;
         j->algos |= 1u << (j->keys[i]->primary.algo & 31);
+        oks_pgp_key_sks_hash(j->keys[i], after);
+        j->hash_changed += memcmp(before, after, 16) != 0;
     }
     return NULL;
 }
 
 /* Every key of debian-keyring.gpg (RSA, DSA with Elgamal subkeys, EdDSA, ECDSA P-384), cleaned
- * on two threads at once: every self-signature verifies, nothing is dropped. */
+ * on two threads at once: every self-signature verifies, nothing is dropped, so every key keeps
+ * the SKS hash SKS stores for it. 249CB3771750745D5CDD323CE267B052364F028D carries two
+ * third-party certifications before its first user ID: they stay where they are. */
 static void debian_keyring_verifies_on_two_threads(void **state)
 {
     (void)state;
@@ -368,7 +377,7 @@ static void debian_keyring_verifies_on_two_threads(void **state)
         n++;
     }
     assert_true(n > 800);
-    ring_job jobs[2] = {{keys, n / 2, {0}, 0, 0}, {keys + n / 2, n - n / 2, {0}, 0, 0}};
+    ring_job jobs[2] = {{keys, n / 2, {0}, 0, 0, 0}, {keys + n / 2, n - n / 2, {0}, 0, 0, 0}};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, verify_keys, &jobs[1]), 0);
     verify_keys(&jobs[0]);
@@ -378,6 +387,8 @@ static void debian_keyring_verifies_on_two_threads(void **state)
     assert_int_equal(jobs[0].sum.self_dropped + jobs[1].sum.self_dropped, 0);
     assert_int_equal(jobs[0].sum.uids_dropped + jobs[1].sum.uids_dropped, 0);
     assert_int_equal(jobs[0].sum.subkeys_dropped + jobs[1].sum.subkeys_dropped, 0);
+    assert_int_equal(jobs[0].sum.third_party_dropped + jobs[1].sum.third_party_dropped, 0);
+    assert_int_equal(jobs[0].hash_changed + jobs[1].hash_changed, 0);
     assert_true(verified > 6000);
     unsigned algos = jobs[0].algos | jobs[1].algos;
     assert_true(algos & (1u << OKS_PGP_RSA));
@@ -387,6 +398,145 @@ static void debian_keyring_verifies_on_two_threads(void **state)
     for (size_t i = 0; i < n; i++)
         oks_pgp_key_free(keys[i]);
     free(keys);
+    oks_buf_release(&ring);
+}
+
+/* One acceptance policy (oks_pgp_key_acceptable), applied by the shard and oksctl inspect: a v3
+ * RSA key parses but is refused, a v4 key is accepted. */
+static void v3_keys_are_not_acceptable(void **state)
+{
+    (void)state;
+    oks_buf bin = OKS_BUF_INIT, body = OKS_BUF_INIT;
+    static const uint8_t head[] = {3, 0x40, 0, 0, 0, 0, 0, 1};
+    oks_buf_append(&body, head, sizeof head);
+    uint8_t n[2 + 64], ex[] = {0, 17, 1, 0, 1};
+    n[0] = 2; /* 512-bit modulus */
+    n[1] = 0;
+    for (size_t i = 2; i < sizeof n; i++)
+        n[i] = (uint8_t)(0x80 | i);
+    oks_buf_append(&body, n, sizeof n);
+    oks_buf_append(&body, ex, sizeof ex);
+    assert_int_equal(oks_pgp_packet_write(&bin, OKS_PGP_TAG_PUBKEY, body.data, body.len, false), 0);
+    oks_pgp_key *k;
+    oks_err e;
+    assert_int_equal(oks_pgp_key_parse(bin.data, bin.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(k->primary.version, 3);
+    assert_int_equal(oks_pgp_key_acceptable(k, &e), OKS_E_UNSUPPORTED);
+    oks_pgp_key_free(k);
+
+    oks_buf ring = OKS_BUF_INIT;
+    read_file("/usr/share/keyrings/debian-role-keys.gpg", &ring);
+    size_t off = 0;
+    oks_slice ks;
+    assert_int_equal(oks_pgp_split_next(ring.data, ring.len, &off, &ks, &e), 0);
+    assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(oks_pgp_key_acceptable(k, &e), 0);
+    oks_pgp_key_free(k);
+    oks_buf_release(&ring);
+    oks_buf_release(&bin);
+    oks_buf_release(&body);
+}
+
+/* Rewrites key packets (tag 6 when primary, tag 14 when subkeys) with extra bytes after their
+ * body, every other packet copied. */
+static void append_to_key_packets(const uint8_t *p, size_t n, bool primary, bool subkeys,
+                                  const uint8_t *extra, size_t extra_len, oks_buf *out)
+{
+    size_t off = 0;
+    oks_pgp_packet pkt;
+    oks_err e;
+    while (off < n) {
+        assert_int_equal(oks_pgp_packet_next(p, n, &off, &pkt, &e), 0);
+        oks_buf body = OKS_BUF_INIT;
+        oks_buf_append(&body, pkt.body, pkt.len);
+        if ((primary && pkt.tag == OKS_PGP_TAG_PUBKEY) ||
+            (subkeys && pkt.tag == OKS_PGP_TAG_PUBSUBKEY))
+            oks_buf_append(&body, extra, extra_len);
+        assert_int_equal(oks_pgp_packet_write(out, pkt.tag, body.data, body.len, false), 0);
+        oks_buf_release(&body);
+    }
+}
+
+/* A v4 key packet with bytes after its last MPI: gpg 2.2 fingerprints (and checks
+ * self-signatures over) the key material as parsed and ignores them; so do we. The packet is
+ * kept as received: serialized with its extra bytes and SKS-hashed so (SKS stores it so). Both
+ * copies merge, in either order, into the one with the extra bytes. */
+static void key_material_trailing_bytes_ignored_for_fingerprint(void **state)
+{
+    (void)state;
+    oks_buf ring = OKS_BUF_INIT;
+    read_file("/usr/share/keyrings/debian-role-keys.gpg", &ring);
+    size_t off = 0;
+    oks_slice ks;
+    oks_err e;
+    assert_int_equal(oks_pgp_split_next(ring.data, ring.len, &off, &ks, &e), 0);
+    oks_pgp_key *orig;
+    oks_pgp_verify_stats st0;
+    assert_int_equal(oks_pgp_key_parse(ks.ptr, ks.len, NULL, 0, &orig, &e), 0);
+    assert_int_equal(oks_pgp_key_verify(orig, NULL, &st0, &e), 0);
+    assert_true(orig->n_subkeys > 0);
+    uint8_t h0[16];
+    oks_pgp_key_sks_hash(orig, h0);
+    static const uint8_t extra[] = {0x01, 0x02, 0x03, 0x00, 0xff};
+    for (int mode = 0; mode < 2; mode++) {
+        oks_buf t = OKS_BUF_INIT, ser = OKS_BUF_INIT;
+        append_to_key_packets(ks.ptr, ks.len, true, mode == 1, extra, sizeof extra, &t);
+        oks_pgp_key *k;
+        oks_pgp_verify_stats st;
+        assert_int_equal(oks_pgp_key_parse(t.data, t.len, NULL, 0, &k, &e), 0);
+        assert_int_equal(k->primary.fpr_len, 20);
+        assert_memory_equal(k->primary.fpr, orig->primary.fpr, 20);
+        assert_memory_equal(k->primary.keyid, orig->primary.keyid, 8);
+        assert_int_equal(k->primary.len, orig->primary.len + sizeof extra);
+        assert_int_equal(k->primary.hashed_len, orig->primary.len);
+        assert_int_equal(k->primary.bits, orig->primary.bits);
+        assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), 0);
+        assert_int_equal(st.self_dropped, 0);
+        assert_int_equal(st.self_verified, st0.self_verified);
+        assert_int_equal(k->n_uids, orig->n_uids);
+        assert_int_equal(k->n_subkeys, orig->n_subkeys);
+        for (size_t i = 0; i < k->n_subkeys; i++) {
+            bool found = false;
+            for (size_t j = 0; j < orig->n_subkeys && !found; j++)
+                found = memcmp(k->subkeys[i].key.fpr, orig->subkeys[j].key.fpr, 20) == 0;
+            assert_true(found);
+            assert_int_equal(k->subkeys[i].key.len,
+                             k->subkeys[i].key.hashed_len + (mode == 1 ? sizeof extra : 0));
+        }
+        /* kept as received */
+        uint8_t h[16];
+        oks_pgp_key_sks_hash(k, h);
+        assert_memory_not_equal(h, h0, 16);
+        assert_int_equal(oks_pgp_key_serialize(k, &ser), 0);
+        assert_non_null(memmem(ser.data, ser.len, k->primary.body, k->primary.len));
+        assert_memory_equal(k->primary.body + orig->primary.len, extra, sizeof extra);
+        /* the gpg-exported (trimmed) copy merges in, in either order, to the same key */
+        oks_pgp_key *m1, *m2;
+        oks_buf s1 = OKS_BUF_INIT, s2 = OKS_BUF_INIT;
+        assert_int_equal(oks_pgp_key_merge(orig, k, NULL, &m1, &e), 0);
+        assert_int_equal(oks_pgp_key_merge(k, orig, NULL, &m2, &e), 0);
+        assert_int_equal(m1->primary.len, k->primary.len);
+        assert_int_equal(m1->n_subkeys, orig->n_subkeys);
+        for (size_t i = 0; i < m1->n_subkeys; i++)
+            assert_int_equal(m1->subkeys[i].key.len,
+                             m1->subkeys[i].key.hashed_len + (mode == 1 ? sizeof extra : 0));
+        oks_pgp_key_sks_hash(m1, h);
+        uint8_t hk[16];
+        oks_pgp_key_sks_hash(k, hk);
+        assert_memory_equal(h, hk, 16);
+        oks_pgp_key_serialize(m1, &s1);
+        oks_pgp_key_serialize(m2, &s2);
+        assert_int_equal(s1.len, s2.len);
+        assert_memory_equal(s1.data, s2.data, s1.len);
+        oks_pgp_key_free(m1);
+        oks_pgp_key_free(m2);
+        oks_buf_release(&s1);
+        oks_buf_release(&s2);
+        oks_pgp_key_free(k);
+        oks_buf_release(&t);
+        oks_buf_release(&ser);
+    }
+    oks_pgp_key_free(orig);
     oks_buf_release(&ring);
 }
 
@@ -405,6 +555,8 @@ int main(void)
         cmocka_unit_test(every_hash_algorithm_verifies),
         cmocka_unit_test(third_party_certifications_capped_newest_kept),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
+        cmocka_unit_test(v3_keys_are_not_acceptable),
+        cmocka_unit_test(key_material_trailing_bytes_ignored_for_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
