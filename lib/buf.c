@@ -2,6 +2,7 @@
 #include "lib/buf.h"
 
 #include "lib/err.h"
+#include "lib/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,17 +33,14 @@ uint8_t *oks_buf_detach(oks_buf *b, size_t *len)
 int oks_buf_reserve(oks_buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len - 1)
-        return OKS_E_NOMEM;
+        oks_oom(SIZE_MAX, "a buffer past the address space");
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p)
-        return OKS_E_NOMEM;
-    b->data = p;
+    b->data = oks_xrealloc(b->data, cap);
     b->cap = cap;
     return 0;
 }

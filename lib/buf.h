@@ -1,6 +1,8 @@
 /*
  * Byte slices and growable buffers. An oks_slice borrows bytes (never freed through it);
  * an oks_buf owns its bytes (oks_buf_release frees them, oks_buf_detach hands them over).
+ * Growing a buffer cannot fail: out of memory aborts the process (lib/xalloc.h), so the int
+ * results below are 0 (oks_buf_printf: OKS_E_FORMAT for a format vsnprintf rejects).
  */
 #ifndef OKS_BUF_H
 #define OKS_BUF_H
