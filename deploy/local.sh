@@ -3,7 +3,7 @@
 #
 #   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
-#                          [--http-opt KEY=VALUE]...   (more [http] settings, see README)
+#                          [--http-opt KEY=VALUE]...   (more [http] settings, see docs/config.md)
 #                          [--shard-opt KEY=VALUE]...  (more [shard] settings, e.g.
 #                                               table_reads=mmap; also taken from the
 #                                               environment: OKS_SHARD_OPTS="K=V K=V", so
