@@ -88,10 +88,10 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
                  listen_override);
         listen.port = (unsigned)port;
     }
-    if (strlen(listen.host) >= sizeof c->listen_host ||
-        strlen(h->tls_listen.host) >= sizeof c->tls_host)
+    size_t lh = strlen(listen.host), th = strlen(h->tls_listen.host);
+    if (lh >= sizeof c->listen_host || th >= sizeof c->tls_host)
         return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "[http] listen address too long");
-    snprintf(c->listen_host, sizeof c->listen_host, "%s", listen.host);
+    memcpy(c->listen_host, listen.host, lh + 1);
     c->listen_port = (int)listen.port;
     c->threads = h->threads;
     c->max_body = h->max_body;
@@ -106,7 +106,7 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", h->trusted_proxies);
     g->rl = gw_rl_new(c->rate, c->burst);
     if (h->tls_listen.port) { /* lib/conf.c made sure tls_cert and tls_key are set */
-        snprintf(c->tls_host, sizeof c->tls_host, "%s", h->tls_listen.host);
+        memcpy(c->tls_host, h->tls_listen.host, th + 1);
         c->tls_port = (int)h->tls_listen.port;
         snprintf(c->tls_cert, sizeof c->tls_cert, "%s", h->tls_cert);
         snprintf(c->tls_key, sizeof c->tls_key, "%s", h->tls_key);
