@@ -77,17 +77,9 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     gw_conf *c = &g->conf;
     const oks_conf_http *h = &g->cluster.http;
     oks_hostport listen = h->listen;
-    if (listen_override) {
-        const char *colon = strrchr(listen_override, ':');
-        char *end;
-        unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
-        if (!colon || colon == listen_override || *end || port == 0 || port > 65535 ||
-            (size_t)(colon - listen_override) >= sizeof listen.host)
-            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "--listen must be HOST:PORT");
-        snprintf(listen.host, sizeof listen.host, "%.*s", (int)(colon - listen_override),
-                 listen_override);
-        listen.port = (unsigned)port;
-    }
+    oks_err le;
+    if (listen_override && oks_hostport_parse(listen_override, &listen, &le))
+        return oks_err_set(e, le.code, OKS_NO_OFFSET, "--listen: %s", le.msg);
     size_t lh = strlen(listen.host), th = strlen(h->tls_listen.host);
     if (lh >= sizeof c->listen_host || th >= sizeof c->tls_host)
         return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "[http] listen address too long");

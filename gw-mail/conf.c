@@ -30,14 +30,14 @@ static const char default_help[] =
 
 int oks_mail_hostport(const char *s, char *host, size_t hsize, unsigned *port, oks_err *e)
 {
-    const char *colon = strrchr(s, ':');
-    char *end;
-    unsigned long p = colon ? strtoul(colon + 1, &end, 10) : 0;
-    if (!colon || colon == s || (size_t)(colon - s) >= hsize || *end || p == 0 || p > 65535)
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "'%s' is not HOST:PORT", s);
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    *port = (unsigned)p;
+    oks_hostport hp;
+    int r = oks_hostport_parse(s, &hp, e);
+    if (!r && strlen(hp.host) >= hsize)
+        r = oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "host of '%s' is too long", s);
+    if (r)
+        return r;
+    strcpy(host, hp.host);
+    *port = hp.port;
     return 0;
 }
 

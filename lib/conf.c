@@ -132,6 +132,15 @@ static int set_hostport(oks_hostport *hp, const char *v, char *why, size_t n)
     return 0;
 }
 
+int oks_hostport_parse(const char *s, oks_hostport *hp, oks_err *e)
+{
+    char why[160];
+    if (!*s)
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "empty HOST:PORT");
+    int r = set_hostport(hp, s, why, sizeof why);
+    return r ? oks_err_set(e, r, OKS_NO_OFFSET, "%s", why) : 0;
+}
+
 static int set_enum(const oks_conf_entry *e, void *field, const char *v, char *why, size_t n)
 {
     char all[160] = "";
@@ -395,8 +404,10 @@ static int on_entry(void *user, const char *section, const char *key, const char
         x->set_line[i] = x->line;
         return 1;
     }
-    if (section_seen) /* an unknown section was reported by read_line */
+    if (section_seen)
         fail_at(x, x->line, OKS_E_FORMAT, "[%s] %s: unknown key", section, key);
+    else /* normally reported by read_line already, on the section's own line */
+        fail_at(x, x->line, OKS_E_FORMAT, "[%s]: unknown section", section);
     return 0;
 }
 

@@ -114,6 +114,10 @@ const oks_conf_entry *oks_conf_table(size_t *n);
 int oks_conf_set(const oks_conf_entry *e, void *base, const char *value, char *why,
                  size_t why_size);
 
+/* Parses "HOST:PORT" or "[IPv6]:PORT" (port 1..65535), as the table does for HOSTPORT keys;
+ * for command-line options that override one. */
+int oks_hostport_parse(const char *s, oks_hostport *hp, oks_err *e);
+
 /* Writes docs/config.md (Markdown: one table per section) from the table. */
 int oks_conf_doc(FILE *out);
 
