@@ -81,7 +81,8 @@ static int set_decimal(const oks_conf_entry *e, void *field, const char *v, char
     if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(x))
         return why_set(why, n, OKS_E_FORMAT, "'%s' is not a decimal number", v);
     if (x < e->dmin || x > e->dmax)
-        return why_set(why, n, OKS_E_FORMAT, "'%s' is out of range %g..%g", v, e->dmin, e->dmax);
+        return why_set(why, n, OKS_E_FORMAT, "'%s' is out of range %.15g..%.15g", v, e->dmin,
+                       e->dmax);
     *(double *)field = x;
     return 0;
 }
@@ -555,7 +556,7 @@ static void print_bounds(FILE *out, const oks_conf_entry *e)
     } else if (e->type == OKS_CONF_UINT)
         fprintf(out, "%llu..%llu", e->min, e->max);
     else if (e->type == OKS_CONF_DECIMAL)
-        fprintf(out, "%g..%g", e->dmin, e->dmax);
+        fprintf(out, "%.15g..%.15g", e->dmin, e->dmax);
     else if (e->type == OKS_CONF_STRING || e->type == OKS_CONF_LIST || e->type == OKS_CONF_ZMQ)
         fprintf(out, "< %zu bytes", e->size);
     else if (e->type == OKS_CONF_ZMQ_LIST)

@@ -87,7 +87,7 @@ static const oks_conf_entry table[] = {
          "subkeys in one key"),
     UINT("limits", "max_sigs_per_uid", max_sigs_per_uid, "5000", 1, 10000000, OKS_CONF_SHARD,
          "signatures kept per user ID"),
-    UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "500", 0, 10000000,
+    UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "500", 1, 10000000,
          OKS_CONF_SHARD, "third-party certifications kept per user ID"),
 
     HOSTPORT("http", "listen", http.listen, "127.0.0.1:11371", HTTP,
