@@ -78,7 +78,8 @@ static int set_decimal(const oks_conf_entry *e, void *field, const char *v, char
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(x))
+    if (!isdigit((unsigned char)*v) || v[strspn(v, "0123456789.")] || *end || errno ||
+        !isfinite(x))
         return why_set(why, n, OKS_E_FORMAT, "'%s' is not a decimal number", v);
     if (x < e->dmin || x > e->dmax)
         return why_set(why, n, OKS_E_FORMAT, "'%s' is out of range %.15g..%.15g", v, e->dmin,

@@ -23,7 +23,8 @@
 typedef enum oks_conf_type {
     OKS_CONF_UINT,     /* decimal digits within [min, max]; unsigned or size_t field */
     OKS_CONF_SIZE,     /* bytes: like UINT, with an optional K, M or G suffix (x1024) */
-    OKS_CONF_DECIMAL,  /* a decimal number (e.g. 0.5) within [dmin, dmax]; double field */
+    OKS_CONF_DECIMAL,  /* digits with an optional fraction (e.g. 0.5) within [dmin, dmax];
+                          double field */
     OKS_CONF_BOOL,     /* yes|no|true|false|on|off|1|0; bool field */
     OKS_CONF_STRING,   /* any text shorter than the char[] field */
     OKS_CONF_HOSTPORT, /* HOST:PORT (or [IPv6]:PORT), port 1..65535; oks_hostport field */

@@ -91,6 +91,9 @@ static void decimals_bools_strings_enums(void **state)
     assert_int_equal(SET(OKS_CONF_DECIMAL, d, "nan"), OKS_E_FORMAT);
     assert_int_equal(SET(OKS_CONF_DECIMAL, d, "1,5"), OKS_E_FORMAT);
     assert_int_equal(SET(OKS_CONF_DECIMAL, d, ""), OKS_E_FORMAT);
+    assert_int_equal(SET(OKS_CONF_DECIMAL, d, "0x1p2"), OKS_E_FORMAT);
+    assert_int_equal(SET(OKS_CONF_DECIMAL, d, "1e0"), OKS_E_FORMAT);
+    assert_int_equal(SET(OKS_CONF_DECIMAL, d, ".5"), OKS_E_FORMAT);
     assert_int_equal(SET(OKS_CONF_BOOL, b, "yes"), 0);
     assert_true(f.b);
     assert_int_equal(SET(OKS_CONF_BOOL, b, "Off"), 0);
