@@ -7,6 +7,7 @@
 #   make fuzz         build the libFuzzer targets with clang, run each for FUZZ_SECONDS
 #   make bench        run the benchmarks under bench/
 #   make run          start the embedded default cluster under ./var/ in the foreground
+#   make config-doc   regenerate docs/config.md from the settings table (lib/conf_table.c)
 #
 # Layout rules (no per-file edits needed when a file is added):
 #   lib/*.c                       shared code, linked into everything
@@ -132,6 +133,10 @@ check: deps
 	$(MAKE) -j2 MODE=asan all tests
 	@bash tests/run.sh all build build/asan
 
+# a unit test (tests/unit/lib/test_conf.c) fails while docs/config.md differs from the table
+config-doc: $(BIN)/oksctl
+	$(BIN)/oksctl config doc >docs/config.md
+
 run: deps all
 	@bash deploy/local.sh run --dir var
 
@@ -147,6 +152,6 @@ fuzz: deps
 clean:
 	rm -rf build
 
-.PHONY: all tests unit check run bench fuzz deps clean
+.PHONY: all tests unit check run bench fuzz deps clean config-doc
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

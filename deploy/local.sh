@@ -3,7 +3,7 @@
 #
 #   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
-#                          [--http-opt KEY=VALUE]...   (more [http] settings, see README)
+#                          [--http-opt KEY=VALUE]...   (more [http] settings, see docs/config.md)
 #                          [--shard-opt KEY=VALUE]...  (more [shard] settings, e.g.
 #                                               table_reads=mmap; also taken from the
 #                                               environment: OKS_SHARD_OPTS="K=V K=V", so
@@ -72,6 +72,14 @@ CONF=$DIR/oks.conf
 
 free_port() { /usr/bin/python3 "$HERE/free_port.py"; }
 
+# KEY VALUE [OPT...]: prints "KEY = VALUE" unless one of the KEY=VALUE options sets KEY, which
+# is then written by the options instead (the daemons refuse a key given twice)
+setting() {
+  local k=$1 v=$2 o; shift 2
+  for o in "$@"; do [ "${o%%=*}" = "$k" ] && return 0; done
+  echo "$k = $v"
+}
+
 write_conf() {
   local n=${SHARDS:-2} i lo hi per
   [ "$n" -ge 1 ] && [ "$n" -le 256 ] || { echo "local.sh: --shards must be 1..256" >&2; exit 2; }
@@ -94,7 +102,7 @@ write_conf() {
     echo "deadline_ms = $DEADLINE"
     echo
     echo "[shard]"
-    echo "workers = $WORKERS"
+    setting workers "$WORKERS" ${SHARD_OPTS[@]+"${SHARD_OPTS[@]}"}
     for o in "${SHARD_OPTS[@]}"; do echo "${o%%=*} = ${o#*=}"; done
     echo
     echo "[sync]"
@@ -106,8 +114,8 @@ write_conf() {
     if [ -n "$HTTP_PORT" ]; then
       echo
       echo "[http]"
-      echo "listen = 127.0.0.1:$HTTP_PORT"
-      [ -z "$WKD" ] || echo "wkd_domains = $WKD"
+      setting listen "127.0.0.1:$HTTP_PORT" ${HTTP_OPTS[@]+"${HTTP_OPTS[@]}"}
+      [ -z "$WKD" ] || setting wkd_domains "$WKD" ${HTTP_OPTS[@]+"${HTTP_OPTS[@]}"}
       for o in "${HTTP_OPTS[@]}"; do echo "${o%%=*} = ${o#*=}"; done
     fi
   } >"$CONF.tmp"
@@ -163,14 +171,15 @@ write_mail_conf() { # replaces the [mail] section of $CONF
   {
     echo
     echo "[mail]"
-    echo "pop3 = $MAIL_POP3"
-    echo "user = $MAIL_USER"
-    echo "password = $MAIL_PASSWORD"
-    echo "smtp = $MAIL_SMTP"
-    echo "address = $MAIL_ADDRESS"
-    echo "poll_seconds = $MAIL_POLL"
-    echo "state_dir = $DIR/data/gw-mail"
-    [ -z "$MAIL_SYNC" ] || echo "sync_sites = $MAIL_SYNC"
+    local m=(${MAIL_OPTS[@]+"${MAIL_OPTS[@]}"})
+    setting pop3 "$MAIL_POP3" ${m[@]+"${m[@]}"}
+    setting user "$MAIL_USER" ${m[@]+"${m[@]}"}
+    setting password "$MAIL_PASSWORD" ${m[@]+"${m[@]}"}
+    setting smtp "$MAIL_SMTP" ${m[@]+"${m[@]}"}
+    setting address "$MAIL_ADDRESS" ${m[@]+"${m[@]}"}
+    setting poll_seconds "$MAIL_POLL" ${m[@]+"${m[@]}"}
+    setting state_dir "$DIR/data/gw-mail" ${m[@]+"${m[@]}"}
+    [ -z "$MAIL_SYNC" ] || setting sync_sites "$MAIL_SYNC" ${m[@]+"${m[@]}"}
     local o
     for o in ${MAIL_OPTS[@]+"${MAIL_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
   } >>"$CONF.tmp"

@@ -177,93 +177,49 @@ static void path(h2o_hostconf_t *hc, const char *p, int (*fn)(h2o_handler_t *, h
     h->fn = fn;
 }
 
-static unsigned long num(const oks_cluster *c, const char *key, unsigned long def)
-{
-    char *v = oks_cluster_get(c, "http", key);
-    unsigned long r = v ? strtoul(v, NULL, 10) : def;
-    free(v);
-    return r;
-}
-
+/* [http] of the cluster config, checked against lib/conf.c's table when it was loaded, into
+ * the gateway's settings; --listen overrides [http] listen. */
 int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
 {
     gw_conf *c = &g->conf;
-    char *listen = listen_override ? strdup(listen_override) : oks_cluster_get(&g->cluster, "http", "listen");
-    if (!listen)
-        listen = strdup("127.0.0.1:11371");
-    char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof c->listen_host) {
-        free(listen);
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "listen must be HOST:PORT");
-    }
-    *colon = '\0';
-    snprintf(c->listen_host, sizeof c->listen_host, "%s", listen);
-    c->listen_port = atoi(colon + 1);
-    free(listen);
-    c->threads = (unsigned)num(&g->cluster, "threads", 2);
-    c->max_body = num(&g->cluster, "max_body", 5u << 20);
-    c->max_url = num(&g->cluster, "max_url", 8192);
-    c->max_keys_per_upload = (unsigned)num(&g->cluster, "max_keys_per_upload", 100);
-    c->deadline_ms = (unsigned)num(&g->cluster, "deadline_ms", g->cluster.router_deadline_ms + 500);
-    c->max_results = (unsigned)num(&g->cluster, "max_results", 500);
-    c->max_connections = (unsigned)num(&g->cluster, "max_connections", 0);
-    c->max_connections_per_client = (unsigned)num(&g->cluster, "max_connections_per_client", 128);
-    c->max_inflight_per_client = (unsigned)num(&g->cluster, "max_inflight_per_client", 64);
-    static const char *rk[] = {"rate_lookup", "rate_upload"}, *bk[] = {"burst_lookup", "burst_upload"};
-    static const double rd[] = {0, 0}, bd[] = {100, 10};
-    for (int i = 0; i < GW_RL_CLASSES; i++) {
-        char *v = oks_cluster_get(&g->cluster, "http", rk[i]);
-        c->rate[i] = v ? strtod(v, NULL) : rd[i];
-        free(v);
-        v = oks_cluster_get(&g->cluster, "http", bk[i]);
-        c->burst[i] = v ? strtod(v, NULL) : bd[i];
-        free(v);
-    }
-    char *tp = oks_cluster_get(&g->cluster, "http", "trusted_proxies");
-    snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp ? tp : "");
-    free(tp);
+    const oks_conf_http *h = &g->cluster.http;
+    oks_hostport listen = h->listen;
+    oks_err le;
+    if (listen_override && oks_hostport_parse(listen_override, &listen, &le))
+        return oks_err_set(e, le.code, OKS_NO_OFFSET, "--listen: %s", le.msg);
+    size_t lh = strlen(listen.host), th = strlen(h->tls_listen.host);
+    if (lh >= sizeof c->listen_host || th >= sizeof c->tls_host)
+        return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "[http] listen address too long");
+    memcpy(c->listen_host, listen.host, lh + 1);
+    c->listen_port = (int)listen.port;
+    c->threads = h->threads;
+    c->max_body = h->max_body;
+    c->max_url = h->max_url;
+    c->max_keys_per_upload = h->max_keys_per_upload;
+    c->deadline_ms = h->deadline_ms ? h->deadline_ms : g->cluster.router_deadline_ms + 500;
+    c->max_results = h->max_results;
+    c->rate[GW_RL_LOOKUP] = h->rate_lookup;
+    c->rate[GW_RL_UPLOAD] = h->rate_upload;
+    c->burst[GW_RL_LOOKUP] = h->burst_lookup;
+    c->burst[GW_RL_UPLOAD] = h->burst_upload;
+    snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", h->trusted_proxies);
+    c->max_connections = h->max_connections;
+    c->max_connections_per_client = h->max_connections_per_client;
+    c->max_inflight_per_client = h->max_inflight_per_client;
     g->rl = gw_rl_new(c->rate, c->burst);
-    char *tls = oks_cluster_get(&g->cluster, "http", "tls_listen");
-    if (tls) {
-        char *cert = oks_cluster_get(&g->cluster, "http", "tls_cert");
-        char *key = oks_cluster_get(&g->cluster, "http", "tls_key");
-        char *col = strrchr(tls, ':');
-        int bad = !col || !cert || !key || (size_t)(col - tls) >= sizeof c->tls_host;
-        if (!bad) {
-            *col = '\0';
-            snprintf(c->tls_host, sizeof c->tls_host, "%s", tls);
-            c->tls_port = atoi(col + 1);
-            snprintf(c->tls_cert, sizeof c->tls_cert, "%s", cert);
-            snprintf(c->tls_key, sizeof c->tls_key, "%s", key);
-        }
-        free(tls);
-        free(cert);
-        free(key);
-        if (bad)
-            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
-                               "tls_listen needs HOST:PORT, tls_cert and tls_key");
+    if (h->tls_listen.port) { /* lib/conf.c made sure tls_cert and tls_key are set */
+        memcpy(c->tls_host, h->tls_listen.host, th + 1);
+        c->tls_port = (int)h->tls_listen.port;
+        snprintf(c->tls_cert, sizeof c->tls_cert, "%s", h->tls_cert);
+        snprintf(c->tls_key, sizeof c->tls_key, "%s", h->tls_key);
     }
-    char *tdir = oks_cluster_get(&g->cluster, "http", "templates");
-    int tr = gw_pages_load(g, tdir);
-    free(tdir);
-    if (tr)
+    if (gw_pages_load(g, h->templates[0] ? h->templates : NULL))
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "cannot load the HTML templates (see the log line above)");
-    c->cache_bytes = num(&g->cluster, "cache_mb", 256) << 20;
-    c->cache_check_ms = (unsigned)num(&g->cluster, "cache_check_ms", 100);
-    c->cache_max_stale_ms = (unsigned)num(&g->cluster, "cache_max_stale_ms", 2000);
-    if (c->cache_check_ms < 10 || c->cache_check_ms > 60000 ||
-        c->cache_max_stale_ms < c->cache_check_ms)
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
-                           "[http] cache_check_ms must be 10..60000 and cache_max_stale_ms at "
-                           "least cache_check_ms");
-    char *ss = oks_cluster_get(&g->cluster, "sync", "state");
-    snprintf(c->sync_state, sizeof c->sync_state, "%s", ss ? ss : "");
-    free(ss);
-    char *wkd = oks_cluster_get(&g->cluster, "http", "wkd_domains");
-    snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", wkd ? wkd : "");
-    free(wkd);
-    if (c->threads < 1 || c->threads > 64 || c->listen_port <= 0 || c->listen_port > 65535)
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "bad [http] threads or port");
+    c->cache_bytes = h->cache_mb << 20;
+    c->cache_check_ms = h->cache_check_ms;
+    c->cache_max_stale_ms = h->cache_max_stale_ms;
+    snprintf(c->sync_state, sizeof c->sync_state, "%s", g->cluster.sync.state);
+    snprintf(c->wkd_domains, sizeof c->wkd_domains, "%s", h->wkd_domains);
     return 0;
 }
 

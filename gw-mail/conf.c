@@ -1,6 +1,7 @@
 /*
- * The [mail] section of the cluster config (see deploy/oks.conf.example) into the gateway's
- * settings, with the documented defaults; command-line options of main.c override it.
+ * The [mail] section of the cluster config (docs/config.md; its values and defaults were checked
+ * against lib/conf.c's table when the file was loaded) into the gateway's settings;
+ * command-line options of main.c override it.
  */
 #include "gw-mail/conf.h"
 
@@ -27,53 +28,16 @@ static const char default_help[] =
     "Replies carry at most a limited number of keys. Mail marked as automatic, bulk or a\n"
     "bounce is never answered.\n";
 
-static int get_str(const oks_cluster *c, const char *key, char *out, size_t size, oks_err *e)
-{
-    char *v = oks_cluster_get(c, "mail", key);
-    if (v == NULL)
-        return 0;
-    size_t n = strlen(v);
-    if (n >= size) {
-        free(v);
-        return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "[mail] %s is longer than %zu bytes",
-                           key, size - 1);
-    }
-    memcpy(out, v, n + 1);
-    free(v);
-    return 0;
-}
-
-static int get_num(const oks_cluster *c, const char *key, unsigned long long max, void *out,
-                   size_t width, oks_err *e)
-{
-    char *v = oks_cluster_get(c, "mail", key);
-    if (v == NULL)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    bool bad = errno || end == v || *end || x > max || v[0] == '-';
-    free(v);
-    if (bad)
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "[mail] %s must be a number <= %llu",
-                           key, max);
-    if (width == sizeof(unsigned))
-        *(unsigned *)out = (unsigned)x;
-    else
-        *(size_t *)out = (size_t)x;
-    return 0;
-}
-
 int oks_mail_hostport(const char *s, char *host, size_t hsize, unsigned *port, oks_err *e)
 {
-    const char *colon = strrchr(s, ':');
-    char *end;
-    unsigned long p = colon ? strtoul(colon + 1, &end, 10) : 0;
-    if (!colon || colon == s || (size_t)(colon - s) >= hsize || *end || p == 0 || p > 65535)
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "'%s' is not HOST:PORT", s);
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    *port = (unsigned)p;
+    oks_hostport hp;
+    int r = oks_hostport_parse(s, &hp, e);
+    if (!r && strlen(hp.host) >= hsize)
+        r = oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "host of '%s' is too long", s);
+    if (r)
+        return r;
+    strcpy(host, hp.host);
+    *port = hp.port;
     return 0;
 }
 
@@ -125,63 +89,69 @@ void oks_mail_conf_defaults(oks_mail_conf *cf, oks_mail_exec *x)
     x->help_text = default_help;
 }
 
+static enum oks_mail_tls tls_of(int conf_tls)
+{
+    return conf_tls == OKS_CONF_TLS_IMPLICIT   ? OKS_MAIL_TLS_IMPLICIT
+           : conf_tls == OKS_CONF_TLS_STARTTLS ? OKS_MAIL_TLS_STARTTLS
+                                               : OKS_MAIL_TLS_NONE;
+}
+
+/* Copies s into a field of size n; lib/conf.c bounds most [mail] strings already. */
+static int copy(char *out, size_t n, const char *s, const char *key, oks_err *e)
+{
+    if (strlen(s) >= n)
+        return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "[mail] %s is longer than %zu bytes",
+                           key, n - 1);
+    strcpy(out, s);
+    return 0;
+}
+
 int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x, oks_err *e)
 {
-    char tmp[1024] = "";
-    int r = 0;
-    const unsigned long long U = 0xffffffffu;
-    if ((r = get_str(c, "pop3", tmp, sizeof(tmp), e)) || (tmp[0] &&
-        (r = oks_mail_hostport(tmp, cf->pop3_host, sizeof(cf->pop3_host), &cf->pop3_port, e))))
+    const oks_conf_mail *m = &c->mail; /* every value checked when the config was loaded */
+    int r;
+    if ((r = copy(cf->pop3_host, sizeof cf->pop3_host, m->pop3.host, "pop3", e)) ||
+        (r = copy(cf->smtp_host, sizeof cf->smtp_host, m->smtp.host, "smtp", e)) ||
+        (r = copy(cf->user, sizeof cf->user, m->user, "user", e)) ||
+        (r = copy(cf->password, sizeof cf->password, m->password, "password", e)) ||
+        (r = copy(cf->smtp_user, sizeof cf->smtp_user, m->smtp_user, "smtp_user", e)) ||
+        (r = copy(cf->smtp_password, sizeof cf->smtp_password, m->smtp_password,
+                  "smtp_password", e)) ||
+        (r = copy(cf->address, sizeof cf->address, m->address, "address", e)) ||
+        (r = copy(cf->name, sizeof cf->name, m->name, "name", e)) ||
+        (r = copy(cf->state_dir, sizeof cf->state_dir, m->state_dir, "state_dir", e)) ||
+        (r = copy(cf->templates_dir, sizeof cf->templates_dir, m->templates, "templates", e)) ||
+        (m->password_file[0] &&
+         (r = oks_mail_read_password_file(m->password_file, cf->password, sizeof cf->password,
+                                          e))) ||
+        (m->smtp_password_file[0] &&
+         (r = oks_mail_read_password_file(m->smtp_password_file, cf->smtp_password,
+                                          sizeof cf->smtp_password, e))))
         return r;
-    tmp[0] = '\0';
-    if ((r = get_str(c, "pop3_tls", tmp, sizeof(tmp), e)) ||
-        (tmp[0] && (r = oks_mail_parse_tls(tmp, &cf->pop3_tls, e))))
-        return r;
-    tmp[0] = '\0';
-    if ((r = get_str(c, "smtp", tmp, sizeof(tmp), e)) || (tmp[0] &&
-        (r = oks_mail_hostport(tmp, cf->smtp_host, sizeof(cf->smtp_host), &cf->smtp_port, e))))
-        return r;
-    tmp[0] = '\0';
-    if ((r = get_str(c, "smtp_tls", tmp, sizeof(tmp), e)) ||
-        (tmp[0] && (r = oks_mail_parse_tls(tmp, &cf->smtp_tls, e))))
-        return r;
-    tmp[0] = '\0';
-    if ((r = get_str(c, "user", cf->user, sizeof(cf->user), e)) ||
-        (r = get_str(c, "password", cf->password, sizeof(cf->password), e)) ||
-        (r = get_str(c, "password_file", tmp, sizeof(tmp), e)) ||
-        (tmp[0] && (r = oks_mail_read_password_file(tmp, cf->password, sizeof(cf->password), e))) ||
-        (r = get_str(c, "smtp_user", cf->smtp_user, sizeof(cf->smtp_user), e)) ||
-        (r = get_str(c, "smtp_password", cf->smtp_password, sizeof(cf->smtp_password), e)) ||
-        (tmp[0] = '\0', r = get_str(c, "smtp_password_file", tmp, sizeof(tmp), e)) ||
-        (tmp[0] && (r = oks_mail_read_password_file(tmp, cf->smtp_password,
-                                                    sizeof(cf->smtp_password), e))) ||
-        (r = get_str(c, "address", cf->address, sizeof(cf->address), e)) ||
-        (r = get_str(c, "name", cf->name, sizeof(cf->name), e)) ||
-        (r = get_str(c, "state_dir", cf->state_dir, sizeof(cf->state_dir), e)) ||
-        (r = get_str(c, "templates", cf->templates_dir, sizeof(cf->templates_dir), e)) ||
-        (r = get_num(c, "poll_seconds", 86400, &cf->poll_seconds, sizeof(unsigned), e)) ||
-        (r = get_num(c, "io_timeout_seconds", 3600, &cf->io_timeout_s, sizeof(unsigned), e)) ||
-        (r = get_num(c, "backoff_max_seconds", 86400, &cf->backoff_max_s, sizeof(unsigned), e)) ||
-        (r = get_num(c, "max_mails_per_poll", U, &cf->max_mails_per_poll, sizeof(unsigned), e)) ||
-        (r = get_num(c, "delete_batch", 10000, &cf->delete_batch, sizeof(unsigned), e)) ||
-        (r = get_num(c, "max_message_bytes", 1ull << 30, &cf->limits.max_message_bytes,
-                     sizeof(size_t), e)) ||
-        (r = get_num(c, "max_attachments", 1000, &cf->limits.max_attachments, sizeof(size_t), e)) ||
-        (r = get_num(c, "max_parts", 1000, &cf->limits.max_parts, sizeof(size_t), e)) ||
-        (r = get_num(c, "rate_per_sender_hour", U, &cf->rate_per_sender, sizeof(unsigned), e)) ||
-        (r = get_num(c, "rate_global_minute", U, &cf->rate_global, sizeof(unsigned), e)) ||
-        (r = get_num(c, "answered_days", 3650, &cf->answered_days, sizeof(unsigned), e)) ||
-        (r = get_num(c, "max_reply_keys", 100000, &x->max_reply_keys, sizeof(unsigned), e)) ||
-        (r = get_num(c, "max_index_keys", 100000, &x->max_index_keys, sizeof(unsigned), e)) ||
-        (r = get_num(c, "max_add_keys", 100000, &x->max_add_keys, sizeof(unsigned), e)) ||
-        (r = get_num(c, "max_last_days", 3650, &x->max_last_days, sizeof(unsigned), e)) ||
-        (r = get_num(c, "mget_scan_max", U, &x->mget_scan_max, sizeof(unsigned), e)) ||
-        (r = get_num(c, "last_scan_max", U, &x->last_scan_max, sizeof(unsigned), e)))
-        return r;
-    tmp[0] = '\0';
-    if ((r = get_str(c, "sync_sites", tmp, sizeof(tmp), e)))
-        return r;
-    for (char *save = NULL, *t = strtok_r(tmp, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+    cf->pop3_port = m->pop3.port;
+    cf->pop3_tls = tls_of(m->pop3_tls);
+    cf->smtp_port = m->smtp.port;
+    cf->smtp_tls = tls_of(m->smtp_tls);
+    cf->poll_seconds = m->poll_seconds;
+    cf->io_timeout_s = m->io_timeout_seconds;
+    cf->backoff_max_s = m->backoff_max_seconds;
+    cf->max_mails_per_poll = m->max_mails_per_poll;
+    cf->delete_batch = m->delete_batch;
+    cf->limits.max_message_bytes = m->max_message_bytes;
+    cf->limits.max_attachments = m->max_attachments;
+    cf->limits.max_parts = m->max_parts;
+    cf->rate_per_sender = m->rate_per_sender_hour;
+    cf->rate_global = m->rate_global_minute;
+    cf->answered_days = m->answered_days;
+    x->max_reply_keys = m->max_reply_keys;
+    x->max_index_keys = m->max_index_keys;
+    x->max_add_keys = m->max_add_keys;
+    x->max_last_days = m->max_last_days;
+    x->mget_scan_max = m->mget_scan_max;
+    x->last_scan_max = m->last_scan_max;
+    char sites[sizeof m->sync_sites];
+    strcpy(sites, m->sync_sites);
+    for (char *save = NULL, *t = strtok_r(sites, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
         char **ns = realloc(cf->sync_sites, (cf->n_sync_sites + 1) * sizeof(*ns));
         if (ns == NULL || (ns[cf->n_sync_sites] = strdup(t)) == NULL) {
             if (ns)
@@ -191,13 +161,10 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
         cf->sync_sites = ns;
         cf->n_sync_sites++;
     }
-    tmp[0] = '\0';
-    if ((r = get_str(c, "help_file", tmp, sizeof(tmp), e)))
-        return r;
-    if (tmp[0]) {
-        FILE *f = fopen(tmp, "r");
+    if (m->help_file[0]) {
+        FILE *f = fopen(m->help_file, "r");
         if (f == NULL)
-            return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "help_file %s: %s", tmp,
+            return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "help_file %s: %s", m->help_file,
                                strerror(errno));
         char *text = calloc(1, 65537);
         size_t n = text ? fread(text, 1, 65536, f) : 0;

@@ -6,10 +6,14 @@
  * lookup by fingerprint or long key ID knows its slot without asking anyone. The config maps
  * every slot to exactly one shard. Its digest (SHA-256 over the normalised map) travels in every
  * router->shard request, so a router or shard running with a different map is detected.
+ *
+ * Every setting of the file is checked against the table of lib/conf.c while it is read once;
+ * the daemons read the fields below (docs/config.md lists them all).
  */
 #ifndef OKS_CLUSTER_H
 #define OKS_CLUSTER_H
 
+#include "lib/conf.h"
 #include "lib/err.h"
 
 #include <stdbool.h>
@@ -32,32 +36,38 @@ typedef struct oks_cluster {
     uint16_t *slot_owner;  /* n_slots entries: index into shards */
     oks_shard_conf shards[OKS_MAX_SHARDS];
     size_t n_shards;
-    char routers[OKS_MAX_ROUTERS][256]; /* router frontend endpoints */
+    char routers[OKS_MAX_ROUTERS][256]; /* [cluster] routers; clients use routers[0] */
     size_t n_routers;
     uint8_t digest[32];
+    size_t max_message_bytes;     /* [cluster]: any ZeroMQ message */
     /* [router] */
-    unsigned router_deadline_ms;  /* default 5000 */
-    unsigned router_max_results;  /* default 500: fan-out results after merge */
-    size_t max_message_bytes;     /* default 64 MiB: any ZeroMQ message */
+    unsigned router_deadline_ms;
+    unsigned router_max_results;  /* fan-out results after merge */
     /* [shard] */
     unsigned shard_workers;       /* reader/verifier threads per shard; 0 = number of CPUs */
-    unsigned shard_batch;         /* adds per synced write batch; default 256 */
-    size_t shard_cache_mb;        /* LevelDB block cache; default 64 */
-    unsigned search_max_matches;  /* per shard; default 500 */
+    size_t shard_cache_mb;        /* LevelDB block cache */
+    size_t shard_write_buffer_mb; /* LevelDB memtable */
+    unsigned shard_max_open_files;
+    int shard_table_reads;        /* 0 pread, 1 mmap (oks_store_reads) */
+    unsigned search_max_matches;  /* per shard */
     /* [limits] OpenPGP limits (oks_pgp_limits) */
     size_t max_key_bytes, max_packet_bytes, max_attribute_bytes, max_sig_bytes, max_packets,
         max_uids, max_subkeys, max_sigs_per_uid, max_third_party_per_uid;
-    /* other sections are read by the daemons that own them, through oks_cluster_get */
+    oks_conf_http http;
+    oks_conf_mail mail;
+    oks_conf_sync sync;
     char *path;
 } oks_cluster;
 
-/* Loads and validates the config (every slot owned exactly once, names unique). */
+/* Loads and validates the config: every key against the table of lib/conf.c, then the slot map
+ * (every slot owned exactly once). Errors read "FILE:LINE: [section] key: reason". */
 int oks_cluster_load(const char *path, oks_cluster *c, oks_err *e);
+/* The same from a text in memory (name is used in messages). */
+int oks_cluster_load_text(const char *name, const char *text, size_t len, oks_cluster *c,
+                          oks_err *e);
 void oks_cluster_release(oks_cluster *c);
 /* Finds a shard by name; -1 if none. */
 int oks_cluster_shard_index(const oks_cluster *c, const char *name);
-/* Value of "key" in "[section]" of the same file, or NULL (returned string is malloc'd). */
-char *oks_cluster_get(const oks_cluster *c, const char *section, const char *key);
 
 /* Parses "a-b,c,..." into owner[] = idx for each slot listed; fails on overlap or range. */
 int oks_slots_parse(const char *spec, unsigned n_slots, uint16_t *owner, uint16_t idx,

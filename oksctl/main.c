@@ -19,6 +19,7 @@ static const oksctl_command commands[] = {
     {"stats", "keys, bytes and slots per shard", oksctl_stats},
     {"delete", "remove a key (administrative)", oksctl_delete},
     {"sync", "sync worker: rebuild its prefix tree, show its partners", oksctl_sync},
+    {"config", "check a config file; print the reference of every setting", oksctl_config},
 };
 
 static void usage(FILE *f)

@@ -19,5 +19,6 @@ int oksctl_search(int argc, char **argv);
 int oksctl_stats(int argc, char **argv);
 int oksctl_delete(int argc, char **argv);
 int oksctl_sync(int argc, char **argv);
+int oksctl_config(int argc, char **argv);
 
 #endif

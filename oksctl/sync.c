@@ -130,8 +130,9 @@ static int cmd_rebuild(const char *conf, oks_cluster *c, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char *state = oks_cluster_get(c, "sync", "state");
-    char *tree = tree_opt ? strdup(tree_opt) : oks_cluster_get(c, "sync", "tree");
+    char *state = c->sync.state[0] ? strdup(c->sync.state) : NULL;
+    const char *t = tree_opt ? tree_opt : c->sync.tree;
+    char *tree = t[0] ? strdup(t) : NULL;
     int rc = 1;
     pid_t pid = tree_opt ? 0 : worker_pid(state);
     if (pid) {
@@ -168,7 +169,7 @@ static int cmd_rebuild(const char *conf, oks_cluster *c, int argc, char **argv)
 
 static int cmd_status(oks_cluster *c)
 {
-    char *state = oks_cluster_get(c, "sync", "state");
+    char *state = c->sync.state[0] ? strdup(c->sync.state) : NULL;
     FILE *f = state ? fopen(state, "r") : NULL;
     if (!f) {
         fprintf(stderr, "oksctl: no sync state (%s)\n",

@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <errno.h>
 #include <leveldb/c.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -65,46 +64,15 @@ static void mkdir_p(const char *dir)
     mkdir(p, 0755);
 }
 
-/* [shard] NAME as a number in 1..max; absent keeps *out. */
-static int conf_number(const oks_cluster *c, const char *name, unsigned long long max,
-                       unsigned long long *out, oks_err *e)
-{
-    char *v = oks_cluster_get(c, "shard", name);
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    int bad = !*v || *end || errno || x == 0 || x > max || v[0] == '-';
-    int r = bad ? oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
-                              "[shard] %s: '%s' is not a number in 1..%llu", name, v, max)
-                : 0;
-    if (!bad)
-        *out = x;
-    free(v);
-    return r;
-}
-
 int oks_store_opts_from_config(const oks_cluster *c, oks_store_opts *o, oks_err *e)
 {
+    (void)e; /* lib/conf.c checked every value when the file was read */
     memset(o, 0, sizeof *o);
     o->cache_mb = c->shard_cache_mb;
-    unsigned long long wb = OKS_STORE_WRITE_BUFFER_MB, mof = OKS_STORE_MAX_OPEN_FILES;
-    int r = conf_number(c, "write_buffer_mb", 1024, &wb, e);
-    if (!r)
-        r = conf_number(c, "max_open_files", 50000, &mof, e);
-    if (r)
-        return r;
-    o->write_buffer_mb = (size_t)wb;
-    o->max_open_files = (unsigned)mof;
-    char *v = oks_cluster_get(c, "shard", "table_reads");
-    if (v && strcmp(v, "mmap") == 0)
-        o->table_reads = OKS_STORE_READS_MMAP;
-    else if (v && strcmp(v, "pread") != 0)
-        r = oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
-                        "[shard] table_reads: '%s' is neither pread nor mmap", v);
-    free(v);
-    return r;
+    o->write_buffer_mb = c->shard_write_buffer_mb;
+    o->max_open_files = c->shard_max_open_files;
+    o->table_reads = c->shard_table_reads == 1 ? OKS_STORE_READS_MMAP : OKS_STORE_READS_PREAD;
+    return 0;
 }
 
 int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, oks_err *e)

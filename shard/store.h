@@ -58,7 +58,7 @@ typedef struct oks_store_opts {
 
 struct oks_cluster;
 /* Fills o from [shard] cache_mb, write_buffer_mb, max_open_files and table_reads (pread|mmap)
- * of the cluster config; an unknown value is an error naming it. */
+ * of the cluster config (checked when the config was loaded, so this cannot fail today). */
 int oks_store_opts_from_config(const struct oks_cluster *c, oks_store_opts *o, oks_err *e);
 
 /* o NULL: every default. */

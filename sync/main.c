@@ -263,10 +263,15 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
     if (c.cluster_conf && !c.tree_dir) {
         oks_cluster cl;
         oks_err ce;
-        if (oks_cluster_load(c.cluster_conf, &cl, &ce) == 0) {
-            conf_tree = oks_cluster_get(&cl, "sync", "tree");
-            oks_cluster_release(&cl);
+        if (oks_cluster_load(c.cluster_conf, &cl, &ce)) {
+            fprintf(stderr, "oks-sync: config: %s\n", ce.msg);
+            return 1;
         }
+        if (cl.sync.tree[0] && !(conf_tree = strdup(cl.sync.tree))) {
+            oks_cluster_release(&cl);
+            return 1;
+        }
+        oks_cluster_release(&cl);
         c.tree_dir = conf_tree;
     }
     if (!c.cluster_conf || !c.tree_dir || c.session_timeout_s <= 0 || c.fetch_batch < 1 ||

@@ -98,10 +98,10 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return e ? e->code : OKS_E_IO;
     }
     x->timeout_ms = (int)x->conf.router_deadline_ms + 2000;
-    x->membership = c->membership ? strdup(c->membership)
-                                  : oks_cluster_get(&x->conf, "sync", "membership");
-    x->state_path = c->state_path ? strdup(c->state_path)
-                                  : oks_cluster_get(&x->conf, "sync", "state");
+    const char *mem = c->membership ? c->membership : x->conf.sync.membership;
+    const char *st = c->state_path ? c->state_path : x->conf.sync.state;
+    x->membership = mem[0] ? strdup(mem) : NULL;
+    x->state_path = st[0] ? strdup(st) : NULL;
     int rc = oks_ptree_open(c->tree_dir, &x->t, e);
     if (rc) {
         free(x->membership);

@@ -22,10 +22,7 @@ bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 |
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
 OWNER=$(stat -c %u:%g "$M/mail/keyserver2")
 C=$D/gw.conf
-{ cat "$D/c/oks.conf"; cat <<EOC
-
-[router]
-deadline_ms = 1000
+{ sed '/^\[router\]/,/^\[/s/^deadline_ms = .*/deadline_ms = 1000/' "$D/c/oks.conf"; cat <<EOC
 
 [mail]
 pop3 = 127.0.0.1:$POP

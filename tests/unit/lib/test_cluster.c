@@ -38,9 +38,7 @@ static void loads_two_shards_and_maps_every_slot(void **state)
     assert_int_equal(c.slot_owner[8], 1);
     assert_int_equal(c.router_deadline_ms, 1234);
     assert_string_equal(c.routers[0], "tcp://127.0.0.1:1");
-    char *v = oks_cluster_get(&c, "shard.b", "endpoint");
-    assert_string_equal(v, "tcp://127.0.0.1:3");
-    free(v);
+    assert_string_equal(c.shards[1].endpoint, "tcp://127.0.0.1:3");
     oks_cluster_release(&c);
     unlink(p);
 }
@@ -50,19 +48,19 @@ static void rejects_overlapping_and_missing_slots(void **state)
     (void)state;
     oks_cluster c;
     oks_err e;
-    char *p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-8\n"
-                         "[shard.b]\nendpoint=y\nslots=8-15\n");
+    char *p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=tcp://h:1\nslots=0-8\n"
+                         "[shard.b]\nendpoint=tcp://h:2\nslots=8-15\n");
     assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
     assert_non_null(strstr(e.msg, "twice"));
     unlink(p);
-    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-14\n");
+    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=tcp://h:1\nslots=0-14\n");
     assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
     assert_non_null(strstr(e.msg, "slot 15"));
     unlink(p);
-    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-99\n");
+    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=tcp://h:1\nslots=0-99\n");
     assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
     unlink(p);
-    p = write_conf("[router]\ndeadline_ms=abc\n[shard.a]\nendpoint=x\nslots=0-4095\n");
+    p = write_conf("[router]\ndeadline_ms=abc\n[shard.a]\nendpoint=tcp://h:1\nslots=0-4095\n");
     assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
     assert_non_null(strstr(e.msg, "deadline_ms"));
     unlink(p);
@@ -73,12 +71,12 @@ static void digest_changes_when_slots_move(void **state)
     (void)state;
     oks_cluster a, b;
     oks_err e;
-    char *p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-7\n"
-                         "[shard.b]\nendpoint=y\nslots=8-15\n");
+    char *p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=tcp://h:1\nslots=0-7\n"
+                         "[shard.b]\nendpoint=tcp://h:2\nslots=8-15\n");
     assert_int_equal(oks_cluster_load(p, &a, &e), 0);
     unlink(p);
-    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=x\nslots=0-8\n"
-                   "[shard.b]\nendpoint=y\nslots=9-15\n");
+    p = write_conf("[cluster]\nslots=16\n[shard.a]\nendpoint=tcp://h:1\nslots=0-8\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=9-15\n");
     assert_int_equal(oks_cluster_load(p, &b, &e), 0);
     unlink(p);
     assert_memory_not_equal(a.digest, b.digest, 32);

@@ -1,0 +1,209 @@
+/* The table of every oks.conf setting (see lib/conf.h); docs/config.md is generated from it. */
+#include "lib/cluster.h"
+#include "lib/conf.h"
+
+#include <stddef.h>
+
+#define C_(f) offsetof(oks_cluster, f), sizeof(((oks_cluster *)0)->f)
+#define S_(f) offsetof(oks_shard_conf, f), sizeof(((oks_shard_conf *)0)->f)
+
+#define UINT(sec, k, f, d, lo, hi, who, txt)                                                      \
+    {.section = sec, .key = k, .type = OKS_CONF_UINT, C_(f), .def = d, .min = lo, .max = hi,     \
+     .readers = who, .doc = txt}
+#define SIZE(sec, k, f, d, lo, hi, who, txt)                                                      \
+    {.section = sec, .key = k, .type = OKS_CONF_SIZE, C_(f), .def = d, .min = lo, .max = hi,     \
+     .readers = who, .doc = txt}
+#define DEC(sec, k, f, d, lo, hi, who, txt)                                                       \
+    {.section = sec, .key = k, .type = OKS_CONF_DECIMAL, C_(f), .def = d, .dmin = lo,            \
+     .dmax = hi, .readers = who, .doc = txt}
+#define TYPED(sec, k, t, f, d, who, txt)                                                          \
+    {.section = sec, .key = k, .type = t, C_(f), .def = d, .readers = who, .doc = txt}
+#define ENUM(sec, k, f, d, list, who, txt)                                                        \
+    {.section = sec, .key = k, .type = OKS_CONF_ENUM, C_(f), .def = d, .names = list,            \
+     .readers = who, .doc = txt}
+#define STR(sec, k, f, d, who, txt) TYPED(sec, k, OKS_CONF_STRING, f, d, who, txt)
+#define HOSTPORT(sec, k, f, d, who, txt) TYPED(sec, k, OKS_CONF_HOSTPORT, f, d, who, txt)
+#define LIST(sec, k, f, who, txt) TYPED(sec, k, OKS_CONF_LIST, f, "", who, txt)
+
+#define CLIENTS (OKS_CONF_HTTP | OKS_CONF_MAIL | OKS_CONF_SYNC | OKS_CONF_CTL)
+#define MAIL OKS_CONF_MAIL
+#define HTTP OKS_CONF_HTTP
+#define U32 0xFFFFFFFFull
+#define GIB (1ull << 30)
+
+static const char *const table_reads[] = {"pread", "mmap", NULL};
+static const char *const tls_modes[] = {"none", "starttls", "implicit", NULL};
+
+static const oks_conf_entry table[] = {
+    UINT("cluster", "slots", n_slots, "4096", 1, 65536, OKS_CONF_ALL,
+         "number of slots keys are partitioned into by key ID; fixed for the life of a dataset"),
+    TYPED("cluster", "routers", OKS_CONF_ZMQ_LIST, routers, "", OKS_CONF_ROUTER | CLIENTS,
+          "router frontend endpoint(s): oks-router binds the first (unless --bind) and every "
+          "client connects to the first; further entries are not used (no failover yet)"),
+    SIZE("cluster", "max_message_bytes", max_message_bytes, "64M", 4096, GIB, OKS_CONF_ALL,
+         "hard cap on any ZeroMQ message"),
+
+    {.section = "shard.*", .key = "endpoint", .type = OKS_CONF_ZMQ, S_(endpoint), .def = "",
+     .readers = OKS_CONF_SHARD | OKS_CONF_ROUTER,
+     .doc = "ZeroMQ endpoint the shard binds and routers connect to (required)"},
+    {.section = "shard.*", .key = "data", .type = OKS_CONF_STRING, S_(data_dir), .def = "",
+     .readers = OKS_CONF_SHARD, .doc = "the shard's LevelDB directory (required by oks-shard)"},
+    {.section = "shard.*", .key = "slots", .type = OKS_CONF_SLOTS, S_(slot_spec), .def = "",
+     .readers = OKS_CONF_ALL,
+     .doc = "slots the shard owns, e.g. 0-2047,4000 (required; every slot exactly once)"},
+
+    UINT("router", "deadline_ms", router_deadline_ms, "5000", 1, 3600000,
+         OKS_CONF_ROUTER | CLIENTS,
+         "per-request deadline; a shard that has not answered by then is reported unavailable"),
+    UINT("router", "max_results", router_max_results, "500", 1, 10000, OKS_CONF_ROUTER,
+         "results kept after merging a fan-out (search, short key IDs, subkey IDs)"),
+
+    UINT("shard", "workers", shard_workers, "0", 0, 256, OKS_CONF_SHARD,
+         "reader threads, and as many verifier threads (0 = number of CPUs)"),
+    UINT("shard", "cache_mb", shard_cache_mb, "64", 1, 65536, OKS_CONF_SHARD,
+         "LevelDB block cache, MiB"),
+    UINT("shard", "write_buffer_mb", shard_write_buffer_mb, "16", 1, 1024, OKS_CONF_SHARD,
+         "LevelDB memtable, MiB (two exist while one is written to disk)"),
+    UINT("shard", "max_open_files", shard_max_open_files, "500", 1, 50000, OKS_CONF_SHARD,
+         "table files kept open (each holds a descriptor, its index block and bloom filter)"),
+    ENUM("shard", "table_reads", shard_table_reads, "pread", table_reads, OKS_CONF_SHARD,
+         "how table files are read: pread (memory bounded by the caches) or mmap (RSS grows "
+         "with the database)"),
+    UINT("shard", "search_max_matches", search_max_matches, "500", 1, 10000, OKS_CONF_SHARD,
+         "most keys one shard returns for a search"),
+
+    SIZE("limits", "max_key_bytes", max_key_bytes, "1M", 1024, GIB, OKS_CONF_SHARD,
+         "largest key accepted"),
+    SIZE("limits", "max_packet_bytes", max_packet_bytes, "8192", 64, GIB, OKS_CONF_SHARD,
+         "largest packet other than signatures and user attributes"),
+    SIZE("limits", "max_attribute_bytes", max_attribute_bytes, "65536", 64, GIB, OKS_CONF_SHARD,
+         "largest user attribute (photo)"),
+    SIZE("limits", "max_sig_bytes", max_sig_bytes, "65536", 64, GIB, OKS_CONF_SHARD,
+         "largest signature packet"),
+    UINT("limits", "max_packets", max_packets, "20000", 1, 10000000, OKS_CONF_SHARD,
+         "packets in one key"),
+    UINT("limits", "max_uids", max_uids, "256", 1, 100000, OKS_CONF_SHARD, "user IDs in one key"),
+    UINT("limits", "max_subkeys", max_subkeys, "256", 1, 100000, OKS_CONF_SHARD,
+         "subkeys in one key"),
+    UINT("limits", "max_sigs_per_uid", max_sigs_per_uid, "5000", 1, 10000000, OKS_CONF_SHARD,
+         "signatures kept per user ID"),
+    UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "500", 1, 10000000,
+         OKS_CONF_SHARD, "third-party certifications kept per user ID"),
+
+    HOSTPORT("http", "listen", http.listen, "127.0.0.1:11371", HTTP,
+             "address the HTTP gateway listens on (IPv4; --listen overrides it)"),
+    UINT("http", "threads", http.threads, "2", 1, 64, HTTP, "event-loop threads"),
+    SIZE("http", "max_body", http.max_body, "5M", 1024, GIB, HTTP,
+         "largest POST body; above: 413"),
+    SIZE("http", "max_url", http.max_url, "8192", 256, 1ull << 20, HTTP,
+         "longest path and query; above: 414"),
+    UINT("http", "max_keys_per_upload", http.max_keys_per_upload, "100", 1, 10000, HTTP,
+         "keys in one /pks/add; above: 413"),
+    UINT("http", "deadline_ms", http.deadline_ms, "0", 0, 3600000, HTTP,
+         "how long a request may wait for the cluster before 503 + Retry-After "
+         "(0 = [router] deadline_ms + 500)"),
+    UINT("http", "max_results", http.max_results, "500", 1, 10000, HTTP, "keys in one answer"),
+    DEC("http", "rate_lookup", http.rate_lookup, "0", 0, 1e6, HTTP,
+        "lookups per second per client (0 = no limit)"),
+    DEC("http", "burst_lookup", http.burst_lookup, "100", 1, 1e6, HTTP,
+        "lookups a client may make at once before rate_lookup applies"),
+    DEC("http", "rate_upload", http.rate_upload, "0", 0, 1e6, HTTP,
+        "uploads per second per client (0 = no limit)"),
+    DEC("http", "burst_upload", http.burst_upload, "10", 1, 1e6, HTTP,
+        "uploads a client may make at once before rate_upload applies"),
+    LIST("http", "trusted_proxies", http.trusted_proxies, HTTP,
+         "peer addresses whose X-Forwarded-For names the client"),
+    UINT("http", "max_connections", http.max_connections, "0", 0, 1000000, HTTP,
+         "client connections open at once (0 = the descriptor limit less 128); at the cap new "
+         "connections wait in the kernel's backlog"),
+    UINT("http", "max_connections_per_client", http.max_connections_per_client, "128", 1,
+         1000000, HTTP,
+         "connections one peer address (IPv6: one /64) may hold open; trusted proxies exempt"),
+    UINT("http", "max_inflight_per_client", http.max_inflight_per_client, "64", 0, 16384, HTTP,
+         "cluster requests one client may have unanswered, also of reset streams and closed "
+         "connections; above: 429 (0 = no cap)"),
+    LIST("http", "wkd_domains", http.wkd_domains, HTTP,
+         "domains served by the Web Key Directory"),
+    HOSTPORT("http", "tls_listen", http.tls_listen, "", HTTP,
+             "hkps listener (needs tls_cert and tls_key; unset = no hkps)"),
+    STR("http", "tls_cert", http.tls_cert, "", HTTP, "PEM certificate chain for tls_listen"),
+    STR("http", "tls_key", http.tls_key, "", HTTP, "PEM private key for tls_listen"),
+    STR("http", "templates", http.templates, "", HTTP,
+        "directory of NAME.html page templates (unset = built-in pages)"),
+    UINT("http", "cache_mb", http.cache_mb, "256", 0, 65536, HTTP,
+         "answer cache for machine-readable answers, MiB (0 = off)"),
+    UINT("http", "cache_check_ms", http.cache_check_ms, "100", 10, 60000, HTTP,
+         "how often the shards' change logs are read to drop changed answers"),
+    UINT("http", "cache_max_stale_ms", http.cache_max_stale_ms, "2000", 10, 3600000, HTTP,
+         "change logs unread for longer: cached answers are bypassed (>= cache_check_ms)"),
+
+    HOSTPORT("mail", "pop3", mail.pop3, "127.0.0.1:110", MAIL, "POP3 server of the mailbox"),
+    ENUM("mail", "pop3_tls", mail.pop3_tls, "none", tls_modes, MAIL,
+         "TLS to the POP3 server: none, starttls (STLS) or implicit (POP3S)"),
+    STR("mail", "user", mail.user, "", MAIL, "POP3 login (required by oks-gw-mail)"),
+    STR("mail", "password", mail.password, "", MAIL, "POP3 password (better: password_file)"),
+    STR("mail", "password_file", mail.password_file, "", MAIL,
+        "file whose first line is the POP3 password"),
+    HOSTPORT("mail", "smtp", mail.smtp, "127.0.0.1:25", MAIL, "SMTP server for replies"),
+    ENUM("mail", "smtp_tls", mail.smtp_tls, "none", tls_modes, MAIL,
+         "TLS to the SMTP server: none, starttls or implicit (SMTPS)"),
+    STR("mail", "smtp_user", mail.smtp_user, "", MAIL, "SMTP AUTH login (unset = no AUTH)"),
+    STR("mail", "smtp_password", mail.smtp_password, "", MAIL, "SMTP AUTH password"),
+    STR("mail", "smtp_password_file", mail.smtp_password_file, "", MAIL,
+        "file whose first line is the SMTP password"),
+    STR("mail", "address", mail.address, "", MAIL,
+        "the gateway's own address: From of replies, envelope sender (required)"),
+    STR("mail", "name", mail.name, "OpenPGP keyserver", MAIL, "display name in From"),
+    STR("mail", "state_dir", mail.state_dir, "", MAIL,
+        "the answered-mail store (LevelDB; required)"),
+    UINT("mail", "answered_days", mail.answered_days, "14", 0, 3650, MAIL,
+         "days answered-mail records are kept"),
+    STR("mail", "templates", mail.templates, "", MAIL,
+        "directory of NAME.txt reply templates (unset = built-in)"),
+    STR("mail", "help_file", mail.help_file, "", MAIL, "HELP reply text (unset = built-in)"),
+    UINT("mail", "poll_seconds", mail.poll_seconds, "30", 1, 86400, MAIL,
+         "pause between polls of the mailbox"),
+    UINT("mail", "io_timeout_seconds", mail.io_timeout_seconds, "30", 1, 3600, MAIL,
+         "POP3 and SMTP timeout"),
+    UINT("mail", "backoff_max_seconds", mail.backoff_max_seconds, "300", 0, 86400, MAIL,
+         "longest pause after failed polls"),
+    UINT("mail", "max_mails_per_poll", mail.max_mails_per_poll, "1000", 1, U32, MAIL,
+         "mails handled in one poll"),
+    UINT("mail", "delete_batch", mail.delete_batch, "50", 1, 10000, MAIL,
+         "mails handled per synced write of the answered store (then their DELEs)"),
+    SIZE("mail", "max_message_bytes", mail.max_message_bytes, "1M", 1024, GIB, MAIL,
+         "largest mail handled"),
+    UINT("mail", "max_parts", mail.max_parts, "16", 1, 1000, MAIL, "MIME parts of one mail"),
+    UINT("mail", "max_attachments", mail.max_attachments, "8", 0, 1000, MAIL,
+         "key attachments of one mail"),
+    UINT("mail", "max_add_keys", mail.max_add_keys, "50", 0, 100000, MAIL, "keys in one ADD"),
+    UINT("mail", "max_reply_keys", mail.max_reply_keys, "20", 0, 100000, MAIL,
+         "keys in one reply (GET, MGET, LAST)"),
+    UINT("mail", "max_index_keys", mail.max_index_keys, "100", 0, 100000, MAIL,
+         "keys listed by INDEX and VERBOSE INDEX"),
+    UINT("mail", "max_last_days", mail.max_last_days, "7", 0, 3650, MAIL,
+         "largest LAST argument (0 disables LAST)"),
+    UINT("mail", "mget_scan_max", mail.mget_scan_max, "100000", 0, U32, MAIL,
+         "keys MGET looks at, all shards together"),
+    UINT("mail", "last_scan_max", mail.last_scan_max, "100000", 0, U32, MAIL,
+         "change-log entries LAST looks at"),
+    UINT("mail", "rate_per_sender_hour", mail.rate_per_sender_hour, "20", 0, U32, MAIL,
+         "replies per sender per hour (0 = unlimited)"),
+    UINT("mail", "rate_global_minute", mail.rate_global_minute, "600", 0, U32, MAIL,
+         "replies per minute (0 = unlimited)"),
+    LIST("mail", "sync_sites", mail.sync_sites, MAIL,
+         "addresses of PKS sync peers sent incrementals"),
+
+    STR("sync", "membership", sync.membership, "", OKS_CONF_SYNC,
+        "partner list in SKS's membership format (\"HOST PORT\" per line, # comments)"),
+    STR("sync", "tree", sync.tree, "", OKS_CONF_SYNC | OKS_CONF_CTL,
+        "the worker's prefix tree (LevelDB)"),
+    STR("sync", "state", sync.state, "", OKS_CONF_SYNC | OKS_CONF_HTTP | OKS_CONF_CTL,
+        "partner state the worker writes after every round (op=stats, oksctl sync status)"),
+};
+
+const oks_conf_entry *oks_conf_table(size_t *n)
+{
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
