@@ -42,6 +42,8 @@ PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.
 # no leveldb.pc in Debian 12; libetpan.pc would force -no-pie; h2o needs -DH2O_USE_LIBUV=0
 LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt) \
         -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm -lstdc++
+# readiness notices to systemd (lib/notify.c)
+LIBS += $(shell $(PKG_CONFIG) --libs libsystemd)
 TEST_LIBS := -lcmocka
 
 WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla

@@ -2,6 +2,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "router/router.h"
 
 #include <getopt.h>
@@ -71,8 +72,10 @@ int main(int argc, char **argv)
     }
     oks_info("router on %s for %zu shards, %u slots", bind ? bind : conf.routers[0], conf.n_shards,
              conf.n_slots);
+    oks_notify_ready();
     oks_router_run(r, &stop_flag);
     oks_info("router stopping");
+    oks_notify_stopping();
     oks_router_free(r);
     zmq_ctx_term(zctx);
     oks_cluster_release(&conf);

@@ -1,6 +1,7 @@
 /* Shard server threads: the I/O loop on the ROUTER socket, reader and verifier pools, the
  * writer (see shard.h). */
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -219,6 +220,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
     }
     oks_info("shard %s serving slots %s on %s with %u readers and %u verifiers", me->name,
              me->slot_spec, me->endpoint, nw, nw);
+    oks_notify_ready();
     while (!*stop) {
         zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0}, {pull, 0, ZMQ_POLLIN, 0}};
         int r = zmq_poll(items, 2, 200);
@@ -239,6 +241,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
         }
     }
     oks_info("shard %s stopping", me->name);
+    oks_notify_stopping();
     oks_jobq_stop(&sh->readers);
     oks_jobq_stop(&sh->adders);
     oks_jobq_stop(&sh->admin);
