@@ -237,4 +237,4 @@ deb:
 
 .PHONY: programs install uninstall deb
 
--include $(shell find $(BUILD) -path $(DEB_DIR) -prune -o -type f -name '*.d' -print 2>/dev/null)
+-include $(shell find $(OBJ) $(GEN) -type f -name '*.d' 2>/dev/null)
