@@ -225,7 +225,7 @@ uninstall:
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf ]; then \
 	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf (changed)"; \
 	fi
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/oks 2>/dev/null
+	rmdir $(DESTDIR)$(SYSCONFDIR)/oks 2>/dev/null || true
 
 DEB_DIR := build/deb
 deb:

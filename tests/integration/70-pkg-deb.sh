@@ -21,7 +21,7 @@ MACHINE=okstest$$
 RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libleveldb1d,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5
 INCLUDE=systemd,systemd-sysv,dbus,$RUNTIME
 NEW=$CACHE.new$$
-NSPAWN= MMDEB= INIT=
+NSPAWN= MMDEB= INIT= LINTIAN=
 
 umount_under() { # every mount point at or below $1, deepest first
   findmnt -rn -o TARGET | awk -v p="$1" 'index($0, p) == 1' | sort -r |
@@ -37,6 +37,7 @@ stop_pid() { # pid seconds: TERM, wait, then KILL
 cleanup() {
   [ -n "$NSPAWN" ] && stop_pid "$NSPAWN" 30
   [ -n "$MMDEB" ] && stop_pid "$MMDEB" 30
+  [ -n "$LINTIAN" ] && stop_pid "$LINTIAN" 5
   umount_under "$NEW"; rm -rf --one-file-system "$NEW"
   rm -rf "/run/systemd/nspawn/propagate/$MACHINE"
   gpg_home_cleanup "$G"; gpg_home_cleanup "$G2"
@@ -79,10 +80,15 @@ for f in ./usr/sbin/oks-shard ./usr/sbin/oks-router ./usr/sbin/oks-gw-http ./usr
 done
 check "the package holds programs, oks.conf, units, sysusers.d, man pages, templates" test $bad -eq 0
 check "/etc/oks/oks.conf is a conffile" bash -c "dpkg-deb -I '$DEB' conffiles | grep -qx /etc/oks/oks.conf"
-timeout 300 lintian --fail-on error "$D"/deb/oks_*.changes >"$D/lintian.log" 2>&1
-rc=$?
-grep -v 'running with root privileges' "$D/lintian.log" | sed 's/^/# lintian: /'
-check "lintian finds no error (exit $rc)" bash -c "[ $rc -eq 0 ] && ! grep -q '^E: ' '$D/lintian.log'"
+# lintian runs while the container part does; lintian_and_finish reports it
+timeout 300 lintian --fail-on error "$D"/deb/oks_*.changes >"$D/lintian.log" 2>&1 &
+LINTIAN=$!
+lintian_and_finish() {
+  wait "$LINTIAN"; local rc=$?; LINTIAN=
+  grep -v 'running with root privileges' "$D/lintian.log" | sed 's/^/# lintian: /'
+  check "lintian finds no error (exit $rc)" bash -c "[ $rc -eq 0 ] && ! grep -q '^E: ' '$D/lintian.log'"
+  finish
+}
 
 # ---- boot the rootfs and install the package --------------------------------------------------------
 if [ -n "$MMDEB" ]; then
@@ -96,7 +102,7 @@ if [ -n "$MMDEB" ]; then
 fi
 if [ $CT_OK -eq 0 ]; then
   ok "install in a booted systemd container # SKIP $CT_WHY"
-  finish
+  lintian_and_finish
 fi
 mkdir -p "$D/mnt"
 cp "$DEB" "$D/mnt/oks.deb"
@@ -117,7 +123,7 @@ done
 if [ "$state" != running ] && [ "$state" != degraded ]; then
   sed 's/^/# nspawn: /' "$D/nspawn.log" | tail -20
   ok "install in a booted systemd container # SKIP the container did not boot (state '${state}')"
-  finish
+  lintian_and_finish
 fi
 ok "a Debian 12 systemd container boots (state $state)"
 
@@ -178,4 +184,4 @@ check "/var/lib/oks/s0 belongs to oks" test "$(in_ct stat -c %U /var/lib/oks/s0)
 in_ct systemctl stop oks-gw-http oks-router oks-shard@s0
 check "systemctl stop stops them" \
   bash -c "[ \"\$(nsenter -t '$INIT' -a systemctl is-active oks-shard@s0 oks-router oks-gw-http | sort -u)\" = inactive ]"
-finish
+lintian_and_finish
