@@ -43,6 +43,8 @@ PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.
 # no leveldb.pc in Debian 12; libetpan.pc would force -no-pie; h2o needs -DH2O_USE_LIBUV=0
 LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt jansson) \
         -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm -lstdc++
+# readiness notices to systemd (lib/notify.c)
+LIBS += $(shell $(PKG_CONFIG) --libs libsystemd)
 TEST_LIBS := -lcmocka
 
 WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla
@@ -154,4 +156,90 @@ clean:
 
 .PHONY: all tests unit check run bench fuzz deps clean config-doc
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# ---- installation and the Debian package (docs/operations.md) ----------------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=]   programs, /etc/oks/oks.conf (kept when it
+#                                                 exists), templates, man pages, systemd units
+#   make uninstall [same variables]               removes them (oks.conf only when unchanged)
+#   make deb                                      build/deb/oks_*.deb (dpkg-buildpackage in a
+#                                                 copy of the tree)
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= /etc
+ifeq ($(PREFIX),/usr)
+UNITDIR     ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(shell $(PKG_CONFIG) --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
+else
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+endif
+DAEMONS     := oks-shard oks-router oks-gw-http oks-gw-mail oks-sync
+UNITS       := $(notdir $(wildcard deploy/systemd/*.service))
+MAN1        := $(wildcard man/*.1)
+MAN8        := $(wildcard man/*.8)
+TMPL        := $(BUILD)/share/templates
+
+# the built-in page and reply templates, as dump-templates writes them
+$(TMPL)/http.stamp: $(BIN)/oks-gw-http
+	rm -rf $(TMPL)/http && mkdir -p $(TMPL)/http
+	$< dump-templates $(TMPL)/http
+	touch $@
+$(TMPL)/mail.stamp: $(BIN)/oks-gw-mail
+	rm -rf $(TMPL)/mail && mkdir -p $(TMPL)/mail
+	$< dump-templates $(TMPL)/mail
+	touch $@
+
+# what install copies
+programs: $(addprefix $(BIN)/,$(DAEMONS) oksctl) $(TMPL)/http.stamp $(TMPL)/mail.stamp
+
+install: programs
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/oks \
+	    $(DESTDIR)$(DATADIR)/oks/templates/http $(DESTDIR)$(DATADIR)/oks/templates/mail \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(addprefix $(BIN)/,$(DAEMONS)) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BIN)/oksctl $(DESTDIR)$(BINDIR)/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf ]; then \
+	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf"; \
+	else \
+	  echo "install -m 0644 deploy/oks.conf.example $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf"; \
+	  install -m 0644 deploy/oks.conf.example $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf; \
+	fi
+	install -m 0644 deploy/oks.conf.example $(DESTDIR)$(DATADIR)/oks/oks.conf.example
+	install -m 0644 $(TMPL)/http/* $(DESTDIR)$(DATADIR)/oks/templates/http/
+	install -m 0644 $(TMPL)/mail/* $(DESTDIR)$(DATADIR)/oks/templates/mail/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	for u in $(UNITS); do \
+	  sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/oks/|$(SYSCONFDIR)/oks/|g' \
+	      deploy/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 deploy/systemd/oks.sysusers $(DESTDIR)$(SYSUSERSDIR)/oks.conf
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(DAEMONS)) $(DESTDIR)$(BINDIR)/oksctl
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(SYSUSERSDIR)/oks.conf
+	rm -rf $(DESTDIR)$(DATADIR)/oks
+	@if cmp -s deploy/oks.conf.example $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf; then \
+	  echo "rm -f $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf"; rm -f $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf ]; then \
+	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/oks/oks.conf (changed)"; \
+	fi
+	rmdir $(DESTDIR)$(SYSCONFDIR)/oks 2>/dev/null || true
+
+DEB_DIR := build/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/oks
+	tar -c --exclude=./build --exclude=./var --exclude-vcs -f - . | tar -x -C $(DEB_DIR)/oks -f -
+	cd $(DEB_DIR)/oks && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MODE \
+	    DEB_BUILD_OPTIONS="parallel=$$(nproc) $$DEB_BUILD_OPTIONS" dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
+
+.PHONY: programs install uninstall deb
+
+-include $(shell find $(OBJ) $(GEN) -type f -name '*.d' 2>/dev/null)

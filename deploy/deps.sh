@@ -10,6 +10,9 @@ PKGS=(
   libleveldb-dev libzmq3-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   libjansson-dev
+  libsystemd-dev
+  # packaging: make deb, lintian, unit checks, the booted-container install test
+  devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
   # tests: real clients, real peers, real corpus
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography python3-h2 swaks curl jq haproxy

@@ -3,6 +3,7 @@
 
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
         return 1;
     }
+    oks_notify_stopping();
     oks_info("gateway stopped");
     /* loops and contexts are not torn down: h2o 2.2 asserts on disposing linked timers, and
      * the process is ending anyway */

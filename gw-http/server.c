@@ -5,6 +5,7 @@
 
 #include "gw-http/hygiene.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -356,6 +357,7 @@ int gw_run(gw *g, oks_err *e)
              g->conf.listen_host, g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
              g->ssl_ctx ? g->conf.tls_host : "", g->conf.threads, g->cluster.routers[0],
              g->conf.cache_bytes >> 20);
+    oks_notify_ready();
     for (unsigned i = 0; i < g->conf.threads; i++)
         pthread_join(g->threads[i].tid, NULL);
     if (g->cache)

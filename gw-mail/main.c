@@ -2,6 +2,7 @@
 #include "gw-mail/conf.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "lib/proto.h"
 
 #include <getopt.h>
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
     oks_info("polling %s@%s:%u every %u s, replying as %s via %s:%u, router %s", cf.user,
              cf.pop3_host, cf.pop3_port, cf.poll_seconds, cf.address, cf.smtp_host, cf.smtp_port,
              cl.routers[0]);
+    oks_notify_ready();
     int rc = 0;
     if (once) {
         if (oks_mail_poll_once(&p, &e) != 0) {
@@ -175,6 +177,7 @@ int main(int argc, char **argv)
     } else {
         oks_mail_poll_loop(&p);
     }
+    oks_notify_stopping();
     oks_info("stopping: %lu polls, %lu mails fetched, %lu deleted, %u replies", p.polls,
              p.fetched, p.deleted, p.replies);
     oks_client_free(x.client);

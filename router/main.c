@@ -2,6 +2,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "router/router.h"
 
 #include <getopt.h>
@@ -71,10 +72,12 @@ int main(int argc, char **argv)
     }
     oks_info("router on %s for %zu shards, %u slots", bind ? bind : conf.routers[0], conf.n_shards,
              conf.n_slots);
+    oks_notify_ready();
     int rc = oks_router_run(r, &stop_flag);
     if (rc)
         oks_error("router loop failed: %s", rc == OKS_E_NOMEM ? "out of memory" : "poll error");
     oks_info("router stopping");
+    oks_notify_stopping();
     oks_router_free(r);
     zmq_ctx_term(zctx);
     oks_cluster_release(&conf);

@@ -5,6 +5,7 @@
  * passed while it was queued with STATUS_TIMEOUT instead of working on it, so a backlog left by
  * a burst is gone in moments instead of being worked through long after its clients left. */
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -184,9 +185,11 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
         zmq_close(pull);
         return rc;
     }
-    if (rc == 0)
+    if (rc == 0) {
         oks_info("shard %s serving slots %s on %s with %u readers, %u searchers and %u "
                  "verifiers", me->name, me->slot_spec, me->endpoint, nw, ns, nw);
+        oks_notify_ready();
+    }
     while (rc == 0 && !*stop) {
         zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0}, {pull, 0, ZMQ_POLLIN, 0}};
         int r = zmq_poll(items, 2, 200);
@@ -211,6 +214,7 @@ int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
         }
     }
     oks_info("shard %s stopping", me->name);
+    oks_notify_stopping();
     oks_jobq_stop(&sh->readers);
     oks_jobq_stop(&sh->searchers);
     oks_jobq_stop(&sh->adders);

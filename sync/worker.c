@@ -23,6 +23,7 @@
 
 #include "lib/cluster.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
 #include "sync/fetch.h"
@@ -618,6 +619,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     oks_info("oks-sync: tree %zu hashes, recon port %d, %zu partners, gossip %d s, %zu hashes "
              "in the ignore set",
              oks_ptree_count(x.t), c->recon_port, x.members->n, c->gossip_seconds, x.ignored);
+    oks_notify_ready();
     int64_t gossip_at = c->gossip_seconds > 0 ? next_gossip(c) : -1;
     int64_t catch_at = now_ms() + 1000;
     while (!stop_flag) {
@@ -666,6 +668,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     }
     if (ls >= 0)
         close(ls);
+    oks_notify_stopping();
     oks_info("oks-sync: stopping, tree %zu hashes", x.t ? oks_ptree_count(x.t) : 0);
     ctx_close(&x);
     return rc;
