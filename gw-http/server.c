@@ -349,9 +349,20 @@ int gw_run(gw *g, oks_err *e)
         if (!g->cache || gw_follow_start(&g->follow) != 0)
             return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "cannot start the answer cache");
     }
-    for (unsigned i = 0; i < g->conf.threads; i++) {
-        g->threads[i].g = g;
-        pthread_create(&g->threads[i].tid, NULL, thread_main, &g->threads[i]);
+    unsigned started = 0;
+    for (; started < g->conf.threads; started++) {
+        g->threads[started].g = g;
+        if ((errno = pthread_create(&g->threads[started].tid, NULL, thread_main,
+                                    &g->threads[started])) != 0) {
+            r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start loop thread %u: %s",
+                            started, strerror(errno));
+            g->stop = 1; /* the threads already started leave their loops */
+            for (unsigned i = 0; i < started; i++)
+                pthread_join(g->threads[i].tid, NULL);
+            if (g->cache)
+                gw_follow_stop(&g->follow);
+            return r;
+        }
     }
     oks_info("HTTP gateway on %s:%d%s%s with %u threads, router %s, answer cache %zu MiB",
              g->conf.listen_host, g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
