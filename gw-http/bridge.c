@@ -6,19 +6,13 @@
  */
 #include "gw-http/gw.h"
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void unlink_ref(gw_ref *r)
 {
@@ -65,7 +59,7 @@ static void drain(gw_thread *t)
             gw_ref *r = t->table[id % GW_MAX_INFLIGHT];
             if (r && r->id == id) {
                 unlink_ref(r);
-                record_latency(t->g, now_us() - r->sent_us);
+                record_latency(t->g, oks_now_us() - r->sent_us);
                 oks_slice body = oks_zframe(&m, 1);
                 Oks__Response *resp;
                 oks_err e;
@@ -150,7 +144,7 @@ int gw_call(h2o_req_t *req, Oks__Request *q, int op, gw_cont cb, void *data)
     }
     t->table[id % GW_MAX_INFLIGHT] = r;
     r->linked = 1;
-    r->sent_us = now_us();
+    r->sent_us = oks_now_us();
     r->tmo.cb = on_deadline;
     h2o_timeout_link(t->ctx.loop, &t->deadline, &r->tmo);
     /* a send can consume the descriptor's edge while replies are queued: drain soon */

@@ -7,6 +7,7 @@
 #include "gw-http/gw.h"
 #include "gw-http/query.h"
 
+#include "lib/clock.h"
 #include "lib/pgp.h"
 
 #include <gcrypt.h>
@@ -98,13 +99,6 @@ static void set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
     oks_tmpl_set(t, name, hex, 2 * n);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Cache key: what the answer depends on besides the cluster: the v6 rule and the path with its
  * query. Returns its length (0 when it does not fit: such requests are not cached). */
 static size_t cache_key(h2o_req_t *req, bool v6_ok, char *k, size_t cap)
@@ -160,7 +154,7 @@ bool gw_cache_serve(h2o_req_t *req, bool v6_ok)
     size_t kl;
     cached_copy cc = {.req = req};
     if (!g->cache || !(kl = cache_key(req, v6_ok, k, sizeof k)) ||
-        !gw_cache_get(g->cache, k, kl, mono_ms(), copy_cached, &cc))
+        !gw_cache_get(g->cache, k, kl, oks_now_ms(), copy_cached, &cc))
         return false;
     set_etag_and_count(req, cc.v.etag, cc.v.count);
     if (not_modified(req, cc.v.etag)) {

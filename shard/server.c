@@ -183,7 +183,7 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     }
 }
 
-int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
+int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
 {
     const oks_shard_conf *me = &sh->conf->shards[sh->self];
     void *router = zmq_socket(sh->zctx, ZMQ_ROUTER);

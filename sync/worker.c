@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "lib/clock.h"
 #include "lib/cluster.h"
 #include "lib/log.h"
 #include "lib/pgp.h"
@@ -70,13 +71,6 @@ void oks_sync_conf_default(oks_sync_conf *c)
     c->fetch_batch = 100;
     c->fetch_parallel = 4;
     c->add_parallel = 4;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
@@ -439,10 +433,10 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
     oks_sync_round rd;
     memset(&rd, 0, sizeof rd);
     snprintf(rd.partner, sizeof rd.partner, "%s", label);
-    int64_t t0 = now_ms(), t1, t2;
+    int64_t t0 = oks_now_ms(), t1, t2;
     int rc = oks_recon_session(fd, role, x->t, &o, &r, &e);
     close(fd);
-    t1 = now_ms();
+    t1 = oks_now_ms();
     oks_sync_fetch_stats fs;
     memset(&fs, 0, sizeof fs);
     if (rc)
@@ -471,10 +465,10 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
         if (rc)
             oks_warn("fetch from %s: %s", label, e.msg);
     }
-    t2 = now_ms();
+    t2 = oks_now_ms();
     if (catch_up(x, &e))
         oks_warn("change log: %s", e.msg);
-    int64_t t3 = now_ms();
+    int64_t t3 = oks_now_ms();
     if (r.nfetch || r.sent)
         oks_info("round with %s: recon %lld ms, fetch+add %lld ms (hashqueries outstanding %lld "
                  "ms, adds outstanding %lld ms), tree update %lld ms",
@@ -513,7 +507,7 @@ static int64_t next_gossip(const oks_sync_conf *c)
     gcry_create_nonce(&r, sizeof r);
     /* interval +-10 % */
     int64_t base = (int64_t)c->gossip_seconds * 1000;
-    return now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
+    return oks_now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
 }
 
 static void on_accept(ctx *x, int ls)
@@ -619,9 +613,9 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
              "in the ignore set",
              oks_ptree_count(x.t), c->recon_port, x.members->n, c->gossip_seconds, x.ignored);
     int64_t gossip_at = c->gossip_seconds > 0 ? next_gossip(c) : -1;
-    int64_t catch_at = now_ms() + 1000;
+    int64_t catch_at = oks_now_ms() + 1000;
     while (!stop_flag) {
-        int64_t wait = 1000, now = now_ms();
+        int64_t wait = 1000, now = oks_now_ms();
         if (gossip_at >= 0 && gossip_at - now < wait)
             wait = gossip_at - now > 0 ? gossip_at - now : 0;
         struct pollfd p = {ls, POLLIN, 0};
@@ -634,7 +628,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
         if (rebuild_flag) {
             rebuild_flag = 0;
             oks_info("SIGUSR1: rebuilding the tree from the change logs");
-            int64_t t0 = now_ms();
+            int64_t t0 = oks_now_ms();
             oks_err re;
             if (rebuild_in_place(&x, &re)) {
                 oks_error("rebuild: %s", re.msg);
@@ -646,13 +640,13 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
                 }
             } else
                 oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x.t),
-                         (long long)(now_ms() - t0));
+                         (long long)(oks_now_ms() - t0));
             x.state->rebuilds++;
             write_state(&x);
         }
         if (pr > 0 && (p.revents & POLLIN))
             on_accept(&x, ls);
-        now = now_ms();
+        now = oks_now_ms();
         if (gossip_at >= 0 && now >= gossip_at) {
             gossip(&x);
             gossip_at = next_gossip(c);
@@ -661,7 +655,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
             load_members(&x, 0);
             if (catch_up(&x, e))
                 oks_warn("change log: %s", e->msg);
-            catch_at = now_ms() + 1000;
+            catch_at = oks_now_ms() + 1000;
         }
     }
     if (ls >= 0)
