@@ -4,6 +4,7 @@
 #   make check        install missing packages, build, run every test (unit tests also under
 #                     AddressSanitizer + UBSan, in build/asan/), integration tests against real
 #                     gpg, sq, SKS and a real mail stack
+#   make check-fast   both builds, unit tests and corpus replays of both; no integration tests
 #   make fuzz         build the libFuzzer targets with clang, run each for FUZZ_SECONDS
 #   make bench        run the benchmarks under bench/
 #   make run          start the embedded default cluster under ./var/ in the foreground
@@ -132,6 +133,12 @@ check: deps
 	$(MAKE) -j2 MODE=asan all tests
 	@bash tests/run.sh all build build/asan
 
+check-fast:
+	$(MAKE) -j2 all tests
+	$(MAKE) -j2 MODE=asan all tests
+	@bash tests/run.sh unit build
+	@bash tests/run.sh unit build/asan
+
 run: deps all
 	@bash deploy/local.sh run --dir var
 
@@ -147,6 +154,10 @@ fuzz: deps
 clean:
 	rm -rf build
 
-.PHONY: all tests unit check run bench fuzz deps clean
+.PHONY: all tests unit check check-fast run bench fuzz deps clean
+
+# Objects that only a pattern rule names (fuzz and replay objects) are intermediate files to
+# make, which deletes them after linking and rebuilds them on the next run: keep them all.
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
