@@ -69,7 +69,7 @@ int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
     return fd;
 }
 
-int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
+int oks_sync_listen(int port, int backlog, oks_err *e)
 {
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (ls < 0)
@@ -77,12 +77,20 @@ int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, 4) != 0) {
+    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, backlog) != 0) {
         int err = errno;
         close(ls);
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "listen on port %d: %s", port,
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "listen on recon port %d: %s", port,
                            strerror(err));
     }
+    return ls;
+}
+
+int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
+{
+    int ls = oks_sync_listen(port, 4, e);
+    if (ls < 0)
+        return ls;
     if (wait_ev(ls, POLLIN, timeout_ms) <= 0) {
         close(ls);
         return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "no connection within %d ms",

@@ -294,22 +294,6 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
     oks_recon_result_release(&r);
 }
 
-static int listen_on(int port, oks_err *e)
-{
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (ls < 0)
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) || listen(ls, 16)) {
-        int err = errno;
-        close(ls);
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "recon port %d: %s", port, strerror(err));
-    }
-    return ls;
-}
-
 static int64_t next_gossip(const oks_sync_conf *c)
 {
     uint32_t r;
@@ -402,7 +386,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     oks_daemon_signals(&stop_flag);
     oks_daemon_signal(SIGHUP, &hup_flag);
     oks_daemon_signal(SIGUSR1, &rebuild_flag);
-    int ls = c->recon_port ? listen_on(c->recon_port, e) : -1;
+    int ls = c->recon_port ? oks_sync_listen(c->recon_port, 16, e) : -1;
     if (c->recon_port && ls < 0) {
         ctx_close(&x);
         return ls;
