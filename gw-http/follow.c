@@ -32,13 +32,8 @@ static int follow_shard(gw_follow *f, size_t i, oks_client *cl)
         cq.limit = PAGE;
         Oks__Response *r = NULL;
         oks_err e;
-        if (oks_client_call(cl, &q, &r, (int)f->timeout_ms, &e) != 0) {
+        if (oks_client_call_checked(cl, &q, &r, (int)f->timeout_ms, OKS_CALL_OK_ONLY, &e) != 0) {
             oks_warn("answer cache: change log of shard %s unreadable: %s", cq.shard, e.msg);
-            return -1;
-        }
-        if (r->status != OKS__STATUS__STATUS_OK) {
-            oks_warn("answer cache: change log of shard %s: %s", cq.shard, r->error);
-            oks__response__free_unpacked(r, NULL);
             return -1;
         }
         if (!f->known[i] || r->last_seq < f->cursor[i]) {
