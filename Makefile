@@ -4,6 +4,7 @@
 #   make check        install missing packages, build, run every test (unit tests also under
 #                     AddressSanitizer + UBSan, in build/asan/), integration tests against real
 #                     gpg, sq, SKS and a real mail stack
+#   make check-fast   both builds, unit tests and corpus replays of both; no integration tests
 #   make fuzz         build the libFuzzer targets with clang, run each for FUZZ_SECONDS
 #   make bench        run the benchmarks under bench/
 #   make run          start the embedded default cluster under ./var/ in the foreground
@@ -139,6 +140,12 @@ check: deps
 config-doc: $(BIN)/oksctl
 	$(BIN)/oksctl config doc >docs/config.md
 
+check-fast:
+	$(MAKE) -j2 all tests
+	$(MAKE) -j2 MODE=asan all tests
+	@bash tests/run.sh unit build
+	@bash tests/run.sh unit build/asan
+
 run: deps all
 	@bash deploy/local.sh run --dir var
 
@@ -154,7 +161,11 @@ fuzz: deps
 clean:
 	rm -rf build
 
-.PHONY: all tests unit check run bench fuzz deps clean config-doc
+.PHONY: all tests unit check check-fast run bench fuzz deps clean config-doc
+
+# Objects that only a pattern rule names (fuzz and replay objects) are intermediate files to
+# make, which deletes them after linking and rebuilds them on the next run: keep them all.
+.SECONDARY:
 
 # ---- installation and the Debian package (docs/operations.md) ----------------------------
 #   make install [PREFIX=/usr/local] [DESTDIR=]   programs, /etc/oks/oks.conf (kept when it

@@ -58,7 +58,6 @@ static size_t learn_sizes(const char *conf_path, const char *fpr_file, size_t **
             continue;
         Oks__Request q = OKS__REQUEST__INIT;
         Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
-        q.version = OKS_PROTO_VERSION;
         q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
         q.get_fingerprint = &g;
         g.fingerprint = (ProtobufCBinaryData){20, fpr};

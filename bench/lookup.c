@@ -75,7 +75,6 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
     double *lat = malloc(cap * sizeof *lat), *start = calloc(window, sizeof *start);
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
-    q.version = OKS_PROTO_VERSION;
     q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
     q.get_fingerprint = &g;
     double t0 = bench_now_s(), end = t0 + seconds;

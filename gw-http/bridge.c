@@ -10,6 +10,7 @@
  */
 #include "gw-http/gw.h"
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -17,13 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Takes r out of the table and the deadline list and gives its client's slot back. Returns
  * whether the HTTP request is still there to be answered (then *r->holder is cleared). */
@@ -86,7 +80,7 @@ static void drain(gw_thread *t)
             memcpy(&id, zmq_msg_data(&m.f[0]), sizeof id);
             gw_ref *r = t->table[id % GW_MAX_INFLIGHT];
             if (r && r->id == id) {
-                record_latency(t->g, now_us() - r->sent_us);
+                record_latency(t->g, oks_now_us() - r->sent_us);
                 if (finish_ref(r)) {
                     oks_slice body = oks_zframe(&m, 1);
                     Oks__Response *resp;
@@ -193,7 +187,7 @@ int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data)
         return -1;
     }
     t->table[id % GW_MAX_INFLIGHT] = r;
-    r->sent_us = now_us();
+    r->sent_us = oks_now_us();
     r->tmo.cb = on_deadline;
     h2o_timeout_link(t->ctx.loop, &t->deadline, &r->tmo);
     /* a send can consume the descriptor's edge while replies are queued: drain soon */

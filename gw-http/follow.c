@@ -8,6 +8,7 @@
  */
 #include "gw-http/follow.h"
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #include <stdlib.h>
@@ -17,13 +18,6 @@
 #define PAGE 1000     /* changes per request */
 #define MAX_PAGES 20  /* per shard and pass; more means flush and skip ahead */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Reads one shard's new changes. Returns 0 when the shard was read to its end. */
 static int follow_shard(gw_follow *f, size_t i, oks_client *cl)
 {
@@ -31,7 +25,6 @@ static int follow_shard(gw_follow *f, size_t i, oks_client *cl)
     for (int page = 0; page < MAX_PAGES; page++) {
         Oks__Request q = OKS__REQUEST__INIT;
         Oks__ChangeLog cq = OKS__CHANGE_LOG__INIT;
-        q.version = OKS_PROTO_VERSION;
         q.op_case = OKS__REQUEST__OP_CHANGES;
         q.changes = &cq;
         cq.shard = (char *)cc->shards[i].name;
@@ -39,13 +32,8 @@ static int follow_shard(gw_follow *f, size_t i, oks_client *cl)
         cq.limit = PAGE;
         Oks__Response *r = NULL;
         oks_err e;
-        if (oks_client_call(cl, &q, &r, (int)f->timeout_ms, &e) != 0) {
+        if (oks_client_call_checked(cl, &q, &r, (int)f->timeout_ms, OKS_CALL_OK_ONLY, &e) != 0) {
             oks_warn("answer cache: change log of shard %s unreadable: %s", cq.shard, e.msg);
-            return -1;
-        }
-        if (r->status != OKS__STATUS__STATUS_OK) {
-            oks_warn("answer cache: change log of shard %s: %s", cq.shard, r->error);
-            oks__response__free_unpacked(r, NULL);
             return -1;
         }
         if (!f->known[i] || r->last_seq < f->cursor[i]) {
@@ -95,7 +83,7 @@ static void *follow_main(void *arg)
             if (follow_shard(f, i, cl) != 0)
                 ok = false;
         if (ok)
-            gw_cache_fresh(f->cache, now_ms());
+            gw_cache_fresh(f->cache, oks_now_ms());
         if (ok != ok_before)
             oks_info("answer cache: change logs %s", ok ? "readable again" : "unreadable; "
                                                            "cached answers are bypassed");

@@ -114,7 +114,7 @@ struct gw {
     gw_cache *cache; /* NULL when off */
     gw_follow follow;
     char *pages[GW_PAGES]; /* template sources */
-    volatile int stop;
+    atomic_int stop;
 };
 
 static inline gw_thread *gw_thread_of(h2o_req_t *req)

@@ -10,6 +10,7 @@
 #include "gw-http/query.h"
 
 #include "lib/keyctx.h"
+#include "lib/clock.h"
 #include "lib/pgp.h"
 
 #include <gcrypt.h>

@@ -1,9 +1,10 @@
 /* The answered-mail record in LevelDB (see answered.h). Key: 32-byte digest + Message-ID. */
 #include "gw-mail/answered.h"
 
-#include <leveldb/c.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/ldb.h"
 
 struct oks_mail_answered {
     leveldb_t *db;
@@ -42,8 +43,7 @@ oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks
     char *err = NULL;
     a->db = leveldb_open(a->opt, dir, &err);
     if (err) {
-        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store %s: %s", dir, err);
-        leveldb_free(err);
+        oks_ldb_error(e, err, "answered store", dir);
         oks_mail_answered_close(a);
         return NULL;
     }
@@ -81,15 +81,11 @@ int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *m, int64_t n
     char k[32 + 256];
     size_t kl = make_key(m, k, sizeof(k));
     uint8_t v[8];
-    for (int i = 0; i < 8; i++)
-        v[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    oks_put_be64(v, (uint64_t)now);
     char *err = NULL;
     leveldb_put(a->db, a->wo_fast, k, kl, (const char *)v, 8, &err);
-    if (err) {
-        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store write: %s", err);
-        leveldb_free(err);
-        return OKS_E_IO;
-    }
+    if (err)
+        return oks_ldb_error(e, err, "answered store", "write");
     return 0;
 }
 
@@ -101,11 +97,8 @@ int oks_mail_answered_sync(oks_mail_answered *a, oks_err *e)
     char *err = NULL;
     leveldb_write(a->db, a->wo, wb, &err);
     leveldb_writebatch_destroy(wb);
-    if (err) {
-        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "answered store sync: %s", err);
-        leveldb_free(err);
-        return OKS_E_IO;
-    }
+    if (err)
+        return oks_ldb_error(e, err, "answered store", "sync");
     return 0;
 }
 
@@ -120,7 +113,7 @@ size_t oks_mail_answered_expire(oks_mail_answered *a, int64_t now)
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
         int64_t t = 0;
         if (vl == 8)
-            t = (int64_t)oks_be32(v) << 32 | oks_be32(v + 4);
+            t = (int64_t)oks_be64(v);
         if (vl != 8 || t < now - a->expiry_s) {
             leveldb_writebatch_delete(wb, k, kl);
             n++;

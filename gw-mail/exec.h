@@ -1,6 +1,7 @@
 /*
  * Running a mail command against the cluster router (blocking client calls: the gateway is a
  * plain poll loop, not an event loop) and rendering the answer as reply text plus armored keys.
+ * exec.c is the core; each command has its own file (cmd.h).
  */
 #ifndef OKS_MAIL_EXEC_H
 #define OKS_MAIL_EXEC_H
@@ -43,11 +44,5 @@ void oks_mail_result_release(oks_mail_result *r);
  * OKS_E_UNAVAILABLE (res->unavailable) when the cluster did not answer. */
 int oks_mail_exec_run(oks_mail_exec *x, const oks_mail_msg *msg, const oks_mail_cmd *cmd,
                       oks_mail_result *res, oks_err *e);
-
-/* Collects the keys of a mail (armored blocks in the text and attachments, binary
- * application/pgp-keys attachments) as separate binary keys, at most max. Returns the count;
- * *skipped counts blocks/keys that could not be used or were over max. */
-size_t oks_mail_collect_keys(const oks_mail_msg *msg, size_t max, oks_buf **keys,
-                             size_t *skipped);
 
 #endif

@@ -59,6 +59,13 @@ void oks_mail_msg_release(oks_mail_msg *msg);
 /* The address a reply goes to: Reply-To wins over From. NULL when there is none. */
 const char *oks_mail_reply_address(const oks_mail_msg *msg);
 
+/* Collects the keys of a mail (armored blocks in the text and attachments, binary
+ * application/pgp-keys attachments) as separate binary keys, at most max (keys.c). Returns the
+ * count; *keys is a malloc'd array of that many buffers, each released with oks_buf_release and
+ * the array with free(); *skipped counts blocks/keys that could not be used or were over max. */
+size_t oks_mail_collect_keys(const oks_mail_msg *msg, size_t max, oks_buf **keys,
+                             size_t *skipped);
+
 /* ---- commands -------------------------------------------------------------------------- */
 
 enum oks_mail_cmd_kind {

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
-static volatile int stop_flag;
+static atomic_int stop_flag;
 
 static void usage(FILE *f)
 {

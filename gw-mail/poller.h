@@ -10,6 +10,8 @@
 #include "gw-mail/exec.h"
 #include "gw-mail/mail.h"
 
+#include <stdatomic.h>
+
 enum oks_mail_tls { OKS_MAIL_TLS_NONE = 0, OKS_MAIL_TLS_STARTTLS, OKS_MAIL_TLS_IMPLICIT };
 
 typedef struct oks_mail_conf {
@@ -49,7 +51,7 @@ typedef struct oks_mail_poller {
     oks_mail_rate rate;
     unsigned replies;          /* since start */
     unsigned long polls, fetched, deleted, kept;
-    volatile int *stop;        /* set by a signal handler */
+    atomic_int *stop;          /* set by a signal handler */
 } oks_mail_poller;
 
 /* One POP3 session over the whole mailbox. Returns 0, or OKS_E_UNAVAILABLE when the mailbox,

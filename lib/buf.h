@@ -48,6 +48,16 @@ static inline uint32_t oks_be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
+static inline uint64_t oks_be64(const uint8_t *p)
+{
+    return ((uint64_t)oks_be32(p) << 32) | oks_be32(p + 4);
+}
+/* Writes v big-endian into p[0..7]. */
+static inline void oks_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
 
 /* Lowercase/uppercase hex of n bytes into out (2n+1 bytes). */
 void oks_hex(char *out, const uint8_t *p, size_t n, int upper);

@@ -1,5 +1,6 @@
 /* Reading oks.conf against the table of lib/conf_table.c (see lib/conf.h). */
 #include "lib/conf.h"
+#include "lib/net.h"
 #include "lib/cluster.h"
 
 #include <ctype.h>
@@ -110,27 +111,20 @@ static int set_string(const oks_conf_entry *e, void *field, const char *v, char 
     return 0;
 }
 
+/* HOSTPORT values go through the one HOST:PORT parser of the tree (lib/net.h). */
 static int set_hostport(oks_hostport *hp, const char *v, char *why, size_t n)
 {
     memset(hp, 0, sizeof *hp);
     if (!*v)
         return 0;
-    const char *colon = strrchr(v, ':'), *rest;
-    unsigned long long port;
-    const char *host = v;
-    size_t hlen = colon ? (size_t)(colon - v) : 0;
-    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        host++;
-        hlen -= 2;
-    }
-    if (!colon || hlen == 0 || parse_digits(colon + 1, &port, &rest) || *rest || port == 0 ||
-        port > 65535)
-        return why_set(why, n, OKS_E_FORMAT, "'%s' is not HOST:PORT (port 1..65535)", v);
-    if (hlen >= sizeof hp->host)
-        return why_set(why, n, OKS_E_LIMIT, "host longer than %zu bytes", sizeof hp->host - 1);
-    memcpy(hp->host, host, hlen);
-    hp->host[hlen] = '\0';
-    hp->port = (unsigned)port;
+    oks_err e;
+    unsigned port;
+    char host[sizeof hp->host];
+    if (oks_hostport_split(v, host, sizeof host, &port, &e))
+        return why_set(why, n, OKS_E_FORMAT, "'%s' is not HOST:PORT (port 1..65535): %s", v,
+                       e.msg);
+    memcpy(hp->host, host, sizeof host);
+    hp->port = port;
     return 0;
 }
 

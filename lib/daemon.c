@@ -8,13 +8,17 @@
 #include <stdio.h>
 #include <string.h>
 
-static volatile int *stop_flag;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_POINTER_LOCK_FREE == 2,
+               "signal handlers need lock-free atomics");
+
+/* the flag of every signal with a handler; written before the handler is installed */
+static atomic_int *_Atomic flags[NSIG];
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (stop_flag)
-        *stop_flag = 1;
+    atomic_int *f = sig > 0 && sig < NSIG ? atomic_load(&flags[sig]) : NULL;
+    if (f)
+        atomic_store(f, 1);
 }
 
 int oks_gcrypt_init(void)
@@ -26,7 +30,25 @@ int oks_gcrypt_init(void)
     return 0;
 }
 
-int oks_daemon_setup(const char *prog, const char *log_path, int level, volatile int *stop)
+int oks_daemon_signal(int sig, atomic_int *flag)
+{
+    if (sig <= 0 || sig >= NSIG)
+        return -1;
+    atomic_store(&flags[sig], flag);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = flag ? on_signal : SIG_DFL;
+    return sigaction(sig, &sa, NULL);
+}
+
+void oks_daemon_signals(atomic_int *stop)
+{
+    oks_daemon_signal(SIGINT, stop);
+    oks_daemon_signal(SIGTERM, stop);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int oks_daemon_setup(const char *prog, const char *log_path, int level, atomic_int *stop)
 {
     if (oks_log_open(prog, log_path)) {
         fprintf(stderr, "%s: cannot open log %s\n", prog, log_path);
@@ -37,12 +59,6 @@ int oks_daemon_setup(const char *prog, const char *log_path, int level, volatile
         oks_error("libgcrypt older than 1.10.0");
         return 1;
     }
-    stop_flag = stop;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    oks_daemon_signals(stop);
     return 0;
 }

@@ -212,8 +212,10 @@ void *oks_client_socket(oks_client *c)
 
 int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e)
 {
+    Oks__Request q = *req; /* shallow: only the version differs */
+    q.version = OKS_PROTO_VERSION;
     oks_buf b = OKS_BUF_INIT;
-    if (oks_proto_pack_request(req, &b)) {
+    if (oks_proto_pack_request(&q, &b)) {
         oks_buf_release(&b);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "packing request");
     }
@@ -275,4 +277,28 @@ int oks_client_call(oks_client *c, const Oks__Request *req, Oks__Response **resp
         oks__response__free_unpacked(*resp, NULL);
         *resp = NULL;
     }
+}
+
+bool oks_proto_status_unavailable(Oks__Status st)
+{
+    return st == OKS__STATUS__STATUS_UNAVAILABLE || st == OKS__STATUS__STATUS_TIMEOUT ||
+           st == OKS__STATUS__STATUS_INTERNAL || st == OKS__STATUS__STATUS_WRONG_SHARD;
+}
+
+int oks_client_call_checked(oks_client *c, const Oks__Request *req, Oks__Response **resp,
+                            int timeout_ms, enum oks_call_accept acc, oks_err *e)
+{
+    int rc = oks_client_call(c, req, resp, timeout_ms, e);
+    if (rc)
+        return rc;
+    Oks__Response *r = *resp;
+    bool refused = acc == OKS_CALL_OK_ONLY ? r->status != OKS__STATUS__STATUS_OK
+                                           : oks_proto_status_unavailable(r->status);
+    if (!refused)
+        return 0;
+    rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "router: %s: %s",
+                     oks_proto_status_name(r->status), r->error ? r->error : "");
+    oks__response__free_unpacked(r, NULL);
+    *resp = NULL;
+    return rc;
 }

@@ -11,6 +11,7 @@
 #include "lib/err.h"
 #include "proto/oks.pb-c.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <zmq.h>
 
@@ -63,13 +64,27 @@ typedef struct oks_client oks_client;
 /* Connects a DEALER to endpoint (the router's frontend). zctx is shared by the process. */
 oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e);
 void oks_client_free(oks_client *c);
-/* Pipelined use: send with an id of the caller's choice, receive replies in any order. */
+/* Pipelined use: send with an id of the caller's choice, receive replies in any order. The
+ * request goes out with version OKS_PROTO_VERSION whatever req->version holds. */
 int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e);
 /* Waits up to timeout_ms (-1 = forever) for the next reply. OKS_E_TIMEOUT if none came. */
 int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeout_ms, oks_err *e);
 /* One request, one reply (replies to older ids are discarded). */
 int oks_client_call(oks_client *c, const Oks__Request *req, Oks__Response **resp, int timeout_ms,
                     oks_err *e);
+
+/* Which reply statuses oks_client_call_checked hands back to its caller. */
+enum oks_call_accept {
+    OKS_CALL_ANSWERS, /* every answer; only "the cluster could not serve it" is an error */
+    OKS_CALL_OK_ONLY, /* STATUS_OK only */
+};
+/* True for the statuses that say the cluster could not serve a request (UNAVAILABLE, TIMEOUT,
+ * INTERNAL, WRONG_SHARD): try again later, the request itself was fine. */
+bool oks_proto_status_unavailable(Oks__Status st);
+/* oks_client_call, then the status: a reply that acc does not accept is freed (*resp = NULL)
+ * and becomes OKS_E_UNAVAILABLE, message "router: STATUS_NAME: error text". */
+int oks_client_call_checked(oks_client *c, const Oks__Request *req, Oks__Response **resp,
+                            int timeout_ms, enum oks_call_accept acc, oks_err *e);
 /* The underlying DEALER socket (for polling). */
 void *oks_client_socket(oks_client *c);
 

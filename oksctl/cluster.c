@@ -54,7 +54,6 @@ Oks__Response *oksctl_call(oksctl_conn *c, Oks__Request *req)
     Oks__Response *r;
     oks_err e;
     char msg[400];
-    req->version = OKS_PROTO_VERSION;
     if (oks_client_call(c->client, req, &r, c->timeout_ms, &e)) {
         fprintf(stderr, "oksctl: %s\n", oks_err_format(&e, msg, sizeof msg));
         return NULL;

@@ -157,7 +157,6 @@ static int send_batch(import_state *s, batch *b)
 {
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__Add add = OKS__ADD__INIT;
-    q.version = OKS_PROTO_VERSION;
     q.op_case = OKS__REQUEST__OP_ADD;
     q.add = &add;
     add.keys = b->keys;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zmq.h>
 
-static volatile int stop_flag;
+static atomic_int stop_flag;
 
 static void usage(FILE *f)
 {

@@ -2,6 +2,7 @@
  * (see router.h). */
 #include "router/router.h"
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
@@ -28,13 +29,6 @@ struct oks_router {
     uint64_t next_id;
     size_t inflight;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e)
 {
@@ -275,7 +269,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     zmq_msg_init(&p->rid);
     zmq_msg_move(&p->client, &m->f[0]);
     zmq_msg_move(&p->rid, &m->f[1]);
-    p->deadline_ms = now_ms() + (q->deadline_ms ? q->deadline_ms : r->conf->router_deadline_ms);
+    p->deadline_ms = oks_now_ms() + (q->deadline_ms ? q->deadline_ms : r->conf->router_deadline_ms);
     p->limit = r->conf->router_max_results;
     if (q->op_case == OKS__REQUEST__OP_SEARCH && q->search->limit && q->search->limit < p->limit)
         p->limit = q->search->limit;
@@ -436,7 +430,7 @@ static void drain_monitor(oks_router *r, size_t si)
     }
 }
 
-int oks_router_run(oks_router *r, volatile int *stop)
+int oks_router_run(oks_router *r, atomic_int *stop)
 {
     size_t ns = r->conf->n_shards;
     zmq_pollitem_t *items = calloc(2 * ns + 1, sizeof *items);
@@ -449,7 +443,7 @@ int oks_router_run(oks_router *r, volatile int *stop)
     for (size_t i = 0; i < ns; i++)
         if (r->monitors[i])
             items[ni++] = (zmq_pollitem_t){r->monitors[i], 0, ZMQ_POLLIN, 0};
-    uint64_t last_expire = now_ms();
+    uint64_t last_expire = oks_now_ms();
     while (!*stop) {
         int n = zmq_poll(items, ni, OKS_ROUTER_EXPIRE_MS);
         if (n < 0 && errno != EINTR) {
@@ -477,7 +471,7 @@ int oks_router_run(oks_router *r, volatile int *stop)
                 for (size_t i = 0; i < ns; i++)
                     if (r->monitors[i] == items[k].socket)
                         drain_monitor(r, i);
-        uint64_t now = now_ms();
+        uint64_t now = oks_now_ms();
         if (now - last_expire >= OKS_ROUTER_EXPIRE_MS) {
             expire(r, now);
             last_expire = now;

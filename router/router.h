@@ -19,11 +19,13 @@
 #include "lib/cluster.h"
 #include "lib/err.h"
 
+#include <stdatomic.h>
+
 typedef struct oks_router oks_router;
 
 /* endpoint: the frontend to bind (one of conf->routers). */
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e);
-int oks_router_run(oks_router *r, volatile int *stop);
+int oks_router_run(oks_router *r, atomic_int *stop);
 void oks_router_free(oks_router *r);
 
 #endif

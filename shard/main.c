@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile int stop_flag;
+static atomic_int stop_flag;
 
 static void usage(FILE *f)
 {

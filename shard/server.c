@@ -4,6 +4,7 @@
  * searches arrive, point lookups keep readers free; and a worker answers a job whose deadline
  * passed while it was queued with STATUS_TIMEOUT instead of working on it, so a backlog left by
  * a burst is gone in moments instead of being worked through long after its clients left. */
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "shard/shard.h"
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define REPLY_ENDPOINT_FMT "inproc://shard-replies-%p"
@@ -26,13 +26,6 @@ typedef struct worker {
     pthread_t tid;
 } worker;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -43,7 +36,7 @@ static void *worker_main(void *arg)
     while ((j = oks_jobq_pop(w->q))) {
         Oks__Response r = OKS__RESPONSE__INIT;
         r.version = OKS_PROTO_VERSION;
-        if (oks_job_expired(j, now_ms())) {
+        if (oks_job_expired(j, oks_now_ms())) {
             atomic_fetch_add(&w->sh->expired, 1);
             r.status = OKS__STATUS__STATUS_TIMEOUT;
             r.error = strdup("the request's deadline passed while it waited in the shard's queue");
@@ -107,7 +100,7 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     zmq_msg_move(&j->conn, &m->f[0]);
     zmq_msg_move(&j->rid, &m->f[1]);
     j->req = req;
-    j->received_ms = now_ms();
+    j->received_ms = oks_now_ms();
     switch (req->op_case) {
     case OKS__REQUEST__OP_ADD:
         oks_jobq_push(&sh->adders, j);
@@ -128,7 +121,7 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     }
 }
 
-int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e)
+int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
 {
     const oks_shard_conf *me = &sh->conf->shards[sh->self];
     void *router = zmq_socket(sh->zctx, ZMQ_ROUTER);

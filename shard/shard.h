@@ -78,6 +78,6 @@ void *oks_shard_writer(void *arg);
 int oks_shard_commit_wait(oks_shard *sh, struct oks_ingest *jobs, size_t n);
 
 /* Runs the server until *stop becomes non-zero. */
-int oks_shard_run(oks_shard *sh, volatile int *stop, oks_err *e);
+int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e);
 
 #endif

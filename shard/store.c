@@ -2,6 +2,7 @@
 #include "shard/store.h"
 
 #include "lib/cluster.h"
+#include "lib/ldb.h"
 #include "lib/proto.h"
 #include "shard/intersect.h"
 #include "shard/keyidx.h"
@@ -29,27 +30,6 @@ struct oks_store {
     pthread_mutex_t wlock; /* read-modify-write */
     uint64_t keys, bytes, last_seq;
 };
-
-static int lerr(oks_err *e, char *err, const char *what)
-{
-    int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "leveldb %s: %s", what, err);
-    leveldb_free(err);
-    return r;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void mkdir_p(const char *dir)
 {
@@ -120,7 +100,7 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     char *err = NULL;
     s->db = leveldb_open(s->opt, dir, &err);
     if (err) {
-        int r = lerr(e, err, "open");
+        int r = oks_ldb_error(e, err, "leveldb", "open");
         s->db = NULL;
         oks_store_close(s);
         return r;
@@ -128,14 +108,14 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     size_t n = 0;
     char *m = leveldb_get(s->db, s->ro, "m", 1, &n, &err);
     if (err) {
-        int r = lerr(e, err, "read counters");
+        int r = oks_ldb_error(e, err, "leveldb", "read counters");
         oks_store_close(s);
         return r;
     }
     if (m && n == 24) {
-        s->keys = get_be64((uint8_t *)m);
-        s->bytes = get_be64((uint8_t *)m + 8);
-        s->last_seq = get_be64((uint8_t *)m + 16);
+        s->keys = oks_be64((uint8_t *)m);
+        s->bytes = oks_be64((uint8_t *)m + 8);
+        s->last_seq = oks_be64((uint8_t *)m + 16);
     }
     leveldb_free(m);
     *out = s;
@@ -173,7 +153,7 @@ static int decode_record(const char *v, size_t n, oks_store_record *rec)
 {
     if (n < REC_HEADER || v[0] != REC_FORMAT)
         return -1;
-    rec->updated = get_be64((const uint8_t *)v + REC_UPDATED_AT);
+    rec->updated = oks_be64((const uint8_t *)v + REC_UPDATED_AT);
     memcpy(rec->hash, v + REC_HASH_AT, 16);
     rec->key = oks_slice_of(v + REC_HEADER, n - REC_HEADER);
     return 0;
@@ -200,7 +180,7 @@ int oks_store_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_store_re
     memset(rec, 0, sizeof *rec);
     char *v = leveldb_get(s->db, s->ro, (char *)k, fpr_len + 1, &n, &err);
     if (err)
-        return lerr(e, err, "get");
+        return oks_ldb_error(e, err, "leveldb", "get");
     if (!v)
         return 0;
     if (parse_record(v, n, rec)) {
@@ -257,7 +237,7 @@ int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix
     leveldb_iter_destroy(it);
     oks_buf_release(&p);
     if (err)
-        return lerr(e, err, "scan");
+        return oks_ldb_error(e, err, "leveldb", "scan");
     return 0;
 }
 
@@ -268,7 +248,7 @@ static int get_fpr_value(oks_store *s, const uint8_t *k, size_t kl, uint8_t out[
     size_t n = 0;
     char *v = leveldb_get(s->db, s->ro, (const char *)k, kl, &n, &err);
     if (err)
-        return lerr(e, err, "get");
+        return oks_ldb_error(e, err, "leveldb", "get");
     if (!v)
         return 0;
     int ok = n == 20 || n == 32;
@@ -304,7 +284,7 @@ int oks_store_known(oks_store *s, const uint8_t keyid[8], const uint8_t *fpr, si
     size_t n = 0;
     char *v = leveldb_get(s->db, s->ro, (const char *)k, 9 + len, &n, &err);
     if (err)
-        return lerr(e, err, "get");
+        return oks_ldb_error(e, err, "leveldb", "get");
     int found = v != NULL;
     leveldb_free(v);
     return found;
@@ -387,7 +367,7 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             tmp.len = 0;
             uint8_t hdr[REC_HEADER];
             hdr[0] = REC_FORMAT;
-            put_be64(hdr + REC_UPDATED_AT, now);
+            oks_put_be64(hdr + REC_UPDATED_AT, now);
             memcpy(hdr + REC_HASH_AT, c->new_hash, 16);
             r = oks_buf_append(&tmp, hdr, REC_HEADER);
             r = r ? r : oks_buf_append(&tmp, c->new_key_bytes, c->new_key_len);
@@ -416,7 +396,7 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             break;
         tmp.len = oks__change__pack(&cg, tmp.data);
         uint8_t ck[9] = {'c'};
-        put_be64(ck + 1, seq);
+        oks_put_be64(ck + 1, seq);
         leveldb_writebatch_put(wb, (char *)ck, 9, (char *)tmp.data, tmp.len);
     }
     oks_keyidx_release(&oldx);
@@ -427,16 +407,16 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         return oks_err_set(e, r, OKS_NO_OFFSET, "store: out of memory building a batch");
     }
     uint8_t m[24];
-    put_be64(m, keys);
-    put_be64(m + 8, bytes);
-    put_be64(m + 16, seq);
+    oks_put_be64(m, keys);
+    oks_put_be64(m + 8, bytes);
+    oks_put_be64(m + 16, seq);
     leveldb_writebatch_put(wb, "m", 1, (char *)m, 24);
     char *err = NULL;
     leveldb_write(s->db, sync ? s->wo_sync : s->wo, wb, &err);
     leveldb_writebatch_destroy(wb);
     oks_buf_release(&tmp);
     if (err)
-        return lerr(e, err, "write");
+        return oks_ldb_error(e, err, "leveldb", "write");
     pthread_mutex_lock(&s->lock);
     s->keys = keys;
     s->bytes = bytes;
@@ -476,7 +456,7 @@ int oks_store_changes(oks_store *s, uint64_t after, size_t limit, oks_store_chan
                       void *arg, oks_err *e)
 {
     uint8_t ck[9] = {'c'};
-    put_be64(ck + 1, after + 1);
+    oks_put_be64(ck + 1, after + 1);
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
     size_t n = 0;
     for (leveldb_iter_seek(it, (char *)ck, 9); leveldb_iter_valid(it) && n < limit;
@@ -486,14 +466,14 @@ int oks_store_changes(oks_store *s, uint64_t after, size_t limit, oks_store_chan
         if (kl != 9 || k[0] != 'c')
             break;
         const char *v = leveldb_iter_value(it, &vl);
-        if (fn(get_be64((const uint8_t *)k + 1), (const uint8_t *)v, vl, arg))
+        if (fn(oks_be64((const uint8_t *)k + 1), (const uint8_t *)v, vl, arg))
             break;
         n++;
     }
     char *err = NULL;
     leveldb_iter_get_error(it, &err);
     leveldb_iter_destroy(it);
-    return err ? lerr(e, err, "change log") : 0;
+    return err ? oks_ldb_error(e, err, "leveldb", "change log") : 0;
 }
 
 int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks_store_key_fn fn,
@@ -525,7 +505,7 @@ int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks
     char *err = NULL;
     leveldb_iter_get_error(it, &err);
     leveldb_iter_destroy(it);
-    return err ? lerr(e, err, "scan keys") : 0;
+    return err ? oks_ldb_error(e, err, "leveldb", "scan keys") : 0;
 }
 
 /* One index list as an intersection cursor: a LevelDB iterator over the entries that start with
@@ -556,7 +536,7 @@ static int cursor_settle(index_cursor *c, oks_err *e)
     }
     char *err = NULL;
     leveldb_iter_get_error(c->it, &err);
-    return err ? lerr(e, err, "index scan") : r;
+    return err ? oks_ldb_error(e, err, "leveldb", "index scan") : r;
 }
 
 static int cursor_seek(void *cur, const uint8_t *target, size_t len, oks_err *e)

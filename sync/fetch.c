@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/pgp.h"
 #include "sync/peer.h"
@@ -42,13 +43,6 @@ typedef struct addq {
     body bd;
     int64_t started, deadline;
 } addq;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void body_free(body *b)
 {
@@ -98,7 +92,7 @@ static int hq_start(hq *q, const char *host, int port, const uint8_t (*h)[16], s
     }
     q->fd = fd;
     q->sending = 1;
-    q->started = now_ms();
+    q->started = oks_now_ms();
     q->deadline = q->started + timeout_ms;
     return 0;
 }
@@ -171,7 +165,6 @@ static int add_send(oks_client *cl, addq *a, uint64_t id, int timeout_ms, oks_er
 {
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__Add add = OKS__ADD__INIT;
-    q.version = OKS_PROTO_VERSION;
     q.op_case = OKS__REQUEST__OP_ADD;
     q.add = &add;
     add.keys = a->bd.keys;
@@ -180,7 +173,7 @@ static int add_send(oks_client *cl, addq *a, uint64_t id, int timeout_ms, oks_er
     int rc = oks_client_send(cl, id, &q, e);
     if (rc == 0) {
         a->id = id;
-        a->started = now_ms();
+        a->started = oks_now_ms();
         a->deadline = a->started + timeout_ms;
     }
     return rc;
@@ -247,7 +240,7 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
     body ready[2 * MAX_PAR];
     size_t nready = 0, next = 0;
     int nq = 0, na = 0, rc = 0, cur = ap, fails = 0;
-    uint64_t ids = ID_BASE + ((uint64_t)now_ms() << 16);
+    uint64_t ids = ID_BASE + (oks_now_ms() << 16);
     for (int i = 0; i < MAX_PAR; i++) {
         q[i].fd = -1;
         a[i].id = 0;
@@ -284,7 +277,7 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
             break;
         zmq_pollitem_t it[MAX_PAR + 2];
         int map[MAX_PAR + 2], ni = 0;
-        int64_t now = now_ms(), wait = 1000;
+        int64_t now = oks_now_ms(), wait = 1000;
         if (na) {
             it[ni] = (zmq_pollitem_t){oks_client_socket(cl), 0, ZMQ_POLLIN, 0};
             map[ni++] = -1;
@@ -307,7 +300,7 @@ int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t
         int pr = zmq_poll(it, ni, wait > 0 ? (long)wait : 0);
         if (pr < 0 && errno != EINTR && rc == 0)
             rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "poll: %s", zmq_strerror(errno));
-        now = now_ms();
+        now = oks_now_ms();
         for (int k = 0; pr > 0 && k < ni; k++) {
             if (map[k] == -2 && it[k].revents)
                 drop_incoming(o->listen_fd);

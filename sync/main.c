@@ -4,14 +4,15 @@
  * the set difference it learned, and can fetch the missing keys from the peer's hashquery.
  * The long-running worker (change-log following, gossip loop) builds on the same units.
  */
-#include <gcrypt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/cluster.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
 #include "sync/peer.h"
@@ -160,11 +161,11 @@ static int cmd_once(int argc, char **argv)
     fflush(stdout);
     if (do_fetch) {
         char host[64] = "127.0.0.1";
-        if (connect_to) {
-            const char *c = strrchr(connect_to, ':');
-            snprintf(host, sizeof host, "%.*s", (int)(c - connect_to), connect_to);
-        }
-        rc = fetch_keys(host, r.peer_http_port, &r, timeout_s * 1000);
+        unsigned port; /* the recon port; the peer's HTTP port came in its Config */
+        if (connect_to && oks_hostport_split(connect_to, host, sizeof host, &port, &e) != 0)
+            rc = 1; /* not reached: oks_sync_connect parsed it already */
+        else
+            rc = fetch_keys(host, r.peer_http_port, &r, timeout_s * 1000);
     }
     oks_recon_result_release(&r);
     oks_ptree_free(t);
@@ -212,8 +213,9 @@ static int cmd_hashes(int argc, char **argv)
 /* oks-sync run|rebuild -c oks.conf --tree DIR [--recon-port P] [--http-port P]
  * [--partner IP:PORT]... [--membership FILE] [--gossip-seconds N] [--stats FILE]
  * [--state FILE] [--fetch-batch N] [--fetch-parallel N] [--add-parallel N] [--log FILE] */
-static int cmd_worker(const char *cmd, int argc, char **argv)
+static int cmd_worker(int argc, char **argv)
 {
+    const char *cmd = argv[0];
     oks_sync_conf c;
     oks_sync_conf_default(&c);
     const char *log = NULL;
@@ -298,21 +300,25 @@ static int cmd_worker(const char *cmd, int argc, char **argv)
     return 0;
 }
 
+/* subcommands: each gets argv from its own name on */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"once", cmd_once},       {"hashes", cmd_hashes}, {"dump", cmd_hashes},
+    {"run", cmd_worker},      {"rebuild", cmd_worker},
+};
+
 int main(int argc, char **argv)
 {
-    if (!gcry_check_version("1.10.0")) {
+    if (oks_gcrypt_init()) {
         fprintf(stderr, "libgcrypt too old\n");
         return 2;
     }
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
     oks_log_open("oks-sync", NULL);
-    if (argc >= 2 && strcmp(argv[1], "once") == 0)
-        return cmd_once(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "rebuild") == 0))
-        return cmd_worker(argv[1], argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "hashes") == 0 || strcmp(argv[1], "dump") == 0))
-        return cmd_hashes(argc - 1, argv + 1);
+    for (size_t i = 0; argc >= 2 && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     usage();
     return 2;
 }

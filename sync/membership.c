@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "lib/log.h"
+#include "lib/net.h"
 
 static int resolve(const char *host, char ip[16])
 {
@@ -32,24 +33,9 @@ static int resolve(const char *host, char ip[16])
     return 0;
 }
 
-static int parse_port(const char *s, size_t l)
+/* adds host (hl bytes) and port (-1: malformed); 0, or -1 if malformed or full */
+static int add_member(oks_sync_members *m, const char *host, size_t hl, int p)
 {
-    long p = 0;
-    if (l == 0 || l > 5)
-        return -1;
-    for (size_t i = 0; i < l; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        p = p * 10 + (s[i] - '0');
-    }
-    return p >= 1 && p <= 65535 ? (int)p : -1;
-}
-
-/* adds host (hl bytes) and port text (pl bytes); 0, or -1 if malformed or full */
-static int add_member(oks_sync_members *m, const char *host, size_t hl, const char *port,
-                      size_t pl)
-{
-    int p = parse_port(port, pl);
     if (p < 0 || hl == 0 || hl >= sizeof m->v[0].host || m->n >= OKS_SYNC_MAX_MEMBERS)
         return -1;
     oks_sync_member *mb = &m->v[m->n];
@@ -101,7 +87,7 @@ int oks_sync_members_parse(const char *text, size_t len, const char *what, oks_s
             off = next;
             continue;
         }
-        if (nw < 2 || has_nul || add_member(m, w[0], wl[0], w[1], wl[1]) != 0) {
+        if (nw < 2 || has_nul || add_member(m, w[0], wl[0], oks_port_parse(w[1], wl[1])) != 0) {
             m->malformed++;
             oks_warn("membership %s line %zu: malformed entry skipped (expected \"HOST PORT\"%s)",
                      what, lineno, m->n >= OKS_SYNC_MAX_MEMBERS ? ", or too many members" : "");
@@ -139,11 +125,14 @@ int oks_sync_members_load(const char *path, oks_sync_members *m, oks_err *e)
 
 int oks_sync_members_add(oks_sync_members *m, const char *hostport, oks_err *e)
 {
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || add_member(m, hostport, (size_t)(colon - hostport), colon + 1,
-                             strlen(colon + 1)) != 0)
-        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "partner \"%s\" is not HOST:PORT (or too many)",
-                           hostport);
+    char host[sizeof m->v[0].host];
+    unsigned port;
+    oks_err pe;
+    if (oks_hostport_split(hostport, host, sizeof host, &port, &pe) != 0)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "partner: %s", pe.msg);
+    if (add_member(m, host, strlen(host), (int)port) != 0)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "partner \"%s\": more than %d members",
+                           hostport, OKS_SYNC_MAX_MEMBERS);
     return 0;
 }
 

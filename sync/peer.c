@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/net.h"
 #include "lib/pgp.h"
 
 static int wait_ev(int fd, short ev, int timeout_ms)
@@ -29,32 +30,37 @@ static int wait_ev(int fd, short ev, int timeout_ms)
 int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
 {
     char host[64];
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || (size_t)(colon - hostport) >= sizeof host)
-        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "peer \"%s\" is not HOST:PORT", hostport);
-    memcpy(host, hostport, (size_t)(colon - hostport));
-    host[colon - hostport] = '\0';
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    long port = strtol(colon + 1, NULL, 10);
-    if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "peer \"%s\": bad address", hostport);
-    sa.sin_port = htons((uint16_t)port);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    unsigned port;
+    oks_err pe;
+    if (oks_hostport_split(hostport, host, sizeof host, &port, &pe) != 0)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "peer: %s", pe.msg);
+    struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    struct sockaddr *sa = (struct sockaddr *)&sa4;
+    socklen_t sl = sizeof sa4;
+    if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
+        sa = (struct sockaddr *)&sa6;
+        sl = sizeof sa6;
+    } else if (inet_pton(AF_INET, host, &sa4.sin_addr) != 1) {
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
+                           "peer \"%s\": not an IPv4 or [IPv6] address", hostport);
+    }
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
+    if (connect(fd, sa, sl) != 0 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "connect %s: %s", hostport,
                            strerror(err));
     }
     int soerr = 0;
-    socklen_t sl = sizeof soerr;
+    socklen_t el = sizeof soerr;
     if (wait_ev(fd, POLLOUT, timeout_ms) <= 0) {
         close(fd);
         return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "connect %s: timed out", hostport);
     }
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el);
     if (soerr) {
         close(fd);
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "connect %s: %s", hostport,
@@ -63,7 +69,7 @@ int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
     return fd;
 }
 
-int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
+int oks_sync_listen(int port, int backlog, oks_err *e)
 {
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (ls < 0)
@@ -71,12 +77,20 @@ int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, 4) != 0) {
+    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, backlog) != 0) {
         int err = errno;
         close(ls);
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "listen on port %d: %s", port,
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "listen on recon port %d: %s", port,
                            strerror(err));
     }
+    return ls;
+}
+
+int oks_sync_accept_one(int port, int timeout_ms, oks_err *e)
+{
+    int ls = oks_sync_listen(port, 4, e);
+    if (ls < 0)
+        return ls;
     if (wait_ev(ls, POLLIN, timeout_ms) <= 0) {
         close(ls);
         return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "no connection within %d ms",

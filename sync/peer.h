@@ -11,8 +11,10 @@
 #include "lib/err.h"
 #include "sync/ptree.h"
 
-/* "HOST:PORT" (numeric IPv4) -> connected blocking socket, or a negative error. */
+/* "IPV4:PORT" or "[IPV6]:PORT" (numeric) -> connected socket, or a negative error. */
 int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e);
+/* A listening socket on 127.0.0.1:port (SO_REUSEADDR), or a negative error. */
+int oks_sync_listen(int port, int backlog, oks_err *e);
 /* Listens on 127.0.0.1:port and accepts one connection within timeout_ms. */
 int oks_sync_accept_one(int port, int timeout_ms, oks_err *e);
 /* Adds the SKS hash of every key of a binary keyring file; *n = keys added. */

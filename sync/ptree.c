@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ldb.h"
+
 #define MAX_DEPTH 64
 
 typedef struct elem {
@@ -236,13 +238,6 @@ static int mem_delete(oks_ptree *t, const uint8_t hash[16], oks_err *e)
     return 0;
 }
 
-static int db_err(oks_err *e, char *msg, const char *what)
-{
-    oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "prefix tree LevelDB %s: %s", what, msg);
-    leveldb_free(msg);
-    return OKS_E_IO;
-}
-
 int oks_ptree_open(const char *dir, oks_ptree **out, oks_err *e)
 {
     oks_ptree *t = calloc(1, sizeof *t);
@@ -262,7 +257,7 @@ int oks_ptree_open(const char *dir, oks_ptree **out, oks_err *e)
     t->ro = leveldb_readoptions_create();
     t->db = leveldb_open(t->opt, dir, &err);
     if (err) {
-        int rc = db_err(e, err, "open");
+        int rc = oks_ldb_error(e, err, "prefix tree LevelDB", "open");
         oks_ptree_free(t);
         *out = NULL;
         return rc;
@@ -344,7 +339,7 @@ int oks_ptree_apply(oks_ptree *t, const uint8_t (*add)[16], size_t nadd,
         leveldb_write(t->db, t->wo, wb, &err);
         leveldb_writebatch_destroy(wb);
         if (err)
-            return db_err(e, err, "write");
+            return oks_ldb_error(e, err, "prefix tree LevelDB", "write");
     }
     for (size_t i = 0; i < ndel; i++) {
         int rc = mem_delete(t, del[i], e);
@@ -388,7 +383,7 @@ int oks_ptree_meta_get(oks_ptree *t, const char *key, uint8_t **val, size_t *len
     char *v = leveldb_get(t->db, t->ro, mk, kl + 1, &vl, &err);
     free(mk);
     if (err)
-        return db_err(e, err, "read");
+        return oks_ldb_error(e, err, "prefix tree LevelDB", "read");
     if (!v)
         return oks_err_set(e, OKS_E_NOTFOUND, OKS_NO_OFFSET, "no metadata %s", key);
     *val = malloc(vl ? vl : 1);

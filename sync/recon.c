@@ -4,6 +4,7 @@
  * the end, which is what both SKS and conflux expect.
  */
 #include "sync/recon.h"
+#include "lib/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -42,16 +43,9 @@ typedef struct conn {
     oks_err *e;
 } conn;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_fd(conn *c, short ev, int timeout_ms, const char *what)
 {
-    int64_t left = c->deadline - now_ms();
+    int64_t left = c->deadline - oks_now_ms();
     if (left <= 0)
         return oks_err_set(c->e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "recon session deadline passed");
     if (timeout_ms < 0 || timeout_ms > left)
@@ -573,7 +567,7 @@ int oks_recon_session(int fd, enum oks_recon_role role, const oks_ptree *t,
                       const oks_recon_opts *o, oks_recon_result *res, oks_err *e)
 {
     memset(res, 0, sizeof *res);
-    session s = {{fd, OKS_BUF_INIT, OKS_BUF_INIT, 0, now_ms() + o->session_timeout_ms, o, e},
+    session s = {{fd, OKS_BUF_INIT, OKS_BUF_INIT, 0, oks_now_ms() + o->session_timeout_ms, o, e},
                  t, res, 0};
     int rc = config_exchange(&s.c, res);
     if (rc == 0)

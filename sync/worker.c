@@ -1,8 +1,7 @@
 /*
- * sync/worker: the sync daemon's loop (see worker.h). Change-log entries are applied one by one,
- * each in one LevelDB batch with the shard's cursor ("cursor.<shard>", BE64 sequence), so a
- * crash never loses or repeats a change (the entries of one ChangeLog answer are netted and
- * applied in one batch with the last cursor). Ignore set: metadata "ignore.<HEX>" = BE64 expiry.
+ * sync/worker: the sync daemon's loop and scheduling (see worker.h): the recon port, gossip
+ * with a random partner, sessions and their fetches, membership reloads, the state and stats
+ * files, signals. Following the change logs and the ignore set live in sync/follow.c.
  */
 #include "sync/worker.h"
 
@@ -12,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +21,15 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "lib/clock.h"
 #include "lib/cluster.h"
+#include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
 #include "sync/fetch.h"
+#include "sync/follow.h"
 #include "sync/membership.h"
 #include "sync/peer.h"
 #include "sync/recon.h"
@@ -36,30 +39,18 @@ typedef struct ctx {
     const oks_sync_conf *c;
     oks_cluster conf;
     void *zctx;
-    oks_client *client;
-    oks_ptree *t;
-    int timeout_ms;
+    oks_sync_follow fl;          /* router client, tree, ignore set */
     oks_sync_members *members;   /* membership file + command-line partners */
     struct stat members_st;      /* of the membership file when last read */
     int members_loaded;
     oks_sync_state *state;
-    size_t ignored;              /* entries of the ignore set not expired */
     char *membership;            /* --membership, else [sync] membership of oks.conf */
     char *state_path;            /* --state, else [sync] state of oks.conf */
     int listen_fd;               /* recon port, -1 */
 } ctx;
 
-static volatile sig_atomic_t stop_flag, hup_flag, rebuild_flag;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        hup_flag = 1;
-    else if (sig == SIGUSR1)
-        rebuild_flag = 1;
-    else
-        stop_flag = 1;
-}
+/* set by the signal handlers of lib/daemon.c: SIGINT/SIGTERM, SIGHUP, SIGUSR1 */
+static atomic_int stop_flag, hup_flag, rebuild_flag;
 
 void oks_sync_conf_default(oks_sync_conf *c)
 {
@@ -71,13 +62,6 @@ void oks_sync_conf_default(oks_sync_conf *c)
     c->fetch_batch = 100;
     c->fetch_parallel = 4;
     c->add_parallel = 4;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
@@ -92,22 +76,23 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s names no router", c->cluster_conf);
     }
     x->zctx = zmq_ctx_new();
-    x->client = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
-    if (!x->client) {
+    x->fl.client = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
+    x->fl.ignore_seconds = c->ignore_seconds;
+    if (!x->fl.client) {
         zmq_ctx_term(x->zctx);
         oks_cluster_release(&x->conf);
         return e ? e->code : OKS_E_IO;
     }
-    x->timeout_ms = (int)x->conf.router_deadline_ms + 2000;
+    x->fl.timeout_ms = (int)x->conf.router_deadline_ms + 2000;
     const char *mem = c->membership ? c->membership : x->conf.sync.membership;
     const char *st = c->state_path ? c->state_path : x->conf.sync.state;
     x->membership = mem[0] ? strdup(mem) : NULL;
     x->state_path = st[0] ? strdup(st) : NULL;
-    int rc = oks_ptree_open(c->tree_dir, &x->t, e);
+    int rc = oks_ptree_open(c->tree_dir, &x->fl.t, e);
     if (rc) {
         free(x->membership);
         free(x->state_path);
-        oks_client_free(x->client);
+        oks_client_free(x->fl.client);
         zmq_ctx_term(x->zctx);
         oks_cluster_release(&x->conf);
     }
@@ -120,147 +105,10 @@ static void ctx_close(ctx *x)
     free(x->state);
     free(x->membership);
     free(x->state_path);
-    oks_ptree_free(x->t);
-    oks_client_free(x->client);
+    oks_ptree_free(x->fl.t);
+    oks_client_free(x->fl.client);
     zmq_ctx_term(x->zctx);
     oks_cluster_release(&x->conf);
-}
-
-static int call(ctx *x, Oks__Request *q, Oks__Response **r, oks_err *e)
-{
-    q->version = OKS_PROTO_VERSION;
-    int rc = oks_client_call(x->client, q, r, x->timeout_ms, e);
-    if (rc)
-        return rc;
-    if ((*r)->status != OKS__STATUS__STATUS_OK) {
-        rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "router: %s", (*r)->error);
-        oks__response__free_unpacked(*r, NULL);
-        *r = NULL;
-    }
-    return rc;
-}
-
-/* shard names (malloc'd array of malloc'd strings) */
-static int shard_names(ctx *x, char ***names, size_t *n, oks_err *e)
-{
-    Oks__Request q = OKS__REQUEST__INIT;
-    Oks__GetStats st = OKS__GET_STATS__INIT;
-    q.op_case = OKS__REQUEST__OP_STATS;
-    q.stats = &st;
-    Oks__Response *r;
-    int rc = call(x, &q, &r, e);
-    if (rc)
-        return rc;
-    *names = calloc(r->n_shards ? r->n_shards : 1, sizeof **names);
-    *n = 0;
-    for (size_t i = 0; *names && i < r->n_shards; i++)
-        (*names)[(*n)++] = strdup(r->shards[i]->name);
-    oks__response__free_unpacked(r, NULL);
-    return *names ? 0 : OKS_E_NOMEM;
-}
-
-static uint64_t get_cursor(ctx *x, const char *shard)
-{
-    char key[300];
-    snprintf(key, sizeof key, "cursor.%s", shard);
-    uint8_t *v;
-    size_t l;
-    oks_err e;
-    uint64_t seq = 0;
-    if (oks_ptree_meta_get(x->t, key, &v, &l, &e) == 0) {
-        for (size_t i = 0; i < l && i < 8; i++)
-            seq = (seq << 8) | v[i];
-        free(v);
-    }
-    return seq;
-}
-
-/* nets one change into the pending adds/dels (a hash added then deleted cancels out) */
-static void net_change(uint8_t (*add)[16], size_t *nadd, uint8_t (*del)[16], size_t *ndel,
-                       const uint8_t *old, const uint8_t *new)
-{
-    if (old) {
-        size_t i;
-        for (i = 0; i < *nadd && memcmp(add[i], old, 16) != 0; i++)
-            ;
-        if (i < *nadd)
-            memmove(add[i], add[i + 1], (--*nadd - i) * 16);
-        else
-            memcpy(del[(*ndel)++], old, 16);
-    }
-    if (new) {
-        int small = 1;
-        for (int k = 1; k < 16; k++)
-            small &= new[k] == 0;
-        if (small && new[0] <= 2)
-            return; /* a hash equal to a sample point cannot be reconciled; skip it */
-        size_t i;
-        for (i = 0; i < *ndel && memcmp(del[i], new, 16) != 0; i++)
-            ;
-        if (i < *ndel)
-            memmove(del[i], del[i + 1], (--*ndel - i) * 16);
-        else
-            memcpy(add[(*nadd)++], new, 16);
-    }
-}
-
-static int catch_up_shard(ctx *x, const char *shard, size_t *applied, oks_err *e)
-{
-    char key[300];
-    snprintf(key, sizeof key, "cursor.%s", shard);
-    uint64_t cur = get_cursor(x, shard);
-    enum { LIMIT = 1000 };
-    uint8_t(*add)[16] = malloc(LIMIT * 16), (*del)[16] = malloc(LIMIT * 16);
-    int rc = add && del ? 0 : oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-    while (rc == 0) {
-        Oks__Request q = OKS__REQUEST__INIT;
-        Oks__ChangeLog cl = OKS__CHANGE_LOG__INIT;
-        q.op_case = OKS__REQUEST__OP_CHANGES;
-        q.changes = &cl;
-        cl.shard = (char *)shard;
-        cl.after_seq = cur;
-        cl.limit = LIMIT;
-        Oks__Response *r;
-        rc = call(x, &q, &r, e);
-        if (rc)
-            break;
-        size_t n = r->n_changes < LIMIT ? r->n_changes : LIMIT, nadd = 0, ndel = 0;
-        for (size_t i = 0; i < n; i++) {
-            const Oks__Change *ch = r->changes[i];
-            net_change(add, &nadd, del, &ndel, ch->old_hash.len == 16 ? ch->old_hash.data : NULL,
-                       ch->new_hash.len == 16 ? ch->new_hash.data : NULL);
-            cur = ch->seq;
-        }
-        oks__response__free_unpacked(r, NULL);
-        if (n == 0)
-            break;
-        uint8_t seq[8];
-        for (int k = 0; k < 8; k++)
-            seq[k] = (uint8_t)(cur >> (56 - 8 * k));
-        rc = oks_ptree_apply(x->t, (const uint8_t(*)[16])add, nadd, (const uint8_t(*)[16])del,
-                             ndel, key, seq, 8, e);
-        *applied += n;
-    }
-    free(add);
-    free(del);
-    return rc;
-}
-
-static int catch_up(ctx *x, oks_err *e)
-{
-    char **names;
-    size_t n, applied = 0;
-    int rc = shard_names(x, &names, &n, e);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = catch_up_shard(x, names[i], &applied, e);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    if (applied)
-        oks_info("tree: %zu changes applied, %zu hashes", applied, oks_ptree_count(x->t));
-    return rc;
 }
 
 int oks_sync_catch_up(const oks_sync_conf *c, oks_err *e)
@@ -269,7 +117,7 @@ int oks_sync_catch_up(const oks_sync_conf *c, oks_err *e)
     int rc = ctx_open(&x, c, e);
     if (rc)
         return rc;
-    rc = catch_up(&x, e);
+    rc = oks_sync_follow_catch_up(&x.fl, e);
     ctx_close(&x);
     return rc;
 }
@@ -286,14 +134,14 @@ static int remove_tree(const char *dir, oks_err *e)
 /* the running worker's own rebuild (SIGUSR1): drop the tree, reopen it empty, catch up */
 static int rebuild_in_place(ctx *x, oks_err *e)
 {
-    oks_ptree_free(x->t);
-    x->t = NULL;
+    oks_ptree_free(x->fl.t);
+    x->fl.t = NULL;
     int rc = remove_tree(x->c->tree_dir, e);
-    int rc2 = oks_ptree_open(x->c->tree_dir, &x->t, e);
+    int rc2 = oks_ptree_open(x->c->tree_dir, &x->fl.t, e);
     if (rc2)
         return rc2; /* the caller stops: no tree */
-    x->ignored = 0;
-    return rc ? rc : catch_up(x, e);
+    x->fl.ignored = 0;
+    return rc ? rc : oks_sync_follow_catch_up(&x->fl, e);
 }
 
 int oks_sync_rebuild(const oks_sync_conf *c, size_t *hashes, oks_err *e)
@@ -304,63 +152,18 @@ int oks_sync_rebuild(const oks_sync_conf *c, size_t *hashes, oks_err *e)
     int rc = ctx_open(&x, c, e);
     if (rc)
         return rc;
-    rc = catch_up(&x, e);
+    rc = oks_sync_follow_catch_up(&x.fl, e);
     if (hashes)
-        *hashes = oks_ptree_count(x.t);
+        *hashes = oks_ptree_count(x.fl.t);
     ctx_close(&x);
     return rc;
-}
-
-static int ignored(ctx *x, const uint8_t h[16])
-{
-    char key[64], hex[33];
-    oks_hex(hex, h, 16, 1);
-    snprintf(key, sizeof key, "ignore.%s", hex);
-    uint8_t *v;
-    size_t l;
-    oks_err e;
-    if (oks_ptree_meta_get(x->t, key, &v, &l, &e))
-        return 0;
-    uint64_t exp = 0;
-    for (size_t i = 0; i < l && i < 8; i++)
-        exp = (exp << 8) | v[i];
-    free(v);
-    return exp > (uint64_t)time(NULL);
-}
-
-static void ignore(void *arg, const uint8_t h[16])
-{
-    ctx *x = arg;
-    char key[64], hex[33];
-    oks_hex(hex, h, 16, 1);
-    snprintf(key, sizeof key, "ignore.%s", hex);
-    if (!ignored(x, h))
-        x->ignored++;
-    uint64_t exp = (uint64_t)time(NULL) + (uint64_t)x->c->ignore_seconds;
-    uint8_t v[8];
-    for (int k = 0; k < 8; k++)
-        v[k] = (uint8_t)(exp >> (56 - 8 * k));
-    oks_err e;
-    oks_ptree_apply(x->t, NULL, 0, NULL, 0, key, v, 8, &e);
-}
-
-static void count_ignored(void *arg, const char *key, size_t klen, const uint8_t *v, size_t vl)
-{
-    (void)key;
-    (void)klen;
-    ctx *x = arg;
-    uint64_t exp = 0;
-    for (size_t i = 0; i < vl && i < 8; i++)
-        exp = (exp << 8) | v[i];
-    if (exp > (uint64_t)time(NULL))
-        x->ignored++;
 }
 
 static void write_state(ctx *x)
 {
     oks_err e;
     if (x->state_path &&
-        oks_sync_state_write(x->state, x->state_path, oks_ptree_count(x->t), x->ignored, &e))
+        oks_sync_state_write(x->state, x->state_path, oks_ptree_count(x->fl.t), x->fl.ignored, &e))
         oks_warn("state file: %s", e.msg);
 }
 
@@ -414,7 +217,7 @@ static void write_stats(ctx *x, const char *peer, const oks_sync_round *rd, size
     oks_info("round with %s: %s; to fetch %zu (ignored %zu), fetched %zu, added %zu, peer learns "
              "%zu; tree %zu; %lld ms",
              peer, rc ? "failed" : "ok", nfetch, rd->ignored, rd->fetched, rd->added, rd->sent,
-             oks_ptree_count(x->t), (long long)rd->ms);
+             oks_ptree_count(x->fl.t), (long long)rd->ms);
     oks_sync_state_round(x->state, rd);
     write_state(x);
     if (!x->c->stats_path)
@@ -424,7 +227,7 @@ static void write_stats(ctx *x, const char *peer, const oks_sync_round *rd, size
         return;
     fprintf(f, "%ld %s %s fetch=%zu ignored=%zu fetched=%zu added=%zu sent=%zu tree=%zu\n",
             (long)time(NULL), peer, rc ? "failed" : "ok", nfetch, rd->ignored, rd->fetched,
-            rd->added, rd->sent, oks_ptree_count(x->t));
+            rd->added, rd->sent, oks_ptree_count(x->fl.t));
     fclose(f);
 }
 
@@ -440,10 +243,10 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
     oks_sync_round rd;
     memset(&rd, 0, sizeof rd);
     snprintf(rd.partner, sizeof rd.partner, "%s", label);
-    int64_t t0 = now_ms(), t1, t2;
-    int rc = oks_recon_session(fd, role, x->t, &o, &r, &e);
+    int64_t t0 = oks_now_ms(), t1, t2;
+    int rc = oks_recon_session(fd, role, x->fl.t, &o, &r, &e);
     close(fd);
-    t1 = now_ms();
+    t1 = oks_now_ms();
     oks_sync_fetch_stats fs;
     memset(&fs, 0, sizeof fs);
     if (rc)
@@ -452,7 +255,7 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
         /* hashes in the ignore set are not fetched again until they expire */
         size_t n = 0;
         for (size_t i = 0; i < r.nfetch; i++) {
-            if (ignored(x, r.fetch[i]))
+            if (oks_sync_ignored(&x->fl, r.fetch[i]))
                 rd.ignored++;
             else
                 memmove(r.fetch[n++], r.fetch[i], 16);
@@ -462,20 +265,20 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
                                   .http_parallel = x->c->fetch_parallel,
                                   .add_parallel = x->c->add_parallel,
                                   .http_timeout_ms = x->c->session_timeout_s * 1000,
-                                  .add_timeout_ms = x->timeout_ms,
+                                  .add_timeout_ms = x->fl.timeout_ms,
                                   .max_bytes = maxb > (2u << 20) ? maxb - (1u << 20) : maxb,
                                   .listen_fd = x->listen_fd,
-                                  .ignore = ignore,
-                                  .arg = x};
-        rc = oks_sync_fetch_add(x->client, peer_ip, (int)r.peer_http_port,
+                                  .ignore = oks_sync_ignore,
+                                  .arg = &x->fl};
+        rc = oks_sync_fetch_add(x->fl.client, peer_ip, (int)r.peer_http_port,
                                 (const uint8_t(*)[16])r.fetch, n, &fo, &fs, &e);
         if (rc)
             oks_warn("fetch from %s: %s", label, e.msg);
     }
-    t2 = now_ms();
-    if (catch_up(x, &e))
+    t2 = oks_now_ms();
+    if (oks_sync_follow_catch_up(&x->fl, &e))
         oks_warn("change log: %s", e.msg);
-    int64_t t3 = now_ms();
+    int64_t t3 = oks_now_ms();
     if (r.nfetch || r.sent)
         oks_info("round with %s: recon %lld ms, fetch+add %lld ms (hashqueries outstanding %lld "
                  "ms, adds outstanding %lld ms), tree update %lld ms",
@@ -492,29 +295,13 @@ static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_i
     oks_recon_result_release(&r);
 }
 
-static int listen_on(int port, oks_err *e)
-{
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (ls < 0)
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) || listen(ls, 16)) {
-        int err = errno;
-        close(ls);
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "recon port %d: %s", port, strerror(err));
-    }
-    return ls;
-}
-
 static int64_t next_gossip(const oks_sync_conf *c)
 {
     uint32_t r;
     gcry_create_nonce(&r, sizeof r);
     /* interval +-10 % */
     int64_t base = (int64_t)c->gossip_seconds * 1000;
-    return now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
+    return oks_now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
 }
 
 static void on_accept(ctx *x, int ls)
@@ -534,7 +321,7 @@ static void on_accept(ctx *x, int ls)
         return;
     }
     oks_err e;
-    if (catch_up(x, &e))
+    if (oks_sync_follow_catch_up(&x->fl, &e))
         oks_warn("change log: %s", e.msg);
     session(x, fd, OKS_RECON_REQUESTER, ip, x->members->v[m].label);
 }
@@ -570,7 +357,7 @@ static void gossip(ctx *x)
     memcpy(label, m->label, sizeof label);
     memcpy(ip, m->ip, sizeof ip);
     oks_err e;
-    if (catch_up(x, &e))
+    if (oks_sync_follow_catch_up(&x->fl, &e))
         oks_warn("change log: %s", e.msg);
     int fd = oks_sync_connect(hp, 30000, &e);
     if (fd < 0) {
@@ -597,79 +384,72 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
         ctx_close(&x);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int ls = c->recon_port ? listen_on(c->recon_port, e) : -1;
+    oks_daemon_signals(&stop_flag);
+    oks_daemon_signal(SIGHUP, &hup_flag);
+    oks_daemon_signal(SIGUSR1, &rebuild_flag);
+    int ls = c->recon_port ? oks_sync_listen(c->recon_port, 16, e) : -1;
     if (c->recon_port && ls < 0) {
         ctx_close(&x);
         return ls;
     }
     x.listen_fd = ls;
     load_members(&x, 1);
-    oks_ptree_meta_scan(x.t, "ignore.", count_ignored, &x);
-    if (catch_up(&x, e))
+    oks_sync_ignore_count(&x.fl);
+    if (oks_sync_follow_catch_up(&x.fl, e))
         oks_warn("change log: %s", e->msg);
     write_state(&x);
     oks_info("oks-sync: tree %zu hashes, recon port %d, %zu partners, gossip %d s, %zu hashes "
              "in the ignore set",
-             oks_ptree_count(x.t), c->recon_port, x.members->n, c->gossip_seconds, x.ignored);
+             oks_ptree_count(x.fl.t), c->recon_port, x.members->n, c->gossip_seconds, x.fl.ignored);
     oks_notify_ready();
     int64_t gossip_at = c->gossip_seconds > 0 ? next_gossip(c) : -1;
-    int64_t catch_at = now_ms() + 1000;
-    while (!stop_flag) {
-        int64_t wait = 1000, now = now_ms();
+    int64_t catch_at = oks_now_ms() + 1000;
+    while (!atomic_load(&stop_flag)) {
+        int64_t wait = 1000, now = oks_now_ms();
         if (gossip_at >= 0 && gossip_at - now < wait)
             wait = gossip_at - now > 0 ? gossip_at - now : 0;
         struct pollfd p = {ls, POLLIN, 0};
         int pr = ls >= 0 ? poll(&p, 1, (int)wait) : poll(NULL, 0, (int)wait);
-        if (hup_flag) {
-            hup_flag = 0;
+        if (atomic_exchange(&hup_flag, 0)) {
             oks_info("SIGHUP: reloading the membership");
             load_members(&x, 1);
         }
-        if (rebuild_flag) {
-            rebuild_flag = 0;
+        if (atomic_exchange(&rebuild_flag, 0)) {
             oks_info("SIGUSR1: rebuilding the tree from the change logs");
-            int64_t t0 = now_ms();
+            int64_t t0 = oks_now_ms();
             oks_err re;
             if (rebuild_in_place(&x, &re)) {
                 oks_error("rebuild: %s", re.msg);
-                if (!x.t) {
+                if (!x.fl.t) {
                     rc = re.code;
                     if (e)
                         *e = re;
                     break;
                 }
             } else
-                oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x.t),
-                         (long long)(now_ms() - t0));
+                oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x.fl.t),
+                         (long long)(oks_now_ms() - t0));
             x.state->rebuilds++;
             write_state(&x);
         }
         if (pr > 0 && (p.revents & POLLIN))
             on_accept(&x, ls);
-        now = now_ms();
+        now = oks_now_ms();
         if (gossip_at >= 0 && now >= gossip_at) {
             gossip(&x);
             gossip_at = next_gossip(c);
         }
         if (now >= catch_at) {
             load_members(&x, 0);
-            if (catch_up(&x, e))
+            if (oks_sync_follow_catch_up(&x.fl, e))
                 oks_warn("change log: %s", e->msg);
-            catch_at = now_ms() + 1000;
+            catch_at = oks_now_ms() + 1000;
         }
     }
     if (ls >= 0)
         close(ls);
     oks_notify_stopping();
-    oks_info("oks-sync: stopping, tree %zu hashes", x.t ? oks_ptree_count(x.t) : 0);
+    oks_info("oks-sync: stopping, tree %zu hashes", x.fl.t ? oks_ptree_count(x.fl.t) : 0);
     ctx_close(&x);
     return rc;
 }

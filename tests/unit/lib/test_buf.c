@@ -34,6 +34,20 @@ static void hex_round_trip_and_rejects_bad_digits(void **state)
     assert_int_equal(oks_unhex(out, "00ag7fff", 4), -1);
 }
 
+static void be64_round_trip_is_big_endian(void **state)
+{
+    (void)state;
+    uint8_t b[8];
+    oks_put_be64(b, 0x0102030405060708ull);
+    static const uint8_t want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_memory_equal(b, want, 8);
+    assert_true(oks_be64(b) == 0x0102030405060708ull);
+    oks_put_be64(b, UINT64_MAX - 1);
+    assert_int_equal(b[0], 0xff);
+    assert_int_equal(b[7], 0xfe);
+    assert_true(oks_be64(b) == UINT64_MAX - 1);
+}
+
 static void err_names_offset(void **state)
 {
     (void)state;
@@ -49,6 +63,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buf_grows_and_terminates),
         cmocka_unit_test(hex_round_trip_and_rejects_bad_digits),
+        cmocka_unit_test(be64_round_trip_is_big_endian),
         cmocka_unit_test(err_names_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

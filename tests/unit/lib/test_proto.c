@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,6 +199,93 @@ static void multipart_frames_arrive_whole_and_extra_frames_are_flagged(void **st
     zmq_ctx_term(ctx);
 }
 
+/* A router stand-in on a real ROUTER socket: answers each request with the next status of its
+ * list, echoing the caller's id, and records the version each request arrived with. */
+typedef struct answerer {
+    void *sock;
+    const Oks__Status *statuses;
+    size_t n;
+    unsigned versions[8];
+} answerer;
+
+static void *answer(void *arg)
+{
+    answerer *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        oks_zframes m;
+        if (oks_zrecv(a->sock, &m, 0) != 0 || m.n != 3)
+            return NULL;
+        oks_slice body = oks_zframe(&m, 2);
+        Oks__Request *q = oks__request__unpack(NULL, body.len, body.ptr);
+        a->versions[i] = q ? q->version : 999;
+        if (q)
+            oks__request__free_unpacked(q, NULL);
+        oks_buf b = OKS_BUF_INIT;
+        oks_proto_pack_error(a->statuses[i], "why", &b);
+        oks_slice parts[3] = {oks_zframe(&m, 0), oks_zframe(&m, 1), oks_slice_of(b.data, b.len)};
+        oks_zsend(a->sock, parts, 3, 0);
+        oks_buf_release(&b);
+        oks_zframes_close(&m);
+    }
+    return NULL;
+}
+
+static void client_sets_the_version_and_checks_the_status(void **state)
+{
+    (void)state;
+    static const Oks__Status st[] = {
+        OKS__STATUS__STATUS_OK,          OKS__STATUS__STATUS_NOT_FOUND,
+        OKS__STATUS__STATUS_UNAVAILABLE, OKS__STATUS__STATUS_WRONG_SHARD,
+        OKS__STATUS__STATUS_NOT_FOUND,   OKS__STATUS__STATUS_OK,
+    };
+    void *ctx = zmq_ctx_new();
+    answerer a = {.sock = zmq_socket(ctx, ZMQ_ROUTER), .statuses = st, .n = 6};
+    oks_zsock_defaults(a.sock, 1 << 20);
+    assert_int_equal(zmq_bind(a.sock, "inproc://test-client"), 0);
+    oks_err e;
+    oks_client *c = oks_client_new(ctx, "inproc://test-client", 1 << 20, &e);
+    assert_non_null(c);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, answer, &a), 0);
+    Oks__Request q = OKS__REQUEST__INIT; /* version left 0 */
+    Oks__GetStats gs = OKS__GET_STATS__INIT;
+    q.op_case = OKS__REQUEST__OP_STATS;
+    q.stats = &gs;
+    Oks__Response *r;
+    /* answers: OK and NOT_FOUND come back, cluster failures are errors */
+    assert_int_equal(oks_client_call_checked(c, &q, &r, 5000, OKS_CALL_ANSWERS, &e), 0);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    oks__response__free_unpacked(r, NULL);
+    assert_int_equal(oks_client_call_checked(c, &q, &r, 5000, OKS_CALL_ANSWERS, &e), 0);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_NOT_FOUND);
+    oks__response__free_unpacked(r, NULL);
+    assert_int_equal(oks_client_call_checked(c, &q, &r, 5000, OKS_CALL_ANSWERS, &e),
+                     OKS_E_UNAVAILABLE);
+    assert_null(r);
+    assert_string_equal(e.msg, "router: STATUS_UNAVAILABLE: why");
+    assert_int_equal(oks_client_call_checked(c, &q, &r, 5000, OKS_CALL_ANSWERS, &e),
+                     OKS_E_UNAVAILABLE);
+    assert_null(r);
+    /* OK only: NOT_FOUND is an error too */
+    assert_int_equal(oks_client_call_checked(c, &q, &r, 5000, OKS_CALL_OK_ONLY, &e),
+                     OKS_E_UNAVAILABLE);
+    assert_null(r);
+    assert_string_equal(e.msg, "router: STATUS_NOT_FOUND: why");
+    assert_int_equal(oks_client_call_checked(c, &q, &r, 5000, OKS_CALL_OK_ONLY, &e), 0);
+    oks__response__free_unpacked(r, NULL);
+    pthread_join(th, NULL);
+    for (size_t i = 0; i < a.n; i++)
+        assert_int_equal(a.versions[i], OKS_PROTO_VERSION);
+    assert_int_equal(q.version, 0); /* the caller's request is not written to */
+    assert_true(oks_proto_status_unavailable(OKS__STATUS__STATUS_TIMEOUT));
+    assert_true(oks_proto_status_unavailable(OKS__STATUS__STATUS_INTERNAL));
+    assert_false(oks_proto_status_unavailable(OKS__STATUS__STATUS_PARTIAL));
+    assert_false(oks_proto_status_unavailable(OKS__STATUS__STATUS_BAD_REQUEST));
+    oks_client_free(c);
+    zmq_close(a.sock);
+    zmq_ctx_term(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +298,7 @@ int main(void)
         cmocka_unit_test(error_reply_carries_status_and_reason),
         cmocka_unit_test(status_of_maps_error_codes),
         cmocka_unit_test(multipart_frames_arrive_whole_and_extra_frames_are_flagged),
+        cmocka_unit_test(client_sets_the_version_and_checks_the_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ typedef struct fixture {
     oks_cluster conf;
     oks_router *router;
     pthread_t tid;
-    volatile int stop;
+    atomic_int stop;
     oks_client *client;
     uint64_t next_id;
 } fixture;
