@@ -49,7 +49,6 @@ run_integration() { # [filter]
   export OKS_ROOT=$ROOT
   export OKS_BIN=${OKS_BIN:-$ROOT/build/bin}
   export OKS_ASAN_BIN=${OKS_ASAN_BIN:-$ROOT/build/asan/bin}
-  export OKS_SHARED=${OKS_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
   for s in tests/integration/[0-9]*.sh; do
     [ -f "$s" ] || continue
     name=${s##*/}

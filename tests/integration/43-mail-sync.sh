@@ -11,13 +11,11 @@ M=$D/m
 cleanup() {
   bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/a" >/dev/null 2>&1
   bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/b" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
   gpg_home_cleanup "$G"; rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 POP=$(free_port) SMTP=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
 common=(--shards 1 --mail-pop3 "127.0.0.1:$POP" --mail-password secret
         --mail-smtp "127.0.0.1:$SMTP" --mail-poll-seconds 1)
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/a" "${common[@]}" --mail-user keyserver \
