@@ -9,7 +9,8 @@ PKGS=(
   build-essential pkg-config clang
   libleveldb-dev libzmq3-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
-  # tests: real clients, real peers, real corpus
+  # tests: real clients, real peers, real corpus (tests/harness/ runs sks, dovecot with
+  # dovecot-pop3d and python3-aiosmtpd; openssl and curl probe their readiness)
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography swaks curl jq haproxy
   openssl libsasl2-modules
