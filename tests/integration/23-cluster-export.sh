@@ -84,7 +84,8 @@ check "a missing file: exit 1 naming it" \
 for i in 1 2 3 4 5 6 7 8; do cat /usr/share/keyrings/debian-keyring.gpg; done >"$D/big.gpg"
 "$CTL" import --quiet --batch 1 --window 1 "$D/big.gpg" >"$D/shrink.txt" 2>&1 &
 pid=$!
-sleep 0.3
+# truncated once the import has the file mapped (and before it is through: 7,000 keys one by one)
+wait_for 60 grep -q "$D/big.gpg" "/proc/$pid/maps"
 : >"$D/big.gpg"
 wait $pid
 rc=$?
