@@ -62,8 +62,8 @@ check "... and the next get shows it without waiting" has_uids 3
 
 # deleted
 "$OKS_BIN/oksctl" delete "$FPR2" >/dev/null
-check "a deleted key is 404 within seconds" \
-  wait_for 10 test "$(code "$U/pks/lookup?op=get&options=mr&search=0x$FPR2")" = 404
+gone() { [ "$(code "$U/pks/lookup?op=get&options=mr&search=0x$FPR2")" = 404 ]; }
+check "a deleted key turns 404" wait_for 10 gone
 
 # no router: cached answers are not served forever
 curl -s "$GET" >/dev/null; curl -s "$GET" >/dev/null

@@ -49,9 +49,13 @@ gpg_home() {
 }
 gpg_home_cleanup() { GNUPGHOME=$1 gpgconf --kill all >/dev/null 2>&1; rm -rf "$1"; }
 
-# wait_for SECONDS command...: polls every 0.1 s until the command succeeds.
+# wait_for SECONDS command...: polls every 0.1 s until the command succeeds. It waits at least
+# OKS_WAIT_MIN seconds (default 120) whatever SECONDS says: a loaded machine may take that long
+# for what takes a second when it is idle, and waiting longer costs time only when the command
+# never succeeds (a test fails then).
 wait_for() {
   local t=$1; shift
+  [ "$t" -ge "${OKS_WAIT_MIN:-120}" ] 2>/dev/null || t=${OKS_WAIT_MIN:-120}
   local end=$((SECONDS + t))
   while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   return 1
