@@ -5,12 +5,11 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/oks" >/dev/null 2>&1; rm -rf "$D"; }
-at_exit cleanup
+at_exit rm -rf "$D"
 KR=/usr/share/keyrings/debian-keyring.gpg
 hkp=$(free_port); recon=$(free_port); P=$(free_port)
 sks_start "$D/sks" "$hkp" "$recon" "$KR" || { not_ok "SKS starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/oks" --shards 2 --http-port "$P" >/dev/null ||
+cluster_up "$D/oks" --shards 2 --http-port "$P" ||
   { not_ok "OKS starts"; finish; }
 OKS_CONFIG=$D/oks/oks.conf "$OKS_BIN/oksctl" import --quiet "$KR" >/dev/null
 ok "SKS on $hkp and OKS on $P hold $KR"

@@ -4,14 +4,13 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; rm -rf "$D"; }
-trap cleanup EXIT
+at_exit rm -rf "$D"
 P=$(free_port)
 # Buckets refill at one token per 1000 s: none comes back while the test runs, however slowly
 # the machine runs it, so every count below is exact.
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 1 --http-port "$P" \
+cluster_up "$D" --shards 1 --http-port "$P" \
   --http-opt rate_lookup=0.001 --http-opt burst_lookup=5 --http-opt rate_upload=0.001 \
-  --http-opt burst_upload=2 --http-opt trusted_proxies=127.0.0.1 >/dev/null ||
+  --http-opt burst_upload=2 --http-opt trusted_proxies=127.0.0.1 ||
   { not_ok "cluster starts"; finish; }
 U=http://127.0.0.1:$P
 burst() { # n headers... -> status codes, one per line

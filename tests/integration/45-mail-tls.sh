@@ -11,8 +11,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
 M=$D/m
-cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1; rm -rf "$D"; }
-at_exit cleanup
+at_exit rm -rf "$D"
 POP=$(free_port) SMTP=$(free_port) STLS=$(free_port) POPS=$(free_port) SMTPS=$(free_port)
 SMTPSI=$(free_port)
 mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
@@ -39,7 +38,7 @@ smtp_tls_servers() {
 check "STARTTLS+AUTH and SMTPS+AUTH SMTP servers start" smtp_tls_servers
 SMTPSLOG=$M/log/smtps.log SMTPSILOG=$M/log/smtpsi.log
 
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
+cluster_up "$D/c" --shards 1 || { not_ok "cluster starts"; finish; }
 conf() { # NAME key=value...: the cluster config plus a [mail] section
   local f=$D/$1.conf; shift
   { cat "$D/c/oks.conf"; echo; echo "[mail]"

@@ -11,13 +11,12 @@ M=$D/m
 GWPID=
 cleanup() {
   [ -n "$GWPID" ] && kill "$GWPID" 2>/dev/null && wait "$GWPID" 2>/dev/null
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
   rm -rf "$D"
 }
 at_exit cleanup
 POP=$(free_port) SMTP=$(free_port)
 mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
+cluster_up "$D/c" --shards 1 || { not_ok "cluster starts"; finish; }
 OWNER=$(mail_owner "$M")
 C=$D/gw.conf
 { cat "$D/c/oks.conf"; cat <<EOC

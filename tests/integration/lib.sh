@@ -61,6 +61,18 @@ wait_for() {
   return 1
 }
 
+# cluster_up DIR [deploy/local.sh up options...]: a local cluster in DIR (state, logs and the
+# config DIR/oks.conf), stopped at exit.
+cluster_up() {
+  local dir=$1; shift
+  at_exit cluster_down "$dir"
+  bash "$OKS_ROOT/deploy/local.sh" up --dir "$dir" "$@" >/dev/null
+}
+cluster_down() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$1" >/dev/null 2>&1; }
+
+# http_code URL [curl options...]: the status code of a request (000 when none came back)
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
 # ---- reference servers (tests/harness/): each *_start registers its stop with at_exit
 
 # sks_start DIR HKP_PORT RECON_PORT [KEYRING...]: a private SKS 1.1.6 on 127.0.0.1 whose
