@@ -1,5 +1,6 @@
 # Shared helpers for integration scripts (sourced). Each script runs with set -u, prints
-# "ok - what" / "not ok - what" lines, and cleans up what it started (trap on EXIT).
+# "ok - what" / "not ok - what" lines, and cleans up what it started (at_exit below, or its
+# own EXIT trap).
 : "${OKS_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${OKS_BIN:=$OKS_ROOT/build/bin}"
 : "${OKS_ASAN_BIN:=$OKS_ROOT/build/asan/bin}"
