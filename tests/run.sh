@@ -56,7 +56,7 @@ run_integration() { # [filter]
     log=$LOGDIR/integration_${name%.sh}.log
     echo "== $name"
     local t0=$SECONDS
-    timeout --kill-after=10 "${OKS_TEST_TIMEOUT:-900}" bash "$s" >"$log" 2>&1 </dev/null; rc=$?
+    timeout --kill-after=60 "${OKS_TEST_TIMEOUT:-900}" bash "$s" >"$log" 2>&1 </dev/null; rc=$?
     p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^not ok - ' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited $rc" >>"$log"; fi
     passed=$((passed + p)); failed=$((failed + f))
