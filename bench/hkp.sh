@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HKP side by side (the "HKP: OKS vs SKS" section of bench/RESULTS.md): the same minted keys
-# loaded into OKS (deploy/local.sh, 2 shards + oks-gw-http) and into SKS (../shared/peers/sks),
+# loaded into OKS (deploy/local.sh, 2 shards + oks-gw-http) and into SKS (tests/harness/sks.sh),
 # then each workload run against OKS and SKS in alternation with oks-bench: get by fingerprint
 # at several connection counts, index by e-mail (16 and 64 connections), the mixed workload
 # (90% get, 8% index, 2% add) and uploads of fresh keys. Lookups are measured twice on OKS: through its gateway with the
@@ -26,13 +26,13 @@ SEC="HKP: OKS vs SKS"; TAG=""
 N=${1:-5000}; SECS=${2:-5}; shift 2 2>/dev/null || shift $#
 CONNS=("$@"); [ ${#CONNS[@]} -gt 0 ] || CONNS=(1 16 64)
 B=build/bin
-SKSD=${OKS_SHARED:-$(cd .. && pwd)/shared}/peers/sks
+SKS_HARNESS=tests/harness/sks.sh
 D=$(mktemp -d /tmp/oksh.XXXXXX)
 NC_PID=
 cleanup() {
   [ -n "$NC_PID" ] && kill "$NC_PID" 2>/dev/null
   bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1 || true
-  sh "$SKSD/stop.sh" "$D/s" >/dev/null 2>&1 || true
+  bash "$SKS_HARNESS" stop "$D/s" >/dev/null 2>&1 || true
   rm -rf "$D"
 }
 trap cleanup EXIT
@@ -52,7 +52,7 @@ sed '/^\[http\]/a cache_mb = 0' "$D/oks/oks.conf" >"$D/nocache.conf"
 NC_PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$NP/pks/health" && break; sleep 0.1; done
 SP=$(port); RP=$(port)
-SKS_START_TIMEOUT=120 sh "$SKSD/start.sh" "$D/s" "$SP" "$RP" "$D/keys.pgp" >"$D/sks.env" 2>"$D/sks.err" ||
+SKS_START_TIMEOUT=600 bash "$SKS_HARNESS" start "$D/s" "$SP" "$RP" "$D/keys.pgp" >"$D/sks.env" 2>"$D/sks.err" ||
   { cat "$D/sks.err" >&2; exit 1; }
 . "$D/sks.env"
 

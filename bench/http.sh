@@ -18,14 +18,13 @@ while [ $# -gt 0 ]; do
 done
 KR=${1:-/usr/share/keyrings/debian-keyring.gpg}
 SECS=${2:-5}
-SHARED=${OKS_SHARED:-$(cd .. && pwd)/shared}
 B=build/bin
 D=$(mktemp -d /tmp/oksh.XXXXXX)
 H2O_PID= NC_PID=
 cleanup() {
   [ -n "$H2O_PID" ] && kill "$H2O_PID" 2>/dev/null
   [ -n "$NC_PID" ] && kill "$NC_PID" 2>/dev/null
-  sh "$SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1 || true
+  bash tests/harness/sks.sh stop "$D/sks" >/dev/null 2>&1 || true
   bash deploy/local.sh down --dir "$D/oks" >/dev/null 2>&1; rm -rf "$D"
 }
 trap cleanup EXIT
@@ -38,7 +37,7 @@ sed '/^\[http\]/a cache_mb = 0' "$D/oks/oks.conf" >"$D/nocache.conf"
 NC_PID=$!
 OKS_CONFIG=$D/oks/oks.conf "$B/oksctl" import --quiet "$KR" >/dev/null
 mkdir -p "$D/sks" "$D/static"
-sh "$SHARED/peers/sks/start.sh" "$D/sks" "$SP" "$RP" "$KR" >"$D/sks.env" 2>&1
+bash tests/harness/sks.sh start "$D/sks" "$SP" "$RP" "$KR" >"$D/sks.env"
 . <(grep '^SKS_' "$D/sks.env")
 "$B/oksctl" inspect --json "$KR" >"$D/keys.json"
 /usr/bin/python3 - "$D" <<'PY'
@@ -131,7 +130,7 @@ section() {
   echo "  rotating over the $(wc -l <"$D/get.paths") keys' fingerprints / e-mail addresses; OKS = gw-http (2 threads)"
   echo "  + router + $SHARDS shards, its answer cache warm (every key fetched once before); -nocache = a"
   echo "  second gateway on the same cluster with \`cache_mb = 0\` (every request goes to the shards);"
-  echo "  SKS = ../shared/peers/sks with the same keyring; h2o = the same armored bytes as static files."
+  echo "  SKS = tests/harness/sks.sh with the same keyring; h2o = the same armored bytes as static files."
   echo "  \`-large\` rows: only the $LARGE keys of 50 KB or more as OKS serves them (binary; mean $LARGE_KB KB,"
   echo "  largest $LARGE_MAX KB)"
   echo

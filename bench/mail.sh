@@ -15,8 +15,6 @@ WRITE=0; [ "${1:-}" = --write ] && { WRITE=1; shift; }
 PYSINK=0; [ "${1:-}" = --python-sink ] && { PYSINK=1; shift; }
 KR=${1:-/usr/share/keyrings/debian-keyring.gpg}
 N=${2:-1000}
-SHARED=${OKS_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-[ -d "$SHARED/mail" ] || { echo "bench/mail.sh: no mail stack in $SHARED/mail (set OKS_SHARED)" >&2; exit 1; }
 BIN=$ROOT/build/bin
 D=$(mktemp -d /tmp/oksbm.XXXXXX); chmod 755 "$D"
 M=$D/m
@@ -26,14 +24,14 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
   bash deploy/local.sh down --dir "$D/c" >/dev/null 2>&1 || true
-  bash "$SHARED/mail/stop.sh" "$M" >/dev/null 2>&1 || true
+  bash tests/harness/mail.sh stop "$M" >/dev/null 2>&1 || true
   rm -rf "$D"
   [ -n "${RD:-}" ] && [ "$RD" != "$D" ] && rm -rf "$RD"
 }
 trap cleanup EXIT
 fp() { /usr/bin/python3 deploy/free_port.py; }
 POP=$(fp) SMTP=$(fp)
-bash "$SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >/dev/null
+bash tests/harness/mail.sh start "$M" "$POP" "$SMTP"
 REPLIES=$M/mail/alice/new
 if [ $PYSINK -eq 0 ]; then
   SMTP=$(fp)

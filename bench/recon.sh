@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build/bin
-S=${OKS_SHARED:-$(cd .. && pwd)/shared}
+SKS_HARNESS=tests/harness/sks.sh
 K=/usr/share/keyrings/debian-keyring.gpg
 W=build/bench-recon
 mkdir -p "$W"
@@ -27,7 +27,7 @@ el() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 T=$(mktemp -d /tmp/oksrb.XXXXXX)
 cleanup() {
   for d in "$T"/c*; do [ -d "$d" ] && bash deploy/local.sh down --dir "$d" >/dev/null 2>&1; done
-  for d in "$T"/s*; do [ -d "$d" ] && sh "$S/peers/sks/stop.sh" "$d" >/dev/null 2>&1; done
+  for d in "$T"/s*; do [ -d "$d" ] && bash "$SKS_HARNESS" stop "$d" >/dev/null 2>&1; done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -96,7 +96,7 @@ for N in "${SIZES[@]}"; do
   # 3. OKS <-> SKS and SKS <-> SKS
   command -v sks >/dev/null 2>&1 || [ -x /usr/sbin/sks ] || continue
   h1=$(fp); r1=$(fp); h2=$(fp); r2=$(fp); hc=$(fp); rc=$(fp)
-  PARTNER="127.0.0.1 $rc" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
+  SKS_PARTNERS=$rc SKS_GOSSIP_SECONDS=1 bash "$SKS_HARNESS" start "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null
   bash deploy/local.sh up --dir "$T/cc$N" --shards 2 --http-port "$hc" >/dev/null
   OKS_CONFIG=$T/cc$N/oks.conf $B/oksctl import "$K" >/dev/null
   rm -f "$T"/pos.*; t0=$(now)
@@ -105,13 +105,13 @@ for N in "${SIZES[@]}"; do
   echo "| $N | convergence OKS↔SKS (OKS lacks D) | $r |"
   grep -h 'round with.*fetch+add' "$T/cc$N/log/sync.log" | sed 's/^\([^ ]*\) .*round with [^ ]* /  phases (\1): /' >&2 || true
   bash deploy/local.sh down --dir "$T/cc$N" >/dev/null
-  sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1
-  PARTNER="127.0.0.1 $r2" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null 2>&1
+  bash "$SKS_HARNESS" stop "$T/s1$N"
+  SKS_PARTNERS=$r2 SKS_GOSSIP_SECONDS=1 bash "$SKS_HARNESS" start "$T/s1$N" "$h1" "$r1" "$K" "$D" >/dev/null
   rm -f "$T"/pos.*; t0=$(now)
-  PARTNER="127.0.0.1 $r1" SKS_GOSSIP_SECONDS=1 sh "$S/peers/sks/start.sh" "$T/s2$N" "$h2" "$r2" "$K" >/dev/null 2>&1
+  SKS_PARTNERS=$r1 SKS_GOSSIP_SECONDS=1 bash "$SKS_HARNESS" start "$T/s2$N" "$h2" "$r2" "$K" >/dev/null
   if wait_until 900 served_all "$h2" "$W/d$N.list"; then t1=$(now); r=$(el "$t0" "$t1"); else r="timeout"; fi
   echo "| $N | convergence SKS↔SKS (second SKS lacks D; includes its start) | $r |"
-  sh "$S/peers/sks/stop.sh" "$T/s1$N" >/dev/null 2>&1; sh "$S/peers/sks/stop.sh" "$T/s2$N" >/dev/null 2>&1
+  bash "$SKS_HARNESS" stop "$T/s1$N"; bash "$SKS_HARNESS" stop "$T/s2$N"
 done
 if [ "$BIG" -gt 0 ]; then
   mint "$BIG"

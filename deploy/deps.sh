@@ -13,7 +13,8 @@ PKGS=(
   libsystemd-dev
   # packaging: make deb, lintian, unit checks, the booted-container install test
   devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
-  # tests: real clients, real peers, real corpus
+  # tests: real clients, real peers, real corpus (tests/harness/ runs sks, dovecot with
+  # dovecot-pop3d and python3-aiosmtpd; openssl and curl probe their readiness)
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography python3-h2 swaks curl jq haproxy
   openssl libsasl2-modules

@@ -49,7 +49,6 @@ run_integration() { # [filter]
   export OKS_ROOT=$ROOT
   export OKS_BIN=${OKS_BIN:-$ROOT/build/bin}
   export OKS_ASAN_BIN=${OKS_ASAN_BIN:-$ROOT/build/asan/bin}
-  export OKS_SHARED=${OKS_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
   for s in tests/integration/[0-9]*.sh; do
     [ -f "$s" ] || continue
     name=${s##*/}
@@ -57,7 +56,7 @@ run_integration() { # [filter]
     log=$LOGDIR/integration_${name%.sh}.log
     echo "== $name"
     local t0=$SECONDS
-    timeout --kill-after=10 "${OKS_TEST_TIMEOUT:-900}" bash "$s" >"$log" 2>&1 </dev/null; rc=$?
+    timeout --kill-after=60 "${OKS_TEST_TIMEOUT:-900}" bash "$s" >"$log" 2>&1 </dev/null; rc=$?
     p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^not ok - ' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited $rc" >>"$log"; fi
     passed=$((passed + p)); failed=$((failed + f))

@@ -6,18 +6,13 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() { sh "$OKS_SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1; rm -rf "$D"; }
-trap cleanup EXIT
+at_exit rm -rf "$D"
 rings=(/usr/share/keyrings/debian-keyring.gpg /usr/share/keyrings/debian-role-keys.gpg
        /usr/share/keyrings/debian-maintainers.gpg)
 hkp=$(free_port); recon=$(free_port)
 while [ "$recon" = "$hkp" ]; do recon=$(free_port); done
-mkdir -p "$D/sks"
-if ! sh "$OKS_SHARED/peers/sks/start.sh" "$D/sks" "$hkp" "$recon" "${rings[@]}" \
-     >"$D/start.out" 2>"$D/start.err"; then
-  not_ok "SKS started"; tail -20 "$D/start.err"; finish
-fi
-ok "SKS started on 127.0.0.1:$hkp with $(sed -n 's/^SKS_KEYS=//p' "$D/start.out") keys"
+sks_start "$D/sks" "$hkp" "$recon" "${rings[@]}" || { not_ok "SKS started"; finish; }
+ok "SKS started on 127.0.0.1:$hkp with $SKS_KEYS keys"
 "$OKS_BIN/oksctl" inspect --no-verify "${rings[@]}" >"$D/oks.txt" 2>"$D/oks.err"
 check "oksctl inspect --no-verify read the keyrings" test -s "$D/oks.txt"
 python3 "$OKS_ROOT/tests/integration/helpers/compare_sks.py" "$D/oks.txt" "$hkp" 8 \

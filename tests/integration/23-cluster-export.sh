@@ -7,11 +7,8 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() {
-  sh "$OKS_SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1; rm -rf "$D"
-}
-trap cleanup EXIT
+cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1; rm -rf "$D"; }
+at_exit cleanup
 CTL=$OKS_BIN/oksctl
 KR=(/usr/share/keyrings/debian-keyring.gpg /usr/share/keyrings/debian-role-keys.gpg)
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 >/dev/null || { not_ok "cluster starts"; finish; }
@@ -87,7 +84,8 @@ check "a missing file: exit 1 naming it" \
 for i in 1 2 3 4 5 6 7 8; do cat /usr/share/keyrings/debian-keyring.gpg; done >"$D/big.gpg"
 "$CTL" import --quiet --batch 1 --window 1 "$D/big.gpg" >"$D/shrink.txt" 2>&1 &
 pid=$!
-sleep 0.3
+# truncated once the import has the file mapped (and before it is through: 7,000 keys one by one)
+wait_for 60 grep -q "$D/big.gpg" "/proc/$pid/maps"
 : >"$D/big.gpg"
 wait $pid
 rc=$?
@@ -97,12 +95,8 @@ check "the cluster still answers after it" "$CTL" stats
 
 hkp=$(free_port); recon=$(free_port)
 while [ "$recon" = "$hkp" ]; do recon=$(free_port); done
-mkdir -p "$D/sks"
-if ! sh "$OKS_SHARED/peers/sks/start.sh" "$D/sks" "$hkp" "$recon" "$D"/export/*.pgp \
-     >"$D/sks.out" 2>"$D/sks.err"; then
-  not_ok "sks build of the dump files"; tail -20 "$D/sks.err"; finish
-fi
-sks_keys=$(sed -n 's/^SKS_KEYS=//p' "$D/sks.out")
+sks_start "$D/sks" "$hkp" "$recon" "$D"/export/*.pgp || { not_ok "sks build of the dump files"; finish; }
+sks_keys=$SKS_KEYS
 check "sks build loads the dump: SKS counts $sks_keys keys, OKS $have" test "$sks_keys" = "$have"
 /usr/bin/python3 - "$D/export.json" "$hkp" <<'PY'
 import json, sys, urllib.request, urllib.error

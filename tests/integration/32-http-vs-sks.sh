@@ -5,17 +5,11 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() {
-  sh "$OKS_SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/oks" >/dev/null 2>&1; rm -rf "$D"
-}
-trap cleanup EXIT
+at_exit rm -rf "$D"
 KR=/usr/share/keyrings/debian-keyring.gpg
 hkp=$(free_port); recon=$(free_port); P=$(free_port)
-mkdir -p "$D/sks"
-sh "$OKS_SHARED/peers/sks/start.sh" "$D/sks" "$hkp" "$recon" "$KR" >"$D/sks.out" 2>"$D/sks.err" ||
-  { not_ok "SKS starts"; tail -5 "$D/sks.err"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/oks" --shards 2 --http-port "$P" >/dev/null ||
+sks_start "$D/sks" "$hkp" "$recon" "$KR" || { not_ok "SKS starts"; finish; }
+cluster_up "$D/oks" --shards 2 --http-port "$P" ||
   { not_ok "OKS starts"; finish; }
 OKS_CONFIG=$D/oks/oks.conf "$OKS_BIN/oksctl" import --quiet "$KR" >/dev/null
 ok "SKS on $hkp and OKS on $P hold $KR"

@@ -11,19 +11,16 @@ G=$(gpg_home)
 G2=$(gpg_home)
 M=$D/m
 cleanup() {
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
   gpg_home_cleanup "$G"; gpg_home_cleanup "$G2"; rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 POP=$(free_port) SMTP=$(free_port) HTTP=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 --http-port "$HTTP" \
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
+cluster_up "$D/c" --shards 2 --http-port "$HTTP" \
   --mail-pop3 "127.0.0.1:$POP" --mail-user keyserver --mail-password secret \
   --mail-smtp "127.0.0.1:$SMTP" --mail-address keyserver@localhost --mail-poll-seconds 1 \
   --mail-opt "delete_batch=10" \
-  >/dev/null || { not_ok "cluster with gw-mail starts"; finish; }
+  || { not_ok "cluster with gw-mail starts"; finish; }
 check "cluster with a mail gateway starts" test -s "$D/c/run/gw-mail.pid"
 check "local.sh --mail-opt lands in the [mail] section" grep -qx 'delete_batch = 10' "$D/c/oks.conf"
 

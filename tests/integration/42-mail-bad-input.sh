@@ -7,18 +7,15 @@ source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
 M=$D/m
 cleanup() {
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
   rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 POP=$(free_port) SMTP=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 \
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
+cluster_up "$D/c" --shards 1 \
   --mail-pop3 "127.0.0.1:$POP" --mail-user keyserver --mail-password secret \
   --mail-smtp "127.0.0.1:$SMTP" --mail-address keyserver@localhost --mail-poll-seconds 1 \
-  >/dev/null || { not_ok "cluster with gw-mail starts"; finish; }
+  || { not_ok "cluster with gw-mail starts"; finish; }
 raw() { # raw FILE: sends a prepared message as is
   swaks --server 127.0.0.1 --port "$SMTP" --helo localhost --from alice@localhost \
     --to keyserver@localhost --silent 2 --data "@$1" >/dev/null

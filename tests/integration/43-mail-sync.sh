@@ -9,22 +9,18 @@ D=$(scratch_dir)
 G=$(gpg_home)
 M=$D/m
 cleanup() {
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/a" >/dev/null 2>&1
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/b" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
   gpg_home_cleanup "$G"; rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 POP=$(free_port) SMTP=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
 common=(--shards 1 --mail-pop3 "127.0.0.1:$POP" --mail-password secret
         --mail-smtp "127.0.0.1:$SMTP" --mail-poll-seconds 1)
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/a" "${common[@]}" --mail-user keyserver \
-  --mail-address keyserver@localhost --mail-sync-sites keyserver2@localhost >/dev/null ||
+cluster_up "$D/a" "${common[@]}" --mail-user keyserver \
+  --mail-address keyserver@localhost --mail-sync-sites keyserver2@localhost ||
   { not_ok "cluster A starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/b" "${common[@]}" --mail-user keyserver2 \
-  --mail-address keyserver2@localhost --mail-sync-sites keyserver@localhost >/dev/null ||
+cluster_up "$D/b" "${common[@]}" --mail-user keyserver2 \
+  --mail-address keyserver2@localhost --mail-sync-sites keyserver@localhost ||
   { not_ok "cluster B starts"; finish; }
 ok "two clusters with mail gateways, each the other's sync site"
 

@@ -10,15 +10,12 @@ D=$(scratch_dir)
 G=$(gpg_home)
 M=$D/m
 cleanup() {
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
   gpg_home_cleanup "$G"; rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 POP=$(free_port) SMTP=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
+cluster_up "$D/c" --shards 1 || { not_ok "cluster starts"; finish; }
 GW=("$OKS_BIN/oks-gw-mail" -c "$D/c/oks.conf" --pop3 "127.0.0.1:$POP" --smtp "127.0.0.1:$SMTP"
     --user keyserver2 --password secret --address keyserver2@localhost --state-dir "$D/state" --once)
 

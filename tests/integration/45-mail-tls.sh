@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Mail gateway over TLS with authentication, against real servers: a second dovecot on the
-# shared mail stack's maildirs with a self-signed certificate (openssl), offering STLS on one
+# test mail stack's maildirs with a self-signed certificate (openssl), offering STLS on one
 # port and POP3S on another and refusing plain-text logins (ssl = required); and an SMTP server
-# (aiosmtpd, tests/integration/helpers/smtp_tls.py) that requires STARTTLS and then AUTH, and
+# (aiosmtpd, tests/harness/smtpd.py) that requires STARTTLS and then AUTH, and
 # one with implicit TLS (SMTPS) and AUTH. Replies arrive through STLS + STARTTLS/AUTH and
 # through POP3S + SMTPS/AUTH, with passwords read from files
 # (--password-file, [mail] smtp_password_file); SMTP without STARTTLS and a wrong SMTP password
@@ -11,68 +11,34 @@ set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
 M=$D/m
-cleanup() {
-  [ -s "$D/smtps.pid" ] && kill "$(cat "$D/smtps.pid")" 2>/dev/null
-  [ -s "$D/smtpsi.pid" ] && kill "$(cat "$D/smtpsi.pid")" 2>/dev/null
-  [ -s "$D/tr/master.pid" ] && kill "$(cat "$D/tr/master.pid")" 2>/dev/null
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
-  local n=0
-  while [ -s "$D/tr/master.pid" ] && kill -0 "$(cat "$D/tr/master.pid")" 2>/dev/null && [ $n -lt 50 ]; do
-    sleep 0.1; n=$((n + 1))
-  done
-  rm -rf "$D"
-}
-trap cleanup EXIT
+at_exit rm -rf "$D"
 POP=$(free_port) SMTP=$(free_port) STLS=$(free_port) POPS=$(free_port) SMTPS=$(free_port)
 SMTPSI=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
 
 # self-signed certificate for 127.0.0.1 / localhost
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/key.pem" -out "$D/cert.pem" -days 2 \
   -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
 check "self-signed certificate made" test -s "$D/cert.pem"
 
-# TLS dovecot: the shared stack's generated config with TLS on, its own ports and run dirs
-mkdir -p "$D/tr" "$D/ts"
-/usr/bin/python3 - "$M/dovecot.conf" "$D" "$POP" "$STLS" "$POPS" >"$D/dovecot-tls.conf" <<'PY'
-import re, sys
-conf, d, pop, stls, pops = sys.argv[1:]
-t = open(conf).read()
-t = re.sub(r"(?m)^instance_name = .*$", "instance_name = oks-mail-tls-" + stls, t)
-t = re.sub(r"(?m)^base_dir = .*$", "base_dir = %s/tr" % d, t)
-t = re.sub(r"(?m)^state_dir = .*$", "state_dir = %s/ts" % d, t)
-t = re.sub(r"(?m)^(\w*log_path) = .*$", r"\1 = %s/dovecot-tls.log" % d, t)
-t = re.sub(r"(?m)^ssl = no$", "ssl = required\nssl_cert = <%s/cert.pem\nssl_key = <%s/key.pem" % (d, d), t)
-t = re.sub(r"(?m)^disable_plaintext_auth = no$", "disable_plaintext_auth = yes", t)
-t = t.replace("port = %s\n" % pop, "port = %s\n" % stls)
-t = re.sub(r"(inet_listener pop3s \{\s*port = )0", r"\g<1>%s" % pops, t)
-print(t)
-PY
-/usr/sbin/dovecot -c "$D/dovecot-tls.conf" 2>"$D/dovecot-tls.err" || { cat "$D/dovecot-tls.err"; not_ok "TLS dovecot starts"; finish; }
-greets_stls() { (exec 3<>"/dev/tcp/127.0.0.1/$STLS" && IFS= read -r -t 2 l <&3 && [[ $l == +OK* ]]); }
-greets_pops() { printf 'QUIT\r\n' | timeout 3 openssl s_client -connect "127.0.0.1:$POPS" -quiet 2>/dev/null | head -1 | grep -q '^+OK'; }
-check "TLS dovecot answers on the STLS port" wait_for 20 greets_stls
-check "TLS dovecot answers on the POP3S port (TLS handshake)" wait_for 20 greets_pops
+# TLS dovecot on the same maildirs: STLS on one port, POP3S on another, ssl = required
+check "TLS dovecot answers on the STLS port and on the POP3S port (TLS handshake)" \
+  mail_ctl pop3 "$M" pop3tls "$STLS" "$POPS" "$D/cert.pem" "$D/key.pem"
+TLSLOG=$M/log/pop3tls.log
 
-# SMTP server requiring STARTTLS, then AUTH
+# SMTP servers requiring STARTTLS, then AUTH; and implicit TLS (SMTPS), then AUTH
 echo "smtp-secret-$$" >"$D/smtp.pw"
 echo "wrong" >"$D/smtp-wrong.pw"
 echo "secret" >"$D/pop.pw"
-OWNER=$(stat -c %u:%g "$M/mail/alice")
-setsid -f /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/smtp_tls.py" --port "$SMTPS" \
-  --cert "$D/cert.pem" --key "$D/key.pem" --maildir-root "$M/mail" --user gwsender \
-  --password-file "$D/smtp.pw" --pidfile "$D/smtps.pid" --owner "$OWNER" \
-  </dev/null >"$D/smtps.log" 2>&1
-setsid -f /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/smtp_tls.py" --port "$SMTPSI" \
-  --cert "$D/cert.pem" --key "$D/key.pem" --maildir-root "$M/mail" --user gwsender \
-  --password-file "$D/smtp.pw" --pidfile "$D/smtpsi.pid" --owner "$OWNER" --implicit \
-  </dev/null >"$D/smtpsi.log" 2>&1
-smtps_up() { grep -q listening "$D/smtps.log" && grep -q listening "$D/smtpsi.log"; }
-check "STARTTLS+AUTH and SMTPS+AUTH SMTP servers start" wait_for 20 smtps_up
+auth=(--cert "$D/cert.pem" --key "$D/key.pem" --auth-user gwsender --auth-password-file "$D/smtp.pw")
+smtp_tls_servers() {
+  mail_ctl smtp "$M" smtps "$SMTPS" --tls starttls "${auth[@]}" &&
+    mail_ctl smtp "$M" smtpsi "$SMTPSI" --tls implicit "${auth[@]}"
+}
+check "STARTTLS+AUTH and SMTPS+AUTH SMTP servers start" smtp_tls_servers
+SMTPSLOG=$M/log/smtps.log SMTPSILOG=$M/log/smtpsi.log
 
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
+cluster_up "$D/c" --shards 1 || { not_ok "cluster starts"; finish; }
 conf() { # NAME key=value...: the cluster config plus a [mail] section
   local f=$D/$1.conf; shift
   { cat "$D/c/oks.conf"; echo; echo "[mail]"
@@ -93,7 +59,7 @@ send plain
 C=$(conf plain "pop3=127.0.0.1:$STLS" pop3_tls=none "password_file=$D/pop.pw" "${GOOD_SMTP[@]}")
 "$OKS_BIN/oks-gw-mail" -c "$C" --once --log "$D/plain.log"
 check "plain POP3 (control): the poll succeeds" test $? -eq 0
-check "plain POP3 (control): dovecot logs the login without TLS" bash -c "grep 'Login: user=<keyserver2>' '$D/dovecot-tls.log' | grep -v -q TLS"
+check "plain POP3 (control): dovecot logs the login without TLS" bash -c "grep 'Login: user=<keyserver2>' '$TLSLOG' | grep -v -q TLS"
 check "plain POP3 (control): the request was answered and deleted" bash -c "[ $(replies plain) -eq 1 ] && [ $(in_box) -eq 0 ]"
 
 send stls
@@ -107,7 +73,7 @@ C=$(IO=2 conf wrongpw "pop3=127.0.0.1:$STLS" pop3_tls=starttls "password_file=$D
 "$OKS_BIN/oks-gw-mail" -c "$C" --once --log "$D/wrongpw.log"
 # (libetpan waits for the I/O timeout after the refused AUTH, hence IO=2 above)
 check "a wrong SMTP password fails the poll" test $? -ne 0
-check "the server saw the AUTH over TLS and refused it" grep -q "AUTH .* as 'gwsender' over TLS: refused" "$D/smtps.log"
+check "the server saw the AUTH over TLS and refused it" grep -q "AUTH .* as 'gwsender' over TLS: refused" "$SMTPSLOG"
 check "no reply, the mail stays after the refused AUTH" bash -c "[ $(replies stls) -eq 0 ] && [ $(in_box) -eq 1 ]"
 
 C=$(conf stls "pop3=127.0.0.1:$STLS" pop3_tls=starttls "password_file=$D/pop.pw" "${GOOD_SMTP[@]}")
@@ -115,8 +81,8 @@ C=$(conf stls "pop3=127.0.0.1:$STLS" pop3_tls=starttls "password_file=$D/pop.pw"
 check "STLS + STARTTLS/AUTH: the poll succeeds" test $? -eq 0
 check "STLS + STARTTLS/AUTH: one reply delivered" wait_for 20 bash -c "[ \$(grep -l -F 'Subject: Your command, HELP stls' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -eq 1 ]"
 check "STLS + STARTTLS/AUTH: the request was deleted" test "$(in_box)" -eq 0
-check "dovecot logged TLS logins for keyserver2" grep -q 'Login: user=<keyserver2>.*TLS' "$D/dovecot-tls.log"
-check "the SMTP server accepted AUTH over TLS" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$D/smtps.log"
+check "dovecot logged TLS logins for keyserver2" grep -q 'Login: user=<keyserver2>.*TLS' "$TLSLOG"
+check "the SMTP server accepted AUTH over TLS" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$SMTPSLOG"
 
 send pop3s
 C=$(conf pop3s "pop3=127.0.0.1:$POPS" pop3_tls=implicit password=not-this-one "smtp=127.0.0.1:$SMTPSI" smtp_tls=implicit smtp_user=gwsender "smtp_password_file=$D/smtp.pw")
@@ -124,5 +90,5 @@ C=$(conf pop3s "pop3=127.0.0.1:$POPS" pop3_tls=implicit password=not-this-one "s
 check "POP3S (--password-file) + SMTPS/AUTH: the poll succeeds" test $? -eq 0
 check "POP3S + SMTPS/AUTH: one reply delivered" wait_for 20 bash -c "[ \$(grep -l -F 'Subject: Your command, HELP pop3s' '$M'/mail/alice/new/* 2>/dev/null | wc -l) -eq 1 ]"
 check "POP3S + SMTPS/AUTH: the request was deleted" test "$(in_box)" -eq 0
-check "the SMTPS server accepted the AUTH" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$D/smtpsi.log"
+check "the SMTPS server accepted the AUTH" grep -q "AUTH .* as 'gwsender' over TLS: ok" "$SMTPSILOG"
 finish

@@ -11,16 +11,13 @@ M=$D/m
 GWPID=
 cleanup() {
   [ -n "$GWPID" ] && kill "$GWPID" 2>/dev/null && wait "$GWPID" 2>/dev/null
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
-  bash "$OKS_SHARED/mail/stop.sh" "$M" >/dev/null 2>&1
   rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 POP=$(free_port) SMTP=$(free_port)
-bash "$OKS_SHARED/mail/start.sh" "$M" "$POP" "$SMTP" >"$D/mail-start.log" 2>&1 ||
-  { cat "$D/mail-start.log"; not_ok "mail stack starts"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 >/dev/null || { not_ok "cluster starts"; finish; }
-OWNER=$(stat -c %u:%g "$M/mail/keyserver2")
+mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
+cluster_up "$D/c" --shards 1 || { not_ok "cluster starts"; finish; }
+OWNER=$(mail_owner "$M")
 C=$D/gw.conf
 { sed '/^\[router\]/,/^\[/s/^deadline_ms = .*/deadline_ms = 1000/' "$D/c/oks.conf"; cat <<EOC
 
@@ -76,31 +73,27 @@ check "router back: the mailbox is empty" wait_for 20 bash -c "[ \$(ls '$M'/mail
 
 # ---- SMTP outage
 L=$(lines)
-kill "$(cat "$M/smtp.pid")"
-check "SMTP server stopped" wait_for 10 port_closed "$SMTP"
+mail_ctl down "$M" smtp
+check "SMTP server stopped" port_closed "$SMTP"
 put_mails smtp 3
 check "SMTP outage: the kept mail is logged" wait_for 30 logged "$L" 'reply not sent, kept for the next poll: SMTP 127.0.0.1'
 check "SMTP outage: retried with backoff (a second failed poll)" wait_for 30 bash -c "[ \$(tail -n +$((L + 1)) '$D/gw.log' | grep -c 'poll failed, retry in') -ge 2 ]"
 any_reply smtp && not_ok "SMTP outage: no reply while the SMTP server is down" || ok "SMTP outage: no reply while the SMTP server is down"
 check "SMTP outage: no mail deleted" test "$(in_box)" -eq 3
-setsid -f /usr/bin/python3 "$OKS_SHARED/mail/deliver.py" --host 127.0.0.1 --port "$SMTP" \
-  --maildir-root "$M/mail" --users keyserver,keyserver2,alice,bob --owner "$OWNER" \
-  --pidfile "$M/smtp.pid" </dev/null >>"$M/log/smtp.log" 2>&1
+mail_ctl up "$M" smtp
 check "SMTP back: every mail gets one reply" wait_for 30 one_reply_each smtp
 check "SMTP back: the mailbox is empty" wait_for 20 bash -c "[ \$(ls '$M'/mail/keyserver2/new '$M'/mail/keyserver2/cur | grep -c '^[0-9]') -eq 0 ]"
 
 # ---- POP3 outage
 L=$(lines)
-kill "$(cat "$M/dovecot.pid")"
-check "POP3 server stopped" wait_for 10 port_closed "$POP"
+mail_ctl down "$M" pop3
+check "POP3 server stopped" port_closed "$POP"
 put_mails pop 3
 check "POP3 outage: the failed poll is logged" wait_for 30 logged "$L" "poll failed, retry in [12] s: POP3 127.0.0.1:$POP"
 check "POP3 outage: retried with backoff (a second failed poll)" wait_for 30 bash -c "[ \$(tail -n +$((L + 1)) '$D/gw.log' | grep -c 'poll failed, retry in') -ge 2 ]"
 any_reply pop && not_ok "POP3 outage: no reply while the POP3 server is down" || ok "POP3 outage: no reply while the POP3 server is down"
 check "POP3 outage: every mail still in the mailbox" test "$(in_box)" -eq 3
-greets() { (exec 3<>"/dev/tcp/127.0.0.1/$POP" && IFS= read -r -t 2 l <&3 && [[ $l == +OK* ]]); }
-/usr/sbin/dovecot -c "$M/dovecot.conf" 2>>"$M/log/dovecot.stderr"
-wait_for 20 greets && cp "$M/run/master.pid" "$M/dovecot.pid"
+mail_ctl up "$M" pop3
 check "POP3 back: every mail gets one reply" wait_for 30 one_reply_each pop
 check "POP3 back: the mailbox is empty" wait_for 20 bash -c "[ \$(ls '$M'/mail/keyserver2/new '$M'/mail/keyserver2/cur | grep -c '^[0-9]') -eq 0 ]"
 check "gateway still running" kill -0 "$GWPID"

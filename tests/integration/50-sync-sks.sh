@@ -7,21 +7,17 @@
 source "$(dirname "$0")/lib.sh"
 set -u
 D=$(scratch_dir)
-cleanup() { sh "$OKS_SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1; rm -rf "$D"; }
-trap cleanup EXIT
+at_exit rm -rf "$D"
 K=/usr/share/keyrings
 SYNC=$OKS_BIN/oks-sync
 hkp=$(free_port); recon=$(free_port); mine=$(free_port)
 while [ "$recon" = "$hkp" ]; do recon=$(free_port); done
 while [ "$mine" = "$hkp" ] || [ "$mine" = "$recon" ]; do mine=$(free_port); done
-mkdir -p "$D/sks"
 # SKS holds set A = maintainers + role keys and gossips every 2 s with us
-if ! PARTNER="127.0.0.1 $mine" SKS_GOSSIP_SECONDS=2 sh "$OKS_SHARED/peers/sks/start.sh" "$D/sks" \
-     "$hkp" "$recon" $K/debian-maintainers.gpg $K/debian-role-keys.gpg >"$D/sks.env" 2>"$D/sks.err"; then
-  not_ok "SKS started"; cat "$D/sks.err"; finish
-fi
-ok "SKS started ($(grep SKS_KEYS "$D/sks.env"))"
-LOG=$D/sks/var/log/sks/recon.log
+SKS_PARTNERS=$mine SKS_GOSSIP_SECONDS=2 sks_start "$D/sks" "$hkp" "$recon" \
+  $K/debian-maintainers.gpg $K/debian-role-keys.gpg || { not_ok "SKS started"; finish; }
+ok "SKS started (SKS_KEYS=$SKS_KEYS)"
+LOG=$SKS_LOG/recon.log
 "$SYNC" hashes --keyring $K/debian-maintainers.gpg --keyring $K/debian-role-keys.gpg | sort >"$D/A"
 
 # recovered_since LINE: the count of the last "N hashes recovered" line of SKS's log after LINE,

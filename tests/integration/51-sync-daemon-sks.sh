@@ -10,11 +10,10 @@ D=$(scratch_dir)
 SYNC_PID=""
 cleanup() {
   [ -n "$SYNC_PID" ] && kill "$SYNC_PID" 2>/dev/null && wait "$SYNC_PID" 2>/dev/null
-  sh "$OKS_SHARED/peers/sks/stop.sh" "$D/sks" >/dev/null 2>&1
   bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
   rm -rf "$D"
 }
-trap cleanup EXIT
+at_exit cleanup
 K=/usr/share/keyrings
 http=$(free_port); hkp=$(free_port); recon=$(free_port); mine=$(free_port)
 bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 --http-port "$http" >/dev/null 2>&1 ||
@@ -22,10 +21,8 @@ bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 --http-port "$http" 
 export OKS_CONFIG=$D/c/oks.conf
 "$OKS_BIN/oksctl" import $K/debian-role-keys.gpg $K/debian-nonupload.gpg >/dev/null ||
   not_ok "set B imported"
-mkdir -p "$D/sks"
-PARTNER="127.0.0.1 $mine" SKS_GOSSIP_SECONDS=3 sh "$OKS_SHARED/peers/sks/start.sh" "$D/sks" \
-  "$hkp" "$recon" $K/debian-maintainers.gpg $K/debian-role-keys.gpg >/dev/null 2>"$D/sks.err" ||
-  { not_ok "SKS started"; cat "$D/sks.err"; finish; }
+SKS_PARTNERS=$mine SKS_GOSSIP_SECONDS=3 sks_start "$D/sks" "$hkp" "$recon" \
+  $K/debian-maintainers.gpg $K/debian-role-keys.gpg >/dev/null || { not_ok "SKS started"; finish; }
 ok "cluster (set B) and SKS (set A) started"
 
 # fingerprints of A ∪ B
