@@ -9,6 +9,7 @@
  * waiting for the answers would (the HTTP/2 rapid-reset attack).
  */
 #include "gw-http/gw.h"
+#include "lib/xalloc.h"
 
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -156,7 +157,7 @@ int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data)
         gw_error(req, 429, "too many requests of this client in flight, wait for their answers");
         return -1;
     }
-    gw_ref *r = calloc(1, sizeof *r);
+    gw_ref *r = oks_xcalloc(1, sizeof *r);
     gw_ref **holder = h2o_mem_alloc_shared(&req->pool, sizeof *holder, on_dispose);
     if (!r) {
         *holder = NULL;

@@ -4,6 +4,7 @@
  * validity (atomics, read without the stripe locks).
  */
 #include "gw-http/cache.h"
+#include "lib/xalloc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -56,7 +57,7 @@ static int bucket_of(const uint8_t *fpr, size_t n)
 
 gw_cache *gw_cache_new(size_t max_bytes, unsigned max_stale_ms)
 {
-    gw_cache *c = calloc(1, sizeof *c);
+    gw_cache *c = oks_xcalloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->stripe_budget = max_bytes / STRIPES;
@@ -66,7 +67,7 @@ gw_cache *gw_cache_new(size_t max_bytes, unsigned max_stale_ms)
         stripe *s = &c->s[i];
         pthread_mutex_init(&s->lock, NULL);
         s->cap = 64;
-        s->tab = calloc(s->cap, sizeof *s->tab);
+        s->tab = oks_xcalloc(s->cap, sizeof *s->tab);
         s->lru.prev = s->lru.next = &s->lru;
         if (!s->tab) {
             gw_cache_free(c);
@@ -171,7 +172,7 @@ static entry *find(stripe *s, uint64_t h, const void *key, size_t klen)
 static void grow(stripe *s)
 {
     size_t cap = s->cap * 2;
-    entry **tab = calloc(cap, sizeof *tab);
+    entry **tab = oks_xcalloc(cap, sizeof *tab);
     if (!tab)
         return; /* longer chains, still correct */
     for (size_t i = 0; i < s->cap; i++)
@@ -219,8 +220,8 @@ bool gw_cache_put(gw_cache *c, const void *key, size_t klen, const uint8_t *fpr,
     size_t cost = ENTRY_OVERHEAD + klen + v->len;
     if (cost > c->stripe_budget / 4 || !valid(c, tag, bucket))
         return false;
-    entry *n = malloc(sizeof *n + klen);
-    uint8_t *body = malloc(v->len ? v->len : 1);
+    entry *n = oks_xmalloc(sizeof *n + klen);
+    uint8_t *body = oks_xmalloc(v->len ? v->len : 1);
     if (!n || !body) {
         free(n);
         free(body);

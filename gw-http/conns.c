@@ -2,6 +2,7 @@
  * counts. An entry lives exactly as long as its peer has connections open, so the table never
  * holds more entries than there are connections. */
 #include "gw-http/conns.h"
+#include "lib/xalloc.h"
 
 #include <netinet/in.h>
 #include <pthread.h>
@@ -38,7 +39,7 @@ struct gw_conns {
 
 gw_conns *gw_conns_new(unsigned max_total, unsigned max_per_peer)
 {
-    gw_conns *c = calloc(1, sizeof *c);
+    gw_conns *c = oks_xcalloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->max_total = max_total;
@@ -119,7 +120,7 @@ enum gw_admit gw_conns_admit(gw_conns *c, const struct sockaddr *peer, bool exem
     for (t = *slot; t && memcmp(t->key, key, KEY_BYTES) != 0; t = t->next)
         ;
     if (!t) {
-        t = calloc(1, sizeof *t);
+        t = oks_xcalloc(1, sizeof *t);
         if (t) {
             memcpy(t->key, key, KEY_BYTES);
             t->owner = c;

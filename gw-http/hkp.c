@@ -6,6 +6,7 @@
  * cannot answer. v6 keys are only served to clients known to parse them.
  */
 #include "gw-http/gw.h"
+#include "lib/xalloc.h"
 #include "gw-http/json.h"
 #include "gw-http/query.h"
 
@@ -207,7 +208,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         answer_get(req, c, r, max);
         return;
     }
-    oks_pgp_key **keys = malloc((r->n_keys ? r->n_keys : 1) * sizeof *keys);
+    oks_pgp_key **keys = oks_xmalloc((r->n_keys ? r->n_keys : 1) * sizeof *keys);
     size_t n = keys ? parse_keys(r, c->v6_ok, keys, max) : 0;
     if (n == 0)
         gw_error(req, 404, "No results found");

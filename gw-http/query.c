@@ -1,5 +1,6 @@
 /* HKP request parsing (see query.h). */
 #include "gw-http/query.h"
+#include "lib/xalloc.h"
 
 #include "lib/buf.h"
 
@@ -44,7 +45,7 @@ long gw_url_decode(const char *s, size_t n, char *out)
 int gw_form_parse(gw_form *f, const char *s, size_t len, const char **why)
 {
     memset(f, 0, sizeof *f);
-    f->buf = malloc(2 * len + 2);
+    f->buf = oks_xmalloc(2 * len + 2);
     if (!f->buf) {
         *why = "out of memory";
         return -1;

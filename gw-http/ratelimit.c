@@ -1,5 +1,6 @@
 /* Token-bucket rate limits per client (see ratelimit.h). */
 #include "gw-http/ratelimit.h"
+#include "lib/xalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static uint32_t hash(const char *s)
 
 gw_ratelimit *gw_rl_new(const double rate[GW_RL_CLASSES], const double burst[GW_RL_CLASSES])
 {
-    gw_ratelimit *rl = calloc(1, sizeof *rl);
+    gw_ratelimit *rl = oks_xcalloc(1, sizeof *rl);
     if (!rl)
         return NULL;
     memcpy(rl->rate, rate, sizeof rl->rate);

@@ -2,6 +2,7 @@
  * so the kernel spreads connections evenly over the threads), one h2o context and one router
  * bridge per thread, path handlers, and the configuration from [http]. */
 #include "gw-http/gw.h"
+#include "lib/xalloc.h"
 
 #include "gw-http/hygiene.h"
 #include "lib/log.h"
@@ -269,7 +270,7 @@ static int tls_setup(gw *g, oks_err *e)
  * that wakes first accepts a burst of connections and keeps them, leaving the others idle. */
 static int listen_all(gw *g, oks_err *e)
 {
-    g->threads = calloc(g->conf.threads, sizeof *g->threads);
+    g->threads = oks_xcalloc(g->conf.threads, sizeof *g->threads);
     if (!g->threads)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "threads");
     for (unsigned i = 0; i < g->conf.threads; i++)

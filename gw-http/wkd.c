@@ -6,6 +6,7 @@
  * e-mail-verified: anyone can upload a key claiming one (see README).
  */
 #include "gw-http/gw.h"
+#include "lib/xalloc.h"
 #include "gw-http/query.h"
 
 #include "lib/pgp.h"
@@ -19,7 +20,7 @@
 void gw_wkd_hash(const char *local, size_t n, char out[33])
 {
     static const char zb32[] = "ybndrfg8ejkmcpqxot1uwisza345h769";
-    char *low = malloc(n + 1);
+    char *low = oks_xmalloc(n + 1);
     uint8_t h[20];
     for (size_t i = 0; i < n; i++)
         low[i] = (char)((local[i] >= 'A' && local[i] <= 'Z') ? local[i] + 32 : local[i]);

@@ -1,5 +1,6 @@
 /* The answered-mail record in LevelDB (see answered.h). Key: 32-byte digest + Message-ID. */
 #include "gw-mail/answered.h"
+#include "lib/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static size_t make_key(const oks_mail_msg *m, char *k, size_t size)
 
 oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks_err *e)
 {
-    oks_mail_answered *a = calloc(1, sizeof(*a));
+    oks_mail_answered *a = oks_xcalloc(1, sizeof(*a));
     if (a == NULL) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
         return NULL;

@@ -4,6 +4,7 @@
  * are kept in res->changed for the sync mails to the configured sites.
  */
 #include "gw-mail/cmd.h"
+#include "lib/xalloc.h"
 
 #include "gw-mail/templates.h"
 
@@ -31,7 +32,7 @@ int oks_mail_run_add(oks_mail_exec *x, const oks_mail_msg *msg, oks_mail_result 
                  msg->subject ? msg->subject : "ADD");
         goto done;
     }
-    ProtobufCBinaryData *bd = calloc(n, sizeof(*bd));
+    ProtobufCBinaryData *bd = oks_xcalloc(n, sizeof(*bd));
     if (bd == NULL) {
         rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
         goto done;

@@ -4,6 +4,7 @@
  * (at most max_index_keys), VERBOSE INDEX with their user ID signatures.
  */
 #include "gw-mail/cmd.h"
+#include "lib/xalloc.h"
 
 #include "lib/pgp.h"
 #include "gw-mail/templates.h"
@@ -30,7 +31,7 @@ static void set_uid(oks_tmpl *t, const oks_pgp_uid *u)
         oks_mail_tmpl_str(t, "uid", "[user attribute]");
         return;
     }
-    char *v = malloc(u->len + 1);
+    char *v = oks_xmalloc(u->len + 1);
     if (v == NULL)
         return;
     for (size_t i = 0; i < u->len; i++) {

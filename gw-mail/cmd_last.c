@@ -5,6 +5,7 @@
  * attached.
  */
 #include "gw-mail/cmd.h"
+#include "lib/xalloc.h"
 
 #include "gw-mail/templates.h"
 
@@ -18,8 +19,8 @@ int oks_mail_run_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
 {
     long days = strtol(cmd->arg, NULL, 10);
     uint64_t cutoff = (uint64_t)time(NULL) - (uint64_t)days * 86400u;
-    ProtobufCBinaryData *hashes = calloc(x->max_reply_keys + 1, sizeof(*hashes));
-    uint8_t (*hbuf)[16] = calloc(x->max_reply_keys + 1, 16);
+    ProtobufCBinaryData *hashes = oks_xcalloc(x->max_reply_keys + 1, sizeof(*hashes));
+    uint8_t (*hbuf)[16] = oks_xcalloc(x->max_reply_keys + 1, 16);
     size_t nh = 0, scanned = 0;
     bool more = false;
     int rc = 0;

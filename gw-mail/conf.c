@@ -4,6 +4,7 @@
  * command-line options of main.c override it.
  */
 #include "gw-mail/conf.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -152,8 +153,8 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
     char sites[sizeof m->sync_sites];
     strcpy(sites, m->sync_sites);
     for (char *save = NULL, *t = strtok_r(sites, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        char **ns = realloc(cf->sync_sites, (cf->n_sync_sites + 1) * sizeof(*ns));
-        if (ns == NULL || (ns[cf->n_sync_sites] = strdup(t)) == NULL) {
+        char **ns = oks_xrealloc(cf->sync_sites, (cf->n_sync_sites + 1) * sizeof(*ns));
+        if (ns == NULL || (ns[cf->n_sync_sites] = oks_xstrdup(t)) == NULL) {
             if (ns)
                 cf->sync_sites = ns;
             return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
@@ -166,7 +167,7 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
         if (f == NULL)
             return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "help_file %s: %s", m->help_file,
                                strerror(errno));
-        char *text = calloc(1, 65537);
+        char *text = oks_xcalloc(1, 65537);
         size_t n = text ? fread(text, 1, 65536, f) : 0;
         fclose(f);
         if (text == NULL)

@@ -4,6 +4,7 @@
  * each. Blocks that do not decode and keys over the limit are counted, never fatal.
  */
 #include "gw-mail/mail.h"
+#include "lib/xalloc.h"
 
 #include "lib/pgp.h"
 
@@ -12,7 +13,7 @@
 
 static int push_key(oks_buf **keys, size_t *n, const uint8_t *p, size_t len)
 {
-    oks_buf *nk = realloc(*keys, (*n + 1) * sizeof(*nk));
+    oks_buf *nk = oks_xrealloc(*keys, (*n + 1) * sizeof(*nk));
     if (nk == NULL)
         return OKS_E_NOMEM;
     *keys = nk;

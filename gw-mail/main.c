@@ -1,5 +1,6 @@
 /* oks-gw-mail: the PKS-style e-mail keyserver: polls a POP3 mailbox, answers by SMTP. */
 #include "gw-mail/conf.h"
+#include "lib/xalloc.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/notify.h"
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
         return 1;
     }
     x.n_shards = cl.n_shards;
-    x.shards = calloc(cl.n_shards ? cl.n_shards : 1, sizeof(char *));
+    x.shards = oks_xcalloc(cl.n_shards ? cl.n_shards : 1, sizeof(char *));
     for (size_t i = 0; x.shards && i < cl.n_shards; i++)
         x.shards[i] = cl.shards[i].name;
     x.timeout_ms = (int)cl.router_deadline_ms + 2000;

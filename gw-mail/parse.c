@@ -9,6 +9,7 @@
  * definition in the program replaces the library's (tests/fuzz/corpus/mail/boundary-quote).
  */
 #include "gw-mail/mail.h"
+#include "lib/xalloc.h"
 #include "lib/pgp.h"
 
 #include <gcrypt.h>
@@ -24,8 +25,8 @@ char *mailmime_extract_boundary(struct mailmime_content *content_type)
         return NULL;
     size_t len = strlen(b);
     if (len >= 2 && b[0] == '"' && b[len - 1] == '"')
-        return strndup(b + 1, len - 2);
-    return strdup(b);
+        return oks_xstrndup(b + 1, len - 2);
+    return oks_xstrdup(b);
 }
 
 void oks_mail_limits_default(oks_mail_limits *l)
@@ -72,7 +73,7 @@ static char *clean_copy(const char *s)
     while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
         s++;
     size_t n = strlen(s);
-    char *c = malloc(n + 1);
+    char *c = oks_xmalloc(n + 1);
     if (c == NULL)
         return NULL;
     size_t o = 0;
@@ -157,7 +158,7 @@ static int push_ks_sent(oks_mail_msg *m, const char *v, const oks_mail_limits *l
 {
     if (m->n_ks_sent >= lim->max_header_values)
         return 0;
-    char **nv = realloc(m->ks_sent, (m->n_ks_sent + 1) * sizeof(*nv));
+    char **nv = oks_xrealloc(m->ks_sent, (m->n_ks_sent + 1) * sizeof(*nv));
     if (nv == NULL)
         return OKS_E_NOMEM;
     m->ks_sent = nv;
@@ -292,7 +293,7 @@ static int single_part(walk *w, struct mailmime *mm)
     char *dec = NULL;
     /* libetpan 1.9.4's quoted-printable decoder reads up to 2 bytes past a part that ends in
      * "=" (found by fuzz_mail, tests/fuzz/corpus/mail/qp-overread): decode a zero-padded copy */
-    char *copy = malloc(plen + 8);
+    char *copy = oks_xmalloc(plen + 8);
     if (copy == NULL)
         return OKS_E_NOMEM;
     memcpy(copy, d->dt_data.dt_text.dt_data, plen);
@@ -314,7 +315,7 @@ static int single_part(walk *w, struct mailmime *mm)
         if (w->m->n_attachments >= w->lim->max_attachments) {
             w->m->attachments_dropped++;
         } else {
-            oks_buf *na = realloc(w->m->attachments, (w->m->n_attachments + 1) * sizeof(*na));
+            oks_buf *na = oks_xrealloc(w->m->attachments, (w->m->n_attachments + 1) * sizeof(*na));
             if (na == NULL) {
                 r = OKS_E_NOMEM;
             } else {

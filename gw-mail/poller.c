@@ -10,6 +10,7 @@
  * without a reply; keys that changed are forwarded to the other sync sites (X-KeyServer-Sent).
  */
 #include "gw-mail/poller.h"
+#include "lib/xalloc.h"
 
 #include "lib/log.h"
 #include "lib/pgp.h"
@@ -136,8 +137,8 @@ static int send_incrementals(oks_mail_poller *p, smtp_conn *sc, const oks_mail_m
     if (cf->n_sync_sites == 0 || changed->len == 0)
         return 0;
     size_t nv = msg ? msg->n_ks_sent : 0;
-    const char **names = calloc(nv + 2, sizeof(*names));
-    const char **values = calloc(nv + 2, sizeof(*values));
+    const char **names = oks_xcalloc(nv + 2, sizeof(*names));
+    const char **values = oks_xcalloc(nv + 2, sizeof(*values));
     oks_buf armored = OKS_BUF_INIT, mail = OKS_BUF_INIT, text = OKS_BUF_INIT;
     oks_tmpl *ctx = oks_tmpl_new();
     int rc = 0;
@@ -408,7 +409,7 @@ int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
     smtp_conn sc = {NULL, false};
     unsigned n = carray_count(msgs), done = 0;
     unsigned batch = p->conf->delete_batch ? p->conf->delete_batch : 1;
-    unsigned *pending = calloc(batch, sizeof(*pending));
+    unsigned *pending = oks_xcalloc(batch, sizeof(*pending));
     size_t np = 0;
     if (pending == NULL) {
         mailpop3_free(f);

@@ -6,6 +6,7 @@
  * is RFC 2047-encoded here first.
  */
 #include "gw-mail/mail.h"
+#include "lib/xalloc.h"
 
 #include <libetpan/libetpan.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ static clist *msgid_list(const char *a, const char *more)
                 s++;
             size_t n = strcspn(s, " <>");
             if (n) {
-                char *id = strndup(s, n);
+                char *id = oks_xstrndup(s, n);
                 if (id == NULL || clist_append(l, id) != 0) {
                     free(id);
                     break;
@@ -137,7 +138,7 @@ static void free_msgids(clist *l)
 
 static int add_custom(struct mailimf_fields *hf, const char *name, const char *value)
 {
-    char *n = strdup(name), *v = encoded_dup(value);
+    char *n = oks_xstrdup(name), *v = encoded_dup(value);
     struct mailimf_field *f = (n && v) ? mailimf_field_new_custom(n, v) : NULL;
     if (f == NULL) {
         free(n);
@@ -195,12 +196,12 @@ int oks_mail_reply_build(const oks_mail_reply *r, oks_buf *out, oks_err *e)
     clist *irt = r->in_reply_to ? msgid_list(r->in_reply_to, NULL) : NULL;
     clist *refs = r->in_reply_to ? msgid_list(r->in_reply_to, r->references) : NULL;
     char *subject = encoded_dup(r->subject);
-    char *mid = r->message_id ? strdup(r->message_id) : mailimf_get_message_id();
+    char *mid = r->message_id ? oks_xstrdup(r->message_id) : mailimf_get_message_id();
     struct mailimf_date_time *date = mailimf_get_current_date();
     if (!from || !to || !subject || !mid || !date)
         goto fail;
     char *name = r->from_name ? encoded_dup(r->from_name) : NULL;
-    char *addr = strdup(r->from);
+    char *addr = oks_xstrdup(r->from);
     struct mailimf_mailbox *mb = addr ? mailimf_mailbox_new(name, addr) : NULL;
     if (mb == NULL || mailimf_mailbox_list_add(from, mb) != MAILIMF_NO_ERROR) {
         if (mb)

@@ -1,6 +1,7 @@
 /* Cluster configuration loading and the slot map (see cluster.h); the keys themselves are
  * read by lib/conf.c. */
 #include "lib/cluster.h"
+#include "lib/xalloc.h"
 
 #include <gcrypt.h>
 #include <errno.h>
@@ -45,7 +46,7 @@ int oks_slots_parse(const char *spec, unsigned n_slots, uint16_t *owner, uint16_
 /* The slot map and its digest, once every key has been read. */
 static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
 {
-    c->slot_owner = malloc(c->n_slots * sizeof *c->slot_owner);
+    c->slot_owner = oks_xmalloc(c->n_slots * sizeof *c->slot_owner);
     if (!c->slot_owner)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "slot map");
     memset(c->slot_owner, 0xFF, c->n_slots * sizeof *c->slot_owner);
@@ -84,7 +85,7 @@ int oks_cluster_load_text(const char *name, const char *text, size_t len, oks_cl
                           oks_err *e)
 {
     int r = oks_conf_parse(name, text, len, c, e);
-    if (!r && !(c->path = strdup(name)))
+    if (!r && !(c->path = oks_xstrdup(name)))
         r = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "config");
     if (!r)
         r = build_slot_map(name, c, e);
@@ -102,7 +103,7 @@ int oks_cluster_load(const char *path, oks_cluster *c, oks_err *e)
     if (!f)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot read config %s: %s", path,
                            strerror(errno));
-    char *text = malloc(MAX_CONFIG_BYTES + 1);
+    char *text = oks_xmalloc(MAX_CONFIG_BYTES + 1);
     size_t n = text ? fread(text, 1, MAX_CONFIG_BYTES + 1, f) : 0;
     int bad = text && ferror(f);
     fclose(f);

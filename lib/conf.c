@@ -1,5 +1,6 @@
 /* Reading oks.conf against the table of lib/conf_table.c (see lib/conf.h). */
 #include "lib/conf.h"
+#include "lib/xalloc.h"
 #include "lib/net.h"
 #include "lib/cluster.h"
 
@@ -211,7 +212,7 @@ static int set_slots(void *field, const char *v, char *why, size_t n)
         if (!isdigit((unsigned char)*p) && !strchr("-, ", *p))
             return why_set(why, n, OKS_E_FORMAT, "'%s' is not a slot list such as 0-2047,4000",
                            v);
-    char *dup = strdup(v);
+    char *dup = oks_xstrdup(v);
     if (!dup)
         return why_set(why, n, OKS_E_NOMEM, "out of memory");
     free(*(char **)field);
@@ -453,10 +454,10 @@ static void inih_setup(void)
 int oks_conf_parse(const char *name, const char *text, size_t len, oks_cluster *c, oks_err *e)
 {
     memset(c, 0, sizeof *c);
-    parse_ctx *x = calloc(1, sizeof *x);
+    parse_ctx *x = oks_xcalloc(1, sizeof *x);
     size_t n;
     const oks_conf_entry *t = oks_conf_table(&n);
-    int *lines = calloc(n, sizeof *lines);
+    int *lines = oks_xcalloc(n, sizeof *lines);
     if (!x || !lines) {
         free(x);
         free(lines);

@@ -1,5 +1,6 @@
 /* A key as a template context (see keyctx.h). */
 #include "lib/keyctx.h"
+#include "lib/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static int set_uid(oks_tmpl *t, const oks_pgp_uid *u)
 {
     if (u->tag != OKS_PGP_TAG_UID)
         return oks_tmpl_set(t, "uid", "[user attribute]", 16);
-    char *v = malloc(u->len + 1);
+    char *v = oks_xmalloc(u->len + 1);
     if (!v)
         return OKS_E_NOMEM;
     for (size_t i = 0; i < u->len; i++) {

@@ -1,5 +1,6 @@
 /* Protocol glue: limits, versions, error replies, ZeroMQ frames, router client (see proto.h). */
 #include "lib/proto.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ struct oks_client {
 
 oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e)
 {
-    oks_client *c = calloc(1, sizeof *c);
+    oks_client *c = oks_xcalloc(1, sizeof *c);
     if (!c) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "client");
         return NULL;

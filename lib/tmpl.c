@@ -1,5 +1,6 @@
 /* The template engine (see tmpl.h). */
 #include "lib/tmpl.h"
+#include "lib/xalloc.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,7 +25,7 @@ struct oks_tmpl {
 
 oks_tmpl *oks_tmpl_new(void)
 {
-    return calloc(1, sizeof(oks_tmpl));
+    return oks_xcalloc(1, sizeof(oks_tmpl));
 }
 
 void oks_tmpl_free(oks_tmpl *t)
@@ -55,13 +56,13 @@ static entry *get_or_add(oks_tmpl *t, const char *name)
     entry *e = find_own(t, name, strlen(name));
     if (e)
         return e;
-    entry *ne = realloc(t->e, (t->n + 1) * sizeof *ne);
+    entry *ne = oks_xrealloc(t->e, (t->n + 1) * sizeof *ne);
     if (!ne)
         return NULL;
     t->e = ne;
     e = &t->e[t->n];
     memset(e, 0, sizeof *e);
-    if (!(e->name = strdup(name)))
+    if (!(e->name = oks_xstrdup(name)))
         return NULL;
     t->n++;
     return e;
@@ -70,7 +71,7 @@ static entry *get_or_add(oks_tmpl *t, const char *name)
 int oks_tmpl_set(oks_tmpl *t, const char *name, const char *value, size_t n)
 {
     entry *e = get_or_add(t, name);
-    char *v = malloc(n + 1);
+    char *v = oks_xmalloc(n + 1);
     if (!e || !v) {
         free(v);
         return OKS_E_NOMEM;
@@ -99,7 +100,7 @@ oks_tmpl *oks_tmpl_push(oks_tmpl *t, const char *name)
     entry *e = get_or_add(t, name);
     if (!e)
         return NULL;
-    oks_tmpl **ni = realloc(e->items, (e->n_items + 1) * sizeof *ni);
+    oks_tmpl **ni = oks_xrealloc(e->items, (e->n_items + 1) * sizeof *ni);
     oks_tmpl *item = oks_tmpl_new();
     if (!ni || !item) {
         free(item);
@@ -266,5 +267,5 @@ char *oks_tmpl_load(const char *dir, const char *name, const char *builtin)
             return (char *)oks_buf_detach(&b, NULL);
         }
     }
-    return builtin ? strdup(builtin) : NULL;
+    return builtin ? oks_xstrdup(builtin) : NULL;
 }

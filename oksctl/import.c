@@ -4,6 +4,7 @@
  * each batch over the shards, which verify in parallel), and every key's outcome is counted.
  */
 #include "lib/pgp.h"
+#include "lib/xalloc.h"
 #include "oksctl/cluster.h"
 #include "oksctl/keyfile.h"
 #include "oksctl/oksctl.h"
@@ -211,7 +212,7 @@ static int collect_one(import_state *s)
         return 0;
     }
     batch *b = &s->inflight[bi];
-    bool *answered = calloc(b->n ? b->n : 1, 1);
+    bool *answered = oks_xcalloc(b->n ? b->n : 1, 1);
     for (size_t i = 0; i < r->n_results && answered; i++) {
         Oks__AddResult *a = r->results[i];
         if (a->index >= b->n)
@@ -233,7 +234,7 @@ static int collect_one(import_state *s)
         if (answered[i])
             continue;
         if (b->tries <= s->retries &&
-            (retry.keys || (retry.keys = calloc(b->n, sizeof *retry.keys)))) {
+            (retry.keys || (retry.keys = oks_xcalloc(b->n, sizeof *retry.keys)))) {
             if (!retry.src) {
                 retry.src = b->src;
                 oksctl_keyfile_ref(retry.src);
@@ -288,7 +289,7 @@ static void import_file(import_state *s, const char *name, oksctl_keyfile *src)
     oks_slice k;
     oks_err e;
     int r;
-    b.keys = calloc(s->batch_keys, sizeof *b.keys);
+    b.keys = oks_xcalloc(s->batch_keys, sizeof *b.keys);
     if (!b.keys)
         return;
     while ((r = oks_pgp_split_next(p, n, &off, &k, &e)) != 1) {
@@ -310,7 +311,7 @@ static void import_file(import_state *s, const char *name, oksctl_keyfile *src)
         /* bounded by bytes too: big keys in small batches keep every verifier busy to the end */
         if (b.n == s->batch_keys || bytes >= s->batch_bytes) {
             submit(s, &b);
-            b.keys = calloc(s->batch_keys, sizeof *b.keys);
+            b.keys = oks_xcalloc(s->batch_keys, sizeof *b.keys);
             bytes = 0;
             if (!b.keys)
                 return;
@@ -343,9 +344,9 @@ static char **expand(char **args, int n, size_t *count)
                 if (!dot || (strcmp(dot, ".pgp") && strcmp(dot, ".gpg") && strcmp(dot, ".asc")))
                     continue;
                 if (k == cap)
-                    out = realloc(out, (cap = cap ? cap * 2 : 64) * sizeof *out);
+                    out = oks_xrealloc(out, (cap = cap ? cap * 2 : 64) * sizeof *out);
                 size_t len = strlen(args[i]) + strlen(de->d_name) + 2;
-                out[k] = malloc(len);
+                out[k] = oks_xmalloc(len);
                 snprintf(out[k++], len, "%s/%s", args[i], de->d_name);
             }
             if (d)
@@ -353,8 +354,8 @@ static char **expand(char **args, int n, size_t *count)
             qsort(out + first, k - first, sizeof *out, cmp_str);
         } else {
             if (k == cap)
-                out = realloc(out, (cap = cap ? cap * 2 : 64) * sizeof *out);
-            out[k++] = strdup(args[i]);
+                out = oks_xrealloc(out, (cap = cap ? cap * 2 : 64) * sizeof *out);
+            out[k++] = oks_xstrdup(args[i]);
         }
     }
     *count = k;
@@ -421,7 +422,7 @@ int oksctl_import(int argc, char **argv)
     if (oksctl_connect(&conn, conf))
         return 1;
     s.c = &conn;
-    s.inflight = calloc(s.window + 1, sizeof *s.inflight);
+    s.inflight = oks_xcalloc(s.window + 1, sizeof *s.inflight);
     if (report && !(s.report = fopen(report, "w"))) {
         perror(report);
         oksctl_disconnect(&conn);

@@ -6,6 +6,7 @@
  * a few threads; output keeps the input order. Exit 0 when every key was good.
  */
 #include "lib/pgp.h"
+#include "lib/xalloc.h"
 #include "oksctl/json.h"
 #include "oksctl/oksctl.h"
 
@@ -149,7 +150,7 @@ static int add_jobs(const char *file, const uint8_t *p, size_t n, bool armored, 
         }
         if (*nj == *cap) {
             size_t nc = *cap ? *cap * 2 : 256;
-            job *nv = realloc(*jobs, nc * sizeof *nv);
+            job *nv = oks_xrealloc(*jobs, nc * sizeof *nv);
             if (!nv) {
                 fprintf(stderr, "oksctl inspect: out of memory\n");
                 return bad + 1;
@@ -201,7 +202,7 @@ int oksctl_inspect(int argc, char **argv)
         o.threads = 2;
 
     size_t nfiles = (size_t)(argc - first), nj = 0, cap = 0;
-    oks_buf *data = calloc(nfiles, sizeof *data);
+    oks_buf *data = oks_xcalloc(nfiles, sizeof *data);
     job *jobs = NULL;
     int bad = 0;
     if (!data)

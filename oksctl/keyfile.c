@@ -1,5 +1,6 @@
 /* Key files for oksctl import (see keyfile.h). */
 #include "oksctl/keyfile.h"
+#include "lib/xalloc.h"
 
 #include "lib/pgp.h"
 
@@ -71,7 +72,7 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
         handler = true;
     }
     *out = NULL;
-    oksctl_keyfile *f = calloc(1, sizeof *f);
+    oksctl_keyfile *f = oks_xcalloc(1, sizeof *f);
     if (!f) {
         snprintf(err, err_size, "%s: out of memory", path);
         return -1;

@@ -10,6 +10,7 @@
  *     Prints the state file: partners, when each was last synced, what recent rounds moved.
  */
 #include "oksctl/oksctl.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -130,9 +131,9 @@ static int cmd_rebuild(const char *conf, oks_cluster *c, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char *state = c->sync.state[0] ? strdup(c->sync.state) : NULL;
+    char *state = c->sync.state[0] ? oks_xstrdup(c->sync.state) : NULL;
     const char *t = tree_opt ? tree_opt : c->sync.tree;
-    char *tree = t[0] ? strdup(t) : NULL;
+    char *tree = t[0] ? oks_xstrdup(t) : NULL;
     int rc = 1;
     pid_t pid = tree_opt ? 0 : worker_pid(state);
     if (pid) {
@@ -169,7 +170,7 @@ static int cmd_rebuild(const char *conf, oks_cluster *c, int argc, char **argv)
 
 static int cmd_status(oks_cluster *c)
 {
-    char *state = c->sync.state[0] ? strdup(c->sync.state) : NULL;
+    char *state = c->sync.state[0] ? oks_xstrdup(c->sync.state) : NULL;
     FILE *f = state ? fopen(state, "r") : NULL;
     if (!f) {
         fprintf(stderr, "oksctl: no sync state (%s)\n",

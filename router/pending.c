@@ -1,6 +1,7 @@
 /* Merging shard replies into one answer (see pending.h). Entries are moved out of each
  * unpacked reply into the merged response, so nothing is copied twice. */
 #include "router/pending.h"
+#include "lib/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
     do {                                                                                           \
         if ((nsrc) == 0)                                                                           \
             break;                                                                                 \
-        void *nv_ = realloc((dst), ((ndst) + (nsrc)) * sizeof *(dst));                             \
+        void *nv_ = oks_xrealloc((dst), ((ndst) + (nsrc)) * sizeof *(dst));                             \
         if (!nv_)                                                                                  \
             break;                                                                                 \
         (dst) = nv_;                                                                               \
@@ -45,7 +46,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
         if (p->worst == OKS__STATUS__STATUS_OK) {
             p->worst = r->status;
             free(p->worst_msg);
-            p->worst_msg = strdup(why);
+            p->worst_msg = oks_xstrdup(why);
         }
         if (shard_failed(r->status))
             add_failure(p, name, why, true);
@@ -58,7 +59,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
         Oks__Key *k = r->keys[i];
         if (m->n_keys >= p->limit || has_fpr(m, &k->fingerprint))
             continue;
-        void *nv = realloc(m->keys, (m->n_keys + 1) * sizeof *m->keys);
+        void *nv = oks_xrealloc(m->keys, (m->n_keys + 1) * sizeof *m->keys);
         if (!nv)
             continue;
         m->keys = nv;
@@ -88,12 +89,12 @@ void oks_pending_fail(oks_pending *p, const char *name, const char *why)
 
 static void add_failure(oks_pending *p, const char *name, const char *why, bool reply)
 {
-    oks_pending_failure *v = realloc(p->failed, (p->n_failed + 1) * sizeof *v);
+    oks_pending_failure *v = oks_xrealloc(p->failed, (p->n_failed + 1) * sizeof *v);
     if (!v)
         return;
     p->failed = v;
-    v[p->n_failed].shard = strdup(name);
-    v[p->n_failed].why = strdup(why);
+    v[p->n_failed].shard = oks_xstrdup(name);
+    v[p->n_failed].why = oks_xstrdup(why);
     v[p->n_failed].reply = reply;
     if (!v[p->n_failed].shard || !v[p->n_failed].why) {
         free(v[p->n_failed].shard);
@@ -147,7 +148,7 @@ void oks_pending_finish(oks_pending *p, oks_buf *out)
         qsort(m->results, m->n_results, sizeof *m->results, cmp_results);
     if (p->op == OKS__REQUEST__OP_GET_FINGERPRINT)
         primary_first(p);
-    char **names = p->n_failed ? calloc(p->n_failed, sizeof *names) : NULL;
+    char **names = p->n_failed ? oks_xcalloc(p->n_failed, sizeof *names) : NULL;
     for (size_t i = 0; names && i < p->n_failed; i++)
         names[i] = p->failed[i].shard;
     m->failed_shards = names;

@@ -1,6 +1,7 @@
 /* The router's event loop: frontend ROUTER, one DEALER per shard, in-flight table, deadlines
  * (see router.h). */
 #include "router/router.h"
+#include "lib/xalloc.h"
 
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -32,16 +33,16 @@ struct oks_router {
 
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e)
 {
-    oks_router *r = calloc(1, sizeof *r);
+    oks_router *r = oks_xcalloc(1, sizeof *r);
     if (!r) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router");
         return NULL;
     }
     r->conf = conf;
     r->zctx = zctx;
-    r->table = calloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
-    r->shard_socks = calloc(conf->n_shards, sizeof *r->shard_socks);
-    r->monitors = calloc(conf->n_shards, sizeof *r->monitors);
+    r->table = oks_xcalloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
+    r->shard_socks = oks_xcalloc(conf->n_shards, sizeof *r->shard_socks);
+    r->monitors = oks_xcalloc(conf->n_shards, sizeof *r->monitors);
     r->front = zmq_socket(zctx, ZMQ_ROUTER);
     if (!r->table || !r->shard_socks || !r->monitors || !r->front) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router tables");
@@ -141,8 +142,8 @@ static void finish(oks_router *r, oks_pending *p)
 
 static void add_down_stats(oks_pending *p, const char *name)
 {
-    Oks__ShardStats *s = malloc(sizeof *s);
-    void *nv = realloc(p->merged->shards, (p->merged->n_shards + 1) * sizeof(void *));
+    Oks__ShardStats *s = oks_xmalloc(sizeof *s);
+    void *nv = oks_xrealloc(p->merged->shards, (p->merged->n_shards + 1) * sizeof(void *));
     if (!s || !nv) {
         free(s);
         if (nv)
@@ -150,7 +151,7 @@ static void add_down_stats(oks_pending *p, const char *name)
         return;
     }
     oks__shard_stats__init(s);
-    s->name = strdup(name);
+    s->name = oks_xstrdup(name);
     s->up = 0;
     p->merged->shards = nv;
     p->merged->shards[p->merged->n_shards++] = s;
@@ -194,9 +195,9 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
 {
     size_t ns = r->conf->n_shards, n = q->add->n_keys;
     ProtobufCBinaryData *orig = q->add->keys;
-    uint16_t *owner = malloc((n ? n : 1) * sizeof *owner);
-    size_t *count = calloc(ns, sizeof *count);
-    p->add_index = calloc(ns, sizeof *p->add_index);
+    uint16_t *owner = oks_xmalloc((n ? n : 1) * sizeof *owner);
+    size_t *count = oks_xcalloc(ns, sizeof *count);
+    p->add_index = oks_xcalloc(ns, sizeof *p->add_index);
     if (!owner || !count || !p->add_index) {
         free(owner);
         free(count);
@@ -214,11 +215,11 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
             owner[i] = r->conf->slot_owner[oks_slot_of_keyid(pk.keyid, r->conf->n_slots)];
         count[owner[i]]++;
     }
-    ProtobufCBinaryData *sub = malloc((n ? n : 1) * sizeof *sub);
+    ProtobufCBinaryData *sub = oks_xmalloc((n ? n : 1) * sizeof *sub);
     for (size_t s = 0; s < ns && sub; s++) {
         if (!count[s])
             continue;
-        p->add_index[s] = malloc(count[s] * sizeof(uint32_t));
+        p->add_index[s] = oks_xmalloc(count[s] * sizeof(uint32_t));
         size_t k = 0;
         for (size_t i = 0; i < n && p->add_index[s]; i++)
             if (owner[i] == s) {
@@ -273,8 +274,8 @@ static void on_client(oks_router *r, oks_zframes *m)
     p->limit = r->conf->router_max_results;
     if (q->op_case == OKS__REQUEST__OP_SEARCH && q->search->limit && q->search->limit < p->limit)
         p->limit = q->search->limit;
-    p->asked = calloc(r->conf->n_shards, 1);
-    p->merged = malloc(sizeof *p->merged);
+    p->asked = oks_xcalloc(r->conf->n_shards, 1);
+    p->merged = oks_xmalloc(sizeof *p->merged);
     if (!p->asked || !p->merged) {
         reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_UNAVAILABLE,
                     "router: out of memory");
@@ -301,7 +302,7 @@ static void on_client(oks_router *r, oks_zframes *m)
                                                      : q->changes->shard);
         if (i < 0) {
             p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
-            p->worst_msg = strdup("no such shard");
+            p->worst_msg = oks_xstrdup("no such shard");
         } else {
             oks_buf b = OKS_BUF_INIT;
             oks_proto_pack_request(q, &b);
@@ -433,7 +434,7 @@ static void drain_monitor(oks_router *r, size_t si)
 int oks_router_run(oks_router *r, atomic_int *stop)
 {
     size_t ns = r->conf->n_shards;
-    zmq_pollitem_t *items = calloc(2 * ns + 1, sizeof *items);
+    zmq_pollitem_t *items = oks_xcalloc(2 * ns + 1, sizeof *items);
     if (!items)
         return OKS_E_NOMEM;
     items[0] = (zmq_pollitem_t){r->front, 0, ZMQ_POLLIN, 0};

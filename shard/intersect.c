@@ -2,6 +2,7 @@
  * entries; each turn the cursor with the smallest entry seeks to the largest one, and when
  * the smallest equals the largest every list holds it. */
 #include "shard/intersect.h"
+#include "lib/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ int oks_intersect(void *const *cursors, const oks_cursor_ops *ops, size_t k, siz
 {
     if (k == 0)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "intersection of no lists");
-    slot *s = calloc(k, sizeof *s);
+    slot *s = oks_xcalloc(k, sizeof *s);
     if (!s)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "intersection of %zu lists", k);
     int r = 0;

@@ -1,5 +1,6 @@
 /* Index entries of one key, sorted and unique (see keyidx.h). */
 #include "shard/keyidx.h"
+#include "lib/xalloc.h"
 
 #include "lib/err.h"
 
@@ -31,7 +32,7 @@ static void emit(build *b, char kind, const void *p, size_t n, bool terminated, 
         return;
     if (x->n == x->cap) {
         size_t cap = x->cap ? 2 * x->cap : 32;
-        oks_keyidx_ent *v = realloc(x->v, cap * sizeof *v);
+        oks_keyidx_ent *v = oks_xrealloc(x->v, cap * sizeof *v);
         if (!v) {
             b->err = OKS_E_NOMEM;
             return;

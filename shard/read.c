@@ -1,6 +1,7 @@
 /* Shard read requests: get by fingerprint / key ID / hash, search, stats, change log. Runs on
  * reader threads, concurrently with the writer (LevelDB reads are thread-safe). */
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "shard/keyidx.h"
 #include "shard/shard.h"
 
@@ -35,7 +36,7 @@ static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
     va_end(ap);
     r->status = st;
     free(r->error == protobuf_c_empty_string ? NULL : r->error);
-    r->error = strdup(buf);
+    r->error = oks_xstrdup(buf);
 }
 
 bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8])
@@ -77,11 +78,11 @@ typedef struct shard_key {
 static int add_key(Oks__Response *r, oks_store_record *rec, const uint8_t *fpr, size_t fl,
                    bool take)
 {
-    Oks__Key **v = realloc(r->keys, (r->n_keys + 1) * sizeof *v);
+    Oks__Key **v = oks_xrealloc(r->keys, (r->n_keys + 1) * sizeof *v);
     if (!v)
         return -1;
     r->keys = v;
-    shard_key *k = calloc(1, sizeof *k);
+    shard_key *k = oks_xcalloc(1, sizeof *k);
     if (!k)
         return -1;
     oks__key__init(&k->k);
@@ -90,7 +91,7 @@ static int add_key(Oks__Response *r, oks_store_record *rec, const uint8_t *fpr, 
         k->raw = rec->raw;
         rec->raw = NULL;
     } else {
-        k->copy = malloc(rec->key.len ? rec->key.len : 1);
+        k->copy = oks_xmalloc(rec->key.len ? rec->key.len : 1);
         if (!k->copy) {
             free(k);
             return -1;
@@ -150,7 +151,7 @@ static int set_add(const uint8_t *fpr, size_t fl, void *arg)
     fpr_set *s = arg;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        void *nv = realloc(s->v, cap * sizeof *s->v);
+        void *nv = oks_xrealloc(s->v, cap * sizeof *s->v);
         if (!nv) {
             s->nomem = true;
             return 1;
@@ -347,7 +348,7 @@ static void collect_word(const char *w, size_t n, void *arg)
 static bool search_words_all(oks_shard *sh, const char *t, size_t tl, fpr_set *s,
                              Oks__Response *r)
 {
-    search_words *x = calloc(1, sizeof *x);
+    search_words *x = oks_xcalloc(1, sizeof *x);
     if (!x) {
         no_memory(sh, r);
         return false;
@@ -450,7 +451,7 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
         return 0;
     /* copy into one block so release is a single free */
     size_t need = sizeof *c + c->fingerprint.len + c->old_hash.len + c->new_hash.len;
-    Oks__Change *d = malloc(need);
+    Oks__Change *d = oks_xmalloc(need);
     if (d) {
         uint8_t *p = (uint8_t *)(d + 1);
         oks__change__init(d);
@@ -466,7 +467,7 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
             *dst[f] = (ProtobufCBinaryData){src[f]->len, p};
             p += src[f]->len;
         }
-        Oks__Change **v = realloc(r->changes, (r->n_changes + 1) * sizeof *v);
+        Oks__Change **v = oks_xrealloc(r->changes, (r->n_changes + 1) * sizeof *v);
         if (v) {
             r->changes = v;
             v[r->n_changes++] = d;
@@ -498,8 +499,8 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
 {
     oks_store_stats st;
     oks_store_stats_get(sh->store, &st);
-    Oks__ShardStats *s = malloc(sizeof *s);
-    Oks__ShardStats **v = malloc(sizeof *v);
+    Oks__ShardStats *s = oks_xmalloc(sizeof *s);
+    Oks__ShardStats **v = oks_xmalloc(sizeof *v);
     if (!s || !v) {
         free(s);
         free(v);
@@ -517,7 +518,7 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     for (unsigned i = 0; i < sh->conf->n_slots; i++)
         n += sh->conf->slot_owner[i] == sh->self;
     s->slots = n;
-    s->slot_ranges = strdup(sh->conf->shards[sh->self].slot_spec);
+    s->slot_ranges = oks_xstrdup(sh->conf->shards[sh->self].slot_spec);
     s->adds = atomic_load(&sh->adds);
     s->sigs_verified = atomic_load(&sh->sigs_verified);
     s->expired = atomic_load(&sh->expired);

@@ -5,6 +5,7 @@
  * passed while it was queued with STATUS_TIMEOUT instead of working on it, so a backlog left by
  * a burst is gone in moments instead of being worked through long after its clients left. */
 #include "lib/clock.h"
+#include "lib/xalloc.h"
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "shard/shard.h"
@@ -39,7 +40,7 @@ static void *worker_main(void *arg)
         if (oks_job_expired(j, oks_now_ms())) {
             atomic_fetch_add(&w->sh->expired, 1);
             r.status = OKS__STATUS__STATUS_TIMEOUT;
-            r.error = strdup("the request's deadline passed while it waited in the shard's queue");
+            r.error = oks_xstrdup("the request's deadline passed while it waited in the shard's queue");
             oks_shard_reply(push, j, &r);
             oks_job_free(j);
             continue;
@@ -89,7 +90,7 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
         oks_info("bad request: %s", e.msg);
         return;
     }
-    oks_job *j = calloc(1, sizeof *j);
+    oks_job *j = oks_xcalloc(1, sizeof *j);
     if (!j) {
         oks__request__free_unpacked(req, NULL);
         reply_error(router, m, OKS__STATUS__STATUS_INTERNAL, "out of memory");
@@ -147,7 +148,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     pthread_cond_init(&sh->wdone, NULL);
     unsigned nw = sh->n_workers, ns = nw > 2 ? nw / 2 : 1;
     size_t total = 2 * (size_t)nw + ns + 1;
-    worker *ws = calloc(total, sizeof *ws);
+    worker *ws = oks_xcalloc(total, sizeof *ws);
     pthread_t writer;
     int rc = 0;
     size_t started = 0;

@@ -1,5 +1,6 @@
 /* Shard storage on LevelDB: keys, indexes, change log, counters (see store.h). */
 #include "shard/store.h"
+#include "lib/xalloc.h"
 
 #include "lib/cluster.h"
 #include "lib/ldb.h"
@@ -63,11 +64,11 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     leveldb_env_t *env = NULL;
     if (o->table_reads == OKS_STORE_READS_PREAD && !(env = oks_store_pread_env()))
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store environment");
-    oks_store *s = calloc(1, sizeof *s);
+    oks_store *s = oks_xcalloc(1, sizeof *s);
     if (!s)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store");
     mkdir_p(dir);
-    s->dir = strdup(dir);
+    s->dir = oks_xstrdup(dir);
     s->opt = leveldb_options_create();
     s->cache = leveldb_cache_create_lru((o->cache_mb ? o->cache_mb : OKS_STORE_CACHE_MB) << 20);
     s->bloom = leveldb_filterpolicy_create_bloom(10);

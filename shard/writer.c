@@ -4,6 +4,7 @@
  * do not go through the writer: the admin worker runs each one under the store's write lock,
  * which the writer holds for a whole batch (see shard.h). */
 #include "shard/ingest.h"
+#include "lib/xalloc.h"
 #include "shard/shard.h"
 
 #include <stdio.h>
@@ -44,8 +45,8 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
     size_t cap = 0, n = 0;
     for (oks_commit *c = list; c; c = c->next)
         cap += c->n;
-    oks_store_change *ch = calloc(cap ? cap : 1, sizeof *ch);
-    oks_ingest **owner = calloc(cap ? cap : 1, sizeof *owner);
+    oks_store_change *ch = oks_xcalloc(cap ? cap : 1, sizeof *ch);
+    oks_ingest **owner = oks_xcalloc(cap ? cap : 1, sizeof *owner);
     int status = 0;
     oks_store_write_lock(sh->store);
     for (oks_commit *c = list; c && ch && owner; c = c->next) {
@@ -142,14 +143,14 @@ void *oks_shard_writer(void *arg)
 
 static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
 {
-    Oks__AddResult *a = calloc(1, sizeof *a + 32 + 32);
+    Oks__AddResult *a = oks_xcalloc(1, sizeof *a + 32 + 32);
     if (!a)
         return;
     oks__add_result__init(a);
     uint8_t *p = (uint8_t *)(a + 1);
     a->index = (uint32_t)idx;
     a->outcome = (Oks__Outcome)j->outcome;
-    a->reason = j->reason[0] ? strdup(j->reason) : (char *)protobuf_c_empty_string;
+    a->reason = j->reason[0] ? oks_xstrdup(j->reason) : (char *)protobuf_c_empty_string;
     memcpy(p, j->fpr, j->fpr_len);
     a->fingerprint = (ProtobufCBinaryData){j->fpr_len, p};
     if (j->had_old) {
@@ -177,13 +178,13 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
     size_t n = add->n_keys;
     if (n > OKS_PROTO_MAX_ITEMS) {
         r->status = OKS__STATUS__STATUS_TOO_LARGE;
-        r->error = strdup("at most " OKS_PROTO_MAX_ITEMS_TEXT " keys per add request");
+        r->error = oks_xstrdup("at most " OKS_PROTO_MAX_ITEMS_TEXT " keys per add request");
         return NULL;
     }
-    oks_ingest *jobs = calloc(n ? n : 1, sizeof *jobs);
+    oks_ingest *jobs = oks_xcalloc(n ? n : 1, sizeof *jobs);
     if (!jobs) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
-        r->error = strdup("out of memory");
+        r->error = oks_xstrdup("out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -209,9 +210,9 @@ static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r)
 {
     if (status != 0) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
-        r->error = strdup("storage write failed; see the shard log");
+        r->error = oks_xstrdup("storage write failed; see the shard log");
     }
-    r->results = calloc(n ? n : 1, sizeof *r->results);
+    r->results = oks_xcalloc(n ? n : 1, sizeof *r->results);
     for (size_t i = 0; i < n; i++) {
         if (r->results)
             add_result(r, i, &jobs[i]);
@@ -220,7 +221,7 @@ static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r)
     if (!r->results) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
         free(r->error == protobuf_c_empty_string ? NULL : r->error);
-        r->error = strdup("out of memory");
+        r->error = oks_xstrdup("out of memory");
     }
     free(jobs);
 }
@@ -232,7 +233,7 @@ void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
     size_t to_write;
     oks_ingest *jobs = prepare_add(sh, job->req, &r, &to_write);
     size_t n = job->req->add->n_keys;
-    oks_commit *c = jobs && to_write ? calloc(1, sizeof *c) : NULL;
+    oks_commit *c = jobs && to_write ? oks_xcalloc(1, sizeof *c) : NULL;
     if (!c) {
         /* refused, nothing to store, or no memory for the hand-over: answer here */
         if (jobs && to_write)
@@ -260,7 +261,7 @@ void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Respon
     uint8_t kid[8];
     if (oks_keyid_of_fpr(d->fingerprint.data, d->fingerprint.len, kid) != 0) {
         r->status = OKS__STATUS__STATUS_BAD_REQUEST;
-        r->error = strdup("fingerprint must be 20 or 32 bytes");
+        r->error = oks_xstrdup("fingerprint must be 20 or 32 bytes");
         return;
     }
     if (!oks_shard_check_route(sh, req, r))
@@ -272,7 +273,7 @@ void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Respon
     if (found <= 0) {
         oks_store_write_unlock(sh->store);
         r->status = found < 0 ? OKS__STATUS__STATUS_INTERNAL : OKS__STATUS__STATUS_NOT_FOUND;
-        r->error = strdup(found < 0 ? e.msg : "no such key");
+        r->error = oks_xstrdup(found < 0 ? e.msg : "no such key");
         return;
     }
     oks_pgp_limits big = sh->lim;
@@ -283,11 +284,11 @@ void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Respon
                                rec.key.len, NULL, NULL, 0, NULL};
         if (oks_store_apply(sh->store, &ch, 1, true, &e)) {
             r->status = OKS__STATUS__STATUS_INTERNAL;
-            r->error = strdup(e.msg);
+            r->error = oks_xstrdup(e.msg);
         }
     } else {
         r->status = OKS__STATUS__STATUS_INTERNAL;
-        r->error = strdup("stored key unreadable");
+        r->error = oks_xstrdup("stored key unreadable");
     }
     oks_store_write_unlock(sh->store);
     oks_pgp_key_free(old);

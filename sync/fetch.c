@@ -5,6 +5,7 @@
  * answers.
  */
 #include "sync/fetch.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +61,7 @@ static int body_split(body *b, oks_err *e)
     size_t off = 4;
     if (cnt > (b->b.len - 4) / 4)
         return oks_err_set(e, OKS_E_PROTO, 0, "hashquery answer: count %u too large", cnt);
-    b->keys = calloc(cnt ? cnt : 1, sizeof *b->keys);
+    b->keys = oks_xcalloc(cnt ? cnt : 1, sizeof *b->keys);
     if (!b->keys)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     for (uint32_t k = 0; k < cnt; k++) {

@@ -1,5 +1,6 @@
 /* sync/follow: change logs into the prefix tree, cursors, the ignore set (see follow.h). */
 #include "sync/follow.h"
+#include "lib/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,10 @@ static int shard_names(oks_sync_follow *f, char ***names, size_t *n, oks_err *e)
     int rc = oks_client_call_checked(f->client, &q, &r, f->timeout_ms, OKS_CALL_OK_ONLY, e);
     if (rc)
         return rc;
-    *names = calloc(r->n_shards ? r->n_shards : 1, sizeof **names);
+    *names = oks_xcalloc(r->n_shards ? r->n_shards : 1, sizeof **names);
     *n = 0;
     for (size_t i = 0; *names && i < r->n_shards; i++)
-        (*names)[(*n)++] = strdup(r->shards[i]->name);
+        (*names)[(*n)++] = oks_xstrdup(r->shards[i]->name);
     oks__response__free_unpacked(r, NULL);
     return *names ? 0 : OKS_E_NOMEM;
 }
@@ -83,7 +84,7 @@ static int catch_up_shard(oks_sync_follow *f, const char *shard, size_t *applied
     snprintf(key, sizeof key, "cursor.%s", shard);
     uint64_t cur = oks_sync_cursor(f->t, shard);
     enum { LIMIT = 1000 };
-    uint8_t(*add)[16] = malloc(LIMIT * 16), (*del)[16] = malloc(LIMIT * 16);
+    uint8_t(*add)[16] = oks_xmalloc(LIMIT * 16), (*del)[16] = oks_xmalloc(LIMIT * 16);
     int rc = add && del ? 0 : oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     while (rc == 0) {
         Oks__Request q = OKS__REQUEST__INIT;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/cluster.h"
+#include "lib/xalloc.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/net.h"
@@ -269,7 +270,7 @@ static int cmd_worker(int argc, char **argv)
             fprintf(stderr, "oks-sync: config: %s\n", ce.msg);
             return 1;
         }
-        if (cl.sync.tree[0] && !(conf_tree = strdup(cl.sync.tree))) {
+        if (cl.sync.tree[0] && !(conf_tree = oks_xstrdup(cl.sync.tree))) {
             oks_cluster_release(&cl);
             return 1;
         }

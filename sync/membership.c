@@ -2,6 +2,7 @@
  * sync/membership: SKS-compatible membership file (see membership.h).
  */
 #include "sync/membership.h"
+#include "lib/xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -103,7 +104,7 @@ int oks_sync_members_load(const char *path, oks_sync_members *m, oks_err *e)
     if (!f)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "membership %s: %s", path,
                            strerror(errno));
-    char *buf = malloc(OKS_SYNC_MEMBERSHIP_MAX_BYTES + 1);
+    char *buf = oks_xmalloc(OKS_SYNC_MEMBERSHIP_MAX_BYTES + 1);
     if (!buf) {
         fclose(f);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");

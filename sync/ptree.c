@@ -4,6 +4,7 @@
  * first (as SKS). LevelDB records: "h" + 16-byte hash -> empty; "m" + name -> metadata.
  */
 #include "sync/ptree.h"
+#include "lib/xalloc.h"
 
 #include <leveldb/c.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ static int child_index(const uint8_t h[16], int depth)
 
 static node *node_new(void)
 {
-    node *n = calloc(1, sizeof *n);
+    node *n = oks_xcalloc(1, sizeof *n);
     if (!n)
         return NULL;
     for (int i = 0; i < OKS_RECON_SAMPLES; i++)
@@ -76,7 +77,7 @@ static int leaf_push(node *n, const elem *e)
 {
     if (n->nel == n->cap) {
         uint32_t cap = n->cap ? n->cap * 2 : 8;
-        elem *v = realloc(n->el, cap * sizeof *v);
+        elem *v = oks_xrealloc(n->el, cap * sizeof *v);
         if (!v)
             return OKS_E_NOMEM;
         n->el = v;
@@ -118,7 +119,7 @@ static int collect(const node *n, elem **v, uint32_t *nv, uint32_t *cap)
         for (uint32_t i = 0; i < n->nel; i++) {
             if (*nv == *cap) {
                 uint32_t c = *cap ? *cap * 2 : 64;
-                elem *x = realloc(*v, c * sizeof *x);
+                elem *x = oks_xrealloc(*v, c * sizeof *x);
                 if (!x)
                     return OKS_E_NOMEM;
                 *v = x;
@@ -240,7 +241,7 @@ static int mem_delete(oks_ptree *t, const uint8_t hash[16], oks_err *e)
 
 int oks_ptree_open(const char *dir, oks_ptree **out, oks_err *e)
 {
-    oks_ptree *t = calloc(1, sizeof *t);
+    oks_ptree *t = oks_xcalloc(1, sizeof *t);
     if (!t || !(t->root = node_new())) {
         free(t);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "prefix tree: out of memory");
@@ -325,7 +326,7 @@ int oks_ptree_apply(oks_ptree *t, const uint8_t (*add)[16], size_t nadd,
         }
         if (meta_key) {
             size_t kl = strlen(meta_key);
-            char *mk = malloc(kl + 1);
+            char *mk = oks_xmalloc(kl + 1);
             if (!mk) {
                 leveldb_writebatch_destroy(wb);
                 return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
@@ -373,7 +374,7 @@ int oks_ptree_meta_get(oks_ptree *t, const char *key, uint8_t **val, size_t *len
     if (!t->db)
         return oks_err_set(e, OKS_E_NOTFOUND, OKS_NO_OFFSET, "no metadata in memory tree");
     size_t kl = strlen(key);
-    char *mk = malloc(kl + 1);
+    char *mk = oks_xmalloc(kl + 1);
     if (!mk)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     mk[0] = 'm';
@@ -386,7 +387,7 @@ int oks_ptree_meta_get(oks_ptree *t, const char *key, uint8_t **val, size_t *len
         return oks_ldb_error(e, err, "prefix tree LevelDB", "read");
     if (!v)
         return oks_err_set(e, OKS_E_NOTFOUND, OKS_NO_OFFSET, "no metadata %s", key);
-    *val = malloc(vl ? vl : 1);
+    *val = oks_xmalloc(vl ? vl : 1);
     if (!*val) {
         leveldb_free(v);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
@@ -405,7 +406,7 @@ int oks_ptree_meta_scan(oks_ptree *t, const char *prefix,
     if (!t->db)
         return 0;
     size_t pl = strlen(prefix);
-    char *mk = malloc(pl + 1);
+    char *mk = oks_xmalloc(pl + 1);
     if (!mk)
         return OKS_E_NOMEM;
     mk[0] = 'm';
@@ -457,7 +458,7 @@ int oks_ptree_elements(const oks_ptree *t, const oks_recon_bits *prefix, oks_zzp
         free(v);
         return rc;
     }
-    oks_zzp *z = malloc(nv ? nv * sizeof *z : 1);
+    oks_zzp *z = oks_xmalloc(nv ? nv * sizeof *z : 1);
     if (!z) {
         free(v);
         return OKS_E_NOMEM;
@@ -510,7 +511,7 @@ int oks_ptree_all_hashes(const oks_ptree *t, uint8_t (**out)[16], size_t *n)
         free(v);
         return rc;
     }
-    uint8_t(*h)[16] = malloc(nv ? nv * 16 : 1);
+    uint8_t(*h)[16] = oks_xmalloc(nv ? nv * 16 : 1);
     if (!h) {
         free(v);
         return OKS_E_NOMEM;

@@ -4,6 +4,7 @@
  * the end, which is what both SKS and conflux expect.
  */
 #include "sync/recon.h"
+#include "lib/xalloc.h"
 #include "lib/clock.h"
 
 #include <errno.h>
@@ -227,7 +228,7 @@ static int cmp_words(const void *a, const void *b)
 static int set_minus(const oks_zzp *a, size_t na, const oks_zzp *b, size_t nb, oks_zzp **out,
                      size_t *nout)
 {
-    oks_zzp *r = malloc(na ? na * sizeof *r : 1);
+    oks_zzp *r = oks_xmalloc(na ? na * sizeof *r : 1);
     if (!r)
         return OKS_E_NOMEM;
     size_t i = 0, j = 0, k = 0;
@@ -266,7 +267,7 @@ static int add_fetch(session *s, const oks_zzp *v, size_t n)
         }
         if (s->res->nfetch == s->fcap) {
             size_t cap = s->fcap ? s->fcap * 2 : 256;
-            uint8_t(*x)[16] = realloc(s->res->fetch, cap * 16);
+            uint8_t(*x)[16] = oks_xrealloc(s->res->fetch, cap * 16);
             if (!x)
                 return oks_err_set(s->c.e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
             s->res->fetch = x;
@@ -420,7 +421,7 @@ static int fifo_push(fifo *f, const pend *p)
         }
         if (f->len == f->cap) {
             size_t cap = f->cap ? f->cap * 2 : 64;
-            pend *x = realloc(f->v, cap * sizeof *x);
+            pend *x = oks_xrealloc(f->v, cap * sizeof *x);
             if (!x)
                 return OKS_E_NOMEM;
             f->v = x;

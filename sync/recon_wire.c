@@ -3,6 +3,7 @@
  * cursor that never moves past the end: each field checks its length against what remains.
  */
 #include "sync/recon_wire.h"
+#include "lib/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,7 @@ static int rd_string(rd *r, char **s, uint32_t *n, const char *what)
     if (r->len - r->off < l)
         return oks_err_set(r->e, OKS_E_TRUNCATED, r->off - 4,
                            "recon: %s of %u bytes runs past the message end", what, l);
-    *s = malloc((size_t)l + 1);
+    *s = oks_xmalloc((size_t)l + 1);
     if (!*s)
         return oks_err_set(r->e, OKS_E_NOMEM, r->off, "recon: out of memory");
     memcpy(*s, r->p + r->off, l);
@@ -167,7 +168,7 @@ static int rd_zset(rd *r, oks_zzp **out, size_t *n, int dedup)
         return oks_err_set(r->e, OKS_E_TRUNCATED, at,
                            "recon: %u elements announced, %zu bytes remain", cnt,
                            r->len - r->off);
-    oks_zzp *v = malloc(cnt ? cnt * sizeof *v : 1);
+    oks_zzp *v = oks_xmalloc(cnt ? cnt * sizeof *v : 1);
     if (!v)
         return oks_err_set(r->e, OKS_E_NOMEM, at, "recon: out of memory");
     for (uint32_t i = 0; i < cnt; i++) {
@@ -244,7 +245,7 @@ int oks_recon_msg_parse(const uint8_t *p, size_t len, const oks_recon_limits *li
                              lim->max_config);
             break;
         }
-        out->kv = calloc(n ? n : 1, sizeof *out->kv);
+        out->kv = oks_xcalloc(n ? n : 1, sizeof *out->kv);
         if (!out->kv) {
             rc = oks_err_set(e, OKS_E_NOMEM, 1, "recon: out of memory");
             break;

@@ -2,6 +2,7 @@
  * sync/state: partner figures and the state file (see state.h).
  */
 #include "sync/state.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@ static void peer_init(oks_sync_peer_stats *p, const char *name)
 void oks_sync_state_set_members(oks_sync_state *s, const oks_sync_members *m)
 {
     size_t n_old = s->n_peers;
-    oks_sync_peer_stats *old = malloc((n_old ? n_old : 1) * sizeof *old);
+    oks_sync_peer_stats *old = oks_xmalloc((n_old ? n_old : 1) * sizeof *old);
     if (!old)
         return; /* keep the old list */
     memcpy(old, s->peers, n_old * sizeof *old);

@@ -4,6 +4,7 @@
  * files, signals. Following the change logs and the ignore set live in sync/follow.c.
  */
 #include "sync/worker.h"
+#include "lib/xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,8 +87,8 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
     x->fl.timeout_ms = (int)x->conf.router_deadline_ms + 2000;
     const char *mem = c->membership ? c->membership : x->conf.sync.membership;
     const char *st = c->state_path ? c->state_path : x->conf.sync.state;
-    x->membership = mem[0] ? strdup(mem) : NULL;
-    x->state_path = st[0] ? strdup(st) : NULL;
+    x->membership = mem[0] ? oks_xstrdup(mem) : NULL;
+    x->state_path = st[0] ? oks_xstrdup(st) : NULL;
     int rc = oks_ptree_open(c->tree_dir, &x->fl.t, e);
     if (rc) {
         free(x->membership);
@@ -180,7 +181,7 @@ static void load_members(ctx *x, int force)
             st.st_size == x->members_st.st_size && st.st_ino == x->members_st.st_ino)
             return;
     }
-    oks_sync_members *m = calloc(1, sizeof *m);
+    oks_sync_members *m = oks_xcalloc(1, sizeof *m);
     if (!m)
         return;
     oks_err e;
@@ -379,7 +380,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     int rc = ctx_open(&x, c, e);
     if (rc)
         return rc;
-    x.state = calloc(1, sizeof *x.state);
+    x.state = oks_xcalloc(1, sizeof *x.state);
     if (!x.state) {
         ctx_close(&x);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
