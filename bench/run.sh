@@ -21,8 +21,8 @@ case "${1:-}" in
     OKS_BENCH_CACHE=$C bash bench/bulk.sh --no-sks 200 2
     echo "smoke run done"
     exit 0 ;;
-  --quick) SECS=3; KEYS=2000; HKEYS=5000; BULK=10000; HTTP_SHARDS="2" ;;
-  "") SECS=5; KEYS=20000; HKEYS=20000; BULK=100000; HTTP_SHARDS="2 4" ;;
+  --quick) SECS=3; KEYS=2000; HKEYS=5000; BULK=10000; HTTP_SHARDS="2"; SKEYS=20000 ;;
+  "") SECS=5; KEYS=20000; HKEYS=20000; BULK=100000; HTTP_SHARDS="2 4"; SKEYS=100000 ;;
   *) echo "usage: bench/run.sh [--quick | --smoke]" >&2; exit 2 ;;
 esac
 T0=$(date +%s)
@@ -38,6 +38,7 @@ step bash bench/verify.sh --write 3
 step bash bench/spine.sh --write "$KR" "$SECS"
 for s in $HTTP_SHARDS; do step bash bench/http.sh --write --shards $s "$KR" "$SECS"; done
 step bash bench/mint.sh --write "$KEYS"
+step bash bench/search.sh --write "$SKEYS" "$((SECS * 2))"
 for s in 2 4; do step bash bench/hkp.sh --write --shards $s "$HKEYS" "$SECS" 1 4 16 64; done
 step bash bench/bulk.sh --write "$BULK" 2 4
 if [ "$BULK" = 100000 ]; then
