@@ -6,13 +6,11 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; rm -rf "$D"; }
-trap cleanup EXIT
+at_exit rm -rf "$D"
 P=$(free_port)
 "$OKS_BIN/oks-bench" mint --count 20000 --seed search-cost --uids 1-3 --out "$D/keys.pgp" \
   --list "$D/list" >/dev/null 2>&1 || { not_ok "20,000 keys minted"; finish; }
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 2 --http-port "$P" >/dev/null ||
-  { not_ok "cluster starts"; finish; }
+cluster_up "$D" --shards 2 --http-port "$P" || { not_ok "cluster starts"; finish; }
 export OKS_CONFIG=$D/oks.conf
 "$OKS_BIN/oksctl" import "$D/keys.pgp" >"$D/import.out" 2>&1
 check "20,000 keys imported ($(tail -1 "$D/import.out"))" grep -q ' 20000 new' "$D/import.out"
@@ -70,5 +68,5 @@ check "lookups of other keys during the flood: all 200 ($(sort "$D/lookups" | un
 cat "$D"/flood.* >"$D/flood"
 check "the flood itself got answers, no 5xx ($(sort "$D/flood" | uniq -c | tr '\n' ' '))" \
   bash -c "! grep -q '^5' '$D/flood' && test -s '$D/flood'"
-check "/pks/health answers after the flood" test "$(curl -s -o /dev/null -w '%{http_code}' "$U/pks/health")" = 200
+check "/pks/health answers after the flood" test "$(http_code "$U/pks/health")" = 200
 finish

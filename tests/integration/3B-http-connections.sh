@@ -6,15 +6,11 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir) D2=$(scratch_dir)
-cleanup() {
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D2" >/dev/null 2>&1
-  rm -rf "$D" "$D2"
-}
-trap cleanup EXIT
+at_exit rm -rf "$D" "$D2"
 P=$(free_port)
 # the gateway raises its soft descriptor limit to the hard one: start it with 256 / 1,024 (the
 # hard limit is systemd's default soft one), so the flood below is larger than it may open
+at_exit cluster_down "$D"
 ( ulimit -Sn 256 && ulimit -Hn 1024 &&
   bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 1 --http-port "$P" \
     --http-opt max_connections_per_client=64 >/dev/null ) || { not_ok "cluster starts"; finish; }
@@ -44,7 +40,8 @@ check "/metrics counts the 1,036 connections refused per client" \
 
 # the total cap: clients behind a trusted proxy are not capped per client, so 1,100 connections
 # from the proxy reach the total cap (896) and the rest wait in the kernel's backlog
-bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null
+cluster_down "$D"
+at_exit cluster_down "$D2"
 ( ulimit -Sn 256 && ulimit -Hn 1024 &&
   bash "$OKS_ROOT/deploy/local.sh" up --dir "$D2" --shards 1 --http-port "$P" \
     --http-opt trusted_proxies=127.0.0.7 >/dev/null ) || { not_ok "cluster restarts"; finish; }

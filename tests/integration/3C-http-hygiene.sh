@@ -5,11 +5,9 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-cleanup() { bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; rm -rf "$D"; }
-trap cleanup EXIT
+at_exit rm -rf "$D"
 P=$(free_port)
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 1 --http-port "$P" >/dev/null ||
-  { not_ok "cluster starts"; finish; }
+cluster_up "$D" --shards 1 --http-port "$P" || { not_ok "cluster starts"; finish; }
 U=http://127.0.0.1:$P
 raw() { /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/raw_http.py" 127.0.0.1 "$P" 3 | tr '\n' '|'; }
 
@@ -24,10 +22,10 @@ r=$(printf 'GET /pks/health HTTP/1.1\nHost: x\n\nGET /pks/health HTTP/1.1\nHost:
 check "pipelined: answered, refused, then the connection closed ($r)" \
   test "$r" = "HTTP/1.1 200 OK|HTTP/1.1 400 Bad Request|"
 body=$(curl -s "$U/pks/lookup?op=index&search=alice%00bob")
-code=$(curl -s -o /dev/null -w '%{http_code}' "$U/pks/lookup?op=index&search=alice%00bob")
+code=$(http_code "$U/pks/lookup?op=index&search=alice%00bob")
 check "%00 in a search: 400 ($code: $body)" test "$code" = 400
 body=$(curl -s "$U/vks/v1/by-email/a%00b%40example.org")
 check "%00 in a VKS path: 400 naming the NUL ($body)" grep -q '^400 .*NUL' <<<"$body"
-code=$(curl -s -o /dev/null -w '%{http_code}' "$U/pks/lookup?op=index&search=alice")
+code=$(http_code "$U/pks/lookup?op=index&search=alice")
 check "a search without NUL is answered (404, no such key)" test "$code" = 404
 finish

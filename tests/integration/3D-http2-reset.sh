@@ -7,22 +7,18 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
-SHARD_PID=
-cleanup() {
-  [ -n "$SHARD_PID" ] && kill -CONT "$SHARD_PID" 2>/dev/null
-  bash "$OKS_ROOT/deploy/local.sh" down --dir "$D" >/dev/null 2>&1; rm -rf "$D"
-}
-trap cleanup EXIT
+at_exit rm -rf "$D"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
   -keyout "$D/key.pem" -out "$D/cert.pem" >/dev/null 2>&1
 P=$(free_port); TP=$(free_port)
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D" --shards 1 --http-port "$P" --deadline-ms 4000 \
+cluster_up "$D" --shards 1 --http-port "$P" --deadline-ms 4000 \
   --http-opt "tls_listen=127.0.0.1:$TP" --http-opt "tls_cert=$D/cert.pem" \
-  --http-opt "tls_key=$D/key.pem" --http-opt cache_mb=0 >/dev/null ||
+  --http-opt "tls_key=$D/key.pem" --http-opt cache_mb=0 ||
   { not_ok "cluster with hkps starts"; finish; }
 U=http://127.0.0.1:$P
 metric() { curl -s "$U/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 SHARD_PID=$(cat "$D"/run/shard-*.pid)
+at_exit kill -CONT "$SHARD_PID" # a frozen shard would outlive the cluster's stop
 kill -STOP "$SHARD_PID"
 out=$(/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/h2_reset_flood.py" 127.0.0.1 "$TP" \
   "/pks/lookup?op=get&options=mr&search=0x0123456789ABCDEF0123456789ABCDEF01234567" 3000 2)
@@ -30,7 +26,7 @@ ok "the flood ran ($out)"
 orph=$(metric oks_http_orphaned_total) refused=$(metric oks_http_inflight_refused_total)
 check "at most 64 of the reset requests reached the cluster ($orph)" test "${orph:-999999}" -le 64
 check "the others were refused without reaching it ($refused)" test "${refused:-0}" -ge 2900
-kill -CONT "$SHARD_PID"; SHARD_PID=
+kill -CONT "$SHARD_PID"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --interface 127.0.0.9 "$U/pks/lookup?op=get&search=0x0123456789ABCDEF0123456789ABCDEF01234567")
 check "another client is answered once the shard runs again ($code)" test "$code" = 404
 # the orphaned entries leave with their deadline (4 s) at the latest
