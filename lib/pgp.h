@@ -16,8 +16,9 @@
  * So merge(a, b) == merge(b, a), merge(a, a) == a, and the served bytes of a key are stable.
  *
  * Verification (oks_pgp_key_verify) is a separate step: it checks self-signatures with
- * libgcrypt, drops the ones that fail, then drops user IDs and subkeys left without a valid
- * self-signature, and caps third-party signatures (kept unverified wherever they sit).
+ * libgcrypt within a work budget, drops the ones that fail, then drops user IDs and subkeys
+ * left without a valid self-signature, and keeps third-party signatures (unverified, wherever
+ * they sit) within a budget fixed by the key's content, oldest first.
  * Signatures parsed with OKS_PGP_TRUSTED (stored keys, already verified) are never verified
  * again.
  */
@@ -283,6 +284,7 @@ size_t oks_pgp_verify_cost(const oks_pgp_pubkey *signer);
 
 /* Cleans the key in place as described at the top. Fails (OKS_E_NOTKEY) when nothing usable
  * is left: no valid user ID, no valid direct-key self-signature (v6) and no valid subkey; fails
+ * (OKS_E_UNSUPPORTED) at once for an RSA primary key the acceptance policy refuses; fails
  * (OKS_E_LIMIT) before any public-key operation that would take the work past
  * lim->max_verify_cost. The result depends only on the key's content (never on the time, the
  * order copies arrived in, or other keys), so cleaning the union of any copies gives the same

@@ -229,26 +229,31 @@ static int clean_list(const oks_pgp_key *k, oks_pgp_sigs *l, const oks_pgp_uid *
     return bound;
 }
 
+/* RSA keys beyond what real implementations accept, refused before any arithmetic. */
+static int rsa_bounds(const oks_pgp_pubkey *pk, oks_err *e)
+{
+    if (pk->algo != OKS_PGP_RSA && pk->algo != OKS_PGP_RSA_E && pk->algo != OKS_PGP_RSA_S)
+        return 0;
+    size_t o = 0, nb, eb;
+    long nbits = mpi_bits(pk->material, pk->material_len, &o, &nb);
+    long ebits = mpi_bits(pk->material, pk->material_len, &o, &eb);
+    if (nbits > OKS_PGP_MAX_MPI_BITS)
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
+                           "RSA modulus of %ld bits (limit %d, as gpg)", nbits,
+                           OKS_PGP_MAX_MPI_BITS);
+    if (ebits > OKS_PGP_MAX_RSA_EXP_BITS)
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
+                           "RSA public exponent of %ld bits (limit %d)", ebits,
+                           OKS_PGP_MAX_RSA_EXP_BITS);
+    return 0;
+}
+
 int oks_pgp_key_acceptable(const oks_pgp_key *k, oks_err *e)
 {
-    const oks_pgp_pubkey *pk = &k->primary;
-    if (pk->version == 3)
+    if (k->primary.version == 3)
         return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
                            "v3 keys are not accepted (MD5 fingerprints; gpg 2.2 refuses them)");
-    if (pk->algo == OKS_PGP_RSA || pk->algo == OKS_PGP_RSA_E || pk->algo == OKS_PGP_RSA_S) {
-        size_t o = 0, nb, eb;
-        long nbits = mpi_bits(pk->material, pk->material_len, &o, &nb);
-        long ebits = mpi_bits(pk->material, pk->material_len, &o, &eb);
-        if (nbits > OKS_PGP_MAX_MPI_BITS)
-            return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
-                               "RSA modulus of %ld bits (limit %d, as gpg)", nbits,
-                               OKS_PGP_MAX_MPI_BITS);
-        if (ebits > OKS_PGP_MAX_RSA_EXP_BITS)
-            return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
-                               "RSA public exponent of %ld bits (limit %d)", ebits,
-                               OKS_PGP_MAX_RSA_EXP_BITS);
-    }
-    return 0;
+    return rsa_bounds(&k->primary, e);
 }
 
 int oks_pgp_key_verify(oks_pgp_key *k, const oks_pgp_limits *lim, oks_pgp_verify_stats *st,
@@ -263,6 +268,11 @@ int oks_pgp_key_verify(oks_pgp_key *k, const oks_pgp_limits *lim, oks_pgp_verify
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
+    /* also here, for callers that skip the acceptance policy: nothing signed by such a key is
+     * worth checking */
+    int rb = rsa_bounds(&k->primary, e);
+    if (rb)
+        return rb;
     int direct = clean_list(k, &k->sigs, NULL, NULL, lim, st, e);
     if (direct < 0)
         return direct;

@@ -416,6 +416,30 @@ static void costly_rsa_key_is_refused_before_the_work(void **state)
     }
 }
 
+/* The attack key itself (helpers/make_hostile.py costly: 16,384-bit exponent, 20
+ * self-certifications whose digest prefixes match): cleaning refuses it without one public-key
+ * operation, also when the acceptance policy was skipped. */
+static void huge_exponent_key_costs_no_public_key_operation(void **state)
+{
+    (void)state;
+    oks_buf b = OKS_BUF_INIT;
+    read_file("tests/fuzz/corpus/key/rsa-huge-exponent.pgp", &b);
+    oks_pgp_key *k;
+    oks_err e;
+    oks_pgp_verify_stats st;
+    assert_int_equal(oks_pgp_key_parse(b.data, b.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(k->uids[0].sigs.n, 20);
+    assert_int_equal(oks_pgp_key_acceptable(k, &e), OKS_E_UNSUPPORTED);
+    assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), OKS_E_UNSUPPORTED);
+    assert_int_equal(st.pk_ops, 0);
+    /* the primitive refuses it too */
+    assert_int_equal(oks_pgp_sig_verify(&k->primary, &k->primary, &k->uids[0], NULL,
+                                        &k->uids[0].sigs.v[0], &e),
+                     OKS_E_UNSUPPORTED);
+    oks_pgp_key_free(k);
+    oks_buf_release(&b);
+}
+
 /* A real key cleaned under a work budget smaller than its self-signatures need: refused with
  * OKS_E_LIMIT, and no more public-key operations were done than the budget pays for. */
 static void work_budget_bounds_public_key_operations(void **state)
@@ -458,6 +482,7 @@ int main(void)
         cmocka_unit_test(flood_cannot_block_the_revocation),
         cmocka_unit_test(packets_gpg_refuses_are_dropped),
         cmocka_unit_test(costly_rsa_key_is_refused_before_the_work),
+        cmocka_unit_test(huge_exponent_key_costs_no_public_key_operation),
         cmocka_unit_test(work_budget_bounds_public_key_operations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
