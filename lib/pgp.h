@@ -16,8 +16,9 @@
  * So merge(a, b) == merge(b, a), merge(a, a) == a, and the served bytes of a key are stable.
  *
  * Verification (oks_pgp_key_verify) is a separate step: it checks self-signatures with
- * libgcrypt, drops the ones that fail, then drops user IDs and subkeys left without a valid
- * self-signature, and caps third-party signatures (kept unverified wherever they sit).
+ * libgcrypt within a work budget, drops the ones that fail, then drops user IDs and subkeys
+ * left without a valid self-signature, and keeps third-party signatures (unverified, wherever
+ * they sit) within a budget fixed by the key's content, oldest first.
  * Signatures parsed with OKS_PGP_TRUSTED (stored keys, already verified) are never verified
  * again.
  */
@@ -42,9 +43,25 @@ typedef struct oks_pgp_limits {
     size_t max_uids;             /* user IDs + attributes per key; default 256 (more: rejected) */
     size_t max_subkeys;          /* default 256 (more: rejected) */
     size_t max_sigs_per_uid;     /* all signatures on one user ID before cleaning; default 5000 */
-    size_t max_third_party_per_uid; /* third-party certifications kept per user ID after
-                                       cleaning, newest first; default 500 */
+    size_t max_third_party_per_uid; /* third-party signatures kept per user ID after cleaning,
+                                       oldest first; default 256 */
+    size_t max_third_party_per_key; /* shared by the user IDs (each keeps at most this / user
+                                       IDs, at least 1); the primary and the subkeys share a
+                                       sixteenth of it; default 2048 */
+    size_t max_third_party_sig_bytes; /* larger third-party signatures dropped; default 3 KiB
+                                         (the largest of debian-keyring: 2162) */
+    size_t max_verify_cost; /* public-key work per cleaning, in units of one RSA-2048 check
+                               (see oks_pgp_verify_cost); more: key refused; default 10000 */
 } oks_pgp_limits;
+
+/* What GnuPG 2.2 / 2.4 refuse to import (the whole key fails, "invalid packet"); such packets
+ * are dropped while parsing, so no stored or served key carries them. */
+#define OKS_PGP_MAX_SUBPACKET_AREA 10000 /* hashed or unhashed subpacket area of a signature */
+#define OKS_PGP_MAX_UID_BYTES 2048       /* user ID packet body */
+#define OKS_PGP_MAX_MPI_BITS 16384       /* any MPI of a key or signature */
+/* RSA public exponents longer than this are refused (OpenSSL's limit for moduli over 3072
+ * bits; real keys use 3 .. 65537): verification costs time linear in the exponent's length. */
+#define OKS_PGP_MAX_RSA_EXP_BITS 64
 
 void oks_pgp_limits_default(oks_pgp_limits *l);
 
@@ -150,6 +167,7 @@ typedef struct oks_pgp_sig {
     size_t mpis_len;
     const uint8_t *embedded; /* body of an embedded signature (subpacket 32), or NULL */
     size_t embedded_len;
+    size_t unhashed_len;     /* unhashed subpacket area (v4/v6) */
     enum oks_pgp_sig_state state;
 } oks_pgp_sig;
 
@@ -240,6 +258,9 @@ typedef struct oks_pgp_verify_stats {
     size_t third_party_dropped; /* over max_third_party_per_uid, or structurally misplaced */
     size_t uids_dropped;   /* user IDs / attributes left without a valid self-signature */
     size_t subkeys_dropped;/* subkeys left without a valid binding signature */
+    size_t pk_ops;         /* public-key operations performed (signatures whose digest prefix
+                              matched and that reached libgcrypt / libcrypto) */
+    size_t verify_cost;    /* their cost (oks_pgp_verify_cost summed) */
 } oks_pgp_verify_stats;
 
 /* Verifies one signature made by signer over: the primary key alone (types 0x1F, 0x20), the
@@ -251,14 +272,29 @@ int oks_pgp_sig_verify(const oks_pgp_pubkey *signer, const oks_pgp_pubkey *prima
                        const oks_pgp_sig *sig, oks_err *e);
 
 /* The acceptance policy, the one the shard applies before storing a key and oksctl inspect
- * before listing it: 0 when a parsed key may be stored, else OKS_E_UNSUPPORTED (v3 keys).
- * Cleaning (oks_pgp_key_verify) comes after it and may still refuse the key. */
+ * before listing it: 0 when a parsed key may be stored, else OKS_E_UNSUPPORTED (v3 keys; RSA
+ * primary keys with a modulus over OKS_PGP_MAX_MPI_BITS or a public exponent over
+ * OKS_PGP_MAX_RSA_EXP_BITS). Cleaning (oks_pgp_key_verify) comes after it and may still refuse
+ * the key. */
 int oks_pgp_key_acceptable(const oks_pgp_key *key, oks_err *e);
 
+/* Cost of one public-key check by signer, in units of an RSA-2048 check with e = 65537: RSA
+ * (modulus bytes / 256)^2 x (exponent bits / 17), at least 1; other algorithms 1. */
+size_t oks_pgp_verify_cost(const oks_pgp_pubkey *signer);
+
 /* Cleans the key in place as described at the top. Fails (OKS_E_NOTKEY) when nothing usable
- * is left: no valid user ID, no valid direct-key self-signature (v6) and no valid subkey. */
+ * is left: no valid user ID, no valid direct-key self-signature (v6) and no valid subkey; fails
+ * (OKS_E_UNSUPPORTED) at once for an RSA primary key the acceptance policy refuses; fails
+ * (OKS_E_LIMIT) before any public-key operation that would take the work past
+ * lim->max_verify_cost. The result depends only on the key's content (never on the time, the
+ * order copies arrived in, or other keys), so cleaning the union of any copies gives the same
+ * bytes on every server. */
 int oks_pgp_key_verify(oks_pgp_key *key, const oks_pgp_limits *lim, oks_pgp_verify_stats *st,
                        oks_err *e);
+
+/* Serialized size of the key without its third-party signatures: what max_key_bytes limits
+ * (the owner's material always fits; third-party material has its own budget). */
+size_t oks_pgp_key_owner_bytes(const oks_pgp_key *key);
 
 /* ---- derived facts --------------------------------------------------------------------- */
 

@@ -277,6 +277,51 @@ static oks_pgp_sigs *current_list(oks_pgp_key *k, int at)
     return &k->sigs;
 }
 
+/* True when every MPI in m[0..n) (count of them, or all while bytes remain when count is 0)
+ * has at most OKS_PGP_MAX_MPI_BITS bits as its length field states: gpg refuses longer ones. */
+static bool mpis_fit(const uint8_t *m, size_t n, size_t count)
+{
+    size_t o = 0;
+    for (size_t i = 0; (count ? i < count : true) && n - o >= 2; i++) {
+        size_t bits = oks_be16(m + o);
+        if (bits > OKS_PGP_MAX_MPI_BITS)
+            return false;
+        o += 2 + (bits + 7) / 8;
+        if (o > n)
+            return true; /* malformed: verification decides */
+    }
+    return true;
+}
+
+/* What GnuPG 2.2 / 2.4 can import (see OKS_PGP_MAX_*): a signature whose subpacket areas or
+ * MPIs are longer makes gpg refuse the whole key. */
+static bool sig_importable(const oks_pgp_sig *s)
+{
+    if (s->hashed_len > OKS_PGP_MAX_SUBPACKET_AREA || s->unhashed_len > OKS_PGP_MAX_SUBPACKET_AREA)
+        return false;
+    switch (s->algo) {
+    case OKS_PGP_RSA: case OKS_PGP_RSA_E: case OKS_PGP_RSA_S: case OKS_PGP_ELGAMAL_E:
+    case OKS_PGP_DSA: case OKS_PGP_ECDSA: case OKS_PGP_ELGAMAL: case OKS_PGP_EDDSA:
+        return mpis_fit(s->mpis, s->mpis_len, 0);
+    default:
+        return true;
+    }
+}
+
+static bool key_importable(const oks_pgp_pubkey *pk)
+{
+    switch (pk->algo) {
+    case OKS_PGP_RSA: case OKS_PGP_RSA_E: case OKS_PGP_RSA_S:
+        return mpis_fit(pk->material, pk->material_len, 2);
+    case OKS_PGP_DSA:
+        return mpis_fit(pk->material, pk->material_len, 4);
+    case OKS_PGP_ELGAMAL_E: case OKS_PGP_ELGAMAL:
+        return mpis_fit(pk->material, pk->material_len, 3);
+    default:
+        return true;
+    }
+}
+
 static int parse_body(oks_pgp_key *k, const uint8_t *p, size_t n, const oks_pgp_limits *lim,
                       unsigned flags, oks_err *e)
 {
@@ -312,7 +357,8 @@ static int parse_body(oks_pgp_key *k, const uint8_t *p, size_t n, const oks_pgp_
         case OKS_PGP_TAG_SIG: {
             oks_pgp_sig s;
             if (at == AT_SKIP || pkt.len > lim->max_sig_bytes ||
-                oks_pgp_sig_parse(pkt.body, pkt.len, pkt.offset, &s, NULL) != 0) {
+                oks_pgp_sig_parse(pkt.body, pkt.len, pkt.offset, &s, NULL) != 0 ||
+                !sig_importable(&s)) {
                 k->dropped_packets++;
                 break;
             }
@@ -330,7 +376,8 @@ static int parse_body(oks_pgp_key *k, const uint8_t *p, size_t n, const oks_pgp_
         case OKS_PGP_TAG_UID:
         case OKS_PGP_TAG_UAT:
             if (pkt.len > (pkt.tag == OKS_PGP_TAG_UID ? lim->max_packet_bytes
-                                                      : lim->max_attribute_bytes)) {
+                                                      : lim->max_attribute_bytes) ||
+                (pkt.tag == OKS_PGP_TAG_UID && pkt.len > OKS_PGP_MAX_UID_BYTES)) {
                 k->dropped_packets++;
                 at = AT_SKIP;
                 break;
@@ -346,7 +393,8 @@ static int parse_body(oks_pgp_key *k, const uint8_t *p, size_t n, const oks_pgp_
         case OKS_PGP_TAG_PUBSUBKEY: {
             oks_pgp_pubkey sk;
             if (pkt.len > lim->max_packet_bytes ||
-                oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &sk, NULL) != 0) {
+                oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &sk, NULL) != 0 ||
+                !key_importable(&sk)) {
                 k->dropped_packets++;
                 at = AT_SKIP;
                 break;

@@ -16,7 +16,10 @@ void oks_pgp_limits_default(oks_pgp_limits *l)
     l->max_uids = 256;
     l->max_subkeys = 256;
     l->max_sigs_per_uid = 5000;
-    l->max_third_party_per_uid = 500;
+    l->max_third_party_per_uid = 256;
+    l->max_third_party_per_key = 2048;
+    l->max_third_party_sig_bytes = 3072;
+    l->max_verify_cost = 10000;
 }
 
 int oks_pgp_packet_next(const uint8_t *p, size_t n, size_t *off, oks_pgp_packet *pkt,

@@ -152,6 +152,7 @@ int oks_pgp_sig_parse(const uint8_t *body, size_t len, size_t off, oks_pgp_sig *
         if (ul > len - o)
             return oks_err_set(e, OKS_E_TRUNCATED, off,
                                "unhashed subpacket length %zu runs past the signature", ul);
+        s->unhashed_len = ul;
         r = subpackets(s, body + o, ul, false, off, e);
         if (r)
             return r;

@@ -177,6 +177,10 @@ static int build_key(const oks_pgp_pubkey *pk, gcry_sexp_t *out, size_t *order, 
     case OKS_PGP_RSA_S:
         if (mpi_at(m, n, &o, &a, &al) || mpi_at(m, n, &o, &b, &bl))
             break;
+        /* the check costs time linear in the exponent's length: refuse what no real key uses */
+        if (bl * 8 > OKS_PGP_MAX_RSA_EXP_BITS + 7)
+            return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
+                               "RSA public exponent of %zu bytes", bl);
         *order = al; /* modulus length: the size of the PKCS#1 frame */
         ge = gcry_sexp_build(out, NULL, "(public-key(rsa(n %b)(e %b)))", (int)al, a, (int)bl, b);
         break;

@@ -104,7 +104,13 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
     }
     j->had_old = r == 1;
     if (old) {
-        r = oks_pgp_key_merge(old, inc, lim, &merged, &e);
+        /* the union may exceed the limits before cleaning trims the third-party material (a key
+         * flooded before that budget existed must still take its owner's revocation): the
+         * limit that counts is the owner's material after cleaning, below */
+        oks_pgp_limits room = *lim;
+        room.max_key_bytes = (size_t)-1;
+        room.max_sigs_per_uid = (size_t)-1;
+        r = oks_pgp_key_merge(old, inc, &room, &merged, &e);
         oks_pgp_key_free(inc);
         /* kept for the commit: unless the key changes meanwhile, it is what the write replaces
          * (its index entries are removed), and need not be read and parsed again there */
@@ -117,14 +123,19 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
         merged = inc;
     }
     j->key = merged;
-    if (oks_pgp_key_verify && oks_pgp_key_verify(merged, lim, &j->vst, &e)) {
-        reject(j, "no valid self-signed user ID, subkey or direct signature", &e);
+    if (oks_pgp_key_verify && (r = oks_pgp_key_verify(merged, lim, &j->vst, &e))) {
+        reject(j, r == OKS_E_LIMIT ? "key too costly to verify"
+                                   : "no valid self-signed user ID, subkey or direct signature",
+               &e);
         return;
     }
     oks_pgp_key_serialize(merged, &j->bytes);
-    if (j->bytes.len > lim->max_key_bytes) {
-        oks_err_set(&e, OKS_E_LIMIT, OKS_NO_OFFSET, "key grows to %zu bytes (limit %zu)",
-                    j->bytes.len, lim->max_key_bytes);
+    /* third-party certifications have their own budget (cleaning): the size limit is on the
+     * owner's material, so they can never crowd out a revocation, self-signature or subkey */
+    size_t owner = oks_pgp_key_owner_bytes(merged);
+    if (owner > lim->max_key_bytes) {
+        oks_err_set(&e, OKS_E_LIMIT, OKS_NO_OFFSET, "key material grows to %zu bytes (limit %zu)",
+                    owner, lim->max_key_bytes);
         reject(j, "key too large", &e);
         return;
     }
@@ -150,15 +161,20 @@ int oks_ingest_commit(oks_store *s, const oks_pgp_limits *lim, oks_ingest *j,
     bool changed = (r == 1) != j->had_old || (r == 1 && memcmp(cur_hash, j->old_hash, 16) != 0);
     if (changed && cur) {
         /* someone else wrote this key since prepare: merge with what is stored now. Everything
-         * in j->key is verified and everything stored was verified: no crypto needed. */
+         * in j->key is verified and everything stored was verified: no crypto needed; cleaning
+         * again only applies the third-party budget to the union, as if both had come at once */
         oks_pgp_key *mine = NULL, *merged = NULL;
         oks_pgp_limits big = *lim;
         big.max_key_bytes = (size_t)-1;
+        big.max_sigs_per_uid = (size_t)-1;
         r = oks_pgp_key_parse(j->bytes.data, j->bytes.len, &big, OKS_PGP_TRUSTED, &mine, e);
         if (!r)
-            r = oks_pgp_key_merge(cur, mine, lim, &merged, e);
+            r = oks_pgp_key_merge(cur, mine, &big, &merged, e);
+        if (!r && oks_pgp_key_verify)
+            r = oks_pgp_key_verify(merged, lim, NULL, e);
         oks_pgp_key_free(mine);
         if (r) {
+            oks_pgp_key_free(merged);
             oks_pgp_key_free(cur);
             return r;
         }

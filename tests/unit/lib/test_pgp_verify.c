@@ -253,9 +253,10 @@ static void every_hash_algorithm_verifies(void **state)
     }
 }
 
-/* With max_third_party_per_uid = 3, each user ID keeps its 3 newest third-party certifications
- * and every self-signature; the counts in the stats add up. */
-static void third_party_certifications_capped_newest_kept(void **state)
+/* With max_third_party_per_uid = 3, each user ID keeps its 3 oldest third-party certifications
+ * (a claimed creation time in the future never outranks a real one) and every self-signature;
+ * the counts in the stats add up. */
+static void third_party_certifications_capped_oldest_kept(void **state)
 {
     (void)state;
     oks_buf ring = OKS_BUF_INIT;
@@ -289,12 +290,12 @@ static void third_party_certifications_capped_newest_kept(void **state)
         for (size_t u = 0; u < k->n_uids; u++) {
             const oks_pgp_sigs *kept = &k->uids[u].sigs, *all = &full->uids[u].sigs;
             size_t n = 0, n_all = 0;
-            uint32_t oldest_kept = UINT32_MAX, newest_gone = 0;
+            uint32_t newest_kept = 0, oldest_gone = UINT32_MAX;
             for (size_t i = 0; i < kept->n; i++)
                 if (kept->v[i].state == OKS_SIG_THIRD_PARTY) {
                     n++;
-                    if (kept->v[i].created < oldest_kept)
-                        oldest_kept = kept->v[i].created;
+                    if (kept->v[i].created > newest_kept)
+                        newest_kept = kept->v[i].created;
                 }
             for (size_t i = 0; i < all->n; i++) {
                 if (all->v[i].state != OKS_SIG_THIRD_PARTY)
@@ -304,12 +305,12 @@ static void third_party_certifications_capped_newest_kept(void **state)
                 for (size_t j = 0; j < kept->n && !found; j++)
                     found = kept->v[j].len == all->v[i].len &&
                             memcmp(kept->v[j].body, all->v[i].body, all->v[i].len) == 0;
-                if (!found && all->v[i].created > newest_gone)
-                    newest_gone = all->v[i].created;
+                if (!found && all->v[i].created < oldest_gone)
+                    oldest_gone = all->v[i].created;
             }
             assert_int_equal(n, n_all < 3 ? n_all : 3);
             if (n < n_all)
-                assert_true(oldest_kept >= newest_gone);
+                assert_true(newest_kept <= oldest_gone);
             kept_total += n;
         }
         assert_int_equal(kept_total, st.third_party);
@@ -553,7 +554,7 @@ int main(void)
         cmocka_unit_test(ed448_v6_key_signed_by_openssl_verifies),
         cmocka_unit_test(left16_hash_and_salt_errors_are_told_apart),
         cmocka_unit_test(every_hash_algorithm_verifies),
-        cmocka_unit_test(third_party_certifications_capped_newest_kept),
+        cmocka_unit_test(third_party_certifications_capped_oldest_kept),
         cmocka_unit_test(debian_keyring_verifies_on_two_threads),
         cmocka_unit_test(v3_keys_are_not_acceptable),
         cmocka_unit_test(key_material_trailing_bytes_ignored_for_fingerprint),
