@@ -18,6 +18,7 @@
  * it, so clean(merge(clean(a), b)) == clean(merge(a, b)).
  */
 #include "lib/pgp.h"
+#include "lib/xalloc.h"
 #include "lib/pgp_verify.h"
 
 #include <stdlib.h>
@@ -152,8 +153,8 @@ static void compact(oks_pgp_sigs *l, const bool *keep)
 static int cap_third_party(oks_pgp_sigs *l, size_t cap, oks_pgp_verify_stats *st, oks_err *e)
 {
     size_t n = 0;
-    const oks_pgp_sig **tp = malloc((l->n ? l->n : 1) * sizeof *tp);
-    bool *keep = malloc((l->n ? l->n : 1) * sizeof *keep);
+    const oks_pgp_sig **tp = oks_xmalloc((l->n ? l->n : 1) * sizeof *tp);
+    bool *keep = oks_xmalloc((l->n ? l->n : 1) * sizeof *keep);
     if (!tp || !keep) {
         free(tp);
         free(keep);
@@ -188,7 +189,7 @@ static int clean_list(const oks_pgp_key *k, oks_pgp_sigs *l, const oks_pgp_uid *
                       oks_pgp_verify_stats *st, oks_err *e)
 {
     int bound = 0;
-    bool *keep = calloc(l->n ? l->n : 1, sizeof *keep);
+    bool *keep = oks_xcalloc(l->n ? l->n : 1, sizeof *keep);
     if (!keep)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < l->n; i++) {

@@ -5,6 +5,7 @@
  * storage block owned by the key, in canonical order (see pgp.h for the order).
  */
 #include "lib/pgp.h"
+#include "lib/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ static int grow(void **v, size_t n, size_t elem)
     if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
         return 0;
     size_t cap = n ? n * 2 : 4;
-    void *nv = realloc(*v, cap * elem);
+    void *nv = oks_xrealloc(*v, cap * elem);
     if (!nv)
         return OKS_E_NOMEM;
     *v = nv;
@@ -235,7 +236,7 @@ static int compact(oks_pgp_key *k)
         total += k->uids[i].len + sigs_bytes(&k->uids[i].sigs);
     for (size_t i = 0; i < k->n_subkeys; i++)
         total += k->subkeys[i].key.len + sigs_bytes(&k->subkeys[i].sigs);
-    uint8_t *st = malloc(total ? total : 1), *w = st;
+    uint8_t *st = oks_xmalloc(total ? total : 1), *w = st;
     if (!st)
         return OKS_E_NOMEM;
     pubkey_move(&k->primary, &w);
@@ -431,7 +432,7 @@ int oks_pgp_key_parse(const uint8_t *p, size_t n, const oks_pgp_limits *lim, uns
     if (n > lim->max_key_bytes)
         return oks_err_set(e, OKS_E_LIMIT, 0, "key of %zu bytes (limit %zu)", n,
                            lim->max_key_bytes);
-    oks_pgp_key *k = calloc(1, sizeof *k);
+    oks_pgp_key *k = oks_xcalloc(1, sizeof *k);
     if (!k)
         return oks_err_set(e, OKS_E_NOMEM, 0, "out of memory");
     int r = parse_body(k, p, n, lim, flags, e);
@@ -485,7 +486,7 @@ int oks_pgp_key_merge(const oks_pgp_key *a, const oks_pgp_key *b, const oks_pgp_
     *out = NULL;
     if (!same_fpr(&a->primary, &b->primary))
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "merge of two different primary keys");
-    oks_pgp_key *k = calloc(1, sizeof *k);
+    oks_pgp_key *k = oks_xcalloc(1, sizeof *k);
     if (!k)
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     /* same fingerprint, so the packets can differ only in bytes after the key material (see

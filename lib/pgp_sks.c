@@ -4,6 +4,7 @@
  * with SKS and Hockeypuck peers, so this must match SKS's keyHash.ml byte for byte.
  */
 #include "lib/pgp.h"
+#include "lib/xalloc.h"
 
 #include <gcrypt.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ void oks_pgp_key_sks_hash(const oks_pgp_key *key, uint8_t out[16])
     for (size_t i = 0; i < key->n_subkeys; i++)
         total += key->subkeys[i].sigs.n;
     sks_item small[64];
-    sks_item *v = total <= 64 ? small : malloc(total * sizeof *v);
+    sks_item *v = total <= 64 ? small : oks_xmalloc(total * sizeof *v);
     gcry_md_hd_t h;
     if (gcry_md_open(&h, GCRY_MD_MD5, 0) != 0) {
         memset(out, 0, 16);
