@@ -87,8 +87,10 @@ static const oks_conf_entry table[] = {
          "subkeys in one key"),
     UINT("limits", "max_sigs_per_uid", max_sigs_per_uid, "5000", 1, 10000000, OKS_CONF_SHARD,
          "signatures kept per user ID"),
-    UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "500", 1, 10000000,
-         OKS_CONF_SHARD, "third-party certifications kept per user ID"),
+    UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "256", 1, 10000,
+         OKS_CONF_SHARD,
+         "certifications by other keys kept per user ID (also at most 2048 per key, shared by "
+         "its user IDs; the oldest kept, see README)"),
 
     HOSTPORT("http", "listen", http.listen, "127.0.0.1:11371", HTTP,
              "address the HTTP gateway listens on (IPv4; --listen overrides it)"),
