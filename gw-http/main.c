@@ -40,10 +40,8 @@ int main(int argc, char **argv)
         case 'L': listen = optarg; break;
         case 'l': log_path = optarg; break;
         case 'v':
-            if ((level = oks_log_parse_level(optarg)) < 0) {
-                fprintf(stderr, "oks-gw-http: unknown log level '%s'\n", optarg);
+            if ((level = oks_daemon_log_level("gw-http", optarg)) < 0)
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -55,11 +53,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (oks_daemon_setup("gw-http", log_path, level, &the_gw.stop))
+    if (oks_daemon_start("gw-http", conf_path, log_path, level, &the_gw.stop, &the_gw.cluster))
         return 1;
     oks_err e;
     char msg[400];
-    if (oks_cluster_load(conf_path, &the_gw.cluster, &e) || gw_load_conf(&the_gw, listen, &e)) {
+    if (gw_load_conf(&the_gw, listen, &e)) {
         oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
         return 1;
     }

@@ -16,8 +16,6 @@
  * any other answer, NOT_FOUND and PARTIAL included, is returned for the command to read. */
 Oks__Response *oks_mail_call(oks_mail_exec *x, Oks__Request *q, oks_mail_result *res,
                              oks_err *e);
-/* name = upper-case hex of n bytes (at most 32) */
-void oks_mail_set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n);
 /* count, found (count > 0) and plural (count != 1) */
 void oks_mail_set_count(oks_tmpl *ctx, size_t n);
 /* A "keys" item with just the fingerprint (GET, MGET, LAST list what they attach). */

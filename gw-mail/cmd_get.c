@@ -4,6 +4,7 @@
  * (at most max_index_keys), VERBOSE INDEX with their user ID signatures.
  */
 #include "gw-mail/cmd.h"
+#include "lib/keyctx.h"
 #include "lib/xalloc.h"
 
 #include "lib/pgp.h"
@@ -14,16 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void set_date(oks_tmpl *t, const char *name, uint32_t when)
-{
-    time_t tt = when;
-    struct tm tm;
-    char d[16] = "?";
-    if (gmtime_r(&tt, &tm))
-        strftime(d, sizeof(d), "%Y-%m-%d", &tm);
-    oks_mail_tmpl_str(t, name, d);
-}
 
 static void set_uid(oks_tmpl *t, const oks_pgp_uid *u)
 {
@@ -56,11 +47,11 @@ static void key_item(oks_tmpl *ctx, const uint8_t *data, size_t len, bool verbos
         oks_mail_tmpl_str(kt, "unreadable", e.msg);
         return;
     }
-    oks_mail_set_hex(kt, "keyid", k->primary.keyid, 8);
-    oks_mail_set_hex(kt, "fpr", k->primary.fpr, k->primary.fpr_len);
+    oks_keyctx_hex(kt, "keyid", k->primary.keyid, 8);
+    oks_keyctx_hex(kt, "fpr", k->primary.fpr, k->primary.fpr_len);
     oks_mail_tmpl_str(kt, "algo", oks_pgp_algo_name(k->primary.algo));
     oks_mail_tmpl_num(kt, "bits", k->primary.bits);
-    set_date(kt, "created", k->primary.created);
+    oks_keyctx_date(kt, "created", k->primary.created);
     oks_mail_tmpl_flag(kt, "revoked", oks_pgp_key_revoked(k));
     for (size_t i = 0; i < k->n_uids; i++) {
         oks_tmpl *ut = oks_tmpl_push(kt, "uids");
@@ -73,10 +64,10 @@ static void key_item(oks_tmpl *ctx, const uint8_t *data, size_t len, bool verbos
             if (st == NULL)
                 break;
             if (s->has_issuer)
-                oks_mail_set_hex(st, "issuer", s->issuer, 8);
+                oks_keyctx_hex(st, "issuer", s->issuer, 8);
             else
                 oks_mail_tmpl_str(st, "issuer", "????????????????");
-            set_date(st, "created", s->created);
+            oks_keyctx_date(st, "created", s->created);
             oks_mail_tmpl_flag(st, "self",
                                s->has_issuer && memcmp(s->issuer, k->primary.keyid, 8) == 0);
         }
@@ -85,10 +76,10 @@ static void key_item(oks_tmpl *ctx, const uint8_t *data, size_t len, bool verbos
         oks_tmpl *st = oks_tmpl_push(kt, "subkeys");
         if (st == NULL)
             break;
-        oks_mail_set_hex(st, "keyid", k->subkeys[i].key.keyid, 8);
+        oks_keyctx_hex(st, "keyid", k->subkeys[i].key.keyid, 8);
         oks_mail_tmpl_str(st, "algo", oks_pgp_algo_name(k->subkeys[i].key.algo));
         oks_mail_tmpl_num(st, "bits", k->subkeys[i].key.bits);
-        set_date(st, "created", k->subkeys[i].key.created);
+        oks_keyctx_date(st, "created", k->subkeys[i].key.created);
     }
     oks_pgp_key_free(k);
 }

@@ -7,6 +7,7 @@
  * configured count, and replies hold at most max_reply_keys keys.
  */
 #include "gw-mail/cmd.h"
+#include "lib/keyctx.h"
 
 #include "lib/pgp.h"
 #include "gw-mail/templates.h"
@@ -48,15 +49,6 @@ Oks__Response *oks_mail_call(oks_mail_exec *x, Oks__Request *q, oks_mail_result 
 
 /* ---- what the replies share --------------------------------------------------------------- */
 
-void oks_mail_set_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n)
-{
-    char hex[65];
-    if (n > 32)
-        n = 32;
-    oks_hex(hex, p, n, 1);
-    oks_tmpl_set(t, name, hex, 2 * n);
-}
-
 void oks_mail_set_count(oks_tmpl *ctx, size_t n)
 {
     oks_mail_tmpl_num(ctx, "count", n);
@@ -68,7 +60,7 @@ void oks_mail_key_fpr_item(oks_tmpl *ctx, const Oks__Key *k)
 {
     oks_tmpl *kt = oks_tmpl_push(ctx, "keys");
     if (kt && k->fingerprint.len)
-        oks_mail_set_hex(kt, "fpr", k->fingerprint.data, k->fingerprint.len);
+        oks_keyctx_hex(kt, "fpr", k->fingerprint.data, k->fingerprint.len);
 }
 
 void oks_mail_append_keys_armored(oks_mail_result *res, Oks__Key **keys, size_t n)

@@ -78,10 +78,8 @@ int main(int argc, char **argv)
         case 't': o.templates = optarg; break;
         case 'l': log_path = optarg; break;
         case 'L':
-            if ((level = oks_log_parse_level(optarg)) < 0) {
-                fprintf(stderr, "oks-gw-mail: unknown log level '%s'\n", optarg);
+            if ((level = oks_daemon_log_level("gw-mail", optarg)) < 0)
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -93,13 +91,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (oks_daemon_setup("gw-mail", log_path, level, &stop_flag))
-        return 1;
-
     oks_cluster cl;
+    if (oks_daemon_start("gw-mail", conf_path, log_path, level, &stop_flag, &cl))
+        return 1;
     oks_err e;
     char msg[400];
-    if (oks_cluster_load(conf_path, &cl, &e) || oks_mail_conf_load(&cl, &cf, &x, &e) ||
+    if (oks_mail_conf_load(&cl, &cf, &x, &e) ||
         (o.pop3 && oks_mail_hostport(o.pop3, cf.pop3_host, sizeof cf.pop3_host, &cf.pop3_port, &e)) ||
         (o.pop3_tls && oks_mail_parse_tls(o.pop3_tls, &cf.pop3_tls, &e)) ||
         (o.smtp && oks_mail_hostport(o.smtp, cf.smtp_host, sizeof cf.smtp_host, &cf.smtp_port, &e)) ||

@@ -62,3 +62,25 @@ int oks_daemon_setup(const char *prog, const char *log_path, int level, atomic_i
     oks_daemon_signals(stop);
     return 0;
 }
+
+int oks_daemon_log_level(const char *prog, const char *arg)
+{
+    int level = oks_log_parse_level(arg);
+    if (level < 0)
+        fprintf(stderr, "oks-%s: unknown log level '%s'\n", prog, arg);
+    return level;
+}
+
+int oks_daemon_start(const char *prog, const char *conf_path, const char *log_path, int level,
+                     atomic_int *stop, oks_cluster *conf)
+{
+    if (oks_daemon_setup(prog, log_path, level, stop))
+        return 1;
+    oks_err e;
+    char msg[400];
+    if (oks_cluster_load(conf_path, conf, &e)) {
+        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    return 0;
+}

@@ -9,6 +9,8 @@
 #ifndef OKS_DAEMON_H
 #define OKS_DAEMON_H
 
+#include "lib/cluster.h"
+
 #include <stdatomic.h>
 
 /* libgcrypt initialisation (thread-safe use afterwards); 0 or -1 if the library is too old. */
@@ -24,5 +26,15 @@ void oks_daemon_signals(atomic_int *stop);
 /* Opens the log as prog (log_path NULL or "-" = stderr), sets level, initialises libgcrypt and
  * installs the signal handlers that set *stop. Returns 0, or 1 after printing why to stderr. */
 int oks_daemon_setup(const char *prog, const char *log_path, int level, atomic_int *stop);
+
+/* The argument of --log-level: the level, or -1 after printing "oks-PROG: unknown log level"
+ * to stderr (the daemon then exits 2, a usage error). */
+int oks_daemon_log_level(const char *prog, const char *arg);
+
+/* What every daemon does once its options are parsed: oks_daemon_setup, then the cluster
+ * config at conf_path (checked against the table, lib/conf.h) loaded into *conf, the reason of a
+ * failure logged. Returns 0, or 1: the daemon's exit status. */
+int oks_daemon_start(const char *prog, const char *conf_path, const char *log_path, int level,
+                     atomic_int *stop, oks_cluster *conf);
 
 #endif

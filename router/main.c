@@ -37,10 +37,8 @@ int main(int argc, char **argv)
         case 'b': bind = optarg; break;
         case 'l': log_path = optarg; break;
         case 'L':
-            if ((level = oks_log_parse_level(optarg)) < 0) {
-                fprintf(stderr, "oks-router: unknown log level '%s'\n", optarg);
+            if ((level = oks_daemon_log_level("router", optarg)) < 0)
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -50,15 +48,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (oks_daemon_setup("router", log_path, level, &stop_flag))
-        return 1;
     oks_cluster conf;
+    if (oks_daemon_start("router", conf_path, log_path, level, &stop_flag, &conf))
+        return 1;
     oks_err e;
     char msg[400];
-    if (oks_cluster_load(conf_path, &conf, &e)) {
-        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
-        return 1;
-    }
     if (!bind && conf.n_routers == 0) {
         oks_error("no --bind and no [cluster] routers in %s", conf_path);
         return 1;

@@ -39,10 +39,8 @@ int main(int argc, char **argv)
         case 'n': name = optarg; break;
         case 'l': log_path = optarg; break;
         case 'L':
-            if ((level = oks_log_parse_level(optarg)) < 0) {
-                fprintf(stderr, "oks-shard: unknown log level '%s'\n", optarg);
+            if ((level = oks_daemon_log_level("shard", optarg)) < 0)
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -54,16 +52,11 @@ int main(int argc, char **argv)
     }
     char prog[80];
     snprintf(prog, sizeof prog, "shard.%s", name);
-    if (oks_daemon_setup(prog, log_path, level, &stop_flag))
-        return 1;
-
     oks_cluster conf;
+    if (oks_daemon_start(prog, conf_path, log_path, level, &stop_flag, &conf))
+        return 1;
     oks_err e;
     char msg[400];
-    if (oks_cluster_load(conf_path, &conf, &e)) {
-        oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
-        return 1;
-    }
     oks_shard sh;
     memset(&sh, 0, sizeof sh);
     sh.conf = &conf;
