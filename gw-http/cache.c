@@ -58,8 +58,6 @@ static int bucket_of(const uint8_t *fpr, size_t n)
 gw_cache *gw_cache_new(size_t max_bytes, unsigned max_stale_ms)
 {
     gw_cache *c = oks_xcalloc(1, sizeof *c);
-    if (!c)
-        return NULL;
     c->stripe_budget = max_bytes / STRIPES;
     c->max_stale_ms = max_stale_ms;
     atomic_store(&c->clock, 1);

@@ -40,8 +40,6 @@ struct gw_conns {
 gw_conns *gw_conns_new(unsigned max_total, unsigned max_per_peer)
 {
     gw_conns *c = oks_xcalloc(1, sizeof *c);
-    if (!c)
-        return NULL;
     c->max_total = max_total;
     c->max_per_peer = max_per_peer;
     c->untracked.owner = c;

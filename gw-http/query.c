@@ -46,10 +46,6 @@ int gw_form_parse(gw_form *f, const char *s, size_t len, const char **why)
 {
     memset(f, 0, sizeof *f);
     f->buf = oks_xmalloc(2 * len + 2);
-    if (!f->buf) {
-        *why = "out of memory";
-        return -1;
-    }
     char *w = f->buf;
     size_t i = 0;
     while (i < len) {

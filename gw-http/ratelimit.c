@@ -36,8 +36,6 @@ static uint32_t hash(const char *s)
 gw_ratelimit *gw_rl_new(const double rate[GW_RL_CLASSES], const double burst[GW_RL_CLASSES])
 {
     gw_ratelimit *rl = oks_xcalloc(1, sizeof *rl);
-    if (!rl)
-        return NULL;
     memcpy(rl->rate, rate, sizeof rl->rate);
     memcpy(rl->burst, burst, sizeof rl->burst);
     for (int i = 0; i < STRIPES; i++)

@@ -271,8 +271,6 @@ static int tls_setup(gw *g, oks_err *e)
 static int listen_all(gw *g, oks_err *e)
 {
     g->threads = oks_xcalloc(g->conf.threads, sizeof *g->threads);
-    if (!g->threads)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "threads");
     for (unsigned i = 0; i < g->conf.threads; i++)
         g->threads[i].listen_fd = g->threads[i].tls_fd = -1;
     for (unsigned i = 0; i < g->conf.threads; i++) {

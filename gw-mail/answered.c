@@ -30,10 +30,6 @@ static size_t make_key(const oks_mail_msg *m, char *k, size_t size)
 oks_mail_answered *oks_mail_answered_open(const char *dir, int64_t expiry_s, oks_err *e)
 {
     oks_mail_answered *a = oks_xcalloc(1, sizeof(*a));
-    if (a == NULL) {
-        oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-        return NULL;
-    }
     a->expiry_s = expiry_s;
     a->opt = leveldb_options_create();
     leveldb_options_set_create_if_missing(a->opt, 1);

@@ -33,10 +33,6 @@ int oks_mail_run_add(oks_mail_exec *x, const oks_mail_msg *msg, oks_mail_result 
         goto done;
     }
     ProtobufCBinaryData *bd = oks_xcalloc(n, sizeof(*bd));
-    if (bd == NULL) {
-        rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-        goto done;
-    }
     for (size_t i = 0; i < n; i++)
         bd[i] = (ProtobufCBinaryData){keys[i].len, keys[i].data};
     Oks__Request q = OKS__REQUEST__INIT;

@@ -23,8 +23,6 @@ static void set_uid(oks_tmpl *t, const oks_pgp_uid *u)
         return;
     }
     char *v = oks_xmalloc(u->len + 1);
-    if (v == NULL)
-        return;
     for (size_t i = 0; i < u->len; i++) {
         uint8_t c = u->body[i];
         v[i] = (char)((c < 0x20 || c == 0x7f) ? '?' : c);

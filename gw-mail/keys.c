@@ -14,8 +14,6 @@
 static int push_key(oks_buf **keys, size_t *n, const uint8_t *p, size_t len)
 {
     oks_buf *nk = oks_xrealloc(*keys, (*n + 1) * sizeof(*nk));
-    if (nk == NULL)
-        return OKS_E_NOMEM;
     *keys = nk;
     oks_buf_init(&nk[*n]);
     if (oks_buf_append(&nk[*n], p, len) != 0)

@@ -74,8 +74,6 @@ static char *clean_copy(const char *s)
         s++;
     size_t n = strlen(s);
     char *c = oks_xmalloc(n + 1);
-    if (c == NULL)
-        return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -159,8 +157,6 @@ static int push_ks_sent(oks_mail_msg *m, const char *v, const oks_mail_limits *l
     if (m->n_ks_sent >= lim->max_header_values)
         return 0;
     char **nv = oks_xrealloc(m->ks_sent, (m->n_ks_sent + 1) * sizeof(*nv));
-    if (nv == NULL)
-        return OKS_E_NOMEM;
     m->ks_sent = nv;
     char *c = clean_copy(v);
     if (c == NULL)
@@ -294,8 +290,6 @@ static int single_part(walk *w, struct mailmime *mm)
     /* libetpan 1.9.4's quoted-printable decoder reads up to 2 bytes past a part that ends in
      * "=" (found by fuzz_mail, tests/fuzz/corpus/mail/qp-overread): decode a zero-padded copy */
     char *copy = oks_xmalloc(plen + 8);
-    if (copy == NULL)
-        return OKS_E_NOMEM;
     memcpy(copy, d->dt_data.dt_text.dt_data, plen);
     memset(copy + plen, 0, 8);
     int pr = mailmime_part_parse(copy, plen, &idx, d->dt_encoding, &dec, &dlen);

@@ -47,8 +47,6 @@ int oks_slots_parse(const char *spec, unsigned n_slots, uint16_t *owner, uint16_
 static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
 {
     c->slot_owner = oks_xmalloc(c->n_slots * sizeof *c->slot_owner);
-    if (!c->slot_owner)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "slot map");
     memset(c->slot_owner, 0xFF, c->n_slots * sizeof *c->slot_owner);
     gcry_md_hd_t md;
     gcry_md_open(&md, GCRY_MD_SHA256, 0);

@@ -213,8 +213,6 @@ static int set_slots(void *field, const char *v, char *why, size_t n)
             return why_set(why, n, OKS_E_FORMAT, "'%s' is not a slot list such as 0-2047,4000",
                            v);
     char *dup = oks_xstrdup(v);
-    if (!dup)
-        return why_set(why, n, OKS_E_NOMEM, "out of memory");
     free(*(char **)field);
     *(char **)field = dup;
     return 0;

@@ -30,8 +30,6 @@ static int set_uid(oks_tmpl *t, const oks_pgp_uid *u)
     if (u->tag != OKS_PGP_TAG_UID)
         return oks_tmpl_set(t, "uid", "[user attribute]", 16);
     char *v = oks_xmalloc(u->len + 1);
-    if (!v)
-        return OKS_E_NOMEM;
     for (size_t i = 0; i < u->len; i++) {
         uint8_t c = u->body[i];
         v[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);

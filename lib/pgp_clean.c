@@ -190,8 +190,6 @@ static int clean_list(const oks_pgp_key *k, oks_pgp_sigs *l, const oks_pgp_uid *
 {
     int bound = 0;
     bool *keep = oks_xcalloc(l->n ? l->n : 1, sizeof *keep);
-    if (!keep)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < l->n; i++) {
         oks_pgp_sig *s = &l->v[i];
         uint8_t t = s->type;

@@ -18,8 +18,6 @@ static int grow(void **v, size_t n, size_t elem)
         return 0;
     size_t cap = n ? n * 2 : 4;
     void *nv = oks_xrealloc(*v, cap * elem);
-    if (!nv)
-        return OKS_E_NOMEM;
     *v = nv;
     return 0;
 }
@@ -433,8 +431,6 @@ int oks_pgp_key_parse(const uint8_t *p, size_t n, const oks_pgp_limits *lim, uns
         return oks_err_set(e, OKS_E_LIMIT, 0, "key of %zu bytes (limit %zu)", n,
                            lim->max_key_bytes);
     oks_pgp_key *k = oks_xcalloc(1, sizeof *k);
-    if (!k)
-        return oks_err_set(e, OKS_E_NOMEM, 0, "out of memory");
     int r = parse_body(k, p, n, lim, flags, e);
     if (!r)
         r = canonicalize(k, lim, e);
@@ -487,8 +483,6 @@ int oks_pgp_key_merge(const oks_pgp_key *a, const oks_pgp_key *b, const oks_pgp_
     if (!same_fpr(&a->primary, &b->primary))
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "merge of two different primary keys");
     oks_pgp_key *k = oks_xcalloc(1, sizeof *k);
-    if (!k)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     /* same fingerprint, so the packets can differ only in bytes after the key material (see
      * hashed_len): keep the greater by (length, bytes), whichever copy came first */
     k->primary = pubkey_cmp(&a->primary, &b->primary) >= 0 ? a->primary : b->primary;

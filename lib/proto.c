@@ -173,10 +173,6 @@ struct oks_client {
 oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e)
 {
     oks_client *c = oks_xcalloc(1, sizeof *c);
-    if (!c) {
-        oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "client");
-        return NULL;
-    }
     c->sock = zmq_socket(zctx, ZMQ_DEALER);
     c->max_msg = max_msg ? max_msg : (64u << 20);
     if (!c->sock) {

@@ -57,8 +57,6 @@ static entry *get_or_add(oks_tmpl *t, const char *name)
     if (e)
         return e;
     entry *ne = oks_xrealloc(t->e, (t->n + 1) * sizeof *ne);
-    if (!ne)
-        return NULL;
     t->e = ne;
     e = &t->e[t->n];
     memset(e, 0, sizeof *e);

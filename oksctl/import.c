@@ -290,8 +290,6 @@ static void import_file(import_state *s, const char *name, oksctl_keyfile *src)
     oks_err e;
     int r;
     b.keys = oks_xcalloc(s->batch_keys, sizeof *b.keys);
-    if (!b.keys)
-        return;
     while ((r = oks_pgp_split_next(p, n, &off, &k, &e)) != 1) {
         s->bytes_done += off - last;
         last = off;

@@ -151,10 +151,6 @@ static int add_jobs(const char *file, const uint8_t *p, size_t n, bool armored, 
         if (*nj == *cap) {
             size_t nc = *cap ? *cap * 2 : 256;
             job *nv = oks_xrealloc(*jobs, nc * sizeof *nv);
-            if (!nv) {
-                fprintf(stderr, "oksctl inspect: out of memory\n");
-                return bad + 1;
-            }
             *jobs = nv;
             *cap = nc;
         }

@@ -73,10 +73,6 @@ int oksctl_keyfile_open(const char *path, oksctl_keyfile **out, char *err, size_
     }
     *out = NULL;
     oksctl_keyfile *f = oks_xcalloc(1, sizeof *f);
-    if (!f) {
-        snprintf(err, err_size, "%s: out of memory", path);
-        return -1;
-    }
     f->refs = 1;
     f->data = (const uint8_t *)"";
     int rc = 0;

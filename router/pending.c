@@ -60,8 +60,6 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
         if (m->n_keys >= p->limit || has_fpr(m, &k->fingerprint))
             continue;
         void *nv = oks_xrealloc(m->keys, (m->n_keys + 1) * sizeof *m->keys);
-        if (!nv)
-            continue;
         m->keys = nv;
         m->keys[m->n_keys++] = k;
         r->keys[i] = NULL;
@@ -90,8 +88,6 @@ void oks_pending_fail(oks_pending *p, const char *name, const char *why)
 static void add_failure(oks_pending *p, const char *name, const char *why, bool reply)
 {
     oks_pending_failure *v = oks_xrealloc(p->failed, (p->n_failed + 1) * sizeof *v);
-    if (!v)
-        return;
     p->failed = v;
     v[p->n_failed].shard = oks_xstrdup(name);
     v[p->n_failed].why = oks_xstrdup(why);

@@ -34,10 +34,6 @@ struct oks_router {
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e)
 {
     oks_router *r = oks_xcalloc(1, sizeof *r);
-    if (!r) {
-        oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router");
-        return NULL;
-    }
     r->conf = conf;
     r->zctx = zctx;
     r->table = oks_xcalloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
@@ -435,8 +431,6 @@ int oks_router_run(oks_router *r, atomic_int *stop)
 {
     size_t ns = r->conf->n_shards;
     zmq_pollitem_t *items = oks_xcalloc(2 * ns + 1, sizeof *items);
-    if (!items)
-        return OKS_E_NOMEM;
     items[0] = (zmq_pollitem_t){r->front, 0, ZMQ_POLLIN, 0};
     for (size_t i = 0; i < ns; i++)
         items[i + 1] = (zmq_pollitem_t){r->shard_socks[i], 0, ZMQ_POLLIN, 0};

@@ -32,8 +32,6 @@ int oks_intersect(void *const *cursors, const oks_cursor_ops *ops, size_t k, siz
     if (k == 0)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "intersection of no lists");
     slot *s = oks_xcalloc(k, sizeof *s);
-    if (!s)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "intersection of %zu lists", k);
     int r = 0;
     size_t moves = 0, found = 0;
     for (size_t i = 0; i < k; i++) {

@@ -33,10 +33,6 @@ static void emit(build *b, char kind, const void *p, size_t n, bool terminated, 
     if (x->n == x->cap) {
         size_t cap = x->cap ? 2 * x->cap : 32;
         oks_keyidx_ent *v = oks_xrealloc(x->v, cap * sizeof *v);
-        if (!v) {
-            b->err = OKS_E_NOMEM;
-            return;
-        }
         x->v = v;
         x->cap = cap;
     }

@@ -79,12 +79,8 @@ static int add_key(Oks__Response *r, oks_store_record *rec, const uint8_t *fpr, 
                    bool take)
 {
     Oks__Key **v = oks_xrealloc(r->keys, (r->n_keys + 1) * sizeof *v);
-    if (!v)
-        return -1;
     r->keys = v;
     shard_key *k = oks_xcalloc(1, sizeof *k);
-    if (!k)
-        return -1;
     oks__key__init(&k->k);
     const uint8_t *data = rec->key.ptr;
     if (take) {
@@ -92,10 +88,6 @@ static int add_key(Oks__Response *r, oks_store_record *rec, const uint8_t *fpr, 
         rec->raw = NULL;
     } else {
         k->copy = oks_xmalloc(rec->key.len ? rec->key.len : 1);
-        if (!k->copy) {
-            free(k);
-            return -1;
-        }
         memcpy(k->copy, rec->key.ptr, rec->key.len);
         data = k->copy;
     }
@@ -152,10 +144,6 @@ static int set_add(const uint8_t *fpr, size_t fl, void *arg)
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         void *nv = oks_xrealloc(s->v, cap * sizeof *s->v);
-        if (!nv) {
-            s->nomem = true;
-            return 1;
-        }
         s->v = nv;
         s->cap = cap;
     }
@@ -349,10 +337,6 @@ static bool search_words_all(oks_shard *sh, const char *t, size_t tl, fpr_set *s
                              Oks__Response *r)
 {
     search_words *x = oks_xcalloc(1, sizeof *x);
-    if (!x) {
-        no_memory(sh, r);
-        return false;
-    }
     oks_pgp_words((const uint8_t *)t, tl, collect_word, x);
     size_t words = x->n;
     oks_err e;

@@ -91,11 +91,6 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
         return;
     }
     oks_job *j = oks_xcalloc(1, sizeof *j);
-    if (!j) {
-        oks__request__free_unpacked(req, NULL);
-        reply_error(router, m, OKS__STATUS__STATUS_INTERNAL, "out of memory");
-        return;
-    }
     zmq_msg_init(&j->conn);
     zmq_msg_init(&j->rid);
     zmq_msg_move(&j->conn, &m->f[0]);

@@ -65,8 +65,6 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     if (o->table_reads == OKS_STORE_READS_PREAD && !(env = oks_store_pread_env()))
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store environment");
     oks_store *s = oks_xcalloc(1, sizeof *s);
-    if (!s)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "store");
     mkdir_p(dir);
     s->dir = oks_xstrdup(dir);
     s->opt = leveldb_options_create();

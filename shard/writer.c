@@ -144,8 +144,6 @@ void *oks_shard_writer(void *arg)
 static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
 {
     Oks__AddResult *a = oks_xcalloc(1, sizeof *a + 32 + 32);
-    if (!a)
-        return;
     oks__add_result__init(a);
     uint8_t *p = (uint8_t *)(a + 1);
     a->index = (uint32_t)idx;
@@ -182,11 +180,6 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
         return NULL;
     }
     oks_ingest *jobs = oks_xcalloc(n ? n : 1, sizeof *jobs);
-    if (!jobs) {
-        r->status = OKS__STATUS__STATUS_INTERNAL;
-        r->error = oks_xstrdup("out of memory");
-        return NULL;
-    }
     for (size_t i = 0; i < n; i++) {
         oks_ingest *j = &jobs[i];
         oks_ingest_prepare(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, j);

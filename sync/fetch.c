@@ -62,8 +62,6 @@ static int body_split(body *b, oks_err *e)
     if (cnt > (b->b.len - 4) / 4)
         return oks_err_set(e, OKS_E_PROTO, 0, "hashquery answer: count %u too large", cnt);
     b->keys = oks_xcalloc(cnt ? cnt : 1, sizeof *b->keys);
-    if (!b->keys)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     for (uint32_t k = 0; k < cnt; k++) {
         if (b->b.len - off < 4 || b->b.len - off - 4 < oks_be32(b->b.data + off))
             return oks_err_set(e, OKS_E_PROTO, off, "hashquery answer truncated");

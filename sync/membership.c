@@ -105,10 +105,6 @@ int oks_sync_members_load(const char *path, oks_sync_members *m, oks_err *e)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "membership %s: %s", path,
                            strerror(errno));
     char *buf = oks_xmalloc(OKS_SYNC_MEMBERSHIP_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-    }
     size_t n = fread(buf, 1, OKS_SYNC_MEMBERSHIP_MAX_BYTES + 1, f);
     int bad = ferror(f);
     fclose(f);

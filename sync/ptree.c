@@ -45,8 +45,6 @@ static int child_index(const uint8_t h[16], int depth)
 static node *node_new(void)
 {
     node *n = oks_xcalloc(1, sizeof *n);
-    if (!n)
-        return NULL;
     for (int i = 0; i < OKS_RECON_SAMPLES; i++)
         n->s[i] = oks_zzp_one();
     return n;
@@ -78,8 +76,6 @@ static int leaf_push(node *n, const elem *e)
     if (n->nel == n->cap) {
         uint32_t cap = n->cap ? n->cap * 2 : 8;
         elem *v = oks_xrealloc(n->el, cap * sizeof *v);
-        if (!v)
-            return OKS_E_NOMEM;
         n->el = v;
         n->cap = cap;
     }
@@ -120,8 +116,6 @@ static int collect(const node *n, elem **v, uint32_t *nv, uint32_t *cap)
             if (*nv == *cap) {
                 uint32_t c = *cap ? *cap * 2 : 64;
                 elem *x = oks_xrealloc(*v, c * sizeof *x);
-                if (!x)
-                    return OKS_E_NOMEM;
                 *v = x;
                 *cap = c;
             }
@@ -327,10 +321,6 @@ int oks_ptree_apply(oks_ptree *t, const uint8_t (*add)[16], size_t nadd,
         if (meta_key) {
             size_t kl = strlen(meta_key);
             char *mk = oks_xmalloc(kl + 1);
-            if (!mk) {
-                leveldb_writebatch_destroy(wb);
-                return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-            }
             mk[0] = 'm';
             memcpy(mk + 1, meta_key, kl);
             leveldb_writebatch_put(wb, mk, kl + 1, meta, meta_len);
@@ -375,8 +365,6 @@ int oks_ptree_meta_get(oks_ptree *t, const char *key, uint8_t **val, size_t *len
         return oks_err_set(e, OKS_E_NOTFOUND, OKS_NO_OFFSET, "no metadata in memory tree");
     size_t kl = strlen(key);
     char *mk = oks_xmalloc(kl + 1);
-    if (!mk)
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     mk[0] = 'm';
     memcpy(mk + 1, key, kl);
     char *err = NULL;
@@ -407,8 +395,6 @@ int oks_ptree_meta_scan(oks_ptree *t, const char *prefix,
         return 0;
     size_t pl = strlen(prefix);
     char *mk = oks_xmalloc(pl + 1);
-    if (!mk)
-        return OKS_E_NOMEM;
     mk[0] = 'm';
     memcpy(mk + 1, prefix, pl);
     leveldb_iterator_t *it = leveldb_create_iterator(t->db, t->ro);
@@ -459,10 +445,6 @@ int oks_ptree_elements(const oks_ptree *t, const oks_recon_bits *prefix, oks_zzp
         return rc;
     }
     oks_zzp *z = oks_xmalloc(nv ? nv * sizeof *z : 1);
-    if (!z) {
-        free(v);
-        return OKS_E_NOMEM;
-    }
     size_t k = 0;
     for (uint32_t i = 0; i < nv; i++)
         if ((uint32_t)(2 * depth) == prefix->nbits || prefix_match(v[i].h, prefix))

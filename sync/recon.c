@@ -229,8 +229,6 @@ static int set_minus(const oks_zzp *a, size_t na, const oks_zzp *b, size_t nb, o
                      size_t *nout)
 {
     oks_zzp *r = oks_xmalloc(na ? na * sizeof *r : 1);
-    if (!r)
-        return OKS_E_NOMEM;
     size_t i = 0, j = 0, k = 0;
     while (i < na) {
         int c = j < nb ? memcmp(&a[i], &b[j], sizeof *a) : -1;
@@ -422,8 +420,6 @@ static int fifo_push(fifo *f, const pend *p)
         if (f->len == f->cap) {
             size_t cap = f->cap ? f->cap * 2 : 64;
             pend *x = oks_xrealloc(f->v, cap * sizeof *x);
-            if (!x)
-                return OKS_E_NOMEM;
             f->v = x;
             f->cap = cap;
         }

@@ -169,8 +169,6 @@ static int rd_zset(rd *r, oks_zzp **out, size_t *n, int dedup)
                            "recon: %u elements announced, %zu bytes remain", cnt,
                            r->len - r->off);
     oks_zzp *v = oks_xmalloc(cnt ? cnt * sizeof *v : 1);
-    if (!v)
-        return oks_err_set(r->e, OKS_E_NOMEM, at, "recon: out of memory");
     for (uint32_t i = 0; i < cnt; i++) {
         v[i] = oks_zzp_from_bytes(r->p + r->off);
         r->off += OKS_ZZP_BYTES;
@@ -246,10 +244,6 @@ int oks_recon_msg_parse(const uint8_t *p, size_t len, const oks_recon_limits *li
             break;
         }
         out->kv = oks_xcalloc(n ? n : 1, sizeof *out->kv);
-        if (!out->kv) {
-            rc = oks_err_set(e, OKS_E_NOMEM, 1, "recon: out of memory");
-            break;
-        }
         for (uint32_t i = 0; i < n && rc == 0; i++) {
             uint32_t kl;
             rc = rd_string(&r, &out->kv[i].key, &kl, "config key");

@@ -182,8 +182,6 @@ static void load_members(ctx *x, int force)
             return;
     }
     oks_sync_members *m = oks_xcalloc(1, sizeof *m);
-    if (!m)
-        return;
     oks_err e;
     if (x->membership) {
         if (stat(x->membership, &st) != 0 || oks_sync_members_load(x->membership, m, &e) != 0) {
@@ -381,10 +379,6 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     if (rc)
         return rc;
     x.state = oks_xcalloc(1, sizeof *x.state);
-    if (!x.state) {
-        ctx_close(&x);
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-    }
     oks_daemon_signals(&stop_flag);
     oks_daemon_signal(SIGHUP, &hup_flag);
     oks_daemon_signal(SIGUSR1, &rebuild_flag);
