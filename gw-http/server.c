@@ -150,8 +150,10 @@ typedef struct gw_handler {
 
 static const char *raw_header_problem(h2o_req_t *req)
 {
-    if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
-        return NULL; /* HTTP/2 frames its messages itself */
+    /* HTTP/2 frames its messages itself; a request without Content-Length or
+     * Transfer-Encoding (no entity: most lookups) has nothing to re-parse */
+    if (req->version >= 0x200 || !req->entity.base || !req->conn->callbacks->get_socket)
+        return NULL;
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     if (!sock || !sock->input)
         return NULL;
