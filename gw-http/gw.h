@@ -34,6 +34,7 @@ typedef struct gw_conf {
     char wkd_domains[1024];   /* domains served by WKD, comma/space separated */
     double rate[GW_RL_CLASSES], burst[GW_RL_CLASSES]; /* per client; rate 0 = no limit */
     char trusted_proxies[512]; /* peers whose X-Forwarded-For names the client */
+    char metrics_allow[512];   /* networks that may read /metrics */
     char tls_host[64];        /* hkps listener (empty = none) */
     int tls_port;
     char tls_cert[512], tls_key[512];
@@ -156,8 +157,15 @@ void gw_error(h2o_req_t *req, int status, const char *why);
 /* Maps a cluster status to an HTTP answer (404/400/413/503...). */
 void gw_error_from(h2o_req_t *req, const Oks__Response *resp);
 
-/* ratelimit_http.c: applies the client's rate limit of cls; answers 429 with Retry-After and
- * returns false when the client is over it. */
+/* ratelimit_http.c: the client of a request and its rate limits. */
+#define GW_ADDR_TEXT 46 /* INET6_ADDRSTRLEN */
+/* The address of ss as text into out; "?" and false when ss is not IPv4 or IPv6. */
+bool gw_addr_text(const struct sockaddr_storage *ss, char out[GW_ADDR_TEXT]);
+/* The client req came from: the peer address, or the X-Forwarded-For entry a trusted proxy
+ * names. */
+void gw_client_of(h2o_req_t *req, char out[64]);
+/* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
+ * the client is over it. */
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);
 
 /* cache_http.c: the answer cache for lookups. Serves a cached answer to req; true when it did. */

@@ -2,6 +2,7 @@
  * trip histogram, keys submitted by outcome, and the answer cache's counters. */
 #include "gw-http/gw.h"
 #include "gw-http/query.h"
+#include "lib/net.h"
 
 #include <stdio.h>
 
@@ -13,6 +14,12 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
     static const char *le[] = {"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
                                "0.05",    "0.1",    "0.25",  "0.5",    "1",     "+Inf"};
     gw *g = gw_thread_of(req)->g;
+    char client[64];
+    gw_client_of(req, client);
+    if (!oks_nets_match(g->conf.metrics_allow, client)) {
+        gw_error(req, 403, "/metrics is not open to this address (see [http] metrics_allow)");
+        return 0;
+    }
     gw_metrics *m = &g->metrics;
     oks_buf out = OKS_BUF_INIT;
     oks_buf_printf(&out, "# HELP oks_http_requests_total HTTP requests by operation and status.\n"

@@ -9,21 +9,38 @@
 #include <sys/socket.h>
 #include <time.h>
 
+bool gw_addr_text(const struct sockaddr_storage *ss, char out[GW_ADDR_TEXT])
+{
+    const void *a = NULL;
+    if (ss->ss_family == AF_INET)
+        a = &((const struct sockaddr_in *)ss)->sin_addr;
+    else if (ss->ss_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (a && inet_ntop(ss->ss_family, a, out, GW_ADDR_TEXT))
+        return true;
+    snprintf(out, GW_ADDR_TEXT, "?");
+    return false;
+}
+
+void gw_client_of(h2o_req_t *req, char out[64])
+{
+    gw *g = gw_thread_of(req)->g;
+    struct sockaddr_storage ss;
+    char peer[GW_ADDR_TEXT] = "?";
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss))
+        gw_addr_text(&ss, peer);
+    ssize_t x = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, -1);
+    gw_rl_client(peer, x >= 0 ? req->headers.entries[x].value.base : NULL,
+                 x >= 0 ? req->headers.entries[x].value.len : 0, g->conf.trusted_proxies, out);
+}
+
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls)
 {
     gw *g = gw_thread_of(req)->g;
     if (!g->rl || g->conf.rate[cls] <= 0)
         return true;
-    struct sockaddr_storage ss;
-    char peer[64] = "?", client[64];
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof peer);
-    else if (sl && ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof peer);
-    ssize_t x = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, -1);
-    gw_rl_client(peer, x >= 0 ? req->headers.entries[x].value.base : NULL,
-                 x >= 0 ? req->headers.entries[x].value.len : 0, g->conf.trusted_proxies, client);
+    char client[64];
+    gw_client_of(req, client);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     unsigned wait = gw_rl_take(g->rl, cls, client, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);

@@ -60,15 +60,9 @@ static void pause_listeners(gw_thread *t)
 
 static bool peer_is_proxy(gw *g, h2o_socket_t *sock, struct sockaddr_storage *ss)
 {
-    char ip[INET6_ADDRSTRLEN] = "";
+    char ip[GW_ADDR_TEXT];
     socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)ss);
-    if (!sl)
-        return false;
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, ip, sizeof ip);
-    else if (ss->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof ip);
-    return ip[0] && gw_rl_is_proxy(g->conf.trusted_proxies, ip);
+    return sl && gw_addr_text(ss, ip) && gw_rl_is_proxy(g->conf.trusted_proxies, ip);
 }
 
 static void accept_some(gw_thread *t, h2o_socket_t *listener, h2o_accept_ctx_t *actx)
@@ -207,6 +201,7 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->burst[GW_RL_LOOKUP] = h->burst_lookup;
     c->burst[GW_RL_UPLOAD] = h->burst_upload;
     snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", h->trusted_proxies);
+    snprintf(c->metrics_allow, sizeof c->metrics_allow, "%s", h->metrics_allow);
     c->max_connections = h->max_connections;
     c->max_connections_per_client = h->max_connections_per_client;
     c->max_inflight_per_client = h->max_inflight_per_client;

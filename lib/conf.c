@@ -237,6 +237,12 @@ int oks_conf_set(const oks_conf_entry *e, void *base, const char *v, char *why, 
     case OKS_CONF_LIST:
     case OKS_CONF_ZMQ_LIST: return set_list(e, field, v, why, n);
     case OKS_CONF_SLOTS: return set_slots(field, v, why, n);
+    case OKS_CONF_NETS: {
+        oks_err ne;
+        if (oks_nets_check(v, &ne))
+            return why_set(why, n, OKS_E_FORMAT, "%s", ne.msg);
+        return set_list(e, field, v, why, n);
+    }
     }
     return why_set(why, n, OKS_E_ARG, "unknown setting type");
 }
@@ -521,6 +527,7 @@ static const char *type_name(const oks_conf_entry *e, char *buf, size_t n)
         return buf;
     }
     case OKS_CONF_LIST: return "list";
+    case OKS_CONF_NETS: return "networks";
     case OKS_CONF_ZMQ: return "ZeroMQ endpoint";
     case OKS_CONF_ZMQ_LIST: return "list of ZeroMQ endpoints";
     case OKS_CONF_SLOTS: return "slot list";
@@ -551,7 +558,8 @@ static void print_bounds(FILE *out, const oks_conf_entry *e)
         fprintf(out, "%llu..%llu", e->min, e->max);
     else if (e->type == OKS_CONF_DECIMAL)
         fprintf(out, "%.15g..%.15g", e->dmin, e->dmax);
-    else if (e->type == OKS_CONF_STRING || e->type == OKS_CONF_LIST || e->type == OKS_CONF_ZMQ)
+    else if (e->type == OKS_CONF_STRING || e->type == OKS_CONF_LIST || e->type == OKS_CONF_ZMQ ||
+             e->type == OKS_CONF_NETS)
         fprintf(out, "< %zu bytes", e->size);
     else if (e->type == OKS_CONF_ZMQ_LIST)
         fprintf(out, "at most %d", OKS_MAX_ROUTERS);

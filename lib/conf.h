@@ -34,6 +34,7 @@ typedef enum oks_conf_type {
     OKS_CONF_ZMQ,      /* a ZeroMQ endpoint (tcp://, ipc://, inproc://); char[] field */
     OKS_CONF_ZMQ_LIST, /* ZeroMQ endpoints, like LIST: the cluster's routers array */
     OKS_CONF_SLOTS,    /* a slot list "a-b,c,...": owned char * field */
+    OKS_CONF_NETS,     /* addresses or CIDR networks ("any" = all), like LIST; char[] field */
 } oks_conf_type;
 
 /* Which programs read a key (docs/config.md's "read by" column). */
@@ -75,6 +76,7 @@ typedef struct oks_conf_http {
     unsigned max_results;
     double rate_lookup, rate_upload, burst_lookup, burst_upload;
     char trusted_proxies[512];
+    char metrics_allow[512];             /* networks that may read /metrics */
     unsigned max_connections;            /* 0: the descriptor limit less a reserve */
     unsigned max_connections_per_client; /* per peer address, IPv6 per /64 */
     unsigned max_inflight_per_client;    /* cluster requests unanswered per client; 0 = no cap */

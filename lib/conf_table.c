@@ -115,6 +115,9 @@ static const oks_conf_entry table[] = {
         "uploads a client may make at once before rate_upload applies"),
     LIST("http", "trusted_proxies", http.trusted_proxies, HTTP,
          "peer addresses whose X-Forwarded-For names the client"),
+    TYPED("http", "metrics_allow", OKS_CONF_NETS, http.metrics_allow, "127.0.0.0/8 ::1", HTTP,
+          "clients that may read /metrics: addresses or CIDR networks, \"any\" for everyone; "
+          "others get 403 (behind a trusted proxy the client is the one X-Forwarded-For names)"),
     UINT("http", "max_connections", http.max_connections, "0", 0, 1000000, HTTP,
          "client connections open at once (0 = the descriptor limit less 128); at the cap new "
          "connections wait in the kernel's backlog"),

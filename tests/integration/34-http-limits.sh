@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Per-client rate limits: lookups and uploads limited separately with 429 + Retry-After; the
-# client taken from X-Forwarded-For only when the peer is a configured proxy.
+# client taken from X-Forwarded-For only when the peer is a configured proxy. /metrics only for
+# the networks of metrics_allow, judged on that same client.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -10,7 +11,8 @@ P=$(free_port)
 # the machine runs it, so every count below is exact.
 cluster_up "$D" --shards 1 --http-port "$P" \
   --http-opt rate_lookup=0.001 --http-opt burst_lookup=5 --http-opt rate_upload=0.001 \
-  --http-opt burst_upload=2 --http-opt trusted_proxies=127.0.0.1 ||
+  --http-opt burst_upload=2 --http-opt trusted_proxies=127.0.0.1 \
+  --http-opt 'metrics_allow=127.0.0.1 192.0.2.0/28' ||
   { not_ok "cluster starts"; finish; }
 U=http://127.0.0.1:$P
 burst() { # n headers... -> status codes, one per line
@@ -32,4 +34,11 @@ check "uploads have their own, smaller budget (2 answered, then 429)" \
   test "$(tr '\n' ' ' <"$D/u")" = "400 400 429 429 "
 check "uploads over budget do not eat the lookup budget" \
   test "$(burst 1 -H 'X-Forwarded-For: 192.0.2.3' "$U/pks/lookup?op=get&search=0x0000000000000001")" = 404
+check "/metrics: the proxy itself may read it (200)" test "$(http_code "$U/metrics")" = 200
+check "/metrics: a client inside metrics_allow behind the proxy (200)" \
+  test "$(http_code -H 'X-Forwarded-For: 192.0.2.9' "$U/metrics")" = 200
+body=$(curl -s -H 'X-Forwarded-For: 192.0.2.99' "$U/metrics")
+code=$(http_code -H 'X-Forwarded-For: 192.0.2.99' "$U/metrics")
+check "/metrics: a client outside metrics_allow gets 403 and no counters ($code: $body)" \
+  bash -c "test '$code' = 403 && ! grep -q oks_http <<<'$body'"
 finish

@@ -1,4 +1,4 @@
-/* lib/net: HOST:PORT and port parsing. */
+/* lib/net: HOST:PORT, port parsing and address networks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +106,53 @@ static void port_parse_takes_digits_only(void **state)
     assert_int_equal(oks_port_parse("+80", 3), -1);
 }
 
+static void nets_match_addresses_and_prefixes(void **state)
+{
+    (void)state;
+    const char *l = "127.0.0.0/8, ::1 10.1.2.3 2001:db8::/32";
+    assert_true(oks_nets_match(l, "127.0.0.1"));
+    assert_true(oks_nets_match(l, "127.255.0.9"));
+    assert_true(oks_nets_match(l, "::ffff:127.0.0.1")); /* IPv4-mapped counts as IPv4 */
+    assert_true(oks_nets_match(l, "::1"));
+    assert_true(oks_nets_match(l, "10.1.2.3"));
+    assert_false(oks_nets_match(l, "10.1.2.4"));
+    assert_true(oks_nets_match(l, "2001:db8:ffff::7"));
+    assert_false(oks_nets_match(l, "2001:db9::1"));
+    assert_false(oks_nets_match(l, "128.0.0.1"));
+    assert_false(oks_nets_match(l, "?"));
+    assert_false(oks_nets_match(l, ""));
+    assert_false(oks_nets_match("", "127.0.0.1"));
+    assert_false(oks_nets_match(NULL, "127.0.0.1"));
+    assert_true(oks_nets_match("any", "192.0.2.1"));
+    assert_true(oks_nets_match("any", "2001:db8::1"));
+    /* 0.0.0.0/0 is every IPv4 address, not every address */
+    assert_true(oks_nets_match("0.0.0.0/0", "192.0.2.1"));
+    assert_false(oks_nets_match("0.0.0.0/0", "2001:db8::1"));
+    assert_true(oks_nets_match("192.0.2.128/25", "192.0.2.200"));
+    assert_false(oks_nets_match("192.0.2.128/25", "192.0.2.100"));
+}
+
+static void nets_refuse_bad_entries(void **state)
+{
+    (void)state;
+    oks_err e;
+    assert_int_equal(oks_nets_check("127.0.0.0/8 ::1 any", &e), 0);
+    assert_int_equal(oks_nets_check("", &e), 0);
+    assert_int_equal(oks_nets_check("localhost", &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "'localhost'"));
+    assert_int_equal(oks_nets_check("10.0.0.0/33", &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "prefix length over 32"));
+    assert_int_equal(oks_nets_check("10.0.0.1/8", &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "bits set"));
+    assert_int_equal(oks_nets_check("::/129", &e), OKS_E_FORMAT);
+    assert_int_equal(oks_nets_check("10.0.0.0/", &e), OKS_E_FORMAT);
+    assert_int_equal(oks_nets_check("10.0.0.0/x", &e), OKS_E_FORMAT);
+    assert_int_equal(oks_nets_check("10.0.0.0/0008", &e), OKS_E_FORMAT);
+    assert_int_equal(oks_nets_check("1.2.3.4 , 999.1.1.1", &e), OKS_E_FORMAT);
+    /* a refused entry in the list matches nothing, the good ones still do */
+    assert_true(oks_nets_match("bogus 10.0.0.0/8", "10.9.9.9"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +162,8 @@ int main(void)
         cmocka_unit_test(hostport_refuses_garbage),
         cmocka_unit_test(hostport_fills_a_host_that_just_fits),
         cmocka_unit_test(port_parse_takes_digits_only),
+        cmocka_unit_test(nets_match_addresses_and_prefixes),
+        cmocka_unit_test(nets_refuse_bad_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
