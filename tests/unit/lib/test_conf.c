@@ -10,6 +10,7 @@
 
 #include "lib/cluster.h"
 #include "lib/conf.h"
+#include "lib/pgp.h"
 
 #define SHARD "[shard.a]\nendpoint = tcp://127.0.0.1:1\nslots = 0-4095\n"
 
@@ -175,6 +176,28 @@ static void defaults_apply_and_sizes_load(void **state)
     assert_string_equal(c.routers[1], "tcp://b:2");
     assert_int_equal(c.mail.smtp_tls, OKS_CONF_TLS_IMPLICIT);
     assert_string_equal(c.mail.sync_sites, "a@x b@y");
+    oks_cluster_release(&c);
+}
+
+/* [limits] written nowhere in a config means the library's own limits: the table's default
+ * strings must say exactly what oks_pgp_limits_default says. */
+static void limits_defaults_are_the_librarys(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    char msg[240];
+    oks_pgp_limits l;
+    oks_pgp_limits_default(&l);
+    assert_int_equal(load(SHARD, &c, msg), 0);
+    assert_int_equal(c.max_key_bytes, l.max_key_bytes);
+    assert_int_equal(c.max_packet_bytes, l.max_packet_bytes);
+    assert_int_equal(c.max_attribute_bytes, l.max_attribute_bytes);
+    assert_int_equal(c.max_sig_bytes, l.max_sig_bytes);
+    assert_int_equal(c.max_packets, l.max_packets);
+    assert_int_equal(c.max_uids, l.max_uids);
+    assert_int_equal(c.max_subkeys, l.max_subkeys);
+    assert_int_equal(c.max_sigs_per_uid, l.max_sigs_per_uid);
+    assert_int_equal(c.max_third_party_per_uid, l.max_third_party_per_uid);
     oks_cluster_release(&c);
 }
 
@@ -348,6 +371,7 @@ int main(void)
         cmocka_unit_test(decimals_bools_strings_enums),
         cmocka_unit_test(endpoints_and_lists),
         cmocka_unit_test(defaults_apply_and_sizes_load),
+        cmocka_unit_test(limits_defaults_are_the_librarys),
         cmocka_unit_test(unknown_keys_and_sections_are_refused_with_file_and_line),
         cmocka_unit_test(bad_values_and_repeats_are_refused),
         cmocka_unit_test(lines_that_are_not_settings_are_refused),
