@@ -8,7 +8,7 @@
 #   make fuzz         build the libFuzzer targets with clang, run each for FUZZ_SECONDS
 #   make bench        run the benchmarks under bench/
 #   make run          start the embedded default cluster under ./var/ in the foreground
-#   make config-doc   regenerate docs/config.md from the settings table (lib/conf_table.c)
+#   make config-doc   regenerate docs/config.md and man/oks.conf.5 from the settings table (lib/conf_table.c)
 #
 # Layout rules (no per-file edits needed when a file is added):
 #   lib/*.c                       shared code, linked into everything
@@ -136,9 +136,11 @@ check: deps
 	$(MAKE) -j2 MODE=asan all tests
 	@bash tests/run.sh all build build/asan
 
-# a unit test (tests/unit/lib/test_conf.c) fails while docs/config.md differs from the table
+# a unit test (tests/unit/lib/test_conf.c) fails while docs/config.md or man/oks.conf.5 differs
+# from the table
 config-doc: $(BIN)/oksctl
 	$(BIN)/oksctl config doc >docs/config.md
+	$(BIN)/oksctl config man >man/oks.conf.5
 
 check-fast:
 	$(MAKE) -j2 all tests
@@ -190,6 +192,7 @@ DAEMONS     := oks-shard oks-router oks-gw-http oks-gw-mail oks-sync
 UNITS       := $(notdir $(wildcard deploy/systemd/*.service))
 MAN1        := $(wildcard man/*.1)
 MAN8        := $(wildcard man/*.8)
+MAN5        := man/oks.conf.5
 TMPL        := $(BUILD)/share/templates
 
 # the built-in page and reply templates, as dump-templates writes them
@@ -208,7 +211,7 @@ programs: $(addprefix $(BIN)/,$(DAEMONS) oksctl) $(TMPL)/http.stamp $(TMPL)/mail
 install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/oks \
 	    $(DESTDIR)$(DATADIR)/oks/templates/http $(DESTDIR)$(DATADIR)/oks/templates/mail \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(addprefix $(BIN)/,$(DAEMONS)) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BIN)/oksctl $(DESTDIR)$(BINDIR)/
@@ -222,6 +225,7 @@ install: programs
 	install -m 0644 $(TMPL)/http/* $(DESTDIR)$(DATADIR)/oks/templates/http/
 	install -m 0644 $(TMPL)/mail/* $(DESTDIR)$(DATADIR)/oks/templates/mail/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	for u in $(UNITS); do \
 	  sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/oks/|$(SYSCONFDIR)/oks/|g' \
@@ -233,6 +237,7 @@ install: programs
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(DAEMONS)) $(DESTDIR)$(BINDIR)/oksctl
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(SYSUSERSDIR)/oks.conf
 	rm -rf $(DESTDIR)$(DATADIR)/oks

@@ -124,8 +124,10 @@ int oks_conf_set(const oks_conf_entry *e, void *base, const char *value, char *w
  * for command-line options that override one. */
 int oks_hostport_parse(const char *s, oks_hostport *hp, oks_err *e);
 
-/* Writes docs/config.md (Markdown: one table per section) from the table. */
+/* conf_doc.c: the reference generated from the table. docs/config.md (Markdown: one table per
+ * section) and the oks.conf(5) manual page (roff). 0, or OKS_E_IO when out failed. */
 int oks_conf_doc(FILE *out);
+int oks_conf_man(FILE *out);
 
 struct oks_cluster;
 /* Parses a whole config text (named name in messages) into c over the table's defaults. The

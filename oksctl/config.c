@@ -1,6 +1,6 @@
 /*
- * oksctl config doc: prints the oks.conf reference (docs/config.md) from the table of
- * lib/conf_table.c. oksctl config check [-c FILE]: reads a config the way every daemon does at
+ * oksctl config doc|man: prints the oks.conf reference (docs/config.md, or the oks.conf(5) page)
+ * from the table of lib/conf_table.c. oksctl config check [-c FILE]: reads a config the way every daemon does at
  * start and reports the first problem as FILE:LINE: [section] key: reason.
  */
 #include "lib/cluster.h"
@@ -15,6 +15,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: oksctl config doc                 print the oks.conf reference "
                "(Markdown, docs/config.md)\n"
+               "       oksctl config man                 print the oks.conf(5) manual page "
+               "(roff, man/oks.conf.5)\n"
                "       oksctl config check [-c FILE]     check a config (default: "
                "$OKS_CONFIG) as the daemons do at start\n");
 }
@@ -23,6 +25,8 @@ int oksctl_config(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
         return oks_conf_doc(stdout) || fflush(stdout) ? 1 : 0;
+    if (argc == 2 && strcmp(argv[1], "man") == 0)
+        return oks_conf_man(stdout) || fflush(stdout) ? 1 : 0;
     if (argc >= 2 && strcmp(argv[1], "check") == 0) {
         const char *path = getenv("OKS_CONFIG");
         if (argc == 4 && strcmp(argv[2], "-c") == 0)

@@ -75,7 +75,8 @@ for f in ./usr/sbin/oks-shard ./usr/sbin/oks-router ./usr/sbin/oks-gw-http ./usr
          ./lib/systemd/system/oks-shard@.service ./lib/systemd/system/oks-router.service \
          ./lib/systemd/system/oks-gw-http.service ./lib/systemd/system/oks-gw-mail@.service \
          ./lib/systemd/system/oks-sync.service ./usr/share/man/man8/oks-shard.8.gz \
-         ./usr/share/man/man1/oksctl.1.gz ./usr/share/oks/templates/http/home.html; do
+         ./usr/share/man/man1/oksctl.1.gz ./usr/share/man/man5/oks.conf.5.gz \
+         ./usr/share/oks/templates/http/home.html; do
   grep -qx "$f" "$D/contents" || { echo "# missing in the package: $f"; bad=1; }
 done
 check "the package holds programs, oks.conf, units, sysusers.d, man pages, templates" test $bad -eq 0

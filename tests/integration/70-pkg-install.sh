@@ -42,11 +42,12 @@ check "daemons in /usr/sbin, oksctl in /usr/bin, mode 0755" test $bad -eq 0
 bad=0
 for p in "${DAEMONS[@]}"; do mode_is 644 "/usr/share/man/man8/$p.8" || bad=1; done
 mode_is 644 /usr/share/man/man1/oksctl.1 || bad=1
+mode_is 644 /usr/share/man/man5/oks.conf.5 || bad=1
 for f in "$R"/usr/share/man/man*/*; do
   LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" 2>&1 >/dev/null |
     sed "s|^|# ${f##*/}: |" | grep . && bad=1
 done
-check "a man page per program, mode 0644, no groff warnings" test $bad -eq 0
+check "a man page per program and oks.conf(5), mode 0644, no groff warnings" test $bad -eq 0
 bad=0
 for u in "${UNITS[@]}"; do mode_is 644 "$UNITDIR/$u" || bad=1; done
 mode_is 644 /usr/lib/sysusers.d/oks.conf || bad=1

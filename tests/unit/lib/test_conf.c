@@ -318,19 +318,31 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static void docs_config_md_is_what_the_table_generates(void **state)
+/* The file at path must be what gen writes. */
+static void generated(int (*gen)(FILE *), const char *path)
 {
-    (void)state;
     char *doc = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&doc, &len);
-    assert_int_equal(oks_conf_doc(m), 0);
+    assert_int_equal(gen(m), 0);
     fclose(m);
-    char *file = slurp("docs/config.md");
+    char *file = slurp(path);
     if (strcmp(doc, file) != 0)
-        fail_msg("docs/config.md differs from the settings table: run `make config-doc`");
+        fail_msg("%s differs from the settings table: run `make config-doc`", path);
     free(file);
     free(doc);
+}
+
+static void docs_config_md_is_what_the_table_generates(void **state)
+{
+    (void)state;
+    generated(oks_conf_doc, "docs/config.md");
+}
+
+static void the_manual_page_is_what_the_table_generates(void **state)
+{
+    (void)state;
+    generated(oks_conf_man, "man/oks.conf.5");
 }
 
 /* The example loads, and names every key (set or commented out) in its section. */
@@ -378,6 +390,7 @@ int main(void)
         cmocka_unit_test(keys_that_go_together),
         cmocka_unit_test(every_default_is_valid_and_documented),
         cmocka_unit_test(docs_config_md_is_what_the_table_generates),
+        cmocka_unit_test(the_manual_page_is_what_the_table_generates),
         cmocka_unit_test(the_example_config_loads_and_shows_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
