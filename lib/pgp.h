@@ -168,6 +168,9 @@ typedef struct oks_pgp_sig {
     const uint8_t *embedded; /* body of an embedded signature (subpacket 32), or NULL */
     size_t embedded_len;
     size_t unhashed_len;     /* unhashed subpacket area (v4/v6) */
+    const uint8_t *attested; /* attested certifications (subpacket 37, hashed area only): digests
+                                of third-party certifications under hash_algo, or NULL */
+    size_t attested_len;
     enum oks_pgp_sig_state state;
 } oks_pgp_sig;
 
@@ -255,6 +258,7 @@ typedef struct oks_pgp_verify_stats {
     size_t self_trusted;   /* self-signatures already known good (not checked again) */
     size_t self_dropped;   /* self-signatures that failed or could not be checked: dropped */
     size_t third_party;    /* third-party certifications kept */
+    size_t attested;       /* of which attested by the key's owner */
     size_t third_party_dropped; /* over max_third_party_per_uid, or structurally misplaced */
     size_t uids_dropped;   /* user IDs / attributes left without a valid self-signature */
     size_t subkeys_dropped;/* subkeys left without a valid binding signature */
@@ -264,7 +268,7 @@ typedef struct oks_pgp_verify_stats {
 } oks_pgp_verify_stats;
 
 /* Verifies one signature made by signer over: the primary key alone (types 0x1F, 0x20), the
- * primary key + uid (0x10..0x13, 0x30), or the primary key + subkey (0x18, 0x19, 0x28).
+ * primary key + uid (0x10..0x13, 0x16, 0x30), or the primary key + subkey (0x18, 0x19, 0x28).
  * Returns 0 if good, OKS_E_BADSIG if it does not verify, another error if it cannot be checked
  * (unsupported algorithm, malformed material). */
 int oks_pgp_sig_verify(const oks_pgp_pubkey *signer, const oks_pgp_pubkey *primary,

@@ -7,15 +7,21 @@
  * most min(max_third_party_per_uid, max(1, max_third_party_per_key / user IDs)), on the primary
  * and each subkey at most max(1, max_third_party_per_key / 16 / (1 + subkeys)), chosen oldest first
  * among those not older than the key (a claimed creation time in the future never outranks a
- * real one), each at most max_third_party_sig_bytes. The owner's material is never cut for
- * third-party material. The public-key work of one cleaning is bounded (max_verify_cost).
+ * real one), each at most max_third_party_sig_bytes. Certifications the key's owner attested
+ * (rfc4880bis-10 5.2.3.30: an attestation signature, type 0x16, on the user ID listing their
+ * digests; the newest valid one counts and is the only one kept) rank before every other one,
+ * so forged certifications can crowd out only what the owner did not vouch for, and the owner
+ * repairs a flooded user ID by attesting the certifications worth keeping. The owner's material
+ * is never cut for third-party material. The public-key work of one cleaning is bounded (max_verify_cost).
  * Signatures already marked good (stored keys) are never verified again. Also the facts
  * derived from the valid self-signatures: expiry and revocation.
  *
  * Why the result is the same whatever order copies arrive in: each list keeps the first k of
  * its third-party signatures under a total order of their content, with k fixed by the owner's
  * material; a signature among the first k of a union is among the first k of any part holding
- * it, so clean(merge(clean(a), b)) == clean(merge(a, b)).
+ * it, so clean(merge(clean(a), b)) == clean(merge(a, b)). One exception: a certification cut
+ * before the attestation naming it arrived comes back only with a copy that carries it again
+ * (sq sends both together); replicas and recon partners converge on the union all the same.
  */
 #include "lib/pgp.h"
 #include "lib/xalloc.h"
@@ -128,11 +134,21 @@ static int check_self(const oks_pgp_key *k, const oks_pgp_uid *uid, const oks_pg
     return 0;
 }
 
-/* The order third-party signatures are kept in: oldest first (creation time as signed; the
- * future never comes first), then by length and bytes, a total order of the content. */
+/* A third-party signature while the caps are applied: attested by the owner or not. */
+typedef struct tp_entry {
+    const oks_pgp_sig *sig;
+    bool attested;
+} tp_entry;
+
+/* The order third-party signatures are kept in: attested by the owner first, then oldest first
+ * (creation time as signed; the future never comes first), then by length and bytes, a total
+ * order of the content. */
 static int tp_rank(const void *a, const void *b)
 {
-    const oks_pgp_sig *x = *(const oks_pgp_sig *const *)a, *y = *(const oks_pgp_sig *const *)b;
+    const tp_entry *ea = a, *eb = b;
+    if (ea->attested != eb->attested)
+        return ea->attested ? -1 : 1;
+    const oks_pgp_sig *x = ea->sig, *y = eb->sig;
     if (x->created != y->created)
         return x->created < y->created ? -1 : 1;
     if (x->len != y->len)
@@ -149,34 +165,89 @@ static void compact(oks_pgp_sigs *l, const bool *keep)
     l->n = w;
 }
 
-/* Keeps the first cap third-party signatures of l under tp_rank; 0 or OKS_E_NOMEM. */
-static int cap_third_party(oks_pgp_sigs *l, size_t cap, oks_pgp_verify_stats *st, oks_err *e)
+/* Whether att (a valid attestation, or NULL) names the certification c. */
+static bool is_attested(const oks_pgp_sig *att, const oks_pgp_sig *c)
 {
-    size_t n = 0;
-    const oks_pgp_sig **tp = oks_xmalloc((l->n ? l->n : 1) * sizeof *tp);
+    uint8_t d[64];
+    size_t dl;
+    oks_err ignored;
+    if (!att || !att->attested || oks_pgp_sig_confirm_digest(c, att->hash_algo, d, &dl, &ignored))
+        return false;
+    for (size_t o = 0; o + dl <= att->attested_len; o += dl)
+        if (memcmp(att->attested + o, d, dl) == 0)
+            return true;
+    return false;
+}
+
+/* Keeps the first cap third-party signatures of l under tp_rank, those att attests counting as
+ * attested; 0 or OKS_E_NOMEM. */
+static int cap_third_party(oks_pgp_sigs *l, size_t cap, const oks_pgp_sig *att,
+                           oks_pgp_verify_stats *st, oks_err *e)
+{
+    (void)e;
+    size_t n = 0, n_att = 0;
+    tp_entry *tp = oks_xmalloc((l->n ? l->n : 1) * sizeof *tp);
     bool *keep = oks_xmalloc((l->n ? l->n : 1) * sizeof *keep);
-    if (!tp || !keep) {
-        free(tp);
-        free(keep);
-        return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-    }
     for (size_t i = 0; i < l->n; i++) {
         keep[i] = true;
-        if (l->v[i].state == OKS_SIG_THIRD_PARTY)
-            tp[n++] = &l->v[i];
+        if (l->v[i].state == OKS_SIG_THIRD_PARTY) {
+            tp[n].sig = &l->v[i];
+            tp[n].attested = is_cert(l->v[i].type) && is_attested(att, &l->v[i]);
+            n_att += tp[n].attested;
+            n++;
+        }
     }
     if (n > cap) {
         qsort(tp, n, sizeof *tp, tp_rank);
         for (size_t i = cap; i < n; i++)
-            keep[tp[i] - l->v] = false;
+            keep[tp[i].sig - l->v] = false;
         st->third_party_dropped += n - cap;
+        n_att = 0;
+        for (size_t i = 0; i < cap; i++)
+            n_att += tp[i].attested;
         n = cap;
     }
     st->third_party += n;
+    st->attested += n_att;
     compact(l, keep);
     free(tp);
     free(keep);
     return 0;
+}
+
+/* Keeps only the newest of the valid attestations of a user ID's list (creation time, then
+ * length and bytes: the same one whatever else arrived) and returns it, or NULL. An older
+ * attestation is superseded by a newer one, which may attest nothing. */
+static const oks_pgp_sig *newest_attestation(oks_pgp_sigs *l)
+{
+    size_t best = l->n;
+    for (size_t i = 0; i < l->n; i++) {
+        const oks_pgp_sig *s = &l->v[i];
+        if (s->type != 0x16 || s->state != OKS_SIG_GOOD)
+            continue;
+        if (best == l->n) {
+            best = i;
+            continue;
+        }
+        const oks_pgp_sig *b = &l->v[best];
+        int c = s->created != b->created ? (s->created > b->created ? 1 : -1)
+                : s->len != b->len       ? (s->len > b->len ? 1 : -1)
+                                         : memcmp(s->body, b->body, s->len);
+        if (c > 0)
+            best = i;
+    }
+    if (best == l->n)
+        return NULL;
+    size_t w = 0, kept = l->n;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].type == 0x16 && l->v[i].state == OKS_SIG_GOOD && i != best)
+            continue;
+        if (i == best)
+            kept = w;
+        l->v[w++] = l->v[i];
+    }
+    l->n = w;
+    return &l->v[kept];
 }
 
 /* Cleans the self-signatures of one list and marks the third-party ones (capped later, once
@@ -193,7 +264,7 @@ static int clean_list(const oks_pgp_key *k, oks_pgp_sigs *l, const oks_pgp_uid *
     for (size_t i = 0; i < l->n; i++) {
         oks_pgp_sig *s = &l->v[i];
         uint8_t t = s->type;
-        bool fits = uid ? (is_cert(t) || t == 0x30)
+        bool fits = uid ? (is_cert(t) || t == 0x16 || t == 0x30)
                         : sub ? (t == 0x18 || t == 0x28)
                               : (t == 0x1F || t == 0x20);
         if (!s->exportable) {
@@ -219,7 +290,7 @@ static int clean_list(const oks_pgp_key *k, oks_pgp_sigs *l, const oks_pgp_uid *
             keep[i] = r == 1;
             /* a valid self-revocation also keeps its user ID or subkey (shown revoked), as
              * GnuPG does; a bare direct-key revocation does not make a v6 key usable */
-            if (keep[i] && (uid || sub || t == 0x1F))
+            if (keep[i] && ((uid && t != 0x16) || sub || t == 0x1F))
                 bound = 1;
         }
     }
@@ -314,11 +385,13 @@ int oks_pgp_key_verify(oks_pgp_key *k, const oks_pgp_limits *lim, oks_pgp_verify
         cap_other = 1;
     if (cap_other > cap)
         cap_other = cap;
-    int r = cap_third_party(&k->sigs, cap_other, st, e);
-    for (size_t i = 0; i < k->n_uids && !r; i++)
-        r = cap_third_party(&k->uids[i].sigs, cap, st, e);
+    int r = cap_third_party(&k->sigs, cap_other, NULL, st, e);
+    for (size_t i = 0; i < k->n_uids && !r; i++) {
+        const oks_pgp_sig *att = newest_attestation(&k->uids[i].sigs);
+        r = cap_third_party(&k->uids[i].sigs, cap, att, st, e);
+    }
     for (size_t i = 0; i < k->n_subkeys && !r; i++)
-        r = cap_third_party(&k->subkeys[i].sigs, cap_other, st, e);
+        r = cap_third_party(&k->subkeys[i].sigs, cap_other, NULL, st, e);
     if (r)
         return r;
     bool has_uid = false;

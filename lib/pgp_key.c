@@ -213,6 +213,7 @@ static void sigs_move(oks_pgp_sigs *l, uint8_t **w)
         s->salt = move_ptr(s->salt, s->body, *w);
         s->mpis = move_ptr(s->mpis, s->body, *w);
         s->embedded = move_ptr(s->embedded, s->body, *w);
+        s->attested = move_ptr(s->attested, s->body, *w);
         s->body = *w;
         *w += s->len;
     }

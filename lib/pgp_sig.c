@@ -84,6 +84,12 @@ static int subpackets(oks_pgp_sig *s, const uint8_t *a, size_t n, bool hashed, s
                 s->embedded_len = dl;
             }
             break;
+        case 37:
+            if (hashed && !s->attested) {
+                s->attested = d;
+                s->attested_len = dl;
+            }
+            break;
         case 33:
             if (dl >= 1 && (d[0] == 4 || d[0] == 6) && dl - 1 == (d[0] == 4 ? 20u : 32u) &&
                 (!s->issuer_fpr_len || hashed)) {

@@ -124,6 +124,35 @@ int oks_pgp_sig_digest(const oks_pgp_pubkey *primary, const oks_pgp_uid *uid,
     return 0;
 }
 
+int oks_pgp_sig_confirm_digest(const oks_pgp_sig *cert, uint8_t hash_algo, uint8_t *out,
+                               size_t *out_len, oks_err *e)
+{
+    const hash_info *h = hash_lookup(hash_algo);
+    if (!h)
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash algorithm %u", hash_algo);
+    if (cert->version != 4 || cert->hashed_end + 2 + cert->unhashed_len > cert->len)
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
+                           "only v4 certifications can be attested");
+    /* the body as hashed: the unhashed area dropped, its length written as zero */
+    size_t tail = cert->hashed_end + 2 + cert->unhashed_len, len = cert->len - cert->unhashed_len;
+    gcry_md_hd_t md;
+    if (gcry_md_open(&md, h->gcry, 0))
+        return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET, "hash algorithm %u unavailable",
+                           hash_algo);
+    uint8_t hdr[5] = {0x88, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                      (uint8_t)len};
+    static const uint8_t zero[2] = {0, 0};
+    gcry_md_write(md, hdr, 5);
+    gcry_md_write(md, cert->body, cert->hashed_end);
+    gcry_md_write(md, zero, 2);
+    gcry_md_write(md, cert->body + tail, cert->len - tail);
+    size_t n = gcry_md_get_algo_dlen(h->gcry);
+    memcpy(out, gcry_md_read(md, h->gcry), n);
+    *out_len = n;
+    gcry_md_close(md);
+    return 0;
+}
+
 /* Reads one MPI (BE16 bit count + magnitude); the magnitude is returned without leading zero
  * bytes. */
 static int mpi_at(const uint8_t *p, size_t n, size_t *o, const uint8_t **v, size_t *vl)

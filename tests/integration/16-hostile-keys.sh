@@ -9,7 +9,12 @@
 #  3. poisoning: one certification with a 10,500-byte unhashed area (gpg 2.2 refuses a whole
 #     key holding it): the served key imports into gpg;
 #  4. costly verification: an RSA key with a 16,384-bit exponent and 20 self-signatures is
-#     refused (422) for its exponent, before any signature is checked.
+#     refused (422) for its exponent, before any signature is checked;
+#  5. backdated forgeries and the owner's repair: 300 forged certifications dated at the key's
+#     creation outrank (oldest first) and evict the 2 real ones made later; the owner attests
+#     the real ones with sq (attested certifications, type 0x16) and uploads: both are served
+#     again, and gpg checks them good. The stored key is the same when the same three uploads
+#     arrive in the opposite order.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -132,4 +137,55 @@ gpg_home_cleanup "$G2"
 c=$(add "$D/costly.pgp")
 check "the RSA key with a 16,384-bit exponent is refused ($c)" test "$c" = 422
 check "... for its exponent" grep -q 'exponent' "$D/add.out"
+
+# ---- 5. backdated forgeries evict unattested certifications; the owner's attestation repairs
+S5=$D/sq
+mkdir -p "$S5"
+sqk() { sq key generate --creation-time 20200101 --expires never --userid "$1" --export "$S5/$2.key" 2>/dev/null; }
+sqk 'Attest Owner <attest@example.org>' owner && sqk 'Carol <carol@example.org>' carol &&
+  sqk 'Dave <dave@example.org>' dave
+sq key extract-cert "$S5/owner.key" >"$S5/owner.cert" 2>/dev/null
+sq certify "$S5/carol.key" "$S5/owner.cert" 'Attest Owner <attest@example.org>' >"$S5/c1" 2>/dev/null
+sq certify "$S5/dave.key" "$S5/c1" 'Attest Owner <attest@example.org>' >"$S5/c2" 2>/dev/null
+sq dearmor "$S5/c2" >"$S5/certified.pgp" 2>/dev/null
+sq keyring merge "$S5/owner.key" "$S5/c2" 2>/dev/null | sq key attest-certifications 2>/dev/null |
+  sq key extract-cert 2>/dev/null | sq dearmor >"$S5/attested.pgp" 2>/dev/null
+A=$(sq inspect "$S5/owner.cert" 2>/dev/null | awk '/Fingerprint:/{print $2; exit}')
+check "sq made a key certified by two others, and its attestation ($A)" \
+  test -s "$S5/certified.pgp" -a -s "$S5/attested.pgp" -a -n "$A"
+# forged certifications dated 2020-01-01, the key's creation: older than the real ones
+/usr/bin/python3 "$H" flood "$S5/certified.pgp" "$S5/forged.pgp" 300 1577836800
+gpg --homedir "$GR" --batch --import "$S5/carol.key" "$S5/dave.key" 2>/dev/null
+# real FILE: certifications by Carol and Dave that gpg checks good in a served copy FILE
+real() {
+  local g; g=$(gpg_home)
+  gpg --homedir "$g" --batch --import "$S5/carol.key" "$S5/dave.key" "$1" 2>/dev/null
+  gpg --homedir "$g" --batch --with-colons --check-sigs "$A" 2>/dev/null |
+    awk -F: '$1=="sig" && $2=="!" && $10 ~ /^(Carol|Dave)/' | wc -l
+  gpg_home_cleanup "$g"
+}
+served() { curl -s -m 30 "$U/pks/lookup?op=get&options=mr&search=0x$A" | gpg --dearmor >"$1" 2>/dev/null; }
+c1=$(add "$S5/certified.pgp"); c2=$(add "$S5/forged.pgp")
+check "the certified key and 300 backdated forgeries are taken ($c1 $c2)" test "$c1$c2" = 200200
+served "$S5/served1.pgp"
+read -r junk mx < <(sigs "$H" "$S5/served1.pgp")
+n=$(real "$S5/served1.pgp")
+check "the attack works: forgeries fill the budget ($junk), no real certification served ($n)" \
+  test "$junk" -ge 250 -a "$n" = 0
+c3=$(add "$S5/attested.pgp")
+check "the owner's attestation is taken ($c3)" test "$c3" = 200
+served "$S5/served2.pgp"
+n=$(real "$S5/served2.pgp")
+check "after the attestation both real certifications are served and check good ($n)" test "$n" = 2
+check "... and the attestation itself is served" \
+  bash -c "sq packet dump '$S5/served2.pgp' 2>/dev/null | grep -q 'Type: AttestationKey'"
+G2=$(gpg_home)
+check "gpg --import takes the served key with the attestation" \
+  gpg --homedir "$G2" --batch --import "$S5/served2.pgp"
+gpg_home_cleanup "$G2"
+"$OKS_BIN/oksctl" delete -c "$D/oks.conf" "$A" >/dev/null
+c=$(add "$S5/attested.pgp")$(add "$S5/forged.pgp")$(add "$S5/certified.pgp")
+served "$S5/served3.pgp"
+check "the same uploads in the opposite order store the same key ($c)" \
+  cmp -s "$S5/served2.pgp" "$S5/served3.pgp"
 finish

@@ -1,7 +1,8 @@
 /* Hostile keys: the third-party budget is a function of the key's content alone (copies merged
  * in any order clean to the same bytes), packets gpg cannot import are dropped, and keys too
- * costly to verify are refused before the work is done. Real keys (debian-keyring, a gpg-made
- * Ed25519 key in tests/data) with crafted junk certifications. */
+ * costly to verify are refused before the work is done, and certifications the owner attested
+ * outrank forgeries. Real keys (debian-keyring, a gpg-made Ed25519 key and an sq-made key with
+ * its attestation in tests/data) with crafted junk certifications. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,11 +102,16 @@ static void add(oks_buf *stored, const uint8_t *p, size_t n, const oks_pgp_limit
     room.max_key_bytes = room.max_sigs_per_uid = (size_t)-1;
     assert_int_equal(oks_pgp_key_parse(p, n, lim, 0, &inc, &e), 0);
     if (stored->len) {
-        assert_int_equal(oks_pgp_key_parse(stored->data, stored->len, &room, OKS_PGP_TRUSTED,
-                                           &old, &e), 0);
+        /* the stored copy from a buffer of its own, released after the merge as the shard
+         * releases its record: the merged key must own everything it points to */
+        oks_buf copy = OKS_BUF_INIT;
+        assert_int_equal(oks_buf_append(&copy, stored->data, stored->len), 0);
+        assert_int_equal(oks_pgp_key_parse(copy.data, copy.len, &room, OKS_PGP_TRUSTED, &old,
+                                           &e), 0);
         assert_int_equal(oks_pgp_key_merge(old, inc, &room, &m, &e), 0);
         oks_pgp_key_free(old);
         oks_pgp_key_free(inc);
+        oks_buf_release(&copy);
     } else {
         m = inc;
     }
@@ -474,6 +480,78 @@ static void work_budget_bounds_public_key_operations(void **state)
     oks_buf_release(&ring);
 }
 
+/* How many of the certifications by other keys in the sq-made key tests/data/attest-certified.pgp
+ * (two, by Carol and Dave) the key in b carries. */
+static int real_certifications(const oks_buf *b)
+{
+    oks_buf c = OKS_BUF_INIT;
+    read_file("tests/data/attest-certified.pgp", &c);
+    size_t o = 0;
+    oks_pgp_packet pk;
+    oks_err e;
+    int real = 0, found = 0;
+    while (o < c.len) {
+        assert_int_equal(oks_pgp_packet_next(c.data, c.len, &o, &pk, &e), 0);
+        if (pk.tag != OKS_PGP_TAG_SIG || pk.len < 2 || pk.body[1] != 0x10)
+            continue;
+        real++;
+        found += memmem(b->data, b->len, pk.body, pk.len) != NULL;
+    }
+    assert_int_equal(real, 2);
+    oks_buf_release(&c);
+    return found;
+}
+
+/* Forged certifications dated at the key's creation outrank (oldest first) the real ones made
+ * later and push them out; the owner's attestation (sq key attest-certifications) brings them
+ * back, ahead of every forgery, whichever order the three copies arrive in, to the same bytes.
+ * A budget of 4 per user ID; 6 forgeries. */
+static void attested_certifications_outrank_forgeries(void **state)
+{
+    (void)state;
+    static const char *const files[3] = {"tests/data/attest-certified.pgp",
+                                         "tests/data/attest-forged.pgp",
+                                         "tests/data/attest-attested.pgp"};
+    static const int orders[][3] = {{0, 1, 2}, {2, 1, 0}, {1, 2, 0}, {1, 0, 2}};
+    oks_pgp_limits lim;
+    oks_pgp_limits_default(&lim);
+    lim.max_third_party_per_uid = 4;
+    oks_buf in[3] = {OKS_BUF_INIT, OKS_BUF_INIT, OKS_BUF_INIT}, first = OKS_BUF_INIT;
+    for (int i = 0; i < 3; i++)
+        read_file(files[i], &in[i]);
+    /* the attack alone: the forgeries take the whole budget */
+    oks_buf stored = OKS_BUF_INIT;
+    add(&stored, in[0].data, in[0].len, &lim);
+    assert_int_equal(real_certifications(&stored), 2);
+    add(&stored, in[1].data, in[1].len, &lim);
+    assert_int_equal(real_certifications(&stored), 0);
+    oks_buf_release(&stored);
+    for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+        oks_buf b = OKS_BUF_INIT;
+        for (int i = 0; i < 3; i++)
+            add(&b, in[orders[o][i]].data, in[orders[o][i]].len, &lim);
+        assert_int_equal(real_certifications(&b), 2);
+        oks_pgp_key *k;
+        oks_pgp_verify_stats st;
+        oks_err e;
+        assert_int_equal(oks_pgp_key_parse(b.data, b.len, NULL, OKS_PGP_TRUSTED, &k, &e), 0);
+        assert_int_equal(oks_pgp_key_verify(k, &lim, &st, &e), 0);
+        assert_int_equal(st.third_party, 4);
+        assert_int_equal(st.attested, 2);
+        oks_pgp_key_free(k);
+        if (o == 0) {
+            oks_buf_append(&first, b.data, b.len);
+        } else {
+            assert_int_equal(b.len, first.len);
+            assert_memory_equal(b.data, first.data, b.len);
+        }
+        oks_buf_release(&b);
+    }
+    for (int i = 0; i < 3; i++)
+        oks_buf_release(&in[i]);
+    oks_buf_release(&first);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +562,7 @@ int main(void)
         cmocka_unit_test(costly_rsa_key_is_refused_before_the_work),
         cmocka_unit_test(huge_exponent_key_costs_no_public_key_operation),
         cmocka_unit_test(work_budget_bounds_public_key_operations),
+        cmocka_unit_test(attested_certifications_outrank_forgeries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
