@@ -15,6 +15,17 @@ static bool is_post(h2o_req_t *req)
 
 static const char *outcome_name[] = {"new", "updated", "unchanged", "rejected"};
 
+double gw_upload_cost(const uint8_t *key, size_t len)
+{
+    oks_pgp_key *k;
+    oks_err e;
+    if (oks_pgp_key_parse(key, len, NULL, 0, &k, &e))
+        return 0; /* the shard refuses it after the same parse, before any signature check */
+    size_t c = oks_pgp_key_verify_estimate(k, NULL);
+    oks_pgp_key_free(k);
+    return (double)c;
+}
+
 static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
 {
     (void)data;
@@ -122,6 +133,12 @@ int gw_on_add(h2o_handler_t *self, h2o_req_t *req)
         gw_error(req, 422, "no public key found in keytext");
         return 0;
     }
+    /* the signature work these keys can cause, charged to the client before it is done */
+    double cost = 0;
+    for (size_t i = 0; i < n; i++)
+        cost += gw_upload_cost(keys[i].data, keys[i].len);
+    if (cost > 0 && !gw_allow_n(req, GW_RL_VERIFY, cost))
+        return 0;
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__Add add = OKS__ADD__INIT;
     q.op_case = OKS__REQUEST__OP_ADD;

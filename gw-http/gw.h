@@ -167,6 +167,11 @@ void gw_client_of(h2o_req_t *req, char out[64]);
 /* Applies the client's rate limit of cls; answers 429 with Retry-After and returns false when
  * the client is over it. */
 bool gw_allow(h2o_req_t *req, enum gw_rl_class cls);
+/* The same for n tokens of cls (GW_RL_VERIFY: units of signature work). */
+bool gw_allow_n(h2o_req_t *req, enum gw_rl_class cls, double n);
+/* add.c: the signature work one uploaded key (binary packets) can cause at a shard
+ * (oks_pgp_key_verify_estimate), for GW_RL_VERIFY. */
+double gw_upload_cost(const uint8_t *key, size_t len);
 
 /* cache_http.c: the answer cache for lookups. Serves a cached answer to req; true when it did. */
 bool gw_cache_serve(h2o_req_t *req, bool v6_ok);

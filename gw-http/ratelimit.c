@@ -2,7 +2,10 @@
 #include "gw-http/ratelimit.h"
 #include "lib/xalloc.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +57,28 @@ void gw_rl_free(gw_ratelimit *rl)
 
 unsigned gw_rl_take(gw_ratelimit *rl, enum gw_rl_class cls, const char *client, double now)
 {
+    return gw_rl_take_n(rl, cls, client, 1, now);
+}
+
+void gw_rl_key(const char *client, char out[64])
+{
+    struct in6_addr a;
+    snprintf(out, 64, "%s", client);
+    if (!strchr(client, ':') || inet_pton(AF_INET6, client, &a) != 1)
+        return;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+        inet_ntop(AF_INET, &a.s6_addr[12], out, 64);
+        return;
+    }
+    memset(&a.s6_addr[8], 0, 8);
+    char t[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &a, t, sizeof t);
+    snprintf(out, 64, "%s/64", t);
+}
+
+unsigned gw_rl_take_n(gw_ratelimit *rl, enum gw_rl_class cls, const char *client, double n,
+                      double now)
+{
     if (!rl || rl->rate[cls] <= 0)
         return 0;
     uint32_t h = hash(client);
@@ -85,10 +110,14 @@ unsigned gw_rl_take(gw_ratelimit *rl, enum gw_rl_class cls, const char *client, 
     }
     b->last = now;
     unsigned wait = 0;
-    if (b->tokens[cls] >= 1)
-        b->tokens[cls] -= 1;
-    else
-        wait = (unsigned)((1 - b->tokens[cls]) / rl->rate[cls]) + 1;
+    double need = n < rl->burst[cls] ? n : rl->burst[cls];
+    if (b->tokens[cls] >= need) {
+        b->tokens[cls] -= n;
+        if (b->tokens[cls] < -rl->burst[cls])
+            b->tokens[cls] = -rl->burst[cls];
+    } else {
+        wait = (unsigned)((need - b->tokens[cls]) / rl->rate[cls]) + 1;
+    }
     pthread_mutex_unlock(&st->lock);
     return wait;
 }

@@ -200,6 +200,8 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->rate[GW_RL_UPLOAD] = h->rate_upload;
     c->burst[GW_RL_LOOKUP] = h->burst_lookup;
     c->burst[GW_RL_UPLOAD] = h->burst_upload;
+    c->rate[GW_RL_VERIFY] = h->rate_verify;
+    c->burst[GW_RL_VERIFY] = h->burst_verify;
     snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", h->trusted_proxies);
     snprintf(c->metrics_allow, sizeof c->metrics_allow, "%s", h->metrics_allow);
     c->max_connections = h->max_connections;

@@ -190,6 +190,11 @@ static int vks_upload(h2o_req_t *req)
         json_error(req, 400, "keytext holds no OpenPGP public key");
         return 0;
     }
+    double cost = gw_upload_cost(k.ptr, k.len);
+    if (cost > 0 && !gw_allow_n(req, GW_RL_VERIFY, cost)) {
+        oks_buf_release(&bin);
+        return 0;
+    }
     upload_ctx *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, release_upload);
     oks_buf_init(&c->first_key);
     oks_buf_append(&c->first_key, k.ptr, k.len);

@@ -75,6 +75,7 @@ typedef struct oks_conf_http {
     unsigned deadline_ms; /* 0: [router] deadline_ms + 500 */
     unsigned max_results;
     double rate_lookup, rate_upload, burst_lookup, burst_upload;
+    double rate_verify, burst_verify; /* units of signature work per client */
     char trusted_proxies[512];
     char metrics_allow[512];             /* networks that may read /metrics */
     unsigned max_connections;            /* 0: the descriptor limit less a reserve */

@@ -113,6 +113,11 @@ static const oks_conf_entry table[] = {
         "uploads per second per client (0 = no limit)"),
     DEC("http", "burst_upload", http.burst_upload, "10", 1, 1e6, HTTP,
         "uploads a client may make at once before rate_upload applies"),
+    DEC("http", "rate_verify", http.rate_verify, "200", 0, 1e9, HTTP,
+        "signature checks per second per client that its uploads may cause, in units of one "
+        "RSA-2048 or Ed25519 check, charged before the key is sent on (0 = no limit)"),
+    DEC("http", "burst_verify", http.burst_verify, "20000", 1, 1e9, HTTP,
+        "signature-check units a client may spend at once before rate_verify applies"),
     LIST("http", "trusted_proxies", http.trusted_proxies, HTTP,
          "peer addresses whose X-Forwarded-For names the client"),
     TYPED("http", "metrics_allow", OKS_CONF_NETS, http.metrics_allow, "127.0.0.0/8 ::1", HTTP,

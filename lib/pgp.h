@@ -286,6 +286,13 @@ int oks_pgp_key_acceptable(const oks_pgp_key *key, oks_err *e);
  * (modulus bytes / 256)^2 x (exponent bits / 17), at least 1; other algorithms 1. */
 size_t oks_pgp_verify_cost(const oks_pgp_pubkey *signer);
 
+/* The most public-key work (in oks_pgp_verify_cost units) cleaning the parsed key could do:
+ * every signature that claims to be a self-signature and is not yet known good, checked with
+ * the primary key, at most lim->max_verify_cost (lim NULL: the defaults); 0 for a key the
+ * acceptance policy refuses. Cheap (no hashing): what a gateway charges a client before
+ * sending the key on. */
+size_t oks_pgp_key_verify_estimate(const oks_pgp_key *key, const oks_pgp_limits *lim);
+
 /* Cleans the key in place as described at the top. Fails (OKS_E_NOTKEY) when nothing usable
  * is left: no valid user ID, no valid direct-key self-signature (v6) and no valid subkey; fails
  * (OKS_E_UNSUPPORTED) at once for an RSA primary key the acceptance policy refuses; fails

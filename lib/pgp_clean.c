@@ -326,6 +326,33 @@ int oks_pgp_key_acceptable(const oks_pgp_key *k, oks_err *e)
     return rsa_bounds(&k->primary, e);
 }
 
+static size_t self_candidates(const oks_pgp_sigs *l, const oks_pgp_pubkey *pk)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].state != OKS_SIG_GOOD && is_self(&l->v[i], pk);
+    return n;
+}
+
+size_t oks_pgp_key_verify_estimate(const oks_pgp_key *k, const oks_pgp_limits *lim)
+{
+    oks_pgp_limits dl;
+    oks_err ignored;
+    if (!lim) {
+        oks_pgp_limits_default(&dl);
+        lim = &dl;
+    }
+    if (oks_pgp_key_acceptable(k, &ignored))
+        return 0; /* refused before any public-key operation */
+    size_t n = self_candidates(&k->sigs, &k->primary);
+    for (size_t i = 0; i < k->n_uids; i++)
+        n += self_candidates(&k->uids[i].sigs, &k->primary);
+    for (size_t i = 0; i < k->n_subkeys; i++)
+        n += self_candidates(&k->subkeys[i].sigs, &k->primary);
+    size_t c = oks_pgp_verify_cost(&k->primary);
+    return n > lim->max_verify_cost / c ? lim->max_verify_cost : n * c;
+}
+
 int oks_pgp_key_verify(oks_pgp_key *k, const oks_pgp_limits *lim, oks_pgp_verify_stats *st,
                        oks_err *e)
 {

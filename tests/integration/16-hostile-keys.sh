@@ -40,6 +40,8 @@ add() {
   curl -s -m 60 -o "$D/add.out" -w '%{http_code}' --data-urlencode "keytext@$D/add.asc" \
     "$U/pks/add"
 }
+# sq_takes FILE: sq (sequoia 0.27) reads every key of FILE and lists its certifications
+sq_takes() { sq inspect --certifications "$1" >/dev/null 2>&1; }
 fpr_of() { gpg --homedir "$1" --batch --with-colons --list-keys "$2" | awk -F: '/^fpr/{print $10; exit}'; }
 # sigs FILE: "third-party-count max-unhashed-area" of a binary key's signatures
 sigs() {
@@ -84,6 +86,7 @@ check "the served key holds at most 256 junk certifications ($junk)" test "$junk
 G2=$(gpg_home)
 check "gpg --import takes the served key file" gpg --homedir "$G2" --batch --import "$D/served.pgp"
 gpg_home_cleanup "$G2"
+check "sq reads the served key" sq_takes "$D/served.pgp"
 
 # ---- 2. forged certifications do not evict real ones
 go --quick-gen-key 'Well Known <known@example.org>' ed25519 cert never 2>/dev/null
@@ -108,6 +111,7 @@ gr --import "$D/signers.pgp" 2>/dev/null
 # file to see its certifications
 curl -s -m 30 "$U/pks/lookup?op=get&options=mr&search=0x$K" >"$D/served-k.asc"
 check "gpg --import takes the served key" gr --import "$D/served-k.asc"
+check "sq reads the served key" sq_takes "$D/served-k.asc"
 gr --with-colons --check-sigs "$K" >"$D/check.txt" 2>/dev/null
 good=$(awk -F: '$1=="sig" && $2=="!" && $10 ~ /^Signer/' "$D/check.txt" | wc -l)
 check "all 3 real certifications are still served and check good in gpg ($good)" test "$good" = 3
@@ -131,6 +135,7 @@ check "gpg --recv-keys imports the served key" gr --recv-keys "$T"
 G2=$(gpg_home)
 check "gpg --import takes the served key file" gpg --homedir "$G2" --batch --import "$D/served-t.pgp"
 gpg_home_cleanup "$G2"
+check "sq reads the served key" sq_takes "$D/served-t.pgp"
 
 # ---- 4. costly verification
 /usr/bin/python3 "$H" costly "$D/costly.pgp"
@@ -183,6 +188,7 @@ G2=$(gpg_home)
 check "gpg --import takes the served key with the attestation" \
   gpg --homedir "$G2" --batch --import "$S5/served2.pgp"
 gpg_home_cleanup "$G2"
+check "sq reads the served key with the attestation" sq_takes "$S5/served2.pgp"
 "$OKS_BIN/oksctl" delete -c "$D/oks.conf" "$A" >/dev/null
 c=$(add "$S5/attested.pgp")$(add "$S5/forged.pgp")$(add "$S5/certified.pgp")
 served "$S5/served3.pgp"

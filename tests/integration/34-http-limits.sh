@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Per-client rate limits: lookups and uploads limited separately with 429 + Retry-After; the
-# client taken from X-Forwarded-For only when the peer is a configured proxy. /metrics only for
-# the networks of metrics_allow, judged on that same client.
+# client taken from X-Forwarded-For only when the peer is a configured proxy, IPv6 clients per
+# /64. The signature work uploads cause is charged to the client before the keys go on. /metrics
+# only for the networks of metrics_allow, judged on that same client.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -12,7 +13,8 @@ P=$(free_port)
 cluster_up "$D" --shards 1 --http-port "$P" \
   --http-opt rate_lookup=0.001 --http-opt burst_lookup=5 --http-opt rate_upload=0.001 \
   --http-opt burst_upload=2 --http-opt trusted_proxies=127.0.0.1 \
-  --http-opt 'metrics_allow=127.0.0.1 192.0.2.0/28' ||
+  --http-opt 'metrics_allow=127.0.0.1 192.0.2.0/28' \
+  --http-opt rate_verify=0.001 --http-opt burst_verify=5000 ||
   { not_ok "cluster starts"; finish; }
 U=http://127.0.0.1:$P
 burst() { # n headers... -> status codes, one per line
@@ -41,4 +43,21 @@ body=$(curl -s -H 'X-Forwarded-For: 192.0.2.99' "$U/metrics")
 code=$(http_code -H 'X-Forwarded-For: 192.0.2.99' "$U/metrics")
 check "/metrics: a client outside metrics_allow gets 403 and no counters ($code: $body)" \
   bash -c "test '$code' = 403 && ! grep -q oks_http <<<'$body'"
+burst 6 -H 'X-Forwarded-For: 2001:db8:5:6::1' "$U/pks/lookup?op=get&search=0x0000000000000001" >"$D/v6a"
+burst 1 -H 'X-Forwarded-For: 2001:db8:5:6:ffff::2' "$U/pks/lookup?op=get&search=0x0000000000000001" >"$D/v6b"
+check "IPv6 clients share one budget per /64: 5 answered, then 429 for another address of it" \
+  test "$(cat "$D/v6a" "$D/v6b" | tr '\n' ' ')" = "404 404 404 404 404 429 429 "
+check "... while the next /64 has its own" \
+  test "$(burst 1 -H 'X-Forwarded-For: 2001:db8:5:7::1' "$U/pks/lookup?op=get&search=0x0000000000000001")" = 404
+# signature work: an RSA-4096 key with 1,000 self-certifications whose digest prefixes match
+# costs 4,000 units (4 per RSA-4096 check); the budget is 5,000
+/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/make_hostile.py" heavy "$D/heavy.pgp" 1000
+gpg --enarmor <"$D/heavy.pgp" 2>/dev/null | sed 's/ARMORED FILE/PUBLIC KEY BLOCK/' >"$D/heavy.asc"
+up() { curl -s -o "$D/up.out" -w '%{http_code}' -H "X-Forwarded-For: $1" --data-urlencode "keytext@$D/heavy.asc" "$U/pks/add"; }
+c1=$(up 192.0.2.40); c2=$(up 192.0.2.40)
+check "a costly upload is worked through (422: no valid self-signature), the next one refused ($c1 $c2)" \
+  test "$c1 $c2" = "422 429"
+check "... with a 429 that names the signature work" grep -q 'verification work' "$D/up.out"
+c3=$(up 192.0.2.41)
+check "another client's costly upload is still worked through ($c3)" test "$c3" = 422
 finish

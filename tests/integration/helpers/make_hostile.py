@@ -8,7 +8,9 @@
                          (gpg 2.2 refuses a whole key holding it: "unhashed data too long")
   costly OUT             an RSA key: random 4096-bit modulus, 16,384-bit public exponent, one
                          user ID with 20 self-certifications whose digest prefixes match (the
-                         RSA check itself fails, after costing ~2 s each at such an exponent)"""
+                         RSA check itself fails, after costing ~2 s each at such an exponent)
+  heavy OUT N            the same with the usual exponent 65537 and N self-certifications:
+                         each costs one real RSA-4096 check at the shard"""
 import hashlib, os, struct, sys
 
 def packets(b):
@@ -71,15 +73,16 @@ def insert_after_first_uid(data, extra):
         out += extra
     return out
 
-def costly(path):
+def costly(path, sigs=20, e=None):
     n = int.from_bytes(os.urandom(512), 'big') | (1 << 4095) | 1
-    e = int.from_bytes(os.urandom(2048), 'big') | (1 << 16383) | 1
+    if e is None:
+        e = int.from_bytes(os.urandom(2048), 'big') | (1 << 16383) | 1
     mpi = lambda v: struct.pack('>H', v.bit_length()) + v.to_bytes((v.bit_length() + 7) // 8, 'big')
     key = bytes([4]) + struct.pack('>I', 1700000000) + bytes([1]) + mpi(n) + mpi(e)
     fpr = hashlib.sha1(b'\x99' + struct.pack('>H', len(key)) + key).digest()
     uid = b'Costly Exponent <costly@example.org>'
     out = packet(6, key) + packet(13, uid)
-    for i in range(20):
+    for i in range(sigs):
         hashed = sub(2, struct.pack('>I', 1700000000 + i)) + sub(33, b'\x04' + fpr)
         head = bytes([4, 0x13, 1, 8]) + struct.pack('>H', len(hashed)) + hashed
         d = hashlib.sha256(b'\x99' + struct.pack('>H', len(key)) + key + b'\xb4' +
@@ -107,5 +110,7 @@ elif cmd == 'poison':
     open(dst, 'wb').write(insert_after_first_uid(open(src, 'rb').read(), junk(1900000000, 10500)))
 elif cmd == 'costly':
     costly(sys.argv[2])
+elif cmd == 'heavy':
+    costly(sys.argv[2], int(sys.argv[3]), 65537)
 else:
     sys.exit(__doc__)

@@ -552,6 +552,31 @@ static void attested_certifications_outrank_forgeries(void **state)
     oks_buf_release(&first);
 }
 
+/* The work estimate a gateway charges before sending a key on: one check per claimed
+ * self-signature at the primary key's cost; nothing for a key refused before any check. */
+static void verify_estimate_bounds_the_work(void **state)
+{
+    (void)state;
+    oks_buf b = OKS_BUF_INIT;
+    oks_err e;
+    oks_pgp_key *k;
+    read_file("tests/data/attest-forged.pgp", &b);
+    assert_int_equal(oks_pgp_key_parse(b.data, b.len, NULL, 0, &k, &e), 0);
+    size_t est = oks_pgp_key_verify_estimate(k, NULL);
+    oks_pgp_verify_stats st;
+    assert_int_equal(oks_pgp_key_verify(k, NULL, &st, &e), 0);
+    /* the forgeries and Carol's and Dave's certifications are not self-signatures */
+    assert_int_equal(est, st.pk_ops);
+    assert_true(est >= 4);
+    oks_pgp_key_free(k);
+    oks_buf_release(&b);
+    read_file("tests/fuzz/corpus/key/rsa-huge-exponent.pgp", &b);
+    assert_int_equal(oks_pgp_key_parse(b.data, b.len, NULL, 0, &k, &e), 0);
+    assert_int_equal(oks_pgp_key_verify_estimate(k, NULL), 0);
+    oks_pgp_key_free(k);
+    oks_buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +588,7 @@ int main(void)
         cmocka_unit_test(huge_exponent_key_costs_no_public_key_operation),
         cmocka_unit_test(work_budget_bounds_public_key_operations),
         cmocka_unit_test(attested_certifications_outrank_forgeries),
+        cmocka_unit_test(verify_estimate_bounds_the_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
