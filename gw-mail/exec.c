@@ -26,6 +26,7 @@ void oks_mail_exec_defaults(oks_mail_exec *x)
     x->max_last_days = 7;
     x->mget_scan_max = 100000;
     x->last_scan_max = 100000;
+    x->scan_budget = UINT64_MAX;
 }
 
 void oks_mail_result_release(oks_mail_result *r)
