@@ -457,7 +457,7 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
     }
     unsigned tries = oks_mail_answered_try_begin(p->answered, &msg, now);
     if (cf->max_tries && tries > cf->max_tries) {
-        oks_error("mail %s failed %u times: set aside with an error reply", id, tries - 1);
+        oks_warn("mail %s failed %u times: set aside with an error reply", id, tries - 1);
         if (v == OKS_MAIL_ANSWER) {
             char m[300];
             snprintf(m, sizeof(m), "This server tried %u times to run your command and could "
