@@ -27,7 +27,10 @@ static const char default_help[] =
     "  LAST <days>           keys added or changed in the last <days> days\n"
     "\n"
     "Replies carry at most a limited number of keys. Mail marked as automatic, bulk or a\n"
-    "bounce is never answered.\n";
+    "bounce is never answered. Large answers are sent only to addresses that this server's\n"
+    "mail system authenticated (DMARC, DKIM or SPF pass for the reply address's domain);\n"
+    "others get a short notice. Each address and domain gets a limited number of replies\n"
+    "and bytes per hour.\n";
 
 int oks_mail_hostport(const char *s, char *host, size_t hsize, unsigned *port, oks_err *e)
 {
