@@ -107,7 +107,7 @@ int oks_mail_run_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
     oks_mail_tmpl_flag(ctx, "more", more);
     for (size_t i = 0; i < r->n_keys; i++)
         oks_mail_key_fpr_item(ctx, r->keys[i]);
-    oks_mail_append_keys_armored(res, r->keys, r->n_keys);
+    oks_mail_append_keys_armored(x, res, r->keys, r->n_keys);
     oks__response__free_unpacked(r, NULL);
 out:
     res->scanned += scanned;

@@ -96,8 +96,7 @@ int oks_mail_run_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
     oks_mail_tmpl_flag(ctx, "cut", cut);
     oks_mail_tmpl_num(ctx, "max_reply_keys", x->max_reply_keys);
     oks_mail_tmpl_num(ctx, "mget_scan_max", max);
-    if (found)
-        oks_armor_encode(all.data, all.len, &res->keys);
+    oks_mail_armor_into(x, res, &all);
 out:
     res->scanned += scanned;
     oks_buf_release(&all);

@@ -26,6 +26,8 @@ typedef struct oks_mail_exec {
     unsigned last_scan_max;   /* change-log entries LAST looks at; default 100000 */
     uint64_t scan_budget;     /* set per run: scan units (keys MGET or entries LAST looks at)
                                  this run may use besides the caps above; 0 = none left */
+    uint64_t reply_bytes_max; /* set per run: keys whose armor would be larger are not armored
+                                 (res->withheld says how large); UINT64_MAX = no bound */
 } oks_mail_exec;
 
 void oks_mail_exec_defaults(oks_mail_exec *x);
@@ -39,6 +41,7 @@ typedef struct oks_mail_result {
     oks_buf changed;
     size_t n_changed;
     uint64_t scanned;  /* scan units used (MGET keys, LAST change-log entries) */
+    uint64_t withheld; /* armored size of keys left out because of reply_bytes_max, or 0 */
 } oks_mail_result;
 
 void oks_mail_result_release(oks_mail_result *r);

@@ -247,6 +247,9 @@ void oks_mail_rate_free(oks_mail_rate *r);
  * static reason. */
 const char *oks_mail_rate_admit(oks_mail_rate *r, const char *addr, bool needs_scan,
                                 int64_t now);
+/* Takes back the admission of a mail to addr (the mail system failed before its reply went out:
+ * the mail is kept and admitted again at the next poll). */
+void oks_mail_rate_refund(oks_mail_rate *r, const char *addr, int64_t now);
 /* Scan units addr may still use now: the smaller of its own and the global budget left
  * (UINT64_MAX when neither is limited). */
 uint64_t oks_mail_rate_scan_left(oks_mail_rate *r, const char *addr, int64_t now);
@@ -254,6 +257,8 @@ void oks_mail_rate_charge_scan(oks_mail_rate *r, const char *addr, uint64_t unit
 /* True when a reply of bytes to addr fits the mailbox's and the domain's byte budgets; charge
  * it after sending. */
 bool oks_mail_rate_bytes_fit(oks_mail_rate *r, const char *addr, uint64_t bytes, int64_t now);
+/* Reply bytes addr may still receive now (UINT64_MAX when neither budget is limited). */
+uint64_t oks_mail_rate_bytes_left(oks_mail_rate *r, const char *addr, int64_t now);
 void oks_mail_rate_charge_bytes(oks_mail_rate *r, const char *addr, uint64_t bytes, int64_t now);
 /* Entries held (for tests and the log). */
 size_t oks_mail_rate_entries(const oks_mail_rate *r);

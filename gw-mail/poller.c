@@ -242,32 +242,46 @@ static int build(oks_mail_poller *p, const oks_mail_msg *msg, const char *to, co
     return oks_mail_reply_build(&r, out, e);
 }
 
+/* The largest reply to the reply address of msg now: unauth_reply_bytes when the receiving mail
+ * system did not authenticate it, and what its mailbox and domain may still receive. */
+static uint64_t reply_cap(oks_mail_poller *p, const oks_mail_msg *msg, int64_t now)
+{
+    const oks_mail_conf *cf = p->conf;
+    uint64_t cap = oks_mail_rate_bytes_left(p->rate, oks_mail_reply_address(msg), now);
+    if (cf->unauth_reply_bytes && cf->unauth_reply_bytes < cap &&
+        !oks_mail_reply_authenticated(msg, cf->auth_serv_id, NULL))
+        cap = cf->unauth_reply_bytes;
+    return cap;
+}
+
 /* Replaces the reply in out by a short "failed" notice when it is too large for its recipient:
  * over unauth_reply_bytes to an address the receiving mail system did not authenticate, or
- * over what the recipient's mailbox or domain may still receive in this hour. Returns false
+ * over what the recipient's mailbox or domain may still receive in this hour. withheld: bytes
+ * of keys the command already left out as too large (exec's reply_bytes_max). Returns false
  * when not even the notice may be sent. */
 static bool fit_reply(oks_mail_poller *p, const oks_mail_msg *msg, const char *to, oks_buf *out,
-                      int64_t now, oks_err *e)
+                      uint64_t withheld, int64_t now, oks_err *e)
 {
     const oks_mail_conf *cf = p->conf;
     const char *how;
     char note[600];
     note[0] = '\0';
     bool auth = oks_mail_reply_authenticated(msg, cf->auth_serv_id, &how);
-    if (!auth && cf->unauth_reply_bytes && out->len > cf->unauth_reply_bytes)
+    size_t size = out->len + (size_t)withheld;
+    if (!auth && cf->unauth_reply_bytes && size > cf->unauth_reply_bytes)
         snprintf(note, sizeof(note),
                  "The answer is %zu bytes. This server sends at most %zu bytes to an address "
                  "that its mail system did not authenticate (%s). Send the command from an "
                  "address whose domain passes DMARC, DKIM or SPF, or fetch the keys over HKP.",
-                 out->len, cf->unauth_reply_bytes, how);
-    else if (!oks_mail_rate_bytes_fit(p->rate, to, out->len, now))
+                 size, cf->unauth_reply_bytes, how);
+    else if (withheld || !oks_mail_rate_bytes_fit(p->rate, to, size, now))
         snprintf(note, sizeof(note),
                  "The answer is %zu bytes, more than this server still sends to your address "
                  "or domain within the hour. Try again later, or fetch the keys over HKP.",
-                 out->len);
+                 size);
     if (note[0] == '\0')
         return true;
-    oks_info("mail %s: reply of %zu bytes to %s replaced by a notice (%s)", id_of(msg), out->len,
+    oks_info("mail %s: reply of %zu bytes to %s replaced by a notice (%s)", id_of(msg), size,
              to, auth ? "byte budget" : "unauthenticated address");
     char subj[600];
     snprintf(subj, sizeof(subj), "Your command, %.500s, failed", msg->subject ? msg->subject : "");
@@ -281,7 +295,7 @@ static bool fit_reply(oks_mail_poller *p, const oks_mail_msg *msg, const char *t
 
 static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
                           const char *subject, const char *text, const oks_buf *keys,
-                          oks_err *e)
+                          uint64_t withheld, oks_err *e)
 {
     const oks_mail_conf *cf = p->conf;
     const char *to = oks_mail_reply_address(msg);
@@ -292,7 +306,7 @@ static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg 
     int64_t now = (int64_t)time(NULL);
     oks_buf out = OKS_BUF_INIT;
     int rc = build(p, msg, to, subject, text, keys, &out, e);
-    if (rc == 0 && !fit_reply(p, msg, to, &out, now, e)) {
+    if (rc == 0 && !fit_reply(p, msg, to, &out, withheld, now, e)) {
         oks_warn("mail %s: no reply fits the byte budget of %s, deleted without reply",
                  id_of(msg), to);
         oks_buf_release(&out);
@@ -333,7 +347,7 @@ static enum outcome reply_failed(oks_mail_poller *p, smtp_conn *sc, const oks_ma
     oks_buf text = OKS_BUF_INIT;
     enum outcome out = KEEP;
     if (failed_text(p, message, &text, e) == 0)
-        out = reply(p, sc, msg, subj, (const char *)text.data, NULL, e);
+        out = reply(p, sc, msg, subj, (const char *)text.data, NULL, 0, e);
     else
         oks_warn("mail %s: error reply not rendered, kept: %s", id_of(msg), e->msg);
     oks_buf_release(&text);
@@ -358,7 +372,7 @@ static enum outcome reply_toobig(oks_mail_poller *p, smtp_conn *sc, const oks_ma
         oks_buf_terminate(&text))
         oks_warn("mail %s: over the size limit; reply not rendered, kept", id_of(msg));
     else
-        out = reply(p, sc, msg, subj, (const char *)text.data, NULL, e);
+        out = reply(p, sc, msg, subj, (const char *)text.data, NULL, 0, e);
     oks_tmpl_free(ctx);
     oks_buf_release(&text);
     return out;
@@ -386,6 +400,7 @@ static enum outcome run(oks_mail_poller *p, smtp_conn *sc, const char *raw, size
     }
     p->exec->scan_budget = v == OKS_MAIL_ANSWER ? oks_mail_rate_scan_left(p->rate, to, now)
                                                 : UINT64_MAX;
+    p->exec->reply_bytes_max = v == OKS_MAIL_ANSWER ? reply_cap(p, msg, now) : UINT64_MAX;
     oks_mail_result res;
     int r = oks_mail_exec_run(p->exec, msg, cmd, &res, e);
     if (v == OKS_MAIL_ANSWER && res.scanned)
@@ -404,7 +419,8 @@ static enum outcome run(oks_mail_poller *p, smtp_conn *sc, const char *raw, size
             out = KEEP;
         }
     } else {
-        out = reply(p, sc, msg, res.subject, (const char *)res.text.data, &res.keys, e);
+        out = reply(p, sc, msg, res.subject, (const char *)res.text.data, &res.keys,
+                    res.withheld, e);
         if (out == DELETE && cmd->kind == OKS_MAIL_CMD_ADD && res.n_changed)
             (void)send_incrementals(p, sc, msg, &res.changed, res.n_changed, e);
     }
@@ -473,8 +489,11 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
     } else {
         out = run(p, sc, raw, len, &msg, &cmd, v, tries, e);
     }
-    if (out == KEEP) /* the mail system failed, not the mail: that try does not count */
+    if (out == KEEP) { /* the mail system failed, not the mail: neither try nor mail counts */
         oks_mail_answered_try_undo(p->answered, &msg, now);
+        if (v == OKS_MAIL_ANSWER)
+            oks_mail_rate_refund(p->rate, to, now);
+    }
 done:
     oks_mail_msg_release(&msg);
     return out;

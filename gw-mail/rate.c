@@ -233,6 +233,21 @@ const char *oks_mail_rate_admit(oks_mail_rate *r, const char *addr, bool needs_s
     return NULL;
 }
 
+void oks_mail_rate_refund(oks_mail_rate *r, const char *addr, int64_t now)
+{
+    char mk[264], dk[264];
+    if (!keys_of(addr, mk, dk))
+        return;
+    rate_entry *m = lookup(r, mk, now), *d = lookup(r, dk, now);
+    if (m && m->n)
+        m->n--;
+    if (d && d->n)
+        d->n--;
+    global_roll(r, now);
+    if (r->g_n)
+        r->g_n--;
+}
+
 uint64_t oks_mail_rate_scan_left(oks_mail_rate *r, const char *addr, int64_t now)
 {
     uint64_t left = UINT64_MAX;
@@ -274,6 +289,23 @@ bool oks_mail_rate_bytes_fit(oks_mail_rate *r, const char *addr, uint64_t bytes,
     if (r->c.bytes_per_domain && db + bytes > r->c.bytes_per_domain)
         return false;
     return true;
+}
+
+uint64_t oks_mail_rate_bytes_left(oks_mail_rate *r, const char *addr, int64_t now)
+{
+    char mk[264], dk[264];
+    if (!keys_of(addr, mk, dk))
+        return 0;
+    rate_entry *m = lookup(r, mk, now), *d = lookup(r, dk, now);
+    uint64_t left = UINT64_MAX, mb = m ? m->bytes : 0, db = d ? d->bytes : 0;
+    if (r->c.bytes_per_sender)
+        left = mb >= r->c.bytes_per_sender ? 0 : r->c.bytes_per_sender - mb;
+    if (r->c.bytes_per_domain) {
+        uint64_t dl = db >= r->c.bytes_per_domain ? 0 : r->c.bytes_per_domain - db;
+        if (dl < left)
+            left = dl;
+    }
+    return left;
 }
 
 void oks_mail_rate_charge_bytes(oks_mail_rate *r, const char *addr, uint64_t bytes, int64_t now)

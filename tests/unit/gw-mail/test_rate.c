@@ -126,6 +126,8 @@ static void global_limit(void **state)
     assert_null(oks_mail_rate_admit(r, "b@x", false, 1));
     assert_null(oks_mail_rate_admit(r, "c@x", false, 2));
     assert_non_null(oks_mail_rate_admit(r, "d@x", false, 3));
+    oks_mail_rate_refund(r, "c@x", 3); /* c's reply could not be sent: kept for later */
+    assert_null(oks_mail_rate_admit(r, "d@x", false, 3));
     assert_null(oks_mail_rate_admit(r, "d@x", false, 61));
     oks_mail_rate_free(r);
 }
