@@ -114,7 +114,10 @@ address = $1@localhost
 state_dir = $D/state-$1
 poll_seconds = 1
 rate_per_sender_hour = 0
+rate_per_domain_hour = 0
 rate_global_minute = 0
+reply_bytes_per_sender_hour = 0
+reply_bytes_per_domain_hour = 0
 EOC
   echo "$c"
 }

@@ -73,6 +73,52 @@ bool oks_mail_answered_has(oks_mail_answered *a, const oks_mail_msg *m)
     return has;
 }
 
+/* The try count's key: the digest, a NUL (never part of a Message-ID) and "t". */
+static size_t try_key(const oks_mail_msg *m, char k[34])
+{
+    memcpy(k, m->digest, 32);
+    k[32] = '\0';
+    k[33] = 't';
+    return 34;
+}
+
+static unsigned try_get(oks_mail_answered *a, const oks_mail_msg *m)
+{
+    char k[34], *err = NULL;
+    size_t vl = 0;
+    char *v = leveldb_get(a->db, a->ro, k, try_key(m, k), &vl, &err);
+    if (err)
+        leveldb_free(err);
+    unsigned n = v && vl == 16 ? (unsigned)oks_be64((const uint8_t *)v + 8) : 0;
+    leveldb_free(v);
+    return n;
+}
+
+static void try_set(oks_mail_answered *a, const oks_mail_msg *m, unsigned n, int64_t now)
+{
+    char k[34], *err = NULL;
+    uint8_t v[16];
+    oks_put_be64(v, (uint64_t)now);
+    oks_put_be64(v + 8, n);
+    leveldb_put(a->db, a->wo_fast, k, try_key(m, k), (const char *)v, sizeof(v), &err);
+    if (err)
+        leveldb_free(err);
+}
+
+unsigned oks_mail_answered_try_begin(oks_mail_answered *a, const oks_mail_msg *m, int64_t now)
+{
+    unsigned n = try_get(a, m) + 1;
+    try_set(a, m, n, now);
+    return n;
+}
+
+void oks_mail_answered_try_undo(oks_mail_answered *a, const oks_mail_msg *m, int64_t now)
+{
+    unsigned n = try_get(a, m);
+    if (n)
+        try_set(a, m, n - 1, now);
+}
+
 int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *m, int64_t now, oks_err *e)
 {
     char k[32 + 256];
@@ -83,6 +129,10 @@ int oks_mail_answered_put(oks_mail_answered *a, const oks_mail_msg *m, int64_t n
     leveldb_put(a->db, a->wo_fast, k, kl, (const char *)v, 8, &err);
     if (err)
         return oks_ldb_error(e, err, "answered store", "write");
+    char tk[34];
+    leveldb_delete(a->db, a->wo_fast, tk, try_key(m, tk), &err);
+    if (err)
+        leveldb_free(err);
     return 0;
 }
 
@@ -109,9 +159,9 @@ size_t oks_mail_answered_expire(oks_mail_answered *a, int64_t now)
         const char *k = leveldb_iter_key(it, &kl);
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
         int64_t t = 0;
-        if (vl == 8)
+        if (vl == 8 || vl == 16) /* answered record, or try count */
             t = (int64_t)oks_be64(v);
-        if (vl != 8 || t < now - a->expiry_s) {
+        if ((vl != 8 && vl != 16) || t < now - a->expiry_s) {
             leveldb_writebatch_delete(wb, k, kl);
             n++;
         }

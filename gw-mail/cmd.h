@@ -20,8 +20,14 @@ Oks__Response *oks_mail_call(oks_mail_exec *x, Oks__Request *q, oks_mail_result 
 void oks_mail_set_count(oks_tmpl *ctx, size_t n);
 /* A "keys" item with just the fingerprint (GET, MGET, LAST list what they attach). */
 void oks_mail_key_fpr_item(oks_tmpl *ctx, const Oks__Key *k);
-/* The n keys, armored as one block, into res->keys (nothing when they are empty). */
-void oks_mail_append_keys_armored(oks_mail_result *res, Oks__Key **keys, size_t n);
+/* The n keys, armored as one block, into res->keys (nothing when they are empty); not armored
+ * when the armor would be over x->reply_bytes_max (res->withheld is its size then). */
+void oks_mail_append_keys_armored(oks_mail_exec *x, oks_mail_result *res, Oks__Key **keys,
+                                  size_t n);
+/* The same for keys already concatenated as binary packets. */
+void oks_mail_armor_into(oks_mail_exec *x, oks_mail_result *res, const oks_buf *binary);
+/* Upper bound of the armored size of binary bytes. */
+uint64_t oks_mail_armored_size(uint64_t binary);
 
 /* ---- the commands ----------------------------------------------------------------------- */
 

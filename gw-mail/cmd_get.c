@@ -177,7 +177,7 @@ int oks_mail_run_get(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result 
     oks_mail_set_count(ctx, n);
     oks_mail_tmpl_flag(ctx, "verbose", cmd->kind == OKS_MAIL_CMD_VINDEX);
     if (get)
-        oks_mail_append_keys_armored(res, r->keys, n);
+        oks_mail_append_keys_armored(x, res, r->keys, n);
     for (size_t i = 0; i < n; i++) {
         if (get)
             oks_mail_key_fpr_item(ctx, r->keys[i]);

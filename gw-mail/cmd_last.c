@@ -1,8 +1,8 @@
 /*
  * LAST N (see cmd.h): every shard's change log is read backwards from its end, one page at a
  * time, until an entry is older than N days, max_reply_keys distinct keys are found or
- * last_scan_max entries were looked at; the keys found are fetched with one GetByHash and
- * attached.
+ * last_scan_max entries (fewer when the run's scan budget is smaller) were looked at; the keys
+ * found are fetched with one GetByHash and attached.
  */
 #include "gw-mail/cmd.h"
 #include "lib/xalloc.h"
@@ -24,14 +24,17 @@ int oks_mail_run_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
     size_t nh = 0, scanned = 0;
     bool more = false;
     int rc = 0;
+    uint64_t max = x->last_scan_max < x->scan_budget ? x->last_scan_max : x->scan_budget;
     if (hashes == NULL || hbuf == NULL) {
         rc = oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
         goto out;
     }
-    for (size_t s = 0; s < x->n_shards && !more; s++) {
+    for (size_t s = 0; s < x->n_shards && !more && scanned < max; s++) {
         uint64_t hi = UINT64_MAX;
-        const uint32_t page = 1000;
         for (;;) {
+            uint32_t page = max - scanned < 1000 ? (uint32_t)(max - scanned) : 1000;
+            if (page == 0)
+                break;
             Oks__Request q = OKS__REQUEST__INIT;
             Oks__ChangeLog cl = OKS__CHANGE_LOG__INIT;
             q.op_case = OKS__REQUEST__OP_CHANGES;
@@ -54,6 +57,8 @@ int oks_mail_run_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
                 Oks__Change *c = r->changes[i];
                 if (c->seq > hi)
                     continue;
+                if (scanned >= max)
+                    break;
                 scanned++;
                 if (c->time < cutoff) {
                     older = true;
@@ -76,7 +81,7 @@ int oks_mail_run_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
             }
             uint64_t lo = cl.after_seq;
             oks__response__free_unpacked(r, NULL);
-            if (older || more || lo == 0 || scanned >= x->last_scan_max)
+            if (older || more || lo == 0 || scanned >= max)
                 break;
             hi = lo;
         }
@@ -102,9 +107,10 @@ int oks_mail_run_last(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
     oks_mail_tmpl_flag(ctx, "more", more);
     for (size_t i = 0; i < r->n_keys; i++)
         oks_mail_key_fpr_item(ctx, r->keys[i]);
-    oks_mail_append_keys_armored(res, r->keys, r->n_keys);
+    oks_mail_append_keys_armored(x, res, r->keys, r->n_keys);
     oks__response__free_unpacked(r, NULL);
 out:
+    res->scanned += scanned;
     free(hashes);
     free(hbuf);
     return rc;

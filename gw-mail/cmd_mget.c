@@ -1,7 +1,8 @@
 /*
  * MGET REGEX (see cmd.h): ListKeys pages over every shard; a key matches when one of its user IDs
  * matches the bounded regex (oks_mail_regex). The walk stops at max_reply_keys matches or
- * mget_scan_max keys looked at; the matches are attached.
+ * mget_scan_max keys looked at (fewer when the run's scan budget is smaller: the reply says the
+ * walk was cut); the matches are attached.
  */
 #include "gw-mail/cmd.h"
 
@@ -42,6 +43,8 @@ int oks_mail_run_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
     size_t found = 0, scanned = 0;
     bool more = false, cut = false;
     int rc = 0;
+    uint64_t max = x->mget_scan_max < x->scan_budget ? x->mget_scan_max : x->scan_budget;
+    cut = max == 0;
     for (size_t s = 0; s < x->n_shards && !more && !cut; s++) {
         uint8_t after[32];
         size_t after_len = 0;
@@ -52,13 +55,15 @@ int oks_mail_run_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
             q.list = &lk;
             lk.shard = x->shards[s];
             lk.after = (ProtobufCBinaryData){after_len, after};
-            lk.limit = 500;
+            lk.limit = max - scanned < 500 ? (uint32_t)(max - scanned) : 500;
             Oks__Response *r = oks_mail_call(x, &q, res, e);
             if (r == NULL) {
                 rc = OKS_E_UNAVAILABLE;
                 goto out;
             }
             size_t n = r->n_keys;
+            if (n > lk.limit)
+                n = lk.limit;
             for (size_t i = 0; i < n && !more; i++) {
                 Oks__Key *k = r->keys[i];
                 scanned++;
@@ -77,11 +82,11 @@ int oks_mail_run_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
                 memcpy(after, r->keys[n - 1]->fingerprint.data, after_len);
             }
             oks__response__free_unpacked(r, NULL);
-            if (scanned >= x->mget_scan_max) {
+            if (scanned >= max) {
                 cut = true;
                 break;
             }
-            if (n < 500 || more)
+            if (n < lk.limit || more)
                 break;
         }
     }
@@ -90,10 +95,10 @@ int oks_mail_run_mget(oks_mail_exec *x, const oks_mail_cmd *cmd, oks_mail_result
     oks_mail_tmpl_flag(ctx, "more", more);
     oks_mail_tmpl_flag(ctx, "cut", cut);
     oks_mail_tmpl_num(ctx, "max_reply_keys", x->max_reply_keys);
-    oks_mail_tmpl_num(ctx, "mget_scan_max", x->mget_scan_max);
-    if (found)
-        oks_armor_encode(all.data, all.len, &res->keys);
+    oks_mail_tmpl_num(ctx, "mget_scan_max", max);
+    oks_mail_armor_into(x, res, &all);
 out:
+    res->scanned += scanned;
     oks_buf_release(&all);
     oks_mail_regex_release(&rx);
     return rc;

@@ -1,8 +1,7 @@
 /*
  * What a mail asks for and whether it may be answered: the Subject command (PKS words, with a
  * word boundary that pksd's prefix match lacked), the reply policy (bounces, auto-replies,
- * bulk mail, our own address, sync sites), per-sender and global reply rate limits, and the
- * bounded MGET matcher.
+ * bulk mail, our own address, sync sites) and the bounded MGET matcher (rate limits: rate.c).
  *
  * MGET uses glibc's POSIX regcomp/regexec rather than an own engine: without back-references
  * glibc simulates the automaton over state sets (no exponential backtracking), so with the
@@ -198,60 +197,6 @@ enum oks_mail_verdict oks_mail_decide(const oks_mail_msg *msg, const oks_mail_cm
         }
     *reason = "command";
     return OKS_MAIL_ANSWER;
-}
-
-/* ---- rate limits ------------------------------------------------------------------------- */
-
-void oks_mail_rate_init(oks_mail_rate *r, unsigned per_sender, unsigned sender_window_s,
-                        unsigned global, unsigned global_window_s)
-{
-    memset(r, 0, sizeof(*r));
-    r->per_sender = per_sender;
-    r->sender_window_s = sender_window_s ? sender_window_s : 3600;
-    r->global = global;
-    r->global_window_s = global_window_s ? global_window_s : 60;
-}
-
-static uint64_t addr_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over the lowercased address */
-    for (; *s; s++) {
-        h ^= (uint64_t)tolower((unsigned char)*s);
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
-}
-
-bool oks_mail_rate_allow(oks_mail_rate *r, const char *sender, int64_t now)
-{
-    if (r->global) {
-        if (now - r->g_start >= (int64_t)r->global_window_s) {
-            r->g_start = now;
-            r->g_n = 0;
-        }
-        if (r->g_n >= r->global)
-            return false;
-    }
-    if (r->per_sender && sender) {
-        uint64_t h = addr_hash(sender);
-        size_t i = h % OKS_MAIL_RATE_SLOTS;
-        bool expired = now - r->slot[i].start >= (int64_t)r->sender_window_s;
-        if (r->slot[i].h != h || expired) {
-            if (r->slot[i].h != h && !expired && r->slot[i].n >= r->per_sender)
-                return false; /* slot busy with a throttled sender: stay on the safe side */
-            if (r->slot[i].h != h || expired) {
-                r->slot[i].h = h;
-                r->slot[i].start = now;
-                r->slot[i].n = 0;
-            }
-        }
-        if (r->slot[i].n >= r->per_sender)
-            return false;
-        r->slot[i].n++;
-    }
-    if (r->global)
-        r->g_n++;
-    return true;
 }
 
 /* ---- MGET -------------------------------------------------------------------------------- */

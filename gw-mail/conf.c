@@ -27,7 +27,10 @@ static const char default_help[] =
     "  LAST <days>           keys added or changed in the last <days> days\n"
     "\n"
     "Replies carry at most a limited number of keys. Mail marked as automatic, bulk or a\n"
-    "bounce is never answered.\n";
+    "bounce is never answered. Large answers are sent only to addresses that this server's\n"
+    "mail system authenticated (DMARC, DKIM or SPF pass for the reply address's domain);\n"
+    "others get a short notice. Each address and domain gets a limited number of replies\n"
+    "and bytes per hour.\n";
 
 int oks_mail_hostport(const char *s, char *host, size_t hsize, unsigned *port, oks_err *e)
 {
@@ -82,8 +85,12 @@ void oks_mail_conf_defaults(oks_mail_conf *cf, oks_mail_exec *x)
     cf->backoff_max_s = 300;
     cf->max_mails_per_poll = 1000;
     cf->delete_batch = 50;
-    cf->rate_per_sender = 20;
-    cf->rate_global = 600;
+    cf->rate = (oks_mail_rate_conf){.per_sender = 20, .per_domain = 200,
+                                    .bytes_per_sender = 4u << 20, .bytes_per_domain = 32u << 20,
+                                    .scan_per_sender = 200000, .sender_window_s = 3600,
+                                    .global = 600, .scan_global = 300000, .global_window_s = 60};
+    cf->unauth_reply_bytes = 16u << 10;
+    cf->max_tries = 5;
     cf->answered_days = 14;
     oks_mail_limits_default(&cf->limits);
     oks_mail_exec_defaults(x);
@@ -122,6 +129,8 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
         (r = copy(cf->name, sizeof cf->name, m->name, "name", e)) ||
         (r = copy(cf->state_dir, sizeof cf->state_dir, m->state_dir, "state_dir", e)) ||
         (r = copy(cf->templates_dir, sizeof cf->templates_dir, m->templates, "templates", e)) ||
+        (r = copy(cf->auth_serv_id, sizeof cf->auth_serv_id, m->auth_serv_id, "auth_serv_id",
+                  e)) ||
         (m->password_file[0] &&
          (r = oks_mail_read_password_file(m->password_file, cf->password, sizeof cf->password,
                                           e))) ||
@@ -141,8 +150,15 @@ int oks_mail_conf_load(const oks_cluster *c, oks_mail_conf *cf, oks_mail_exec *x
     cf->limits.max_message_bytes = m->max_message_bytes;
     cf->limits.max_attachments = m->max_attachments;
     cf->limits.max_parts = m->max_parts;
-    cf->rate_per_sender = m->rate_per_sender_hour;
-    cf->rate_global = m->rate_global_minute;
+    cf->rate.per_sender = m->rate_per_sender_hour;
+    cf->rate.global = m->rate_global_minute;
+    cf->rate.per_domain = m->rate_per_domain_hour;
+    cf->rate.bytes_per_sender = m->reply_bytes_per_sender_hour;
+    cf->rate.bytes_per_domain = m->reply_bytes_per_domain_hour;
+    cf->rate.scan_per_sender = m->scan_per_sender_hour;
+    cf->rate.scan_global = m->scan_global_minute;
+    cf->unauth_reply_bytes = m->unauth_reply_bytes;
+    cf->max_tries = m->max_tries;
     cf->answered_days = m->answered_days;
     x->max_reply_keys = m->max_reply_keys;
     x->max_index_keys = m->max_index_keys;

@@ -26,6 +26,8 @@ void oks_mail_exec_defaults(oks_mail_exec *x)
     x->max_last_days = 7;
     x->mget_scan_max = 100000;
     x->last_scan_max = 100000;
+    x->scan_budget = UINT64_MAX;
+    x->reply_bytes_max = UINT64_MAX;
 }
 
 void oks_mail_result_release(oks_mail_result *r)
@@ -63,13 +65,31 @@ void oks_mail_key_fpr_item(oks_tmpl *ctx, const Oks__Key *k)
         oks_keyctx_hex(kt, "fpr", k->fingerprint.data, k->fingerprint.len);
 }
 
-void oks_mail_append_keys_armored(oks_mail_result *res, Oks__Key **keys, size_t n)
+uint64_t oks_mail_armored_size(uint64_t binary)
+{
+    /* base64 (4/3) in lines of 64 plus CRLF, CRC line, BEGIN/END lines */
+    uint64_t b64 = (binary + 2) / 3 * 4;
+    return b64 + b64 / 64 * 2 + 128;
+}
+
+void oks_mail_armor_into(oks_mail_exec *x, oks_mail_result *res, const oks_buf *binary)
+{
+    if (binary->len == 0)
+        return;
+    uint64_t size = oks_mail_armored_size(binary->len);
+    if (size > x->reply_bytes_max)
+        res->withheld = size; /* never armored: the reply becomes a notice */
+    else
+        oks_armor_encode(binary->data, binary->len, &res->keys);
+}
+
+void oks_mail_append_keys_armored(oks_mail_exec *x, oks_mail_result *res, Oks__Key **keys,
+                                  size_t n)
 {
     oks_buf all = OKS_BUF_INIT;
     for (size_t i = 0; i < n; i++)
         oks_buf_append(&all, keys[i]->data.data, keys[i]->data.len);
-    if (all.len)
-        oks_armor_encode(all.data, all.len, &res->keys);
+    oks_mail_armor_into(x, res, &all);
     oks_buf_release(&all);
 }
 

@@ -24,6 +24,10 @@ typedef struct oks_mail_exec {
     unsigned max_last_days;   /* LAST argument cap; default 7 (0 disables LAST) */
     unsigned mget_scan_max;   /* keys MGET looks at, all shards together; default 100000 */
     unsigned last_scan_max;   /* change-log entries LAST looks at; default 100000 */
+    uint64_t scan_budget;     /* set per run: scan units (keys MGET or entries LAST looks at)
+                                 this run may use besides the caps above; 0 = none left */
+    uint64_t reply_bytes_max; /* set per run: keys whose armor would be larger are not armored
+                                 (res->withheld says how large); UINT64_MAX = no bound */
 } oks_mail_exec;
 
 void oks_mail_exec_defaults(oks_mail_exec *x);
@@ -36,6 +40,8 @@ typedef struct oks_mail_result {
     /* ADD / INCREMENTAL: binary packets of keys that were new or updated (for sync mails) */
     oks_buf changed;
     size_t n_changed;
+    uint64_t scanned;  /* scan units used (MGET keys, LAST change-log entries) */
+    uint64_t withheld; /* armored size of keys left out because of reply_bytes_max, or 0 */
 } oks_mail_result;
 
 void oks_mail_result_release(oks_mail_result *r);

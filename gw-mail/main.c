@@ -161,7 +161,7 @@ int main(int argc, char **argv)
     p.exec = &x;
     p.answered = ans;
     p.stop = &stop_flag;
-    oks_mail_rate_init(&p.rate, cf.rate_per_sender, 3600, cf.rate_global, 60);
+    p.rate = oks_mail_rate_new(&cf.rate);
     oks_info("polling %s@%s:%u every %u s, replying as %s via %s:%u, router %s", cf.user,
              cf.pop3_host, cf.pop3_port, cf.poll_seconds, cf.address, cf.smtp_host, cf.smtp_port,
              cl.routers[0]);
@@ -178,6 +178,7 @@ int main(int argc, char **argv)
     oks_notify_stopping();
     oks_info("stopping: %lu polls, %lu mails fetched, %lu deleted, %u replies", p.polls,
              p.fetched, p.deleted, p.replies);
+    oks_mail_rate_free(p.rate);
     oks_client_free(x.client);
     zmq_ctx_term(zctx);
     oks_mail_answered_close(ans);

@@ -49,6 +49,9 @@ void oks_mail_msg_release(oks_mail_msg *m)
     for (size_t i = 0; i < m->n_ks_sent; i++)
         free(m->ks_sent[i]);
     free(m->ks_sent);
+    for (size_t i = 0; i < m->n_auth_results; i++)
+        free(m->auth_results[i]);
+    free(m->auth_results);
     oks_buf_release(&m->text);
     for (size_t i = 0; i < m->n_attachments; i++)
         oks_buf_release(&m->attachments[i]);
@@ -152,23 +155,19 @@ fail:
     return NULL;
 }
 
-static int push_ks_sent(oks_mail_msg *m, const char *v, const oks_mail_limits *lim)
+/* Appends a cleaned copy of v to the list (*list, *n), at most lim->max_header_values. */
+static void push_value(char ***list, size_t *n, const char *v, const oks_mail_limits *lim)
 {
-    if (m->n_ks_sent >= lim->max_header_values)
-        return 0;
-    char **nv = oks_xrealloc(m->ks_sent, (m->n_ks_sent + 1) * sizeof(*nv));
-    m->ks_sent = nv;
-    char *c = clean_copy(v);
-    if (c == NULL)
-        return OKS_E_NOMEM;
-    m->ks_sent[m->n_ks_sent++] = c;
-    return 0;
+    if (*n >= lim->max_header_values)
+        return;
+    *list = oks_xrealloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[(*n)++] = clean_copy(v);
 }
 
-static int read_headers(struct mailimf_fields *h, oks_mail_msg *m, const oks_mail_limits *lim)
+static void read_headers(struct mailimf_fields *h, oks_mail_msg *m, const oks_mail_limits *lim)
 {
     if (h == NULL || h->fld_list == NULL)
-        return 0;
+        return;
     for (clistiter *it = clist_begin(h->fld_list); it; it = clist_next(it)) {
         struct mailimf_field *f = clist_content(it);
         switch (f->fld_type) {
@@ -220,11 +219,9 @@ static int read_headers(struct mailimf_fields *h, oks_mail_msg *m, const oks_mai
                     strcasecmp(v, "junk") == 0)
                     m->precedence_bulk = true;
             } else if (strcasecmp(name, "X-KeyServer-Sent") == 0) {
-                int r = push_ks_sent(m, v, lim);
-                if (r != 0) {
-                    free(v);
-                    return r;
-                }
+                push_value(&m->ks_sent, &m->n_ks_sent, v, lim);
+            } else if (strcasecmp(name, "Authentication-Results") == 0) {
+                push_value(&m->auth_results, &m->n_auth_results, v, lim);
             } else if (strcasecmp(name, "Return-Path") == 0) {
                 /* libetpan keeps an unparsable Return-Path (e.g. "<>") as optional */
                 m->has_return_path = true;
@@ -238,7 +235,6 @@ static int read_headers(struct mailimf_fields *h, oks_mail_msg *m, const oks_mai
             break;
         }
     }
-    return 0;
 }
 
 static bool ct_is(struct mailmime_content *ct, int discrete, const char *sub)
@@ -270,6 +266,7 @@ typedef struct walk {
     oks_mail_msg *m;
     const oks_mail_limits *lim;
     size_t parts;
+    oks_err *e;
 } walk;
 
 static int single_part(walk *w, struct mailmime *mm)
@@ -331,11 +328,13 @@ static int walk_mime(walk *w, struct mailmime *mm, unsigned depth)
     if (mm == NULL)
         return 0;
     if (depth > w->lim->max_depth)
-        return 0;
+        return oks_err_set(w->e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                           "MIME parts nested deeper than %u levels", w->lim->max_depth);
     switch (mm->mm_type) {
     case MAILMIME_SINGLE:
         if (++w->parts > w->lim->max_parts)
-            return 0;
+            return oks_err_set(w->e, OKS_E_LIMIT, OKS_NO_OFFSET, "more than %zu MIME parts",
+                               w->lim->max_parts);
         return single_part(w, mm);
     case MAILMIME_MULTIPLE:
         if (mm->mm_data.mm_multipart.mm_mp_list == NULL)
@@ -356,14 +355,66 @@ static int walk_mime(walk *w, struct mailmime *mm, unsigned depth)
     }
 }
 
-int oks_mail_parse(const char *raw, size_t len, const oks_mail_limits *lim, oks_mail_msg *m,
-                   oks_err *e)
+int oks_mail_mime_precheck(const char *raw, size_t len, const oks_mail_limits *lim, oks_err *e)
+{
+    size_t containers = 0;
+    unsigned depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = raw[i];
+        if (c == '\n') {
+            if (i + 1 < len && raw[i + 1] != ' ' && raw[i + 1] != '\t')
+                depth = 0; /* a comment spans folded lines only */
+        } else if (c == '\\') {
+            i++;
+        } else if (c == '(') {
+            if (++depth > OKS_MAIL_MAX_COMMENT_DEPTH)
+                return oks_err_set(e, OKS_E_LIMIT, i, "parentheses nested deeper than %d",
+                                   OKS_MAIL_MAX_COMMENT_DEPTH);
+        } else if (c == ')') {
+            if (depth)
+                depth--;
+        } else if ((c == 'm' || c == 'M') && len - i >= 9 && strncasecmp(raw + i, "multipart", 9) == 0) {
+            containers++;
+            i += 8;
+        } else if ((c == 'r' || c == 'R') && len - i >= 6 && strncasecmp(raw + i, "rfc822", 6) == 0) {
+            containers++;
+            i += 5;
+        }
+        if (containers > lim->max_parts)
+            return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                               "more than %zu multipart or message/rfc822 MIME parts",
+                               lim->max_parts);
+    }
+    return 0;
+}
+
+static const oks_mail_limits *limits_or_default(const oks_mail_limits *lim, oks_mail_limits *def)
+{
+    if (lim)
+        return lim;
+    oks_mail_limits_default(def);
+    return def;
+}
+
+/* The header block ends at the first empty line (CRLF CRLF or LF LF), or at the end. */
+static size_t header_len(const char *raw, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (raw[i] != '\n')
+            continue;
+        if (raw[i + 1] == '\n')
+            return i + 2;
+        if (raw[i + 1] == '\r' && i + 2 < len && raw[i + 2] == '\n')
+            return i + 3;
+    }
+    return len;
+}
+
+int oks_mail_parse_head(const char *raw, size_t len, const oks_mail_limits *lim, oks_mail_msg *m,
+                        oks_err *e)
 {
     oks_mail_limits def;
-    if (lim == NULL) {
-        oks_mail_limits_default(&def);
-        lim = &def;
-    }
+    lim = limits_or_default(lim, &def);
     memset(m, 0, sizeof(*m));
     gcry_md_hash_buffer(GCRY_MD_SHA256, m->digest, raw, len);
     if (len > lim->max_message_bytes)
@@ -371,21 +422,53 @@ int oks_mail_parse(const char *raw, size_t len, const oks_mail_limits *lim, oks_
                            len, lim->max_message_bytes);
     if (len == 0)
         return oks_err_set(e, OKS_E_FORMAT, 0, "empty mail");
+    size_t hl = header_len(raw, len);
+    /* libetpan's comment parser recurses per nested "(": bound the nesting first */
+    oks_mail_limits hdr = *lim;
+    hdr.max_parts = (size_t)-1;
+    int r = oks_mail_mime_precheck(raw, hl, &hdr, e);
+    if (r != 0)
+        return r;
+    size_t idx = 0;
+    struct mailimf_fields *f = NULL;
+    r = mailimf_envelope_and_optional_fields_parse(raw, hl, &idx, &f);
+    if (r != MAILIMF_NO_ERROR || f == NULL)
+        return oks_err_set(e, OKS_E_FORMAT, idx, "header block not parsable (libetpan %d)", r);
+    read_headers(f, m, lim);
+    mailimf_fields_free(f);
+    return 0;
+}
+
+int oks_mail_parse_body(const char *raw, size_t len, const oks_mail_limits *lim, oks_mail_msg *m,
+                        oks_err *e)
+{
+    oks_mail_limits def;
+    lim = limits_or_default(lim, &def);
+    if (len > lim->max_message_bytes)
+        return oks_err_set(e, OKS_E_LIMIT, len, "mail of %zu bytes is over the limit of %zu",
+                           len, lim->max_message_bytes);
+    int rc = oks_mail_mime_precheck(raw, len, lim, e);
+    if (rc != 0)
+        return rc;
     size_t idx = 0;
     struct mailmime *mm = NULL;
     int r = mailmime_parse(raw, len, &idx, &mm);
     if (r != MAILIMF_NO_ERROR || mm == NULL)
         return oks_err_set(e, OKS_E_FORMAT, idx, "MIME structure not parsable (libetpan %d)", r);
-    int rc = 0;
-    if (mm->mm_type == MAILMIME_MESSAGE)
-        rc = read_headers(mm->mm_data.mm_message.mm_fields, m, lim);
-    walk w = {m, lim, 0};
-    if (rc == 0)
-        rc = walk_mime(&w, mm, 0);
+    walk w = {m, lim, 0, e};
+    rc = walk_mime(&w, mm, 0);
     if (rc == 0)
         rc = oks_buf_terminate(&m->text);
     mailmime_free(mm);
-    if (rc != 0)
+    if (rc == OKS_E_NOMEM)
         return oks_err_set(e, rc, OKS_NO_OFFSET, "out of memory while parsing a mail");
-    return 0;
+    m->body_parsed = rc == 0;
+    return rc;
+}
+
+int oks_mail_parse(const char *raw, size_t len, const oks_mail_limits *lim, oks_mail_msg *m,
+                   oks_err *e)
+{
+    int r = oks_mail_parse_head(raw, len, lim, m, e);
+    return r ? r : oks_mail_parse_body(raw, len, lim, m, e);
 }

@@ -1,8 +1,11 @@
 /*
  * POP3 polling and SMTP replies with libetpan (all blocking, in the gateway's single thread).
  *
- * Per mail: RETR -> parse -> already answered? -> policy -> command via the router -> SMTP reply
+ * Per mail: RETR -> header parse -> already answered? -> policy -> rate limits (charged before
+ * any work) -> try count -> body parse (ADD, INCREMENTAL) -> command via the router -> SMTP reply
  * -> answered record; every delete_batch mails: one synced write of the store, then their DELEs.
+ * A mail whose command fails is kept and the poll goes on with the next one; its tries are
+ * counted in the store and after max_tries it is answered with an error and deleted.
  * One SMTP session serves the whole poll; both connections run with TCP_NODELAY. A mail is deleted only when its reply was accepted by the
  * SMTP server, or when no reply is due (ignored, rate limited, permanently undeliverable). When
  * the cluster or SMTP fails, the session ends without deleting that mail, QUIT commits the
@@ -197,24 +200,37 @@ out:
     return rc;
 }
 
-enum outcome { DELETE, KEEP };
+/* What became of a mail: deleted (answered, or no answer due); kept because the mail system
+ * failed (the poll stops and backs off); or kept for a later try of this mail (the poll goes on
+ * with the next mail; a second such mail in a row stops it like an outage). */
+enum outcome { DELETE, KEEP, RETRY };
 
-static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
-                          const char *subject, const char *text, const oks_buf *keys,
-                          oks_err *e)
+static const char *id_of(const oks_mail_msg *msg)
+{
+    return msg->message_id ? msg->message_id : "(no id)";
+}
+
+/* The "failed" template with message, into text (NUL-terminated). */
+static int failed_text(oks_mail_poller *p, const char *message, oks_buf *text, oks_err *e)
+{
+    oks_tmpl *ctx = oks_tmpl_new();
+    int rc = ctx ? 0 : oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    if (rc == 0) {
+        oks_mail_tmpl_str(ctx, "message", message);
+        oks_mail_tmpl_str(ctx, "server_name", p->conf->name);
+        oks_mail_tmpl_str(ctx, "server_address", p->conf->address);
+        rc = oks_mail_tmpl_render(p->exec->templates, OKS_MAIL_T_FAILED, ctx, text, e);
+    }
+    if (rc == 0)
+        rc = oks_buf_terminate(text);
+    oks_tmpl_free(ctx);
+    return rc;
+}
+
+static int build(oks_mail_poller *p, const oks_mail_msg *msg, const char *to, const char *subject,
+                 const char *text, const oks_buf *keys, oks_buf *out, oks_err *e)
 {
     const oks_mail_conf *cf = p->conf;
-    const char *to = oks_mail_reply_address(msg);
-    if (!oks_mail_addr_valid(to)) {
-        oks_warn("mail %s: reply address not usable, deleted without reply",
-                 msg->message_id ? msg->message_id : "(no id)");
-        return DELETE;
-    }
-    if (!oks_mail_rate_allow(&p->rate, to, (int64_t)time(NULL))) {
-        oks_warn("mail %s: reply to %s over the rate limit, deleted without reply",
-                 msg->message_id ? msg->message_id : "(no id)", to);
-        return DELETE;
-    }
     char mid[256];
     make_msgid(cf, mid, sizeof(mid));
     oks_mail_reply r = {.from = cf->address, .from_name = cf->name[0] ? cf->name : NULL,
@@ -222,28 +238,99 @@ static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg 
                         .references = msg->references, .message_id = mid, .text = text,
                         .keys = keys && keys->len ? (const char *)keys->data : NULL,
                         .keys_len = keys ? keys->len : 0, .auto_replied = true};
+    out->len = 0;
+    return oks_mail_reply_build(&r, out, e);
+}
+
+/* The largest reply to the reply address of msg now: unauth_reply_bytes when the receiving mail
+ * system did not authenticate it, and what its mailbox and domain may still receive. */
+static uint64_t reply_cap(oks_mail_poller *p, const oks_mail_msg *msg, int64_t now)
+{
+    const oks_mail_conf *cf = p->conf;
+    uint64_t cap = oks_mail_rate_bytes_left(p->rate, oks_mail_reply_address(msg), now);
+    if (cf->unauth_reply_bytes && cf->unauth_reply_bytes < cap &&
+        !oks_mail_reply_authenticated(msg, cf->auth_serv_id, NULL))
+        cap = cf->unauth_reply_bytes;
+    return cap;
+}
+
+/* Replaces the reply in out by a short "failed" notice when it is too large for its recipient:
+ * over unauth_reply_bytes to an address the receiving mail system did not authenticate, or
+ * over what the recipient's mailbox or domain may still receive in this hour. withheld: bytes
+ * of keys the command already left out as too large (exec's reply_bytes_max). Returns false
+ * when not even the notice may be sent. */
+static bool fit_reply(oks_mail_poller *p, const oks_mail_msg *msg, const char *to, oks_buf *out,
+                      uint64_t withheld, int64_t now, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    const char *how;
+    char note[600];
+    note[0] = '\0';
+    bool auth = oks_mail_reply_authenticated(msg, cf->auth_serv_id, &how);
+    size_t size = out->len + (size_t)withheld;
+    if (!auth && cf->unauth_reply_bytes && size > cf->unauth_reply_bytes)
+        snprintf(note, sizeof(note),
+                 "The answer is %zu bytes. This server sends at most %zu bytes to an address "
+                 "that its mail system did not authenticate (%s). Send the command from an "
+                 "address whose domain passes DMARC, DKIM or SPF, or fetch the keys over HKP.",
+                 size, cf->unauth_reply_bytes, how);
+    else if (withheld || !oks_mail_rate_bytes_fit(p->rate, to, size, now))
+        snprintf(note, sizeof(note),
+                 "The answer is %zu bytes, more than this server still sends to your address "
+                 "or domain within the hour. Try again later, or fetch the keys over HKP.",
+                 size);
+    if (note[0] == '\0')
+        return true;
+    oks_info("mail %s: reply of %zu bytes to %s replaced by a notice (%s)", id_of(msg), size,
+             to, auth ? "byte budget" : "unauthenticated address");
+    char subj[600];
+    snprintf(subj, sizeof(subj), "Your command, %.500s, failed", msg->subject ? msg->subject : "");
+    oks_buf text = OKS_BUF_INIT;
+    bool ok = failed_text(p, note, &text, e) == 0 &&
+              build(p, msg, to, subj, (const char *)text.data, NULL, out, e) == 0 &&
+              oks_mail_rate_bytes_fit(p->rate, to, out->len, now);
+    oks_buf_release(&text);
+    return ok;
+}
+
+static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
+                          const char *subject, const char *text, const oks_buf *keys,
+                          uint64_t withheld, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    const char *to = oks_mail_reply_address(msg);
+    if (!oks_mail_addr_valid(to)) {
+        oks_warn("mail %s: reply address not usable, deleted without reply", id_of(msg));
+        return DELETE;
+    }
+    int64_t now = (int64_t)time(NULL);
     oks_buf out = OKS_BUF_INIT;
-    int rc = oks_mail_reply_build(&r, &out, e);
+    int rc = build(p, msg, to, subject, text, keys, &out, e);
+    if (rc == 0 && !fit_reply(p, msg, to, &out, withheld, now, e)) {
+        oks_warn("mail %s: no reply fits the byte budget of %s, deleted without reply",
+                 id_of(msg), to);
+        oks_buf_release(&out);
+        return DELETE;
+    }
     if (rc == 0)
         rc = smtp_send(cf, sc, to, &out, e);
+    size_t sent = out.len;
     oks_buf_release(&out);
     if (rc == OKS_E_UNAVAILABLE) {
         sc->failed = true;
-        oks_warn("mail %s: reply not sent, kept for the next poll: %s",
-                 msg->message_id ? msg->message_id : "(no id)", e->msg);
+        oks_warn("mail %s: reply not sent, kept for the next poll: %s", id_of(msg), e->msg);
         return KEEP;
     }
     if (rc != 0) {
-        oks_warn("mail %s: reply to %s refused, deleted: %s",
-                 msg->message_id ? msg->message_id : "(no id)", to, e->msg);
+        oks_warn("mail %s: reply to %s refused, deleted: %s", id_of(msg), to, e->msg);
         return DELETE;
     }
+    oks_mail_rate_charge_bytes(p->rate, to, sent, now);
     oks_err we;
-    if (oks_mail_answered_put(p->answered, msg, (int64_t)time(NULL), &we) != 0)
+    if (oks_mail_answered_put(p->answered, msg, now, &we) != 0)
         oks_error("answered record not written: %s", we.msg);
     p->replies++;
-    oks_info("mail %s from %s: replied \"%s\"", msg->message_id ? msg->message_id : "(no id)",
-             to, subject);
+    oks_info("mail %s from %s: replied \"%s\" (%zu bytes)", id_of(msg), to, subject, sent);
     if (cf->crash_after_replies && p->replies >= cf->crash_after_replies) {
         oks_warn("exiting after %u replies, before deleting (test hook)", p->replies);
         _exit(3);
@@ -251,7 +338,99 @@ static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg 
     return DELETE;
 }
 
-/* Handles one mail's bytes (the whole mail, or only its header when it is over the limit). */
+/* A "failed" reply with message (the mail is answered but its command not run). */
+static enum outcome reply_failed(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
+                                 const char *message, oks_err *e)
+{
+    char subj[600];
+    snprintf(subj, sizeof(subj), "Your command, %.500s, failed", msg->subject ? msg->subject : "");
+    oks_buf text = OKS_BUF_INIT;
+    enum outcome out = KEEP;
+    if (failed_text(p, message, &text, e) == 0)
+        out = reply(p, sc, msg, subj, (const char *)text.data, NULL, 0, e);
+    else
+        oks_warn("mail %s: error reply not rendered, kept: %s", id_of(msg), e->msg);
+    oks_buf_release(&text);
+    return out;
+}
+
+static enum outcome reply_toobig(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg *msg,
+                                 size_t full_size, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    char subj[600];
+    snprintf(subj, sizeof(subj), "Your command, %.500s, failed", msg->subject ? msg->subject : "");
+    oks_buf text = OKS_BUF_INIT;
+    oks_tmpl *ctx = oks_tmpl_new();
+    enum outcome out = KEEP;
+    if (ctx == NULL || oks_mail_tmpl_num(ctx, "size", full_size) ||
+        oks_mail_tmpl_num(ctx, "limit", cf->limits.max_message_bytes) ||
+        oks_mail_tmpl_str(ctx, "subject", msg->subject) ||
+        oks_mail_tmpl_str(ctx, "server_name", cf->name) ||
+        oks_mail_tmpl_str(ctx, "server_address", cf->address) ||
+        oks_mail_tmpl_render(p->exec->templates, OKS_MAIL_T_TOOBIG, ctx, &text, e) ||
+        oks_buf_terminate(&text))
+        oks_warn("mail %s: over the size limit; reply not rendered, kept", id_of(msg));
+    else
+        out = reply(p, sc, msg, subj, (const char *)text.data, NULL, 0, e);
+    oks_tmpl_free(ctx);
+    oks_buf_release(&text);
+    return out;
+}
+
+/* Runs an admitted mail (try already counted): body parse when the command needs it, the
+ * command within the requester's scan budget, the reply or the incrementals. */
+static enum outcome run(oks_mail_poller *p, smtp_conn *sc, const char *raw, size_t len,
+                        oks_mail_msg *msg, const oks_mail_cmd *cmd, enum oks_mail_verdict v,
+                        unsigned tries, oks_err *e)
+{
+    const oks_mail_conf *cf = p->conf;
+    const char *id = id_of(msg), *to = oks_mail_reply_address(msg);
+    int64_t now = (int64_t)time(NULL);
+    if (cmd->kind == OKS_MAIL_CMD_ADD || cmd->kind == OKS_MAIL_CMD_INCREMENTAL) {
+        int r = oks_mail_parse_body(raw, len, &cf->limits, msg, e);
+        if (r != 0) {
+            oks_warn("mail %s: body not processed: %s", id, e->msg);
+            if (v != OKS_MAIL_ANSWER)
+                return DELETE;
+            char m[400];
+            snprintf(m, sizeof(m), "Your mail was not processed: %s.", e->msg);
+            return reply_failed(p, sc, msg, m, e);
+        }
+    }
+    p->exec->scan_budget = v == OKS_MAIL_ANSWER ? oks_mail_rate_scan_left(p->rate, to, now)
+                                                : UINT64_MAX;
+    p->exec->reply_bytes_max = v == OKS_MAIL_ANSWER ? reply_cap(p, msg, now) : UINT64_MAX;
+    oks_mail_result res;
+    int r = oks_mail_exec_run(p->exec, msg, cmd, &res, e);
+    if (v == OKS_MAIL_ANSWER && res.scanned)
+        oks_mail_rate_charge_scan(p->rate, to, res.scanned, now);
+    enum outcome out = DELETE;
+    if (r != 0 || res.unavailable) {
+        oks_warn("mail %s kept for a later try (%u of %u): %s%s", id, tries, cf->max_tries,
+                 r == OKS_E_UNAVAILABLE || res.unavailable ? "cluster unavailable: " : "",
+                 e->msg);
+        out = RETRY;
+    } else if (v == OKS_MAIL_SYNC) {
+        oks_info("incremental %s from %s: %zu keys new or changed", id, msg->from,
+                 res.n_changed);
+        if (send_incrementals(p, sc, msg, &res.changed, res.n_changed, e) != 0) {
+            sc->failed = true;
+            out = KEEP;
+        }
+    } else {
+        out = reply(p, sc, msg, res.subject, (const char *)res.text.data, &res.keys,
+                    res.withheld, e);
+        if (out == DELETE && cmd->kind == OKS_MAIL_CMD_ADD && res.n_changed)
+            (void)send_incrementals(p, sc, msg, &res.changed, res.n_changed, e);
+    }
+    oks_mail_result_release(&res);
+    return out;
+}
+
+/* Handles one mail's bytes (the whole mail, or only its header when it is over the limit). The
+ * decisions that may leave the mail unanswered (answered before, policy, rate limits) are made
+ * from the header alone, before any body is parsed or command run. */
 static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, size_t len,
                            size_t full_size, oks_err *e)
 {
@@ -259,13 +438,12 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
     oks_mail_msg msg;
     oks_mail_cmd cmd;
     enum outcome out = DELETE;
-    bool oversize = full_size > cf->limits.max_message_bytes;
-    int r = oks_mail_parse(raw, len, &cf->limits, &msg, e);
-    if (r != 0) {
-        oks_warn("mail of %zu bytes not parsable, deleted: %s", full_size, e->msg);
+    int64_t now = (int64_t)time(NULL);
+    if (oks_mail_parse_head(raw, len, &cf->limits, &msg, e) != 0) {
+        oks_warn("mail of %zu bytes: header not parsable, deleted: %s", full_size, e->msg);
         goto done;
     }
-    const char *id = msg.message_id ? msg.message_id : "(no id)";
+    const char *id = id_of(&msg);
     if (oks_mail_answered_has(p->answered, &msg)) {
         oks_info("mail %s was answered before: deleted without a second reply", id);
         goto done;
@@ -279,57 +457,43 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
         oks_info("mail %s from %s ignored: %s", id, msg.from ? msg.from : "(none)", why);
         goto done;
     }
-    if (oversize) {
-        if (v == OKS_MAIL_ANSWER) {
-            char subj[600];
-            snprintf(subj, sizeof(subj), "Your command, %.500s, failed",
-                     msg.subject ? msg.subject : "");
-            oks_buf text = OKS_BUF_INIT;
-            oks_tmpl *ctx = oks_tmpl_new();
-            if (ctx == NULL || oks_mail_tmpl_num(ctx, "size", full_size) ||
-                oks_mail_tmpl_num(ctx, "limit", cf->limits.max_message_bytes) ||
-                oks_mail_tmpl_str(ctx, "subject", msg.subject) ||
-                oks_mail_tmpl_str(ctx, "server_name", cf->name) ||
-                oks_mail_tmpl_str(ctx, "server_address", cf->address) ||
-                oks_mail_tmpl_render(p->exec->templates, OKS_MAIL_T_TOOBIG, ctx, &text, e) ||
-                oks_buf_terminate(&text)) {
-                oks_warn("mail %s: over the size limit; reply not rendered, kept", id);
-                out = KEEP;
-            } else
-                out = reply(p, sc, &msg, subj, (const char *)text.data, NULL, e);
-            oks_tmpl_free(ctx);
-            oks_buf_release(&text);
-        } else
-            oks_warn("incremental %s of %zu bytes over the limit, deleted", id, full_size);
-        goto done;
-    }
-    oks_mail_result res;
-    r = oks_mail_exec_run(p->exec, &msg, &cmd, &res, e);
-    if (r == OKS_E_UNAVAILABLE || res.unavailable) {
-        oks_warn("mail %s kept for the next poll: cluster unavailable: %s", id, e->msg);
-        oks_mail_result_release(&res);
-        out = KEEP;
-        goto done;
-    }
-    if (r != 0) {
-        oks_warn("mail %s: %s", id, e->msg);
-        oks_mail_result_release(&res);
-        out = KEEP;
-        goto done;
-    }
-    if (v == OKS_MAIL_SYNC) {
-        oks_info("incremental %s from %s: %zu keys new or changed", id, msg.from,
-                 res.n_changed);
-        if (send_incrementals(p, sc, &msg, &res.changed, res.n_changed, e) != 0) {
-            sc->failed = true;
-            out = KEEP;
+    const char *to = oks_mail_reply_address(&msg);
+    if (v == OKS_MAIL_ANSWER) {
+        if (!oks_mail_addr_valid(to)) {
+            oks_warn("mail %s: reply address not usable, deleted without reply", id);
+            goto done;
         }
-    } else {
-        out = reply(p, sc, &msg, res.subject, (const char *)res.text.data, &res.keys, e);
-        if (out == DELETE && cmd.kind == OKS_MAIL_CMD_ADD && res.n_changed)
-            (void)send_incrementals(p, sc, &msg, &res.changed, res.n_changed, e);
+        bool scan = !cmd.error[0] &&
+                    (cmd.kind == OKS_MAIL_CMD_MGET || cmd.kind == OKS_MAIL_CMD_LAST);
+        const char *refused = oks_mail_rate_admit(p->rate, to, scan, now);
+        if (refused) {
+            oks_warn("mail %s for %s: %s, deleted without running it", id, to, refused);
+            goto done;
+        }
     }
-    oks_mail_result_release(&res);
+    unsigned tries = oks_mail_answered_try_begin(p->answered, &msg, now);
+    if (cf->max_tries && tries > cf->max_tries) {
+        oks_warn("mail %s failed %u times: set aside with an error reply", id, tries - 1);
+        if (v == OKS_MAIL_ANSWER) {
+            char m[300];
+            snprintf(m, sizeof(m), "This server tried %u times to run your command and could "
+                     "not (the key server cluster did not answer it). The mail was removed; "
+                     "please try again later.", tries - 1);
+            out = reply_failed(p, sc, &msg, m, e);
+        }
+    } else if (full_size > cf->limits.max_message_bytes) {
+        if (v == OKS_MAIL_ANSWER)
+            out = reply_toobig(p, sc, &msg, full_size, e);
+        else
+            oks_warn("incremental %s of %zu bytes over the limit, deleted", id, full_size);
+    } else {
+        out = run(p, sc, raw, len, &msg, &cmd, v, tries, e);
+    }
+    if (out == KEEP) { /* the mail system failed, not the mail: neither try nor mail counts */
+        oks_mail_answered_try_undo(p->answered, &msg, now);
+        if (v == OKS_MAIL_ANSWER)
+            oks_mail_rate_refund(p->rate, to, now);
+    }
 done:
     oks_mail_msg_release(&msg);
     return out;
@@ -407,7 +571,7 @@ int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "POP3 LIST: error %d", r);
     }
     smtp_conn sc = {NULL, false};
-    unsigned n = carray_count(msgs), done = 0;
+    unsigned n = carray_count(msgs), done = 0, retries = 0;
     unsigned batch = p->conf->delete_batch ? p->conf->delete_batch : 1;
     unsigned *pending = oks_xcalloc(batch, sizeof(*pending));
     size_t np = 0;
@@ -437,9 +601,12 @@ int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
         else
             mailpop3_retr_free(buf);
         if (o == DELETE) {
+            retries = 0;
             pending[np++] = mi->msg_index;
             if (np == batch && (rc = flush_deletes(p, f, pending, &np, e)) != 0)
                 break;
+        } else if (o == RETRY && ++retries < 2) {
+            p->kept++; /* this mail alone failed so far: go on with the next */
         } else {
             p->kept++;
             rc = OKS_E_UNAVAILABLE; /* cluster or SMTP trouble: stop here, back off */

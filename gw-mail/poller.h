@@ -33,8 +33,12 @@ typedef struct oks_mail_conf {
     unsigned max_mails_per_poll;  /* default 1000 */
     unsigned delete_batch;        /* mails handled per answered-store sync + DELEs; default 50 */
     oks_mail_limits limits;
-    unsigned rate_per_sender;     /* replies per sender per hour; default 20 */
-    unsigned rate_global;         /* replies per minute; default 600 */
+    oks_mail_rate_conf rate;      /* mails run per reply mailbox/domain per hour and globally per
+                                     minute, reply bytes per mailbox/domain per hour, MGET/LAST
+                                     scan units per mailbox per hour and globally per minute */
+    char auth_serv_id[128];       /* authserv-id of the receiving MTA's Authentication-Results */
+    size_t unauth_reply_bytes;    /* largest reply to an unauthenticated address; default 16 KiB */
+    unsigned max_tries;           /* runs of a failing mail before it is set aside; default 5 */
     char **sync_sites;            /* addresses of PKS sync peers */
     size_t n_sync_sites;
     char state_dir[512];          /* the answered store (LevelDB) */
@@ -48,7 +52,7 @@ typedef struct oks_mail_poller {
     const oks_mail_conf *conf;
     oks_mail_exec *exec;
     oks_mail_answered *answered;
-    oks_mail_rate rate;
+    oks_mail_rate *rate;
     unsigned replies;          /* since start */
     unsigned long polls, fetched, deleted, kept;
     atomic_int *stop;          /* set by a signal handler */

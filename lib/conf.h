@@ -98,13 +98,15 @@ typedef struct oks_conf_mail {
     char smtp_user[256], smtp_password[256], smtp_password_file[512];
     char address[256], name[128];
     char state_dir[512], templates[512], help_file[512];
-    char sync_sites[1024];
+    char sync_sites[1024], auth_serv_id[128];
     unsigned answered_days, poll_seconds, io_timeout_seconds, backoff_max_seconds;
     unsigned max_mails_per_poll, delete_batch;
     size_t max_message_bytes, max_parts, max_attachments;
     unsigned max_add_keys, max_reply_keys, max_index_keys, max_last_days;
     unsigned mget_scan_max, last_scan_max;
-    unsigned rate_per_sender_hour, rate_global_minute;
+    unsigned rate_per_sender_hour, rate_global_minute, rate_per_domain_hour, max_tries;
+    size_t reply_bytes_per_sender_hour, reply_bytes_per_domain_hour, unauth_reply_bytes;
+    unsigned scan_per_sender_hour, scan_global_minute;
 } oks_conf_mail;
 
 /* [sync]: oks-sync, and the HTTP gateway and oksctl for state */

@@ -1,6 +1,8 @@
-/* Fuzz target: the mail gateway's whole parse path on arbitrary bytes: MIME parse (with the
- * boundary fix), Subject command, reply policy, and for answerable mails the reply built and
+/* Fuzz target: the mail gateway's whole parse path on arbitrary bytes: header parse, MIME
+ * pre-scan and parse (with the boundary fix), Subject command, reply policy, reply
+ * authentication, and for answerable mails the reply built and
  * parsed back. The gateway units are compiled in here because fuzz targets link only lib/. */
+#include "gw-mail/authres.c"
 #include "gw-mail/command.c"
 #include "gw-mail/parse.c"
 #include "gw-mail/reply.c"
@@ -18,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *sites[] = {"sync@example.org"}, *why;
         oks_mail_policy pol = {"keyserver@localhost", sites, 1};
         enum oks_mail_verdict v = oks_mail_decide(&m, &cmd, &pol, &why);
+        (void)oks_mail_reply_authenticated(&m, "mx.test", NULL);
         if (v == OKS_MAIL_ANSWER && oks_mail_addr_valid(oks_mail_reply_address(&m))) {
             oks_buf out = OKS_BUF_INIT;
             oks_mail_reply rep = {.from = "keyserver@localhost",
@@ -32,8 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   .keys_len = m.n_attachments ? m.attachments[0].len : 0,
                                   .auto_replied = true};
             if (oks_mail_reply_build(&rep, &out, &e) == 0) {
+                /* the reply repeats the subject, text and a key: up to three times the
+                 * "multipart" words the request had, plus its own */
+                oks_mail_limits lim;
+                oks_mail_limits_default(&lim);
+                lim.max_parts = 1000;
+                lim.max_message_bytes = out.len + 1;
                 oks_mail_msg back;
-                if (oks_mail_parse((const char *)out.data, out.len, NULL, &back, &e) != 0)
+                if (oks_mail_parse((const char *)out.data, out.len, &lim, &back, &e) != 0)
                     __builtin_trap(); /* our own replies must always parse */
                 oks_mail_msg_release(&back);
             }

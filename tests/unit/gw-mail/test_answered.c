@@ -110,6 +110,33 @@ static void unwritable_directory_is_an_error(void **state)
     assert_int_equal(e.code, OKS_E_IO);
 }
 
+static void tries_are_counted_undone_and_cleared_by_the_answer(void **state)
+{
+    (void)state;
+    oks_err e;
+    oks_mail_answered *a = oks_mail_answered_open(dir, 3600, &e);
+    assert_non_null(a);
+    oks_mail_msg m;
+    parse("From: a@b.c\r\nMessage-ID: <t1@x>\r\nSubject: GET x\r\n\r\n", &m);
+    assert_int_equal(oks_mail_answered_try_begin(a, &m, 100), 1);
+    assert_int_equal(oks_mail_answered_try_begin(a, &m, 101), 2);
+    oks_mail_answered_try_undo(a, &m, 102);
+    assert_int_equal(oks_mail_answered_try_begin(a, &m, 103), 2);
+    assert_false(oks_mail_answered_has(a, &m)); /* a try is no answer */
+    oks_mail_answered_close(a);
+    a = oks_mail_answered_open(dir, 3600, &e); /* counts survive the process */
+    assert_non_null(a);
+    assert_int_equal(oks_mail_answered_try_begin(a, &m, 104), 3);
+    assert_int_equal(oks_mail_answered_put(a, &m, 105, &e), 0);
+    assert_int_equal(oks_mail_answered_try_begin(a, &m, 106), 1);
+    /* counts expire with the answered records */
+    assert_true(oks_mail_answered_expire(a, 106 + 3601) >= 2);
+    assert_false(oks_mail_answered_has(a, &m));
+    assert_int_equal(oks_mail_answered_try_begin(a, &m, 5000), 1);
+    oks_mail_answered_close(a);
+    oks_mail_msg_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +145,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(batch_of_records_synced_once_is_found_after_reopen, setup,
                                         teardown),
         cmocka_unit_test(unwritable_directory_is_an_error),
+        cmocka_unit_test_setup_teardown(tries_are_counted_undone_and_cleared_by_the_answer, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

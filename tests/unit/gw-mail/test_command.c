@@ -1,4 +1,4 @@
-/* gw-mail/command.c: Subject commands, the reply policy, rate limits, the MGET matcher. */
+/* gw-mail/command.c: Subject commands, the reply policy, the MGET matcher. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,30 +148,6 @@ static void incremental_is_sync_only_from_configured_sites(void **state)
     assert_int_equal(oks_mail_decide(&m, &c, &pol, &why), OKS_MAIL_IGNORE);
 }
 
-static void rate_limit_per_sender_resets_after_window(void **state)
-{
-    (void)state;
-    static oks_mail_rate r;
-    oks_mail_rate_init(&r, 2, 100, 0, 0);
-    assert_true(oks_mail_rate_allow(&r, "a@x", 1000));
-    assert_true(oks_mail_rate_allow(&r, "A@X", 1001));
-    assert_false(oks_mail_rate_allow(&r, "a@x", 1002));
-    assert_true(oks_mail_rate_allow(&r, "b@x", 1002));
-    assert_true(oks_mail_rate_allow(&r, "a@x", 1100));
-}
-
-static void rate_limit_global(void **state)
-{
-    (void)state;
-    static oks_mail_rate r;
-    oks_mail_rate_init(&r, 0, 0, 3, 60);
-    assert_true(oks_mail_rate_allow(&r, "a@x", 0));
-    assert_true(oks_mail_rate_allow(&r, "b@x", 1));
-    assert_true(oks_mail_rate_allow(&r, "c@x", 2));
-    assert_false(oks_mail_rate_allow(&r, "d@x", 3));
-    assert_true(oks_mail_rate_allow(&r, "d@x", 61));
-}
-
 static void mget_regex_matches_case_insensitively(void **state)
 {
     (void)state;
@@ -218,8 +194,6 @@ int main(void)
         cmocka_unit_test(policy_never_answers_bounces_auto_and_bulk),
         cmocka_unit_test(policy_never_answers_own_address),
         cmocka_unit_test(incremental_is_sync_only_from_configured_sites),
-        cmocka_unit_test(rate_limit_per_sender_resets_after_window),
-        cmocka_unit_test(rate_limit_global),
         cmocka_unit_test(mget_regex_matches_case_insensitively),
         cmocka_unit_test(mget_regex_refuses_backrefs_big_counts_and_bad_sizes),
     };

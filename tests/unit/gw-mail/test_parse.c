@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gw-mail/mail.h"
@@ -187,6 +189,118 @@ static void garbage_does_not_crash(void **state)
     }
 }
 
+/* The attack mail: n multiparts nested in one another (14,000 fit in 1 MiB), with headers that
+ * come before the body; the caller frees it. */
+static char *nested_mail(int n, const char *extra_header, size_t *len)
+{
+    size_t cap = (size_t)n * 80 + 512, o = 0;
+    char *m = malloc(cap);
+    assert_non_null(m);
+    o += (size_t)snprintf(m + o, cap - o, "From: alice@example.org\r\nSubject: ADD\r\n%s"
+                          "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0\""
+                          "\r\n\r\n", extra_header);
+    for (int i = 1; i < n; i++)
+        o += (size_t)snprintf(m + o, cap - o, "--b%d\r\nContent-Type: multipart/mixed; "
+                              "boundary=\"b%d\"\r\n\r\n", i - 1, i);
+    o += (size_t)snprintf(m + o, cap - o, "--b%d\r\n\r\nx\r\n", n - 1);
+    for (int i = n - 1; i >= 0; i--)
+        o += (size_t)snprintf(m + o, cap - o, "--b%d--\r\n", i);
+    *len = o;
+    return m;
+}
+
+static void nested_multiparts_are_refused_before_libetpan_parses_them(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = nested_mail(14000, "", &len);
+    oks_mail_msg m;
+    oks_err e;
+    assert_int_equal(oks_mail_parse(raw, len, NULL, &m, &e), OKS_E_LIMIT);
+    assert_non_null(strstr(e.msg, "more than 16 multipart"));
+    assert_false(m.body_parsed);
+    oks_mail_msg_release(&m);
+    free(raw);
+}
+
+static void nesting_and_part_count_over_the_limits_are_errors(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = nested_mail(10, "", &len); /* 10 containers pass the scan, depth 10 > 8 */
+    oks_mail_msg m;
+    oks_err e;
+    assert_int_equal(oks_mail_parse(raw, len, NULL, &m, &e), OKS_E_LIMIT);
+    assert_non_null(strstr(e.msg, "nested deeper than 8"));
+    oks_mail_msg_release(&m);
+    free(raw);
+    char flat[4096];
+    size_t o = (size_t)snprintf(flat, sizeof(flat), "From: a@b.c\r\nContent-Type: multipart/mixed;"
+                                " boundary=b\r\n\r\n");
+    for (int i = 0; i < 17; i++)
+        o += (size_t)snprintf(flat + o, sizeof(flat) - o, "--b\r\n\r\npart %d\r\n", i);
+    o += (size_t)snprintf(flat + o, sizeof(flat) - o, "--b--\r\n");
+    assert_int_equal(oks_mail_parse(flat, o, NULL, &m, &e), OKS_E_LIMIT);
+    assert_non_null(strstr(e.msg, "more than 16 MIME parts"));
+    oks_mail_msg_release(&m);
+}
+
+/* The policy headers of the attack mail are read without its body being parsed. */
+static void head_alone_reads_policy_headers_and_leaves_the_body(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = nested_mail(14000, "Auto-Submitted: auto-generated\r\nPrecedence: bulk\r\n", &len);
+    oks_mail_msg m;
+    oks_err e;
+    assert_int_equal(oks_mail_parse_head(raw, len, NULL, &m, &e), 0);
+    assert_true(m.auto_submitted);
+    assert_true(m.precedence_bulk);
+    assert_string_equal(m.subject, "ADD");
+    assert_false(m.body_parsed);
+    assert_int_equal(m.text.len, 0);
+    oks_mail_msg_release(&m);
+    free(raw);
+}
+
+/* libetpan's comment parser recursed once per "(": 200,000 of them overflowed the stack. */
+static void deeply_nested_comments_are_refused(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    char *raw = malloc(n + 64);
+    assert_non_null(raw);
+    size_t o = (size_t)sprintf(raw, "From: ");
+    memset(raw + o, '(', n);
+    o += n;
+    o += (size_t)sprintf(raw + o, "a@b.c\r\nSubject: GET x\r\n\r\n");
+    oks_mail_msg m;
+    oks_err e;
+    assert_int_equal(oks_mail_parse_head(raw, o, NULL, &m, &e), OKS_E_LIMIT);
+    assert_non_null(strstr(e.msg, "parentheses nested deeper"));
+    oks_mail_msg_release(&m);
+    free(raw);
+    /* ordinary parentheses, also many on separate body lines, are fine */
+    const char *ok = "From: (Alice (the (real) one)) a@b.c\r\nSubject: GET x\r\n\r\n"
+                     ":( :( :( :( :( :( :( :( :( :(\r\n:( :( :( :( :(\r\n";
+    assert_int_equal(oks_mail_parse(ok, strlen(ok), NULL, &m, &e), 0);
+    oks_mail_msg_release(&m);
+}
+
+static void authentication_results_are_kept_in_order(void **state)
+{
+    (void)state;
+    oks_mail_msg m;
+    const char *raw = "Authentication-Results: mx.test; none\r\n"
+                      "Authentication-Results: other; dkim=pass header.d=x\r\n"
+                      "From: a@b.c\r\n\r\n";
+    assert_int_equal(parse(raw, &m), 0);
+    assert_int_equal(m.n_auth_results, 2);
+    assert_string_equal(m.auth_results[0], "mx.test; none");
+    assert_string_equal(m.auth_results[1], "other; dkim=pass header.d=x");
+    oks_mail_msg_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +315,11 @@ int main(void)
         cmocka_unit_test(digest_differs_for_different_mails),
         cmocka_unit_test(quoted_quote_boundary_does_not_crash),
         cmocka_unit_test(garbage_does_not_crash),
+        cmocka_unit_test(nested_multiparts_are_refused_before_libetpan_parses_them),
+        cmocka_unit_test(nesting_and_part_count_over_the_limits_are_errors),
+        cmocka_unit_test(head_alone_reads_policy_headers_and_leaves_the_body),
+        cmocka_unit_test(deeply_nested_comments_are_refused),
+        cmocka_unit_test(authentication_results_are_kept_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
