@@ -53,6 +53,9 @@ int oks_sync_rounds_start(oks_sync_rounds *r, int fd, enum oks_recon_role role, 
         o.max_fetch = r->o.fetch_max;
     s->rs = oks_recon_sess_new(fd, role, r->fl->t, &o);
     r->rounds_started++;
+    oks_info("round with %s started (%s, %d running)", s->label,
+             role == OKS_RECON_REQUESTER ? "they connected" : "we connected",
+             oks_sync_rounds_running(r));
     return 0;
 }
 
