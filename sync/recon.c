@@ -399,6 +399,7 @@ static int responder_step(oks_recon_sess *s)
         int rc = try_msg(s, &m);
         if (rc <= 0)
             return rc;
+        rc = 0;
         switch (m.type) {
         case OKS_RECON_RQST_POLY:
             rc = respond_poly(s, &m);

@@ -90,6 +90,8 @@ static void start_fetch(oks_sync_rounds *r, oks_sync_slot *s)
     s->asked = n;
     if (n == 0)
         return;
+    oks_info("round with %s: fetching %zu hashes from %s:%u%s", s->label, n, s->ip,
+             s->r.peer_http_port, s->r.truncated ? " (more were announced: fetch_max)" : "");
     oks_sync_fetch_opts fo = r->o.fetch;
     fo.id_base = ID_BASE + (r->rounds_started << 32) + ((uint64_t)(s - r->v) << 24);
     s->fs = oks_sync_fetch_new(r->adds, s->ip, (int)s->r.peer_http_port,
