@@ -324,7 +324,7 @@ static int on_accept(ctx *x, int ls)
     memcpy(label, x->members->v[m].label, sizeof label);
     int64_t left = oks_sync_backoff_left(&x->backoff, label, (int64_t)oks_now_ms());
     const char *why = NULL;
-    char buf[96];
+    char buf[400];
     if (left > 0) {
         snprintf(buf, sizeof buf, "%s is backed off for %lld s more", label,
                  (long long)(left + 999) / 1000);
