@@ -1,6 +1,7 @@
 /* sync/round: the table of rounds and their two phases (see round.h). */
 #include "sync/round.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,18 @@ static void start_fetch(oks_sync_rounds *r, oks_sync_slot *s)
                                (const uint8_t(*)[16])s->r.fetch, n, &fo);
 }
 
+/* zmq_poll speaks its own event bits (ZMQ_POLLOUT is not POLLOUT) */
+static short to_zmq(short ev)
+{
+    return (short)((ev & POLLIN ? ZMQ_POLLIN : 0) | (ev & POLLOUT ? ZMQ_POLLOUT : 0));
+}
+
+static short from_zmq(short ev)
+{
+    return (short)((ev & ZMQ_POLLIN ? POLLIN : 0) | (ev & ZMQ_POLLOUT ? POLLOUT : 0) |
+                   (ev & ZMQ_POLLERR ? POLLERR : 0));
+}
+
 static int has_events(const zmq_pollitem_t *it, const oks_sync_slot *s)
 {
     for (int k = 0; k < s->n; k++)
@@ -118,13 +131,14 @@ void oks_sync_rounds_items(oks_sync_rounds *r, zmq_pollitem_t *it, int *n, int m
         int64_t d;
         if (s->rs) {
             if (*n < max)
-                it[(*n)++] = (zmq_pollitem_t){NULL, s->fd, oks_recon_sess_events(s->rs), 0};
+                it[(*n)++] =
+                    (zmq_pollitem_t){NULL, s->fd, to_zmq(oks_recon_sess_events(s->rs)), 0};
             d = oks_recon_sess_deadline(s->rs);
         } else if (s->fs) {
             struct pollfd p[OKS_SYNC_FETCH_MAX_PAR];
             int k = oks_sync_fetch_pollfds(s->fs, p);
             for (int j = 0; j < k && *n < max; j++)
-                it[(*n)++] = (zmq_pollitem_t){NULL, p[j].fd, p[j].events, 0};
+                it[(*n)++] = (zmq_pollitem_t){NULL, p[j].fd, to_zmq(p[j].events), 0};
             d = oks_sync_fetch_deadline(s->fs);
         } else
             d = 0;
@@ -165,8 +179,8 @@ static void step_one(oks_sync_rounds *r, oks_sync_slot *s, const zmq_pollitem_t 
     struct pollfd p[OKS_SYNC_FETCH_MAX_PAR];
     int k = 0;
     for (int j = 0; j < s->n && j < OKS_SYNC_FETCH_MAX_PAR; j++, k++)
-        p[j] = (struct pollfd){it[s->first + j].fd, it[s->first + j].events,
-                               it[s->first + j].revents};
+        p[j] = (struct pollfd){it[s->first + j].fd, from_zmq(it[s->first + j].events),
+                               from_zmq(it[s->first + j].revents)};
     s->n = 0; /* stale once stepped */
     if (oks_sync_fetch_step(s->fs, p, k) == 1) {
         oks_sync_fetch_stats st;
