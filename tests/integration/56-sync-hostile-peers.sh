@@ -21,7 +21,7 @@ stop_all() {
   [ -n "$SYNC_PID" ] && kill "$SYNC_PID" 2>/dev/null && wait "$SYNC_PID" 2>/dev/null
   SYNC_PID=""
 }
-[ -n "${OKS_KEEP:-}" ] || at_exit rm -rf "$D"; echo "# scratch $D"
+at_exit rm -rf "$D"
 at_exit stop_all
 H="$OKS_ROOT/tests/integration/helpers/recon_hostile.py"
 K=/usr/share/keyrings
