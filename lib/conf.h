@@ -112,6 +112,9 @@ typedef struct oks_conf_mail {
 /* [sync]: oks-sync, and the HTTP gateway and oksctl for state */
 typedef struct oks_conf_sync {
     char membership[512], tree[512], state[512];
+    unsigned sessions, session_seconds, session_work, fetch_seconds, fetch_max;
+    unsigned backoff_seconds, backoff_max_seconds;
+    size_t session_buffer;
 } oks_conf_sync;
 
 /* The table (n entries). */

@@ -227,6 +227,23 @@ static const oks_conf_entry table[] = {
         "the worker's prefix tree (LevelDB)"),
     STR("sync", "state", sync.state, "", OKS_CONF_SYNC | OKS_CONF_HTTP | OKS_CONF_CTL,
         "partner state the worker writes after every round (op=stats, oksctl sync status)"),
+    UINT("sync", "sessions", sync.sessions, "8", 1, 64, OKS_CONF_SYNC,
+         "rounds (recon session, then fetch) run at once; one at a time per partner"),
+    UINT("sync", "session_seconds", sync.session_seconds, "600", 1, 86400, OKS_CONF_SYNC,
+         "whole time of one recon session (each message must also arrive within --timeout)"),
+    UINT("sync", "session_work", sync.session_work, "0", 0, U32, OKS_CONF_SYNC,
+         "elements one session may handle, sets read from the tree included (0 = 4 x tree "
+         "size + 1,000,000)"),
+    SIZE("sync", "session_buffer", sync.session_buffer, "16M", 65536, GIB, OKS_CONF_SYNC,
+         "answers a session keeps that the peer has not read yet"),
+    UINT("sync", "fetch_max", sync.fetch_max, "100000", 1, 10000000, OKS_CONF_SYNC,
+         "hashes fetched per round; the rest wait for later rounds"),
+    UINT("sync", "fetch_seconds", sync.fetch_seconds, "900", 1, 86400, OKS_CONF_SYNC,
+         "whole time of one round's fetch from a partner's /pks/hashquery"),
+    UINT("sync", "backoff_seconds", sync.backoff_seconds, "60", 1, 86400, OKS_CONF_SYNC,
+         "a partner whose round failed waits this long, doubled per failure in a row"),
+    UINT("sync", "backoff_max_seconds", sync.backoff_max_seconds, "3600", 1, 604800,
+         OKS_CONF_SYNC, "longest back-off of a failing partner"),
 };
 
 const oks_conf_entry *oks_conf_table(size_t *n)

@@ -2,7 +2,7 @@
  * sync/fetch: pipelined hashquery fetch + router add (see fetch.h). Bodies received wait in a
  * short queue (at most add_parallel of them) until an Add slot is free; no new hashquery starts
  * while that queue is full, so memory stays bounded by (http_parallel + 2 * add_parallel)
- * answers.
+ * answers of at most max_bytes each.
  */
 #include "sync/fetch.h"
 #include "lib/xalloc.h"
@@ -21,8 +21,7 @@
 #include "lib/pgp.h"
 #include "sync/peer.h"
 
-#define MAX_PAR 32
-#define ID_BASE (UINT64_C(1) << 62) /* away from oks_client_call's ids */
+#define MAX_PAR OKS_SYNC_FETCH_MAX_PAR
 
 typedef struct hq {
     int fd;               /* -1: slot free */
@@ -81,7 +80,7 @@ static int hq_start(hq *q, const char *host, int port, const uint8_t (*h)[16], s
     snprintf(hp, sizeof hp, "%s:%d", host, port);
     memset(q, 0, sizeof *q);
     q->fd = -1;
-    int fd = oks_sync_connect(hp, timeout_ms, e);
+    int fd = oks_sync_connect_start(hp, e); /* the connection completes while we poll */
     if (fd < 0)
         return fd;
     if (oks_sync_hashquery_request(&q->req, h, n)) {
@@ -147,17 +146,6 @@ static int hq_step(hq *q, size_t max_bytes, body *out, oks_err *e)
         return rc;
     }
     return 1;
-}
-
-/* a recon connection while we fetch: closed at once, as SKS does while fetches are pending, so
- * the peer does not wait for its config timeout */
-static void drop_incoming(int ls)
-{
-    int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd >= 0) {
-        oks_info("recon connection dropped: fetching from a peer");
-        close(fd);
-    }
 }
 
 static int add_send(oks_client *cl, addq *a, uint64_t id, int timeout_ms, oks_err *e)
@@ -227,159 +215,248 @@ static void add_failed(addq *a, body *ready, size_t *nready, int *cur, int *fail
     a->id = 0;
 }
 
-int oks_sync_fetch_add(oks_client *cl, const char *host, int port, const uint8_t (*h)[16],
-                       size_t n, const oks_sync_fetch_opts *o, oks_sync_fetch_stats *st,
-                       oks_err *e)
-{
-    int hp = o->http_parallel < 1 ? 1 : o->http_parallel > MAX_PAR ? MAX_PAR : o->http_parallel;
-    int ap = o->add_parallel < 1 ? 1 : o->add_parallel > MAX_PAR ? MAX_PAR : o->add_parallel;
-    size_t batch = o->batch ? o->batch : 100;
+struct oks_sync_fetch {
+    oks_client *cl;
+    char host[64];
+    int port;
+    uint8_t (*h)[16];
+    size_t n, next;           /* hashes; the first not yet asked for */
+    oks_sync_fetch_opts o;
+    int hp, ap, cur, fails;   /* parallelism; Adds allowed in flight now; failures in a row */
     hq q[MAX_PAR];
     addq a[MAX_PAR];
     body ready[2 * MAX_PAR];
-    size_t nready = 0, next = 0;
-    int nq = 0, na = 0, rc = 0, cur = ap, fails = 0;
-    uint64_t ids = ID_BASE + (oks_now_ms() << 16);
+    size_t nready;
+    int nq, na, rc, peer_failed, over;
+    uint64_t ids;
+    int64_t deadline;         /* of the whole fetch, 0: none */
+    oks_sync_fetch_stats st;
+    oks_err e;
+};
+
+oks_sync_fetch *oks_sync_fetch_new(oks_client *cl, const char *host, int port,
+                                   const uint8_t (*h)[16], size_t n,
+                                   const oks_sync_fetch_opts *o)
+{
+    oks_sync_fetch *f = oks_xcalloc(1, sizeof *f);
+    f->cl = cl;
+    snprintf(f->host, sizeof f->host, "%s", host);
+    f->port = port;
+    f->h = oks_xmalloc(n ? n * 16 : 1);
+    memcpy(f->h, h, n * 16);
+    f->n = n;
+    f->o = *o;
+    f->hp = o->http_parallel < 1 ? 1 : o->http_parallel > MAX_PAR ? MAX_PAR : o->http_parallel;
+    f->ap = o->add_parallel < 1 ? 1 : o->add_parallel > MAX_PAR ? MAX_PAR : o->add_parallel;
+    f->cur = f->ap;
+    if (!f->o.batch)
+        f->o.batch = 100;
+    if (!f->o.max_bytes)
+        f->o.max_bytes = (size_t)64 << 20;
+    f->ids = o->id_base;
+    f->deadline = o->deadline_ms > 0 ? (int64_t)oks_now_ms() + o->deadline_ms : 0;
+    for (int i = 0; i < MAX_PAR; i++)
+        f->q[i].fd = -1;
+    oks_err_clear(&f->e);
+    return f;
+}
+
+void oks_sync_fetch_free(oks_sync_fetch *f)
+{
+    if (!f)
+        return;
     for (int i = 0; i < MAX_PAR; i++) {
-        q[i].fd = -1;
-        a[i].id = 0;
+        hq_close(&f->q[i]);
+        if (f->a[i].id)
+            body_free(&f->a[i].bd);
     }
-    for (;;) {
-        /* start hashqueries while there is room for their answers */
-        for (int i = 0; rc == 0 && i < hp && next < n && nready + (size_t)nq < (size_t)ap; i++) {
-            if (q[i].fd >= 0)
-                continue;
-            size_t b = n - next < batch ? n - next : batch;
-            rc = hq_start(&q[i], host, port, h + next, b, o->http_timeout_ms, e);
-            if (rc == 0) {
-                next += b;
-                nq++;
-            }
-        }
-        /* hand ready answers to free add slots (at most cur in flight) */
-        for (int i = 0; rc == 0 && i < ap && nready && na < cur; i++) {
-            if (a[i].id)
-                continue;
-            a[i].bd = ready[--nready];
-            a[i].bd.tries++;
-            if (a[i].bd.nk == 0) {
-                body_free(&a[i].bd);
-                continue;
-            }
-            rc = add_send(cl, &a[i], ++ids, o->add_timeout_ms, e);
-            if (rc)
-                body_free(&a[i].bd);
+    while (f->nready)
+        body_free(&f->ready[--f->nready]);
+    free(f->h);
+    free(f);
+}
+
+int oks_sync_fetch_pollfds(const oks_sync_fetch *f, struct pollfd *p)
+{
+    int k = 0;
+    for (int i = 0; i < f->hp; i++)
+        if (f->q[i].fd >= 0)
+            p[k++] = (struct pollfd){f->q[i].fd, f->q[i].sending ? POLLOUT : POLLIN, 0};
+    return k;
+}
+
+int64_t oks_sync_fetch_deadline(const oks_sync_fetch *f)
+{
+    int64_t d = f->deadline ? f->deadline : INT64_MAX;
+    for (int i = 0; i < f->hp; i++)
+        if (f->q[i].fd >= 0 && f->q[i].deadline < d)
+            d = f->q[i].deadline;
+    for (int i = 0; i < f->ap; i++)
+        if (f->a[i].id && f->a[i].deadline < d)
+            d = f->a[i].deadline;
+    return d;
+}
+
+/* the first error is the one reported; from_peer: the peer's side caused it */
+static void fail(oks_sync_fetch *f, const oks_err *e, int from_peer)
+{
+    if (f->rc)
+        return;
+    f->rc = e->code ? e->code : OKS_E_IO;
+    f->e = *e;
+    f->peer_failed = from_peer;
+}
+
+int oks_sync_fetch_reply(oks_sync_fetch *f, uint64_t id, const Oks__Response *resp)
+{
+    int i;
+    for (i = 0; i < f->ap && (!f->a[i].id || f->a[i].id != id); i++)
+        ;
+    if (i == f->ap)
+        return id > f->o.id_base && id <= f->ids; /* a late reply to an Add given up on */
+    f->st.add_ms += (int64_t)oks_now_ms() - f->a[i].started;
+    f->na--;
+    if (resp->status == OKS__STATUS__STATUS_OK) {
+        add_done(&f->a[i], resp, &f->o, &f->st);
+        body_free(&f->a[i].bd);
+        f->a[i].id = 0;
+        f->fails = 0;
+        if (f->cur < f->ap)
+            f->cur++;
+    } else
+        add_failed(&f->a[i], f->ready, &f->nready, &f->cur, &f->fails, &f->st, resp->error);
+    return 1;
+}
+
+/* HTTP events, then the time limits */
+static void step_io(oks_sync_fetch *f, const struct pollfd *p, int n)
+{
+    int64_t now = (int64_t)oks_now_ms();
+    for (int k = 0; k < n; k++) {
+        if (!p[k].revents)
+            continue;
+        int i;
+        for (i = 0; i < f->hp && f->q[i].fd != p[k].fd; i++)
+            ;
+        if (i == f->hp)
+            continue;
+        hq *x = &f->q[i];
+        body got;
+        oks_err he;
+        int r = hq_step(x, f->o.max_bytes, &got, &he);
+        if (r == 0)
+            continue;
+        f->st.fetch_ms += now - x->started;
+        hq_close(x);
+        f->nq--;
+        if (r == 1 && f->rc == 0) {
+            f->st.fetched += got.nk;
+            f->ready[f->nready++] = got;
+        } else if (r == 1)
+            body_free(&got);
+        else
+            fail(f, &he, 1);
+    }
+    int past = f->deadline && now >= f->deadline;
+    for (int i = 0; i < f->hp; i++) {
+        if (f->q[i].fd >= 0 && (now >= f->q[i].deadline || past)) {
+            hq_close(&f->q[i]);
+            f->nq--;
+            oks_err te;
+            if (past)
+                oks_err_set(&te, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                            "fetch from %s:%d: not done in %d ms (%zu of %zu hashes asked for)",
+                            f->host, f->port, f->o.deadline_ms, f->next, f->n);
             else
-                na++;
+                oks_err_set(&te, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                            "hashquery to %s:%d: no whole answer in %d ms", f->host, f->port,
+                            f->o.http_timeout_ms);
+            fail(f, &te, 1);
         }
-        if (nq == 0 && na == 0 && (rc || (next == n && nready == 0)))
-            break;
-        zmq_pollitem_t it[MAX_PAR + 2];
-        int map[MAX_PAR + 2], ni = 0;
-        int64_t now = oks_now_ms(), wait = 1000;
-        if (na) {
-            it[ni] = (zmq_pollitem_t){oks_client_socket(cl), 0, ZMQ_POLLIN, 0};
-            map[ni++] = -1;
-        }
-        if (o->listen_fd >= 0) {
-            it[ni] = (zmq_pollitem_t){NULL, o->listen_fd, ZMQ_POLLIN, 0};
-            map[ni++] = -2;
-        }
-        for (int i = 0; i < hp; i++) {
-            if (q[i].fd < 0)
-                continue;
-            it[ni] = (zmq_pollitem_t){NULL, q[i].fd, q[i].sending ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
-            map[ni++] = i;
-            if (q[i].deadline - now < wait)
-                wait = q[i].deadline - now;
-        }
-        for (int i = 0; i < ap; i++)
-            if (a[i].id && a[i].deadline - now < wait)
-                wait = a[i].deadline - now;
-        int pr = zmq_poll(it, ni, wait > 0 ? (long)wait : 0);
-        if (pr < 0 && errno != EINTR && rc == 0)
-            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "poll: %s", zmq_strerror(errno));
-        now = oks_now_ms();
-        for (int k = 0; pr > 0 && k < ni; k++) {
-            if (map[k] == -2 && it[k].revents)
-                drop_incoming(o->listen_fd);
-            if (map[k] < 0 || !it[k].revents)
-                continue;
-            hq *x = &q[map[k]];
-            body got;
-            oks_err he;
-            int r = hq_step(x, o->max_bytes ? o->max_bytes : (size_t)64 << 20, &got, &he);
-            if (r == 0)
-                continue;
-            st->fetch_ms += now - x->started;
-            hq_close(x);
-            nq--;
-            if (r == 1 && rc == 0) {
-                st->fetched += got.nk;
-                ready[nready++] = got;
-            } else if (r == 1)
-                body_free(&got);
-            else if (rc == 0) {
-                rc = r;
-                if (e)
-                    *e = he;
-            }
-        }
-        /* router replies */
-        while (na) {
-            uint64_t id;
-            Oks__Response *resp = NULL;
-            oks_err re;
-            if (oks_client_recv(cl, &id, &resp, 0, &re) != 0)
-                break;
-            int i;
-            for (i = 0; i < ap && a[i].id != id; i++)
-                ;
-            if (i == ap) {
-                oks__response__free_unpacked(resp, NULL);
-                continue; /* a late reply to an Add we gave up on */
-            }
-            st->add_ms += now - a[i].started;
-            na--;
-            if (resp->status == OKS__STATUS__STATUS_OK) {
-                add_done(&a[i], resp, o, st);
-                body_free(&a[i].bd);
-                a[i].id = 0;
-                fails = 0;
-                if (cur < ap)
-                    cur++;
-            } else
-                add_failed(&a[i], ready, &nready, &cur, &fails, st, resp->error);
-            oks__response__free_unpacked(resp, NULL);
-        }
-        /* deadlines */
-        for (int i = 0; i < hp; i++) {
-            if (q[i].fd >= 0 && now >= q[i].deadline) {
-                hq_close(&q[i]);
-                nq--;
-                if (rc == 0)
-                    rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
-                                     "hashquery to %s:%d: no answer in %d ms", host, port,
-                                     o->http_timeout_ms);
-            }
-        }
-        for (int i = 0; i < ap; i++) {
-            if (a[i].id && now >= a[i].deadline) {
-                na--;
-                add_failed(&a[i], ready, &nready, &cur, &fails, st, "no answer in time");
-            }
-        }
-        if (fails >= OKS_SYNC_ADD_GIVE_UP && rc == 0)
-            rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
-                             "router: %d adds in a row failed; giving up this round", fails);
     }
-    while (nready) {
-        st->failed += ready[nready - 1].nk;
-        body_free(&ready[--nready]);
+    if (past && f->rc == 0 && f->next < f->n) {
+        oks_err te;
+        oks_err_set(&te, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                    "fetch from %s:%d: not done in %d ms (%zu of %zu hashes asked for)", f->host,
+                    f->port, f->o.deadline_ms, f->next, f->n);
+        fail(f, &te, 1);
     }
-    if (rc == 0 && st->failed)
-        rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
-                         "%zu fetched keys could not be added (router or shards too slow)",
-                         st->failed);
-    return rc;
+    for (int i = 0; i < f->ap; i++) {
+        if (f->a[i].id && now >= f->a[i].deadline) {
+            f->na--;
+            add_failed(&f->a[i], f->ready, &f->nready, &f->cur, &f->fails, &f->st,
+                       "no answer in time");
+        }
+    }
+    if (f->fails >= OKS_SYNC_ADD_GIVE_UP && f->rc == 0) {
+        oks_err ae;
+        oks_err_set(&ae, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                    "router: %d adds in a row failed; giving up this round", f->fails);
+        fail(f, &ae, 0);
+    }
+}
+
+int oks_sync_fetch_step(oks_sync_fetch *f, const struct pollfd *p, int n)
+{
+    if (f->over)
+        return 1;
+    step_io(f, p, n);
+    oks_err e;
+    /* start hashqueries while there is room for their answers */
+    for (int i = 0; f->rc == 0 && i < f->hp && f->next < f->n &&
+                    f->nready + (size_t)f->nq < (size_t)f->ap;
+         i++) {
+        if (f->q[i].fd >= 0)
+            continue;
+        size_t b = f->n - f->next < f->o.batch ? f->n - f->next : f->o.batch;
+        if (hq_start(&f->q[i], f->host, f->port, f->h + f->next, b, f->o.http_timeout_ms, &e))
+            fail(f, &e, 1);
+        else {
+            f->next += b;
+            f->nq++;
+        }
+    }
+    /* hand ready answers to free add slots (at most cur in flight) */
+    for (int i = 0; f->rc == 0 && i < f->ap && f->nready && f->na < f->cur; i++) {
+        if (f->a[i].id)
+            continue;
+        f->a[i].bd = f->ready[--f->nready];
+        f->a[i].bd.tries++;
+        if (f->a[i].bd.nk == 0) {
+            body_free(&f->a[i].bd);
+            continue;
+        }
+        if (add_send(f->cl, &f->a[i], ++f->ids, f->o.add_timeout_ms, &e)) {
+            body_free(&f->a[i].bd);
+            fail(f, &e, 0);
+        } else
+            f->na++;
+    }
+    if (f->nq || f->na || (f->rc == 0 && (f->next < f->n || f->nready)))
+        return 0;
+    while (f->nready) {
+        f->st.failed += f->ready[f->nready - 1].nk;
+        body_free(&f->ready[--f->nready]);
+    }
+    if (f->rc == 0 && f->st.failed) {
+        oks_err_set(&e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                    "%zu fetched keys could not be added (router or shards too slow)",
+                    f->st.failed);
+        fail(f, &e, 0);
+    }
+    f->over = 1;
+    return 1;
+}
+
+int oks_sync_fetch_result(const oks_sync_fetch *f, oks_sync_fetch_stats *st, oks_err *e)
+{
+    *st = f->st;
+    if (f->rc && e)
+        *e = f->e;
+    return f->rc;
+}
+
+int oks_sync_fetch_peer_failed(const oks_sync_fetch *f)
+{
+    return f->rc && f->peer_failed;
 }

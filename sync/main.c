@@ -37,8 +37,12 @@ static void usage(void)
             "                    [--membership FILE] [--partner HOST:PORT]... [--gossip-seconds N]\n"
             "                    [--timeout S] [--ignore-seconds N] [--stats FILE] [--state FILE]\n"
             "                    [--fetch-batch N] [--fetch-parallel N] [--add-parallel N]\n"
-            "                    [--log FILE]\n"
-            "  The sync worker (SIGHUP re-reads the membership file).\n"
+            "                    [--sessions N] [--session-seconds S] [--session-work N]\n"
+            "                    [--session-buffer BYTES] [--fetch-max N] [--fetch-seconds S]\n"
+            "                    [--backoff-seconds S] [--backoff-max-seconds S] [--log FILE]\n"
+            "  The sync worker (SIGHUP re-reads the membership file). --timeout (60): each\n"
+            "  recon message and each hashquery answer must arrive whole within it; the other\n"
+            "  limits default to the [sync] settings of oks.conf (docs/config.md).\n"
             "       oks-sync rebuild -c oks.conf [--tree DIR]      (default: [sync] tree)\n"
             "  Rebuilds the tree from the shards' change logs (worker stopped).\n"
             "       oks-sync dump --tree DIR\n");
@@ -213,7 +217,8 @@ static int cmd_hashes(int argc, char **argv)
 
 /* oks-sync run|rebuild -c oks.conf --tree DIR [--recon-port P] [--http-port P]
  * [--partner IP:PORT]... [--membership FILE] [--gossip-seconds N] [--stats FILE]
- * [--state FILE] [--fetch-batch N] [--fetch-parallel N] [--add-parallel N] [--log FILE] */
+ * [--state FILE] [--fetch-batch N] [--fetch-parallel N] [--add-parallel N] [--log FILE] and
+ * the round limits (0 or absent: the [sync] settings of oks.conf) */
 static int cmd_worker(int argc, char **argv)
 {
     const char *cmd = argv[0];
@@ -257,10 +262,33 @@ static int cmd_worker(int argc, char **argv)
             c.add_parallel = atoi(v);
         else if (strcmp(a, "--log") == 0)
             log = v;
+        else if (strcmp(a, "--sessions") == 0)
+            c.sessions = atoi(v);
+        else if (strcmp(a, "--session-seconds") == 0)
+            c.session_seconds = atoi(v);
+        else if (strcmp(a, "--session-work") == 0)
+            c.session_work = atoll(v);
+        else if (strcmp(a, "--session-buffer") == 0)
+            c.session_buffer = atoll(v);
+        else if (strcmp(a, "--fetch-max") == 0)
+            c.fetch_max = atoi(v);
+        else if (strcmp(a, "--fetch-seconds") == 0)
+            c.fetch_seconds = atoi(v);
+        else if (strcmp(a, "--backoff-seconds") == 0)
+            c.backoff_seconds = atoi(v);
+        else if (strcmp(a, "--backoff-max-seconds") == 0)
+            c.backoff_max_seconds = atoi(v);
         else {
             usage();
             return 2;
         }
+    }
+    if (c.sessions < 0 || c.sessions > 64 || c.session_seconds < 0 || c.session_work < 0 ||
+        c.session_buffer < 0 || (c.session_buffer && c.session_buffer < 65536) ||
+        c.fetch_max < 0 || c.fetch_seconds < 0 || c.backoff_seconds < 0 ||
+        c.backoff_max_seconds < 0) {
+        usage();
+        return 2;
     }
     char *conf_tree = NULL; /* [sync] tree of oks.conf when --tree is not given */
     if (c.cluster_conf && !c.tree_dir) {

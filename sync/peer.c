@@ -27,7 +27,7 @@ static int wait_ev(int fd, short ev, int timeout_ms)
     return r;
 }
 
-int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
+int oks_sync_connect_start(const char *hostport, oks_err *e)
 {
     char host[64];
     unsigned port;
@@ -54,6 +54,14 @@ int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "connect %s: %s", hostport,
                            strerror(err));
     }
+    return fd;
+}
+
+int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
+{
+    int fd = oks_sync_connect_start(hostport, e);
+    if (fd < 0)
+        return fd;
     int soerr = 0;
     socklen_t el = sizeof soerr;
     if (wait_ev(fd, POLLOUT, timeout_ms) <= 0) {
@@ -71,7 +79,7 @@ int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e)
 
 int oks_sync_listen(int port, int backlog, oks_err *e)
 {
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
     if (ls < 0)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "socket: %s", strerror(errno));
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

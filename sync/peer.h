@@ -13,7 +13,10 @@
 
 /* "IPV4:PORT" or "[IPV6]:PORT" (numeric) -> connected socket, or a negative error. */
 int oks_sync_connect(const char *hostport, int timeout_ms, oks_err *e);
-/* A listening socket on 127.0.0.1:port (SO_REUSEADDR), or a negative error. */
+/* The same without waiting: a non-blocking socket whose connection may still be under way (it
+ * becomes writable when connected; a failure shows as the error of the first send or recv). */
+int oks_sync_connect_start(const char *hostport, oks_err *e);
+/* A non-blocking listening socket on 127.0.0.1:port (SO_REUSEADDR), or a negative error. */
 int oks_sync_listen(int port, int backlog, oks_err *e);
 /* Listens on 127.0.0.1:port and accepts one connection within timeout_ms. */
 int oks_sync_accept_one(int port, int timeout_ms, oks_err *e);

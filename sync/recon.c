@@ -1,7 +1,8 @@
 /*
  * sync/recon: recon session state machines (see recon.h). Input is buffered in `in`; output
- * is buffered in `out` and written only at a Flush (sent or received), at the verdicts and at
- * the end, which is what both SKS and conflux expect.
+ * is buffered in `out` and may be written only up to `mark`, which moves at a Flush (sent or
+ * received), at the verdicts and at the end, which is what both SKS and conflux expect. The
+ * socket is used with MSG_DONTWAIT only: a step never waits.
  */
 #include "sync/recon.h"
 #include "lib/xalloc.h"
@@ -27,6 +28,8 @@ void oks_recon_opts_default(oks_recon_opts *o)
     o->max_outstanding = 100;
     o->full_below = 150;
     o->max_fetch = 1000000;
+    o->max_buffer = (size_t)64 << 20;
+    o->max_work = 0;
 }
 
 void oks_recon_result_release(oks_recon_result *r)
@@ -35,186 +38,202 @@ void oks_recon_result_release(oks_recon_result *r)
     memset(r, 0, sizeof *r);
 }
 
-typedef struct conn {
+enum phase { PH_CONFIG, PH_VERDICT, PH_RUN, PH_CLOSING, PH_DONE, PH_FAILED };
+
+typedef struct pend {
+    oks_recon_bits prefix;
+    int kind; /* OKS_RECON_RQST_POLY, OKS_RECON_RQST_FULL or OKS_RECON_FLUSH (marker) */
+} pend;
+
+typedef struct fifo {
+    pend *v;
+    size_t head, len, cap;
+} fifo;
+
+struct oks_recon_sess {
     int fd;
+    enum oks_recon_role role;
+    const oks_ptree *t;
+    oks_recon_opts o;
     oks_buf in, out;
-    size_t in_off;
-    int64_t deadline; /* whole session, ms */
-    const oks_recon_opts *o;
+    size_t in_off, out_off, mark; /* out[out_off, mark) may be written now */
+    enum phase phase;
+    int64_t start, progress;      /* progress: last whole message in or batch out */
+    uint64_t work;
+    oks_recon_result res;
+    size_t fcap;
     oks_err *e;
-} conn;
+    /* requester */
+    fifo requests, pending;
+    size_t outstanding;
+    int flush_out;
+};
 
-static int wait_fd(conn *c, short ev, int timeout_ms, const char *what)
-{
-    int64_t left = c->deadline - oks_now_ms();
-    if (left <= 0)
-        return oks_err_set(c->e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "recon session deadline passed");
-    if (timeout_ms < 0 || timeout_ms > left)
-        timeout_ms = (int)left;
-    struct pollfd p = {c->fd, ev, 0};
-    int r;
-    do
-        r = poll(&p, 1, timeout_ms);
-    while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return oks_err_set(c->e, OKS_E_IO, OKS_NO_OFFSET, "poll: %s", strerror(errno));
-    if (r == 0)
-        return oks_err_set(c->e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "peer silent %d ms while %s",
-                           timeout_ms, what);
-    return 0;
-}
+/* ---- buffered non-blocking I/O ------------------------------------------------------------ */
 
-static int conn_flush(conn *c)
+/* 1 if all that may be written is written, 0 if the socket is full, or error */
+static int write_some(oks_recon_sess *s)
 {
-    size_t off = 0;
-    while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (s->out_off < s->mark) {
+        ssize_t n = send(s->fd, s->out.data + s->out_off, s->mark - s->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
-            off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = wait_fd(c, POLLOUT, c->o->read_timeout_ms, "writing");
-            if (rc)
-                return rc;
+            s->out_off += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        return oks_err_set(c->e, OKS_E_IO, OKS_NO_OFFSET, "send: %s", strerror(errno));
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return oks_err_set(s->e, OKS_E_IO, OKS_NO_OFFSET, "send: %s", strerror(errno));
     }
-    c->out.len = 0;
-    return 0;
+    if (s->out_off > 0 && s->out_off == s->out.len) {
+        s->out.len = s->out_off = s->mark = 0;
+        s->progress = (int64_t)oks_now_ms(); /* the peer took the whole batch */
+    }
+    return 1;
 }
 
-/* reads what is available; timeout 0 = do not wait. Returns 0, 1 (nothing yet) or error. */
-static int conn_fill(conn *c, int timeout_ms, const char *what)
+/* lets everything buffered so far go out */
+static void mark_out(oks_recon_sess *s)
 {
-    if (c->in_off > 0 && c->in_off == c->in.len) {
-        c->in.len = c->in_off = 0;
-    } else if (c->in_off > 65536) {
-        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
-        c->in.len -= c->in_off;
-        c->in_off = 0;
+    if (s->mark == s->out_off && s->out.len > s->mark)
+        s->progress = (int64_t)oks_now_ms(); /* a new batch: the peer has read_timeout to take it */
+    s->mark = s->out.len;
+}
+
+/* reads what is there: 0 got bytes, 1 nothing yet, or error (EOF included) */
+static int read_some(oks_recon_sess *s, const char *what)
+{
+    if (s->in_off > 0 && s->in_off == s->in.len) {
+        s->in.len = s->in_off = 0;
+    } else if (s->in_off > 65536) {
+        memmove(s->in.data, s->in.data + s->in_off, s->in.len - s->in_off);
+        s->in.len -= s->in_off;
+        s->in_off = 0;
     }
-    if (timeout_ms > 0) {
-        int rc = wait_fd(c, POLLIN, timeout_ms, what);
-        if (rc)
-            return rc;
-    }
-    if (oks_buf_reserve(&c->in, 65536))
-        return oks_err_set(c->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    if (oks_buf_reserve(&s->in, 65536))
+        return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
     ssize_t n;
     do
-        n = recv(c->fd, c->in.data + c->in.len, 65536, MSG_DONTWAIT);
+        n = recv(s->fd, s->in.data + s->in.len, 65536, MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 1;
     if (n < 0)
-        return oks_err_set(c->e, OKS_E_IO, OKS_NO_OFFSET, "recv: %s", strerror(errno));
+        return oks_err_set(s->e, OKS_E_IO, OKS_NO_OFFSET, "recv: %s", strerror(errno));
     if (n == 0)
-        return oks_err_set(c->e, OKS_E_PROTO, OKS_NO_OFFSET, "peer closed the connection while %s",
+        return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "peer closed the connection while %s",
                            what);
-    c->in.len += (size_t)n;
+    s->in.len += (size_t)n;
     return 0;
 }
 
-static size_t avail(const conn *c)
+static size_t avail(const oks_recon_sess *s)
 {
-    return c->in.len - c->in_off;
+    return s->in.len - s->in_off;
+}
+
+static int charge(oks_recon_sess *s, uint64_t units)
+{
+    s->work += units;
+    if (s->o.max_work && s->work > s->o.max_work)
+        return oks_err_set(s->e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                           "session work limit reached (%llu elements handled)",
+                           (unsigned long long)s->o.max_work);
+    return 0;
 }
 
 /* 1 and *m filled if a whole message is buffered, 0 if not yet, or error */
-static int try_msg(conn *c, oks_recon_msg *m)
+static int try_msg(oks_recon_sess *s, oks_recon_msg *m)
 {
     uint32_t len;
-    if (avail(c) < 4)
+    if (avail(s) < 4)
         return 0;
-    int rc = oks_recon_frame_len(c->in.data + c->in_off, &c->o->lim, &len, c->e);
+    int rc = oks_recon_frame_len(s->in.data + s->in_off, &s->o.lim, &len, s->e);
     if (rc)
         return rc;
-    if (avail(c) - 4 < len)
+    if (avail(s) - 4 < len)
         return 0;
-    rc = oks_recon_msg_parse(c->in.data + c->in_off + 4, len, &c->o->lim, m, c->e);
+    rc = oks_recon_msg_parse(s->in.data + s->in_off + 4, len, &s->o.lim, m, s->e);
     if (rc)
         return rc;
-    c->in_off += 4 + (size_t)len;
+    s->in_off += 4 + (size_t)len;
+    s->progress = (int64_t)oks_now_ms();
+    s->res.messages++;
+    rc = charge(s, 1 + m->nelems);
+    if (rc)
+        oks_recon_msg_release(m);
+    return rc ? rc : 1;
+}
+
+/* unframed string (verdicts), at most 4096 bytes: 1 when read, 0 not yet, or error */
+static int try_string(oks_recon_sess *s, char *out, size_t size)
+{
+    if (avail(s) < 4)
+        return 0;
+    uint32_t l = oks_be32(s->in.data + s->in_off);
+    if (l > 4096)
+        return oks_err_set(s->e, OKS_E_LIMIT, OKS_NO_OFFSET, "config verdict string of %u bytes",
+                           l);
+    if (avail(s) - 4 < l)
+        return 0;
+    size_t k = l < size - 1 ? l : size - 1;
+    memcpy(out, s->in.data + s->in_off + 4, k);
+    out[k] = '\0';
+    for (size_t i = 0; i < k; i++)
+        if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
+            out[i] = '?';
+    s->in_off += 4 + (size_t)l;
+    s->progress = (int64_t)oks_now_ms();
     return 1;
 }
 
-static int read_msg(conn *c, oks_recon_msg *m, int timeout_ms, const char *what)
+/* ---- Config exchange ---------------------------------------------------------------------- */
+
+static int config_step(oks_recon_sess *s)
 {
-    for (;;) {
-        int rc = try_msg(c, m);
+    if (s->phase == PH_CONFIG) {
+        oks_recon_msg m;
+        int rc = try_msg(s, &m);
+        if (rc <= 0)
+            return rc;
+        oks_err ce;
+        oks_err_clear(&ce);
+        int bad = oks_recon_config_check(&m, &s->o.cfg, &s->res.peer_http_port, &ce);
+        oks_recon_msg_release(&m);
+        rc = oks_recon_verdict_write(&s->out, bad ? ce.msg : NULL);
         if (rc)
-            return rc < 0 ? rc : 0;
-        rc = conn_fill(c, timeout_ms, what);
-        if (rc < 0)
-            return rc;
-    }
-}
-
-/* unframed string (verdicts), at most 4096 bytes */
-static int read_string(conn *c, char *out, size_t size, int timeout_ms)
-{
-    for (;;) {
-        if (avail(c) >= 4) {
-            uint32_t l = oks_be32(c->in.data + c->in_off);
-            if (l > 4096)
-                return oks_err_set(c->e, OKS_E_LIMIT, OKS_NO_OFFSET,
-                                   "config verdict string of %u bytes", l);
-            if (avail(c) - 4 >= l) {
-                size_t k = l < size - 1 ? l : size - 1;
-                memcpy(out, c->in.data + c->in_off + 4, k);
-                out[k] = '\0';
-                for (size_t i = 0; i < k; i++)
-                    if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
-                        out[i] = '?';
-                c->in_off += 4 + (size_t)l;
-                return 0;
-            }
+            return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+        mark_out(s);
+        if (bad) {
+            write_some(s); /* best effort: tell the peer why */
+            return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET,
+                               "we refused the peer's config: %s", ce.msg);
         }
-        int rc = conn_fill(c, timeout_ms, "reading the config verdict");
-        if (rc < 0)
-            return rc;
+        s->phase = PH_VERDICT;
     }
-}
-
-static int config_exchange(conn *c, oks_recon_result *res)
-{
-    oks_recon_msg m;
-    int rc = oks_recon_config_write(&c->out, &c->o->cfg);
-    if (rc == 0)
-        rc = conn_flush(c);
-    if (rc == 0)
-        rc = read_msg(c, &m, c->o->config_timeout_ms, "waiting for Config");
-    if (rc)
-        return rc;
-    oks_err ce;
-    oks_err_clear(&ce);
-    int bad = oks_recon_config_check(&m, &c->o->cfg, &res->peer_http_port, &ce);
-    oks_recon_msg_release(&m);
-    rc = oks_recon_verdict_write(&c->out, bad ? ce.msg : NULL);
-    if (rc == 0)
-        rc = conn_flush(c);
-    if (rc)
-        return rc;
-    if (bad)
-        return oks_err_set(c->e, OKS_E_PROTO, OKS_NO_OFFSET, "we refused the peer's config: %s",
-                           ce.msg);
     char verdict[64], reason[256];
-    rc = read_string(c, verdict, sizeof verdict, c->o->config_timeout_ms);
-    if (rc)
+    size_t at = s->in_off;
+    int rc = try_string(s, verdict, sizeof verdict);
+    if (rc <= 0)
         return rc;
-    if (strcmp(verdict, "passed") == 0)
-        return 0;
+    if (strcmp(verdict, "passed") == 0) {
+        s->phase = PH_RUN;
+        return 1;
+    }
     if (strcmp(verdict, "failed") == 0) {
-        if (read_string(c, reason, sizeof reason, c->o->config_timeout_ms))
+        rc = try_string(s, reason, sizeof reason);
+        if (rc == 0) {
+            s->in_off = at; /* the reason is not whole yet: read both again later */
+            return 0;
+        }
+        if (rc < 0)
             snprintf(reason, sizeof reason, "(no reason)");
-        return oks_err_set(c->e, OKS_E_PROTO, OKS_NO_OFFSET, "peer refused our config: %s",
+        return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "peer refused our config: %s",
                            reason);
     }
-    return oks_err_set(c->e, OKS_E_PROTO, OKS_NO_OFFSET, "config verdict \"%s\"", verdict);
+    return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "config verdict \"%s\"", verdict);
 }
 
 /* ---- element sets ---------------------------------------------------------------------- */
@@ -225,8 +244,8 @@ static int cmp_words(const void *a, const void *b)
 }
 
 /* out = a \ b (both sorted by raw words); out malloc'd */
-static int set_minus(const oks_zzp *a, size_t na, const oks_zzp *b, size_t nb, oks_zzp **out,
-                     size_t *nout)
+static void set_minus(const oks_zzp *a, size_t na, const oks_zzp *b, size_t nb, oks_zzp **out,
+                      size_t *nout)
 {
     oks_zzp *r = oks_xmalloc(na ? na * sizeof *r : 1);
     size_t i = 0, j = 0, k = 0;
@@ -241,17 +260,9 @@ static int set_minus(const oks_zzp *a, size_t na, const oks_zzp *b, size_t nb, o
     }
     *out = r;
     *nout = k;
-    return 0;
 }
 
-typedef struct session {
-    conn c;
-    const oks_ptree *t;
-    oks_recon_result *res;
-    size_t fcap;
-} session;
-
-static int add_fetch(session *s, const oks_zzp *v, size_t n)
+static int add_fetch(oks_recon_sess *s, const oks_zzp *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t h[16];
@@ -259,19 +270,16 @@ static int add_fetch(session *s, const oks_zzp *v, size_t n)
             continue; /* not a hash: nothing to fetch */
         if (oks_ptree_has(s->t, h))
             continue;
-        if (s->res->nfetch >= s->c.o->max_fetch) {
-            s->res->truncated = 1;
+        if (s->res.nfetch >= s->o.max_fetch) {
+            s->res.truncated = 1;
             return 0;
         }
-        if (s->res->nfetch == s->fcap) {
+        if (s->res.nfetch == s->fcap) {
             size_t cap = s->fcap ? s->fcap * 2 : 256;
-            uint8_t(*x)[16] = oks_xrealloc(s->res->fetch, cap * 16);
-            if (!x)
-                return oks_err_set(s->c.e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
-            s->res->fetch = x;
+            s->res.fetch = oks_xrealloc(s->res.fetch, cap * 16);
             s->fcap = cap;
         }
-        memcpy(s->res->fetch[s->res->nfetch++], h, 16);
+        memcpy(s->res.fetch[s->res.nfetch++], h, 16);
     }
     return 0;
 }
@@ -293,17 +301,37 @@ static void finish_fetch(oks_recon_result *r)
     r->nfetch = k;
 }
 
-/* local elements under prefix, sorted by raw words */
-static int local_set(session *s, const oks_recon_bits *p, oks_zzp **v, size_t *n)
+/* local elements under prefix, sorted by raw words; charged to the session's work */
+static int local_set(oks_recon_sess *s, const oks_recon_bits *p, oks_zzp **v, size_t *n)
 {
     if (oks_ptree_elements(s->t, p, v, n))
-        return oks_err_set(s->c.e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+        return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    int rc = charge(s, *n);
+    if (rc) {
+        free(*v);
+        *v = NULL;
+        return rc;
+    }
     qsort(*v, *n, sizeof **v, cmp_words);
     return 0;
 }
 
+/* appends a message and checks what the peer has left unread */
+static int put_set(oks_recon_sess *s, int type, const oks_zzp *v, size_t n)
+{
+    if (oks_recon_write_set(&s->out, type, v, n))
+        return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    s->res.sent += type == OKS_RECON_ELEMENTS ? n : 0;
+    if (s->out.len - s->out_off > s->o.max_buffer)
+        return oks_err_set(s->e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                           "more than %zu bytes of answers not read by the peer",
+                           s->o.max_buffer);
+    return 0;
+}
+
 /* Elements(local \ remote) to the peer; remote \ local to fetch. remote must be sorted. */
-static int exchange_sets(session *s, const oks_recon_bits *p, oks_zzp *remote, size_t nremote)
+static int exchange_sets(oks_recon_sess *s, const oks_recon_bits *p, oks_zzp *remote,
+                         size_t nremote)
 {
     oks_zzp *local, *lonly = NULL, *ronly = NULL;
     size_t nlocal, nl = 0, nr = 0;
@@ -311,28 +339,33 @@ static int exchange_sets(session *s, const oks_recon_bits *p, oks_zzp *remote, s
     if (rc)
         return rc;
     qsort(remote, nremote, sizeof *remote, cmp_words);
-    if (set_minus(local, nlocal, remote, nremote, &lonly, &nl) ||
-        set_minus(remote, nremote, local, nlocal, &ronly, &nr))
-        rc = oks_err_set(s->c.e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    set_minus(local, nlocal, remote, nremote, &lonly, &nl);
+    set_minus(remote, nremote, local, nlocal, &ronly, &nr);
+    rc = put_set(s, OKS_RECON_ELEMENTS, lonly, nl);
     if (rc == 0)
-        rc = oks_recon_write_set(&s->c.out, OKS_RECON_ELEMENTS, lonly, nl);
-    if (rc == 0) {
-        s->res->sent += nl;
         rc = add_fetch(s, ronly, nr);
-    }
     free(local);
     free(lonly);
     free(ronly);
     return rc;
 }
 
+/* the tree at a prefix; a prefix below a leaf costs that leaf's elements */
+static int node_at(oks_recon_sess *s, const oks_recon_bits *p, oks_ptree_node *nd)
+{
+    if (oks_ptree_node_at(s->t, p, nd))
+        return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    return nd->exact ? 0 : charge(s, nd->count);
+}
+
 /* ---- responder (connecting side) --------------------------------------------------------- */
 
-static int respond_poly(session *s, const oks_recon_msg *m)
+static int respond_poly(oks_recon_sess *s, const oks_recon_msg *m)
 {
     oks_ptree_node nd;
-    if (oks_ptree_node_at(s->t, &m->prefix, &nd))
-        return oks_err_set(s->c.e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    int rc = node_at(s, &m->prefix, &nd);
+    if (rc)
+        return rc;
     oks_zzp values[OKS_RECON_SAMPLES], ro[OKS_RECON_MBAR], lo[OKS_RECON_MBAR];
     int nr = 0, nl = 0, ok = 1;
     for (int i = 0; i < OKS_RECON_SAMPLES; i++) {
@@ -344,30 +377,29 @@ static int respond_poly(session *s, const oks_recon_msg *m)
     oks_err ie;
     if (ok && oks_recon_interpolate(values, (int64_t)m->size - (int64_t)nd.count, ro, &nr, lo,
                                     &nl, &ie) == 0) {
-        int rc = oks_recon_write_set(&s->c.out, OKS_RECON_ELEMENTS, lo, (size_t)nl);
-        s->res->sent += (size_t)nl;
+        rc = put_set(s, OKS_RECON_ELEMENTS, lo, (size_t)nl);
         return rc ? rc : add_fetch(s, ro, (size_t)nr);
     }
-    if (nd.leaf || nd.count < s->c.o->full_below) {
+    if (nd.leaf || nd.count < s->o.full_below) {
         oks_zzp *v;
         size_t n;
-        int rc = local_set(s, &m->prefix, &v, &n);
+        rc = local_set(s, &m->prefix, &v, &n);
         if (rc == 0)
-            rc = oks_recon_write_set(&s->c.out, OKS_RECON_FULL_ELEMENTS, v, n);
+            rc = put_set(s, OKS_RECON_FULL_ELEMENTS, v, n);
         free(v);
         return rc;
     }
-    return oks_recon_write_empty(&s->c.out, OKS_RECON_SYNC_FAIL);
+    return put_set(s, OKS_RECON_SYNC_FAIL, NULL, 0);
 }
 
-static int responder(session *s)
+static int responder_step(oks_recon_sess *s)
 {
     for (;;) {
         oks_recon_msg m;
-        int rc = read_msg(&s->c, &m, s->c.o->read_timeout_ms, "waiting for a request");
-        if (rc)
+        int rc = try_msg(s, &m);
+        if (rc <= 0)
             return rc;
-        s->res->messages++;
+        rc = 0;
         switch (m.type) {
         case OKS_RECON_RQST_POLY:
             rc = respond_poly(s, &m);
@@ -379,38 +411,29 @@ static int responder(session *s)
             rc = add_fetch(s, m.elems, m.nelems);
             break;
         case OKS_RECON_FLUSH:
-            rc = conn_flush(&s->c);
+            mark_out(s);
             break;
         case OKS_RECON_DONE:
-            oks_recon_msg_release(&m);
-            return conn_flush(&s->c);
+            mark_out(s);
+            s->phase = PH_CLOSING;
+            break;
         case OKS_RECON_ERROR:
-            rc = oks_err_set(s->c.e, OKS_E_PROTO, OKS_NO_OFFSET, "peer sent Error: %.160s",
+            rc = oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "peer sent Error: %.160s",
                              m.text);
             break;
         default:
-            rc = oks_err_set(s->c.e, OKS_E_PROTO, OKS_NO_OFFSET, "responder got %s",
+            rc = oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "responder got %s",
                              oks_recon_type_name(m.type));
         }
         oks_recon_msg_release(&m);
-        if (rc)
+        if (rc || s->phase == PH_CLOSING)
             return rc;
     }
 }
 
 /* ---- requester (accepting side) ---------------------------------------------------------- */
 
-typedef struct pend {
-    oks_recon_bits prefix;
-    int kind; /* OKS_RECON_RQST_POLY, OKS_RECON_RQST_FULL or OKS_RECON_FLUSH (marker) */
-} pend;
-
-typedef struct fifo {
-    pend *v;
-    size_t head, len, cap;
-} fifo;
-
-static int fifo_push(fifo *f, const pend *p)
+static void fifo_push(fifo *f, const pend *p)
 {
     if (f->head + f->len == f->cap) {
         if (f->head > 0) {
@@ -419,13 +442,11 @@ static int fifo_push(fifo *f, const pend *p)
         }
         if (f->len == f->cap) {
             size_t cap = f->cap ? f->cap * 2 : 64;
-            pend *x = oks_xrealloc(f->v, cap * sizeof *x);
-            f->v = x;
+            f->v = oks_xrealloc(f->v, cap * sizeof *f->v);
             f->cap = cap;
         }
     }
     f->v[f->head + f->len++] = *p;
-    return 0;
 }
 
 static pend fifo_pop(fifo *f)
@@ -437,47 +458,53 @@ static pend fifo_pop(fifo *f)
     return p;
 }
 
-static int send_request(session *s, const oks_recon_bits *p, fifo *pending)
+static int send_request(oks_recon_sess *s, const oks_recon_bits *p)
 {
     oks_ptree_node nd;
-    if (oks_ptree_node_at(s->t, p, &nd))
-        return oks_err_set(s->c.e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+    int rc = node_at(s, p, &nd);
+    if (rc)
+        return rc;
     oks_recon_msg m;
     oks_recon_msg_init(&m, OKS_RECON_RQST_FULL);
     m.prefix = *p;
-    int rc;
-    if (nd.leaf || nd.count < s->c.o->full_below || p->nbits + 2 > OKS_RECON_MAX_BITS) {
+    if (nd.leaf || nd.count < s->o.full_below || p->nbits + 2 > OKS_RECON_MAX_BITS) {
         rc = oks_ptree_elements(s->t, p, &m.elems, &m.nelems);
         if (rc == 0)
-            rc = oks_recon_msg_write(&s->c.out, &m);
+            rc = charge(s, m.nelems);
+        if (rc == 0 && oks_recon_msg_write(&s->out, &m))
+            rc = oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "writing a request failed");
         free(m.elems);
     } else {
         m.type = OKS_RECON_RQST_POLY;
         m.size = nd.count;
         memcpy(m.samples, nd.samples, sizeof m.samples);
-        rc = oks_recon_msg_write(&s->c.out, &m);
+        if (oks_recon_msg_write(&s->out, &m))
+            rc = oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "writing a request failed");
     }
     if (rc)
-        return oks_err_set(s->c.e, rc, OKS_NO_OFFSET, "writing a request failed");
+        return rc;
     pend pe = {*p, m.type};
-    return fifo_push(pending, &pe);
+    fifo_push(&s->pending, &pe);
+    s->outstanding++;
+    return 0;
 }
 
-static int handle_reply(session *s, const pend *p, oks_recon_msg *m, fifo *requests)
+static int handle_reply(oks_recon_sess *s, const pend *p, oks_recon_msg *m)
 {
     char bits[OKS_RECON_MAX_BITS + 1];
     switch (m->type) {
     case OKS_RECON_SYNC_FAIL:
         if (p->kind != OKS_RECON_RQST_POLY)
-            return oks_err_set(s->c.e, OKS_E_PROTO, OKS_NO_OFFSET,
+            return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET,
                                "SyncFail for a full request at prefix %s",
                                oks_recon_bits_str(&p->prefix, bits, sizeof bits));
         for (int c = 0; c < 4; c++) {
             pend ch = {{0}, 0};
-            if (oks_recon_bits_child(&p->prefix, c, &ch.prefix) || fifo_push(requests, &ch))
-                return oks_err_set(s->c.e, OKS_E_PROTO, OKS_NO_OFFSET,
+            if (oks_recon_bits_child(&p->prefix, c, &ch.prefix))
+                return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET,
                                    "cannot descend below prefix %s",
                                    oks_recon_bits_str(&p->prefix, bits, sizeof bits));
+            fifo_push(&s->requests, &ch);
         }
         return 0;
     case OKS_RECON_ELEMENTS:
@@ -485,104 +512,239 @@ static int handle_reply(session *s, const pend *p, oks_recon_msg *m, fifo *reque
     case OKS_RECON_FULL_ELEMENTS:
         return exchange_sets(s, &p->prefix, m->elems, m->nelems);
     case OKS_RECON_ERROR:
-        return oks_err_set(s->c.e, OKS_E_PROTO, OKS_NO_OFFSET, "peer sent Error: %.160s",
+        return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "peer sent Error: %.160s",
                            m->text);
     default:
-        return oks_err_set(s->c.e, OKS_E_PROTO, OKS_NO_OFFSET, "requester got %s",
+        return oks_err_set(s->e, OKS_E_PROTO, OKS_NO_OFFSET, "requester got %s",
                            oks_recon_type_name(m->type));
     }
 }
 
-static int requester(session *s)
+static int requester_step(oks_recon_sess *s)
 {
-    fifo requests = {0}, pending = {0};
-    pend root = {{0}, 0};
-    int rc = fifo_push(&requests, &root), flush_out = 0;
-    size_t outstanding = 0;
-    while (rc == 0 && (requests.len || pending.len)) {
-        while (pending.len && pending.v[pending.head].kind == OKS_RECON_FLUSH) {
-            fifo_pop(&pending);
-            flush_out = 0;
+    for (;;) {
+        while (s->pending.len && s->pending.v[s->pending.head].kind == OKS_RECON_FLUSH) {
+            fifo_pop(&s->pending);
+            s->flush_out = 0;
         }
-        if (!pending.len) {
-            if (!requests.len)
-                break;
-            pend r = fifo_pop(&requests);
-            rc = send_request(s, &r.prefix, &pending);
-            outstanding++;
+        int rc;
+        if (!s->pending.len) {
+            if (!s->requests.len) {
+                if (oks_recon_write_empty(&s->out, OKS_RECON_DONE))
+                    return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+                mark_out(s);
+                s->phase = PH_CLOSING;
+                return 0;
+            }
+            pend r = fifo_pop(&s->requests);
+            rc = send_request(s, &r.prefix);
+            if (rc)
+                return rc;
             continue;
         }
         oks_recon_msg m;
-        int got = try_msg(&s->c, &m);
-        if (got == 0) {
-            rc = conn_fill(&s->c, 0, "waiting for a reply");
-            if (rc < 0)
-                break;
-            got = try_msg(&s->c, &m);
-        }
-        if (got < 0) {
-            rc = got;
-            break;
-        }
-        if (got == 0) {
-            if (outstanding < (size_t)s->c.o->max_outstanding && requests.len) {
-                pend r = fifo_pop(&requests);
-                rc = send_request(s, &r.prefix, &pending);
-                outstanding++;
+        rc = try_msg(s, &m);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (s->outstanding < (size_t)s->o.max_outstanding && s->requests.len) {
+                pend r = fifo_pop(&s->requests);
+                rc = send_request(s, &r.prefix);
+                if (rc)
+                    return rc;
                 continue;
             }
-            if (!flush_out) {
+            if (!s->flush_out) {
                 pend marker = {{0}, OKS_RECON_FLUSH};
-                rc = oks_recon_write_empty(&s->c.out, OKS_RECON_FLUSH);
-                if (rc == 0)
-                    rc = fifo_push(&pending, &marker);
-                if (rc == 0)
-                    rc = conn_flush(&s->c);
-                flush_out = 1;
+                if (oks_recon_write_empty(&s->out, OKS_RECON_FLUSH))
+                    return oks_err_set(s->e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory");
+                fifo_push(&s->pending, &marker);
+                mark_out(s);
+                s->flush_out = 1;
                 continue;
             }
-            rc = read_msg(&s->c, &m, s->c.o->read_timeout_ms, "waiting for a reply");
-            if (rc)
-                break;
+            return 0; /* wait for replies */
         }
-        s->res->messages++;
-        pend p = fifo_pop(&pending);
-        outstanding--;
-        rc = handle_reply(s, &p, &m, &requests);
+        pend p = fifo_pop(&s->pending);
+        s->outstanding--;
+        rc = handle_reply(s, &p, &m);
         oks_recon_msg_release(&m);
+        if (rc)
+            return rc;
     }
-    if (rc == 0)
-        rc = oks_recon_write_empty(&s->c.out, OKS_RECON_DONE);
-    if (rc == 0)
-        rc = conn_flush(&s->c);
-    free(requests.v);
-    free(pending.v);
+}
+
+/* ---- driver ------------------------------------------------------------------------------- */
+
+oks_recon_sess *oks_recon_sess_new(int fd, enum oks_recon_role role, const oks_ptree *t,
+                                   const oks_recon_opts *o)
+{
+    oks_recon_sess *s = oks_xcalloc(1, sizeof *s);
+    s->fd = fd;
+    s->role = role;
+    s->t = t;
+    s->o = *o;
+    s->start = s->progress = (int64_t)oks_now_ms();
+    s->phase = PH_CONFIG;
+    if (oks_recon_config_write(&s->out, &s->o.cfg) == 0)
+        mark_out(s);
+    if (role == OKS_RECON_REQUESTER) {
+        pend root = {{0}, 0};
+        fifo_push(&s->requests, &root);
+    }
+    return s;
+}
+
+void oks_recon_sess_free(oks_recon_sess *s)
+{
+    if (!s)
+        return;
+    oks_buf_release(&s->in);
+    oks_buf_release(&s->out);
+    free(s->requests.v);
+    free(s->pending.v);
+    oks_recon_result_release(&s->res);
+    free(s);
+}
+
+static const char *waiting_for(const oks_recon_sess *s)
+{
+    if (s->phase == PH_CONFIG)
+        return "waiting for Config";
+    if (s->phase == PH_VERDICT)
+        return "waiting for the config verdict";
+    if (s->out_off < s->mark)
+        return "we were writing (the peer does not read)";
+    return s->role == OKS_RECON_REQUESTER ? "waiting for a reply" : "waiting for a request";
+}
+
+int64_t oks_recon_sess_deadline(const oks_recon_sess *s)
+{
+    int64_t d = s->start + s->o.session_timeout_ms, r = s->progress + s->o.read_timeout_ms;
+    if (s->phase <= PH_VERDICT && s->start + s->o.config_timeout_ms < d)
+        d = s->start + s->o.config_timeout_ms;
+    return r < d ? r : d;
+}
+
+short oks_recon_sess_events(const oks_recon_sess *s)
+{
+    if (s->phase >= PH_DONE)
+        return 0;
+    return (short)((s->phase == PH_CLOSING ? 0 : POLLIN) | (s->out_off < s->mark ? POLLOUT : 0));
+}
+
+static int check_time(oks_recon_sess *s)
+{
+    int64_t now = (int64_t)oks_now_ms();
+    if (now < oks_recon_sess_deadline(s))
+        return 0;
+    if (now >= s->start + s->o.session_timeout_ms)
+        return oks_err_set(s->e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                           "recon session deadline (%d ms) passed while %s",
+                           s->o.session_timeout_ms, waiting_for(s));
+    if (s->phase <= PH_VERDICT && now >= s->start + s->o.config_timeout_ms)
+        return oks_err_set(s->e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                           "peer silent: no whole Config exchange in %d ms (%s)",
+                           s->o.config_timeout_ms, waiting_for(s));
+    return oks_err_set(s->e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                       "peer silent: no whole message in %d ms while %s", s->o.read_timeout_ms,
+                       waiting_for(s));
+}
+
+static int run(oks_recon_sess *s)
+{
+    /* at most 16 reads per step, so that one busy peer does not starve the other sessions */
+    for (int reads = 0;; reads++) {
+        int rc = 0;
+        while (rc == 0 && s->phase <= PH_VERDICT && (rc = config_step(s)) == 1)
+            rc = 0;
+        if (rc < 0)
+            return rc;
+        if (s->phase == PH_RUN)
+            rc = s->role == OKS_RECON_REQUESTER ? requester_step(s) : responder_step(s);
+        if (rc < 0)
+            return rc;
+        rc = write_some(s);
+        if (rc < 0)
+            return rc;
+        if (s->phase == PH_CLOSING) {
+            if (rc == 1) {
+                s->phase = PH_DONE;
+                return 1;
+            }
+            return check_time(s); /* the last batch is still being written */
+        }
+        if (s->out.len - s->out_off > s->o.max_buffer)
+            return oks_err_set(s->e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                               "more than %zu bytes not read by the peer", s->o.max_buffer);
+        if (reads == 16)
+            return check_time(s);
+        rc = read_some(s, waiting_for(s));
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            return check_time(s);
+    }
+}
+
+int oks_recon_sess_step(oks_recon_sess *s, oks_err *e)
+{
+    if (s->phase == PH_DONE)
+        return 1;
+    if (s->phase == PH_FAILED)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "recon session already failed");
+    s->e = e;
+    int rc = run(s);
+    if (rc >= 0) {
+        if (rc == 1)
+            finish_fetch(&s->res);
+        return rc;
+    }
+    s->phase = PH_FAILED;
+    finish_fetch(&s->res);
+    if (rc != OKS_E_IO && rc != OKS_E_TIMEOUT) {
+        /* tell the peer why, best effort, without waiting */
+        oks_buf_release(&s->out);
+        s->out_off = s->mark = 0;
+        if (oks_recon_write_error(&s->out, e ? e->msg : "error") == 0) {
+            oks_err keep;
+            if (e)
+                keep = *e;
+            s->mark = s->out.len;
+            write_some(s);
+            if (e)
+                *e = keep;
+        }
+    }
     return rc;
+}
+
+void oks_recon_sess_take(oks_recon_sess *s, oks_recon_result *res)
+{
+    *res = s->res;
+    memset(&s->res, 0, sizeof s->res);
+    s->fcap = 0;
+}
+
+uint64_t oks_recon_sess_work(const oks_recon_sess *s)
+{
+    return s->work;
 }
 
 int oks_recon_session(int fd, enum oks_recon_role role, const oks_ptree *t,
                       const oks_recon_opts *o, oks_recon_result *res, oks_err *e)
 {
-    memset(res, 0, sizeof *res);
-    session s = {{fd, OKS_BUF_INIT, OKS_BUF_INIT, 0, oks_now_ms() + o->session_timeout_ms, o, e},
-                 t, res, 0};
-    int rc = config_exchange(&s.c, res);
-    if (rc == 0)
-        rc = role == OKS_RECON_REQUESTER ? requester(&s) : responder(&s);
-    if (rc && rc != OKS_E_IO && rc != OKS_E_TIMEOUT) {
-        /* tell the peer why, best effort */
-        oks_buf_release(&s.c.out);
-        if (oks_recon_write_error(&s.c.out, e ? e->msg : "error") == 0) {
-            oks_err keep;
-            if (e)
-                keep = *e;
-            conn_flush(&s.c);
-            if (e)
-                *e = keep;
+    oks_recon_sess *s = oks_recon_sess_new(fd, role, t, o);
+    int rc;
+    while ((rc = oks_recon_sess_step(s, e)) == 0) {
+        int64_t wait = oks_recon_sess_deadline(s) - (int64_t)oks_now_ms();
+        struct pollfd p = {fd, oks_recon_sess_events(s), 0};
+        if (wait > 0 && poll(&p, 1, wait > 1000000 ? 1000000 : (int)wait) < 0 && errno != EINTR) {
+            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "poll: %s", strerror(errno));
+            break;
         }
     }
-    finish_fetch(res);
-    oks_buf_release(&s.c.in);
-    oks_buf_release(&s.c.out);
-    return rc;
+    oks_recon_sess_take(s, res);
+    oks_recon_sess_free(s);
+    return rc == 1 ? 0 : rc;
 }

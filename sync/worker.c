@@ -1,7 +1,8 @@
 /*
  * sync/worker: the sync daemon's loop and scheduling (see worker.h): the recon port, gossip
- * with a random partner, sessions and their fetches, membership reloads, the state and stats
- * files, signals. Following the change logs and the ignore set live in sync/follow.c.
+ * with a random partner, rounds (sessions and their fetches, sync/round.c), back-off,
+ * membership reloads, the state file, signals. Following the change logs and the ignore set
+ * live in sync/follow.c.
  */
 #include "sync/worker.h"
 #include "lib/xalloc.h"
@@ -29,18 +30,21 @@
 #include "lib/notify.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
-#include "sync/fetch.h"
+#include "sync/backoff.h"
 #include "sync/follow.h"
 #include "sync/membership.h"
 #include "sync/peer.h"
-#include "sync/recon.h"
+#include "sync/round.h"
 #include "sync/state.h"
 
 typedef struct ctx {
     const oks_sync_conf *c;
     oks_cluster conf;
     void *zctx;
-    oks_sync_follow fl;          /* router client, tree, ignore set */
+    oks_sync_follow fl;          /* router client (blocking calls), tree, ignore set */
+    oks_client *adds;            /* router client for the rounds' Adds (replies by id) */
+    oks_sync_rounds rounds;      /* running rounds and their settings */
+    oks_sync_backoff backoff;    /* partners whose last rounds failed */
     oks_sync_members *members;   /* membership file + command-line partners */
     struct stat members_st;      /* of the membership file when last read */
     int members_loaded;
@@ -85,6 +89,13 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return e ? e->code : OKS_E_IO;
     }
     x->fl.timeout_ms = (int)x->conf.router_deadline_ms + 2000;
+    x->adds = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
+    if (!x->adds) {
+        oks_client_free(x->fl.client);
+        zmq_ctx_term(x->zctx);
+        oks_cluster_release(&x->conf);
+        return e ? e->code : OKS_E_IO;
+    }
     const char *mem = c->membership ? c->membership : x->conf.sync.membership;
     const char *st = c->state_path ? c->state_path : x->conf.sync.state;
     x->membership = mem[0] ? oks_xstrdup(mem) : NULL;
@@ -93,6 +104,7 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
     if (rc) {
         free(x->membership);
         free(x->state_path);
+        oks_client_free(x->adds);
         oks_client_free(x->fl.client);
         zmq_ctx_term(x->zctx);
         oks_cluster_release(&x->conf);
@@ -107,6 +119,7 @@ static void ctx_close(ctx *x)
     free(x->membership);
     free(x->state_path);
     oks_ptree_free(x->fl.t);
+    oks_client_free(x->adds);
     oks_client_free(x->fl.client);
     zmq_ctx_term(x->zctx);
     oks_cluster_release(&x->conf);
@@ -210,14 +223,51 @@ static void load_members(ctx *x, int force)
     write_state(x);
 }
 
-static void write_stats(ctx *x, const char *peer, const oks_sync_round *rd, size_t nfetch,
-                        int rc)
+/* a round ended: log it, the stats file, the state file, the partner's back-off */
+static void round_done(void *arg, oks_sync_slot *sl)
 {
-    oks_info("round with %s: %s; to fetch %zu (ignored %zu), fetched %zu, added %zu, peer learns "
-             "%zu; tree %zu; %lld ms",
-             peer, rc ? "failed" : "ok", nfetch, rd->ignored, rd->fetched, rd->added, rd->sent,
-             oks_ptree_count(x->fl.t), (long long)rd->ms);
-    oks_sync_state_round(x->state, rd);
+    ctx *x = arg;
+    oks_err e;
+    oks_sync_fetch_stats fs;
+    memset(&fs, 0, sizeof fs);
+    if (sl->fs)
+        oks_sync_fetch_result(sl->fs, &fs, NULL);
+    if (sl->rc)
+        oks_warn("%s with %s: %s", sl->fs ? "fetch" : "recon", sl->label, sl->e.msg);
+    int64_t t2 = (int64_t)oks_now_ms();
+    if (oks_sync_follow_catch_up(&x->fl, &e))
+        oks_warn("change log: %s", e.msg);
+    int64_t t3 = (int64_t)oks_now_ms();
+    oks_sync_round rd;
+    memset(&rd, 0, sizeof rd);
+    snprintf(rd.partner, sizeof rd.partner, "%s", sl->label);
+    rd.time = (int64_t)time(NULL);
+    rd.ok = sl->rc == 0;
+    rd.fetch = sl->r.nfetch;
+    rd.ignored = sl->ignored;
+    rd.fetched = fs.fetched;
+    rd.added = fs.added;
+    rd.sent = sl->r.sent;
+    rd.ms = t3 - sl->t0;
+    if (sl->r.nfetch || sl->r.sent)
+        oks_info("round with %s: recon %lld ms, fetch+add %lld ms (hashqueries outstanding %lld "
+                 "ms, adds outstanding %lld ms), tree update %lld ms",
+                 sl->label, (long long)((sl->t1 ? sl->t1 : t2) - sl->t0),
+                 (long long)(sl->t1 ? t2 - sl->t1 : 0), (long long)fs.fetch_ms,
+                 (long long)fs.add_ms, (long long)(t3 - t2));
+    oks_info("round with %s: %s; to fetch %zu%s (ignored %zu), fetched %zu, added %zu, peer "
+             "learns %zu; tree %zu; %lld ms",
+             sl->label, sl->rc ? "failed" : "ok", sl->r.nfetch,
+             sl->r.truncated ? " (truncated)" : "", rd.ignored, rd.fetched, rd.added, rd.sent,
+             oks_ptree_count(x->fl.t), (long long)rd.ms);
+    if (sl->rc && sl->peer_fault) {
+        unsigned k;
+        int64_t w = oks_sync_backoff_fail(&x->backoff, sl->label, t3, &k);
+        oks_warn("partner %s backed off for %lld s (failure %u in a row)", sl->label,
+                 (long long)(w / 1000), k);
+    } else if (sl->rc == 0)
+        oks_sync_backoff_ok(&x->backoff, sl->label);
+    oks_sync_state_round(x->state, &rd);
     write_state(x);
     if (!x->c->stats_path)
         return;
@@ -225,73 +275,23 @@ static void write_stats(ctx *x, const char *peer, const oks_sync_round *rd, size
     if (!f)
         return;
     fprintf(f, "%ld %s %s fetch=%zu ignored=%zu fetched=%zu added=%zu sent=%zu tree=%zu\n",
-            (long)time(NULL), peer, rc ? "failed" : "ok", nfetch, rd->ignored, rd->fetched,
-            rd->added, rd->sent, oks_ptree_count(x->fl.t));
+            (long)time(NULL), sl->label, sl->rc ? "failed" : "ok", sl->r.nfetch, rd.ignored,
+            rd.fetched, rd.added, rd.sent, oks_ptree_count(x->fl.t));
     fclose(f);
 }
 
-static void session(ctx *x, int fd, enum oks_recon_role role, const char *peer_ip,
-                    const char *label)
+/* a round that could not start (no connection): recorded like a failed one */
+static void round_failed_early(ctx *x, const char *label, const char *ip, const oks_err *e)
 {
-    oks_recon_opts o;
-    oks_recon_opts_default(&o);
-    o.cfg.http_port = (uint32_t)x->c->http_port;
-    o.read_timeout_ms = x->c->session_timeout_s * 1000;
-    oks_recon_result r;
-    oks_err e;
-    oks_sync_round rd;
-    memset(&rd, 0, sizeof rd);
-    snprintf(rd.partner, sizeof rd.partner, "%s", label);
-    int64_t t0 = oks_now_ms(), t1, t2;
-    int rc = oks_recon_session(fd, role, x->fl.t, &o, &r, &e);
-    close(fd);
-    t1 = oks_now_ms();
-    oks_sync_fetch_stats fs;
-    memset(&fs, 0, sizeof fs);
-    if (rc)
-        oks_warn("recon with %s: %s", label, e.msg);
-    else if (r.nfetch) {
-        /* hashes in the ignore set are not fetched again until they expire */
-        size_t n = 0;
-        for (size_t i = 0; i < r.nfetch; i++) {
-            if (oks_sync_ignored(&x->fl, r.fetch[i]))
-                rd.ignored++;
-            else
-                memmove(r.fetch[n++], r.fetch[i], 16);
-        }
-        size_t maxb = x->conf.max_message_bytes;
-        oks_sync_fetch_opts fo = {.batch = (size_t)x->c->fetch_batch,
-                                  .http_parallel = x->c->fetch_parallel,
-                                  .add_parallel = x->c->add_parallel,
-                                  .http_timeout_ms = x->c->session_timeout_s * 1000,
-                                  .add_timeout_ms = x->fl.timeout_ms,
-                                  .max_bytes = maxb > (2u << 20) ? maxb - (1u << 20) : maxb,
-                                  .listen_fd = x->listen_fd,
-                                  .ignore = oks_sync_ignore,
-                                  .arg = &x->fl};
-        rc = oks_sync_fetch_add(x->fl.client, peer_ip, (int)r.peer_http_port,
-                                (const uint8_t(*)[16])r.fetch, n, &fo, &fs, &e);
-        if (rc)
-            oks_warn("fetch from %s: %s", label, e.msg);
-    }
-    t2 = oks_now_ms();
-    if (oks_sync_follow_catch_up(&x->fl, &e))
-        oks_warn("change log: %s", e.msg);
-    int64_t t3 = oks_now_ms();
-    if (r.nfetch || r.sent)
-        oks_info("round with %s: recon %lld ms, fetch+add %lld ms (hashqueries outstanding %lld "
-                 "ms, adds outstanding %lld ms), tree update %lld ms",
-                 label, (long long)(t1 - t0), (long long)(t2 - t1), (long long)fs.fetch_ms,
-                 (long long)fs.add_ms, (long long)(t3 - t2));
-    rd.time = (int64_t)time(NULL);
-    rd.ok = rc == 0;
-    rd.fetch = r.nfetch;
-    rd.fetched = fs.fetched;
-    rd.added = fs.added;
-    rd.sent = r.sent;
-    rd.ms = t3 - t0;
-    write_stats(x, label, &rd, r.nfetch, rc);
-    oks_recon_result_release(&r);
+    oks_sync_slot sl;
+    memset(&sl, 0, sizeof sl);
+    snprintf(sl.label, sizeof sl.label, "%s", label);
+    snprintf(sl.ip, sizeof sl.ip, "%s", ip);
+    sl.rc = e->code ? e->code : OKS_E_IO;
+    sl.e = *e;
+    sl.peer_fault = 1;
+    sl.t0 = (int64_t)oks_now_ms();
+    round_done(x, &sl);
 }
 
 static int64_t next_gossip(const oks_sync_conf *c)
@@ -300,16 +300,17 @@ static int64_t next_gossip(const oks_sync_conf *c)
     gcry_create_nonce(&r, sizeof r);
     /* interval +-10 % */
     int64_t base = (int64_t)c->gossip_seconds * 1000;
-    return oks_now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
+    return (int64_t)oks_now_ms() + base * 9 / 10 + (int64_t)(r % (uint32_t)(base / 5 + 1));
 }
 
-static void on_accept(ctx *x, int ls)
+/* one pending connection on the recon port: a round, or closed with the reason logged */
+static int on_accept(ctx *x, int ls)
 {
     struct sockaddr_in peer;
     socklen_t pl = sizeof peer;
-    int fd = accept4(ls, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+    int fd = accept4(ls, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
-        return;
+        return -1;
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
     load_members(x, 0);
@@ -317,24 +318,50 @@ static void on_accept(ctx *x, int ls)
     if (m < 0) {
         oks_warn("recon connection from %s refused: not a partner", ip);
         close(fd);
-        return;
+        return 0;
+    }
+    char label[sizeof x->members->v[0].label];
+    memcpy(label, x->members->v[m].label, sizeof label);
+    int64_t left = oks_sync_backoff_left(&x->backoff, label, (int64_t)oks_now_ms());
+    const char *why = NULL;
+    char buf[400];
+    if (left > 0) {
+        snprintf(buf, sizeof buf, "%s is backed off for %lld s more", label,
+                 (long long)(left + 999) / 1000);
+        why = buf;
+    } else if (oks_sync_rounds_busy(&x->rounds, label)) {
+        snprintf(buf, sizeof buf, "a round with %s is running", label);
+        why = buf;
+    } else if (oks_sync_rounds_running(&x->rounds) >= x->rounds.max) {
+        snprintf(buf, sizeof buf, "%d rounds are running", x->rounds.max);
+        why = buf;
+    }
+    if (why) {
+        oks_warn("recon connection from %s refused: %s", ip, why);
+        close(fd);
+        return 0;
     }
     oks_err e;
     if (oks_sync_follow_catch_up(&x->fl, &e))
         oks_warn("change log: %s", e.msg);
-    session(x, fd, OKS_RECON_REQUESTER, ip, x->members->v[m].label);
+    oks_sync_rounds_start(&x->rounds, fd, OKS_RECON_REQUESTER, ip, label);
+    return 0;
 }
 
-/* a random member other than ourselves, or -1 */
+/* a random member other than ourselves, not in a round and not backed off, or -1 */
 static int pick_partner(ctx *x)
 {
     size_t cand[OKS_SYNC_MAX_MEMBERS], n = 0;
+    int64_t now = (int64_t)oks_now_ms();
     for (size_t i = 0; i < x->members->n; i++) {
         const oks_sync_member *m = &x->members->v[i];
         if (!m->ip[0])
             continue;
         if (x->c->recon_port && m->port == x->c->recon_port && strncmp(m->ip, "127.", 4) == 0)
             continue; /* our own listening address */
+        if (oks_sync_rounds_busy(&x->rounds, m->label) ||
+            oks_sync_backoff_left(&x->backoff, m->label, now) > 0)
+            continue;
         cand[n++] = i;
     }
     if (n == 0)
@@ -347,6 +374,8 @@ static int pick_partner(ctx *x)
 static void gossip(ctx *x)
 {
     load_members(x, 0);
+    if (oks_sync_rounds_running(&x->rounds) >= x->rounds.max)
+        return;
     int i = pick_partner(x);
     if (i < 0)
         return;
@@ -358,93 +387,156 @@ static void gossip(ctx *x)
     oks_err e;
     if (oks_sync_follow_catch_up(&x->fl, &e))
         oks_warn("change log: %s", e.msg);
-    int fd = oks_sync_connect(hp, 30000, &e);
-    if (fd < 0) {
-        oks_warn("gossip with %s: %s", label, e.msg);
-        oks_sync_round rd;
-        memset(&rd, 0, sizeof rd);
-        snprintf(rd.partner, sizeof rd.partner, "%s", label);
-        rd.time = (int64_t)time(NULL);
-        oks_sync_state_round(x->state, &rd);
-        write_state(x);
-        return;
-    }
-    session(x, fd, OKS_RECON_RESPONDER, ip, label);
+    int fd = oks_sync_connect_start(hp, &e); /* connected while the session's Config waits */
+    if (fd < 0)
+        round_failed_early(x, label, ip, &e);
+    else
+        oks_sync_rounds_start(&x->rounds, fd, OKS_RECON_RESPONDER, ip, label);
+}
+
+/* the [sync] settings of oks.conf unless the command line gave them */
+static void round_opts(ctx *x)
+{
+    const oks_sync_conf *c = x->c;
+    const oks_conf_sync *s = &x->conf.sync;
+    oks_sync_round_opts *o = &x->rounds.o;
+    oks_recon_opts_default(&o->recon);
+    o->recon.cfg.http_port = (uint32_t)c->http_port;
+    o->recon.read_timeout_ms = c->session_timeout_s * 1000;
+    if (o->recon.config_timeout_ms > o->recon.read_timeout_ms)
+        o->recon.config_timeout_ms = o->recon.read_timeout_ms;
+    o->recon.session_timeout_ms =
+        (c->session_seconds ? c->session_seconds : (int)s->session_seconds) * 1000;
+    o->recon.max_work = c->session_work ? (uint64_t)c->session_work : s->session_work;
+    o->recon.max_buffer = c->session_buffer ? (size_t)c->session_buffer : s->session_buffer;
+    o->fetch_max = (size_t)(c->fetch_max ? c->fetch_max : (int)s->fetch_max);
+    size_t maxb = x->conf.max_message_bytes;
+    o->fetch = (oks_sync_fetch_opts){
+        .batch = (size_t)c->fetch_batch,
+        .http_parallel = c->fetch_parallel,
+        .add_parallel = c->add_parallel,
+        .http_timeout_ms = c->session_timeout_s * 1000,
+        .deadline_ms = (c->fetch_seconds ? c->fetch_seconds : (int)s->fetch_seconds) * 1000,
+        .add_timeout_ms = x->fl.timeout_ms,
+        .max_bytes = maxb > (2u << 20) ? maxb - (1u << 20) : maxb,
+        .ignore = oks_sync_ignore,
+        .arg = &x->fl};
+    x->rounds.max = c->sessions ? c->sessions : (int)s->sessions;
+    if (x->rounds.max > OKS_SYNC_MAX_ROUNDS)
+        x->rounds.max = OKS_SYNC_MAX_ROUNDS;
+    x->rounds.fl = &x->fl;
+    x->rounds.adds = x->adds;
+    x->rounds.done = round_done;
+    x->rounds.arg = x;
+    oks_sync_backoff_init(
+        &x->backoff,
+        (int64_t)(c->backoff_seconds ? c->backoff_seconds : (int)s->backoff_seconds) * 1000,
+        (int64_t)(c->backoff_max_seconds ? c->backoff_max_seconds : (int)s->backoff_max_seconds) *
+            1000);
+}
+
+static void on_rebuild(ctx *x)
+{
+    oks_info("SIGUSR1: rebuilding the tree from the change logs");
+    oks_sync_rounds_abort(&x->rounds, "ended: the tree is being rebuilt");
+    int64_t t0 = (int64_t)oks_now_ms();
+    oks_err re;
+    if (rebuild_in_place(x, &re))
+        oks_error("rebuild: %s", re.msg);
+    else
+        oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x->fl.t),
+                 (long long)((int64_t)oks_now_ms() - t0));
+    x->state->rebuilds++;
+    write_state(x);
 }
 
 int oks_sync_run(const oks_sync_conf *c, oks_err *e)
 {
-    ctx x;
-    int rc = ctx_open(&x, c, e);
-    if (rc)
+    ctx *x = oks_xcalloc(1, sizeof *x); /* the round table is large */
+    int rc = ctx_open(x, c, e);
+    if (rc) {
+        free(x);
         return rc;
-    x.state = oks_xcalloc(1, sizeof *x.state);
+    }
+    x->state = oks_xcalloc(1, sizeof *x->state);
+    round_opts(x);
     oks_daemon_signals(&stop_flag);
     oks_daemon_signal(SIGHUP, &hup_flag);
     oks_daemon_signal(SIGUSR1, &rebuild_flag);
-    int ls = c->recon_port ? oks_sync_listen(c->recon_port, 16, e) : -1;
+    int ls = c->recon_port ? oks_sync_listen(c->recon_port, 64, e) : -1;
     if (c->recon_port && ls < 0) {
-        ctx_close(&x);
+        ctx_close(x);
+        free(x);
         return ls;
     }
-    x.listen_fd = ls;
-    load_members(&x, 1);
-    oks_sync_ignore_count(&x.fl);
-    if (oks_sync_follow_catch_up(&x.fl, e))
+    x->listen_fd = ls;
+    load_members(x, 1);
+    oks_sync_ignore_count(&x->fl);
+    if (oks_sync_follow_catch_up(&x->fl, e))
         oks_warn("change log: %s", e->msg);
-    write_state(&x);
+    write_state(x);
     oks_info("oks-sync: tree %zu hashes, recon port %d, %zu partners, gossip %d s, %zu hashes "
-             "in the ignore set",
-             oks_ptree_count(x.fl.t), c->recon_port, x.members->n, c->gossip_seconds, x.fl.ignored);
+             "in the ignore set, %d rounds at once",
+             oks_ptree_count(x->fl.t), c->recon_port, x->members->n, c->gossip_seconds,
+             x->fl.ignored, x->rounds.max);
     oks_notify_ready();
     int64_t gossip_at = c->gossip_seconds > 0 ? next_gossip(c) : -1;
-    int64_t catch_at = oks_now_ms() + 1000;
+    int64_t catch_at = (int64_t)oks_now_ms() + 1000;
+    enum { MAX_ITEMS = 2 + OKS_SYNC_MAX_ROUNDS * OKS_SYNC_ROUND_ITEMS };
+    zmq_pollitem_t *it = oks_xcalloc(MAX_ITEMS, sizeof *it);
     while (!atomic_load(&stop_flag)) {
-        int64_t wait = 1000, now = oks_now_ms();
-        if (gossip_at >= 0 && gossip_at - now < wait)
-            wait = gossip_at - now > 0 ? gossip_at - now : 0;
-        struct pollfd p = {ls, POLLIN, 0};
-        int pr = ls >= 0 ? poll(&p, 1, (int)wait) : poll(NULL, 0, (int)wait);
+        int64_t now = (int64_t)oks_now_ms(), until = now + 1000;
+        if (gossip_at >= 0 && gossip_at < until)
+            until = gossip_at;
+        int n = 0;
+        it[n++] = (zmq_pollitem_t){NULL, ls, ls >= 0 ? ZMQ_POLLIN : 0, 0};
+        it[n++] = (zmq_pollitem_t){oks_client_socket(x->adds), 0, ZMQ_POLLIN, 0};
+        oks_sync_rounds_items(&x->rounds, it, &n, MAX_ITEMS, &until);
+        if (ls < 0)
+            it[0].fd = -1, it[0].events = 0;
+        long wait = until > now ? (long)(until - now) : 0;
+        int pr = zmq_poll(ls >= 0 ? it : it + 1, ls >= 0 ? n : n - 1, wait);
+        if (pr < 0 && errno != EINTR)
+            oks_warn("poll: %s", zmq_strerror(errno));
+        if (ls < 0)
+            it[0].revents = 0;
         if (atomic_exchange(&hup_flag, 0)) {
             oks_info("SIGHUP: reloading the membership");
-            load_members(&x, 1);
+            load_members(x, 1);
         }
         if (atomic_exchange(&rebuild_flag, 0)) {
-            oks_info("SIGUSR1: rebuilding the tree from the change logs");
-            int64_t t0 = oks_now_ms();
-            oks_err re;
-            if (rebuild_in_place(&x, &re)) {
-                oks_error("rebuild: %s", re.msg);
-                if (!x.fl.t) {
-                    rc = re.code;
-                    if (e)
-                        *e = re;
-                    break;
-                }
-            } else
-                oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x.fl.t),
-                         (long long)(oks_now_ms() - t0));
-            x.state->rebuilds++;
-            write_state(&x);
+            on_rebuild(x);
+            if (!x->fl.t) {
+                rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "rebuild: no tree");
+                break;
+            }
+            continue; /* the rounds' poll items are gone */
         }
-        if (pr > 0 && (p.revents & POLLIN))
-            on_accept(&x, ls);
-        now = oks_now_ms();
+        oks_sync_rounds_replies(&x->rounds);
+        oks_sync_rounds_step(&x->rounds, it);
+        /* at most 16 connections per turn, so that rounds keep going under a connection flood */
+        for (int k = 0; k < 16 && (it[0].revents & ZMQ_POLLIN); k++)
+            if (on_accept(x, ls) < 0)
+                break;
+        now = (int64_t)oks_now_ms();
         if (gossip_at >= 0 && now >= gossip_at) {
-            gossip(&x);
+            gossip(x);
             gossip_at = next_gossip(c);
         }
         if (now >= catch_at) {
-            load_members(&x, 0);
-            if (oks_sync_follow_catch_up(&x.fl, e))
+            load_members(x, 0);
+            if (oks_sync_follow_catch_up(&x->fl, e))
                 oks_warn("change log: %s", e->msg);
-            catch_at = oks_now_ms() + 1000;
+            catch_at = (int64_t)oks_now_ms() + 1000;
         }
     }
+    free(it);
+    oks_sync_rounds_abort(&x->rounds, "ended: the worker stops");
     if (ls >= 0)
         close(ls);
     oks_notify_stopping();
-    oks_info("oks-sync: stopping, tree %zu hashes", x.fl.t ? oks_ptree_count(x.fl.t) : 0);
-    ctx_close(&x);
+    oks_info("oks-sync: stopping, tree %zu hashes", x->fl.t ? oks_ptree_count(x->fl.t) : 0);
+    ctx_close(x);
+    free(x);
     return rc;
 }

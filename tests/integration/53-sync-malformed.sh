@@ -2,7 +2,8 @@
 # The sync worker's recon port under bad peers: bad lengths, an unknown type, a huge element
 # count, a reply type where a request is expected, a peer that stalls, other filters, and a
 # connection from an address that is not a partner. Each session ends with a logged error, the
-# worker keeps running, and the next well-formed session (oks-sync once) reconciles normally.
+# partner is backed off (1 s here; its connections meanwhile are refused and logged), the worker
+# keeps running, and the next well-formed session (oks-sync once) reconciles normally.
 source "$(dirname "$0")/lib.sh"
 set -u
 D=$(scratch_dir)
@@ -20,7 +21,8 @@ bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 --http-port "$http" 
   { not_ok "cluster started"; finish; }
 OKS_CONFIG=$D/c/oks.conf "$OKS_BIN/oksctl" import $K/debian-role-keys.gpg >/dev/null
 "$OKS_BIN/oks-sync" run -c "$D/c/oks.conf" --tree "$D/tree" --recon-port "$rp" --http-port "$http" \
-  --partner 127.0.0.1:9 --gossip-seconds 0 --timeout 2 --log "$D/sync.log" &
+  --partner 127.0.0.1:9 --gossip-seconds 0 --timeout 2 --backoff-seconds 1 \
+  --backoff-max-seconds 1 --log "$D/sync.log" &
 SYNC_PID=$!
 wait_for 20 grep -q "oks-sync: tree" "$D/sync.log" || { not_ok "worker started"; finish; }
 
@@ -56,8 +58,13 @@ PY
 }
 for case in zero-length huge-length unknown-type huge-count wrong-type stall filters; do
   before=$(grep -c "recon with" "$D/sync.log")
-  bad "$case"
-  wait_for 10 bash -c "[ \$(grep -c 'recon with' '$D/sync.log') -gt $before ]"
+  # while the partner is backed off after the previous case its connection is refused: again
+  for try in $(seq 20); do
+    bad "$case"
+    wait_for 10 bash -c "[ \$(grep -c 'recon with' '$D/sync.log') -gt $before ] || tail -1 '$D/sync.log' | grep -q 'backed off for'" || break
+    [ "$(grep -c 'recon with' "$D/sync.log")" -gt "$before" ] && break
+    sleep 0.5
+  done
   check "$case: session ended with a logged error ($(grep 'recon with' "$D/sync.log" | tail -1 | cut -d' ' -f5- | cut -c1-70))" \
     test "$(grep -c 'recon with' "$D/sync.log")" -gt "$before"
   check "$case: worker still running" kill -0 "$SYNC_PID"
@@ -77,6 +84,9 @@ check "a connection from 127.0.0.2 (not a partner) is refused and logged" \
 check "worker still running" kill -0 "$SYNC_PID"
 check "the worker logged a timeout for the stalled peer" grep -q "silent" "$D/sync.log"
 check "the worker refused the other filters" grep -q "filters differ" "$D/sync.log"
+check "a failed round backs the partner off (logged)" \
+  grep -q "partner 127.0.0.1:9 backed off for 1 s" "$D/sync.log"
+sleep 1.5 # the last back-off (1 s) ends
 # a well-formed session right after: the worker (requester) finds the key it lacks
 "$OKS_BIN/oks-sync" once --keyring $K/debian-role-keys.gpg --keyring $K/debian-archive-bookworm-stable.gpg \
   --connect "127.0.0.1:$rp" --timeout 20 >"$D/once.out" 2>&1

@@ -1,13 +1,16 @@
 /* sync/recon: whole sessions between a requester and a responder on the two ends of a real
  * socket pair (two threads, each with its own tree): the to-fetch sets on both sides must be
  * exactly the two set differences, for differences from none to thousands each way; and a peer
- * that sends garbage, refuses the config, or stalls ends the session with an error. */
+ * that sends garbage, refuses the config, or stalls ends the session with an error, one that
+ * floods requests without reading hits the unread-output cap, and the work per session is
+ * bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <gcrypt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +130,10 @@ typedef struct raw_case {
     const char *msg_part;
 } raw_case;
 
+/* budgets for the next run_raw (0: the defaults) */
+static size_t raw_max_buffer;
+static uint64_t raw_max_work;
+
 static void run_raw(const raw_case *rc, int close_after)
 {
     side s = {0};
@@ -144,6 +151,10 @@ static void run_raw(const raw_case *rc, int close_after)
     oks_recon_opts_default(&s.o);
     s.o.read_timeout_ms = 300;
     s.o.config_timeout_ms = 300;
+    if (raw_max_buffer)
+        s.o.max_buffer = raw_max_buffer;
+    if (raw_max_work)
+        s.o.max_work = raw_max_work;
     pthread_t th;
     pthread_create(&th, NULL, run_side, &s);
     /* a valid config and verdict first, then the raw bytes */
@@ -203,6 +214,79 @@ static void test_stalled_peer_times_out(void **state)
     run_raw(&stall2, 0);
 }
 
+/* ReconRqst_Full at the root with an empty set: "send me everything" */
+#define ROOT_FULL "\0\0\0\x0d\x01\0\0\0\0\0\0\0\0\0\0\0\0"
+
+static uint8_t *repeat(const char *msg, size_t len, size_t n)
+{
+    uint8_t *v = malloc(len * n);
+    for (size_t i = 0; i < n; i++)
+        memcpy(v + i * len, msg, len);
+    return v;
+}
+
+static void test_flood_without_reading_hits_the_buffer_cap(void **state)
+{
+    (void)state;
+    uint8_t *v = repeat(ROOT_FULL, 17, 2000); /* each answer holds the 400 elements */
+    raw_case flood = {OKS_RECON_RESPONDER, v, 17 * 2000, OKS_E_LIMIT, "not read by the peer"};
+    raw_max_buffer = 65536;
+    run_raw(&flood, 0);
+    raw_max_buffer = 0;
+    free(v);
+}
+
+static void test_work_is_bounded(void **state)
+{
+    (void)state;
+    uint8_t *v = repeat(ROOT_FULL, 17, 50); /* 50 x 400 elements read from the tree */
+    raw_case work = {OKS_RECON_RESPONDER, v, 17 * 50, OKS_E_LIMIT, "work limit"};
+    raw_max_work = 5000;
+    run_raw(&work, 0);
+    raw_max_work = 0;
+    free(v);
+}
+
+/* request, Flush and Done in one write, the peer then waits without closing: driven like the
+ * worker's event loop does (step again only on a poll event), the session must end without
+ * waiting for anything more from the peer */
+static void test_done_right_after_flush_ends_the_session(void **state)
+{
+    (void)state;
+    oks_ptree *t;
+    oks_err e;
+    assert_int_equal(oks_ptree_open(NULL, &t, &e), 0);
+    uint8_t h[16];
+    for (int i = 0; i < 400; i++) {
+        gcry_randomize(h, 16, GCRY_WEAK_RANDOM);
+        oks_ptree_insert(t, h, &e);
+    }
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    oks_buf b = OKS_BUF_INIT;
+    oks_recon_config c = {"1.1.6", 5555, 2, 5, "yminsky.merge,yminsky.dedup"};
+    oks_recon_config_write(&b, &c);
+    oks_recon_verdict_write(&b, NULL);
+    oks_buf_append(&b, ROOT_FULL "\0\0\0\1\x06\0\0\0\1\x05", 27);
+    assert_int_equal(write(sv[1], b.data, b.len), (ssize_t)b.len);
+    oks_recon_opts o;
+    oks_recon_opts_default(&o);
+    oks_recon_sess *s = oks_recon_sess_new(sv[0], OKS_RECON_RESPONDER, t, &o);
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        rc = oks_recon_sess_step(s, &e);
+        struct pollfd p = {sv[0], oks_recon_sess_events(s), 0};
+        if (rc == 0 && poll(&p, 1, 0) == 0)
+            break; /* it waits for the peer although all it needs is buffered */
+    }
+    assert_int_equal(rc, 1);
+    oks_recon_sess_free(s);
+    oks_ptree_free(t);
+    oks_buf_release(&b);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void test_config_with_other_filters_refused(void **state)
 {
     (void)state;
@@ -245,6 +329,9 @@ int main(void)
         cmocka_unit_test(test_malformed_messages_end_the_session),
         cmocka_unit_test(test_stalled_peer_times_out),
         cmocka_unit_test(test_config_with_other_filters_refused),
+        cmocka_unit_test(test_flood_without_reading_hits_the_buffer_cap),
+        cmocka_unit_test(test_work_is_bounded),
+        cmocka_unit_test(test_done_right_after_flush_ends_the_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
