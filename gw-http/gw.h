@@ -178,9 +178,10 @@ int gw_pages_load(gw *g, const char *dir);
 int gw_pages_dump(const char *dir);
 void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
 /* Work bounds of the HTML pages, which render on the event loop: list items (user IDs,
- * signatures, subkeys) on one index page, and key bytes shown armored on one key page (more: a
- * download link instead). */
-#define GW_HTML_MAX_LINES 2000
+ * signatures, subkeys) of one key and of one index page, and key bytes shown armored on one key
+ * page (more: a download link instead). */
+#define GW_HTML_MAX_KEY_LINES 200
+#define GW_HTML_MAX_LINES 5000
 #define GW_HTML_MAX_ARMOR (256u << 10)
 /* Fills kt (an item of "keys") with k within *lines list items (lowered by those listed); a key
  * listed in part gets "truncated" ("N more signatures, M more user IDs ..."). 0 or

@@ -187,10 +187,12 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size
     const char *search = gw_form_get(&c->form, "search", NULL);
     bool ok = t && oks_tmpl_setf(t, "search", "%s", search ? search : "") == 0 &&
               (!c->truncated || oks_tmpl_set(t, "partial", "yes", 3) == 0);
-    size_t lines = GW_HTML_MAX_LINES; /* the page's work bound, shared by its keys */
+    size_t page = GW_HTML_MAX_LINES; /* the page's work bound, shared by its keys */
     for (size_t i = 0; ok && i < n; i++) {
         oks_tmpl *kt = oks_tmpl_push(t, "keys");
+        size_t lines = page < GW_HTML_MAX_KEY_LINES ? page : GW_HTML_MAX_KEY_LINES, had = lines;
         ok = kt && gw_page_key(kt, keys[i], c->l.op == GW_OP_VINDEX, &lines) == 0;
+        page -= had - lines;
     }
     if (!ok) {
         oks_tmpl_free(t);

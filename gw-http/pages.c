@@ -3,7 +3,7 @@
  * directory [http] templates (`oks-gw-http dump-templates DIR` writes the defaults there as a
  * starting point), and the home page. Values are escaped by lib/tmpl, never here. The error
  * page is rendered by errors.c. Pages are rendered on the gateway's event loop, so their work is
- * bounded (GW_HTML_MAX_LINES, GW_HTML_MAX_ARMOR in gw.h): a huge key is listed in part, with a
+ * bounded (GW_HTML_MAX_KEY_LINES, GW_HTML_MAX_LINES, GW_HTML_MAX_ARMOR in gw.h): a huge key is listed in part, with a
  * note saying how much was left out, never rendered whole.
  */
 #include "gw-http/gw.h"
