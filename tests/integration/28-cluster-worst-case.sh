@@ -51,12 +51,13 @@ read -r FPR MAIL < <(sed -n '4242p' "$D/list")
 timed word "$U/pks/lookup?op=index&options=mr&search=$TOP"
 check "one word in every key ('$TOP'): answered 200, marked truncated" \
   bash -c "test $(code word) = 200 && grep -qi '^x-oks-truncated: work-budget' '$D/word.h'"
-# the 16 commonest words: the leapfrog's move budget (100,000) ends it: a 400 naming it, or keys
+# the 16 commonest words: the leapfrog ends within its move budget (100,000): keys, none (404:
+# no key holds them all), or a 400 naming the budget; never 5xx
+answered() { case $(code "$1") in 200|404) true ;; 400) grep -q 'too broad' "$D/$1.b" ;; *) false ;; esac; }
 timed words16 "$U/pks/lookup?op=index&options=mr&search=$Q16"
-check "the 16 commonest words: answered ($(code words16)), 400 'too broad' or 200, never 404/5xx" \
-  bash -c "test $(code words16) = 200 || { test $(code words16) = 400 && grep -q 'too broad' '$D/words16.b'; }"
+check "the 16 commonest words: answered ($(code words16))" answered words16
 timed words16html "$U/pks/lookup?op=index&search=$Q16"
-check "... as HTML too ($(code words16html))" bash -c "test $(code words16html) = 200 || test $(code words16html) = 400"
+check "... as HTML too ($(code words16html))" answered words16html
 timed vindex "$U/pks/lookup?op=vindex&search=$TOP"
 check "vindex of the word in every key: answered 200 as HTML, marked, within the page bound" \
   bash -c "test $(code vindex) = 200 && grep -q 'A part of the matches' '$D/vindex.b' && test \$(stat -c %s '$D/vindex.b') -lt 2000000"
@@ -104,19 +105,20 @@ t0=$(date +%s.%N)
 "$OKS_BIN/oksctl" stats >"$D/stats.before" 2>&1
 check "stats answered ($(echo "$(date +%s.%N) - $t0" | bc) s)" grep -q "^total keys: $N" "$D/stats.before"
 
-# ---- a 1 MiB key: 250 junk certifications (within the third-party budget, so all stored)
+# ---- a 1 MiB key: 500 junk certifications of ~2,100 bytes; the shard keeps 256 of them (the
+# third-party budget per user ID), about 540 KB
 go() { gpg --homedir "$GO" --batch --no-tty --passphrase '' --pinentry-mode loopback "$@"; }
 go --quick-gen-key 'Big Key <big@example.org>' ed25519 cert never 2>/dev/null
 V=$(gpg --homedir "$GO" --batch --with-colons --list-keys big@example.org | awk -F: '/^fpr/ { print $10; exit }')
 go --export "$V" >"$D/v.pgp"
 /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/make_hostile.py" flood "$D/v.pgp" "$D/big.pgp" \
-  250 1900000000 $((1048576 - 4096))
+  500 1900000000 $((1048576 - 40))
 gpg --enarmor <"$D/big.pgp" 2>/dev/null | sed 's/ARMORED FILE/PUBLIC KEY BLOCK/' >"$D/big.asc"
 c=$(curl -s -m 60 -o "$D/add.out" -w '%{http_code}' --data-urlencode "keytext@$D/big.asc" "$U/pks/add")
 check "a key of $(stat -c %s "$D/big.pgp") bytes is added ($c)" test "$c" = 200
 timed bigmr "$U/pks/lookup?op=get&options=mr&search=0x$V"
 check "... served whole to machines ($(stat -c %s "$D/bigmr.b") bytes armored)" \
-  bash -c "test $(code bigmr) = 200 && test \$(stat -c %s '$D/bigmr.b') -gt 1000000"
+  bash -c "test $(code bigmr) = 200 && test \$(stat -c %s '$D/bigmr.b') -gt 500000"
 timed bightml "$U/pks/lookup?op=get&search=0x$V"
 check "its HTML key page is bounded ($(stat -c %s "$D/bightml.b") bytes) and links the download" \
   bash -c "test $(code bightml) = 200 && test \$(stat -c %s '$D/bightml.b') -lt 65536 && grep -q 'too many to show here' '$D/bightml.b' && ! grep -q 'BEGIN PGP' '$D/bightml.b'"
@@ -158,7 +160,6 @@ timed freshword "$U/pks/lookup?op=index&options=mr&search=$TOP"
 E1=$(expired)
 echo "# flood: $(cat "$D"/flood.* | sort | uniq -c | tr '\n' ' '); expired $E0 -> $E1"
 check "the shards dropped queued requests whose deadline passed (expired $E0 -> $E1)" test "$E1" -gt "$E0"
-check "a fresh costly search right after the flood is answered ($(code fresh)), not 503" \
-  bash -c "test $(code fresh) = 200 || test $(code fresh) = 400"
+check "a fresh costly search right after the flood is answered ($(code fresh)), not 503" answered fresh
 check "a fresh one-word search too ($(code freshword))" test "$(code freshword)" = 200
 finish
