@@ -13,6 +13,7 @@
 #include "gw-http/query.h"
 #include "gw-http/ratelimit.h"
 #include "lib/cluster.h"
+#include "lib/pgp.h"
 #include "lib/proto.h"
 #include "lib/tmpl.h"
 
@@ -144,6 +145,9 @@ void gw_respond_pooled(h2o_req_t *req, int status, const char *ctype, const void
 const char *gw_status_reason(int status);
 /* X-HKP-Results-Count: n */
 void gw_set_result_count(h2o_req_t *req, size_t n);
+/* X-OKS-Truncated: work-budget when a shard's work budget cut the answer (Response.truncated);
+ * returns r->truncated. */
+bool gw_set_truncated(h2o_req_t *req, const Oks__Response *r);
 /* True when the request's If-None-Match is etag (a non-empty quoted ETag). */
 bool gw_not_modified(h2o_req_t *req, const char *etag);
 void gw_count(gw *g, enum gw_op op, int status);
@@ -186,6 +190,16 @@ void gw_cache_forget(gw *g, const Oks__Response *added);
 int gw_pages_load(gw *g, const char *dir);
 int gw_pages_dump(const char *dir);
 void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
+/* Work bounds of the HTML pages, which render on the event loop: list items (user IDs,
+ * signatures, subkeys) of one key and of one index page, and key bytes shown armored on one key
+ * page (more: a download link instead). */
+#define GW_HTML_MAX_KEY_LINES 200
+#define GW_HTML_MAX_LINES 5000
+#define GW_HTML_MAX_ARMOR (256u << 10)
+/* Fills kt (an item of "keys") with k within *lines list items (lowered by those listed); a key
+ * listed in part gets "truncated" ("N more signatures, M more user IDs ..."). 0 or
+ * OKS_E_NOMEM. */
+int gw_page_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, size_t *lines);
 /* op=stats: the sync worker's partners and recent rounds (syncstats.c; the JSON form is in
  * json.h); nothing without it. */
 void gw_sync_stats_tmpl(const char *path, oks_tmpl *t);

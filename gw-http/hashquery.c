@@ -2,6 +2,10 @@
  * POST /pks/hashquery: the key fetch of SKS reconciliation. The body is a BE32 count, then per
  * hash BE32 16 and the 16-byte SKS hash; the answer is a BE32 count, then per key BE32 length
  * and the key's packets, then CRLF (the format SKS's recon partners send and expect).
+ * Work bounds: at most OKS_PROTO_MAX_ITEMS hashes, and a body of exactly that many entries (its
+ * size is checked before anything is read from it); the keys answered are bounded by the
+ * shards' read budget, a cut answer carrying X-OKS-Truncated (the partner fetches the rest
+ * later, as it does for any key missing from an answer).
  */
 #include "gw-http/gw.h"
 
@@ -18,6 +22,7 @@ static void on_hashes(h2o_req_t *req, void *data, Oks__Response *r, int status, 
         gw_error_from(req, r);
         return;
     }
+    gw_set_truncated(req, r);
     oks_buf out = OKS_BUF_INIT;
     oks_buf_put_be32(&out, (uint32_t)r->n_keys);
     for (size_t i = 0; i < r->n_keys; i++) {
@@ -43,8 +48,13 @@ int gw_on_hashquery(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     uint32_t n = oks_be32(p);
-    if (n > OKS_PROTO_MAX_ITEMS) {
+    if (n > OKS_PROTO_MAX_ITEMS || len > 4 + 20 * (size_t)OKS_PROTO_MAX_ITEMS) {
         gw_error(req, 413, "at most " OKS_PROTO_MAX_ITEMS_TEXT " hashes per hashquery");
+        return 0;
+    }
+    if (len != 4 + 20 * (size_t)n) {
+        gw_error(req, 400, "malformed hashquery: the body must hold exactly its count of hashes "
+                           "(BE32 16 + 16 bytes each)");
         return 0;
     }
     ProtobufCBinaryData *h = h2o_mem_alloc_pool(&req->pool, (n ? n : 1) * sizeof *h);

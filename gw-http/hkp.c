@@ -25,6 +25,7 @@ typedef struct lookup_ctx {
     gw_lookup l;
     gw_form form; /* released when the request dies */
     bool v6_ok;
+    bool truncated; /* a work budget cut the answer: marked, never cached */
     uint64_t tag; /* answer cache clock when the request was sent */
     Oks__GetByFingerprint gf;
 } lookup_ctx;
@@ -86,6 +87,8 @@ static void free_keys(oks_pgp_key **keys, size_t n)
 static void cache_store(h2o_req_t *req, const lookup_ctx *c, const char *ctype,
                         const oks_buf *body, const char *etag, size_t n, bool attachment)
 {
+    if (c->truncated)
+        return; /* the cache would drop the marker; a cut answer is not worth keeping */
     gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
                    .count = (uint32_t)n, .attachment = attachment};
     snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
@@ -145,9 +148,14 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
         gw_respond(req, 200, NULL, ctype, out.data, out.len);
         cache_store(req, c, ctype, &out, etag, n, true);
     } else {
+        /* the page renders on the event loop: a key too large to show is linked, not armored */
         oks_tmpl *t = oks_tmpl_new();
-        oks_armor_encode(bin.data, bin.len, &out);
-        oks_tmpl_set(t, "armor", (const char *)out.data, out.len);
+        if (bin.len > GW_HTML_MAX_ARMOR) {
+            oks_tmpl_setf(t, "too_large", "%zu", bin.len);
+        } else {
+            oks_armor_encode(bin.data, bin.len, &out);
+            oks_tmpl_set(t, "armor", (const char *)out.data, out.len);
+        }
         for (size_t i = 0; t && i < r->n_keys; i++) {
             oks_tmpl *kt = oks_tmpl_push(t, "keys");
             if (kt)
@@ -177,10 +185,14 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size
     }
     oks_tmpl *t = oks_tmpl_new();
     const char *search = gw_form_get(&c->form, "search", NULL);
-    bool ok = t && oks_tmpl_setf(t, "search", "%s", search ? search : "") == 0;
+    bool ok = t && oks_tmpl_setf(t, "search", "%s", search ? search : "") == 0 &&
+              (!c->truncated || oks_tmpl_set(t, "partial", "yes", 3) == 0);
+    size_t page = GW_HTML_MAX_LINES; /* the page's work bound, shared by its keys */
     for (size_t i = 0; ok && i < n; i++) {
         oks_tmpl *kt = oks_tmpl_push(t, "keys");
-        ok = kt && oks_keyctx_key(kt, keys[i], c->l.op == GW_OP_VINDEX) == 0;
+        size_t lines = page < GW_HTML_MAX_KEY_LINES ? page : GW_HTML_MAX_KEY_LINES, had = lines;
+        ok = kt && gw_page_key(kt, keys[i], c->l.op == GW_OP_VINDEX, &lines) == 0;
+        page -= had - lines;
     }
     if (!ok) {
         oks_tmpl_free(t);
@@ -204,6 +216,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         return;
     }
     size_t max = gw_thread_of(req)->g->conf.max_results;
+    c->truncated = gw_set_truncated(req, r);
     if (c->l.op == GW_OP_GET || c->l.op == GW_OP_HGET) {
         answer_get(req, c, r, max);
         return;

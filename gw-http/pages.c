@@ -2,10 +2,13 @@
  * HTML pages from templates: the built-in defaults below, each replaceable by NAME.html in the
  * directory [http] templates (`oks-gw-http dump-templates DIR` writes the defaults there as a
  * starting point), and the home page. Values are escaped by lib/tmpl, never here. The error
- * page is rendered by errors.c.
+ * page is rendered by errors.c. Pages are rendered on the gateway's event loop, so their work is
+ * bounded (GW_HTML_MAX_KEY_LINES, GW_HTML_MAX_LINES, GW_HTML_MAX_ARMOR in gw.h): a huge key is listed in part, with a
+ * note saying how much was left out, never rendered whole.
  */
 #include "gw-http/gw.h"
 
+#include "lib/keyctx.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -37,17 +40,24 @@ static const struct {
         "<p><a href=\"/pks/lookup?op=stats\">Statistics</a></p>\n" TAIL},
     [GW_PAGE_INDEX] = {"index",
         HEAD("Search results") "<h1>Search results for &quot;{{search}}&quot;</h1>\n"
+        "{{#partial}}<p><em>A part of the matches: the cluster's work budget ended the search "
+        "(make it more specific).</em></p>\n{{/partial}}"
         "{{#keys}}<hr>\n<pre>pub  {{algo}}{{bits}}/<a href=\"/pks/lookup?op=get&amp;search=0x{{fpr}}\">"
         "{{fpr}}</a> {{created}}{{#revoked}} <strong>revoked</strong>{{/revoked}}"
         "{{#expires}} expires {{expires}}{{/expires}}\n"
         "{{#uids}}uid  {{uid}}\n{{#sigs}}sig  {{issuer}} {{type}} {{#self}}self{{/self}} "
         "{{created}}\n{{/sigs}}{{/uids}}"
         "{{#subkeys}}sub  {{algo}}{{bits}}/{{fpr}} {{created}}{{#revoked}} revoked{{/revoked}}\n"
-        "{{/subkeys}}</pre>\n{{/keys}}" TAIL},
+        "{{/subkeys}}{{#truncated}}[truncated: {{truncated}} not shown; "
+        "<a href=\"/pks/lookup?op=get&amp;options=mr&amp;search=0x{{fpr}}\">the whole key</a>]\n"
+        "{{/truncated}}</pre>\n{{/keys}}" TAIL},
     [GW_PAGE_KEY] = {"key",
         HEAD("Public key") "<h1>Public key</h1>\n"
-        "{{#keys}}<p>Fingerprint: <code>{{fpr}}</code></p>\n{{/keys}}"
-        "<pre>\n{{armor}}</pre>\n" TAIL},
+        "{{#too_large}}<p>truncated: {{too_large}} bytes of keys, too many to show here; "
+        "download each key below.</p>\n{{/too_large}}"
+        "{{#keys}}<p>Fingerprint: <code>{{fpr}}</code>{{#too_large}} <a href=\"/pks/lookup?"
+        "op=get&amp;options=mr&amp;search=0x{{fpr}}\">download</a>{{/too_large}}</p>\n{{/keys}}"
+        "{{#armor}}<pre>\n{{armor}}</pre>\n{{/armor}}" TAIL},
     [GW_PAGE_STATS] = {"stats",
         HEAD("Statistics") "<h1>Statistics</h1>\n<p>Total number of keys: {{total}}</p>\n"
         "<table><tr><th>shard</th><th>up</th><th>keys</th><th>bytes</th><th>slots</th></tr>\n"
@@ -72,6 +82,26 @@ static const struct {
     [GW_PAGE_ERROR] = {"error",
         HEAD("Error") "<h1>{{status}} {{reason}}</h1>\n<p>{{message}}</p>\n" TAIL},
 };
+
+int gw_page_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, size_t *lines)
+{
+    oks_keyctx_omitted om = {0};
+    if (oks_keyctx_key_max(kt, k, sigs, lines, &om))
+        return OKS_E_NOMEM;
+    if (!om.uids && !om.sigs && !om.subkeys)
+        return 0;
+    char what[160];
+    size_t n = 0;
+    const struct {
+        size_t count;
+        const char *name;
+    } parts[3] = {{om.sigs, "signatures"}, {om.uids, "user IDs"}, {om.subkeys, "subkeys"}};
+    for (int i = 0; i < 3; i++)
+        if (parts[i].count && n < sizeof what)
+            n += (size_t)snprintf(what + n, sizeof what - n, "%s%zu more %s", n ? ", " : "",
+                                  parts[i].count, parts[i].name);
+    return oks_tmpl_setf(kt, "truncated", "%s", what);
+}
 
 int gw_pages_load(gw *g, const char *dir)
 {

@@ -79,6 +79,14 @@ void gw_set_result_count(h2o_req_t *req, size_t n)
                           "X-HKP-Results-Count", v, (size_t)l);
 }
 
+bool gw_set_truncated(h2o_req_t *req, const Oks__Response *r)
+{
+    if (r->truncated)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-oks-truncated"), 0,
+                              "X-OKS-Truncated", H2O_STRLIT("work-budget"));
+    return r->truncated;
+}
+
 bool gw_not_modified(h2o_req_t *req, const char *etag)
 {
     ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);

@@ -2,6 +2,7 @@
 #include "lib/keyctx.h"
 #include "lib/xalloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,27 +63,51 @@ static int sig_fields(oks_tmpl *st, const oks_pgp_key *k, const oks_pgp_sig *s)
     return 0;
 }
 
-int oks_keyctx_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs)
+int oks_keyctx_key_max(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, size_t *lines,
+                       oks_keyctx_omitted *om)
 {
     uint32_t exp = oks_pgp_key_expires(k);
     if (key_fields(kt, &k->primary) || (exp && oks_keyctx_date(kt, "expires", exp)) ||
         (oks_pgp_key_revoked(k) && oks_tmpl_set(kt, "revoked", "yes", 3)))
         return OKS_E_NOMEM;
     for (size_t u = 0; u < k->n_uids; u++) {
+        if (*lines == 0) {
+            om->uids++;
+            om->sigs += sigs ? k->uids[u].sigs.n : 0;
+            continue;
+        }
+        --*lines;
         oks_tmpl *ut = oks_tmpl_push(kt, "uids");
         if (!ut || set_uid(ut, &k->uids[u]))
             return OKS_E_NOMEM;
         for (size_t i = 0; sigs && i < k->uids[u].sigs.n; i++) {
+            if (*lines == 0) {
+                om->sigs += k->uids[u].sigs.n - i;
+                break;
+            }
+            --*lines;
             oks_tmpl *st = oks_tmpl_push(ut, "sigs");
             if (!st || sig_fields(st, k, &k->uids[u].sigs.v[i]))
                 return OKS_E_NOMEM;
         }
     }
     for (size_t s = 0; s < k->n_subkeys; s++) {
+        if (*lines == 0) {
+            om->subkeys += k->n_subkeys - s;
+            break;
+        }
+        --*lines;
         oks_tmpl *st = oks_tmpl_push(kt, "subkeys");
         if (!st || key_fields(st, &k->subkeys[s].key) ||
             (oks_pgp_subkey_revoked(k, &k->subkeys[s]) && oks_tmpl_set(st, "revoked", "yes", 3)))
             return OKS_E_NOMEM;
     }
     return 0;
+}
+
+int oks_keyctx_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs)
+{
+    size_t lines = SIZE_MAX;
+    oks_keyctx_omitted om = {0};
+    return oks_keyctx_key_max(kt, k, sigs, &lines, &om);
 }

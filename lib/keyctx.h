@@ -25,5 +25,14 @@ int oks_keyctx_hex(oks_tmpl *t, const char *name, const uint8_t *p, size_t n);
 /* Fills kt (one item of a "keys" list) with k as listed above; the user IDs' signatures only
  * when sigs. Returns 0, or OKS_E_NOMEM (kt then holds part of the key). */
 int oks_keyctx_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs);
+/* Items a bounded listing left out. */
+typedef struct oks_keyctx_omitted {
+    size_t uids, sigs, subkeys;
+} oks_keyctx_omitted;
+/* The same with a budget: at most *lines list items (user IDs, signatures, subkeys) are listed,
+ * *lines is lowered by those listed and om raised by those left out, so a page of several keys
+ * shares one budget. */
+int oks_keyctx_key_max(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, size_t *lines,
+                       oks_keyctx_omitted *om);
 
 #endif

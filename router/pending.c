@@ -52,6 +52,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
             add_failure(p, name, why, true);
     }
     m->total += r->total;
+    m->truncated = m->truncated || r->truncated; /* a shard's work budget cut its part */
     if (r->last_seq > m->last_seq)
         m->last_seq = r->last_seq;
     /* keys: deduplicated by fingerprint, limited */

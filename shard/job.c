@@ -107,8 +107,8 @@ void oks_shard_reply(void *push, oks_job *j, Oks__Response *r)
     oks_shard_response_release(r);
 }
 
-bool oks_job_expired(const oks_job *j, uint64_t now_ms)
+bool oks_job_expired(const oks_job *j, uint64_t now_ms, unsigned default_ms)
 {
-    uint32_t d = j->req->deadline_ms;
+    uint32_t d = j->req->deadline_ms ? j->req->deadline_ms : default_ms;
     return d && now_ms > j->received_ms && now_ms - j->received_ms > d;
 }

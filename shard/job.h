@@ -40,8 +40,10 @@ void oks_jobq_drain(oks_jobq *q);
 void oks_job_free(oks_job *j);
 /* True when the job's deadline (the request's deadline_ms, counted from when the shard received
  * it) has passed at now_ms: whoever sent it has stopped waiting, so it is answered
- * STATUS_TIMEOUT without being worked on. A request without a deadline never expires. */
-bool oks_job_expired(const oks_job *j, uint64_t now_ms);
+ * STATUS_TIMEOUT without being worked on. A request without a deadline (deadline_ms 0: "the
+ * receiver's default") has default_ms, the router's deadline, which is how long the router
+ * waits for it; default_ms 0: it never expires. */
+bool oks_job_expired(const oks_job *j, uint64_t now_ms, unsigned default_ms);
 
 /* Packs resp, sends [conn][rid][body] of job over push (the I/O thread's reply socket) and
  * releases resp with oks_shard_response_release. The job stays the caller's. */

@@ -18,6 +18,14 @@
  * microsecond): the intersection's work grows with the rarest word, and this bounds it even when
  * every word is common. */
 #define MAX_SEARCH_MOVES 100000
+/* Index entries one scan (key ID, e-mail, exact user ID) may look at, matching or not: with
+ * MAX_INTERNAL_MATCHES it bounds the work of a scan whatever the index holds. */
+#define MAX_SCAN_STEPS 100000
+/* Key bytes one answer may read and carry (lookups, searches, hash fetches, ListKeys pages), so
+ * that neither the work of a read nor the reply grows with the keys' sizes times the match
+ * limit; at most a quarter of [cluster] max_message_bytes, so the reply always fits. An answer
+ * holds at least one key whatever its size. */
+#define OKS_SHARD_READ_BYTES (16u << 20)
 /* Longest search text, in bytes. */
 #define OKS_SHARD_SEARCH_MAX_TEXT 1024
 /* Longest e-mail address of an e-mail search, in bytes. */
@@ -135,6 +143,7 @@ typedef struct fpr_set {
     uint8_t (*v)[33]; /* [0] = length, then bytes */
     size_t n, cap, max;
     bool nomem;       /* an entry could not be added: the set is incomplete */
+    bool cut;         /* a work budget or the match cap stopped the scan: there may be more */
 } fpr_set;
 
 /* Appends (O(1)); duplicates are removed once, by set_unique, before the set is answered. */
@@ -205,15 +214,37 @@ static void no_memory(oks_shard *sh, Oks__Response *r)
               sh->conf->shards[sh->self].name);
 }
 
-/* Runs an index scan into s; false (with r filled) when the store failed. */
+/* A work budget ran out before anything was found: a refusal that says so, never "not
+ * found". */
+static void over_budget(oks_shard *sh, Oks__Response *r, const char *why)
+{
+    set_error(r, OKS__STATUS__STATUS_TOO_LARGE, "shard %s: work budget: %s (narrow the request)",
+              sh->conf->shards[sh->self].name, why);
+}
+
+/* Key bytes one answer may read (OKS_SHARD_READ_BYTES, within the message cap). */
+static size_t read_budget(const oks_shard *sh)
+{
+    size_t cap = sh->conf->max_message_bytes / 4;
+    return cap && cap < OKS_SHARD_READ_BYTES ? cap : OKS_SHARD_READ_BYTES;
+}
+
+/* Runs an index scan into s (at most MAX_SCAN_STEPS entries looked at; s->cut when that or the
+ * match cap stopped it); false (with r filled) when the store failed. */
 static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool terminated,
                  fpr_set *s, Oks__Response *r)
 {
     oks_err e;
-    if (oks_store_scan(sh->store, kind, prefix, n, terminated, s->max, set_add, s, &e) < 0) {
+    int sr = oks_store_scan(sh->store, kind, prefix, n, terminated, s->max, MAX_SCAN_STEPS,
+                            set_add, s, &e);
+    if (sr == OKS_E_LIMIT)
+        s->cut = true;
+    else if (sr < 0) {
         storage_error(sh, r, "index scan", e.msg);
         return false;
     }
+    if (s->n >= s->max)
+        s->cut = true;
     if (s->nomem) {
         no_memory(sh, r);
         return false;
@@ -221,16 +252,23 @@ static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool
     return true;
 }
 
-/* Adds every key of the set to the response (up to limit); total = set size. A key that
- * cannot be read makes the whole answer an error. */
+/* Adds every key of the set to the response (up to limit, and up to the read budget: then
+ * truncated); total = set size. A key that cannot be read makes the whole answer an error. A
+ * set cut by a work budget is answered truncated, or, when it is empty, as a budget refusal. */
 static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
 {
     if (s->nomem) {
         no_memory(sh, r);
         return;
     }
+    if (s->cut && s->n == 0) {
+        over_budget(sh, r, "the index scan stopped before finding a match");
+        return;
+    }
     set_unique(s);
     r->total = (uint32_t)s->n;
+    r->truncated = s->cut;
+    size_t bytes = 0, budget = read_budget(sh);
     for (size_t i = 0; i < s->n && r->n_keys < limit; i++) {
         oks_store_record rec;
         oks_err e;
@@ -241,6 +279,12 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
         }
         if (found == 0)
             continue; /* deleted since the index scan */
+        if (r->n_keys > 0 && rec.key.len > budget - bytes) {
+            oks_store_record_release(&rec);
+            r->truncated = true; /* the read budget: the rest is not read */
+            break;
+        }
+        bytes += rec.key.len < budget - bytes ? rec.key.len : budget - bytes;
         int added = add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
         oks_store_record_release(&rec);
         if (added < 0) {
@@ -348,16 +392,18 @@ static bool search_words_all(oks_shard *sh, const char *t, size_t tl, fpr_set *s
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "search text has no words");
         return false;
     }
-    if (sr == OKS_E_LIMIT) {
+    if (sr == OKS_E_LIMIT && s->n == 0) {
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST,
                   "search too broad: its words share too few keys to be worth the work "
                   "(make it more specific)");
         return false;
     }
-    if (sr < 0) {
+    if (sr < 0 && sr != OKS_E_LIMIT) {
         storage_error(sh, r, "word search", e.msg);
         return false;
     }
+    /* the move budget after some matches, or the match cap: the keys found, marked as a part */
+    s->cut = sr == OKS_E_LIMIT || s->n >= s->max;
     return true;
 }
 
@@ -466,12 +512,20 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
 typedef struct list_ctx {
     Oks__Response *r;
     size_t limit;
+    size_t bytes, budget; /* key bytes taken, and the read budget */
     bool nomem;
 } list_ctx;
 
+/* One key of a ListKeys page; the page ends at its limit or when the next key would pass the
+ * read budget (then truncated: the client asks again after the last key). */
 static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, void *arg)
 {
     list_ctx *x = arg;
+    if (x->r->n_keys > 0 && rec->key.len > x->budget - x->bytes) {
+        x->r->truncated = true;
+        return 1;
+    }
+    x->bytes += rec->key.len < x->budget - x->bytes ? rec->key.len : x->budget - x->bytes;
     if (add_key(x->r, (oks_store_record *)rec, fpr, fl, false) < 0) {
         x->nomem = true;
         return 1;
@@ -538,7 +592,8 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
     case OKS__REQUEST__OP_LIST: {
         oks_err e;
         list_ctx x = {.r = r,
-                      .limit = req->list->limit ? req->list->limit : OKS_SHARD_PAGE_DEFAULT};
+                      .limit = req->list->limit ? req->list->limit : OKS_SHARD_PAGE_DEFAULT,
+                      .budget = read_budget(sh)};
         if (x.limit > OKS_PROTO_MAX_ITEMS)
             x.limit = OKS_PROTO_MAX_ITEMS;
         if (oks_store_each_key(sh->store, req->list->after.data, req->list->after.len, list_one,

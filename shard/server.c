@@ -37,7 +37,7 @@ static void *worker_main(void *arg)
     while ((j = oks_jobq_pop(w->q))) {
         Oks__Response r = OKS__RESPONSE__INIT;
         r.version = OKS_PROTO_VERSION;
-        if (oks_job_expired(j, oks_now_ms())) {
+        if (oks_job_expired(j, oks_now_ms(), w->sh->conf->router_deadline_ms)) {
             atomic_fetch_add(&w->sh->expired, 1);
             r.status = OKS__STATUS__STATUS_TIMEOUT;
             r.error = oks_xstrdup("the request's deadline passed while it waited in the shard's queue");

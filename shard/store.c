@@ -197,7 +197,8 @@ void oks_store_record_release(oks_store_record *rec)
 }
 
 int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix_len,
-                   bool terminated, size_t max, oks_store_fpr_fn fn, void *arg, oks_err *e)
+                   bool terminated, size_t max, size_t max_steps, oks_store_fpr_fn fn, void *arg,
+                   oks_err *e)
 {
     oks_buf p = OKS_BUF_INIT;
     oks_buf_putc(&p, (uint8_t)kind);
@@ -209,9 +210,15 @@ int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "scan");
     }
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
-    size_t found = 0;
+    size_t found = 0, steps = 0;
+    int rc = 0;
     for (leveldb_iter_seek(it, (char *)p.data, p.len); leveldb_iter_valid(it);
          leveldb_iter_next(it)) {
+        if (steps++ >= max_steps) {
+            rc = oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                             "index scan stopped after %zu entries (work budget)", max_steps);
+            break;
+        }
         size_t kl;
         const char *k = leveldb_iter_key(it, &kl);
         if (kl < p.len || memcmp(k, p.data, p.len) != 0)
@@ -237,7 +244,7 @@ int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix
     oks_buf_release(&p);
     if (err)
         return oks_ldb_error(e, err, "leveldb", "scan");
-    return 0;
+    return rc;
 }
 
 static int get_fpr_value(oks_store *s, const uint8_t *k, size_t kl, uint8_t out[32],

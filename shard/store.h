@@ -71,10 +71,13 @@ int oks_store_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_store_re
 void oks_store_record_release(oks_store_record *rec);
 
 /* Primary fingerprints whose index entries start with prefix (kind byte + bytes); calls fn for
- * each (fn returns non-zero to stop). At most max results. */
+ * each (fn returns non-zero to stop). At most max results. Work bound: after max_steps index
+ * entries looked at (matching or skipped) the scan stops with OKS_E_LIMIT, e saying so (the
+ * entries found until then were already passed to fn). */
 typedef int (*oks_store_fpr_fn)(const uint8_t *fpr, size_t len, void *arg);
 int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix_len,
-                   bool terminated, size_t max, oks_store_fpr_fn fn, void *arg, oks_err *e);
+                   bool terminated, size_t max, size_t max_steps, oks_store_fpr_fn fn, void *arg,
+                   oks_err *e);
 
 /* Search terms of one intersection: at most OKS_STORE_MAX_TERMS, each 1..OKS_STORE_MAX_TERM
  * bytes (longer words are not indexed whole anyway). */

@@ -26,10 +26,11 @@ static void a_job_expires_after_its_deadline_only(void **state)
 {
     (void)state;
     oks_job *j = job_with_deadline(1000, 50000);
-    assert_false(oks_job_expired(j, 50000));
-    assert_false(oks_job_expired(j, 51000)); /* exactly at the deadline: still wanted */
-    assert_true(oks_job_expired(j, 51001));
-    assert_false(oks_job_expired(j, 40000)); /* a clock that went back: not expired */
+    assert_false(oks_job_expired(j, 50000, 0));
+    assert_false(oks_job_expired(j, 51000, 0)); /* exactly at the deadline: still wanted */
+    assert_true(oks_job_expired(j, 51001, 0));
+    assert_false(oks_job_expired(j, 40000, 0)); /* a clock that went back: not expired */
+    assert_true(oks_job_expired(j, 51001, 5000)); /* its own deadline, not the default */
     oks_job_free(j);
 }
 
@@ -37,7 +38,17 @@ static void a_job_without_deadline_never_expires(void **state)
 {
     (void)state;
     oks_job *j = job_with_deadline(0, 1);
-    assert_false(oks_job_expired(j, UINT64_MAX));
+    assert_false(oks_job_expired(j, UINT64_MAX, 0));
+    oks_job_free(j);
+}
+
+/* deadline_ms 0 means the receiver's default: the router's deadline, after which nobody waits */
+static void a_job_without_deadline_takes_the_default(void **state)
+{
+    (void)state;
+    oks_job *j = job_with_deadline(0, 1000);
+    assert_false(oks_job_expired(j, 6000, 5000));
+    assert_true(oks_job_expired(j, 6001, 5000));
     oks_job_free(j);
 }
 
@@ -63,6 +74,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_job_expires_after_its_deadline_only),
         cmocka_unit_test(a_job_without_deadline_never_expires),
+        cmocka_unit_test(a_job_without_deadline_takes_the_default),
         cmocka_unit_test(queues_keep_order_and_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

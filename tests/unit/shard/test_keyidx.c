@@ -137,7 +137,7 @@ static size_t hits(oks_store *s, char kind, const char *text)
 {
     size_t n = 0;
     oks_err e;
-    assert_int_equal(oks_store_scan(s, kind, (const uint8_t *)text, strlen(text), true, 100, count,
+    assert_int_equal(oks_store_scan(s, kind, (const uint8_t *)text, strlen(text), true, 100, 1000, count,
                                     &n, &e),
                      0);
     return n;
@@ -232,7 +232,7 @@ static void update_removes_only_what_left_the_key(void **state)
     assert_int_equal(hits(s, 'e', mail), 0);
     assert_int_equal(hits(s, 'w', kept), 0);
     size_t ids = 0;
-    assert_int_equal(oks_store_scan(s, 'i', full->primary.keyid, 8, false, 10, count, &ids, &e), 0);
+    assert_int_equal(oks_store_scan(s, 'i', full->primary.keyid, 8, false, 10, 1000, count, &ids, &e), 0);
     assert_int_equal(ids, 0);
 
     oks_store_close(s);

@@ -2,7 +2,8 @@
  * that primary fingerprint and, when subkeys are asked for, the key with that subkey; and a
  * storage failure is answered as one: with one byte of a stored key flipped in its LevelDB table
  * file, lookups of that key by fingerprint, key ID and user ID words answer STATUS_INTERNAL with
- * LevelDB's reason and the shard's name, never "no matching key" and never the damaged bytes. */
+ * LevelDB's reason and the shard's name, never "no matching key" and never the damaged bytes;
+ * and the read budget cuts an answer with a mark (truncated), never silently. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,12 +232,96 @@ static void a_damaged_table_is_an_error_not_a_missing_key(void **state)
     close_store(f);
 }
 
+/* Stores every key of the keyring (all hold the words "debian" and "key"); returns how many. */
+static size_t store_keyring(fixture *f)
+{
+    oks_err e;
+    oks_slice k;
+    size_t off = 0, n = 0;
+    while (oks_pgp_split_next(f->file.data, f->file.len, &off, &k, &e) == 0 && k.len) {
+        oks_pgp_key *key;
+        oks_buf bytes = OKS_BUF_INIT;
+        uint8_t hash[16];
+        assert_int_equal(oks_pgp_key_parse(k.ptr, k.len, &f->sh.lim, OKS_PGP_TRUSTED, &key, &e), 0);
+        oks_pgp_key_serialize(key, &bytes);
+        oks_pgp_key_sks_hash(key, hash);
+        oks_store_change c = {.fpr = key->primary.fpr, .fpr_len = key->primary.fpr_len,
+                              .new_key = key, .new_key_bytes = bytes.data,
+                              .new_key_len = bytes.len, .new_hash = hash};
+        assert_int_equal(oks_store_apply(f->sh.store, &c, 1, true, &e), 0);
+        oks_pgp_key_free(key);
+        oks_buf_release(&bytes);
+        n++;
+    }
+    return n;
+}
+
+static void search_words(fixture *f, const char *text, Oks__Response *r)
+{
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__Search s = OKS__SEARCH__INIT;
+    q.op_case = OKS__REQUEST__OP_SEARCH;
+    q.search = &s;
+    s.text = (char *)text;
+    oks__response__init(r);
+    oks_shard_handle_read(&f->sh, &q, r);
+}
+
+static void list_keys(fixture *f, Oks__Response *r)
+{
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__ListKeys l = OKS__LIST_KEYS__INIT;
+    q.op_case = OKS__REQUEST__OP_LIST;
+    q.list = &l;
+    l.limit = 100;
+    oks__response__init(r);
+    oks_shard_handle_read(&f->sh, &q, r);
+}
+
+/* The read budget (a quarter of max_message_bytes, at most 16 MiB): a search or a ListKeys page
+ * whose keys pass it answers the keys read until then, at least one, marked truncated, with the
+ * full match count; within the budget the same requests answer every key, unmarked. */
+static void the_read_budget_cuts_answers_and_says_so(void **state)
+{
+    fixture *f = *state;
+    open_store(f);
+    size_t n = store_keyring(f);
+    assert_true(n > 2);
+    Oks__Response r;
+    search_words(f, "debian key", &r);
+    assert_int_equal(r.status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r.n_keys, n);
+    assert_int_equal(r.total, n);
+    assert_false(r.truncated);
+    oks_shard_response_release(&r);
+    list_keys(f, &r);
+    assert_int_equal(r.n_keys, n);
+    assert_false(r.truncated);
+    oks_shard_response_release(&r);
+
+    f->conf.max_message_bytes = 4 * 1024; /* a budget of 1 KiB: smaller than any key here */
+    search_words(f, "debian key", &r);
+    assert_int_equal(r.status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r.n_keys, 1);
+    assert_int_equal(r.total, n);
+    assert_true(r.truncated);
+    oks_shard_response_release(&r);
+    list_keys(f, &r);
+    assert_int_equal(r.status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r.n_keys, 1);
+    assert_true(r.truncated);
+    oks_shard_response_release(&r);
+    close_store(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             a_fingerprint_finds_its_primary_and_with_subkeys_its_subkeys_key, setup, teardown),
         cmocka_unit_test_setup_teardown(a_damaged_table_is_an_error_not_a_missing_key, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(the_read_budget_cuts_answers_and_says_so, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,16 +128,16 @@ static void key_ids_and_hash_index_find_the_primary(void **state)
     oks_err e;
     assert_int_equal(oks_store_apply(f->s, &c, 1, true, &e), 0);
     oks_buf got = OKS_BUF_INIT;
-    assert_int_equal(oks_store_scan(f->s, 'i', f->key->primary.keyid, 8, false, 10, collect, &got, &e), 0);
+    assert_int_equal(oks_store_scan(f->s, 'i', f->key->primary.keyid, 8, false, 10, 1000, collect, &got, &e), 0);
     assert_int_equal(got.len, f->key->primary.fpr_len);
     assert_memory_equal(got.data, f->key->primary.fpr, got.len);
     got.len = 0;
     /* 32-bit ID: the low half of the 64-bit key ID */
-    assert_int_equal(oks_store_scan(f->s, 's', f->key->primary.keyid + 4, 4, false, 10, collect, &got, &e), 0);
+    assert_int_equal(oks_store_scan(f->s, 's', f->key->primary.keyid + 4, 4, false, 10, 1000, collect, &got, &e), 0);
     assert_int_equal(got.len, f->key->primary.fpr_len);
     for (size_t i = 0; i < f->key->n_subkeys; i++) {
         got.len = 0;
-        assert_int_equal(oks_store_scan(f->s, 'i', f->key->subkeys[i].key.keyid, 8, false, 10,
+        assert_int_equal(oks_store_scan(f->s, 'i', f->key->subkeys[i].key.keyid, 8, false, 10, 1000,
                                         collect, &got, &e), 0);
         assert_int_equal(got.len, f->key->primary.fpr_len);
         assert_memory_equal(got.data, f->key->primary.fpr, got.len);
@@ -163,14 +163,19 @@ static void email_and_word_index_find_the_key(void **state)
             ml = oks_pgp_uid_email(f->key->uids[i].body, f->key->uids[i].len, mail, sizeof mail);
     assert_true(ml > 0);
     oks_buf got = OKS_BUF_INIT;
-    assert_int_equal(oks_store_scan(f->s, 'e', (uint8_t *)mail, ml, true, 10, collect, &got, &e), 0);
+    assert_int_equal(oks_store_scan(f->s, 'e', (uint8_t *)mail, ml, true, 10, 1000, collect, &got, &e), 0);
     assert_int_equal(got.len, f->key->primary.fpr_len);
     got.len = 0;
-    assert_int_equal(oks_store_scan(f->s, 'w', (uint8_t *)"debian", 6, true, 10, collect, &got, &e), 0);
+    assert_int_equal(oks_store_scan(f->s, 'w', (uint8_t *)"debian", 6, true, 10, 1000, collect, &got, &e), 0);
     assert_int_equal(got.len, f->key->primary.fpr_len);
     got.len = 0;
-    assert_int_equal(oks_store_scan(f->s, 'e', (uint8_t *)"nobody@example.org", 18, true, 10, collect,
+    assert_int_equal(oks_store_scan(f->s, 'e', (uint8_t *)"nobody@example.org", 18, true, 10, 1000, collect,
                                     &got, &e), 0);
+    assert_int_equal(got.len, 0);
+    /* the work budget: a scan that may look at no entry stops with OKS_E_LIMIT, not "none" */
+    assert_int_equal(oks_store_scan(f->s, 'w', (uint8_t *)"debian", 6, true, 10, 0, collect, &got,
+                                    &e), OKS_E_LIMIT);
+    assert_non_null(strstr(e.msg, "work budget"));
     assert_int_equal(got.len, 0);
     oks_buf_release(&got);
 }
@@ -191,8 +196,8 @@ static void delete_removes_key_and_every_index_entry(void **state)
     oks_store_record rec;
     assert_int_equal(oks_store_get(f->s, d.fpr, d.fpr_len, &rec, &e), 0);
     oks_buf got = OKS_BUF_INIT;
-    assert_int_equal(oks_store_scan(f->s, 'i', f->key->primary.keyid, 8, false, 10, collect, &got, &e), 0);
-    assert_int_equal(oks_store_scan(f->s, 'w', (uint8_t *)"debian", 6, true, 10, collect, &got, &e), 0);
+    assert_int_equal(oks_store_scan(f->s, 'i', f->key->primary.keyid, 8, false, 10, 1000, collect, &got, &e), 0);
+    assert_int_equal(oks_store_scan(f->s, 'w', (uint8_t *)"debian", 6, true, 10, 1000, collect, &got, &e), 0);
     assert_int_equal(got.len, 0);
     uint8_t fpr[32];
     size_t fl;
