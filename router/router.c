@@ -409,7 +409,7 @@ static void on_disconnect(oks_router *r, size_t si)
             finish(r, p);
         }
     }
-    oks_log(OKS_LOG_WARN, "router: shard %s (%s) disconnected; %zu unanswered requests failed",
+    oks_log(OKS_LOG_WARN, "router: shard %s disconnected (%s); %zu unanswered requests failed",
             r->conf->shards[si].name, r->conf->shards[si].endpoint, failed);
 }
 
