@@ -83,7 +83,8 @@ void oks_client_free(oks_client *c);
 /* Requests sent again to another router so far (failovers). */
 unsigned long oks_client_resent(const oks_client *c);
 /* Pipelined use: send with an id of the caller's choice, receive replies in any order. The
- * request goes out with version OKS_PROTO_VERSION whatever req->version holds. */
+ * request goes out with version OKS_PROTO_VERSION whatever req->version holds; at once when a
+ * router is connected, else from the next oks_client_recv on (which also sends again). */
 int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e);
 /* Waits up to timeout_ms (-1 = forever) for the next reply. OKS_E_TIMEOUT if none came. */
 int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeout_ms, oks_err *e);
