@@ -3,6 +3,11 @@
 #
 #   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
+#                          [--host NAME] [--bind ADDRESS]
+#                                               (--host: the host name or address routers and
+#                                               clients connect to, default 127.0.0.1; --bind:
+#                                               the address shards and the router bind, e.g.
+#                                               0.0.0.0, written as their bind settings)
 #                          [--http-opt KEY=VALUE]...   (more [http] settings, see docs/config.md)
 #                          [--shard-opt KEY=VALUE]...  (more [shard] settings, e.g.
 #                                               table_reads=mmap; also taken from the
@@ -33,7 +38,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
-DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD=
+DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD= EP_HOST=127.0.0.1 BIND_ADDR=
 HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=()
 read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
@@ -48,6 +53,8 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS=$2; shift 2 ;;
     --deadline-ms) DEADLINE=$2; shift 2 ;;
     --wkd-domains) WKD=$2; shift 2 ;;
+    --host) EP_HOST=$2; shift 2 ;;
+    --bind) BIND_ADDR=$2; shift 2 ;;
     --http-opt) HTTP_OPTS+=("$2"); shift 2 ;;
     --shard-opt) SHARD_OPTS+=("$2"); shift 2 ;;
     --mail-pop3) MAIL_POP3=$2; shift 2 ;;
@@ -81,25 +88,29 @@ setting() {
 }
 
 write_conf() {
-  local n=${SHARDS:-2} i lo hi per
+  local n=${SHARDS:-2} i lo hi per rport port
   [ "$n" -ge 1 ] && [ "$n" -le 256 ] || { echo "local.sh: --shards must be 1..256" >&2; exit 2; }
   per=$((SLOTS / n))
   {
     echo "; written by deploy/local.sh"
     echo "[cluster]"
     echo "slots = $SLOTS"
-    echo "routers = tcp://127.0.0.1:$(port_for 0)"
+    rport=$(port_for 0)
+    echo "routers = tcp://$EP_HOST:$rport"
     for i in $(seq 0 $((n - 1))); do
       lo=$((i * per)); hi=$(((i + 1) * per - 1)); [ "$i" -eq $((n - 1)) ] && hi=$((SLOTS - 1))
+      port=$(port_for $((i + 1)))
       echo
       echo "[shard.s$i]"
-      echo "endpoint = tcp://127.0.0.1:$(port_for $((i + 1)))"
+      echo "endpoint = tcp://$EP_HOST:$port"
       echo "data = $DIR/data/s$i"
       echo "slots = $lo-$hi"
+      [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$port"
     done
     echo
     echo "[router]"
     echo "deadline_ms = $DEADLINE"
+    [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$rport"
     echo
     echo "[shard]"
     setting workers "$WORKERS" ${SHARD_OPTS[@]+"${SHARD_OPTS[@]}"}

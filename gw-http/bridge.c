@@ -7,6 +7,10 @@
  * orphaned (its req cleared through a holder in the request's pool) and still counts against the
  * client's requests in flight, so resetting streams cannot put more work on the cluster than
  * waiting for the answers would (the HTTP/2 rapid-reset attack).
+ * The DEALER connects to every router (lib/proto.h, "client of the routers"): a request whose
+ * router's connection dropped, or that got no answer within its per-try timeout, is sent again
+ * under the same id until its deadline; a request made while no router is connected waits for
+ * one until its deadline.
  */
 #include "gw-http/gw.h"
 #include "lib/xalloc.h"
@@ -29,6 +33,9 @@ static bool finish_ref(gw_ref *r)
         *slot = NULL;
     if (h2o_timeout_is_linked(&r->tmo))
         h2o_timeout_unlink(&r->tmo);
+    if (h2o_timeout_is_linked(&r->retry))
+        h2o_timeout_unlink(&r->retry);
+    oks_buf_release(&r->body);
     if (r->ticket)
         gw_conns_inflight_release(r->ticket);
     if (!r->req)
@@ -114,6 +121,49 @@ static void on_drain_timer(h2o_timeout_entry_t *entry)
     drain(t);
 }
 
+/* Sends r (again); links its next try: the per-try timeout while another router may answer,
+ * or a short wait when no router is connected. */
+static void send_ref(gw_ref *r)
+{
+    gw_thread *t = r->t;
+    oks_slice parts[2] = {oks_slice_of(&r->id, sizeof r->id), oks_slice_of(r->body.data,
+                                                                           r->body.len)};
+    if (h2o_timeout_is_linked(&r->retry))
+        h2o_timeout_unlink(&r->retry);
+    if (oks_zsend(t->dealer, parts, 2, ZMQ_DONTWAIT) != 0) {
+        h2o_timeout_link(t->ctx.loop, &t->wait_tmo, &r->retry);
+        return;
+    }
+    if (r->tries++)
+        atomic_fetch_add(&t->g->metrics.router_resent, 1);
+    if (r->tries < t->g->cluster.n_routers)
+        h2o_timeout_link(t->ctx.loop, &t->try_tmo, &r->retry);
+    /* a send can consume the descriptor's edge while replies are queued: drain soon */
+    if (!h2o_timeout_is_linked(&t->drain_entry))
+        h2o_timeout_link(t->ctx.loop, &t->ctx.zero_timeout, &t->drain_entry);
+}
+
+static void on_retry(h2o_timeout_entry_t *entry)
+{
+    send_ref(H2O_STRUCT_FROM_MEMBER(gw_ref, retry, entry));
+}
+
+/* A router's connection dropped: what it was asked will not be answered by it. Every request
+ * out is sent again (the DEALER only uses connected routers; answers are matched by id, a
+ * second one is dropped). */
+static void on_zmon_ready(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    gw_thread *t = sock->data;
+    if (!oks_client_monitor_disconnected(t->zmon))
+        return;
+    for (size_t i = 0; i < GW_MAX_INFLIGHT; i++) {
+        gw_ref *r = t->table[i];
+        if (r && r->tries <= t->g->cluster.n_routers + 1)
+            send_ref(r);
+    }
+}
+
 static void on_deadline(h2o_timeout_entry_t *entry)
 {
     gw_ref *r = H2O_STRUCT_FROM_MEMBER(gw_ref, tmo, entry);
@@ -128,15 +178,27 @@ int gw_bridge_start(gw_thread *t)
     if (!t->dealer)
         return -1;
     oks_zsock_defaults(t->dealer, t->g->cluster.max_message_bytes);
-    if (zmq_connect(t->dealer, t->g->cluster.routers[0]) != 0)
+    oks_err e;
+    if (oks_client_connect_routers(t->dealer, (const char(*)[256])t->g->cluster.routers,
+                                   t->g->cluster.n_routers, &e) != 0) {
+        oks_error("%s", e.msg);
         return -1;
+    }
     int zfd;
     size_t sz = sizeof zfd;
     zmq_getsockopt(t->dealer, ZMQ_FD, &zfd, &sz);
     t->zsock = h2o_evloop_socket_create(t->ctx.loop, dup(zfd), H2O_SOCKET_FLAG_DONT_READ);
     t->zsock->data = t;
     h2o_socket_read_start(t->zsock, on_zmq_ready);
+    t->zmon = oks_client_monitor_new(t->g->zctx, t->dealer);
+    if (t->zmon && zmq_getsockopt(t->zmon, ZMQ_FD, &zfd, &sz) == 0) {
+        t->zmon_sock = h2o_evloop_socket_create(t->ctx.loop, dup(zfd), H2O_SOCKET_FLAG_DONT_READ);
+        t->zmon_sock->data = t;
+        h2o_socket_read_start(t->zmon_sock, on_zmon_ready);
+    }
     h2o_timeout_init(t->ctx.loop, &t->deadline, t->g->conf.deadline_ms);
+    h2o_timeout_init(t->ctx.loop, &t->try_tmo, oks_client_try_ms(t->g->conf.deadline_ms));
+    h2o_timeout_init(t->ctx.loop, &t->wait_tmo, 100);
     t->drain_entry.cb = on_drain_timer;
     t->next_id = 1;
     return 0;
@@ -175,24 +237,15 @@ int gw_call(h2o_req_t *req, Oks__Request *q, gw_cont cb, void *data)
     r->data = data;
     r->t = t;
     q->version = OKS_PROTO_VERSION;
-    q->deadline_ms = t->g->conf.deadline_ms > 200 ? t->g->conf.deadline_ms - 100 : 100;
-    oks_buf b = OKS_BUF_INIT;
-    oks_proto_pack_request(q, &b);
-    oks_slice parts[2] = {oks_slice_of(&id, sizeof id), oks_slice_of(b.data, b.len)};
-    int rc = oks_zsend(t->dealer, parts, 2, ZMQ_DONTWAIT);
-    oks_buf_release(&b);
-    if (rc != 0) {
-        finish_ref(r);
-        free(r);
-        gw_error(req, 503, "the cluster is unavailable");
-        return -1;
-    }
+    if (!q->deadline_ms || q->deadline_ms > t->g->conf.deadline_ms)
+        q->deadline_ms = t->g->conf.deadline_ms > 200 ? t->g->conf.deadline_ms - 100 : 100;
+    r->body = (oks_buf)OKS_BUF_INIT;
+    oks_proto_pack_request(q, &r->body);
+    r->retry.cb = on_retry;
     t->table[id % GW_MAX_INFLIGHT] = r;
     r->sent_us = oks_now_us();
     r->tmo.cb = on_deadline;
     h2o_timeout_link(t->ctx.loop, &t->deadline, &r->tmo);
-    /* a send can consume the descriptor's edge while replies are queued: drain soon */
-    if (!h2o_timeout_is_linked(&t->drain_entry))
-        h2o_timeout_link(t->ctx.loop, &t->ctx.zero_timeout, &t->drain_entry);
+    send_ref(r);
     return 0;
 }

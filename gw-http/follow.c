@@ -70,8 +70,7 @@ static void *follow_main(void *arg)
 {
     gw_follow *f = arg;
     oks_err e;
-    oks_client *cl = oks_client_new(f->zctx, f->cluster->routers[0],
-                                    f->cluster->max_message_bytes, &e);
+    oks_client *cl = oks_client_new_routers(f->zctx, f->cluster, &e);
     if (!cl) {
         oks_error("answer cache: cannot connect to the router: %s; cache off", e.msg);
         return NULL;

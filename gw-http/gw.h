@@ -61,6 +61,10 @@ typedef struct gw_metrics {
     atomic_ulong keys_added, keys_updated, keys_unchanged, keys_rejected;
     atomic_ulong accept_errors; /* accept() failed for want of descriptors or memory */
     atomic_ulong orphaned;      /* cluster requests whose HTTP request went away first */
+    atomic_ulong router_resent; /* cluster requests sent again after their router failed */
+    /* the last /pks/health answer: 0 none (or no router answered), 1 slots uncovered, 2 ready */
+    atomic_int cluster_state;
+    atomic_ulong cluster_shards_down, cluster_slots_uncovered;
 } gw_metrics;
 
 enum gw_page { GW_PAGE_HOME, GW_PAGE_INDEX, GW_PAGE_KEY, GW_PAGE_STATS, GW_PAGE_UPLOAD,
@@ -84,6 +88,9 @@ typedef struct gw_ref {
     uint64_t sent_us;
     h2o_timeout_entry_t tmo;
     gw_thread *t;
+    oks_buf body;              /* the packed request, sent again if its router fails */
+    h2o_timeout_entry_t retry; /* in try_tmo (sent) or wait_tmo (no router connected) */
+    unsigned tries;
 } gw_ref;
 
 struct gw_thread {
@@ -95,9 +102,9 @@ struct gw_thread {
     h2o_socket_t *listener, *listener_tls;
     h2o_timeout_t pause;            /* how long listeners rest when no connection can be taken */
     h2o_timeout_entry_t pause_entry;
-    void *dealer;
-    h2o_socket_t *zsock;
-    h2o_timeout_t deadline;
+    void *dealer, *zmon; /* DEALER to every router; its disconnect events */
+    h2o_socket_t *zsock, *zmon_sock;
+    h2o_timeout_t deadline, try_tmo, wait_tmo;
     h2o_timeout_entry_t drain_entry;
     gw_ref *table[GW_MAX_INFLIGHT];
     uint64_t next_id;

@@ -1,25 +1,124 @@
-/* /pks/health for load balancers: 200 "ok" when the router answers that every shard is up,
- * 503 otherwise. */
+/* Health for load balancers and monitoring.
+ *
+ * /pks/health/live is liveness: 200 "live" when this gateway runs and a router answers (with
+ * whatever status: shards being down does not make the gateway useless, it still serves the
+ * other shards' keys), 503 when no router answers. Load balancers check this one.
+ *
+ * /pks/health is readiness, a JSON document: whether every slot has a shard that answers, the
+ * shards that do not, and the slot ranges left without one; 200 when every slot is covered,
+ * 503 otherwise. The last figures are also in /metrics (oks_cluster_*). */
 #include "gw-http/gw.h"
 
-static void on_health(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+#include "lib/json.h"
+#include "lib/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The router is asked with this deadline for liveness: any answer will do. */
+#define GW_LIVE_DEADLINE_MS 1000
+
+/* Slots whose shard is in down[] as "a-b,c" into out; returns how many. */
+static unsigned uncovered(const oks_cluster *c, const bool *down, oks_buf *out)
+{
+    unsigned n = 0;
+    for (unsigned s = 0; s < c->n_slots;) {
+        if (!down[c->slot_owner[s]]) {
+            s++;
+            continue;
+        }
+        unsigned e = s;
+        while (e + 1 < c->n_slots && down[c->slot_owner[e + 1]])
+            e++;
+        if (s == e)
+            oks_buf_printf(out, "%s%u", out->len ? "," : "", s);
+        else
+            oks_buf_printf(out, "%s%u-%u", out->len ? "," : "", s, e);
+        n += e - s + 1;
+        s = e + 1;
+    }
+    return n;
+}
+
+static void on_ready(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
+{
+    (void)data;
+    gw *g = gw_thread_of(req)->g;
+    if (!r) {
+        atomic_store(&g->metrics.cluster_state, 0);
+        gw_error(req, status, why);
+        return;
+    }
+    const oks_cluster *c = &g->cluster;
+    bool *down = oks_xcalloc(c->n_shards ? c->n_shards : 1, sizeof *down);
+    json_t *names = json_array();
+    size_t n_down = 0;
+    for (size_t i = 0; i < r->n_failed_shards; i++) {
+        int k = oks_cluster_shard_index(c, r->failed_shards[i]);
+        if (k < 0 || down[k])
+            continue;
+        down[k] = true;
+        n_down++;
+        json_array_append_new(names, oks_json_cstr(r->failed_shards[i]));
+    }
+    oks_buf ranges = OKS_BUF_INIT;
+    unsigned n_unc = uncovered(c, down, &ranges);
+    if (r->status != OKS__STATUS__STATUS_OK && n_down == 0) {
+        /* the router could not say which shards: count nothing as covered */
+        oks_buf_release(&ranges);
+        oks_buf_printf(&ranges, "0-%u", c->n_slots - 1);
+        n_unc = c->n_slots;
+    }
+    bool ready = n_unc == 0;
+    atomic_store(&g->metrics.cluster_state, ready ? 2 : 1);
+    atomic_store(&g->metrics.cluster_shards_down, n_down);
+    atomic_store(&g->metrics.cluster_slots_uncovered, n_unc);
+    json_t *o = json_object();
+    json_object_set_new(o, "live", json_true());
+    json_object_set_new(o, "ready", json_boolean(ready));
+    json_object_set_new(o, "slots", oks_json_uint(c->n_slots));
+    json_object_set_new(o, "slots_uncovered", oks_json_uint(n_unc));
+    json_object_set_new(o, "uncovered_ranges", oks_json_text(ranges.len ? (const char *)ranges.data : "", ranges.len));
+    json_object_set_new(o, "shards", oks_json_uint(c->n_shards));
+    json_object_set_new(o, "shards_down", names);
+    if (r->status != OKS__STATUS__STATUS_OK && r->error && *r->error)
+        json_object_set_new(o, "error", oks_json_cstr(r->error));
+    oks_buf body = OKS_BUF_INIT;
+    if (oks_json_dump(o, &body, true) == 0)
+        gw_respond(req, ready ? 200 : 503, NULL, "application/json", body.data, body.len);
+    else
+        gw_error(req, 503, "out of memory");
+    json_decref(o);
+    oks_buf_release(&body);
+    oks_buf_release(&ranges);
+    free(down);
+}
+
+static void on_live(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
 {
     (void)data;
     if (!r)
         gw_error(req, status, why);
-    else if (r->status != OKS__STATUS__STATUS_OK)
-        gw_error(req, 503, *r->error ? r->error : "a shard is unavailable");
     else
-        gw_respond(req, 200, NULL, "text/plain", "ok\n", 3);
+        gw_respond(req, 200, NULL, "text/plain", "live\n", 5);
 }
 
 int gw_on_health(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    static const char live[] = "/pks/health/live";
+    bool is_live = req->path_normalized.len == sizeof live - 1 &&
+                   memcmp(req->path_normalized.base, live, sizeof live - 1) == 0;
+    if (!is_live && req->path_normalized.len != sizeof "/pks/health" - 1) {
+        gw_error(req, 404, "no such page");
+        return 0;
+    }
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__Health h = OKS__HEALTH__INIT;
     q.op_case = OKS__REQUEST__OP_HEALTH;
     q.health = &h;
-    gw_call(req, &q, on_health, NULL);
+    if (is_live)
+        q.deadline_ms = GW_LIVE_DEADLINE_MS;
+    gw_call(req, &q, is_live ? on_live : on_ready, NULL);
     return 0;
 }

@@ -16,8 +16,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: oks-gw-http -c CONFIG [--listen HOST:PORT] [--log FILE] [--log-level L]\n"
                "\n"
-               "Serves HKP (/pks/lookup, /pks/add, /pks/hashquery), /pks/health and /metrics,\n"
-               "talking to the router of CONFIG. Settings come from the [http] section:\n"
+               "Serves HKP (/pks/lookup, /pks/add, /pks/hashquery), /pks/health (readiness),\n"
+               "/pks/health/live (liveness) and /metrics, talking to every router of CONFIG\n"
+               "([cluster] routers, failing over). Settings come from the [http] section:\n"
                "listen (127.0.0.1:11371), threads (2), max_body (5242880 bytes; 413 above),\n"
                "max_url (8192 bytes; 414 above), max_keys_per_upload (100; 413 above),\n"
                "deadline_ms (router deadline + 500; 503 with Retry-After above), max_results\n"

@@ -77,6 +77,25 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req)
                        atomic_load(&m->accept_errors), gw_conns_refused_inflight(g->conns),
                        atomic_load(&m->orphaned));
     }
+    int cs = atomic_load(&g->metrics.cluster_state);
+    oks_buf_printf(&out,
+                   "# HELP oks_router_resent_total Cluster requests sent again to another router "
+                   "after theirs failed.\n# TYPE oks_router_resent_total counter\n"
+                   "oks_router_resent_total %lu\n"
+                   "# HELP oks_cluster_ready 1 when the last /pks/health found a shard for every "
+                   "slot, 0 when not, -1 when no router answered it (or none ran yet).\n"
+                   "# TYPE oks_cluster_ready gauge\noks_cluster_ready %d\n",
+                   atomic_load(&m->router_resent), cs == 2 ? 1 : cs == 1 ? 0 : -1);
+    if (cs)
+        oks_buf_printf(&out,
+                       "# HELP oks_cluster_shards_down Shards that did not answer the last "
+                       "/pks/health.\n# TYPE oks_cluster_shards_down gauge\n"
+                       "oks_cluster_shards_down %lu\n"
+                       "# HELP oks_cluster_slots_uncovered Slots without an answering shard at "
+                       "the last /pks/health.\n# TYPE oks_cluster_slots_uncovered gauge\n"
+                       "oks_cluster_slots_uncovered %lu\n",
+                       atomic_load(&m->cluster_shards_down),
+                       atomic_load(&m->cluster_slots_uncovered));
     if (g->cache) {
         gw_cache_counters cc;
         gw_cache_counters_get(g->cache, &cc);

@@ -156,7 +156,8 @@ enum gw_op gw_request_op(const char *path, size_t path_len, const char *query, s
         enum gw_op op;
     } paths[] = {{"/pks/add", GW_OP_ADD},
                  {"/pks/hashquery", GW_OP_HASHQUERY},
-                 {"/pks/health", GW_OP_HEALTH}};
+                 {"/pks/health", GW_OP_HEALTH},
+                 {"/pks/health/live", GW_OP_HEALTH}};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (path_len == strlen(paths[i].path) && memcmp(path, paths[i].path, path_len) == 0)
             return paths[i].op;

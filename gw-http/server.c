@@ -115,7 +115,7 @@ static void *thread_main(void *arg)
     t->actx.ctx = &t->ctx;
     t->actx.hosts = t->g->h2o.hosts;
     if (gw_bridge_start(t) != 0) {
-        oks_error("cannot connect to the router %s", t->g->cluster.routers[0]);
+        oks_error("cannot connect to the routers");
         t->g->stop = 1;
         return NULL;
     }
@@ -362,10 +362,10 @@ int gw_run(gw *g, oks_err *e)
             return r;
         }
     }
-    oks_info("HTTP gateway on %s:%d%s%s with %u threads, router %s, answer cache %zu MiB",
-             g->conf.listen_host, g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
+    oks_info("HTTP gateway on %s:%d%s%s with %u threads, routers %s (%zu in all), answer cache "
+             "%zu MiB", g->conf.listen_host, g->conf.listen_port, g->ssl_ctx ? ", hkps on " : "",
              g->ssl_ctx ? g->conf.tls_host : "", g->conf.threads, g->cluster.routers[0],
-             g->conf.cache_bytes >> 20);
+             g->cluster.n_routers, g->conf.cache_bytes >> 20);
     oks_notify_ready();
     for (unsigned i = 0; i < g->conf.threads; i++)
         pthread_join(g->threads[i].tid, NULL);

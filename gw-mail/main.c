@@ -150,7 +150,7 @@ int main(int argc, char **argv)
         return 1;
     }
     void *zctx = zmq_ctx_new();
-    x.client = oks_client_new(zctx, cl.routers[0], cl.max_message_bytes, &e);
+    x.client = oks_client_new_routers(zctx, &cl, &e);
     if (x.client == NULL) {
         oks_error("router: %s", oks_err_format(&e, msg, sizeof msg));
         return 1;

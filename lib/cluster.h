@@ -26,7 +26,9 @@
 
 typedef struct oks_shard_conf {
     char name[64];
-    char endpoint[256];  /* ZeroMQ endpoint the shard binds, routers connect */
+    char endpoint[256];  /* ZeroMQ endpoint routers connect to (the shard binds it too, unless
+                            bind is set) */
+    char bind[256];      /* ZeroMQ endpoint the shard binds; "" = endpoint */
     char data_dir[512];
     char *slot_spec;     /* as written, e.g. "0-1023,2048" (owned) */
 } oks_shard_conf;
@@ -36,12 +38,13 @@ typedef struct oks_cluster {
     uint16_t *slot_owner;  /* n_slots entries: index into shards */
     oks_shard_conf shards[OKS_MAX_SHARDS];
     size_t n_shards;
-    char routers[OKS_MAX_ROUTERS][256]; /* [cluster] routers; clients use routers[0] */
+    char routers[OKS_MAX_ROUTERS][256]; /* [cluster] routers; clients use all of them */
     size_t n_routers;
     uint8_t digest[32];
     size_t max_message_bytes;     /* [cluster]: any ZeroMQ message */
     /* [router] */
     unsigned router_deadline_ms;
+    char router_bind[256];        /* frontend a router binds; "" = routers[0] */
     unsigned router_max_results;  /* fan-out results after merge */
     /* [shard] */
     unsigned shard_workers;       /* reader/verifier threads per shard; 0 = number of CPUs */

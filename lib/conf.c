@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #define MAX_LINE 4096 /* bytes of one line, newline included */
+#define SHARD_KEYS 4  /* keys of a [shard.NAME] section */
 
 /* ---- one value --------------------------------------------------------------------------- */
 
@@ -152,15 +153,30 @@ static int set_enum(const oks_conf_entry *e, void *field, const char *v, char *w
     return why_set(why, n, OKS_E_FORMAT, "'%s' is not one of %s", v, all);
 }
 
-static bool zmq_endpoint_ok(const char *w)
+/* A ZeroMQ endpoint: tcp://HOST:PORT (HOST a name or an address, [IPv6] bracketed; "*" only
+ * where it is bound), ipc://PATH or inproc://NAME. Returns 0 or writes the reason. */
+static int zmq_endpoint_check(const char *w, bool bind, char *why, size_t n)
 {
     static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
     for (size_t i = 0; i < 3; i++) {
         size_t l = strlen(schemes[i]);
-        if (strncmp(w, schemes[i], l) == 0 && w[l])
-            return true;
+        if (strncmp(w, schemes[i], l) || !w[l])
+            continue;
+        if (i > 0)
+            return 0;
+        char host[256];
+        unsigned port;
+        oks_err e;
+        if (oks_hostport_split(w + l, host, sizeof host, &port, &e))
+            return why_set(why, n, OKS_E_FORMAT, "'%s' is not tcp://HOST:PORT: %s", w, e.msg);
+        if (!bind && strcmp(host, "*") == 0)
+            return why_set(why, n, OKS_E_FORMAT,
+                           "'%s': '*' can be bound, not connected to (name the host; a "
+                           "shard binds its own bind endpoint)", w);
+        return 0;
     }
-    return false;
+    return why_set(why, n, OKS_E_FORMAT,
+                   "'%s' is not a ZeroMQ endpoint (tcp://, ipc://, inproc://)", w);
 }
 
 /* LIST and ZMQ_LIST: words separated by spaces or commas. */
@@ -187,9 +203,9 @@ static int set_list(const oks_conf_entry *e, void *field, const char *v, char *w
         p += len;
         if (zmq) {
             char (*routers)[256] = field;
-            if (!zmq_endpoint_ok(w))
-                return why_set(why, n, OKS_E_FORMAT,
-                               "'%s' is not a ZeroMQ endpoint (tcp://, ipc://, inproc://)", w);
+            int r = zmq_endpoint_check(w, false, why, n);
+            if (r)
+                return r;
             if (count == cap)
                 return why_set(why, n, OKS_E_LIMIT, "more than %zu endpoints", cap);
             if (len >= sizeof routers[0])
@@ -230,10 +246,10 @@ int oks_conf_set(const oks_conf_entry *e, void *base, const char *v, char *why, 
     case OKS_CONF_HOSTPORT: return set_hostport(field, v, why, n);
     case OKS_CONF_ENUM: return set_enum(e, field, v, why, n);
     case OKS_CONF_ZMQ:
-        if (*v && !zmq_endpoint_ok(v))
-            return why_set(why, n, OKS_E_FORMAT,
-                           "'%s' is not a ZeroMQ endpoint (tcp://, ipc://, inproc://)", v);
-        return set_string(e, field, v, why, n);
+    case OKS_CONF_ZMQ_BIND: {
+        int r = *v ? zmq_endpoint_check(v, e->type == OKS_CONF_ZMQ_BIND, why, n) : 0;
+        return r ? r : set_string(e, field, v, why, n);
+    }
     case OKS_CONF_LIST:
     case OKS_CONF_ZMQ_LIST: return set_list(e, field, v, why, n);
     case OKS_CONF_SLOTS: return set_slots(field, v, why, n);
@@ -257,7 +273,7 @@ typedef struct parse_ctx {
     const oks_conf_entry *table;
     size_t n_table;
     int *set_line;           /* per table entry: line it was set on (global sections) */
-    int shard_lines[OKS_MAX_SHARDS][3]; /* per [shard.NAME] key: line it was set on */
+    int shard_lines[OKS_MAX_SHARDS][SHARD_KEYS]; /* per [shard.NAME] key: line it was set on */
     int err_line;            /* first error (0: none) */
     int err_code;
     char err[200];
@@ -436,7 +452,7 @@ static void check_pairs(parse_ctx *x)
     for (size_t i = 0; i < x->c->n_shards; i++) {
         const oks_shard_conf *s = &x->c->shards[i];
         int first = 0;
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < SHARD_KEYS; k++)
             if (x->shard_lines[i][k] && (!first || x->shard_lines[i][k] < first))
                 first = x->shard_lines[i][k];
         if (!s->endpoint[0] || !s->slot_spec)

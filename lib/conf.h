@@ -31,7 +31,10 @@ typedef enum oks_conf_type {
     OKS_CONF_ENUM,     /* one of names[]; int field = its index */
     OKS_CONF_LIST,     /* words separated by spaces or commas; stored space-separated in a
                           char[] field */
-    OKS_CONF_ZMQ,      /* a ZeroMQ endpoint (tcp://, ipc://, inproc://); char[] field */
+    OKS_CONF_ZMQ,      /* a ZeroMQ endpoint to connect to (tcp://HOST:PORT with HOST a name
+                          or an address, ipc://, inproc://); char[] field */
+    OKS_CONF_ZMQ_BIND, /* a ZeroMQ endpoint to bind (tcp://ADDRESS:PORT where ADDRESS may also
+                          be an interface name or '*', ipc://, inproc://); char[] field */
     OKS_CONF_ZMQ_LIST, /* ZeroMQ endpoints, like LIST: the cluster's routers array */
     OKS_CONF_SLOTS,    /* a slot list "a-b,c,...": owned char * field */
     OKS_CONF_NETS,     /* addresses or CIDR networks ("any" = all), like LIST; char[] field */

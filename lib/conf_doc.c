@@ -43,6 +43,7 @@ static const char *type_name(const oks_conf_entry *e, const char *sep, char *buf
     case OKS_CONF_LIST: return "list";
     case OKS_CONF_NETS: return "networks";
     case OKS_CONF_ZMQ: return "ZeroMQ endpoint";
+    case OKS_CONF_ZMQ_BIND: return "ZeroMQ endpoint to bind";
     case OKS_CONF_ZMQ_LIST: return "list of ZeroMQ endpoints";
     case OKS_CONF_SLOTS: return "slot list";
     }
@@ -73,7 +74,7 @@ static void print_bounds(FILE *out, const oks_conf_entry *e)
     else if (e->type == OKS_CONF_DECIMAL)
         fprintf(out, "%.15g..%.15g", e->dmin, e->dmax);
     else if (e->type == OKS_CONF_STRING || e->type == OKS_CONF_LIST || e->type == OKS_CONF_ZMQ ||
-             e->type == OKS_CONF_NETS)
+             e->type == OKS_CONF_ZMQ_BIND || e->type == OKS_CONF_NETS)
         fprintf(out, "< %zu bytes", e->size);
     else if (e->type == OKS_CONF_ZMQ_LIST)
         fprintf(out, "at most %d", OKS_MAX_ROUTERS);

@@ -38,14 +38,20 @@ static const oks_conf_entry table[] = {
     UINT("cluster", "slots", n_slots, "4096", 1, 65536, OKS_CONF_ALL,
          "number of slots keys are partitioned into by key ID; fixed for the life of a dataset"),
     TYPED("cluster", "routers", OKS_CONF_ZMQ_LIST, routers, "", OKS_CONF_ROUTER | CLIENTS,
-          "router frontend endpoint(s): oks-router binds the first (unless --bind) and every "
-          "client connects to the first; further entries are not used (no failover yet)"),
+          "router frontend endpoint(s) clients connect to: every client connects to all of them "
+          "and sends a request again to another when its router fails; oks-router binds "
+          "[router] bind, else the first (--bind overrides both)"),
     SIZE("cluster", "max_message_bytes", max_message_bytes, "64M", 4096, GIB, OKS_CONF_ALL,
          "hard cap on any ZeroMQ message"),
 
     {.section = "shard.*", .key = "endpoint", .type = OKS_CONF_ZMQ, S_(endpoint), .def = "",
      .readers = OKS_CONF_SHARD | OKS_CONF_ROUTER,
-     .doc = "ZeroMQ endpoint the shard binds and routers connect to (required)"},
+     .doc = "ZeroMQ endpoint routers connect to, e.g. tcp://shard1.example.org:11410 "
+            "(required); the shard binds it too unless bind is set"},
+    {.section = "shard.*", .key = "bind", .type = OKS_CONF_ZMQ_BIND, S_(bind), .def = "",
+     .readers = OKS_CONF_SHARD,
+     .doc = "ZeroMQ endpoint the shard binds, e.g. tcp://0.0.0.0:11410 (unset = endpoint; "
+            "needed when endpoint names a host or an address of another machine)"},
     {.section = "shard.*", .key = "data", .type = OKS_CONF_STRING, S_(data_dir), .def = "",
      .readers = OKS_CONF_SHARD, .doc = "the shard's LevelDB directory (required by oks-shard)"},
     {.section = "shard.*", .key = "slots", .type = OKS_CONF_SLOTS, S_(slot_spec), .def = "",
@@ -55,6 +61,9 @@ static const oks_conf_entry table[] = {
     UINT("router", "deadline_ms", router_deadline_ms, "5000", 1, 3600000,
          OKS_CONF_ROUTER | CLIENTS,
          "per-request deadline; a shard that has not answered by then is reported unavailable"),
+    TYPED("router", "bind", OKS_CONF_ZMQ_BIND, router_bind, "", OKS_CONF_ROUTER,
+          "frontend endpoint oks-router binds, e.g. tcp://0.0.0.0:11400 (unset = the first of "
+          "[cluster] routers; --bind overrides it)"),
     UINT("router", "max_results", router_max_results, "500", 1, 10000, OKS_CONF_ROUTER,
          "results kept after merging a fan-out (search, short key IDs, subkey IDs)"),
 

@@ -1,6 +1,11 @@
 /* Protocol glue: limits, versions, error replies, ZeroMQ frames, router client (see proto.h). */
 #include "lib/proto.h"
 #include "lib/xalloc.h"
+#include "lib/cluster.h"
+#include "lib/clock.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -164,40 +169,153 @@ void oks_zsock_defaults(void *sock, size_t max_msg)
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &mx, sizeof mx);
 }
 
+/* A request sent and not yet answered, kept for sending again to another router. */
+typedef struct client_req {
+    uint64_t id;
+    oks_buf body;       /* the packed request */
+    uint64_t sent_ms;   /* last send; 0 = waiting for a connected router */
+    uint64_t try_ms;    /* per-try timeout */
+    uint64_t expire_ms; /* given up after this: no more sends */
+    unsigned tries;
+} client_req;
+
 struct oks_client {
-    void *sock;
+    void *sock, *mon;
     size_t max_msg;
     uint64_t next_id;
+    size_t n_routers;
+    unsigned deadline_ms; /* for requests that carry none */
+    client_req *reqs;
+    size_t n_reqs, cap_reqs;
+    unsigned long resent;
 };
 
-oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e)
+int oks_client_connect_routers(void *sock, const char (*routers)[256], size_t n, oks_err *e)
+{
+    int one = 1, ivl = 100, ivl_max = 1000, hb_ivl = OKS_CLIENT_HEARTBEAT_IVL_MS,
+        hb_tmo = OKS_CLIENT_HEARTBEAT_TIMEOUT_MS, ctmo = 1000;
+    /* nothing is queued for a router that is not connected: a send goes to a live one */
+    zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    zmq_setsockopt(sock, ZMQ_CONNECT_TIMEOUT, &ctmo, sizeof ctmo);
+    /* a router that stops answering pings (host down, link cut: no RST) is disconnected */
+    zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+    zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_tmo, sizeof hb_tmo);
+    if (n == 0)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "no router endpoint ([cluster] routers)");
+    for (size_t i = 0; i < n; i++)
+        if (zmq_connect(sock, routers[i]) != 0)
+            return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cannot connect to %s: %s",
+                               routers[i], zmq_strerror(errno));
+    return 0;
+}
+
+void *oks_client_monitor_new(void *zctx, void *sock)
+{
+    static atomic_uint seq;
+    char ep[80];
+    snprintf(ep, sizeof ep, "inproc://oks-client-mon-%p-%u", sock, atomic_fetch_add(&seq, 1));
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    void *m = zmq_socket(zctx, ZMQ_PAIR);
+    if (m && zmq_connect(m, ep) == 0)
+        return m;
+    if (m)
+        zmq_close(m);
+    zmq_socket_monitor(sock, NULL, 0);
+    return NULL;
+}
+
+bool oks_client_monitor_disconnected(void *mon)
+{
+    bool any = false;
+    oks_zframes m;
+    while (mon && oks_zrecv(mon, &m, ZMQ_DONTWAIT) == 0) {
+        uint16_t ev = 0;
+        if (m.n >= 1 && zmq_msg_size(&m.f[0]) >= 2)
+            memcpy(&ev, zmq_msg_data(&m.f[0]), 2);
+        if (ev == ZMQ_EVENT_DISCONNECTED)
+            any = true;
+        oks_zframes_close(&m);
+    }
+    return any;
+}
+
+unsigned oks_client_try_ms(unsigned deadline_ms)
+{
+    unsigned t = deadline_ms / 2;
+    return t < OKS_CLIENT_MIN_TRY_MS ? OKS_CLIENT_MIN_TRY_MS : t;
+}
+
+static oks_client *client_open(void *zctx, const char (*routers)[256], size_t n, size_t max_msg,
+                               unsigned deadline_ms, oks_err *e)
 {
     oks_client *c = oks_xcalloc(1, sizeof *c);
     c->sock = zmq_socket(zctx, ZMQ_DEALER);
     c->max_msg = max_msg ? max_msg : (64u << 20);
+    c->n_routers = n;
+    c->deadline_ms = deadline_ms ? deadline_ms : 5000;
     if (!c->sock) {
         oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "zmq_socket: %s", zmq_strerror(errno));
         free(c);
         return NULL;
     }
     oks_zsock_defaults(c->sock, c->max_msg);
-    if (zmq_connect(c->sock, endpoint) != 0) {
-        oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cannot connect to %s: %s", endpoint,
-                    zmq_strerror(errno));
+    if (oks_client_connect_routers(c->sock, routers, n, e) != 0) {
         zmq_close(c->sock);
         free(c);
         return NULL;
     }
+    c->mon = oks_client_monitor_new(zctx, c->sock);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->next_id = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
     return c;
 }
 
+oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e)
+{
+    char one[1][256];
+    if (snprintf(one[0], sizeof one[0], "%s", endpoint) >= (int)sizeof one[0]) {
+        oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "endpoint longer than 255 bytes");
+        return NULL;
+    }
+    return client_open(zctx, (const char(*)[256])one, 1, max_msg, 0, e);
+}
+
+oks_client *oks_client_new_routers(void *zctx, const oks_cluster *conf, oks_err *e)
+{
+    return client_open(zctx, (const char(*)[256])conf->routers, conf->n_routers,
+                       conf->max_message_bytes, conf->router_deadline_ms, e);
+}
+
+static void req_drop(oks_client *c, size_t i)
+{
+    oks_buf_release(&c->reqs[i].body);
+    c->reqs[i] = c->reqs[--c->n_reqs];
+}
+
+static void req_forget(oks_client *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->n_reqs; i++)
+        if (c->reqs[i].id == id) {
+            req_drop(c, i);
+            return;
+        }
+}
+
 void oks_client_free(oks_client *c)
 {
     if (!c)
         return;
+    while (c->n_reqs)
+        req_drop(c, 0);
+    free(c->reqs);
+    if (c->mon) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->mon);
+    }
     zmq_close(c->sock);
     free(c);
 }
@@ -207,34 +325,116 @@ void *oks_client_socket(oks_client *c)
     return c->sock;
 }
 
-int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e)
+unsigned long oks_client_resent(const oks_client *c)
+{
+    return c->resent;
+}
+
+/* One send without waiting; false if no router is connected (then it waits for one). */
+static bool req_send(oks_client *c, client_req *q, uint64_t now)
+{
+    oks_slice parts[2] = {oks_slice_of(&q->id, sizeof q->id), oks_slice_of(q->body.data,
+                                                                           q->body.len)};
+    if (oks_zsend(c->sock, parts, 2, ZMQ_DONTWAIT) != 0) {
+        q->sent_ms = 0;
+        return false;
+    }
+    if (q->tries++)
+        c->resent++;
+    q->sent_ms = now;
+    return true;
+}
+
+/* Sends what is due: requests waiting for a router, requests whose try timed out (when
+ * another router may answer), every request after a router's connection dropped. Drops
+ * requests past their expiry. Returns the ms until the next try falls due (-1: none), and
+ * whether a request waits for a connected router (*want_out). */
+static long client_pump(oks_client *c, bool *want_out)
+{
+    uint64_t now = oks_now_ms();
+    bool dropped = oks_client_monitor_disconnected(c->mon);
+    long next = -1;
+    *want_out = false;
+    for (size_t i = 0; i < c->n_reqs;) {
+        client_req *q = &c->reqs[i];
+        if (now >= q->expire_ms) {
+            req_drop(c, i);
+            continue;
+        }
+        bool due = !q->sent_ms || (dropped && q->tries <= c->n_routers + 1) ||
+                   (c->n_routers > 1 && q->tries < c->n_routers && now >= q->sent_ms + q->try_ms);
+        if (due && !req_send(c, q, now))
+            *want_out = true;
+        if (q->sent_ms && c->n_routers > 1 && q->tries < c->n_routers) {
+            long w = (long)(q->sent_ms + q->try_ms - now);
+            if (next < 0 || w < next)
+                next = w < 0 ? 0 : w;
+        }
+        i++;
+    }
+    return next;
+}
+
+/* Queues a request (packed once, kept for sending again) and sends it if a router is
+ * connected. wait_ms: how long an answer is of use, which bounds its tries. */
+static int client_enqueue(oks_client *c, uint64_t id, const Oks__Request *req, unsigned wait_ms,
+                          oks_err *e)
 {
     Oks__Request q = *req; /* shallow: only the version differs */
     q.version = OKS_PROTO_VERSION;
-    oks_buf b = OKS_BUF_INIT;
-    if (oks_proto_pack_request(&q, &b)) {
-        oks_buf_release(&b);
+    if (c->n_reqs == c->cap_reqs) {
+        size_t cap = c->cap_reqs ? 2 * c->cap_reqs : 16;
+        c->reqs = oks_xrealloc(c->reqs, cap * sizeof *c->reqs);
+        c->cap_reqs = cap;
+    }
+    client_req *r = &c->reqs[c->n_reqs];
+    *r = (client_req){.id = id, .body = OKS_BUF_INIT};
+    if (oks_proto_pack_request(&q, &r->body)) {
+        oks_buf_release(&r->body);
         return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "packing request");
     }
-    oks_slice parts[2] = {oks_slice_of(&id, sizeof id), oks_slice_of(b.data, b.len)};
-    int r = oks_zsend(c->sock, parts, 2, 0);
-    oks_buf_release(&b);
-    if (r)
-        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "send: %s", zmq_strerror(errno));
+    c->n_reqs++;
+    uint64_t now = oks_now_ms();
+    r->try_ms = oks_client_try_ms(wait_ms);
+    r->expire_ms = now + wait_ms;
+    req_send(c, r, now); /* none connected yet: sent once one is */
     return 0;
+}
+
+int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e)
+{
+    unsigned dl = req->deadline_ms ? req->deadline_ms : c->deadline_ms;
+    return client_enqueue(c, id, req, dl + OKS_CLIENT_MIN_TRY_MS, e);
 }
 
 int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeout_ms, oks_err *e)
 {
     *resp = NULL;
+    uint64_t end = oks_now_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
     for (;;) {
-        zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
-        int r = zmq_poll(&it, 1, timeout_ms);
+        bool want_out;
+        long next = client_pump(c, &want_out);
+        long left = -1;
+        if (timeout_ms >= 0) {
+            uint64_t now = oks_now_ms();
+            left = now >= end ? 0 : (long)(end - now);
+        }
+        long wait = left;
+        if (next >= 0 && (wait < 0 || next < wait))
+            wait = next;
+        /* no pending try and no router connected: look again soon */
+        if (want_out && (wait < 0 || wait > 100))
+            wait = 100;
+        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+        int r = zmq_poll(it, c->mon ? 2 : 1, wait);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "no reply from the router in %d ms",
-                               timeout_ms);
+        if (r < 0 || !(it[0].revents & ZMQ_POLLIN)) {
+            if (left == 0)
+                return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                                   "no reply from the router in %d ms", timeout_ms);
+            continue;
+        }
         oks_zframes m;
         if (oks_zrecv(c->sock, &m, ZMQ_DONTWAIT) != 0)
             continue;
@@ -243,6 +443,7 @@ int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeo
             continue; /* not a reply of ours */
         }
         memcpy(id, zmq_msg_data(&m.f[0]), sizeof *id);
+        req_forget(c, *id);
         oks_slice body = oks_zframe(&m, 1);
         int rc = oks_proto_response_unpack(body.ptr, body.len, c->max_msg, resp, e);
         oks_zframes_close(&m);
@@ -254,23 +455,24 @@ int oks_client_call(oks_client *c, const Oks__Request *req, Oks__Response **resp
                     oks_err *e)
 {
     uint64_t id = ++c->next_id, got;
-    int r = oks_client_send(c, id, req, e);
+    unsigned wait = timeout_ms >= 0 ? (unsigned)timeout_ms
+                                    : (req->deadline_ms ? req->deadline_ms : c->deadline_ms) +
+                                          OKS_CLIENT_MIN_TRY_MS;
+    int r = client_enqueue(c, id, req, wait, e);
     if (r)
         return r;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = oks_now_ms();
     for (;;) {
         int left = timeout_ms;
         if (timeout_ms >= 0) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            long el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-            left = el >= timeout_ms ? 0 : timeout_ms - (int)el;
+            uint64_t el = oks_now_ms() - t0;
+            left = el >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)el;
         }
         r = oks_client_recv(c, &got, resp, left, e);
-        if (r)
+        if (r || got == id) {
+            req_forget(c, id);
             return r;
-        if (got == id)
-            return 0;
+        }
         oks__response__free_unpacked(*resp, NULL);
         *resp = NULL;
     }

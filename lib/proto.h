@@ -57,15 +57,34 @@ int oks_zsend(void *sock, const oks_slice *parts, size_t n, int flags);
 /* Sets LINGER 0 and the HWMs; every OKS socket goes through this. */
 void oks_zsock_defaults(void *sock, size_t max_msg);
 
-/* ---- client of a router --------------------------------------------------------------- */
+/* ---- client of the routers ----------------------------------------------------------- */
+
+/* A client's DEALER connects to every router of [cluster] routers. ZMQ_IMMEDIATE keeps requests
+ * off routers that are not connected (ZeroMQ spreads them over the connected ones), and
+ * heartbeats drop the connection to a router that stops answering (host down, link cut, no
+ * RST) within OKS_CLIENT_HEARTBEAT_IVL_MS + OKS_CLIENT_HEARTBEAT_TIMEOUT_MS. A request whose
+ * router's connection dropped, or that got no answer within its per-try timeout while another
+ * router may answer, is sent again under the same id within the caller's wait (requests are
+ * reads, or adds, which are idempotent: a merge is a union); a second answer to an id is
+ * handed over like any reply to an unknown id. */
+#define OKS_CLIENT_HEARTBEAT_IVL_MS 500
+#define OKS_CLIENT_HEARTBEAT_TIMEOUT_MS 1500
+#define OKS_CLIENT_MIN_TRY_MS 1000
 
 typedef struct oks_client oks_client;
+struct oks_cluster;
 
-/* Connects a DEALER to endpoint (the router's frontend). zctx is shared by the process. */
+/* A client of every router of conf ([cluster] routers), with its message cap and deadline
+ * (for requests that carry none). zctx is shared by the process. */
+oks_client *oks_client_new_routers(void *zctx, const struct oks_cluster *conf, oks_err *e);
+/* A client of one router frontend endpoint. */
 oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks_err *e);
 void oks_client_free(oks_client *c);
+/* Requests sent again to another router so far (failovers). */
+unsigned long oks_client_resent(const oks_client *c);
 /* Pipelined use: send with an id of the caller's choice, receive replies in any order. The
- * request goes out with version OKS_PROTO_VERSION whatever req->version holds. */
+ * request goes out with version OKS_PROTO_VERSION whatever req->version holds; at once when a
+ * router is connected, else from the next oks_client_recv on (which also sends again). */
 int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e);
 /* Waits up to timeout_ms (-1 = forever) for the next reply. OKS_E_TIMEOUT if none came. */
 int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeout_ms, oks_err *e);
@@ -85,7 +104,18 @@ bool oks_proto_status_unavailable(Oks__Status st);
  * and becomes OKS_E_UNAVAILABLE, message "router: STATUS_NAME: error text". */
 int oks_client_call_checked(oks_client *c, const Oks__Request *req, Oks__Response **resp,
                             int timeout_ms, enum oks_call_accept acc, oks_err *e);
-/* The underlying DEALER socket (for polling). */
+/* The underlying DEALER socket (for polling; call oks_client_recv at least every
+ * OKS_CLIENT_MIN_TRY_MS while requests are out, so it can send them again). */
 void *oks_client_socket(oks_client *c);
+
+/* For clients with their own DEALER (the HTTP gateway's loops): the socket options above, then
+ * a connect to each of the n endpoints. OKS_E_ARG naming the endpoint if one is refused. */
+int oks_client_connect_routers(void *sock, const char (*routers)[256], size_t n, oks_err *e);
+/* A PAIR socket receiving sock's disconnect events (NULL if monitoring failed). */
+void *oks_client_monitor_new(void *zctx, void *sock);
+/* Reads every event waiting on mon (non-blocking): true if a connection dropped. */
+bool oks_client_monitor_disconnected(void *mon);
+/* The per-try timeout for a request that may wait deadline_ms in all. */
+unsigned oks_client_try_ms(unsigned deadline_ms);
 
 #endif

@@ -30,7 +30,7 @@ int oksctl_connect(oksctl_conn *c, const char *path)
         return 1;
     }
     c->zctx = zmq_ctx_new();
-    c->client = oks_client_new(c->zctx, c->conf.routers[0], c->conf.max_message_bytes, &e);
+    c->client = oks_client_new_routers(c->zctx, &c->conf, &e);
     if (!c->client) {
         fprintf(stderr, "oksctl: %s\n", oks_err_format(&e, msg, sizeof msg));
         zmq_ctx_term(c->zctx);

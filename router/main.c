@@ -19,7 +19,7 @@ static void usage(FILE *f)
                "\n"
                "Binds a frontend for clients and connects to every shard of CONFIG.\n"
                "  -c, --config FILE   cluster config (default: $OKS_CONFIG)\n"
-               "  -b, --bind EP       frontend endpoint (default: the first of [cluster] routers)\n"
+               "  -b, --bind EP       frontend endpoint (default: [router] bind, else the first of [cluster] routers)\n"
                "  -l, --log FILE      log file (default: stderr)\n"
                "      --log-level L   debug, info, warn or error (default info)\n");
 }
@@ -53,19 +53,20 @@ int main(int argc, char **argv)
         return 1;
     oks_err e;
     char msg[400];
-    if (!bind && conf.n_routers == 0) {
-        oks_error("no --bind and no [cluster] routers in %s", conf_path);
+    if (!bind)
+        bind = conf.router_bind[0] ? conf.router_bind : conf.n_routers ? conf.routers[0] : NULL;
+    if (!bind) {
+        oks_error("no --bind, no [router] bind and no [cluster] routers in %s", conf_path);
         return 1;
     }
     void *zctx = zmq_ctx_new();
-    oks_router *r = oks_router_new(&conf, zctx, bind ? bind : conf.routers[0], &e);
+    oks_router *r = oks_router_new(&conf, zctx, bind, &e);
     if (!r) {
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
         zmq_ctx_term(zctx);
         return 1;
     }
-    oks_info("router on %s for %zu shards, %u slots", bind ? bind : conf.routers[0], conf.n_shards,
-             conf.n_slots);
+    oks_info("router on %s for %zu shards, %u slots", bind, conf.n_shards, conf.n_slots);
     oks_notify_ready();
     int rc = oks_router_run(r, &stop_flag);
     if (rc)

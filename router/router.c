@@ -47,8 +47,11 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
     }
     oks_zsock_defaults(r->front, conf->max_message_bytes);
     if (zmq_bind(r->front, endpoint) != 0) {
-        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s", endpoint,
-                    zmq_strerror(errno));
+        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", endpoint,
+                    zmq_strerror(errno),
+                    errno == ENODEV ? " (a host name cannot be bound: set [router] bind or "
+                                      "--bind, e.g. tcp://0.0.0.0:PORT)"
+                                    : "");
         oks_router_free(r);
         return NULL;
     }
@@ -60,6 +63,12 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        /* a shard whose host or link is down sends no RST: pings find it within ~2 s */
+        int hb_ivl = OKS_CLIENT_HEARTBEAT_IVL_MS, hb_tmo = OKS_CLIENT_HEARTBEAT_TIMEOUT_MS,
+            ctmo = 1000;
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_tmo, sizeof hb_tmo);
+        zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &ctmo, sizeof ctmo);
         /* a shard that drops the connection (crash, kill -9) fails its requests at once, so
          * long deadlines (big adds) do not delay noticing a dead shard */
         char mon[64];
@@ -71,7 +80,9 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
             else if (m)
                 zmq_close(m);
         }
-        zmq_connect(s, conf->shards[i].endpoint);
+        if (zmq_connect(s, conf->shards[i].endpoint) != 0)
+            oks_log(OKS_LOG_ERROR, "router: cannot connect to shard %s at %s: %s",
+                    conf->shards[i].name, conf->shards[i].endpoint, zmq_strerror(errno));
         r->shard_socks[i] = s;
     }
     r->next_id = 1;
@@ -398,8 +409,8 @@ static void on_disconnect(oks_router *r, size_t si)
             finish(r, p);
         }
     }
-    oks_log(OKS_LOG_WARN, "router: shard %s disconnected; %zu unanswered requests failed",
-            r->conf->shards[si].name, failed);
+    oks_log(OKS_LOG_WARN, "router: shard %s disconnected (%s); %zu unanswered requests failed",
+            r->conf->shards[si].name, r->conf->shards[si].endpoint, failed);
 }
 
 /* Drains shard si's monitor: one event is two frames (event id + value, endpoint). */

@@ -127,9 +127,13 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     char ep[64];
     snprintf(ep, sizeof ep, REPLY_ENDPOINT_FMT, (void *)sh);
     snprintf(sh->reply_ep, sizeof sh->reply_ep, "%s", ep);
-    if (zmq_bind(pull, ep) != 0 || zmq_bind(router, me->endpoint) != 0) {
-        int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s", me->endpoint,
-                            zmq_strerror(errno));
+    const char *bind = me->bind[0] ? me->bind : me->endpoint;
+    if (zmq_bind(pull, ep) != 0 || zmq_bind(router, bind) != 0) {
+        int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", bind,
+                            zmq_strerror(errno),
+                            errno == ENODEV ? " (a host name cannot be bound: set bind in the "
+                                              "shard's section, e.g. tcp://0.0.0.0:PORT)"
+                                            : "");
         zmq_close(router);
         zmq_close(pull);
         return r;

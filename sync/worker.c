@@ -81,7 +81,7 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s names no router", c->cluster_conf);
     }
     x->zctx = zmq_ctx_new();
-    x->fl.client = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
+    x->fl.client = oks_client_new_routers(x->zctx, &x->conf, e);
     x->fl.ignore_seconds = c->ignore_seconds;
     if (!x->fl.client) {
         zmq_ctx_term(x->zctx);

@@ -82,4 +82,15 @@ print(("ok" if before and all(r[1] == "200" for r in before) else "not ok") + f"
 print(("ok" if len(after) >= 20 and all(r[1] == "200" for r in after) else "not ok") + f" - all {len(after)} requests after haproxy marked the gateway down succeed")
 print(("ok" if all(r[1] not in ("502",) for r in rows) else "not ok") + " - no request ever got a 502")
 PY
+# one shard down: the liveness check keeps the gateway in the pool (readiness would drain it)
+kill -9 "$(cat "$D/c/run/shard-s1.pid")"
+health_503() { [ "$(http_code "http://127.0.0.1:$P2/pks/health")" = 503 ]; }
+live_ok() { curl -s "http://127.0.0.1:$P2/metrics" |
+  sed -n 's/^oks_http_requests_total{op="health",status="2xx"} //p'; }
+wait_for 60 health_503
+n=$(live_ok)
+more_live_ok() { [ "$(live_ok)" -ge "$1" ]; }
+check "with shard s1 down, haproxy's liveness checks of gw2 still pass" wait_for 60 more_live_ok $((n + 3))
+check "... and haproxy still serves through gw2" \
+  test "$(http_code "http://127.0.0.1:$HP/pks/health/live")" = 200
 finish

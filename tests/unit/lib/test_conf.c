@@ -131,6 +131,22 @@ static void endpoints_and_lists(void **state)
     assert_int_equal(SET(OKS_CONF_ZMQ, zmq, "tcp://127.0.0.1:5"), 0);
     assert_int_equal(SET(OKS_CONF_ZMQ, zmq, "127.0.0.1:5"), OKS_E_FORMAT);
     assert_int_equal(SET(OKS_CONF_ZMQ, zmq, "tcp://"), OKS_E_FORMAT);
+    /* connect endpoints: a host name or an address and a port 1..65535; '*' only binds */
+    assert_int_equal(SET(OKS_CONF_ZMQ, zmq, "tcp://h.ex:5"), 0);
+    assert_int_equal(SET(OKS_CONF_ZMQ, zmq, "tcp://[::1]:5"), 0);
+    assert_int_equal(SET(OKS_CONF_ZMQ, zmq, "ipc:///x"), 0);
+    static const char *const bad_zmq[] = {"tcp://h", "tcp://h:0", "tcp://h:70000", "tcp://:5",
+                                          "tcp://::1:5", "tcp://*:5"};
+    for (size_t i = 0; i < sizeof bad_zmq / sizeof bad_zmq[0]; i++)
+        assert_int_equal(SET(OKS_CONF_ZMQ, zmq, bad_zmq[i]), OKS_E_FORMAT);
+    assert_non_null(strstr(why, "'*' can be bound, not connected to"));
+    /* bind endpoints: '*', an address or an interface */
+    static const char *const binds[] = {"tcp://*:5", "tcp://0.0.0.0:5", "tcp://lo:5",
+                                        "tcp://[::]:5", "ipc:///x"};
+    for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++)
+        assert_int_equal(SET(OKS_CONF_ZMQ_BIND, zmq, binds[i]), 0);
+    assert_int_equal(SET(OKS_CONF_ZMQ_BIND, zmq, "tcp://*:0"), OKS_E_FORMAT);
+    assert_int_equal(SET(OKS_CONF_ZMQ_BIND, zmq, "0.0.0.0:5"), OKS_E_FORMAT);
 }
 
 /* Loads text; returns the code, message in msg. */
@@ -176,6 +192,20 @@ static void defaults_apply_and_sizes_load(void **state)
     assert_string_equal(c.routers[1], "tcp://b:2");
     assert_int_equal(c.mail.smtp_tls, OKS_CONF_TLS_IMPLICIT);
     assert_string_equal(c.mail.sync_sites, "a@x b@y");
+    oks_cluster_release(&c);
+    /* separate bind and advertised endpoints for shards and routers */
+    assert_int_equal(load("[cluster]\nrouters = tcp://r1.ex:1 tcp://r2.ex:1\n"
+                          "[router]\nbind = tcp://0.0.0.0:1\n"
+                          "[shard.a]\nendpoint = tcp://s1.ex:2\nbind = tcp://*:2\nslots = 0-4095\n",
+                          &c, msg),
+                     0);
+    assert_string_equal(c.router_bind, "tcp://0.0.0.0:1");
+    assert_string_equal(c.shards[0].bind, "tcp://*:2");
+    assert_string_equal(c.shards[0].endpoint, "tcp://s1.ex:2");
+    oks_cluster_release(&c);
+    assert_int_equal(load("[cluster]\nrouters = tcp://r1.ex:1 tcp://*:1\n" SHARD, &c, msg),
+                     OKS_E_FORMAT);
+    assert_non_null(strstr(msg, "t.conf:2: [cluster] routers: 'tcp://*:1': '*' can be bound"));
     oks_cluster_release(&c);
 }
 
