@@ -42,7 +42,7 @@ static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
 bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8])
 {
     unsigned slot = oks_slot_of_keyid(keyid, sh->conf->n_slots);
-    return sh->conf->slot_owner[slot] == sh->self;
+    return oks_cluster_holds(sh->conf, slot, (size_t)sh->self);
 }
 
 bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp)
@@ -57,8 +57,8 @@ bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response
     /* only a router names a slot, and it always sends its map digest; without one, slot is the
      * proto3 default 0, not a claim (direct clients: health, stats, tools) */
     if (req->map_digest.len && req->slot >= 0 && ((unsigned)req->slot >= sh->conf->n_slots ||
-                           sh->conf->slot_owner[req->slot] != sh->self)) {
-        set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not own slot %d",
+                           !oks_cluster_holds(sh->conf, (unsigned)req->slot, (size_t)sh->self))) {
+        set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not hold slot %d",
                   sh->conf->shards[sh->self].name, req->slot);
         return false;
     }
@@ -500,7 +500,7 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     s->up = 1;
     unsigned n = 0;
     for (unsigned i = 0; i < sh->conf->n_slots; i++)
-        n += sh->conf->slot_owner[i] == sh->self;
+        n += oks_cluster_holds(sh->conf, i, (size_t)sh->self);
     s->slots = n;
     s->slot_ranges = oks_xstrdup(sh->conf->shards[sh->self].slot_spec);
     s->adds = atomic_load(&sh->adds);
