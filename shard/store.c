@@ -240,6 +240,40 @@ int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix
     return 0;
 }
 
+/* "p" name -> BE64: a named cursor (replica peers' change logs, shard/replica.h). */
+#define META_MAX 128
+
+int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e)
+{
+    char k[META_MAX + 1], *err = NULL;
+    size_t kl = strlen(name), n = 0;
+    if (kl > META_MAX)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cursor name too long");
+    k[0] = 'p';
+    memcpy(k + 1, name, kl);
+    char *val = leveldb_get(s->db, s->ro, k, kl + 1, &n, &err);
+    if (err)
+        return oks_ldb_error(e, err, "leveldb", "get cursor");
+    *v = val && n == 8 ? oks_be64((const uint8_t *)val) : 0;
+    int bad = val && n != 8;
+    leveldb_free(val);
+    return bad ? oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt cursor %s", name) : 0;
+}
+
+int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e)
+{
+    char k[META_MAX + 1], *err = NULL;
+    uint8_t val[8];
+    size_t kl = strlen(name);
+    if (kl > META_MAX)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cursor name too long");
+    k[0] = 'p';
+    memcpy(k + 1, name, kl);
+    oks_put_be64(val, v);
+    leveldb_put(s->db, s->wo_sync, k, kl + 1, (const char *)val, 8, &err);
+    return err ? oks_ldb_error(e, err, "leveldb", "put cursor") : 0;
+}
+
 static int get_fpr_value(oks_store *s, const uint8_t *k, size_t kl, uint8_t out[32],
                          size_t *out_len, oks_err *e)
 {

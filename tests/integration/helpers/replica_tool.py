@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""replica_tool.py COMMAND ...: talks oks.proto to a router or straight to one shard (a shard
+answers requests that carry no slot map), for the replica tests.
+  split KEYRING OUTDIR N     the first N keys with two or more user IDs, each cut into two
+                             uploads: OUTDIR/K.a (primary, first user ID, subkeys) and OUTDIR/K.b
+                             (primary, the other user IDs, subkeys); prints the fingerprints'
+                             file names K
+  add EP FILE...             one Add of the keys in FILE... (one key each); prints
+                             "index outcome new_hash" per key
+  get EP FPR                 the stored key: "SKS-hash sha256-of-bytes", or "none"
+  hashes EP SHARD            SKS hash of every key SHARD stores (ListKeys), sorted, one a line
+  lookup EP FPRFILE          every fingerprint of FPRFILE looked up (pipelined); prints
+                             "found N missing M errors E" then the fingerprints not found
+Wire format: written and read here by hand (no protobuf module needed)."""
+import hashlib
+import os
+import struct
+import sys
+
+import zmq
+
+TIMEOUT_MS = 30000
+
+
+def varint(n):
+    out = b''
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def field(no, v):
+    if isinstance(v, int):
+        return varint(no << 3) + varint(v)
+    return varint(no << 3 | 2) + varint(len(v)) + v
+
+
+def decode(b):
+    """field number -> list of values (int for varints, bytes for length-delimited)"""
+    out, o = {}, 0
+    while o < len(b):
+        key, o = read_varint(b, o)
+        no, wt = key >> 3, key & 7
+        if wt == 0:
+            v, o = read_varint(b, o)
+        elif wt == 2:
+            n, o = read_varint(b, o)
+            v, o = b[o:o + n], o + n
+        elif wt == 1:
+            v, o = b[o:o + 8], o + 8
+        elif wt == 5:
+            v, o = b[o:o + 4], o + 4
+        else:
+            raise ValueError("wire type %d" % wt)
+        out.setdefault(no, []).append(v)
+    return out
+
+
+def read_varint(b, o):
+    v = shift = 0
+    while True:
+        c = b[o]
+        o += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, o
+
+
+def request(op_no, op_body):
+    return field(1, 1) + field(op_no, op_body)
+
+
+def one(v, no, default=None):
+    return v.get(no, [default])[0]
+
+
+class Conn:
+    def __init__(self, ep):
+        self.s = zmq.Context.instance().socket(zmq.DEALER)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(ep)
+        self.next = 1
+
+    def send(self, req):
+        rid = self.next
+        self.next += 1
+        self.s.send_multipart([struct.pack("<Q", rid), req])
+        return rid
+
+    def recv(self):
+        if not self.s.poll(TIMEOUT_MS):
+            raise SystemExit("no answer in %d ms" % TIMEOUT_MS)
+        rid, body = self.s.recv_multipart()
+        return struct.unpack("<Q", rid)[0], decode(body)
+
+    def call(self, req):
+        rid = self.send(req)
+        while True:
+            got, r = self.recv()
+            if got == rid:
+                return r
+
+
+def packets(b):
+    o = 0
+    while o < len(b):
+        h = b[o]
+        if h & 0x40:
+            tag, l1 = h & 0x3f, b[o + 1]
+            if l1 < 192:
+                hl, n = 2, l1
+            elif l1 < 224:
+                hl, n = 3, ((l1 - 192) << 8) + b[o + 2] + 192
+            else:
+                hl, n = 6, int.from_bytes(b[o + 2:o + 6], 'big')
+        else:
+            tag, lt = (h >> 2) & 15, h & 3
+            hl = {0: 2, 1: 3, 2: 5}[lt]
+            n = int.from_bytes(b[o + 1:o + hl], 'big')
+        yield tag, b[o:o + hl + n]
+        o += hl + n
+
+
+def split(keyring, outdir, want):
+    keys, cur = [], None
+    for tag, raw in packets(open(keyring, 'rb').read()):
+        if tag == 6:
+            cur = [[]]  # blocks: [primary + direct sigs], then one per user ID / subkey
+            keys.append(cur)
+        elif tag in (13, 17, 14) and cur is not None:
+            cur.append([])
+        if cur is not None:
+            cur[-1].append((tag, raw))
+    made = 0
+    for k in keys:
+        uids = [b for b in k[1:] if b[0][0] in (13, 17)]
+        subs = [b for b in k[1:] if b[0][0] == 14]
+        if len(uids) < 2:
+            continue
+        name = "k%d" % made
+        flat = lambda blocks: b''.join(raw for blk in blocks for _, raw in blk)
+        open(os.path.join(outdir, name + ".a"), 'wb').write(flat([k[0], uids[0]] + subs))
+        open(os.path.join(outdir, name + ".b"), 'wb').write(flat([k[0]] + uids[1:] + subs))
+        print(name)
+        made += 1
+        if made == want:
+            break
+
+
+def add(ep, files):
+    body = b''.join(field(1, open(f, 'rb').read()) for f in files) + field(2, 4)
+    r = Conn(ep).call(request(13, body))
+    if one(r, 2, 0) != 0:
+        raise SystemExit("add: status %d: %s" % (one(r, 2, 0), one(r, 3, b'').decode()))
+    for res in r.get(6, []):
+        a = decode(res)
+        print(one(a, 1, 0), one(a, 2, 0), one(a, 6, b'').hex())
+
+
+def get(ep, fpr):
+    r = Conn(ep).call(request(10, field(1, bytes.fromhex(fpr))))
+    keys = r.get(4, [])
+    if not keys:
+        print("none")
+        return
+    k = decode(keys[0])
+    print(one(k, 3, b'').hex(), hashlib.sha256(one(k, 1, b'')).hexdigest())
+
+
+def hashes(ep, shard):
+    c, after, out = Conn(ep), b'', []
+    while True:
+        body = field(1, shard.encode()) + (field(2, after) if after else b'') + field(3, 1000)
+        r = c.call(request(19, body))
+        if one(r, 2, 0) != 0:
+            raise SystemExit("list: status %d: %s" % (one(r, 2, 0), one(r, 3, b'').decode()))
+        keys = [decode(k) for k in r.get(4, [])]
+        if not keys:
+            break
+        out += [one(k, 3, b'').hex() for k in keys]
+        after = one(keys[-1], 2)
+    for h in sorted(out):
+        print(h)
+
+
+def lookup(ep, fprfile):
+    c = Conn(ep)
+    fprs = [l.strip() for l in open(fprfile) if l.strip()]
+    pending, found, errors, missing = {}, 0, 0, []
+    for i, f in enumerate(fprs):
+        pending[c.send(request(10, field(1, bytes.fromhex(f))))] = f
+        while len(pending) >= 64 or (i + 1 == len(fprs) and pending):
+            rid, r = c.recv()
+            f2 = pending.pop(rid, None)
+            st = one(r, 2, 0)
+            if st == 0 and r.get(4):
+                found += 1
+            elif st == 1:
+                missing.append(f2)
+            else:
+                errors += 1
+                print("# %s: status %d: %s" % (f2, st, one(r, 3, b'').decode()), file=sys.stderr)
+    print("found %d missing %d errors %d" % (found, len(missing), errors))
+    for f in missing:
+        print(f)
+
+
+cmd, args = sys.argv[1], sys.argv[2:]
+{"split": lambda: split(args[0], args[1], int(args[2])),
+ "add": lambda: add(args[0], args[1:]),
+ "get": lambda: get(args[0], args[1]),
+ "hashes": lambda: hashes(args[0], args[1]),
+ "lookup": lambda: lookup(args[0], args[1])}[cmd]()
