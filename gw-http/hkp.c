@@ -229,6 +229,8 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     uint64_t total = 0;
     for (size_t i = 0; i < r->n_shards; i++)
         total += r->shards[i]->keys;
+    if (r->total_keys) /* each key once, though replicas hold it R times */
+        total = r->total_keys;
     if (c->l.mr) {
         json_t *j = gw_json_stats(r, gw_thread_of(req)->g->conf.sync_state);
         if (oks_json_dump(j, &out, true))

@@ -140,9 +140,34 @@ static void reply_error(oks_router *r, zmq_msg_t *client, zmq_msg_t *rid, Oks__S
     oks_buf_release(&b);
 }
 
+/* Stats: the cluster's keys counted once, from the shards' per-range counts: per replica group,
+ * the replica that answered with the most. */
+static void stats_total(oks_router *r, oks_pending *p)
+{
+    size_t ng = r->rep.n_groups;
+    uint64_t *best = oks_xcalloc(ng, sizeof *best), *mine = oks_xcalloc(ng, sizeof *mine);
+    for (size_t i = 0; i < p->merged->n_shards; i++) {
+        const Oks__ShardStats *s = p->merged->shards[i];
+        memset(mine, 0, ng * sizeof *mine);
+        for (size_t k = 0; k < s->n_ranges; k++)
+            if (s->ranges[k]->first < r->conf->n_slots)
+                mine[r->rep.group_of[s->ranges[k]->first]] += s->ranges[k]->keys;
+        for (size_t g = 0; g < ng; g++)
+            if (mine[g] > best[g])
+                best[g] = mine[g];
+    }
+    p->merged->total_keys = 0;
+    for (size_t g = 0; g < ng; g++)
+        p->merged->total_keys += best[g];
+    free(best);
+    free(mine);
+}
+
 static void finish(oks_router *r, oks_pending *p)
 {
     oks_buf b = OKS_BUF_INIT;
+    if (p->op == OKS__REQUEST__OP_STATS)
+        stats_total(r, p);
     oks_pending_finish(p, &b);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
     oks_buf_release(&b);

@@ -119,6 +119,9 @@ void oks_shard_response_release(Oks__Response *r)
     for (size_t i = 0; i < r->n_shards; i++) {
         free(r->shards[i]->slot_ranges == protobuf_c_empty_string ? NULL
                                                                     : r->shards[i]->slot_ranges);
+        for (size_t k = 0; k < r->shards[i]->n_ranges; k++)
+            free(r->shards[i]->ranges[k]);
+        free(r->shards[i]->ranges);
         free(r->shards[i]);
     }
     free(r->shards);
@@ -479,6 +482,29 @@ static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, 
     return x->r->n_keys >= x->limit;
 }
 
+/* The runs of slots this shard holds with one replica set each, and their key counts. */
+static void fill_ranges(oks_shard *sh, Oks__ShardStats *s)
+{
+    const oks_cluster *c = sh->conf;
+    for (unsigned a = 0; a < c->n_slots;) {
+        unsigned b = a;
+        const uint16_t *rs = oks_cluster_replicas_of(c, a);
+        while (b + 1 < c->n_slots &&
+               memcmp(oks_cluster_replicas_of(c, b + 1), rs, c->replicas * sizeof *rs) == 0)
+            b++;
+        if (oks_cluster_holds(c, a, (size_t)sh->self)) {
+            Oks__SlotRangeKeys *k = oks_xmalloc(sizeof *k);
+            oks__slot_range_keys__init(k);
+            k->first = a;
+            k->last = b;
+            k->keys = oks_store_slot_keys(sh->store, a, b);
+            s->ranges = oks_xrealloc(s->ranges, (s->n_ranges + 1) * sizeof *s->ranges);
+            s->ranges[s->n_ranges++] = k;
+        }
+        a = b + 1;
+    }
+}
+
 static void fill_stats(oks_shard *sh, Oks__Response *r)
 {
     oks_store_stats st;
@@ -506,6 +532,7 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     s->adds = atomic_load(&sh->adds);
     s->sigs_verified = atomic_load(&sh->sigs_verified);
     s->expired = atomic_load(&sh->expired);
+    fill_ranges(sh, s);
     v[0] = s;
     r->shards = v;
     r->n_shards = 1;
