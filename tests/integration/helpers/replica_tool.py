@@ -11,6 +11,13 @@ answers requests that carry no slot map), for the replica tests.
   hashes EP SHARD            SKS hash of every key SHARD stores (ListKeys), sorted, one a line
   lookup EP FPRFILE          every fingerprint of FPRFILE looked up (pipelined); prints
                              "found N missing M errors E" then the fingerprints not found
+  converged CONF             whether every replica of every slot holds the same SKS hashes of
+                             that slot's keys (ListKeys of each shard): prints "same N" (keys)
+                             or what differs, exit 1 then
+  orders CONF DIR K...       for each K of split: K.a then K.b to the slot's first replica, K.b
+                             then K.a to its second, straight to the shards; prints "K same" when
+                             both store the same bytes, else "K differ"
+  search EP TEXT             a word search through EP: "status S partial P keys N"
 Wire format: written and read here by hand (no protobuf module needed)."""
 import hashlib
 import os
@@ -121,13 +128,13 @@ def packets(b):
             tag, lt = (h >> 2) & 15, h & 3
             hl = {0: 2, 1: 3, 2: 5}[lt]
             n = int.from_bytes(b[o + 1:o + hl], 'big')
-        yield tag, b[o:o + hl + n]
+        yield tag, b[o:o + hl + n], hl
         o += hl + n
 
 
 def split(keyring, outdir, want):
     keys, cur = [], None
-    for tag, raw in packets(open(keyring, 'rb').read()):
+    for tag, raw, _ in packets(open(keyring, 'rb').read()):
         if tag == 6:
             cur = [[]]  # blocks: [primary + direct sigs], then one per user ID / subkey
             keys.append(cur)
@@ -172,19 +179,115 @@ def get(ep, fpr):
 
 
 def hashes(ep, shard):
+    for h in sorted(h.hex() for _, h, _ in list_keys(ep, shard)):
+        print(h)
+
+
+def conf_shards(path):
+    """[(name, endpoint, set of slots)], number of slots"""
+    shards, cur, nslots = [], None, 4096
+    for line in open(path):
+        line = line.strip()
+        if line.startswith('['):
+            cur = None
+            if line.startswith('[shard.'):
+                cur = {'name': line[7:-1]}
+                shards.append(cur)
+            continue
+        if '=' not in line or line.startswith(';'):
+            continue
+        k, v = [x.strip() for x in line.split('=', 1)]
+        if cur is None and k == 'slots':
+            nslots = int(v)
+        elif cur is not None and k in ('endpoint', 'slots'):
+            cur[k] = v
+    out = []
+    for sh in shards:
+        slots = set()
+        for part in sh['slots'].split(','):
+            lo, _, hi = part.strip().partition('-')
+            slots.update(range(int(lo), int(hi or lo) + 1))
+        out.append((sh['name'], sh['endpoint'], slots))
+    return out, nslots
+
+
+def slot_of_fpr(fpr, nslots):
+    kid = fpr[-8:] if len(fpr) == 20 else fpr[:8]
+    return (int.from_bytes(kid[:4], 'big') * nslots) >> 32
+
+
+def list_keys(ep, shard):
     c, after, out = Conn(ep), b'', []
     while True:
         body = field(1, shard.encode()) + (field(2, after) if after else b'') + field(3, 1000)
         r = c.call(request(19, body))
         if one(r, 2, 0) != 0:
-            raise SystemExit("list: status %d: %s" % (one(r, 2, 0), one(r, 3, b'').decode()))
+            raise SystemExit("list %s: status %d: %s" % (shard, one(r, 2, 0),
+                                                         one(r, 3, b'').decode()))
         keys = [decode(k) for k in r.get(4, [])]
         if not keys:
-            break
-        out += [one(k, 3, b'').hex() for k in keys]
+            return out
+        out += [(one(k, 2), one(k, 3, b''), one(k, 1, b'')) for k in keys]
         after = one(keys[-1], 2)
-    for h in sorted(out):
-        print(h)
+
+
+def converged(conf):
+    shards, nslots = conf_shards(conf)
+    held = {}  # slot -> {shard: set of (fpr, hash)}
+    for name, ep, slots in shards:
+        mine = {s: set() for s in slots}
+        for fpr, h, _ in list_keys(ep, name):
+            mine.setdefault(slot_of_fpr(fpr, nslots), set()).add((fpr, h))
+        for s, ks in mine.items():
+            held.setdefault(s, {})[name] = ks
+    bad, keys = 0, set()
+    for s in sorted(held):
+        sets = list(held[s].values())
+        for ks in sets:
+            keys |= {f for f, _ in ks}
+        if any(ks != sets[0] for ks in sets[1:]):
+            bad += 1
+            if bad <= 5:
+                names = sorted(held[s])
+                print("slot %d differs: %s" % (s, ", ".join(
+                    "%s %d keys" % (n, len(held[s][n])) for n in names)))
+    if bad:
+        sys.exit(1)
+    print("same %d" % len(keys))
+
+
+def fpr_of(key):
+    _, raw, hl = next(packets(key))
+    body = raw[hl:]
+    if body[0] == 4:
+        return hashlib.sha1(b'\x99' + len(body).to_bytes(2, 'big') + body).digest()
+    raise SystemExit("only v4 keys here")
+
+
+def orders(conf, d, names):
+    shards, nslots = conf_shards(conf)
+    for k in names:
+        a, b = os.path.join(d, k + ".a"), os.path.join(d, k + ".b")
+        fpr = fpr_of(open(a, 'rb').read())
+        slot = slot_of_fpr(fpr, nslots)
+        reps = [(n, ep) for n, ep, slots in shards if slot in slots]
+        if len(reps) < 2:
+            raise SystemExit("slot %d has fewer than 2 replicas" % slot)
+        for (_, ep), seq in zip(reps, ((a, b), (b, a))):
+            for f in seq:
+                r = Conn(ep).call(request(13, field(1, open(f, 'rb').read()) + field(2, 4)))
+                if one(r, 2, 0) != 0:
+                    raise SystemExit("add: status %d" % one(r, 2, 0))
+        got = []
+        for _, ep in reps[:2]:
+            r = Conn(ep).call(request(10, field(1, fpr)))
+            got.append(one(decode(r[4][0]), 1, b'') if r.get(4) else None)
+        print(k, "same" if got[0] is not None and got[0] == got[1] else "differ")
+
+
+def search(ep, text):
+    r = Conn(ep).call(request(12, field(1, text.encode())))
+    print("status %d partial %d keys %d" % (one(r, 2, 0), one(r, 11, 0), len(r.get(4, []))))
 
 
 def lookup(ep, fprfile):
@@ -214,4 +317,7 @@ cmd, args = sys.argv[1], sys.argv[2:]
  "add": lambda: add(args[0], args[1:]),
  "get": lambda: get(args[0], args[1]),
  "hashes": lambda: hashes(args[0], args[1]),
- "lookup": lambda: lookup(args[0], args[1])}[cmd]()
+ "lookup": lambda: lookup(args[0], args[1]),
+ "converged": lambda: converged(args[0]),
+ "orders": lambda: orders(args[0], args[1], args[2:]),
+ "search": lambda: search(args[0], args[1])}[cmd]()
