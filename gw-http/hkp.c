@@ -27,6 +27,7 @@ typedef struct lookup_ctx {
     bool v6_ok;
     uint64_t tag; /* answer cache clock when the request was sent */
     Oks__GetByFingerprint gf;
+    bool partial; /* some slots had no replica answering: X-OKS-Partial, not cached */
 } lookup_ctx;
 
 static void release_ctx(void *p)
@@ -86,6 +87,8 @@ static void free_keys(oks_pgp_key **keys, size_t n)
 static void cache_store(h2o_req_t *req, const lookup_ctx *c, const char *ctype,
                         const oks_buf *body, const char *etag, size_t n, bool attachment)
 {
+    if (c->partial)
+        return;
     gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
                    .count = (uint32_t)n, .attachment = attachment};
     snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
@@ -203,6 +206,10 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         gw_error_from(req, r);
         return;
     }
+    c->partial = r->partial || r->status == OKS__STATUS__STATUS_PARTIAL;
+    if (c->partial)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-oks-partial"), 0,
+                              "X-OKS-Partial", H2O_STRLIT("1"));
     size_t max = gw_thread_of(req)->g->conf.max_results;
     if (c->l.op == GW_OP_GET || c->l.op == GW_OP_HGET) {
         answer_get(req, c, r, max);

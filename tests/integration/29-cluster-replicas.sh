@@ -14,7 +14,9 @@ tool() { /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/replica_tool.py" 
 K=/usr/share/keyrings
 # a 60 s deadline: a request that waited for a dead or hung shard until its deadline would run
 # into the helper's own 30 s limit and fail the test, so answering at all shows it moved on
-cluster_up "$D/c" --shards 3 --replicas 2 --deadline-ms 60000 || { not_ok "cluster starts"; finish; }
+HTTP=$(free_port)
+cluster_up "$D/c" --shards 3 --replicas 2 --deadline-ms 60000 --http-port "$HTTP" ||
+  { not_ok "cluster starts"; finish; }
 export OKS_CONFIG=$D/c/oks.conf
 ROUTER=$(sed -n 's/^routers = //p' "$OKS_CONFIG")
 pid_of() { cat "$D/c/run/shard-$1.pid"; }
@@ -50,6 +52,11 @@ check "with s1 killed the new keys are found too ($(head -1 "$D/l2"))" \
 check "a search with s1 killed is whole (every range has a replica up)" \
   bash -c "$(declare -f tool); tool search '$ROUTER' debian | grep -q '^status 0 partial 0 keys [1-9]'"
 
+URL="http://127.0.0.1:$HTTP/pks/lookup?op=index&options=mr&search=debian"
+curl -s -m 30 -D "$D/h1" -o /dev/null "$URL"
+check "the HTTP answer with s1 killed is 200 and not marked partial" \
+  bash -c "head -1 '$D/h1' | grep -q ' 200' && ! grep -qi '^x-oks-partial' '$D/h1'"
+
 # ---- s2 hung as well: the range s1 and s2 share has nobody left --------------------------------
 kill -STOP "$(pid_of s2)"
 at_exit kill -CONT "$(pid_of s2)"
@@ -59,6 +66,10 @@ check "a search with s1 killed and s2 hung answers, marked partial" \
   grep -q '^status 9 partial 1 keys [1-9]' "$D/s2"
 check "the router noticed the hung shard through its heartbeats" \
   wait_for 20 grep -q "shard s2 disconnected" "$D/c/log/router.log"
+curl -s -m 30 -D "$D/h2" -o /dev/null "$URL"
+sed 's/^/# /' "$D/h2" | head -3
+check "the HTTP gateway serves the partial answer with X-OKS-Partial: 1" \
+  bash -c "head -1 '$D/h2' | grep -q ' 200' && grep -qi '^x-oks-partial: 1' '$D/h2'"
 kill -CONT "$(pid_of s2)"
 
 # ---- the killed shard catches up --------------------------------------------------------------
