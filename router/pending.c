@@ -42,6 +42,7 @@ static void add_failure(oks_pending *p, const char *name, const char *why, bool 
 void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *r)
 {
     Oks__Response *m = p->merged;
+    p->n_not_found += r->status == OKS__STATUS__STATUS_NOT_FOUND;
     if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
         const char *why = r->error && *r->error ? r->error : oks_proto_status_name(r->status);
         if (p->worst == OKS__STATUS__STATUS_OK) {
@@ -245,6 +246,9 @@ void oks_pending_finish(oks_pending *p, oks_buf *out)
         m->status = some && fanout ? OKS__STATUS__STATUS_PARTIAL : OKS__STATUS__STATUS_UNAVAILABLE;
         m->partial = fanout && p->op != OKS__REQUEST__OP_ADD && p->op != OKS__REQUEST__OP_STATS;
         describe_failures(p, &msg);
+    } else if (p->op == OKS__REQUEST__OP_DELETE && p->received && p->n_not_found == p->received) {
+        m->status = OKS__STATUS__STATUS_NOT_FOUND; /* no replica had it */
+        oks_buf_printf(&msg, "no such key");
     } else if (m->n_keys == 0 && (p->op == OKS__REQUEST__OP_GET_FINGERPRINT ||
                                   p->op == OKS__REQUEST__OP_GET_KEY_ID ||
                                   p->op == OKS__REQUEST__OP_SEARCH ||

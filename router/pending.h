@@ -46,6 +46,7 @@ typedef struct oks_pending {
     uint8_t *need;        /* add: per key, answers needed (the write quorum) */
     size_t n_add, unacked; /* add: keys; keys still short of their quorum */
     bool not_found;       /* single-slot read: a replica answered NOT_FOUND */
+    unsigned n_not_found; /* replies that were NOT_FOUND (a delete sent to every replica) */
     bool uncovered;       /* fan-out: some replica group has no replica left to answer */
 } oks_pending;
 

@@ -423,7 +423,12 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
     int slot = single_slot(r, q);
     q->slot = slot;
     oks_proto_pack_request(q, &p->body);
-    if (slot >= 0) {
+    if (slot >= 0 && q->op_case == OKS__REQUEST__OP_DELETE && r->conf->replicas > 1) {
+        /* every replica holds its own copy: a delete goes to all of them */
+        const uint16_t *m = oks_cluster_replicas_of(r->conf, (unsigned)slot);
+        for (unsigned k = 0; k < r->conf->replicas; k++)
+            send_or_fail(r, p, m[k], &p->body);
+    } else if (slot >= 0) {
         p->slot = slot;
         p->raw_forward = true;
         ask_replica(r, p, false);

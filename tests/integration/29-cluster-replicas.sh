@@ -4,7 +4,8 @@
 # acknowledged key is missing; a hung shard (SIGSTOP) is noticed by heartbeats, and a range
 # with no replica left makes a search partial, not a wait for the deadline; the killed shard
 # catches up after its restart, until every replica of every slot holds the same SKS hashes;
-# two replicas given the same uploads in opposite orders store the same bytes.
+# two replicas given the same uploads in opposite orders store the same bytes; a delete reaches
+# every replica.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -93,6 +94,17 @@ sed 's/^/# /' "$D/orders"
 check "two replicas given the same uploads in opposite orders store the same bytes" \
   test "$(grep -c ' same$' "$D/orders")" -eq 4
 check "and the replicas agree afterwards" wait_for 60 tool converged "$OKS_CONFIG"
+# ---- a delete reaches every replica -----------------------------------------------------------
+FPR=$(head -1 "$D/fprs")
+check "before the delete two shards store $FPR" test "$(tool where "$OKS_CONFIG" "$FPR" | wc -l)" -eq 2
+"$CTL" delete "$FPR" >"$D/del" 2>&1
+rc=$?
+check "a delete is acknowledged (exit $rc)" test "$rc" -eq 0
+check "and removes the key from every replica" test -z "$(tool where "$OKS_CONFIG" "$FPR")"
+"$CTL" delete "$FPR" >"$D/del2" 2>&1
+rc=$?
+sed 's/^/# /' "$D/del2"
+check "deleting it again says there is no such key (exit $rc)" grep -q "no such key" "$D/del2"
 check "no process of the cluster died" \
   bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
 finish

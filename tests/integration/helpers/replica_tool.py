@@ -18,6 +18,7 @@ answers requests that carry no slot map), for the replica tests.
                              then K.a to its second, straight to the shards; prints "K same" when
                              both store the same bytes, else "K differ"
   search EP TEXT             a word search through EP: "status S partial P keys N"
+  where CONF FPR             the shards storing FPR (asked directly), one name a line
 Wire format: written and read here by hand (no protobuf module needed)."""
 import hashlib
 import os
@@ -285,6 +286,14 @@ def orders(conf, d, names):
         print(k, "same" if got[0] is not None and got[0] == got[1] else "differ")
 
 
+def where(conf, fpr):
+    shards, _ = conf_shards(conf)
+    for name, ep, _ in shards:
+        r = Conn(ep).call(request(10, field(1, bytes.fromhex(fpr))))
+        if r.get(4):
+            print(name)
+
+
 def search(ep, text):
     r = Conn(ep).call(request(12, field(1, text.encode())))
     print("status %d partial %d keys %d" % (one(r, 2, 0), one(r, 11, 0), len(r.get(4, []))))
@@ -320,4 +329,5 @@ cmd, args = sys.argv[1], sys.argv[2:]
  "lookup": lambda: lookup(args[0], args[1]),
  "converged": lambda: converged(args[0]),
  "orders": lambda: orders(args[0], args[1], args[2:]),
- "search": lambda: search(args[0], args[1])}[cmd]()
+ "search": lambda: search(args[0], args[1]),
+ "where": lambda: where(args[0], args[1])}[cmd]()
