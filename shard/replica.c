@@ -20,6 +20,8 @@ typedef struct peer {
     oks_client *client;  /* NULL until connected, and again after a failure */
     uint64_t cursor;     /* last sequence of its log copied */
     uint64_t retry_ms;   /* not asked before this time */
+    size_t batch;        /* hashes per GetByHash: halved after a failed copy (a reply too large
+                          * for [cluster] max_message_bytes drops the connection) */
     char cursor_name[80];
 } peer;
 
@@ -142,17 +144,17 @@ static long follow_page(follower *f, peer *p, oks_err *e)
         oks__response__free_unpacked(r, NULL);
         return rc;
     }
-    ProtobufCBinaryData *want = oks_xmalloc(OKS_REPLICA_BATCH * sizeof *want);
+    ProtobufCBinaryData *want = oks_xmalloc(p->batch * sizeof *want);
     size_t nw = 0;
     uint64_t last = p->cursor;
     for (size_t i = 0; i < r->n_changes && rc == 0; i++) {
         const Oks__Change *c = r->changes[i];
         if (wanted(sh, c))
             want[nw++] = c->new_hash;
-        if (nw < OKS_REPLICA_BATCH && i + 1 < r->n_changes)
+        if (nw < p->batch && i + 1 < r->n_changes)
             continue;
-        if (nw)
-            rc = copy_keys(f, p, want, nw, e);
+        if (nw && (rc = copy_keys(f, p, want, nw, e)) != 0 && p->batch > 1)
+            p->batch /= 2;
         nw = 0;
         if (rc == 0 && c->seq > last)
             last = c->seq; /* the log is in sequence order: everything up to here is copied */
@@ -208,6 +210,7 @@ void *oks_shard_replica_main(void *arg)
         peer *p = &f.peers[f.n_peers];
         oks_err e;
         p->idx = i;
+        p->batch = OKS_REPLICA_BATCH;
         snprintf(p->cursor_name, sizeof p->cursor_name, "replica.%s", c->shards[i].name);
         if (oks_store_cursor_get(sh->store, p->cursor_name, &p->cursor, &e)) {
             oks_error("replica: cursor of %s: %s; not following it", c->shards[i].name, e.msg);

@@ -16,9 +16,11 @@
 
 #include "shard/shard.h"
 
-/* Log entries read per ChangeLog call, and hashes per GetByHash (and keys per Add). */
+/* Log entries read per ChangeLog call, and hashes per GetByHash (and keys per Add): 16 keys of
+ * at most [limits] max_key_bytes (1 MiB by default) stay far below max_message_bytes (64 MiB);
+ * after a failed copy a peer's batch is halved, down to one key. */
 #define OKS_REPLICA_PAGE 1000
-#define OKS_REPLICA_BATCH 100
+#define OKS_REPLICA_BATCH 16
 /* Pause after a round that found nothing new, ms. */
 #define OKS_REPLICA_IDLE_MS 200
 
