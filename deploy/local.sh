@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A whole OKS cluster on 127.0.0.1, for development, tests and benchmarks.
 #
-#   deploy/local.sh up     --dir DIR [--shards N] [--slots N] [--base-port P] [--http-port P]
+#   deploy/local.sh up     --dir DIR [--shards N] [--replicas R] [--slots N] [--base-port P]
+#                          [--http-port P]
 #                          [--workers N] [--deadline-ms MS] [--wkd-domains "a.org b.org"]
 #                          [--host NAME] [--bind ADDRESS]
 #                                               (--host: the host name or address routers and
@@ -33,12 +34,14 @@
 # --http-port as where peers fetch keys). --partner options are written to DIR/membership (SKS
 # membership format, "HOST PORT" per line), which the worker re-reads when it changes.
 # An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
+# --replicas R (default 1, at most --shards) writes [cluster] replicas = R: the slots are cut
+# into N ranges and range i is held by shards i, i+1, ..., i+R-1 (mod N), see docs/replicas.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
-DIR= SHARDS= SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD= EP_HOST=127.0.0.1 BIND_ADDR=
+DIR= SHARDS= REPLICAS=1 SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD= EP_HOST=127.0.0.1 BIND_ADDR=
 HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=()
 read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR=$2; shift 2 ;;
     --shards) SHARDS=$2; shift 2 ;;
+    --replicas) REPLICAS=$2; shift 2 ;;
     --slots) SLOTS=$2; shift 2 ;;
     --base-port) BASE=$2; shift 2 ;;
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -68,7 +72,7 @@ while [ $# -gt 0 ]; do
     --recon-port) RECON_PORT=$2; shift 2 ;;
     --partner) PARTNERS+=("$2"); shift 2 ;;
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -87,24 +91,35 @@ setting() {
   echo "$k = $v"
 }
 
+range_of() { # range index, shard count -> "lo-hi" (the last range takes the remainder)
+  local per=$((SLOTS / $2)) lo hi
+  lo=$(($1 * per)); hi=$((($1 + 1) * per - 1)); [ "$1" -eq $(($2 - 1)) ] && hi=$((SLOTS - 1))
+  echo "$lo-$hi"
+}
+
 write_conf() {
-  local n=${SHARDS:-2} i lo hi per rport port
+  local n=${SHARDS:-2} i k list rport port
   [ "$n" -ge 1 ] && [ "$n" -le 256 ] || { echo "local.sh: --shards must be 1..256" >&2; exit 2; }
-  per=$((SLOTS / n))
+  [ "$REPLICAS" -ge 1 ] && [ "$REPLICAS" -le "$n" ] ||
+    { echo "local.sh: --replicas must be 1..--shards ($n)" >&2; exit 2; }
   {
     echo "; written by deploy/local.sh"
     echo "[cluster]"
     echo "slots = $SLOTS"
     rport=$(port_for 0)
     echo "routers = tcp://$EP_HOST:$rport"
+    [ "$REPLICAS" -eq 1 ] || echo "replicas = $REPLICAS"
     for i in $(seq 0 $((n - 1))); do
-      lo=$((i * per)); hi=$(((i + 1) * per - 1)); [ "$i" -eq $((n - 1)) ] && hi=$((SLOTS - 1))
+      list=
+      for k in $(seq 0 $((REPLICAS - 1))); do # shard i holds ranges i, i-1, ..., i-R+1
+        list=$(range_of $(((i - k + n) % n)) "$n")${list:+,}$list
+      done
       port=$(port_for $((i + 1)))
       echo
       echo "[shard.s$i]"
       echo "endpoint = tcp://$EP_HOST:$port"
       echo "data = $DIR/data/s$i"
-      echo "slots = $lo-$hi"
+      echo "slots = $list"
       [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$port"
     done
     echo

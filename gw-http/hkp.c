@@ -28,6 +28,7 @@ typedef struct lookup_ctx {
     bool truncated; /* a work budget cut the answer: marked, never cached */
     uint64_t tag; /* answer cache clock when the request was sent */
     Oks__GetByFingerprint gf;
+    bool partial; /* some slots had no replica answering: X-OKS-Partial, not cached */
 } lookup_ctx;
 
 static void release_ctx(void *p)
@@ -87,8 +88,8 @@ static void free_keys(oks_pgp_key **keys, size_t n)
 static void cache_store(h2o_req_t *req, const lookup_ctx *c, const char *ctype,
                         const oks_buf *body, const char *etag, size_t n, bool attachment)
 {
-    if (c->truncated)
-        return; /* the cache would drop the marker; a cut answer is not worth keeping */
+    if (c->truncated || c->partial)
+        return; /* the cache would drop the marker; a cut or partial answer is not worth keeping */
     gw_cached v = {.ctype = ctype, .body = body->data, .len = body->len,
                    .count = (uint32_t)n, .attachment = attachment};
     snprintf(v.etag, sizeof v.etag, "%s", etag ? etag : "");
@@ -215,6 +216,10 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
         gw_error_from(req, r);
         return;
     }
+    c->partial = r->partial || r->status == OKS__STATUS__STATUS_PARTIAL;
+    if (c->partial)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-oks-partial"), 0,
+                              "X-OKS-Partial", H2O_STRLIT("1"));
     size_t max = gw_thread_of(req)->g->conf.max_results;
     c->truncated = gw_set_truncated(req, r);
     if (c->l.op == GW_OP_GET || c->l.op == GW_OP_HGET) {
@@ -242,6 +247,8 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     uint64_t total = 0;
     for (size_t i = 0; i < r->n_shards; i++)
         total += r->shards[i]->keys;
+    if (r->total_keys) /* each key once, though replicas hold it R times */
+        total = r->total_keys;
     if (c->l.mr) {
         json_t *j = gw_json_stats(r, gw_thread_of(req)->g->conf.sync_state);
         if (oks_json_dump(j, &out, true))

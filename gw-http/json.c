@@ -20,6 +20,8 @@ json_t *gw_json_stats(const Oks__Response *r, const char *sync_state)
         bad -= json_object_set_new(so, "last_seq", oks_json_uint(s->last_seq));
         bad -= json_array_append_new(shards, so);
     }
+    if (r->total_keys) /* each key once, though replicas hold it R times */
+        total = r->total_keys;
     bad -= json_object_set_new(o, "total_keys", oks_json_uint(total));
     bad -= json_object_set_new(o, "shards", shards);
     if (bad || !o || gw_sync_stats_json(sync_state, o)) {

@@ -34,7 +34,7 @@ int oks_slots_parse(const char *spec, unsigned n_slots, uint16_t *owner, uint16_
                                "slot range %lu-%lu outside 0-%u", a, b, n_slots - 1);
         for (unsigned long s = a; s <= b; s++) {
             if (owner[s] != UINT16_MAX)
-                return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "slot %lu assigned twice", s);
+                return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "slot %lu listed twice", s);
             owner[s] = idx;
         }
         if (*p && *p != ',' && *p != ' ')
@@ -43,40 +43,122 @@ int oks_slots_parse(const char *spec, unsigned n_slots, uint16_t *owner, uint16_
     return 0;
 }
 
+/* Names the shards holding slot s into msg ("a, b"). */
+static void holders(const oks_cluster *c, const uint16_t *own, unsigned s, char *msg, size_t n)
+{
+    size_t used = 0;
+    msg[0] = '\0';
+    for (size_t i = 0; i < c->n_shards && used < n; i++)
+        if (own[i * c->n_slots + s] != UINT16_MAX)
+            used += (size_t)snprintf(msg + used, n - used, "%s%s", used ? ", " : "",
+                                     c->shards[i].name);
+}
+
+/* Checks that every slot is held by exactly c->replicas shards and fills slot_replicas (config
+ * order) and slot_owner (first replica). own: per shard, n_slots entries, set where it holds. */
+static int fill_replicas(const char *name, oks_cluster *c, const uint16_t *own, oks_err *e)
+{
+    unsigned R = c->replicas;
+    for (unsigned s = 0; s < c->n_slots; s++) {
+        unsigned k = 0;
+        for (size_t i = 0; i < c->n_shards; i++)
+            if (own[i * c->n_slots + s] != UINT16_MAX) {
+                if (k < R)
+                    c->slot_replicas[(size_t)s * R + k] = (uint16_t)i;
+                k++;
+            }
+        if (k == R) {
+            c->slot_owner[s] = c->slot_replicas[(size_t)s * R];
+            continue;
+        }
+        char who[256];
+        holders(c, own, s, who, sizeof who);
+        if (k == 0)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "%s: slot %u has no shard", name, s);
+        if (R == 1)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                               "%s: slot %u assigned %s (shards %s); with [cluster] replicas = 1 "
+                               "every slot belongs to one shard", name, s,
+                               k == 2 ? "twice" : "more than once", who);
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                           "%s: slot %u is held by %u shard%s (%s); [cluster] replicas = %u needs "
+                           "exactly %u", name, s, k, k == 1 ? "" : "s", who, R, R);
+    }
+    return 0;
+}
+
 /* The slot map and its digest, once every key has been read. */
 static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
 {
+    if (c->replicas > c->n_shards)
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                           "%s: [cluster] replicas = %u, but there %s only %zu shard%s", name,
+                           c->replicas, c->n_shards == 1 ? "is" : "are", c->n_shards,
+                           c->n_shards == 1 ? "" : "s");
+    if (c->write_quorum > c->replicas)
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                           "%s: [cluster] write_quorum = %u is more than replicas (%u)", name,
+                           c->write_quorum, c->replicas);
     c->slot_owner = oks_xmalloc(c->n_slots * sizeof *c->slot_owner);
-    memset(c->slot_owner, 0xFF, c->n_slots * sizeof *c->slot_owner);
-    gcry_md_hd_t md;
-    gcry_md_open(&md, GCRY_MD_SHA256, 0);
-    char hdr[32];
-    snprintf(hdr, sizeof hdr, "slots=%u\n", c->n_slots);
-    gcry_md_write(md, hdr, strlen(hdr));
+    c->slot_replicas = oks_xmalloc((size_t)c->n_slots * c->replicas * sizeof *c->slot_replicas);
+    uint16_t *own = oks_xmalloc(c->n_shards * c->n_slots * sizeof *own);
+    memset(own, 0xFF, c->n_shards * c->n_slots * sizeof *own);
     for (size_t i = 0; i < c->n_shards; i++) {
         oks_shard_conf *s = &c->shards[i];
-        int rr = oks_slots_parse(s->slot_spec, c->n_slots, c->slot_owner, (uint16_t)i, e);
+        int rr = oks_slots_parse(s->slot_spec, c->n_slots, own + i * c->n_slots, (uint16_t)i, e);
         if (rr) {
-            gcry_md_close(md);
+            free(own);
             char msg[sizeof e->msg];
             snprintf(msg, sizeof msg, "%s", e ? e->msg : "");
             return oks_err_set(e, rr, OKS_NO_OFFSET, "%s: [shard.%s] slots: %s", name, s->name,
                                msg);
         }
     }
-    for (unsigned s = 0; s < c->n_slots; s++) {
-        if (c->slot_owner[s] == UINT16_MAX) {
-            gcry_md_close(md);
-            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "%s: slot %u has no shard", name,
-                               s);
-        }
-        /* digest covers slot -> shard name, so renaming or moving slots changes it */
-        const char *nm = c->shards[c->slot_owner[s]].name;
+    int r = fill_replicas(name, c, own, e);
+    free(own);
+    if (r)
+        return r;
+    gcry_md_hd_t md;
+    gcry_md_open(&md, GCRY_MD_SHA256, 0);
+    char hdr[48];
+    snprintf(hdr, sizeof hdr, "slots=%u\n", c->n_slots);
+    gcry_md_write(md, hdr, strlen(hdr));
+    if (c->replicas > 1) { /* a single-replica map keeps the digest it always had */
+        snprintf(hdr, sizeof hdr, "replicas=%u\n", c->replicas);
+        gcry_md_write(md, hdr, strlen(hdr));
+    }
+    /* digest covers slot -> shard names, so renaming or moving slots changes it */
+    for (size_t k = 0; k < (size_t)c->n_slots * c->replicas; k++) {
+        const char *nm = c->shards[c->slot_replicas[k]].name;
         gcry_md_write(md, nm, strlen(nm) + 1);
     }
     memcpy(c->digest, gcry_md_read(md, GCRY_MD_SHA256), 32);
     gcry_md_close(md);
     return 0;
+}
+
+bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx)
+{
+    const uint16_t *rs = oks_cluster_replicas_of(c, slot);
+    for (unsigned k = 0; k < c->replicas; k++)
+        if (rs[k] == idx)
+            return true;
+    return false;
+}
+
+unsigned oks_cluster_write_quorum(const oks_cluster *c)
+{
+    if (c->write_quorum)
+        return c->write_quorum;
+    return c->replicas <= 2 ? 1 : c->replicas / 2 + 1;
+}
+
+bool oks_cluster_share_slots(const oks_cluster *c, size_t a, size_t b)
+{
+    for (unsigned s = 0; s < c->n_slots; s++)
+        if (oks_cluster_holds(c, s, a) && oks_cluster_holds(c, s, b))
+            return true;
+    return false;
 }
 
 int oks_cluster_load_text(const char *name, const char *text, size_t len, oks_cluster *c,
@@ -121,6 +203,7 @@ void oks_cluster_release(oks_cluster *c)
     for (size_t i = 0; i < c->n_shards; i++)
         free(c->shards[i].slot_spec);
     free(c->slot_owner);
+    free(c->slot_replicas);
     free(c->path);
     memset(c, 0, sizeof *c);
 }

@@ -4,8 +4,11 @@
  * Keys are partitioned into a fixed number of slots (default 4096) by their 64-bit key ID:
  * slot = top bits of the key ID (v4: low 64 bits of the fingerprint; v6: high 64 bits), so a
  * lookup by fingerprint or long key ID knows its slot without asking anyone. The config maps
- * every slot to exactly one shard. Its digest (SHA-256 over the normalised map) travels in every
- * router->shard request, so a router or shard running with a different map is detected.
+ * every slot to exactly [cluster] replicas shards (R, default 1): the shards whose slot lists
+ * name it, its replica set, in the order of their sections. Replicas are equals (no leader):
+ * writes go to all of them, reads to any one (docs/replicas.md). The map's digest (SHA-256 over
+ * the normalised map) travels in every router->shard request, so a router or shard running with
+ * a different map is detected.
  *
  * Every setting of the file is checked against the table of lib/conf.c while it is read once;
  * the daemons read the fields below (docs/config.md lists them all).
@@ -23,6 +26,7 @@
 #define OKS_MAX_SHARDS 256
 #define OKS_MAX_ROUTERS 16
 #define OKS_DEFAULT_SLOTS 4096
+#define OKS_MAX_REPLICAS 8
 
 typedef struct oks_shard_conf {
     char name[64];
@@ -35,7 +39,11 @@ typedef struct oks_shard_conf {
 
 typedef struct oks_cluster {
     unsigned n_slots;
-    uint16_t *slot_owner;  /* n_slots entries: index into shards */
+    uint16_t *slot_owner;  /* n_slots entries: index into shards of the slot's first replica */
+    uint16_t *slot_replicas; /* n_slots * replicas entries: slot s is held by the shards
+                              * slot_replicas[s * replicas ...], in config order */
+    unsigned replicas;     /* [cluster] replicas: shards holding each slot */
+    unsigned write_quorum; /* [cluster] write_quorum as configured (0 = by replicas) */
     oks_shard_conf shards[OKS_MAX_SHARDS];
     size_t n_shards;
     char routers[OKS_MAX_ROUTERS][256]; /* [cluster] routers; clients use all of them */
@@ -69,10 +77,23 @@ int oks_cluster_load(const char *path, oks_cluster *c, oks_err *e);
 int oks_cluster_load_text(const char *name, const char *text, size_t len, oks_cluster *c,
                           oks_err *e);
 void oks_cluster_release(oks_cluster *c);
+/* The replica set of a slot: replicas() entries, indexes into shards. */
+static inline const uint16_t *oks_cluster_replicas_of(const oks_cluster *c, unsigned slot)
+{
+    return c->slot_replicas + (size_t)slot * c->replicas;
+}
+/* Whether shard idx holds slot (is one of its replicas). */
+bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx);
+/* Acknowledgements an add needs before its answer: write_quorum, or when 0 the default for
+ * replicas: 1 up to 2 replicas, a majority (R/2+1) from 3. */
+unsigned oks_cluster_write_quorum(const oks_cluster *c);
+/* Whether shards a and b hold a slot in common (replica peers). */
+bool oks_cluster_share_slots(const oks_cluster *c, size_t a, size_t b);
 /* Finds a shard by name; -1 if none. */
 int oks_cluster_shard_index(const oks_cluster *c, const char *name);
 
-/* Parses "a-b,c,..." into owner[] = idx for each slot listed; fails on overlap or range. */
+/* Parses "a-b,c,..." into owner[] = idx for each slot listed; fails on a slot listed twice (or
+ * already set in owner) and on a slot outside 0..n_slots-1. */
 int oks_slots_parse(const char *spec, unsigned n_slots, uint16_t *owner, uint16_t idx,
                     oks_err *e);
 

@@ -13,8 +13,9 @@
 static const char *const section_docs[][2] = {
     {"cluster", "The cluster: slots, routers, message size (every program)."},
     {"shard.*", "One `[shard.NAME]` per shard (NAME: letters, digits, `_`, `-`, `.`): where it "
-                "listens, where it stores, which slots it owns. Every slot must be owned by "
-                "exactly one shard; the digest of this map is checked on every request."},
+                "listens, where it stores, which slots it holds. Every slot must be held by "
+                "exactly `[cluster] replicas` shards (one by default); the digest of this map is "
+                "checked on every request."},
     {"router", "oks-router."},
     {"shard", "Settings shared by every oks-shard (README \"Shard memory\")."},
     {"limits", "OpenPGP input limits applied by the shards (README \"Limits\")."},

@@ -41,6 +41,13 @@ static const oks_conf_entry table[] = {
           "router frontend endpoint(s) clients connect to: every client connects to all of them "
           "and sends a request again to another when its router fails; oks-router binds "
           "[router] bind, else the first (--bind overrides both)"),
+    UINT("cluster", "replicas", replicas, "1", 1, OKS_MAX_REPLICAS, OKS_CONF_ALL,
+         "shards holding each slot: every slot must be listed by exactly this many [shard.NAME] "
+         "slots (docs/replicas.md)"),
+    UINT("cluster", "write_quorum", write_quorum, "0", 0, OKS_MAX_REPLICAS,
+         OKS_CONF_ROUTER | OKS_CONF_SHARD,
+         "replicas that must store an upload before it is acknowledged (at most replicas; 0 = "
+         "1 while replicas <= 2, a majority from 3)"),
     SIZE("cluster", "max_message_bytes", max_message_bytes, "64M", 4096, GIB, OKS_CONF_ALL,
          "hard cap on any ZeroMQ message"),
 
@@ -56,7 +63,8 @@ static const oks_conf_entry table[] = {
      .readers = OKS_CONF_SHARD, .doc = "the shard's LevelDB directory (required by oks-shard)"},
     {.section = "shard.*", .key = "slots", .type = OKS_CONF_SLOTS, S_(slot_spec), .def = "",
      .readers = OKS_CONF_ALL,
-     .doc = "slots the shard owns, e.g. 0-2047,4000 (required; every slot exactly once)"},
+     .doc = "slots the shard holds, e.g. 0-2047,4000 (required; every slot in exactly [cluster] "
+            "replicas shards' lists)"},
 
     UINT("router", "deadline_ms", router_deadline_ms, "5000", 1, 3600000,
          OKS_CONF_ROUTER | CLIENTS,

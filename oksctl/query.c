@@ -215,6 +215,8 @@ static int show_stats(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *a
                (unsigned long long)s->expired);
         keys += s->keys;
     }
+    if (r->total_keys) /* each key once, though replicas hold it R times */
+        keys = r->total_keys;
     printf("total keys: %llu\n", (unsigned long long)keys);
     return r->status == OKS__STATUS__STATUS_OK ? 0 : status_exit(r);
 }

@@ -2,6 +2,7 @@
  * unpacked reply into the merged response, so nothing is copied twice. */
 #include "router/pending.h"
 #include "lib/xalloc.h"
+#include "router/replicas.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static bool has_fpr(const Oks__Response *m, const ProtobufCBinaryData *f)
 }
 
 /* Statuses with which a shard says it could not answer (as opposed to a bad request). */
-static bool shard_failed(Oks__Status st)
+bool oks_pending_shard_failed(Oks__Status st)
 {
     return st == OKS__STATUS__STATUS_INTERNAL || st == OKS__STATUS__STATUS_UNAVAILABLE ||
            st == OKS__STATUS__STATUS_TIMEOUT || st == OKS__STATUS__STATUS_WRONG_SHARD;
@@ -41,6 +42,7 @@ static void add_failure(oks_pending *p, const char *name, const char *why, bool 
 void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *r)
 {
     Oks__Response *m = p->merged;
+    p->n_not_found += r->status == OKS__STATUS__STATUS_NOT_FOUND;
     if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
         const char *why = r->error && *r->error ? r->error : oks_proto_status_name(r->status);
         if (p->worst == OKS__STATUS__STATUS_OK) {
@@ -48,7 +50,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
             free(p->worst_msg);
             p->worst_msg = oks_xstrdup(why);
         }
-        if (shard_failed(r->status))
+        if (oks_pending_shard_failed(r->status))
             add_failure(p, name, why, true);
     }
     m->total += r->total;
@@ -79,6 +81,88 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
     MOVE_ALL(m->results, m->n_results, r->results, r->n_results);
     MOVE_ALL(m->shards, m->n_shards, r->shards, r->n_shards);
     MOVE_ALL(m->changes, m->n_changes, r->changes, r->n_changes);
+}
+
+void oks_pending_add_start(oks_pending *p, size_t n_keys, size_t n_shards)
+{
+    p->n_add = p->unacked = n_keys;
+    p->acks = oks_xcalloc(n_keys ? n_keys : 1, 1);
+    p->need = oks_xmalloc(n_keys ? n_keys : 1);
+    memset(p->need, 1, n_keys ? n_keys : 1);
+    p->add_index = oks_xcalloc(n_shards, sizeof *p->add_index);
+    p->add_n = oks_xcalloc(n_shards, sizeof *p->add_n);
+}
+
+/* One more answer for key ix. */
+static void ack(oks_pending *p, uint32_t ix)
+{
+    if (ix >= p->n_add || p->acks[ix] == 255)
+        return;
+    if (++p->acks[ix] == p->need[ix])
+        p->unacked--;
+}
+
+bool oks_pending_add_reply(oks_pending *p, size_t si, const char *name, Oks__Response *r)
+{
+    if (oks_pending_shard_failed(r->status)) {
+        add_failure(p, name, r->error && *r->error ? r->error : oks_proto_status_name(r->status),
+                    true);
+        return p->unacked == 0;
+    }
+    if (r->status != OKS__STATUS__STATUS_OK) {
+        /* a refusal of the whole request (bad request, too large): an answer for every key */
+        oks_pending_merge(p, si, name, r);
+        for (uint32_t k = 0; k < p->add_n[si]; k++)
+            ack(p, p->add_index[si][k]);
+        return p->unacked == 0;
+    }
+    Oks__Response *m = p->merged;
+    for (size_t i = 0; i < r->n_results; i++) {
+        Oks__AddResult *a = r->results[i];
+        if (a->index >= p->add_n[si])
+            continue; /* not a key this shard was sent */
+        uint32_t ix = p->add_index[si][a->index];
+        bool first = p->acks[ix] == 0;
+        ack(p, ix);
+        if (!first)
+            continue;
+        a->index = ix;
+        void *nv = oks_xrealloc(m->results, (m->n_results + 1) * sizeof *m->results);
+        m->results = nv;
+        m->results[m->n_results++] = a;
+        r->results[i] = NULL;
+    }
+    for (size_t i = 0; i < r->n_results; i++)
+        if (r->results[i])
+            oks__add_result__free_unpacked(r->results[i], NULL);
+    r->n_results = 0;
+    return p->unacked == 0;
+}
+
+/* Add: drops the results of keys short of their quorum; forgets replica failures when every key
+ * reached it. */
+static void settle_add(oks_pending *p)
+{
+    Oks__Response *m = p->merged;
+    if (!p->acks)
+        return;
+    if (p->unacked == 0) {
+        for (size_t i = 0; i < p->n_failed; i++) {
+            free(p->failed[i].shard);
+            free(p->failed[i].why);
+        }
+        p->n_failed = 0;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_results; i++) {
+        uint32_t ix = m->results[i]->index;
+        if (ix < p->n_add && p->acks[ix] < p->need[ix])
+            oks__add_result__free_unpacked(m->results[i], NULL);
+        else
+            m->results[k++] = m->results[i];
+    }
+    m->n_results = k;
 }
 
 void oks_pending_fail(oks_pending *p, const char *name, const char *why)
@@ -141,6 +225,7 @@ void oks_pending_finish(oks_pending *p, oks_buf *out)
     Oks__Response *m = p->merged;
     oks_buf msg = OKS_BUF_INIT;
     m->version = OKS_PROTO_VERSION;
+    settle_add(p);
     if (m->n_results > 1)
         qsort(m->results, m->n_results, sizeof *m->results, cmp_results);
     if (p->op == OKS__REQUEST__OP_GET_FINGERPRINT)
@@ -153,14 +238,18 @@ void oks_pending_finish(oks_pending *p, oks_buf *out)
     if (p->worst != OKS__STATUS__STATUS_OK) {
         m->status = p->worst;
         /* a failure status is among the failures described; a refusal (bad request) is not */
-        if (!shard_failed(p->worst))
+        if (!oks_pending_shard_failed(p->worst))
             oks_buf_printf(&msg, "%s", p->worst_msg ? p->worst_msg : "");
         describe_failures(p, &msg);
     } else if (p->n_failed) {
         bool some = m->n_keys > 0 || m->n_results > 0 || m->n_shards > 0;
         bool fanout = p->expected > 1;
         m->status = some && fanout ? OKS__STATUS__STATUS_PARTIAL : OKS__STATUS__STATUS_UNAVAILABLE;
+        m->partial = fanout && p->op != OKS__REQUEST__OP_ADD && p->op != OKS__REQUEST__OP_STATS;
         describe_failures(p, &msg);
+    } else if (p->op == OKS__REQUEST__OP_DELETE && p->received && p->n_not_found == p->received) {
+        m->status = OKS__STATUS__STATUS_NOT_FOUND; /* no replica had it */
+        oks_buf_printf(&msg, "no such key");
     } else if (m->n_keys == 0 && (p->op == OKS__REQUEST__OP_GET_FINGERPRINT ||
                                   p->op == OKS__REQUEST__OP_GET_KEY_ID ||
                                   p->op == OKS__REQUEST__OP_SEARCH ||
@@ -202,6 +291,11 @@ void oks_pending_release(oks_pending *p, size_t n_shards)
             free(p->add_index[i]);
         free(p->add_index);
     }
+    free(p->add_n);
+    free(p->acks);
+    free(p->need);
+    free(p->group_by);
+    oks_buf_release(&p->body);
     free(p->asked);
     for (size_t i = 0; i < p->n_failed; i++) {
         free(p->failed[i].shard);

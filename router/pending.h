@@ -24,8 +24,9 @@ typedef struct oks_pending {
     int op;               /* Oks__Request__OpCase */
     uint64_t deadline_ms; /* monotonic */
     unsigned expected, received;
-    uint8_t *asked;       /* per shard: 1 if a sub-request went there, 2 once answered */
+    uint8_t *asked;       /* per shard: OKS_ASK_* (router/replicas.h) */
     uint32_t **add_index; /* per shard: original indexes of the keys sent there */
+    uint32_t *add_n;      /* per shard: how many */
     size_t limit;
     bool raw_forward;     /* single-shard request: forward the shard's bytes unchanged */
     Oks__Response *merged; /* accumulated answer (heap, owned) */
@@ -35,18 +36,43 @@ typedef struct oks_pending {
     char *worst_msg;
     uint8_t fpr[32];      /* fingerprint lookup: the fingerprint asked for (its key first) */
     size_t fpr_len;
+    /* replicas */
+    int slot;             /* single-slot read: its slot (another replica may be asked); else -1 */
+    uint64_t attempt_ms;  /* single-slot read: when the replica asked counts as failed, if
+                           * another one is left to ask (0 = not before the deadline) */
+    oks_buf body;         /* the packed request, for asking another replica */
+    int32_t *group_by;    /* fan-out: per replica group, the shard answering for it (-1: none) */
+    uint8_t *acks;        /* add: per key, replicas that answered for it */
+    uint8_t *need;        /* add: per key, answers needed (the write quorum) */
+    size_t n_add, unacked; /* add: keys; keys still short of their quorum */
+    bool not_found;       /* single-slot read: a replica answered NOT_FOUND */
+    unsigned n_not_found; /* replies that were NOT_FOUND (a delete sent to every replica) */
+    bool uncovered;       /* fan-out: some replica group has no replica left to answer */
 } oks_pending;
 
 /* Merges one shard's reply into p->merged. shard_idx (named name) is used for add index
  * remapping; a reply with an error status also counts the shard as failed, with the shard's
  * error as the reason. */
 void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *reply);
+/* Replicated add of n keys: allocates the per-key counters (need[] set to 1, the caller raises
+ * it per key). */
+void oks_pending_add_start(oks_pending *p, size_t n_keys, size_t n_shards);
+/* Counts one shard's reply to its part of an add: each key answered counts once towards its
+ * quorum and its first answer is the one kept; a reply saying the shard could not answer
+ * (storage error, unavailable) counts as its failure. Returns true once every key has its
+ * quorum, so the answer need not wait for the other replicas. */
+bool oks_pending_add_reply(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *r);
+/* Whether a reply status says the shard could not answer (another replica may). */
+bool oks_pending_shard_failed(Oks__Status st);
 /* Notes that a shard failed (down, deadline, garbled reply) and why; both strings are copied. */
 void oks_pending_fail(oks_pending *p, const char *name, const char *why);
 /* Builds the final answer into out: the first error status a shard answered wins (its error
  * text first); otherwise failed shards make it PARTIAL (a fan-out that still has results) or
  * UNAVAILABLE. The error text names every failed shard with its reason, and failed_shards lists
  * their names. A fingerprint lookup lists the key with that primary fingerprint first. */
+/* An add answers for the keys that reached their quorum; the replicas that failed are only named
+ * when some key did not (its result is then left out, it was not acknowledged). A fan-out is
+ * marked partial when a replica group had nobody answer. */
 void oks_pending_finish(oks_pending *p, oks_buf *out);
 void oks_pending_release(oks_pending *p, size_t n_shards);
 

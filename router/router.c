@@ -8,6 +8,7 @@
 #include "lib/pgp.h"
 #include "lib/proto.h"
 #include "router/pending.h"
+#include "router/replicas.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +21,11 @@
 /* How often, at most, the in-flight table is scanned for passed deadlines (and the poll
  * timeout, so a deadline is noticed that late at most). */
 #define OKS_ROUTER_EXPIRE_MS 50
+/* ZeroMQ heartbeats on the shard connections: a shard that stops answering them (hung, host
+ * gone without a reset) is disconnected, and its requests moved or failed, within
+ * OKS_ROUTER_HB_TIMEOUT_MS + OKS_ROUTER_HB_IVL_MS. */
+#define OKS_ROUTER_HB_IVL_MS 500
+#define OKS_ROUTER_HB_TIMEOUT_MS 1500
 
 struct oks_router {
     const oks_cluster *conf;
@@ -29,6 +35,7 @@ struct oks_router {
     oks_pending *table; /* OKS_ROUTER_MAX_INFLIGHT entries, indexed by id % size */
     uint64_t next_id;
     size_t inflight;
+    oks_replicas rep;
 };
 
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e)
@@ -39,6 +46,7 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
     r->table = oks_xcalloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
     r->shard_socks = oks_xcalloc(conf->n_shards, sizeof *r->shard_socks);
     r->monitors = oks_xcalloc(conf->n_shards, sizeof *r->monitors);
+    oks_replicas_init(&r->rep, conf);
     r->front = zmq_socket(zctx, ZMQ_ROUTER);
     if (!r->table || !r->shard_socks || !r->monitors || !r->front) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router tables");
@@ -57,8 +65,12 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
     }
     for (size_t i = 0; i < conf->n_shards; i++) {
         void *s = zmq_socket(zctx, ZMQ_DEALER);
-        int one = 1, ivl = 100, ivl_max = 1000;
+        int one = 1, ivl = 100, ivl_max = 1000, hb = OKS_ROUTER_HB_IVL_MS,
+            hb_timeout = OKS_ROUTER_HB_TIMEOUT_MS, hb_ttl = 2 * OKS_ROUTER_HB_TIMEOUT_MS;
         oks_zsock_defaults(s, conf->max_message_bytes);
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl);
         /* queue nothing for a shard that is not connected: fail fast instead */
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
@@ -73,7 +85,8 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
          * long deadlines (big adds) do not delay noticing a dead shard */
         char mon[64];
         snprintf(mon, sizeof mon, "inproc://oks-router-mon-%p-%zu", (void *)r, i);
-        if (zmq_socket_monitor(s, mon, ZMQ_EVENT_DISCONNECTED) == 0) {
+        if (zmq_socket_monitor(s, mon, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) ==
+            0) {
             void *m = zmq_socket(zctx, ZMQ_PAIR);
             if (m && zmq_connect(m, mon) == 0)
                 r->monitors[i] = m;
@@ -109,6 +122,7 @@ void oks_router_free(oks_router *r)
             zmq_close(r->shard_socks[i]);
         }
     free(r->shard_socks);
+    oks_replicas_release(&r->rep);
     if (r->front)
         zmq_close(r->front);
     free(r);
@@ -137,9 +151,34 @@ static void reply_error(oks_router *r, zmq_msg_t *client, zmq_msg_t *rid, Oks__S
     oks_buf_release(&b);
 }
 
+/* Stats: the cluster's keys counted once, from the shards' per-range counts: per replica group,
+ * the replica that answered with the most. */
+static void stats_total(oks_router *r, oks_pending *p)
+{
+    size_t ng = r->rep.n_groups;
+    uint64_t *best = oks_xcalloc(ng, sizeof *best), *mine = oks_xcalloc(ng, sizeof *mine);
+    for (size_t i = 0; i < p->merged->n_shards; i++) {
+        const Oks__ShardStats *s = p->merged->shards[i];
+        memset(mine, 0, ng * sizeof *mine);
+        for (size_t k = 0; k < s->n_ranges; k++)
+            if (s->ranges[k]->first < r->conf->n_slots)
+                mine[r->rep.group_of[s->ranges[k]->first]] += s->ranges[k]->keys;
+        for (size_t g = 0; g < ng; g++)
+            if (mine[g] > best[g])
+                best[g] = mine[g];
+    }
+    p->merged->total_keys = 0;
+    for (size_t g = 0; g < ng; g++)
+        p->merged->total_keys += best[g];
+    free(best);
+    free(mine);
+}
+
 static void finish(oks_router *r, oks_pending *p)
 {
     oks_buf b = OKS_BUF_INIT;
+    if (p->op == OKS__REQUEST__OP_STATS)
+        stats_total(r, p);
     oks_pending_finish(p, &b);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
     oks_buf_release(&b);
@@ -164,19 +203,31 @@ static void add_down_stats(oks_pending *p, const char *name)
     p->merged->shards[p->merged->n_shards++] = s;
 }
 
-/* Sends a packed request to shard i; on failure records the shard as failed. */
-static void send_to_shard(oks_router *r, oks_pending *p, size_t i, const oks_buf *body)
+/* Sends a packed request to shard i. False when it cannot be sent (the shard is not connected):
+ * the shard then counts as failed for this request, and as down. */
+static bool send_to_shard(oks_router *r, oks_pending *p, size_t i, const oks_buf *body)
 {
     oks_slice parts[2] = {oks_slice_of(&p->id, sizeof p->id), oks_slice_of(body->data, body->len)};
     p->expected++;
-    p->asked[i] = 1;
+    p->asked[i] = OKS_ASK_WAITING;
     if (oks_zsend(r->shard_socks[i], parts, 2, ZMQ_DONTWAIT) != 0) {
-        p->asked[i] = 2;
+        p->asked[i] = OKS_ASK_FAILED;
         p->received++;
-        oks_pending_fail(p, r->conf->shards[i].name, "not connected");
-        if (p->op == OKS__REQUEST__OP_STATS)
-            add_down_stats(p, r->conf->shards[i].name);
+        r->rep.up[i] = false;
+        return false;
     }
+    return true;
+}
+
+/* Sends to shard i, which every such request asks (stats, health, a named shard): a shard that
+ * cannot be asked is a failure of the request. */
+static void send_or_fail(oks_router *r, oks_pending *p, size_t i, const oks_buf *body)
+{
+    if (send_to_shard(r, p, i, body))
+        return;
+    oks_pending_fail(p, r->conf->shards[i].name, "not connected");
+    if (p->op == OKS__REQUEST__OP_STATS)
+        add_down_stats(p, r->conf->shards[i].name);
 }
 
 /* The slot a request routes to, or -1 if it must fan out. */
@@ -196,40 +247,154 @@ static int single_slot(const oks_router *r, const Oks__Request *q)
     return -1;
 }
 
-/* Splits an add by the owner of each key's slot. Keys whose primary packet cannot be read go to
- * shard 0, which rejects them with the parser's reason. */
+/* The status of a packed reply without unpacking it: our encoder writes the fields in number
+ * order, version (1) first, then status (2), which proto3 leaves out when it is OK. */
+static Oks__Status peek_status(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (int field = 0; field < 2 && i < n; field++) {
+        uint8_t tag = p[i++];
+        uint64_t v = 0;
+        for (int shift = 0; i < n && shift < 64; shift += 7) {
+            uint8_t b = p[i++];
+            v |= (uint64_t)(b & 0x7F) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        if (tag == (2 << 3))
+            return (Oks__Status)v;
+        if (tag != (1 << 3))
+            break;
+    }
+    return OKS__STATUS__STATUS_OK;
+}
+
+static unsigned waiting(const oks_router *r, const oks_pending *p)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < r->conf->n_shards; i++)
+        n += p->asked[i] == OKS_ASK_WAITING;
+    return n;
+}
+
+/* Single-slot read: asks the next replica of p->slot (up_only: only one believed up). Each
+ * attempt gets an equal share of the time left, so a replica that does not answer leaves time
+ * for the others. False when no replica is left to ask. */
+static bool ask_replica(oks_router *r, oks_pending *p, bool up_only)
+{
+    const uint16_t *m = oks_cluster_replicas_of(r->conf, (unsigned)p->slot);
+    int i;
+    while ((i = oks_replicas_pick(&r->rep, m, p->asked)) >= 0) {
+        if (up_only && !r->rep.up[i])
+            return false;
+        if (send_to_shard(r, p, (size_t)i, &p->body)) {
+            unsigned left = oks_replicas_untried(&r->rep, m, p->asked);
+            uint64_t now = oks_now_ms();
+            p->attempt_ms = left && p->deadline_ms > now ? now + (p->deadline_ms - now) / (left + 1)
+                                                         : 0;
+            return true;
+        }
+        oks_pending_fail(p, r->conf->shards[i].name, "not connected");
+    }
+    return false;
+}
+
+/* Fan-out: makes sure replica group g has a replica asked, asking one if needed. False when no
+ * replica of the group is left. */
+static bool cover_group(oks_router *r, oks_pending *p, size_t g)
+{
+    int c = oks_replicas_covering(&r->rep, g, p->asked);
+    if (c < 0) {
+        const uint16_t *m = oks_replicas_group(&r->rep, g);
+        while ((c = oks_replicas_pick(&r->rep, m, p->asked)) >= 0 &&
+               !send_to_shard(r, p, (size_t)c, &p->body))
+            oks_pending_fail(p, r->conf->shards[c].name, "not connected");
+    }
+    p->group_by[g] = c;
+    return c >= 0;
+}
+
+/* Fan-out: shard si failed; the groups it answered for move to other replicas. False when one of
+ * them has none left (the failure then shows in the answer). */
+static bool regroup(oks_router *r, oks_pending *p, size_t si)
+{
+    bool ok = true;
+    for (size_t g = 0; g < r->rep.n_groups; g++)
+        if (p->group_by[g] == (int32_t)si && !cover_group(r, p, g)) {
+            ok = false;
+            p->uncovered = true;
+        }
+    return ok;
+}
+
+/* Shard si gave no usable answer to p (why; reply: its failure reply, or NULL). Another replica
+ * is asked when the request can move; otherwise the failure is recorded. */
+static void shard_failed(oks_router *r, oks_pending *p, size_t si, const char *why,
+                         Oks__Response *reply)
+{
+    const char *name = r->conf->shards[si].name;
+    p->asked[si] = OKS_ASK_FAILED;
+    bool moved = false;
+    if (p->slot >= 0)
+        moved = ask_replica(r, p, false);
+    else if (p->group_by)
+        moved = regroup(r, p, si);
+    if (moved && p->slot < 0)
+        return; /* a fan-out: the others answer for it, nothing to report */
+    if (reply && !p->acks)
+        oks_pending_merge(p, si, name, reply);
+    else if (reply)
+        oks_pending_add_reply(p, si, name, reply);
+    else
+        oks_pending_fail(p, name, why);
+    if (p->op == OKS__REQUEST__OP_STATS)
+        add_down_stats(p, name);
+}
+
+static bool complete(const oks_router *r, const oks_pending *p)
+{
+    if (p->acks && p->unacked == 0)
+        return true;
+    return p->slot >= 0 ? waiting(r, p) == 0 : p->received == p->expected;
+}
+
+/* Splits an add by the replicas of each key's slot: every replica of a slot gets its keys. Keys
+ * whose primary packet cannot be read go to shard 0 only, which rejects them with the parser's
+ * reason. */
 static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
 {
     size_t ns = r->conf->n_shards, n = q->add->n_keys;
+    unsigned R = r->conf->replicas, W = oks_cluster_write_quorum(r->conf);
     ProtobufCBinaryData *orig = q->add->keys;
-    uint16_t *owner = oks_xmalloc((n ? n : 1) * sizeof *owner);
-    size_t *count = oks_xcalloc(ns, sizeof *count);
-    p->add_index = oks_xcalloc(ns, sizeof *p->add_index);
-    if (!owner || !count || !p->add_index) {
-        free(owner);
-        free(count);
-        return;
-    }
+    int32_t *slot = oks_xmalloc((n ? n : 1) * sizeof *slot);
+    oks_pending_add_start(p, n, ns);
     for (size_t i = 0; i < n; i++) {
         size_t off = 0;
         oks_pgp_packet pkt;
         oks_pgp_pubkey pk;
         oks_err e;
-        owner[i] = 0;
+        slot[i] = -1;
         if (oks_pgp_packet_next(orig[i].data, orig[i].len, &off, &pkt, &e) == 0 &&
             pkt.tag == OKS_PGP_TAG_PUBKEY &&
             oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &pk, &e) == 0)
-            owner[i] = r->conf->slot_owner[oks_slot_of_keyid(pk.keyid, r->conf->n_slots)];
-        count[owner[i]]++;
+            slot[i] = (int32_t)oks_slot_of_keyid(pk.keyid, r->conf->n_slots);
+        if (slot[i] < 0) {
+            p->add_n[0]++;
+            continue;
+        }
+        p->need[i] = (uint8_t)W;
+        const uint16_t *rs = oks_cluster_replicas_of(r->conf, (unsigned)slot[i]);
+        for (unsigned k = 0; k < R; k++)
+            p->add_n[rs[k]]++;
     }
     ProtobufCBinaryData *sub = oks_xmalloc((n ? n : 1) * sizeof *sub);
-    for (size_t s = 0; s < ns && sub; s++) {
-        if (!count[s])
+    for (size_t s = 0; s < ns; s++) {
+        if (!p->add_n[s])
             continue;
-        p->add_index[s] = oks_xmalloc(count[s] * sizeof(uint32_t));
+        p->add_index[s] = oks_xmalloc(p->add_n[s] * sizeof(uint32_t));
         size_t k = 0;
-        for (size_t i = 0; i < n && p->add_index[s]; i++)
-            if (owner[i] == s) {
+        for (size_t i = 0; i < n; i++)
+            if (slot[i] < 0 ? s == 0 : oks_cluster_holds(r->conf, (unsigned)slot[i], s)) {
                 p->add_index[s][k] = (uint32_t)i;
                 sub[k++] = orig[i];
             }
@@ -237,14 +402,71 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         q->add->n_keys = k;
         oks_buf b = OKS_BUF_INIT;
         oks_proto_pack_request(q, &b);
-        send_to_shard(r, p, s, &b);
+        if (!send_to_shard(r, p, s, &b))
+            oks_pending_fail(p, r->conf->shards[s].name, "not connected");
         oks_buf_release(&b);
     }
     q->add->keys = orig;
     q->add->n_keys = n;
     free(sub);
-    free(owner);
-    free(count);
+    free(slot);
+}
+
+/* Routes a request other than an add: one replica of a single slot, one replica per replica
+ * group for a fan-out, every shard for stats and health, the named shard for a change log or
+ * key listing. */
+static void route(oks_router *r, oks_pending *p, Oks__Request *q)
+{
+    if (q->op_case == OKS__REQUEST__OP_CHANGES || q->op_case == OKS__REQUEST__OP_LIST) {
+        int i = oks_cluster_shard_index(r->conf, q->op_case == OKS__REQUEST__OP_LIST
+                                                     ? q->list->shard
+                                                     : q->changes->shard);
+        if (i < 0) {
+            p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
+            p->worst_msg = oks_xstrdup("no such shard");
+            return;
+        }
+        oks_proto_pack_request(q, &p->body);
+        p->raw_forward = true;
+        send_or_fail(r, p, (size_t)i, &p->body);
+        return;
+    }
+    int slot = single_slot(r, q);
+    q->slot = slot;
+    oks_proto_pack_request(q, &p->body);
+    if (slot >= 0 && q->op_case == OKS__REQUEST__OP_DELETE && r->conf->replicas > 1) {
+        /* every replica holds its own copy: a delete goes to all of them */
+        const uint16_t *m = oks_cluster_replicas_of(r->conf, (unsigned)slot);
+        for (unsigned k = 0; k < r->conf->replicas; k++)
+            send_or_fail(r, p, m[k], &p->body);
+    } else if (slot >= 0) {
+        p->slot = slot;
+        p->raw_forward = true;
+        ask_replica(r, p, false);
+    } else if (q->op_case == OKS__REQUEST__OP_STATS || q->op_case == OKS__REQUEST__OP_HEALTH) {
+        for (size_t i = 0; i < r->conf->n_shards; i++)
+            send_or_fail(r, p, i, &p->body);
+    } else {
+        p->group_by = oks_xmalloc(r->rep.n_groups * sizeof *p->group_by);
+        for (size_t g = 0; g < r->rep.n_groups; g++)
+            if (!cover_group(r, p, g))
+                p->uncovered = true;
+    }
+}
+
+/* Ends a request whose parts are all in (or whose deadline passed). A single-slot read that a
+ * replica answered NOT_FOUND while the others failed is answered NOT_FOUND: the replica that
+ * answered is the best knowledge there is. */
+static void done(oks_router *r, oks_pending *p)
+{
+    p->raw_forward = false;
+    if (p->slot >= 0 && p->not_found) {
+        reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
+        oks_pending_release(p, r->conf->n_shards);
+        r->inflight--;
+        return;
+    }
+    finish(r, p);
 }
 
 static void on_client(oks_router *r, oks_zframes *m)
@@ -273,6 +495,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     memset(p, 0, sizeof *p);
     p->id = id;
     p->op = q->op_case;
+    p->slot = -1;
     zmq_msg_init(&p->client);
     zmq_msg_init(&p->rid);
     zmq_msg_move(&p->client, &m->f[0]);
@@ -283,15 +506,6 @@ static void on_client(oks_router *r, oks_zframes *m)
         p->limit = q->search->limit;
     p->asked = oks_xcalloc(r->conf->n_shards, 1);
     p->merged = oks_xmalloc(sizeof *p->merged);
-    if (!p->asked || !p->merged) {
-        reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_UNAVAILABLE,
-                    "router: out of memory");
-        free(p->merged);
-        p->merged = NULL;
-        oks_pending_release(p, r->conf->n_shards);
-        oks__request__free_unpacked(q, NULL);
-        return;
-    }
     oks__response__init(p->merged);
     if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT &&
         q->get_fingerprint->fingerprint.len <= sizeof p->fpr) {
@@ -301,40 +515,24 @@ static void on_client(oks_router *r, oks_zframes *m)
     r->inflight++;
     q->map_digest = (ProtobufCBinaryData){32, (uint8_t *)r->conf->digest};
     q->slot = -1;
-    if (q->op_case == OKS__REQUEST__OP_ADD) {
+    if (q->op_case == OKS__REQUEST__OP_ADD)
         route_add(r, p, q);
-    } else if (q->op_case == OKS__REQUEST__OP_CHANGES || q->op_case == OKS__REQUEST__OP_LIST) {
-        int i = oks_cluster_shard_index(r->conf, q->op_case == OKS__REQUEST__OP_LIST
-                                                     ? q->list->shard
-                                                     : q->changes->shard);
-        if (i < 0) {
-            p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
-            p->worst_msg = oks_xstrdup("no such shard");
-        } else {
-            oks_buf b = OKS_BUF_INIT;
-            oks_proto_pack_request(q, &b);
-            p->raw_forward = true;
-            send_to_shard(r, p, (size_t)i, &b);
-            oks_buf_release(&b);
-        }
-    } else {
-        int slot = single_slot(r, q);
-        oks_buf b = OKS_BUF_INIT;
-        q->slot = slot;
-        oks_proto_pack_request(q, &b);
-        if (slot >= 0) {
-            p->raw_forward = true;
-            send_to_shard(r, p, r->conf->slot_owner[slot], &b);
-        } else {
-            for (size_t i = 0; i < r->conf->n_shards; i++)
-                send_to_shard(r, p, i, &b);
-        }
-        oks_buf_release(&b);
-    }
+    else
+        route(r, p, q);
     q->map_digest = (ProtobufCBinaryData){0, NULL};
     oks__request__free_unpacked(q, NULL);
-    if (p->id && p->received == p->expected)
-        finish(r, p);
+    if (p->id && complete(r, p))
+        done(r, p);
+}
+
+/* Passes a single shard's reply frame on as is (moved, not copied) and ends the request. */
+static void forward_raw(oks_router *r, oks_pending *p, zmq_msg_t *frame)
+{
+    zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_msg_send(frame, r->front, ZMQ_DONTWAIT);
+    oks_pending_release(p, r->conf->n_shards);
+    r->inflight--;
 }
 
 static void on_shard(oks_router *r, size_t si, oks_zframes *m)
@@ -344,30 +542,55 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
     uint64_t id;
     memcpy(&id, zmq_msg_data(&m->f[0]), sizeof id);
     oks_pending *p = &r->table[id % OKS_ROUTER_MAX_INFLIGHT];
-    if (p->id != id || p->asked[si] != 1)
-        return; /* late reply to a request that already timed out */
-    p->asked[si] = 2;
+    if (p->id != id || p->asked[si] != OKS_ASK_WAITING)
+        return; /* late reply to a request that already timed out or moved on */
+    p->asked[si] = OKS_ASK_DONE;
     p->received++;
     oks_slice body = oks_zframe(m, 1);
-    if (p->raw_forward && p->expected == 1) {
-        /* single-shard answer: pass the shard's frame on as is (moved, not copied) */
-        zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_msg_send(&m->f[1], r->front, ZMQ_DONTWAIT);
-        oks_pending_release(p, r->conf->n_shards);
-        r->inflight--;
-        return;
+    if (p->raw_forward) {
+        Oks__Status st = peek_status(body.ptr, body.len);
+        if (st == OKS__STATUS__STATUS_NOT_FOUND && p->slot >= 0 && ask_replica(r, p, true)) {
+            /* a replica may not have caught up yet: another one that is up is asked too */
+            p->not_found = true;
+            return;
+        }
+        if (!oks_pending_shard_failed(st) || (p->slot < 0 && p->expected == 1)) {
+            forward_raw(r, p, &m->f[1]);
+            return;
+        }
     }
     Oks__Response *rep;
     oks_err e;
     if (oks_proto_response_unpack(body.ptr, body.len, r->conf->max_message_bytes, &rep, &e) == 0) {
-        oks_pending_merge(p, si, r->conf->shards[si].name, rep);
+        if (oks_pending_shard_failed(rep->status) && (p->slot >= 0 || p->group_by || p->acks))
+            shard_failed(r, p, si, NULL, rep);
+        else if (p->acks)
+            oks_pending_add_reply(p, si, r->conf->shards[si].name, rep);
+        else
+            oks_pending_merge(p, si, r->conf->shards[si].name, rep);
         oks__response__free_unpacked(rep, NULL);
     } else {
-        oks_pending_fail(p, r->conf->shards[si].name, "garbled reply");
+        shard_failed(r, p, si, "garbled reply", NULL);
     }
-    if (p->received == p->expected)
-        finish(r, p);
+    if (p->id && complete(r, p))
+        done(r, p);
+}
+
+/* A single-slot read whose replica has not answered in its share of the time: the next replica
+ * is asked (the late answer, if any, is dropped). */
+static void next_attempt(oks_router *r, oks_pending *p)
+{
+    p->attempt_ms = 0;
+    size_t ns = r->conf->n_shards, n = 0;
+    size_t *late = oks_xmalloc(ns * sizeof *late);
+    for (size_t s = 0; s < ns; s++)
+        if (p->asked[s] == OKS_ASK_WAITING)
+            late[n++] = s;
+    for (size_t k = 0; k < n; k++) {
+        p->received++;
+        shard_failed(r, p, late[k], "no answer in its share of the deadline", NULL);
+    }
+    free(late);
 }
 
 static void expire(oks_router *r, uint64_t now)
@@ -376,40 +599,45 @@ static void expire(oks_router *r, uint64_t now)
         return;
     for (size_t i = 0; i < OKS_ROUTER_MAX_INFLIGHT; i++) {
         oks_pending *p = &r->table[i];
-        if (!p->id || p->deadline_ms > now)
+        if (!p->id)
             continue;
+        if (p->deadline_ms > now) {
+            if (p->attempt_ms && p->attempt_ms <= now) {
+                next_attempt(r, p);
+                if (complete(r, p))
+                    done(r, p);
+            }
+            continue;
+        }
         for (size_t s = 0; s < r->conf->n_shards; s++)
-            if (p->asked[s] == 1) {
+            if (p->asked[s] == OKS_ASK_WAITING) {
                 oks_pending_fail(p, r->conf->shards[s].name, "deadline passed");
                 if (p->op == OKS__REQUEST__OP_STATS)
                     add_down_stats(p, r->conf->shards[s].name);
             }
-        p->raw_forward = false;
-        finish(r, p);
+        done(r, p);
     }
 }
 
 /* Shard si's connection dropped: whatever it was asked and has not answered will never be
- * answered (its replies go to the old connection), so those parts fail now. */
+ * answered (its replies go to the old connection), so those parts move to another replica or
+ * fail now. */
 static void on_disconnect(oks_router *r, size_t si)
 {
     size_t failed = 0;
+    r->rep.up[si] = false;
     for (size_t i = 0; r->inflight && i < OKS_ROUTER_MAX_INFLIGHT; i++) {
         oks_pending *p = &r->table[i];
-        if (!p->id || p->asked[si] != 1)
+        if (!p->id || p->asked[si] != OKS_ASK_WAITING)
             continue;
-        p->asked[si] = 2;
         p->received++;
         failed++;
-        oks_pending_fail(p, r->conf->shards[si].name, "disconnected");
-        if (p->op == OKS__REQUEST__OP_STATS)
-            add_down_stats(p, r->conf->shards[si].name);
-        if (p->received == p->expected) {
-            p->raw_forward = false;
-            finish(r, p);
-        }
+        shard_failed(r, p, si, "disconnected", NULL);
+        if (p->id && complete(r, p))
+            done(r, p);
     }
-    oks_log(OKS_LOG_WARN, "router: shard %s disconnected (%s); %zu unanswered requests failed",
+    oks_log(OKS_LOG_WARN,
+            "router: shard %s disconnected (%s); %zu unanswered requests moved or failed",
             r->conf->shards[si].name, r->conf->shards[si].endpoint, failed);
 }
 
@@ -435,6 +663,8 @@ static void drain_monitor(oks_router *r, size_t si)
         }
         if (id == ZMQ_EVENT_DISCONNECTED)
             on_disconnect(r, si);
+        else if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            r->rep.up[si] = true;
     }
 }
 

@@ -1,17 +1,24 @@
 /*
  * The router: a ZeroMQ ROUTER frontend for clients (gateways, oksctl, sync) and one DEALER per
  * shard. Single-threaded event loop; many requests in flight, replies matched by an internal id
- * and returned in whatever order shards answer (no head-of-line blocking).
- *   - by 64-bit primary key ID, or by fingerprint for the primary key only: exactly one shard
- *     (the slot's owner), whose answer is passed on unchanged;
- *   - add: keys split by slot owner, one sub-request per shard, results put back in order;
+ * and returned in whatever order shards answer (no head-of-line blocking). Every slot is held by
+ * the shards of its replica set ([cluster] replicas, router/replicas.h, docs/replicas.md):
+ *   - by 64-bit primary key ID, or by fingerprint for the primary key only: one replica of the
+ *     slot, whose answer is passed on unchanged; another replica is asked, within the same
+ *     deadline, when it fails, does not answer in its share of the time, or answers NOT_FOUND;
+ *   - add: keys split by slot, each part sent to every replica of its slots; the answer comes
+ *     once [cluster] write_quorum replicas answered for every key, results put back in order;
+ *   - delete: every replica of the slot;
  *   - by fingerprint with subkeys (what clients ask: the key with that primary fingerprint and
- *     every key with that subkey), other key IDs, searches, hashes, stats, health: all shards in
- *     parallel, results merged, deduplicated by fingerprint and limited; a fingerprint's primary
- *     key comes first.
+ *     every key with that subkey), other key IDs, searches, hashes: one replica per replica
+ *     group, in parallel, moving a group to another replica when its replica fails; results
+ *     merged, deduplicated by fingerprint and limited; a fingerprint's primary key comes first;
+ *     a group with no replica left makes the answer partial;
+ *   - stats, health: every shard.
  * A shard that is down, misses the deadline or answers a failure (a storage error) fails the
- * requests that need it, with an error naming it and why; ZeroMQ reconnects by itself when it
- * comes back.
+ * requests that need it and that no other replica can answer, with an error naming it and why.
+ * Dropped connections are seen by a socket monitor at once, a hung shard by ZeroMQ heartbeats
+ * within about 2 s; ZeroMQ reconnects by itself when it comes back.
  */
 #ifndef OKS_ROUTER_ROUTER_H
 #define OKS_ROUTER_ROUTER_H

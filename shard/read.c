@@ -50,7 +50,7 @@ static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
 bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8])
 {
     unsigned slot = oks_slot_of_keyid(keyid, sh->conf->n_slots);
-    return sh->conf->slot_owner[slot] == sh->self;
+    return oks_cluster_holds(sh->conf, slot, (size_t)sh->self);
 }
 
 bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp)
@@ -65,8 +65,8 @@ bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response
     /* only a router names a slot, and it always sends its map digest; without one, slot is the
      * proto3 default 0, not a claim (direct clients: health, stats, tools) */
     if (req->map_digest.len && req->slot >= 0 && ((unsigned)req->slot >= sh->conf->n_slots ||
-                           sh->conf->slot_owner[req->slot] != sh->self)) {
-        set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not own slot %d",
+                           !oks_cluster_holds(sh->conf, (unsigned)req->slot, (size_t)sh->self))) {
+        set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not hold slot %d",
                   sh->conf->shards[sh->self].name, req->slot);
         return false;
     }
@@ -127,6 +127,9 @@ void oks_shard_response_release(Oks__Response *r)
     for (size_t i = 0; i < r->n_shards; i++) {
         free(r->shards[i]->slot_ranges == protobuf_c_empty_string ? NULL
                                                                     : r->shards[i]->slot_ranges);
+        for (size_t k = 0; k < r->shards[i]->n_ranges; k++)
+            free(r->shards[i]->ranges[k]);
+        free(r->shards[i]->ranges);
         free(r->shards[i]);
     }
     free(r->shards);
@@ -533,6 +536,29 @@ static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, 
     return x->r->n_keys >= x->limit;
 }
 
+/* The runs of slots this shard holds with one replica set each, and their key counts. */
+static void fill_ranges(oks_shard *sh, Oks__ShardStats *s)
+{
+    const oks_cluster *c = sh->conf;
+    for (unsigned a = 0; a < c->n_slots;) {
+        unsigned b = a;
+        const uint16_t *rs = oks_cluster_replicas_of(c, a);
+        while (b + 1 < c->n_slots &&
+               memcmp(oks_cluster_replicas_of(c, b + 1), rs, c->replicas * sizeof *rs) == 0)
+            b++;
+        if (oks_cluster_holds(c, a, (size_t)sh->self)) {
+            Oks__SlotRangeKeys *k = oks_xmalloc(sizeof *k);
+            oks__slot_range_keys__init(k);
+            k->first = a;
+            k->last = b;
+            k->keys = oks_store_slot_keys(sh->store, a, b);
+            s->ranges = oks_xrealloc(s->ranges, (s->n_ranges + 1) * sizeof *s->ranges);
+            s->ranges[s->n_ranges++] = k;
+        }
+        a = b + 1;
+    }
+}
+
 static void fill_stats(oks_shard *sh, Oks__Response *r)
 {
     oks_store_stats st;
@@ -554,12 +580,13 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
     s->up = 1;
     unsigned n = 0;
     for (unsigned i = 0; i < sh->conf->n_slots; i++)
-        n += sh->conf->slot_owner[i] == sh->self;
+        n += oks_cluster_holds(sh->conf, i, (size_t)sh->self);
     s->slots = n;
     s->slot_ranges = oks_xstrdup(sh->conf->shards[sh->self].slot_spec);
     s->adds = atomic_load(&sh->adds);
     s->sigs_verified = atomic_load(&sh->sigs_verified);
     s->expired = atomic_load(&sh->expired);
+    fill_ranges(sh, s);
     v[0] = s;
     r->shards = v;
     r->n_shards = 1;

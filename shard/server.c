@@ -8,6 +8,7 @@
 #include "lib/xalloc.h"
 #include "lib/log.h"
 #include "lib/notify.h"
+#include "shard/replica.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #define REPLY_ENDPOINT_FMT "inproc://shard-replies-%p"
+#define SELF_ENDPOINT_FMT "inproc://shard-self-%p"
 /* Messages taken from one socket per poll round, so neither direction starves the other. */
 #define OKS_SHARD_IO_BATCH 256
 
@@ -128,7 +130,9 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     snprintf(ep, sizeof ep, REPLY_ENDPOINT_FMT, (void *)sh);
     snprintf(sh->reply_ep, sizeof sh->reply_ep, "%s", ep);
     const char *bind = me->bind[0] ? me->bind : me->endpoint;
-    if (zmq_bind(pull, ep) != 0 || zmq_bind(router, bind) != 0) {
+    snprintf(sh->self_ep, sizeof sh->self_ep, SELF_ENDPOINT_FMT, (void *)sh);
+    if (zmq_bind(pull, ep) != 0 || zmq_bind(router, sh->self_ep) != 0 ||
+        zmq_bind(router, bind) != 0) {
         int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", bind,
                             zmq_strerror(errno),
                             errno == ENODEV ? " (a host name cannot be bound: set bind in the "
@@ -178,6 +182,16 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
         zmq_close(pull);
         return rc;
     }
+    pthread_t follower;
+    bool following = false;
+    atomic_store(&sh->rstop, 0);
+    if (rc == 0 && sh->conf->replicas > 1) {
+        if ((errno = pthread_create(&follower, NULL, oks_shard_replica_main, sh)) != 0)
+            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start the replica follower: %s",
+                             strerror(errno));
+        else
+            following = true;
+    }
     if (rc == 0) {
         oks_info("shard %s serving slots %s on %s with %u readers, %u searchers and %u "
                  "verifiers", me->name, me->slot_spec, me->endpoint, nw, ns, nw);
@@ -208,6 +222,9 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     }
     oks_info("shard %s stopping", me->name);
     oks_notify_stopping();
+    atomic_store(&sh->rstop, 1);
+    if (following)
+        pthread_join(follower, NULL); /* before the queues stop: its own adds are answered */
     oks_jobq_stop(&sh->readers);
     oks_jobq_stop(&sh->searchers);
     oks_jobq_stop(&sh->adders);

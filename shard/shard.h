@@ -55,6 +55,9 @@ typedef struct oks_shard {
     atomic_ulong adds, sigs_verified;
     atomic_ulong expired;     /* jobs answered STATUS_TIMEOUT unworked: deadline passed queued */
     unsigned n_workers;
+    /* anti-entropy (shard/replica.h) */
+    atomic_int rstop;         /* set to stop the follower */
+    char self_ep[64];         /* inproc endpoint the ROUTER also binds, for the follower */
 } oks_shard;
 
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that

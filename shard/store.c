@@ -30,6 +30,8 @@ struct oks_store {
     pthread_mutex_t lock; /* counters */
     pthread_mutex_t wlock; /* read-modify-write */
     uint64_t keys, bytes, last_seq;
+    unsigned n_slots;     /* > 0: keys counted per slot too */
+    uint64_t *slot_keys;  /* n_slots counters (under lock) */
 };
 
 static void mkdir_p(const char *dir)
@@ -53,7 +55,91 @@ int oks_store_opts_from_config(const oks_cluster *c, oks_store_opts *o, oks_err 
     o->write_buffer_mb = c->shard_write_buffer_mb;
     o->max_open_files = c->shard_max_open_files;
     o->table_reads = c->shard_table_reads == 1 ? OKS_STORE_READS_MMAP : OKS_STORE_READS_PREAD;
+    o->n_slots = c->n_slots;
     return 0;
+}
+
+/* ---- keys per slot: "n" -> BE32 slot count the counters are for, "n" BE32 slot -> BE64 -------- */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static unsigned slot_of_fpr(const oks_store *s, const uint8_t *fpr, size_t len)
+{
+    uint8_t kid[8];
+    return oks_keyid_of_fpr(fpr, len, kid) == 0 ? oks_slot_of_keyid(kid, s->n_slots) : 0;
+}
+
+/* Counts every stored key by slot and stores the counters (a store written before they existed,
+ * or for another slot count). */
+static int slot_counts_rebuild(oks_store *s, oks_err *e)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+    for (leveldb_iter_seek(it, "k", 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < 1 || k[0] != 'k')
+            break;
+        s->slot_keys[slot_of_fpr(s, (const uint8_t *)k + 1, kl - 1)]++;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    if (err)
+        return oks_ldb_error(e, err, "leveldb", "count keys per slot");
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    uint8_t k[5] = {'n'}, v[8];
+    for (unsigned i = 0; i < s->n_slots; i++) {
+        put_be32(k + 1, i);
+        oks_put_be64(v, s->slot_keys[i]);
+        leveldb_writebatch_put(wb, (char *)k, 5, (char *)v, 8);
+    }
+    put_be32(v, s->n_slots);
+    leveldb_writebatch_put(wb, "n", 1, (char *)v, 4);
+    leveldb_write(s->db, s->wo_sync, wb, &err);
+    leveldb_writebatch_destroy(wb);
+    return err ? oks_ldb_error(e, err, "leveldb", "write slot counters") : 0;
+}
+
+static int slot_counts_load(oks_store *s, oks_err *e)
+{
+    char *err = NULL;
+    size_t n = 0;
+    char *mark = leveldb_get(s->db, s->ro, "n", 1, &n, &err);
+    if (err)
+        return oks_ldb_error(e, err, "leveldb", "read slot counters");
+    bool ok = mark && n == 4 && oks_be32((uint8_t *)mark) == s->n_slots;
+    leveldb_free(mark);
+    if (!ok)
+        return slot_counts_rebuild(s, e);
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+    for (leveldb_iter_seek(it, "n", 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl), *v = leveldb_iter_value(it, &vl);
+        if (kl < 1 || k[0] != 'n')
+            break;
+        unsigned slot = kl == 5 ? oks_be32((const uint8_t *)k + 1) : s->n_slots;
+        if (slot < s->n_slots && vl == 8)
+            s->slot_keys[slot] = oks_be64((const uint8_t *)v);
+    }
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    return err ? oks_ldb_error(e, err, "leveldb", "read slot counters") : 0;
+}
+
+uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (unsigned i = first; i <= last && i < s->n_slots; i++)
+        n += s->slot_keys[i];
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, oks_err *e)
@@ -117,6 +203,15 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
         s->last_seq = oks_be64((uint8_t *)m + 16);
     }
     leveldb_free(m);
+    if (o->n_slots) {
+        s->n_slots = o->n_slots;
+        s->slot_keys = oks_xcalloc(o->n_slots, sizeof *s->slot_keys);
+        int r = slot_counts_load(s, e);
+        if (r) {
+            oks_store_close(s);
+            return r;
+        }
+    }
     *out = s;
     return 0;
 }
@@ -137,6 +232,7 @@ void oks_store_close(oks_store *s)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->wlock);
     free(s->dir);
+    free(s->slot_keys);
     free(s);
 }
 
@@ -247,6 +343,40 @@ int oks_store_scan(oks_store *s, char kind, const uint8_t *prefix, size_t prefix
     return rc;
 }
 
+/* "p" name -> BE64: a named cursor (replica peers' change logs, shard/replica.h). */
+#define META_MAX 128
+
+int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e)
+{
+    char k[META_MAX + 1], *err = NULL;
+    size_t kl = strlen(name), n = 0;
+    if (kl > META_MAX)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cursor name too long");
+    k[0] = 'p';
+    memcpy(k + 1, name, kl);
+    char *val = leveldb_get(s->db, s->ro, k, kl + 1, &n, &err);
+    if (err)
+        return oks_ldb_error(e, err, "leveldb", "get cursor");
+    *v = val && n == 8 ? oks_be64((const uint8_t *)val) : 0;
+    int bad = val && n != 8;
+    leveldb_free(val);
+    return bad ? oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt cursor %s", name) : 0;
+}
+
+int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e)
+{
+    char k[META_MAX + 1], *err = NULL;
+    uint8_t val[8];
+    size_t kl = strlen(name);
+    if (kl > META_MAX)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cursor name too long");
+    k[0] = 'p';
+    memcpy(k + 1, name, kl);
+    oks_put_be64(val, v);
+    leveldb_put(s->db, s->wo_sync, k, kl + 1, (const char *)val, 8, &err);
+    return err ? oks_ldb_error(e, err, "leveldb", "put cursor") : 0;
+}
+
 static int get_fpr_value(oks_store *s, const uint8_t *k, size_t kl, uint8_t out[32],
                          size_t *out_len, oks_err *e)
 {
@@ -347,8 +477,25 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     oks_buf tmp = OKS_BUF_INIT;
     oks_keyidx oldx = OKS_KEYIDX_INIT, newx = OKS_KEYIDX_INIT;
     int r = 0;
+    /* per slot touched: the key count after the batch */
+    unsigned *ts = s->n_slots ? oks_xmalloc((n ? n : 1) * sizeof *ts) : NULL;
+    uint64_t *tc = s->n_slots ? oks_xmalloc((n ? n : 1) * sizeof *tc) : NULL;
+    size_t nt = 0;
     for (size_t i = 0; i < n && !r; i++) {
         const oks_store_change *c = &ch[i];
+        if (s->n_slots && !c->old_key != !c->new_key) {
+            unsigned sl = slot_of_fpr(s, c->fpr, c->fpr_len);
+            size_t t = 0;
+            while (t < nt && ts[t] != sl)
+                t++;
+            if (t == nt) {
+                ts[nt] = sl;
+                pthread_mutex_lock(&s->lock);
+                tc[nt++] = s->slot_keys[sl];
+                pthread_mutex_unlock(&s->lock);
+            }
+            tc[t] += c->new_key ? 1 : (uint64_t)-1;
+        }
         uint8_t k[33];
         k[0] = 'k';
         memcpy(k + 1, c->fpr, c->fpr_len);
@@ -410,6 +557,8 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     if (r) {
         leveldb_writebatch_destroy(wb);
         oks_buf_release(&tmp);
+        free(ts);
+        free(tc);
         return oks_err_set(e, r, OKS_NO_OFFSET, "store: out of memory building a batch");
     }
     uint8_t m[24];
@@ -417,13 +566,26 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     oks_put_be64(m + 8, bytes);
     oks_put_be64(m + 16, seq);
     leveldb_writebatch_put(wb, "m", 1, (char *)m, 24);
+    for (size_t t = 0; t < nt; t++) {
+        uint8_t sk[5] = {'n'}, sv[8];
+        put_be32(sk + 1, ts[t]);
+        oks_put_be64(sv, tc[t]);
+        leveldb_writebatch_put(wb, (char *)sk, 5, (char *)sv, 8);
+    }
     char *err = NULL;
     leveldb_write(s->db, sync ? s->wo_sync : s->wo, wb, &err);
     leveldb_writebatch_destroy(wb);
     oks_buf_release(&tmp);
-    if (err)
+    if (err) {
+        free(ts);
+        free(tc);
         return oks_ldb_error(e, err, "leveldb", "write");
+    }
     pthread_mutex_lock(&s->lock);
+    for (size_t t = 0; t < nt; t++)
+        s->slot_keys[ts[t]] = tc[t];
+    free(ts);
+    free(tc);
     s->keys = keys;
     s->bytes = bytes;
     s->last_seq = seq;

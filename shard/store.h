@@ -10,6 +10,10 @@
  *   "h" hash16             -> fpr
  *   "c" BE64 seq           -> packed oks.Change
  *   "m"                    -> BE64 keys, BE64 bytes, BE64 last seq
+ *   "n"                    -> BE32 the slot count the "n" counters are for
+ *   "n" BE32 slot          -> BE64 keys stored in that slot (when opened with n_slots)
+ *   "p" name               -> BE64 a cursor: the last change-log sequence of a replica peer
+ *                             that this shard has copied (shard/replica.h)
  * The index entries of a key are built by shard/keyidx.h, each once; an update deletes and puts
  * only the entries in which the stored and the new copy differ.
  * Invariant: a key, all its index entries, its change-log entry and the counters change in one
@@ -50,6 +54,9 @@ typedef struct oks_store_opts {
     size_t write_buffer_mb;   /* memtable size, MiB (OKS_STORE_WRITE_BUFFER_MB) */
     unsigned max_open_files;  /* table files kept open (OKS_STORE_MAX_OPEN_FILES) */
     oks_store_reads table_reads;
+    unsigned n_slots;         /* > 0: keys are also counted per slot (for [cluster] slots of
+                               * that many; rebuilt by a scan at open when missing or made for
+                               * another count) */
 } oks_store_opts;
 
 #define OKS_STORE_CACHE_MB 64
@@ -129,6 +136,13 @@ void oks_store_write_unlock(oks_store *s);
 int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e);
 
 void oks_store_stats_get(oks_store *s, oks_store_stats *st);
+/* Keys stored in slots first..last (0 when the store counts no slots). */
+uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last);
+
+/* The cursor named name (at most 128 bytes): *v = 0 when none is stored. */
+int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e);
+/* Stores a cursor (synced). */
+int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e);
 
 /* Change-log entries with seq > after, at most limit; fn gets the packed oks.Change. */
 typedef int (*oks_store_change_fn)(uint64_t seq, const uint8_t *packed, size_t len, void *arg);

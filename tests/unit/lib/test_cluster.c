@@ -84,6 +84,115 @@ static void digest_changes_when_slots_move(void **state)
     oks_cluster_release(&b);
 }
 
+/* Two ranges, each held by two of three shards (the ring local.sh writes for R = 2). */
+static const char ring3[] = "[cluster]\nslots=16\nreplicas=2\n"
+                            "[shard.a]\nendpoint=tcp://h:1\nslots=0-5,11-15\n"
+                            "[shard.b]\nendpoint=tcp://h:2\nslots=0-5,6-10\n"
+                            "[shard.c]\nendpoint=tcp://h:3\nslots=6-10,11-15\n";
+
+static void replica_sets_come_from_the_slot_lists(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_err e;
+    char *p = write_conf(ring3);
+    assert_int_equal(oks_cluster_load(p, &c, &e), 0);
+    unlink(p);
+    assert_int_equal(c.replicas, 2);
+    const uint16_t *rs = oks_cluster_replicas_of(&c, 3);
+    assert_int_equal(rs[0], 0);
+    assert_int_equal(rs[1], 1);
+    rs = oks_cluster_replicas_of(&c, 7);
+    assert_int_equal(rs[0], 1);
+    assert_int_equal(rs[1], 2);
+    assert_int_equal(c.slot_owner[12], 0);
+    assert_true(oks_cluster_holds(&c, 12, 2));
+    assert_false(oks_cluster_holds(&c, 12, 1));
+    assert_true(oks_cluster_share_slots(&c, 0, 2));
+    assert_int_equal(oks_cluster_write_quorum(&c), 1);
+    oks_cluster_release(&c);
+}
+
+static void rejects_slots_without_r_replicas(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_err e;
+    /* slot 6-10 held by b only */
+    char *p = write_conf("[cluster]\nslots=16\nreplicas=2\n"
+                         "[shard.a]\nendpoint=tcp://h:1\nslots=0-5,11-15\n"
+                         "[shard.b]\nendpoint=tcp://h:2\nslots=0-15\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "slot 6 is held by 1 shard (b); [cluster] replicas = 2"));
+    unlink(p);
+    /* three holders for R = 2 */
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\n[shard.a]\nendpoint=tcp://h:1\nslots=0-3\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=0-3\n"
+                   "[shard.c]\nendpoint=tcp://h:3\nslots=0\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "slot 0 is held by 3 shards (a, b, c)"));
+    unlink(p);
+    /* a shard listing a slot twice does not count twice */
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\n[shard.a]\nendpoint=tcp://h:1\n"
+                   "slots=0-3,2\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "replicas = 2, but there is only 1 shard"));
+    unlink(p);
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\n[shard.a]\nendpoint=tcp://h:1\n"
+                   "slots=0-3,2\n[shard.b]\nendpoint=tcp://h:2\nslots=0-3\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "[shard.a] slots: slot 2 listed twice"));
+    unlink(p);
+    /* a quorum above R, and R outside its bounds */
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\nwrite_quorum=3\n"
+                   "[shard.a]\nendpoint=tcp://h:1\nslots=0-3\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=0-3\n");
+    assert_int_equal(oks_cluster_load(p, &c, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "write_quorum = 3 is more than replicas (2)"));
+    unlink(p);
+    p = write_conf("[cluster]\nslots=4\nreplicas=0\n[shard.a]\nendpoint=tcp://h:1\nslots=0-3\n");
+    assert_int_not_equal(oks_cluster_load(p, &c, &e), 0);
+    assert_non_null(strstr(e.msg, "[cluster] replicas"));
+    unlink(p);
+}
+
+static void write_quorum_defaults_to_one_then_a_majority(void **state)
+{
+    (void)state;
+    oks_cluster c = {.replicas = 1};
+    assert_int_equal(oks_cluster_write_quorum(&c), 1);
+    c.replicas = 2;
+    assert_int_equal(oks_cluster_write_quorum(&c), 1);
+    c.replicas = 3;
+    assert_int_equal(oks_cluster_write_quorum(&c), 2);
+    c.replicas = 4;
+    assert_int_equal(oks_cluster_write_quorum(&c), 3);
+    c.replicas = 5;
+    assert_int_equal(oks_cluster_write_quorum(&c), 3);
+    c.write_quorum = 5;
+    assert_int_equal(oks_cluster_write_quorum(&c), 5);
+}
+
+static void digest_covers_the_replica_sets(void **state)
+{
+    (void)state;
+    oks_cluster a, b;
+    oks_err e;
+    char *p = write_conf(ring3);
+    assert_int_equal(oks_cluster_load(p, &a, &e), 0);
+    unlink(p);
+    /* same ranges, slot 0-5 now held by a and c instead of a and b */
+    p = write_conf("[cluster]\nslots=16\nreplicas=2\n"
+                   "[shard.a]\nendpoint=tcp://h:1\nslots=0-5,11-15\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=6-10\n"
+                   "[shard.c]\nendpoint=tcp://h:3\nslots=0-5,6-10,11-15\n");
+    assert_int_equal(oks_cluster_load(p, &b, &e), 0);
+    unlink(p);
+    assert_memory_not_equal(a.digest, b.digest, 32);
+    oks_cluster_release(&a);
+    oks_cluster_release(&b);
+}
+
 static void slot_comes_from_the_key_id(void **state)
 {
     (void)state;
@@ -104,6 +213,10 @@ int main(void)
         cmocka_unit_test(rejects_overlapping_and_missing_slots),
         cmocka_unit_test(digest_changes_when_slots_move),
         cmocka_unit_test(slot_comes_from_the_key_id),
+        cmocka_unit_test(replica_sets_come_from_the_slot_lists),
+        cmocka_unit_test(rejects_slots_without_r_replicas),
+        cmocka_unit_test(write_quorum_defaults_to_one_then_a_majority),
+        cmocka_unit_test(digest_covers_the_replica_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

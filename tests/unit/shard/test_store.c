@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/cluster.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
 #include "shard/store.h"
@@ -229,6 +230,70 @@ static void counters_are_kept_across_reopen(void **state)
     assert_int_equal(st.last_seq, 2);
 }
 
+/* Keys per slot: kept by every write, rebuilt by a scan when a store opens without them (or for
+ * another slot count), read back after a reopen. */
+static void keys_are_counted_per_slot(void **state)
+{
+    fixture *f = *state;
+    oks_err e;
+    oks_store_change c = add_of(f->key, &f->bytes, f->hash);
+    assert_int_equal(oks_store_apply(f->s, &c, 1, true, &e), 0); /* written without counters */
+    oks_store_close(f->s);
+    oks_store_opts o = opts8;
+    o.n_slots = 16;
+    assert_int_equal(oks_store_open(f->dir, &o, &f->s, &e), 0);
+    unsigned s1 = oks_slot_of_keyid(f->key->primary.keyid, 16);
+    unsigned s2 = oks_slot_of_keyid(f->key2->primary.keyid, 16);
+    assert_int_equal(oks_store_slot_keys(f->s, 0, 15), 1);
+    assert_int_equal(oks_store_slot_keys(f->s, s1, s1), 1);
+    c = add_of(f->key2, &f->bytes2, f->hash2);
+    assert_int_equal(oks_store_apply(f->s, &c, 1, true, &e), 0);
+    assert_int_equal(oks_store_slot_keys(f->s, s2, s2), s1 == s2 ? 2 : 1);
+    /* an update does not count twice; a delete counts down */
+    oks_store_change u = add_of(f->key2, &f->bytes2, f->hash2);
+    u.old_key = f->key2;
+    u.old_hash = f->hash2;
+    u.old_bytes = f->bytes2.len;
+    assert_int_equal(oks_store_apply(f->s, &u, 1, true, &e), 0);
+    assert_int_equal(oks_store_slot_keys(f->s, 0, 15), 2);
+    oks_store_change d = {0};
+    d.fpr = f->key->primary.fpr;
+    d.fpr_len = f->key->primary.fpr_len;
+    d.old_key = f->key;
+    d.old_hash = f->hash;
+    d.old_bytes = f->bytes.len;
+    assert_int_equal(oks_store_apply(f->s, &d, 1, true, &e), 0);
+    oks_store_close(f->s);
+    assert_int_equal(oks_store_open(f->dir, &o, &f->s, &e), 0);
+    assert_int_equal(oks_store_slot_keys(f->s, 0, 15), 1);
+    assert_int_equal(oks_store_slot_keys(f->s, s2, s2), 1);
+    /* another slot count: counted again */
+    oks_store_close(f->s);
+    o.n_slots = 4096;
+    assert_int_equal(oks_store_open(f->dir, &o, &f->s, &e), 0);
+    unsigned big = oks_slot_of_keyid(f->key2->primary.keyid, 4096);
+    assert_int_equal(oks_store_slot_keys(f->s, big, big), 1);
+    assert_int_equal(oks_store_slot_keys(f->s, 0, 4095), 1);
+}
+
+static void cursors_are_stored(void **state)
+{
+    fixture *f = *state;
+    oks_err e;
+    uint64_t v = 99;
+    assert_int_equal(oks_store_cursor_get(f->s, "replica.s1", &v, &e), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(oks_store_cursor_put(f->s, "replica.s1", 1234, &e), 0);
+    oks_store_close(f->s);
+    assert_int_equal(oks_store_open(f->dir, &opts8, &f->s, &e), 0);
+    assert_int_equal(oks_store_cursor_get(f->s, "replica.s1", &v, &e), 0);
+    assert_int_equal(v, 1234);
+    char longname[200];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(oks_store_cursor_put(f->s, longname, 1, &e), OKS_E_ARG);
+}
+
 typedef struct changes_seen {
     uint64_t seq[8];
     Oks__Change *c[8];
@@ -291,6 +356,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(email_and_word_index_find_the_key, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_removes_key_and_every_index_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(counters_are_kept_across_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(keys_are_counted_per_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(cursors_are_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(change_log_records_old_and_new_hash_in_order, setup,
                                         teardown),
     };

@@ -1,0 +1,72 @@
+/* Replica groups and replica choice (see replicas.h). */
+#include "router/replicas.h"
+#include "lib/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void oks_replicas_init(oks_replicas *x, const oks_cluster *c)
+{
+    unsigned R = c->replicas;
+    memset(x, 0, sizeof *x);
+    x->conf = c;
+    x->up = oks_xcalloc(c->n_shards, sizeof *x->up);
+    x->group_of = oks_xmalloc(c->n_slots * sizeof *x->group_of);
+    x->members = oks_xmalloc((size_t)c->n_slots * R * sizeof *x->members);
+    for (unsigned s = 0; s < c->n_slots; s++) {
+        const uint16_t *rs = oks_cluster_replicas_of(c, s);
+        size_t g = 0;
+        /* slots of one range share their set: compare with the previous slot's group first */
+        if (s > 0 && memcmp(oks_replicas_group(x, x->group_of[s - 1]), rs, R * sizeof *rs) == 0)
+            g = x->group_of[s - 1];
+        else {
+            for (g = 0; g < x->n_groups; g++)
+                if (memcmp(oks_replicas_group(x, g), rs, R * sizeof *rs) == 0)
+                    break;
+            if (g == x->n_groups)
+                memcpy(x->members + x->n_groups++ * R, rs, R * sizeof *rs);
+        }
+        x->group_of[s] = (uint32_t)g;
+    }
+}
+
+void oks_replicas_release(oks_replicas *x)
+{
+    free(x->up);
+    free(x->group_of);
+    free(x->members);
+    memset(x, 0, sizeof *x);
+}
+
+int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *asked)
+{
+    unsigned R = x->conf->replicas, start = x->turn++ % R;
+    int down = -1;
+    for (unsigned k = 0; k < R; k++) {
+        uint16_t i = members[(start + k) % R];
+        if (asked[i] != OKS_ASK_NONE)
+            continue;
+        if (x->up[i])
+            return i;
+        if (down < 0)
+            down = i;
+    }
+    return down;
+}
+
+unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, const uint8_t *asked)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < x->conf->replicas; k++)
+        n += asked[members[k]] == OKS_ASK_NONE;
+    return n;
+}
+
+int oks_replicas_covering(const oks_replicas *x, size_t g, const uint8_t *asked)
+{
+    const uint16_t *m = oks_replicas_group(x, g);
+    for (unsigned k = 0; k < x->conf->replicas; k++)
+        if (asked[m[k]] == OKS_ASK_WAITING || asked[m[k]] == OKS_ASK_DONE)
+            return m[k];
+    return -1;
+}

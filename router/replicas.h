@@ -1,0 +1,56 @@
+/*
+ * Which replica the router asks (see docs/replicas.md).
+ *
+ * Every slot is held by the R shards of its replica set ([cluster] replicas). Slots with the same
+ * replica set form a group; a fan-out asks one replica per group, a single-slot read one replica
+ * of its slot, and either moves to another replica of the same set when the one asked fails.
+ * The router keeps each shard's connection state (up after a handshake, down after a
+ * disconnect, which ZeroMQ heartbeats also report for a shard that stopped answering) and picks
+ * among the replicas it believes up, in turn, so reads are spread over them.
+ */
+#ifndef OKS_ROUTER_REPLICAS_H
+#define OKS_ROUTER_REPLICAS_H
+
+#include "lib/cluster.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-request state of a shard in oks_pending.asked. */
+enum {
+    OKS_ASK_NONE = 0,   /* not asked */
+    OKS_ASK_WAITING = 1, /* asked, no answer yet */
+    OKS_ASK_DONE = 2,   /* answered */
+    OKS_ASK_FAILED = 3, /* could not be sent, dropped, timed out or answered a failure */
+};
+
+typedef struct oks_replicas {
+    const oks_cluster *conf;
+    size_t n_groups;
+    uint16_t *members; /* n_groups * conf->replicas shard indexes */
+    uint32_t *group_of; /* per slot: its group */
+    bool *up;          /* per shard: connected, as far as the router knows */
+    unsigned turn;     /* round-robin counter */
+} oks_replicas;
+
+void oks_replicas_init(oks_replicas *x, const oks_cluster *c);
+void oks_replicas_release(oks_replicas *x);
+
+static inline const uint16_t *oks_replicas_group(const oks_replicas *x, size_t g)
+{
+    return x->members + g * x->conf->replicas;
+}
+
+/* A replica among members (conf->replicas entries) not yet asked for this request
+ * (asked[i] == OKS_ASK_NONE): one that is up, taking turns between them, else one that is down
+ * (its state may be stale; sending to it fails at once if it is). -1 when every one was asked. */
+int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *asked);
+
+/* Replicas among members not asked yet. */
+unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, const uint8_t *asked);
+
+/* A replica of group g already asked and not failed (waiting or answered): -1 if none. */
+int oks_replicas_covering(const oks_replicas *x, size_t g, const uint8_t *asked);
+
+#endif

@@ -1,0 +1,240 @@
+/* router/replicas: replica groups of a map, which replica a request asks (up ones first, in
+ * turn), and the write quorum of a replicated add (router/pending). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router/pending.h"
+#include "router/replicas.h"
+
+/* Three shards, two replicas: 0-5 on a+b, 6-10 on b+c, 11-15 on a+c. */
+static const char ring3[] = "[cluster]\nslots=16\nreplicas=2\n"
+                            "[shard.a]\nendpoint=tcp://h:1\nslots=0-5,11-15\n"
+                            "[shard.b]\nendpoint=tcp://h:2\nslots=0-5,6-10\n"
+                            "[shard.c]\nendpoint=tcp://h:3\nslots=6-10,11-15\n";
+
+static void load(oks_cluster *c, const char *text)
+{
+    oks_err e;
+    assert_int_equal(oks_cluster_load_text("t.conf", text, strlen(text), c, &e), 0);
+}
+
+static void slots_with_one_replica_set_form_a_group(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_replicas x;
+    load(&c, ring3);
+    oks_replicas_init(&x, &c);
+    assert_int_equal(x.n_groups, 3);
+    assert_int_equal(x.group_of[0], x.group_of[5]);
+    assert_int_not_equal(x.group_of[5], x.group_of[6]);
+    const uint16_t *g = oks_replicas_group(&x, x.group_of[7]);
+    assert_int_equal(g[0], 1);
+    assert_int_equal(g[1], 2);
+    oks_replicas_release(&x);
+    oks_cluster_release(&c);
+}
+
+static void reads_take_turns_between_replicas_that_are_up(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_replicas x;
+    load(&c, ring3);
+    oks_replicas_init(&x, &c);
+    x.up[0] = x.up[1] = x.up[2] = true;
+    uint8_t asked[3] = {0};
+    const uint16_t *m = oks_cluster_replicas_of(&c, 3); /* a, b */
+    int seen[3] = {0};
+    for (int i = 0; i < 10; i++)
+        seen[oks_replicas_pick(&x, m, asked)]++;
+    assert_int_equal(seen[0], 5);
+    assert_int_equal(seen[1], 5);
+    assert_int_equal(seen[2], 0);
+    /* a replica that is down is not picked while another is up */
+    x.up[0] = false;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(oks_replicas_pick(&x, m, asked), 1);
+    /* nor one already asked; with none up, a down one is still tried */
+    asked[1] = OKS_ASK_FAILED;
+    assert_int_equal(oks_replicas_pick(&x, m, asked), 0);
+    assert_int_equal(oks_replicas_untried(&x, m, asked), 1);
+    asked[0] = OKS_ASK_FAILED;
+    assert_int_equal(oks_replicas_pick(&x, m, asked), -1);
+    oks_replicas_release(&x);
+    oks_cluster_release(&c);
+}
+
+static void a_group_is_covered_by_a_replica_asked_for_another(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_replicas x;
+    load(&c, ring3);
+    oks_replicas_init(&x, &c);
+    uint8_t asked[3] = {OKS_ASK_WAITING, 0, 0}; /* a asked for 0-5 */
+    assert_int_equal(oks_replicas_covering(&x, x.group_of[12], asked), 0); /* a holds 11-15 */
+    assert_int_equal(oks_replicas_covering(&x, x.group_of[7], asked), -1);
+    asked[0] = OKS_ASK_FAILED;
+    assert_int_equal(oks_replicas_covering(&x, x.group_of[12], asked), -1);
+    asked[2] = OKS_ASK_DONE;
+    assert_int_equal(oks_replicas_covering(&x, x.group_of[12], asked), 2);
+    oks_replicas_release(&x);
+    oks_cluster_release(&c);
+}
+
+/* ---- write quorum ---------------------------------------------------------------------------- */
+
+static void start_add(oks_pending *p, size_t n_keys, unsigned need)
+{
+    memset(p, 0, sizeof *p);
+    p->id = 1;
+    p->op = OKS__REQUEST__OP_ADD;
+    p->slot = -1;
+    zmq_msg_init(&p->client);
+    zmq_msg_init(&p->rid);
+    p->merged = calloc(1, sizeof *p->merged);
+    assert_non_null(p->merged);
+    oks__response__init(p->merged);
+    oks_pending_add_start(p, n_keys, 2);
+    memset(p->need, (int)need, n_keys);
+    /* both shards were sent every key, in the caller's order */
+    for (size_t s = 0; s < 2; s++) {
+        p->add_n[s] = (uint32_t)n_keys;
+        p->add_index[s] = malloc(n_keys * sizeof(uint32_t));
+        for (size_t i = 0; i < n_keys; i++)
+            p->add_index[s][i] = (uint32_t)i;
+    }
+}
+
+/* A shard's reply: results for keys 0..n-1 with the given outcome, or a failure status. */
+static Oks__Response *reply(size_t n, Oks__Outcome outcome, Oks__Status st)
+{
+    Oks__AddResult res[4], *rp[4];
+    Oks__Response r = OKS__RESPONSE__INIT;
+    r.version = OKS_PROTO_VERSION;
+    r.status = st;
+    if (st == OKS__STATUS__STATUS_OK) {
+        for (size_t i = 0; i < n; i++) {
+            oks__add_result__init(&res[i]);
+            res[i].index = (uint32_t)i;
+            res[i].outcome = outcome;
+            rp[i] = &res[i];
+        }
+        r.results = rp;
+        r.n_results = n;
+    } else {
+        r.error = "shard x: storage error";
+    }
+    oks_buf b = OKS_BUF_INIT;
+    assert_int_equal(oks_proto_pack_response(&r, &b), 0);
+    Oks__Response *out = oks__response__unpack(NULL, b.len, b.data);
+    oks_buf_release(&b);
+    assert_non_null(out);
+    return out;
+}
+
+static bool feed(oks_pending *p, size_t shard, Oks__Response *r)
+{
+    bool done = oks_pending_add_reply(p, shard, shard ? "b" : "a", r);
+    oks__response__free_unpacked(r, NULL);
+    p->received++;
+    return done;
+}
+
+static Oks__Response *answer(oks_pending *p)
+{
+    oks_buf b = OKS_BUF_INIT;
+    oks_pending_finish(p, &b);
+    Oks__Response *r = oks__response__unpack(NULL, b.len, b.data);
+    oks_buf_release(&b);
+    assert_non_null(r);
+    return r;
+}
+
+static void quorum_one_answers_at_the_first_replica(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_add(&p, 2, 1);
+    p.expected = 2;
+    assert_true(feed(&p, 1, reply(2, OKS__OUTCOME__OUTCOME_NEW, OKS__STATUS__STATUS_OK)));
+    Oks__Response *r = answer(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_results, 2);
+    assert_int_equal(r->results[1]->index, 1);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+static void quorum_two_waits_for_both_and_keeps_the_first_result(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_add(&p, 2, 2);
+    p.expected = 2;
+    assert_false(feed(&p, 0, reply(2, OKS__OUTCOME__OUTCOME_NEW, OKS__STATUS__STATUS_OK)));
+    assert_true(feed(&p, 1, reply(2, OKS__OUTCOME__OUTCOME_UNCHANGED, OKS__STATUS__STATUS_OK)));
+    Oks__Response *r = answer(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_results, 2);
+    assert_int_equal(r->results[0]->outcome, OKS__OUTCOME__OUTCOME_NEW);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+static void a_failed_replica_does_not_matter_once_the_quorum_is_met(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_add(&p, 1, 1);
+    p.expected = 2;
+    assert_false(feed(&p, 0, reply(1, 0, OKS__STATUS__STATUS_INTERNAL)));
+    assert_true(feed(&p, 1, reply(1, OKS__OUTCOME__OUTCOME_NEW, OKS__STATUS__STATUS_OK)));
+    Oks__Response *r = answer(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_results, 1);
+    assert_int_equal(r->n_failed_shards, 0);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+static void short_of_the_quorum_is_not_acknowledged(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_add(&p, 1, 2);
+    p.expected = 2;
+    assert_false(feed(&p, 0, reply(1, OKS__OUTCOME__OUTCOME_NEW, OKS__STATUS__STATUS_OK)));
+    oks_pending_fail(&p, "b", "disconnected");
+    p.received++;
+    Oks__Response *r = answer(&p);
+    /* the one replica that stored it is not enough: no result, the failure named */
+    assert_int_equal(r->status, OKS__STATUS__STATUS_UNAVAILABLE);
+    assert_int_equal(r->n_results, 0);
+    assert_int_equal(r->n_failed_shards, 1);
+    assert_string_equal(r->failed_shards[0], "b");
+    assert_false(r->partial);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(slots_with_one_replica_set_form_a_group),
+        cmocka_unit_test(reads_take_turns_between_replicas_that_are_up),
+        cmocka_unit_test(a_group_is_covered_by_a_replica_asked_for_another),
+        cmocka_unit_test(quorum_one_answers_at_the_first_replica),
+        cmocka_unit_test(quorum_two_waits_for_both_and_keeps_the_first_result),
+        cmocka_unit_test(a_failed_replica_does_not_matter_once_the_quorum_is_met),
+        cmocka_unit_test(short_of_the_quorum_is_not_acknowledged),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
