@@ -4,7 +4,7 @@
  * whatever status: shards being down does not make the gateway useless, it still serves the
  * other shards' keys), 503 when no router answers. Load balancers check this one.
  *
- * /pks/health is readiness, a JSON document: whether every slot has a shard that answers, the
+ * /pks/health is readiness, a JSON document: whether every slot has a replica that answers, the
  * shards that do not, and the slot ranges left without one; 200 when every slot is covered,
  * 503 otherwise. The last figures are also in /metrics (oks_cluster_*). */
 #include "gw-http/gw.h"
@@ -18,17 +18,28 @@
 /* The router is asked with this deadline for liveness: any answer will do. */
 #define GW_LIVE_DEADLINE_MS 1000
 
-/* Slots whose shard is in down[] as "a-b,c" into out; returns how many. */
+/* Whether every replica of slot s is in down[]. */
+static bool slot_down(const oks_cluster *c, const bool *down, unsigned s)
+{
+    const uint16_t *r = oks_cluster_replicas_of(c, s);
+    for (unsigned i = 0; i < c->replicas; i++)
+        if (!down[r[i]])
+            return false;
+    return true;
+}
+
+/* Slots without a replica that answers (all of theirs in down[]) as "a-b,c" into out; returns
+ * how many. */
 static unsigned uncovered(const oks_cluster *c, const bool *down, oks_buf *out)
 {
     unsigned n = 0;
     for (unsigned s = 0; s < c->n_slots;) {
-        if (!down[c->slot_owner[s]]) {
+        if (!slot_down(c, down, s)) {
             s++;
             continue;
         }
         unsigned e = s;
-        while (e + 1 < c->n_slots && down[c->slot_owner[e + 1]])
+        while (e + 1 < c->n_slots && slot_down(c, down, e + 1))
             e++;
         if (s == e)
             oks_buf_printf(out, "%s%u", out->len ? "," : "", s);
