@@ -13,6 +13,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/zsec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -128,7 +129,8 @@ int gw_bridge_start(gw_thread *t)
     if (!t->dealer)
         return -1;
     oks_zsock_defaults(t->dealer, t->g->cluster.max_message_bytes);
-    if (zmq_connect(t->dealer, t->g->cluster.routers[0]) != 0)
+    if (oks_zsec_client(t->dealer, t->g->cluster.routers[0], NULL) != 0 ||
+        zmq_connect(t->dealer, t->g->cluster.routers[0]) != 0)
         return -1;
     int zfd;
     size_t sz = sizeof zfd;

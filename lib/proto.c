@@ -1,6 +1,7 @@
 /* Protocol glue: limits, versions, error replies, ZeroMQ frames, router client (see proto.h). */
 #include "lib/proto.h"
 #include "lib/xalloc.h"
+#include "lib/zsec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -181,6 +182,11 @@ oks_client *oks_client_new(void *zctx, const char *endpoint, size_t max_msg, oks
         return NULL;
     }
     oks_zsock_defaults(c->sock, c->max_msg);
+    if (oks_zsec_client(c->sock, endpoint, e) != 0) { /* CURVE keys (lib/zsec.h) */
+        zmq_close(c->sock);
+        free(c);
+        return NULL;
+    }
     if (zmq_connect(c->sock, endpoint) != 0) {
         oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cannot connect to %s: %s", endpoint,
                     zmq_strerror(errno));

@@ -2,6 +2,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/zsec.h"
 #include "shard/shard.h"
 
 #include <getopt.h>
@@ -90,9 +91,12 @@ int main(int argc, char **argv)
         return 1;
     }
     sh.zctx = zmq_ctx_new();
-    int rc = oks_shard_run(&sh, &stop_flag, &e);
+    int rc = oks_zsec_start(&conf, OKS_ROLE_SHARD, sh.zctx, &e);
+    if (rc == 0)
+        rc = oks_shard_run(&sh, &stop_flag, &e);
     if (rc)
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+    oks_zsec_stop();
     zmq_ctx_term(sh.zctx);
     oks_store_close(sh.store);
     oks_cluster_release(&conf);

@@ -8,6 +8,7 @@
 #include "lib/xalloc.h"
 #include "lib/log.h"
 #include "lib/notify.h"
+#include "lib/zsec.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -51,6 +52,7 @@ static void *worker_main(void *arg)
             continue;
         case OKS__REQUEST__OP_DELETE:
             oks_shard_handle_delete(w->sh, j->req, &r);
+            oks_shard_audit(j->req, &r);
             break;
         default:
             oks_shard_handle_read(w->sh, j->req, &r);
@@ -90,6 +92,11 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
         oks_info("bad request: %s", e.msg);
         return;
     }
+    if (oks_shard_authorize(&m->f[2], req, e.msg, sizeof e.msg)) {
+        reply_error(router, m, OKS__STATUS__STATUS_FORBIDDEN, e.msg);
+        oks__request__free_unpacked(req, NULL);
+        return;
+    }
     oks_job *j = oks_xcalloc(1, sizeof *j);
     zmq_msg_init(&j->conn);
     zmq_msg_init(&j->rid);
@@ -127,7 +134,8 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     char ep[64];
     snprintf(ep, sizeof ep, REPLY_ENDPOINT_FMT, (void *)sh);
     snprintf(sh->reply_ep, sizeof sh->reply_ep, "%s", ep);
-    if (zmq_bind(pull, ep) != 0 || zmq_bind(router, me->endpoint) != 0) {
+    if (oks_zsec_server(router, NULL) != 0 || zmq_bind(pull, ep) != 0 ||
+        zmq_bind(router, me->endpoint) != 0) {
         int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s", me->endpoint,
                             zmq_strerror(errno));
         zmq_close(router);

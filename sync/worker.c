@@ -5,6 +5,7 @@
  */
 #include "sync/worker.h"
 #include "lib/xalloc.h"
+#include "lib/zsec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,7 +78,8 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s names no router", c->cluster_conf);
     }
     x->zctx = zmq_ctx_new();
-    x->fl.client = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
+    if (oks_zsec_start(&x->conf, OKS_ROLE_SYNC, x->zctx, e) == 0)
+        x->fl.client = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
     x->fl.ignore_seconds = c->ignore_seconds;
     if (!x->fl.client) {
         zmq_ctx_term(x->zctx);
@@ -108,6 +110,7 @@ static void ctx_close(ctx *x)
     free(x->state_path);
     oks_ptree_free(x->fl.t);
     oks_client_free(x->fl.client);
+    oks_zsec_stop();
     zmq_ctx_term(x->zctx);
     oks_cluster_release(&x->conf);
 }
