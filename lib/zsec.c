@@ -24,6 +24,8 @@
 #define ZAP_DOMAIN "oks"
 /* refused handshakes logged per minute; the rest are counted and summed up */
 #define REFUSED_LOG_PER_MINUTE 20
+/* server sockets watched for handshakes that fail before ZAP (no CURVE at all) */
+#define MAX_MONITORS 8
 
 static const char *const role_names[OKS_ROLE_COUNT] = {"none", "router", "shard", "http",
                                                        "mail", "sync",   "admin"};
@@ -206,7 +208,12 @@ static struct {
     atomic_int zap_stop, hup;
     void *zap_sock;
     accept_table table;
-} g;
+    /* monitors of server sockets: added by oks_zsec_server under mon_lock, read by the ZAP
+     * thread (which alone receives on them) */
+    pthread_mutex_t mon_lock;
+    void *mons[MAX_MONITORS];
+    size_t n_mons;
+} g = {.mon_lock = PTHREAD_MUTEX_INITIALIZER};
 
 oks_role oks_zsec_self(void)
 {
@@ -303,7 +310,8 @@ static struct {
     unsigned logged, dropped;
 } refused_log;
 
-static void log_refused(const char *addr, const char *mech, const uint8_t *key, size_t klen)
+/* false when the refusal log's budget for this minute is spent */
+static bool refused_budget(void)
 {
     time_t now = time(NULL);
     if (now - refused_log.window >= 60) {
@@ -315,9 +323,16 @@ static void log_refused(const char *addr, const char *mech, const uint8_t *key, 
     }
     if (refused_log.logged >= REFUSED_LOG_PER_MINUTE) {
         refused_log.dropped++;
-        return;
+        return false;
     }
     refused_log.logged++;
+    return true;
+}
+
+static void log_refused(const char *addr, const char *mech, const uint8_t *key, size_t klen)
+{
+    if (!refused_budget())
+        return;
     char z[41] = "-";
     if (klen == 32)
         zmq_z85_encode(z, key, 32);
@@ -390,18 +405,50 @@ static void zap_handle(void *s)
     oks_zframes_close(&m);
 }
 
+/* One monitor event: a handshake that failed before ZAP was asked (a peer without CURVE, or
+ * not speaking ZMTP at all). Event frames: [id (2) + value (4)][endpoint]. */
+static void monitor_event(void *mon)
+{
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&ev) &&
+        zmq_msg_recv(&addr, mon, 0) >= 0 && zmq_msg_size(&ev) >= 6 && refused_budget()) {
+        uint16_t id;
+        uint32_t value;
+        memcpy(&id, zmq_msg_data(&ev), 2);
+        memcpy(&value, (const char *)zmq_msg_data(&ev) + 2, 4);
+        oks_warn("security: refused a connection on %.*s: handshake failed (%s, code 0x%x): the "
+                 "peer does not speak CURVE",
+                 (int)zmq_msg_size(&addr), (const char *)zmq_msg_data(&addr),
+                 id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "no detail",
+                 value);
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+}
+
 static void *zap_main(void *arg)
 {
     void *s = arg;
+    zmq_pollitem_t it[1 + MAX_MONITORS];
     while (!atomic_load(&g.zap_stop)) {
         if (atomic_exchange(&g.hup, 0))
             zap_reload();
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        int r = zmq_poll(&it, 1, 200);
+        it[0] = (zmq_pollitem_t){s, 0, ZMQ_POLLIN, 0};
+        pthread_mutex_lock(&g.mon_lock);
+        size_t nm = g.n_mons;
+        for (size_t i = 0; i < nm; i++)
+            it[1 + i] = (zmq_pollitem_t){g.mons[i], 0, ZMQ_POLLIN, 0};
+        pthread_mutex_unlock(&g.mon_lock);
+        int r = zmq_poll(it, (int)(1 + nm), 200);
         if (r < 0 && errno != EINTR)
             break;
-        if (r > 0)
+        if (r > 0 && (it[0].revents & ZMQ_POLLIN))
             zap_handle(s);
+        for (size_t i = 0; r > 0 && i < nm; i++)
+            if (it[1 + i].revents & ZMQ_POLLIN)
+                monitor_event(it[1 + i].socket);
     }
     return NULL;
 }
@@ -508,10 +555,38 @@ void oks_zsec_stop(void)
     }
     if (g.zap_sock)
         zmq_close(g.zap_sock);
+    for (size_t i = 0; i < g.n_mons; i++)
+        zmq_close(g.mons[i]);
     oks_audit_close();
     free(g.table.v);
     free(g.shard_eps);
+    pthread_mutex_t lock = g.mon_lock;
     memset(&g, 0, sizeof g);
+    g.mon_lock = lock;
+}
+
+/* Watches a server socket for handshakes that fail before ZAP is asked (logged by the ZAP
+ * thread). Best effort: a socket beyond MAX_MONITORS is simply not watched. */
+static void watch(void *sock)
+{
+    static atomic_uint seq;
+    pthread_mutex_lock(&g.mon_lock);
+    if (g.zap_running && g.n_mons < MAX_MONITORS) {
+        char ep[64];
+        snprintf(ep, sizeof ep, "inproc://oks-zsec-mon-%u", atomic_fetch_add(&seq, 1));
+        void *m = NULL;
+        int zero = 0;
+        if (zmq_socket_monitor(sock, ep,
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0 &&
+            (m = zmq_socket(g.zctx, ZMQ_PAIR)) != NULL &&
+            zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) == 0 && zmq_connect(m, ep) == 0) {
+            g.mons[g.n_mons++] = m;
+        } else if (m) {
+            zmq_close(m);
+        }
+    }
+    pthread_mutex_unlock(&g.mon_lock);
 }
 
 int oks_zsec_server(void *sock, oks_err *e)
@@ -524,6 +599,7 @@ int oks_zsec_server(void *sock, oks_err *e)
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "CURVE server options: %s",
                            zmq_strerror(errno));
+    watch(sock);
     return 0;
 }
 
