@@ -476,6 +476,12 @@ static int load_server_pub(const oks_cluster *c, oks_role r, uint8_t key[32], bo
 int oks_zsec_start(const oks_cluster *conf, oks_role self, void *zctx, oks_err *e)
 {
     oks_zsec_stop();
+#ifdef OKS_ZSEC_PLAIN_FOR_BENCH
+    /* bench/curve.sh's comparison build only: no CURVE, no ZAP, every request allowed */
+    oks_warn("security: built with OKS_ZSEC_PLAIN_FOR_BENCH: links run without CURVE "
+             "(a benchmark build, never for use)");
+    return 0;
+#endif
     if (!zmq_has("curve"))
         return oks_err_set(e, OKS_E_UNSUPPORTED, OKS_NO_OFFSET,
                            "this libzmq has no CURVE support: OKS needs it for every link");
