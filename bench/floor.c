@@ -9,6 +9,7 @@
 #include "bench/bench.h"
 
 #include "lib/cluster.h"
+#include "lib/zsec.h"
 #include "lib/proto.h"
 
 #include <arpa/inet.h>
@@ -49,7 +50,9 @@ static size_t learn_sizes(const char *conf_path, const char *fpr_file, size_t **
     }
     FILE *f = fopen(fpr_file, "r");
     void *z = zmq_ctx_new();
-    oks_client *cl = f ? oks_client_new(z, c.routers[0], 0, &e) : NULL;
+    oks_client *cl = f && oks_zsec_start(&c, OKS_ROLE_ADMIN, z, &e) == 0
+                         ? oks_client_new(z, c.routers[0], 0, &e)
+                         : NULL;
     char line[128];
     size_t n = 0, cap = 0;
     while (cl && fgets(line, sizeof line, f)) {
@@ -72,6 +75,7 @@ static size_t learn_sizes(const char *conf_path, const char *fpr_file, size_t **
     }
     if (cl)
         oks_client_free(cl);
+    oks_zsec_stop();
     zmq_ctx_term(z);
     if (f)
         fclose(f);

@@ -7,6 +7,7 @@
 
 #include "lib/cluster.h"
 #include "lib/proto.h"
+#include "lib/zsec.h"
 #include "shard/store.h"
 
 #include <stdio.h>
@@ -70,7 +71,13 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
         return 1;
     }
     void *z = zmq_ctx_new();
-    oks_client *cl = oks_client_new(z, c.routers[0], 0, &e);
+    oks_client *cl = oks_zsec_start(&c, OKS_ROLE_ADMIN, z, &e) == 0
+                         ? oks_client_new(z, c.routers[0], 0, &e)
+                         : NULL;
+    if (!cl) {
+        fprintf(stderr, "oks-bench: %s\n", e.msg);
+        return 1;
+    }
     size_t cap = 1 << 22, done = 0, sent = 0, errors = 0;
     double *lat = malloc(cap * sizeof *lat), *start = calloc(window, sizeof *start);
     Oks__Request q = OKS__REQUEST__INIT;
@@ -109,6 +116,7 @@ int bench_router_lookup(const char *conf_path, const char *fpr_file, unsigned wi
     if (errors)
         printf("errors=%zu\n", errors);
     oks_client_free(cl);
+    oks_zsec_stop();
     zmq_ctx_term(z);
     free(lat);
     free(start);

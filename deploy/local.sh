@@ -23,7 +23,8 @@
 #   deploy/local.sh status --dir DIR
 #   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
 #
-# `up` writes DIR/oks.conf (the cluster config, see deploy/oks.conf.example), starts the shards
+# `up` writes DIR/oks.conf (the cluster config, see deploy/oks.conf.example) with a CURVE
+# keypair per role in DIR/keys/ (oksctl keygen; docs/security.md), starts the shards
 # (data in DIR/data/NAME), the router, and the HTTP gateway when it is built and --http-port is
 # given (run: default 11371), with logs in DIR/log/ and pid files in DIR/run/, and returns once
 # the router answers for every shard, so `OKS_CONFIG=DIR/oks.conf oksctl stats` works right
@@ -97,8 +98,20 @@ range_of() { # range index, shard count -> "lo-hi" (the last range takes the rem
   echo "$lo-$hi"
 }
 
+KEY_ROLES="router shard http mail sync admin"
+
+make_keys() { # a keypair per role in DIR/keys/ (kept when there)
+  local r
+  mkdir -p "$DIR/keys" "$DIR/log"
+  chmod 700 "$DIR/keys"
+  for r in $KEY_ROLES; do
+    [ -f "$DIR/keys/$r" ] || "$BIN/oksctl" keygen "$DIR/keys/$r" >/dev/null
+  done
+}
+
 write_conf() {
   local n=${SHARDS:-2} i k list rport port
+  make_keys
   [ "$n" -ge 1 ] && [ "$n" -le 256 ] || { echo "local.sh: --shards must be 1..256" >&2; exit 2; }
   [ "$REPLICAS" -ge 1 ] && [ "$REPLICAS" -le "$n" ] ||
     { echo "local.sh: --replicas must be 1..--shards ($n)" >&2; exit 2; }
@@ -137,6 +150,13 @@ write_conf() {
     echo "membership = $DIR/membership"
     echo "tree = $DIR/data/sync"
     echo "state = $DIR/data/sync-state"
+    echo
+    echo "[security]"
+    echo "; CURVE keypairs (oksctl keygen): every ZeroMQ link is encrypted and authenticated;"
+    echo "; oksctl with this file acts as the cluster's admin (docs/security.md)"
+    local r
+    for r in $KEY_ROLES; do echo "${r}_key = $DIR/keys/$r"; done
+    echo "audit_log = $DIR/log/audit.log"
     if [ -n "$HTTP_PORT" ]; then
       echo
       echo "[http]"

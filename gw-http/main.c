@@ -4,6 +4,7 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/notify.h"
+#include "lib/zsec.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -67,6 +68,10 @@ int main(int argc, char **argv)
         return 1;
     }
     the_gw.zctx = zmq_ctx_new();
+    if (oks_zsec_start(&the_gw.cluster, OKS_ROLE_HTTP, the_gw.zctx, &e)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
     if (gw_run(&the_gw, &e)) {
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
         return 1;

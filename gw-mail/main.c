@@ -5,6 +5,7 @@
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "lib/proto.h"
+#include "lib/zsec.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -150,7 +151,8 @@ int main(int argc, char **argv)
         return 1;
     }
     void *zctx = zmq_ctx_new();
-    x.client = oks_client_new_routers(zctx, &cl, &e);
+    if (oks_zsec_start(&cl, OKS_ROLE_MAIL, zctx, &e) == 0)
+        x.client = oks_client_new_routers(zctx, &cl, &e);
     if (x.client == NULL) {
         oks_error("router: %s", oks_err_format(&e, msg, sizeof msg));
         return 1;
@@ -180,6 +182,7 @@ int main(int argc, char **argv)
              p.fetched, p.deleted, p.replies);
     oks_mail_rate_free(p.rate);
     oks_client_free(x.client);
+    oks_zsec_stop();
     zmq_ctx_term(zctx);
     oks_mail_answered_close(ans);
     free(x.shards);

@@ -120,6 +120,16 @@ typedef struct oks_conf_sync {
     size_t session_buffer;
 } oks_conf_sync;
 
+/* [security]: CURVE keypairs by role and the public keys each role is accepted with
+ * (lib/zsec.h, docs/security.md) */
+typedef struct oks_conf_security {
+    char router_key[512], shard_key[512], http_key[512], mail_key[512], sync_key[512],
+        admin_key[512];
+    char routers[4096], http_gateways[4096], mail_gateways[4096], sync_workers[4096],
+        admins[4096];
+    char audit_log[512];
+} oks_conf_security;
+
 /* The table (n entries). */
 const oks_conf_entry *oks_conf_table(size_t *n);
 

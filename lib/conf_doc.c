@@ -22,6 +22,8 @@ static const char *const section_docs[][2] = {
     {"http", "oks-gw-http, the HKP/VKS/WKD gateway."},
     {"mail", "oks-gw-mail, one process per mailbox; its command-line options override these."},
     {"sync", "oks-sync, the SKS recon worker (its command-line options override these)."},
+    {"security", "CURVE keypairs and accepted public keys of every ZeroMQ link, the audit log "
+                 "(docs/security.md). Every program refuses to start without its ROLE_key."},
 };
 
 /* The type of e as text; the names of an enum are joined by sep. */

@@ -261,6 +261,34 @@ static const oks_conf_entry table[] = {
          "a partner whose round failed waits this long, doubled per failure in a row"),
     UINT("sync", "backoff_max_seconds", sync.backoff_max_seconds, "3600", 1, 604800,
          OKS_CONF_SYNC, "longest back-off of a failing partner"),
+
+    STR("security", "router_key", security.router_key, "", OKS_CONF_ALL & ~OKS_CONF_SHARD,
+        "CURVE secret key file of oks-router (mode 0600; public key in the same name + .pub, "
+        "which every client of a router reads)"),
+    STR("security", "shard_key", security.shard_key, "", OKS_CONF_SHARD | OKS_CONF_ROUTER,
+        "CURVE secret key file of oks-shard (its .pub is read by routers)"),
+    STR("security", "http_key", security.http_key, "", OKS_CONF_HTTP | OKS_CONF_ROUTER,
+        "CURVE secret key file of oks-gw-http"),
+    STR("security", "mail_key", security.mail_key, "", MAIL | OKS_CONF_ROUTER,
+        "CURVE secret key file of oks-gw-mail"),
+    STR("security", "sync_key", security.sync_key, "", OKS_CONF_SYNC | OKS_CONF_ROUTER,
+        "CURVE secret key file of oks-sync"),
+    STR("security", "admin_key", security.admin_key, "", OKS_CONF_CTL | OKS_CONF_ROUTER |
+        OKS_CONF_SHARD, "CURVE secret key file of oksctl: the cluster's administrator"),
+    LIST("security", "routers", security.routers, OKS_CONF_SHARD,
+         "public key files shards accept as routers (unset = router_key.pub); a key's name "
+         "is its file name without .pub"),
+    LIST("security", "http_gateways", security.http_gateways, OKS_CONF_ROUTER,
+         "public key files routers accept as HTTP gateways (unset = http_key.pub)"),
+    LIST("security", "mail_gateways", security.mail_gateways, OKS_CONF_ROUTER,
+         "public key files routers accept as mail gateways (unset = mail_key.pub)"),
+    LIST("security", "sync_workers", security.sync_workers, OKS_CONF_ROUTER,
+         "public key files routers accept as sync workers (unset = sync_key.pub)"),
+    LIST("security", "admins", security.admins, OKS_CONF_ROUTER | OKS_CONF_SHARD,
+         "public key files routers and shards accept as administrators (unset = "
+         "admin_key.pub)"),
+    STR("security", "audit_log", security.audit_log, "", OKS_CONF_ROUTER | OKS_CONF_SHARD,
+        "append-only log of administrative operations and refused requests (unset = the log)"),
 };
 
 const oks_conf_entry *oks_conf_table(size_t *n)

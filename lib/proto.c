@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include "lib/zsec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -204,6 +205,11 @@ int oks_client_connect_routers(void *sock, const char (*routers)[256], size_t n,
     zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_tmo, sizeof hb_tmo);
     if (n == 0)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "no router endpoint ([cluster] routers)");
+    /* CURVE (lib/zsec.h): this process's keypair and the server key of the first endpoint
+     * (every router shares the router key; a shard endpoint gets the shard key) */
+    int rc = oks_zsec_client(sock, routers[0], e);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < n; i++)
         if (zmq_connect(sock, routers[i]) != 0)
             return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "cannot connect to %s: %s",

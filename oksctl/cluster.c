@@ -2,6 +2,7 @@
 #include "oksctl/cluster.h"
 
 #include "lib/pgp.h"
+#include "lib/zsec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +11,11 @@
 #include <string.h>
 
 int oksctl_connect(oksctl_conn *c, const char *path)
+{
+    return oksctl_connect_to(c, path, NULL);
+}
+
+int oksctl_connect_to(oksctl_conn *c, const char *path, const char *shard)
 {
     memset(c, 0, sizeof *c);
     if (!path)
@@ -30,9 +36,19 @@ int oksctl_connect(oksctl_conn *c, const char *path)
         return 1;
     }
     c->zctx = zmq_ctx_new();
-    c->client = oks_client_new_routers(c->zctx, &c->conf, &e);
+    const char *ep = NULL;
+    if (shard) { /* straight to a shard, bypassing the routers (admin key only) */
+        int i = oks_cluster_shard_index(&c->conf, shard);
+        ep = i >= 0 ? c->conf.shards[i].endpoint : NULL;
+        if (!ep)
+            oks_err_set(&e, OKS_E_ARG, OKS_NO_OFFSET, "no shard named %s in %s", shard, path);
+    }
+    if ((!shard || ep) && oks_zsec_start(&c->conf, OKS_ROLE_ADMIN, c->zctx, &e) == 0)
+        c->client = ep ? oks_client_new(c->zctx, ep, c->conf.max_message_bytes, &e)
+                       : oks_client_new_routers(c->zctx, &c->conf, &e);
     if (!c->client) {
         fprintf(stderr, "oksctl: %s\n", oks_err_format(&e, msg, sizeof msg));
+        oks_zsec_stop();
         zmq_ctx_term(c->zctx);
         oks_cluster_release(&c->conf);
         return 1;
@@ -44,6 +60,7 @@ int oksctl_connect(oksctl_conn *c, const char *path)
 void oksctl_disconnect(oksctl_conn *c)
 {
     oks_client_free(c->client);
+    oks_zsec_stop();
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     oks_cluster_release(&c->conf);

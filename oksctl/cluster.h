@@ -21,6 +21,9 @@ typedef struct oksctl_conn {
 /* Loads the config (path or $OKS_CONFIG) and connects to its first router. Prints the error
  * and returns non-zero on failure. */
 int oksctl_connect(oksctl_conn *c, const char *config_path);
+/* The same, connecting to shard NAME directly instead of a router (with shard NULL: to the
+ * router); the shard answers only an admin key. */
+int oksctl_connect_to(oksctl_conn *c, const char *config_path, const char *shard);
 void oksctl_disconnect(oksctl_conn *c);
 /* One request; prints a message and returns NULL on transport failure. */
 Oks__Response *oksctl_call(oksctl_conn *c, Oks__Request *req);

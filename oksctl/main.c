@@ -20,6 +20,7 @@ static const oksctl_command commands[] = {
     {"delete", "remove a key (administrative)", oksctl_delete},
     {"sync", "sync worker: rebuild its prefix tree, show its partners", oksctl_sync},
     {"config", "check a config file; print the reference of every setting", oksctl_config},
+    {"keygen", "write CURVE keypairs for the [security] section", oksctl_keygen},
 };
 
 static void usage(FILE *f)

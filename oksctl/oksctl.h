@@ -20,5 +20,6 @@ int oksctl_stats(int argc, char **argv);
 int oksctl_delete(int argc, char **argv);
 int oksctl_sync(int argc, char **argv);
 int oksctl_config(int argc, char **argv);
+int oksctl_keygen(int argc, char **argv);
 
 #endif

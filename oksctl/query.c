@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* --shard NAME: talk to that shard directly instead of a router (an admin key only) */
+static const char *direct_shard;
+
 /* Common option parsing: -c CONFIG, --help; returns index of the first operand or -1. */
 static int parse_common(int argc, char **argv, const char **conf, const char *usage_text,
                         int *flags, const char *flag_names)
@@ -18,6 +21,7 @@ static int parse_common(int argc, char **argv, const char **conf, const char *us
                                          {"email", 0, NULL, 'e'},  {"exact", 0, NULL, 'x'},
                                          {"binary", 0, NULL, 'B'}, {"mr", 0, NULL, 'm'},
                                          {"keys-per-file", 1, NULL, 'k'},
+                                         {"shard", 1, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -28,9 +32,11 @@ static int parse_common(int argc, char **argv, const char **conf, const char *us
         else if (c == 'h') {
             fputs(usage_text, stdout);
             return -2;
+        } else if (c == 's' && strchr(flag_names, 's')) {
+            direct_shard = optarg;
         } else if (c == 'k' && strchr(flag_names, 'k')) {
             *flags = atoi(optarg);
-        } else if (c != '?' && c != 'k' && strchr(flag_names, c)) {
+        } else if (c != '?' && c != 'k' && c != 's' && strchr(flag_names, c)) {
             *flags |= 1 << (strchr(flag_names, c) - flag_names);
         } else {
             fputs(usage_text, stderr);
@@ -55,7 +61,7 @@ typedef int (*answer_fn)(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void
 static int ask(const char *conf, Oks__Request *q, answer_fn fn, void *arg)
 {
     oksctl_conn c;
-    if (oksctl_connect(&c, conf))
+    if (oksctl_connect_to(&c, conf, direct_shard))
         return 1;
     Oks__Response *r = oksctl_call(&c, q);
     int rc = 1;
@@ -196,10 +202,11 @@ int oksctl_search(int argc, char **argv)
 }
 
 static const char stats_usage[] =
-    "usage: oksctl stats [-c CONFIG]\n"
+    "usage: oksctl stats [-c CONFIG] [--shard NAME]\n"
     "\n"
     "Per shard: keys, bytes of keys, bytes on disk, slots, last change-log sequence, requests\n"
-    "answered unworked since start because their deadline passed while they were queued.\n";
+    "answered unworked since start because their deadline passed while they were queued.\n"
+    "--shard asks shard NAME directly instead of through the router (admin key).\n";
 
 static int show_stats(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
 {
@@ -225,7 +232,7 @@ int oksctl_stats(int argc, char **argv)
 {
     const char *conf = NULL;
     int flags;
-    int i = parse_common(argc, argv, &conf, stats_usage, &flags, "");
+    int i = parse_common(argc, argv, &conf, stats_usage, &flags, "s");
     if (i == -2)
         return 0;
     if (i < 0 || i != argc) {
@@ -240,15 +247,17 @@ int oksctl_stats(int argc, char **argv)
 }
 
 static const char delete_usage[] =
-    "usage: oksctl delete [-c CONFIG] FINGERPRINT\n"
+    "usage: oksctl delete [-c CONFIG] [--shard NAME] FINGERPRINT\n"
     "\n"
-    "Removes the key with that primary fingerprint (administrative; the change is logged).\n";
+    "Removes the key with that primary fingerprint (administrative: needs the admin key of\n"
+    "[security] admin_key; the operation is written to the audit log). --shard sends it to\n"
+    "shard NAME directly instead of through the router.\n";
 
 int oksctl_delete(int argc, char **argv)
 {
     const char *conf = NULL;
     int flags;
-    int i = parse_common(argc, argv, &conf, delete_usage, &flags, "");
+    int i = parse_common(argc, argv, &conf, delete_usage, &flags, "s");
     if (i == -2)
         return 0;
     uint8_t id[32];

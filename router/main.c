@@ -3,6 +3,7 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/notify.h"
+#include "lib/zsec.h"
 #include "router/router.h"
 
 #include <getopt.h>
@@ -60,9 +61,12 @@ int main(int argc, char **argv)
         return 1;
     }
     void *zctx = zmq_ctx_new();
-    oks_router *r = oks_router_new(&conf, zctx, bind, &e);
+    oks_router *r = NULL;
+    if (oks_zsec_start(&conf, OKS_ROLE_ROUTER, zctx, &e) == 0)
+        r = oks_router_new(&conf, zctx, bind, &e);
     if (!r) {
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        oks_zsec_stop();
         zmq_ctx_term(zctx);
         return 1;
     }
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
     oks_info("router stopping");
     oks_notify_stopping();
     oks_router_free(r);
+    oks_zsec_stop();
     zmq_ctx_term(zctx);
     oks_cluster_release(&conf);
     return rc ? 1 : 0;

@@ -7,6 +7,8 @@
 #include "lib/log.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
+#include "lib/zsec.h"
+#include "router/authz.h"
 #include "router/pending.h"
 #include "router/replicas.h"
 
@@ -54,7 +56,7 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
         return NULL;
     }
     oks_zsock_defaults(r->front, conf->max_message_bytes);
-    if (zmq_bind(r->front, endpoint) != 0) {
+    if (oks_zsec_server(r->front, e) != 0 || zmq_bind(r->front, endpoint) != 0) {
         oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", endpoint,
                     zmq_strerror(errno),
                     errno == ENODEV ? " (a host name cannot be bound: set [router] bind or "
@@ -93,10 +95,14 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
             else if (m)
                 zmq_close(m);
         }
+        r->shard_socks[i] = s;
+        if (oks_zsec_client(s, conf->shards[i].endpoint, e) != 0) {
+            oks_router_free(r);
+            return NULL;
+        }
         if (zmq_connect(s, conf->shards[i].endpoint) != 0)
             oks_log(OKS_LOG_ERROR, "router: cannot connect to shard %s at %s: %s",
                     conf->shards[i].name, conf->shards[i].endpoint, zmq_strerror(errno));
-        r->shard_socks[i] = s;
     }
     r->next_id = 1;
     return r;
@@ -484,6 +490,12 @@ static void on_client(oks_router *r, oks_zframes *m)
         reply_error(r, &m->f[0], &m->f[1], oks_proto_status_of(e.code), e.msg);
         return;
     }
+    char authority[64], *client_authority = q->authority; /* the router's, never the client's */
+    if (oks_router_authorize(&m->f[2], q, authority, sizeof authority, e.msg, sizeof e.msg)) {
+        reply_error(r, &m->f[0], &m->f[1], OKS__STATUS__STATUS_FORBIDDEN, e.msg);
+        oks__request__free_unpacked(q, NULL);
+        return;
+    }
     uint64_t id = r->next_id++;
     oks_pending *p = &r->table[id % OKS_ROUTER_MAX_INFLIGHT];
     if (p->id) {
@@ -514,12 +526,14 @@ static void on_client(oks_router *r, oks_zframes *m)
     }
     r->inflight++;
     q->map_digest = (ProtobufCBinaryData){32, (uint8_t *)r->conf->digest};
+    q->authority = authority;
     q->slot = -1;
     if (q->op_case == OKS__REQUEST__OP_ADD)
         route_add(r, p, q);
     else
         route(r, p, q);
     q->map_digest = (ProtobufCBinaryData){0, NULL};
+    q->authority = client_authority;
     oks__request__free_unpacked(q, NULL);
     if (p->id && complete(r, p))
         done(r, p);

@@ -2,6 +2,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/zsec.h"
 #include "shard/shard.h"
 
 #include <getopt.h>
@@ -86,14 +87,21 @@ int main(int argc, char **argv)
         oks_error("config: %s", oks_err_format(&e, msg, sizeof msg));
         return 1;
     }
-    if (oks_store_open(dir, &so, &sh.store, &e)) {
-        oks_error("store %s: %s", dir, oks_err_format(&e, msg, sizeof msg));
+    sh.zctx = zmq_ctx_new();
+    bool keys = oks_zsec_start(&conf, OKS_ROLE_SHARD, sh.zctx, &e) == 0;
+    if (!keys || oks_store_open(dir, &so, &sh.store, &e)) {
+        if (keys)
+            oks_error("store %s: %s", dir, oks_err_format(&e, msg, sizeof msg));
+        else
+            oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        oks_zsec_stop();
+        zmq_ctx_term(sh.zctx);
         return 1;
     }
-    sh.zctx = zmq_ctx_new();
     int rc = oks_shard_run(&sh, &stop_flag, &e);
     if (rc)
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+    oks_zsec_stop();
     zmq_ctx_term(sh.zctx);
     oks_store_close(sh.store);
     oks_cluster_release(&conf);

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "shard/replica.h"
+#include "lib/zsec.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -53,6 +54,7 @@ static void *worker_main(void *arg)
             continue;
         case OKS__REQUEST__OP_DELETE:
             oks_shard_handle_delete(w->sh, j->req, &r);
+            oks_shard_audit(j->req, &r);
             break;
         default:
             oks_shard_handle_read(w->sh, j->req, &r);
@@ -90,6 +92,11 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     if (oks_proto_request_unpack(body.ptr, body.len, sh->conf->max_message_bytes, &req, &e)) {
         reply_error(router, m, oks_proto_status_of(e.code), e.msg);
         oks_info("bad request: %s", e.msg);
+        return;
+    }
+    if (oks_shard_authorize(&m->f[2], req, e.msg, sizeof e.msg)) {
+        reply_error(router, m, OKS__STATUS__STATUS_FORBIDDEN, e.msg);
+        oks__request__free_unpacked(req, NULL);
         return;
     }
     oks_job *j = oks_xcalloc(1, sizeof *j);
@@ -131,7 +138,8 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     snprintf(sh->reply_ep, sizeof sh->reply_ep, "%s", ep);
     const char *bind = me->bind[0] ? me->bind : me->endpoint;
     snprintf(sh->self_ep, sizeof sh->self_ep, SELF_ENDPOINT_FMT, (void *)sh);
-    if (zmq_bind(pull, ep) != 0 || zmq_bind(router, sh->self_ep) != 0 ||
+    if (oks_zsec_server(router, NULL) != 0 || zmq_bind(pull, ep) != 0 ||
+        zmq_bind(router, sh->self_ep) != 0 ||
         zmq_bind(router, bind) != 0) {
         int r = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", bind,
                             zmq_strerror(errno),

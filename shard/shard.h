@@ -70,6 +70,13 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
 void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push);
 /* Deletes a key (admin worker): a read-modify-write under the store's write lock. */
 void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* shard/authz.c (docs/security.md): whether the sender of body may make req. Admin operations
+ * need an admin key, or a router's key with req->authority set (a direct admin's name is put
+ * there). 0, or -1 with why filled and the refusal logged and audited. Allows everything
+ * when security is not set up (tests on inproc). */
+int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t why_size);
+/* Writes an admin operation and its outcome to the audit log (nothing for other ops). */
+void oks_shard_audit(const Oks__Request *req, const Oks__Response *r);
 void oks_shard_response_release(Oks__Response *resp);
 /* Checks map digest and slot ownership; fills resp with WRONG_SHARD and returns false if bad. */
 bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);

@@ -6,6 +6,7 @@
  */
 #include "sync/worker.h"
 #include "lib/xalloc.h"
+#include "lib/zsec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,7 +82,8 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s names no router", c->cluster_conf);
     }
     x->zctx = zmq_ctx_new();
-    x->fl.client = oks_client_new_routers(x->zctx, &x->conf, e);
+    if (oks_zsec_start(&x->conf, OKS_ROLE_SYNC, x->zctx, e) == 0)
+        x->fl.client = oks_client_new_routers(x->zctx, &x->conf, e);
     x->fl.ignore_seconds = c->ignore_seconds;
     if (!x->fl.client) {
         zmq_ctx_term(x->zctx);
@@ -121,6 +123,7 @@ static void ctx_close(ctx *x)
     oks_ptree_free(x->fl.t);
     oks_client_free(x->adds);
     oks_client_free(x->fl.client);
+    oks_zsec_stop();
     zmq_ctx_term(x->zctx);
     oks_cluster_release(&x->conf);
 }

@@ -76,11 +76,14 @@ phase() { echo "$1" >"$D/phase.new" && mv "$D/phase.new" "$D/phase"; }
 phase before
 /usr/bin/python3 - "$ROUTER_EP" "$FPR" "$D" >"$D/traffic.txt" <<'PY' &
 import os, sys, time, zmq, struct
+sys.path.insert(0, os.path.join(os.environ["OKS_ROOT"], "tests/integration/helpers"))
+import oks_curve  # every link runs CURVE
 ep, fpr, d = sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3]
 # Request{version=1, get_fingerprint{fingerprint=fpr}}
 inner = b"\x0a" + bytes([len(fpr)]) + fpr
 req = b"\x08\x01" + b"\x52" + bytes([len(inner)]) + inner
-ctx = zmq.Context(); s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0); s.connect(ep)
+ctx = zmq.Context(); s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0)
+oks_curve.client(s, os.environ["OKS_CONFIG"], "router"); s.connect(ep)
 i = 0
 while not os.path.exists(f"{d}/stop"):
     phase = open(f"{d}/phase").read().strip()
@@ -124,9 +127,13 @@ SHARD_EP=$(sed -n '/^\[shard.s0\]/,/^\[/s/^endpoint = //p' "$OKS_CONFIG")
 MAXMSG=67108864
 /usr/bin/python3 - "$ROUTER_EP" "$SHARD_EP" <<'PY'
 import sys, zmq, os, struct
+sys.path.insert(0, os.path.join(os.environ["OKS_ROOT"], "tests/integration/helpers"))
+import oks_curve  # every link runs CURVE: the admin's key, which router and shards answer
 ctx = zmq.Context()
 def ask(ep, frames, wait=2000):
-    s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0); s.connect(ep)
+    s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0)
+    oks_curve.client(s, os.environ["OKS_CONFIG"], "router" if ep == sys.argv[1] else "shard")
+    s.connect(ep)
     s.send_multipart(frames)
     r = s.recv_multipart() if s.poll(wait) else None
     s.close(); return r

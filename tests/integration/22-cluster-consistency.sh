@@ -136,7 +136,9 @@ check "the error says the slot maps differ" grep -qi 'slot map' "$D/stale.out"
 # ---- a shard refuses a key of a slot it does not own --------------------------------------------
 # the first test key goes straight to the shard that does NOT own its slot
 /usr/bin/python3 - "$OKS_CONFIG" "$D/pieces" "$FPR" <<'PY'
-import sys, zmq, struct, re
+import os, sys, zmq, struct, re
+sys.path.insert(0, os.path.join(os.environ["OKS_ROOT"], "tests/integration/helpers"))
+import oks_curve  # every link runs CURVE: the admin's key, which shards answer directly
 conf, d, fpr = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
 shards = re.findall(r"\[shard\.(\w+)\]\nendpoint = (\S+)\ndata = \S+\nslots = (\d+)-(\d+)", conf)
 slot = (int(fpr[-16:][:8], 16) * 4096) >> 32
@@ -153,13 +155,15 @@ key = open(f"{d}/{fpr}.whole", 'rb').read()
 add = b"\x0a" + varint(len(key)) + key
 # slot = -1 (field 4, int32 varint): not a single-slot request, so the per-key check decides
 req = b"\x08\x01" + b"\x20" + b"\xff" * 9 + b"\x01" + b"\x6a" + varint(len(add)) + add
-s = zmq.Context().socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0); s.connect(other[0][1])
+s = zmq.Context().socket(zmq.DEALER); s.setsockopt(zmq.LINGER, 0)
+oks_curve.client(s, sys.argv[1], "shard"); s.connect(other[0][1])
 s.send_multipart([struct.pack("<Q", 1), req])
 r = s.recv_multipart() if s.poll(10000) else None
 ok = r is not None and b"is not owned by shard" in r[-1]
 ok or print(f"# {fpr}: reply {r[-1][:200] if r else None}"); # a direct request that names no slot (health) is not mistaken for one of slot 0
 no0 = [(n, ep) for n, ep, lo, hi in shards if int(lo) > 0][0]
-t = zmq.Context().socket(zmq.DEALER); t.setsockopt(zmq.LINGER, 0); t.connect(no0[1])
+t = zmq.Context().socket(zmq.DEALER); t.setsockopt(zmq.LINGER, 0)
+oks_curve.client(t, sys.argv[1], "shard"); t.connect(no0[1])
 t.send_multipart([struct.pack("<Q", 2), b"\x08\x01\x92\x01\x00"])
 h = t.recv_multipart() if t.poll(10000) else None
 print(("ok" if h is not None and b"\x10" not in h[-1][:4] else "not ok") + f" - shard {no0[0]} (not owning slot 0) answers a direct health request naming no slot")

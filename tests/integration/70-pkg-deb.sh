@@ -140,7 +140,12 @@ done
 check "nothing of OKS was started by the installation" \
   bash -c "! nsenter -t '$INIT' -a systemctl list-units --no-legend --state=active 'oks-*' | grep -q ."
 
-# a 1-shard cluster, the gateway on the container's own 127.0.0.1
+# a 1-shard cluster, the gateway on the container's own 127.0.0.1; CURVE keys made with the
+# installed oksctl, each daemon's secret key readable by the oks user only, the admin's by root
+in_ct sh -c 'mkdir -m 700 /etc/oks/keys && for r in router shard http admin; do
+  oksctl keygen /etc/oks/keys/$r >/dev/null || exit 1; done &&
+  chown oks /etc/oks/keys /etc/oks/keys/router /etc/oks/keys/shard /etc/oks/keys/http' ||
+  not_ok "oksctl keygen makes the cluster's keys"
 in_ct sh -c 'cat >/etc/oks/oks.conf' <<'EOF'
 [cluster]
 slots = 4096
@@ -151,6 +156,11 @@ data = /var/lib/oks/s0
 slots = 0-4095
 [http]
 listen = 127.0.0.1:11371
+[security]
+router_key = /etc/oks/keys/router
+shard_key = /etc/oks/keys/shard
+http_key = /etc/oks/keys/http
+admin_key = /etc/oks/keys/admin
 EOF
 in_ct systemctl start oks-shard@s0 oks-router oks-gw-http >"$D/start.log" 2>&1
 rc=$?

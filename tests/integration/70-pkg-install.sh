@@ -136,8 +136,15 @@ PY
   wait_for 10 test -e "$3"
 }
 SP=$(free_port) RP=$(free_port) HP=$(free_port) CP=$(free_port) DEAD=$(free_port)
-mkdir -p "$D/run"
+mkdir -p "$D/run" "$D/keys"
+for r in router shard http mail sync; do "$OKS_BIN/oksctl" keygen "$D/keys/$r" >/dev/null; done
 cat >"$D/oks.conf" <<EOF
+[security]
+router_key = $D/keys/router
+shard_key = $D/keys/shard
+http_key = $D/keys/http
+mail_key = $D/keys/mail
+sync_key = $D/keys/sync
 [cluster]
 slots = 16
 routers = tcp://127.0.0.1:$RP

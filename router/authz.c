@@ -1,0 +1,54 @@
+/* Request authorization at the router (see authz.h). */
+#include "router/authz.h"
+
+#include "lib/audit.h"
+#include "lib/log.h"
+#include "lib/zsec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The op's name for the audit log and messages. */
+static const char *op_name(const Oks__Request *q)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&oks__request__descriptor, (unsigned)q->op_case);
+    return f ? f->name : "unknown";
+}
+
+static void target_of(const Oks__Request *q, const uint8_t **p, size_t *n)
+{
+    *p = NULL;
+    *n = 0;
+    if (q->op_case == OKS__REQUEST__OP_DELETE && q->delete_) {
+        *p = q->delete_->fingerprint.data;
+        *n = q->delete_->fingerprint.len;
+    }
+}
+
+int oks_router_authorize(zmq_msg_t *body, const Oks__Request *q, char *authority, size_t size,
+                         char *why, size_t why_size)
+{
+    authority[0] = '\0';
+    if (oks_zsec_self() == OKS_ROLE_NONE)
+        return 0;
+    char name[64];
+    oks_role who = oks_zsec_peer(body, name, sizeof name);
+    oks_op_class cls = oks_zsec_op_class(q->op_case);
+    const uint8_t *t;
+    size_t tn;
+    target_of(q, &t, &tn);
+    if (!oks_zsec_may(who, cls)) {
+        snprintf(why, why_size, "the key %s (%s) may not make %s requests",
+                 name[0] ? name : "-", oks_role_name(who), op_name(q));
+        oks_warn("security: refused %s from key %s (%s)", op_name(q), name[0] ? name : "-",
+                 oks_role_name(who));
+        oks_audit(name, oks_role_name(who), op_name(q), t, tn, "refused");
+        return -1;
+    }
+    if (cls == OKS_OP_ADMIN) {
+        snprintf(authority, size, "%s", name);
+        oks_audit(name, oks_role_name(who), op_name(q), t, tn, "forwarded");
+    }
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* Admin authority at the shard (see shard.h): admin operations only from an admin key, or from
+ * a router's key on behalf of one (the request's authority); each one audited. */
+#include "lib/audit.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "lib/zsec.h"
+#include "shard/shard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DIRECT_SUFFIX " (direct)"
+
+static const char *op_name(const Oks__Request *q)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&oks__request__descriptor, (unsigned)q->op_case);
+    return f ? f->name : "unknown";
+}
+
+static void set_authority(Oks__Request *req, const char *s)
+{
+    if (req->authority && req->authority != protobuf_c_empty_string)
+        free(req->authority);
+    req->authority = oks_xstrdup(s);
+}
+
+int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t why_size)
+{
+    if (oks_zsec_self() == OKS_ROLE_NONE)
+        return 0;
+    char name[64];
+    oks_role who = oks_zsec_peer(body, name, sizeof name);
+    oks_op_class cls = oks_zsec_op_class(req->op_case);
+    if (cls != OKS_OP_ADMIN) {
+        if (oks_zsec_may(who, cls))
+            return 0;
+    } else if (who == OKS_ROLE_ADMIN) {
+        char a[96];
+        snprintf(a, sizeof a, "%s" DIRECT_SUFFIX, name);
+        set_authority(req, a);
+        return 0;
+    } else if (who == OKS_ROLE_ROUTER && req->authority && req->authority[0]) {
+        return 0; /* a router forwards it for the admin key it names */
+    }
+    snprintf(why, why_size, "the key %s (%s) may not make %s requests to a shard",
+             name[0] ? name : "-", oks_role_name(who), op_name(req));
+    oks_warn("security: refused %s from key %s (%s)", op_name(req), name[0] ? name : "-",
+             oks_role_name(who));
+    const uint8_t *t = NULL;
+    size_t tn = 0;
+    if (req->op_case == OKS__REQUEST__OP_DELETE && req->delete_) {
+        t = req->delete_->fingerprint.data;
+        tn = req->delete_->fingerprint.len;
+    }
+    oks_audit(name, oks_role_name(who), op_name(req), t, tn, "refused");
+    return -1;
+}
+
+void oks_shard_audit(const Oks__Request *req, const Oks__Response *r)
+{
+    if (oks_zsec_op_class(req->op_case) != OKS_OP_ADMIN)
+        return;
+    const uint8_t *t = NULL;
+    size_t tn = 0;
+    if (req->op_case == OKS__REQUEST__OP_DELETE && req->delete_) {
+        t = req->delete_->fingerprint.data;
+        tn = req->delete_->fingerprint.len;
+    }
+    oks_audit(req->authority && req->authority[0] ? req->authority : "-", "admin", op_name(req),
+              t, tn, oks_proto_status_name(r->status));
+}
