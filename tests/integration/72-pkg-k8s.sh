@@ -21,11 +21,13 @@ P=oks72-$$
 IMG=localhost/$P:test
 K8S=$OKS_ROOT/deploy/k8s
 NPMDIR=$OKS_ROOT/build/k8s-check
+KUBENET=
 cleanup() {
   [ -f "$D/play.yaml" ] && podman kube down "$D/play.yaml" >/dev/null 2>&1
   podman pod rm -f "$P-pod-0" >/dev/null 2>&1
   podman volume rm -f "$P-data" "$P-config" >/dev/null 2>&1
   podman rmi -f "$IMG" >/dev/null 2>&1
+  [ "$KUBENET" = created ] && podman network rm -f podman-default-kube-network >/dev/null 2>&1
   gpg_home_cleanup "$G"; gpg_home_cleanup "$G2"
   rm -rf "$D"
 }
@@ -107,6 +109,8 @@ if ! timeout 120 podman run --rm "$IMG" true >"$D/run.log" 2>&1; then
   ok "podman kube play # SKIP podman cannot run a container here"; finish
 fi
 HP=$(free_port)
+# kube play puts pods on this network, creating it when missing: removed at exit if created here
+podman network exists podman-default-kube-network || KUBENET=created
 # the manifest as it is, with this run's names, image and host port
 sed -e "s|localhost/oks:latest|$IMG|" -e "s|oks-play|$P|g" -e "s|hostPort: 11371|hostPort: $HP|" \
   "$K8S/play/cluster.yaml" >"$D/play.yaml"
