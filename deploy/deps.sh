@@ -13,6 +13,8 @@ PKGS=(
   libsystemd-dev
   # packaging: make deb, lintian, unit checks, the booted-container install test
   devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
+  # the container image and its tests (deploy/image.sh, deploy/containers.conf)
+  podman buildah runc netavark aardvark-dns catatonit
   # tests: real clients, real peers, real corpus (tests/harness/ runs sks, dovecot with
   # dovecot-pop3d and python3-aiosmtpd; openssl and curl probe their readiness)
   gnupg dirmngr gpg-agent sq debian-keyring sks
