@@ -36,6 +36,10 @@ int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t wh
     if (cls != OKS_OP_ADMIN) {
         if (oks_zsec_may(who, cls))
             return 0;
+        /* the shard's own replica follower, over inproc: no handshake there, so no key and no
+         * peer address (every TCP connection went through CURVE and has both) */
+        if (who == OKS_ROLE_NONE && !zmq_msg_gets(body, "Peer-Address"))
+            return 0;
     } else if (who == OKS_ROLE_ADMIN) {
         char a[96];
         snprintf(a, sizeof a, "%s" DIRECT_SUFFIX, name);

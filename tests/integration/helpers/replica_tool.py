@@ -19,13 +19,18 @@ answers requests that carry no slot map), for the replica tests.
                              both store the same bytes, else "K differ"
   search EP TEXT             a word search through EP: "status S partial P keys N"
   where CONF FPR             the shards storing FPR (asked directly), one name a line
-Wire format: written and read here by hand (no protobuf module needed)."""
+Wire format: written and read here by hand (no protobuf module needed). Every socket runs
+CURVE with the admin key of $OKS_CONFIG."""
 import hashlib
 import os
+import re
 import struct
 import sys
 
 import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oks_curve  # noqa: E402
 
 TIMEOUT_MS = 30000
 
@@ -90,6 +95,11 @@ class Conn:
     def __init__(self, ep):
         self.s = zmq.Context.instance().socket(zmq.DEALER)
         self.s.setsockopt(zmq.LINGER, 0)
+        conf = os.environ.get("OKS_CONFIG")
+        if conf:  # every link runs CURVE: the admin's key of $OKS_CONFIG
+            routers = re.search(r"^routers = (.*)$", open(conf).read(), re.M)
+            is_router = routers and ep in routers.group(1).replace(",", " ").split()
+            oks_curve.client(self.s, conf, "router" if is_router else "shard")
         self.s.connect(ep)
         self.next = 1
 
