@@ -540,6 +540,8 @@ static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, 
 static void fill_ranges(oks_shard *sh, Oks__ShardStats *s)
 {
     const oks_cluster *c = sh->conf;
+    if (!oks_store_slot_counts_ok(sh->store))
+        return;
     for (unsigned a = 0; a < c->n_slots;) {
         unsigned b = a;
         const uint16_t *rs = oks_cluster_replicas_of(c, a);

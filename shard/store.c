@@ -4,6 +4,7 @@
 
 #include "lib/cluster.h"
 #include "lib/ldb.h"
+#include "lib/log.h"
 #include "lib/proto.h"
 #include "shard/intersect.h"
 #include "shard/keyidx.h"
@@ -32,6 +33,7 @@ struct oks_store {
     uint64_t keys, bytes, last_seq;
     unsigned n_slots;     /* > 0: keys counted per slot too */
     uint64_t *slot_keys;  /* n_slots counters (under lock) */
+    bool slot_counts_broken; /* they could not be read at open: not counted, not reported */
 };
 
 static void mkdir_p(const char *dir)
@@ -132,6 +134,11 @@ static int slot_counts_load(oks_store *s, oks_err *e)
     return err ? oks_ldb_error(e, err, "leveldb", "read slot counters") : 0;
 }
 
+bool oks_store_slot_counts_ok(const oks_store *s)
+{
+    return !s->slot_counts_broken;
+}
+
 uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last)
 {
     uint64_t n = 0;
@@ -206,10 +213,18 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     if (o->n_slots) {
         s->n_slots = o->n_slots;
         s->slot_keys = oks_xcalloc(o->n_slots, sizeof *s->slot_keys);
-        int r = slot_counts_load(s, e);
-        if (r) {
-            oks_store_close(s);
-            return r;
+        oks_err ce;
+        if (slot_counts_load(s, &ce)) {
+            /* a damaged table must not keep the shard from serving what it can still read (each
+             * read of damaged data fails on its own): the per-slot counts are left out of its
+             * stats instead */
+            char msg[300];
+            oks_error("store %s: per-slot key counts unavailable, stats leave this shard's "
+                      "ranges out: %s", dir, oks_err_format(&ce, msg, sizeof msg));
+            free(s->slot_keys);
+            s->slot_keys = NULL;
+            s->n_slots = 0;
+            s->slot_counts_broken = true;
         }
     }
     *out = s;

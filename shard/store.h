@@ -136,6 +136,8 @@ void oks_store_write_unlock(oks_store *s);
 int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e);
 
 void oks_store_stats_get(oks_store *s, oks_store_stats *st);
+/* False when the per-slot counts could not be read at open (a damaged table): not reported. */
+bool oks_store_slot_counts_ok(const oks_store *s);
 /* Keys stored in slots first..last (0 when the store counts no slots). */
 uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last);
 
