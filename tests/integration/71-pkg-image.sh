@@ -58,26 +58,40 @@ slots = 4096
 routers = tcp://$P-router:11400
 [shard.s0]
 endpoint = tcp://$P-shard0:11410
+bind = tcp://0.0.0.0:11410
 data = /var/lib/oks/s0
 slots = 0-2047
 [shard.s1]
 endpoint = tcp://$P-shard1:11410
+bind = tcp://0.0.0.0:11410
 data = /var/lib/oks/s1
 slots = 2048-4095
 [http]
 listen = 0.0.0.0:11371
+[security]
+router_key = /etc/oks-keys/router
+shard_key = /etc/oks-keys/shard
+http_key = /etc/oks-keys/http
+admin_key = /etc/oks-keys/admin
 CONF
 chmod 644 "$D/oks.conf"
+# CURVE keys (every ZeroMQ link runs it), readable by the image's oks user (uid 11371) only
+mkdir -p "$D/keys"
+for k in router shard http admin; do "$OKS_BIN/oksctl" keygen "$D/keys/$k" >/dev/null; done
+chown -R 11371:11371 "$D/keys"
+chmod 700 "$D/keys"
 HP=$(free_port)
 podman network create "$NET" >/dev/null
 run() { # NAME ARGS...: a detached container of the cluster
   local n=$1; shift
-  podman run -d --name "$P-$n" --network "$NET" -v "$D/oks.conf:/etc/oks/oks.conf:ro" "$@" >/dev/null
+  podman run -d --name "$P-$n" --network "$NET" -v "$D/oks.conf:/etc/oks/oks.conf:ro" \
+    -v "$D/keys:/etc/oks-keys:ro" "$@" >/dev/null
 }
-# the shards bind all their addresses: ZeroMQ cannot bind the container name others connect to
-run shard0 -e 'OKS_SHARD_BIND=tcp://*:11410' "$IMG" shard --name s0
-run shard1 -e 'OKS_SHARD_BIND=tcp://*:11410' "$IMG" shard --name s1
-run router "$IMG" router --bind 'tcp://*:11400'
+# the shards and the router bind all their addresses (bind, --bind): ZeroMQ cannot bind the
+# container name the others connect to
+run shard0 "$IMG" shard --name s0
+run shard1 "$IMG" shard --name s1
+run router "$IMG" router --bind 'tcp://0.0.0.0:11400'
 run http -p "127.0.0.1:$HP:11371" "$IMG" gw-http
 check "four containers run: $(podman ps --filter name=$P --format '{{.Names}}' | tr '\n' ' ')" \
   test "$(podman ps -q --filter name=$P | wc -l)" -eq 4
@@ -90,7 +104,7 @@ FPR=$(gpg --homedir "$G" --with-colons --list-keys | awk -F: '$1=="fpr"{print $1
 gpg --homedir "$G" --export "$FPR" >"$D/key.pgp"
 chmod 644 "$D/key.pgp"
 out=$(timeout 120 podman run --rm --network "$NET" -v "$D/oks.conf:/etc/oks/oks.conf:ro" \
-  -v "$D/key.pgp:/tmp/key.pgp:ro" "$IMG" oksctl import /tmp/key.pgp 2>&1 | grep -v syslog)
+  -v "$D/keys:/etc/oks-keys:ro" -v "$D/key.pgp:/tmp/key.pgp:ro" "$IMG" oksctl import /tmp/key.pgp 2>&1 | grep -v syslog)
 echo "# $out"
 check "oksctl in a container imports a key through the router" grep -q '1 new' <<<"$out"
 timeout 60 gpg --homedir "$G2" --batch --keyserver "hkp://127.0.0.1:$HP" --recv-keys "$FPR" \
