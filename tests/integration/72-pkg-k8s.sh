@@ -112,8 +112,13 @@ HP=$(free_port)
 # kube play puts pods on this network, creating it when missing: removed at exit if created here
 podman network exists podman-default-kube-network || KUBENET=created
 # the manifest as it is, with this run's names, image and host port
+# CURVE keys for the pod's programs, owned by the image's user (uid 11371)
+mkdir -p "$D/keys"
+for k in router shard http admin; do "$OKS_BIN/oksctl" keygen "$D/keys/$k" >/dev/null; done
+chown -R 11371:11371 "$D/keys"
+chmod 700 "$D/keys"
 sed -e "s|localhost/oks:latest|$IMG|" -e "s|oks-play|$P|g" -e "s|hostPort: 11371|hostPort: $HP|" \
-  "$K8S/play/cluster.yaml" >"$D/play.yaml"
+  -e "s|path: /var/lib/$P/keys|path: $D/keys|" "$K8S/play/cluster.yaml" >"$D/play.yaml"
 timeout 120 podman kube play "$D/play.yaml" >"$D/play.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# /' "$D/play.log"
