@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A cluster over four hosts (network namespaces, tests/harness/netns.sh), named by host name:
+# A cluster over four hosts (network namespaces, tests/harness/netns.sh), named by host name,
+# every ZeroMQ link between the hosts running CURVE:
 #   h1: shard s0 (slots 0-2047) and router r1     h2: shard s1 (2048-4095) and router r2
 #   h3: the HTTP gateway                          h4: the clients (oksctl, curl)
 # Keys are imported from h4 through both routers and looked up through the gateway. Router r1
@@ -37,7 +38,17 @@ deadline_ms = 10000
 [http]
 listen = $(netns_ip 3):11371
 cache_mb = 0
+metrics_allow = $NETNS_NET.0/24
+[security]
+router_key = $D/keys/router
+shard_key = $D/keys/shard
+http_key = $D/keys/http
+admin_key = $D/keys/admin
+audit_log = $D/log/audit.log
 EOF
+# every link runs CURVE across the hosts
+mkdir -m 700 "$D/keys"
+for k in router shard http admin; do "$OKS_BIN/oksctl" keygen "$D/keys/$k" >/dev/null; done
 export OKS_CONFIG=$D/oks.conf
 # start HOST NAME CMD...: a daemon in a host, its pid in $D/NAME.pid
 start() {
