@@ -148,23 +148,23 @@ static void rights_table(void **state)
     assert_int_equal(oks_zsec_op_class(OKS__REQUEST__OP_ADD), OKS_OP_ADD);
     assert_int_equal(oks_zsec_op_class(OKS__REQUEST__OP_DELETE), OKS_OP_ADMIN);
     assert_int_equal(oks_zsec_op_class(999), OKS_OP_ADMIN); /* unknown: the strictest */
-    oks_role clients[] = {OKS_ROLE_HTTP, OKS_ROLE_MAIL, OKS_ROLE_SYNC, OKS_ROLE_ROUTER};
-    for (size_t i = 0; i < 4; i++) {
+    /* a shard reads and adds as a replica peer following another's change log */
+    oks_role clients[] = {OKS_ROLE_HTTP, OKS_ROLE_MAIL, OKS_ROLE_SYNC, OKS_ROLE_ROUTER,
+                          OKS_ROLE_SHARD};
+    for (size_t i = 0; i < 5; i++) {
         assert_true(oks_zsec_may(clients[i], OKS_OP_READ));
         assert_true(oks_zsec_may(clients[i], OKS_OP_ADD));
         assert_false(oks_zsec_may(clients[i], OKS_OP_ADMIN));
     }
     assert_true(oks_zsec_may(OKS_ROLE_ADMIN, OKS_OP_ADMIN));
     assert_true(oks_zsec_may(OKS_ROLE_ADMIN, OKS_OP_READ));
-    for (int c = OKS_OP_READ; c <= OKS_OP_ADMIN; c++) {
+    for (int c = OKS_OP_READ; c <= OKS_OP_ADMIN; c++)
         assert_false(oks_zsec_may(OKS_ROLE_NONE, (oks_op_class)c));
-        assert_false(oks_zsec_may(OKS_ROLE_SHARD, (oks_op_class)c));
-    }
     /* who may connect to whom */
     assert_true(oks_zsec_accepts(OKS_ROLE_SHARD, OKS_ROLE_ROUTER));
     assert_true(oks_zsec_accepts(OKS_ROLE_SHARD, OKS_ROLE_ADMIN));
     assert_false(oks_zsec_accepts(OKS_ROLE_SHARD, OKS_ROLE_HTTP));
-    assert_false(oks_zsec_accepts(OKS_ROLE_SHARD, OKS_ROLE_SHARD));
+    assert_true(oks_zsec_accepts(OKS_ROLE_SHARD, OKS_ROLE_SHARD)); /* replica peers */
     assert_true(oks_zsec_accepts(OKS_ROLE_ROUTER, OKS_ROLE_HTTP));
     assert_true(oks_zsec_accepts(OKS_ROLE_ROUTER, OKS_ROLE_MAIL));
     assert_true(oks_zsec_accepts(OKS_ROLE_ROUTER, OKS_ROLE_SYNC));
