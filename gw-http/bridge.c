@@ -17,7 +17,6 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "lib/zsec.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -43,17 +43,17 @@ add() {
 # sq_takes FILE: sq (sequoia 0.27) reads every key of FILE and lists its certifications
 sq_takes() { sq inspect --certifications "$1" >/dev/null 2>&1; }
 fpr_of() { gpg --homedir "$1" --batch --with-colons --list-keys "$2" | awk -F: '/^fpr/{print $10; exit}'; }
-# sigs FILE: "third-party-count max-unhashed-area" of a binary key's signatures
+# sigs HELPER FILE: "junk-count max-unhashed-area" of a binary key's signatures (HELPER: a
+# file of tests/integration/helpers, where pgp_frames.py is)
 sigs() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
-import sys
-exec(open(sys.argv[1]).read().split("cmd = sys.argv[1]")[0])
+import os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+from pgp_frames import frames
 data = open(sys.argv[2], 'rb').read()
-key = None; n = 0; mx = 0
-for tag, raw in packets(data):
-    hl = 2 if raw[0] & 0x40 == 0 and raw[0] & 3 == 0 else 3 if raw[0] & 0x40 == 0 and raw[0] & 3 == 1 else 5
-    if raw[0] & 0x40: hl = 2 if raw[1] < 192 else 3 if raw[1] < 224 else 6
-    b = raw[hl:]
+n = 0; mx = 0
+for tag, o, hl, end in frames(data):
+    b = data[o + hl:end]
     if tag == 2 and b[0] == 4:
         h = int.from_bytes(b[4:6], 'big'); u = int.from_bytes(b[6 + h:8 + h], 'big')
         mx = max(mx, u)

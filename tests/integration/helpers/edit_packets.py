@@ -7,28 +7,14 @@
   append-to-keys HEX  append the bytes HEX to the body of every public-key and public-subkey
                     packet (after the key material), headers rewritten in the old format"""
 import sys
+from pgp_frames import frames
 
 def packets(b):
-    o = 0
-    while o < len(b):
-        h = b[o]
-        if h & 0x40:
-            tag, l1 = h & 0x3f, b[o + 1]
-            if l1 < 192:
-                hl, n = 2, l1
-            elif l1 < 224:
-                hl, n = 3, ((l1 - 192) << 8) + b[o + 2] + 192
-            else:
-                hl, n = 6, int.from_bytes(b[o + 2:o + 6], 'big')
-        else:
-            tag, lt = (h >> 2) & 15, h & 3
-            hl = {0: 2, 1: 3, 2: 5}[lt]
-            n = int.from_bytes(b[o + 1:o + hl], 'big')
+    for tag, o, hl, end in frames(b):
         sigtype = None
         if tag == 2:
             sigtype = b[o + hl + 2] if b[o + hl] == 3 else b[o + hl + 1]
-        yield tag, sigtype, o, o + hl + n
-        o += hl + n
+        yield tag, sigtype, o, end
 
 src, dst, cmd = sys.argv[1], sys.argv[2], sys.argv[3]
 data = open(src, 'rb').read()

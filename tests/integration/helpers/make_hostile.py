@@ -12,25 +12,11 @@
   heavy OUT N            the same with the usual exponent 65537 and N self-certifications:
                          each costs one real RSA-4096 check at the shard"""
 import hashlib, os, struct, sys
+from pgp_frames import frames
 
 def packets(b):
-    o = 0
-    while o < len(b):
-        h = b[o]
-        if h & 0x40:
-            tag, l1 = h & 0x3f, b[o + 1]
-            if l1 < 192:
-                hl, n = 2, l1
-            elif l1 < 224:
-                hl, n = 3, ((l1 - 192) << 8) + b[o + 2] + 192
-            else:
-                hl, n = 6, int.from_bytes(b[o + 2:o + 6], 'big')
-        else:
-            tag, lt = (h >> 2) & 15, h & 3
-            hl = {0: 2, 1: 3, 2: 5}[lt]
-            n = int.from_bytes(b[o + 1:o + hl], 'big')
-        yield tag, b[o:o + hl + n]
-        o += hl + n
+    for tag, o, _, end in frames(b):
+        yield tag, b[o:end]
 
 def packet(tag, body):
     n = len(body)

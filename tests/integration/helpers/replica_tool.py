@@ -31,6 +31,7 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oks_curve  # noqa: E402
+from pgp_frames import frames
 
 TIMEOUT_MS = 30000
 
@@ -124,23 +125,8 @@ class Conn:
 
 
 def packets(b):
-    o = 0
-    while o < len(b):
-        h = b[o]
-        if h & 0x40:
-            tag, l1 = h & 0x3f, b[o + 1]
-            if l1 < 192:
-                hl, n = 2, l1
-            elif l1 < 224:
-                hl, n = 3, ((l1 - 192) << 8) + b[o + 2] + 192
-            else:
-                hl, n = 6, int.from_bytes(b[o + 2:o + 6], 'big')
-        else:
-            tag, lt = (h >> 2) & 15, h & 3
-            hl = {0: 2, 1: 3, 2: 5}[lt]
-            n = int.from_bytes(b[o + 1:o + hl], 'big')
-        yield tag, b[o:o + hl + n], hl
-        o += hl + n
+    for tag, o, hl, end in frames(b):
+        yield tag, b[o:end], hl
 
 
 def split(keyring, outdir, want):
