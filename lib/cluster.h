@@ -67,6 +67,7 @@ typedef struct oks_cluster {
     oks_conf_http http;
     oks_conf_mail mail;
     oks_conf_sync sync;
+    oks_conf_ldap ldap;
     oks_conf_security security;
     char *path;
 } oks_cluster;

@@ -48,7 +48,8 @@ enum {
     OKS_CONF_MAIL = 1 << 3,
     OKS_CONF_SYNC = 1 << 4,
     OKS_CONF_CTL = 1 << 5, /* oksctl */
-    OKS_CONF_ALL = 0x3F,
+    OKS_CONF_LDAP = 1 << 6,
+    OKS_CONF_ALL = 0x7F,
 };
 
 typedef struct oks_conf_entry {
@@ -119,6 +120,16 @@ typedef struct oks_conf_sync {
     unsigned backoff_seconds, backoff_max_seconds;
     size_t session_buffer;
 } oks_conf_sync;
+
+/* [ldap]: oks-gw-ldap (docs/ldap.md) */
+typedef struct oks_conf_ldap {
+    char socket[108]; /* the back-sock socket slapd connects to (sun_path size) */
+    char base_dn[256];
+    bool allow_upload;
+    unsigned threads, max_filter_terms, max_lookups, min_word_length;
+    unsigned size_limit, time_limit, deadline_ms;
+    size_t max_request;
+} oks_conf_ldap;
 
 /* [security]: CURVE keypairs by role and the public keys each role is accepted with
  * (lib/zsec.h, docs/security.md) */
