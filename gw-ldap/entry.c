@@ -148,6 +148,7 @@ void gwl_entry_of_key(gwl_entry *en, gwl_arena *a, const oks_pgp_key *k, const u
     gwl_entry_init(en, a, dn);
     gwl_entry_adds(en, "objectClass", "top");
     gwl_entry_adds(en, "objectClass", "pgpKeyInfo");
+    gwl_entry_adds(en, "objectClass", "extensibleObject"); /* cn and mail beside the schema */
     gwl_entry_adds(en, "pgpCertID", cert);
     gwl_entry_adds(en, "pgpKeyID", cert + 8);
     add_hex(en, "gpgFingerprint", pk->fpr, pk->fpr_len);
@@ -174,6 +175,7 @@ void gwl_entry_of_key(gwl_entry *en, gwl_arena *a, const oks_pgp_key *k, const u
         char *clean = gwl_alloc(en->arena, u->len + 2);
         size_t cl = gwl_utf8_clean(u->body, u->len, clean);
         gwl_entry_add(en, "pgpUserID", clean, cl);
+        gwl_entry_add(en, "cn", clean, cl); /* for address books */
         char mail[OKS_PGP_MAX_UID_BYTES + 1];
         size_t ml = oks_pgp_uid_email(u->body, u->len, mail, sizeof mail);
         if (ml) {
@@ -183,8 +185,15 @@ void gwl_entry_of_key(gwl_entry *en, gwl_arena *a, const oks_pgp_key *k, const u
             bool dup = false;
             for (size_t j = 0; have && j < have->n && !dup; j++)
                 dup = have->v[j].n == mcl && memcmp(have->v[j].p, mc, mcl) == 0;
-            if (!dup)
+            if (!dup) {
                 gwl_entry_add(en, "gpgMailbox", mc, mcl);
+                /* mail (cosine) is IA5: only ASCII addresses go there */
+                bool ascii = true;
+                for (size_t j = 0; j < mcl && ascii; j++)
+                    ascii = (unsigned char)mc[j] < 0x80;
+                if (ascii)
+                    gwl_entry_add(en, "mail", mc, mcl);
+            }
         }
         for (size_t s = 0; s < u->sigs.n && n_signers < MAX_SIGNERS; s++) {
             const oks_pgp_sig *sg = &u->sigs.v[s];

@@ -34,7 +34,7 @@ static const char *const key_attrs[] = {
     "objectclass", "pgpcertid",   "pgpkeyid",         "gpgfingerprint",   "pgpkeytype",
     "pgpkeysize",  "pgpkeycreatetime", "pgpkeyexpiretime", "pgprevoked", "pgpdisabled",
     "pgpsubkeyid", "gpgsubfingerprint", "pgpuserid",  "gpgmailbox",       "pgpsignerid",
-    "pgpkey",
+    "pgpkey",      "mail",        "cn",
 };
 
 static bool key_attr(const char *a)
@@ -94,6 +94,12 @@ static state item_lookup(const ctx *c, const gwl_filter *f, gwl_lookup *lk, cons
         return ST_NEVER; /* undefined for every key entry */
     memset(lk, 0, sizeof *lk);
     const char *a = f->attr;
+    /* address books ask for mail and cn: key entries carry them as copies of gpgMailbox and
+     * pgpUserID (entry.c) */
+    if (strcmp(a, "mail") == 0)
+        a = "gpgmailbox";
+    else if (strcmp(a, "cn") == 0)
+        a = "pgpuserid";
     bool eq = f->type == GWL_F_EQ || f->type == GWL_F_APPROX;
     if (strcmp(a, "objectclass") == 0) {
         if (!eq)

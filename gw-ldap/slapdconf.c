@@ -82,6 +82,7 @@ int gwl_slapd_conf(const gwl *g, const gwl_slapd_paths *p, oks_err *e)
                    "# what one search may return and take (the gateway applies the same bounds)\n"
                    "sizelimit %u\n"
                    "timelimit %u\n"
+                   "%s"
                    "\n"
                    "database sock\n"
                    "suffix \"%s\"\n"
@@ -90,7 +91,10 @@ int gwl_slapd_conf(const gwl *g, const gwl_slapd_paths *p, oks_err *e)
                    "access to dn.subtree=\"%s\" by * %s\n",
                    g->cluster.path ? g->cluster.path : "the cluster config", p->schema_dir,
                    p->schema_dir, p->dir, p->dir, p->dir, p->module_dir, c->size_limit,
-                   c->time_limit, c->base_dn, c->socket,
+                   c->time_limit,
+                   c->allow_upload ? "# gpg --send-keys writes without binding\nallow update_anon\n"
+                                   : "",
+                   c->base_dn, c->socket,
                    c->allow_upload ? "[ldap] allow_upload = yes: adds and modifies reach the "
                                      "gateway, which sends the keys to the cluster"
                                    : "[ldap] allow_upload = no: read-only",
