@@ -255,10 +255,30 @@ static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool
     return true;
 }
 
+/* Serves the last key of r in the form for clients (oks_pgp_key_client_form), if it differs. */
+static int client_form(Oks__Response *r)
+{
+    shard_key *k = (shard_key *)r->keys[r->n_keys - 1];
+    oks_buf b = OKS_BUF_INIT;
+    int rc = oks_pgp_key_client_form(k->k.data.data, k->k.data.len, &b);
+    if (rc <= 0) {
+        oks_buf_release(&b);
+        return rc;
+    }
+    if (k->raw)
+        oks_store_record_release(&(oks_store_record){.raw = k->raw});
+    free(k->copy);
+    k->raw = NULL;
+    k->copy = b.data; /* handed over */
+    k->k.data = (ProtobufCBinaryData){b.len, k->copy};
+    return 0;
+}
+
 /* Adds every key of the set to the response (up to limit, and up to the read budget: then
- * truncated); total = set size. A key that cannot be read makes the whole answer an error. A
+ * truncated); total = set size. client: in the form served to clients (not for GetByHash, whose
+ * answers must hash as stored). A key that cannot be read makes the whole answer an error. A
  * set cut by a work budget is answered truncated, or, when it is empty, as a budget refusal. */
-static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
+static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, bool client, Oks__Response *r)
 {
     if (s->nomem) {
         no_memory(sh, r);
@@ -290,6 +310,8 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
         bytes += rec.key.len < budget - bytes ? rec.key.len : budget - bytes;
         int added = add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
         oks_store_record_release(&rec);
+        if (added == 0 && client)
+            added = client_form(r);
         if (added < 0) {
             no_memory(sh, r);
             return;
@@ -328,7 +350,7 @@ static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__
         if (sub == 1)
             set_add(owner, ol, &s);
     }
-    emit_set(sh, &s, s.max, r);
+    emit_set(sh, &s, s.max, true, r);
     r->total = (uint32_t)r->n_keys; /* a candidate need not exist */
     free(s.v);
 }
@@ -355,7 +377,7 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
         }
         s.n = k;
     }
-    emit_set(sh, &s, limit, r);
+    emit_set(sh, &s, limit, true, r);
     free(s.v);
 }
 
@@ -444,7 +466,7 @@ static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t
         break;
     }
     if (ok)
-        emit_set(sh, &s, limit, r);
+        emit_set(sh, &s, limit, true, r);
     free(s.v);
 }
 
@@ -471,7 +493,7 @@ static void get_hash(oks_shard *sh, const Oks__GetByHash *g, Oks__Response *r)
         if (found == 1)
             set_add(fpr, fl, &s);
     }
-    emit_set(sh, &s, OKS_PROTO_MAX_ITEMS, r);
+    emit_set(sh, &s, OKS_PROTO_MAX_ITEMS, false, r);
     free(s.v);
 }
 
