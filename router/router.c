@@ -253,28 +253,6 @@ static int single_slot(const oks_router *r, const Oks__Request *q)
     return -1;
 }
 
-/* The status of a packed reply without unpacking it: our encoder writes the fields in number
- * order, version (1) first, then status (2), which proto3 leaves out when it is OK. */
-static Oks__Status peek_status(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    for (int field = 0; field < 2 && i < n; field++) {
-        uint8_t tag = p[i++];
-        uint64_t v = 0;
-        for (int shift = 0; i < n && shift < 64; shift += 7) {
-            uint8_t b = p[i++];
-            v |= (uint64_t)(b & 0x7F) << shift;
-            if (!(b & 0x80))
-                break;
-        }
-        if (tag == (2 << 3))
-            return (Oks__Status)v;
-        if (tag != (1 << 3))
-            break;
-    }
-    return OKS__STATUS__STATUS_OK;
-}
-
 static unsigned waiting(const oks_router *r, const oks_pending *p)
 {
     unsigned n = 0;
@@ -562,7 +540,7 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
     p->received++;
     oks_slice body = oks_zframe(m, 1);
     if (p->raw_forward) {
-        Oks__Status st = peek_status(body.ptr, body.len);
+        Oks__Status st = oks_proto_peek_status(body.ptr, body.len);
         if (st == OKS__STATUS__STATUS_NOT_FOUND && p->slot >= 0 && ask_replica(r, p, true)) {
             /* a replica may not have caught up yet: another one that is up is asked too */
             p->not_found = true;
