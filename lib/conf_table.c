@@ -65,6 +65,10 @@ static const oks_conf_entry table[] = {
      .readers = OKS_CONF_ALL,
      .doc = "slots the shard holds, e.g. 0-2047,4000 (required; every slot in exactly [cluster] "
             "replicas shards' lists)"},
+    {.section = "shard.*", .key = "metrics_listen", .type = OKS_CONF_HOSTPORT,
+     S_(metrics_listen), .def = "", .readers = OKS_CONF_SHARD,
+     .doc = "address of this shard's Prometheus /metrics (overrides [shard] metrics_listen: "
+            "shards on one host need one each)"},
 
     UINT("router", "deadline_ms", router_deadline_ms, "5000", 1, 3600000,
          OKS_CONF_ROUTER | CLIENTS,

@@ -11,9 +11,8 @@
 
 #define MAX_HOOKS 8
 
-const double oks_metrics_seconds_bounds[] = {0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                             0.01,    0.025,  0.05,  0.1,    0.25,
-                                             0.5,     1,      2.5,   5,      10};
+const double oks_metrics_seconds_bounds[] = {
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 const size_t oks_metrics_seconds_n =
     sizeof oks_metrics_seconds_bounds / sizeof oks_metrics_seconds_bounds[0];
 
@@ -27,7 +26,7 @@ struct oks_metric {
     size_t n_values[OKS_METRIC_MAX_LABELS];
     double *bounds;
     size_t n_bounds;
-    size_t stride;         /* cells per series */
+    size_t stride;          /* cells per series */
     _Atomic uint64_t *cell; /* counter: count; gauge: double bits; histogram: the buckets
                               (n_bounds + 1, not cumulative), then count, then sum (bits) */
 };
@@ -42,38 +41,33 @@ struct oks_metrics {
     size_t n_write;
 };
 
-static uint64_t bits_of(double v)
-{
+static uint64_t bits_of(double v) {
     uint64_t u;
     memcpy(&u, &v, sizeof u);
     return u;
 }
 
-static double double_of(uint64_t u)
-{
+static double double_of(uint64_t u) {
     double v;
     memcpy(&v, &u, sizeof v);
     return v;
 }
 
-static void atomic_add_double(_Atomic uint64_t *c, double d)
-{
+static void atomic_add_double(_Atomic uint64_t *c, double d) {
     uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(c, &old, bits_of(double_of(old) + d),
                                                   memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
-oks_metrics *oks_metrics_new(void)
-{
+oks_metrics *oks_metrics_new(void) {
     oks_metrics *r = calloc(1, sizeof *r);
     if (r)
         r->tail = &r->head;
     return r;
 }
 
-static void metric_free(oks_metric *m)
-{
+static void metric_free(oks_metric *m) {
     if (!m)
         return;
     free(m->name);
@@ -89,8 +83,7 @@ static void metric_free(oks_metric *m)
     free(m);
 }
 
-void oks_metrics_free(oks_metrics *r)
-{
+void oks_metrics_free(oks_metrics *r) {
     if (!r)
         return;
     for (oks_metric *m = r->head, *n; m; m = n) {
@@ -100,8 +93,7 @@ void oks_metrics_free(oks_metrics *r)
     free(r);
 }
 
-static bool name_ok(const char *s, bool colon)
-{
+static bool name_ok(const char *s, bool colon) {
     if (!s || !*s || (*s >= '0' && *s <= '9'))
         return false;
     for (; *s; s++)
@@ -111,14 +103,12 @@ static bool name_ok(const char *s, bool colon)
     return true;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
+static bool ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-static int check_spec(const oks_metrics *r, const oks_metric_spec *s, oks_err *e)
-{
+static int check_spec(const oks_metrics *r, const oks_metric_spec *s, oks_err *e) {
     if (!name_ok(s->name, true))
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "metric name \"%s\" is not valid",
                            s->name ? s->name : "");
@@ -129,8 +119,7 @@ static int check_spec(const oks_metrics *r, const oks_metric_spec *s, oks_err *e
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s: unknown type", s->name);
     for (const oks_metric *m = r->head; m; m = m->next)
         if (!strcmp(m->name, s->name))
-            return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "metric %s registered twice",
-                               s->name);
+            return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "metric %s registered twice", s->name);
     for (size_t k = 0; k < OKS_METRIC_MAX_LABELS; k++) {
         if (!s->label[k]) {
             if (k + 1 < OKS_METRIC_MAX_LABELS && s->label[k + 1])
@@ -143,8 +132,8 @@ static int check_spec(const oks_metrics *r, const oks_metric_spec *s, oks_err *e
             return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s: label name \"%s\" not valid",
                                s->name, s->label[k]);
         if (!s->values[k] || !s->values[k][0])
-            return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s: label %s has no values",
-                               s->name, s->label[k]);
+            return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%s: label %s has no values", s->name,
+                               s->label[k]);
         size_t n = 0;
         while (s->values[k][n])
             if (++n > OKS_METRIC_MAX_VALUES)
@@ -169,8 +158,7 @@ static int check_spec(const oks_metrics *r, const oks_metric_spec *s, oks_err *e
     return 0;
 }
 
-int oks_metrics_register(oks_metrics *r, const oks_metric_spec *s, oks_metric **out, oks_err *e)
-{
+int oks_metrics_register(oks_metrics *r, const oks_metric_spec *s, oks_metric **out, oks_err *e) {
     int rc = check_spec(r, s, e);
     if (rc)
         return rc;
@@ -218,8 +206,7 @@ int oks_metrics_register(oks_metrics *r, const oks_metric_spec *s, oks_metric **
     return 0;
 }
 
-static oks_metric *simple(oks_metrics *r, const char *name, const char *help, oks_metric_type t)
-{
+static oks_metric *simple(oks_metrics *r, const char *name, const char *help, oks_metric_type t) {
     oks_metric_spec s = {.name = name, .help = help, .type = t};
     oks_metric *m = NULL;
     oks_err e;
@@ -228,19 +215,16 @@ static oks_metric *simple(oks_metrics *r, const char *name, const char *help, ok
     return m;
 }
 
-oks_metric *oks_metrics_counter(oks_metrics *r, const char *name, const char *help)
-{
+oks_metric *oks_metrics_counter(oks_metrics *r, const char *name, const char *help) {
     return simple(r, name, help, OKS_METRIC_COUNTER);
 }
 
-oks_metric *oks_metrics_gauge(oks_metrics *r, const char *name, const char *help)
-{
+oks_metric *oks_metrics_gauge(oks_metrics *r, const char *name, const char *help) {
     return simple(r, name, help, OKS_METRIC_GAUGE);
 }
 
 /* The first cell of series (i, j), or NULL. */
-static _Atomic uint64_t *series(const oks_metric *m, size_t i, size_t j)
-{
+static _Atomic uint64_t *series(const oks_metric *m, size_t i, size_t j) {
     if (!m)
         return NULL;
     size_t n0 = m->n_labels > 0 ? m->n_values[0] : 1, n1 = m->n_labels > 1 ? m->n_values[1] : 1;
@@ -249,15 +233,13 @@ static _Atomic uint64_t *series(const oks_metric *m, size_t i, size_t j)
     return m->cell + (i * n1 + j) * m->stride;
 }
 
-void oks_metric_add(oks_metric *m, size_t i, size_t j, uint64_t n)
-{
+void oks_metric_add(oks_metric *m, size_t i, size_t j, uint64_t n) {
     _Atomic uint64_t *c = series(m, i, j);
     if (c && m->type == OKS_METRIC_COUNTER)
         atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-void oks_metric_set(oks_metric *m, size_t i, size_t j, double v)
-{
+void oks_metric_set(oks_metric *m, size_t i, size_t j, double v) {
     _Atomic uint64_t *c = series(m, i, j);
     if (c && m->type == OKS_METRIC_GAUGE)
         atomic_store_explicit(c, bits_of(v), memory_order_relaxed);
@@ -265,15 +247,13 @@ void oks_metric_set(oks_metric *m, size_t i, size_t j, double v)
         atomic_store_explicit(c, (uint64_t)v, memory_order_relaxed);
 }
 
-void oks_metric_gauge_add(oks_metric *m, size_t i, size_t j, double d)
-{
+void oks_metric_gauge_add(oks_metric *m, size_t i, size_t j, double d) {
     _Atomic uint64_t *c = series(m, i, j);
     if (c && m->type == OKS_METRIC_GAUGE)
         atomic_add_double(c, d);
 }
 
-void oks_metric_observe(oks_metric *m, size_t i, size_t j, double v)
-{
+void oks_metric_observe(oks_metric *m, size_t i, size_t j, double v) {
     _Atomic uint64_t *c = series(m, i, j);
     if (!c || m->type != OKS_METRIC_HISTOGRAM || isnan(v))
         return;
@@ -285,8 +265,7 @@ void oks_metric_observe(oks_metric *m, size_t i, size_t j, double v)
     atomic_fetch_add_explicit(&c[m->n_bounds + 1], 1, memory_order_relaxed);
 }
 
-double oks_metric_value(const oks_metric *m, size_t i, size_t j)
-{
+double oks_metric_value(const oks_metric *m, size_t i, size_t j) {
     _Atomic uint64_t *c = series(m, i, j);
     if (!c)
         return 0;
@@ -295,8 +274,7 @@ double oks_metric_value(const oks_metric *m, size_t i, size_t j)
     return m->type == OKS_METRIC_GAUGE ? double_of(u) : (double)u;
 }
 
-long oks_metric_label_index(const oks_metric *m, size_t k, const char *value)
-{
+long oks_metric_label_index(const oks_metric *m, size_t k, const char *value) {
     if (!m || k >= m->n_labels)
         return -1;
     for (size_t i = 0; i < m->n_values[k]; i++)
@@ -305,8 +283,7 @@ long oks_metric_label_index(const oks_metric *m, size_t k, const char *value)
     return -1;
 }
 
-int oks_metrics_on_collect(oks_metrics *r, oks_metrics_collect_fn fn, void *arg)
-{
+int oks_metrics_on_collect(oks_metrics *r, oks_metrics_collect_fn fn, void *arg) {
     if (r->n_collect == MAX_HOOKS)
         return OKS_E_LIMIT;
     r->collect[r->n_collect] = fn;
@@ -314,8 +291,7 @@ int oks_metrics_on_collect(oks_metrics *r, oks_metrics_collect_fn fn, void *arg)
     return 0;
 }
 
-int oks_metrics_on_write(oks_metrics *r, oks_metrics_write_fn fn, void *arg)
-{
+int oks_metrics_on_write(oks_metrics *r, oks_metrics_write_fn fn, void *arg) {
     if (r->n_write == MAX_HOOKS)
         return OKS_E_LIMIT;
     r->write[r->n_write] = fn;
@@ -323,8 +299,7 @@ int oks_metrics_on_write(oks_metrics *r, oks_metrics_write_fn fn, void *arg)
     return 0;
 }
 
-void oks_metrics_escape_label(oks_buf *out, const char *v)
-{
+void oks_metrics_escape_label(oks_buf *out, const char *v) {
     for (; *v; v++) {
         if (*v == '\\')
             oks_buf_append(out, "\\\\", 2);
@@ -338,8 +313,7 @@ void oks_metrics_escape_label(oks_buf *out, const char *v)
 }
 
 /* v as the format writes it, into t (at least 32 bytes) */
-static void fmt_value(char *t, size_t n, double v)
-{
+static void fmt_value(char *t, size_t n, double v) {
     if (isnan(v))
         snprintf(t, n, "NaN");
     else if (isinf(v))
@@ -353,15 +327,13 @@ static void fmt_value(char *t, size_t n, double v)
     }
 }
 
-void oks_metrics_write_value(oks_buf *out, double v)
-{
+void oks_metrics_write_value(oks_buf *out, double v) {
     char t[40];
     fmt_value(t, sizeof t, v);
     oks_buf_printf(out, "%s", t);
 }
 
-void oks_metrics_write_head(oks_buf *out, const char *name, const char *help, oks_metric_type t)
-{
+void oks_metrics_write_head(oks_buf *out, const char *name, const char *help, oks_metric_type t) {
     static const char *const types[] = {"counter", "gauge", "histogram"};
     oks_buf_printf(out, "# HELP %s ", name);
     for (const char *h = help; *h; h++) {
@@ -377,8 +349,7 @@ void oks_metrics_write_head(oks_buf *out, const char *name, const char *help, ok
 
 /* name{labels[,extra]} value\n; extra: a whole pair such as le="0.5", or NULL */
 static void sample(oks_buf *out, const char *name, const char *suffix, const char *const *keys,
-                   const char *const *vals, size_t n, const char *extra, double v)
-{
+                   const char *const *vals, size_t n, const char *extra, double v) {
     oks_buf_printf(out, "%s%s", name, suffix);
     if (n || extra) {
         oks_buf_putc(out, '{');
@@ -397,14 +368,12 @@ static void sample(oks_buf *out, const char *name, const char *suffix, const cha
 }
 
 void oks_metrics_write_sample(oks_buf *out, const char *name, const char *const *keys,
-                              const char *const *vals, size_t n, double v)
-{
+                              const char *const *vals, size_t n, double v) {
     sample(out, name, "", keys, vals, n, NULL, v);
 }
 
 static void write_series(oks_buf *out, const oks_metric *m, const _Atomic uint64_t *c,
-                         const char *const *vals)
-{
+                         const char *const *vals) {
     const char *const *keys = (const char *const *)m->label;
     if (m->type != OKS_METRIC_HISTOGRAM) {
         uint64_t u = atomic_load_explicit(c, memory_order_relaxed);
@@ -431,8 +400,7 @@ static void write_series(oks_buf *out, const oks_metric *m, const _Atomic uint64
     sample(out, m->name, "_count", keys, vals, m->n_labels, NULL, (double)count);
 }
 
-int oks_metrics_render(oks_metrics *r, oks_buf *out)
-{
+int oks_metrics_render(oks_metrics *r, oks_buf *out) {
     for (size_t h = 0; h < r->n_collect; h++)
         r->collect[h](r->collect_arg[h]);
     for (const oks_metric *m = r->head; m; m = m->next) {
@@ -441,9 +409,9 @@ int oks_metrics_render(oks_metrics *r, oks_buf *out)
         size_t n1 = m->n_labels > 1 ? m->n_values[1] : 1;
         for (size_t i = 0; i < n0; i++)
             for (size_t j = 0; j < n1; j++) {
-                const char *vals[OKS_METRIC_MAX_LABELS] = {
-                    m->n_labels > 0 ? m->values[0][i] : NULL,
-                    m->n_labels > 1 ? m->values[1][j] : NULL};
+                const char *vals[OKS_METRIC_MAX_LABELS] = {m->n_labels > 0 ? m->values[0][i] : NULL,
+                                                           m->n_labels > 1 ? m->values[1][j]
+                                                                           : NULL};
                 write_series(out, m, m->cell + (i * n1 + j) * m->stride, vals);
             }
     }

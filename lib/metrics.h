@@ -67,13 +67,15 @@ oks_metric *oks_metrics_gauge(oks_metrics *r, const char *name, const char *help
 
 /* Series are addressed by the indexes of their label values (0 for an absent label); an index
  * outside its label's values is ignored. */
-void oks_metric_add(oks_metric *m, size_t i, size_t j, uint64_t n);  /* counter */
-static inline void oks_metric_inc(oks_metric *m, size_t i, size_t j) { oks_metric_add(m, i, j, 1); }
+void oks_metric_add(oks_metric *m, size_t i, size_t j, uint64_t n); /* counter */
+static inline void oks_metric_inc(oks_metric *m, size_t i, size_t j) {
+    oks_metric_add(m, i, j, 1);
+}
 /* A gauge's value; or a counter's, when the count is kept elsewhere (a library's figures,
  * copied in by a collect hook; whole numbers). */
 void oks_metric_set(oks_metric *m, size_t i, size_t j, double v);
 void oks_metric_gauge_add(oks_metric *m, size_t i, size_t j, double d); /* gauge */
-void oks_metric_observe(oks_metric *m, size_t i, size_t j, double v); /* histogram */
+void oks_metric_observe(oks_metric *m, size_t i, size_t j, double v);   /* histogram */
 /* A counter's or gauge's value, a histogram's count (tests, collect hooks). */
 double oks_metric_value(const oks_metric *m, size_t i, size_t j);
 /* The index of a label value (k: which label), or -1. */

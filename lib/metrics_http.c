@@ -19,8 +19,7 @@ struct oks_metrics_http {
 };
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
-                              void *body, size_t len, enum MHD_ResponseMemoryMode mode)
-{
+                              void *body, size_t len, enum MHD_ResponseMemoryMode mode) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) {
         if (mode == MHD_RESPMEM_MUST_FREE)
@@ -35,15 +34,13 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
     return rc;
 }
 
-static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg)
-{
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg) {
     return answer(c, status, "text/plain; charset=utf-8", (void *)msg, strlen(msg),
                   MHD_RESPMEM_PERSISTENT);
 }
 
 /* The client's address as text ("" when unknown, which no list matches). */
-static void client_of(struct MHD_Connection *c, char *out, size_t size)
-{
+static void client_of(struct MHD_Connection *c, char *out, size_t size) {
     out[0] = 0;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -57,9 +54,8 @@ static void client_of(struct MHD_Connection *c, char *out, size_t size)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **state)
-{
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **state) {
     (void)version;
     (void)upload;
     oks_metrics_http *s = cls;
@@ -89,8 +85,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 oks_metrics_http *oks_metrics_http_start(oks_metrics *r, const oks_hostport *listen,
-                                         const char *allow, oks_err *e)
-{
+                                         const char *allow, oks_err *e) {
     char port[8];
     snprintf(port, sizeof port, "%u", listen->port);
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
@@ -115,10 +110,10 @@ oks_metrics_http *oks_metrics_http_start(oks_metrics *r, const oks_hostport *lis
     s->reg = r;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD |
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, (uint16_t)listen->port, NULL, NULL, on_request, s,
-                            MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                            MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(flags, (uint16_t)listen->port, NULL, NULL, on_request, s,
+                         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET,
@@ -133,13 +128,11 @@ oks_metrics_http *oks_metrics_http_start(oks_metrics *r, const oks_hostport *lis
     return s;
 }
 
-unsigned oks_metrics_http_port(const oks_metrics_http *s)
-{
+unsigned oks_metrics_http_port(const oks_metrics_http *s) {
     return s->port;
 }
 
-void oks_metrics_http_stop(oks_metrics_http *s)
-{
+void oks_metrics_http_stop(oks_metrics_http *s) {
     if (!s)
         return;
     MHD_stop_daemon(s->d);

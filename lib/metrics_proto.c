@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void oks_metrics_proto_labels_init(oks_metrics_proto_labels *l)
-{
+void oks_metrics_proto_labels_init(oks_metrics_proto_labels *l) {
     memset(l, 0, sizeof *l);
     const ProtobufCMessageDescriptor *d = &oks__request__descriptor;
     for (unsigned i = 0; i < d->n_fields && l->n_ops < OKS_METRICS_PROTO_MAX; i++) {
@@ -35,16 +34,14 @@ void oks_metrics_proto_labels_init(oks_metrics_proto_labels *l)
     l->status[l->n_status] = "other";
 }
 
-size_t oks_metrics_proto_op(const oks_metrics_proto_labels *l, int op_case)
-{
+size_t oks_metrics_proto_op(const oks_metrics_proto_labels *l, int op_case) {
     for (size_t i = 0; i < l->n_ops; i++)
         if (l->op_ids[i] == op_case)
             return i;
     return l->n_ops;
 }
 
-size_t oks_metrics_proto_status(const oks_metrics_proto_labels *l, int status)
-{
+size_t oks_metrics_proto_status(const oks_metrics_proto_labels *l, int status) {
     for (size_t i = 0; i < l->n_status; i++)
         if (l->status_ids[i] == status)
             return i;

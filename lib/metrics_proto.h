@@ -13,13 +13,13 @@
 #define OKS_METRICS_PROTO_MAX 40
 
 typedef struct oks_metrics_proto_labels {
-    const char *ops[OKS_METRICS_PROTO_MAX + 2];    /* NULL-terminated */
+    const char *ops[OKS_METRICS_PROTO_MAX + 2]; /* NULL-terminated */
     int op_ids[OKS_METRICS_PROTO_MAX];
     size_t n_ops;                                  /* without "other" */
     const char *status[OKS_METRICS_PROTO_MAX + 2]; /* NULL-terminated */
     int status_ids[OKS_METRICS_PROTO_MAX];
     size_t n_status;
-    char names[OKS_METRICS_PROTO_MAX][40];         /* the status names, lower case */
+    char names[OKS_METRICS_PROTO_MAX][40]; /* the status names, lower case */
 } oks_metrics_proto_labels;
 
 void oks_metrics_proto_labels_init(oks_metrics_proto_labels *l);

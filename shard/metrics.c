@@ -25,20 +25,17 @@ static struct {
 } M;
 
 static const char *const outcomes[] = {"new", "updated", "unchanged", "rejected", NULL};
-static const char *const origins[] = {"unknown", "hkp",     "mail", "recon",
-                                      "import",  "replica", NULL};
+static const char *const origins[] = {"unknown", "hkp", "mail", "recon", "import", "replica", NULL};
 static const char *const queues[] = {"readers", "searchers", "verifiers", "admin", "writer", NULL};
 static const char *const levels[] = {"0", "1", "2", "3", "4", "5", "6", NULL};
 static const double key_counts[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
-static size_t qlen(const oks_jobq *q)
-{
+static size_t qlen(const oks_jobq *q) {
     return __atomic_load_n(&q->len, __ATOMIC_RELAXED);
 }
 
 /* "leveldb.stats": a table of per-level Files, Size(MB), Time(sec), Read(MB), Write(MB) */
-static void leveldb_stats(oks_store *s)
-{
+static void leveldb_stats(oks_store *s) {
     char *t = oks_store_property(s, "leveldb.stats");
     for (char *line = t ? strchr(t, '\n') : NULL; line; line = strchr(line + 1, '\n')) {
         int level;
@@ -56,8 +53,7 @@ static void leveldb_stats(oks_store *s)
     free(t);
 }
 
-static void collect(void *arg)
-{
+static void collect(void *arg) {
     oks_shard *sh = arg;
     oks_store_stats st;
     oks_store_stats_get(sh->store, &st);
@@ -77,15 +73,18 @@ static void collect(void *arg)
 
 static int reg(oks_metric **m, const char *name, const char *help, oks_metric_type t,
                const char *l0, const char *const *v0, const char *l1, const char *const *v1,
-               const double *bounds, size_t nb, oks_err *e)
-{
-    oks_metric_spec s = {.name = name, .help = help, .type = t, .label = {l0, l1},
-                         .values = {v0, v1}, .bounds = bounds, .n_bounds = nb};
+               const double *bounds, size_t nb, oks_err *e) {
+    oks_metric_spec s = {.name = name,
+                         .help = help,
+                         .type = t,
+                         .label = {l0, l1},
+                         .values = {v0, v1},
+                         .bounds = bounds,
+                         .n_bounds = nb};
     return oks_metrics_register(M.reg, &s, m, e);
 }
 
-int oks_shard_metrics_start(oks_shard *sh, oks_err *e)
-{
+int oks_shard_metrics_start(oks_shard *sh, oks_err *e) {
     const oks_cluster *c = sh->conf;
     const oks_hostport *listen = c->shards[sh->self].metrics_listen.port
                                      ? &c->shards[sh->self].metrics_listen
@@ -97,7 +96,8 @@ int oks_shard_metrics_start(oks_shard *sh, oks_err *e)
     size_t np = 0;
     for (size_t i = 0; i < c->n_shards; i++) {
         M.peer_pos[i] = -1;
-        if ((int)i != sh->self && c->replicas > 1 && oks_cluster_share_slots(c, (size_t)sh->self, i)) {
+        if ((int)i != sh->self && c->replicas > 1 &&
+            oks_cluster_share_slots(c, (size_t)sh->self, i)) {
             M.peer_pos[i] = (int)np;
             peers[np++] = c->shards[i].name;
         }
@@ -115,52 +115,52 @@ int oks_shard_metrics_start(oks_shard *sh, oks_err *e)
       "outcome", outcomes, "origin", origins, NULL, 0);
     R(&M.deletes, "oks_shard_deletes_total", "Keys deleted.", C, NULL, NULL, NULL, NULL, NULL, 0);
     R(&M.read_s, "oks_shard_read_duration_seconds",
-      "Time from receiving a read request (every operation but add and delete) to its answer.",
-      H, NULL, NULL, NULL, NULL, NULL, 0);
-    R(&M.add_s, "oks_shard_add_duration_seconds",
-      "Time from receiving an add request to its answer (verified and synced to disk).", H,
+      "Time from receiving a read request (every operation but add and delete) to its answer.", H,
       NULL, NULL, NULL, NULL, NULL, 0);
+    R(&M.add_s, "oks_shard_add_duration_seconds",
+      "Time from receiving an add request to its answer (verified and synced to disk).", H, NULL,
+      NULL, NULL, NULL, NULL, 0);
     R(&M.commit_s, "oks_shard_commit_duration_seconds",
-      "Time the writer took for one group commit (one synced LevelDB batch).", H, NULL, NULL,
-      NULL, NULL, NULL, 0);
+      "Time the writer took for one group commit (one synced LevelDB batch).", H, NULL, NULL, NULL,
+      NULL, NULL, 0);
     R(&M.commit_keys, "oks_shard_commit_keys", "Keys written per group commit.", H, NULL, NULL,
       NULL, NULL, key_counts, sizeof key_counts / sizeof key_counts[0]);
     R(&M.keys, "oks_shard_keys", "Keys stored.", G, NULL, NULL, NULL, NULL, NULL, 0);
-    R(&M.bytes, "oks_shard_stored_bytes", "Bytes of the keys stored.", G, NULL, NULL, NULL,
-      NULL, NULL, 0);
-    R(&M.disk, "oks_shard_disk_bytes", "Bytes of the store's directory on disk.", G, NULL,
-      NULL, NULL, NULL, NULL, 0);
-    R(&M.last_seq, "oks_shard_change_log_sequence", "Highest sequence of the change log.", G,
-      NULL, NULL, NULL, NULL, NULL, 0);
-    R(&M.queue, "oks_shard_queue_depth",
-      "Requests waiting per queue (writer: add batches verified, not yet committed).", G,
-      "queue", queues, NULL, NULL, NULL, 0);
-    R(&M.expired, "oks_shard_expired_total",
-      "Requests answered with a timeout unworked: their deadline passed in a queue.", C, NULL,
-      NULL, NULL, NULL, NULL, 0);
-    R(&M.sigs, "oks_shard_signatures_verified_total", "Self-signatures verified.", C, NULL,
-      NULL, NULL, NULL, NULL, 0);
-    R(&M.ldb_files, "oks_shard_leveldb_files", "LevelDB table files per level.", G, "level",
-      levels, NULL, NULL, NULL, 0);
-    R(&M.ldb_seconds, "oks_shard_leveldb_compaction_seconds_total",
-      "Time LevelDB spent compacting into each level since the shard started.", C, "level",
-      levels, NULL, NULL, NULL, 0);
-    R(&M.ldb_read, "oks_shard_leveldb_compaction_read_bytes_total",
-      "Bytes LevelDB compactions read per level since the shard started.", C, "level", levels,
+    R(&M.bytes, "oks_shard_stored_bytes", "Bytes of the keys stored.", G, NULL, NULL, NULL, NULL,
+      NULL, 0);
+    R(&M.disk, "oks_shard_disk_bytes", "Bytes of the store's directory on disk.", G, NULL, NULL,
       NULL, NULL, NULL, 0);
+    R(&M.last_seq, "oks_shard_change_log_sequence", "Highest sequence of the change log.", G, NULL,
+      NULL, NULL, NULL, NULL, 0);
+    R(&M.queue, "oks_shard_queue_depth",
+      "Requests waiting per queue (writer: add batches verified, not yet committed).", G, "queue",
+      queues, NULL, NULL, NULL, 0);
+    R(&M.expired, "oks_shard_expired_total",
+      "Requests answered with a timeout unworked: their deadline passed in a queue.", C, NULL, NULL,
+      NULL, NULL, NULL, 0);
+    R(&M.sigs, "oks_shard_signatures_verified_total", "Self-signatures verified.", C, NULL, NULL,
+      NULL, NULL, NULL, 0);
+    R(&M.ldb_files, "oks_shard_leveldb_files", "LevelDB table files per level.", G, "level", levels,
+      NULL, NULL, NULL, 0);
+    R(&M.ldb_seconds, "oks_shard_leveldb_compaction_seconds_total",
+      "Time LevelDB spent compacting into each level since the shard started.", C, "level", levels,
+      NULL, NULL, NULL, 0);
+    R(&M.ldb_read, "oks_shard_leveldb_compaction_read_bytes_total",
+      "Bytes LevelDB compactions read per level since the shard started.", C, "level", levels, NULL,
+      NULL, NULL, 0);
     R(&M.ldb_written, "oks_shard_leveldb_compaction_written_bytes_total",
       "Bytes LevelDB compactions wrote per level since the shard started.", C, "level", levels,
       NULL, NULL, NULL, 0);
     if (np) {
         R(&M.lag, "oks_shard_replica_lag_entries",
-          "Change-log entries of a replica peer this shard has not followed yet.", G, "peer",
-          peers, NULL, NULL, NULL, 0);
-        R(&M.peer_head, "oks_shard_replica_peer_sequence",
-          "The replica peer's highest change-log sequence, as last read.", G, "peer", peers,
+          "Change-log entries of a replica peer this shard has not followed yet.", G, "peer", peers,
           NULL, NULL, NULL, 0);
+        R(&M.peer_head, "oks_shard_replica_peer_sequence",
+          "The replica peer's highest change-log sequence, as last read.", G, "peer", peers, NULL,
+          NULL, NULL, 0);
         R(&M.follow_errors, "oks_shard_replica_follow_errors_total",
-          "Failed reads of a replica peer's change log (peer down or failing).", C, "peer",
-          peers, NULL, NULL, NULL, 0);
+          "Failed reads of a replica peer's change log (peer down or failing).", C, "peer", peers,
+          NULL, NULL, NULL, 0);
     }
 #undef R
     if (rc == 0)
@@ -176,15 +176,13 @@ int oks_shard_metrics_start(oks_shard *sh, oks_err *e)
     return 0;
 }
 
-void oks_shard_metrics_stop(void)
-{
+void oks_shard_metrics_stop(void) {
     oks_metrics_http_stop(M.http);
     oks_metrics_free(M.reg);
     memset(&M, 0, sizeof M);
 }
 
-void oks_shard_metrics_reply(const oks_job *j, const Oks__Response *r)
-{
+void oks_shard_metrics_reply(const oks_job *j, const Oks__Response *r) {
     if (!M.reg)
         return;
     int op = j->req ? (int)j->req->op_case : 0;
@@ -204,22 +202,19 @@ void oks_shard_metrics_reply(const oks_job *j, const Oks__Response *r)
     }
 }
 
-void oks_shard_metrics_commit(uint64_t us, size_t n)
-{
+void oks_shard_metrics_commit(uint64_t us, size_t n) {
     oks_metric_observe(M.commit_s, 0, 0, (double)us / 1e6);
     oks_metric_observe(M.commit_keys, 0, 0, (double)n);
 }
 
-void oks_shard_metrics_replica(size_t idx, uint64_t head, uint64_t cursor)
-{
+void oks_shard_metrics_replica(size_t idx, uint64_t head, uint64_t cursor) {
     if (!M.lag || idx >= OKS_MAX_SHARDS || M.peer_pos[idx] < 0)
         return;
     oks_metric_set(M.lag, (size_t)M.peer_pos[idx], 0, head > cursor ? (double)(head - cursor) : 0);
     oks_metric_set(M.peer_head, (size_t)M.peer_pos[idx], 0, (double)head);
 }
 
-void oks_shard_metrics_replica_failed(size_t idx)
-{
+void oks_shard_metrics_replica_failed(size_t idx) {
     if (M.follow_errors && idx < OKS_MAX_SHARDS && M.peer_pos[idx] >= 0)
         oks_metric_inc(M.follow_errors, (size_t)M.peer_pos[idx], 0);
 }
