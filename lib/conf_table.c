@@ -83,7 +83,7 @@ static const oks_conf_entry table[] = {
     TYPED("router", "metrics_allow", OKS_CONF_NETS, router_metrics.allow, "127.0.0.0/8 ::1",
           OKS_CONF_ROUTER,
           "clients that may read oks-router's /metrics: addresses or CIDR networks, \"any\" for "
-          "everyone; others get 403"),
+          "everyone, empty for nobody; others get 403"),
 
     UINT("shard", "workers", shard_workers, "0", 0, 256, OKS_CONF_SHARD,
          "reader threads, and as many verifier threads (0 = number of CPUs)"),
@@ -104,7 +104,7 @@ static const oks_conf_entry table[] = {
     TYPED("shard", "metrics_allow", OKS_CONF_NETS, shard_metrics.allow, "127.0.0.0/8 ::1",
           OKS_CONF_SHARD,
           "clients that may read the shards' /metrics: addresses or CIDR networks, \"any\" for "
-          "everyone; others get 403"),
+          "everyone, empty for nobody; others get 403"),
 
     SIZE("limits", "max_key_bytes", max_key_bytes, "1M", 1024, GIB, OKS_CONF_SHARD,
          "largest key accepted"),
@@ -259,7 +259,7 @@ static const oks_conf_entry table[] = {
     TYPED("mail", "metrics_allow", OKS_CONF_NETS, mail_metrics.allow, "127.0.0.0/8 ::1",
           MAIL,
           "clients that may read oks-gw-mail's /metrics: addresses or CIDR networks, \"any\" for "
-          "everyone; others get 403"),
+          "everyone, empty for nobody; others get 403"),
 
     STR("sync", "membership", sync.membership, "", OKS_CONF_SYNC,
         "partner list in SKS's membership format (\"HOST PORT\" per line, # comments)"),
@@ -289,7 +289,7 @@ static const oks_conf_entry table[] = {
     TYPED("sync", "metrics_allow", OKS_CONF_NETS, sync_metrics.allow, "127.0.0.0/8 ::1",
           OKS_CONF_SYNC,
           "clients that may read oks-sync's /metrics: addresses or CIDR networks, \"any\" for "
-          "everyone; others get 403"),
+          "everyone, empty for nobody; others get 403"),
 
     STR("security", "router_key", security.router_key, "", OKS_CONF_ALL & ~OKS_CONF_SHARD,
         "CURVE secret key file of oks-router (mode 0600; public key in the same name + .pub, "
