@@ -20,7 +20,7 @@ static struct {
     oks_metrics *reg;
     oks_metrics_http *http;
     oks_metric *rounds, *duration, *to_fetch, *fetched, *added, *failed, *sent, *ignored;
-    oks_metric *tree, *running, *partners;
+    oks_metric *tree, *running, *partners, *received;
     pthread_mutex_t lock; /* the copy below */
     partner *p;
     size_t n;
@@ -104,6 +104,8 @@ int oks_sync_metrics_start(const oks_cluster *c, oks_err *e) {
       NULL, 0);
     R(&M.ignored, "oks_sync_hashes_ignored_total",
       "Hashes skipped because the cluster stores the key in another form.", C, NULL, NULL, 0);
+    R(&M.received, "oks_sync_fetch_received_bytes_total",
+      "Bytes of partners' /pks/hashquery answers received.", C, NULL, NULL, 0);
     R(&M.tree, "oks_sync_tree_hashes", "Hashes in the worker's prefix tree.", G, NULL, NULL, 0);
     R(&M.running, "oks_sync_rounds_running", "Rounds running now.", G, NULL, NULL, 0);
     R(&M.partners, "oks_sync_partners", "Partners in the membership.", G, NULL, NULL, 0);
@@ -143,6 +145,10 @@ void oks_sync_metrics_round(const oks_sync_round *rd, size_t failed) {
     oks_metric_add(M.failed, 0, 0, failed);
     oks_metric_add(M.sent, 0, 0, rd->sent);
     oks_metric_add(M.ignored, 0, 0, rd->ignored);
+}
+
+void oks_sync_metrics_received(size_t n) {
+    oks_metric_add(M.received, 0, 0, n);
 }
 
 void oks_sync_metrics_state(const oks_sync_state *s, const oks_sync_backoff *b, size_t tree,

@@ -17,6 +17,8 @@ int oks_sync_metrics_start(const oks_cluster *conf, oks_err *e);
 void oks_sync_metrics_stop(void);
 /* A round ended: rd as recorded in the state; failed = keys whose add failed. */
 void oks_sync_metrics_round(const oks_sync_round *rd, size_t failed);
+/* n bytes of a partner's /pks/hashquery answer came in. */
+void oks_sync_metrics_received(size_t n);
 /* The partner state changed: copies what the partner series show (the worker's thread owns s
  * and b; the exposition thread reads the copy). */
 void oks_sync_metrics_state(const oks_sync_state *s, const oks_sync_backoff *b, size_t tree,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prometheus metrics of every daemon: a local cluster (2 shards, 2 replicas, HTTP gateway, sync
-# worker without partners, mail gateway against the real mail stack) takes uploads, lookups and
+# worker whose one partner listens nowhere, mail gateway against the real mail stack) takes uploads, lookups and
 # a mail; then every /metrics passes `promtool check metrics`, the counters moved by exactly what
 # was done (adds by outcome per shard, router requests and write quorums, the mail's command
 # and reply), a daemon whose metrics_allow lets nobody in answers 403, the alert rules pass
@@ -18,10 +18,10 @@ cleanup() {
 }
 at_exit cleanup
 command -v promtool >/dev/null || { not_ok "promtool installed (deploy/deps.sh: prometheus)"; finish; }
-POP=$(free_port) SMTP=$(free_port) HTTP=$(free_port) RECON=$(free_port)
+POP=$(free_port) SMTP=$(free_port) HTTP=$(free_port) RECON=$(free_port) DEAD=$(free_port)
 mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
 out=$(bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 --replicas 2 \
-  --http-port "$HTTP" --recon-port "$RECON" --gossip-seconds 0 \
+  --http-port "$HTTP" --recon-port "$RECON" --partner "127.0.0.1:$DEAD" --gossip-seconds 1 \
   --mail-pop3 "127.0.0.1:$POP" --mail-user keyserver --mail-password secret \
   --mail-smtp "127.0.0.1:$SMTP" --mail-address keyserver@localhost --mail-poll-seconds 1)
 rc=$?
@@ -50,6 +50,12 @@ check "/pks/health answers" test "$(http_code "$U/pks/health")" = 200
 swaks --server 127.0.0.1 --port "$SMTP" --helo localhost --from alice@localhost --to keyserver@localhost \
   --header "Subject: HELP" --body "help" --silent 2 --timeout 20 >/dev/null
 check "the HELP mail is answered" wait_for 30 bash -c "grep -l -F 'Subject: Your command, HELP' '$M'/mail/alice/new/* 2>/dev/null | grep -q ."
+
+# the sync worker's partner listens nowhere: its first round fails and backs it off
+sync_failed() {
+  curl -s "$(url_of sync)" | grep -q '^oks_sync_rounds_total{outcome="failed"} [1-9]'
+}
+check "sync: a round with the unreachable partner failed" wait_for 30 sync_failed
 
 # value FILE SAMPLE: the value of the sample line that starts with SAMPLE + " " (none: empty)
 value() { awk -v s="$2" 'index($0, s " ") == 1 {print $NF}' "$1"; }
@@ -98,8 +104,15 @@ check "gw-http: 3 keys submitted as new" \
   test "$(value "$H" 'oks_http_keys_submitted_total{outcome="new"}')" = 3
 check "gw-http: the last health found every slot covered" test "$(value "$H" oks_http_cluster_ready)" = 1
 S=$D/sync.prom
-check "sync: no partner, no round" \
-  test "$(value "$S" oks_sync_partners)$(sum_of "$S" oks_sync_rounds_total)" = 00
+check "sync: one partner" test "$(value "$S" oks_sync_partners)" = 1
+check "sync: no good round" test "$(value "$S" 'oks_sync_rounds_total{outcome="ok"}')" = 0
+P="{partner=\"127.0.0.1:$DEAD\"}"
+check "sync: the partner failed a round in a row" \
+  test "$(value "$S" "oks_sync_partner_failures_in_row$P")" -ge 1
+check "sync: the partner is backed off" \
+  test "$(value "$S" "oks_sync_partner_backoff_until_timestamp_seconds$P")" -gt "$(date +%s)"
+check "sync: never synced with it" \
+  test "$(value "$S" "oks_sync_partner_last_success_timestamp_seconds$P")" = 0
 ML=$D/gw-mail.prom
 check "gw-mail: the HELP mail was handled and deleted" \
   test "$(value "$ML" 'oks_mail_mails_total{command="help",outcome="deleted"}')" = 1
@@ -133,4 +146,9 @@ for n in $(grep -ohE 'oks_[a-z0-9_]+' "$OKS_ROOT/deploy/grafana/oks.json" "$OKS_
   fi
 done
 check "every metric the dashboard and rules name exists${missing:+ (missing:$missing)}" test -z "$missing"
+undocumented=
+for n in $(awk '{print $1}' "$D/types"); do
+  grep -qF "| \`$n\` |" "$OKS_ROOT/docs/operations.md" || undocumented="$undocumented $n"
+done
+check "docs/operations.md lists every metric${undocumented:+ (not:$undocumented)}" test -z "$undocumented"
 finish
