@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Prometheus metrics of every daemon: a local cluster (2 shards, 2 replicas, HTTP gateway, sync
-# worker whose one partner listens nowhere, mail gateway against the real mail stack) takes uploads, lookups and
-# a mail; then every /metrics passes `promtool check metrics`, the counters moved by exactly what
-# was done (adds by outcome per shard, router requests and write quorums, the mail's command
-# and reply), a daemon whose metrics_allow lets nobody in answers 403, the alert rules pass
-# `promtool check rules`, the dashboard parses, and every metric the dashboard and the rules
-# name is in the exposition.
+# worker whose one partner listens nowhere, mail gateway against the real mail stack) takes
+# uploads, lookups and a mail; then every /metrics passes `promtool check metrics`, the counters
+# moved by exactly what was done (adds by outcome per shard, router requests and write quorums,
+# the failed sync round, the mail's command and reply), a daemon whose metrics_allow is empty
+# answers 403, the alert rules pass `promtool check rules`, the dashboard parses, every metric
+# the dashboard and the rules name is in the exposition, and docs/operations.md lists them all.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
