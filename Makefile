@@ -46,6 +46,8 @@ LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt j
         -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm -lstdc++
 # readiness notices to systemd (lib/notify.c)
 LIBS += $(shell $(PKG_CONFIG) --libs libsystemd)
+# the /metrics server of the daemons without an HTTP server of their own (lib/metrics_http.c)
+LIBS += $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 TEST_LIBS := -lcmocka
 
 WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla

@@ -11,6 +11,9 @@ PKGS=(
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   libjansson-dev
   libsystemd-dev
+  # /metrics of shard, router, sync, mail gateway (lib/metrics_http.c); promtool checks the
+  # exposition and deploy/prometheus/oks-rules.yml (tests/integration/73-ops-metrics.sh)
+  libmicrohttpd-dev prometheus
   # packaging: make deb, lintian, unit checks, the booted-container install test
   devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
   # the container image and its tests (deploy/image.sh, deploy/containers.conf)

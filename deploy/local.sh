@@ -37,6 +37,9 @@
 # An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
 # --replicas R (default 1, at most --shards) writes [cluster] replicas = R: the slots are cut
 # into N ranges and range i is held by shards i, i+1, ..., i+R-1 (mod N), see docs/replicas.md.
+# Every daemon gets a Prometheus /metrics on 127.0.0.1 (free ports; with --base-port P: the
+# router P+300, shard i P+301+i, sync P+299, mail gateway P+298), written as metrics_listen
+# settings; `up` prints them (the HTTP gateway's is its own /metrics).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -134,10 +137,12 @@ write_conf() {
       echo "data = $DIR/data/s$i"
       echo "slots = $list"
       [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$port"
+      echo "metrics_listen = 127.0.0.1:$(metrics_port $((301 + i)))"
     done
     echo
     echo "[router]"
     echo "deadline_ms = $DEADLINE"
+    echo "metrics_listen = 127.0.0.1:$(metrics_port 300)"
     [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$rport"
     echo
     echo "[shard]"
@@ -150,6 +155,7 @@ write_conf() {
     echo "membership = $DIR/membership"
     echo "tree = $DIR/data/sync"
     echo "state = $DIR/data/sync-state"
+    echo "metrics_listen = 127.0.0.1:$(metrics_port 299)"
     echo
     echo "[security]"
     echo "; CURVE keypairs (oksctl keygen): every ZeroMQ link is encrypted and authenticated;"
@@ -170,6 +176,14 @@ write_conf() {
 
 port_for() { # index -> port: BASE+i when --base-port, else a free port
   if [ -n "$BASE" ]; then echo $((BASE + $1)); else free_port; fi
+}
+metrics_port() { port_for "$@"; }
+
+metrics_summary() { # "metrics: NAME URL" per daemon with a metrics_listen (and the gateway)
+  awk '/^\[/{sec=substr($0, 2, length($0) - 2)}
+       /^metrics_listen *= *[^ ]/{sub(/^metrics_listen *= */, ""); n=sec; sub(/^shard\./, "shard-", n)
+         if (n == "mail") n = "gw-mail"; print "metrics: " n " http://" $0 "/metrics"}
+       /^listen *= */ && sec == "http" {sub(/^listen *= */, ""); print "metrics: gw-http http://" $0 "/metrics"}' "$CONF"
 }
 
 shard_names() { sed -n 's/^\[shard\.\(.*\)\]$/\1/p' "$CONF"; }
@@ -225,6 +239,7 @@ write_mail_conf() { # replaces the [mail] section of $CONF
     setting address "$MAIL_ADDRESS" ${m[@]+"${m[@]}"}
     setting poll_seconds "$MAIL_POLL" ${m[@]+"${m[@]}"}
     setting state_dir "$DIR/data/gw-mail" ${m[@]+"${m[@]}"}
+    setting metrics_listen "127.0.0.1:$(metrics_port 298)" ${m[@]+"${m[@]}"}
     [ -z "$MAIL_SYNC" ] || setting sync_sites "$MAIL_SYNC" ${m[@]+"${m[@]}"}
     local o
     for o in ${MAIL_OPTS[@]+"${MAIL_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
@@ -284,6 +299,10 @@ up() {
     [ -f "$DIR/membership" ] || : >"$DIR/membership"
     start_bg sync "$BIN/oks-sync" "${sync_args[@]}"
   fi
+  local n u
+  metrics_summary | while read -r _ n u; do
+    [ ! -f "$DIR/run/$n.pid" ] || echo "metrics: $n $u"
+  done
   echo "OKS_CONFIG=$CONF"
 }
 

@@ -1,5 +1,6 @@
 /* oks-gw-mail: the PKS-style e-mail keyserver: polls a POP3 mailbox, answers by SMTP. */
 #include "gw-mail/conf.h"
+#include "gw-mail/metrics.h"
 #include "lib/xalloc.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
@@ -158,6 +159,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (oks_mail_metrics_start(&cl, &e)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
     static oks_mail_poller p;
     p.conf = &cf;
     p.exec = &x;
@@ -180,6 +185,7 @@ int main(int argc, char **argv)
     oks_notify_stopping();
     oks_info("stopping: %lu polls, %lu mails fetched, %lu deleted, %u replies", p.polls,
              p.fetched, p.deleted, p.replies);
+    oks_mail_metrics_stop();
     oks_mail_rate_free(p.rate);
     oks_client_free(x.client);
     oks_zsec_stop();

@@ -120,6 +120,13 @@ typedef struct oks_conf_sync {
     size_t session_buffer;
 } oks_conf_sync;
 
+/* metrics_listen and metrics_allow of [shard], [router], [sync] and [mail]: the daemon's
+ * Prometheus /metrics (lib/metrics_http.h) */
+typedef struct oks_conf_metrics {
+    oks_hostport listen; /* port 0: no /metrics */
+    char allow[512];     /* networks that may read it */
+} oks_conf_metrics;
+
 /* [security]: CURVE keypairs by role and the public keys each role is accepted with
  * (lib/zsec.h, docs/security.md) */
 typedef struct oks_conf_security {

@@ -65,6 +65,10 @@ static const oks_conf_entry table[] = {
      .readers = OKS_CONF_ALL,
      .doc = "slots the shard holds, e.g. 0-2047,4000 (required; every slot in exactly [cluster] "
             "replicas shards' lists)"},
+    {.section = "shard.*", .key = "metrics_listen", .type = OKS_CONF_HOSTPORT,
+     S_(metrics_listen), .def = "", .readers = OKS_CONF_SHARD,
+     .doc = "address of this shard's Prometheus /metrics (overrides [shard] metrics_listen: "
+            "shards on one host need one each)"},
 
     UINT("router", "deadline_ms", router_deadline_ms, "5000", 1, 3600000,
          OKS_CONF_ROUTER | CLIENTS,
@@ -74,6 +78,12 @@ static const oks_conf_entry table[] = {
           "[cluster] routers; --bind overrides it)"),
     UINT("router", "max_results", router_max_results, "500", 1, 10000, OKS_CONF_ROUTER,
          "results kept after merging a fan-out (search, short key IDs, subkey IDs)"),
+    HOSTPORT("router", "metrics_listen", router_metrics.listen, "", OKS_CONF_ROUTER,
+             "address of oks-router's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("router", "metrics_allow", OKS_CONF_NETS, router_metrics.allow, "127.0.0.0/8 ::1",
+          OKS_CONF_ROUTER,
+          "clients that may read oks-router's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     UINT("shard", "workers", shard_workers, "0", 0, 256, OKS_CONF_SHARD,
          "reader threads, and as many verifier threads (0 = number of CPUs)"),
@@ -88,6 +98,13 @@ static const oks_conf_entry table[] = {
          "with the database)"),
     UINT("shard", "search_max_matches", search_max_matches, "500", 1, 10000, OKS_CONF_SHARD,
          "most keys one shard returns for a search"),
+    HOSTPORT("shard", "metrics_listen", shard_metrics.listen, "", OKS_CONF_SHARD,
+             "address of oks-shard's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none; "
+             "[shard.NAME] metrics_listen overrides it)"),
+    TYPED("shard", "metrics_allow", OKS_CONF_NETS, shard_metrics.allow, "127.0.0.0/8 ::1",
+          OKS_CONF_SHARD,
+          "clients that may read the shards' /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     SIZE("limits", "max_key_bytes", max_key_bytes, "1M", 1024, GIB, OKS_CONF_SHARD,
          "largest key accepted"),
@@ -237,6 +254,12 @@ static const oks_conf_entry table[] = {
          "runs of a mail whose command fails before it is answered with an error"),
     LIST("mail", "sync_sites", mail.sync_sites, MAIL,
          "addresses of PKS sync peers sent incrementals"),
+    HOSTPORT("mail", "metrics_listen", mail_metrics.listen, "", MAIL,
+             "address of oks-gw-mail's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("mail", "metrics_allow", OKS_CONF_NETS, mail_metrics.allow, "127.0.0.0/8 ::1",
+          MAIL,
+          "clients that may read oks-gw-mail's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     STR("sync", "membership", sync.membership, "", OKS_CONF_SYNC,
         "partner list in SKS's membership format (\"HOST PORT\" per line, # comments)"),
@@ -261,6 +284,12 @@ static const oks_conf_entry table[] = {
          "a partner whose round failed waits this long, doubled per failure in a row"),
     UINT("sync", "backoff_max_seconds", sync.backoff_max_seconds, "3600", 1, 604800,
          OKS_CONF_SYNC, "longest back-off of a failing partner"),
+    HOSTPORT("sync", "metrics_listen", sync_metrics.listen, "", OKS_CONF_SYNC,
+             "address of oks-sync's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("sync", "metrics_allow", OKS_CONF_NETS, sync_metrics.allow, "127.0.0.0/8 ::1",
+          OKS_CONF_SYNC,
+          "clients that may read oks-sync's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     STR("security", "router_key", security.router_key, "", OKS_CONF_ALL & ~OKS_CONF_SHARD,
         "CURVE secret key file of oks-router (mode 0600; public key in the same name + .pub, "

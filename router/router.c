@@ -9,6 +9,7 @@
 #include "lib/proto.h"
 #include "lib/zsec.h"
 #include "router/authz.h"
+#include "router/metrics.h"
 #include "router/pending.h"
 #include "router/replicas.h"
 
@@ -180,12 +181,17 @@ static void stats_total(oks_router *r, oks_pending *p)
     free(mine);
 }
 
+static Oks__Status peek_status(const uint8_t *p, size_t n);
+
 static void finish(oks_router *r, oks_pending *p)
 {
     oks_buf b = OKS_BUF_INIT;
     if (p->op == OKS__REQUEST__OP_STATS)
         stats_total(r, p);
     oks_pending_finish(p, &b);
+    oks_router_metrics_request(p->op, peek_status(b.data, b.len), p->start_us);
+    if (p->acks)
+        oks_router_metrics_quorum(p->unacked == 0);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
     oks_buf_release(&b);
     oks_pending_release(p, r->conf->n_shards);
@@ -446,6 +452,7 @@ static void done(oks_router *r, oks_pending *p)
     p->raw_forward = false;
     if (p->slot >= 0 && p->not_found) {
         reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
+        oks_router_metrics_request(p->op, OKS__STATUS__STATUS_NOT_FOUND, p->start_us);
         oks_pending_release(p, r->conf->n_shards);
         r->inflight--;
         return;
@@ -471,6 +478,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     char authority[64], *client_authority = q->authority; /* the router's, never the client's */
     if (oks_router_authorize(&m->f[2], q, authority, sizeof authority, e.msg, sizeof e.msg)) {
         reply_error(r, &m->f[0], &m->f[1], OKS__STATUS__STATUS_FORBIDDEN, e.msg);
+        oks_router_metrics_refused(q->op_case);
         oks__request__free_unpacked(q, NULL);
         return;
     }
@@ -479,11 +487,13 @@ static void on_client(oks_router *r, oks_zframes *m)
     if (p->id) {
         reply_error(r, &m->f[0], &m->f[1], OKS__STATUS__STATUS_UNAVAILABLE,
                     "router overloaded: too many requests in flight");
+        oks_router_metrics_request(q->op_case, OKS__STATUS__STATUS_UNAVAILABLE, 0);
         oks__request__free_unpacked(q, NULL);
         return;
     }
     memset(p, 0, sizeof *p);
     p->id = id;
+    p->start_us = oks_now_us();
     p->op = q->op_case;
     p->slot = -1;
     zmq_msg_init(&p->client);
@@ -520,6 +530,8 @@ static void on_client(oks_router *r, oks_zframes *m)
 /* Passes a single shard's reply frame on as is (moved, not copied) and ends the request. */
 static void forward_raw(oks_router *r, oks_pending *p, zmq_msg_t *frame)
 {
+    oks_router_metrics_request(p->op, peek_status(zmq_msg_data(frame), zmq_msg_size(frame)),
+                               p->start_us);
     zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(frame, r->front, ZMQ_DONTWAIT);
@@ -538,6 +550,7 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
         return; /* late reply to a request that already timed out or moved on */
     p->asked[si] = OKS_ASK_DONE;
     p->received++;
+    oks_router_metrics_rtt(si, p->start_us);
     oks_slice body = oks_zframe(m, 1);
     if (p->raw_forward) {
         Oks__Status st = oks_proto_peek_status(body.ptr, body.len);
@@ -704,6 +717,7 @@ int oks_router_run(oks_router *r, atomic_int *stop)
             expire(r, now);
             last_expire = now;
         }
+        oks_router_metrics_loop(r->inflight, r->rep.up, ns);
     }
     free(items);
     return 0;

@@ -138,6 +138,8 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
 void oks_store_stats_get(oks_store *s, oks_store_stats *st);
 /* False when the per-slot counts could not be read at open (a damaged table): not reported. */
 bool oks_store_slot_counts_ok(const oks_store *s);
+/* A LevelDB property of the store (e.g. "leveldb.stats"): text to free(), or NULL. */
+char *oks_store_property(oks_store *s, const char *name);
 /* Keys stored in slots first..last (0 when the store counts no slots). */
 uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last);
 
