@@ -181,15 +181,13 @@ static void stats_total(oks_router *r, oks_pending *p)
     free(mine);
 }
 
-static Oks__Status peek_status(const uint8_t *p, size_t n);
-
 static void finish(oks_router *r, oks_pending *p)
 {
     oks_buf b = OKS_BUF_INIT;
     if (p->op == OKS__REQUEST__OP_STATS)
         stats_total(r, p);
     oks_pending_finish(p, &b);
-    oks_router_metrics_request(p->op, peek_status(b.data, b.len), p->start_us);
+    oks_router_metrics_request(p->op, oks_proto_peek_status(b.data, b.len), p->start_us);
     if (p->acks)
         oks_router_metrics_quorum(p->unacked == 0);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
@@ -530,7 +528,7 @@ static void on_client(oks_router *r, oks_zframes *m)
 /* Passes a single shard's reply frame on as is (moved, not copied) and ends the request. */
 static void forward_raw(oks_router *r, oks_pending *p, zmq_msg_t *frame)
 {
-    oks_router_metrics_request(p->op, peek_status(zmq_msg_data(frame), zmq_msg_size(frame)),
+    oks_router_metrics_request(p->op, oks_proto_peek_status(zmq_msg_data(frame), zmq_msg_size(frame)),
                                p->start_us);
     zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
