@@ -11,6 +11,8 @@ PKGS=(
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   libjansson-dev
   libsystemd-dev
+  # the DNS gateway's wire format (gw-dns, docs/dns.md); kdig for its tests
+  libknot-dev knot-dnsutils
   # packaging: make deb, lintian, unit checks, the booted-container install test
   devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
   # the container image and its tests (deploy/image.sh, deploy/containers.conf)
