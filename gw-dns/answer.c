@@ -119,9 +119,12 @@ size_t gwd_answer(const uint8_t *qwire, const gwd_query *q, int rcode,
         return 0;
     if (cap > KNOT_WIRE_MAX_PKTSIZE)
         cap = KNOT_WIRE_MAX_PKTSIZE;
+    /* over a caller's buffer libknot keeps whatever header bytes are there */
+    memset(out, 0, KNOT_WIRE_HEADER_SIZE);
     knot_pkt_t *r = knot_pkt_new(out, (uint16_t)cap, NULL);
     if (!r)
         return 0;
+    knot_pkt_clear(r);
     size_t len = 0;
     int ext = rcode >> 4;
     if (!q->has_question || knot_pkt_put_question(r, q->qname, q->qclass, q->qtype) != KNOT_EOK) {
