@@ -34,7 +34,7 @@ for _ in $(seq 100); do
 done
 
 hkp=$("$B/oks-bench" mixed --list "$D/keys.lst" --get 0 --index 100 --url "http://127.0.0.1:$HP" \
-  --conns "$CONNS" --duration "$SECS" --grace 10 | awk '$1 == "summary" || $1 == "mixed"' | tail -1)
+  --conns "$CONNS" --duration "$SECS" --grace 10 | awk '$1 == "index"' | tail -1)
 dns=$(/usr/bin/python3 bench/dns_load.py "$DP" "$D/keys.lst" "$SECS" "$WINDOW")
 val() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 hr=$(val "$hkp" rps); dr=$(val "$dns" rps)
