@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GWD_HASH_LEN 28          /* octets of SHA2-256(local part) in an owner name */
+#define GWD_HASH_LEN 28 /* octets of SHA2-256(local part) in an owner name */
 #define GWD_HASH_HEX 56
 #define GWD_MAX_DOMAINS 32
 #define GWD_UDP_MAX 4096         /* largest UDP answer, whatever the client's EDNS buffer */
@@ -46,8 +46,8 @@ enum gwd_name_kind {
 
 typedef struct gwd_name {
     enum gwd_name_kind kind;
-    size_t zone;                   /* index in gwd_zones (APEX, OWNER, OTHER) */
-    char hash[GWD_HASH_HEX + 1];   /* OWNER: lowercase hex */
+    size_t zone;                 /* index in gwd_zones (APEX, OWNER, OTHER) */
+    char hash[GWD_HASH_HEX + 1]; /* OWNER: lowercase hex */
 } gwd_name;
 
 /* Classifies a (lowercased) wire-format name. */
@@ -106,9 +106,8 @@ size_t gwd_soa_rdata(const char *zone, const gwd_soa *soa, uint8_t *rd, size_t c
  * negative answer (NXDOMAIN, or NOERROR without records) carries the zone's SOA in authority.
  * When the answer does not fit, it goes out empty with TC=1. Returns the length, or 0 if even
  * that cannot be written. */
-size_t gwd_answer(const uint8_t *qwire, const gwd_query *q, int rcode,
-                  const gwd_records *recs, uint32_t ttl, const char *zone, const gwd_soa *soa,
-                  uint8_t *out, size_t cap);
+size_t gwd_answer(const uint8_t *qwire, const gwd_query *q, int rcode, const gwd_records *recs,
+                  uint32_t ttl, const char *zone, const gwd_soa *soa, uint8_t *out, size_t cap);
 
 /* The bytes an answer may have over this transport: TCP 65535, UDP the client's EDNS buffer
  * (at least 512, at most GWD_UDP_MAX), 512 without EDNS. */
@@ -132,8 +131,7 @@ void gwd_cache_put(gwd_cache *c, const char *hash, size_t zone, uint64_t expires
 
 /* Serves [dns] of conf on listen (NULL = [dns] listen) over UDP and TCP until *stop, asking
  * the routers through zctx (CURVE already set up). */
-int gwd_run(const oks_cluster *conf, const char *listen, atomic_int *stop, void *zctx,
-            oks_err *e);
+int gwd_run(const oks_cluster *conf, const char *listen, atomic_int *stop, void *zctx, oks_err *e);
 
 /* ---- response rate limiting (rrl.c) ------------------------------------------------------ */
 

@@ -14,8 +14,7 @@
 static oks_cluster the_conf;
 static atomic_int the_stop;
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fprintf(f, "usage: oks-gw-dns -c CONFIG [--listen HOST:PORT] [--log FILE] [--log-level L]\n"
                "\n"
                "Answers DNS OPENPGPKEY queries (RFC 7929) over UDP and TCP for the mail domains\n"
@@ -27,8 +26,7 @@ static void usage(FILE *f)
                "oks.conf(5)). With CURVE it uses the HTTP gateways' key ([security] http_key).\n");
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *conf_path = getenv("OKS_CONFIG"), *listen = NULL, *log_path = NULL;
     int level = OKS_LOG_INFO, c;
     static const struct option opts[] = {{"config", 1, NULL, 'c'}, {"listen", 1, NULL, 'L'},
@@ -36,15 +34,25 @@ int main(int argc, char **argv)
                                          {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
     while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': conf_path = optarg; break;
-        case 'L': listen = optarg; break;
-        case 'l': log_path = optarg; break;
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'L':
+            listen = optarg;
+            break;
+        case 'l':
+            log_path = optarg;
+            break;
         case 'v':
             if ((level = oks_daemon_log_level("gw-dns", optarg)) < 0)
                 return 2;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!conf_path || optind != argc) {

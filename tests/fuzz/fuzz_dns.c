@@ -7,8 +7,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static gwd_zones z;
     static uint8_t out[65535];
     if (!z.n) {
@@ -39,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (zone && size > 40)
         gwd_records_add(&recs, data, size / 2);
     gwd_soa soa = {"", "", 1, 2, 3, 4, 5};
-    size_t n = gwd_answer(data, &q, recs.n ? KNOT_RCODE_NOERROR : rcode, &recs, 60, zone, &soa,
-                          out, cap);
+    size_t n =
+        gwd_answer(data, &q, recs.n ? KNOT_RCODE_NOERROR : rcode, &recs, 60, zone, &soa, out, cap);
     oks_buf_release(&recs.data);
     if (n > cap)
         abort();
