@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int gwd_query_parse(const uint8_t *wire, size_t n, gwd_query *q) {
+int gwd_query_parse(const uint8_t *wire, size_t n, gwd_query *q)
+{
     memset(q, 0, sizeof *q);
     q->rcode = -1;
     q->udp_size = KNOT_WIRE_MIN_PKTSIZE;
@@ -48,7 +49,8 @@ int gwd_query_parse(const uint8_t *wire, size_t n, gwd_query *q) {
     return 0;
 }
 
-int gwd_records_add(gwd_records *r, const uint8_t *p, size_t n) {
+int gwd_records_add(gwd_records *r, const uint8_t *p, size_t n)
+{
     if (n > 65535 || r->n == GWD_MAX_RECORDS)
         return OKS_E_LIMIT;
     int rc = oks_buf_append(&r->data, p, n);
@@ -58,7 +60,8 @@ int gwd_records_add(gwd_records *r, const uint8_t *p, size_t n) {
     return 0;
 }
 
-size_t gwd_answer_cap(const gwd_query *q, bool tcp) {
+size_t gwd_answer_cap(const gwd_query *q, bool tcp)
+{
     if (tcp)
         return KNOT_WIRE_MAX_PKTSIZE;
     if (!q->edns)
@@ -67,7 +70,8 @@ size_t gwd_answer_cap(const gwd_query *q, bool tcp) {
 }
 
 /* A header-only reply (the question could not be parsed): id, QR, RD copied, rcode. */
-static size_t bare_reply(const gwd_query *q, const uint8_t *qwire, int rcode, uint8_t *out) {
+static size_t bare_reply(const gwd_query *q, const uint8_t *qwire, int rcode, uint8_t *out)
+{
     memset(out, 0, KNOT_WIRE_HEADER_SIZE);
     knot_wire_set_id(out, q->id);
     knot_wire_set_qr(out);
@@ -78,11 +82,13 @@ static size_t bare_reply(const gwd_query *q, const uint8_t *qwire, int rcode, ui
     return KNOT_WIRE_HEADER_SIZE;
 }
 
-static size_t dname_of(const char *text, uint8_t *out, size_t cap) {
+static size_t dname_of(const char *text, uint8_t *out, size_t cap)
+{
     return knot_dname_from_str(out, text, cap) ? knot_dname_size(out) : 0;
 }
 
-size_t gwd_soa_rdata(const char *zone, const gwd_soa *soa, uint8_t *rd, size_t cap) {
+size_t gwd_soa_rdata(const char *zone, const gwd_soa *soa, uint8_t *rd, size_t cap)
+{
     char mn[600], rn[600];
     if (soa->mname[0])
         snprintf(mn, sizeof mn, "%s", soa->mname);
@@ -106,7 +112,8 @@ size_t gwd_soa_rdata(const char *zone, const gwd_soa *soa, uint8_t *rd, size_t c
 }
 
 size_t gwd_answer(const uint8_t *qwire, const gwd_query *q, int rcode, const gwd_records *recs,
-                  uint32_t ttl, const char *zone, const gwd_soa *soa, uint8_t *out, size_t cap) {
+                  uint32_t ttl, const char *zone, const gwd_soa *soa, uint8_t *out, size_t cap)
+{
     if (cap < KNOT_WIRE_HEADER_SIZE)
         return 0;
     if (cap > KNOT_WIRE_MAX_PKTSIZE)

@@ -20,7 +20,8 @@ struct gwd_cache {
     entry *v;
 };
 
-gwd_cache *gwd_cache_new(size_t slots) {
+gwd_cache *gwd_cache_new(size_t slots)
+{
     if (!slots)
         return NULL;
     gwd_cache *c = oks_xcalloc(1, sizeof *c);
@@ -29,7 +30,8 @@ gwd_cache *gwd_cache_new(size_t slots) {
     return c;
 }
 
-void gwd_cache_free(gwd_cache *c) {
+void gwd_cache_free(gwd_cache *c)
+{
     if (!c)
         return;
     for (size_t i = 0; i < c->n; i++)
@@ -38,7 +40,8 @@ void gwd_cache_free(gwd_cache *c) {
     free(c);
 }
 
-static entry *slot(gwd_cache *c, const char *hash, size_t zone) {
+static entry *slot(gwd_cache *c, const char *hash, size_t zone)
+{
     /* the hash is already uniformly distributed: its first 16 hex digits index */
     uint64_t h = zone * 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < 16; i++)
@@ -47,7 +50,8 @@ static entry *slot(gwd_cache *c, const char *hash, size_t zone) {
 }
 
 bool gwd_cache_get(gwd_cache *c, const char *hash, size_t zone, uint64_t now_ms, int *rcode,
-                   gwd_records *out) {
+                   gwd_records *out)
+{
     if (!c)
         return false;
     entry *e = slot(c, hash, zone);
@@ -67,7 +71,8 @@ bool gwd_cache_get(gwd_cache *c, const char *hash, size_t zone, uint64_t now_ms,
 }
 
 void gwd_cache_put(gwd_cache *c, const char *hash, size_t zone, uint64_t expires_ms, int rcode,
-                   const gwd_records *recs) {
+                   const gwd_records *recs)
+{
     if (!c)
         return;
     entry *e = slot(c, hash, zone);

@@ -14,7 +14,8 @@
 static oks_cluster the_conf;
 static atomic_int the_stop;
 
-static void usage(FILE *f) {
+static void usage(FILE *f)
+{
     fprintf(f, "usage: oks-gw-dns -c CONFIG [--listen HOST:PORT] [--log FILE] [--log-level L]\n"
                "\n"
                "Answers DNS OPENPGPKEY queries (RFC 7929) over UDP and TCP for the mail domains\n"
@@ -26,7 +27,8 @@ static void usage(FILE *f) {
                "oks.conf(5)). With CURVE it uses the HTTP gateways' key ([security] http_key).\n");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *conf_path = getenv("OKS_CONFIG"), *listen = NULL, *log_path = NULL;
     int level = OKS_LOG_INFO, c;
     static const struct option opts[] = {{"config", 1, NULL, 'c'}, {"listen", 1, NULL, 'L'},

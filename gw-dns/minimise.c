@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_cert(uint8_t t) {
+static bool is_cert(uint8_t t)
+{
     return t >= 0x10 && t <= 0x13;
 }
 
 /* Newest good signature of the types in [lo, hi] (NULL if none). */
-static const oks_pgp_sig *newest(const oks_pgp_sigs *s, uint8_t lo, uint8_t hi) {
+static const oks_pgp_sig *newest(const oks_pgp_sigs *s, uint8_t lo, uint8_t hi)
+{
     const oks_pgp_sig *b = NULL;
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].state == OKS_SIG_GOOD && s->v[i].type >= lo && s->v[i].type <= hi &&
@@ -26,7 +28,8 @@ static const oks_pgp_sig *newest(const oks_pgp_sigs *s, uint8_t lo, uint8_t hi) 
 }
 
 /* Keeps only *keep (or nothing) in s. */
-static void keep_one(oks_pgp_sigs *s, const oks_pgp_sig *keep) {
+static void keep_one(oks_pgp_sigs *s, const oks_pgp_sig *keep)
+{
     if (keep) {
         oks_pgp_sig one = *keep;
         s->v[0] = one;
@@ -36,7 +39,8 @@ static void keep_one(oks_pgp_sigs *s, const oks_pgp_sig *keep) {
     }
 }
 
-static bool uid_matches(const oks_pgp_uid *u, const char *hash, const char *domain) {
+static bool uid_matches(const oks_pgp_uid *u, const char *hash, const char *domain)
+{
     char mail[320];
     if (u->tag != OKS_PGP_TAG_UID)
         return false;
@@ -51,12 +55,14 @@ static bool uid_matches(const oks_pgp_uid *u, const char *hash, const char *doma
     return strcmp(h, hash) == 0;
 }
 
-static bool sig_expired(const oks_pgp_sig *s, uint32_t now) {
+static bool sig_expired(const oks_pgp_sig *s, uint32_t now)
+{
     return s->sig_expires && (uint64_t)s->created + s->sig_expires <= now;
 }
 
 int gwd_minimise(const uint8_t *p, size_t n, const char *addr_hash, const char *domain,
-                 uint32_t now, oks_buf *out, oks_err *e) {
+                 uint32_t now, oks_buf *out, oks_err *e)
+{
     oks_pgp_key *k;
     int rc = oks_pgp_key_parse(p, n, NULL, OKS_PGP_TRUSTED, &k, e);
     if (rc)

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-void gwd_owner_hash(const char *local, size_t n, char out[GWD_HASH_HEX + 1]) {
+void gwd_owner_hash(const char *local, size_t n, char out[GWD_HASH_HEX + 1])
+{
     static const char hex[] = "0123456789abcdef";
     uint8_t h[32];
     gcry_md_hash_buffer(GCRY_MD_SHA256, h, local, n);
@@ -16,7 +17,8 @@ void gwd_owner_hash(const char *local, size_t n, char out[GWD_HASH_HEX + 1]) {
     out[GWD_HASH_HEX] = '\0';
 }
 
-int gwd_zones_parse(gwd_zones *z, const char *list, oks_err *e) {
+int gwd_zones_parse(gwd_zones *z, const char *list, oks_err *e)
+{
     memset(z, 0, sizeof *z);
     const char *p = list;
     while (*p) {
@@ -52,7 +54,8 @@ int gwd_zones_parse(gwd_zones *z, const char *list, oks_err *e) {
 }
 
 /* Compares the labels of wire name q from label index `from` on with the dotted text d. */
-static bool tail_is(const uint8_t *q, const char *d) {
+static bool tail_is(const uint8_t *q, const char *d)
+{
     size_t dl = strlen(d), o = 0;
     while (*q) {
         size_t l = *q++;
@@ -69,7 +72,8 @@ static bool tail_is(const uint8_t *q, const char *d) {
     return o == dl;
 }
 
-void gwd_name_classify(const gwd_zones *z, const uint8_t *qname, gwd_name *out) {
+void gwd_name_classify(const gwd_zones *z, const uint8_t *qname, gwd_name *out)
+{
     memset(out, 0, sizeof *out);
     /* labels: walk to find the "_openpgpkey" label followed by a served domain */
     const uint8_t *lab[128];

@@ -29,7 +29,8 @@ struct gwd_rrl {
     bucket *b;
 };
 
-gwd_rrl *gwd_rrl_new(double rate, double burst, unsigned slip, size_t buckets) {
+gwd_rrl *gwd_rrl_new(double rate, double burst, unsigned slip, size_t buckets)
+{
     gwd_rrl *r = oks_xcalloc(1, sizeof *r);
     r->rate = rate;
     r->burst = burst < 1 ? 1 : burst;
@@ -40,14 +41,16 @@ gwd_rrl *gwd_rrl_new(double rate, double burst, unsigned slip, size_t buckets) {
     return r;
 }
 
-void gwd_rrl_free(gwd_rrl *r) {
+void gwd_rrl_free(gwd_rrl *r)
+{
     if (!r)
         return;
     free(r->b);
     free(r);
 }
 
-static size_t slot_of(const gwd_rrl *r, const uint8_t p[9]) {
+static size_t slot_of(const gwd_rrl *r, const uint8_t p[9])
+{
     uint64_t h = r->key[0] ^ 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < 9; i++) {
         h ^= p[i];
@@ -60,7 +63,8 @@ static size_t slot_of(const gwd_rrl *r, const uint8_t p[9]) {
     return (size_t)(h % r->n);
 }
 
-enum gwd_rrl_verdict gwd_rrl_check(gwd_rrl *r, const struct sockaddr *addr, uint64_t now_ms) {
+enum gwd_rrl_verdict gwd_rrl_check(gwd_rrl *r, const struct sockaddr *addr, uint64_t now_ms)
+{
     if (r->rate <= 0)
         return GWD_RRL_SEND;
     uint8_t p[9] = {0};

@@ -73,7 +73,8 @@ typedef struct srv {
     gwd_records recs;
 } srv;
 
-static int bind_socket(const char *host, unsigned port, int type, oks_err *e) {
+static int bind_socket(const char *host, unsigned port, int type, oks_err *e)
+{
     struct addrinfo hints = {.ai_socktype = type, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai;
     char ps[16];
@@ -101,7 +102,8 @@ static int bind_socket(const char *host, unsigned port, int type, oks_err *e) {
 
 /* ---- sending answers --------------------------------------------------------------------- */
 
-static void conn_close(srv *s, size_t i) {
+static void conn_close(srv *s, size_t i)
+{
     tcp_conn *c = &s->conns[i];
     close(c->fd);
     oks_buf_release(&c->out);
@@ -111,7 +113,8 @@ static void conn_close(srv *s, size_t i) {
     c->pending = 0;
 }
 
-static void conn_flush(srv *s, size_t i) {
+static void conn_flush(srv *s, size_t i)
+{
     tcp_conn *c = &s->conns[i];
     while (c->out_off < c->out.len) {
         ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -130,7 +133,8 @@ static void conn_flush(srv *s, size_t i) {
     }
 }
 
-static void send_tcp(srv *s, size_t i, const uint8_t *p, size_t n) {
+static void send_tcp(srv *s, size_t i, const uint8_t *p, size_t n)
+{
     tcp_conn *c = &s->conns[i];
     uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
     if (c->out.len - c->out_off + n + 2 > GWD_TCP_OUT_MAX || oks_buf_append(&c->out, len, 2) ||
@@ -145,7 +149,8 @@ static void send_tcp(srv *s, size_t i, const uint8_t *p, size_t n) {
 /* Writes and sends the answer of q to its client (UDP under RRL, or TCP connection conn). */
 static void respond(srv *s, const uint8_t *qhead, const gwd_query *q, int conn,
                     const struct sockaddr *peer, socklen_t peer_len, int rcode,
-                    const gwd_records *recs, const char *zone) {
+                    const gwd_records *recs, const char *zone)
+{
     size_t cap = gwd_answer_cap(q, conn >= 0);
     if (conn < 0) {
         enum gwd_rrl_verdict v = gwd_rrl_check(s->rrl, peer, oks_now_ms());
@@ -176,7 +181,8 @@ static void respond(srv *s, const uint8_t *qhead, const gwd_query *q, int conn,
 /* The answer of a name whose lookup result (rcode, records) is known. */
 static void answer_owner(srv *s, const uint8_t *head, const gwd_query *q, const gwd_name *nm,
                          int conn, const struct sockaddr *peer, socklen_t pl, int rcode,
-                         const gwd_records *recs) {
+                         const gwd_records *recs)
+{
     const char *zone = s->zones.names[nm->zone];
     bool want = q->qtype == KNOT_RRTYPE_OPENPGPKEY || q->qtype == KNOT_RRTYPE_ANY;
     if (rcode == KNOT_RCODE_NOERROR && !want)
@@ -187,7 +193,8 @@ static void answer_owner(srv *s, const uint8_t *head, const gwd_query *q, const 
 
 static void tcp_input(srv *s, size_t i);
 
-static void lookup_done(srv *s, pend *p, Oks__Response *r) {
+static void lookup_done(srv *s, pend *p, Oks__Response *r)
+{
     gwd_records *recs = &s->recs;
     recs->n = 0;
     recs->data.len = 0;
@@ -227,7 +234,8 @@ static void lookup_done(srv *s, pend *p, Oks__Response *r) {
 }
 
 static void start_lookup(srv *s, const uint8_t *head, const gwd_query *q, const gwd_name *nm,
-                         int conn, const struct sockaddr *peer, socklen_t pl) {
+                         int conn, const struct sockaddr *peer, socklen_t pl)
+{
     uint64_t id = ++s->next_id;
     pend **slot = &s->pending[id % GWD_PENDING];
     if (*slot) {
@@ -270,7 +278,8 @@ static void start_lookup(srv *s, const uint8_t *head, const gwd_query *q, const 
 
 /* One query from a client: answered at once, or a lookup started. */
 static void handle(srv *s, const uint8_t *wire, size_t n, int conn, const struct sockaddr *peer,
-                   socklen_t pl) {
+                   socklen_t pl)
+{
     gwd_query q;
     if (gwd_query_parse(wire, n, &q))
         return;
@@ -314,7 +323,8 @@ static void handle(srv *s, const uint8_t *wire, size_t n, int conn, const struct
 
 /* ---- I/O --------------------------------------------------------------------------------- */
 
-static void read_udp(srv *s) {
+static void read_udp(srv *s)
+{
     for (int k = 0; k < GWD_UDP_BATCH; k++) {
         struct sockaddr_storage peer;
         socklen_t pl = sizeof peer;
@@ -326,7 +336,8 @@ static void read_udp(srv *s) {
     }
 }
 
-static void accept_tcp(srv *s) {
+static void accept_tcp(srv *s)
+{
     for (;;) {
         int fd = accept4(s->tcp, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
@@ -350,7 +361,8 @@ static void accept_tcp(srv *s) {
 }
 
 /* Answers or starts the complete queries buffered on connection i, up to the pipeline cap. */
-static void tcp_input(srv *s, size_t i) {
+static void tcp_input(srv *s, size_t i)
+{
     tcp_conn *c = &s->conns[i];
     size_t off = 0;
     while (c->fd >= 0 && c->in_len - off >= 2 && c->pending < GWD_TCP_PIPELINE) {
@@ -366,7 +378,8 @@ static void tcp_input(srv *s, size_t i) {
     }
 }
 
-static void read_tcp(srv *s, size_t i) {
+static void read_tcp(srv *s, size_t i)
+{
     tcp_conn *c = &s->conns[i];
     ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -380,7 +393,8 @@ static void read_tcp(srv *s, size_t i) {
     tcp_input(s, i);
 }
 
-static void drain_cluster(srv *s) {
+static void drain_cluster(srv *s)
+{
     for (int k = 0; k < 256; k++) {
         uint64_t id;
         Oks__Response *r;
@@ -400,7 +414,8 @@ static void drain_cluster(srv *s) {
     }
 }
 
-static void expire(srv *s, uint64_t now) {
+static void expire(srv *s, uint64_t now)
+{
     for (size_t i = 0; i < GWD_PENDING; i++) {
         pend *p = s->pending[i];
         if (p && p->deadline_ms <= now) {
@@ -414,7 +429,8 @@ static void expire(srv *s, uint64_t now) {
             conn_close(s, i);
 }
 
-static int loop(srv *s, atomic_int *stop) {
+static int loop(srv *s, atomic_int *stop)
+{
     size_t nit = 3 + s->n_conns;
     zmq_pollitem_t *it = oks_xcalloc(nit, sizeof *it);
     size_t *idx = oks_xcalloc(nit, sizeof *idx);
@@ -462,7 +478,8 @@ static int loop(srv *s, atomic_int *stop) {
 }
 
 int gwd_run(const oks_cluster *conf, const char *listen_at, atomic_int *stop, void *zctx,
-            oks_err *e) {
+            oks_err *e)
+{
     srv *s = oks_xcalloc(1, sizeof *s);
     s->conf = conf;
     s->dc = &conf->dns;

@@ -17,7 +17,8 @@
 /* RFC 7929 section 3: hugh@example.com */
 static const char HUGH[] = "c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6";
 
-static void owner_hash_matches_rfc_example(void **state) {
+static void owner_hash_matches_rfc_example(void **state)
+{
     (void)state;
     char h[GWD_HASH_HEX + 1];
     gwd_owner_hash("hugh", 4, h);
@@ -26,13 +27,15 @@ static void owner_hash_matches_rfc_example(void **state) {
     assert_string_not_equal(h, HUGH);
 }
 
-static size_t wire_name(const char *text, uint8_t *out) {
+static size_t wire_name(const char *text, uint8_t *out)
+{
     assert_non_null(knot_dname_from_str(out, text, KNOT_DNAME_MAXLEN));
     knot_dname_to_lower(out);
     return knot_dname_size(out);
 }
 
-static void names_are_classified(void **state) {
+static void names_are_classified(void **state)
+{
     (void)state;
     gwd_zones z;
     oks_err e;
@@ -66,7 +69,8 @@ static void names_are_classified(void **state) {
 }
 
 /* A query for name/type, with an OPT record of payload edns (0: none). */
-static size_t make_query(const char *name, uint16_t type, uint16_t edns, uint8_t *out) {
+static size_t make_query(const char *name, uint16_t type, uint16_t edns, uint8_t *out)
+{
     memset(out, 0, 512);
     knot_pkt_t *p = knot_pkt_new(out, 512, NULL);
     knot_pkt_clear(p);
@@ -94,7 +98,8 @@ typedef struct parsed {
     uint16_t first_an_type, first_ns_type;
 } parsed;
 
-static parsed parse_answer(uint8_t *wire, size_t n) {
+static parsed parse_answer(uint8_t *wire, size_t n)
+{
     parsed r = {0};
     knot_pkt_t *p = knot_pkt_new(wire, (uint16_t)n, NULL);
     assert_int_equal(knot_pkt_parse(p, 0), KNOT_EOK);
@@ -117,7 +122,8 @@ static parsed parse_answer(uint8_t *wire, size_t n) {
 
 static const gwd_soa SOA = {"", "", 7, 3600, 600, 604800, 300};
 
-static void negative_answers_carry_the_soa(void **state) {
+static void negative_answers_carry_the_soa(void **state)
+{
     (void)state;
     uint8_t qw[512], out[65535];
     char name[200];
@@ -146,7 +152,8 @@ static void negative_answers_carry_the_soa(void **state) {
     assert_int_equal(r.ns, 0);
 }
 
-static void fill(gwd_records *recs, size_t count, size_t len) {
+static void fill(gwd_records *recs, size_t count, size_t len)
+{
     uint8_t blob[4000];
     for (size_t i = 0; i < count; i++) {
         memset(blob, (int)(0x41 + i), len);
@@ -154,7 +161,8 @@ static void fill(gwd_records *recs, size_t count, size_t len) {
     }
 }
 
-static void records_fit_or_truncate(void **state) {
+static void records_fit_or_truncate(void **state)
+{
     (void)state;
     uint8_t qw[512], out[65535];
     char name[200];
@@ -212,7 +220,8 @@ static void records_fit_or_truncate(void **state) {
     oks_buf_release(&recs.data);
 }
 
-static void malformed_queries(void **state) {
+static void malformed_queries(void **state)
+{
     (void)state;
     uint8_t qw[512] = {0};
     gwd_query q;
@@ -234,7 +243,8 @@ static void malformed_queries(void **state) {
     assert_int_equal(q.rcode, KNOT_RCODE_FORMERR);
 }
 
-static void cache_keeps_and_expires(void **state) {
+static void cache_keeps_and_expires(void **state)
+{
     (void)state;
     gwd_cache *c = gwd_cache_new(16);
     gwd_records recs = {.data = OKS_BUF_INIT}, got = {.data = OKS_BUF_INIT};
@@ -252,7 +262,8 @@ static void cache_keeps_and_expires(void **state) {
     oks_buf_release(&got.data);
 }
 
-static void rrl_limits_per_prefix_and_slips(void **state) {
+static void rrl_limits_per_prefix_and_slips(void **state)
+{
     (void)state;
     gwd_rrl *r = gwd_rrl_new(1, 3, 2, 1024);
     struct sockaddr_in a = {.sin_family = AF_INET}, b = a, other = a;
@@ -284,7 +295,8 @@ static void rrl_limits_per_prefix_and_slips(void **state) {
     gwd_rrl_free(r);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(owner_hash_matches_rfc_example),
         cmocka_unit_test(names_are_classified),
