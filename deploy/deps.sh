@@ -14,6 +14,8 @@ PKGS=(
   # /metrics of shard, router, sync, mail gateway (lib/metrics_http.c); promtool checks the
   # exposition and deploy/prometheus/oks-rules.yml (tests/integration/73-ops-metrics.sh)
   libmicrohttpd-dev prometheus
+  # the DNS gateway's wire format (gw-dns, docs/dns.md); kdig for its tests
+  libknot-dev knot-dnsutils
   # packaging: make deb, lintian, unit checks, the booted-container install test
   devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
   # the container image and its tests (deploy/image.sh, deploy/containers.conf)

@@ -10,6 +10,9 @@
 #                                               the address shards and the router bind, e.g.
 #                                               0.0.0.0, written as their bind settings)
 #                          [--http-opt KEY=VALUE]...   (more [http] settings, see docs/config.md)
+#                          [--dns-port P --dns-domains "a.org b.org"] [--dns-opt KEY=VALUE]...
+#                                               (the DNS gateway oks-gw-dns on 127.0.0.1:P,
+#                                               UDP and TCP; more [dns] settings)
 #                          [--shard-opt KEY=VALUE]...  (more [shard] settings, e.g.
 #                                               table_reads=mmap; also taken from the
 #                                               environment: OKS_SHARD_OPTS="K=V K=V", so
@@ -46,7 +49,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
 DIR= SHARDS= REPLICAS=1 SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD= EP_HOST=127.0.0.1 BIND_ADDR=
-HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=()
+HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=() DNS_OPTS=() DNS_PORT= DNS_DOMAINS=
 read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 RECON_PORT= PARTNERS=() GOSSIP=60
@@ -64,6 +67,9 @@ while [ $# -gt 0 ]; do
     --host) EP_HOST=$2; shift 2 ;;
     --bind) BIND_ADDR=$2; shift 2 ;;
     --http-opt) HTTP_OPTS+=("$2"); shift 2 ;;
+    --dns-port) DNS_PORT=$2; shift 2 ;;
+    --dns-domains) DNS_DOMAINS=$2; shift 2 ;;
+    --dns-opt) DNS_OPTS+=("$2"); shift 2 ;;
     --shard-opt) SHARD_OPTS+=("$2"); shift 2 ;;
     --mail-pop3) MAIL_POP3=$2; shift 2 ;;
     --mail-user) MAIL_USER=$2; shift 2 ;;
@@ -76,7 +82,7 @@ while [ $# -gt 0 ]; do
     --recon-port) RECON_PORT=$2; shift 2 ;;
     --partner) PARTNERS+=("$2"); shift 2 ;;
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -169,6 +175,13 @@ write_conf() {
       setting listen "127.0.0.1:$HTTP_PORT" ${HTTP_OPTS[@]+"${HTTP_OPTS[@]}"}
       [ -z "$WKD" ] || setting wkd_domains "$WKD" ${HTTP_OPTS[@]+"${HTTP_OPTS[@]}"}
       for o in "${HTTP_OPTS[@]}"; do echo "${o%%=*} = ${o#*=}"; done
+    fi
+    if [ -n "$DNS_PORT" ]; then
+      echo
+      echo "[dns]"
+      setting listen "127.0.0.1:$DNS_PORT" ${DNS_OPTS[@]+"${DNS_OPTS[@]}"}
+      setting domains "${DNS_DOMAINS:-example.org}" ${DNS_OPTS[@]+"${DNS_OPTS[@]}"}
+      for o in ${DNS_OPTS[@]+"${DNS_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
     fi
   } >"$CONF.tmp"
   mv "$CONF.tmp" "$CONF"
@@ -279,6 +292,9 @@ up() {
     fi
     sleep 0.1
   done
+  if grep -q '^\[dns\]' "$CONF" && [ -x "$BIN/oks-gw-dns" ]; then
+    start_bg gw-dns "$BIN/oks-gw-dns" -c "$CONF" --log "$DIR/log/gw-dns.log"
+  fi
   if grep -q '^\[mail\]' "$CONF" && [ -x "$BIN/oks-gw-mail" ]; then
     mkdir -p "$DIR/data/gw-mail"
     start_bg gw-mail "$BIN/oks-gw-mail" -c "$CONF" --log "$DIR/log/gw-mail.log"

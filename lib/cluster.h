@@ -66,6 +66,7 @@ typedef struct oks_cluster {
     size_t max_key_bytes, max_packet_bytes, max_attribute_bytes, max_sig_bytes, max_packets,
         max_uids, max_subkeys, max_sigs_per_uid, max_third_party_per_uid;
     oks_conf_http http;
+    oks_conf_dns dns;
     oks_conf_mail mail;
     oks_conf_sync sync;
     oks_conf_security security;

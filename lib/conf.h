@@ -49,6 +49,7 @@ enum {
     OKS_CONF_SYNC = 1 << 4,
     OKS_CONF_CTL = 1 << 5, /* oksctl */
     OKS_CONF_ALL = 0x3F,
+    OKS_CONF_DNS = 1 << 6, /* oks-gw-dns (after ALL: the keys every program reads say "all") */
 };
 
 typedef struct oks_conf_entry {
@@ -91,6 +92,18 @@ typedef struct oks_conf_http {
     size_t cache_mb;
     unsigned cache_check_ms, cache_max_stale_ms;
 } oks_conf_http;
+
+/* [dns]: oks-gw-dns */
+typedef struct oks_conf_dns {
+    oks_hostport listen;
+    char domains[1024];
+    unsigned ttl, negative_ttl, deadline_ms, max_records;
+    char soa_mname[256], soa_rname[256];
+    unsigned soa_serial, soa_refresh, soa_retry, soa_expire;
+    unsigned max_tcp, tcp_idle_ms, cache_entries;
+    double rrl_rate, rrl_burst;
+    unsigned rrl_slip;
+} oks_conf_dns;
 
 /* [mail]: oks-gw-mail */
 enum { OKS_CONF_TLS_NONE, OKS_CONF_TLS_STARTTLS, OKS_CONF_TLS_IMPLICIT };

@@ -86,12 +86,12 @@ static void print_bounds(FILE *out, const oks_conf_entry *e)
 static void print_readers(FILE *out, unsigned r)
 {
     static const char *const names[] = {"shard", "router", "gw-http", "gw-mail", "sync",
-                                        "oksctl"};
+                                        "oksctl", "gw-dns"};
     if (r == OKS_CONF_ALL) {
         fputs("all", out);
         return;
     }
-    for (int i = 0, first = 1; i < 6; i++)
+    for (int i = 0, first = 1; i < 7; i++)
         if (r & (1u << i)) {
             fprintf(out, "%s%s", first ? "" : ", ", names[i]);
             first = 0;

@@ -115,11 +115,12 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
         break;
     case OKS__REQUEST__OP_SEARCH:
         if (req->search && req->search->kind != OKS__SEARCH_KIND__SEARCH_EMAIL &&
-            req->search->kind != OKS__SEARCH_KIND__SEARCH_EXACT) {
+            req->search->kind != OKS__SEARCH_KIND__SEARCH_EXACT &&
+            req->search->kind != OKS__SEARCH_KIND__SEARCH_DANE) {
             oks_jobq_push(&sh->searchers, j); /* word searches: the costly ones */
             break;
         }
-        /* an e-mail or exact user ID search is one index scan: a reader's */
+        /* an e-mail, DANE or exact user ID search is one index scan: a reader's */
         __attribute__((fallthrough));
     default:
         oks_jobq_push(&sh->readers, j);

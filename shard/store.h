@@ -5,6 +5,7 @@
  *   "s" keyid4 fpr         -> ""   (32-bit key IDs, same keys)
  *   "f" subkey-fpr         -> primary fpr
  *   "e" address 0x00 fpr   -> ""   (normalised e-mail addresses of user IDs)
+ *   "d" sha256(local)[0..28] domain 0x00 fpr -> ""  (the same addresses by RFC 7929 owner name)
  *   "w" word 0x00 fpr      -> ""   (SKS words of user IDs)
  *   "u" uid 0x00 fpr       -> ""   (whole user IDs, for exact search; over 255 bytes cut)
  *   "h" hash16             -> fpr
