@@ -110,8 +110,8 @@ static const char page_key[] = HEAD("Public key")
     "{{/too_large}}{{#keys}}<article class=\"card\" aria-labelledby=\"k{{fpr}}\">\n"
     "<h2 id=\"k{{fpr}}\">{{#title}}<bdi>{{title}}</bdi>{{/title}}{{^title}}Key 0x{{keyid}}{{/"
     "title}}</h2>\n"
-    "<p class=\"meta\"><span class=\"badge status-{{status}}\">{{status}}</span> {{n_uids}} u"
-    "ser IDs, {{n_subkeys}} subkeys</p>\n"
+    "<p class=\"meta\"><span class=\"badge status-{{status}}\">{{status}}</span> user IDs: "
+    "{{n_uids}}, subkeys: {{n_subkeys}}</p>\n"
     "<dl class=\"facts\">\n"
     "<dt>Fingerprint</dt><dd><code class=\"fpr\">{{fpr_groups}}</code></dd>\n"
     "<dt>Key ID</dt><dd><code>0x{{keyid}}</code></dd>\n"
@@ -327,7 +327,9 @@ static const char page_style[] =
     ":9rem}\n"
     ".kpis strong{display:block;font-size:1.5rem}\n"
     "details{margin:.75rem 0}\n"
-    "summary{cursor:pointer;font-weight:600}\n";
+    "summary{cursor:pointer;font-weight:600}\n"
+    ".card>:first-child{margin-top:0}\n"
+    ".card>:last-child{margin-bottom:0}\n";
 
 static const struct {
     const char *name, *file, *text;
