@@ -4,6 +4,7 @@
 // per page and theme; exits 1 when a page fails to load or axe reports a serious or critical
 // violation.
 //   node check.js BASE_URL OUT_DIR KEY_FILE FPR
+// PAGES="home key" limits the run to those pages; WIDTHS="390" and SCHEMES="dark" likewise.
 'use strict';
 const { chromium } = require('playwright-core');
 const fs = require('fs');
@@ -25,8 +26,10 @@ const pages = [
   { name: 'stats', url: '/pks/lookup?op=stats' },
   { name: 'error', url: '/pks/lookup?op=get&search=0x0000000000000001', status: 404 },
 ];
-const widths = [390, 1280];
-const schemes = ['light', 'dark'];
+const only = (process.env.PAGES || '').split(/\s+/).filter(Boolean);
+const todo = only.length ? pages.filter(p => only.includes(p.name)) : pages;
+const widths = (process.env.WIDTHS || '390 1280').split(/\s+/).filter(Boolean).map(Number);
+const schemes = (process.env.SCHEMES || 'light dark').split(/\s+/).filter(Boolean);
 
 (async () => {
   const browser = await chromium.launch({
@@ -40,7 +43,7 @@ const schemes = ['light', 'dark'];
     for (const width of widths) {
       const ctx = await browser.newContext({ viewport: { width, height: 800 }, colorScheme: scheme });
       const page = await ctx.newPage();
-      for (const p of pages) {
+      for (const p of todo) {
         const tag = `${p.name}-${width}-${scheme}`;
         let resp = await page.goto(base + p.url);
         if (p.submit) {
