@@ -292,7 +292,7 @@ static const char page_style[] =
     "ound:var(--bg)}\n"
     ".results{list-style:none;padding:0;margin:0}\n"
     ".card h2{margin:0 0 .25rem;font-size:1.1rem;overflow-wrap:anywhere}\n"
-    ".fpr{overflow-wrap:anywhere;letter-spacing:.02em}\n"
+    ".fpr{overflow-wrap:anywhere;letter-spacing:.02em;white-space:pre-wrap}\n"
     ".meta{color:var(--muted);margin:.25rem 0;font-size:.95rem}\n"
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:.75re"
     "m 0}\n"

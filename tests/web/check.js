@@ -4,7 +4,8 @@
 // per page and theme; exits 1 when a page fails to load or axe reports a serious or critical
 // violation.
 //   node check.js BASE_URL OUT_DIR KEY_FILE FPR
-// PAGES="home key" limits the run to those pages; WIDTHS="390" and SCHEMES="dark" likewise.
+// PAGES="home key" limits the run to those pages; WIDTHS="390" and SCHEMES="dark" likewise;
+// MAXH=1200 keeps the top 1200 px of each page only (smaller pictures for documentation).
 'use strict';
 const { chromium } = require('playwright-core');
 const fs = require('fs');
@@ -56,7 +57,12 @@ const schemes = (process.env.SCHEMES || 'light dark').split(/\s+/).filter(Boolea
           failed++;
           continue;
         }
-        await page.screenshot({ path: path.join(out, `${tag}.png`), fullPage: true });
+        const shot = { path: path.join(out, `${tag}.png`), fullPage: true };
+        if (process.env.MAXH) {
+          const h = await page.evaluate(() => document.documentElement.scrollHeight);
+          shot.clip = { x: 0, y: 0, width, height: Math.min(h, Number(process.env.MAXH)) };
+        }
+        await page.screenshot(shot);
         await page.evaluate(axeSource);
         const res = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
         const bad = res.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
