@@ -3,7 +3,8 @@
 # expired, an expired key, a revoked key, a key whose user IDs are hostile: <script>, quotes,
 # a right-to-left override, 1,500 characters) are uploaded; the key page shows the fingerprint
 # in blocks, the status of each user ID and subkey, the usages, the download link and the gpg
-# commands; search results link to key pages; hostile values (user IDs, the search text, the
+# commands; search results link to key pages; the upload result names each key's outcome (a key
+# with a broken self-signature: rejected, with the reason); hostile values (user IDs, the search text, the
 # Host header) are escaped on every page and a NUL is refused before any page; the hard caps
 # say so on the page; then the Debian chromium (tests/web/check.js, playwright-core) takes a
 # screenshot of every page (home, search, vindex, key, upload form, upload result, stats, error)
@@ -104,9 +105,18 @@ for page in "op=index&search=xss@example.org" "op=vindex&search=xss@example.org"
     ok "$page: hostile user IDs escaped and isolated"
   fi
 done
-curl -s -H 'Accept: text/html' --data-urlencode keytext@"$D/all.asc" "$U/pks/add" >"$D/upload.html"
+# Dave: his only self-signature is broken, so the cluster rejects his key
+go --quick-gen-key "Dave Broken <dave@example.org>" ed25519 sign,cert never
+go --export dave@example.org >"$D/dave.pgp"
+/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/corrupt_sig.py" "$D/dave.pgp" "$D/dave-bad.pgp" 1
+gpg --enarmor <"$D/dave-bad.pgp" 2>/dev/null | sed 's/ARMORED FILE/PUBLIC KEY BLOCK/' >"$D/dave-bad.asc"
+cat "$D/all.asc" "$D/dave-bad.asc" >"$D/mixed.asc"
+cat "$D/alice.asc" "$D/dave-bad.asc" >"$D/alice-dave.asc"
+curl -s -H 'Accept: text/html' --data-urlencode keytext@"$D/mixed.asc" "$U/pks/add" >"$D/upload.html"
 check "upload result page: a line per key, escaped, with links to the key pages" \
-  bash -c "grep -c 'class=\"badge outcome-unchanged\">unchanged' '$D/upload.html' | grep -qx 4 && grep -q '4 keys: 4 unchanged' '$D/upload.html' && grep -c 'href=\"/pks/lookup?op=get&amp;search=0x' '$D/upload.html' | grep -qx 4 && ! grep -qi '<script' '$D/upload.html'"
+  bash -c "grep -c 'class=\"badge outcome-unchanged\">unchanged' '$D/upload.html' | grep -qx 4 && grep -q '5 keys: 4 unchanged, 1 rejected' '$D/upload.html' && grep -c 'href=\"/pks/lookup?op=get&amp;search=0x' '$D/upload.html' | grep -qx 4 && ! grep -qi '<script' '$D/upload.html'"
+check "upload result page: the rejected key with its reason, not linked" \
+  bash -c "grep -A1 'outcome-rejected\">rejected' '$D/upload.html' | grep -q '^<p>[^<]\+</p>$'"
 get "/pks/lookup?op=index&search=%22%3E%3Cscript%3Ealert%20mallory" hsearch
 check "a hostile search text is escaped on the results page" \
   bash -c "grep -qF '&quot;&gt;&lt;script&gt;alert mallory' '$D/hsearch.html' && ! grep -qi '<script' '$D/hsearch.html'"
@@ -136,7 +146,7 @@ check "a search over the max_results cap says the list is cut" \
   grep -q 'At most 2 keys are listed' "$D/capped.html"
 
 # ---- the browser: screenshots and axe-core, every page, both widths, both themes
-( cd "$OKS_ROOT/tests/web" && timeout 300 node check.js "$U" "$SHOTS" "$D/alice.asc" "$A" ) >"$D/axe.out" 2>&1
+( cd "$OKS_ROOT/tests/web" && timeout 300 node check.js "$U" "$SHOTS" "$D/alice-dave.asc" "$A" ) >"$D/axe.out" 2>&1
 rc=$?
 sed 's/^/# /' "$D/axe.out"
 check "chromium + axe-core: no serious or critical violation on 8 pages x 2 widths x 2 themes (rc=$rc)" \
