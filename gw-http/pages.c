@@ -34,7 +34,7 @@
     "<body>\n" \
     "<a class=\"skip\" href=\"#main\">Skip to content</a>\n" \
     "<header class=\"site\"><nav aria-label=\"Site\"><a class=\"brand\" href=\"/\">OKS keyser" \
-    "ver</a><a href=\"/pks/add\">Upload a key</a><a href=\"/pks/lookup?op=stats\">Statistics<" \
+    "ver</a><a href=\"/pks/add\">Upload</a><a href=\"/pks/lookup?op=stats\">Statistics<" \
     "/a></nav></header>\n" \
     "<main id=\"main\">\n"
 
@@ -261,7 +261,7 @@ static const char page_style[] =
     ".skip:focus{left:1rem;z-index:1}\n"
     ".site{border-bottom:1px solid var(--border);background:var(--surface)}\n"
     ".site nav,main,footer>p{max-width:64rem;margin:0 auto;padding:.75rem 1rem}\n"
-    ".site nav{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;align-items:center}\n"
+    ".site nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center}\n"
     ".brand{font-weight:700;font-size:1.15rem;text-decoration:none;margin-right:auto;color:va"
     "r(--fg)}\n"
     "footer{border-top:1px solid var(--border);color:var(--muted);font-size:.9rem;margin-top:"
