@@ -72,6 +72,12 @@ static const char page_home[] = HEAD("Search")
 static const char page_index[] = HEAD("Search results")
     "<h1>Search results</h1>\n"
     "<p class=\"lead\">{{count}} {{count_word}} for <q><bdi>{{search}}</bdi></q></p>\n"
+    "<form action=\"/pks/lookup\" method=\"get\" class=\"search\" role=\"search\">\n"
+    "<label for=\"q\">Search again</label>\n"
+    "<input type=\"hidden\" name=\"op\" value=\"index\">\n"
+    "<input type=\"search\" id=\"q\" name=\"search\" required value=\"{{search}}\">\n"
+    "<button type=\"submit\">Search</button>\n"
+    "</form>\n"
     "{{#partial}}<p class=\"note\" role=\"status\">A part of the matches: the cluster's work "
     "budget ended the search (make it more specific).</p>\n"
     "{{/partial}}{{#unavailable}}<p class=\"note\" role=\"status\">Some shards did not answer"

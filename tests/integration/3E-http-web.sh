@@ -118,8 +118,11 @@ check "upload result page: a line per key, escaped, with links to the key pages"
 check "upload result page: the rejected key with its reason, not linked" \
   bash -c "grep -A1 'outcome-rejected\">rejected' '$D/upload.html' | grep -q '^<p>[^<]\+</p>$'"
 get "/pks/lookup?op=index&search=%22%3E%3Cscript%3Ealert%20mallory" hsearch
-check "a hostile search text is escaped on the results page" \
-  bash -c "grep -qF '&quot;&gt;&lt;script&gt;alert mallory' '$D/hsearch.html' && ! grep -qi '<script' '$D/hsearch.html'"
+check "a hostile search text is escaped on the results page, in text and in the search box's value" \
+  bash -c "grep -qF '<bdi>&quot;&gt;&lt;script&gt;alert mallory</bdi>' '$D/hsearch.html' && grep -qF 'value=\"&quot;&gt;&lt;script&gt;alert mallory\"' '$D/hsearch.html' && ! grep -qi '<script' '$D/hsearch.html'"
+get "/pks/lookup?op=index&search=mallory%27%20%27script%22" hquote
+check "quotes in the search text cannot close an attribute" \
+  bash -c "grep -qF 'value=\"mallory&#39; &#39;script&quot;\"' '$D/hquote.html' && ! grep -q \"mallory' \" '$D/hquote.html'"
 curl -s -H 'Accept: text/html' -H 'Host: "><script>x</script>' "$U/" >"$D/hhost.html"
 check "a hostile Host header is neither echoed nor offered as a keyserver" \
   bash -c "grep -q '</html>' '$D/hhost.html' && ! grep -qi 'script' '$D/hhost.html'"
