@@ -26,6 +26,8 @@ PKGS=(
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography python3-h2 swaks curl jq haproxy
   openssl libsasl2-modules
   chromium
+  # the web pages' browser checks (tests/web/setup.sh runs npm ci for playwright-core, axe-core)
+  nodejs
   # benchmarks
   wrk gnuplot-nox bc h2o
 )

@@ -344,6 +344,12 @@ case "$cmd" in
     trap 'echo; echo "stopping..."; stop_all; exit 0' INT TERM
     up
     echo "cluster running in $DIR (Ctrl-C stops it); try: OKS_CONFIG=$CONF $BIN/oksctl stats"
+    web=$(awk '/^\[/{h=($0=="[http]")} h && /^listen *=/{sub(/^listen *= */,""); print; exit}' "$CONF")
+    if [ -n "$web" ]; then
+      echo "  browser:     http://$web/"
+      echo "  gpg:         gpg --keyserver hkp://$web --search-keys alice@example.org"
+      echo "  sample keys: OKS_CONFIG=$CONF $BIN/oksctl import /usr/share/keyrings/debian-keyring.gpg"
+    fi
     while :; do sleep 1; done ;;
   *) echo "usage: local.sh up|down|status|run --dir DIR [options] (--help)" >&2; exit 2 ;;
 esac

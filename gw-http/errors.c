@@ -30,7 +30,7 @@ static bool error_page(h2o_req_t *req, int status, const char *why)
     oks_err e;
     bool ok = t && oks_tmpl_setf(t, "status", "%d", status) == 0 &&
               oks_tmpl_setf(t, "reason", "%s", gw_status_reason(status)) == 0 &&
-              oks_tmpl_setf(t, "message", "%s", why) == 0;
+              oks_tmpl_setf(t, "message", "%s", why) == 0 && gw_page_globals(req, t) == 0;
     if (ok && oks_tmpl_render(src, strlen(src), t, &out, &e) != 0) {
         oks_error("template error: %s (at byte %zu)", e.msg, e.offset);
         ok = false;

@@ -26,7 +26,8 @@ static void usage(FILE *f)
                "(500 keys per answer), templates (directory of NAME.html page templates).\n"
                "\n"
                "oks-gw-http dump-templates DIR writes the built-in page templates (home, index,\n"
-               "key, stats, upload, error) into DIR as a starting point for [http] templates.\n");
+               "key, stats, upload, error, submit) and style.css into DIR as a starting point\n"
+               "for [http] templates (docs/web.md names their variables).\n");
 }
 
 int main(int argc, char **argv)
