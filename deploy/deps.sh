@@ -37,6 +37,15 @@ for p in "${PKGS[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$st" = installed ] || missing+=("$p")
 done
+# Debian's nodejs ships npm as a package of its own; other nodejs builds (NodeSource) carry it
+# and conflict with Debian's npm package, so npm is only asked for when no npm is there after
+# nodejs is.
+if ! command -v npm >/dev/null 2>&1; then
+  st=$(dpkg-query -W -f='${db:Status-Status}' nodejs 2>/dev/null || true)
+  if [ "$st" != installed ] || ! dpkg-query -L nodejs 2>/dev/null | grep -q '/bin/npm$'; then
+    missing+=(npm)
+  fi
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}" >&2
