@@ -146,6 +146,9 @@ int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e
 /* Stores a cursor (synced). */
 int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e);
 
+/* The store's leveldb_t, for a raw copy of every entry (shard/backup.c); valid until close. */
+void *oks_store_leveldb(oks_store *s);
+
 /* Change-log entries with seq > after, at most limit; fn gets the packed oks.Change. */
 typedef int (*oks_store_change_fn)(uint64_t seq, const uint8_t *packed, size_t len, void *arg);
 int oks_store_changes(oks_store *s, uint64_t after, size_t limit, oks_store_change_fn fn,
