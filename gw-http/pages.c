@@ -103,17 +103,17 @@ int gw_page_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, size_t *lines)
     return oks_tmpl_setf(kt, "truncated", "%s", what);
 }
 
-int gw_pages_load(gw *g, const char *dir)
+int gw_pages_load(char *pages[GW_PAGES], const char *dir)
 {
     for (int i = 0; i < GW_PAGES; i++) {
-        g->pages[i] = oks_tmpl_load(dir, builtin[i].name, builtin[i].text);
-        if (!g->pages[i])
+        pages[i] = oks_tmpl_load(dir, builtin[i].name, builtin[i].text);
+        if (!pages[i])
             return -1;
         /* a broken template stops the gateway at start, not each request with a 500 */
         oks_buf out = OKS_BUF_INIT;
         oks_err e;
         oks_tmpl *empty = oks_tmpl_new();
-        int r = empty ? oks_tmpl_render(g->pages[i], strlen(g->pages[i]), empty, &out, &e) : -1;
+        int r = empty ? oks_tmpl_render(pages[i], strlen(pages[i]), empty, &out, &e) : -1;
         oks_tmpl_free(empty);
         oks_buf_release(&out);
         if (r) {
@@ -152,10 +152,9 @@ int gw_pages_dump(const char *dir)
 
 void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx)
 {
-    gw *g = gw_thread_of(req)->g;
     oks_buf out = OKS_BUF_INIT;
     oks_err e;
-    const char *src = g->pages[page];
+    const char *src = gw_live_of(req)->pages[page];
     if (oks_tmpl_render(src, strlen(src), ctx, &out, &e)) {
         oks_error("template %s: %s (at byte %zu)", builtin[page].name, e.msg, e.offset);
         oks_buf_release(&out);
