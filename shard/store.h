@@ -43,7 +43,7 @@ typedef struct oks_store_record {
     char *raw;     /* owned (leveldb_free) */
 } oks_store_record;
 
-/* How a store uses memory (README "Shard memory"). Zero fields take the defaults. */
+/* How a store uses memory (docs/shard.md "Shard memory"). Zero fields take the defaults. */
 typedef enum oks_store_reads {
     OKS_STORE_READS_PREAD = 0, /* table files read with pread: RSS bounded by the caches */
     OKS_STORE_READS_MMAP,      /* LevelDB's default: tables mapped, RSS grows with the DB */
