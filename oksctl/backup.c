@@ -51,6 +51,8 @@ typedef struct bstream {
 
 static int put(bstream *s, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     gcry_md_write(s->md, p, n);
     return fwrite(p, 1, n, s->f) == n ? 0 : -1;
 }

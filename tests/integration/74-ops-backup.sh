@@ -44,7 +44,8 @@ for l in sys.stdin: print(json.loads(l)["fingerprint"])' | sort -u >"$D/during-f
 "$CTL" import --quiet "${DURING[@]}" >"$D/import2.txt" 2>&1 &
 IMP=$!
 "$CTL" backup --shard s0 --out "$D/bk" 2>"$D/backup.err"
-check "oksctl backup of s0 exits 0 while an import runs ($(cat "$D/backup.err"))" test $? -eq 0
+rc=$?
+check "oksctl backup of s0 exits 0 while an import runs ($(cat "$D/backup.err"))" test "$rc" -eq 0
 wait "$IMP"
 check "the concurrent import exits 0" test $? -eq 0
 check "the backup is one file" test -s "$D/bk/backup.oks"
@@ -89,9 +90,11 @@ check "  ... and no backup file is left" test ! -e "$D/bk-rtr/backup.oks"
 
 # ---- restore into a fresh directory and run shard s0 on it
 "$CTL" restore --in "$D/bk" --data "$D/s0-restored" 2>"$D/restore.err"
-check "restore exits 0 ($(cat "$D/restore.err"))" test $? -eq 0
+rc=$?
+check "restore exits 0 ($(cat "$D/restore.err"))" test "$rc" -eq 0
 "$CTL" backup --shard s0 --out - 2>/dev/null | "$CTL" restore --in - --data "$D/s0-pipe" 2>"$D/pipe.err"
-check "backup --out - | restore --in - exits 0 ($(cat "$D/pipe.err"))" test $? -eq 0
+rc=$?
+check "backup --out - | restore --in - exits 0 ($(cat "$D/pipe.err"))" test "$rc" -eq 0
 check "  ... the piped copy holds a LevelDB" test -e "$D/s0-pipe/CURRENT"
 
 kill "$(cat "$C/run/shard-s0.pid")"
@@ -101,14 +104,18 @@ mv "$D/s0-restored" "$C/data/s0"
 "$OKS_BIN/oks-shard" -c "$CONF" --name s0 --log "$C/log/shard-s0.log" >/dev/null 2>&1 &
 echo $! >"$C/run/shard-s0.pid"
 check "shard s0 answers on the restored data" wait_for 60 "$CTL" stats --shard s0
+check "  ... and through the router" \
+  wait_for 60 bash -c "'$CTL' stats 2>/dev/null | grep -q '^s0 *yes'"
 hashes "$D/e2" "$D/after"
+check "the cluster exports after the restore" test $? -eq 0 -a -s "$D/after"
 missing=$(comm -23 "$D/acked" "$D/after" | wc -l)
 check "every key acknowledged before the backup is back with its SKS hash ($missing missing)" \
   test "$missing" -eq 0
 cut -d' ' -f1 "$D/acked" | sort >"$D/acked-fprs"
 unknown=$(cut -d' ' -f1 "$D/after" | sort | comm -23 - "$D/acked-fprs" | comm -23 - "$D/during-fprs" | wc -l)
 check "no key appears that was neither acknowledged nor being uploaded ($unknown)" test "$unknown" -eq 0
-total=$("$CTL" stats | sed -n 's/^total keys: //p')
+"$CTL" stats >"$D/stats.txt" 2>&1; sed "s/^/# /" "$D/stats.txt"
+total=$(sed -n 's/^total keys: //p' "$D/stats.txt")
 check "the counters agree with the keys after the restore ($total = $(wc -l <"$D/after"))" \
   test "$total" = "$(wc -l <"$D/after")"
 finish

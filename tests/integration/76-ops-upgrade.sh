@@ -105,6 +105,7 @@ check "a Backup (an op newer than the old router) is refused: STATUS_BAD_REQUEST
   test "$st" = 2
 check "  ... the old router still serves" "$CTL" get "$F"
 "$CTL" backup --shard s0 --out "$D/bk" 2>"$D/bk.err"
+rc=$?
 check "the backup straight to the new shard works under the old router ($(cat "$D/bk.err"))" \
-  test $? -eq 0
+  test "$rc" -eq 0
 finish
