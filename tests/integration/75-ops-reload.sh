@@ -2,7 +2,9 @@
 # SIGHUP (docs/operations.md "Reload"): the HTTP gateway re-reads its templates and rate limits
 # without a restart, while a lookup loop runs (no request of it fails, the process is the same);
 # a broken config or template on SIGHUP is logged with its file and line (or byte) and the
-# running settings stay; every daemon reopens its log file after logrotate moved it away.
+# running settings stay; every daemon reopens its log file after logrotate moved it away; the
+# mail gateway takes a new reply template and rate limit on SIGHUP between polls and keeps the
+# running ones when a template is broken.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -91,6 +93,49 @@ for d in router shard-s0; do
   check "  ... still running" kill -0 "$(cat "$C/run/$d.pid")"
 done
 check "the cluster still answers" "$CTL" get "$F"
+
+# ---- the mail gateway: templates and rate limits on SIGHUP, between polls
+POP=$(free_port) SMTP=$(free_port)
+if mail_start "$D/m" "$POP" "$SMTP"; then
+  "$OKS_BIN/oks-gw-mail" dump-templates "$D/mt" >/dev/null
+  echo 'Help text HELP-V1 of {{server_name}}.' >"$D/mt/help.txt"
+  sed -i "/^\[http\]/i [mail]\ntemplates = $D/mt\n" "$CONF"
+  "$OKS_BIN/oks-gw-mail" -c "$CONF" --pop3 "127.0.0.1:$POP" --smtp "127.0.0.1:$SMTP" \
+    --user keyserver2 --password secret --address keyserver2@localhost --state-dir "$D/mstate" \
+    --poll-seconds 1 --log "$D/gw-mail.log" >/dev/null 2>&1 &
+  MAIL_PID=$!
+  at_exit kill "$MAIL_PID"
+  send() { # MESSAGE-ID
+    swaks --server 127.0.0.1 --port "$SMTP" --helo localhost --from bob@localhost \
+      --to keyserver2@localhost --silent 2 --timeout 20 --header "Subject: HELP" \
+      --header "Message-Id: <$1@localhost>" >/dev/null
+  }
+  body_of() { # MESSAGE-ID: the decoded text of the reply to it
+    local f
+    f=$(grep -l -F "In-Reply-To: <$1@localhost>" "$D"/m/mail/bob/new/* 2>/dev/null | head -1)
+    [ -n "$f" ] && /usr/bin/python3 -c 'import email,sys
+m=email.message_from_binary_file(open(sys.argv[1],"rb"))
+print("".join(p.get_payload(decode=True).decode(errors="replace") for p in m.walk() if p.get_content_type()=="text/plain"))' "$f"
+  }
+  send h1
+  check "gw-mail answers HELP with its template" wait_for 60 bash -c "$(declare -f body_of); D='$D'; body_of h1 | grep -q HELP-V1"
+  echo 'Help text HELP-V2 of {{server_name}}.' >"$D/mt/help.txt"
+  sed -i '/^\[mail\]/a rate_per_sender_hour = 7' "$CONF"
+  kill -HUP "$MAIL_PID"
+  check "gw-mail logs the reload with the new limit" \
+    wait_for 60 grep -q "SIGHUP: templates and rate limits reloaded from $CONF (per sender 7" "$D/gw-mail.log"
+  send h2
+  check "  ... and answers with the new template" wait_for 60 bash -c "$(declare -f body_of); D='$D'; body_of h2 | grep -q HELP-V2"
+  echo '{{#broken}}' >"$D/mt/help.txt"
+  kill -HUP "$MAIL_PID"
+  check "a broken mail template on SIGHUP is logged, the running ones stay" \
+    wait_for 60 grep -q "SIGHUP: $CONF not reloaded, the running settings stay: .*help.txt" "$D/gw-mail.log"
+  send h3
+  check "  ... the reply still uses the running template" wait_for 60 bash -c "$(declare -f body_of); D='$D'; body_of h3 | grep -q HELP-V2"
+  check "  ... same gw-mail process" kill -0 "$MAIL_PID"
+else
+  not_ok "mail stack starts"
+fi
 
 # ---- the lookup loop: not one failed request
 touch "$D/stop-loop"
