@@ -3,11 +3,9 @@
  * snapshot the shard holds (proto "Backup", admin key only, straight to the shard), written as
  * one versioned, checksummed stream; and that stream loaded into a fresh shard data directory.
  *
- * Stream format, version 1 (integers big-endian; docs/operations.md "Backup and restore"):
- *   header   "OKSBACKP" u32 version(1) u32 name_len name u64 last_seq
- *   entries  'E' u32 key_len u32 value_len key value        (LevelDB order)
- *   trailer  'Z' u64 entry_count, then SHA-256 of every byte before the digest
+ * The stream format is in lib/backup.h (its reader lives there, fuzzed).
  */
+#include "lib/backup.h"
 #include "oksctl/cluster.h"
 #include "oksctl/oksctl.h"
 
@@ -22,11 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BACKUP_MAGIC "OKSBACKP"
-#define BACKUP_VERSION 1u
 #define BACKUP_FILE "backup.oks"
-/* Longest key or value a restore accepts (a shard record is one key: far below this). */
-#define BACKUP_MAX_FIELD (64u << 20)
 /* Entries per WriteBatch of a restore. */
 #define RESTORE_BATCH 1000
 
@@ -92,7 +86,7 @@ static int backup_pages(oksctl_conn *c, const char *shard, bstream *s)
         }
         if (first) {
             const char *name = r->backup->shard;
-            if (put(s, BACKUP_MAGIC, 8) || put32(s, BACKUP_VERSION) ||
+            if (put(s, OKS_BACKUP_MAGIC, 8) || put32(s, OKS_BACKUP_VERSION) ||
                 put32(s, (uint32_t)strlen(name)) || put(s, name, strlen(name)) ||
                 put64(s, r->backup->last_seq))
                 rc = -1;
@@ -200,117 +194,56 @@ int oksctl_backup(int argc, char **argv)
 
 /* ---- restore -------------------------------------------------------------------------- */
 
-typedef struct rstream {
-    FILE *f;
-    gcry_md_hd_t md;
-    uint64_t off;
-} rstream;
-
-static int get(rstream *s, void *p, size_t n)
+static int file_read(void *arg, void *buf, size_t n)
 {
-    if (fread(p, 1, n, s->f) != n)
-        return -1;
-    gcry_md_write(s->md, p, n);
-    s->off += n;
-    return 0;
+    return fread(buf, 1, n, arg) == n ? 0 : -1;
 }
 
-static int get32(rstream *s, uint32_t *v)
+typedef struct restore_ctx {
+    leveldb_t *db;
+    leveldb_writebatch_t *wb;
+    leveldb_writeoptions_t *wo;
+    size_t pending;
+    char *err;
+} restore_ctx;
+
+static int restore_flush(restore_ctx *r, bool sync)
 {
-    uint8_t b[4];
-    if (get(s, b, 4))
-        return -1;
-    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    return 0;
+    leveldb_writeoptions_set_sync(r->wo, sync);
+    leveldb_write(r->db, r->wo, r->wb, &r->err);
+    leveldb_writebatch_clear(r->wb);
+    r->pending = 0;
+    return r->err ? -1 : 0;
 }
 
-static int get64(rstream *s, uint64_t *v)
+static int restore_entry(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
-    uint32_t hi, lo;
-    if (get32(s, &hi) || get32(s, &lo))
-        return -1;
-    *v = (uint64_t)hi << 32 | lo;
-    return 0;
+    restore_ctx *r = arg;
+    leveldb_writebatch_put(r->wb, (const char *)k, kl, (const char *)v, vl);
+    return ++r->pending == RESTORE_BATCH ? restore_flush(r, false) : 0;
 }
 
 /* Reads a whole stream; with db set, writes its entries. 0, or 1 after printing why. */
 static int restore_read(FILE *f, leveldb_t *db, const char *what)
 {
-    rstream s = {f, NULL, 0};
-    gcry_md_open(&s.md, GCRY_MD_SHA256, 0);
-    char magic[8], name[256], *why = NULL;
-    uint32_t version = 0, nl = 0;
-    uint64_t seq = 0, count = 0, n = 0;
-    uint8_t *buf = NULL;
-    leveldb_writebatch_t *wb = leveldb_writebatch_create();
-    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
-    char *err = NULL;
-    if (get(&s, magic, 8) || memcmp(magic, BACKUP_MAGIC, 8) != 0)
-        why = "not an OKS backup (bad magic)";
-    else if (get32(&s, &version) || version != BACKUP_VERSION)
-        why = "unsupported backup format version (this oksctl reads version 1)";
-    else if (get32(&s, &nl) || nl >= sizeof name || get(&s, name, nl) || get64(&s, &seq))
-        why = "truncated or damaged header";
-    while (!why) {
-        char tag;
-        uint32_t kl, vl;
-        if (get(&s, &tag, 1)) {
-            why = "truncated (no trailer)";
-        } else if (tag == 'Z') {
-            if (get64(&s, &count))
-                why = "truncated trailer";
-            break;
-        } else if (tag != 'E' || get32(&s, &kl) || get32(&s, &vl) || kl == 0 ||
-                   kl > BACKUP_MAX_FIELD || vl > BACKUP_MAX_FIELD) {
-            why = "damaged entry framing";
-        } else {
-            free(buf);
-            buf = malloc((size_t)kl + vl);
-            if (!buf || get(&s, buf, (size_t)kl + vl)) {
-                why = buf ? "truncated entry" : "out of memory";
-            } else if (db) {
-                leveldb_writebatch_put(wb, (char *)buf, kl, (char *)buf + kl, vl);
-                if (++n % RESTORE_BATCH == 0) {
-                    leveldb_write(db, wo, wb, &err);
-                    leveldb_writebatch_clear(wb);
-                }
-            } else {
-                n++;
-            }
-            if (err)
-                why = "cannot write the data directory";
-        }
-    }
-    if (!why && db && n % RESTORE_BATCH) {
-        leveldb_writeoptions_set_sync(wo, 1);
-        leveldb_write(db, wo, wb, &err);
-        if (err)
-            why = "cannot write the data directory";
-    }
-    unsigned char want[32], got[32];
-    if (!why) {
-        memcpy(want, gcry_md_read(s.md, GCRY_MD_SHA256), 32);
-        if (fread(got, 1, 32, f) != 32)
-            why = "truncated checksum";
-        else if (memcmp(want, got, 32) != 0)
-            why = "checksum mismatch: the backup is corrupted";
-        else if (count != n)
-            why = "entry count mismatch";
-        else if (fgetc(f) != EOF)
-            why = "trailing bytes after the checksum";
-    }
-    if (why)
-        fprintf(stderr, "oksctl: restore: %s: %s at byte %llu%s%s\n", what, why,
-                (unsigned long long)s.off, err ? ": " : "", err ? err : "");
+    restore_ctx r = {db, leveldb_writebatch_create(), leveldb_writeoptions_create(), 0, NULL};
+    oks_backup_info info;
+    oks_err e;
+    char msg[400];
+    int rc = oks_backup_read(file_read, f, db ? restore_entry : NULL, &r, &info, &e);
+    if (rc == 0 && db && restore_flush(&r, true))
+        rc = oks_err_set(&e, OKS_E_IO, OKS_NO_OFFSET, "cannot write the data directory");
+    if (rc)
+        fprintf(stderr, "oksctl: restore: %s: %s%s%s\n", what, oks_err_format(&e, msg, sizeof msg),
+                r.err ? ": " : "", r.err ? r.err : "");
     else if (db)
-        fprintf(stderr, "oksctl: restore: %llu entries of shard %.*s (change %llu)\n",
-                (unsigned long long)n, (int)nl, name, (unsigned long long)seq);
-    leveldb_free(err);
-    free(buf);
-    leveldb_writebatch_destroy(wb);
-    leveldb_writeoptions_destroy(wo);
-    gcry_md_close(s.md);
-    return why ? 1 : 0;
+        fprintf(stderr, "oksctl: restore: %llu entries of shard %s (change %llu)\n",
+                (unsigned long long)info.entries, info.shard,
+                (unsigned long long)info.last_seq);
+    leveldb_free(r.err);
+    leveldb_writebatch_destroy(r.wb);
+    leveldb_writeoptions_destroy(r.wo);
+    return rc ? 1 : 0;
 }
 
 static bool dir_empty_or_absent(const char *path)
