@@ -24,7 +24,7 @@ bool gw_wants_html(h2o_req_t *req)
 /* The HTML error page; false when its template fails (the caller falls back to text). */
 static bool error_page(h2o_req_t *req, int status, const char *why)
 {
-    const char *src = gw_thread_of(req)->g->pages[GW_PAGE_ERROR];
+    const char *src = gw_live_of(req)->pages[GW_PAGE_ERROR];
     oks_tmpl *t = oks_tmpl_new();
     oks_buf out = OKS_BUF_INIT;
     oks_err e;

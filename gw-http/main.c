@@ -27,7 +27,11 @@ static void usage(FILE *f)
                "\n"
                "oks-gw-http dump-templates DIR writes the built-in page templates (home, index,\n"
                "key, stats, upload, error, submit) and style.css into DIR as a starting point\n"
-               "for [http] templates (docs/web.md names their variables).\n");
+               "for [http] templates (docs/web.md names their variables).\n"
+               "\n"
+               "SIGHUP re-reads the templates, the rate limits ([http] rate_*, burst_*) and\n"
+               "metrics_allow from CONFIG (a bad file is logged and the running settings stay)\n"
+               "and reopens the log file.\n");
 }
 
 int main(int argc, char **argv)
@@ -56,6 +60,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    the_gw.conf_path = conf_path;
     if (oks_daemon_start("gw-http", conf_path, log_path, level, &the_gw.stop, &the_gw.cluster))
         return 1;
     oks_err e;

@@ -15,7 +15,7 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req) {
     gw *g = gw_thread_of(req)->g;
     char client[64];
     gw_client_of(req, client);
-    if (!oks_nets_match(g->conf.metrics_allow, client)) {
+    if (!oks_nets_match(gw_live_of(req)->metrics_allow, client)) {
         gw_error(req, 403, "/metrics is not open to this address (see [http] metrics_allow)");
         return 0;
     }

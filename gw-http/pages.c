@@ -373,17 +373,17 @@ static char *load(const char *dir, int i)
     return oks_xstrdup(builtin[i].text);
 }
 
-int gw_pages_load(gw *g, const char *dir)
+int gw_pages_load(char *pages[GW_PAGES], const char *dir)
 {
     for (int i = 0; i < GW_PAGES; i++) {
-        g->pages[i] = load(dir, i);
-        if (!g->pages[i])
+        pages[i] = load(dir, i);
+        if (!pages[i])
             return -1;
         /* a broken template stops the gateway at start, not each request with a 500 */
         oks_buf out = OKS_BUF_INIT;
         oks_err e;
         oks_tmpl *empty = oks_tmpl_new();
-        int r = empty ? oks_tmpl_render(g->pages[i], strlen(g->pages[i]), empty, &out, &e) : -1;
+        int r = empty ? oks_tmpl_render(pages[i], strlen(pages[i]), empty, &out, &e) : -1;
         oks_tmpl_free(empty);
         oks_buf_release(&out);
         if (r) {
@@ -445,7 +445,7 @@ static int set_keyserver(h2o_req_t *req, oks_tmpl *t)
 
 int gw_page_globals(h2o_req_t *req, oks_tmpl *t)
 {
-    const char *css = gw_thread_of(req)->g->pages[GW_PAGE_STYLE];
+    const char *css = gw_live_of(req)->pages[GW_PAGE_STYLE];
     if (oks_tmpl_set(t, "css", css, strlen(css)) || set_keyserver(req, t))
         return OKS_E_NOMEM;
     return 0;
@@ -453,10 +453,9 @@ int gw_page_globals(h2o_req_t *req, oks_tmpl *t)
 
 void gw_page(h2o_req_t *req, int status, enum gw_page page, oks_tmpl *ctx)
 {
-    gw *g = gw_thread_of(req)->g;
     oks_buf out = OKS_BUF_INIT;
     oks_err e;
-    const char *src = g->pages[page];
+    const char *src = gw_live_of(req)->pages[page];
     if (!ctx || gw_page_globals(req, ctx)) {
         gw_error(req, 500, "out of memory");
         return;

@@ -9,6 +9,7 @@
 #include "lib/zsec.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,10 @@ static void usage(FILE *f)
             "\n"
             "oks-gw-mail dump-templates DIR writes the built-in reply templates (help, invalid,\n"
             "failed, get, index, add, mget, last, toobig, incremental) into DIR as a starting\n"
-            "point for [mail] templates.\n");
+            "point for [mail] templates.\n"
+            "\n"
+            "SIGHUP re-reads the templates and the rate limits of [mail] (between two polls; a\n"
+            "bad file is logged and the running settings stay) and reopens the log file.\n");
 }
 
 int main(int argc, char **argv)
@@ -169,6 +173,13 @@ int main(int argc, char **argv)
     p.answered = ans;
     p.stop = &stop_flag;
     p.rate = oks_mail_rate_new(&cf.rate);
+    static atomic_int reload_flag; /* SIGHUP: gw-mail/reload.c */
+    p.reload = &reload_flag;
+    p.on_reload = oks_mail_reload;
+    p.conf_path = conf_path;
+    p.templates_override = o.templates;
+    p.templates = &tmpl;
+    oks_daemon_signal_add(SIGHUP, &reload_flag);
     oks_info("polling %s@%s:%u every %u s, replying as %s via %s:%u, router %s", cf.user,
              cf.pop3_host, cf.pop3_port, cf.poll_seconds, cf.address, cf.smtp_host, cf.smtp_port,
              cl.routers[0]);

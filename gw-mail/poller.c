@@ -660,7 +660,10 @@ void oks_mail_poll_loop(oks_mail_poller *p)
         } else {
             backoff = 0;
         }
-        for (unsigned s = 0; s < wait * 10 && !*p->stop; s++)
+        for (unsigned s = 0; s < wait * 10 && !*p->stop; s++) {
+            if (p->reload && atomic_exchange(p->reload, 0) && p->on_reload)
+                p->on_reload(p);
             usleep(100000);
+        }
     }
 }

@@ -126,7 +126,7 @@ static const oks_conf_entry table[] = {
     UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "256", 1, 10000,
          OKS_CONF_SHARD,
          "certifications by other keys kept per user ID (also at most 2048 per key, shared by "
-         "its user IDs; the oldest kept, see README)"),
+         "its user IDs; the oldest kept, see docs/lib.md)"),
 
     HOSTPORT("http", "listen", http.listen, "127.0.0.1:11371", HTTP,
              "address the HTTP gateway listens on (IPv4; --listen overrides it)"),

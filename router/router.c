@@ -405,6 +405,12 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
  * key listing. */
 static void route(oks_router *r, oks_pending *p, Oks__Request *q)
 {
+    if (q->op_case == OKS__REQUEST__OP_BACKUP) { /* its pages name one shard's snapshot */
+        p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
+        p->worst_msg = oks_xstrdup("a backup is asked of a shard directly, not through a router "
+                                   "(oksctl backup --shard NAME)");
+        return;
+    }
     if (q->op_case == OKS__REQUEST__OP_CHANGES || q->op_case == OKS__REQUEST__OP_LIST) {
         int i = oks_cluster_shard_index(r->conf, q->op_case == OKS__REQUEST__OP_LIST
                                                      ? q->list->shard

@@ -136,6 +136,10 @@ void oks_shard_response_release(Oks__Response *r)
     for (size_t i = 0; i < r->n_changes; i++)
         free(r->changes[i]); /* packed with its byte fields in one block */
     free(r->changes);
+    for (size_t i = 0; i < r->n_backup_entries; i++)
+        free(r->backup_entries[i]); /* one block with its bytes (shard/backup.c) */
+    free(r->backup_entries);
+    free(r->backup);
     if (r->error != protobuf_c_empty_string)
         free(r->error);
     oks__response__init(r);

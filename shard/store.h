@@ -44,7 +44,7 @@ typedef struct oks_store_record {
     char *raw;     /* owned (leveldb_free) */
 } oks_store_record;
 
-/* How a store uses memory (README "Shard memory"). Zero fields take the defaults. */
+/* How a store uses memory (docs/shard.md "Shard memory"). Zero fields take the defaults. */
 typedef enum oks_store_reads {
     OKS_STORE_READS_PREAD = 0, /* table files read with pread: RSS bounded by the caches */
     OKS_STORE_READS_MMAP,      /* LevelDB's default: tables mapped, RSS grows with the DB */
@@ -148,6 +148,9 @@ uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last);
 int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e);
 /* Stores a cursor (synced). */
 int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e);
+
+/* The store's leveldb_t, for a raw copy of every entry (shard/backup.c); valid until close. */
+void *oks_store_leveldb(oks_store *s);
 
 /* Change-log entries with seq > after, at most limit; fn gets the packed oks.Change. */
 typedef int (*oks_store_change_fn)(uint64_t seq, const uint8_t *packed, size_t len, void *arg);
