@@ -10,6 +10,9 @@
 #                                               the address shards and the router bind, e.g.
 #                                               0.0.0.0, written as their bind settings)
 #                          [--http-opt KEY=VALUE]...   (more [http] settings, see docs/config.md)
+#                          [--dns-port P --dns-domains "a.org b.org"] [--dns-opt KEY=VALUE]...
+#                                               (the DNS gateway oks-gw-dns on 127.0.0.1:P,
+#                                               UDP and TCP; more [dns] settings)
 #                          [--shard-opt KEY=VALUE]...  (more [shard] settings, e.g.
 #                                               table_reads=mmap; also taken from the
 #                                               environment: OKS_SHARD_OPTS="K=V K=V", so
@@ -44,13 +47,16 @@
 # An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
 # --replicas R (default 1, at most --shards) writes [cluster] replicas = R: the slots are cut
 # into N ranges and range i is held by shards i, i+1, ..., i+R-1 (mod N), see docs/replicas.md.
+# Every daemon gets a Prometheus /metrics on 127.0.0.1 (free ports; with --base-port P: the
+# router P+300, shard i P+301+i, sync P+299, mail gateway P+298), written as metrics_listen
+# settings; `up` prints them (the HTTP gateway's is its own /metrics).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${OKS_BIN:-$HERE/../build/bin}
 cmd=${1:-}; shift || true
 DIR= SHARDS= REPLICAS=1 SLOTS=4096 BASE= HTTP_PORT= WORKERS=0 DEADLINE=5000 WKD= EP_HOST=127.0.0.1 BIND_ADDR=
-HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=()
+HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=() DNS_OPTS=() DNS_PORT= DNS_DOMAINS=
 read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 RECON_PORT= PARTNERS=() GOSSIP=60
@@ -69,6 +75,9 @@ while [ $# -gt 0 ]; do
     --host) EP_HOST=$2; shift 2 ;;
     --bind) BIND_ADDR=$2; shift 2 ;;
     --http-opt) HTTP_OPTS+=("$2"); shift 2 ;;
+    --dns-port) DNS_PORT=$2; shift 2 ;;
+    --dns-domains) DNS_DOMAINS=$2; shift 2 ;;
+    --dns-opt) DNS_OPTS+=("$2"); shift 2 ;;
     --shard-opt) SHARD_OPTS+=("$2"); shift 2 ;;
     --mail-pop3) MAIL_POP3=$2; shift 2 ;;
     --mail-user) MAIL_USER=$2; shift 2 ;;
@@ -83,7 +92,7 @@ while [ $# -gt 0 ]; do
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
     --ldap-port) LDAP_PORT=$2; shift 2 ;;
     --ldap-opt) LDAP_OPTS+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,52' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -144,10 +153,12 @@ write_conf() {
       echo "data = $DIR/data/s$i"
       echo "slots = $list"
       [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$port"
+      echo "metrics_listen = 127.0.0.1:$(metrics_port $((301 + i)))"
     done
     echo
     echo "[router]"
     echo "deadline_ms = $DEADLINE"
+    echo "metrics_listen = 127.0.0.1:$(metrics_port 300)"
     [ -z "$BIND_ADDR" ] || echo "bind = tcp://$BIND_ADDR:$rport"
     echo
     echo "[shard]"
@@ -160,6 +171,7 @@ write_conf() {
     echo "membership = $DIR/membership"
     echo "tree = $DIR/data/sync"
     echo "state = $DIR/data/sync-state"
+    echo "metrics_listen = 127.0.0.1:$(metrics_port 299)"
     echo
     echo "[security]"
     echo "; CURVE keypairs (oksctl keygen): every ZeroMQ link is encrypted and authenticated;"
@@ -174,12 +186,27 @@ write_conf() {
       [ -z "$WKD" ] || setting wkd_domains "$WKD" ${HTTP_OPTS[@]+"${HTTP_OPTS[@]}"}
       for o in "${HTTP_OPTS[@]}"; do echo "${o%%=*} = ${o#*=}"; done
     fi
+    if [ -n "$DNS_PORT" ]; then
+      echo
+      echo "[dns]"
+      setting listen "127.0.0.1:$DNS_PORT" ${DNS_OPTS[@]+"${DNS_OPTS[@]}"}
+      setting domains "${DNS_DOMAINS:-example.org}" ${DNS_OPTS[@]+"${DNS_OPTS[@]}"}
+      for o in ${DNS_OPTS[@]+"${DNS_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
+    fi
   } >"$CONF.tmp"
   mv "$CONF.tmp" "$CONF"
 }
 
 port_for() { # index -> port: BASE+i when --base-port, else a free port
   if [ -n "$BASE" ]; then echo $((BASE + $1)); else free_port; fi
+}
+metrics_port() { port_for "$@"; }
+
+metrics_summary() { # "metrics: NAME URL" per daemon with a metrics_listen (and the gateway)
+  awk '/^\[/{sec=substr($0, 2, length($0) - 2)}
+       /^metrics_listen *= *[^ ]/{sub(/^metrics_listen *= */, ""); n=sec; sub(/^shard\./, "shard-", n)
+         if (n == "mail") n = "gw-mail"; print "metrics: " n " http://" $0 "/metrics"}
+       /^listen *= */ && sec == "http" {sub(/^listen *= */, ""); print "metrics: gw-http http://" $0 "/metrics"}' "$CONF"
 }
 
 shard_names() { sed -n 's/^\[shard\.\(.*\)\]$/\1/p' "$CONF"; }
@@ -235,6 +262,7 @@ write_mail_conf() { # replaces the [mail] section of $CONF
     setting address "$MAIL_ADDRESS" ${m[@]+"${m[@]}"}
     setting poll_seconds "$MAIL_POLL" ${m[@]+"${m[@]}"}
     setting state_dir "$DIR/data/gw-mail" ${m[@]+"${m[@]}"}
+    setting metrics_listen "127.0.0.1:$(metrics_port 298)" ${m[@]+"${m[@]}"}
     [ -z "$MAIL_SYNC" ] || setting sync_sites "$MAIL_SYNC" ${m[@]+"${m[@]}"}
     local o
     for o in ${MAIL_OPTS[@]+"${MAIL_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
@@ -313,6 +341,9 @@ up() {
     fi
     sleep 0.1
   done
+  if grep -q '^\[dns\]' "$CONF" && [ -x "$BIN/oks-gw-dns" ]; then
+    start_bg gw-dns "$BIN/oks-gw-dns" -c "$CONF" --log "$DIR/log/gw-dns.log"
+  fi
   if grep -q '^\[mail\]' "$CONF" && [ -x "$BIN/oks-gw-mail" ]; then
     mkdir -p "$DIR/data/gw-mail"
     start_bg gw-mail "$BIN/oks-gw-mail" -c "$CONF" --log "$DIR/log/gw-mail.log"
@@ -334,6 +365,10 @@ up() {
     start_bg sync "$BIN/oks-sync" "${sync_args[@]}"
   fi
   [ -z "$LDAP_PORT" ] || start_ldap
+  local n u
+  metrics_summary | while read -r _ n u; do
+    [ ! -f "$DIR/run/$n.pid" ] || echo "metrics: $n $u"
+  done
   echo "OKS_CONFIG=$CONF"
 }
 
@@ -359,6 +394,12 @@ case "$cmd" in
     trap 'echo; echo "stopping..."; stop_all; exit 0' INT TERM
     up
     echo "cluster running in $DIR (Ctrl-C stops it); try: OKS_CONFIG=$CONF $BIN/oksctl stats"
+    web=$(awk '/^\[/{h=($0=="[http]")} h && /^listen *=/{sub(/^listen *= */,""); print; exit}' "$CONF")
+    if [ -n "$web" ]; then
+      echo "  browser:     http://$web/"
+      echo "  gpg:         gpg --keyserver hkp://$web --search-keys alice@example.org"
+      echo "  sample keys: OKS_CONFIG=$CONF $BIN/oksctl import /usr/share/keyrings/debian-keyring.gpg"
+    fi
     while :; do sleep 1; done ;;
   *) echo "usage: local.sh up|down|status|run --dir DIR [options] (--help)" >&2; exit 2 ;;
 esac

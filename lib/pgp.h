@@ -98,6 +98,14 @@ int oks_pgp_packet_next(const uint8_t *p, size_t n, size_t *off, oks_pgp_packet 
 int oks_pgp_packet_write(oks_buf *out, uint8_t tag, const uint8_t *body, size_t len,
                          bool force_new);
 
+/* The form of a stored key served to clients: key packets (tag 6, 14) with bytes after their
+ * last public field lose those bytes (gpg ignores them, sq refuses the key); nothing else
+ * changes, and the fingerprints and signatures are the same. Returns 1 with the packets
+ * appended to out, 0 when the key has no such bytes (or does not parse: served as stored;
+ * out untouched), or a negative OKS_E_* (out of memory). Stored keys, their SKS hashes and
+ * GetByHash answers (recon, replicas) keep the form as received. */
+int oks_pgp_key_client_form(const uint8_t *p, size_t n, oks_buf *out);
+
 /* ---- keys ------------------------------------------------------------------------------ */
 
 enum oks_pgp_algo {

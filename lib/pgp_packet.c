@@ -148,3 +148,51 @@ int oks_pgp_packet_write(oks_buf *out, uint8_t tag, const uint8_t *body, size_t 
     oks_buf_append(out, h, hl);
     return oks_buf_append(out, body, len);
 }
+
+/* ---- the form served to clients ------------------------------------------------------------ */
+
+/* 1 if a key packet of p[0..n) has bytes after its last public field; 0 if none; <0 if p does
+ * not parse (then it is served as stored). */
+static int has_trailing(const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        oks_pgp_packet pkt;
+        oks_err e;
+        if (oks_pgp_packet_next(p, n, &off, &pkt, &e))
+            return -1;
+        if (pkt.tag != OKS_PGP_TAG_PUBKEY && pkt.tag != OKS_PGP_TAG_PUBSUBKEY)
+            continue;
+        oks_pgp_pubkey pk;
+        if (oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &pk, &e))
+            return -1;
+        if (pk.hashed_len < pkt.len)
+            return 1;
+    }
+    return 0;
+}
+
+int oks_pgp_key_client_form(const uint8_t *p, size_t n, oks_buf *out)
+{
+    int t = has_trailing(p, n);
+    if (t <= 0)
+        return 0;
+    size_t off = 0;
+    while (off < n) {
+        oks_pgp_packet pkt;
+        oks_pgp_pubkey pk;
+        oks_err e;
+        if (oks_pgp_packet_next(p, n, &off, &pkt, &e))
+            return OKS_E_FORMAT; /* parsed above */
+        int rc;
+        if ((pkt.tag == OKS_PGP_TAG_PUBKEY || pkt.tag == OKS_PGP_TAG_PUBSUBKEY) &&
+            oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &pk, &e) == 0 &&
+            pk.hashed_len < pkt.len)
+            rc = oks_pgp_packet_write(out, pkt.tag, pkt.body, pk.hashed_len, pkt.new_format);
+        else
+            rc = oks_buf_append(out, p + pkt.offset, pkt.header_len + pkt.len);
+        if (rc)
+            return rc;
+    }
+    return 1;
+}

@@ -4,6 +4,7 @@
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "lib/zsec.h"
+#include "router/metrics.h"
 #include "router/router.h"
 
 #include <getopt.h>
@@ -70,6 +71,13 @@ int main(int argc, char **argv)
         zmq_ctx_term(zctx);
         return 1;
     }
+    if (oks_router_metrics_start(&conf, &e)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        oks_router_free(r);
+        oks_zsec_stop();
+        zmq_ctx_term(zctx);
+        return 1;
+    }
     oks_info("router on %s for %zu shards, %u slots", bind, conf.n_shards, conf.n_slots);
     oks_notify_ready();
     int rc = oks_router_run(r, &stop_flag);
@@ -77,6 +85,7 @@ int main(int argc, char **argv)
         oks_error("router loop failed: %s", rc == OKS_E_NOMEM ? "out of memory" : "poll error");
     oks_info("router stopping");
     oks_notify_stopping();
+    oks_router_metrics_stop();
     oks_router_free(r);
     oks_zsec_stop();
     zmq_ctx_term(zctx);

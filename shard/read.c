@@ -136,6 +136,10 @@ void oks_shard_response_release(Oks__Response *r)
     for (size_t i = 0; i < r->n_changes; i++)
         free(r->changes[i]); /* packed with its byte fields in one block */
     free(r->changes);
+    for (size_t i = 0; i < r->n_backup_entries; i++)
+        free(r->backup_entries[i]); /* one block with its bytes (shard/backup.c) */
+    free(r->backup_entries);
+    free(r->backup);
     if (r->error != protobuf_c_empty_string)
         free(r->error);
     oks__response__init(r);
@@ -255,10 +259,30 @@ static bool scan(oks_shard *sh, char kind, const uint8_t *prefix, size_t n, bool
     return true;
 }
 
+/* Serves the last key of r in the form for clients (oks_pgp_key_client_form), if it differs. */
+static int client_form(Oks__Response *r)
+{
+    shard_key *k = (shard_key *)r->keys[r->n_keys - 1];
+    oks_buf b = OKS_BUF_INIT;
+    int rc = oks_pgp_key_client_form(k->k.data.data, k->k.data.len, &b);
+    if (rc <= 0) {
+        oks_buf_release(&b);
+        return rc;
+    }
+    if (k->raw)
+        oks_store_record_release(&(oks_store_record){.raw = k->raw});
+    free(k->copy);
+    k->raw = NULL;
+    k->copy = b.data; /* handed over */
+    k->k.data = (ProtobufCBinaryData){b.len, k->copy};
+    return 0;
+}
+
 /* Adds every key of the set to the response (up to limit, and up to the read budget: then
- * truncated); total = set size. A key that cannot be read makes the whole answer an error. A
+ * truncated); total = set size. client: in the form served to clients (not for GetByHash, whose
+ * answers must hash as stored). A key that cannot be read makes the whole answer an error. A
  * set cut by a work budget is answered truncated, or, when it is empty, as a budget refusal. */
-static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
+static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, bool client, Oks__Response *r)
 {
     if (s->nomem) {
         no_memory(sh, r);
@@ -290,6 +314,8 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, Oks__Response *r)
         bytes += rec.key.len < budget - bytes ? rec.key.len : budget - bytes;
         int added = add_key(r, &rec, s->v[i] + 1, s->v[i][0], true);
         oks_store_record_release(&rec);
+        if (added == 0 && client)
+            added = client_form(r);
         if (added < 0) {
             no_memory(sh, r);
             return;
@@ -328,7 +354,7 @@ static void get_fingerprint(oks_shard *sh, const Oks__GetByFingerprint *g, Oks__
         if (sub == 1)
             set_add(owner, ol, &s);
     }
-    emit_set(sh, &s, s.max, r);
+    emit_set(sh, &s, s.max, true, r);
     r->total = (uint32_t)r->n_keys; /* a candidate need not exist */
     free(s.v);
 }
@@ -355,7 +381,7 @@ static void get_key_id(oks_shard *sh, const Oks__GetByKeyId *g, Oks__Response *r
         }
         s.n = k;
     }
-    emit_set(sh, &s, limit, r);
+    emit_set(sh, &s, limit, true, r);
     free(s.v);
 }
 
@@ -410,6 +436,29 @@ static bool search_words_all(oks_shard *sh, const char *t, size_t tl, fpr_set *s
     return true;
 }
 
+/* SEARCH_DANE: "<56 hex digits>@domain" -> the 'd' index prefix (hash octets, lowercased
+ * domain). Returns its length, 0 if t is not of that form. */
+static size_t dane_prefix(const char *t, size_t tl, uint8_t *out, size_t cap)
+{
+    size_t hl = 2 * OKS_KEYIDX_DANE_HASH;
+    if (tl <= hl + 1 || t[hl] != '@' || tl - hl - 1 > 255 || cap < tl)
+        return 0;
+    for (size_t i = 0; i < hl; i++) {
+        int c = t[i] | 32, v = c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+        if (v < 0 || v > 15 || (c > '9' && c < 'a'))
+            return 0;
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    size_t n = OKS_KEYIDX_DANE_HASH;
+    for (size_t i = hl + 1; i < tl; i++) {
+        uint8_t c = (uint8_t)t[i];
+        if (c <= ' ' || c == '@' || c == 0x7f)
+            return 0;
+        out[n++] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return n;
+}
+
 static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t limit)
 {
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
@@ -434,6 +483,16 @@ static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t
         ok = scan(sh, 'e', (const uint8_t *)mail, ml, true, &s, r);
         break;
     }
+    case OKS__SEARCH_KIND__SEARCH_DANE: {
+        uint8_t pfx[OKS_KEYIDX_DANE_HASH + 256];
+        size_t pl = dane_prefix(t, tl, pfx, sizeof pfx);
+        if (pl == 0) {
+            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "expected <56 hex digits>@domain");
+            return;
+        }
+        ok = scan(sh, 'd', pfx, pl, true, &s, r);
+        break;
+    }
     case OKS__SEARCH_KIND__SEARCH_EXACT:
         /* the index holds whole user IDs cut at OKS_KEYIDX_UID_MAX bytes */
         ok = scan(sh, 'u', (const uint8_t *)t, tl > OKS_KEYIDX_UID_MAX ? OKS_KEYIDX_UID_MAX : tl,
@@ -444,7 +503,7 @@ static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t
         break;
     }
     if (ok)
-        emit_set(sh, &s, limit, r);
+        emit_set(sh, &s, limit, true, r);
     free(s.v);
 }
 
@@ -471,7 +530,7 @@ static void get_hash(oks_shard *sh, const Oks__GetByHash *g, Oks__Response *r)
         if (found == 1)
             set_add(fpr, fl, &s);
     }
-    emit_set(sh, &s, OKS_PROTO_MAX_ITEMS, r);
+    emit_set(sh, &s, OKS_PROTO_MAX_ITEMS, false, r);
     free(s.v);
 }
 

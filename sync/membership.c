@@ -15,14 +15,17 @@
 #include "lib/log.h"
 #include "lib/net.h"
 
-static int resolve(const char *host, char ip[16])
+/* dotted IPv4 of host when it is an address, else "" (no look-up) */
+static void numeric(const char *host, char ip[16])
 {
     struct in_addr a;
     ip[0] = '\0';
-    if (inet_pton(AF_INET, host, &a) == 1) {
+    if (inet_pton(AF_INET, host, &a) == 1)
         inet_ntop(AF_INET, &a, ip, 16);
-        return 0;
-    }
+}
+
+static int resolve(const char *host, char ip[16])
+{
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_INET;
@@ -32,6 +35,30 @@ static int resolve(const char *host, char ip[16])
     inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip, 16);
     freeaddrinfo(res);
     return 0;
+}
+
+size_t oks_sync_members_unresolved(const oks_sync_members *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++)
+        n += m->v[i].ip[0] == '\0';
+    return n;
+}
+
+size_t oks_sync_members_resolve(oks_sync_members *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        oks_sync_member *mb = &m->v[i];
+        if (mb->ip[0])
+            continue;
+        if (resolve(mb->host, mb->ip) == 0)
+            n++;
+        else
+            oks_warn("membership: cannot resolve %s; it is kept and looked up again at reload",
+                     mb->host);
+    }
+    return n;
 }
 
 /* adds host (hl bytes) and port (-1: malformed); 0, or -1 if malformed or full */
@@ -46,9 +73,7 @@ static int add_member(oks_sync_members *m, const char *host, size_t hl, int p)
     char label[sizeof mb->label];
     snprintf(label, sizeof label, "%.*s:%d", (int)hl, host, p);
     memcpy(mb->label, label, sizeof label);
-    if (resolve(mb->host, mb->ip))
-        oks_warn("membership: cannot resolve %s; it is kept and looked up again at reload",
-                 mb->host);
+    numeric(mb->host, mb->ip);
     m->n++;
     return 0;
 }

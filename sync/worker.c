@@ -10,9 +10,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gcrypt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@
 #include "sync/backoff.h"
 #include "sync/follow.h"
 #include "sync/membership.h"
+#include "sync/metrics.h"
 #include "sync/peer.h"
 #include "sync/round.h"
 #include "sync/state.h"
@@ -42,7 +45,7 @@ typedef struct ctx {
     const oks_sync_conf *c;
     oks_cluster conf;
     void *zctx;
-    oks_sync_follow fl;          /* router client (blocking calls), tree, ignore set */
+    oks_sync_follow fl;          /* change-log passes (own router client), tree, ignore set */
     oks_client *adds;            /* router client for the rounds' Adds (replies by id) */
     oks_sync_rounds rounds;      /* running rounds and their settings */
     oks_sync_backoff backoff;    /* partners whose last rounds failed */
@@ -53,6 +56,11 @@ typedef struct ctx {
     char *membership;            /* --membership, else [sync] membership of oks.conf */
     char *state_path;            /* --state, else [sync] state of oks.conf */
     int listen_fd;               /* recon port, -1 */
+    uint64_t gossip_pass;        /* gossip once this follower pass ended (0: none due) */
+    uint64_t rebuild_pass;       /* the tree is rebuilt once a pass at least this new ended well */
+    int resolver[2];             /* pipe: the resolver thread hands back resolved members */
+    int resolving;               /* a resolver thread runs */
+    int resolve_again;           /* the members changed while it ran */
 } ctx;
 
 /* set by the signal handlers of lib/daemon.c: SIGINT/SIGTERM, SIGHUP, SIGUSR1 */
@@ -75,6 +83,7 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
     memset(x, 0, sizeof *x);
     x->c = c;
     x->listen_fd = -1;
+    x->resolver[0] = x->resolver[1] = -1;
     if (oks_cluster_load(c->cluster_conf, &x->conf, e))
         return e ? e->code : OKS_E_ARG;
     if (x->conf.n_routers == 0) {
@@ -91,7 +100,7 @@ static int ctx_open(ctx *x, const oks_sync_conf *c, oks_err *e)
         return e ? e->code : OKS_E_IO;
     }
     x->fl.timeout_ms = (int)x->conf.router_deadline_ms + 2000;
-    x->adds = oks_client_new(x->zctx, x->conf.routers[0], x->conf.max_message_bytes, e);
+    x->adds = oks_client_new_routers(x->zctx, &x->conf, e);
     if (!x->adds) {
         oks_client_free(x->fl.client);
         zmq_ctx_term(x->zctx);
@@ -120,6 +129,7 @@ static void ctx_close(ctx *x)
     free(x->state);
     free(x->membership);
     free(x->state_path);
+    oks_sync_follow_release(&x->fl);
     oks_ptree_free(x->fl.t);
     oks_client_free(x->adds);
     oks_client_free(x->fl.client);
@@ -148,9 +158,11 @@ static int remove_tree(const char *dir, oks_err *e)
     return 0;
 }
 
-/* the running worker's own rebuild (SIGUSR1): drop the tree, reopen it empty, catch up */
+/* the running worker's own rebuild (SIGUSR1): drop the tree and reopen it empty; the follower's
+ * passes fill it again (see on_rebuild) */
 static int rebuild_in_place(ctx *x, oks_err *e)
 {
+    oks_sync_follow_abort(&x->fl);
     oks_ptree_free(x->fl.t);
     x->fl.t = NULL;
     int rc = remove_tree(x->c->tree_dir, e);
@@ -158,7 +170,7 @@ static int rebuild_in_place(ctx *x, oks_err *e)
     if (rc2)
         return rc2; /* the caller stops: no tree */
     x->fl.ignored = 0;
-    return rc ? rc : oks_sync_follow_catch_up(&x->fl, e);
+    return rc;
 }
 
 int oks_sync_rebuild(const oks_sync_conf *c, size_t *hashes, oks_err *e)
@@ -178,10 +190,80 @@ int oks_sync_rebuild(const oks_sync_conf *c, size_t *hashes, oks_err *e)
 
 static void write_state(ctx *x)
 {
+    oks_sync_metrics_state(x->state, &x->backoff, x->fl.t ? oks_ptree_count(x->fl.t) : 0,
+                           oks_sync_rounds_running(&x->rounds));
     oks_err e;
     if (x->state_path &&
         oks_sync_state_write(x->state, x->state_path, oks_ptree_count(x->fl.t), x->fl.ignored, &e))
         oks_warn("state file: %s", e.msg);
+}
+
+/* ---- names of members, looked up off the loop ------------------------------------------------ */
+
+static void *resolver_main(void *arg)
+{
+    int *job = arg; /* [0] the pipe's write end; the members follow */
+    oks_sync_members *m = (oks_sync_members *)(job + 2);
+    oks_sync_members_resolve(m);
+    if (write(job[0], &job, sizeof job) != (ssize_t)sizeof job)
+        free(job); /* the worker is gone */
+    return NULL;
+}
+
+/* looks up the names of x->members in a detached thread; the answer comes through the pipe */
+static void resolve_members(ctx *x)
+{
+    if (x->resolver[1] < 0 || oks_sync_members_unresolved(x->members) == 0)
+        return;
+    if (x->resolving) {
+        x->resolve_again = 1;
+        return;
+    }
+    /* one allocation: the pipe's fd, padding, then a copy of the members */
+    int *job = oks_xmalloc(2 * sizeof(int) + sizeof(oks_sync_members));
+    if (!job)
+        return;
+    job[0] = x->resolver[1];
+    memcpy(job + 2, x->members, sizeof(oks_sync_members));
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, resolver_main, job) != 0) {
+        oks_warn("membership: cannot start the name look-up: %s", strerror(errno));
+        free(job);
+    } else
+        x->resolving = 1;
+    pthread_attr_destroy(&a);
+}
+
+/* the looked-up addresses, for the members still listed under the same name */
+static void on_resolved(ctx *x)
+{
+    int *job;
+    if (read(x->resolver[0], &job, sizeof job) != (ssize_t)sizeof job)
+        return;
+    const oks_sync_members *r = (const oks_sync_members *)(job + 2);
+    size_t got = 0;
+    for (size_t i = 0; i < x->members->n; i++) {
+        oks_sync_member *mb = &x->members->v[i];
+        for (size_t j = 0; !mb->ip[0] && j < r->n; j++)
+            if (r->v[j].ip[0] && strcmp(r->v[j].host, mb->host) == 0) {
+                memcpy(mb->ip, r->v[j].ip, sizeof mb->ip);
+                got++;
+            }
+    }
+    free(job);
+    x->resolving = 0;
+    if (got) {
+        oks_info("membership: %zu names resolved", got);
+        oks_sync_state_set_members(x->state, x->members);
+        write_state(x);
+    }
+    if (x->resolve_again) {
+        x->resolve_again = 0;
+        resolve_members(x);
+    }
 }
 
 /* (re)reads the membership file when it changed (or force), adds the command-line partners */
@@ -224,6 +306,7 @@ static void load_members(ctx *x, int force)
     x->members_loaded = 1;
     oks_sync_state_set_members(x->state, m);
     write_state(x);
+    resolve_members(x);
 }
 
 /* a round ended: log it, the stats file, the state file, the partner's back-off */
@@ -271,6 +354,7 @@ static void round_done(void *arg, oks_sync_slot *sl)
     } else if (sl->rc == 0)
         oks_sync_backoff_ok(&x->backoff, sl->label);
     oks_sync_state_round(x->state, &rd);
+    oks_sync_metrics_round(&rd, fs.failed);
     write_state(x);
     if (!x->c->stats_path)
         return;
@@ -332,6 +416,8 @@ static int on_accept(ctx *x, int ls)
         snprintf(buf, sizeof buf, "%s is backed off for %lld s more", label,
                  (long long)(left + 999) / 1000);
         why = buf;
+    } else if (x->rebuild_pass) {
+        why = "the tree is being rebuilt";
     } else if (oks_sync_rounds_busy(&x->rounds, label)) {
         snprintf(buf, sizeof buf, "a round with %s is running", label);
         why = buf;
@@ -377,6 +463,8 @@ static int pick_partner(ctx *x)
 static void gossip(ctx *x)
 {
     load_members(x, 0);
+    if (x->rebuild_pass)
+        return;
     if (oks_sync_rounds_running(&x->rounds) >= x->rounds.max)
         return;
     int i = pick_partner(x);
@@ -388,8 +476,6 @@ static void gossip(ctx *x)
     memcpy(label, m->label, sizeof label);
     memcpy(ip, m->ip, sizeof ip);
     oks_err e;
-    if (oks_sync_follow_catch_up(&x->fl, &e))
-        oks_warn("change log: %s", e.msg);
     int fd = oks_sync_connect_start(hp, &e); /* connected while the session's Config waits */
     if (fd < 0)
         round_failed_early(x, label, ip, &e);
@@ -438,17 +524,27 @@ static void round_opts(ctx *x)
             1000);
 }
 
+static int64_t rebuild_t0;
+
 static void on_rebuild(ctx *x)
 {
     oks_info("SIGUSR1: rebuilding the tree from the change logs");
     oks_sync_rounds_abort(&x->rounds, "ended: the tree is being rebuilt");
-    int64_t t0 = (int64_t)oks_now_ms();
+    rebuild_t0 = (int64_t)oks_now_ms();
     oks_err re;
     if (rebuild_in_place(x, &re))
         oks_error("rebuild: %s", re.msg);
-    else
-        oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x->fl.t),
-                 (long long)((int64_t)oks_now_ms() - t0));
+    x->rebuild_pass = oks_sync_follow_kick(&x->fl);
+}
+
+/* the rebuild ends with the first pass after it that read every log to its end */
+static void rebuild_check(ctx *x)
+{
+    if (!x->rebuild_pass || x->fl.ok < x->rebuild_pass)
+        return;
+    x->rebuild_pass = 0;
+    oks_info("tree rebuilt: %zu hashes in %lld ms", oks_ptree_count(x->fl.t),
+             (long long)((int64_t)oks_now_ms() - rebuild_t0));
     x->state->rebuilds++;
     write_state(x);
 }
@@ -462,17 +558,30 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
         return rc;
     }
     x->state = oks_xcalloc(1, sizeof *x->state);
+    if ((rc = oks_sync_metrics_start(&x->conf, e)) != 0) {
+        free(x->state);
+        x->state = NULL;
+        ctx_close(x);
+        free(x);
+        return rc;
+    }
     round_opts(x);
     oks_daemon_signals(&stop_flag);
     oks_daemon_signal(SIGHUP, &hup_flag);
     oks_daemon_signal(SIGUSR1, &rebuild_flag);
     int ls = c->recon_port ? oks_sync_listen(c->recon_port, 64, e) : -1;
     if (c->recon_port && ls < 0) {
+        oks_sync_metrics_stop();
         ctx_close(x);
         free(x);
         return ls;
     }
     x->listen_fd = ls;
+    if (pipe2(x->resolver, O_CLOEXEC) != 0) {
+        oks_warn("membership: no pipe for name look-ups (%s); names are not resolved",
+                 strerror(errno));
+        x->resolver[0] = x->resolver[1] = -1;
+    }
     load_members(x, 1);
     oks_sync_ignore_count(&x->fl);
     if (oks_sync_follow_catch_up(&x->fl, e))
@@ -485,15 +594,21 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     oks_notify_ready();
     int64_t gossip_at = c->gossip_seconds > 0 ? next_gossip(c) : -1;
     int64_t catch_at = (int64_t)oks_now_ms() + 1000;
-    enum { MAX_ITEMS = 2 + OKS_SYNC_MAX_ROUNDS * OKS_SYNC_ROUND_ITEMS };
+    enum { FIXED = 4, MAX_ITEMS = FIXED + OKS_SYNC_MAX_ROUNDS * OKS_SYNC_ROUND_ITEMS };
     zmq_pollitem_t *it = oks_xcalloc(MAX_ITEMS, sizeof *it);
     while (!atomic_load(&stop_flag)) {
         int64_t now = (int64_t)oks_now_ms(), until = now + 1000;
         if (gossip_at >= 0 && gossip_at < until)
             until = gossip_at;
+        if (oks_sync_follow_deadline(&x->fl) < until)
+            until = oks_sync_follow_deadline(&x->fl);
         int n = 0;
+        /* [0] the recon port (left out when there is none), [1] the rounds' Adds, [2] the change
+         * logs, [3] the resolver's pipe, then the rounds' sockets */
         it[n++] = (zmq_pollitem_t){NULL, ls, ls >= 0 ? ZMQ_POLLIN : 0, 0};
         it[n++] = (zmq_pollitem_t){oks_client_socket(x->adds), 0, ZMQ_POLLIN, 0};
+        it[n++] = (zmq_pollitem_t){oks_client_socket(x->fl.client), 0, ZMQ_POLLIN, 0};
+        it[n++] = (zmq_pollitem_t){NULL, x->resolver[0], x->resolver[0] >= 0 ? ZMQ_POLLIN : 0, 0};
         oks_sync_rounds_items(&x->rounds, it, &n, MAX_ITEMS, &until);
         if (ls < 0)
             it[0].fd = -1, it[0].events = 0;
@@ -515,6 +630,10 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
             }
             continue; /* the rounds' poll items are gone */
         }
+        if (it[3].revents & ZMQ_POLLIN)
+            on_resolved(x);
+        oks_sync_follow_step(&x->fl);
+        rebuild_check(x);
         oks_sync_rounds_replies(&x->rounds);
         oks_sync_rounds_step(&x->rounds, it);
         /* at most 16 connections per turn, so that rounds keep going under a connection flood */
@@ -523,13 +642,17 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
                 break;
         now = (int64_t)oks_now_ms();
         if (gossip_at >= 0 && now >= gossip_at) {
-            gossip(x);
+            /* the round starts once the tree holds every change made until now */
+            x->gossip_pass = oks_sync_follow_kick(&x->fl);
             gossip_at = next_gossip(c);
+        }
+        if (x->gossip_pass && x->fl.done >= x->gossip_pass) {
+            x->gossip_pass = 0;
+            gossip(x);
         }
         if (now >= catch_at) {
             load_members(x, 0);
-            if (oks_sync_follow_catch_up(&x->fl, e))
-                oks_warn("change log: %s", e->msg);
+            oks_sync_follow_kick(&x->fl);
             catch_at = (int64_t)oks_now_ms() + 1000;
         }
     }
@@ -537,8 +660,13 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     oks_sync_rounds_abort(&x->rounds, "ended: the worker stops");
     if (ls >= 0)
         close(ls);
+    if (x->resolver[0] >= 0 && !x->resolving) { /* else the thread still writes to it */
+        close(x->resolver[0]);
+        close(x->resolver[1]);
+    }
     oks_notify_stopping();
     oks_info("oks-sync: stopping, tree %zu hashes", x->fl.t ? oks_ptree_count(x->fl.t) : 0);
+    oks_sync_metrics_stop();
     ctx_close(x);
     free(x);
     return rc;

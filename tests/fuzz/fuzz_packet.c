@@ -1,4 +1,5 @@
-/* Fuzz target: packet framing and the public-key / signature body parsers on every packet. */
+/* Fuzz target: packet framing, the public-key / signature body parsers on every packet, and the
+ * form of a key served to clients. */
 #include "lib/pgp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,5 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
     }
     oks_buf_release(&b);
+    /* the form served to clients: parses, and is its own client form */
+    oks_buf c = OKS_BUF_INIT, c2 = OKS_BUF_INIT;
+    if (oks_pgp_key_client_form(data, size, &c) == 1) {
+        if (c.len >= size || oks_pgp_key_client_form(c.data, c.len, &c2) != 0 || c2.len != 0)
+            __builtin_trap();
+    }
+    oks_buf_release(&c);
+    oks_buf_release(&c2);
     return 0;
 }

@@ -3,8 +3,9 @@
 # - a v4 key whose public-key and public-subkey packets carry bytes after the key material:
 #   gpg 2.2 imports it under the fingerprint of the material as parsed (and exports it without
 #   the bytes); oksctl inspect shows the same fingerprints; a cluster takes it by /pks/add,
-#   answers a lookup by gpg's fingerprint with a key gpg imports under that fingerprint, keeps
-#   it as received (SKS hash, op=hget), and merges the gpg-exported copy into it;
+#   answers a lookup by gpg's fingerprint with the key without those bytes (the form gpg
+#   exports, which gpg imports under that fingerprint and sq reads), keeps it as received (SKS
+#   hash, op=hget serves the stored form), and merges the gpg-exported copy into it;
 # - armored text after other text (a mail): oksctl inspect, oksctl import, /pks/add and
 #   /vks/v1/upload all take it (one armor detector).
 set -u
@@ -79,10 +80,13 @@ check "lookup by gpg's fingerprint: 200" test "$(cat "$D/st")" = 200
 gpg --homedir "$G3" --batch --import "$D/served.asc" >"$D/imp3.out" 2>&1
 check "the served key imports into gpg under the same fingerprints" \
   test "$(fprs "$G3")" = "$WANT"
-check "served as received (its SKS hash)" \
-  test "$("$OKS_BIN/oksctl" inspect "$D/served.asc" | sed -n 's/^hash://p')" = "$HT"
-check "op=hget by the SKS hash of the key as received: 200" \
-  test "$(code "$U/pks/lookup?op=hget&search=$HT")" = 200
+HO=$("$OKS_BIN/oksctl" inspect "$D/orig.pgp" | sed -n 's/^hash://p')
+check "served to clients without the trailing bytes (the form gpg exports)" \
+  test "$("$OKS_BIN/oksctl" inspect "$D/served.asc" | sed -n 's/^hash://p')" = "$HO"
+check "sq reads the served key" sq inspect "$D/served.asc"
+curl -s -o "$D/hget.asc" "$U/pks/lookup?op=hget&search=$HT"
+check "op=hget by the SKS hash of the key as received serves it as stored (for recon)" \
+  test "$("$OKS_BIN/oksctl" inspect "$D/hget.asc" | sed -n 's/^hash://p')" = "$HT"
 
 # the gpg-exported copy, through /vks/v1/upload with text before the armor
 { mail_text; armor "$D/gpg-export.pgp"; } |
@@ -90,9 +94,8 @@ check "op=hget by the SKS hash of the key as received: 200" \
 curl -s -H 'Content-Type: application/json' --data @"$D/up.json" "$U/vks/v1/upload" >"$D/up.out"
 check "/vks/v1/upload: armor after mail text accepted (key_fpr as gpg)" \
   grep -q "\"key_fpr\":\"$FPR\"" "$D/up.out"
-curl -s -o "$D/served2.asc" "$U/pks/lookup?op=get&search=0x$FPR"
-check "the gpg-exported copy merged into the stored key, still as received" \
-  test "$("$OKS_BIN/oksctl" inspect "$D/served2.asc" | sed -n 's/^hash://p')" = "$HT"
+check "the gpg-exported copy merged into the stored key, still stored as received" \
+  test "$(code "$U/pks/lookup?op=hget&search=$HT")" = 200
 check "/vks/v1/upload: text without armor or base64 key: 400" \
   test "$(code -H 'Content-Type: application/json' --data '{"keytext":"hello, no key here"}' \
     "$U/vks/v1/upload")" = 400

@@ -4,12 +4,15 @@
 # file re-read when it changes and on SIGHUP. After a session, the gateway's op=stats (JSON and
 # HTML) shows the partner, when it was last synced and what the round moved. `oksctl sync
 # rebuild` rebuilds the running worker's tree (and, worker stopped, a tree on disk); both equal
-# the cluster's keys.
+# the cluster's keys. The worker's loop never waits for the routers: with the router stopped, a
+# member's session still starts at once (the cluster's deadline is 30 s, so a loop that waited
+# for its change-log requests would hold the session for more than 30 s).
 source "$(dirname "$0")/lib.sh"
 set -u
 D=$(scratch_dir)
 SYNC_PID=""
 cleanup() {
+  [ -f "$D/c/run/router.pid" ] && kill -CONT "$(cat "$D/c/run/router.pid")" 2>/dev/null
   [ -n "$SYNC_PID" ] && kill "$SYNC_PID" 2>/dev/null && wait "$SYNC_PID" 2>/dev/null
   bash "$OKS_ROOT/deploy/local.sh" down --dir "$D/c" >/dev/null 2>&1
   rm -rf "$D"
@@ -18,7 +21,8 @@ trap cleanup EXIT
 
 K=/usr/share/keyrings
 http=$(free_port); rp=$(free_port)
-bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 --http-port "$http" >/dev/null 2>&1 ||
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 1 --http-port "$http" \
+  --deadline-ms 30000 >/dev/null 2>&1 ||
   { not_ok "cluster started"; finish; }
 export OKS_CONFIG=$D/c/oks.conf
 "$OKS_BIN/oksctl" import $K/debian-role-keys.gpg >/dev/null
@@ -70,6 +74,17 @@ check "SIGHUP is logged" wait_for 10 grep -q "SIGHUP: reloading the membership" 
 from 127.0.0.2
 check "after SIGHUP, 127.0.0.2 is refused again" wait_for 10 refusals 2
 check "worker still running" kill -0 "$SYNC_PID"
+
+# the router stops answering: the worker's change-log requests wait, its loop does not
+router=$(cat "$D/c/run/router.pid")
+kill -STOP "$router"
+cp "$M" "$M.new"; echo "127.0.0.3 11370" >>"$M.new"; mv "$M.new" "$M"
+sleep 1.5 # a change-log request is out now
+from 127.0.0.3
+check "router stopped: a new member's session still starts (the loop does not wait for the router)" \
+  wait_for 10 grep -q "recon with 127.0.0.3:11370:" "$D/sync.log"
+kill -CONT "$router"
+cp "$M" "$M.new"; grep -v "^127.0.0.3 " "$M" >"$M.new"; mv "$M.new" "$M"
 
 # a session with the member 127.0.0.1: the worker learns the one hash it lacks
 "$OKS_BIN/oks-sync" once --keyring $K/debian-role-keys.gpg --keyring $K/debian-archive-bookworm-stable.gpg \

@@ -529,6 +529,19 @@ static void key_material_trailing_bytes_ignored_for_fingerprint(void **state)
         oks_pgp_key_serialize(m2, &s2);
         assert_int_equal(s1.len, s2.len);
         assert_memory_equal(s1.data, s2.data, s1.len);
+        /* served to clients without the bytes: the key as it was before they were added */
+        oks_buf cf = OKS_BUF_INIT;
+        assert_int_equal(oks_pgp_key_client_form(s1.data, s1.len, &cf), 1);
+        oks_pgp_key *c;
+        assert_int_equal(oks_pgp_key_parse(cf.data, cf.len, NULL, 0, &c, &e), 0);
+        oks_pgp_key_sks_hash(c, h);
+        assert_memory_equal(h, h0, 16);
+        assert_memory_equal(c->primary.fpr, orig->primary.fpr, 20);
+        oks_buf again = OKS_BUF_INIT;
+        assert_int_equal(oks_pgp_key_client_form(cf.data, cf.len, &again), 0);
+        assert_int_equal(again.len, 0);
+        oks_pgp_key_free(c);
+        oks_buf_release(&cf);
         oks_pgp_key_free(m1);
         oks_pgp_key_free(m2);
         oks_buf_release(&s1);
@@ -537,6 +550,12 @@ static void key_material_trailing_bytes_ignored_for_fingerprint(void **state)
         oks_buf_release(&t);
         oks_buf_release(&ser);
     }
+    /* a key without such bytes, and bytes that do not parse: served as stored */
+    oks_buf none = OKS_BUF_INIT;
+    assert_int_equal(oks_pgp_key_client_form(ks.ptr, ks.len, &none), 0);
+    static const uint8_t junk[] = {0x99, 0xff, 0xff};
+    assert_int_equal(oks_pgp_key_client_form(junk, sizeof junk, &none), 0);
+    assert_int_equal(none.len, 0);
     oks_pgp_key_free(orig);
     oks_buf_release(&ring);
 }

@@ -110,6 +110,28 @@ static void test_load_reads_file_and_refuses_missing_or_huge(void **state)
     free(m);
 }
 
+/* parsing never waits on DNS: names stay unresolved until oks_sync_members_resolve (which the
+ * worker runs in a thread); a name that does not resolve is kept with no address */
+static void test_names_are_looked_up_apart_from_parsing(void **state)
+{
+    (void)state;
+    oks_sync_members *m = parse("localhost 11370\n"
+                                "127.0.0.4 11370\n"
+                                "no-such-host.invalid 11370\n");
+    assert_int_equal(m->n, 3);
+    assert_string_equal(m->v[0].ip, "");
+    assert_string_equal(m->v[1].ip, "127.0.0.4");
+    assert_string_equal(m->v[2].ip, "");
+    assert_int_equal(oks_sync_members_unresolved(m), 2);
+    assert_int_equal(oks_sync_members_find_ip(m, "127.0.0.1"), -1);
+    assert_int_equal(oks_sync_members_resolve(m), 1);
+    assert_string_equal(m->v[0].ip, "127.0.0.1");
+    assert_string_equal(m->v[2].ip, "");
+    assert_int_equal(oks_sync_members_unresolved(m), 1);
+    assert_int_equal(oks_sync_members_find_ip(m, "127.0.0.1"), 0);
+    free(m);
+}
+
 static void test_more_than_max_members_reported(void **state)
 {
     (void)state;
@@ -133,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_command_line_partner_host_colon_port),
         cmocka_unit_test(test_load_reads_file_and_refuses_missing_or_huge),
         cmocka_unit_test(test_more_than_max_members_reported),
+        cmocka_unit_test(test_names_are_looked_up_apart_from_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
