@@ -25,7 +25,7 @@ static void usage(FILE *f)
             "base_dn (GnuPG's LDAP keyserver schema: pgpServerInfo, pgpKeyInfo entries),\n"
             "looking keys up through every router of CONFIG ([cluster] routers, failing over).\n"
             "Settings come from the [ldap] section: socket (/run/oks/gw-ldap.sock), base_dn\n"
-            "(o=OpenKeyServer), allow_upload (no), threads (4), max_filter_terms (16),\n"
+            "(o=OpenKeyServer), allow_upload (no), threads (16), max_filter_terms (16),\n"
             "max_lookups (4), min_word_length (3), size_limit (100), time_limit (10 s),\n"
             "deadline_ms (router deadline + 500), max_request (4M).\n"
             "\n"

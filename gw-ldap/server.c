@@ -13,8 +13,6 @@
 #include "lib/proto.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,13 +160,15 @@ static void *worker_main(void *arg)
         atomic_store(&wa->g->stop, 1);
         return NULL;
     }
+    /* a blocking accept wakes one worker per connection; gwl_run shuts the listening socket
+     * down to stop them */
     while (!atomic_load(&wa->g->stop)) {
-        struct pollfd p = {.fd = wa->lfd, .events = POLLIN};
-        if (poll(&p, 1, 500) <= 0)
-            continue;
         int fd = accept4(wa->lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue; /* another worker took it, or a transient error */
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && !atomic_load(&wa->g->stop))
+                usleep(10000); /* out of descriptors or the like: do not spin */
+            continue;
+        }
         serve_conn(&w, fd);
     }
     oks_client_free(w.client);
@@ -180,9 +180,6 @@ int gwl_run(gwl *g, oks_err *e)
     int lfd = listen_unix(g->conf.socket, e);
     if (lfd < 0)
         return lfd;
-    /* accept() never blocks a worker that another one beat to a connection */
-    int fl = fcntl(lfd, F_GETFL);
-    fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
     unsigned n = g->conf.threads;
     pthread_t *t = calloc(n, sizeof *t);
     worker_arg wa = {.g = g, .lfd = lfd};
@@ -199,6 +196,9 @@ int gwl_run(gwl *g, oks_err *e)
     oks_info("serving slapd back-sock requests on %s for %s (%u workers, uploads %s)",
              g->conf.socket, g->conf.base_dn, started, g->conf.allow_upload ? "on" : "off");
     oks_notify_ready();
+    while (!atomic_load(&g->stop))
+        usleep(100000);
+    shutdown(lfd, SHUT_RDWR); /* every accept() returns: the workers see the stop flag */
     for (unsigned i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     free(t);
