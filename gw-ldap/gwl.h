@@ -13,6 +13,7 @@
  *   sockreq.c  the back-sock request text -> gwl_req
  *   plan.c     a filter -> the cluster lookups that find every key it can match, or a refusal
  *   entry.c    a stored key -> its LDAP entry (GnuPG's LDAP schema v2); LDIF output
+ *   calls.c    the one router client: every worker's lookups pipelined over it by one thread
  *   serve.c    one request -> cluster calls -> the answer text
  *   server.c   the socket, the worker threads, the [ldap] settings
  *   slapdconf.c  the slapd.conf and schema that go with the config
@@ -23,6 +24,7 @@
 #include "lib/buf.h"
 #include "lib/cluster.h"
 #include "lib/err.h"
+#include "lib/proto.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -270,23 +272,33 @@ typedef struct gwl_stats {
     atomic_ulong requests, searches, entries, uploads, errors;
 } gwl_stats;
 
+typedef struct gwl_calls gwl_calls;
+
 typedef struct gwl {
     oks_cluster cluster;
     gwl_conf conf;
     void *zctx;
+    gwl_calls *calls; /* set while gwl_run runs */
     atomic_int stop;
     gwl_stats stats;
 } gwl;
 
+/* calls.c: starts the thread that owns the router client of cluster's [cluster] routers. */
+gwl_calls *gwl_calls_start(void *zctx, const oks_cluster *cluster, oks_err *e);
+/* Stops it once no worker calls any more; calls still in flight fail. */
+void gwl_calls_stop(gwl_calls *cs);
+/* One cluster request from any thread, waiting at most wait_ms for the answer: 0 with *resp
+ * (the caller frees it), or an error (OKS_E_TIMEOUT, OKS_E_UNAVAILABLE for a router that
+ * answered it could not serve the request, as oks_client_call_checked with OKS_CALL_ANSWERS). */
+int gwl_call(gwl_calls *cs, const Oks__Request *rq, unsigned wait_ms, Oks__Response **resp,
+             oks_err *e);
+
 /* Fills g->conf from g->cluster ([ldap]); socket_override may be NULL. */
 int gwl_load_conf(gwl *g, const char *socket_override, oks_err *e);
 
-struct oks_client;
-/* One worker's state: its router client and the id of its next cluster request. */
+/* One worker's state. */
 typedef struct gwl_worker {
     gwl *g;
-    struct oks_client *client;
-    uint64_t next_id;
 } gwl_worker;
 
 /* Answers one request text (as read from slapd) into out. Returns false for UNBIND (nothing

@@ -102,7 +102,7 @@ static int call(gwl_worker *w, Oks__Request *rq, Oks__Response **resp, oks_err *
 {
     unsigned d = w->g->conf.deadline_ms;
     rq->deadline_ms = d > 200 ? d - 100 : 100;
-    return oks_client_call_checked(w->client, rq, resp, (int)d, OKS_CALL_ANSWERS, e);
+    return gwl_call(w->g->calls, rq, d, resp, e);
 }
 
 static int lookup(gwl_worker *w, const gwl_lookup *lk, unsigned limit, Oks__Response **resp,

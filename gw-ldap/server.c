@@ -2,8 +2,8 @@
  * The back-sock socket and the workers. slapd opens one connection per operation, writes the
  * request ended by a blank line, reads the answer until the gateway closes. Each worker thread
  * accepts on the shared listening socket, reads one request (at most [ldap] max_request bytes,
- * within [ldap] time_limit seconds), answers it with its own router client (ZeroMQ sockets
- * are per thread) and closes. Blocking calls are fine here: a worker serves one request at a
+ * within [ldap] time_limit seconds), answers it with lookups through the gateway's one router
+ * client (calls.c) and closes. Blocking calls are fine here: a worker serves one request at a
  * time, and [ldap] threads of them run at once; slapd queues the rest in its own threads.
  */
 #include "gw-ldap/gwl.h"
@@ -152,14 +152,6 @@ static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
     gwl_worker w = {.g = wa->g};
-    oks_err e;
-    char msg[300];
-    w.client = oks_client_new_routers(wa->g->zctx, &wa->g->cluster, &e);
-    if (!w.client) {
-        oks_error("router client: %s", oks_err_format(&e, msg, sizeof msg));
-        atomic_store(&wa->g->stop, 1);
-        return NULL;
-    }
     /* a blocking accept wakes one worker per connection; gwl_run shuts the listening socket
      * down to stop them */
     while (!atomic_load(&wa->g->stop)) {
@@ -171,15 +163,19 @@ static void *worker_main(void *arg)
         }
         serve_conn(&w, fd);
     }
-    oks_client_free(w.client);
     return NULL;
 }
 
 int gwl_run(gwl *g, oks_err *e)
 {
+    g->calls = gwl_calls_start(g->zctx, &g->cluster, e);
+    if (!g->calls)
+        return e ? e->code : OKS_E_UNAVAILABLE;
     int lfd = listen_unix(g->conf.socket, e);
-    if (lfd < 0)
+    if (lfd < 0) {
+        gwl_calls_stop(g->calls);
         return lfd;
+    }
     unsigned n = g->conf.threads;
     pthread_t *t = calloc(n, sizeof *t);
     worker_arg wa = {.g = g, .lfd = lfd};
@@ -189,6 +185,7 @@ int gwl_run(gwl *g, oks_err *e)
             break;
     if (started == 0) {
         free(t);
+        gwl_calls_stop(g->calls);
         close(lfd);
         unlink(g->conf.socket);
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "no worker thread could start");
@@ -202,6 +199,8 @@ int gwl_run(gwl *g, oks_err *e)
     for (unsigned i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     free(t);
+    gwl_calls_stop(g->calls); /* after the workers: none calls any more */
+    g->calls = NULL;
     close(lfd);
     unlink(g->conf.socket);
     oks_info("%lu requests, %lu searches, %lu entries, %lu uploads, %lu errors",
