@@ -5,7 +5,8 @@
  * do: the router and the shards then see one connection carrying many requests, not one socket
  * per worker with one request each. A worker hands its request over under the mutex, wakes the
  * thread through an eventfd and waits on its call's condition variable; the thread completes
- * the call with the reply, an error of the client, or a timeout at the call's deadline.
+ * the call with the reply, an error of the client, or a timeout at the call's deadline. Once
+ * the thread ends (stop, or a failed poll) it fails what it holds and takes no more calls.
  */
 #include "gw-ldap/gwl.h"
 
@@ -45,6 +46,7 @@ struct gwl_calls {
     int efd;
     uint64_t next_id;
     atomic_int stop;
+    bool dead; /* under mu: the thread takes no more calls */
     pthread_t thread;
 };
 
@@ -147,8 +149,10 @@ static void *calls_main(void *arg)
         zmq_pollitem_t it[2] = {{oks_client_socket(cs->client), 0, ZMQ_POLLIN, 0},
                                 {NULL, cs->efd, ZMQ_POLLIN, 0}};
         int r = zmq_poll(it, 2, 50);
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            oks_error("router client: poll: %s", zmq_strerror(errno));
             break;
+        }
         if (r > 0 && (it[1].revents & ZMQ_POLLIN)) {
             uint64_t v;
             if (read(cs->efd, &v, sizeof v) < 0 && errno != EAGAIN)
@@ -162,9 +166,18 @@ static void *calls_main(void *arg)
             last = now;
         }
     }
-    send_queued(cs);
+    /* from here on gwl_call refuses new calls; the ones handed over and in flight fail */
+    pthread_mutex_lock(&cs->mu);
+    cs->dead = true;
+    call *q = cs->head;
+    cs->head = cs->tail = NULL;
+    pthread_mutex_unlock(&cs->mu);
+    while (q) {
+        call *c = q;
+        q = q->next;
+        fail(cs, c, OKS_E_UNAVAILABLE, "the gateway's router client stopped");
+    }
     expire(cs, 0, true);
-    /* calls handed over after this point are failed by gwl_call itself */
     return NULL;
 }
 
@@ -211,10 +224,11 @@ int gwl_call(gwl_calls *cs, const Oks__Request *rq, unsigned wait_ms, Oks__Respo
     pthread_cond_init(&c.cv, NULL);
     *resp = NULL;
     pthread_mutex_lock(&cs->mu);
-    if (atomic_load(&cs->stop)) {
+    if (cs->dead) {
         pthread_mutex_unlock(&cs->mu);
         pthread_cond_destroy(&c.cv);
-        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "the gateway is stopping");
+        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                           "the gateway's router client stopped");
     }
     if (cs->tail)
         cs->tail->next = &c;
