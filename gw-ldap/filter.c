@@ -35,17 +35,6 @@ static int peek(const parser *p)
     return p->i < p->n ? (unsigned char)p->s[p->i] : -1;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_alpha(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -107,8 +96,8 @@ static int parse_value(parser *p, bool star_ends, gwl_val *out)
         if (c == '(' || c == '*' || c == 0)
             return fail(p, "unescaped '(', '*' or NUL in a value");
         if (c == '\\') {
-            if (p->i + 2 >= p->n || hexval((unsigned char)p->s[p->i + 1]) < 0 ||
-                hexval((unsigned char)p->s[p->i + 2]) < 0)
+            uint8_t b;
+            if (p->i + 2 >= p->n || oks_unhex(&b, p->s + p->i + 1, 1))
                 return fail(p, "bad \\HH escape");
             p->i += 3;
         } else {
@@ -120,8 +109,9 @@ static int parse_value(parser *p, bool star_ends, gwl_val *out)
     size_t k = 0;
     for (size_t i = start; i < p->i;) {
         if (p->s[i] == '\\') {
-            v[k++] = (char)(hexval((unsigned char)p->s[i + 1]) << 4 |
-                            hexval((unsigned char)p->s[i + 2]));
+            uint8_t b = 0;
+            oks_unhex(&b, p->s + i + 1, 1); /* checked above */
+            v[k++] = (char)b;
             i += 3;
         } else {
             v[k++] = p->s[i++];

@@ -272,9 +272,10 @@ static gwl_rattr *new_item(gwl_arena *a, gwl_req *r, const char *name, int mod, 
     return it;
 }
 
-static int parse_add(const line *ls, size_t n, gwl_arena *a, gwl_req *r, oks_err *e)
+/* ADD and MODIFY: the common lines up to "dn:"; *at is the line after it. */
+static int prelude(const line *ls, size_t n, gwl_arena *a, gwl_req *r, size_t *at, oks_err *e)
 {
-    size_t i = 1, total = 0;
+    size_t i = 1;
     int rc;
     for (; i < n && !is(&ls[i], "dn"); i++) {
         bool used;
@@ -284,8 +285,18 @@ static int parse_add(const line *ls, size_t n, gwl_arena *a, gwl_req *r, oks_err
             return rc;
     }
     if (i == n)
-        return bad(e, n - 1, "ADD without dn");
-    r->dn = ls[i++].v.p;
+        return bad(e, n - 1, "dn expected");
+    r->dn = ls[i].v.p;
+    *at = i + 1;
+    return 0;
+}
+
+static int parse_add(const line *ls, size_t n, gwl_arena *a, gwl_req *r, oks_err *e)
+{
+    size_t i, total = 0;
+    int rc;
+    if ((rc = prelude(ls, n, a, r, &i, e)))
+        return rc;
     for (; i < n; i++) {
         const line *l = &ls[i];
         if (l->bare)
@@ -304,18 +315,10 @@ static int parse_add(const line *ls, size_t n, gwl_arena *a, gwl_req *r, oks_err
 
 static int parse_modify(const line *ls, size_t n, gwl_arena *a, gwl_req *r, oks_err *e)
 {
-    size_t i = 1, total = 0;
+    size_t i, total = 0;
     int rc;
-    for (; i < n && !is(&ls[i], "dn"); i++) {
-        bool used;
-        if (ls[i].bare)
-            return bad(e, i, "':' expected");
-        if ((rc = common_line(&ls[i], i, a, r, &used, e)))
-            return rc;
-    }
-    if (i == n)
-        return bad(e, n - 1, "MODIFY without dn");
-    r->dn = ls[i++].v.p;
+    if ((rc = prelude(ls, n, a, r, &i, e)))
+        return rc;
     gwl_rattr *it = NULL;
     for (; i < n; i++) {
         const line *l = &ls[i];
