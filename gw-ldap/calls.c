@@ -146,6 +146,8 @@ static void *calls_main(void *arg)
     gwl_calls *cs = arg;
     uint64_t last = now_ms();
     while (!atomic_load(&cs->stop)) {
+        /* the client's own poll runs only when a reply waits or every 50 ms (it also resends
+         * requests whose router went away): each poll costs libzmq a getpid() per socket */
         zmq_pollitem_t it[2] = {{oks_client_socket(cs->client), 0, ZMQ_POLLIN, 0},
                                 {NULL, cs->efd, ZMQ_POLLIN, 0}};
         int r = zmq_poll(it, 2, 50);
@@ -159,9 +161,11 @@ static void *calls_main(void *arg)
                 oks_warn("eventfd: %s", strerror(errno));
         }
         send_queued(cs);
-        drain(cs); /* always: the client resends requests whose router went away */
         uint64_t now = now_ms();
-        if (now - last >= 50) {
+        bool tick = now - last >= 50;
+        if ((r > 0 && (it[0].revents & ZMQ_POLLIN)) || tick)
+            drain(cs);
+        if (tick) {
             expire(cs, now, false);
             last = now;
         }

@@ -129,6 +129,7 @@ typedef struct worker_arg {
 static void serve_conn(gwl_worker *w, int fd)
 {
     const gwl_conf *cf = &w->g->conf;
+    /* AF_UNIX connections do not inherit the listening socket's timeouts: set them each time */
     struct timeval tv = {.tv_sec = cf->time_limit};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
