@@ -25,7 +25,13 @@ int64_t oks_sync_backoff_left(const oks_sync_backoff *b, const char *name, int64
     return x && x->until > now ? x->until - now : 0;
 }
 
-int64_t oks_sync_backoff_fail(oks_sync_backoff *b, const char *name, int64_t now,
+int oks_sync_backoff_refuses_inbound(const oks_sync_backoff *b, const char *name, int64_t now)
+{
+    const oks_sync_backoff_entry *x = find(b, name);
+    return x && x->until > now && !x->unreachable;
+}
+
+int64_t oks_sync_backoff_fail(oks_sync_backoff *b, const char *name, int64_t now, int unreachable,
                               unsigned *failures)
 {
     oks_sync_backoff_entry *x = find(b, name);
@@ -50,6 +56,7 @@ int64_t oks_sync_backoff_fail(oks_sync_backoff *b, const char *name, int64_t now
     if (wait > b->max_ms)
         wait = b->max_ms;
     x->until = now + wait;
+    x->unreachable = unreachable != 0;
     if (failures)
         *failures = x->failures;
     return wait;

@@ -166,6 +166,7 @@ static void step_one(oks_sync_rounds *r, oks_sync_slot *s, const zmq_pollitem_t 
         if (rc < 0) {
             s->rc = rc;
             s->peer_fault = 1;
+            s->unreachable = s->role == OKS_RECON_RESPONDER && s->r.messages == 0;
             finish(r, s);
             return;
         }

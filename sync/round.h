@@ -36,6 +36,8 @@ typedef struct oks_sync_slot {
     int64_t t0, t1;              /* start; end of the session (ms) */
     int rc;                      /* 0, or the round's error (e) */
     int peer_fault;              /* the error was the partner's (it is backed off) */
+    int unreachable;             /* ... and we connected but never heard from it (it is down
+                                  * or not up yet: its own sessions are still accepted) */
     oks_err e;
     int first, n;                /* its poll items in the last oks_sync_rounds_items */
 } oks_sync_slot;

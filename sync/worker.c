@@ -313,7 +313,6 @@ static void load_members(ctx *x, int force)
 static void round_done(void *arg, oks_sync_slot *sl)
 {
     ctx *x = arg;
-    oks_err e;
     oks_sync_fetch_stats fs;
     memset(&fs, 0, sizeof fs);
     if (sl->fs)
@@ -321,8 +320,10 @@ static void round_done(void *arg, oks_sync_slot *sl)
     if (sl->rc)
         oks_warn("%s with %s: %s", sl->fs ? "fetch" : "recon", sl->label, sl->e.msg);
     int64_t t2 = (int64_t)oks_now_ms();
-    if (oks_sync_follow_catch_up(&x->fl, &e))
-        oks_warn("change log: %s", e.msg);
+    /* the keys it added reach the tree through the change logs: a pass is asked for, never
+     * waited for here (the next gossip waits for it) */
+    if (fs.added)
+        oks_sync_follow_kick(&x->fl);
     int64_t t3 = (int64_t)oks_now_ms();
     oks_sync_round rd;
     memset(&rd, 0, sizeof rd);
@@ -348,9 +349,10 @@ static void round_done(void *arg, oks_sync_slot *sl)
              oks_ptree_count(x->fl.t), (long long)rd.ms);
     if (sl->rc && sl->peer_fault) {
         unsigned k;
-        int64_t w = oks_sync_backoff_fail(&x->backoff, sl->label, t3, &k);
-        oks_warn("partner %s backed off for %lld s (failure %u in a row)", sl->label,
-                 (long long)(w / 1000), k);
+        int64_t w = oks_sync_backoff_fail(&x->backoff, sl->label, t3, sl->unreachable, &k);
+        oks_warn("partner %s backed off for %lld s (failure %u in a row%s)", sl->label,
+                 (long long)(w / 1000), k,
+                 sl->unreachable ? "; unreachable: its own sessions are still accepted" : "");
     } else if (sl->rc == 0)
         oks_sync_backoff_ok(&x->backoff, sl->label);
     oks_sync_state_round(x->state, &rd);
@@ -377,6 +379,7 @@ static void round_failed_early(ctx *x, const char *label, const char *ip, const 
     sl.rc = e->code ? e->code : OKS_E_IO;
     sl.e = *e;
     sl.peer_fault = 1;
+    sl.unreachable = 1;
     sl.t0 = (int64_t)oks_now_ms();
     round_done(x, &sl);
 }
@@ -409,10 +412,11 @@ static int on_accept(ctx *x, int ls)
     }
     char label[sizeof x->members->v[0].label];
     memcpy(label, x->members->v[m].label, sizeof label);
-    int64_t left = oks_sync_backoff_left(&x->backoff, label, (int64_t)oks_now_ms());
+    int64_t now = (int64_t)oks_now_ms();
+    int64_t left = oks_sync_backoff_left(&x->backoff, label, now);
     const char *why = NULL;
     char buf[400];
-    if (left > 0) {
+    if (oks_sync_backoff_refuses_inbound(&x->backoff, label, now)) {
         snprintf(buf, sizeof buf, "%s is backed off for %lld s more", label,
                  (long long)(left + 999) / 1000);
         why = buf;
@@ -430,9 +434,9 @@ static int on_accept(ctx *x, int ls)
         close(fd);
         return 0;
     }
-    oks_err e;
-    if (oks_sync_follow_catch_up(&x->fl, &e))
-        oks_warn("change log: %s", e.msg);
+    /* the session answers from the tree as it is at each message; the passes (every second)
+     * keep it current, and this one is not waited for */
+    oks_sync_follow_kick(&x->fl);
     oks_sync_rounds_start(&x->rounds, fd, OKS_RECON_REQUESTER, ip, label);
     return 0;
 }

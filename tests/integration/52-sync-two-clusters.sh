@@ -32,7 +32,7 @@ converged() { tree "$D/a" >"$D/ta"; tree "$D/b" >"$D/tb"; [ "$(wc -l <"$D/ta")" 
 if wait_for 150 converged; then
   ok "both clusters hold the same 4,500 key hashes"
 else
-  not_ok "converged (A $(wc -l <"$D/ta"), B $(wc -l <"$D/tb"))"; tail -3 "$D/a/log/sync.log" "$D/b/log/sync.log"
+  not_ok "converged (A $(wc -l <"$D/ta"), B $(wc -l <"$D/tb"))"; tail -n 3 "$D/a/log/sync.log" "$D/b/log/sync.log" | sed "s/^/# /"
 fi
 served() {
   python3 - "$1" "$D/l0" "$D/l1" "$D/l2" <<'PY'
