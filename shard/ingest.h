@@ -25,6 +25,7 @@ typedef struct oks_ingest {
     size_t fpr_len;
     uint8_t keyid[8];
     bool had_old;
+    bool deleted;         /* rejected: the fingerprint has a tombstone */
     uint8_t old_hash[16]; /* stored hash prepare merged with */
     uint8_t new_hash[16];
     oks_pgp_key *key;     /* merged + verified, owned (NULL when nothing to write) */
