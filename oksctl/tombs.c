@@ -27,10 +27,11 @@ static const char undelete_usage[] =
     "uploaded again (it is not restored: upload it). Administrative and audited like delete.\n";
 
 static const char tombstones_usage[] =
-    "usage: oksctl tombstones [-c CONFIG] [--all]\n"
+    "usage: oksctl tombstones [-c CONFIG] [--all] [--shard NAME]\n"
     "\n"
-    "Lists the deleted fingerprints of the cluster, once each: fingerprint, time of the delete\n"
-    "(UTC), admin key, reason. --all lists lifted deletes too (state \"lifted\").\n"
+    "Lists the deleted fingerprints of the cluster, once each: fingerprint, state (deleted),\n"
+    "time of the delete (UTC), admin key, reason. --all lists lifted deletes too (state\n"
+    "\"lifted\"); --shard lists what shard NAME stores (asked through a router).\n"
     "Administrative (admin key).\n";
 
 static const char repair_usage[] =
@@ -143,9 +144,9 @@ static bool seen(const uint8_t (*v)[33], size_t n, const ProtobufCBinaryData *f)
 
 int oksctl_tombstones(int argc, char **argv)
 {
-    const char *conf = NULL;
+    const char *conf = NULL, *only = NULL;
     int all = 0;
-    int i = options(argc, argv, tombstones_usage, &conf, NULL, NULL, &all);
+    int i = options(argc, argv, tombstones_usage, &conf, &only, NULL, &all);
     if (i == -2)
         return 0;
     if (i < 0 || i != argc) {
@@ -158,9 +159,16 @@ int oksctl_tombstones(int argc, char **argv)
     uint8_t (*printed)[33] = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
+    if (only && oks_cluster_shard_index(&c.conf, only) < 0) {
+        fprintf(stderr, "oksctl: no shard %s in the config\n", only);
+        oksctl_disconnect(&c);
+        return 2;
+    }
     for (size_t s = 0; s < c.conf.n_shards && rc == 0; s++) {
         uint8_t after[32];
         size_t after_len = 0;
+        if (only && strcmp(only, c.conf.shards[s].name) != 0)
+            continue;
         for (;;) {
             Oks__Request q = OKS__REQUEST__INIT;
             Oks__ListTombstones l = OKS__LIST_TOMBSTONES__INIT;
@@ -175,7 +183,7 @@ int oksctl_tombstones(int argc, char **argv)
                 if (r)
                     fprintf(stderr, "oksctl: shard %s: %s: %s\n", c.conf.shards[s].name,
                             oks_proto_status_name(r->status), r->error);
-                rc = c.conf.replicas > 1 ? 0 : 1;
+                rc = c.conf.replicas > 1 && !only ? 0 : 1;
                 if (r)
                     oks__response__free_unpacked(r, NULL);
                 break;

@@ -70,10 +70,16 @@ static int load_stored(oks_store *s, oks_ingest *j, const oks_pgp_limits *lim, o
 void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks_pgp_limits *lim,
                         oks_ingest *j)
 {
+    oks_ingest_prepare_flags(s, data, len, lim, 0, j);
+}
+
+void oks_ingest_prepare_flags(oks_store *s, const uint8_t *data, size_t len,
+                              const oks_pgp_limits *lim, unsigned flags, oks_ingest *j)
+{
     memset(j, 0, sizeof *j);
     oks_err e;
     oks_pgp_key *inc = NULL, *old = NULL, *merged = NULL;
-    if (oks_pgp_key_parse(data, len, lim, 0, &inc, &e)) {
+    if (oks_pgp_key_parse(data, len, lim, (int)flags, &inc, &e)) {
         reject(j, "unparsable key", &e);
         return;
     }

@@ -41,6 +41,10 @@ typedef struct oks_ingest {
 /* Verification hook: NULL until lib provides oks_pgp_key_verify. */
 void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks_pgp_limits *lim,
                         oks_ingest *out);
+/* The same with parse flags: OKS_PGP_TRUSTED for a copy from a replica peer (it verified what
+ * it stores): its self-signatures are not verified again (cleaning still applies). */
+void oks_ingest_prepare_flags(oks_store *s, const uint8_t *data, size_t len,
+                              const oks_pgp_limits *lim, unsigned flags, oks_ingest *out);
 /* Brings job up to date with the store (merging with a newer stored copy if needed) and fills
  * the store change. Returns 0, or an error (job becomes rejected). */
 int oks_ingest_commit(oks_store *s, const oks_pgp_limits *lim, oks_ingest *job,

@@ -12,9 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Hashes per SlotHashes page, and hashes copied per GetByHash/Add during a repair. */
+/* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair, and own Adds in
+ * flight (each is prepared by one verifier thread: two keep two of them busy while the next
+ * batch is fetched). */
 #define REPAIR_PAGE 1000
 #define REPAIR_BATCH 256
+#define REPAIR_ADDS 2
 /* Passes over the differing slots per repair: keys cut from a GetByHash answer by its read
  * budget, or stored meanwhile, are compared again. */
 #define REPAIR_PASSES 3
@@ -25,24 +28,16 @@ typedef struct repair {
     ProtobufCBinaryData *want;
     uint8_t (*buf)[16];
     size_t nw, cap;
+    uint64_t adds[REPAIR_ADDS]; /* ids of the own Adds in flight */
+    size_t n_adds;
     size_t slots, differ, copied, tombs;
 } repair;
-
-static int flush(repair *x, oks_err *e)
-{
-    if (!x->nw)
-        return 0;
-    int rc = oks_replica_copy(x->f, x->p, x->want, x->nw, e);
-    if (rc == 0)
-        x->copied += x->nw;
-    x->nw = 0;
-    return rc;
-}
 
 static int ask(repair *x, Oks__Request *q, Oks__Response **r, oks_err *e)
 {
     int rc = oks_replica_call(x->f, x->p->client, q, r, PEER_TIMEOUT_MS, e);
-    if (rc == 0 && (*r)->status != OKS__STATUS__STATUS_OK) {
+    if (rc == 0 && (*r)->status != OKS__STATUS__STATUS_OK &&
+        (*r)->status != OKS__STATUS__STATUS_NOT_FOUND) {
         rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "%s", (*r)->error);
         oks__response__free_unpacked(*r, NULL);
         *r = NULL;
@@ -50,23 +45,115 @@ static int ask(repair *x, Oks__Request *q, Oks__Response **r, oks_err *e)
     return rc;
 }
 
-/* Pulls what this shard lacks of one slot. */
-static int repair_slot(repair *x, unsigned slot, oks_err *e)
+/* Waits for the answer to one own Add in flight. */
+static int add_wait(repair *x, oks_err *e)
+{
+    uint64_t until = oks_now_ms() + SELF_TIMEOUT_MS;
+    while (!atomic_load(&x->f->sh->rstop)) {
+        if (oks_now_ms() >= until)
+            return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "own add: no answer");
+        uint64_t id;
+        Oks__Response *r;
+        int rc = oks_client_recv(x->f->self, &id, &r, 200, e);
+        if (rc == OKS_E_TIMEOUT)
+            continue;
+        if (rc)
+            return rc;
+        size_t k = 0;
+        while (k < x->n_adds && x->adds[k] != id)
+            k++;
+        if (k == x->n_adds) {
+            oks__response__free_unpacked(r, NULL);
+            continue;
+        }
+        x->adds[k] = x->adds[--x->n_adds];
+        if (r->status != OKS__STATUS__STATUS_OK)
+            rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "own add: %s", r->error);
+        for (size_t i = 0; i < r->n_results; i++)
+            x->copied += r->results[i]->outcome != OKS__OUTCOME__OUTCOME_REJECTED;
+        oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "shard stopping");
+}
+
+static int adds_drain(repair *x, oks_err *e)
+{
+    int rc = 0;
+    while (x->n_adds) {
+        int r = add_wait(x, e);
+        if (r) {
+            rc = r;
+            if (r == OKS_E_TIMEOUT)
+                break;
+        }
+    }
+    x->n_adds = 0;
+    return rc;
+}
+
+/* Fetches the wanted keys from the peer and hands them to an own Add without waiting for it. */
+static int flush(repair *x, oks_err *e)
+{
+    if (!x->nw)
+        return 0;
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
+    q.op_case = OKS__REQUEST__OP_GET_HASH;
+    q.get_hash = &gh;
+    gh.hashes = x->want;
+    gh.n_hashes = x->nw;
+    x->nw = 0;
+    Oks__Response *r;
+    int rc = ask(x, &q, &r, e);
+    if (rc || !r->n_keys) {
+        if (!rc)
+            oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    if (x->n_adds == REPAIR_ADDS && (rc = add_wait(x, e)) != 0) {
+        oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    ProtobufCBinaryData *keys = oks_xmalloc(r->n_keys * sizeof *keys);
+    for (size_t i = 0; i < r->n_keys; i++)
+        keys[i] = r->keys[i]->data;
+    static _Atomic uint64_t ids = 1ull << 62; /* apart from oks_replica_call's */
+    Oks__Request a = OKS__REQUEST__INIT;
+    Oks__Add add = OKS__ADD__INIT;
+    a.op_case = OKS__REQUEST__OP_ADD;
+    a.add = &add;
+    a.deadline_ms = SELF_TIMEOUT_MS;
+    add.keys = keys;
+    add.n_keys = r->n_keys;
+    add.origin = OKS__ORIGIN__ORIGIN_REPLICA;
+    uint64_t id = ++ids;
+    rc = oks_client_send(x->f->self, id, &a, e); /* packed: the reply may go */
+    if (rc == 0)
+        x->adds[x->n_adds++] = id;
+    free(keys);
+    oks__response__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* Pulls what this shard lacks of slots first..last (a run of slots that differ). */
+static int repair_run(repair *x, unsigned first, unsigned last, oks_err *e)
 {
     oks_shard *sh = x->f->sh;
     const char *name = sh->conf->shards[x->p->idx].name;
-    uint8_t after[16];
-    bool first = true;
+    uint8_t after[20];
+    bool start = true;
     for (;;) {
         Oks__Request q = OKS__REQUEST__INIT;
         Oks__SlotHashes h = OKS__SLOT_HASHES__INIT;
         q.op_case = OKS__REQUEST__OP_SLOT_HASHES;
         q.slot_hashes = &h;
         h.shard = (char *)name;
-        h.slot = slot;
+        h.slot = first;
+        h.last_slot = last;
         h.limit = REPAIR_PAGE;
-        if (!first)
-            h.after = (ProtobufCBinaryData){16, after};
+        if (!start)
+            h.after = (ProtobufCBinaryData){20, after};
         Oks__Response *r;
         int rc = ask(x, &q, &r, e);
         if (rc)
@@ -79,32 +166,35 @@ static int repair_slot(repair *x, unsigned slot, oks_err *e)
             uint8_t fpr[32];
             size_t fl;
             oks_err le;
-            if (r->hashes[i].len != 16 ||
-                oks_store_by_hash(sh->store, r->hashes[i].data, fpr, &fl, &le) == 1)
+            if (r->hashes[i].len != 20 ||
+                oks_store_by_hash(sh->store, r->hashes[i].data + 4, fpr, &fl, &le) == 1)
                 continue;
-            memcpy(x->buf[x->nw], r->hashes[i].data, 16);
+            memcpy(x->buf[x->nw], r->hashes[i].data + 4, 16);
             x->want[x->nw] = (ProtobufCBinaryData){16, x->buf[x->nw]};
             if (++x->nw == x->cap)
                 rc = flush(x, e);
         }
-        bool more = r->n_hashes == REPAIR_PAGE;
+        bool more = r->n_hashes == REPAIR_PAGE && r->hashes[r->n_hashes - 1].len == 20;
         if (more)
-            memcpy(after, r->hashes[r->n_hashes - 1].data, 16);
+            memcpy(after, r->hashes[r->n_hashes - 1].data, 20);
         oks__response__free_unpacked(r, NULL);
         if (rc || !more)
             return rc;
-        first = false;
+        start = false;
     }
 }
 
-/* One pass: the digests of every slot both hold, page by page; the differing slots pulled. */
+/* One pass: the digests of every slot both hold, page by page; the runs of differing slots
+ * pulled. */
 static int repair_pass(repair *x, oks_err *e)
 {
     oks_shard *sh = x->f->sh;
     const oks_cluster *c = sh->conf;
     unsigned next = 0;
+    long run = -1, prev = -2; /* the run of differing slots being collected */
+    int rc = 0;
     x->slots = x->differ = 0;
-    while (next < c->n_slots && !atomic_load(&sh->rstop)) {
+    while (rc == 0 && next < c->n_slots && !atomic_load(&sh->rstop)) {
         Oks__Request q = OKS__REQUEST__INIT;
         Oks__SlotDigests d = OKS__SLOT_DIGESTS__INIT;
         q.op_case = OKS__REQUEST__OP_DIGESTS;
@@ -113,9 +203,8 @@ static int repair_pass(repair *x, oks_err *e)
         d.first = next;
         d.last = c->n_slots - 1;
         Oks__Response *r;
-        int rc = ask(x, &q, &r, e);
-        if (rc)
-            return rc;
+        if ((rc = ask(x, &q, &r, e)) != 0)
+            break;
         next = c->n_slots;
         for (size_t i = 0; i < r->n_digests && rc == 0; i++) {
             const Oks__SlotDigest *g = r->digests[i];
@@ -134,15 +223,20 @@ static int repair_pass(repair *x, oks_err *e)
             if (memcmp(mine, g->digest.data, 16) == 0)
                 continue;
             x->differ++;
-            rc = repair_slot(x, g->slot, e);
+            if ((long)g->slot != prev + 1 && run >= 0)
+                rc = repair_run(x, (unsigned)run, (unsigned)prev, e);
+            if ((long)g->slot != prev + 1)
+                run = g->slot;
+            prev = g->slot;
         }
         oks__response__free_unpacked(r, NULL);
-        if (rc == 0)
-            rc = flush(x, e);
-        if (rc)
-            return rc;
     }
-    return 0;
+    if (rc == 0 && run >= 0)
+        rc = repair_run(x, (unsigned)run, (unsigned)prev, e);
+    if (rc == 0)
+        rc = flush(x, e);
+    int r2 = adds_drain(x, e);
+    return rc ? rc : r2;
 }
 
 int oks_replica_repair(follower *f, peer *p, oks_err *e)

@@ -116,6 +116,7 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     zmq_msg_move(&j->rid, &m->f[1]);
     j->req = req;
     j->received_ms = oks_now_ms();
+    j->local = !zmq_msg_gets(&m->f[2], "Peer-Address");
     switch (req->op_case) {
     case OKS__REQUEST__OP_ADD:
         oks_jobq_push(&sh->adders, j);

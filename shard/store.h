@@ -178,17 +178,17 @@ int oks_store_tomb_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_tom
 typedef int (*oks_store_tomb_fn)(const oks_tomb *t, void *arg);
 int oks_store_tombs(oks_store *s, const uint8_t *after, size_t after_len, bool lifted,
                     size_t max, oks_store_tomb_fn fn, void *arg, oks_err *e);
-/* The tombstones of one slot (at most max). */
-int oks_store_slot_tombs(oks_store *s, unsigned slot, size_t max, oks_store_tomb_fn fn,
-                         void *arg, oks_err *e);
+/* The tombstones of slots first..last (at most max). */
+int oks_store_slot_tombs(oks_store *s, unsigned first, unsigned last, size_t max,
+                         oks_store_tomb_fn fn, void *arg, oks_err *e);
 /* Digest and key count of a slot; false when the store keeps none (no n_slots). */
 bool oks_store_slot_digest(oks_store *s, unsigned slot, uint8_t out[16], uint64_t *keys);
-/* SKS hashes of the keys of one slot in hash order, after `after` (16 bytes or NULL), at most
- * max; fn gets each hash and its fingerprint. */
-typedef int (*oks_store_hash_fn)(const uint8_t hash[16], const uint8_t *fpr, size_t len,
-                                 void *arg);
-int oks_store_slot_hashes(oks_store *s, unsigned slot, const uint8_t *after, size_t max,
-                          oks_store_hash_fn fn, void *arg, oks_err *e);
+/* SKS hashes of the keys of slots first..last in slot then hash order, after `after` (20 bytes:
+ * BE32 slot + hash, or NULL), at most max; fn gets each slot, hash and fingerprint. */
+typedef int (*oks_store_hash_fn)(unsigned slot, const uint8_t hash[16], const uint8_t *fpr,
+                                 size_t len, void *arg);
+int oks_store_slot_hashes(oks_store *s, unsigned first, unsigned last, const uint8_t *after,
+                          size_t max, oks_store_hash_fn fn, void *arg, oks_err *e);
 /* Oldest change-log entry kept (0: nothing written yet). */
 uint64_t oks_store_first_seq(oks_store *s);
 /* Whether the store was created empty by this open (a new or wiped data directory). */

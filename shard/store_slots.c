@@ -318,15 +318,31 @@ int oks_store_tombs(oks_store *s, const uint8_t *after, size_t after_len, bool l
     return r < 0 ? oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt tombstone") : 0;
 }
 
-int oks_store_slot_tombs(oks_store *s, unsigned slot, size_t max, oks_store_tomb_fn fn,
-                         void *arg, oks_err *e)
+int oks_store_slot_tombs(oks_store *s, unsigned first, unsigned last, size_t max,
+                         oks_store_tomb_fn fn, void *arg, oks_err *e)
 {
     if (!s->n_slots)
         return 0;
     uint8_t p[5] = {'t'};
-    oks_store_put_be32(p + 1, slot);
+    oks_store_put_be32(p + 1, first);
     tomb_walk w = {fn, arg, true, max, 0, NULL, 0};
-    return each_entry(s, (char *)p, 5, walk_tomb, &w, "tombstones of a slot", e);
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+    int r = 0;
+    for (leveldb_iter_seek(it, (char *)p, 5); leveldb_iter_valid(it) && !r;
+         leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < 5 || k[0] != 't' || oks_be32((const uint8_t *)k + 1) > last)
+            break;
+        const char *v = leveldb_iter_value(it, &vl);
+        r = walk_tomb(k, kl, v, vl, &w);
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    if (err)
+        return oks_ldb_error(e, err, "leveldb", "tombstones of slots");
+    return r < 0 ? oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt tombstone") : 0;
 }
 
 bool oks_store_slot_digest(oks_store *s, unsigned slot, uint8_t out[16], uint64_t *keys)
@@ -340,48 +356,33 @@ bool oks_store_slot_digest(oks_store *s, unsigned slot, uint8_t out[16], uint64_
     return true;
 }
 
-typedef struct hash_walk {
-    oks_store_hash_fn fn;
-    void *arg;
-    size_t max, n;
-    const uint8_t *after;
-} hash_walk;
-
-static int walk_hash(const char *k, size_t kl, const char *v, size_t vl, void *arg)
-{
-    hash_walk *w = arg;
-    if (kl != 21 || (vl != 20 && vl != 32))
-        return 0;
-    if (w->after && memcmp(k + 5, w->after, 16) <= 0)
-        return 0;
-    if (w->n >= w->max)
-        return 1;
-    w->n++;
-    return w->fn((const uint8_t *)k + 5, (const uint8_t *)v, vl, w->arg) ? 1 : 0;
-}
-
-int oks_store_slot_hashes(oks_store *s, unsigned slot, const uint8_t *after, size_t max,
-                          oks_store_hash_fn fn, void *arg, oks_err *e)
+int oks_store_slot_hashes(oks_store *s, unsigned first, unsigned last, const uint8_t *after,
+                          size_t max, oks_store_hash_fn fn, void *arg, oks_err *e)
 {
     if (!s->n_slots)
         return 0;
     uint8_t p[21] = {'y'};
-    oks_store_put_be32(p + 1, slot);
-    hash_walk w = {fn, arg, max, 0, after};
-    if (!after)
-        return each_entry(s, (char *)p, 5, walk_hash, &w, "slot hash list", e);
-    /* seek to the "after" hash: each_entry checks the 5-byte slot prefix */
-    memcpy(p + 5, after, 16);
+    size_t pl = 5;
+    oks_store_put_be32(p + 1, first);
+    if (after && oks_be32(after) >= first) {
+        memcpy(p + 1, after, 20);
+        pl = 21;
+    }
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
-    int r = 0;
-    for (leveldb_iter_seek(it, (char *)p, 21); leveldb_iter_valid(it) && !r;
+    size_t n = 0;
+    for (leveldb_iter_seek(it, (char *)p, pl); leveldb_iter_valid(it) && n < max;
          leveldb_iter_next(it)) {
         size_t kl, vl;
         const char *k = leveldb_iter_key(it, &kl);
-        if (kl < 5 || memcmp(k, p, 5) != 0)
+        if (kl < 5 || k[0] != 'y' || oks_be32((const uint8_t *)k + 1) > last)
             break;
         const char *v = leveldb_iter_value(it, &vl);
-        r = walk_hash(k, kl, v, vl, &w);
+        if (kl != 21 || (vl != 20 && vl != 32) || (pl == 21 && memcmp(k, p, 21) == 0))
+            continue;
+        n++;
+        if (fn(oks_be32((const uint8_t *)k + 1), (const uint8_t *)k + 5, (const uint8_t *)v, vl,
+               arg))
+            break;
     }
     char *err = NULL;
     leveldb_iter_get_error(it, &err);

@@ -145,16 +145,21 @@ typedef struct hash_page {
     size_t cap;
 } hash_page;
 
-static int push_hash(const uint8_t hash[16], const uint8_t *fpr, size_t len, void *arg)
+static int push_hash(unsigned slot, const uint8_t hash[16], const uint8_t *fpr, size_t len,
+                     void *arg)
 {
     (void)fpr, (void)len;
     hash_page *h = arg;
     Oks__Response *r = h->r;
     if (r->n_hashes == h->cap)
         return 1;
-    memcpy(h->data + 16 * r->n_hashes, hash, 16);
-    r->hashes[r->n_hashes] = (ProtobufCBinaryData){16, h->data + 16 * r->n_hashes};
-    r->n_hashes++;
+    uint8_t *p = h->data + 20 * r->n_hashes;
+    p[0] = (uint8_t)(slot >> 24);
+    p[1] = (uint8_t)(slot >> 16);
+    p[2] = (uint8_t)(slot >> 8);
+    p[3] = (uint8_t)slot;
+    memcpy(p + 4, hash, 16);
+    r->hashes[r->n_hashes++] = (ProtobufCBinaryData){20, p};
     return 0;
 }
 
@@ -214,25 +219,28 @@ static void slot_hashes(oks_shard *sh, const Oks__SlotHashes *q, Oks__Response *
                    "the shard does not hold that slot");
         return;
     }
-    if (q->after.len && q->after.len != 16) {
+    if (q->after.len && q->after.len != 20) {
         read_error(sh, r, OKS__STATUS__STATUS_BAD_REQUEST, "slot hashes",
-                   "after must be an SKS hash (16 bytes)");
+                   "after must be a slot and an SKS hash (20 bytes)");
         return;
     }
+    unsigned last = q->last_slot < q->slot ? q->slot : q->last_slot;
+    if (last >= sh->conf->n_slots)
+        last = sh->conf->n_slots - 1;
     size_t lim = q->limit ? q->limit : PAGE_DEFAULT;
     if (lim > OKS_PROTO_MAX_ITEMS)
         lim = OKS_PROTO_MAX_ITEMS;
-    hash_page h = {r, oks_xmalloc(16 * lim), lim};
+    hash_page h = {r, oks_xmalloc(20 * lim), lim};
     r->hashes = oks_xmalloc(lim * sizeof *r->hashes);
     if (!h.data || !r->hashes) {
         free(h.data);
         read_error(sh, r, OKS__STATUS__STATUS_INTERNAL, "slot hashes", "out of memory");
         return;
     }
-    if (oks_store_slot_hashes(sh->store, q->slot, q->after.len ? q->after.data : NULL, lim,
+    if (oks_store_slot_hashes(sh->store, q->slot, last, q->after.len ? q->after.data : NULL, lim,
                               push_hash, &h, &e) ||
         (!q->after.len &&
-         oks_store_slot_tombs(sh->store, q->slot, SLOT_TOMBS_MAX, push_tomb, r, &e)))
+         oks_store_slot_tombs(sh->store, q->slot, last, SLOT_TOMBS_MAX, push_tomb, r, &e)))
         read_error(sh, r, OKS__STATUS__STATUS_INTERNAL, "slot hashes", e.msg);
     if (!r->n_hashes)
         free(h.data);

@@ -167,9 +167,14 @@ static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
 
 /* Prepares every key of an add (parse, merge, verify, slot check) into a new jobs array; NULL
  * (with r filled) when the request is refused as a whole. *to_write counts keys to store. */
-static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r,
+static oks_ingest *prepare_add(oks_shard *sh, const oks_job *job, Oks__Response *r,
                                size_t *to_write)
 {
+    const Oks__Request *req = job->req;
+    /* the own follower's copies from replica peers: verified by the peer that stored them */
+    unsigned flags = job->local && req->add->origin == OKS__ORIGIN__ORIGIN_REPLICA
+                         ? OKS_PGP_TRUSTED
+                         : 0;
     *to_write = 0;
     if (!oks_shard_check_route(sh, req, r))
         return NULL;
@@ -183,7 +188,8 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
     oks_ingest *jobs = oks_xcalloc(n ? n : 1, sizeof *jobs);
     for (size_t i = 0; i < n; i++) {
         oks_ingest *j = &jobs[i];
-        oks_ingest_prepare(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, j);
+        oks_ingest_prepare_flags(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, flags,
+                                 j);
         if (j->outcome != OKS_REJECTED && !oks_shard_owns_keyid(sh, j->keyid)) {
             j->outcome = OKS_REJECTED;
             snprintf(j->reason, sizeof j->reason, "slot %u is not owned by shard %s",
@@ -225,7 +231,7 @@ void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
     Oks__Response r = OKS__RESPONSE__INIT;
     r.version = OKS_PROTO_VERSION;
     size_t to_write;
-    oks_ingest *jobs = prepare_add(sh, job->req, &r, &to_write);
+    oks_ingest *jobs = prepare_add(sh, job, &r, &to_write);
     size_t n = job->req->add->n_keys;
     oks_commit *c = jobs && to_write ? oks_xcalloc(1, sizeof *c) : NULL;
     if (!c) {
