@@ -14,7 +14,7 @@ D=$(mktemp -d /tmp/oksr.XXXXXX)
 trap 'bash deploy/local.sh down --dir "$D/c" >/dev/null 2>&1; rm -rf "$D"' EXIT
 now() { date +%s.%N; }
 "$B/oks-bench" mint --count "$N" --seed bench --out "$D/v4.pgp" 2>/dev/null
-bash deploy/local.sh up --dir "$D/c" --shards 2 --replicas 2 --shard-opt changelog_keep=1000 \
+bash deploy/local.sh up --dir "$D/c" --shards 2 --replicas 2 --shard-opt changelog_keep=1000 ${EXTRA:-} \
   >/dev/null
 export OKS_CONFIG=$D/c/oks.conf
 t0=$(now); "$B/oksctl" import --quiet "$D/v4.pgp" >/dev/null; t1=$(now)

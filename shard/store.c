@@ -210,6 +210,7 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     leveldb_free(m);
     s->was_empty = !m;
     s->changelog_keep = o->changelog_keep;
+    s->tomb_slots = o->n_slots;
     if (o->n_slots) {
         s->n_slots = o->n_slots;
         s->slot_keys = oks_xcalloc(o->n_slots, sizeof *s->slot_keys);
@@ -227,9 +228,21 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
             s->slot_counts_broken = true;
         }
     }
-    if (oks_store_first_load(s, e) || (s->n_slots && oks_store_slots_open(s, e))) {
-        oks_store_close(s);
-        return e ? e->code : OKS_E_IO;
+    /* as for the slot counts: a damaged table must not keep the shard from serving */
+    oks_err se;
+    char msg[300];
+    if (oks_store_first_load(s, &se))
+        oks_error("store %s: change log unreadable, its first entry unknown: %s", dir,
+                  oks_err_format(&se, msg, sizeof msg));
+    if (s->n_slots && oks_store_slots_open(s, &se)) {
+        oks_error("store %s: per-slot digests unavailable (no tombstones, no replica repair, "
+                  "no per-slot stats): %s", dir, oks_err_format(&se, msg, sizeof msg));
+        free(s->slot_keys);
+        free(s->slot_digest);
+        s->slot_keys = NULL;
+        s->slot_digest = NULL;
+        s->n_slots = 0;
+        s->slot_counts_broken = true;
     }
     *out = s;
     return 0;
@@ -521,6 +534,8 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             r = oks_store_slots_change(s, wb, c, td[t]);
             if (r)
                 break;
+        } else if (c->tomb && (r = oks_store_tomb_put(s, wb, c)) != 0) {
+            break;
         }
         uint8_t k[33];
         k[0] = 'k';

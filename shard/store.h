@@ -168,7 +168,9 @@ typedef int (*oks_store_key_fn)(const oks_store_record *rec, const uint8_t *fpr,
 int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks_store_key_fn fn,
                        void *arg, oks_err *e);
 
-/* ---- tombstones, slot digests, slot hash lists (shard/store_slots.c; need n_slots) ---------- */
+/* ---- tombstones, slot digests, slot hash lists (shard/store_slots.c) ------------------------- */
+/* Tombstones work in every store; digests and hash lists need n_slots (and counters that could
+ * be read at open). */
 
 /* The tombstone of a fingerprint: 1 found (t filled), 0 none, <0 error. */
 int oks_store_tomb_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_tomb *t,

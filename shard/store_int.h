@@ -29,6 +29,8 @@ struct oks_store {
     uint64_t changelog_keep;  /* > 0: change-log entries kept; older ones pruned */
     uint64_t first_seq;       /* oldest change-log entry kept (0: none written yet) */
     bool was_empty;           /* nothing was stored when it was opened */
+    unsigned tomb_slots;      /* the slot count of the "t" keys: n_slots as configured, kept
+                               * when damaged counters turn the per-slot features off */
 };
 
 /* Per slot keys and digests (what store_slots.c adds to a batch): slot of a fingerprint. */
@@ -40,6 +42,8 @@ int oks_store_slots_open(oks_store *s, oks_err *e);
  * digests of its slot (dig: the slot's digest, updated). */
 int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c,
                            uint8_t dig[16]);
+/* Adds to wb the stored form of c->tomb (with or without the per-slot features). */
+int oks_store_tomb_put(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c);
 /* Adds to wb the deletion of change-log entries that fall out of changelog_keep when the log
  * grows from old_last to new_last; returns the new first_seq. */
 uint64_t oks_store_prune(oks_store *s, leveldb_writebatch_t *wb, uint64_t old_last,

@@ -1,5 +1,6 @@
 /* Shard storage by slot: tombstones, per-slot digests and hash lists, change-log pruning (see
  * store.h; docs/replicas.md "Tombstones" and "Repair"). */
+#include "lib/cluster.h"
 #include "lib/ldb.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -13,9 +14,25 @@
 
 static void tkey(const oks_store *s, const uint8_t *fpr, size_t len, uint8_t k[37])
 {
+    uint8_t kid[8];
+    unsigned slot = s->tomb_slots && oks_keyid_of_fpr(fpr, len, kid) == 0
+                        ? oks_slot_of_keyid(kid, s->tomb_slots)
+                        : 0;
     k[0] = 't';
-    oks_store_put_be32(k + 1, oks_store_slot_of(s, fpr, len));
+    oks_store_put_be32(k + 1, slot);
     memcpy(k + 5, fpr, len);
+}
+
+int oks_store_tomb_put(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c)
+{
+    uint8_t tk[37];
+    oks_buf b = OKS_BUF_INIT;
+    if (oks_tomb_encode(c->tomb, &b))
+        return OKS_E_NOMEM;
+    tkey(s, c->fpr, c->fpr_len, tk);
+    leveldb_writebatch_put(wb, (char *)tk, 5 + c->fpr_len, (char *)b.data, b.len);
+    oks_buf_release(&b);
+    return 0;
 }
 
 /* Calls fn(key, klen, value, vlen) for every entry starting with prefix; stops on non-zero. */
@@ -194,19 +211,14 @@ int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_sto
         oks_digest_xor(dig, c->new_hash);
     }
     if (c->tomb) {
-        uint8_t h[16], tk[37];
+        uint8_t h[16];
         if (c->old_tomb) {
             oks_tomb_hash(c->old_tomb, h);
             oks_digest_xor(dig, h);
         }
         oks_tomb_hash(c->tomb, h);
         oks_digest_xor(dig, h);
-        oks_buf b = OKS_BUF_INIT;
-        if (oks_tomb_encode(c->tomb, &b))
-            return OKS_E_NOMEM;
-        tkey(s, c->fpr, c->fpr_len, tk);
-        leveldb_writebatch_put(wb, (char *)tk, 5 + c->fpr_len, (char *)b.data, b.len);
-        oks_buf_release(&b);
+        return oks_store_tomb_put(s, wb, c);
     }
     return 0;
 }
@@ -244,8 +256,6 @@ int oks_store_tomb_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_tom
 {
     if (fpr_len != 20 && fpr_len != 32)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "fingerprint of %zu bytes", fpr_len);
-    if (!s->n_slots)
-        return 0;
     uint8_t k[37];
     tkey(s, fpr, fpr_len, k);
     char *err = NULL;
@@ -289,8 +299,6 @@ static int walk_tomb(const char *k, size_t kl, const char *v, size_t vl, void *a
 int oks_store_tombs(oks_store *s, const uint8_t *after, size_t after_len, bool lifted,
                     size_t max, oks_store_tomb_fn fn, void *arg, oks_err *e)
 {
-    if (!s->n_slots)
-        return 0;
     uint8_t k[37] = {'t'};
     size_t kl = 1;
     if (after_len == 20 || after_len == 32) {
