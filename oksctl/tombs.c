@@ -80,6 +80,20 @@ static int answer(Oks__Response *r)
     return rc;
 }
 
+/* Connects (to shard when set, else a router), asks q, prints the answer; the exit status. */
+static int call_once(const char *conf, const char *shard, Oks__Request *q)
+{
+    oksctl_conn c;
+    if (oksctl_connect_to(&c, conf, shard))
+        return 1;
+    Oks__Response *r = oksctl_call(&c, q);
+    int rc = r ? answer(r) : 1;
+    if (r)
+        oks__response__free_unpacked(r, NULL);
+    oksctl_disconnect(&c);
+    return rc;
+}
+
 static int tomb_op(int argc, char **argv, bool lift)
 {
     const char *usage = lift ? undelete_usage : delete_usage;
@@ -112,15 +126,7 @@ static int tomb_op(int argc, char **argv, bool lift)
         d.fingerprint = (ProtobufCBinaryData){len, id};
         d.reason = (char *)reason;
     }
-    oksctl_conn c;
-    if (oksctl_connect_to(&c, conf, shard))
-        return 1;
-    Oks__Response *r = oksctl_call(&c, &q);
-    int rc = r ? answer(r) : 1;
-    if (r)
-        oks__response__free_unpacked(r, NULL);
-    oksctl_disconnect(&c);
-    return rc;
+    return call_once(conf, shard, &q);
 }
 
 int oksctl_delete(int argc, char **argv)
@@ -240,13 +246,5 @@ int oksctl_repair(int argc, char **argv)
     q.op_case = OKS__REQUEST__OP_REPAIR;
     q.repair = &rp;
     rp.shard = argv[i];
-    oksctl_conn c;
-    if (oksctl_connect(&c, conf))
-        return 1;
-    Oks__Response *r = oksctl_call(&c, &q);
-    int rc = r ? answer(r) : 1;
-    if (r)
-        oks__response__free_unpacked(r, NULL);
-    oksctl_disconnect(&c);
-    return rc;
+    return call_once(conf, NULL, &q);
 }

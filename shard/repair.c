@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair, and own Adds in
- * flight (each is prepared by one verifier thread: two keep two of them busy while the next
- * batch is fetched). */
+/* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair (each Add is one
+ * synced write: large batches keep the syncs few; an answer cut by the peer's read budget halves
+ * it), and own Adds in flight (each is prepared by one verifier thread: two keep two of them busy
+ * while the next batch is fetched). */
 #define REPAIR_PAGE 1000
-#define REPAIR_BATCH 256
+#define REPAIR_BATCH 1024
 #define REPAIR_ADDS 2
 /* Passes over the differing slots per repair: keys cut from a GetByHash answer by its read
  * budget, or stored meanwhile, are compared again. */
@@ -106,6 +107,8 @@ static int flush(repair *x, oks_err *e)
     x->nw = 0;
     Oks__Response *r;
     int rc = ask(x, &q, &r, e);
+    if (rc == 0 && r->truncated && x->cap > 16)
+        x->cap /= 2; /* the rest is fetched in the next pass */
     if (rc || !r->n_keys) {
         if (!rc)
             oks__response__free_unpacked(r, NULL);
