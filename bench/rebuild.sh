@@ -30,7 +30,8 @@ bash deploy/local.sh up --dir "$D/c" >/dev/null
 for _ in $(seq 1 1200); do tail -n +"$skip" "$L" | grep -q "repair with s0 done" && break; sleep 0.5; done
 line=$(tail -n +"$skip" "$L" | grep "repair with s0 done" | head -1)
 copied=$(echo "$line" | sed -n 's/.* \([0-9]*\) keys copied.*/\1/p')
-ms=$(echo "$line" | sed -n 's/.*, \([0-9]*\) ms$/\1/p')
+ms=$(echo "$line" | sed -n 's/.*, \([0-9]*\) ms (.*/\1/p')
+echo "$line" | sed 's/.*INFO //'
 [ -n "${PERF:-}" ] && { pkill -INT -f "perf record -g -o $PERF" || true; sleep 1; }
 "$B/oksctl" stats
 printf 'keys %s import %.0f keys/s rebuild copied %s in %s ms: %.0f keys/s (%.2fx the import)\n' \

@@ -32,6 +32,7 @@ typedef struct repair {
     uint64_t adds[REPAIR_ADDS]; /* ids of the own Adds in flight */
     size_t n_adds;
     size_t slots, differ, copied, tombs;
+    uint64_t ms_list, ms_fetch, ms_add; /* waiting for SlotDigests/SlotHashes, GetByHash, own Adds */
 } repair;
 
 static int ask(repair *x, Oks__Request *q, Oks__Response **r, oks_err *e)
@@ -47,7 +48,17 @@ static int ask(repair *x, Oks__Request *q, Oks__Response **r, oks_err *e)
 }
 
 /* Waits for the answer to one own Add in flight. */
+static int add_wait_(repair *x, oks_err *e);
+
 static int add_wait(repair *x, oks_err *e)
+{
+    uint64_t t0 = oks_now_ms();
+    int rc = add_wait_(x, e);
+    x->ms_add += oks_now_ms() - t0;
+    return rc;
+}
+
+static int add_wait_(repair *x, oks_err *e)
 {
     uint64_t until = oks_now_ms() + SELF_TIMEOUT_MS;
     while (!atomic_load(&x->f->sh->rstop)) {
@@ -106,7 +117,9 @@ static int flush(repair *x, oks_err *e)
     gh.n_hashes = x->nw;
     x->nw = 0;
     Oks__Response *r;
+    uint64_t t0 = oks_now_ms();
     int rc = ask(x, &q, &r, e);
+    x->ms_fetch += oks_now_ms() - t0;
     if (rc == 0 && r->truncated && x->cap > 16)
         x->cap /= 2; /* the rest is fetched in the next pass */
     if (rc || !r->n_keys) {
@@ -158,7 +171,9 @@ static int repair_run(repair *x, unsigned first, unsigned last, oks_err *e)
         if (!start)
             h.after = (ProtobufCBinaryData){20, after};
         Oks__Response *r;
+        uint64_t t0 = oks_now_ms();
         int rc = ask(x, &q, &r, e);
+        x->ms_list += oks_now_ms() - t0;
         if (rc)
             return rc;
         for (size_t i = 0; i < r->n_tombstones && rc == 0; i++) {
@@ -206,7 +221,10 @@ static int repair_pass(repair *x, oks_err *e)
         d.first = next;
         d.last = c->n_slots - 1;
         Oks__Response *r;
-        if ((rc = ask(x, &q, &r, e)) != 0)
+        uint64_t t0 = oks_now_ms();
+        rc = ask(x, &q, &r, e);
+        x->ms_list += oks_now_ms() - t0;
+        if (rc)
             break;
         next = c->n_slots;
         for (size_t i = 0; i < r->n_digests && rc == 0; i++) {
@@ -269,8 +287,10 @@ int oks_replica_repair(follower *f, peer *p, oks_err *e)
     free(x.buf);
     if (rc == 0)
         oks_info("replica: repair with %s done: %zu slots compared, %zu differed, %zu keys "
-                 "copied, %zu tombstones seen, %llu ms", pc->name, x.slots, differed, copied,
-                 tombs, (unsigned long long)(oks_now_ms() - t0));
+                 "copied, %zu tombstones seen, %llu ms (waiting for lists %llu, keys %llu, own "
+                 "adds %llu)", pc->name, x.slots, differed, copied, tombs,
+                 (unsigned long long)(oks_now_ms() - t0), (unsigned long long)x.ms_list,
+                 (unsigned long long)x.ms_fetch, (unsigned long long)x.ms_add);
     else
         oks_warn("replica: repair with %s stopped: %s", pc->name, e->msg);
     return rc;
