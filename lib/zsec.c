@@ -111,21 +111,30 @@ int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e
     close(fd);
     if (n < 0)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "key file %s: %s", path, strerror(errno));
-    size_t len = (size_t)n;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                   buf[len - 1] == '\t'))
+    return oks_zsec_key_parse(buf, (size_t)n, sizeof buf, path, key, e);
+}
+
+int oks_zsec_key_parse(const char *text, size_t n, size_t cap, const char *what, uint8_t key[32],
+                       oks_err *e)
+{
+    size_t len = n;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
+                   text[len - 1] == '\t'))
         len--;
     if (len != 40)
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
-                           "key file %s: expected 40 Z85 characters, found %zu%s", path, len,
-                           (size_t)n == sizeof buf ? " or more" : "");
-    for (size_t i = 0; i < len; i++)
-        if (!buf[i] || !strchr(z85_chars, buf[i]))
-            return oks_err_set(e, OKS_E_FORMAT, i, "key file %s: character %zu is not Z85", path,
+                           "key file %s: expected 40 Z85 characters, found %zu%s", what, len,
+                           n >= cap ? " or more" : "");
+    char z[41];
+    for (size_t i = 0; i < len; i++) {
+        if (!text[i] || !strchr(z85_chars, text[i]))
+            return oks_err_set(e, OKS_E_FORMAT, i, "key file %s: character %zu is not Z85", what,
                                i + 1);
-    buf[40] = '\0';
-    if (!zmq_z85_decode(key, buf))
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key file %s: not a Z85 key", path);
+        z[i] = text[i];
+    }
+    z[40] = '\0';
+    if (!zmq_z85_decode(key, z))
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key file %s: not a Z85 key", what);
     return 0;
 }
 

@@ -65,6 +65,10 @@ bool oks_zsec_accepts(oks_role server, oks_role client);
 /* Reads a key file: 40 Z85 characters, optional trailing white space. secret: the file must
  * not be readable or writable by group or others (OKS_E_ARG naming the mode otherwise). */
 int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e);
+/* The text of a key file, n bytes read into a buffer of cap (n >= cap: the file may go on):
+ * 40 Z85 characters, then only white space. what names the file in errors. */
+int oks_zsec_key_parse(const char *text, size_t n, size_t cap, const char *what, uint8_t key[32],
+                       oks_err *e);
 /* Writes a new keypair: path (secret, mode 0600, created exclusively) and path.pub (0644).
  * Fails if either exists. */
 int oks_zsec_keygen(const char *path, oks_err *e);

@@ -24,5 +24,7 @@ int oksctl_repair(int argc, char **argv);
 int oksctl_sync(int argc, char **argv);
 int oksctl_config(int argc, char **argv);
 int oksctl_keygen(int argc, char **argv);
+int oksctl_backup(int argc, char **argv);
+int oksctl_restore(int argc, char **argv);
 
 #endif
