@@ -131,23 +131,15 @@ static int flush(repair *x, oks_err *e)
         oks__response__free_unpacked(r, NULL);
         return rc;
     }
-    ProtobufCBinaryData *keys = oks_xmalloc(r->n_keys * sizeof *keys);
-    for (size_t i = 0; i < r->n_keys; i++)
-        keys[i] = r->keys[i]->data;
     static _Atomic uint64_t ids = 1ull << 62; /* apart from oks_replica_call's */
     Oks__Request a = OKS__REQUEST__INIT;
     Oks__Add add = OKS__ADD__INIT;
-    a.op_case = OKS__REQUEST__OP_ADD;
-    a.add = &add;
-    a.deadline_ms = SELF_TIMEOUT_MS;
-    add.keys = keys;
-    add.n_keys = r->n_keys;
-    add.origin = OKS__ORIGIN__ORIGIN_REPLICA;
+    oks_replica_add_of(r, &a, &add);
     uint64_t id = ++ids;
     rc = oks_client_send(x->f->self, id, &a, e); /* packed: the reply may go */
     if (rc == 0)
         x->adds[x->n_adds++] = id;
-    free(keys);
+    free(add.keys);
     oks__response__free_unpacked(r, NULL);
     return rc;
 }

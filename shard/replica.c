@@ -75,6 +75,19 @@ int oks_replica_take_tomb(oks_shard *sh, const Oks__Tombstone *m, oks_err *e)
 }
 
 /* Copies the keys of n hashes from peer p into this shard. */
+void oks_replica_add_of(const Oks__Response *got, Oks__Request *a, Oks__Add *add)
+{
+    ProtobufCBinaryData *keys = oks_xmalloc(got->n_keys * sizeof *keys);
+    for (size_t i = 0; i < got->n_keys; i++)
+        keys[i] = got->keys[i]->data;
+    a->op_case = OKS__REQUEST__OP_ADD;
+    a->add = add;
+    a->deadline_ms = SELF_TIMEOUT_MS;
+    add->keys = keys;
+    add->n_keys = got->n_keys;
+    add->origin = OKS__ORIGIN__ORIGIN_REPLICA;
+}
+
 int oks_replica_copy(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n, oks_err *e)
 {
     Oks__Request q = OKS__REQUEST__INIT;
@@ -94,17 +107,9 @@ int oks_replica_copy(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n
         return rc;
     }
     if (r->n_keys) {
-        ProtobufCBinaryData *keys = oks_xmalloc(r->n_keys * sizeof *keys);
-        for (size_t i = 0; i < r->n_keys; i++)
-            keys[i] = r->keys[i]->data;
         Oks__Request a = OKS__REQUEST__INIT;
         Oks__Add add = OKS__ADD__INIT;
-        a.op_case = OKS__REQUEST__OP_ADD;
-        a.add = &add;
-        a.deadline_ms = SELF_TIMEOUT_MS;
-        add.keys = keys;
-        add.n_keys = r->n_keys;
-        add.origin = OKS__ORIGIN__ORIGIN_REPLICA;
+        oks_replica_add_of(r, &a, &add);
         Oks__Response *ar;
         rc = oks_replica_call(f, f->self, &a, &ar, SELF_TIMEOUT_MS, e);
         if (rc == 0 && ar->status != OKS__STATUS__STATUS_OK)
@@ -112,7 +117,7 @@ int oks_replica_copy(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n
                              ar->error ? ar->error : "");
         if (ar)
             oks__response__free_unpacked(ar, NULL);
-        free(keys);
+        free(add.keys);
     }
     oks__response__free_unpacked(r, NULL);
     return rc;

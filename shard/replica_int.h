@@ -36,6 +36,9 @@ typedef struct follower {
 /* One call, in slices so a stopping shard is not held up. The reply (*resp) is the caller's. */
 int oks_replica_call(follower *f, oks_client *c, const Oks__Request *q, Oks__Response **resp,
                      int timeout_ms, oks_err *e);
+/* Fills a (and add) as the own Add (origin REPLICA) of the keys of a GetByHash answer; add->keys
+ * is the caller's to free, the bytes stay got's. */
+void oks_replica_add_of(const Oks__Response *got, Oks__Request *a, Oks__Add *add);
 /* Copies the keys of n hashes from peer p into this shard (GetByHash there, Add here). */
 int oks_replica_copy(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n, oks_err *e);
 /* Stores a tombstone a peer has (when it is in a slot this shard holds and wins). */
