@@ -89,6 +89,13 @@ bool oks_zsec_accepts(oks_role server, oks_role client)
 static const char z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                 ".-:+=^!/*?&<>()[]{}@%$#";
 
+bool oks_zsec_secret_mode_ok(uid_t owner, mode_t mode)
+{
+    if ((mode & 077) == 0)
+        return true;
+    return owner == 0 && (mode & 077) == 040 /* group read only */;
+}
+
 int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -99,12 +106,13 @@ int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e
         close(fd);
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "key file %s: not a regular file", path);
     }
-    if (secret && (st.st_mode & 077)) {
+    if (secret && !oks_zsec_secret_mode_ok(st.st_uid, st.st_mode)) {
         close(fd);
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
-                           "secret key file %s has mode %04o: group and others must have no "
-                           "access (chmod 600)",
-                           path, (unsigned)(st.st_mode & 07777));
+                           "secret key file %s has mode %04o (owner uid %u): group and others "
+                           "must have no access (chmod 600), except group read of a file root "
+                           "owns (0640)",
+                           path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
     }
     char buf[128];
     ssize_t n = read(fd, buf, sizeof buf);
