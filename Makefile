@@ -36,7 +36,7 @@ GEN := $(BUILD)/gen
 
 # directory -> program name
 PROGRAMS := shard:oks-shard router:oks-router gw-http:oks-gw-http gw-mail:oks-gw-mail \
-            sync:oks-sync oksctl:oksctl bench:oks-bench gw-dns:oks-gw-dns
+            sync:oks-sync oksctl:oksctl bench:oks-bench gw-dns:oks-gw-dns gw-ldap:oks-gw-ldap
 prog_dir  = $(word 1,$(subst :, ,$(1)))
 prog_name = $(word 2,$(subst :, ,$(1)))
 PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.c),$(p)))
@@ -190,7 +190,7 @@ else
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 endif
-DAEMONS     := oks-shard oks-router oks-gw-http oks-gw-mail oks-sync oks-gw-dns
+DAEMONS     := oks-shard oks-router oks-gw-http oks-gw-mail oks-sync oks-gw-dns oks-gw-ldap
 UNITS       := $(notdir $(wildcard deploy/systemd/*.service))
 MAN1        := $(wildcard man/*.1)
 MAN8        := $(wildcard man/*.8)

@@ -25,6 +25,9 @@ PKGS=(
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography python3-h2 swaks curl jq haproxy
   openssl libsasl2-modules
+  # the LDAP gateway's directory server (slapd with back-sock; a runtime dependency of the
+  # hosts that run oks-gw-ldap) and ldapsearch for its tests and benchmark
+  slapd ldap-utils
   chromium
   # the web pages' browser checks (tests/web/setup.sh runs npm ci for playwright-core, axe-core)
   nodejs

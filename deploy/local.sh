@@ -22,6 +22,9 @@
 #                           [--mail-sync-sites "a@x b@y"] [--mail-opt KEY=VALUE]...]
 #                                               (more [mail] settings, e.g. templates=DIR)
 #                          [--recon-port P] [--partner IP:PORT]... [--gossip-seconds N]
+#                          [--ldap-port P [--ldap-opt KEY=VALUE]...]
+#                                               (the LDAP gateway and its slapd, see below;
+#                                               more [ldap] settings, e.g. allow_upload=yes)
 #   deploy/local.sh down   --dir DIR
 #   deploy/local.sh status --dir DIR
 #   deploy/local.sh kill-shard --dir DIR NAME    (kill -9: a crash, for fault tests)
@@ -40,6 +43,10 @@
 # DIR/log/sync-stats.txt, partner state for op=stats in DIR/data/sync-state; it announces
 # --http-port as where peers fetch keys). --partner options are written to DIR/membership (SKS
 # membership format, "HOST PORT" per line), which the worker re-reads when it changes.
+# --ldap-port P writes an [ldap] section (socket DIR/run/gw-ldap.sock, --ldap-opt settings),
+# starts oks-gw-ldap, writes DIR/slapd/slapd.conf with `oks-gw-ldap slapd-conf` and starts
+# slapd (its back-sock database for [ldap] base_dn) listening on ldap://127.0.0.1:P/; `up`
+# returns once slapd answers. `down` stops them with the rest (docs/ldap.md).
 # An existing DIR/oks.conf is reused (same ports, same data) unless --shards is given.
 # --replicas R (default 1, at most --shards) writes [cluster] replicas = R: the slots are cut
 # into N ranges and range i is held by shards i, i+1, ..., i+R-1 (mod N), see docs/replicas.md.
@@ -59,6 +66,7 @@ HTTP_OPTS=() MAIL_OPTS=() SHARD_OPTS=() DNS_OPTS=() DNS_PORT= DNS_DOMAINS=
 read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 RECON_PORT= PARTNERS=() GOSSIP=60
+LDAP_PORT= LDAP_OPTS=() SLAPD=${OKS_SLAPD:-/usr/sbin/slapd}
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR=$2; shift 2 ;;
@@ -89,6 +97,8 @@ while [ $# -gt 0 ]; do
     --recon-port) RECON_PORT=$2; shift 2 ;;
     --partner) PARTNERS+=("$2"); shift 2 ;;
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
+    --ldap-port) LDAP_PORT=$2; shift 2 ;;
+    --ldap-opt) LDAP_OPTS+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "local.sh: unknown option $1" >&2; exit 2 ;;
     *) [ -z "${TARGET:-}" ] || { echo "local.sh: one NAME only" >&2; exit 2; }; TARGET=$1; shift ;;
@@ -272,8 +282,47 @@ write_mail_conf() { # replaces the [mail] section of $CONF
   mv "$CONF.tmp" "$CONF"
 }
 
+write_ldap_conf() { # replaces the [ldap] section of $CONF
+  awk '/^\[/{skip=($0=="[ldap]")} !skip' "$CONF" >"$CONF.tmp"
+  {
+    echo
+    echo "[ldap]"
+    local l=(${LDAP_OPTS[@]+"${LDAP_OPTS[@]}"}) o
+    setting socket "$DIR/run/gw-ldap.sock" ${l[@]+"${l[@]}"}
+    for o in ${LDAP_OPTS[@]+"${LDAP_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
+  } >>"$CONF.tmp"
+  mv "$CONF.tmp" "$CONF"
+}
+
+start_ldap() { # oks-gw-ldap, its slapd.conf, slapd on 127.0.0.1:LDAP_PORT
+  [ -x "$BIN/oks-gw-ldap" ] || { echo "local.sh: $BIN/oks-gw-ldap is not built" >&2; exit 1; }
+  [ -x "$SLAPD" ] || { echo "local.sh: no slapd at $SLAPD (package slapd)" >&2; exit 1; }
+  local sock
+  sock=$(sed -n '/^\[ldap\]/,/^\[/s/^socket *= *//p' "$CONF")
+  start_bg gw-ldap "$BIN/oks-gw-ldap" -c "$CONF" --log "$DIR/log/gw-ldap.log"
+  mkdir -p "$DIR/slapd"
+  "$BIN/oks-gw-ldap" -c "$CONF" slapd-conf "$DIR/slapd"
+  local end=$((SECONDS + 20))
+  until [ -S "$sock" ]; do
+    alive "$(cat "$DIR/run/gw-ldap.pid")" ||
+      { echo "local.sh: oks-gw-ldap exited:" >&2; tail -n 5 "$DIR/log/gw-ldap.log" >&2; stop_all; exit 1; }
+    [ $SECONDS -lt $end ] || { echo "local.sh: no socket $sock" >&2; stop_all; exit 1; }
+    sleep 0.1
+  done
+  # -d 0: slapd stays in the foreground (start_bg keeps its pid), logging nothing but errors
+  start_bg slapd "$SLAPD" -d 0 -f "$DIR/slapd/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/"
+  until ldapsearch -x -LLL -H "ldap://127.0.0.1:$LDAP_PORT/" -b "" -s base namingContexts \
+        >/dev/null 2>&1; do
+    alive "$(cat "$DIR/run/slapd.pid")" ||
+      { echo "local.sh: slapd exited:" >&2; tail -n 5 "$DIR/log/slapd.out" >&2; stop_all; exit 1; }
+    [ $SECONDS -lt $end ] || { echo "local.sh: slapd does not answer on $LDAP_PORT" >&2; stop_all; exit 1; }
+    sleep 0.1
+  done
+}
+
 up() {
   if [ ! -f "$CONF" ] || [ -n "$SHARDS" ]; then write_conf; fi
+  [ -z "$LDAP_PORT" ] || write_ldap_conf
   if [ -n "$MAIL_POP3" ]; then
     [ -n "$MAIL_USER" ] && [ -n "$MAIL_SMTP" ] && [ -n "$MAIL_ADDRESS" ] ||
       { echo "local.sh: --mail-pop3 needs --mail-user, --mail-smtp and --mail-address" >&2; exit 2; }
@@ -325,6 +374,7 @@ up() {
     [ -f "$DIR/membership" ] || : >"$DIR/membership"
     start_bg sync "$BIN/oks-sync" "${sync_args[@]}"
   fi
+  [ -z "$LDAP_PORT" ] || start_ldap
   local n u
   metrics_summary | while read -r _ n u; do
     [ ! -f "$DIR/run/$n.pid" ] || echo "metrics: $n $u"

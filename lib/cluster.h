@@ -71,6 +71,7 @@ typedef struct oks_cluster {
     oks_conf_dns dns;
     oks_conf_mail mail;
     oks_conf_sync sync;
+    oks_conf_ldap ldap;
     oks_conf_security security;
     /* metrics_listen, metrics_allow of [shard], [router], [sync], [mail] */
     oks_conf_metrics shard_metrics, router_metrics, sync_metrics, mail_metrics;

@@ -50,6 +50,7 @@ enum {
     OKS_CONF_CTL = 1 << 5, /* oksctl */
     OKS_CONF_ALL = 0x3F,
     OKS_CONF_DNS = 1 << 6, /* oks-gw-dns (after ALL: the keys every program reads say "all") */
+    OKS_CONF_LDAP = 1 << 7, /* oks-gw-ldap (after ALL, as DNS) */
 };
 
 typedef struct oks_conf_entry {
@@ -132,6 +133,16 @@ typedef struct oks_conf_sync {
     unsigned backoff_seconds, backoff_max_seconds;
     size_t session_buffer;
 } oks_conf_sync;
+
+/* [ldap]: oks-gw-ldap (docs/ldap.md) */
+typedef struct oks_conf_ldap {
+    char socket[108]; /* the back-sock socket slapd connects to (sun_path size) */
+    char base_dn[256];
+    bool allow_upload;
+    unsigned threads, max_filter_terms, max_lookups, min_word_length;
+    unsigned size_limit, time_limit, deadline_ms;
+    size_t max_request;
+} oks_conf_ldap;
 
 /* metrics_listen and metrics_allow of [shard], [router], [sync] and [mail]: the daemon's
  * Prometheus /metrics (lib/metrics_http.h) */

@@ -86,12 +86,12 @@ static void print_bounds(FILE *out, const oks_conf_entry *e)
 static void print_readers(FILE *out, unsigned r)
 {
     static const char *const names[] = {"shard", "router", "gw-http", "gw-mail", "sync",
-                                        "oksctl", "gw-dns"};
+                                        "oksctl", "gw-dns", "gw-ldap"};
     if (r == OKS_CONF_ALL) {
         fputs("all", out);
         return;
     }
-    for (int i = 0, first = 1; i < 7; i++)
+    for (int i = 0, first = 1; i < 8; i++)
         if (r & (1u << i)) {
             fprintf(out, "%s%s", first ? "" : ", ", names[i]);
             first = 0;

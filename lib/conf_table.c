@@ -26,7 +26,8 @@
 #define LIST(sec, k, f, who, txt) TYPED(sec, k, OKS_CONF_LIST, f, "", who, txt)
 
 #define CLIENTS                                                                                   \
-    (OKS_CONF_HTTP | OKS_CONF_MAIL | OKS_CONF_SYNC | OKS_CONF_CTL | OKS_CONF_DNS)
+    (OKS_CONF_HTTP | OKS_CONF_MAIL | OKS_CONF_SYNC | OKS_CONF_CTL | OKS_CONF_DNS | OKS_CONF_LDAP)
+#define LDAP OKS_CONF_LDAP
 #define MAIL OKS_CONF_MAIL
 #define HTTP OKS_CONF_HTTP
 #define DNS OKS_CONF_DNS
@@ -331,14 +332,41 @@ static const oks_conf_entry table[] = {
          "every Nth response over the limit is sent truncated (TC=1, empty) instead of dropped; "
          "0 = drop all"),
 
+    STR("ldap", "socket", ldap.socket, "/run/oks/gw-ldap.sock", LDAP,
+        "UNIX socket oks-gw-ldap listens on and slapd's back-sock database connects to"),
+    STR("ldap", "base_dn", ldap.base_dn, "o=OpenKeyServer", LDAP,
+        "suffix of slapd's sock database; keys are under ou=GnuPG Keys,BASE_DN and "
+        "cn=pgpServerInfo,BASE_DN points there"),
+    TYPED("ldap", "allow_upload", OKS_CONF_BOOL, ldap.allow_upload, "no", LDAP,
+          "accept keys through LDAP add and modify (no: insufficientAccessRights)"),
+    UINT("ldap", "threads", ldap.threads, "16", 1, 256, LDAP,
+         "requests served at once (worker threads; their lookups share one pipelined router "
+         "client; slapd's own pool is 16 threads)"),
+    UINT("ldap", "max_filter_terms", ldap.max_filter_terms, "16", 1, 256, LDAP,
+         "items and operators of one search filter (more: adminLimitExceeded)"),
+    UINT("ldap", "max_lookups", ldap.max_lookups, "4", 1, 64, LDAP,
+         "cluster lookups one search may make, e.g. branches of an OR (more: "
+         "adminLimitExceeded)"),
+    UINT("ldap", "min_word_length", ldap.min_word_length, "3", 1, 64, LDAP,
+         "a user ID or mailbox search needs a word at least this long (else "
+         "unwillingToPerform)"),
+    UINT("ldap", "size_limit", ldap.size_limit, "100", 1, 10000, LDAP,
+         "entries one search returns (slapd sizelimit; more: sizeLimitExceeded)"),
+    UINT("ldap", "time_limit", ldap.time_limit, "10", 1, 3600, LDAP,
+         "seconds one operation may take (slapd timelimit)"),
+    UINT("ldap", "deadline_ms", ldap.deadline_ms, "0", 0, 3600000, LDAP,
+         "wait for the cluster per lookup (0 = [router] deadline_ms + 500; above: busy)"),
+    SIZE("ldap", "max_request", ldap.max_request, "4M", 4096, GIB, LDAP,
+         "largest request slapd hands over (an upload's LDIF; more: adminLimitExceeded)"),
+
     STR("security", "router_key", security.router_key, "", OKS_CONF_ALL & ~OKS_CONF_SHARD,
         "CURVE secret key file of oks-router (mode 0600; public key in the same name + .pub, "
         "which every client of a router reads)"),
     STR("security", "shard_key", security.shard_key, "", OKS_CONF_SHARD | OKS_CONF_ROUTER,
         "CURVE secret key file of oks-shard (its .pub is read by routers)"),
     STR("security", "http_key", security.http_key, "",
-        OKS_CONF_HTTP | OKS_CONF_DNS | OKS_CONF_ROUTER,
-        "CURVE secret key file of oks-gw-http"),
+        OKS_CONF_HTTP | OKS_CONF_DNS | LDAP | OKS_CONF_ROUTER,
+        "CURVE secret key file of oks-gw-http (oks-gw-ldap uses the same role and key)"),
     STR("security", "mail_key", security.mail_key, "", MAIL | OKS_CONF_ROUTER,
         "CURVE secret key file of oks-gw-mail"),
     STR("security", "sync_key", security.sync_key, "", OKS_CONF_SYNC | OKS_CONF_ROUTER,
