@@ -49,10 +49,30 @@ static void clean(char *out, size_t size, const char *s)
         snprintf(out, size, "-");
 }
 
+/* reason quoted: '"', '\\' and bytes below 0x20 or 0x7f as \xHH */
+static void quote(char *out, size_t size, const char *s)
+{
+    size_t i = 0;
+    for (; s && *s && i + 5 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+            i += (size_t)snprintf(out + i, size - i, "\\x%02X", c);
+        else
+            out[i++] = (char)c;
+    }
+    out[i] = '\0';
+}
+
 void oks_audit(const char *who, const char *role, const char *op, const uint8_t *target,
                size_t target_len, const char *outcome)
 {
-    char w[96], r[32], o[32], out[128], hex[2 * 64 + 1] = "-", line[512], ts[32];
+    oks_audit_reason(who, role, op, target, target_len, outcome, NULL);
+}
+
+void oks_audit_reason(const char *who, const char *role, const char *op, const uint8_t *target,
+                      size_t target_len, const char *outcome, const char *reason)
+{
+    char w[96], r[32], o[32], out[128], hex[2 * 64 + 1] = "-", line[1024], ts[32], why[420] = "";
     clean(w, sizeof w, who);
     clean(r, sizeof r, role);
     clean(o, sizeof o, op);
@@ -63,8 +83,13 @@ void oks_audit(const char *who, const char *role, const char *op, const uint8_t 
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int n = snprintf(line, sizeof line, "%s who=%s role=%s op=%s target=%s outcome=%s\n", ts, w,
-                     r, o, hex, out);
+    if (reason && reason[0]) {
+        char q[400];
+        quote(q, sizeof q, reason);
+        snprintf(why, sizeof why, " reason=\"%s\"", q);
+    }
+    int n = snprintf(line, sizeof line, "%s who=%s role=%s op=%s target=%s outcome=%s%s\n", ts,
+                     w, r, o, hex, out, why);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof line)

@@ -101,6 +101,13 @@ static const oks_conf_entry table[] = {
          "with the database)"),
     UINT("shard", "search_max_matches", search_max_matches, "500", 1, 10000, OKS_CONF_SHARD,
          "most keys one shard returns for a search"),
+    UINT("shard", "repair_interval_s", shard_repair_interval_s, "600", 0, 604800, OKS_CONF_SHARD,
+         "with [cluster] replicas > 1: seconds between full comparisons (slot digests) with "
+         "each replica peer; 0 = only at start after a wipe, when a peer's change log no "
+         "longer covers the gap, and on oksctl repair"),
+    UINT("shard", "changelog_keep", shard_changelog_keep, "0", 0, 4000000000u, OKS_CONF_SHARD,
+         "change-log entries kept (the newest); 0 = all. A replica peer left further behind "
+         "repairs by a full comparison; oks-sync and the HTTP cache miss the pruned entries"),
     HOSTPORT("shard", "metrics_listen", shard_metrics.listen, "", OKS_CONF_SHARD,
              "address of oks-shard's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none; "
              "[shard.NAME] metrics_listen overrides it)"),

@@ -53,7 +53,9 @@ oks_op_class oks_zsec_op_class(int op_case)
     case OKS__REQUEST__OP_STATS:
     case OKS__REQUEST__OP_CHANGES:
     case OKS__REQUEST__OP_HEALTH:
-    case OKS__REQUEST__OP_LIST: return OKS_OP_READ;
+    case OKS__REQUEST__OP_LIST:
+    case OKS__REQUEST__OP_DIGESTS:     /* replica repair between shards */
+    case OKS__REQUEST__OP_SLOT_HASHES: return OKS_OP_READ;
     case OKS__REQUEST__OP_ADD: return OKS_OP_ADD;
     default: return OKS_OP_ADMIN;
     }

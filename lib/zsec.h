@@ -49,7 +49,8 @@ oks_role oks_role_parse(const char *s, size_t n);
 typedef enum oks_op_class {
     OKS_OP_READ,  /* lookups, search, stats, health, change logs, export listing */
     OKS_OP_ADD,   /* adding keys */
-    OKS_OP_ADMIN, /* delete (and any future topology or maintenance operation) */
+    OKS_OP_ADMIN, /* delete, undelete, tombstone list, repair (and any future topology or
+                   * maintenance operation) */
 } oks_op_class;
 
 /* The class of a request's op (an Oks__Request__OpCase); unknown ops are ADMIN. */

@@ -1,4 +1,4 @@
-/* oksctl get, search, stats, delete, export: one request (or a few) to the cluster each. */
+/* oksctl get, search, stats, export: one request (or a few) to the cluster each. */
 #include "lib/pgp.h"
 #include "oksctl/cluster.h"
 #include "oksctl/oksctl.h"
@@ -71,12 +71,6 @@ static int ask(const char *conf, Oks__Request *q, answer_fn fn, void *arg)
     }
     oksctl_disconnect(&c);
     return rc;
-}
-
-static int just_status(oksctl_conn *c, Oks__Request *q, Oks__Response *r, void *arg)
-{
-    (void)c, (void)q, (void)arg;
-    return status_exit(r);
 }
 
 static void print_keys(Oks__Response *r, bool binary, bool mr)
@@ -244,34 +238,6 @@ int oksctl_stats(int argc, char **argv)
     q.op_case = OKS__REQUEST__OP_STATS;
     q.stats = &gs;
     return ask(conf, &q, show_stats, NULL);
-}
-
-static const char delete_usage[] =
-    "usage: oksctl delete [-c CONFIG] [--shard NAME] FINGERPRINT\n"
-    "\n"
-    "Removes the key with that primary fingerprint (administrative: needs the admin key of\n"
-    "[security] admin_key; the operation is written to the audit log). --shard sends it to\n"
-    "shard NAME directly instead of through the router.\n";
-
-int oksctl_delete(int argc, char **argv)
-{
-    const char *conf = NULL;
-    int flags;
-    int i = parse_common(argc, argv, &conf, delete_usage, &flags, "s");
-    if (i == -2)
-        return 0;
-    uint8_t id[32];
-    size_t len;
-    if (i < 0 || i + 1 != argc || oksctl_parse_id(argv[i], id, &len) != 'f') {
-        fputs(delete_usage, stderr);
-        return 2;
-    }
-    Oks__Request q = OKS__REQUEST__INIT;
-    Oks__Delete d = OKS__DELETE__INIT;
-    q.op_case = OKS__REQUEST__OP_DELETE;
-    q.delete_ = &d;
-    d.fingerprint = (ProtobufCBinaryData){len, id};
-    return ask(conf, &q, just_status, NULL);
 }
 
 static const char export_usage[] =

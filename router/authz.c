@@ -16,14 +16,22 @@ static const char *op_name(const Oks__Request *q)
     return f ? f->name : "unknown";
 }
 
-static void target_of(const Oks__Request *q, const uint8_t **p, size_t *n)
+/* The fingerprint and reason of a delete or undelete (NULL for other ops). */
+static const char *target_of(const Oks__Request *q, const uint8_t **p, size_t *n)
 {
     *p = NULL;
     *n = 0;
     if (q->op_case == OKS__REQUEST__OP_DELETE && q->delete_) {
         *p = q->delete_->fingerprint.data;
         *n = q->delete_->fingerprint.len;
+        return q->delete_->reason;
     }
+    if (q->op_case == OKS__REQUEST__OP_UNDELETE && q->undelete) {
+        *p = q->undelete->fingerprint.data;
+        *n = q->undelete->fingerprint.len;
+        return q->undelete->reason;
+    }
+    return NULL;
 }
 
 int oks_router_authorize(zmq_msg_t *body, const Oks__Request *q, char *authority, size_t size,
@@ -37,18 +45,18 @@ int oks_router_authorize(zmq_msg_t *body, const Oks__Request *q, char *authority
     oks_op_class cls = oks_zsec_op_class(q->op_case);
     const uint8_t *t;
     size_t tn;
-    target_of(q, &t, &tn);
+    const char *reason = target_of(q, &t, &tn);
     if (!oks_zsec_may(who, cls)) {
         snprintf(why, why_size, "the key %s (%s) may not make %s requests",
                  name[0] ? name : "-", oks_role_name(who), op_name(q));
         oks_warn("security: refused %s from key %s (%s)", op_name(q), name[0] ? name : "-",
                  oks_role_name(who));
-        oks_audit(name, oks_role_name(who), op_name(q), t, tn, "refused");
+        oks_audit_reason(name, oks_role_name(who), op_name(q), t, tn, "refused", reason);
         return -1;
     }
     if (cls == OKS_OP_ADMIN) {
         snprintf(authority, size, "%s", name);
-        oks_audit(name, oks_role_name(who), op_name(q), t, tn, "forwarded");
+        oks_audit_reason(name, oks_role_name(who), op_name(q), t, tn, "forwarded", reason);
     }
     return 0;
 }

@@ -43,6 +43,11 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
 {
     Oks__Response *m = p->merged;
     p->n_not_found += r->status == OKS__STATUS__STATUS_NOT_FOUND;
+    if (r->status == OKS__STATUS__STATUS_OK) {
+        p->n_ok++;
+        if (!p->note && r->error && *r->error)
+            p->note = oks_xstrdup(r->error);
+    }
     if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
         const char *why = r->error && *r->error ? r->error : oks_proto_status_name(r->status);
         if (p->worst == OKS__STATUS__STATUS_OK) {
@@ -235,7 +240,19 @@ void oks_pending_finish(oks_pending *p, oks_buf *out)
         names[i] = p->failed[i].shard;
     m->failed_shards = names;
     m->n_failed_shards = names ? p->n_failed : 0;
-    if (p->worst != OKS__STATUS__STATUS_OK) {
+    if (p->quorum && p->n_ok >= p->quorum) {
+        /* a tombstone on W replicas: the others copy it from their change logs */
+        m->status = OKS__STATUS__STATUS_OK;
+        oks_buf_printf(&msg, "%s", p->note ? p->note : "");
+        if (p->n_failed) {
+            oks_buf_printf(&msg, "%snot yet on every replica: ", msg.len ? "; " : "");
+            oks_buf tail = OKS_BUF_INIT;
+            describe_failures(p, &tail);
+            oks_buf_append(&msg, tail.data, tail.len);
+            oks_buf_release(&tail);
+            oks_buf_printf(&msg, " (they copy the tombstone from the other replicas when back)");
+        }
+    } else if (p->worst != OKS__STATUS__STATUS_OK) {
         m->status = p->worst;
         /* a failure status is among the failures described; a refusal (bad request) is not */
         if (!oks_pending_shard_failed(p->worst))
@@ -303,6 +320,7 @@ void oks_pending_release(oks_pending *p, size_t n_shards)
     }
     free(p->failed);
     free(p->worst_msg);
+    free(p->note);
     zmq_msg_close(&p->client);
     zmq_msg_close(&p->rid);
     memset(p, 0, sizeof *p);

@@ -49,6 +49,9 @@ typedef struct oks_pending {
     bool not_found;       /* single-slot read: a replica answered NOT_FOUND */
     unsigned n_not_found; /* replies that were NOT_FOUND (a delete sent to every replica) */
     bool uncovered;       /* fan-out: some replica group has no replica left to answer */
+    unsigned quorum;      /* delete, undelete: OK answers that make it succeed (write quorum) */
+    unsigned n_ok;        /* replies that were OK */
+    char *note;           /* the first OK reply's note (delete, undelete) */
 } oks_pending;
 
 /* Merges one shard's reply into p->merged. shard_idx (named name) is used for add index

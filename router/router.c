@@ -254,6 +254,9 @@ static int single_slot(const oks_router *r, const Oks__Request *q)
     if (q->op_case == OKS__REQUEST__OP_DELETE &&
         oks_keyid_of_fpr(q->delete_->fingerprint.data, q->delete_->fingerprint.len, kid) == 0)
         return (int)oks_slot_of_keyid(kid, r->conf->n_slots);
+    if (q->op_case == OKS__REQUEST__OP_UNDELETE &&
+        oks_keyid_of_fpr(q->undelete->fingerprint.data, q->undelete->fingerprint.len, kid) == 0)
+        return (int)oks_slot_of_keyid(kid, r->conf->n_slots);
     return -1;
 }
 
@@ -400,6 +403,27 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
     free(slot);
 }
 
+/* The shard a request names (change log, key listing, tombstones, repair), or NULL. */
+static const char *named_shard(const Oks__Request *q)
+{
+    switch (q->op_case) {
+    case OKS__REQUEST__OP_CHANGES: return q->changes->shard;
+    case OKS__REQUEST__OP_LIST: return q->list->shard;
+    case OKS__REQUEST__OP_TOMBSTONES: return q->tombstones->shard;
+    case OKS__REQUEST__OP_DIGESTS: return q->digests->shard;
+    case OKS__REQUEST__OP_SLOT_HASHES: return q->slot_hashes->shard;
+    case OKS__REQUEST__OP_REPAIR: return q->repair->shard;
+    default: return NULL;
+    }
+}
+
+static uint64_t now_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Routes a request other than an add: one replica of a single slot, one replica per replica
  * group for a fan-out, every shard for stats and health, the named shard for a change log or
  * key listing. */
@@ -411,10 +435,9 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
                                    "(oksctl backup --shard NAME)");
         return;
     }
-    if (q->op_case == OKS__REQUEST__OP_CHANGES || q->op_case == OKS__REQUEST__OP_LIST) {
-        int i = oks_cluster_shard_index(r->conf, q->op_case == OKS__REQUEST__OP_LIST
-                                                     ? q->list->shard
-                                                     : q->changes->shard);
+    const char *named = named_shard(q);
+    if (named) {
+        int i = oks_cluster_shard_index(r->conf, named);
         if (i < 0) {
             p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
             p->worst_msg = oks_xstrdup("no such shard");
@@ -427,10 +450,18 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
     }
     int slot = single_slot(r, q);
     q->slot = slot;
+    bool tomb = q->op_case == OKS__REQUEST__OP_DELETE || q->op_case == OKS__REQUEST__OP_UNDELETE;
+    uint64_t *stamp = q->op_case == OKS__REQUEST__OP_DELETE     ? &q->delete_->stamp_ms
+                      : q->op_case == OKS__REQUEST__OP_UNDELETE ? &q->undelete->stamp_ms
+                                                                : NULL;
+    if (stamp && !*stamp) /* every replica's tombstone gets the same version */
+        *stamp = now_unix_ms();
     oks_proto_pack_request(q, &p->body);
-    if (slot >= 0 && q->op_case == OKS__REQUEST__OP_DELETE && r->conf->replicas > 1) {
-        /* every replica holds its own copy: a delete goes to all of them */
+    if (slot >= 0 && tomb) {
+        /* every replica keeps its own tombstone: a delete goes to all of them, and succeeds
+         * once write_quorum stored it (the others copy it from their logs) */
         const uint16_t *m = oks_cluster_replicas_of(r->conf, (unsigned)slot);
+        p->quorum = oks_cluster_write_quorum(r->conf);
         for (unsigned k = 0; k < r->conf->replicas; k++)
             send_or_fail(r, p, m[k], &p->body);
     } else if (slot >= 0) {

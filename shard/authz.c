@@ -19,6 +19,24 @@ static const char *op_name(const Oks__Request *q)
     return f ? f->name : "unknown";
 }
 
+/* The fingerprint and reason of a delete or undelete (NULL for other ops). */
+static const char *target_of(const Oks__Request *q, const uint8_t **t, size_t *tn)
+{
+    *t = NULL;
+    *tn = 0;
+    if (q->op_case == OKS__REQUEST__OP_DELETE && q->delete_) {
+        *t = q->delete_->fingerprint.data;
+        *tn = q->delete_->fingerprint.len;
+        return q->delete_->reason;
+    }
+    if (q->op_case == OKS__REQUEST__OP_UNDELETE && q->undelete) {
+        *t = q->undelete->fingerprint.data;
+        *tn = q->undelete->fingerprint.len;
+        return q->undelete->reason;
+    }
+    return NULL;
+}
+
 static void set_authority(Oks__Request *req, const char *s)
 {
     if (req->authority && req->authority != protobuf_c_empty_string)
@@ -52,13 +70,10 @@ int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t wh
              name[0] ? name : "-", oks_role_name(who), op_name(req));
     oks_warn("security: refused %s from key %s (%s)", op_name(req), name[0] ? name : "-",
              oks_role_name(who));
-    const uint8_t *t = NULL;
-    size_t tn = 0;
-    if (req->op_case == OKS__REQUEST__OP_DELETE && req->delete_) {
-        t = req->delete_->fingerprint.data;
-        tn = req->delete_->fingerprint.len;
-    }
-    oks_audit(name, oks_role_name(who), op_name(req), t, tn, "refused");
+    const uint8_t *t;
+    size_t tn;
+    const char *reason = target_of(req, &t, &tn);
+    oks_audit_reason(name, oks_role_name(who), op_name(req), t, tn, "refused", reason);
     return -1;
 }
 
@@ -66,12 +81,9 @@ void oks_shard_audit(const Oks__Request *req, const Oks__Response *r)
 {
     if (oks_zsec_op_class(req->op_case) != OKS_OP_ADMIN)
         return;
-    const uint8_t *t = NULL;
-    size_t tn = 0;
-    if (req->op_case == OKS__REQUEST__OP_DELETE && req->delete_) {
-        t = req->delete_->fingerprint.data;
-        tn = req->delete_->fingerprint.len;
-    }
-    oks_audit(req->authority && req->authority[0] ? req->authority : "-", "admin", op_name(req),
-              t, tn, oks_proto_status_name(r->status));
+    const uint8_t *t;
+    size_t tn;
+    const char *reason = target_of(req, &t, &tn);
+    oks_audit_reason(req->authority && req->authority[0] ? req->authority : "-", "admin",
+                     op_name(req), t, tn, oks_proto_status_name(r->status), reason);
 }

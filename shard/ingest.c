@@ -16,6 +16,20 @@ static void reject(oks_ingest *j, const char *what, const oks_err *e)
     j->key = NULL;
 }
 
+/* Whether the fingerprint of j is deleted (a tombstone that is not lifted): 1 (j rejected,
+ * saying so), 0, or an error. */
+static int tombstoned(oks_store *s, oks_ingest *j, oks_err *e)
+{
+    oks_tomb t;
+    int r = oks_store_tomb_get(s, j->fpr, j->fpr_len, &t, e);
+    if (r != 1 || t.lifted)
+        return r < 0 ? r : 0;
+    reject(j, "", NULL);
+    snprintf(j->reason, sizeof j->reason, "deleted by the operator: %.150s", t.reason);
+    j->deleted = true;
+    return 1;
+}
+
 /* Parses a stored record (released here); 1, or an error. */
 static int parse_stored(oks_store_record *rec, const oks_pgp_limits *lim, oks_pgp_key **out,
                         uint8_t hash[16], size_t *bytes, oks_err *e)
@@ -56,10 +70,16 @@ static int load_stored(oks_store *s, oks_ingest *j, const oks_pgp_limits *lim, o
 void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks_pgp_limits *lim,
                         oks_ingest *j)
 {
+    oks_ingest_prepare_flags(s, data, len, lim, 0, j);
+}
+
+void oks_ingest_prepare_flags(oks_store *s, const uint8_t *data, size_t len,
+                              const oks_pgp_limits *lim, unsigned flags, oks_ingest *j)
+{
     memset(j, 0, sizeof *j);
     oks_err e;
     oks_pgp_key *inc = NULL, *old = NULL, *merged = NULL;
-    if (oks_pgp_key_parse(data, len, lim, 0, &inc, &e)) {
+    if (oks_pgp_key_parse(data, len, lim, (int)flags, &inc, &e)) {
         reject(j, "unparsable key", &e);
         return;
     }
@@ -69,6 +89,13 @@ void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks
     if (oks_pgp_key_acceptable(inc, &e)) {
         oks_pgp_key_free(inc);
         reject(j, "key not accepted", &e);
+        return;
+    }
+    int d = tombstoned(s, j, &e);
+    if (d) {
+        oks_pgp_key_free(inc);
+        if (d < 0)
+            reject(j, "tombstone unreadable", &e);
         return;
     }
     /* Re-submission of exactly what is stored (the usual refresh / re-import): the canonical
@@ -155,7 +182,11 @@ int oks_ingest_commit(oks_store *s, const oks_pgp_limits *lim, oks_ingest *j,
     uint8_t cur_hash[16];
     size_t cur_bytes = 0;
     oks_pgp_key *cur = NULL;
-    int r = load_stored(s, j, lim, &cur, cur_hash, &cur_bytes, e);
+    /* a delete since prepare: its tombstone wins (nothing is written) */
+    int r = tombstoned(s, j, e);
+    if (r)
+        return r < 0 ? r : 1;
+    r = load_stored(s, j, lim, &cur, cur_hash, &cur_bytes, e);
     if (r < 0)
         return r;
     bool changed = (r == 1) != j->had_old || (r == 1 && memcmp(cur_hash, j->old_hash, 16) != 0);

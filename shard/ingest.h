@@ -25,6 +25,7 @@ typedef struct oks_ingest {
     size_t fpr_len;
     uint8_t keyid[8];
     bool had_old;
+    bool deleted;         /* rejected: the fingerprint has a tombstone */
     uint8_t old_hash[16]; /* stored hash prepare merged with */
     uint8_t new_hash[16];
     oks_pgp_key *key;     /* merged + verified, owned (NULL when nothing to write) */
@@ -40,6 +41,10 @@ typedef struct oks_ingest {
 /* Verification hook: NULL until lib provides oks_pgp_key_verify. */
 void oks_ingest_prepare(oks_store *s, const uint8_t *data, size_t len, const oks_pgp_limits *lim,
                         oks_ingest *out);
+/* The same with parse flags: OKS_PGP_TRUSTED for a copy from a replica peer (it verified what
+ * it stores): its self-signatures are not verified again (cleaning still applies). */
+void oks_ingest_prepare_flags(oks_store *s, const uint8_t *data, size_t len,
+                              const oks_pgp_limits *lim, unsigned flags, oks_ingest *out);
 /* Brings job up to date with the store (merging with a newer stored copy if needed) and fills
  * the store change. Returns 0, or an error (job becomes rejected). */
 int oks_ingest_commit(oks_store *s, const oks_pgp_limits *lim, oks_ingest *job,

@@ -20,6 +20,7 @@ typedef struct oks_job {
     zmq_msg_t conn, rid; /* envelope, echoed in the reply */
     Oks__Request *req;   /* owned */
     uint64_t received_ms; /* when the I/O thread took it (monotonic clock) */
+    bool local;          /* from the shard's own replica follower (inproc, no peer address) */
 } oks_job;
 
 typedef struct oks_jobq {

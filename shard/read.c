@@ -133,9 +133,12 @@ void oks_shard_response_release(Oks__Response *r)
         free(r->shards[i]);
     }
     free(r->shards);
-    for (size_t i = 0; i < r->n_changes; i++)
+    for (size_t i = 0; i < r->n_changes; i++) {
+        free(r->changes[i]->tombstone); /* one block with its fields */
         free(r->changes[i]); /* packed with its byte fields in one block */
+    }
     free(r->changes);
+    oks_shard_release_slots(r);
     for (size_t i = 0; i < r->n_backup_entries; i++)
         free(r->backup_entries[i]); /* one block with its bytes (shard/backup.c) */
     free(r->backup_entries);
@@ -534,6 +537,25 @@ static void get_hash(oks_shard *sh, const Oks__GetByHash *g, Oks__Response *r)
     free(s.v);
 }
 
+/* A copy of a change's tombstone in one block (freed with one free). */
+static Oks__Tombstone *tomb_copy(const Oks__Tombstone *t)
+{
+    size_t fl = t->fingerprint.len, rl = strlen(t->reason) + 1, wl = strlen(t->who) + 1;
+    Oks__Tombstone *m = oks_xmalloc(sizeof *m + fl + rl + wl);
+    if (!m)
+        return NULL;
+    oks__tombstone__init(m);
+    uint8_t *p = (uint8_t *)(m + 1);
+    if (fl)
+        memcpy(p, t->fingerprint.data, fl);
+    m->fingerprint = (ProtobufCBinaryData){fl, p};
+    m->reason = memcpy(p + fl, t->reason, rl);
+    m->who = memcpy(p + fl + rl, t->who, wl);
+    m->lifted = t->lifted;
+    m->stamp_ms = t->stamp_ms;
+    return m;
+}
+
 static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg)
 {
     Oks__Response *r = arg;
@@ -559,6 +581,8 @@ static int add_change(uint64_t seq, const uint8_t *packed, size_t len, void *arg
             *dst[f] = (ProtobufCBinaryData){src[f]->len, p};
             p += src[f]->len;
         }
+        if (c->tombstone)
+            d->tombstone = tomb_copy(c->tombstone);
         Oks__Change **v = oks_xrealloc(r->changes, (r->n_changes + 1) * sizeof *v);
         if (v) {
             r->changes = v;
@@ -699,10 +723,16 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         oks_store_stats st;
         oks_store_stats_get(sh->store, &st);
         r->last_seq = st.last_seq;
+        r->first_seq = oks_store_first_seq(sh->store);
         if (oks_store_changes(sh->store, req->changes->after_seq, lim, add_change, r, &e))
             storage_error(sh, r, "change log read", e.msg);
         break;
     }
+    case OKS__REQUEST__OP_TOMBSTONES:
+    case OKS__REQUEST__OP_DIGESTS:
+    case OKS__REQUEST__OP_SLOT_HASHES:
+        oks_shard_handle_slots(sh, req, r);
+        break;
     default:
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "operation %d is not a read",
                   (int)req->op_case);

@@ -1,5 +1,5 @@
 /* Anti-entropy: following the replica peers' change logs (see replica.h). */
-#include "shard/replica.h"
+#include "shard/replica_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -10,31 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Per peer call, and for the own Add (which verifies signatures), ms. */
-#define PEER_TIMEOUT_MS 5000
-#define SELF_TIMEOUT_MS 60000
-/* Pause before asking a peer again after it failed, ms. */
-#define PEER_BACKOFF_MS 1000
-
-typedef struct peer {
-    size_t idx;          /* in conf->shards */
-    oks_client *client;  /* NULL until connected, and again after a failure */
-    uint64_t cursor;     /* last sequence of its log copied */
-    uint64_t retry_ms;   /* not asked before this time */
-    size_t batch;        /* hashes per GetByHash: halved after a failed copy (a reply too large
-                          * for [cluster] max_message_bytes drops the connection) */
-    char cursor_name[80];
-} peer;
-
-typedef struct follower {
-    oks_shard *sh;
-    oks_client *self;
-    peer *peers;
-    size_t n_peers;
-} follower;
-
 /* One call, in slices so a stopping shard is not held up. The reply is the caller's. */
-static int call(follower *f, oks_client *c, const Oks__Request *q, Oks__Response **resp,
+int oks_replica_call(follower *f, oks_client *c, const Oks__Request *q, Oks__Response **resp,
                 int timeout_ms, oks_err *e)
 {
     static _Atomic uint64_t ids;
@@ -72,11 +49,46 @@ static bool wanted(oks_shard *sh, const Oks__Change *c)
         !oks_shard_owns_keyid(sh, kid))
         return false;
     /* a read error copies the key anyway: adding what is stored changes nothing */
-    return oks_store_by_hash(sh->store, c->new_hash.data, fpr, &fl, &e) != 1;
+    if (oks_store_by_hash(sh->store, c->new_hash.data, fpr, &fl, &e) == 1)
+        return false;
+    oks_tomb t; /* a deleted key is not fetched: its add would be refused */
+    return oks_store_tomb_get(sh->store, c->fingerprint.data, c->fingerprint.len, &t, &e) != 1 ||
+           t.lifted;
+}
+
+int oks_replica_take_tomb(oks_shard *sh, const Oks__Tombstone *m, oks_err *e)
+{
+    uint8_t kid[8];
+    oks_tomb t;
+    if (oks_keyid_of_fpr(m->fingerprint.data, m->fingerprint.len, kid) != 0 ||
+        !oks_shard_owns_keyid(sh, kid))
+        return 0;
+    if (oks_tomb_init(&t, m->fingerprint.data, m->fingerprint.len, m->lifted, m->stamp_ms,
+                      m->reason, strlen(m->reason), m->who, e))
+        return 0;
+    bool changed, had_key;
+    int r = oks_shard_tomb_apply(sh, &t, &changed, &had_key, e);
+    if (r == 0 && changed)
+        oks_info("replica: tombstone of a key %s (%s, by %s)%s", t.lifted ? "lifted" : "deleted",
+                 t.reason, t.who, had_key ? ": stored copy removed" : "");
+    return r;
 }
 
 /* Copies the keys of n hashes from peer p into this shard. */
-static int copy_keys(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n, oks_err *e)
+void oks_replica_add_of(const Oks__Response *got, Oks__Request *a, Oks__Add *add)
+{
+    ProtobufCBinaryData *keys = oks_xmalloc(got->n_keys * sizeof *keys);
+    for (size_t i = 0; i < got->n_keys; i++)
+        keys[i] = got->keys[i]->data;
+    a->op_case = OKS__REQUEST__OP_ADD;
+    a->add = add;
+    a->deadline_ms = SELF_TIMEOUT_MS;
+    add->keys = keys;
+    add->n_keys = got->n_keys;
+    add->origin = OKS__ORIGIN__ORIGIN_REPLICA;
+}
+
+int oks_replica_copy(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n, oks_err *e)
 {
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
@@ -85,7 +97,7 @@ static int copy_keys(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n
     gh.hashes = hashes;
     gh.n_hashes = n;
     Oks__Response *r;
-    int rc = call(f, p->client, &q, &r, PEER_TIMEOUT_MS, e);
+    int rc = oks_replica_call(f, p->client, &q, &r, PEER_TIMEOUT_MS, e);
     if (rc)
         return rc;
     if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
@@ -95,25 +107,17 @@ static int copy_keys(follower *f, peer *p, ProtobufCBinaryData *hashes, size_t n
         return rc;
     }
     if (r->n_keys) {
-        ProtobufCBinaryData *keys = oks_xmalloc(r->n_keys * sizeof *keys);
-        for (size_t i = 0; i < r->n_keys; i++)
-            keys[i] = r->keys[i]->data;
         Oks__Request a = OKS__REQUEST__INIT;
         Oks__Add add = OKS__ADD__INIT;
-        a.op_case = OKS__REQUEST__OP_ADD;
-        a.add = &add;
-        a.deadline_ms = SELF_TIMEOUT_MS;
-        add.keys = keys;
-        add.n_keys = r->n_keys;
-        add.origin = OKS__ORIGIN__ORIGIN_REPLICA;
+        oks_replica_add_of(r, &a, &add);
         Oks__Response *ar;
-        rc = call(f, f->self, &a, &ar, SELF_TIMEOUT_MS, e);
+        rc = oks_replica_call(f, f->self, &a, &ar, SELF_TIMEOUT_MS, e);
         if (rc == 0 && ar->status != OKS__STATUS__STATUS_OK)
             rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "own add: %s",
                              ar->error ? ar->error : "");
         if (ar)
             oks__response__free_unpacked(ar, NULL);
-        free(keys);
+        free(add.keys);
     }
     oks__response__free_unpacked(r, NULL);
     return rc;
@@ -136,7 +140,7 @@ static long follow_page(follower *f, peer *p, oks_err *e)
     cl.after_seq = p->cursor;
     cl.limit = OKS_REPLICA_PAGE;
     Oks__Response *r;
-    int rc = call(f, p->client, &q, &r, PEER_TIMEOUT_MS, e);
+    int rc = oks_replica_call(f, p->client, &q, &r, PEER_TIMEOUT_MS, e);
     if (rc)
         return rc;
     if (r->status != OKS__STATUS__STATUS_OK) {
@@ -145,16 +149,34 @@ static long follow_page(follower *f, peer *p, oks_err *e)
         oks__response__free_unpacked(r, NULL);
         return rc;
     }
+    if (r->first_seq > p->cursor + 1) {
+        /* the entries after the cursor are pruned from the peer's log: compare everything,
+         * then follow from where its log was before the comparison */
+        uint64_t resume = r->last_seq, first = r->first_seq;
+        oks__response__free_unpacked(r, NULL);
+        oks_info("replica: the change log of %s starts at %llu, after our cursor %llu: full "
+                 "comparison", pc->name, (unsigned long long)first,
+                 (unsigned long long)p->cursor);
+        rc = oks_replica_repair(f, p, e);
+        if (rc)
+            return rc;
+        oks_err e2;
+        if (oks_store_cursor_put(sh->store, p->cursor_name, resume, &e2) == 0)
+            p->cursor = resume;
+        return 1;
+    }
     ProtobufCBinaryData *want = oks_xmalloc(p->batch * sizeof *want);
     size_t nw = 0;
     uint64_t last = p->cursor;
     for (size_t i = 0; i < r->n_changes && rc == 0; i++) {
         const Oks__Change *c = r->changes[i];
+        if (c->tombstone && (rc = oks_replica_take_tomb(sh, c->tombstone, e)) != 0)
+            break; /* the cursor stays before it */
         if (wanted(sh, c))
             want[nw++] = c->new_hash;
         if (nw < p->batch && i + 1 < r->n_changes)
             continue;
-        if (nw && (rc = copy_keys(f, p, want, nw, e)) != 0 && p->batch > 1)
+        if (nw && (rc = oks_replica_copy(f, p, want, nw, e)) != 0 && p->batch > 1)
             p->batch /= 2;
         nw = 0;
         if (rc == 0 && c->seq > last)
@@ -175,17 +197,49 @@ static long follow_page(follower *f, peer *p, oks_err *e)
     return rc ? rc : n;
 }
 
+/* A full comparison with p when one is due (asked for, periodic, or the first after the store
+ * was found empty: then the cursor moves to where p's log was before it). 1 done, 0 not due,
+ * or an error. */
+static long repair_step(follower *f, peer *p, uint64_t now, oks_err *e)
+{
+    oks_shard *sh = f->sh;
+    unsigned every = sh->conf->shard_repair_interval_s;
+    if (!p->repair && !(p->repair_ms && now >= p->repair_ms))
+        return 0;
+    uint64_t last = 0;
+    int rc = p->initial ? oks_replica_peer_last(f, p, &last, e) : 0;
+    if (rc == 0)
+        rc = oks_replica_repair(f, p, e);
+    if (rc)
+        return rc;
+    oks_err e2;
+    if (p->initial && last > p->cursor &&
+        oks_store_cursor_put(sh->store, p->cursor_name, last, &e2) == 0) {
+        oks_info("replica: following %s from change %llu after the comparison",
+                 sh->conf->shards[p->idx].name, (unsigned long long)last);
+        p->cursor = last;
+    }
+    p->initial = p->repair = false;
+    p->repair_ms = every ? oks_now_ms() + 1000ull * every : 0;
+    return 1;
+}
+
 static void follow_loop(follower *f)
 {
     while (!atomic_load(&f->sh->rstop)) {
         long busy = 0;
         uint64_t now = oks_now_ms();
+        if (atomic_exchange(&f->sh->repair_now, 0))
+            for (size_t i = 0; i < f->n_peers; i++)
+                f->peers[i].repair = true;
         for (size_t i = 0; i < f->n_peers && !atomic_load(&f->sh->rstop); i++) {
             peer *p = &f->peers[i];
             if (now < p->retry_ms)
                 continue;
             oks_err e = {0};
-            long n = follow_page(f, p, &e);
+            long n = repair_step(f, p, now, &e);
+            if (n >= 0)
+                n = follow_page(f, p, &e);
             if (n < 0) {
                 oks_debug("replica: following %s: %s", f->sh->conf->shards[p->idx].name, e.msg);
                 oks_shard_metrics_replica_failed(p->idx);
@@ -221,6 +275,11 @@ void *oks_shard_replica_main(void *arg)
         }
         oks_info("replica: following %s from change %llu", c->shards[i].name,
                  (unsigned long long)p->cursor);
+        /* an empty store (new, or its directory wiped) compares everything first: the peers'
+         * logs may not go back far enough (changelog_keep) */
+        p->initial = p->repair = oks_store_was_empty(sh->store) && p->cursor == 0;
+        if (c->shard_repair_interval_s)
+            p->repair_ms = oks_now_ms() + 1000ull * c->shard_repair_interval_s;
         f.n_peers++;
     }
     oks_err e;

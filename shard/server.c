@@ -53,7 +53,17 @@ static void *worker_main(void *arg)
             oks_shard_add_async(w->sh, j, push); /* answered by the writer (or in there) */
             continue;
         case OKS__REQUEST__OP_DELETE:
-            oks_shard_handle_delete(w->sh, j->req, &r);
+        case OKS__REQUEST__OP_UNDELETE:
+            oks_shard_handle_tomb_op(w->sh, j->req, &r);
+            oks_shard_audit(j->req, &r);
+            break;
+        case OKS__REQUEST__OP_REPAIR:
+            if (oks_shard_check_route(w->sh, j->req, &r)) {
+                atomic_store(&w->sh->repair_now, 1);
+                r.error = oks_xstrdup(w->sh->conf->replicas > 1
+                                          ? "repair started: see the shard's log"
+                                          : "nothing to repair: [cluster] replicas = 1");
+            }
             oks_shard_audit(j->req, &r);
             break;
         case OKS__REQUEST__OP_BACKUP:
@@ -111,11 +121,14 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
     zmq_msg_move(&j->rid, &m->f[1]);
     j->req = req;
     j->received_ms = oks_now_ms();
+    j->local = !zmq_msg_gets(&m->f[2], "Peer-Address");
     switch (req->op_case) {
     case OKS__REQUEST__OP_ADD:
         oks_jobq_push(&sh->adders, j);
         break;
     case OKS__REQUEST__OP_DELETE:
+    case OKS__REQUEST__OP_UNDELETE:
+    case OKS__REQUEST__OP_REPAIR:
     case OKS__REQUEST__OP_BACKUP:
         oks_jobq_push(&sh->admin, j);
         break;

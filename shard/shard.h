@@ -58,6 +58,7 @@ typedef struct oks_shard {
     /* anti-entropy (shard/replica.h) */
     atomic_int rstop;         /* set to stop the follower */
     char self_ep[64];         /* inproc endpoint the ROUTER also binds, for the follower */
+    atomic_int repair_now;    /* set by a Repair request: compare with every peer now */
 } oks_shard;
 
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that
@@ -68,8 +69,18 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
  * socket once the batch is synced; batches with nothing to write are answered here over push.
  * Takes job. Blocks only while the writer has too many batches queued (backpressure). */
 void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push);
-/* Deletes a key (admin worker): a read-modify-write under the store's write lock. */
-void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* shard/tombs.c. A Delete or Undelete (admin worker): puts the tombstone (and removes the key)
+ * under the store's write lock; the error of an OK answer is a note (deleted, already newer). */
+void oks_shard_handle_tomb_op(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* Stores t unless the stored tombstone of its fingerprint is the same or wins (lib/tomb.h);
+ * a winning delete removes the stored key in the same batch. *changed: t was stored; *had_key:
+ * a key was removed. 0 or an error. */
+int oks_shard_tomb_apply(oks_shard *sh, const oks_tomb *t, bool *changed, bool *had_key,
+                         oks_err *e);
+/* ListTombstones, SlotDigests, SlotHashes (reader threads). */
+void oks_shard_handle_slots(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* Frees what oks_shard_handle_slots put in resp. */
+void oks_shard_release_slots(Oks__Response *resp);
 /* shard/authz.c (docs/security.md): whether the sender of body may make req. Admin operations
  * need an admin key, or a router's key with req->authority set (a direct admin's name is put
  * there). 0, or -1 with why filled and the refusal logged and audited. Allows everything

@@ -9,6 +9,7 @@
 #include "shard/intersect.h"
 #include "shard/keyidx.h"
 #include "shard/store_env.h"
+#include "shard/store_int.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -20,21 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-struct oks_store {
-    leveldb_t *db;
-    leveldb_options_t *opt;
-    leveldb_cache_t *cache;
-    leveldb_filterpolicy_t *bloom;
-    leveldb_readoptions_t *ro, *ro_scan;
-    leveldb_writeoptions_t *wo_sync, *wo;
-    char *dir;
-    pthread_mutex_t lock; /* counters */
-    pthread_mutex_t wlock; /* read-modify-write */
-    uint64_t keys, bytes, last_seq;
-    unsigned n_slots;     /* > 0: keys counted per slot too */
-    uint64_t *slot_keys;  /* n_slots counters (under lock) */
-    bool slot_counts_broken; /* they could not be read at open: not counted, not reported */
-};
 
 static void mkdir_p(const char *dir)
 {
@@ -58,6 +44,7 @@ int oks_store_opts_from_config(const oks_cluster *c, oks_store_opts *o, oks_err 
     o->max_open_files = c->shard_max_open_files;
     o->table_reads = c->shard_table_reads == 1 ? OKS_STORE_READS_MMAP : OKS_STORE_READS_PREAD;
     o->n_slots = c->n_slots;
+    o->changelog_keep = c->shard_changelog_keep;
     return 0;
 }
 
@@ -74,7 +61,18 @@ static void put_be32(uint8_t *p, uint32_t v)
 static unsigned slot_of_fpr(const oks_store *s, const uint8_t *fpr, size_t len)
 {
     uint8_t kid[8];
-    return oks_keyid_of_fpr(fpr, len, kid) == 0 ? oks_slot_of_keyid(kid, s->n_slots) : 0;
+    return s->n_slots && oks_keyid_of_fpr(fpr, len, kid) == 0 ? oks_slot_of_keyid(kid, s->n_slots)
+                                                              : 0;
+}
+
+unsigned oks_store_slot_of(const oks_store *s, const uint8_t *fpr, size_t len)
+{
+    return slot_of_fpr(s, fpr, len);
+}
+
+void oks_store_put_be32(uint8_t *p, uint32_t v)
+{
+    put_be32(p, v);
 }
 
 /* Counts every stored key by slot and stores the counters (a store written before they existed,
@@ -210,6 +208,9 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
         s->last_seq = oks_be64((uint8_t *)m + 16);
     }
     leveldb_free(m);
+    s->was_empty = !m;
+    s->changelog_keep = o->changelog_keep;
+    s->tomb_slots = o->n_slots;
     if (o->n_slots) {
         s->n_slots = o->n_slots;
         s->slot_keys = oks_xcalloc(o->n_slots, sizeof *s->slot_keys);
@@ -226,6 +227,22 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
             s->n_slots = 0;
             s->slot_counts_broken = true;
         }
+    }
+    /* as for the slot counts: a damaged table must not keep the shard from serving */
+    oks_err se;
+    char msg[300];
+    if (oks_store_first_load(s, &se))
+        oks_error("store %s: change log unreadable, its first entry unknown: %s", dir,
+                  oks_err_format(&se, msg, sizeof msg));
+    if (s->n_slots && oks_store_slots_open(s, &se)) {
+        oks_error("store %s: per-slot digests unavailable (no tombstones, no replica repair, "
+                  "no per-slot stats): %s", dir, oks_err_format(&se, msg, sizeof msg));
+        free(s->slot_keys);
+        free(s->slot_digest);
+        s->slot_keys = NULL;
+        s->slot_digest = NULL;
+        s->n_slots = 0;
+        s->slot_counts_broken = true;
     }
     *out = s;
     return 0;
@@ -248,6 +265,7 @@ void oks_store_close(oks_store *s)
     pthread_mutex_destroy(&s->wlock);
     free(s->dir);
     free(s->slot_keys);
+    free(s->slot_digest);
     free(s);
 }
 
@@ -495,10 +513,11 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     /* per slot touched: the key count after the batch */
     unsigned *ts = s->n_slots ? oks_xmalloc((n ? n : 1) * sizeof *ts) : NULL;
     uint64_t *tc = s->n_slots ? oks_xmalloc((n ? n : 1) * sizeof *tc) : NULL;
+    uint8_t (*td)[16] = s->n_slots ? oks_xmalloc((n ? n : 1) * sizeof *td) : NULL;
     size_t nt = 0;
     for (size_t i = 0; i < n && !r; i++) {
         const oks_store_change *c = &ch[i];
-        if (s->n_slots && !c->old_key != !c->new_key) {
+        if (s->n_slots) {
             unsigned sl = slot_of_fpr(s, c->fpr, c->fpr_len);
             size_t t = 0;
             while (t < nt && ts[t] != sl)
@@ -506,10 +525,17 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             if (t == nt) {
                 ts[nt] = sl;
                 pthread_mutex_lock(&s->lock);
-                tc[nt++] = s->slot_keys[sl];
+                tc[nt] = s->slot_keys[sl];
+                memcpy(td[nt++], s->slot_digest[sl], 16);
                 pthread_mutex_unlock(&s->lock);
             }
-            tc[t] += c->new_key ? 1 : (uint64_t)-1;
+            if (!c->old_key != !c->new_key)
+                tc[t] += c->new_key ? 1 : (uint64_t)-1;
+            r = oks_store_slots_change(s, wb, c, td[t]);
+            if (r)
+                break;
+        } else if (c->tomb && (r = oks_store_tomb_put(s, wb, c)) != 0) {
+            break;
         }
         uint8_t k[33];
         k[0] = 'k';
@@ -558,6 +584,15 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         if (c->new_key)
             cg.new_hash = (ProtobufCBinaryData){16, (uint8_t *)c->new_hash};
         cg.time = now;
+        Oks__Tombstone tb = OKS__TOMBSTONE__INIT;
+        if (c->tomb) {
+            tb.fingerprint = (ProtobufCBinaryData){c->tomb->fpr_len, (uint8_t *)c->tomb->fpr};
+            tb.lifted = c->tomb->lifted;
+            tb.stamp_ms = c->tomb->stamp_ms;
+            tb.reason = (char *)c->tomb->reason;
+            tb.who = (char *)c->tomb->who;
+            cg.tombstone = &tb;
+        }
         tmp.len = 0;
         r = oks_buf_reserve(&tmp, oks__change__get_packed_size(&cg));
         if (r)
@@ -574,6 +609,7 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         oks_buf_release(&tmp);
         free(ts);
         free(tc);
+        free(td);
         return oks_err_set(e, r, OKS_NO_OFFSET, "store: out of memory building a batch");
     }
     uint8_t m[24];
@@ -586,7 +622,10 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         put_be32(sk + 1, ts[t]);
         oks_put_be64(sv, tc[t]);
         leveldb_writebatch_put(wb, (char *)sk, 5, (char *)sv, 8);
+        sk[0] = 'd';
+        leveldb_writebatch_put(wb, (char *)sk, 5, (char *)td[t], 16);
     }
+    uint64_t first = oks_store_prune(s, wb, s->last_seq, seq);
     char *err = NULL;
     leveldb_write(s->db, sync ? s->wo_sync : s->wo, wb, &err);
     leveldb_writebatch_destroy(wb);
@@ -594,13 +633,18 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     if (err) {
         free(ts);
         free(tc);
+        free(td);
         return oks_ldb_error(e, err, "leveldb", "write");
     }
     pthread_mutex_lock(&s->lock);
-    for (size_t t = 0; t < nt; t++)
+    for (size_t t = 0; t < nt; t++) {
         s->slot_keys[ts[t]] = tc[t];
+        memcpy(s->slot_digest[ts[t]], td[t], 16);
+    }
+    s->first_seq = first;
     free(ts);
     free(tc);
+    free(td);
     s->keys = keys;
     s->bytes = bytes;
     s->last_seq = seq;
@@ -699,101 +743,4 @@ int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks
     leveldb_iter_get_error(it, &err);
     leveldb_iter_destroy(it);
     return err ? oks_ldb_error(e, err, "leveldb", "scan keys") : 0;
-}
-
-/* One index list as an intersection cursor: a LevelDB iterator over the entries that start with
- * kind, term and a NUL; the entry is the fingerprint after that prefix. */
-typedef struct index_cursor {
-    leveldb_iterator_t *it;
-    uint8_t key[1 + OKS_STORE_MAX_TERM + 1 + OKS_INTERSECT_MAX_ENTRY];
-    size_t prefix_len;
-} index_cursor;
-
-/* Moves to the first entry of the list from where the iterator is: 1 on one, 0 past the list,
- * or an error. LevelDB's iterator steps over a block it cannot read and goes on, keeping the
- * error in its status: the status is checked on every move, so a damaged table fails the search
- * instead of hiding its entries. */
-static int cursor_settle(index_cursor *c, oks_err *e)
-{
-    int r = 0;
-    for (; leveldb_iter_valid(c->it); leveldb_iter_next(c->it)) {
-        size_t kl;
-        const char *k = leveldb_iter_key(c->it, &kl);
-        if (kl < c->prefix_len || memcmp(k, c->key, c->prefix_len) != 0)
-            break;
-        size_t fl = kl - c->prefix_len;
-        if (fl == 20 || fl == 32) {
-            r = 1;
-            break;
-        }
-    }
-    char *err = NULL;
-    leveldb_iter_get_error(c->it, &err);
-    return err ? oks_ldb_error(e, err, "leveldb", "index scan") : r;
-}
-
-static int cursor_seek(void *cur, const uint8_t *target, size_t len, oks_err *e)
-{
-    index_cursor *c = cur;
-    if (len > OKS_INTERSECT_MAX_ENTRY)
-        len = OKS_INTERSECT_MAX_ENTRY;
-    if (target)
-        memcpy(c->key + c->prefix_len, target, len);
-    leveldb_iter_seek(c->it, (const char *)c->key, c->prefix_len + (target ? len : 0));
-    return cursor_settle(c, e);
-}
-
-static int cursor_next(void *cur, oks_err *e)
-{
-    index_cursor *c = cur;
-    leveldb_iter_next(c->it);
-    return cursor_settle(c, e);
-}
-
-static oks_slice cursor_get(void *cur)
-{
-    index_cursor *c = cur;
-    size_t kl;
-    const char *k = leveldb_iter_key(c->it, &kl);
-    return oks_slice_of(k + c->prefix_len, kl - c->prefix_len);
-}
-
-static const oks_cursor_ops index_cursor_ops = {cursor_seek, cursor_next, cursor_get};
-
-int oks_store_intersect(oks_store *s, char kind, const oks_slice *terms, size_t n,
-                        size_t max_results, size_t max_moves, oks_store_fpr_fn fn, void *arg,
-                        oks_err *e)
-{
-    if (n == 0 || n > OKS_STORE_MAX_TERMS)
-        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "%zu search terms (1..%d)", n,
-                           OKS_STORE_MAX_TERMS);
-    index_cursor c[OKS_STORE_MAX_TERMS];
-    void *cur[OKS_STORE_MAX_TERMS];
-    size_t k = 0;
-    int r = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (terms[i].len == 0 || terms[i].len > OKS_STORE_MAX_TERM) {
-            r = oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "search term of %zu bytes (1..%d)",
-                            terms[i].len, OKS_STORE_MAX_TERM);
-            goto done;
-        }
-        bool again = false; /* the same word twice narrows nothing */
-        for (size_t j = 0; j < i && !again; j++)
-            again = terms[j].len == terms[i].len && memcmp(terms[j].ptr, terms[i].ptr,
-                                                           terms[i].len) == 0;
-        if (again)
-            continue;
-        c[k].key[0] = (uint8_t)kind;
-        memcpy(c[k].key + 1, terms[i].ptr, terms[i].len);
-        c[k].key[1 + terms[i].len] = 0;
-        c[k].prefix_len = terms[i].len + 2;
-        c[k].it = leveldb_create_iterator(s->db, s->ro_scan);
-        cur[k] = &c[k];
-        k++;
-    }
-    r = oks_intersect(cur, &index_cursor_ops, k, max_results, max_moves, fn, arg, e);
-done:
-    for (size_t i = 0; i < k; i++)
-        leveldb_iter_destroy(c[i].it);
-    return r;
 }

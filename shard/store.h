@@ -15,6 +15,11 @@
  *   "n" BE32 slot          -> BE64 keys stored in that slot (when opened with n_slots)
  *   "p" name               -> BE64 a cursor: the last change-log sequence of a replica peer
  *                             that this shard has copied (shard/replica.h)
+ * With n_slots set (shard/store_slots.c, docs/replicas.md "Repair"):
+ *   "t" BE32 slot fpr      -> tombstone (lib/tomb.h): the key is deleted (or the delete lifted)
+ *   "y" BE32 slot hash16   -> fpr   (the SKS hashes of each slot, in hash order)
+ *   "d" BE32 slot          -> 16 bytes: XOR of the slot's key hashes and tombstone hashes
+ *   "Y"                    -> BE32 the slot count "t", "y" and "d" are for
  * The index entries of a key are built by shard/keyidx.h, each once; an update deletes and puts
  * only the entries in which the stored and the new copy differ.
  * Invariant: a key, all its index entries, its change-log entry and the counters change in one
@@ -27,6 +32,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/pgp.h"
+#include "lib/tomb.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,7 +63,9 @@ typedef struct oks_store_opts {
     oks_store_reads table_reads;
     unsigned n_slots;         /* > 0: keys are also counted per slot (for [cluster] slots of
                                * that many; rebuilt by a scan at open when missing or made for
-                               * another count) */
+                               * another count); also the tombstones, slot digests and slot
+                               * hash lists (below) */
+    uint64_t changelog_keep;  /* > 0: keep only the newest this many change-log entries */
 } oks_store_opts;
 
 #define OKS_STORE_CACHE_MB 64
@@ -125,6 +133,8 @@ typedef struct oks_store_change {
     const uint8_t *new_key_bytes; /* serialized new_key */
     size_t new_key_len;
     const uint8_t *new_hash;
+    const oks_tomb *tomb;     /* set: this tombstone replaces old_tomb (new_key is then NULL) */
+    const oks_tomb *old_tomb; /* the stored tombstone it replaces, or NULL */
 } oks_store_change;
 
 /* Every read-modify-write (the writer's batches, deletes) holds the write lock, so the stored
@@ -163,5 +173,33 @@ typedef int (*oks_store_key_fn)(const oks_store_record *rec, const uint8_t *fpr,
                                 void *arg);
 int oks_store_each_key(oks_store *s, const uint8_t *after, size_t after_len, oks_store_key_fn fn,
                        void *arg, oks_err *e);
+
+/* ---- tombstones, slot digests, slot hash lists (shard/store_slots.c) ------------------------- */
+/* Tombstones work in every store; digests and hash lists need n_slots (and counters that could
+ * be read at open). */
+
+/* The tombstone of a fingerprint: 1 found (t filled), 0 none, <0 error. */
+int oks_store_tomb_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_tomb *t,
+                       oks_err *e);
+/* Tombstones after the fingerprint after (in the order of their slots, then fingerprints; NULL:
+ * from the first), lifted ones too when lifted; fn returns non-zero to stop. At most max. */
+typedef int (*oks_store_tomb_fn)(const oks_tomb *t, void *arg);
+int oks_store_tombs(oks_store *s, const uint8_t *after, size_t after_len, bool lifted,
+                    size_t max, oks_store_tomb_fn fn, void *arg, oks_err *e);
+/* The tombstones of slots first..last (at most max). */
+int oks_store_slot_tombs(oks_store *s, unsigned first, unsigned last, size_t max,
+                         oks_store_tomb_fn fn, void *arg, oks_err *e);
+/* Digest and key count of a slot; false when the store keeps none (no n_slots). */
+bool oks_store_slot_digest(oks_store *s, unsigned slot, uint8_t out[16], uint64_t *keys);
+/* SKS hashes of the keys of slots first..last in slot then hash order, after `after` (20 bytes:
+ * BE32 slot + hash, or NULL), at most max; fn gets each slot, hash and fingerprint. */
+typedef int (*oks_store_hash_fn)(unsigned slot, const uint8_t hash[16], const uint8_t *fpr,
+                                 size_t len, void *arg);
+int oks_store_slot_hashes(oks_store *s, unsigned first, unsigned last, const uint8_t *after,
+                          size_t max, oks_store_hash_fn fn, void *arg, oks_err *e);
+/* Oldest change-log entry kept (0: nothing written yet). */
+uint64_t oks_store_first_seq(oks_store *s);
+/* Whether the store was created empty by this open (a new or wiped data directory). */
+bool oks_store_was_empty(const oks_store *s);
 
 #endif

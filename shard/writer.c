@@ -2,7 +2,7 @@
  * synced group batches, and answered by it once on disk, so verifiers go on verifying while a
  * batch is written (and the next group commit collects everything prepared meanwhile). Deletes
  * do not go through the writer: the admin worker runs each one under the store's write lock,
- * which the writer holds for a whole batch (see shard.h). */
+ * which the writer holds for a whole batch (see shard.h, shard/tombs.c). */
 #include "shard/ingest.h"
 #include "lib/clock.h"
 #include "lib/xalloc.h"
@@ -165,14 +165,20 @@ static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
     }
     a->sigs_verified = (uint32_t)j->vst.self_verified;
     a->sigs_dropped = (uint32_t)j->vst.self_dropped;
+    a->deleted = j->deleted;
     r->results[r->n_results++] = a;
 }
 
 /* Prepares every key of an add (parse, merge, verify, slot check) into a new jobs array; NULL
  * (with r filled) when the request is refused as a whole. *to_write counts keys to store. */
-static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Response *r,
+static oks_ingest *prepare_add(oks_shard *sh, const oks_job *job, Oks__Response *r,
                                size_t *to_write)
 {
+    const Oks__Request *req = job->req;
+    /* the own follower's copies from replica peers: verified by the peer that stored them */
+    unsigned flags = job->local && req->add->origin == OKS__ORIGIN__ORIGIN_REPLICA
+                         ? OKS_PGP_TRUSTED
+                         : 0;
     *to_write = 0;
     if (!oks_shard_check_route(sh, req, r))
         return NULL;
@@ -186,7 +192,8 @@ static oks_ingest *prepare_add(oks_shard *sh, const Oks__Request *req, Oks__Resp
     oks_ingest *jobs = oks_xcalloc(n ? n : 1, sizeof *jobs);
     for (size_t i = 0; i < n; i++) {
         oks_ingest *j = &jobs[i];
-        oks_ingest_prepare(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, j);
+        oks_ingest_prepare_flags(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, flags,
+                                 j);
         if (j->outcome != OKS_REJECTED && !oks_shard_owns_keyid(sh, j->keyid)) {
             j->outcome = OKS_REJECTED;
             snprintf(j->reason, sizeof j->reason, "slot %u is not owned by shard %s",
@@ -228,7 +235,7 @@ void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
     Oks__Response r = OKS__RESPONSE__INIT;
     r.version = OKS_PROTO_VERSION;
     size_t to_write;
-    oks_ingest *jobs = prepare_add(sh, job->req, &r, &to_write);
+    oks_ingest *jobs = prepare_add(sh, job, &r, &to_write);
     size_t n = job->req->add->n_keys;
     oks_commit *c = jobs && to_write ? oks_xcalloc(1, sizeof *c) : NULL;
     if (!c) {
@@ -250,44 +257,4 @@ void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
     sh->wqueued++;
     enqueue(sh, c);
     pthread_mutex_unlock(&sh->wlock);
-}
-
-void oks_shard_handle_delete(oks_shard *sh, const Oks__Request *req, Oks__Response *r)
-{
-    const Oks__Delete *d = req->delete_;
-    uint8_t kid[8];
-    if (oks_keyid_of_fpr(d->fingerprint.data, d->fingerprint.len, kid) != 0) {
-        r->status = OKS__STATUS__STATUS_BAD_REQUEST;
-        r->error = oks_xstrdup("fingerprint must be 20 or 32 bytes");
-        return;
-    }
-    if (!oks_shard_check_route(sh, req, r))
-        return;
-    oks_store_record rec;
-    oks_err e;
-    oks_store_write_lock(sh->store);
-    int found = oks_store_get(sh->store, d->fingerprint.data, d->fingerprint.len, &rec, &e);
-    if (found <= 0) {
-        oks_store_write_unlock(sh->store);
-        r->status = found < 0 ? OKS__STATUS__STATUS_INTERNAL : OKS__STATUS__STATUS_NOT_FOUND;
-        r->error = oks_xstrdup(found < 0 ? e.msg : "no such key");
-        return;
-    }
-    oks_pgp_limits big = sh->lim;
-    big.max_key_bytes = (size_t)-1;
-    oks_pgp_key *old = NULL;
-    if (oks_pgp_key_parse(rec.key.ptr, rec.key.len, &big, OKS_PGP_TRUSTED, &old, &e) == 0) {
-        oks_store_change ch = {d->fingerprint.data, d->fingerprint.len, old, rec.hash,
-                               rec.key.len, NULL, NULL, 0, NULL};
-        if (oks_store_apply(sh->store, &ch, 1, true, &e)) {
-            r->status = OKS__STATUS__STATUS_INTERNAL;
-            r->error = oks_xstrdup(e.msg);
-        }
-    } else {
-        r->status = OKS__STATUS__STATUS_INTERNAL;
-        r->error = oks_xstrdup("stored key unreadable");
-    }
-    oks_store_write_unlock(sh->store);
-    oks_pgp_key_free(old);
-    oks_store_record_release(&rec);
 }

@@ -5,7 +5,7 @@
 # with no replica left makes a search partial, not a wait for the deadline; the killed shard
 # catches up after its restart, until every replica of every slot holds the same SKS hashes;
 # two replicas given the same uploads in opposite orders store the same bytes; a delete reaches
-# every replica.
+# every replica (tombstones: 2A-cluster-tombstones.sh).
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -97,14 +97,15 @@ check "and the replicas agree afterwards" wait_for 60 tool converged "$OKS_CONFI
 # ---- a delete reaches every replica -----------------------------------------------------------
 FPR=$(head -1 "$D/fprs")
 check "before the delete two shards store $FPR" test "$(tool where "$OKS_CONFIG" "$FPR" | wc -l)" -eq 2
-"$CTL" delete "$FPR" >"$D/del" 2>&1
+"$CTL" delete --reason "replica test" "$FPR" >"$D/del" 2>&1
 rc=$?
 check "a delete is acknowledged (exit $rc)" test "$rc" -eq 0
 check "and removes the key from every replica" test -z "$(tool where "$OKS_CONFIG" "$FPR")"
-"$CTL" delete "$FPR" >"$D/del2" 2>&1
+"$CTL" delete --reason "replica test again" "$FPR" >"$D/del2" 2>&1
 rc=$?
 sed 's/^/# /' "$D/del2"
-check "deleting it again says there is no such key (exit $rc)" grep -q "no such key" "$D/del2"
+check "deleting it again keeps a tombstone, no key being stored (exit $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q 'no key was stored; tombstone stored' '$D/del2'"
 check "no process of the cluster died" \
   bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
 finish

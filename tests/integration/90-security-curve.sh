@@ -97,13 +97,13 @@ refused_at_handshake() { # LABEL LOG KEY CMD...: no answer, and LOG names KEY
   else not_ok "$label (exit $rc: $(head -c 200 <<<"$out"))"; fi
 }
 refused_at_handshake "a stranger's key gets no answer from the router, logged with its key" \
-  "$C/log/router.log" "$(pub "$D/k/stranger")" "$CTL" delete -c "$STRANGER" "$F"
+  "$C/log/router.log" "$(pub "$D/k/stranger")" "$CTL" delete --reason test -c "$STRANGER" "$F"
 refused_at_handshake "a stranger's key gets no answer from a shard, logged with its key" \
-  "$C/log/shard-s0.log" "$(pub "$D/k/stranger")" "$CTL" delete -c "$STRANGER" --shard s0 "$F"
+  "$C/log/shard-s0.log" "$(pub "$D/k/stranger")" "$CTL" delete --reason test -c "$STRANGER" --shard s0 "$F"
 refused_at_handshake "a shard's key (wrong role) gets no answer from the router" \
   "$C/log/router.log" "$(pub "$C/keys/shard")" "$CTL" stats -c "$SHARDKEY"
 refused_at_handshake "a gateway's key (wrong role) gets no answer from a shard" \
-  "$C/log/shard-s0.log" "$(pub "$C/keys/http")" "$CTL" delete -c "$GW" --shard s0 "$F"
+  "$C/log/shard-s0.log" "$(pub "$C/keys/http")" "$CTL" delete --reason test -c "$GW" --shard s0 "$F"
 
 forbidden() { # LABEL CMD...: STATUS_FORBIDDEN
   local label=$1 out rc; shift
@@ -111,13 +111,13 @@ forbidden() { # LABEL CMD...: STATUS_FORBIDDEN
   if [ "$rc" -ne 0 ] && grep -q "STATUS_FORBIDDEN" <<<"$out"; then ok "$label"
   else not_ok "$label (exit $rc: $(head -c 200 <<<"$out"))"; fi
 }
-forbidden "a gateway's key may not delete through the router" "$CTL" delete -c "$GW" "$F"
+forbidden "a gateway's key may not delete through the router" "$CTL" delete --reason test -c "$GW" "$F"
 check "  ... logged by the router" grep -q "refused delete from key http (http)" "$C/log/router.log"
 check "  ... and audited" grep -q "who=http role=http op=delete target=$F outcome=refused" \
   "$C/log/audit.log"
 for s in s0 s1; do
   forbidden "a router's key may not delete at shard $s without an admin's authority" \
-    "$CTL" delete -c "$RTR" --shard "$s" "$F"
+    "$CTL" delete --reason test -c "$RTR" --shard "$s" "$F"
 done
 check "  ... audited" grep -q "who=router role=router op=delete target=$F outcome=refused" \
   "$C/log/audit.log"
@@ -136,14 +136,14 @@ AFTER=$(snapshot)
 check "nothing changed: $BEFORE = $AFTER (keys, export hash)" test "$BEFORE" = "$AFTER"
 
 # ---- the admin deletes
-check "the admin key deletes through the router" "$CTL" delete "$F"
+check "the admin key deletes through the router" "$CTL" delete --reason test "$F"
 "$CTL" get "$F" >/dev/null 2>&1
 check "  ... the key is gone" test $? -eq 3
 check "  ... audited with the key's name and the outcome" \
   bash -c "grep -q 'who=admin role=admin op=delete target=$F outcome=forwarded' '$C/log/audit.log' &&
            grep -q 'who=admin role=admin op=delete target=$F outcome=STATUS_OK' '$C/log/audit.log'"
 F2=${FPRS[1]} deleted=0
-for s in s0 s1; do "$CTL" delete --shard "$s" "$F2" 2>/dev/null && deleted=1; done
+for s in s0 s1; do "$CTL" delete --reason test --shard "$s" "$F2" 2>/dev/null && deleted=1; done
 check "the admin key deletes straight at the shard that holds a key" test $deleted -eq 1
 check "  ... audited as direct" grep -q "who=admin_(direct) role=admin op=delete target=$F2 outcome=STATUS_OK" \
   "$C/log/audit.log"

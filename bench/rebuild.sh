@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Rebuild of a wiped replica (bench/RESULTS.md "Replica rebuild"): N minted keys imported into a
+# 2-shard cluster with [cluster] replicas = 2 (both shards hold every slot); s1 is stopped, its
+# data directory removed, and started again: it rebuilds itself from s0 by the full comparison
+# (slot digests, slot hash lists, GetByHash, own Add). The figure is the keys copied divided by
+# the time the shard's log reports for that comparison; the import of the same keys through the
+# router is the named peer.
+# usage: bench/rebuild.sh [COUNT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20000}
+B=build/bin
+D=$(mktemp -d /tmp/oksr.XXXXXX)
+trap 'bash deploy/local.sh down --dir "$D/c" >/dev/null 2>&1; rm -rf "$D"' EXIT
+now() { date +%s.%N; }
+"$B/oks-bench" mint --count "$N" --seed bench --out "$D/v4.pgp" 2>/dev/null
+bash deploy/local.sh up --dir "$D/c" --shards 2 --replicas 2 --shard-opt changelog_keep=1000 ${EXTRA:-} \
+  >/dev/null
+export OKS_CONFIG=$D/c/oks.conf
+t0=$(now); "$B/oksctl" import --quiet "$D/v4.pgp" >/dev/null; t1=$(now)
+imp=$(echo "$N / ($t1 - $t0)" | bc -l)
+kill "$(cat "$D/c/run/shard-s1.pid")"
+while kill -0 "$(cat "$D/c/run/shard-s1.pid")" 2>/dev/null; do sleep 0.2; done
+rm -rf "$D/c/data/s1"
+L=$D/c/log/shard-s1.log
+skip=$(($(wc -l <"$L") + 1))
+bash deploy/local.sh up --dir "$D/c" >/dev/null
+# PERF=FILE: a perf profile of the rebuilding shard into FILE (perf report -i FILE)
+[ -n "${PERF:-}" ] && { perf record -g -o "$PERF" -p "$(cat "$D/c/run/shard-s1.pid")" >/dev/null 2>&1 & }
+for _ in $(seq 1 1200); do tail -n +"$skip" "$L" | grep -q "repair with s0 done" && break; sleep 0.5; done
+line=$(tail -n +"$skip" "$L" | grep "repair with s0 done" | head -1)
+copied=$(echo "$line" | sed -n 's/.* \([0-9]*\) keys copied.*/\1/p')
+ms=$(echo "$line" | sed -n 's/.*, \([0-9]*\) ms (.*/\1/p')
+echo "$line" | sed 's/.*INFO //'
+[ -n "${PERF:-}" ] && { pkill -INT -f "perf record -g -o $PERF" || true; sleep 1; }
+"$B/oksctl" stats
+printf 'keys %s import %.0f keys/s rebuild copied %s in %s ms: %.0f keys/s (%.2fx the import)\n' \
+  "$N" "$imp" "$copied" "$ms" "$(echo "$copied * 1000 / $ms" | bc -l)" \
+  "$(echo "($copied * 1000 / $ms) / $imp" | bc -l)"

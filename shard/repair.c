@@ -1,0 +1,313 @@
+/* Full comparison with a replica peer by slot digests (see replica_int.h, docs/replicas.md
+ * "Repair"): SlotDigests pages of the peer against this shard's own digests; for each slot that
+ * differs, SlotHashes pages of the peer (its tombstones come with the first page); the hashes
+ * this shard does not store are copied in batches (GetByHash there, Add here), the tombstones
+ * stored when they win. Only pulls: the peer pulls what it lacks in its own comparison, so both
+ * end with the union. The work per request is bounded by the page sizes. */
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "shard/replica_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair (each Add is one
+ * synced write: large batches keep the syncs few; an answer cut by the peer's read budget halves
+ * it), and own Adds in flight (each is prepared by one verifier thread: two keep two of them busy
+ * while the next batch is fetched). */
+#define REPAIR_PAGE 1000
+#define REPAIR_BATCH 1024
+#define REPAIR_ADDS 2
+/* Passes over the differing slots per repair: keys cut from a GetByHash answer by its read
+ * budget, or stored meanwhile, are compared again. */
+#define REPAIR_PASSES 3
+
+typedef struct repair {
+    follower *f;
+    peer *p;
+    ProtobufCBinaryData *want;
+    uint8_t (*buf)[16];
+    size_t nw, cap;
+    uint64_t adds[REPAIR_ADDS]; /* ids of the own Adds in flight */
+    size_t n_adds;
+    size_t slots, differ, copied, tombs;
+    uint64_t ms_list, ms_fetch, ms_add; /* waiting for SlotDigests/SlotHashes, GetByHash, own Adds */
+} repair;
+
+static int ask(repair *x, Oks__Request *q, Oks__Response **r, oks_err *e)
+{
+    int rc = oks_replica_call(x->f, x->p->client, q, r, PEER_TIMEOUT_MS, e);
+    if (rc == 0 && (*r)->status != OKS__STATUS__STATUS_OK &&
+        (*r)->status != OKS__STATUS__STATUS_NOT_FOUND) {
+        rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "%s", (*r)->error);
+        oks__response__free_unpacked(*r, NULL);
+        *r = NULL;
+    }
+    return rc;
+}
+
+/* Waits for the answer to one own Add in flight. */
+static int add_wait_(repair *x, oks_err *e);
+
+static int add_wait(repair *x, oks_err *e)
+{
+    uint64_t t0 = oks_now_ms();
+    int rc = add_wait_(x, e);
+    x->ms_add += oks_now_ms() - t0;
+    return rc;
+}
+
+static int add_wait_(repair *x, oks_err *e)
+{
+    uint64_t until = oks_now_ms() + SELF_TIMEOUT_MS;
+    while (!atomic_load(&x->f->sh->rstop)) {
+        if (oks_now_ms() >= until)
+            return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "own add: no answer");
+        uint64_t id;
+        Oks__Response *r;
+        int rc = oks_client_recv(x->f->self, &id, &r, 200, e);
+        if (rc == OKS_E_TIMEOUT)
+            continue;
+        if (rc)
+            return rc;
+        size_t k = 0;
+        while (k < x->n_adds && x->adds[k] != id)
+            k++;
+        if (k == x->n_adds) {
+            oks__response__free_unpacked(r, NULL);
+            continue;
+        }
+        x->adds[k] = x->adds[--x->n_adds];
+        if (r->status != OKS__STATUS__STATUS_OK)
+            rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "own add: %s", r->error);
+        for (size_t i = 0; i < r->n_results; i++)
+            x->copied += r->results[i]->outcome != OKS__OUTCOME__OUTCOME_REJECTED;
+        oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "shard stopping");
+}
+
+static int adds_drain(repair *x, oks_err *e)
+{
+    int rc = 0;
+    while (x->n_adds) {
+        int r = add_wait(x, e);
+        if (r) {
+            rc = r;
+            if (r == OKS_E_TIMEOUT)
+                break;
+        }
+    }
+    x->n_adds = 0;
+    return rc;
+}
+
+/* Fetches the wanted keys from the peer and hands them to an own Add without waiting for it. */
+static int flush(repair *x, oks_err *e)
+{
+    if (!x->nw)
+        return 0;
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
+    q.op_case = OKS__REQUEST__OP_GET_HASH;
+    q.get_hash = &gh;
+    gh.hashes = x->want;
+    gh.n_hashes = x->nw;
+    x->nw = 0;
+    Oks__Response *r;
+    uint64_t t0 = oks_now_ms();
+    int rc = ask(x, &q, &r, e);
+    x->ms_fetch += oks_now_ms() - t0;
+    if (rc == 0 && r->truncated && x->cap > 16)
+        x->cap /= 2; /* the rest is fetched in the next pass */
+    if (rc || !r->n_keys) {
+        if (!rc)
+            oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    if (x->n_adds == REPAIR_ADDS && (rc = add_wait(x, e)) != 0) {
+        oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    static _Atomic uint64_t ids = 1ull << 62; /* apart from oks_replica_call's */
+    Oks__Request a = OKS__REQUEST__INIT;
+    Oks__Add add = OKS__ADD__INIT;
+    oks_replica_add_of(r, &a, &add);
+    uint64_t id = ++ids;
+    rc = oks_client_send(x->f->self, id, &a, e); /* packed: the reply may go */
+    if (rc == 0)
+        x->adds[x->n_adds++] = id;
+    free(add.keys);
+    oks__response__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* Pulls what this shard lacks of slots first..last (a run of slots that differ). */
+static int repair_run(repair *x, unsigned first, unsigned last, oks_err *e)
+{
+    oks_shard *sh = x->f->sh;
+    const char *name = sh->conf->shards[x->p->idx].name;
+    uint8_t after[20];
+    bool start = true;
+    for (;;) {
+        Oks__Request q = OKS__REQUEST__INIT;
+        Oks__SlotHashes h = OKS__SLOT_HASHES__INIT;
+        q.op_case = OKS__REQUEST__OP_SLOT_HASHES;
+        q.slot_hashes = &h;
+        h.shard = (char *)name;
+        h.slot = first;
+        h.last_slot = last;
+        h.limit = REPAIR_PAGE;
+        if (!start)
+            h.after = (ProtobufCBinaryData){20, after};
+        Oks__Response *r;
+        uint64_t t0 = oks_now_ms();
+        int rc = ask(x, &q, &r, e);
+        x->ms_list += oks_now_ms() - t0;
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < r->n_tombstones && rc == 0; i++) {
+            rc = oks_replica_take_tomb(sh, r->tombstones[i], e);
+            x->tombs++;
+        }
+        for (size_t i = 0; i < r->n_hashes && rc == 0; i++) {
+            uint8_t fpr[32];
+            size_t fl;
+            oks_err le;
+            if (r->hashes[i].len != 20 ||
+                oks_store_by_hash(sh->store, r->hashes[i].data + 4, fpr, &fl, &le) == 1)
+                continue;
+            memcpy(x->buf[x->nw], r->hashes[i].data + 4, 16);
+            x->want[x->nw] = (ProtobufCBinaryData){16, x->buf[x->nw]};
+            if (++x->nw == x->cap)
+                rc = flush(x, e);
+        }
+        bool more = r->n_hashes == REPAIR_PAGE && r->hashes[r->n_hashes - 1].len == 20;
+        if (more)
+            memcpy(after, r->hashes[r->n_hashes - 1].data, 20);
+        oks__response__free_unpacked(r, NULL);
+        if (rc || !more)
+            return rc;
+        start = false;
+    }
+}
+
+/* One pass: the digests of every slot both hold, page by page; the runs of differing slots
+ * pulled. */
+static int repair_pass(repair *x, oks_err *e)
+{
+    oks_shard *sh = x->f->sh;
+    const oks_cluster *c = sh->conf;
+    unsigned next = 0;
+    long run = -1, prev = -2; /* the run of differing slots being collected */
+    int rc = 0;
+    x->slots = x->differ = 0;
+    while (rc == 0 && next < c->n_slots && !atomic_load(&sh->rstop)) {
+        Oks__Request q = OKS__REQUEST__INIT;
+        Oks__SlotDigests d = OKS__SLOT_DIGESTS__INIT;
+        q.op_case = OKS__REQUEST__OP_DIGESTS;
+        q.digests = &d;
+        d.shard = (char *)c->shards[x->p->idx].name;
+        d.first = next;
+        d.last = c->n_slots - 1;
+        Oks__Response *r;
+        uint64_t t0 = oks_now_ms();
+        rc = ask(x, &q, &r, e);
+        x->ms_list += oks_now_ms() - t0;
+        if (rc)
+            break;
+        next = c->n_slots;
+        for (size_t i = 0; i < r->n_digests && rc == 0; i++) {
+            const Oks__SlotDigest *g = r->digests[i];
+            uint8_t mine[16];
+            uint64_t keys;
+            if (i + 1 == r->n_digests && r->n_digests == OKS_PROTO_MAX_ITEMS)
+                next = g->slot + 1; /* a full page: ask again after it */
+            if (g->slot >= c->n_slots || g->digest.len != 16 ||
+                !oks_cluster_holds(c, g->slot, (size_t)sh->self))
+                continue;
+            x->slots++;
+            if (!oks_store_slot_digest(sh->store, g->slot, mine, &keys)) {
+                rc = oks_err_set(e, OKS_E_STATE, OKS_NO_OFFSET, "this store keeps no digests");
+                break;
+            }
+            if (memcmp(mine, g->digest.data, 16) == 0)
+                continue;
+            x->differ++;
+            if ((long)g->slot != prev + 1 && run >= 0)
+                rc = repair_run(x, (unsigned)run, (unsigned)prev, e);
+            if ((long)g->slot != prev + 1)
+                run = g->slot;
+            prev = g->slot;
+        }
+        oks__response__free_unpacked(r, NULL);
+    }
+    if (rc == 0 && run >= 0)
+        rc = repair_run(x, (unsigned)run, (unsigned)prev, e);
+    if (rc == 0)
+        rc = flush(x, e);
+    int r2 = adds_drain(x, e);
+    return rc ? rc : r2;
+}
+
+int oks_replica_repair(follower *f, peer *p, oks_err *e)
+{
+    oks_shard *sh = f->sh;
+    const oks_shard_conf *pc = &sh->conf->shards[p->idx];
+    if (!p->client &&
+        !(p->client = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
+        return OKS_E_UNAVAILABLE;
+    repair x = {.f = f, .p = p, .cap = REPAIR_BATCH};
+    x.want = oks_xmalloc(x.cap * sizeof *x.want);
+    x.buf = oks_xmalloc(x.cap * sizeof *x.buf);
+    uint64_t t0 = oks_now_ms();
+    size_t copied = 0, tombs = 0, differed = 0;
+    int rc = 0;
+    for (int pass = 0; pass < REPAIR_PASSES && rc == 0; pass++) {
+        x.copied = x.tombs = 0;
+        rc = repair_pass(&x, e);
+        copied += x.copied;
+        tombs += x.tombs;
+        if (pass == 0)
+            differed = x.differ;
+        if (x.differ == 0 || (x.copied == 0 && x.tombs == 0))
+            break;
+    }
+    free(x.want);
+    free(x.buf);
+    if (rc == 0)
+        oks_info("replica: repair with %s done: %zu slots compared, %zu differed, %zu keys "
+                 "copied, %zu tombstones seen, %llu ms (waiting for lists %llu, keys %llu, own "
+                 "adds %llu)", pc->name, x.slots, differed, copied, tombs,
+                 (unsigned long long)(oks_now_ms() - t0), (unsigned long long)x.ms_list,
+                 (unsigned long long)x.ms_fetch, (unsigned long long)x.ms_add);
+    else
+        oks_warn("replica: repair with %s stopped: %s", pc->name, e->msg);
+    return rc;
+}
+
+int oks_replica_peer_last(follower *f, peer *p, uint64_t *last, oks_err *e)
+{
+    oks_shard *sh = f->sh;
+    const oks_shard_conf *pc = &sh->conf->shards[p->idx];
+    if (!p->client &&
+        !(p->client = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
+        return OKS_E_UNAVAILABLE;
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__ChangeLog cl = OKS__CHANGE_LOG__INIT;
+    q.op_case = OKS__REQUEST__OP_CHANGES;
+    q.changes = &cl;
+    cl.shard = (char *)pc->name;
+    cl.after_seq = UINT64_MAX - 1; /* nothing after it: only last_seq comes back */
+    cl.limit = 1;
+    Oks__Response *r;
+    repair x = {.f = f, .p = p};
+    int rc = ask(&x, &q, &r, e);
+    if (rc == 0) {
+        *last = r->last_seq;
+        oks__response__free_unpacked(r, NULL);
+    }
+    return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * The inside of a shard store, shared by shard/store.c (keys, indexes, change log) and
+ * shard/store_slots.c (tombstones, per-slot digests and hash lists, change-log pruning). Not for
+ * other files: they use shard/store.h.
+ */
+#ifndef OKS_SHARD_STORE_INT_H
+#define OKS_SHARD_STORE_INT_H
+
+#include "shard/store.h"
+
+#include <leveldb/c.h>
+#include <pthread.h>
+
+struct oks_store {
+    leveldb_t *db;
+    leveldb_options_t *opt;
+    leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *bloom;
+    leveldb_readoptions_t *ro, *ro_scan;
+    leveldb_writeoptions_t *wo_sync, *wo;
+    char *dir;
+    pthread_mutex_t lock; /* counters */
+    pthread_mutex_t wlock; /* read-modify-write */
+    uint64_t keys, bytes, last_seq;
+    unsigned n_slots;     /* > 0: keys counted per slot too */
+    uint64_t *slot_keys;  /* n_slots counters (under lock) */
+    bool slot_counts_broken; /* they could not be read at open: not counted, not reported */
+    uint8_t (*slot_digest)[16]; /* n_slots digests (under lock; shard/store_slots.c) */
+    uint64_t changelog_keep;  /* > 0: change-log entries kept; older ones pruned */
+    uint64_t first_seq;       /* oldest change-log entry kept (0: none written yet) */
+    bool was_empty;           /* nothing was stored when it was opened */
+    unsigned tomb_slots;      /* the slot count of the "t" keys: n_slots as configured, kept
+                               * when damaged counters turn the per-slot features off */
+};
+
+/* Per slot keys and digests (what store_slots.c adds to a batch): slot of a fingerprint. */
+unsigned oks_store_slot_of(const oks_store *s, const uint8_t *fpr, size_t len);
+/* Loads the per-slot digests, the slot-hash index and the tombstones' slots, rebuilding them by
+ * a scan when missing or made for another slot count (at open, with n_slots set). */
+int oks_store_slots_open(oks_store *s, oks_err *e);
+/* Adds to wb what change c means for the slot-hash index ("y"), the tombstones ("t") and the
+ * digests of its slot (dig: the slot's digest, updated). */
+int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c,
+                           uint8_t dig[16]);
+/* Adds to wb the stored form of c->tomb (with or without the per-slot features). */
+int oks_store_tomb_put(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c);
+/* Adds to wb the deletion of change-log entries that fall out of changelog_keep when the log
+ * grows from old_last to new_last; returns the new first_seq. */
+uint64_t oks_store_prune(oks_store *s, leveldb_writebatch_t *wb, uint64_t old_last,
+                         uint64_t new_last);
+/* Finds the oldest change-log entry kept (at open). */
+int oks_store_first_load(oks_store *s, oks_err *e);
+void oks_store_put_be32(uint8_t *p, uint32_t v);
+
+#endif
