@@ -11,7 +11,8 @@
 # runs every lookup case on one cluster and at once on the other; the table gives the median
 # over the rounds (the box is shared: single runs swing). Besides the rates, the CPU time of the
 # cluster (router and shards) plus the client (oks-bench or oksctl) per request (per key for
-# imports), from /proc and getrusage: what CURVE adds to the work, whatever else runs on the box.
+# imports), from /proc and getrusage: what CURVE adds to the work, whatever else runs on the box;
+# "plain / CURVE CPU" is the rate ratio to expect where the cores are the limit (64 in flight).
 # --profile: afterwards, samples (perf, cpu-clock) of the router, the shards and the client
 # during 31 KB lookups at 64 in flight, per mode: microseconds of CPU per lookup by thread kind
 # and library (libsodium = CURVE's crypto).
@@ -127,31 +128,32 @@ section() {
   echo "  fingerprint through the router, $SECS s a run; small answers: $(size_note 0 3000); ~31 KB"
   echo "  answers: $(size_note 28000 34000) (stored sizes))"
   echo
-  echo "| lookups | in flight | CURVE req/s | plain req/s | CURVE / plain | CURVE p50 / p99 ms | plain p50 / p99 ms | CPU µs/req CURVE / plain |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| lookups | in flight | CURVE req/s | plain req/s | CURVE / plain | CURVE p50 / p99 ms | plain p50 / p99 ms | CPU µs/req CURVE / plain | plain / CURVE CPU |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for s in small big; do
     for w in 1 16 64; do
       c=$s-$w
       awk -v s="$([ $s = small ] && echo "small" || echo "~31 KB")" -v w=$w -v cr="$(val curve $c rps)" -v pr="$(val plain $c rps)" \
         -v c50="$(val curve $c p50_ms)" -v c99="$(val curve $c p99_ms)" -v p50="$(val plain $c p50_ms)" \
         -v p99="$(val plain $c p99_ms)" -v cc="$(val curve $c cpu_us)" -v pc="$(val plain $c cpu_us)" \
-        'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f%% | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f |\n", s, w, cr, pr, 100 * cr / pr, c50, c99, p50, p99, cc, pc }'
+        'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f%% | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.0f%% |\n", s, w, cr, pr, 100 * cr / pr, c50, c99, p50, p99, cc, pc, 100 * pc / cc }'
     done
   done
   echo
-  echo "| import | CURVE keys/s | plain keys/s | CURVE / plain | CPU µs/key CURVE / plain |"
-  echo "|---|---|---|---|---|"
+  echo "| import | CURVE keys/s | plain keys/s | CURVE / plain | CPU µs/key CURVE / plain | plain / CURVE CPU |"
+  echo "|---|---|---|---|---|---|"
   awk -v k="$(basename "$KR")" -v cr="$(val curve import rate)" -v pr="$(val plain import rate)" \
     -v cc="$(val curve import cpu_us)" -v pc="$(val plain import cpu_us)" \
-    'BEGIN { printf "| %s | %.0f | %.0f | %.0f%% | %.0f / %.0f |\n", k, cr, pr, 100 * cr / pr, cc, pc }'
+    'BEGIN { printf "| %s | %.0f | %.0f | %.0f%% | %.0f / %.0f | %.0f%% |\n", k, cr, pr, 100 * cr / pr, cc, pc, 100 * pc / cc }'
   if [ $PROFILE -eq 1 ]; then
     echo
-    echo "Profile, ~31 KB lookups at 64 in flight (perf cpu-clock samples, µs of CPU per lookup):"
+    echo "Profile, ~31 KB lookups at 64 in flight (perf cpu-clock samples, µs of CPU per lookup; rows"
+    echo "under 5 µs in both modes left out, \"all\" counts them):"
     echo
     echo "| process (threads) | library | CURVE | plain |"
     echo "|---|---|---|---|"
     awk -F'|' '{ v[$2 "|" $3, $1] += $4; k[$2 "|" $3] = 1; t[$1] += $4 }
-      END { for (x in k) if (v[x, "curve"] + v[x, "plain"] >= 3) { split(x, p, "|")
+      END { for (x in k) if (v[x, "curve"] + v[x, "plain"] >= 5) { split(x, p, "|")
               printf "| %s | %s | %.0f | %.0f |\n", p[1], p[2], v[x, "curve"], v[x, "plain"] }
             printf "| all | all | %.0f | %.0f |\n", t["curve"], t["plain"] }' "$D/profile" | sort -t'|' -k4 -gr
   fi
