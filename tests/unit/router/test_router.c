@@ -219,6 +219,29 @@ static Oks__Key *key_of(uint8_t fpr[20])
     return p;
 }
 
+/* Sends a lookup of the key with primary fingerprint fpr (no subkeys); returns its id. */
+static uint64_t send_lookup(fixture *f, uint8_t fpr[20])
+{
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
+    q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
+    q.get_fingerprint = &g;
+    g.fingerprint = (ProtobufCBinaryData){20, fpr};
+    return send_req(f, &q);
+}
+
+/* Shard i answers rc with the one key of fingerprint fpr. */
+static void shard_reply_key(fixture *f, int i, received *rc, uint8_t fpr[20])
+{
+    Oks__Response r = OKS__RESPONSE__INIT;
+    Oks__Key *kp = key_of(fpr);
+    r.version = OKS_PROTO_VERSION;
+    r.keys = &kp;
+    r.n_keys = 1;
+    r.total = 1;
+    shard_reply(f, i, rc, &r);
+}
+
 static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
 {
     (void)state;
@@ -226,12 +249,7 @@ static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
     wait_connected(f);
     uint8_t fpr[20];
     fpr_with_keyid(fpr, 0x80); /* slot 2049: s1 */
-    Oks__Request q = OKS__REQUEST__INIT;
-    Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
-    q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
-    q.get_fingerprint = &g;
-    g.fingerprint = (ProtobufCBinaryData){20, fpr};
-    uint64_t id = send_req(f, &q);
+    uint64_t id = send_lookup(f, fpr);
     received rc;
     shard_recv(f, 1, &rc);
     assert_int_equal(rc.req->op_case, OKS__REQUEST__OP_GET_FINGERPRINT);
@@ -239,19 +257,14 @@ static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
     assert_true(rc.req->slot >= 2048);
     assert_int_equal(rc.req->map_digest.len, 32);
     assert_memory_equal(rc.req->map_digest.data, f->conf.digest, 32);
-    Oks__Response r = OKS__RESPONSE__INIT;
-    Oks__Key *kp = key_of(fpr);
-    r.version = OKS_PROTO_VERSION;
-    r.keys = &kp;
-    r.n_keys = 1;
-    r.total = 1;
-    shard_reply(f, 1, &rc, &r);
+    shard_reply_key(f, 1, &rc, fpr);
     Oks__Response *a = recv_resp(f, id);
     assert_int_equal(a->status, OKS__STATUS__STATUS_OK);
     assert_int_equal(a->n_keys, 1);
     assert_memory_equal(a->keys[0]->fingerprint.data, fpr, 20);
     oks__response__free_unpacked(a, NULL);
     /* s0 never saw the lookup: the next thing it gets is this fan-out (one pipe keeps order) */
+    Oks__Request q = OKS__REQUEST__INIT;
     Oks__Search s = OKS__SEARCH__INIT;
     q.op_case = OKS__REQUEST__OP_SEARCH;
     q.search = &s;
@@ -312,21 +325,10 @@ static void the_routers_io_threads_split_clients_and_shards_and_every_link_works
         wait_connected(f);
         uint8_t fpr[20];
         fpr_with_keyid(fpr, c ? 0x00 : 0x80); /* s0, then s1 */
-        Oks__Request q = OKS__REQUEST__INIT;
-        Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
-        q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
-        q.get_fingerprint = &g;
-        g.fingerprint = (ProtobufCBinaryData){20, fpr};
-        uint64_t id = send_req(f, &q);
+        uint64_t id = send_lookup(f, fpr);
         received rc;
         shard_recv(f, c ? 0 : 1, &rc);
-        Oks__Response r = OKS__RESPONSE__INIT;
-        Oks__Key *kp = key_of(fpr);
-        r.version = OKS_PROTO_VERSION;
-        r.keys = &kp;
-        r.n_keys = 1;
-        r.total = 1;
-        shard_reply(f, c ? 0 : 1, &rc, &r);
+        shard_reply_key(f, c ? 0 : 1, &rc, fpr);
         Oks__Response *a = recv_resp(f, id);
         assert_int_equal(a->status, OKS__STATUS__STATUS_OK);
         assert_int_equal(a->n_keys, 1);
