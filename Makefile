@@ -36,16 +36,18 @@ GEN := $(BUILD)/gen
 
 # directory -> program name
 PROGRAMS := shard:oks-shard router:oks-router gw-http:oks-gw-http gw-mail:oks-gw-mail \
-            sync:oks-sync oksctl:oksctl bench:oks-bench
+            sync:oks-sync oksctl:oksctl bench:oks-bench gw-dns:oks-gw-dns gw-ldap:oks-gw-ldap
 prog_dir  = $(word 1,$(subst :, ,$(1)))
 prog_name = $(word 2,$(subst :, ,$(1)))
 PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.c),$(p)))
 
 # no leveldb.pc in Debian 12; libetpan.pc would force -no-pie; h2o needs -DH2O_USE_LIBUV=0
 LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt jansson) \
-        -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lm -lstdc++
+        -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lknot -lm -lstdc++
 # readiness notices to systemd (lib/notify.c)
 LIBS += $(shell $(PKG_CONFIG) --libs libsystemd)
+# the /metrics server of the daemons without an HTTP server of their own (lib/metrics_http.c)
+LIBS += $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 TEST_LIBS := -lcmocka
 
 WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla
@@ -188,7 +190,7 @@ else
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 endif
-DAEMONS     := oks-shard oks-router oks-gw-http oks-gw-mail oks-sync
+DAEMONS     := oks-shard oks-router oks-gw-http oks-gw-mail oks-sync oks-gw-dns oks-gw-ldap
 UNITS       := $(notdir $(wildcard deploy/systemd/*.service))
 MAN1        := $(wildcard man/*.1)
 MAN8        := $(wildcard man/*.8)

@@ -23,6 +23,11 @@ int bench_cmd_mint(int argc, char **argv);
 /* oks-bench upload / mixed (argv[0] is the subcommand). */
 int bench_cmd_load(int argc, char **argv);
 
+/* oks-bench ldap-search PORT LIST SECONDS KIND CONNS: dirmngr's searches against slapd
+ * (bench/ldap.sh); KIND fpr, keyid or email. */
+int bench_ldap_search(unsigned port, const char *list, double secs, const char *kind,
+                      unsigned nconns);
+
 /* oks-bench smtp-sink --port P --maildir DIR [--fsync] (argv[0] is "smtp-sink"). */
 int bench_smtp_sink(int argc, char **argv);
 

@@ -236,7 +236,7 @@ section() {
   echo
   echo "Peak RSS (VmHWM) of every OKS process over both imports, with its anonymous and file-backed"
   echo "(mapped files: binaries, libraries and, with \`[shard] table_reads = mmap\`, LevelDB tables) parts"
-  echo "after them, in MiB; shards read LevelDB tables with $TABLE_READS ([shard] table_reads, README \"Shard memory\"):"
+  echo "after them, in MiB; shards read LevelDB tables with $TABLE_READS ([shard] table_reads, docs/shard.md \"Shard memory\"):"
   while IFS='|' read -r S r; do echo "- $S shard$([ "$S" = 1 ] || echo s): $r"; done <"$D/rss.rows"
   echo
   echo "Import rate over time: bench/import-rate$TAG.png."

@@ -21,6 +21,8 @@ static void usage(FILE *f)
                "  oks-bench transport-floor CONFIG FPR_FILE WINDOW SECONDS\n"
                "      the same lookups over bare ZeroMQ (client, forwarder, 2 answering\n"
                "      processes doing no work; answer sizes learnt through CONFIG's router)\n"
+               "  oks-bench ldap-search PORT LIST SECONDS fpr|keyid|email CONNS\n"
+               "      dirmngr's LDAP searches against slapd on 127.0.0.1:PORT (bench/ldap.sh)\n"
                "  oks-bench smtp-sink --port P --maildir DIR [--fsync]\n"
                "      SMTP server delivering into a maildir, for bench/mail.sh\n"
                "FPR_FILE holds one 40-hex fingerprint per line. Output: one line with rps and\n"
@@ -42,6 +44,9 @@ int main(int argc, char **argv)
         return bench_router_lookup(argv[2], argv[3], (unsigned)atoi(argv[4]), atof(argv[5]));
     if (argc == 6 && strcmp(argv[1], "transport-floor") == 0)
         return bench_transport_floor(argv[2], argv[3], (unsigned)atoi(argv[4]), atof(argv[5]));
+    if (argc == 7 && strcmp(argv[1], "ldap-search") == 0)
+        return bench_ldap_search((unsigned)atoi(argv[2]), argv[3], atof(argv[4]), argv[5],
+                                 (unsigned)atoi(argv[6]));
     if (argc == 5 && strcmp(argv[1], "direct-lookup") == 0)
         return bench_direct_lookup(argv[2], argv[3], atof(argv[4]));
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -39,6 +39,7 @@ step bash bench/spine.sh --write "$KR" "$SECS"
 for s in $HTTP_SHARDS; do step bash bench/http.sh --write --shards $s "$KR" "$SECS"; done
 step bash bench/mint.sh --write "$KEYS"
 step bash bench/search.sh --write "$SKEYS" "$((SECS * 2))"
+step bash bench/replicas.sh --write "$KEYS" "$((SECS * 2))"
 for s in 2 4; do step bash bench/hkp.sh --write --shards $s "$HKEYS" "$SECS" 1 4 16 64; done
 step bash bench/bulk.sh --write "$BULK" 2 4
 if [ "$BULK" = 100000 ]; then

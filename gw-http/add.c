@@ -41,7 +41,8 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     gw_cache_forget(g, r);
     oks_buf out = OKS_BUF_INIT;
     oks_tmpl *page = gw_wants_html(req) ? oks_tmpl_new() : NULL;
-    size_t ok = 0;
+    size_t ok = 0, counts[4] = {0};
+    bool page_ok = true;
     for (size_t i = 0; i < r->n_results; i++) {
         Oks__AddResult *a = r->results[i];
         char fpr[65] = "(unparsable)";
@@ -52,11 +53,19 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
                        a->reason);
         ok += o != 3;
         if (page) {
+            char groups[100];
+            gw_fpr_groups(fpr, groups, sizeof groups);
             oks_tmpl *it = oks_tmpl_push(page, "results");
-            oks_tmpl_setf(it, "fpr", "%s", fpr);
-            oks_tmpl_setf(it, "outcome", "%s", outcome_name[o]);
-            oks_tmpl_setf(it, "reason", "%s", a->reason);
+            /* every name set in each item, so none shows a value of the page around it */
+            bool link = o != 3 && fpr[0] != '(';
+            if (!it || oks_tmpl_setf(it, "fpr", "%s", fpr) ||
+                oks_tmpl_setf(it, "fpr_groups", "%s", groups) ||
+                oks_tmpl_setf(it, "outcome", "%s", outcome_name[o]) ||
+                oks_tmpl_setf(it, "reason", "%s", a->reason) ||
+                oks_tmpl_set(it, "link", link ? "yes" : "", link ? 3 : 0))
+                page_ok = false;
         }
+        counts[o]++;
         atomic_ulong *ctr[] = {&g->metrics.keys_added, &g->metrics.keys_updated,
                                &g->metrics.keys_unchanged, &g->metrics.keys_rejected};
         atomic_fetch_add(ctr[o], 1);
@@ -65,7 +74,23 @@ static void on_added(h2o_req_t *req, void *data, Oks__Response *r, int status, c
         oks_buf_printf(&out, "warning: %s\n", r->error);
     /* 200 as soon as one key went in (gpg only looks at the status); 422 when none did */
     if (page) {
-        gw_page(req, ok ? 200 : 422, GW_PAGE_UPLOAD, page);
+        /* "3 keys: 1 new, 2 unchanged" */
+        char sum[200];
+        size_t sl = (size_t)snprintf(sum, sizeof sum, "%zu %s:", r->n_results,
+                                     r->n_results == 1 ? "key" : "keys");
+        for (int o = 0, first = 1; o < 4; o++)
+            if (counts[o] && sl < sizeof sum) {
+                sl += (size_t)snprintf(sum + sl, sizeof sum - sl, "%s %zu %s", first ? "" : ",",
+                                       counts[o], outcome_name[o]);
+                first = 0;
+            }
+        if (oks_tmpl_setf(page, "summary", "%s", sum) ||
+            (r->status != OKS__STATUS__STATUS_OK && oks_tmpl_setf(page, "warning", "%s", r->error)))
+            page_ok = false;
+        if (page_ok)
+            gw_page(req, ok ? 200 : 422, GW_PAGE_UPLOAD, page);
+        else
+            gw_error(req, 500, "out of memory");
         oks_tmpl_free(page);
     } else {
         gw_respond(req, ok ? 200 : 422, NULL, "text/plain; charset=utf-8", out.data, out.len);
@@ -77,6 +102,18 @@ int gw_on_add(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     gw *g = gw_thread_of(req)->g;
+    if (!is_post(req) && gw_wants_html(req) &&
+        (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))) {
+        /* a browser: the upload form, which posts back here */
+        oks_tmpl *t = oks_tmpl_new();
+        if (t && oks_tmpl_setf(t, "max_keys", "%u", g->conf.max_keys_per_upload) == 0)
+            gw_page(req, 200, GW_PAGE_SUBMIT, t);
+        else
+            gw_error(req, 500, "out of memory");
+        oks_tmpl_free(t);
+        return 0;
+    }
     if (!is_post(req)) {
         gw_error(req, 405, "use POST with a keytext form field");
         return 0;

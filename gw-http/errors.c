@@ -24,13 +24,13 @@ bool gw_wants_html(h2o_req_t *req)
 /* The HTML error page; false when its template fails (the caller falls back to text). */
 static bool error_page(h2o_req_t *req, int status, const char *why)
 {
-    const char *src = gw_thread_of(req)->g->pages[GW_PAGE_ERROR];
+    const char *src = gw_live_of(req)->pages[GW_PAGE_ERROR];
     oks_tmpl *t = oks_tmpl_new();
     oks_buf out = OKS_BUF_INIT;
     oks_err e;
     bool ok = t && oks_tmpl_setf(t, "status", "%d", status) == 0 &&
               oks_tmpl_setf(t, "reason", "%s", gw_status_reason(status)) == 0 &&
-              oks_tmpl_setf(t, "message", "%s", why) == 0;
+              oks_tmpl_setf(t, "message", "%s", why) == 0 && gw_page_globals(req, t) == 0;
     if (ok && oks_tmpl_render(src, strlen(src), t, &out, &e) != 0) {
         oks_error("template error: %s (at byte %zu)", e.msg, e.offset);
         ok = false;

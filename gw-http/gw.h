@@ -67,11 +67,25 @@ typedef struct gw_metrics {
     atomic_ulong cluster_shards_down, cluster_slots_uncovered;
 } gw_metrics;
 
+/* HTML page templates (pages.c; docs/web.md); GW_PAGE_STYLE is the CSS every page inlines */
 enum gw_page { GW_PAGE_HOME, GW_PAGE_INDEX, GW_PAGE_KEY, GW_PAGE_STATS, GW_PAGE_UPLOAD,
-               GW_PAGE_ERROR, GW_PAGES };
+               GW_PAGE_ERROR, GW_PAGE_SUBMIT, GW_PAGE_STYLE, GW_PAGES };
 
 typedef struct gw gw;
 typedef struct gw_thread gw_thread;
+
+/* What SIGHUP changes without a restart (reload.c): the page templates, the rate limits
+ * ([http] rate_* and burst_*; their buckets start afresh) and metrics_allow. The loop threads
+ * read it through their own pointer (gw_live_of), taken again between two turns of their loop;
+ * a reload swaps g->live, and the old one is freed once every loop has taken the new one. */
+typedef struct gw_live {
+    char *pages[GW_PAGES]; /* template sources */
+    gw_ratelimit *rl;
+    double rate[GW_RL_CLASSES], burst[GW_RL_CLASSES];
+    char metrics_allow[512];
+    unsigned long gen;     /* 1, 2, ...: one more per reload */
+    struct gw_live *next;  /* retired ones, waiting for every loop to move on */
+} gw_live;
 
 /* Continuation run on the loop thread when the router answers (resp != NULL) or the request
  * failed (resp == NULL; status/why say how). resp is freed by the bridge afterwards. */
@@ -106,6 +120,8 @@ struct gw_thread {
     h2o_socket_t *zsock, *zmon_sock;
     h2o_timeout_t deadline, try_tmo, wait_tmo;
     h2o_timeout_entry_t drain_entry;
+    gw_live *live;           /* this loop's view of g->live, taken between turns of the loop */
+    atomic_ulong live_gen;   /* its gen, published for the reclaimer */
     gw_ref *table[GW_MAX_INFLIGHT];
     uint64_t next_id;
 };
@@ -118,18 +134,32 @@ struct gw {
     void *ssl_ctx; /* SSL_CTX for hkps, or NULL */
     gw_thread *threads;
     gw_metrics metrics;
-    gw_ratelimit *rl;
     gw_conns *conns;
     gw_cache *cache; /* NULL when off */
     gw_follow follow;
-    char *pages[GW_PAGES]; /* template sources */
-    atomic_int stop;
+    _Atomic(gw_live *) live; /* reload.c */
+    gw_live *retired;        /* owned by loop thread 0, which reloads */
+    const char *conf_path;   /* re-read on SIGHUP */
+    atomic_int stop, reload;
 };
 
 static inline gw_thread *gw_thread_of(h2o_req_t *req)
 {
     return (gw_thread *)req->conn->ctx;
 }
+
+static inline const gw_live *gw_live_of(h2o_req_t *req)
+{
+    return gw_thread_of(req)->live;
+}
+
+/* reload.c: the reloadable settings of http (templates loaded and checked); NULL after logging
+ * why. gw_live_free frees one. */
+gw_live *gw_live_new(const oks_conf_http *http);
+void gw_live_free(gw_live *l);
+/* On a loop thread between two turns of its loop: takes the current settings; on thread 0
+ * also re-reads the config when SIGHUP asked for it, and frees retired settings no loop uses. */
+void gw_live_turn(gw_thread *t);
 
 /* server.c: the [http] settings of the cluster file into g->conf (listen_override, if not
  * NULL, replaces listen); then the listeners and the loop threads, until g->stop. */
@@ -193,20 +223,37 @@ void gw_cache_store(h2o_req_t *req, bool v6_ok, uint64_t tag, const uint8_t *dep
 /* The keys of an add answer changed: forget what this gateway cached about them. */
 void gw_cache_forget(gw *g, const Oks__Response *added);
 
-/* pages.c */
-int gw_pages_load(gw *g, const char *dir);
+/* pages.c: the templates of dir (NULL: the built-in ones) into pages, each checked. */
+int gw_pages_load(char *pages[GW_PAGES], const char *dir);
 int gw_pages_dump(const char *dir);
-void gw_page(h2o_req_t *req, int status, enum gw_page page, const oks_tmpl *ctx);
+/* Renders page with ctx, after adding to ctx what every page may use: css (the style sheet,
+ * inlined raw) and keyserver (hkp:// or hkps:// and the request's host, when it is a plain
+ * host name). */
+void gw_page(h2o_req_t *req, int status, enum gw_page page, oks_tmpl *ctx);
+/* Sets the page-wide values of gw_page into t (the error page renders by itself). */
+int gw_page_globals(h2o_req_t *req, oks_tmpl *t);
 /* Work bounds of the HTML pages, which render on the event loop: list items (user IDs,
  * signatures, subkeys) of one key and of one index page, and key bytes shown armored on one key
  * page (more: a download link instead). */
 #define GW_HTML_MAX_KEY_LINES 200
 #define GW_HTML_MAX_LINES 5000
 #define GW_HTML_MAX_ARMOR (256u << 10)
+
+/* keyview.c: a key as the context of the HTML pages (see docs/web.md for the names). */
+enum { GW_USE_CERTIFY = 0x01, GW_USE_SIGN = 0x02, GW_USE_ENCRYPT = 0x0C, GW_USE_AUTH = 0x20 };
+/* hex (NUL-terminated) in blocks of four separated by a space (two in the middle of a 40-digit
+ * fingerprint), truncated to out_size - 1 bytes. */
+void gw_fpr_groups(const char *hex, char *out, size_t out_size);
+/* GW_USE_* bits of a key: its key-flags subpacket when it has one, else what its algorithm can
+ * do; a primary key always certifies. */
+unsigned gw_key_usage(uint8_t algo, bool has_flags, uint8_t flags, bool primary);
+/* "valid", "revoked" (a verified revocation not followed by a newer self-certification) or
+ * "expired" (its newest self-certification expired before now, Unix seconds). */
+const char *gw_uid_status(const oks_pgp_uid *u, uint64_t now);
 /* Fills kt (an item of "keys") with k within *lines list items (lowered by those listed); a key
- * listed in part gets "truncated" ("N more signatures, M more user IDs ..."). 0 or
- * OKS_E_NOMEM. */
-int gw_page_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, size_t *lines);
+ * listed in part gets "truncated" ("N more signatures, M more user IDs ..."). Signatures of the
+ * user IDs only when sigs; now (Unix seconds) decides what has expired. 0 or OKS_E_NOMEM. */
+int gw_page_key(oks_tmpl *kt, const oks_pgp_key *k, bool sigs, uint64_t now, size_t *lines);
 /* op=stats: the sync worker's partners and recent rounds (syncstats.c; the JSON form is in
  * json.h); nothing without it. */
 void gw_sync_stats_tmpl(const char *path, oks_tmpl *t);

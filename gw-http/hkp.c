@@ -107,6 +107,41 @@ static int key_version(const ProtobufCBinaryData *d)
     return pkt.body[0];
 }
 
+/* The HTML key page of op=get: each key's facts (keyview.c), the commands to fetch it and its
+ * armor. It renders on the event loop: the keys are listed within the page's line budget and a
+ * key too large to show is linked, not armored. */
+static void key_page(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, const oks_buf *bin,
+                     size_t max)
+{
+    oks_tmpl *t = oks_tmpl_new();
+    oks_buf armor = OKS_BUF_INIT;
+    bool ok = t != NULL;
+    if (ok && bin->len > GW_HTML_MAX_ARMOR) {
+        ok = oks_tmpl_setf(t, "too_large", "%zu", bin->len) == 0;
+    } else if (ok) {
+        ok = oks_armor_encode(bin->data, bin->len, &armor) == 0 &&
+             oks_tmpl_set(t, "armor", (const char *)armor.data, armor.len) == 0;
+    }
+    oks_buf_release(&armor);
+    oks_pgp_key **keys = ok ? oks_xmalloc((r->n_keys ? r->n_keys : 1) * sizeof *keys) : NULL;
+    size_t n = keys ? parse_keys(r, c->v6_ok, keys, max) : 0;
+    size_t page = GW_HTML_MAX_LINES;
+    uint64_t now = (uint64_t)time(NULL);
+    for (size_t i = 0; ok && i < n; i++) {
+        oks_tmpl *kt = oks_tmpl_push(t, "keys");
+        size_t lines = page < GW_HTML_MAX_KEY_LINES ? page : GW_HTML_MAX_KEY_LINES, had = lines;
+        ok = kt && gw_page_key(kt, keys[i], false, now, &lines) == 0;
+        page -= had - lines;
+    }
+    free_keys(keys, n);
+    free(keys);
+    if (ok)
+        gw_page(req, 200, GW_PAGE_KEY, t);
+    else
+        gw_error(req, 500, "out of memory");
+    oks_tmpl_free(t);
+}
+
 /* op=get / hget: the stored bytes are already the canonical form, so they are served as they
  * are (no parse); the ETag comes from the stored SKS hashes. */
 static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, size_t max)
@@ -149,28 +184,14 @@ static void answer_get(h2o_req_t *req, lookup_ctx *c, const Oks__Response *r, si
         gw_respond(req, 200, NULL, ctype, out.data, out.len);
         cache_store(req, c, ctype, &out, etag, n, true);
     } else {
-        /* the page renders on the event loop: a key too large to show is linked, not armored */
-        oks_tmpl *t = oks_tmpl_new();
-        if (bin.len > GW_HTML_MAX_ARMOR) {
-            oks_tmpl_setf(t, "too_large", "%zu", bin.len);
-        } else {
-            oks_armor_encode(bin.data, bin.len, &out);
-            oks_tmpl_set(t, "armor", (const char *)out.data, out.len);
-        }
-        for (size_t i = 0; t && i < r->n_keys; i++) {
-            oks_tmpl *kt = oks_tmpl_push(t, "keys");
-            if (kt)
-                oks_keyctx_hex(kt, "fpr", r->keys[i]->fingerprint.data,
-                               r->keys[i]->fingerprint.len);
-        }
-        gw_page(req, 200, GW_PAGE_KEY, t);
-        oks_tmpl_free(t);
+        key_page(req, c, r, &bin, max);
     }
     oks_buf_release(&bin);
     oks_buf_release(&out);
 }
 
-static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n)
+static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size_t n,
+                         size_t max)
 {
     gw_set_result_count(req, n);
     if (c->l.mr) {
@@ -187,14 +208,22 @@ static void answer_index(h2o_req_t *req, lookup_ctx *c, oks_pgp_key **keys, size
     oks_tmpl *t = oks_tmpl_new();
     const char *search = gw_form_get(&c->form, "search", NULL);
     bool ok = t && oks_tmpl_setf(t, "search", "%s", search ? search : "") == 0 &&
-              (!c->truncated || oks_tmpl_set(t, "partial", "yes", 3) == 0);
+              oks_tmpl_setf(t, "count", "%zu", n) == 0 &&
+              oks_tmpl_setf(t, "count_word", "%s", n == 1 ? "key" : "keys") == 0 &&
+              (!c->truncated || oks_tmpl_set(t, "partial", "yes", 3) == 0) &&
+              (!c->partial || oks_tmpl_set(t, "unavailable", "yes", 3) == 0) &&
+              (n < max || oks_tmpl_set(t, "capped", "yes", 3) == 0) &&
+              (c->l.op != GW_OP_VINDEX || oks_tmpl_set(t, "vindex", "yes", 3) == 0);
     size_t page = GW_HTML_MAX_LINES; /* the page's work bound, shared by its keys */
+    uint64_t now = (uint64_t)time(NULL);
     for (size_t i = 0; ok && i < n; i++) {
         oks_tmpl *kt = oks_tmpl_push(t, "keys");
         size_t lines = page < GW_HTML_MAX_KEY_LINES ? page : GW_HTML_MAX_KEY_LINES, had = lines;
-        ok = kt && gw_page_key(kt, keys[i], c->l.op == GW_OP_VINDEX, &lines) == 0;
+        ok = kt && gw_page_key(kt, keys[i], c->l.op == GW_OP_VINDEX, now, &lines) == 0;
         page -= had - lines;
     }
+    if (ok && page == 0)
+        ok = oks_tmpl_set(t, "page_cut", "yes", 3) == 0;
     if (!ok) {
         oks_tmpl_free(t);
         gw_error(req, 500, "out of memory");
@@ -231,7 +260,7 @@ static void on_keys(h2o_req_t *req, void *data, Oks__Response *r, int status, co
     if (n == 0)
         gw_error(req, 404, "No results found");
     else
-        answer_index(req, c, keys, n);
+        answer_index(req, c, keys, n, max);
     free_keys(keys, n);
     free(keys);
 }
@@ -258,16 +287,21 @@ static void on_stats(h2o_req_t *req, void *data, Oks__Response *r, int status, c
         json_decref(j);
     } else {
         oks_tmpl *t = oks_tmpl_new();
+        size_t up = 0;
         oks_tmpl_setf(t, "total", "%llu", (unsigned long long)total);
         for (size_t i = 0; i < r->n_shards; i++) {
             Oks__ShardStats *sh = r->shards[i];
             oks_tmpl *st = oks_tmpl_push(t, "shards");
             oks_tmpl_setf(st, "name", "%s", sh->name);
             oks_tmpl_setf(st, "up", "%s", sh->up ? "yes" : "no");
+            oks_tmpl_setf(st, "state", "%s", sh->up ? "up" : "down");
             oks_tmpl_setf(st, "keys", "%llu", (unsigned long long)sh->keys);
             oks_tmpl_setf(st, "bytes", "%llu", (unsigned long long)sh->bytes);
             oks_tmpl_setf(st, "slots", "%u", sh->slots);
+            up += sh->up != 0;
         }
+        oks_tmpl_setf(t, "shards_up", "%zu", up);
+        oks_tmpl_setf(t, "shards_n", "%zu", r->n_shards);
         gw_sync_stats_tmpl(gw_thread_of(req)->g->conf.sync_state, t);
         gw_page(req, 200, GW_PAGE_STATS, t);
         oks_tmpl_free(t);

@@ -26,7 +26,12 @@ static void usage(FILE *f)
                "(500 keys per answer), templates (directory of NAME.html page templates).\n"
                "\n"
                "oks-gw-http dump-templates DIR writes the built-in page templates (home, index,\n"
-               "key, stats, upload, error) into DIR as a starting point for [http] templates.\n");
+               "key, stats, upload, error, submit) and style.css into DIR as a starting point\n"
+               "for [http] templates (docs/web.md names their variables).\n"
+               "\n"
+               "SIGHUP re-reads the templates, the rate limits ([http] rate_*, burst_*) and\n"
+               "metrics_allow from CONFIG (a bad file is logged and the running settings stay)\n"
+               "and reopens the log file.\n");
 }
 
 int main(int argc, char **argv)
@@ -55,6 +60,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    the_gw.conf_path = conf_path;
     if (oks_daemon_start("gw-http", conf_path, log_path, level, &the_gw.stop, &the_gw.cluster))
         return 1;
     oks_err e;

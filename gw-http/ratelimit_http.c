@@ -36,15 +36,15 @@ void gw_client_of(h2o_req_t *req, char out[64])
 
 bool gw_allow_n(h2o_req_t *req, enum gw_rl_class cls, double n)
 {
-    gw *g = gw_thread_of(req)->g;
-    if (!g->rl || g->conf.rate[cls] <= 0)
+    const gw_live *l = gw_live_of(req);
+    if (!l->rl || l->rate[cls] <= 0)
         return true;
     char client[64], key[64];
     gw_client_of(req, client);
     gw_rl_key(client, key);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned wait = gw_rl_take_n(g->rl, cls, key, n, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    unsigned wait = gw_rl_take_n(l->rl, cls, key, n, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
     if (!wait)
         return true;
     char *v = h2o_mem_alloc_pool(&req->pool, 16);

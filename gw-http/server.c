@@ -2,6 +2,8 @@
  * so the kernel spreads connections evenly over the threads), one h2o context and one router
  * bridge per thread, path handlers, and the configuration from [http]. */
 #include "gw-http/gw.h"
+
+#include "lib/daemon.h"
 #include "lib/xalloc.h"
 
 #include "gw-http/hygiene.h"
@@ -10,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -111,6 +114,7 @@ static void on_accept_tls(h2o_socket_t *listener, const char *err)
 static void *thread_main(void *arg)
 {
     gw_thread *t = arg;
+    gw_live_turn(t);
     h2o_context_init(&t->ctx, h2o_evloop_create(), &t->g->h2o);
     t->actx.ctx = &t->ctx;
     t->actx.hosts = t->g->h2o.hosts;
@@ -131,8 +135,9 @@ static void *thread_main(void *arg)
         t->listener_tls->data = t;
     }
     listeners_read(t, true);
-    while (!t->g->stop && h2o_evloop_run(t->ctx.loop, 200) == 0)
-        ;
+    do
+        gw_live_turn(t); /* SIGHUP's reload (reload.c) */
+    while (!t->g->stop && h2o_evloop_run(t->ctx.loop, 200) == 0);
     return NULL;
 }
 
@@ -207,15 +212,16 @@ int gw_load_conf(gw *g, const char *listen_override, oks_err *e)
     c->max_connections = h->max_connections;
     c->max_connections_per_client = h->max_connections_per_client;
     c->max_inflight_per_client = h->max_inflight_per_client;
-    g->rl = gw_rl_new(c->rate, c->burst);
     if (h->tls_listen.port) { /* lib/conf.c made sure tls_cert and tls_key are set */
         memcpy(c->tls_host, h->tls_listen.host, th + 1);
         c->tls_port = (int)h->tls_listen.port;
         snprintf(c->tls_cert, sizeof c->tls_cert, "%s", h->tls_cert);
         snprintf(c->tls_key, sizeof c->tls_key, "%s", h->tls_key);
     }
-    if (gw_pages_load(g, h->templates[0] ? h->templates : NULL))
+    gw_live *l = gw_live_new(h);
+    if (!l)
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "cannot load the HTML templates (see the log line above)");
+    atomic_store(&g->live, l);
     c->cache_bytes = h->cache_mb << 20;
     c->cache_check_ms = h->cache_check_ms;
     c->cache_max_stale_ms = h->cache_max_stale_ms;
@@ -347,6 +353,7 @@ int gw_run(gw *g, oks_err *e)
         if (!g->cache || gw_follow_start(&g->follow) != 0)
             return oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "cannot start the answer cache");
     }
+    oks_daemon_signal_add(SIGHUP, &g->reload); /* reload.c */
     unsigned started = 0;
     for (; started < g->conf.threads; started++) {
         g->threads[started].g = g;

@@ -3,7 +3,7 @@
  * the direct method (/.well-known/openpgpkey/hu/<hash>?l=<local>, domain from the Host header)
  * and the advanced one (/.well-known/openpgpkey/<domain>/hu/<hash>), plus the policy files.
  * Keys are served binary with only the user IDs of the requested address. These addresses are NOT
- * e-mail-verified: anyone can upload a key claiming one (see README).
+ * e-mail-verified: anyone can upload a key claiming one (see docs/http.md).
  */
 #include "gw-http/gw.h"
 #include "lib/xalloc.h"

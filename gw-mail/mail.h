@@ -240,6 +240,8 @@ typedef struct oks_mail_rate oks_mail_rate;
 
 oks_mail_rate *oks_mail_rate_new(const oks_mail_rate_conf *c);
 void oks_mail_rate_free(oks_mail_rate *r);
+/* New limits from c (SIGHUP), counters kept; the windows and the table size stay as created. */
+void oks_mail_rate_set_limits(oks_mail_rate *r, const oks_mail_rate_conf *c);
 
 /* Admits one mail whose replies go to addr at now, BEFORE its command runs: checks the global,
  * mailbox and domain counts (and that the mailbox's scan budget is not spent when

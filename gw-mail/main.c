@@ -1,5 +1,6 @@
 /* oks-gw-mail: the PKS-style e-mail keyserver: polls a POP3 mailbox, answers by SMTP. */
 #include "gw-mail/conf.h"
+#include "gw-mail/metrics.h"
 #include "lib/xalloc.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
@@ -8,6 +9,7 @@
 #include "lib/zsec.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,10 @@ static void usage(FILE *f)
             "\n"
             "oks-gw-mail dump-templates DIR writes the built-in reply templates (help, invalid,\n"
             "failed, get, index, add, mget, last, toobig, incremental) into DIR as a starting\n"
-            "point for [mail] templates.\n");
+            "point for [mail] templates.\n"
+            "\n"
+            "SIGHUP re-reads the templates and the rate limits of [mail] (between two polls; a\n"
+            "bad file is logged and the running settings stay) and reopens the log file.\n");
 }
 
 int main(int argc, char **argv)
@@ -158,12 +163,23 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (oks_mail_metrics_start(&cl, &e)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
     static oks_mail_poller p;
     p.conf = &cf;
     p.exec = &x;
     p.answered = ans;
     p.stop = &stop_flag;
     p.rate = oks_mail_rate_new(&cf.rate);
+    static atomic_int reload_flag; /* SIGHUP: gw-mail/reload.c */
+    p.reload = &reload_flag;
+    p.on_reload = oks_mail_reload;
+    p.conf_path = conf_path;
+    p.templates_override = o.templates;
+    p.templates = &tmpl;
+    oks_daemon_signal_add(SIGHUP, &reload_flag);
     oks_info("polling %s@%s:%u every %u s, replying as %s via %s:%u, router %s", cf.user,
              cf.pop3_host, cf.pop3_port, cf.poll_seconds, cf.address, cf.smtp_host, cf.smtp_port,
              cl.routers[0]);
@@ -180,6 +196,7 @@ int main(int argc, char **argv)
     oks_notify_stopping();
     oks_info("stopping: %lu polls, %lu mails fetched, %lu deleted, %u replies", p.polls,
              p.fetched, p.deleted, p.replies);
+    oks_mail_metrics_stop();
     oks_mail_rate_free(p.rate);
     oks_client_free(x.client);
     oks_zsec_stop();

@@ -13,6 +13,7 @@
  * without a reply; keys that changed are forwarded to the other sync sites (X-KeyServer-Sent).
  */
 #include "gw-mail/poller.h"
+#include "gw-mail/metrics.h"
 #include "lib/xalloc.h"
 
 #include "lib/log.h"
@@ -330,6 +331,7 @@ static enum outcome reply(oks_mail_poller *p, smtp_conn *sc, const oks_mail_msg 
     if (oks_mail_answered_put(p->answered, msg, now, &we) != 0)
         oks_error("answered record not written: %s", we.msg);
     p->replies++;
+    oks_mail_metrics_reply(sent);
     oks_info("mail %s from %s: replied \"%s\" (%zu bytes)", id_of(msg), to, subject, sent);
     if (cf->crash_after_replies && p->replies >= cf->crash_after_replies) {
         oks_warn("exiting after %u replies, before deleting (test hook)", p->replies);
@@ -438,6 +440,7 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
     oks_mail_msg msg;
     oks_mail_cmd cmd;
     enum outcome out = DELETE;
+    int kind = -1; /* metrics: the command, once the header parsed */
     int64_t now = (int64_t)time(NULL);
     if (oks_mail_parse_head(raw, len, &cf->limits, &msg, e) != 0) {
         oks_warn("mail of %zu bytes: header not parsable, deleted: %s", full_size, e->msg);
@@ -449,6 +452,7 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
         goto done;
     }
     oks_mail_cmd_parse(msg.subject, p->exec->max_last_days ? p->exec->max_last_days : 1, &cmd);
+    kind = (int)cmd.kind;
     const char *const *sites = (const char *const *)cf->sync_sites;
     oks_mail_policy pol = {cf->address, sites, cf->n_sync_sites};
     const char *why;
@@ -468,6 +472,7 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
         const char *refused = oks_mail_rate_admit(p->rate, to, scan, now);
         if (refused) {
             oks_warn("mail %s for %s: %s, deleted without running it", id, to, refused);
+            oks_mail_metrics_rate_limited();
             goto done;
         }
     }
@@ -495,6 +500,9 @@ static enum outcome handle(oks_mail_poller *p, smtp_conn *sc, const char *raw, s
             oks_mail_rate_refund(p->rate, to, now);
     }
 done:
+    oks_mail_metrics_mail(kind, out == RETRY  ? OKS_MAIL_METRICS_RETRY
+                                : out == KEEP ? OKS_MAIL_METRICS_KEPT
+                                              : OKS_MAIL_METRICS_DELETED);
     oks_mail_msg_release(&msg);
     return out;
 }
@@ -572,6 +580,7 @@ int oks_mail_poll_once(oks_mail_poller *p, oks_err *e)
     }
     smtp_conn sc = {NULL, false};
     unsigned n = carray_count(msgs), done = 0, retries = 0;
+    oks_mail_metrics_backlog(n);
     unsigned batch = p->conf->delete_batch ? p->conf->delete_batch : 1;
     unsigned *pending = oks_xcalloc(batch, sizeof(*pending));
     size_t np = 0;
@@ -640,6 +649,7 @@ void oks_mail_poll_loop(oks_mail_poller *p)
             last_expire = now;
         }
         int r = oks_mail_poll_once(p, &e);
+        oks_mail_metrics_poll(r == 0);
         unsigned wait = p->conf->poll_seconds;
         if (r != 0) {
             backoff = backoff ? backoff * 2 : 1;
@@ -650,7 +660,10 @@ void oks_mail_poll_loop(oks_mail_poller *p)
         } else {
             backoff = 0;
         }
-        for (unsigned s = 0; s < wait * 10 && !*p->stop; s++)
+        for (unsigned s = 0; s < wait * 10 && !*p->stop; s++) {
+            if (p->reload && atomic_exchange(p->reload, 0) && p->on_reload)
+                p->on_reload(p);
             usleep(100000);
+        }
     }
 }

@@ -56,7 +56,16 @@ typedef struct oks_mail_poller {
     unsigned replies;          /* since start */
     unsigned long polls, fetched, deleted, kept;
     atomic_int *stop;          /* set by a signal handler */
+    atomic_int *reload;        /* SIGHUP: the loop calls on_reload between polls */
+    void (*on_reload)(struct oks_mail_poller *p);
+    const char *conf_path, *templates_override; /* for on_reload (gw-mail/reload.c) */
+    oks_mail_templates *templates; /* the ones p->exec renders with, swapped by a reload */
 } oks_mail_poller;
+
+/* gw-mail/reload.c: SIGHUP in the poll loop: re-reads the [mail] templates and rate limits
+ * from p->conf_path; a config or template that does not load is logged (file and line, or
+ * template and byte) and the running ones stay. */
+void oks_mail_reload(oks_mail_poller *p);
 
 /* One POP3 session over the whole mailbox. Returns 0, or OKS_E_UNAVAILABLE when the mailbox,
  * SMTP or the cluster failed (mails not handled stay in the mailbox). */

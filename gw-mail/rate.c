@@ -91,6 +91,17 @@ oks_mail_rate *oks_mail_rate_new(const oks_mail_rate_conf *c)
     return r;
 }
 
+void oks_mail_rate_set_limits(oks_mail_rate *r, const oks_mail_rate_conf *c)
+{
+    r->c.per_sender = c->per_sender;
+    r->c.per_domain = c->per_domain;
+    r->c.bytes_per_sender = c->bytes_per_sender;
+    r->c.bytes_per_domain = c->bytes_per_domain;
+    r->c.scan_per_sender = c->scan_per_sender;
+    r->c.global = c->global;
+    r->c.scan_global = c->scan_global;
+}
+
 void oks_mail_rate_free(oks_mail_rate *r)
 {
     if (r == NULL)

@@ -121,11 +121,11 @@ static int decode_block(const char *text, size_t len, size_t *off, oks_buf *out,
             if (nbits >= 6)
                 return oks_err_set(e, OKS_E_ARMOR, s, "base64 data ends with stray bits");
             size_t got = out->len - start;
+            if (got == 0) /* checked first: out->data may still be NULL */
+                return oks_err_set(e, OKS_E_ARMOR, begin_at, "armor block holds no data");
             if (have_crc && crc24(0xb704ce, out->data + start, got) !=
                                     ((uint32_t)crc_bytes[0] << 16 | crc_bytes[1] << 8 | crc_bytes[2]))
                 return oks_err_set(e, OKS_E_CRC, begin_at, "armor CRC-24 does not match the data");
-            if (got == 0)
-                return oks_err_set(e, OKS_E_ARMOR, begin_at, "armor block holds no data");
             *off = next;
             return 0;
         }

@@ -35,6 +35,7 @@ typedef struct oks_shard_conf {
     char bind[256];      /* ZeroMQ endpoint the shard binds; "" = endpoint */
     char data_dir[512];
     char *slot_spec;     /* as written, e.g. "0-1023,2048" (owned) */
+    oks_hostport metrics_listen; /* overrides [shard] metrics_listen; port 0 = not set */
 } oks_shard_conf;
 
 typedef struct oks_cluster {
@@ -65,9 +66,13 @@ typedef struct oks_cluster {
     size_t max_key_bytes, max_packet_bytes, max_attribute_bytes, max_sig_bytes, max_packets,
         max_uids, max_subkeys, max_sigs_per_uid, max_third_party_per_uid;
     oks_conf_http http;
+    oks_conf_dns dns;
     oks_conf_mail mail;
     oks_conf_sync sync;
+    oks_conf_ldap ldap;
     oks_conf_security security;
+    /* metrics_listen, metrics_allow of [shard], [router], [sync], [mail] */
+    oks_conf_metrics shard_metrics, router_metrics, sync_metrics, mail_metrics;
     char *path;
 } oks_cluster;
 

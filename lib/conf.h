@@ -49,6 +49,8 @@ enum {
     OKS_CONF_SYNC = 1 << 4,
     OKS_CONF_CTL = 1 << 5, /* oksctl */
     OKS_CONF_ALL = 0x3F,
+    OKS_CONF_DNS = 1 << 6, /* oks-gw-dns (after ALL: the keys every program reads say "all") */
+    OKS_CONF_LDAP = 1 << 7, /* oks-gw-ldap (after ALL, as DNS) */
 };
 
 typedef struct oks_conf_entry {
@@ -92,6 +94,18 @@ typedef struct oks_conf_http {
     unsigned cache_check_ms, cache_max_stale_ms;
 } oks_conf_http;
 
+/* [dns]: oks-gw-dns */
+typedef struct oks_conf_dns {
+    oks_hostport listen;
+    char domains[1024];
+    unsigned ttl, negative_ttl, deadline_ms, max_records;
+    char soa_mname[256], soa_rname[256];
+    unsigned soa_serial, soa_refresh, soa_retry, soa_expire;
+    unsigned max_tcp, tcp_idle_ms, cache_entries;
+    double rrl_rate, rrl_burst;
+    unsigned rrl_slip;
+} oks_conf_dns;
+
 /* [mail]: oks-gw-mail */
 enum { OKS_CONF_TLS_NONE, OKS_CONF_TLS_STARTTLS, OKS_CONF_TLS_IMPLICIT };
 typedef struct oks_conf_mail {
@@ -119,6 +133,23 @@ typedef struct oks_conf_sync {
     unsigned backoff_seconds, backoff_max_seconds;
     size_t session_buffer;
 } oks_conf_sync;
+
+/* [ldap]: oks-gw-ldap (docs/ldap.md) */
+typedef struct oks_conf_ldap {
+    char socket[108]; /* the back-sock socket slapd connects to (sun_path size) */
+    char base_dn[256];
+    bool allow_upload;
+    unsigned threads, max_filter_terms, max_lookups, min_word_length;
+    unsigned size_limit, time_limit, deadline_ms;
+    size_t max_request;
+} oks_conf_ldap;
+
+/* metrics_listen and metrics_allow of [shard], [router], [sync] and [mail]: the daemon's
+ * Prometheus /metrics (lib/metrics_http.h) */
+typedef struct oks_conf_metrics {
+    oks_hostport listen; /* port 0: no /metrics */
+    char allow[512];     /* networks that may read it */
+} oks_conf_metrics;
 
 /* [security]: CURVE keypairs by role and the public keys each role is accepted with
  * (lib/zsec.h, docs/security.md) */

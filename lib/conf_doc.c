@@ -17,8 +17,8 @@ static const char *const section_docs[][2] = {
                 "exactly `[cluster] replicas` shards (one by default); the digest of this map is "
                 "checked on every request."},
     {"router", "oks-router."},
-    {"shard", "Settings shared by every oks-shard (README \"Shard memory\")."},
-    {"limits", "OpenPGP input limits applied by the shards (README \"Limits\")."},
+    {"shard", "Settings shared by every oks-shard (docs/shard.md \"Shard memory\")."},
+    {"limits", "OpenPGP input limits applied by the shards (docs/lib.md \"Limits\")."},
     {"http", "oks-gw-http, the HKP/VKS/WKD gateway."},
     {"mail", "oks-gw-mail, one process per mailbox; its command-line options override these."},
     {"sync", "oks-sync, the SKS recon worker (its command-line options override these)."},
@@ -86,12 +86,12 @@ static void print_bounds(FILE *out, const oks_conf_entry *e)
 static void print_readers(FILE *out, unsigned r)
 {
     static const char *const names[] = {"shard", "router", "gw-http", "gw-mail", "sync",
-                                        "oksctl"};
+                                        "oksctl", "gw-dns", "gw-ldap"};
     if (r == OKS_CONF_ALL) {
         fputs("all", out);
         return;
     }
-    for (int i = 0, first = 1; i < 6; i++)
+    for (int i = 0, first = 1; i < 8; i++)
         if (r & (1u << i)) {
             fprintf(out, "%s%s", first ? "" : ", ", names[i]);
             first = 0;

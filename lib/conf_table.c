@@ -25,9 +25,12 @@
 #define HOSTPORT(sec, k, f, d, who, txt) TYPED(sec, k, OKS_CONF_HOSTPORT, f, d, who, txt)
 #define LIST(sec, k, f, who, txt) TYPED(sec, k, OKS_CONF_LIST, f, "", who, txt)
 
-#define CLIENTS (OKS_CONF_HTTP | OKS_CONF_MAIL | OKS_CONF_SYNC | OKS_CONF_CTL)
+#define CLIENTS                                                                                   \
+    (OKS_CONF_HTTP | OKS_CONF_MAIL | OKS_CONF_SYNC | OKS_CONF_CTL | OKS_CONF_DNS | OKS_CONF_LDAP)
+#define LDAP OKS_CONF_LDAP
 #define MAIL OKS_CONF_MAIL
 #define HTTP OKS_CONF_HTTP
+#define DNS OKS_CONF_DNS
 #define U32 0xFFFFFFFFull
 #define GIB (1ull << 30)
 
@@ -65,6 +68,10 @@ static const oks_conf_entry table[] = {
      .readers = OKS_CONF_ALL,
      .doc = "slots the shard holds, e.g. 0-2047,4000 (required; every slot in exactly [cluster] "
             "replicas shards' lists)"},
+    {.section = "shard.*", .key = "metrics_listen", .type = OKS_CONF_HOSTPORT,
+     S_(metrics_listen), .def = "", .readers = OKS_CONF_SHARD,
+     .doc = "address of this shard's Prometheus /metrics (overrides [shard] metrics_listen: "
+            "shards on one host need one each)"},
 
     UINT("router", "deadline_ms", router_deadline_ms, "5000", 1, 3600000,
          OKS_CONF_ROUTER | CLIENTS,
@@ -74,6 +81,12 @@ static const oks_conf_entry table[] = {
           "[cluster] routers; --bind overrides it)"),
     UINT("router", "max_results", router_max_results, "500", 1, 10000, OKS_CONF_ROUTER,
          "results kept after merging a fan-out (search, short key IDs, subkey IDs)"),
+    HOSTPORT("router", "metrics_listen", router_metrics.listen, "", OKS_CONF_ROUTER,
+             "address of oks-router's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("router", "metrics_allow", OKS_CONF_NETS, router_metrics.allow, "127.0.0.0/8 ::1",
+          OKS_CONF_ROUTER,
+          "clients that may read oks-router's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     UINT("shard", "workers", shard_workers, "0", 0, 256, OKS_CONF_SHARD,
          "reader threads, and as many verifier threads (0 = number of CPUs)"),
@@ -88,6 +101,13 @@ static const oks_conf_entry table[] = {
          "with the database)"),
     UINT("shard", "search_max_matches", search_max_matches, "500", 1, 10000, OKS_CONF_SHARD,
          "most keys one shard returns for a search"),
+    HOSTPORT("shard", "metrics_listen", shard_metrics.listen, "", OKS_CONF_SHARD,
+             "address of oks-shard's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none; "
+             "[shard.NAME] metrics_listen overrides it)"),
+    TYPED("shard", "metrics_allow", OKS_CONF_NETS, shard_metrics.allow, "127.0.0.0/8 ::1",
+          OKS_CONF_SHARD,
+          "clients that may read the shards' /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     SIZE("limits", "max_key_bytes", max_key_bytes, "1M", 1024, GIB, OKS_CONF_SHARD,
          "largest key accepted"),
@@ -107,7 +127,7 @@ static const oks_conf_entry table[] = {
     UINT("limits", "max_third_party_per_uid", max_third_party_per_uid, "256", 1, 10000,
          OKS_CONF_SHARD,
          "certifications by other keys kept per user ID (also at most 2048 per key, shared by "
-         "its user IDs; the oldest kept, see README)"),
+         "its user IDs; the oldest kept, see docs/lib.md)"),
 
     HOSTPORT("http", "listen", http.listen, "127.0.0.1:11371", HTTP,
              "address the HTTP gateway listens on (IPv4; --listen overrides it)"),
@@ -237,6 +257,12 @@ static const oks_conf_entry table[] = {
          "runs of a mail whose command fails before it is answered with an error"),
     LIST("mail", "sync_sites", mail.sync_sites, MAIL,
          "addresses of PKS sync peers sent incrementals"),
+    HOSTPORT("mail", "metrics_listen", mail_metrics.listen, "", MAIL,
+             "address of oks-gw-mail's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("mail", "metrics_allow", OKS_CONF_NETS, mail_metrics.allow, "127.0.0.0/8 ::1",
+          MAIL,
+          "clients that may read oks-gw-mail's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     STR("sync", "membership", sync.membership, "", OKS_CONF_SYNC,
         "partner list in SKS's membership format (\"HOST PORT\" per line, # comments)"),
@@ -261,14 +287,79 @@ static const oks_conf_entry table[] = {
          "a partner whose round failed waits this long, doubled per failure in a row"),
     UINT("sync", "backoff_max_seconds", sync.backoff_max_seconds, "3600", 1, 604800,
          OKS_CONF_SYNC, "longest back-off of a failing partner"),
+    HOSTPORT("sync", "metrics_listen", sync_metrics.listen, "", OKS_CONF_SYNC,
+             "address of oks-sync's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("sync", "metrics_allow", OKS_CONF_NETS, sync_metrics.allow, "127.0.0.0/8 ::1",
+          OKS_CONF_SYNC,
+          "clients that may read oks-sync's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
+
+    HOSTPORT("dns", "listen", dns.listen, "127.0.0.1:5353", DNS,
+             "UDP and TCP address of oks-gw-dns (OPENPGPKEY, RFC 7929)"),
+    LIST("dns", "domains", dns.domains, DNS,
+         "mail domains whose _openpgpkey zones oks-gw-dns answers (others: REFUSED)"),
+    UINT("dns", "ttl", dns.ttl, "3600", 0, 604800, DNS, "TTL of OPENPGPKEY records (seconds)"),
+    UINT("dns", "negative_ttl", dns.negative_ttl, "300", 0, 86400, DNS,
+         "SOA minimum and TTL of negative answers (NXDOMAIN, NODATA)"),
+    UINT("dns", "deadline_ms", dns.deadline_ms, "0", 0, 3600000, DNS,
+         "wait for the cluster per query (0 = [router] deadline_ms + 500; SERVFAIL above)"),
+    UINT("dns", "max_records", dns.max_records, "10", 1, 100, DNS,
+         "OPENPGPKEY records (keys) in one answer"),
+    STR("dns", "soa_mname", dns.soa_mname, "", DNS,
+        "SOA MNAME of each zone (unset = ns._openpgpkey.DOMAIN)"),
+    STR("dns", "soa_rname", dns.soa_rname, "", DNS,
+        "SOA RNAME of each zone (unset = hostmaster._openpgpkey.DOMAIN)"),
+    UINT("dns", "soa_serial", dns.soa_serial, "1", 0, U32, DNS, "SOA serial"),
+    UINT("dns", "soa_refresh", dns.soa_refresh, "3600", 0, U32, DNS, "SOA refresh (seconds)"),
+    UINT("dns", "soa_retry", dns.soa_retry, "600", 0, U32, DNS, "SOA retry (seconds)"),
+    UINT("dns", "soa_expire", dns.soa_expire, "604800", 0, U32, DNS, "SOA expire (seconds)"),
+    UINT("dns", "max_tcp", dns.max_tcp, "64", 1, 10000, DNS, "TCP connections at once"),
+    UINT("dns", "tcp_idle_ms", dns.tcp_idle_ms, "10000", 100, 600000, DNS,
+         "a TCP connection idle this long is closed"),
+    UINT("dns", "cache_entries", dns.cache_entries, "1024", 0, 1000000, DNS,
+         "answers kept for up to negative_ttl (negative) or 60 s (0 = no cache)"),
+    DEC("dns", "rrl_rate", dns.rrl_rate, "20", 0, 1e6, DNS,
+        "UDP responses per second per client /24 (IPv4) or /64 (IPv6); 0 = no limit"),
+    DEC("dns", "rrl_burst", dns.rrl_burst, "40", 1, 1e6, DNS, "UDP responses a prefix may burst"),
+    UINT("dns", "rrl_slip", dns.rrl_slip, "2", 0, 10, DNS,
+         "every Nth response over the limit is sent truncated (TC=1, empty) instead of dropped; "
+         "0 = drop all"),
+
+    STR("ldap", "socket", ldap.socket, "/run/oks/gw-ldap.sock", LDAP,
+        "UNIX socket oks-gw-ldap listens on and slapd's back-sock database connects to"),
+    STR("ldap", "base_dn", ldap.base_dn, "o=OpenKeyServer", LDAP,
+        "suffix of slapd's sock database; keys are under ou=GnuPG Keys,BASE_DN and "
+        "cn=pgpServerInfo,BASE_DN points there"),
+    TYPED("ldap", "allow_upload", OKS_CONF_BOOL, ldap.allow_upload, "no", LDAP,
+          "accept keys through LDAP add and modify (no: insufficientAccessRights)"),
+    UINT("ldap", "threads", ldap.threads, "16", 1, 256, LDAP,
+         "requests served at once (worker threads; their lookups share one pipelined router "
+         "client; slapd's own pool is 16 threads)"),
+    UINT("ldap", "max_filter_terms", ldap.max_filter_terms, "16", 1, 256, LDAP,
+         "items and operators of one search filter (more: adminLimitExceeded)"),
+    UINT("ldap", "max_lookups", ldap.max_lookups, "4", 1, 64, LDAP,
+         "cluster lookups one search may make, e.g. branches of an OR (more: "
+         "adminLimitExceeded)"),
+    UINT("ldap", "min_word_length", ldap.min_word_length, "3", 1, 64, LDAP,
+         "a user ID or mailbox search needs a word at least this long (else "
+         "unwillingToPerform)"),
+    UINT("ldap", "size_limit", ldap.size_limit, "100", 1, 10000, LDAP,
+         "entries one search returns (slapd sizelimit; more: sizeLimitExceeded)"),
+    UINT("ldap", "time_limit", ldap.time_limit, "10", 1, 3600, LDAP,
+         "seconds one operation may take (slapd timelimit)"),
+    UINT("ldap", "deadline_ms", ldap.deadline_ms, "0", 0, 3600000, LDAP,
+         "wait for the cluster per lookup (0 = [router] deadline_ms + 500; above: busy)"),
+    SIZE("ldap", "max_request", ldap.max_request, "4M", 4096, GIB, LDAP,
+         "largest request slapd hands over (an upload's LDIF; more: adminLimitExceeded)"),
 
     STR("security", "router_key", security.router_key, "", OKS_CONF_ALL & ~OKS_CONF_SHARD,
         "CURVE secret key file of oks-router (mode 0600; public key in the same name + .pub, "
         "which every client of a router reads)"),
     STR("security", "shard_key", security.shard_key, "", OKS_CONF_SHARD | OKS_CONF_ROUTER,
         "CURVE secret key file of oks-shard (its .pub is read by routers)"),
-    STR("security", "http_key", security.http_key, "", OKS_CONF_HTTP | OKS_CONF_ROUTER,
-        "CURVE secret key file of oks-gw-http"),
+    STR("security", "http_key", security.http_key, "",
+        OKS_CONF_HTTP | OKS_CONF_DNS | LDAP | OKS_CONF_ROUTER,
+        "CURVE secret key file of oks-gw-http (oks-gw-ldap uses the same role and key)"),
     STR("security", "mail_key", security.mail_key, "", MAIL | OKS_CONF_ROUTER,
         "CURVE secret key file of oks-gw-mail"),
     STR("security", "sync_key", security.sync_key, "", OKS_CONF_SYNC | OKS_CONF_ROUTER,

@@ -3,6 +3,7 @@
 
 #include "lib/log.h"
 
+#include <errno.h>
 #include <gcrypt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,14 +12,33 @@
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_POINTER_LOCK_FREE == 2,
                "signal handlers need lock-free atomics");
 
-/* the flag of every signal with a handler; written before the handler is installed */
-static atomic_int *_Atomic flags[NSIG];
+/* Flags one signal sets: slot 0 is oks_daemon_signal's, the others oks_daemon_signal_add's. */
+#define SIG_FLAGS 4
+/* the flags of every signal with a handler; written before the handler is installed */
+static atomic_int *_Atomic flags[NSIG][SIG_FLAGS];
 
 static void on_signal(int sig)
 {
-    atomic_int *f = sig > 0 && sig < NSIG ? atomic_load(&flags[sig]) : NULL;
-    if (f)
-        atomic_store(f, 1);
+    int saved = errno;
+    if (sig == SIGHUP)
+        oks_log_reopen_signal(); /* async-signal-safe: open, dup2, close */
+    for (int k = 0; sig > 0 && sig < NSIG && k < SIG_FLAGS; k++) {
+        atomic_int *f = atomic_load(&flags[sig][k]);
+        if (f)
+            atomic_store(f, 1);
+    }
+    errno = saved;
+}
+
+static int install(int sig)
+{
+    bool any = sig == SIGHUP; /* SIGHUP always reopens the log */
+    for (int k = 0; k < SIG_FLAGS; k++)
+        any = any || atomic_load(&flags[sig][k]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = any ? on_signal : SIG_DFL;
+    return sigaction(sig, &sa, NULL);
 }
 
 int oks_gcrypt_init(void)
@@ -34,17 +54,29 @@ int oks_daemon_signal(int sig, atomic_int *flag)
 {
     if (sig <= 0 || sig >= NSIG)
         return -1;
-    atomic_store(&flags[sig], flag);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = flag ? on_signal : SIG_DFL;
-    return sigaction(sig, &sa, NULL);
+    atomic_store(&flags[sig][0], flag);
+    return install(sig);
+}
+
+int oks_daemon_signal_add(int sig, atomic_int *flag)
+{
+    if (sig <= 0 || sig >= NSIG || !flag)
+        return -1;
+    for (int k = 1; k < SIG_FLAGS; k++) {
+        atomic_int *none = NULL;
+        if (atomic_load(&flags[sig][k]) == flag ||
+            atomic_compare_exchange_strong(&flags[sig][k], &none, flag))
+            return install(sig);
+    }
+    errno = ENOSPC;
+    return -1;
 }
 
 void oks_daemon_signals(atomic_int *stop)
 {
     oks_daemon_signal(SIGINT, stop);
     oks_daemon_signal(SIGTERM, stop);
+    install(SIGHUP);
     signal(SIGPIPE, SIG_IGN);
 }
 

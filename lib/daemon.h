@@ -3,6 +3,9 @@
  * the log (file or stderr) and its level, libgcrypt initialised before any thread starts,
  * SIGINT/SIGTERM turned into a stop flag the daemon's loop polls, SIGPIPE ignored.
  *
+ * SIGHUP reopens the log file in every daemon (oks_log_reopen_signal); what else a daemon
+ * re-reads on SIGHUP is its own business (docs/operations.md "Reload").
+ *
  * The flags are C11 atomics: the handler stores 1, any number of threads load them (a lock-free
  * atomic_int is safe to write from a signal handler and to read from every thread).
  */
@@ -20,7 +23,14 @@ int oks_gcrypt_init(void);
  * set until the program clears it, e.g. with atomic_exchange(flag, 0). 0, or -1 with errno. */
 int oks_daemon_signal(int sig, atomic_int *flag);
 
-/* SIGINT and SIGTERM set *stop; SIGPIPE is ignored. */
+/* Makes sig also store 1 in *flag, besides the flag of oks_daemon_signal and others added
+ * (at most 3 added per signal), e.g. a gateway's reload flag next to lib/zsec's key reload on
+ * SIGHUP. 0, or -1 with errno. */
+int oks_daemon_signal_add(int sig, atomic_int *flag);
+
+/* SIGINT and SIGTERM set *stop; SIGPIPE is ignored; SIGHUP reopens the log file (logrotate:
+ * the file was moved away, the daemon writes to a new one at the same path) besides setting
+ * the flags set for it. */
 void oks_daemon_signals(atomic_int *stop);
 
 /* Opens the log as prog (log_path NULL or "-" = stderr), sets level, initialises libgcrypt and

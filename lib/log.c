@@ -15,6 +15,8 @@
 static int log_fd = 2;
 static enum oks_log_level log_level = OKS_LOG_INFO;
 static char log_prog[32] = "oks";
+/* the file log_fd was opened from ("" for stderr), for oks_log_reopen_signal */
+static char log_path[4096];
 
 int oks_log_open(const char *prog, const char *path)
 {
@@ -22,13 +24,31 @@ int oks_log_open(const char *prog, const char *path)
         snprintf(log_prog, sizeof log_prog, "%s", prog);
     if (!path || strcmp(path, "-") == 0) {
         log_fd = 2;
+        log_path[0] = '\0';
         return 0;
     }
+    if (strlen(path) >= sizeof log_path)
+        return OKS_E_IO;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return OKS_E_IO;
+    memcpy(log_path, path, strlen(path) + 1);
     log_fd = fd;
     return 0;
+}
+
+int oks_log_reopen_signal(void)
+{
+    if (!log_path[0] || log_fd == 2)
+        return 0;
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1; /* the old file stays in use */
+    /* dup2 swaps the file under log_fd atomically: a write on another thread goes whole to
+     * the old file or whole to the new one */
+    int r = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -1 : 0;
+    close(fd);
+    return r;
 }
 
 void oks_log_set_level(enum oks_log_level level)

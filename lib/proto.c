@@ -484,6 +484,26 @@ int oks_client_call(oks_client *c, const Oks__Request *req, Oks__Response **resp
     }
 }
 
+Oks__Status oks_proto_peek_status(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (int field = 0; field < 2 && i < n; field++) {
+        uint8_t tag = p[i++];
+        uint64_t v = 0;
+        for (int shift = 0; i < n && shift < 64; shift += 7) {
+            uint8_t b = p[i++];
+            v |= (uint64_t)(b & 0x7F) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        if (tag == (2 << 3))
+            return (Oks__Status)v;
+        if (tag != (1 << 3))
+            break;
+    }
+    return OKS__STATUS__STATUS_OK;
+}
+
 bool oks_proto_status_unavailable(Oks__Status st)
 {
     return st == OKS__STATUS__STATUS_UNAVAILABLE || st == OKS__STATUS__STATUS_TIMEOUT ||

@@ -37,6 +37,10 @@ int oks_proto_pack_error(Oks__Status st, const char *msg, oks_buf *out);
 /* Maps an OKS_E_* code to the closest Status. */
 Oks__Status oks_proto_status_of(int code);
 const char *oks_proto_status_name(Oks__Status st);
+/* The status of a packed Response without unpacking it (the router's hot path): protobuf-c
+ * writes fields in number order, version (1) first, then status (2), which proto3 leaves out
+ * when it is OK. Input in another order reads as OK; never reads past p[n). */
+Oks__Status oks_proto_peek_status(const uint8_t *p, size_t n);
 
 /* One multipart ZeroMQ message. */
 typedef struct oks_zframes {

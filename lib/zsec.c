@@ -87,6 +87,13 @@ bool oks_zsec_accepts(oks_role server, oks_role client)
 static const char z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                 ".-:+=^!/*?&<>()[]{}@%$#";
 
+bool oks_zsec_secret_mode_ok(uid_t owner, mode_t mode)
+{
+    if ((mode & 077) == 0)
+        return true;
+    return owner == 0 && (mode & 077) == 040 /* group read only */;
+}
+
 int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -97,33 +104,43 @@ int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e
         close(fd);
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "key file %s: not a regular file", path);
     }
-    if (secret && (st.st_mode & 077)) {
+    if (secret && !oks_zsec_secret_mode_ok(st.st_uid, st.st_mode)) {
         close(fd);
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
-                           "secret key file %s has mode %04o: group and others must have no "
-                           "access (chmod 600)",
-                           path, (unsigned)(st.st_mode & 07777));
+                           "secret key file %s has mode %04o (owner uid %u): group and others "
+                           "must have no access (chmod 600), except group read of a file root "
+                           "owns (0640)",
+                           path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
     }
     char buf[128];
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
     if (n < 0)
         return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "key file %s: %s", path, strerror(errno));
-    size_t len = (size_t)n;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                   buf[len - 1] == '\t'))
+    return oks_zsec_key_parse(buf, (size_t)n, sizeof buf, path, key, e);
+}
+
+int oks_zsec_key_parse(const char *text, size_t n, size_t cap, const char *what, uint8_t key[32],
+                       oks_err *e)
+{
+    size_t len = n;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
+                   text[len - 1] == '\t'))
         len--;
     if (len != 40)
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
-                           "key file %s: expected 40 Z85 characters, found %zu%s", path, len,
-                           (size_t)n == sizeof buf ? " or more" : "");
-    for (size_t i = 0; i < len; i++)
-        if (!buf[i] || !strchr(z85_chars, buf[i]))
-            return oks_err_set(e, OKS_E_FORMAT, i, "key file %s: character %zu is not Z85", path,
+                           "key file %s: expected 40 Z85 characters, found %zu%s", what, len,
+                           n >= cap ? " or more" : "");
+    char z[41];
+    for (size_t i = 0; i < len; i++) {
+        if (!text[i] || !strchr(z85_chars, text[i]))
+            return oks_err_set(e, OKS_E_FORMAT, i, "key file %s: character %zu is not Z85", what,
                                i + 1);
-    buf[40] = '\0';
-    if (!zmq_z85_decode(key, buf))
-        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key file %s: not a Z85 key", path);
+        z[i] = text[i];
+    }
+    z[40] = '\0';
+    if (!zmq_z85_decode(key, z))
+        return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "key file %s: not a Z85 key", what);
     return 0;
 }
 

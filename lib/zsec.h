@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <zmq.h>
 
 struct oks_cluster;
@@ -61,9 +62,19 @@ bool oks_zsec_accepts(oks_role server, oks_role client);
 
 /* ---- key files ------------------------------------------------------------------------ */
 
-/* Reads a key file: 40 Z85 characters, optional trailing white space. secret: the file must
- * not be readable or writable by group or others (OKS_E_ARG naming the mode otherwise). */
+/* Reads a key file: 40 Z85 characters, optional trailing white space. secret: the file's
+ * owner and mode must pass oks_zsec_secret_mode_ok (OKS_E_ARG naming them otherwise). */
 int oks_zsec_key_read(const char *path, bool secret, uint8_t key[32], oks_err *e);
+/* Whether a secret key file with this owner and mode may be used: nobody but its owner may
+ * access it (0600, 0400), or, when root owns it, its group may also read it (0640, 0440; no
+ * group write, nothing for others), so that root can grant a service's group access, as
+ * PostgreSQL allows for its TLS key, and as the kubelet leaves the files of a Secret volume
+ * under a pod's fsGroup (root:fsGroup, 0440). */
+bool oks_zsec_secret_mode_ok(uid_t owner, mode_t mode);
+/* The text of a key file, n bytes read into a buffer of cap (n >= cap: the file may go on):
+ * 40 Z85 characters, then only white space. what names the file in errors. */
+int oks_zsec_key_parse(const char *text, size_t n, size_t cap, const char *what, uint8_t key[32],
+                       oks_err *e);
 /* Writes a new keypair: path (secret, mode 0600, created exclusively) and path.pub (0644).
  * Fails if either exists. */
 int oks_zsec_keygen(const char *path, oks_err *e);

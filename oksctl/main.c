@@ -21,6 +21,8 @@ static const oksctl_command commands[] = {
     {"sync", "sync worker: rebuild its prefix tree, show its partners", oksctl_sync},
     {"config", "check a config file; print the reference of every setting", oksctl_config},
     {"keygen", "write CURVE keypairs for the [security] section", oksctl_keygen},
+    {"backup", "copy a live shard from one snapshot to a file or stdout", oksctl_backup},
+    {"restore", "load a backup into a stopped shard's empty data directory", oksctl_restore},
 };
 
 static void usage(FILE *f)

@@ -21,5 +21,7 @@ int oksctl_delete(int argc, char **argv);
 int oksctl_sync(int argc, char **argv);
 int oksctl_config(int argc, char **argv);
 int oksctl_keygen(int argc, char **argv);
+int oksctl_backup(int argc, char **argv);
+int oksctl_restore(int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "lib/zsec.h"
+#include "router/metrics.h"
 #include "router/router.h"
 
 #include <errno.h>
@@ -17,11 +18,15 @@ static atomic_int stop_flag;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: oks-router -c CONFIG [--bind ENDPOINT] [--log FILE] [--log-level LEVEL]\n"
+    fprintf(f, "usage: oks-router -c CONFIG [--bind ENDPOINT] [--metrics-listen HOST:PORT|off]\n"
+               "                  [--log FILE] [--log-level LEVEL]\n"
                "\n"
                "Binds a frontend for clients and connects to every shard of CONFIG.\n"
                "  -c, --config FILE   cluster config (default: $OKS_CONFIG)\n"
                "  -b, --bind EP       frontend endpoint (default: [router] bind, else the first of [cluster] routers)\n"
+               "      --metrics-listen HOST:PORT|off\n"
+               "                      /metrics address instead of [router] metrics_listen (for\n"
+               "                      a second router on the same host; off: none)\n"
                "  -l, --log FILE      log file (default: stderr)\n"
                "      --log-level L   debug, info, warn or error (default info)\n");
 }
@@ -29,15 +34,18 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *conf_path = getenv("OKS_CONFIG"), *bind = NULL, *log_path = NULL;
+    const char *metrics_listen = NULL;
     int level = OKS_LOG_INFO, c;
     static const struct option opts[] = {{"config", 1, NULL, 'c'}, {"bind", 1, NULL, 'b'},
                                          {"log", 1, NULL, 'l'},    {"log-level", 1, NULL, 'L'},
+                                         {"metrics-listen", 1, NULL, 'M'},
                                          {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
     while ((c = getopt_long(argc, argv, "c:b:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': conf_path = optarg; break;
         case 'b': bind = optarg; break;
         case 'l': log_path = optarg; break;
+        case 'M': metrics_listen = optarg; break;
         case 'L':
             if ((level = oks_daemon_log_level("router", optarg)) < 0)
                 return 2;
@@ -55,6 +63,13 @@ int main(int argc, char **argv)
         return 1;
     oks_err e;
     char msg[400];
+    if (metrics_listen && strcmp(metrics_listen, "off") == 0) {
+        memset(&conf.router_metrics.listen, 0, sizeof conf.router_metrics.listen);
+    } else if (metrics_listen &&
+               oks_hostport_parse(metrics_listen, &conf.router_metrics.listen, &e)) {
+        oks_error("--metrics-listen: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
     if (!bind)
         bind = conf.router_bind[0] ? conf.router_bind : conf.n_routers ? conf.routers[0] : NULL;
     if (!bind) {
@@ -75,6 +90,13 @@ int main(int argc, char **argv)
         zmq_ctx_term(zctx);
         return 1;
     }
+    if (oks_router_metrics_start(&conf, &e)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        oks_router_free(r);
+        oks_zsec_stop();
+        zmq_ctx_term(zctx);
+        return 1;
+    }
     oks_info("router on %s for %zu shards, %u slots", bind, conf.n_shards, conf.n_slots);
     oks_notify_ready();
     int rc = oks_router_run(r, &stop_flag);
@@ -82,6 +104,7 @@ int main(int argc, char **argv)
         oks_error("router loop failed: %s", rc == OKS_E_NOMEM ? "out of memory" : "poll error");
     oks_info("router stopping");
     oks_notify_stopping();
+    oks_router_metrics_stop();
     oks_router_free(r);
     oks_zsec_stop();
     zmq_ctx_term(zctx);

@@ -23,6 +23,7 @@ typedef struct oks_pending {
     zmq_msg_t client, rid; /* client envelope */
     int op;               /* Oks__Request__OpCase */
     uint64_t deadline_ms; /* monotonic */
+    uint64_t start_us;    /* when the request came (oks_now_us; metrics) */
     unsigned expected, received;
     uint8_t *asked;       /* per shard: OKS_ASK_* (router/replicas.h) */
     uint32_t **add_index; /* per shard: original indexes of the keys sent there */

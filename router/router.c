@@ -9,6 +9,7 @@
 #include "lib/proto.h"
 #include "lib/zsec.h"
 #include "router/authz.h"
+#include "router/metrics.h"
 #include "router/pending.h"
 #include "router/replicas.h"
 
@@ -208,6 +209,9 @@ static void finish(oks_router *r, oks_pending *p)
     if (p->op == OKS__REQUEST__OP_STATS)
         stats_total(r, p);
     oks_pending_finish(p, &b);
+    oks_router_metrics_request(p->op, oks_proto_peek_status(b.data, b.len), p->start_us);
+    if (p->acks)
+        oks_router_metrics_quorum(p->unacked == 0);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
     oks_buf_release(&b);
     oks_pending_release(p, r->conf->n_shards);
@@ -273,28 +277,6 @@ static int single_slot(const oks_router *r, const Oks__Request *q)
         oks_keyid_of_fpr(q->delete_->fingerprint.data, q->delete_->fingerprint.len, kid) == 0)
         return (int)oks_slot_of_keyid(kid, r->conf->n_slots);
     return -1;
-}
-
-/* The status of a packed reply without unpacking it: our encoder writes the fields in number
- * order, version (1) first, then status (2), which proto3 leaves out when it is OK. */
-static Oks__Status peek_status(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    for (int field = 0; field < 2 && i < n; field++) {
-        uint8_t tag = p[i++];
-        uint64_t v = 0;
-        for (int shift = 0; i < n && shift < 64; shift += 7) {
-            uint8_t b = p[i++];
-            v |= (uint64_t)(b & 0x7F) << shift;
-            if (!(b & 0x80))
-                break;
-        }
-        if (tag == (2 << 3))
-            return (Oks__Status)v;
-        if (tag != (1 << 3))
-            break;
-    }
-    return OKS__STATUS__STATUS_OK;
 }
 
 static unsigned waiting(const oks_router *r, const oks_pending *p)
@@ -445,6 +427,12 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
  * key listing. */
 static void route(oks_router *r, oks_pending *p, Oks__Request *q)
 {
+    if (q->op_case == OKS__REQUEST__OP_BACKUP) { /* its pages name one shard's snapshot */
+        p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
+        p->worst_msg = oks_xstrdup("a backup is asked of a shard directly, not through a router "
+                                   "(oksctl backup --shard NAME)");
+        return;
+    }
     if (q->op_case == OKS__REQUEST__OP_CHANGES || q->op_case == OKS__REQUEST__OP_LIST) {
         int i = oks_cluster_shard_index(r->conf, q->op_case == OKS__REQUEST__OP_LIST
                                                      ? q->list->shard
@@ -490,6 +478,7 @@ static void done(oks_router *r, oks_pending *p)
     p->raw_forward = false;
     if (p->slot >= 0 && p->not_found) {
         reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
+        oks_router_metrics_request(p->op, OKS__STATUS__STATUS_NOT_FOUND, p->start_us);
         oks_pending_release(p, r->conf->n_shards);
         r->inflight--;
         return;
@@ -515,6 +504,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     char authority[64], *client_authority = q->authority; /* the router's, never the client's */
     if (oks_router_authorize(&m->f[2], q, authority, sizeof authority, e.msg, sizeof e.msg)) {
         reply_error(r, &m->f[0], &m->f[1], OKS__STATUS__STATUS_FORBIDDEN, e.msg);
+        oks_router_metrics_refused(q->op_case);
         oks__request__free_unpacked(q, NULL);
         return;
     }
@@ -523,11 +513,13 @@ static void on_client(oks_router *r, oks_zframes *m)
     if (p->id) {
         reply_error(r, &m->f[0], &m->f[1], OKS__STATUS__STATUS_UNAVAILABLE,
                     "router overloaded: too many requests in flight");
+        oks_router_metrics_request(q->op_case, OKS__STATUS__STATUS_UNAVAILABLE, 0);
         oks__request__free_unpacked(q, NULL);
         return;
     }
     memset(p, 0, sizeof *p);
     p->id = id;
+    p->start_us = oks_now_us();
     p->op = q->op_case;
     p->slot = -1;
     zmq_msg_init(&p->client);
@@ -564,6 +556,8 @@ static void on_client(oks_router *r, oks_zframes *m)
 /* Passes a single shard's reply frame on as is (moved, not copied) and ends the request. */
 static void forward_raw(oks_router *r, oks_pending *p, zmq_msg_t *frame)
 {
+    oks_router_metrics_request(p->op, oks_proto_peek_status(zmq_msg_data(frame), zmq_msg_size(frame)),
+                               p->start_us);
     zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(frame, r->front, ZMQ_DONTWAIT);
@@ -582,9 +576,10 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
         return; /* late reply to a request that already timed out or moved on */
     p->asked[si] = OKS_ASK_DONE;
     p->received++;
+    oks_router_metrics_rtt(si, p->start_us);
     oks_slice body = oks_zframe(m, 1);
     if (p->raw_forward) {
-        Oks__Status st = peek_status(body.ptr, body.len);
+        Oks__Status st = oks_proto_peek_status(body.ptr, body.len);
         if (st == OKS__STATUS__STATUS_NOT_FOUND && p->slot >= 0 && ask_replica(r, p, true)) {
             /* a replica may not have caught up yet: another one that is up is asked too */
             p->not_found = true;
@@ -748,6 +743,7 @@ int oks_router_run(oks_router *r, atomic_int *stop)
             expire(r, now);
             last_expire = now;
         }
+        oks_router_metrics_loop(r->inflight, r->rep.up, ns);
     }
     free(items);
     return 0;

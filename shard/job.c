@@ -1,6 +1,7 @@
 /* Jobs, job queues and the reply path of the shard (see job.h). */
 #include "shard/job.h"
 
+#include "shard/metrics.h"
 #include "shard/shard.h"
 
 #include <stdlib.h>
@@ -101,6 +102,7 @@ static void send_reply(void *push, zmq_msg_t *conn, zmq_msg_t *rid, oks_buf *bod
 void oks_shard_reply(void *push, oks_job *j, Oks__Response *r)
 {
     oks_buf out = OKS_BUF_INIT;
+    oks_shard_metrics_reply(j, r);
     if (oks_proto_pack_response(r, &out) == 0)
         send_reply(push, &j->conn, &j->rid, &out);
     oks_buf_release(&out);

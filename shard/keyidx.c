@@ -4,6 +4,7 @@
 
 #include "lib/err.h"
 
+#include <gcrypt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,23 @@ static void pubkey(build *b, const oks_pgp_pubkey *pk, bool primary)
         emit(b, 'f', pk->fpr, pk->fpr_len, false, b->fpr, b->fpr_len);
 }
 
+/* The DNS OPENPGPKEY entry of an address (RFC 7929): 'd', SHA2-256 of the local part cut to 28
+ * octets, the domain, a 0 byte, the fingerprint. The address is already lowercased. */
+static void dane_entry(build *b, const char *mail, size_t ml)
+{
+    const char *at = memrchr(mail, '@', ml);
+    if (!at || at == mail || (size_t)(at - mail) + 1 >= ml)
+        return;
+    uint8_t k[OKS_KEYIDX_DANE_HASH + 256], h[32];
+    size_t dl = ml - (size_t)(at + 1 - mail);
+    if (dl > 255)
+        return;
+    gcry_md_hash_buffer(GCRY_MD_SHA256, h, mail, (size_t)(at - mail));
+    memcpy(k, h, OKS_KEYIDX_DANE_HASH);
+    memcpy(k + OKS_KEYIDX_DANE_HASH, at + 1, dl);
+    emit(b, 'd', k, OKS_KEYIDX_DANE_HASH + dl, true, NULL, 0);
+}
+
 static int cmp_raw(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
     int c = memcmp(a, b, al < bl ? al : bl);
@@ -102,6 +120,8 @@ int oks_keyidx_build(oks_keyidx *x, const oks_pgp_key *key, const uint8_t *fpr, 
         size_t ml = oks_pgp_uid_email(u->body, u->len, mail, sizeof mail);
         if (ml > 0 && ml < sizeof mail)
             emit(&b, 'e', mail, ml, true, NULL, 0);
+        if (ml > 0 && ml < sizeof mail)
+            dane_entry(&b, mail, ml);
         size_t ul = u->len > OKS_KEYIDX_UID_MAX ? OKS_KEYIDX_UID_MAX : u->len;
         if (!memchr(u->body, 0, ul))
             emit(&b, 'u', u->body, ul, true, NULL, 0);

@@ -14,6 +14,7 @@
 
 #define OKS_KEYIDX_WORDS_PER_UID 32 /* words indexed per user ID */
 #define OKS_KEYIDX_UID_MAX 255      /* whole user IDs are indexed up to this many bytes */
+#define OKS_KEYIDX_DANE_HASH 28     /* octets of SHA2-256(local part) in a 'd' entry (RFC 7929) */
 
 typedef struct oks_keyidx_ent {
     size_t off;          /* key bytes at bytes.data + off, value right after them */

@@ -3,6 +3,7 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/zsec.h"
+#include "shard/metrics.h"
 #include "shard/shard.h"
 
 #include <getopt.h>
@@ -98,9 +99,12 @@ int main(int argc, char **argv)
         zmq_ctx_term(sh.zctx);
         return 1;
     }
-    int rc = oks_shard_run(&sh, &stop_flag, &e);
+    int rc = oks_shard_metrics_start(&sh, &e);
+    if (rc == 0)
+        rc = oks_shard_run(&sh, &stop_flag, &e);
     if (rc)
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+    oks_shard_metrics_stop();
     oks_zsec_stop();
     zmq_ctx_term(sh.zctx);
     oks_store_close(sh.store);

@@ -136,6 +136,10 @@ void oks_shard_response_release(Oks__Response *r)
     for (size_t i = 0; i < r->n_changes; i++)
         free(r->changes[i]); /* packed with its byte fields in one block */
     free(r->changes);
+    for (size_t i = 0; i < r->n_backup_entries; i++)
+        free(r->backup_entries[i]); /* one block with its bytes (shard/backup.c) */
+    free(r->backup_entries);
+    free(r->backup);
     if (r->error != protobuf_c_empty_string)
         free(r->error);
     oks__response__init(r);
@@ -432,6 +436,29 @@ static bool search_words_all(oks_shard *sh, const char *t, size_t tl, fpr_set *s
     return true;
 }
 
+/* SEARCH_DANE: "<56 hex digits>@domain" -> the 'd' index prefix (hash octets, lowercased
+ * domain). Returns its length, 0 if t is not of that form. */
+static size_t dane_prefix(const char *t, size_t tl, uint8_t *out, size_t cap)
+{
+    size_t hl = 2 * OKS_KEYIDX_DANE_HASH;
+    if (tl <= hl + 1 || t[hl] != '@' || tl - hl - 1 > 255 || cap < tl)
+        return 0;
+    for (size_t i = 0; i < hl; i++) {
+        int c = t[i] | 32, v = c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+        if (v < 0 || v > 15 || (c > '9' && c < 'a'))
+            return 0;
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    size_t n = OKS_KEYIDX_DANE_HASH;
+    for (size_t i = hl + 1; i < tl; i++) {
+        uint8_t c = (uint8_t)t[i];
+        if (c <= ' ' || c == '@' || c == 0x7f)
+            return 0;
+        out[n++] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return n;
+}
+
 static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t limit)
 {
     fpr_set s = {.max = MAX_INTERNAL_MATCHES};
@@ -454,6 +481,16 @@ static void search(oks_shard *sh, const Oks__Search *q, Oks__Response *r, size_t
             return;
         }
         ok = scan(sh, 'e', (const uint8_t *)mail, ml, true, &s, r);
+        break;
+    }
+    case OKS__SEARCH_KIND__SEARCH_DANE: {
+        uint8_t pfx[OKS_KEYIDX_DANE_HASH + 256];
+        size_t pl = dane_prefix(t, tl, pfx, sizeof pfx);
+        if (pl == 0) {
+            set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "expected <56 hex digits>@domain");
+            return;
+        }
+        ok = scan(sh, 'd', pfx, pl, true, &s, r);
         break;
     }
     case OKS__SEARCH_KIND__SEARCH_EXACT:

@@ -3,6 +3,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "shard/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,7 @@ static long follow_page(follower *f, peer *p, oks_err *e)
             last = c->seq; /* the log is in sequence order: everything up to here is copied */
     }
     long n = (long)r->n_changes;
+    oks_shard_metrics_replica(p->idx, r->last_seq, last);
     free(want);
     oks__response__free_unpacked(r, NULL);
     if (last > p->cursor) {
@@ -186,6 +188,7 @@ static void follow_loop(follower *f)
             long n = follow_page(f, p, &e);
             if (n < 0) {
                 oks_debug("replica: following %s: %s", f->sh->conf->shards[p->idx].name, e.msg);
+                oks_shard_metrics_replica_failed(p->idx);
                 oks_client_free(p->client); /* drops whatever is queued for it */
                 p->client = NULL;
                 p->retry_ms = oks_now_ms() + PEER_BACKOFF_MS;

@@ -56,6 +56,11 @@ static void *worker_main(void *arg)
             oks_shard_handle_delete(w->sh, j->req, &r);
             oks_shard_audit(j->req, &r);
             break;
+        case OKS__REQUEST__OP_BACKUP:
+            oks_shard_handle_backup(w->sh, j->req, &r);
+            if (!j->req->backup->id || r.status != OKS__STATUS__STATUS_OK)
+                oks_shard_audit(j->req, &r); /* its first page, and any failure */
+            break;
         default:
             oks_shard_handle_read(w->sh, j->req, &r);
         }
@@ -111,15 +116,17 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
         oks_jobq_push(&sh->adders, j);
         break;
     case OKS__REQUEST__OP_DELETE:
+    case OKS__REQUEST__OP_BACKUP:
         oks_jobq_push(&sh->admin, j);
         break;
     case OKS__REQUEST__OP_SEARCH:
         if (req->search && req->search->kind != OKS__SEARCH_KIND__SEARCH_EMAIL &&
-            req->search->kind != OKS__SEARCH_KIND__SEARCH_EXACT) {
+            req->search->kind != OKS__SEARCH_KIND__SEARCH_EXACT &&
+            req->search->kind != OKS__SEARCH_KIND__SEARCH_DANE) {
             oks_jobq_push(&sh->searchers, j); /* word searches: the costly ones */
             break;
         }
-        /* an e-mail or exact user ID search is one index scan: a reader's */
+        /* an e-mail, DANE or exact user ID search is one index scan: a reader's */
         __attribute__((fallthrough));
     default:
         oks_jobq_push(&sh->readers, j);
@@ -244,6 +251,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     pthread_cond_signal(&sh->wcond);
     pthread_mutex_unlock(&sh->wlock);
     pthread_join(writer, NULL);
+    oks_shard_backup_release_all(sh);
     free(ws);
     oks_jobq_drain(&sh->readers);
     oks_jobq_drain(&sh->searchers);

@@ -78,6 +78,10 @@ int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t wh
 /* Writes an admin operation and its outcome to the audit log (nothing for other ops). */
 void oks_shard_audit(const Oks__Request *req, const Oks__Response *r);
 void oks_shard_response_release(Oks__Response *resp);
+/* shard/backup.c: one page of a Backup request (admin worker), read from a LevelDB snapshot
+ * kept between pages; releases the snapshots still held for sh (at shutdown). */
+void oks_shard_handle_backup(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+void oks_shard_backup_release_all(const oks_shard *sh);
 /* Checks map digest and slot ownership; fills resp with WRONG_SHARD and returns false if bad. */
 bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
 bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8]);

@@ -635,6 +635,16 @@ void oks_store_stats_get(oks_store *s, oks_store_stats *st)
     st->disk_bytes = dir_bytes(s->dir);
 }
 
+char *oks_store_property(oks_store *s, const char *name)
+{
+    return leveldb_property_value(s->db, name);
+}
+
+void *oks_store_leveldb(oks_store *s)
+{
+    return s->db;
+}
+
 int oks_store_changes(oks_store *s, uint64_t after, size_t limit, oks_store_change_fn fn,
                       void *arg, oks_err *e)
 {

@@ -5,6 +5,7 @@
  *   "s" keyid4 fpr         -> ""   (32-bit key IDs, same keys)
  *   "f" subkey-fpr         -> primary fpr
  *   "e" address 0x00 fpr   -> ""   (normalised e-mail addresses of user IDs)
+ *   "d" sha256(local)[0..28] domain 0x00 fpr -> ""  (the same addresses by RFC 7929 owner name)
  *   "w" word 0x00 fpr      -> ""   (SKS words of user IDs)
  *   "u" uid 0x00 fpr       -> ""   (whole user IDs, for exact search; over 255 bytes cut)
  *   "h" hash16             -> fpr
@@ -43,7 +44,7 @@ typedef struct oks_store_record {
     char *raw;     /* owned (leveldb_free) */
 } oks_store_record;
 
-/* How a store uses memory (README "Shard memory"). Zero fields take the defaults. */
+/* How a store uses memory (docs/shard.md "Shard memory"). Zero fields take the defaults. */
 typedef enum oks_store_reads {
     OKS_STORE_READS_PREAD = 0, /* table files read with pread: RSS bounded by the caches */
     OKS_STORE_READS_MMAP,      /* LevelDB's default: tables mapped, RSS grows with the DB */
@@ -138,6 +139,8 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
 void oks_store_stats_get(oks_store *s, oks_store_stats *st);
 /* False when the per-slot counts could not be read at open (a damaged table): not reported. */
 bool oks_store_slot_counts_ok(const oks_store *s);
+/* A LevelDB property of the store (e.g. "leveldb.stats"): text to free(), or NULL. */
+char *oks_store_property(oks_store *s, const char *name);
 /* Keys stored in slots first..last (0 when the store counts no slots). */
 uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last);
 
@@ -145,6 +148,9 @@ uint64_t oks_store_slot_keys(oks_store *s, unsigned first, unsigned last);
 int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e);
 /* Stores a cursor (synced). */
 int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e);
+
+/* The store's leveldb_t, for a raw copy of every entry (shard/backup.c); valid until close. */
+void *oks_store_leveldb(oks_store *s);
 
 /* Change-log entries with seq > after, at most limit; fn gets the packed oks.Change. */
 typedef int (*oks_store_change_fn)(uint64_t seq, const uint8_t *packed, size_t len, void *arg);

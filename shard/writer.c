@@ -4,7 +4,9 @@
  * do not go through the writer: the admin worker runs each one under the store's write lock,
  * which the writer holds for a whole batch (see shard.h). */
 #include "shard/ingest.h"
+#include "lib/clock.h"
 #include "lib/xalloc.h"
+#include "shard/metrics.h"
 #include "shard/shard.h"
 
 #include <stdio.h>
@@ -49,6 +51,7 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
     oks_ingest **owner = oks_xcalloc(cap ? cap : 1, sizeof *owner);
     int status = 0;
     oks_store_write_lock(sh->store);
+    uint64_t t0 = oks_now_us();
     for (oks_commit *c = list; c && ch && owner; c = c->next) {
         for (size_t i = 0; i < c->n; i++) {
             oks_ingest *j = &c->jobs[i];
@@ -86,6 +89,7 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
             }
         }
     }
+    oks_shard_metrics_commit(oks_now_us() - t0, cap);
     oks_store_write_unlock(sh->store);
     free(ch);
     free(owner);

@@ -19,6 +19,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/pgp.h"
+#include "sync/metrics.h"
 #include "sync/peer.h"
 
 #define MAX_PAR OKS_SYNC_FETCH_MAX_PAR
@@ -132,6 +133,7 @@ static int hq_step(hq *q, size_t max_bytes, body *out, oks_err *e)
         if (r == 0)
             break;
         q->resp.len += (size_t)r;
+        oks_sync_metrics_received((size_t)r);
         if (q->resp.len > max_bytes)
             return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET,
                                "hashquery answer larger than %zu bytes (use a smaller batch)",

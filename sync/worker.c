@@ -36,6 +36,7 @@
 #include "sync/backoff.h"
 #include "sync/follow.h"
 #include "sync/membership.h"
+#include "sync/metrics.h"
 #include "sync/peer.h"
 #include "sync/round.h"
 #include "sync/state.h"
@@ -189,6 +190,8 @@ int oks_sync_rebuild(const oks_sync_conf *c, size_t *hashes, oks_err *e)
 
 static void write_state(ctx *x)
 {
+    oks_sync_metrics_state(x->state, &x->backoff, x->fl.t ? oks_ptree_count(x->fl.t) : 0,
+                           oks_sync_rounds_running(&x->rounds));
     oks_err e;
     if (x->state_path &&
         oks_sync_state_write(x->state, x->state_path, oks_ptree_count(x->fl.t), x->fl.ignored, &e))
@@ -351,6 +354,7 @@ static void round_done(void *arg, oks_sync_slot *sl)
     } else if (sl->rc == 0)
         oks_sync_backoff_ok(&x->backoff, sl->label);
     oks_sync_state_round(x->state, &rd);
+    oks_sync_metrics_round(&rd, fs.failed);
     write_state(x);
     if (!x->c->stats_path)
         return;
@@ -554,12 +558,20 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
         return rc;
     }
     x->state = oks_xcalloc(1, sizeof *x->state);
+    if ((rc = oks_sync_metrics_start(&x->conf, e)) != 0) {
+        free(x->state);
+        x->state = NULL;
+        ctx_close(x);
+        free(x);
+        return rc;
+    }
     round_opts(x);
     oks_daemon_signals(&stop_flag);
     oks_daemon_signal(SIGHUP, &hup_flag);
     oks_daemon_signal(SIGUSR1, &rebuild_flag);
     int ls = c->recon_port ? oks_sync_listen(c->recon_port, 64, e) : -1;
     if (c->recon_port && ls < 0) {
+        oks_sync_metrics_stop();
         ctx_close(x);
         free(x);
         return ls;
@@ -654,6 +666,7 @@ int oks_sync_run(const oks_sync_conf *c, oks_err *e)
     }
     oks_notify_stopping();
     oks_info("oks-sync: stopping, tree %zu hashes", x->fl.t ? oks_ptree_count(x->fl.t) : 0);
+    oks_sync_metrics_stop();
     ctx_close(x);
     free(x);
     return rc;

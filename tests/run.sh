@@ -49,7 +49,7 @@ run_integration() { # [filter]
   export OKS_ROOT=$ROOT
   export OKS_BIN=${OKS_BIN:-$ROOT/build/bin}
   export OKS_ASAN_BIN=${OKS_ASAN_BIN:-$ROOT/build/asan/bin}
-  for s in tests/integration/[0-9]*.sh; do
+  for s in tests/integration/[0-9A-Z]*.sh; do
     [ -f "$s" ] || continue
     name=${s##*/}
     [ -n "${1:-}" ] && case "$name" in *"$1"*) ;; *) continue ;; esac

@@ -3,8 +3,9 @@
 # - a v4 key whose public-key and public-subkey packets carry bytes after the key material:
 #   gpg 2.2 imports it under the fingerprint of the material as parsed (and exports it without
 #   the bytes); oksctl inspect shows the same fingerprints; a cluster takes it by /pks/add,
-#   answers a lookup by gpg's fingerprint with a key gpg imports under that fingerprint, keeps
-#   it as received (SKS hash, op=hget), and merges the gpg-exported copy into it;
+#   answers a lookup by gpg's fingerprint with the key without those bytes (the form gpg
+#   exports, which gpg imports under that fingerprint and sq reads), keeps it as received (SKS
+#   hash, op=hget serves the stored form), and merges the gpg-exported copy into it;
 # - armored text after other text (a mail): oksctl inspect, oksctl import, /pks/add and
 #   /vks/v1/upload all take it (one armor detector).
 set -u

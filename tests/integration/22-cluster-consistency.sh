@@ -110,7 +110,7 @@ done <"$D/fprs"
 FPR=$(head -1 "$D/fprs")
 P2=$(free_port)
 sed "s|^routers = .*|routers = tcp://127.0.0.1:$P2|" "$OKS_CONFIG" >"$D/oks2.conf"
-"$OKS_BIN/oks-router" -c "$D/oks2.conf" --log "$D/router2.log" &
+"$OKS_BIN/oks-router" -c "$D/oks2.conf" --metrics-listen off --log "$D/router2.log" &
 PIDS+=($!)
 check "the second router serves the same keys" wait_for 10 "$CTL" get -c "$D/oks2.conf" --mr "$FPR" 2>/dev/null
 "$CTL" get -c "$D/oks2.conf" --mr "$FPR" >"$D/r2.txt" 2>/dev/null
@@ -123,7 +123,7 @@ P3=$(free_port)
 sed -e "s|^routers = .*|routers = tcp://127.0.0.1:$P3|" \
     -e '/^\[shard.s0\]/,/^\[/s/^slots = .*/slots = 0-1023/' \
     -e '/^\[shard.s1\]/,/^\[/s/^slots = .*/slots = 1024-4095/' "$OKS_CONFIG" >"$D/stale.conf"
-"$OKS_BIN/oks-router" -c "$D/stale.conf" --log "$D/router3.log" &
+"$OKS_BIN/oks-router" -c "$D/stale.conf" --metrics-listen off --log "$D/router3.log" &
 PIDS+=($!)
 wait_for 10 bash -c "'$CTL' get -c '$D/stale.conf' --mr '$FPR' 2>&1 | grep -qi 'slot map\|WRONG_SHARD'"
 "$CTL" get -c "$D/stale.conf" --mr "$FPR" >"$D/stale.out" 2>&1

@@ -38,7 +38,7 @@ check "a browser (Accept: text/html) gets an HTML error page" \
 
 # customised templates: dump the defaults, change two, point [http] templates at them
 "$OKS_BIN/oks-gw-http" dump-templates "$D/tpl" >/dev/null
-check "dump-templates writes the six page templates" test "$(ls "$D/tpl" | wc -l)" = 6
+check "dump-templates writes the seven page templates and the style sheet" test "$(ls "$D/tpl" | wc -l)" = 8
 sed -i 's|<h1>OKS keyserver</h1>|<h1>Keyserver of Example Org</h1>|' "$D/tpl/home.html"
 sed -i 's|{{uid}}|[{{uid}}]|' "$D/tpl/index.html"
 P2=$(free_port)

@@ -22,7 +22,7 @@ g --export "$FPR" >"$D/k1.gpg"
 "$OKS_BIN/oksctl" import --quiet "$D/k1.gpg" >/dev/null
 GET="$U/pks/lookup?op=get&options=mr&search=0x$FPR"
 IDX="$U/pks/lookup?op=index&options=mr&search=cache@example.org"
-hits() { curl -s "$U/metrics" | awk '/^oks_cache_lookups_total\{result="hit"\}/{print $2}'; }
+hits() { curl -s "$U/metrics" | awk '/^oks_http_cache_lookups_total\{result="hit"\}/{print $2}'; }
 uids_of() { curl -s "$GET" | gpg --show-keys --with-colons 2>/dev/null | grep -c '^uid:'; }
 has_uids() { [ "$(uids_of)" = "$1" ]; }
 

@@ -57,8 +57,8 @@ check "/etc/oks/oks.conf is the example, mode 0644" \
   bash -c "cmp -s '$OKS_ROOT/deploy/oks.conf.example' '$R/etc/oks/oks.conf' && [ \$(stat -c %a '$R/etc/oks/oks.conf') = 644 ]"
 n_http=$(ls "$R/usr/share/oks/templates/http" | wc -l)
 n_mail=$(ls "$R/usr/share/oks/templates/mail" | wc -l)
-check "templates: $n_http HTML pages and $n_mail mail replies under /usr/share/oks/templates" \
-  test "$n_http" -eq 6 -a "$n_mail" -eq 10
+check "templates: $n_http HTML templates (7 pages, style.css) and $n_mail mail replies under /usr/share/oks/templates" \
+  test "$n_http" -eq 8 -a "$n_mail" -eq 10
 # the installed templates are what the installed binary has built in
 mkdir -p "$D/dumped" && "$R/usr/sbin/oks-gw-mail" dump-templates "$D/dumped"
 check "installed mail templates = dump-templates of the installed gateway" \

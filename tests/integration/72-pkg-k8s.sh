@@ -115,8 +115,11 @@ podman network exists podman-default-kube-network || KUBENET=created
 # CURVE keys for the pod's programs, owned by the image's user (uid 11371)
 mkdir -p "$D/keys"
 for k in router shard http admin; do "$OKS_BIN/oksctl" keygen "$D/keys/$k" >/dev/null; done
-chown -R 11371:11371 "$D/keys"
-chmod 700 "$D/keys"
+# as the kubelet leaves a Secret volume under the pod's fsGroup: root:11371, mode 0440 (the
+# daemons accept group read of a secret key file only when root owns it)
+chown -R 0:11371 "$D/keys"
+chmod 750 "$D/keys"
+chmod 440 "$D"/keys/*
 sed -e "s|localhost/oks:latest|$IMG|" -e "s|oks-play|$P|g" -e "s|hostPort: 11371|hostPort: $HP|" \
   -e "s|path: /var/lib/$P/keys|path: $D/keys|" "$K8S/play/cluster.yaml" >"$D/play.yaml"
 timeout 120 podman kube play "$D/play.yaml" >"$D/play.log" 2>&1

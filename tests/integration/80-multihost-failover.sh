@@ -104,7 +104,7 @@ check "no lookup failed while router r1 was killed ($(wc -l <"$D/loop") lookups)
 check "lookups after the kill were served by r2" test "$(wc -l <"$D/loop")" -ge $((n0 + 40))
 health_is() { [ "$(netns_exec 4 curl -s -m 60 -o /dev/null -w '%{http_code}' "$U/pks/health${2:-}")" = "$1" ]; }
 check "the gateway still lists every slot covered" health_is 200
-resent=$(netns_exec 4 curl -s "$U/metrics" | sed -n 's/^oks_router_resent_total //p')
+resent=$(netns_exec 4 curl -s "$U/metrics" | sed -n 's/^oks_http_router_resent_total //p')
 check "lookups handed to the hung router were sent again to r2 ($resent)" test "${resent:-0}" -gt 0
 
 # ---- router r1 back, then h2's cable cut: shard s1 and router r2 fall silent
@@ -132,7 +132,7 @@ check "readiness (/pks/health) reports s1 down and its slots uncovered" \
   python3 -c 'import json,sys; h=json.loads(sys.argv[1]); sys.exit(not (h["live"] and not h["ready"] and h["shards_down"]==["s1"] and h["uncovered_ranges"]=="2048-4095" and h["slots_uncovered"]==2048))' "$H"
 M=$(netns_exec 4 curl -s -m 60 "$U/metrics")
 check "/metrics has the coverage figures" \
-  bash -c 'grep -qx "oks_cluster_ready 0" <<<"$1" && grep -qx "oks_cluster_slots_uncovered 2048" <<<"$1"' _ "$M"
+  bash -c 'grep -qx "oks_http_cluster_ready 0" <<<"$1" && grep -qx "oks_http_cluster_slots_uncovered 2048" <<<"$1"' _ "$M"
 netns_link_up 2
 check "with h2's cable back, keys of s1 are served again" wait_for 120 all_200 "${S1[@]}"
 check "and readiness is 200 again" wait_for 60 health_is 200

@@ -58,9 +58,14 @@ refuses "oks-gw-http refuses a config without keys" "[security] http_key is not 
 refuses "oksctl refuses a config without keys" "[security] admin_key is not set" \
   "$CTL" stats -c "$D/nokeys.conf"
 cp "$C/keys/router" "$D/loose"
+chown 11371 "$D/loose" # not root's: its group may not read it
 chmod 640 "$D/loose"
 sed "s|^router_key = .*|router_key = $D/loose|" "$CONF" >"$D/loose.conf"
 refuses "oks-router refuses a secret key readable by its group" "mode 0640" \
+  "$B/oks-router" -c "$D/loose.conf" --bind "tcp://127.0.0.1:$(free_port)"
+chown 0 "$D/loose" # root's: its group may read it, never write it
+chmod 660 "$D/loose"
+refuses "oks-router refuses root's secret key writable by its group" "mode 0660" \
   "$B/oks-router" -c "$D/loose.conf" --bind "tcp://127.0.0.1:$(free_port)"
 
 # ---- a plain ZeroMQ client: no answer at all

@@ -85,6 +85,9 @@ static void secret_key_readable_by_others_is_refused(void **state)
     const char *k = path_of("loose");
     assert_int_equal(oks_zsec_keygen(k, &e), 0);
     uint8_t key[32];
+    /* owned by someone other than root (as root: given away first) */
+    if (geteuid() == 0)
+        assert_int_equal(chown(k, 11371, (gid_t)-1), 0);
     assert_int_equal(chmod(k, 0640), 0);
     assert_int_equal(oks_zsec_key_read(k, true, key, &e), OKS_E_ARG);
     assert_non_null(strstr(e.msg, "mode 0640"));
@@ -92,9 +95,34 @@ static void secret_key_readable_by_others_is_refused(void **state)
     assert_int_equal(oks_zsec_key_read(k, true, key, &e), OKS_E_ARG);
     assert_int_equal(chmod(k, 0400), 0);
     assert_int_equal(oks_zsec_key_read(k, true, key, &e), 0);
+    /* root's file that its group may read, as a Secret volume under fsGroup */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(k, 0, (gid_t)-1), 0);
+        assert_int_equal(chmod(k, 0440), 0);
+        assert_int_equal(oks_zsec_key_read(k, true, key, &e), 0);
+        assert_int_equal(chmod(k, 0460), 0);
+        assert_int_equal(oks_zsec_key_read(k, true, key, &e), OKS_E_ARG);
+    }
     /* a public key file has no such rule */
     assert_int_equal(chmod(path_of("loose.pub"), 0666), 0);
     assert_int_equal(oks_zsec_key_read(path_of("loose.pub"), false, key, &e), 0);
+}
+
+static void secret_modes_follow_the_owner(void **state)
+{
+    (void)state;
+    assert_true(oks_zsec_secret_mode_ok(1000, S_IFREG | 0600));
+    assert_true(oks_zsec_secret_mode_ok(1000, S_IFREG | 0400));
+    assert_false(oks_zsec_secret_mode_ok(1000, S_IFREG | 0640));
+    assert_false(oks_zsec_secret_mode_ok(1000, S_IFREG | 0440));
+    assert_false(oks_zsec_secret_mode_ok(1000, S_IFREG | 0604));
+    assert_true(oks_zsec_secret_mode_ok(0, S_IFREG | 0600));
+    assert_true(oks_zsec_secret_mode_ok(0, S_IFREG | 0640));
+    assert_true(oks_zsec_secret_mode_ok(0, S_IFREG | 0440));
+    assert_false(oks_zsec_secret_mode_ok(0, S_IFREG | 0660));
+    assert_false(oks_zsec_secret_mode_ok(0, S_IFREG | 0650));
+    assert_false(oks_zsec_secret_mode_ok(0, S_IFREG | 0644));
+    assert_false(oks_zsec_secret_mode_ok(0, S_IFREG | 0604));
 }
 
 static void bad_key_files_are_refused_with_a_reason(void **state)
@@ -331,6 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keygen_writes_a_loadable_pair_with_modes),
         cmocka_unit_test(secret_key_readable_by_others_is_refused),
+        cmocka_unit_test(secret_modes_follow_the_owner),
         cmocka_unit_test(bad_key_files_are_refused_with_a_reason),
         cmocka_unit_test(key_names_are_file_names_without_pub),
         cmocka_unit_test(rights_table),

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gcrypt.h>
+
 #include "lib/cluster.h"
 #include "lib/pgp.h"
 #include "shard/shard.h"
@@ -314,6 +316,56 @@ static void the_read_budget_cuts_answers_and_says_so(void **state)
     close_store(f);
 }
 
+static void search_kind(fixture *f, const char *text, Oks__SearchKind kind, Oks__Response *r)
+{
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__Search s = OKS__SEARCH__INIT;
+    q.op_case = OKS__REQUEST__OP_SEARCH;
+    q.search = &s;
+    s.text = (char *)text;
+    s.kind = kind;
+    oks__response__init(r);
+    oks_shard_handle_read(&f->sh, &q, r);
+}
+
+/* SEARCH_DANE ("<hex of SHA2-256(local part)[0..28]>@domain", RFC 7929 owner names) finds the
+ * keys SEARCH_EMAIL finds for that address, the domain and hex digits in any case; text of
+ * another form is a bad request. */
+static void a_dane_search_finds_the_keys_of_the_address(void **state)
+{
+    fixture *f = *state;
+    open_store(f);
+    store_keyring(f);
+    Oks__Response r;
+    search_kind(f, "ftpmaster@debian.org", OKS__SEARCH_KIND__SEARCH_EMAIL, &r);
+    assert_int_equal(r.status, OKS__STATUS__STATUS_OK);
+    size_t by_mail = r.n_keys;
+    assert_true(by_mail > 0);
+    oks_shard_response_release(&r);
+    uint8_t h[32];
+    gcry_md_hash_buffer(GCRY_MD_SHA256, h, "ftpmaster", 9);
+    char text[128];
+    for (int i = 0; i < 28; i++)
+        snprintf(text + 2 * i, 3, "%02X", h[i]);
+    strcat(text, "@Debian.ORG");
+    search_kind(f, text, OKS__SEARCH_KIND__SEARCH_DANE, &r);
+    assert_int_equal(r.status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r.n_keys, by_mail);
+    oks_shard_response_release(&r);
+    text[0] = text[0] == '0' ? '1' : '0'; /* another hash: nothing */
+    search_kind(f, text, OKS__SEARCH_KIND__SEARCH_DANE, &r);
+    assert_int_equal(r.n_keys, 0);
+    oks_shard_response_release(&r);
+    static const char *const bad[] = {"ftpmaster@debian.org", "abc@debian.org",
+                                      "0000000000000000000000000000000000000000000000000000000g@x"};
+    for (size_t i = 0; i < 3; i++) {
+        search_kind(f, bad[i], OKS__SEARCH_KIND__SEARCH_DANE, &r);
+        assert_int_equal(r.status, OKS__STATUS__STATUS_BAD_REQUEST);
+        oks_shard_response_release(&r);
+    }
+    close_store(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +374,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_damaged_table_is_an_error_not_a_missing_key, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(the_read_budget_cuts_answers_and_says_so, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_dane_search_finds_the_keys_of_the_address, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,496 @@
+/*
+ * One back-sock request -> cluster calls -> the answer text (LDIF entries, then RESULT).
+ *
+ * The directory tree under [ldap] base_dn:
+ *   BASE_DN                       the suffix entry (extensibleObject, its RDN's value)
+ *   cn=pgpServerInfo,BASE_DN      what dirmngr reads first: pgpBaseKeySpaceDN, schema version 2
+ *   ou=GnuPG Keys,BASE_DN         the key space
+ *   pgpCertID=HEX16,ou=GnuPG Keys,BASE_DN   one entry per stored key, found only through the
+ *                                 lookups plan.c derives from the filter
+ * A search whose filter no lookup bounds gets the fixed entries it matches and then
+ * unwillingToPerform: the key space is never listed. Errors of the cluster are LDAP errors
+ * (unavailable, busy, adminLimitExceeded for an answer cut by the cluster's work bound), never
+ * an empty success.
+ */
+#include "gw-ldap/gwl.h"
+
+#include "lib/log.h"
+#include "lib/pgp.h"
+#include "lib/proto.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_UPLOAD_KEYS 100
+
+typedef struct sctx {
+    gwl_worker *w;
+    const gwl_conf *cf;
+    gwl_req *r;
+    gwl_arena *a;
+    oks_buf *out;
+    const gwl_filter *f;
+    long limit;       /* entries this search may return */
+    long sent;
+    bool over;        /* more entries matched than limit */
+    struct timespec until;
+} sctx;
+
+static bool want_attr(const void *arg, const char *name)
+{
+    return gwl_req_wants(arg, name);
+}
+
+/* Evaluates the filter on en and writes it when it matches. */
+static void offer(sctx *s, const gwl_entry *en)
+{
+    if (gwl_filter_match(s->f, en) != GWL_TRUE)
+        return;
+    if (s->sent >= s->limit) {
+        s->over = true;
+        return;
+    }
+    gwl_ldif_entry(s->out, en, want_attr, s->r);
+    s->sent++;
+    atomic_fetch_add(&s->w->g->stats.entries, 1);
+}
+
+/* ---- the fixed entries -------------------------------------------------------------------- */
+
+static void base_entry(const gwl_conf *cf, gwl_arena *a, gwl_entry *en)
+{
+    gwl_entry_init(en, a, cf->base_dn);
+    gwl_entry_adds(en, "objectClass", "top");
+    gwl_entry_adds(en, "objectClass", "extensibleObject");
+    /* the RDN's attribute and value, so the entry holds its own naming value */
+    const char *eq = strchr(cf->base_dn, '='), *end = strchr(cf->base_dn, ',');
+    if (eq && (!end || eq < end)) {
+        size_t an = (size_t)(eq - cf->base_dn), vn = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
+        char *name = gwl_strndup(a, cf->base_dn, an);
+        while (an && name[an - 1] == ' ')
+            name[--an] = '\0';
+        gwl_entry_add(en, name, eq + 1, vn);
+    }
+}
+
+static void serverinfo_entry(const gwl_conf *cf, gwl_arena *a, gwl_entry *en)
+{
+    gwl_entry_init(en, a, cf->serverinfo);
+    gwl_entry_adds(en, "objectClass", "top");
+    gwl_entry_adds(en, "objectClass", "pgpServerInfo");
+    gwl_entry_adds(en, "cn", "pgpServerInfo");
+    gwl_entry_adds(en, "pgpBaseKeySpaceDN", cf->keyspace);
+    /* pgpSoftware names the schema's origin; dirmngr uses schema version 2 (fingerprint and
+     * mailbox attributes) only when it reads "GnuPG" and a version above 1 */
+    gwl_entry_adds(en, "pgpSoftware", "GnuPG");
+    gwl_entry_adds(en, "pgpVersion", "2");
+}
+
+static void keyspace_entry(const gwl_conf *cf, gwl_arena *a, gwl_entry *en)
+{
+    gwl_entry_init(en, a, cf->keyspace);
+    gwl_entry_adds(en, "objectClass", "top");
+    gwl_entry_adds(en, "objectClass", "organizationalUnit");
+    gwl_entry_adds(en, "ou", "GnuPG Keys");
+}
+
+/* ---- cluster calls ------------------------------------------------------------------------ */
+
+static int call(gwl_worker *w, Oks__Request *rq, Oks__Response **resp, oks_err *e)
+{
+    unsigned d = w->g->conf.deadline_ms;
+    rq->deadline_ms = d > 200 ? d - 100 : 100;
+    return gwl_call(w->g->calls, rq, d, resp, e);
+}
+
+static int lookup(gwl_worker *w, const gwl_lookup *lk, unsigned limit, Oks__Response **resp,
+                  oks_err *e)
+{
+    Oks__Request rq = OKS__REQUEST__INIT;
+    Oks__GetByFingerprint gf = OKS__GET_BY_FINGERPRINT__INIT;
+    Oks__GetByKeyId gk = OKS__GET_BY_KEY_ID__INIT;
+    Oks__Search sr = OKS__SEARCH__INIT;
+    switch (lk->kind) {
+    case GWL_LK_FPR:
+    case GWL_LK_FPR_SUB:
+        rq.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
+        rq.get_fingerprint = &gf;
+        gf.fingerprint = (ProtobufCBinaryData){lk->id_len, (uint8_t *)lk->id};
+        gf.subkeys = lk->kind == GWL_LK_FPR_SUB;
+        break;
+    case GWL_LK_KEYID:
+    case GWL_LK_SUBKEYID:
+    case GWL_LK_SHORTID:
+        rq.op_case = OKS__REQUEST__OP_GET_KEY_ID;
+        rq.get_key_id = &gk;
+        gk.key_id = (ProtobufCBinaryData){lk->id_len, (uint8_t *)lk->id};
+        gk.primary_only = lk->kind != GWL_LK_SUBKEYID;
+        break;
+    case GWL_LK_EMAIL:
+    case GWL_LK_WORDS:
+        rq.op_case = OKS__REQUEST__OP_SEARCH;
+        rq.search = &sr;
+        sr.text = (char *)lk->text;
+        sr.kind = lk->kind == GWL_LK_EMAIL ? OKS__SEARCH_KIND__SEARCH_EMAIL
+                                           : OKS__SEARCH_KIND__SEARCH_WORDS;
+        sr.limit = limit;
+        break;
+    }
+    return call(w, &rq, resp, e);
+}
+
+static bool past(const struct timespec *until)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > until->tv_sec ||
+           (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
+}
+
+/* Runs the plan and offers every key found once. Returns an LDAP result code; *info says why
+ * when it is not success. */
+static int search_keys(sctx *s, const gwl_plan *p, const char **info, char *ibuf, size_t isz)
+{
+    size_t seen_cap = 256, n_seen = 0;
+    uint8_t(*seen)[32] = gwl_alloc(s->a, seen_cap * sizeof *seen);
+    int code = GWL_LDAP_SUCCESS;
+    for (size_t i = 0; i < p->n; i++) {
+        if (past(&s->until)) {
+            *info = "time limit reached before every lookup was made";
+            return GWL_LDAP_TIMELIMIT;
+        }
+        Oks__Response *resp = NULL;
+        oks_err e;
+        if (lookup(s->w, &p->v[i], s->cf->size_limit, &resp, &e)) {
+            char m[200];
+            snprintf(ibuf, isz, "the key cluster did not answer: %s",
+                     oks_err_format(&e, m, sizeof m));
+            *info = ibuf;
+            return e.code == OKS_E_TIMEOUT ? GWL_LDAP_BUSY : GWL_LDAP_UNAVAILABLE;
+        }
+        if (resp->status == OKS__STATUS__STATUS_PARTIAL || resp->partial) {
+            snprintf(ibuf, isz, "some shards did not answer, keys may be missing: %s",
+                     resp->error);
+            *info = ibuf;
+            code = GWL_LDAP_UNAVAILABLE;
+        } else if (resp->status == OKS__STATUS__STATUS_TOO_LARGE || resp->truncated) {
+            snprintf(ibuf, isz, "the cluster's work bound cut the answer: %s",
+                     resp->status == OKS__STATUS__STATUS_TOO_LARGE ? resp->error
+                                                                   : "narrow the search");
+            *info = ibuf;
+            code = GWL_LDAP_ADMINLIMIT;
+        } else if (resp->status == OKS__STATUS__STATUS_BAD_REQUEST) {
+            snprintf(ibuf, isz, "the cluster refused the lookup: %s", resp->error);
+            *info = ibuf;
+            code = GWL_LDAP_UNWILLING;
+        } else if (resp->status != OKS__STATUS__STATUS_OK &&
+                   resp->status != OKS__STATUS__STATUS_NOT_FOUND) {
+            snprintf(ibuf, isz, "the key cluster answered %s: %s",
+                     oks_proto_status_name(resp->status), resp->error);
+            *info = ibuf;
+            code = GWL_LDAP_OTHER;
+        }
+        for (size_t k = 0; k < resp->n_keys && !s->over; k++) {
+            const Oks__Key *key = resp->keys[k];
+            uint8_t fp[32] = {0};
+            memcpy(fp, key->fingerprint.data, key->fingerprint.len < 32 ? key->fingerprint.len : 32);
+            bool dup = false;
+            for (size_t j = 0; j < n_seen && !dup; j++)
+                dup = memcmp(seen[j], fp, 32) == 0;
+            if (dup)
+                continue;
+            if (n_seen == seen_cap) {
+                uint8_t(*more)[32] = gwl_alloc(s->a, 2 * seen_cap * sizeof *more);
+                memcpy(more, seen, n_seen * sizeof *seen);
+                seen = more;
+                seen_cap *= 2;
+            }
+            memcpy(seen[n_seen++], fp, 32);
+            oks_pgp_key *pk;
+            oks_err pe;
+            if (oks_pgp_key_parse(key->data.data, key->data.len, NULL, OKS_PGP_TRUSTED, &pk,
+                                  &pe)) {
+                char m[200];
+                oks_warn("stored key does not parse: %s", oks_err_format(&pe, m, sizeof m));
+                continue;
+            }
+            bool with_key = gwl_req_wants(s->r, "pgpKey") || gwl_filter_mentions(s->f, "pgpkey");
+            gwl_entry en;
+            gwl_entry_of_key(&en, s->a, pk, key->data.data, key->data.len, s->cf->keyspace,
+                             with_key);
+            offer(s, &en);
+            oks_pgp_key_free(pk);
+        }
+        oks__response__free_unpacked(resp, NULL);
+        if (s->over)
+            break;
+    }
+    return code;
+}
+
+/* Which parts of the tree a search reaches. */
+enum { R_BASE = 1, R_INFO = 2, R_SPACE = 4, R_KEYS = 8 };
+
+static int serve_search(gwl_worker *w, gwl_req *r, gwl_arena *a, oks_buf *out)
+{
+    const gwl_conf *cf = &w->g->conf;
+    atomic_fetch_add(&w->g->stats.searches, 1);
+    oks_err e;
+    gwl_filter *f;
+    int rc = gwl_filter_parse(r->filter, strlen(r->filter), cf->max_filter_terms, a, &f, &e);
+    if (rc) {
+        char m[200];
+        gwl_ldif_result(out, rc == OKS_E_LIMIT ? GWL_LDAP_ADMINLIMIT : GWL_LDAP_PROTOCOL_ERROR,
+                        NULL, oks_err_format(&e, m, sizeof m));
+        return rc == OKS_E_LIMIT ? GWL_LDAP_ADMINLIMIT : GWL_LDAP_PROTOCOL_ERROR;
+    }
+    char base[512], nb[300], ni[300], nk[300];
+    gwl_dn_norm(r->dn, base, sizeof base);
+    gwl_dn_norm(cf->base_dn, nb, sizeof nb);
+    gwl_dn_norm(cf->serverinfo, ni, sizeof ni);
+    gwl_dn_norm(cf->keyspace, nk, sizeof nk);
+    int reach = 0;
+    bool one_key = false;
+    uint8_t certid[8];
+    size_t bl = strlen(base), kl = strlen(nk);
+    if (strcmp(base, nb) == 0) {
+        reach = r->scope == GWL_SCOPE_BASE ? R_BASE
+              : r->scope == GWL_SCOPE_ONE  ? R_INFO | R_SPACE
+              : r->scope == GWL_SCOPE_SUB  ? R_BASE | R_INFO | R_SPACE | R_KEYS
+                                           : R_INFO | R_SPACE | R_KEYS;
+    } else if (strcmp(base, ni) == 0) {
+        reach = r->scope == GWL_SCOPE_BASE || r->scope == GWL_SCOPE_SUB ? R_INFO : 0;
+    } else if (strcmp(base, nk) == 0) {
+        reach = r->scope == GWL_SCOPE_BASE ? R_SPACE
+              : r->scope == GWL_SCOPE_SUB  ? R_SPACE | R_KEYS
+                                           : R_KEYS;
+    } else if (bl == 10 + 16 + 1 + kl && strncmp(base, "pgpcertid=", 10) == 0 &&
+               base[26] == ',' && strcmp(base + 27, nk) == 0 &&
+               oks_unhex(certid, base + 10, 8) == 0) {
+        one_key = true;
+        reach = r->scope == GWL_SCOPE_BASE || r->scope == GWL_SCOPE_SUB ? R_KEYS : 0;
+    } else {
+        gwl_ldif_result(out, GWL_LDAP_NO_SUCH_OBJECT, cf->base_dn, "no such entry");
+        return GWL_LDAP_NO_SUCH_OBJECT;
+    }
+    sctx s = {.w = w, .cf = cf, .r = r, .a = a, .out = out, .f = f};
+    s.limit = r->sizelimit > 0 && r->sizelimit < (long)cf->size_limit ? r->sizelimit
+                                                                       : (long)cf->size_limit;
+    long tl = r->timelimit > 0 && r->timelimit < (long)cf->time_limit ? r->timelimit
+                                                                       : (long)cf->time_limit;
+    clock_gettime(CLOCK_MONOTONIC, &s.until);
+    s.until.tv_sec += tl;
+    gwl_entry en;
+    if (reach & R_BASE) {
+        base_entry(cf, a, &en);
+        offer(&s, &en);
+    }
+    if (reach & R_INFO) {
+        serverinfo_entry(cf, a, &en);
+        offer(&s, &en);
+    }
+    if (reach & R_SPACE) {
+        keyspace_entry(cf, a, &en);
+        offer(&s, &en);
+    }
+    int code = GWL_LDAP_SUCCESS;
+    const char *info = NULL;
+    char ibuf[400];
+    if (reach & R_KEYS) {
+        gwl_plan plan;
+        const char *why = NULL;
+        if (one_key) {
+            /* the entry named by the base: its key ID is the lookup, the filter still applies */
+            plan.n = 1;
+            plan.never = false;
+            memset(&plan.v[0], 0, sizeof plan.v[0]);
+            plan.v[0].kind = GWL_LK_KEYID;
+            memcpy(plan.v[0].id, certid, 8);
+            plan.v[0].id_len = 8;
+            rc = 0;
+        } else {
+            rc = gwl_plan_keys(f, cf->max_lookups, cf->min_word_length, &plan, &why);
+        }
+        if (rc) {
+            code = rc;
+            snprintf(ibuf, sizeof ibuf,
+                     "%s (the key space is searched by pgpCertID, pgpKeyID, pgpSubKeyID, "
+                     "gpgFingerprint, gpgSubFingerprint, gpgMailbox or pgpUserID words)",
+                     why ? why : "the filter is not bounded");
+            info = ibuf;
+        } else if (!plan.never) {
+            code = search_keys(&s, &plan, &info, ibuf, sizeof ibuf);
+        }
+    }
+    if (code == GWL_LDAP_SUCCESS && s.over) {
+        code = GWL_LDAP_SIZELIMIT;
+        info = "more entries match than the size limit";
+    }
+    gwl_ldif_result(out, code, NULL, info);
+    return code;
+}
+
+/* ---- uploads ------------------------------------------------------------------------------ */
+
+static bool key_attr_name(const char *n)
+{
+    return strcasecmp(n, "pgpKey") == 0 || strcasecmp(n, "pgpKeyV2") == 0;
+}
+
+/* Appends the binary keys of one pgpKey value (armored, or binary packets) to keys. */
+static int value_keys(const gwl_val *v, oks_buf *bin, oks_err *e)
+{
+    if (!oks_armor_detect((const uint8_t *)v->p, v->n))
+        return oks_buf_append(bin, v->p, v->n);
+    size_t off = 0;
+    int n = 0, rc;
+    while ((rc = oks_armor_decode(v->p, v->n, &off, bin, e)) == 0)
+        n++;
+    if (rc < 0)
+        return rc;
+    return n ? 0 : oks_err_set(e, OKS_E_ARMOR, 0, "no public key block in pgpKey");
+}
+
+static int serve_upload(gwl_worker *w, gwl_req *r, oks_buf *out)
+{
+    const gwl_conf *cf = &w->g->conf;
+    if (!cf->allow_upload) {
+        gwl_ldif_result(out, GWL_LDAP_INSUFFICIENT_ACCESS, NULL,
+                        "uploads over LDAP are disabled on this server ([ldap] allow_upload)");
+        return GWL_LDAP_INSUFFICIENT_ACCESS;
+    }
+    char dn[512], nk[300];
+    gwl_dn_norm(r->dn ? r->dn : "", dn, sizeof dn);
+    gwl_dn_norm(cf->keyspace, nk, sizeof nk);
+    size_t dl = strlen(dn), kl = strlen(nk);
+    if (!(dl > kl + 1 && dn[dl - kl - 1] == ',' && strcmp(dn + dl - kl, nk) == 0 &&
+          strchr(dn, ',') == dn + dl - kl - 1)) {
+        gwl_ldif_result(out, GWL_LDAP_UNWILLING, cf->base_dn,
+                        "keys are added as entries directly below the key space");
+        return GWL_LDAP_UNWILLING;
+    }
+    oks_buf bin = OKS_BUF_INIT;
+    oks_err e = {0};
+    int rc = 0;
+    bool any = false;
+    for (size_t i = 0; i < r->n_items && rc == 0; i++) {
+        const gwl_rattr *it = &r->items[i];
+        if (!key_attr_name(it->name) || it->mod == GWL_MOD_DELETE)
+            continue;
+        for (size_t j = 0; j < it->n && rc == 0; j++) {
+            rc = value_keys(&it->v[j], &bin, &e);
+            any = true;
+        }
+    }
+    if (rc || !any) {
+        char m[200];
+        const char *why = rc ? oks_err_format(&e, m, sizeof m)
+                             : "an add or modify must carry the key in pgpKey";
+        oks_buf_release(&bin);
+        gwl_ldif_result(out, rc ? GWL_LDAP_CONSTRAINT : GWL_LDAP_UNWILLING, NULL, why);
+        return rc ? GWL_LDAP_CONSTRAINT : GWL_LDAP_UNWILLING;
+    }
+    ProtobufCBinaryData keys[MAX_UPLOAD_KEYS];
+    size_t nk2 = 0, off = 0;
+    oks_slice sl;
+    int sr;
+    while ((sr = oks_pgp_split_next(bin.data, bin.len, &off, &sl, &e)) != 1) {
+        if (sr < 0)
+            continue; /* not a key: the cluster never sees it */
+        if (nk2 == MAX_UPLOAD_KEYS) {
+            oks_buf_release(&bin);
+            gwl_ldif_result(out, GWL_LDAP_ADMINLIMIT, NULL, "more than 100 keys in one upload");
+            return GWL_LDAP_ADMINLIMIT;
+        }
+        keys[nk2++] = (ProtobufCBinaryData){sl.len, (uint8_t *)sl.ptr};
+    }
+    if (nk2 == 0) {
+        oks_buf_release(&bin);
+        gwl_ldif_result(out, GWL_LDAP_CONSTRAINT, NULL, "pgpKey holds no public key");
+        return GWL_LDAP_CONSTRAINT;
+    }
+    atomic_fetch_add(&w->g->stats.uploads, 1);
+    Oks__Request rq = OKS__REQUEST__INIT;
+    Oks__Add add = OKS__ADD__INIT;
+    rq.op_case = OKS__REQUEST__OP_ADD;
+    rq.add = &add;
+    add.keys = keys;
+    add.n_keys = nk2;
+    add.origin = OKS__ORIGIN__ORIGIN_LDAP;
+    Oks__Response *resp = NULL;
+    if (call(w, &rq, &resp, &e)) {
+        char m[200], info[300];
+        snprintf(info, sizeof info, "the key cluster did not answer: %s",
+                 oks_err_format(&e, m, sizeof m));
+        oks_buf_release(&bin);
+        gwl_ldif_result(out, GWL_LDAP_UNAVAILABLE, NULL, info);
+        return GWL_LDAP_UNAVAILABLE;
+    }
+    oks_buf_release(&bin);
+    size_t ok = 0;
+    char info[400] = "";
+    for (size_t i = 0; i < resp->n_results; i++) {
+        const Oks__AddResult *ar = resp->results[i];
+        static const char *const names[] = {"new", "updated", "unchanged", "rejected"};
+        unsigned o = ar->outcome <= 3 ? (unsigned)ar->outcome : 3;
+        ok += o != 3;
+        size_t l = strlen(info);
+        if (l < sizeof info - 80)
+            snprintf(info + l, sizeof info - l, "%s%s%s%s", l ? "; " : "", names[o],
+                     *ar->reason ? ": " : "", ar->reason);
+    }
+    int code = ok ? GWL_LDAP_SUCCESS
+             : resp->n_results ? GWL_LDAP_CONSTRAINT
+             : oks_proto_status_unavailable(resp->status) ? GWL_LDAP_UNAVAILABLE
+                                                          : GWL_LDAP_OTHER;
+    if (!resp->n_results)
+        snprintf(info, sizeof info, "%s: %s", oks_proto_status_name(resp->status), resp->error);
+    oks__response__free_unpacked(resp, NULL);
+    gwl_ldif_result(out, code, NULL, info);
+    return code;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+bool gwl_serve(gwl_worker *w, const char *text, size_t n, oks_buf *out)
+{
+    gwl *g = w->g;
+    atomic_fetch_add(&g->stats.requests, 1);
+    gwl_arena a;
+    gwl_arena_init(&a);
+    gwl_req r;
+    oks_err e;
+    int rc = gwl_req_parse(text, n, &a, &r, &e), code;
+    bool answer = true;
+    if (rc) {
+        char m[200];
+        code = rc == OKS_E_LIMIT ? GWL_LDAP_ADMINLIMIT : GWL_LDAP_PROTOCOL_ERROR;
+        gwl_ldif_result(out, code, NULL, oks_err_format(&e, m, sizeof m));
+    } else {
+        switch (r.op) {
+        case GWL_OP_SEARCH: code = serve_search(w, &r, &a, out); break;
+        case GWL_OP_ADD:
+        case GWL_OP_MODIFY: code = serve_upload(w, &r, out); break;
+        case GWL_OP_UNBIND: answer = false; code = 0; break;
+        case GWL_OP_BIND:
+            code = GWL_LDAP_INVALID_CREDENTIALS;
+            gwl_ldif_result(out, code, NULL, "the key space has no accounts");
+            break;
+        case GWL_OP_DELETE:
+        case GWL_OP_MODRDN:
+            code = GWL_LDAP_UNWILLING;
+            gwl_ldif_result(out, code, NULL, "keys are never deleted or renamed over LDAP");
+            break;
+        default:
+            code = GWL_LDAP_UNWILLING;
+            gwl_ldif_result(out, code, NULL, "operation not supported by this key server");
+            break;
+        }
+    }
+    if (code != GWL_LDAP_SUCCESS && answer)
+        atomic_fetch_add(&g->stats.errors, 1);
+    gwl_arena_release(&a);
+    return answer;
+}
