@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the OKS container image: every daemon (oks-shard, oks-router, oks-gw-http, oks-gw-mail,
-# oks-sync) and oksctl on a Debian 12 base, run as the user oks, data under the volume
+# oks-sync, oks-gw-dns) and oksctl on a Debian 12 base, run as the user oks, data under the volume
 # /var/lib/oks. No image registry is needed:
 #
 #   deploy/image.sh [--tag NAME] [--base-only] [--deb FILE]
@@ -28,7 +28,7 @@ CACHE=${OKS_IMAGE_CACHE:-$ROOT/build/image}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$HERE/containers.conf}
 # what the programs link (dpkg-shlibdeps of the package's programs), and CA certificates for the
 # mail gateway's TLS
-RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libjansson4,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5,ca-certificates
+RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libjansson4,libknot13,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5,ca-certificates
 SUITE=bookworm
 TAGS=() BASE_ONLY=0 DEB=
 while [ $# -gt 0 ]; do
@@ -92,7 +92,7 @@ for d in "$CTX"/root/*; do
 done
 strip --strip-unneeded "$CTX"/root/usr/sbin/oks-* "$CTX"/root/usr/bin/oksctl
 install -m 0755 "$HERE/oks-entrypoint" "$CTX/oks-entrypoint"
-for f in oks-shard oks-router oks-gw-http oks-gw-mail oks-sync; do
+for f in oks-shard oks-router oks-gw-http oks-gw-mail oks-sync oks-gw-dns; do
   [ -x "$CTX/root/usr/sbin/$f" ] || { echo "image.sh: $f was not installed" >&2; exit 1; }
 done
 

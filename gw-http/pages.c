@@ -350,35 +350,15 @@ static const struct {
     [GW_PAGE_STYLE] = {"style", "style.css", page_style},
 };
 
-/* dir/file, or a copy of the built-in text when dir is unset or the file is missing */
-static char *load(const char *dir, int i)
-{
-    if (i != GW_PAGE_STYLE)
-        return oks_tmpl_load(dir, builtin[i].name, builtin[i].text);
-    if (dir && *dir) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, builtin[i].file);
-        FILE *f = fopen(path, "rb");
-        if (f) {
-            oks_buf b = OKS_BUF_INIT;
-            char chunk[8192];
-            size_t n;
-            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (256u << 10))
-                oks_buf_append(&b, chunk, n);
-            fclose(f);
-            oks_buf_terminate(&b);
-            return (char *)oks_buf_detach(&b, NULL);
-        }
-    }
-    return oks_xstrdup(builtin[i].text);
-}
-
 int gw_pages_load(char *pages[GW_PAGES], const char *dir)
 {
     for (int i = 0; i < GW_PAGES; i++) {
-        pages[i] = load(dir, i);
-        if (!pages[i])
+        oks_err le;
+        size_t max = i == GW_PAGE_STYLE ? 256u << 10 : 1u << 20;
+        if (oks_tmpl_load(dir, builtin[i].file, builtin[i].text, max, &pages[i], &le)) {
+            oks_error("%s", le.msg);
             return -1;
+        }
         /* a broken template stops the gateway at start, not each request with a 500 */
         oks_buf out = OKS_BUF_INIT;
         oks_err e;

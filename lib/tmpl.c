@@ -2,6 +2,7 @@
 #include "lib/tmpl.h"
 #include "lib/xalloc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -248,22 +249,41 @@ int oks_tmpl_render_text(const char *src, size_t len, const oks_tmpl *t, oks_buf
     return render(src, len, 0, t, out, 0, false, e);
 }
 
-char *oks_tmpl_load(const char *dir, const char *name, const char *builtin)
+int oks_tmpl_load(const char *dir, const char *file, const char *builtin, size_t max, char **out,
+                  oks_err *e)
 {
+    *out = NULL;
     if (dir && *dir) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s.html", dir, name);
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+            return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "template path %s/%s too long",
+                               dir, file);
         FILE *f = fopen(path, "rb");
+        if (!f && errno != ENOENT)
+            return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "template %s: %s", path,
+                               strerror(errno));
         if (f) {
             oks_buf b = OKS_BUF_INIT;
             char chunk[8192];
             size_t n;
-            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= max)
                 oks_buf_append(&b, chunk, n);
+            int bad = ferror(f);
             fclose(f);
+            if (bad || b.len > max) {
+                oks_buf_release(&b);
+                return bad ? oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "template %s: read error",
+                                         path)
+                           : oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET,
+                                         "template %s is larger than %zu bytes", path, max);
+            }
             oks_buf_terminate(&b);
-            return (char *)oks_buf_detach(&b, NULL);
+            *out = (char *)oks_buf_detach(&b, NULL);
+            return 0;
         }
     }
-    return builtin ? oks_xstrdup(builtin) : NULL;
+    if (!builtin)
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "template %s: no such template", file);
+    *out = oks_xstrdup(builtin);
+    return 0;
 }

@@ -35,8 +35,11 @@ int oks_tmpl_render(const char *src, size_t len, const oks_tmpl *t, oks_buf *out
 int oks_tmpl_render_text(const char *src, size_t len, const oks_tmpl *t, oks_buf *out,
                          oks_err *e);
 
-/* Template "name" from dir (name.html), or the built-in default when dir is NULL or the file
- * is missing; returns a malloc'd NUL-terminated string (free it), or NULL if unknown. */
-char *oks_tmpl_load(const char *dir, const char *name, const char *builtin);
+/* The template file dir/file into *out (malloc'd, NUL-terminated; free it), or a copy of
+ * builtin when dir is NULL or empty or the file does not exist. A file that exists but cannot
+ * be read (OKS_E_IO) or is larger than max bytes (OKS_E_LIMIT) is an error naming it, never a
+ * silent fallback to the built-in text. */
+int oks_tmpl_load(const char *dir, const char *file, const char *builtin, size_t max, char **out,
+                  oks_err *e);
 
 #endif

@@ -45,7 +45,7 @@ if ! out=$(timeout 120 podman run --rm "$IMG" id -un 2>&1); then
 fi
 check "the image runs as the user oks ($out)" test "$(tail -1 <<<"$out")" = oks
 bad=
-for p in oks-shard oks-router oks-gw-http oks-gw-mail oks-sync oksctl; do
+for p in oks-shard oks-router oks-gw-http oks-gw-mail oks-sync oks-gw-dns oksctl; do
   timeout 60 podman run --rm "$IMG" $p --help >"$D/help.$p" 2>&1 </dev/null || true
   grep -qi 'usage' "$D/help.$p" || { bad="$bad $p"; sed 's/^/# /' "$D/help.$p" | tail -3; }
 done

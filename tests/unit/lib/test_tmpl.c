@@ -5,7 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/tmpl.h"
 
@@ -78,6 +82,45 @@ static void malformed_templates_are_errors(void **state)
     oks_tmpl_free(t);
 }
 
+static void template_files_load_or_fail_loudly(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/oks-tmpl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], *out = NULL;
+    oks_err e;
+    /* no directory, or no such file: the built-in text */
+    assert_int_equal(oks_tmpl_load(NULL, "home.html", "builtin", 100, &out, &e), 0);
+    assert_string_equal(out, "builtin");
+    free(out);
+    assert_int_equal(oks_tmpl_load(dir, "home.html", "builtin", 100, &out, &e), 0);
+    assert_string_equal(out, "builtin");
+    free(out);
+    /* the file */
+    snprintf(path, sizeof path, "%s/home.html", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("mine {{x}}", f);
+    fclose(f);
+    assert_int_equal(oks_tmpl_load(dir, "home.html", "builtin", 100, &out, &e), 0);
+    assert_string_equal(out, "mine {{x}}");
+    free(out);
+    /* larger than the bound: an error, not a cut template */
+    assert_int_equal(oks_tmpl_load(dir, "home.html", "builtin", 5, &out, &e), OKS_E_LIMIT);
+    assert_null(out);
+    assert_non_null(strstr(e.msg, "home.html"));
+    /* there but unreadable (a directory): an error, not the built-in text */
+    snprintf(path, sizeof path, "%s/key.html", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(oks_tmpl_load(dir, "key.html", "builtin", 100, &out, &e), OKS_E_IO);
+    assert_null(out);
+    assert_non_null(strstr(e.msg, "key.html"));
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/home.html", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +128,7 @@ int main(void)
         cmocka_unit_test(sections_repeat_and_see_parents),
         cmocka_unit_test(text_rendering_inserts_values_unescaped),
         cmocka_unit_test(malformed_templates_are_errors),
+        cmocka_unit_test(template_files_load_or_fail_loudly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
