@@ -7,6 +7,7 @@
 #include "router/metrics.h"
 #include "router/router.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,11 @@ int main(int argc, char **argv)
         oks_error("no --bind, no [router] bind and no [cluster] routers in %s", conf_path);
         return 1;
     }
-    void *zctx = zmq_ctx_new();
+    void *zctx = oks_router_zctx_new();
+    if (!zctx) {
+        oks_error("cannot create the ZeroMQ context: %s", zmq_strerror(errno));
+        return 1;
+    }
     oks_router *r = NULL;
     if (oks_zsec_start(&conf, OKS_ROLE_ROUTER, zctx, &e) == 0)
         r = oks_router_new(&conf, zctx, bind, &e);

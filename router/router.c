@@ -41,6 +41,25 @@ struct oks_router {
     oks_replicas rep;
 };
 
+void *oks_router_zctx_new(void)
+{
+    void *z = zmq_ctx_new();
+    if (z && zmq_ctx_set(z, ZMQ_IO_THREADS, OKS_ROUTER_IO_THREADS) != 0) {
+        zmq_ctx_term(z);
+        return NULL;
+    }
+    return z;
+}
+
+/* The ZMQ_AFFINITY of the frontend (front) or of the shards' DEALERs: I/O thread 0 for the
+ * clients' connections, 1 for the shards', when the context has two; 0 (any) otherwise. */
+static uint64_t io_affinity(void *zctx, bool front)
+{
+    if (zmq_ctx_get(zctx, ZMQ_IO_THREADS) < 2)
+        return 0;
+    return front ? 1u : 2u;
+}
+
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e)
 {
     oks_router *r = oks_xcalloc(1, sizeof *r);
@@ -57,6 +76,8 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
         return NULL;
     }
     oks_zsock_defaults(r->front, conf->max_message_bytes);
+    uint64_t front_aff = io_affinity(zctx, true), back_aff = io_affinity(zctx, false);
+    zmq_setsockopt(r->front, ZMQ_AFFINITY, &front_aff, sizeof front_aff);
     if (oks_zsec_server(r->front, e) != 0 || zmq_bind(r->front, endpoint) != 0) {
         oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", endpoint,
                     zmq_strerror(errno),
@@ -71,6 +92,7 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
         int one = 1, ivl = 100, ivl_max = 1000, hb = OKS_ROUTER_HB_IVL_MS,
             hb_timeout = OKS_ROUTER_HB_TIMEOUT_MS, hb_ttl = 2 * OKS_ROUTER_HB_TIMEOUT_MS;
         oks_zsock_defaults(s, conf->max_message_bytes);
+        zmq_setsockopt(s, ZMQ_AFFINITY, &back_aff, sizeof back_aff);
         zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
         zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
         zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl);

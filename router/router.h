@@ -30,7 +30,18 @@
 
 typedef struct oks_router oks_router;
 
-/* endpoint: the frontend to bind (one of conf->routers). */
+/* ZeroMQ I/O threads of the router's context. With CURVE an I/O thread seals and opens every
+ * frame of its connections (libsodium, about 1.4 GB/s a core): with one thread, every answer
+ * is opened (from a shard) and sealed again (to a client) on that one core. With two, the
+ * clients' connections have one and the shards' the other (oks_router_new), so the two halves
+ * of the work run on two cores. */
+#define OKS_ROUTER_IO_THREADS 2
+
+/* A ZeroMQ context for the router: OKS_ROUTER_IO_THREADS I/O threads. NULL on failure. */
+void *oks_router_zctx_new(void);
+
+/* endpoint: the frontend to bind (one of conf->routers). zctx: from oks_router_zctx_new (any
+ * other context works: with fewer than two I/O threads every connection shares the one). */
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e);
 int oks_router_run(oks_router *r, atomic_int *stop);
 void oks_router_free(oks_router *r);

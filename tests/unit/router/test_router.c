@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "lib/cluster.h"
 #include "lib/pgp.h"
@@ -56,12 +59,14 @@ static void bind_shard(fixture *f, int i, char *ep, size_t cap)
     assert_int_equal(zmq_getsockopt(f->shard[i], ZMQ_LAST_ENDPOINT, ep, &cap), 0);
 }
 
-/* Starts the router for two shards; with bind_s1 false nothing listens on s1's endpoint. */
-static fixture *start(bool bind_s1)
+/* Starts the router for two shards in zctx, its frontend on front; with bind_s1 false nothing
+ * listens on s1's endpoint. */
+static fixture *start_in(bool bind_s1, void *zctx, const char *front)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->zctx = zmq_ctx_new();
+    assert_non_null(zctx);
+    f->zctx = zctx;
     char ep0[256], ep1[256] = "tcp://127.0.0.1:1"; /* without bind_s1: nothing listens there */
     bind_shard(f, 0, ep0, sizeof ep0);
     if (bind_s1)
@@ -79,12 +84,17 @@ static fixture *start(bool bind_s1)
     fclose(fp);
     oks_err e;
     assert_int_equal(oks_cluster_load(f->conf_path, &f->conf, &e), 0);
-    f->router = oks_router_new(&f->conf, f->zctx, FRONT, &e);
+    f->router = oks_router_new(&f->conf, f->zctx, front, &e);
     assert_non_null(f->router);
     assert_int_equal(pthread_create(&f->tid, NULL, run_router, f), 0);
-    f->client = oks_client_new(f->zctx, FRONT, 0, &e);
+    f->client = oks_client_new(f->zctx, front, 0, &e);
     assert_non_null(f->client);
     return f;
+}
+
+static fixture *start(bool bind_s1)
+{
+    return start_in(bind_s1, zmq_ctx_new(), FRONT);
 }
 
 static void stop(fixture *f)
@@ -159,7 +169,11 @@ static void shard_reply_status(fixture *f, int i, received *rc, Oks__Status st, 
  * request is left behind for the next one. */
 static void wait_connected(fixture *f)
 {
-    for (;;) {
+    for (int round = 0;; round++) {
+        /* only bounds a broken test (a shard the router never connects to) */
+        assert_true(round < WAIT_MS / 50);
+        if (round)
+            usleep(50 * 1000);
         Oks__Request q = OKS__REQUEST__INIT;
         Oks__Health h = OKS__HEALTH__INIT;
         q.op_case = OKS__REQUEST__OP_HEALTH;
@@ -205,6 +219,29 @@ static Oks__Key *key_of(uint8_t fpr[20])
     return p;
 }
 
+/* Sends a lookup of the key with primary fingerprint fpr (no subkeys); returns its id. */
+static uint64_t send_lookup(fixture *f, uint8_t fpr[20])
+{
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
+    q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
+    q.get_fingerprint = &g;
+    g.fingerprint = (ProtobufCBinaryData){20, fpr};
+    return send_req(f, &q);
+}
+
+/* Shard i answers rc with the one key of fingerprint fpr. */
+static void shard_reply_key(fixture *f, int i, received *rc, uint8_t fpr[20])
+{
+    Oks__Response r = OKS__RESPONSE__INIT;
+    Oks__Key *kp = key_of(fpr);
+    r.version = OKS_PROTO_VERSION;
+    r.keys = &kp;
+    r.n_keys = 1;
+    r.total = 1;
+    shard_reply(f, i, rc, &r);
+}
+
 static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
 {
     (void)state;
@@ -212,12 +249,7 @@ static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
     wait_connected(f);
     uint8_t fpr[20];
     fpr_with_keyid(fpr, 0x80); /* slot 2049: s1 */
-    Oks__Request q = OKS__REQUEST__INIT;
-    Oks__GetByFingerprint g = OKS__GET_BY_FINGERPRINT__INIT;
-    q.op_case = OKS__REQUEST__OP_GET_FINGERPRINT;
-    q.get_fingerprint = &g;
-    g.fingerprint = (ProtobufCBinaryData){20, fpr};
-    uint64_t id = send_req(f, &q);
+    uint64_t id = send_lookup(f, fpr);
     received rc;
     shard_recv(f, 1, &rc);
     assert_int_equal(rc.req->op_case, OKS__REQUEST__OP_GET_FINGERPRINT);
@@ -225,19 +257,14 @@ static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
     assert_true(rc.req->slot >= 2048);
     assert_int_equal(rc.req->map_digest.len, 32);
     assert_memory_equal(rc.req->map_digest.data, f->conf.digest, 32);
-    Oks__Response r = OKS__RESPONSE__INIT;
-    Oks__Key *kp = key_of(fpr);
-    r.version = OKS_PROTO_VERSION;
-    r.keys = &kp;
-    r.n_keys = 1;
-    r.total = 1;
-    shard_reply(f, 1, &rc, &r);
+    shard_reply_key(f, 1, &rc, fpr);
     Oks__Response *a = recv_resp(f, id);
     assert_int_equal(a->status, OKS__STATUS__STATUS_OK);
     assert_int_equal(a->n_keys, 1);
     assert_memory_equal(a->keys[0]->fingerprint.data, fpr, 20);
     oks__response__free_unpacked(a, NULL);
     /* s0 never saw the lookup: the next thing it gets is this fan-out (one pipe keeps order) */
+    Oks__Request q = OKS__REQUEST__INIT;
     Oks__Search s = OKS__SEARCH__INIT;
     q.op_case = OKS__REQUEST__OP_SEARCH;
     q.search = &s;
@@ -253,6 +280,62 @@ static void a_fingerprint_lookup_goes_to_its_slots_owner_only(void **state)
     assert_int_equal(a->status, OKS__STATUS__STATUS_NOT_FOUND);
     oks__response__free_unpacked(a, NULL);
     stop(f);
+}
+
+/* A free loopback TCP endpoint (a port the kernel gave a throwaway socket). */
+static void free_tcp_endpoint(char *ep, size_t cap)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
+    close(fd);
+    snprintf(ep, cap, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+}
+
+/* The router's own context has two I/O threads; the clients' connections are pinned to one and
+ * the shards' to the other (ZMQ_AFFINITY), and in a context with one I/O thread nothing is
+ * pinned. Either way, a client over TCP gets its lookup answered by a shard over TCP (a pin to
+ * an I/O thread the context does not have makes connect and bind fail). */
+static void the_routers_io_threads_split_clients_and_shards_and_every_link_works(void **state)
+{
+    (void)state;
+    void *own = oks_router_zctx_new();
+    assert_non_null(own);
+    assert_int_equal(zmq_ctx_get(own, ZMQ_IO_THREADS), OKS_ROUTER_IO_THREADS);
+    assert_true(OKS_ROUTER_IO_THREADS >= 2);
+    void *ctxs[2] = {own, zmq_ctx_new()};
+    assert_int_equal(zmq_ctx_get(ctxs[1], ZMQ_IO_THREADS), 1);
+    for (int c = 0; c < 2; c++) {
+        char front[256];
+        free_tcp_endpoint(front, sizeof front);
+        fixture *f = start_in(true, ctxs[c], front);
+        /* first a request the router answers itself (a listing of a shard it does not know):
+         * the client's connection is up once it is answered */
+        Oks__Request lq = OKS__REQUEST__INIT;
+        Oks__ListKeys l = OKS__LIST_KEYS__INIT;
+        lq.op_case = OKS__REQUEST__OP_LIST;
+        lq.list = &l;
+        l.shard = "nope";
+        Oks__Response *la = recv_resp(f, send_req(f, &lq));
+        assert_int_equal(la->status, OKS__STATUS__STATUS_BAD_REQUEST);
+        oks__response__free_unpacked(la, NULL);
+        wait_connected(f);
+        uint8_t fpr[20];
+        fpr_with_keyid(fpr, c ? 0x00 : 0x80); /* s0, then s1 */
+        uint64_t id = send_lookup(f, fpr);
+        received rc;
+        shard_recv(f, c ? 0 : 1, &rc);
+        shard_reply_key(f, c ? 0 : 1, &rc, fpr);
+        Oks__Response *a = recv_resp(f, id);
+        assert_int_equal(a->status, OKS__STATUS__STATUS_OK);
+        assert_int_equal(a->n_keys, 1);
+        assert_memory_equal(a->keys[0]->fingerprint.data, fpr, 20);
+        oks__response__free_unpacked(a, NULL);
+        stop(f);
+    }
 }
 
 /* With subkeys, every shard is asked; the key with that primary fingerprint comes first even
@@ -498,6 +581,7 @@ int main(void)
         cmocka_unit_test(shards_that_miss_the_deadline_are_named_with_the_reason),
         cmocka_unit_test(a_shard_that_drops_its_connection_fails_what_it_owes),
         cmocka_unit_test(a_shard_that_is_not_there_is_named_at_once),
+        cmocka_unit_test(the_routers_io_threads_split_clients_and_shards_and_every_link_works),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
