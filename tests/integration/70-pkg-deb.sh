@@ -4,7 +4,9 @@
 # on a Debian 12 rootfs made with mmdebstrap from the Debian archive): the package creates the
 # oks user and leaves its units disabled; the units start a 1-shard cluster (Type=notify: the
 # gateway answers as soon as `systemctl start` returns), oksctl imports a key and
-# `gpg --recv-keys` fetches it through the HTTP gateway; the daemons log to the journal.
+# `gpg --recv-keys` fetches it through the HTTP gateway; the daemons log to the journal;
+# `systemctl reload oks-gw-http` applies a changed page template; `systemctl stop` of the shard
+# while a client uploads loses no upload that was answered 200.
 #
 # The rootfs (systemd and the package's libraries, ~220 MB) is built once, while the package
 # builds, and kept in build/pkg-test/rootfs (OKS_PKG_ROOTFS to put it elsewhere; `make clean`
@@ -18,8 +20,8 @@ G2=$(gpg_home)
 CACHE=${OKS_PKG_ROOTFS:-$OKS_ROOT/build/pkg-test/rootfs}
 MACHINE=okstest$$
 # the libraries the package depends on (dpkg-shlibdeps of its programs), systemd to boot
-RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libjansson4,libleveldb1d,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5
-INCLUDE=systemd,systemd-sysv,dbus,$RUNTIME
+RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libjansson4,libknot13,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5
+INCLUDE=systemd,systemd-sysv,dbus,procps,$RUNTIME
 NEW=$CACHE.new$$
 NSPAWN= MMDEB= INIT= LINTIAN=
 
@@ -156,12 +158,15 @@ data = /var/lib/oks/s0
 slots = 0-4095
 [http]
 listen = 127.0.0.1:11371
+templates = /etc/oks/html-templates
 [security]
 router_key = /etc/oks/keys/router
 shard_key = /etc/oks/keys/shard
 http_key = /etc/oks/keys/http
 admin_key = /etc/oks/keys/admin
 EOF
+in_ct oks-gw-http dump-templates /etc/oks/html-templates >/dev/null 2>&1 ||
+  not_ok "oks-gw-http dump-templates writes the page templates"
 in_ct systemctl start oks-shard@s0 oks-router oks-gw-http >"$D/start.log" 2>&1
 rc=$?
 # Type=notify: started means serving, so the gateway answers right away
@@ -192,6 +197,45 @@ check "gpg --recv-keys fetches it through the gateway" \
 check "the shard logs to the journal" \
   bash -c "nsenter -t '$INIT' -a journalctl --no-pager -u oks-shard@s0 | grep -q 'shard s0 serving slots'"
 check "/var/lib/oks/s0 belongs to oks" test "$(in_ct stat -c %U /var/lib/oks/s0)" = oks
+# systemctl reload: the gateway re-reads its templates (ExecReload sends SIGHUP)
+ct_get() { timeout 30 nsenter -t "$INIT" -n curl -s "http://127.0.0.1:11371$1"; }
+check "the home page is the installed template" bash -c "! grep -q OKS-RELOADED <<<\"\$(ct_get /)\""
+in_ct sed -i 's|<h1>OKS keyserver</h1>|<h1>OKS keyserver OKS-RELOADED</h1>|' /etc/oks/html-templates/home.html
+in_ct systemctl reload oks-gw-http
+in_ct grep -c OKS-RELOADED /etc/oks/html-templates/home.html >/dev/null ||
+  echo "# the template edit did not take: $(in_ct ls -l /etc/oks/html-templates/home.html)"
+check "systemctl reload oks-gw-http applies a template change" \
+  wait_for 30 bash -c "grep -q OKS-RELOADED <<<\"\$(timeout 30 nsenter -t '$INIT' -n curl -s http://127.0.0.1:11371/)\""
+grep -q OKS-RELOADED <<<"$(ct_get /)" ||
+  in_ct journalctl --no-pager -u oks-gw-http -n 15 | sed 's/^/# gw-http: /'
+check "  ... without restarting the gateway" \
+  test "$(in_ct systemctl show -p NRestarts --value oks-gw-http)" = 0
+
+# systemctl stop of the shard while a client uploads: every upload answered 200 is there after
+# the shard is started again (an acknowledgement means synced)
+echo "$FPR" >"$D/fpr"
+nsenter -t "$INIT" -n /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/http_load.py" \
+  http://127.0.0.1:11371 "$D/fpr" /usr/share/keyrings/debian-maintainers.gpg "$D/load" "$D/stop" &
+LOAD=$!
+wait_for 60 bash -c "[ \$(grep -c '^upload 200 ' '$D/load' 2>/dev/null) -ge 20 ]"
+in_ct systemctl stop oks-shard@s0
+n_stop=$(grep -c '^upload 200 ' "$D/load")
+sleep 1
+in_ct systemctl start oks-shard@s0
+wait_for 60 bash -c "[ \$(grep -c '^upload 200 ' '$D/load') -ge $((n_stop + 20)) ]"
+touch "$D/stop"; wait "$LOAD"
+awk '$1=="upload" && $2==200 {print $4}' "$D/load" | sort -u >"$D/acked"
+echo "# uploads: $(awk '$1=="upload"{print $2}' "$D/load" | sort | uniq -c | tr '\n' ' ')"
+missing=0
+while read -r f; do
+  [ "$(timeout 30 nsenter -t "$INIT" -n curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:11371/pks/lookup?op=get&options=mr&search=0x$f")" = 200 ] || missing=$((missing + 1))
+done <"$D/acked"
+check "uploads went on after the shard came back ($n_stop acknowledged before the stop)" \
+  test "$(grep -c '^upload 200 ' "$D/load")" -ge $((n_stop + 20))
+check "systemctl stop lost no acknowledged key ($(wc -l <"$D/acked") keys, $missing missing)" \
+  test "$missing" -eq 0 -a "$(wc -l <"$D/acked")" -gt 20
+
 in_ct systemctl stop oks-gw-http oks-router oks-shard@s0
 check "systemctl stop stops them" \
   bash -c "[ \"\$(nsenter -t '$INIT' -a systemctl is-active oks-shard@s0 oks-router oks-gw-http | sort -u)\" = inactive ]"
