@@ -136,7 +136,7 @@ static void send_ref(gw_ref *r)
     }
     if (r->tries++)
         atomic_fetch_add(&t->g->metrics.router_resent, 1);
-    if (r->tries < t->g->cluster.n_routers)
+    if (r->tries < t->g->cluster.n_routers + r->lost)
         h2o_timeout_link(t->ctx.loop, &t->try_tmo, &r->retry);
     /* a send can consume the descriptor's edge while replies are queued: drain soon */
     if (!h2o_timeout_is_linked(&t->drain_entry))
@@ -149,8 +149,10 @@ static void on_retry(h2o_timeout_entry_t *entry)
 }
 
 /* A router's connection dropped: what it was asked will not be answered by it. Every request
- * out is sent again (the DEALER only uses connected routers; answers are matched by id, a
- * second one is dropped). */
+ * out is sent again, 100 ms later (wait_tmo): right at the event the DEALER may still hand a
+ * message to the dropped pipe, where it is lost. Answers are matched by id, a second one is
+ * dropped; each drop also allows one more try, so a resend lost all the same is sent again
+ * when its try time ends instead of waiting for the deadline. */
 static void on_zmon_ready(h2o_socket_t *sock, const char *err)
 {
     (void)err;
@@ -159,8 +161,12 @@ static void on_zmon_ready(h2o_socket_t *sock, const char *err)
         return;
     for (size_t i = 0; i < GW_MAX_INFLIGHT; i++) {
         gw_ref *r = t->table[i];
-        if (r && r->tries <= t->g->cluster.n_routers + 1)
-            send_ref(r);
+        if (!r || r->tries > t->g->cluster.n_routers + 1)
+            continue;
+        r->lost++;
+        if (h2o_timeout_is_linked(&r->retry))
+            h2o_timeout_unlink(&r->retry);
+        h2o_timeout_link(t->ctx.loop, &t->wait_tmo, &r->retry);
     }
 }
 

@@ -103,8 +103,10 @@ typedef struct gw_ref {
     h2o_timeout_entry_t tmo;
     gw_thread *t;
     oks_buf body;              /* the packed request, sent again if its router fails */
-    h2o_timeout_entry_t retry; /* in try_tmo (sent) or wait_tmo (no router connected) */
+    h2o_timeout_entry_t retry; /* in try_tmo (sent) or wait_tmo (no router connected, or
+                                * a router's connection dropped: sent again shortly) */
     unsigned tries;
+    unsigned lost;             /* routers whose connection dropped while it was out */
 } gw_ref;
 
 struct gw_thread {

@@ -19,9 +19,11 @@ K=/usr/share/keyrings
 tool() { /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/replica_tool.py" "$@"; }
 L() { bash "$OKS_ROOT/deploy/local.sh" "$1" --dir "$D/c" "${@:2}"; }
 HTTP=$(free_port)
-# a 60 s deadline: a request that waited for a dead peer until its deadline would time out in
-# the load client (30 s) and count as failed, so every answer shows the cluster moved on
-cluster_up "$D/c" --shards 3 --replicas 3 --routers 2 --deadline-ms 60000 --http-port "$HTTP" \
+# a 10 s deadline: a request that waited for a dead peer until its deadline gets a 503 and
+# counts as failed; one the gateway had handed to the killed router is sent to the other when
+# its try time (half the deadline) ends, if the router's disconnection did not already make
+# the gateway send it again
+cluster_up "$D/c" --shards 3 --replicas 3 --routers 2 --deadline-ms 10000 --http-port "$HTTP" \
   --http-opt cache_mb=0 --http-opt rate_verify=0 || { not_ok "cluster starts"; finish; }
 export OKS_CONFIG=$D/c/oks.conf
 read -r -a ROUTERS <<<"$(sed -n 's/^routers = //p' "$OKS_CONFIG" | tr ',' ' ')"
