@@ -60,7 +60,7 @@ check "upload through the gateway accepted ($code_add)" test "$code_add" = 200
 check "... and the next get shows it without waiting" has_uids 3
 
 # deleted
-"$OKS_BIN/oksctl" delete "$FPR2" >/dev/null
+"$OKS_BIN/oksctl" delete --reason "test: the cache must forget it" "$FPR2" >/dev/null
 gone() { [ "$(http_code "$U/pks/lookup?op=get&options=mr&search=0x$FPR2")" = 404 ]; }
 check "a deleted key turns 404" wait_for 10 gone
 
