@@ -159,6 +159,7 @@ static void on_zmon_ready(h2o_socket_t *sock, const char *err)
     gw_thread *t = sock->data;
     if (!oks_client_monitor_disconnected(t->zmon))
         return;
+    atomic_fetch_add(&t->g->metrics.router_drops, 1);
     for (size_t i = 0; i < GW_MAX_INFLIGHT; i++) {
         gw_ref *r = t->table[i];
         if (!r || r->tries > t->g->cluster.n_routers + 1)
@@ -201,6 +202,10 @@ int gw_bridge_start(gw_thread *t)
         t->zmon_sock = h2o_evloop_socket_create(t->ctx.loop, dup(zfd), H2O_SOCKET_FLAG_DONT_READ);
         t->zmon_sock->data = t;
         h2o_socket_read_start(t->zmon_sock, on_zmon_ready);
+        /* ZMQ_FD signals only when the socket's command queue goes from empty to not empty:
+         * the commands of the inproc connect are still queued, so without processing them once
+         * here the descriptor never became readable and no disconnection was ever seen */
+        oks_client_monitor_disconnected(t->zmon);
     }
     h2o_timeout_init(t->ctx.loop, &t->deadline, t->g->conf.deadline_ms);
     h2o_timeout_init(t->ctx.loop, &t->try_tmo, oks_client_try_ms(t->g->conf.deadline_ms));

@@ -62,6 +62,7 @@ typedef struct gw_metrics {
     atomic_ulong accept_errors; /* accept() failed for want of descriptors or memory */
     atomic_ulong orphaned;      /* cluster requests whose HTTP request went away first */
     atomic_ulong router_resent; /* cluster requests sent again after their router failed */
+    atomic_ulong router_drops;  /* router connections seen dropping (socket monitor) */
     /* the last /pks/health answer: 0 none (or no router answered), 1 slots uncovered, 2 ready */
     atomic_int cluster_state;
     atomic_ulong cluster_shards_down, cluster_slots_uncovered;

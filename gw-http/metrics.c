@@ -86,10 +86,13 @@ int gw_on_metrics(h2o_handler_t *self, h2o_req_t *req) {
         "# HELP oks_http_router_resent_total Cluster requests sent again to another router "
         "after theirs failed.\n# TYPE oks_http_router_resent_total counter\n"
         "oks_http_router_resent_total %lu\n"
+        "# HELP oks_http_router_drops_total Router connections seen dropping (each sends the "
+        "requests out again).\n# TYPE oks_http_router_drops_total counter\n"
+        "oks_http_router_drops_total %lu\n"
         "# HELP oks_http_cluster_ready 1 when the last /pks/health found a shard for every "
         "slot, 0 when not, -1 when no router answered it (or none ran yet).\n"
         "# TYPE oks_http_cluster_ready gauge\noks_http_cluster_ready %d\n",
-        atomic_load(&m->router_resent),
+        atomic_load(&m->router_resent), atomic_load(&m->router_drops),
         cs == 2   ? 1
         : cs == 1 ? 0
                   : -1);

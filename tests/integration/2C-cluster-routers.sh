@@ -20,9 +20,9 @@ tool() { /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/replica_tool.py" 
 L() { bash "$OKS_ROOT/deploy/local.sh" "$1" --dir "$D/c" "${@:2}"; }
 HTTP=$(free_port)
 # a 10 s deadline: a request that waited for a dead peer until its deadline gets a 503 and
-# counts as failed; one the gateway had handed to the killed router is sent to the other when
-# its try time (half the deadline) ends, if the router's disconnection did not already make
-# the gateway send it again
+# counts as failed; one the gateway had handed to the killed router is sent to the other 100 ms
+# after the gateway saw that router's connection drop (checked below by its drops counter), or
+# at the latest when its try time (half the deadline) ends
 cluster_up "$D/c" --shards 3 --replicas 3 --routers 2 --deadline-ms 10000 --http-port "$HTTP" \
   --http-opt cache_mb=0 --http-opt rate_verify=0 || { not_ok "cluster starts"; finish; }
 export OKS_CONFIG=$D/c/oks.conf
@@ -83,8 +83,12 @@ phase "$(cat "$D/mark.2")" "$(cat "$D/mark.3")" "s1 back, router 1 killed"
 echo "# answers: $(awk '{print $1, $2}' "$OUT" | sort | uniq -c | tr '\n' ' ')"
 check "no lookup failed ($(count lookup) lookups)" bash -c "! grep '^lookup ' '$OUT' | grep -qv '^lookup 200 '"
 check "no upload failed ($(count upload) uploads)" bash -c "! grep '^upload ' '$OUT' | grep -qv '^upload 200 '"
-resent=$(curl -s "http://127.0.0.1:$HTTP/metrics" | sed -n 's/^oks_http_router_resent_total //p')
+curl -s "http://127.0.0.1:$HTTP/metrics" >"$D/metrics"
+resent=$(sed -n 's/^oks_http_router_resent_total //p' "$D/metrics")
+drops=$(sed -n 's/^oks_http_router_drops_total //p' "$D/metrics")
 echo "# requests the gateway sent again to the other router: ${resent:-none}"
+# every gateway thread has a connection to each router: two kills, at least two drops seen
+check "the gateway saw the killed routers' connections drop (${drops:-none})" test "${drops:-0}" -ge 2
 
 awk '$1=="upload" && $2==200 {print $4}' "$OUT" | sort -u >"$D/acked"
 check "uploads were acknowledged while s1 was down ($(wc -l <"$D/acked") keys)" \
