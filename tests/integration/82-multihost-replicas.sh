@@ -18,7 +18,8 @@
 #      share, or up to the whole deadline when it fans out, as HKP lookups by fingerprint do);
 #      lookups of the range s3 does not hold are counted apart;
 #   3. s2 is stopped, its data directory wiped and s2 started again: it rebuilds itself from
-#      s1 and s3 (full comparison).
+#      s1 and s3 (full comparison), and meanwhile every lookup and upload is answered 200 (an
+#      empty replica answers UNAVAILABLE, not NOT_FOUND, until it compared with its peers).
 # After each scenario every replica of every slot holds the same SKS hashes (compared key by
 # key, helpers/replica_tool.py converged) and every key acknowledged so far (import reports,
 # uploads answered 200) is found. At the end nothing of the test network is left.
@@ -223,6 +224,7 @@ all_found h3 "after h3's cable was plugged back"
 # ---- 3. s2's data directory wiped ---------------------------------------------------------------
 import_bg 2
 more 50 5
+T5=$(now)
 netns_kill 2 TERM
 check "s2 stopped" wait_for 30 bash -c "! kill -0 $(cat "$D/s2.pid") 2>/dev/null"
 rm -rf "$D/data/s2"
@@ -234,6 +236,13 @@ check "the wiped s2 compared itself with s1 and s3" \
 tail -n +$((n + 1)) "$D/log/s2.log" | grep -E "repair with" | sed 's/^.*\(repair with\)/# \1/'
 import_end 2 "with s2 wiped and rebuilt"
 converged "s2 rebuilt"
+T6=$(now)
+phase "$T5" "$T6" "s2 wiped and rebuilt"
+# a rebuilding replica lacks keys its peers hold: it must not answer for them "not found"
+check "while s2 was rebuilt every lookup was answered 200 ($(inphase "$T5" "$T6" lookup), $(not200 "$T5" "$T6" lookup) not)" \
+  test "$(not200 "$T5" "$T6" lookup)" -eq 0 -a "$(inphase "$T5" "$T6" lookup)" -gt 0
+check "while s2 was rebuilt every upload was answered 200 ($(inphase "$T5" "$T6" upload))" \
+  test "$(not200 "$T5" "$T6" upload)" -eq 0
 touch "$D/stop"
 wait_for 60 bash -c "! kill -0 $LOAD 2>/dev/null"
 echo "# load answers: $(awk '{print $1, $2}' "$OUT" | sort | uniq -c | tr '\n' ' ')"
