@@ -7,7 +7,7 @@
 # Minted keys are imported first; then a lookup and an upload client (helpers/http_load.py)
 # run on h5 against the gateway for the whole test, and in each scenario an import from h5
 # (oksctl import, one file after the other until the scenario ends: a third of
-# debian-keyring.gpg and 4000 keys of oks-bench mint) runs while:
+# debian-keyring.gpg and 3000 keys of oks-bench mint) runs while:
 #   1. h1 dies: every process of the host killed (kill -9); uploads and lookups go on, the
 #      p99 before and while h1 is down are printed (not asserted); s1 is started again and
 #      resumes following its peers from its stored cursors;
@@ -93,10 +93,10 @@ check "the gateway on h4 answers h5" wait_for 60 on5 curl -sf -o /dev/null "$U/p
 "$OKS_BIN/oks-bench" mint --count 2000 --seed multihost-base --uids 1-2 --out "$D/base.gpg" >/dev/null &&
   "$OKS_BIN/oks-bench" mint --count 3000 --seed multihost-up --uids 1 --out "$D/up.gpg" >/dev/null ||
   { not_ok "oks-bench mints keys"; finish; }
-# debian-keyring.gpg in nine parts and 12000 minted keys in files of 1000: scenario I imports
-# parts 3I..3I+2 and minted files 4I..4I+3
+# debian-keyring.gpg in nine parts and 9000 minted keys in files of 1000: scenario I imports
+# parts 3I..3I+2 and minted files 3I..3I+2
 for i in $(seq 0 8); do tool part "$K/debian-keyring.gpg" "$D/kr.$i" "$i" 9; done
-"$OKS_BIN/oks-bench" mint --count 12000 --seed multihost-import --uids 1-3 --dump-dir "$D/mint" \
+"$OKS_BIN/oks-bench" mint --count 9000 --seed multihost-import --uids 1-3 --dump-dir "$D/mint" \
   --keys-per-file 1000 >/dev/null || { not_ok "oks-bench mints keys"; finish; }
 mapfile -t MINT < <(ls "$D"/mint/*.pgp)
 stored() { awk '$2=="new"||$2=="updated"||$2=="unchanged"{print $1}' "$@" | sort -u; }
@@ -139,9 +139,8 @@ inphase() { awk -v a="$1" -v b="$2" -v k="$3" '$1 == k && $5 >= a && $5 < b' "$O
 # parts and minted files in turn, one oksctl import each (report $D/r.I.N, exit codes in
 # $D/imp.I), starting over (keys answered "unchanged" then) when all were imported
 import_bg() {
-  local i=$1 f=("$D/kr.$(($1 * 3))" "${MINT[$(($1 * 4))]}" "$D/kr.$(($1 * 3 + 1))"
-    "${MINT[$(($1 * 4 + 1))]}" "$D/kr.$(($1 * 3 + 2))" "${MINT[$(($1 * 4 + 2))]}"
-    "${MINT[$(($1 * 4 + 3))]}")
+  local i=$1 f=("$D/kr.$(($1 * 3))" "${MINT[$(($1 * 3))]}" "$D/kr.$(($1 * 3 + 1))"
+    "${MINT[$(($1 * 3 + 1))]}" "$D/kr.$(($1 * 3 + 2))" "${MINT[$(($1 * 3 + 2))]}")
   rm -f "$D/istop"
   netns_bg 5 bash -c 'n=0; while :; do for f in "${@:4}"; do [ -e "$3" ] && exit 0
     "$1" import --quiet --report "$2.$n" "$f" >/dev/null 2>&1; echo "$f exit $?"; n=$((n + 1)); done; done' \
@@ -178,7 +177,7 @@ import_bg 0
 sleep 5
 T1=$(now)
 netns_kill 1
-sleep 8
+sleep 6
 T2=$(now)
 T0=$(awk -v t="$T1" 'BEGIN{printf "%.3f", t - 5}')
 phase "$T0" "$T1" "before"
