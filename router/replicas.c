@@ -40,8 +40,15 @@ void oks_replicas_release(oks_replicas *x)
 
 int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *asked)
 {
-    unsigned R = x->conf->replicas, start = x->turn++ % R;
+    return oks_replicas_pick_from(x, members, asked, x->turn++);
+}
+
+int oks_replicas_pick_from(const oks_replicas *x, const uint16_t *members, const uint8_t *asked,
+                           unsigned start)
+{
+    unsigned R = x->conf->replicas;
     int down = -1;
+    start %= R;
     for (unsigned k = 0; k < R; k++) {
         uint16_t i = members[(start + k) % R];
         if (asked[i] != OKS_ASK_NONE)
@@ -52,6 +59,11 @@ int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *a
             down = i;
     }
     return down;
+}
+
+unsigned oks_replicas_fan_out(oks_replicas *x)
+{
+    return x->fan++;
 }
 
 unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, const uint8_t *asked)

@@ -32,6 +32,7 @@ typedef struct oks_replicas {
     uint32_t *group_of; /* per slot: its group */
     bool *up;          /* per shard: connected, as far as the router knows */
     unsigned turn;     /* round-robin counter */
+    unsigned fan;      /* fan-outs so far: where the next one starts (oks_replicas_fan_out) */
 } oks_replicas;
 
 void oks_replicas_init(oks_replicas *x, const oks_cluster *c);
@@ -46,6 +47,17 @@ static inline const uint16_t *oks_replicas_group(const oks_replicas *x, size_t g
  * (asked[i] == OKS_ASK_NONE): one that is up, taking turns between them, else one that is down
  * (its state may be stale; sending to it fails at once if it is). -1 when every one was asked. */
 int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *asked);
+
+/* The same, trying members from members[start % replicas] on (not taking a turn). */
+int oks_replicas_pick_from(const oks_replicas *x, const uint16_t *members, const uint8_t *asked,
+                           unsigned start);
+
+/* A new fan-out's number f: it covers group (f + k) % n_groups k-th, picking in it from
+ * member f / n_groups + k on (oks_replicas_pick_from), and a group already covered by a shard
+ * asked for another is skipped. Both move per fan-out: covered always from group 0 with one
+ * turn counter, fan-outs asked the same shards every time (with three shards and two replicas,
+ * never the middle one). */
+unsigned oks_replicas_fan_out(oks_replicas *x);
 
 /* Replicas among members not asked yet. */
 unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, const uint8_t *asked);

@@ -312,14 +312,14 @@ static bool ask_replica(oks_router *r, oks_pending *p, bool up_only)
     return false;
 }
 
-/* Fan-out: makes sure replica group g has a replica asked, asking one if needed. False when no
- * replica of the group is left. */
-static bool cover_group(oks_router *r, oks_pending *p, size_t g)
+/* Fan-out: makes sure replica group g has a replica asked, asking one if needed (trying its
+ * members from the start-th on). False when no replica of the group is left. */
+static bool cover_group(oks_router *r, oks_pending *p, size_t g, unsigned start)
 {
     int c = oks_replicas_covering(&r->rep, g, p->asked);
     if (c < 0) {
         const uint16_t *m = oks_replicas_group(&r->rep, g);
-        while ((c = oks_replicas_pick(&r->rep, m, p->asked)) >= 0 &&
+        while ((c = oks_replicas_pick_from(&r->rep, m, p->asked, start)) >= 0 &&
                !send_to_shard(r, p, (size_t)c, &p->body))
             oks_pending_fail(p, r->conf->shards[c].name, "not connected");
     }
@@ -333,7 +333,7 @@ static bool regroup(oks_router *r, oks_pending *p, size_t si)
 {
     bool ok = true;
     for (size_t g = 0; g < r->rep.n_groups; g++)
-        if (p->group_by[g] == (int32_t)si && !cover_group(r, p, g)) {
+        if (p->group_by[g] == (int32_t)si && !cover_group(r, p, g, r->rep.turn++)) {
             ok = false;
             p->uncovered = true;
         }
@@ -494,9 +494,11 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
         for (size_t i = 0; i < r->conf->n_shards; i++)
             send_or_fail(r, p, i, &p->body);
     } else {
-        p->group_by = oks_xmalloc(r->rep.n_groups * sizeof *p->group_by);
-        for (size_t g = 0; g < r->rep.n_groups; g++)
-            if (!cover_group(r, p, g))
+        size_t n = r->rep.n_groups;
+        unsigned f = oks_replicas_fan_out(&r->rep);
+        p->group_by = oks_xmalloc(n * sizeof *p->group_by);
+        for (size_t k = 0; k < n; k++) /* where it starts turns, so reads spread over all */
+            if (!cover_group(r, p, (f + k) % n, f / n + k))
                 p->uncovered = true;
     }
 }

@@ -737,4 +737,12 @@ void oks_shard_handle_read(oks_shard *sh, const Oks__Request *req, Oks__Response
         set_error(r, OKS__STATUS__STATUS_BAD_REQUEST, "operation %d is not a read",
                   (int)req->op_case);
     }
+    bool lookup = req->op_case == OKS__REQUEST__OP_GET_FINGERPRINT ||
+                  req->op_case == OKS__REQUEST__OP_GET_KEY_ID ||
+                  req->op_case == OKS__REQUEST__OP_SEARCH;
+    int left = atomic_load(&sh->rebuilding);
+    if (lookup && r->status == OKS__STATUS__STATUS_NOT_FOUND && left > 0)
+        set_error(r, OKS__STATUS__STATUS_UNAVAILABLE,
+                  "shard %s is rebuilding its empty store from its replica peers (%d left)",
+                  sh->conf->shards[sh->self].name, left);
 }

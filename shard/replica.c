@@ -219,6 +219,8 @@ static long repair_step(follower *f, peer *p, uint64_t now, oks_err *e)
                  sh->conf->shards[p->idx].name, (unsigned long long)last);
         p->cursor = last;
     }
+    if (p->initial)
+        atomic_fetch_sub(&sh->rebuilding, 1);
     p->initial = p->repair = false;
     p->repair_ms = every ? oks_now_ms() + 1000ull * every : 0;
     return 1;
@@ -260,6 +262,7 @@ void *oks_shard_replica_main(void *arg)
     oks_shard *sh = arg;
     const oks_cluster *c = sh->conf;
     follower f = {.sh = sh};
+    int initial = 0;
     f.peers = oks_xcalloc(c->n_shards, sizeof *f.peers);
     for (size_t i = 0; i < c->n_shards; i++) {
         if ((int)i == sh->self || !oks_cluster_share_slots(c, (size_t)sh->self, i))
@@ -278,15 +281,19 @@ void *oks_shard_replica_main(void *arg)
         /* an empty store (new, or its directory wiped) compares everything first: the peers'
          * logs may not go back far enough (changelog_keep) */
         p->initial = p->repair = oks_store_was_empty(sh->store) && p->cursor == 0;
+        initial += p->initial;
         if (c->shard_repair_interval_s)
             p->repair_ms = oks_now_ms() + 1000ull * c->shard_repair_interval_s;
         f.n_peers++;
     }
     oks_err e;
-    if (f.n_peers && !(f.self = oks_client_new(sh->zctx, sh->self_ep, c->max_message_bytes, &e)))
+    atomic_store(&sh->rebuilding, initial);
+    if (f.n_peers && !(f.self = oks_client_new(sh->zctx, sh->self_ep, c->max_message_bytes, &e))) {
         oks_error("replica: %s; not following the replica peers", e.msg);
-    else if (f.n_peers)
+        atomic_store(&sh->rebuilding, 0); /* nothing will come: what is stored is all there is */
+    } else if (f.n_peers) {
         follow_loop(&f);
+    }
     for (size_t i = 0; i < f.n_peers; i++)
         oks_client_free(f.peers[i].client);
     oks_client_free(f.self);

@@ -213,6 +213,8 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     pthread_t follower;
     bool following = false;
     atomic_store(&sh->rstop, 0);
+    /* set before the first request is read; the follower sets the exact count */
+    atomic_store(&sh->rebuilding, sh->conf->replicas > 1 && oks_store_was_empty(sh->store));
     if (rc == 0 && sh->conf->replicas > 1) {
         if ((errno = pthread_create(&follower, NULL, oks_shard_replica_main, sh)) != 0)
             rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start the replica follower: %s",

@@ -59,6 +59,10 @@ typedef struct oks_shard {
     atomic_int rstop;         /* set to stop the follower */
     char self_ep[64];         /* inproc endpoint the ROUTER also binds, for the follower */
     atomic_int repair_now;    /* set by a Repair request: compare with every peer now */
+    /* first comparisons of an empty store (new or wiped) with its replica peers still to do:
+     * meanwhile the keys it lacks may be on its peers, so lookups that find nothing are
+     * answered UNAVAILABLE (the router asks another replica), not NOT_FOUND */
+    atomic_int rebuilding;
 } oks_shard;
 
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that

@@ -18,6 +18,8 @@
 #                         command's own: `ip netns exec` execs it)
 #   netns_link_down K     cuts host K's cable at the switch: no RST, no FIN, packets vanish
 #   netns_link_up K       plugs it back
+#   netns_kill K [SIG]    sends SIG (default KILL) to every process running in host K: the
+#                         host "dies" while its network stack still resets connections
 #   netns_down            kills what still runs in the hosts, deletes the namespaces (and with
 #                         them every veth and the bridge), the hosts files and the blackhole
 #                         route; safe to call twice
@@ -94,6 +96,13 @@ netns_bg() {
 
 netns_link_down() { ip -n "$(netns_switch)" link set "p$1" down; }
 netns_link_up() { ip -n "$(netns_switch)" link set "p$1" up; }
+
+netns_kill() {
+  local pids
+  pids=$(ip netns pids "$(netns_name "$1")" 2>/dev/null)
+  [ -z "$pids" ] || kill "-${2:-KILL}" $pids 2>/dev/null
+  return 0
+}
 
 netns_down() {
   [ -n "$NETNS_ID" ] || return 0

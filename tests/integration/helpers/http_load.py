@@ -8,8 +8,9 @@ gateway, each on a connection of its own, until STOPFILE exists (bounded: at mos
   uploads  POST URL/pks/add of the keys of KEYRING (binary), one key per request, armored here,
            round robin (the second time round they answer "unchanged": still acknowledgements)
 
-Writes one line per request to OUT: "lookup|upload CODE MS FPR" (CODE 0 when no answer came
-back within 30 s; FPR of an upload: the v4 fingerprint of the key sent). The keys whose upload
+Writes one line per request to OUT: "lookup|upload CODE MS FPR T" (CODE 0 when no answer came
+back within 30 s; FPR of an upload: the v4 fingerprint of the key sent; T: when the request
+was sent, seconds since the epoch with milliseconds, to tell the phases of a test apart). The keys whose upload
 was answered 200 are what the gateway acknowledged."""
 import base64
 import hashlib
@@ -104,7 +105,7 @@ def main():
 
     def log(kind, code, ms, what):
         with lock:
-            f.write("%s %d %.1f %s\n" % (kind, code, ms, what))
+            f.write("%s %d %.1f %s %.3f\n" % (kind, code, ms, what, time.time() - ms / 1000))
 
     def lookups():
         c, i = Client(url), 0

@@ -5,6 +5,8 @@ answers requests that carry no slot map), for the replica tests.
                              uploads: OUTDIR/K.a (primary, first user ID, subkeys) and OUTDIR/K.b
                              (primary, the other user IDs, subkeys); prints the fingerprints'
                              file names K
+  part KEYRING OUT I N       writes the keys of KEYRING whose index modulo N is I (the first
+                             key 0) to OUT, whole and in their order (N parts of one keyring)
   add EP FILE...             one Add of the keys in FILE... (one key each); prints
                              "index outcome new_hash" per key
   get EP FPR                 the stored key: "SKS-hash sha256-of-bytes", or "none"
@@ -153,6 +155,17 @@ def split(keyring, outdir, want):
         made += 1
         if made == want:
             break
+
+
+def part(keyring, out, i, n):
+    data, starts = open(keyring, 'rb').read(), []
+    for tag, o, _, _ in frames(data):
+        if tag == 6:
+            starts.append(o)
+    starts.append(len(data))
+    with open(out, 'wb') as f:
+        for k in range(i, len(starts) - 1, n):
+            f.write(data[starts[k]:starts[k + 1]])
 
 
 def add(ep, files):
@@ -319,6 +332,7 @@ def lookup(ep, fprfile):
 
 cmd, args = sys.argv[1], sys.argv[2:]
 {"split": lambda: split(args[0], args[1], int(args[2])),
+ "part": lambda: part(args[0], args[1], int(args[2]), int(args[3])),
  "add": lambda: add(args[0], args[1:]),
  "get": lambda: get(args[0], args[1]),
  "hashes": lambda: hashes(args[0], args[1]),

@@ -71,6 +71,45 @@ static void reads_take_turns_between_replicas_that_are_up(void **state)
     oks_cluster_release(&c);
 }
 
+/* A fan-out the way the router covers the groups (oks_replicas_fan_out): each group by a
+ * replica already asked if there is one, else by a pick. Counts the shards asked. */
+static void fan_out(oks_replicas *x, int seen[3])
+{
+    uint8_t asked[3] = {0};
+    size_t n = x->n_groups;
+    unsigned f = oks_replicas_fan_out(x);
+    for (size_t k = 0; k < n; k++) {
+        size_t g = (f + k) % n;
+        if (oks_replicas_covering(x, g, asked) >= 0)
+            continue;
+        int i = oks_replicas_pick_from(x, oks_replicas_group(x, g), asked, f / n + k);
+        assert_true(i >= 0);
+        asked[i] = OKS_ASK_WAITING;
+        seen[i]++;
+    }
+}
+
+static void fan_outs_spread_over_every_replica(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_replicas x;
+    load(&c, ring3);
+    oks_replicas_init(&x, &c);
+    x.up[0] = x.up[1] = x.up[2] = true;
+    int seen[3] = {0};
+    for (int i = 0; i < 60; i++)
+        fan_out(&x, seen);
+    /* two shards cover the three groups: 120 asks in all, none of the shards left out (the
+     * groups covered always from the first with one turn counter asked a and c only) */
+    print_message("fan-outs asked a %d, b %d, c %d times\n", seen[0], seen[1], seen[2]);
+    assert_int_equal(seen[0] + seen[1] + seen[2], 120);
+    for (int i = 0; i < 3; i++)
+        assert_true(seen[i] >= 30);
+    oks_replicas_release(&x);
+    oks_cluster_release(&c);
+}
+
 static void a_group_is_covered_by_a_replica_asked_for_another(void **state)
 {
     (void)state;
@@ -231,6 +270,7 @@ int main(void)
         cmocka_unit_test(slots_with_one_replica_set_form_a_group),
         cmocka_unit_test(reads_take_turns_between_replicas_that_are_up),
         cmocka_unit_test(a_group_is_covered_by_a_replica_asked_for_another),
+        cmocka_unit_test(fan_outs_spread_over_every_replica),
         cmocka_unit_test(quorum_one_answers_at_the_first_replica),
         cmocka_unit_test(quorum_two_waits_for_both_and_keeps_the_first_result),
         cmocka_unit_test(a_failed_replica_does_not_matter_once_the_quorum_is_met),
