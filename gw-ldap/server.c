@@ -129,6 +129,9 @@ typedef struct worker_arg {
 static void serve_conn(gwl_worker *w, int fd)
 {
     const gwl_conf *cf = &w->g->conf;
+    uint64_t start = gwl_metrics_begin();
+    w->op = GWL_METRICS_OP_INVALID;
+    w->code = GWL_METRICS_NO_ANSWER; /* slapd closed before a whole request came */
     /* AF_UNIX connections do not inherit the listening socket's timeouts: set them each time */
     struct timeval tv = {.tv_sec = cf->time_limit};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -139,6 +142,7 @@ static void serve_conn(gwl_worker *w, int fd)
         gwl_ldif_result(&out, GWL_LDAP_ADMINLIMIT, NULL,
                         "request larger than [ldap] max_request");
         atomic_fetch_add(&w->g->stats.errors, 1);
+        w->code = GWL_LDAP_ADMINLIMIT;
     } else if (rc == 0) {
         gwl_serve(w, (const char *)in.data, in.len, &out);
     }
@@ -147,6 +151,7 @@ static void serve_conn(gwl_worker *w, int fd)
     oks_buf_release(&in);
     oks_buf_release(&out);
     close(fd);
+    gwl_metrics_end(w->op, w->code, start);
 }
 
 static void *worker_main(void *arg)
