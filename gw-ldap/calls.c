@@ -234,6 +234,9 @@ int gwl_call(gwl_calls *cs, const Oks__Request *rq, unsigned wait_ms, Oks__Respo
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
                            "the gateway's router client stopped");
     }
+    /* a queue that was not empty has a wake-up on its way (its first call's) that the thread
+     * has not acted on yet: it takes the whole queue then, this call included */
+    bool wake = cs->head == NULL;
     if (cs->tail)
         cs->tail->next = &c;
     else
@@ -241,7 +244,7 @@ int gwl_call(gwl_calls *cs, const Oks__Request *rq, unsigned wait_ms, Oks__Respo
     cs->tail = &c;
     pthread_mutex_unlock(&cs->mu);
     uint64_t one = 1;
-    if (write(cs->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+    if (wake && write(cs->efd, &one, sizeof one) < 0 && errno != EAGAIN)
         oks_warn("eventfd: %s", strerror(errno));
     pthread_mutex_lock(&cs->mu);
     while (!c.done)

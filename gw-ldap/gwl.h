@@ -302,6 +302,7 @@ typedef struct gwl_worker {
     gwl *g;
     int op;   /* the last request's gwl_op, or GWL_METRICS_OP_INVALID */
     int code; /* its LDAP result, or GWL_METRICS_NO_ANSWER */
+    oks_buf in, out; /* the worker's: a request and its answer, kept for the next request */
 } gwl_worker;
 
 /* Answers one request text (as read from slapd) into out; sets w->op and w->code. Returns false
