@@ -12,8 +12,11 @@
 #   ldap email oks-bench ldap-search email: dirmngr's search by mailbox
 # ROUNDS rounds, each running the five for SECONDS one after the other (so a load change on a
 # shared machine hits both sides), then the median requests/s of each and the ratios ldap/hkp
-# (fingerprint and key ID against get, e-mail against index). --write replaces the section of
-# RESULTS.md.
+# (fingerprint and key ID against get, e-mail against index). Each run also reads the CPU time
+# (user + system, /proc/PID/stat) the gateway (oks-gw-http or oks-gw-ldap), slapd, the router and
+# the shards spent during it: "cpu_us" is per request, in microseconds, the figure that holds on
+# a shared machine (rates move with the load, CPU per request much less); the summary gives
+# each one's median and the total. --write replaces the section of RESULTS.md.
 # usage: bench/ldap.sh [--write] [KEYS] [SECONDS] [CONNS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,17 +40,34 @@ hkp() { "$B/oks-bench" mixed --list "$D/keys.lst" --get "$1" --index "$2" \
   awk -v k="$3" '$1 == k' | tail -1; }
 ldap() { "$B/oks-bench" ldap-search "$LP" "$D/keys.lst" "$SECS" "$1" "$CONNS"; }
 val() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# CPU ticks (user + system) of the daemons: gateway (either), slapd, router, shards
+TCK=$(getconf CLK_TCK)
+ticks1() { awk '{ print $14 + $15 }' "/proc/$(cat "$D/oks/run/$1.pid")/stat" 2>/dev/null || echo 0; }
+ticks() { echo "$(( $(ticks1 gw-http) + $(ticks1 gw-ldap) )) $(ticks1 slapd) $(ticks1 router)" \
+  "$(( $(ticks1 shard-s0) + $(ticks1 shard-s1) ))"; }
+# cpu_us=GW/SLAPD/ROUTER/SHARDS/TOTAL per request from the ticks before, after, and the rate
+cpu_per_req() { awk -v a="$1" -v b="$2" -v rps="$3" -v s="$SECS" -v t="$TCK" 'BEGIN {
+  split(a, x, " "); split(b, y, " "); n = rps * s; tot = 0; o = ""
+  for (i = 1; i <= 4; i++) { v = (y[i] - x[i]) * 1e6 / t / n; tot += v; o = o sprintf("%.0f/", v) }
+  printf "cpu_us=%s%.0f", o, tot }'; }
 : >"$D/rounds"
 for r in $(seq "$ROUNDS"); do
   for w in "hkp_get:hkp 100 0 get" "ldap_fpr:ldap fpr" "ldap_keyid:ldap keyid" \
            "hkp_index:hkp 0 100 index" "ldap_email:ldap email"; do
+    t0=$(ticks)
     out=$(${w#*:})
+    t1=$(ticks)
+    out="$out $(cpu_per_req "$t0" "$t1" "$(val "$out" rps)")"
     echo "round $r ${w%%:*} $out" | tee -a "$D/rounds" >&2
   done
 done
 med() { grep " $1 " "$D/rounds" | while read -r l; do val "$l" rps; done | sort -n |
   awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 pc() { echo "scale=1; 100 * $(med "$1") / $(med "$2")" | bc; }
+# median CPU per request of one kind: each part's median, gateway/slapd/router/shards/total
+medcpu() { local i o=; for i in 1 2 3 4 5; do
+    o="$o$(grep " $1 " "$D/rounds" | while read -r l; do val "$l" cpu_us | cut -d/ -f$i; done |
+      sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')/"; done; echo "${o%/}"; }
 rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 {
   echo "keys $N, ${SECS} s per run, $ROUNDS rounds, $CONNS connections, answer cache off"
@@ -56,6 +76,9 @@ rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
        "hkp index $(med hkp_index), ldap email $(med ldap_email)"
   echo "ratio ldap/hkp: fingerprint $(pc ldap_fpr hkp_get) %, key ID $(pc ldap_keyid hkp_get) %," \
        "e-mail $(pc ldap_email hkp_index) %"
+  echo "median CPU us per request (gateway/slapd/router/shards/total): hkp get $(medcpu hkp_get)," \
+       "ldap fpr $(medcpu ldap_fpr), ldap keyid $(medcpu ldap_keyid), hkp index $(medcpu hkp_index)," \
+       "ldap email $(medcpu ldap_email)"
   echo "peak RSS: gw-http $(( $(rss "$(cat "$D/oks/run/gw-http.pid")") / 1024 )) MiB," \
        "gw-ldap $(( $(rss "$(cat "$D/oks/run/gw-ldap.pid")") / 1024 )) MiB," \
        "slapd $(( $(rss "$(cat "$D/oks/run/slapd.pid")") / 1024 )) MiB"

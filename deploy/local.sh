@@ -54,8 +54,8 @@
 # client fails over between them; router 0 binds the first endpoint and serves /metrics on the
 # [router] metrics_listen port, router I the I-th endpoint with /metrics on a port of its own.
 # Every daemon gets a Prometheus /metrics on 127.0.0.1 (free ports; with --base-port P: the
-# router P+300, shard i P+301+i, sync P+299, mail gateway P+298), written as metrics_listen
-# settings; `up` prints them (the HTTP gateway's is its own /metrics).
+# router P+300, shard i P+301+i, sync P+299, mail gateway P+298, LDAP gateway P+297), written
+# as metrics_listen settings; `up` prints them (the HTTP gateway's is its own /metrics).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -217,7 +217,7 @@ metrics_port() { port_for "$@"; }
 metrics_summary() { # "metrics: NAME URL" per daemon with a metrics_listen (and the gateway)
   awk '/^\[/{sec=substr($0, 2, length($0) - 2)}
        /^metrics_listen *= *[^ ]/{sub(/^metrics_listen *= */, ""); n=sec; sub(/^shard\./, "shard-", n)
-         if (n == "mail") n = "gw-mail"; print "metrics: " n " http://" $0 "/metrics"}
+         if (n == "mail" || n == "ldap") n = "gw-" n; print "metrics: " n " http://" $0 "/metrics"}
        /^listen *= */ && sec == "http" {sub(/^listen *= */, ""); print "metrics: gw-http http://" $0 "/metrics"}' "$CONF"
 }
 
@@ -289,6 +289,7 @@ write_ldap_conf() { # replaces the [ldap] section of $CONF
     echo "[ldap]"
     local l=(${LDAP_OPTS[@]+"${LDAP_OPTS[@]}"}) o
     setting socket "$DIR/run/gw-ldap.sock" ${l[@]+"${l[@]}"}
+    setting metrics_listen "127.0.0.1:$(metrics_port 297)" ${l[@]+"${l[@]}"}
     for o in ${LDAP_OPTS[@]+"${LDAP_OPTS[@]}"}; do echo "${o%%=*} = ${o#*=}"; done
   } >>"$CONF.tmp"
   mv "$CONF.tmp" "$CONF"

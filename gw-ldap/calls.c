@@ -3,9 +3,11 @@
  * their cluster lookups go through one thread that owns a single oks_client and pipelines every
  * lookup in flight over it (ids of its own, replies in any order), as oks-gw-http's event loops
  * do: the router and the shards then see one connection carrying many requests, not one socket
- * per worker with one request each. A worker hands its request over under the mutex, wakes the
- * thread through an eventfd and waits on its call's condition variable; the thread completes
- * the call with the reply, an error of the client, or a timeout at the call's deadline. Once
+ * per worker with one request each. A worker hands its request over under the mutex (which
+ * guards the queue only), wakes the thread through an eventfd and waits on its call's own
+ * semaphore; the thread completes the call with the reply, an error of the client, or a timeout
+ * at the call's deadline, and posts it. Completing takes no lock: once handed over a call is the
+ * thread's until posted, so workers never contend for the mutex while they wait. Once
  * the thread ends (stop, or a failed poll) it fails what it holds and takes no more calls.
  */
 #include "gw-ldap/gwl.h"
@@ -16,6 +18,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +36,7 @@ typedef struct call {
     int rc;
     oks_err e;
     uint64_t id, deadline_ms;
-    bool done;
-    pthread_cond_t cv;
+    sem_t done; /* posted once rc, resp and e are set */
     struct call *next;
 } call;
 
@@ -57,24 +59,21 @@ static uint64_t now_ms(void)
     return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-/* Under cs->mu. */
+/* Hands the call back to its worker (the thread's last touch of it). */
 static void complete(call *c, int rc, Oks__Response *r, const oks_err *e)
 {
     c->rc = rc;
     c->resp = r;
     if (e)
         c->e = *e;
-    c->done = true;
-    pthread_cond_signal(&c->cv);
+    sem_post(&c->done);
 }
 
-static void fail(gwl_calls *cs, call *c, int code, const char *why)
+static void fail(call *c, int code, const char *why)
 {
     oks_err e;
     oks_err_set(&e, code, OKS_NO_OFFSET, "%s", why);
-    pthread_mutex_lock(&cs->mu);
     complete(c, code, NULL, &e);
-    pthread_mutex_unlock(&cs->mu);
 }
 
 static void send_queued(gwl_calls *cs)
@@ -89,18 +88,16 @@ static void send_queued(gwl_calls *cs)
         uint64_t id = ++cs->next_id;
         call **slot = &cs->pending[id % PENDING];
         if (*slot) {
-            fail(cs, c, OKS_E_LIMIT, "too many lookups in flight");
+            fail(c, OKS_E_LIMIT, "too many lookups in flight");
             continue;
         }
         oks_err e;
-        if (oks_client_send(cs->client, id, c->rq, &e)) {
-            pthread_mutex_lock(&cs->mu);
-            complete(c, e.code, NULL, &e);
-            pthread_mutex_unlock(&cs->mu);
-            continue;
-        }
         c->id = id;
         c->deadline_ms = now_ms() + c->wait_ms;
+        if (oks_client_send(cs->client, id, c->rq, &e)) {
+            complete(c, e.code, NULL, &e);
+            continue;
+        }
         *slot = c;
     }
 }
@@ -118,9 +115,7 @@ static void drain(gwl_calls *cs)
         call *c = *slot;
         if (c && c->id == id) {
             *slot = NULL;
-            pthread_mutex_lock(&cs->mu);
             complete(c, rc, rc ? NULL : r, &e);
-            pthread_mutex_unlock(&cs->mu);
             if (!rc)
                 r = NULL; /* the worker owns it now */
         }
@@ -135,7 +130,7 @@ static void expire(gwl_calls *cs, uint64_t now, bool all)
         call *c = cs->pending[i];
         if (c && (all || c->deadline_ms <= now)) {
             cs->pending[i] = NULL;
-            fail(cs, c, all ? OKS_E_UNAVAILABLE : OKS_E_TIMEOUT,
+            fail(c, all ? OKS_E_UNAVAILABLE : OKS_E_TIMEOUT,
                  all ? "the gateway is stopping" : "no answer from the routers in time");
         }
     }
@@ -179,7 +174,7 @@ static void *calls_main(void *arg)
     while (q) {
         call *c = q;
         q = q->next;
-        fail(cs, c, OKS_E_UNAVAILABLE, "the gateway's router client stopped");
+        fail(c, OKS_E_UNAVAILABLE, "the gateway's router client stopped");
     }
     expire(cs, 0, true);
     return NULL;
@@ -225,29 +220,29 @@ int gwl_call(gwl_calls *cs, const Oks__Request *rq, unsigned wait_ms, Oks__Respo
              oks_err *e)
 {
     call c = {.rq = rq, .wait_ms = wait_ms};
-    pthread_cond_init(&c.cv, NULL);
     *resp = NULL;
     pthread_mutex_lock(&cs->mu);
     if (cs->dead) {
         pthread_mutex_unlock(&cs->mu);
-        pthread_cond_destroy(&c.cv);
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
                            "the gateway's router client stopped");
     }
+    /* a queue that was not empty has a wake-up on its way (its first call's) that the thread
+     * has not acted on yet: it takes the whole queue then, this call included */
+    bool wake = cs->head == NULL;
     if (cs->tail)
         cs->tail->next = &c;
     else
         cs->head = &c;
     cs->tail = &c;
+    sem_init(&c.done, 0, 0); /* before the unlock: the thread may complete the call at once */
     pthread_mutex_unlock(&cs->mu);
     uint64_t one = 1;
-    if (write(cs->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+    if (wake && write(cs->efd, &one, sizeof one) < 0 && errno != EAGAIN)
         oks_warn("eventfd: %s", strerror(errno));
-    pthread_mutex_lock(&cs->mu);
-    while (!c.done)
-        pthread_cond_wait(&c.cv, &cs->mu);
-    pthread_mutex_unlock(&cs->mu);
-    pthread_cond_destroy(&c.cv);
+    while (sem_wait(&c.done) && errno == EINTR)
+        ;
+    sem_destroy(&c.done);
     if (c.rc) {
         if (e)
             *e = c.e;

@@ -17,6 +17,7 @@
  *   serve.c    one request -> cluster calls -> the answer text
  *   server.c   the socket, the worker threads, the [ldap] settings
  *   slapdconf.c  the slapd.conf and schema that go with the config
+ *   metrics.c  the Prometheus /metrics on [ldap] metrics_listen
  */
 #ifndef OKS_GWL_H
 #define OKS_GWL_H
@@ -299,14 +300,43 @@ int gwl_load_conf(gwl *g, const char *socket_override, oks_err *e);
 /* One worker's state. */
 typedef struct gwl_worker {
     gwl *g;
+    int op;   /* the last request's gwl_op, or GWL_METRICS_OP_INVALID */
+    int code; /* its LDAP result, or GWL_METRICS_NO_ANSWER */
+    oks_buf in, out; /* the worker's: a request and its answer, kept for the next request */
 } gwl_worker;
 
-/* Answers one request text (as read from slapd) into out. Returns false for UNBIND (nothing
- * to answer). */
+/* Answers one request text (as read from slapd) into out; sets w->op and w->code. Returns false
+ * for UNBIND (nothing to answer). */
 bool gwl_serve(gwl_worker *w, const char *text, size_t n, oks_buf *out);
 
 /* Binds the socket, runs the workers until g->stop. */
 int gwl_run(gwl *g, oks_err *e);
+
+/* ---- metrics.c ---------------------------------------------------------------------------- */
+
+#define GWL_METRICS_OP_INVALID (GWL_OP_EXTENDED + 1) /* a request that did not parse */
+#define GWL_METRICS_NO_ANSWER (-1)
+
+typedef enum gwl_backend_error {
+    GWL_BACKEND_TIMEOUT,
+    GWL_BACKEND_UNAVAILABLE,
+    GWL_BACKEND_PARTIAL,
+    GWL_BACKEND_TOO_LARGE,
+    GWL_BACKEND_REFUSED,
+    GWL_BACKEND_OTHER,
+} gwl_backend_error;
+
+/* Registers the families and, when [ldap] metrics_listen is set, serves them. */
+int gwl_metrics_start(const oks_cluster *c, oks_err *e);
+void gwl_metrics_stop(void);
+/* A request starts (in flight + 1); returns its start time for gwl_metrics_end. */
+uint64_t gwl_metrics_begin(void);
+/* It was answered: op (gwl_op or GWL_METRICS_OP_INVALID), code (an LDAP result or
+ * GWL_METRICS_NO_ANSWER). */
+void gwl_metrics_end(int op, int code, uint64_t start_us);
+void gwl_metrics_lookup(int kind); /* a gwl_lk_kind */
+void gwl_metrics_entry(void);
+void gwl_metrics_backend(gwl_backend_error why);
 
 /* slapdconf.c: writes DIR/slapd.conf and DIR/oks-pgp.schema for g's [ldap] settings; slapd's
  * schema files (core, cosine) and modules (back_sock) are looked up where paths says. */

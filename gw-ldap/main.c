@@ -27,7 +27,8 @@ static void usage(FILE *f)
             "Settings come from the [ldap] section: socket (/run/oks/gw-ldap.sock), base_dn\n"
             "(o=OpenKeyServer), allow_upload (no), threads (16), max_filter_terms (16),\n"
             "max_lookups (4), min_word_length (3), size_limit (100), time_limit (10 s),\n"
-            "deadline_ms (router deadline + 500), max_request (4M).\n"
+            "deadline_ms (router deadline + 500), max_request (4M), metrics_listen (unset:\n"
+            "no /metrics), metrics_allow (127.0.0.0/8 ::1).\n"
             "\n"
             "slapd-conf DIR writes DIR/slapd.conf and DIR/oks-pgp.schema for these settings\n"
             "(slapd's schema files from --schema-dir, default /etc/ldap/schema; back_sock from\n"
@@ -89,7 +90,13 @@ int main(int argc, char **argv)
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
         return 1;
     }
-    if (gwl_run(&the_gwl, &e)) {
+    if (gwl_metrics_start(&the_gwl.cluster, &e)) {
+        oks_error("metrics: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    int rc = gwl_run(&the_gwl, &e);
+    gwl_metrics_stop();
+    if (rc) {
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
         return 1;
     }

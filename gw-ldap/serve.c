@@ -55,6 +55,7 @@ static void offer(sctx *s, const gwl_entry *en)
     gwl_ldif_entry(s->out, en, want_attr, s->r);
     s->sent++;
     atomic_fetch_add(&s->w->g->stats.entries, 1);
+    gwl_metrics_entry();
 }
 
 /* ---- the fixed entries -------------------------------------------------------------------- */
@@ -112,6 +113,7 @@ static int lookup(gwl_worker *w, const gwl_lookup *lk, unsigned limit, Oks__Resp
     Oks__GetByFingerprint gf = OKS__GET_BY_FINGERPRINT__INIT;
     Oks__GetByKeyId gk = OKS__GET_BY_KEY_ID__INIT;
     Oks__Search sr = OKS__SEARCH__INIT;
+    gwl_metrics_lookup(lk->kind);
     switch (lk->kind) {
     case GWL_LK_FPR:
     case GWL_LK_FPR_SUB:
@@ -168,6 +170,8 @@ static int search_keys(sctx *s, const gwl_plan *p, const char **info, char *ibuf
             snprintf(ibuf, isz, "the key cluster did not answer: %s",
                      oks_err_format(&e, m, sizeof m));
             *info = ibuf;
+            gwl_metrics_backend(e.code == OKS_E_TIMEOUT ? GWL_BACKEND_TIMEOUT
+                                                        : GWL_BACKEND_UNAVAILABLE);
             return e.code == OKS_E_TIMEOUT ? GWL_LDAP_BUSY : GWL_LDAP_UNAVAILABLE;
         }
         if (resp->status == OKS__STATUS__STATUS_PARTIAL || resp->partial) {
@@ -175,22 +179,26 @@ static int search_keys(sctx *s, const gwl_plan *p, const char **info, char *ibuf
                      resp->error);
             *info = ibuf;
             code = GWL_LDAP_UNAVAILABLE;
+            gwl_metrics_backend(GWL_BACKEND_PARTIAL);
         } else if (resp->status == OKS__STATUS__STATUS_TOO_LARGE || resp->truncated) {
             snprintf(ibuf, isz, "the cluster's work bound cut the answer: %s",
                      resp->status == OKS__STATUS__STATUS_TOO_LARGE ? resp->error
                                                                    : "narrow the search");
             *info = ibuf;
             code = GWL_LDAP_ADMINLIMIT;
+            gwl_metrics_backend(GWL_BACKEND_TOO_LARGE);
         } else if (resp->status == OKS__STATUS__STATUS_BAD_REQUEST) {
             snprintf(ibuf, isz, "the cluster refused the lookup: %s", resp->error);
             *info = ibuf;
             code = GWL_LDAP_UNWILLING;
+            gwl_metrics_backend(GWL_BACKEND_REFUSED);
         } else if (resp->status != OKS__STATUS__STATUS_OK &&
                    resp->status != OKS__STATUS__STATUS_NOT_FOUND) {
             snprintf(ibuf, isz, "the key cluster answered %s: %s",
                      oks_proto_status_name(resp->status), resp->error);
             *info = ibuf;
             code = GWL_LDAP_OTHER;
+            gwl_metrics_backend(GWL_BACKEND_OTHER);
         }
         for (size_t k = 0; k < resp->n_keys && !s->over; k++) {
             const Oks__Key *key = resp->keys[k];
@@ -425,6 +433,8 @@ static int serve_upload(gwl_worker *w, gwl_req *r, oks_buf *out)
         snprintf(info, sizeof info, "the key cluster did not answer: %s",
                  oks_err_format(&e, m, sizeof m));
         oks_buf_release(&bin);
+        gwl_metrics_backend(e.code == OKS_E_TIMEOUT ? GWL_BACKEND_TIMEOUT
+                                                    : GWL_BACKEND_UNAVAILABLE);
         gwl_ldif_result(out, GWL_LDAP_UNAVAILABLE, NULL, info);
         return GWL_LDAP_UNAVAILABLE;
     }
@@ -491,6 +501,8 @@ bool gwl_serve(gwl_worker *w, const char *text, size_t n, oks_buf *out)
     }
     if (code != GWL_LDAP_SUCCESS && answer)
         atomic_fetch_add(&g->stats.errors, 1);
+    w->op = rc ? GWL_METRICS_OP_INVALID : (int)r.op;
+    w->code = answer ? code : GWL_METRICS_NO_ANSWER;
     gwl_arena_release(&a);
     return answer;
 }

@@ -1,8 +1,8 @@
 /*
  * The back-sock socket and the workers. slapd opens one connection per operation, writes the
  * request ended by a blank line, reads the answer until the gateway closes. Each worker thread
- * accepts on the shared listening socket, reads one request (at most [ldap] max_request bytes,
- * within [ldap] time_limit seconds), answers it with lookups through the gateway's one router
+ * accepts on the shared listening socket, reads one request (at most [ldap] max_request bytes;
+ * each wait for slapd at most [ldap] time_limit seconds), answers it with lookups through the gateway's one router
  * client (calls.c) and closes. Blocking calls are fine here: a worker serves one request at a
  * time, and [ldap] threads of them run at once; slapd queues the rest in its own threads.
  */
@@ -13,6 +13,7 @@
 #include "lib/proto.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +77,26 @@ static int listen_unix(const char *path, oks_err *e)
     return fd;
 }
 
-/* Reads one request: up to the first empty line, at most max bytes. 0, or OKS_E_LIMIT /
- * OKS_E_IO / OKS_E_TRUNCATED. */
-static int read_request(int fd, size_t max, oks_buf *in)
+/* Waits until fd (non-blocking) is ready for events, at most timeout_ms: 0 or OKS_E_TIMEOUT /
+ * OKS_E_IO. The connection is non-blocking so that the usual case (the request there, the
+ * answer fits the socket buffer) costs no wait and no per-connection timeout setting. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    for (;;) {
+        int n = poll(&p, 1, timeout_ms);
+        if (n > 0)
+            return 0;
+        if (n == 0)
+            return OKS_E_TIMEOUT;
+        if (errno != EINTR)
+            return OKS_E_IO;
+    }
+}
+
+/* Reads one request: up to the first empty line, at most max bytes, each wait at most
+ * timeout_ms. 0, or OKS_E_LIMIT / OKS_E_IO / OKS_E_TIMEOUT / OKS_E_TRUNCATED. */
+static int read_request(int fd, size_t max, int timeout_ms, oks_buf *in)
 {
     char chunk[16384];
     size_t scanned = 0;
@@ -100,6 +118,12 @@ static int read_request(int fd, size_t max, oks_buf *in)
         ssize_t n = read(fd, chunk, want);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_fd(fd, POLLIN, timeout_ms);
+            if (rc)
+                return rc;
+            continue;
+        }
         if (n < 0)
             return OKS_E_IO;
         if (n == 0)
@@ -108,12 +132,17 @@ static int read_request(int fd, size_t max, oks_buf *in)
     }
 }
 
-static void write_all(int fd, const uint8_t *p, size_t n)
+static void write_all(int fd, const uint8_t *p, size_t n, int timeout_ms)
 {
     while (n) {
         ssize_t k = write(fd, p, n);
         if (k < 0 && errno == EINTR)
             continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_fd(fd, POLLOUT, timeout_ms))
+                return; /* slapd stopped reading (timeout, abandon) */
+            continue;
+        }
         if (k <= 0)
             return; /* slapd went away (timeout, abandon): nothing to tell anyone */
         p += k;
@@ -126,37 +155,45 @@ typedef struct worker_arg {
     int lfd;
 } worker_arg;
 
+#define KEEP_BUF (256 * 1024)
+
 static void serve_conn(gwl_worker *w, int fd)
 {
     const gwl_conf *cf = &w->g->conf;
-    /* AF_UNIX connections do not inherit the listening socket's timeouts: set them each time */
-    struct timeval tv = {.tv_sec = cf->time_limit};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    oks_buf in = OKS_BUF_INIT, out = OKS_BUF_INIT;
-    int rc = read_request(fd, cf->max_request, &in);
+    uint64_t start = gwl_metrics_begin();
+    w->op = GWL_METRICS_OP_INVALID;
+    w->code = GWL_METRICS_NO_ANSWER; /* slapd closed before a whole request came */
+    int timeout_ms = (int)cf->time_limit * 1000;
+    oks_buf *in = &w->in, *out = &w->out;
+    in->len = out->len = 0;
+    int rc = read_request(fd, cf->max_request, timeout_ms, in);
     if (rc == OKS_E_LIMIT) {
-        gwl_ldif_result(&out, GWL_LDAP_ADMINLIMIT, NULL,
+        gwl_ldif_result(out, GWL_LDAP_ADMINLIMIT, NULL,
                         "request larger than [ldap] max_request");
         atomic_fetch_add(&w->g->stats.errors, 1);
+        w->code = GWL_LDAP_ADMINLIMIT;
     } else if (rc == 0) {
-        gwl_serve(w, (const char *)in.data, in.len, &out);
+        gwl_serve(w, (const char *)in->data, in->len, out);
     }
-    if (out.len)
-        write_all(fd, out.data, out.len);
-    oks_buf_release(&in);
-    oks_buf_release(&out);
+    if (out->len)
+        write_all(fd, out->data, out->len, timeout_ms);
+    /* the buffers stay for the next request, unless an upload or a large answer grew them */
+    if (in->cap > KEEP_BUF)
+        oks_buf_release(in);
+    if (out->cap > KEEP_BUF)
+        oks_buf_release(out);
     close(fd);
+    gwl_metrics_end(w->op, w->code, start);
 }
 
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
-    gwl_worker w = {.g = wa->g};
+    gwl_worker w = {.g = wa->g, .in = OKS_BUF_INIT, .out = OKS_BUF_INIT};
     /* a blocking accept wakes one worker per connection; gwl_run shuts the listening socket
      * down to stop them */
     while (!atomic_load(&wa->g->stop)) {
-        int fd = accept4(wa->lfd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept4(wa->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && !atomic_load(&wa->g->stop))
                 usleep(10000); /* out of descriptors or the like: do not spin */
@@ -164,6 +201,8 @@ static void *worker_main(void *arg)
         }
         serve_conn(&w, fd);
     }
+    oks_buf_release(&w.in);
+    oks_buf_release(&w.out);
     return NULL;
 }
 

@@ -21,21 +21,13 @@ static const char *const commands[] = {"none",          "unknown", "help", "add"
 static const char *const outcomes[] = {"deleted", "retry", "kept", NULL};
 static const char *const poll_outcomes[] = {"ok", "failed", NULL};
 
-static int reg(oks_metric **m, const char *name, const char *help, oks_metric_type t,
-               const char *l0, const char *const *v0, const char *l1, const char *const *v1,
-               oks_err *e) {
-    oks_metric_spec s = {
-        .name = name, .help = help, .type = t, .label = {l0, l1}, .values = {v0, v1}};
-    return oks_metrics_register(M.reg, &s, m, e);
-}
-
 int oks_mail_metrics_start(const oks_cluster *c, oks_err *e) {
     if (!c->mail_metrics.listen.port)
         return 0;
     M.reg = oks_metrics_new();
     const oks_metric_type C = OKS_METRIC_COUNTER;
     int rc = !M.reg ? oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory") : 0;
-#define R(...) (rc = rc ? rc : reg(__VA_ARGS__, e))
+#define R(...) (rc = rc ? rc : oks_metrics_reg(M.reg, __VA_ARGS__, e))
     R(&M.mails, "oks_mail_mails_total",
       "Mails handled, by command and outcome (deleted: answered or dropped; retry: kept, its "
       "command failed; kept: the mail system failed).",
@@ -53,17 +45,10 @@ int oks_mail_metrics_start(const oks_cluster *c, oks_err *e) {
     R(&M.polls, "oks_mail_polls_total", "Polls of the mailbox by outcome.", C, "outcome",
       poll_outcomes, NULL, NULL);
 #undef R
-    if (rc == 0 && !(M.http = oks_metrics_http_start(M.reg, &c->mail_metrics.listen,
-                                                     c->mail_metrics.allow, e)))
-        rc = e->code;
-    if (rc) {
-        oks_metrics_free(M.reg);
+    rc = oks_metrics_http_serve(&M.reg, rc, &c->mail_metrics.listen, c->mail_metrics.allow, &M.http, e);
+    if (rc)
         memset(&M, 0, sizeof M);
-        return rc;
-    }
-    oks_info("metrics on http://%s:%u/metrics", c->mail_metrics.listen.host,
-             c->mail_metrics.listen.port);
-    return 0;
+    return rc;
 }
 
 void oks_mail_metrics_stop(void) {

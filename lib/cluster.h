@@ -74,7 +74,7 @@ typedef struct oks_cluster {
     oks_conf_ldap ldap;
     oks_conf_security security;
     /* metrics_listen, metrics_allow of [shard], [router], [sync], [mail] */
-    oks_conf_metrics shard_metrics, router_metrics, sync_metrics, mail_metrics;
+    oks_conf_metrics shard_metrics, router_metrics, sync_metrics, mail_metrics, ldap_metrics;
     char *path;
 } oks_cluster;
 

@@ -144,7 +144,7 @@ typedef struct oks_conf_ldap {
     size_t max_request;
 } oks_conf_ldap;
 
-/* metrics_listen and metrics_allow of [shard], [router], [sync] and [mail]: the daemon's
+/* metrics_listen and metrics_allow of [shard], [router], [sync], [mail] and [ldap]: the daemon's
  * Prometheus /metrics (lib/metrics_http.h) */
 typedef struct oks_conf_metrics {
     oks_hostport listen; /* port 0: no /metrics */

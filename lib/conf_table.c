@@ -358,6 +358,11 @@ static const oks_conf_entry table[] = {
          "wait for the cluster per lookup (0 = [router] deadline_ms + 500; above: busy)"),
     SIZE("ldap", "max_request", ldap.max_request, "4M", 4096, GIB, LDAP,
          "largest request slapd hands over (an upload's LDIF; more: adminLimitExceeded)"),
+    HOSTPORT("ldap", "metrics_listen", ldap_metrics.listen, "", LDAP,
+             "address of oks-gw-ldap's Prometheus /metrics, e.g. 127.0.0.1:9411 (unset = none)"),
+    TYPED("ldap", "metrics_allow", OKS_CONF_NETS, ldap_metrics.allow, "127.0.0.0/8 ::1", LDAP,
+          "clients that may read oks-gw-ldap's /metrics: addresses or CIDR networks, \"any\" for "
+          "everyone, empty for nobody; others get 403"),
 
     STR("security", "router_key", security.router_key, "", OKS_CONF_ALL & ~OKS_CONF_SHARD,
         "CURVE secret key file of oks-router (mode 0600; public key in the same name + .pub, "

@@ -215,6 +215,14 @@ static oks_metric *simple(oks_metrics *r, const char *name, const char *help, ok
     return m;
 }
 
+int oks_metrics_reg(oks_metrics *r, oks_metric **out, const char *name, const char *help,
+                    oks_metric_type t, const char *l0, const char *const *v0, const char *l1,
+                    const char *const *v1, oks_err *e) {
+    oks_metric_spec s = {
+        .name = name, .help = help, .type = t, .label = {l0, l1}, .values = {v0, v1}};
+    return oks_metrics_register(r, &s, out, e);
+}
+
 oks_metric *oks_metrics_counter(oks_metrics *r, const char *name, const char *help) {
     return simple(r, name, help, OKS_METRIC_COUNTER);
 }

@@ -61,6 +61,12 @@ void oks_metrics_free(oks_metrics *r);
  * while the program starts. */
 int oks_metrics_register(oks_metrics *r, const oks_metric_spec *s, oks_metric **out, oks_err *e);
 
+/* oks_metrics_register for a family with labels l0 (values v0) and l1 (values v1), NULL for an
+ * absent one, and a histogram's default bounds: what the daemons' metrics units register. */
+int oks_metrics_reg(oks_metrics *r, oks_metric **out, const char *name, const char *help,
+                    oks_metric_type t, const char *l0, const char *const *v0, const char *l1,
+                    const char *const *v1, oks_err *e);
+
 /* Shorthands that register a family without labels (NULL on error, logged). */
 oks_metric *oks_metrics_counter(oks_metrics *r, const char *name, const char *help);
 oks_metric *oks_metrics_gauge(oks_metrics *r, const char *name, const char *help);

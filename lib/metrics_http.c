@@ -1,5 +1,6 @@
 /* GET /metrics over libmicrohttpd (see metrics_http.h). */
 #include "lib/metrics_http.h"
+#include "lib/log.h"
 #include "lib/net.h"
 
 #include <arpa/inet.h>
@@ -126,6 +127,22 @@ oks_metrics_http *oks_metrics_http_start(oks_metrics *r, const oks_hostport *lis
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : listen->port;
     return s;
+}
+
+int oks_metrics_http_serve(oks_metrics **reg, int rc, const oks_hostport *listen,
+                           const char *allow, oks_metrics_http **http, oks_err *e) {
+    oks_err local;
+    if (!e)
+        e = &local;
+    if (rc == 0 && !(*http = oks_metrics_http_start(*reg, listen, allow, e)))
+        rc = e->code;
+    if (rc) {
+        oks_metrics_free(*reg);
+        *reg = NULL;
+        return rc;
+    }
+    oks_info("metrics on http://%s:%u/metrics", listen->host, oks_metrics_http_port(*http));
+    return 0;
 }
 
 unsigned oks_metrics_http_port(const oks_metrics_http *s) {

@@ -21,6 +21,12 @@ typedef struct oks_metrics_http oks_metrics_http;
  * server, or NULL with e filled (address in use, not an address, no thread). */
 oks_metrics_http *oks_metrics_http_start(oks_metrics *r, const oks_hostport *listen,
                                          const char *allow, oks_err *e);
+/* The end of a daemon's metrics setup: rc is how registering its families went. When rc is 0,
+ * starts the server on m (listen, allow) into *http and logs the address; when that or the
+ * registering failed, frees *reg and sets it NULL (the caller forgets its families too).
+ * Returns 0 or the error (e filled). */
+int oks_metrics_http_serve(oks_metrics **reg, int rc, const oks_hostport *listen,
+                           const char *allow, oks_metrics_http **http, oks_err *e);
 /* The TCP port listened on (the one given, or the kernel's choice for port 0). */
 unsigned oks_metrics_http_port(const oks_metrics_http *s);
 /* Stops the thread, closes the socket and frees s (NULL: nothing). */

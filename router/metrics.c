@@ -18,14 +18,6 @@ static struct {
 
 static const char *const quorum_outcomes[] = {"met", "missed", NULL};
 
-static int reg(oks_metric **m, const char *name, const char *help, oks_metric_type t,
-               const char *l0, const char *const *v0, const char *l1, const char *const *v1,
-               oks_err *e) {
-    oks_metric_spec s = {
-        .name = name, .help = help, .type = t, .label = {l0, l1}, .values = {v0, v1}};
-    return oks_metrics_register(M.reg, &s, m, e);
-}
-
 int oks_router_metrics_start(const oks_cluster *c, oks_err *e) {
     if (!c->router_metrics.listen.port)
         return 0;
@@ -36,7 +28,7 @@ int oks_router_metrics_start(const oks_cluster *c, oks_err *e) {
     M.reg = oks_metrics_new();
     const oks_metric_type C = OKS_METRIC_COUNTER, G = OKS_METRIC_GAUGE, H = OKS_METRIC_HISTOGRAM;
     int rc = !M.reg ? oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory") : 0;
-#define R(...) (rc = rc ? rc : reg(__VA_ARGS__, e))
+#define R(...) (rc = rc ? rc : oks_metrics_reg(M.reg, __VA_ARGS__, e))
     R(&M.requests, "oks_router_requests_total",
       "Client requests answered, by operation and status.", C, "op", M.pl.ops, "status",
       M.pl.status);
@@ -58,17 +50,10 @@ int oks_router_metrics_start(const oks_cluster *c, oks_err *e) {
       "Requests refused because the sender's key may not make them, by operation.", C, "op",
       M.pl.ops, NULL, NULL);
 #undef R
-    if (rc == 0 && !(M.http = oks_metrics_http_start(M.reg, &c->router_metrics.listen,
-                                                     c->router_metrics.allow, e)))
-        rc = e->code;
-    if (rc) {
-        oks_metrics_free(M.reg);
+    rc = oks_metrics_http_serve(&M.reg, rc, &c->router_metrics.listen, c->router_metrics.allow, &M.http, e);
+    if (rc)
         memset(&M, 0, sizeof M);
-        return rc;
-    }
-    oks_info("metrics on http://%s:%u/metrics", c->router_metrics.listen.host,
-             c->router_metrics.listen.port);
-    return 0;
+    return rc;
 }
 
 void oks_router_metrics_stop(void) {

@@ -165,15 +165,10 @@ int oks_shard_metrics_start(oks_shard *sh, oks_err *e) {
 #undef R
     if (rc == 0)
         rc = oks_metrics_on_collect(M.reg, collect, sh);
-    if (rc == 0 && !(M.http = oks_metrics_http_start(M.reg, listen, c->shard_metrics.allow, e)))
-        rc = e->code;
-    if (rc) {
-        oks_metrics_free(M.reg);
+    rc = oks_metrics_http_serve(&M.reg, rc, listen, c->shard_metrics.allow, &M.http, e);
+    if (rc)
         memset(&M, 0, sizeof M);
-        return rc;
-    }
-    oks_info("metrics on http://%s:%u/metrics", listen->host, listen->port);
-    return 0;
+    return rc;
 }
 
 void oks_shard_metrics_stop(void) {

@@ -112,16 +112,11 @@ int oks_sync_metrics_start(const oks_cluster *c, oks_err *e) {
 #undef R
     if (rc == 0)
         rc = oks_metrics_on_write(M.reg, write_partners, NULL);
-    if (rc == 0 && !(M.http = oks_metrics_http_start(M.reg, &c->sync_metrics.listen,
-                                                     c->sync_metrics.allow, e)))
-        rc = e->code;
-    if (rc) {
+    rc = oks_metrics_http_serve(&M.reg, rc, &c->sync_metrics.listen, c->sync_metrics.allow,
+                                &M.http, e);
+    if (rc)
         oks_sync_metrics_stop();
-        return rc;
-    }
-    oks_info("metrics on http://%s:%u/metrics", c->sync_metrics.listen.host,
-             c->sync_metrics.listen.port);
-    return 0;
+    return rc;
 }
 
 void oks_sync_metrics_stop(void) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prometheus metrics of every daemon: a local cluster (2 shards, 2 replicas, HTTP gateway, sync
-# worker whose one partner listens nowhere, mail gateway against the real mail stack) takes
-# uploads, lookups and a mail; then every /metrics passes `promtool check metrics`, the counters
-# moved by exactly what was done (adds by outcome per shard, router requests and write quorums,
-# the failed sync round, the mail's command and reply), a daemon whose metrics_allow is empty
+# worker whose one partner listens nowhere, mail gateway against the real mail stack, LDAP
+# gateway behind slapd) takes uploads, lookups, LDAP searches and a mail; then every /metrics
+# passes `promtool check metrics`, the counters moved by exactly what was done (adds by outcome
+# per shard, router requests and write quorums, the failed sync round, the mail's command and
+# reply, the LDAP searches by result and their lookups), a daemon whose metrics_allow is empty
 # answers 403, the alert rules pass `promtool check rules`, the dashboard parses, every metric
 # the dashboard and the rules name is in the exposition, and docs/operations.md lists them all.
 set -u
@@ -18,18 +19,21 @@ cleanup() {
 }
 at_exit cleanup
 command -v promtool >/dev/null || { not_ok "promtool installed (deploy/deps.sh: prometheus)"; finish; }
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || { not_ok "slapd installed (deploy/deps.sh)"; finish; }
 POP=$(free_port) SMTP=$(free_port) HTTP=$(free_port) RECON=$(free_port) DEAD=$(free_port)
+LDAPP=$(free_port)
 mail_start "$M" "$POP" "$SMTP" || { not_ok "mail stack starts"; finish; }
 out=$(bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" --shards 2 --replicas 2 \
   --http-port "$HTTP" --recon-port "$RECON" --partner "127.0.0.1:$DEAD" --gossip-seconds 1 \
   --mail-pop3 "127.0.0.1:$POP" --mail-user keyserver --mail-password secret \
-  --mail-smtp "127.0.0.1:$SMTP" --mail-address keyserver@localhost --mail-poll-seconds 1)
+  --mail-smtp "127.0.0.1:$SMTP" --mail-address keyserver@localhost --mail-poll-seconds 1 \
+  --ldap-port "$LDAPP")
 rc=$?
 at_exit cluster_down "$D/c"
 [ $rc -eq 0 ] || { not_ok "cluster with every daemon starts"; finish; }
 # "metrics: NAME URL" lines of local.sh up
 url_of() { awk -v n="$1" '$1=="metrics:" && $2==n {print $3}' <<<"$out"; }
-for n in shard-s0 shard-s1 router gw-http sync gw-mail; do
+for n in shard-s0 shard-s1 router gw-http sync gw-mail gw-ldap; do
   check "local.sh up prints the /metrics of $n" test -n "$(url_of "$n")"
 done
 U=http://127.0.0.1:$HTTP
@@ -47,6 +51,14 @@ for f in "${fprs[@]}"; do
   check "lookup of 0x$f" test "$(http_code "$U/pks/lookup?op=get&options=mr&search=0x$f")" = 200
 done
 check "/pks/health answers" test "$(http_code "$U/pks/health")" = 200
+# over LDAP: the 3 keys by fingerprint, one unbounded search, one DN outside the tree
+KS="ou=GnuPG Keys,o=OpenKeyServer"
+ls_code() { ldapsearch -x -LLL -H "ldap://127.0.0.1:$LDAPP/" "$@" >/dev/null 2>&1; echo $?; }
+for f in "${fprs[@]}"; do
+  check "ldapsearch by gpgFingerprint=$f" bash -c "ldapsearch -x -LLL -H ldap://127.0.0.1:$LDAPP/ -b '$KS' '(gpgFingerprint=$f)' dn | grep -q '^dn: pgpCertID=${f:24}'"
+done
+check "ldapsearch (objectClass=*) under the key space: unwillingToPerform (53)" test "$(ls_code -b "$KS" '(objectClass=*)')" = 53
+check "ldapsearch outside the tree: noSuchObject (32)" test "$(ls_code -b "cn=nobody,o=OpenKeyServer" -s base '(objectClass=*)')" = 32
 swaks --server 127.0.0.1 --port "$SMTP" --helo localhost --from alice@localhost --to keyserver@localhost \
   --header "Subject: HELP" --body "help" --silent 2 --timeout 20 >/dev/null
 check "the HELP mail is answered" wait_for 30 bash -c "grep -l -F 'Subject: Your command, HELP' '$M'/mail/alice/new/* 2>/dev/null | grep -q ."
@@ -60,7 +72,7 @@ check "sync: a round with the unreachable partner failed" wait_for 30 sync_faile
 # value FILE SAMPLE: the value of the sample line that starts with SAMPLE + " " (none: empty)
 value() { awk -v s="$2" 'index($0, s " ") == 1 {print $NF}' "$1"; }
 sum_of() { awk -v s="$2" 'index($0, s) == 1 {t += $NF} END {print t + 0}' "$1"; }
-for n in shard-s0 shard-s1 router gw-http sync gw-mail; do
+for n in shard-s0 shard-s1 router gw-http sync gw-mail gw-ldap; do
   curl -s -o "$D/$n.prom" -w '%{http_code}' "$(url_of "$n")" >"$D/$n.code"
   check "$n: GET /metrics is 200" test "$(cat "$D/$n.code")" = 200
   promtool check metrics <"$D/$n.prom" >"$D/$n.lint" 2>&1
@@ -68,7 +80,7 @@ for n in shard-s0 shard-s1 router gw-http sync gw-mail; do
   [ -s "$D/$n.lint" ] && sed 's/^/#   /' "$D/$n.lint"
 done
 # promtool's exit status, checked apart from its output
-for n in shard-s0 shard-s1 router gw-http sync gw-mail; do
+for n in shard-s0 shard-s1 router gw-http sync gw-mail gw-ldap; do
   check "$n: promtool check metrics exits 0" promtool check metrics <"$D/$n.prom"
 done
 
@@ -94,8 +106,6 @@ check "router: 4 add requests answered ok" \
 check "router: 4 adds met the write quorum" \
   test "$(value "$R" 'oks_router_write_quorum_total{outcome="met"}')" = 4
 check "router: no add missed it" test "$(value "$R" 'oks_router_write_quorum_total{outcome="missed"}')" = 0
-check "router: 3 fingerprint lookups answered ok" \
-  test "$(value "$R" 'oks_router_requests_total{op="get_fingerprint",status="ok"}')" = 3
 check "router: both shards up" \
   test "$(value "$R" 'oks_router_shard_up{shard="s0"}')$(value "$R" 'oks_router_shard_up{shard="s1"}')" = 11
 check "router: no authorization refusal" test "$(sum_of "$R" oks_router_authz_refused_total)" = 0
@@ -118,6 +128,25 @@ check "gw-mail: the HELP mail was handled and deleted" \
   test "$(value "$ML" 'oks_mail_mails_total{command="help",outcome="deleted"}')" = 1
 check "gw-mail: one reply sent" test "$(value "$ML" oks_mail_replies_total)" = 1
 check "gw-mail: polls succeed" test "$(value "$ML" 'oks_mail_polls_total{outcome="ok"}')" -ge 1
+
+LD=$D/gw-ldap.prom
+check "gw-ldap: 3 searches answered success" \
+  test "$(value "$LD" 'oks_ldap_requests_total{op="search",result="success"}')" = 3
+check "gw-ldap: 1 search unwilling" \
+  test "$(value "$LD" 'oks_ldap_requests_total{op="search",result="unwilling"}')" = 1
+check "gw-ldap: 1 search for no such object" \
+  test "$(value "$LD" 'oks_ldap_requests_total{op="search",result="no_such_object"}')" = 1
+check "gw-ldap: 5 searches timed" \
+  test "$(value "$LD" 'oks_ldap_request_duration_seconds_count{op="search"}')" = 5
+check "gw-ldap: 3 lookups by fingerprint" \
+  test "$(value "$LD" 'oks_ldap_lookups_total{kind="fingerprint"}')" = 3
+check "gw-ldap: no other lookup" test "$(sum_of "$LD" oks_ldap_lookups_total)" = 3
+# the 3 keys, and the key space's own entry, which the unbounded search returns before refusing
+check "gw-ldap: 4 entries returned" test "$(value "$LD" oks_ldap_entries_total)" = 4
+check "gw-ldap: nothing in flight" test "$(value "$LD" oks_ldap_inflight_requests)" = 0
+check "gw-ldap: no backend error" test "$(sum_of "$LD" oks_ldap_backend_errors_total)" = 0
+check "router: 3 fingerprint lookups from gw-ldap too" \
+  test "$(value "$R" 'oks_router_requests_total{op="get_fingerprint",status="ok"}')" = 6
 
 # metrics_allow empty, which lets nobody in: a second sync worker on a copy of the config
 DP=$(free_port)

@@ -118,7 +118,9 @@ g "$G2" --yes --delete-keys "$FPR" 2>/dev/null
 check "gpg --recv-keys over LDAP still works" g "$G2" --recv-keys "$FPR"
 
 # a second gateway of the same cluster with uploads off refuses an add
-sed 's/^allow_upload = yes$/allow_upload = no/' "$D/oks.conf" >"$D/ro.conf"
+# (and no /metrics: the first gateway holds [ldap] metrics_listen)
+sed -e 's/^allow_upload = yes$/allow_upload = no/' -e '/^\[ldap\]$/,/^\[/{/^metrics_listen/d}' \
+  "$D/oks.conf" >"$D/ro.conf"
 "$OKS_BIN/oks-gw-ldap" -c "$D/ro.conf" --socket "$D/ro.sock" --log "$D/log/gw-ldap-ro.log" &
 RO=$!
 at_exit kill "$RO"

@@ -278,6 +278,45 @@ static void server_answers_get_metrics_only_to_allowed_clients(void **state)
     oks_metrics_free(r);
 }
 
+/* oks_metrics_reg registers what oks_metrics_register would; oks_metrics_http_serve serves the
+ * registry when registering went well, and frees it (NULL) when that or the listen failed. */
+static void reg_and_serve_helpers(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {"a", "b", NULL};
+    oks_metrics *r = oks_metrics_new();
+    oks_metric *m = NULL;
+    oks_err e;
+    assert_int_equal(oks_metrics_reg(r, &m, "t_things_total", "Things.", OKS_METRIC_COUNTER, "kind",
+                                     kinds, NULL, NULL, &e),
+                     0);
+    oks_metric_inc(m, 1, 0);
+    assert_int_not_equal(oks_metrics_reg(r, &m, "t_things_total", "Again.", OKS_METRIC_COUNTER,
+                                         NULL, NULL, NULL, NULL, &e),
+                         0);
+    oks_hostport hp = {.host = "127.0.0.1", .port = 0};
+    oks_metrics_http *s = NULL;
+    assert_int_equal(oks_metrics_http_serve(&r, 0, &hp, "127.0.0.0/8", &s, &e), 0);
+    assert_non_null(r);
+    assert_non_null(s);
+    static char out[65536];
+    http(oks_metrics_http_port(s), "GET /metrics HTTP/1.0\r\n\r\n", out, sizeof out);
+    assert_non_null(strstr(out, "\nt_things_total{kind=\"b\"} 1\n"));
+    oks_metrics_http_stop(s);
+    oks_metrics_free(r);
+
+    r = oks_metrics_new(); /* registering failed: nothing listens, the registry is gone */
+    s = NULL;
+    assert_int_equal(oks_metrics_http_serve(&r, OKS_E_ARG, &hp, "", &s, &e), OKS_E_ARG);
+    assert_null(r);
+    assert_null(s);
+    r = oks_metrics_new(); /* the listen failed: its error, the registry is gone */
+    oks_hostport bad = {.host = "192.0.2.1", .port = 1};
+    assert_int_equal(oks_metrics_http_serve(&r, 0, &bad, "", &s, &e), OKS_E_IO);
+    assert_null(r);
+    assert_null(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +328,7 @@ int main(void)
         cmocka_unit_test(hooks_run_on_render),
         cmocka_unit_test(proto_labels_follow_the_descriptors),
         cmocka_unit_test(server_answers_get_metrics_only_to_allowed_clients),
+        cmocka_unit_test(reg_and_serve_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
