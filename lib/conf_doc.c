@@ -22,6 +22,8 @@ static const char *const section_docs[][2] = {
     {"http", "oks-gw-http, the HKP/VKS/WKD gateway."},
     {"mail", "oks-gw-mail, one process per mailbox; its command-line options override these."},
     {"sync", "oks-sync, the SKS recon worker (its command-line options override these)."},
+    {"dns", "oks-gw-dns, the OPENPGPKEY (DANE) gateway (docs/dns.md)."},
+    {"ldap", "oks-gw-ldap, the LDAP keyserver gateway behind slapd's back-sock (docs/ldap.md)."},
     {"security", "CURVE keypairs and accepted public keys of every ZeroMQ link, the audit log "
                  "(docs/security.md). Every program refuses to start without its ROLE_key."},
 };
@@ -98,10 +100,26 @@ static void print_readers(FILE *out, unsigned r)
         }
 }
 
+/* Whether every section of the table has its text in section_docs (else its keys would be left
+ * out of both references). */
+static bool sections_documented(const oks_conf_entry *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t s = 0; !found && s < sizeof section_docs / sizeof section_docs[0]; s++)
+            found = strcmp(t[i].section, section_docs[s][0]) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
 int oks_conf_doc(FILE *out)
 {
     size_t n;
     const oks_conf_entry *t = oks_conf_table(&n);
+    if (!sections_documented(t, n))
+        return OKS_E_STATE;
     fputs("# oks.conf reference\n\n"
           "<!-- generated from lib/conf_table.c by `make config-doc` (oksctl config doc): do not edit -->\n\n"
           "One INI file configures every program (`-c FILE` or `OKS_CONFIG=FILE`); "
@@ -166,6 +184,8 @@ int oks_conf_man(FILE *out)
 {
     size_t n;
     const oks_conf_entry *t = oks_conf_table(&n);
+    if (!sections_documented(t, n))
+        return OKS_E_STATE;
     fputs(".\\\" generated from lib/conf_table.c by `make config-doc` (oksctl config man): do not "
           "edit\n"
           ".TH OKS.CONF 5 \"\" \"OKS\" \"File Formats\"\n"
