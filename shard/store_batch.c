@@ -76,7 +76,8 @@ leveldb_writebatch_t *oks_store_batch_sorted(const leveldb_writebatch_t *wb)
     leveldb_writebatch_iterate(wb, &c, on_put, on_del);
     leveldb_writebatch_t *out = c.nomem ? NULL : leveldb_writebatch_create();
     if (out) {
-        qsort(c.e, c.n, sizeof *c.e, cmp);
+        if (c.n)
+            qsort(c.e, c.n, sizeof *c.e, cmp);
         for (size_t i = 0; i < c.n; i++) {
             if (c.e[i].del)
                 leveldb_writebatch_delete(out, c.e[i].k, c.e[i].kl);
