@@ -155,7 +155,7 @@ static int fetch_wait(repair *x, oks_err *e)
         size_t k = 0;
         while (k < x->n_fetches && x->fetches[k] != id)
             k++;
-        if (k == x->n_fetches) { /* an answer to an earlier, failed repair */
+        if (k == x->n_fetches) { /* a second answer to a request sent again on reconnection */
             oks__response__free_unpacked(r, NULL);
             r = NULL;
             continue;
