@@ -17,13 +17,19 @@ now() { date +%s.%N; }
 bash deploy/local.sh up --dir "$D/c" --shards 2 --replicas 2 --shard-opt changelog_keep=1000 ${EXTRA:-} \
   >/dev/null
 export OKS_CONFIG=$D/c/oks.conf
+# CPU-seconds (user + system) of a process, from /proc/PID/stat
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+s0pid=$(cat "$D/c/run/shard-s0.pid")
+i0=$(cpu "$s0pid")
 t0=$(now); "$B/oksctl" import --quiet "$D/v4.pgp" >/dev/null; t1=$(now)
+icpu=$(echo "$(cpu "$s0pid") - $i0" | bc -l)
 imp=$(echo "$N / ($t1 - $t0)" | bc -l)
 kill "$(cat "$D/c/run/shard-s1.pid")"
 while kill -0 "$(cat "$D/c/run/shard-s1.pid")" 2>/dev/null; do sleep 0.2; done
 rm -rf "$D/c/data/s1"
 L=$D/c/log/shard-s1.log
 skip=$(($(wc -l <"$L") + 1))
+s0cpu0=$(cpu "$s0pid")
 bash deploy/local.sh up --dir "$D/c" >/dev/null
 # PERF=FILE: a perf profile of the rebuilding shard into FILE (perf report -i FILE)
 [ -n "${PERF:-}" ] && { perf record -g -o "$PERF" -p "$(cat "$D/c/run/shard-s1.pid")" >/dev/null 2>&1 & }
@@ -32,8 +38,15 @@ line=$(tail -n +"$skip" "$L" | grep "repair with s0 done" | head -1)
 copied=$(echo "$line" | sed -n 's/.* \([0-9]*\) keys copied.*/\1/p')
 ms=$(echo "$line" | sed -n 's/.*, \([0-9]*\) ms (.*/\1/p')
 echo "$line" | sed 's/.*INFO //'
+s1cpu=$(cpu "$(cat "$D/c/run/shard-s1.pid")")
+s0cpu=$(echo "$(cpu "$s0pid") - $s0cpu0" | bc -l)
 [ -n "${PERF:-}" ] && { pkill -INT -f "perf record -g -o $PERF" || true; sleep 1; }
 "$B/oksctl" stats
 printf 'keys %s import %.0f keys/s rebuild copied %s in %s ms: %.0f keys/s (%.2fx the import)\n' \
   "$N" "$imp" "$copied" "$ms" "$(echo "$copied * 1000 / $ms" | bc -l)" \
   "$(echo "($copied * 1000 / $ms) / $imp" | bc -l)"
+# s0's CPU for the import (it verifies and writes every key), the rebuilt shard's from its start (the rebuild is nearly all of it), s0's while serving it
+printf 'import cpu s0 %.2f s (%.1f ms per 1000 keys)\n' "$icpu" "$(echo "$icpu * 1000000 / $N" | bc -l)"
+printf 'cpu s1 %s s (%.1f ms per 1000 keys) s0 %.2f s (%.1f ms per 1000 keys) load %s\n' \
+  "$s1cpu" "$(echo "$s1cpu * 1000000 / $copied" | bc -l)" "$s0cpu" \
+  "$(echo "$s0cpu * 1000000 / $copied" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,11 +14,14 @@
 
 /* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair (each Add is one
  * synced write: large batches keep the syncs few; an answer cut by the peer's read budget halves
- * it), and own Adds in flight (each is prepared by one verifier thread: two keep two of them busy
- * while the next batch is fetched). */
+ * it), own Adds in flight (each is prepared by one verifier thread: two keep two of them busy),
+ * and GetByHash requests in flight (sent on a connection of their own while the lists go on and
+ * earlier answers are written). Memory: at most REPAIR_FETCHES + REPAIR_ADDS answers of at most
+ * REPAIR_BATCH keys each (each no larger than the peer's read budget and the message limit). */
 #define REPAIR_PAGE 1000
 #define REPAIR_BATCH 1024
 #define REPAIR_ADDS 2
+#define REPAIR_FETCHES 2
 /* Passes over the differing slots per repair: keys cut from a GetByHash answer by its read
  * budget, or stored meanwhile, are compared again. */
 #define REPAIR_PASSES 3
@@ -31,6 +34,9 @@ typedef struct repair {
     size_t nw, cap;
     uint64_t adds[REPAIR_ADDS]; /* ids of the own Adds in flight */
     size_t n_adds;
+    oks_client *fc;                /* GetByHash to the peer (owned) */
+    uint64_t fetches[REPAIR_FETCHES]; /* ids of the GetByHash requests in flight */
+    size_t n_fetches;
     size_t slots, differ, copied, tombs;
     uint64_t ms_list, ms_fetch, ms_add; /* waiting for SlotDigests/SlotHashes, GetByHash, own Adds */
 } repair;
@@ -104,30 +110,13 @@ static int adds_drain(repair *x, oks_err *e)
     return rc;
 }
 
-/* Fetches the wanted keys from the peer and hands them to an own Add without waiting for it. */
-static int flush(repair *x, oks_err *e)
+/* Hands a GetByHash answer (freed here) to an own Add without waiting for it. */
+static int add_send(repair *x, Oks__Response *r, oks_err *e)
 {
-    if (!x->nw)
-        return 0;
-    Oks__Request q = OKS__REQUEST__INIT;
-    Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
-    q.op_case = OKS__REQUEST__OP_GET_HASH;
-    q.get_hash = &gh;
-    gh.hashes = x->want;
-    gh.n_hashes = x->nw;
-    x->nw = 0;
-    Oks__Response *r;
-    uint64_t t0 = oks_now_ms();
-    int rc = ask(x, &q, &r, e);
-    x->ms_fetch += oks_now_ms() - t0;
-    if (rc == 0 && r->truncated && x->cap > 16)
+    int rc = 0;
+    if (r->truncated && x->cap > 16)
         x->cap /= 2; /* the rest is fetched in the next pass */
-    if (rc || !r->n_keys) {
-        if (!rc)
-            oks__response__free_unpacked(r, NULL);
-        return rc;
-    }
-    if (x->n_adds == REPAIR_ADDS && (rc = add_wait(x, e)) != 0) {
+    if (!r->n_keys || (x->n_adds == REPAIR_ADDS && (rc = add_wait(x, e)) != 0)) {
         oks__response__free_unpacked(r, NULL);
         return rc;
     }
@@ -141,6 +130,79 @@ static int flush(repair *x, oks_err *e)
         x->adds[x->n_adds++] = id;
     free(add.keys);
     oks__response__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* Waits for the answer to one GetByHash in flight and hands it to an own Add. */
+static int fetch_wait(repair *x, oks_err *e)
+{
+    uint64_t t0 = oks_now_ms(), until = t0 + PEER_TIMEOUT_MS;
+    Oks__Response *r = NULL;
+    int rc = 0;
+    while (!r && rc == 0) {
+        if (atomic_load(&x->f->sh->rstop))
+            rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "shard stopping");
+        else if (oks_now_ms() >= until)
+            rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "get by hash: no answer in %d ms",
+                             PEER_TIMEOUT_MS);
+        uint64_t id;
+        if (rc || (rc = oks_client_recv(x->fc, &id, &r, 200, e)) == OKS_E_TIMEOUT) {
+            rc = rc == OKS_E_TIMEOUT ? 0 : rc;
+            continue;
+        }
+        if (rc)
+            break;
+        size_t k = 0;
+        while (k < x->n_fetches && x->fetches[k] != id)
+            k++;
+        if (k == x->n_fetches) { /* a second answer to a request sent again on reconnection */
+            oks__response__free_unpacked(r, NULL);
+            r = NULL;
+            continue;
+        }
+        x->fetches[k] = x->fetches[--x->n_fetches];
+    }
+    x->ms_fetch += oks_now_ms() - t0;
+    if (rc)
+        return rc;
+    if (r->status != OKS__STATUS__STATUS_OK && r->status != OKS__STATUS__STATUS_NOT_FOUND) {
+        rc = oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "get by hash: %s", r->error);
+        oks__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    return add_send(x, r, e);
+}
+
+static int fetches_drain(repair *x, oks_err *e)
+{
+    int rc = 0;
+    while (x->n_fetches && rc == 0)
+        rc = fetch_wait(x, e);
+    x->n_fetches = 0; /* after an error: late answers are dropped by id */
+    return rc;
+}
+
+/* Asks the peer for the wanted keys without waiting for them (but for the oldest answers when
+ * REPAIR_FETCHES are out). */
+static int flush(repair *x, oks_err *e)
+{
+    if (!x->nw)
+        return 0;
+    int rc = 0;
+    if (x->n_fetches == REPAIR_FETCHES && (rc = fetch_wait(x, e)) != 0)
+        return rc;
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
+    q.op_case = OKS__REQUEST__OP_GET_HASH;
+    q.get_hash = &gh;
+    gh.hashes = x->want;
+    gh.n_hashes = x->nw;
+    x->nw = 0;
+    static _Atomic uint64_t ids = 1ull << 61; /* apart from the own Adds' */
+    uint64_t id = ++ids;
+    rc = oks_client_send(x->fc, id, &q, e); /* packed: the wanted list may be refilled */
+    if (rc == 0)
+        x->fetches[x->n_fetches++] = id;
     return rc;
 }
 
@@ -248,8 +310,9 @@ static int repair_pass(repair *x, oks_err *e)
         rc = repair_run(x, (unsigned)run, (unsigned)prev, e);
     if (rc == 0)
         rc = flush(x, e);
-    int r2 = adds_drain(x, e);
-    return rc ? rc : r2;
+    int r2 = fetches_drain(x, e);
+    int r3 = adds_drain(x, e);
+    return rc ? rc : r2 ? r2 : r3;
 }
 
 int oks_replica_repair(follower *f, peer *p, oks_err *e)
@@ -260,6 +323,8 @@ int oks_replica_repair(follower *f, peer *p, oks_err *e)
         !(p->client = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
         return OKS_E_UNAVAILABLE;
     repair x = {.f = f, .p = p, .cap = REPAIR_BATCH};
+    if (!(x.fc = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
+        return OKS_E_UNAVAILABLE;
     x.want = oks_xmalloc(x.cap * sizeof *x.want);
     x.buf = oks_xmalloc(x.cap * sizeof *x.buf);
     uint64_t t0 = oks_now_ms();
@@ -277,6 +342,7 @@ int oks_replica_repair(follower *f, peer *p, oks_err *e)
     }
     free(x.want);
     free(x.buf);
+    oks_client_free(x.fc);
     if (rc == 0)
         oks_info("replica: repair with %s done: %zu slots compared, %zu differed, %zu keys "
                  "copied, %zu tombstones seen, %llu ms (waiting for lists %llu, keys %llu, own "

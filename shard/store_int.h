@@ -51,5 +51,8 @@ uint64_t oks_store_prune(oks_store *s, leveldb_writebatch_t *wb, uint64_t old_la
 /* Finds the oldest change-log entry kept (at open). */
 int oks_store_first_load(oks_store *s, oks_err *e);
 void oks_store_put_be32(uint8_t *p, uint32_t v);
+/* A new batch (the caller's) with the writes of wb in key order, writes to one key in their
+ * order (shard/store_batch.c); NULL when out of memory. wb is left as it is. */
+leveldb_writebatch_t *oks_store_batch_sorted(const leveldb_writebatch_t *wb);
 
 #endif

@@ -4,7 +4,8 @@
 # stopped while more than its peers' logs hold is written catches up by comparing slot digests
 # when it finds the gap; a replica whose data directory is wiped rebuilds itself from its peers
 # to equality, key by key (the SKS hashes of every replica of every slot), tombstones included;
-# oksctl repair starts a comparison on demand.
+# oksctl repair starts a comparison on demand; a rebuild killed (-9) part way finishes after a
+# restart.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -71,6 +72,28 @@ check "  ... and s0 compares with both peers, finding nothing to copy" \
   wait_for 60 bash -c "[ \$(tail -n +$n '$D/c/log/shard-s0.log' | grep -c 'repair with s[12] done: .* 0 differed, 0 keys copied') -eq 2 ]"
 sed "s|^admin_key = .*|admin_key = $D/c/keys/http|" "$OKS_CONFIG" >"$D/gw.conf"
 check "a gateway's key may not start a repair" bash -c "! '$CTL' repair -c '$D/gw.conf' s0 2>/dev/null"
+# ---- a rebuild killed part way ----------------------------------------------------------------
+# s2 is wiped again and killed (-9) as soon as it has stored some of its keys; started again, it
+# finishes the rebuild (its store is no longer empty: its peers' pruned logs lead it to compare)
+s2keys() { "$CTL" stats 2>/dev/null | awk '$1 == "s2" && $2 == "yes" { print $3 }'; }
+want=$(s2keys)
+kill "$(pid_of s2)"
+wait_for 30 bash -c "! kill -0 $(pid_of s2)"
+rm -rf "$D/c/data/s2"
+n=$(lines s2)
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" >/dev/null
+for _ in $(seq 1 3000); do [ "$(s2keys)" ] && [ "$(s2keys)" -gt 0 ] && break; done
+kill -9 "$(pid_of s2)"
+at_kill=$(tail -n +"$n" "$D/c/log/shard-s2.log" | grep -c "repair with s[01] done")
+echo "# s2 killed with $at_kill of 2 comparisons done (of $want keys it holds)"
+m=$(lines s2)
+bash "$OKS_ROOT/deploy/local.sh" up --dir "$D/c" >/dev/null
+check "s2 killed during its rebuild and started again holds the same SKS hashes as its peers" \
+  wait_for 180 tool converged "$OKS_CONFIG"
+log_from s2 "$m" | grep -E "repair with|full comparison|following" | sed 's/^/# /'
+check "  ... and as many keys as before it was wiped" test "$(s2keys)" -eq "$want"
+check "the deleted key is still deleted after the killed rebuild" \
+  test -z "$(tool where "$OKS_CONFIG" "$F")"
 check "no process of the cluster died" \
   bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
 finish
