@@ -155,6 +155,8 @@ void oks_etcd_setup(const oks_etcd *c, CURL *h, const char *url, char *errbuf)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* the JSON gateway as documented; ALPN would pick HTTP/2 with etcd over TLS */
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 5L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 1L);
@@ -180,11 +182,21 @@ int oks_etcd_curl_fail(oks_etcd *c, CURL *h, CURLcode rc, const char *ep, const 
     case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CIPHER:
         phase = "TLS"; break;
     case CURLE_OPERATION_TIMEDOUT: phase = "timeout"; break;
-    default: break;
+    default: /* a handshake refused by the server shows as a failed read */
+        if (strstr(errbuf, "TLS") || strstr(errbuf, "SSL") || strstr(errbuf, "certificate"))
+            phase = "TLS";
+        break;
     }
     if (rc == CURLE_WRITE_ERROR && c->too_big)
         return oks_err_set(e, OKS_E_LIMIT, OKS_NO_OFFSET, "etcd %s: answer larger than %zu bytes",
                            ep, c->max_answer);
+    if (strncmp(ep, "https:", 6) == 0 && !c->cert &&
+        (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
+         strcmp(phase, "TLS") == 0))
+        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
+                           "etcd %s: TLS: %.100s (no client certificate given: a server with "
+                           "--client-cert-auth refuses such clients)",
+                           ep, errbuf[0] ? errbuf : curl_easy_strerror(rc));
     if (rc == CURLE_COULDNT_CONNECT && os)
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "etcd %s: connect: %s", ep,
                            strerror((int)os));
@@ -269,7 +281,7 @@ static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_
         char m[sizeof last.msg];
         snprintf(m, sizeof m, "%s", last.msg);
         oks_err_set(&last, r, OKS_NO_OFFSET, "etcd %s: %s", ep,
-                    strncmp(m, "etcd: ", 6) == 0 ? m + 6 : m);
+                    strncmp(m, "etcd: ", 6) == 0 ? m + 6 : strncmp(m, "etcd ", 5) == 0 ? m + 5 : m);
         /* no leader, member stopping: another member may do */
         final = !(status >= 500 && r != OKS_E_LIMIT && (safe || r == OKS_E_UNAVAILABLE));
     }

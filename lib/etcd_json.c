@@ -127,6 +127,8 @@ static int parse_kv(const json_t *j, oks_etcd_kv *kv, oks_err *e)
     int r = get_bytes(j, "key", &b, e);
     if (r == 0 && b.len == 0)
         r = proto(e, "a kv has no key");
+    if (r == 0 && memchr(b.data, 0, b.len)) /* OKS keys are C strings */
+        r = proto(e, "a key with a NUL byte");
     if (r == 0) {
         size_t n;
         kv->key = (char *)oks_buf_detach(&b, &n);

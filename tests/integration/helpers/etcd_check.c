@@ -248,10 +248,12 @@ int main(int argc, char **argv)
     int na = argc - optind - 1;
     oks_err e;
     oks_etcd *c, *c2 = NULL;
-    int r = oks_etcd_open(&o, &c, &e);
-    if (r)
-        return err_out(r, &e);
     uint64_t t0 = now_ms();
+    int r = oks_etcd_open(&o, &c, &e);
+    if (r) {
+        fprintf(stderr, "took %llu ms\n", (unsigned long long)(now_ms() - t0));
+        return err_out(r, &e);
+    }
     int64_t rev = 0;
     oks_etcd_kv kv;
     if (strcmp(cmd, "basic") == 0 && na == 1) {
