@@ -292,9 +292,10 @@ static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_
     }
     if (final)
         return oks_err_set(e, r, OKS_NO_OFFSET, "%s", last.msg);
+    c->cur = (c->cur + 1) % c->n_eps; /* the next call starts past the one that failed last */
     if (!last.msg[0])
-        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET,
-                           "etcd %s: no answer within %u ms", c->eps[c->cur], c->timeout_ms);
+        return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "etcd: no answer within %u ms",
+                           c->timeout_ms);
     if (c->n_eps > 1)
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "%.180s (none of %zu endpoints "
                            "answered)", last.msg, c->n_eps);

@@ -7,14 +7,15 @@
  * Every call BLOCKS (up to timeout_ms; a watch until told to stop): use it from a thread of
  * its own or from a tool, never from an event loop.
  *
- * Endpoints are tried in turn: a call goes to the endpoint that answered last and fails over
- * to the next one when it cannot connect, times out before the whole call's deadline, or gets
- * an HTTP 5xx; when no endpoint answers the call fails with OKS_E_UNAVAILABLE (OKS_E_TIMEOUT
- * when the deadline passed first) and a message naming the last endpoint and what failed:
- * "etcd http://127.0.0.1:2379: connect: Connection refused". A write whose request may have
- * reached a server before the failure is sent again to the next endpoint only when that is
- * harmless (compare-and-swap and transactions are not: their outcome is then reported as
- * unknown, OKS_E_UNAVAILABLE, and the caller re-reads).
+ * Endpoints are tried in turn: a call starts with the endpoint that answered last (after a
+ * failed call, the one after it) and moves to the next when it cannot connect (each endpoint
+ * gets at most its share of what is left of the deadline to connect), times out, or gets an
+ * HTTP 5xx; when no endpoint answers within timeout_ms the call fails with OKS_E_UNAVAILABLE and
+ * a message naming the last endpoint and what failed: "etcd http://127.0.0.1:2379: connect:
+ * Connection refused". A write whose request may have reached a server before the failure is
+ * sent again to the next endpoint only when that is harmless (compare-and-swap and
+ * transactions are not: their outcome is then reported as unknown, OKS_E_UNAVAILABLE, and the
+ * caller re-reads).
  *
  * Answers are parsed defensively (lib/etcd_json.c, fuzzed by tests/fuzz/fuzz_etcd.c): a
  * missing, mistyped or out-of-range field is OKS_E_PROTO, never a crash; answers larger than
@@ -89,7 +90,7 @@ void oks_etcd_close(oks_etcd *c);
 void oks_etcd_kvs_free(oks_etcd_kv *kvs, size_t n);
 /* Frees what one kv owns and zeroes it. */
 void oks_etcd_kv_release(oks_etcd_kv *kv);
-/* The endpoint the last call used (or tried last). */
+/* The endpoint the next call tries first (the last that answered). */
 const char *oks_etcd_endpoint(const oks_etcd *c);
 
 /* One key. Absent: OKS_E_NOTFOUND (and *kv zeroed). *rev (may be NULL): the store's
