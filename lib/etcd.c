@@ -280,8 +280,7 @@ static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_
         }
         char m[sizeof last.msg];
         snprintf(m, sizeof m, "%s", last.msg);
-        oks_err_set(&last, r, OKS_NO_OFFSET, "etcd %s: %s", ep,
-                    strncmp(m, "etcd: ", 6) == 0 ? m + 6 : strncmp(m, "etcd ", 5) == 0 ? m + 5 : m);
+        oks_err_set(&last, r, OKS_NO_OFFSET, "etcd %s: %s", ep, oks_etcd_unprefixed(m));
         /* no leader, member stopping: another member may do */
         final = !(status >= 500 && r != OKS_E_LIMIT && (safe || r == OKS_E_UNAVAILABLE));
     }

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <string.h>
 
 struct oks_etcd {
     char *eps[OKS_ETCD_MAX_ENDPOINTS]; /* owned: "http://host:port", no trailing slash */
@@ -30,5 +31,11 @@ void oks_etcd_setup(const oks_etcd *c, CURL *h, const char *url, char *errbuf);
  * past max_answer (c->too_big), else OKS_E_UNAVAILABLE. */
 int oks_etcd_curl_fail(oks_etcd *c, CURL *h, CURLcode rc, const char *ep, const char *errbuf,
                        oks_err *e);
+
+/* A message of the parser without its leading "etcd: " or "etcd ", for "etcd ENDPOINT: ..." */
+static inline const char *oks_etcd_unprefixed(const char *m)
+{
+    return strncmp(m, "etcd: ", 6) == 0 ? m + 6 : strncmp(m, "etcd ", 5) == 0 ? m + 5 : m;
+}
 
 #endif

@@ -39,7 +39,8 @@ static int get_i64(const json_t *obj, const char *name, int64_t *out, oks_err *e
     char *end = NULL;
     errno = 0;
     long long x = n && n < 24 ? strtoll(s, &end, 10) : 0;
-    if (!n || n >= 24 || errno || !end || end != s + n || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+    bool digits = n && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+    if (!digits || n >= 24 || errno || !end || end != s + n)
         return oks_err_set(e, OKS_E_PROTO, OKS_NO_OFFSET,
                            "etcd answer: %s is not a decimal integer", name);
     *out = x;
@@ -355,7 +356,8 @@ int oks_etcd_parse_watch(const void *body, size_t n, oks_etcd_watch_cb cb, void 
         r = proto(e, "watch message without a result");
         goto out;
     }
-    if ((r = header_rev(res, &m->header_rev, e)) || (r = get_bool(res, "created", &m->created, e)) ||
+    if ((r = header_rev(res, &m->header_rev, e)) ||
+        (r = get_bool(res, "created", &m->created, e)) ||
         (r = get_bool(res, "canceled", &m->canceled, e)) ||
         (r = get_rev(res, "compact_revision", &m->compact_rev, e)))
         goto out;

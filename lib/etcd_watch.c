@@ -56,7 +56,7 @@ static void on_message(wctx *w, const uint8_t *p, size_t n)
         char msg[sizeof w->err.msg];
         snprintf(msg, sizeof msg, "%s", w->err.msg);
         oks_err_set(&w->err, r, OKS_NO_OFFSET, "etcd %s: watch: %s", w->ep,
-                    strncmp(msg, "etcd: ", 6) == 0 ? msg + 6 : strncmp(msg, "etcd ", 5) == 0 ? msg + 5 : msg);
+                    oks_etcd_unprefixed(msg));
         w->stop = true;
         if (r == OKS_E_UNAVAILABLE)
             w->failed = true; /* no leader: another member may do */
