@@ -28,7 +28,7 @@ CACHE=${OKS_IMAGE_CACHE:-$ROOT/build/image}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$HERE/containers.conf}
 # what the programs link (dpkg-shlibdeps of the package's programs), and CA certificates for the
 # mail gateway's TLS
-RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libjansson4,libknot13,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5,ca-certificates
+RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libcurl3-gnutls,libjansson4,libknot13,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5,ca-certificates
 SUITE=bookworm
 TAGS=() BASE_ONLY=0 DEB=
 while [ $# -gt 0 ]; do

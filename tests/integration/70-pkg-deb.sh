@@ -20,7 +20,7 @@ G2=$(gpg_home)
 CACHE=${OKS_PKG_ROOTFS:-$OKS_ROOT/build/pkg-test/rootfs}
 MACHINE=okstest$$
 # the libraries the package depends on (dpkg-shlibdeps of its programs), systemd to boot
-RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libjansson4,libknot13,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5
+RUNTIME=libetpan20,libgcrypt20,libh2o-evloop0.13,libinih1,libcurl3-gnutls,libjansson4,libknot13,libleveldb1d,libmicrohttpd12,libprotobuf-c1,libssl3,libstdc++6,libsystemd0,libzmq5
 INCLUDE=systemd,systemd-sysv,dbus,procps,$RUNTIME
 NEW=$CACHE.new$$
 NSPAWN= MMDEB= INIT= LINTIAN=
