@@ -108,6 +108,7 @@ int main(int argc, char **argv)
     oks_zsec_stop();
     zmq_ctx_term(sh.zctx);
     oks_store_close(sh.store);
+    oks_shard_maps_release(&sh);
     oks_cluster_release(&conf);
     return rc ? 1 : 0;
 }
