@@ -29,7 +29,24 @@ static void trim(const char **a, const char **b)
         (*b)--;
 }
 
-int oks_mapdoc_split(const char *text, size_t len, oks_buf *local, oks_buf *map)
+/* Whether map (a document, NUL not needed) has a [shard.NAME] section for section. */
+static bool map_has_section(const char *map, size_t len, const char *section)
+{
+    char head[160];
+    int n = snprintf(head, sizeof head, "[%s]", section);
+    for (const char *p = map, *end = map + len; p && p < end;) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if ((size_t)(end - p) >= (size_t)n && memcmp(p, head, (size_t)n) == 0)
+            return true;
+        p = memchr(p, '\n', (size_t)(end - p));
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
+static int split(const char *text, size_t len, oks_buf *local, oks_buf *map, const char *only,
+                 size_t only_len)
 {
     char section[128] = "", header[160] = "";
     bool header_out = false; /* the section's header went to map */
@@ -69,7 +86,9 @@ int oks_mapdoc_split(const char *text, size_t len, oks_buf *local, oks_buf *map)
             r = r ? r : oks_buf_append(map, p, line_len);
             if (!r && !nl)
                 r = oks_buf_putc(map, '\n');
-        } else if (!is_map && local) {
+        } else if (!is_map && local &&
+                   !(only && strncmp(section, "shard.", 6) == 0 &&
+                     !map_has_section(only, only_len, section))) {
             r = oks_buf_append(local, p, line_len);
             if (!r && !nl)
                 r = oks_buf_putc(local, '\n');
@@ -79,11 +98,16 @@ int oks_mapdoc_split(const char *text, size_t len, oks_buf *local, oks_buf *map)
     return r;
 }
 
+int oks_mapdoc_split(const char *text, size_t len, oks_buf *local, oks_buf *map)
+{
+    return split(text, len, local, map, NULL, 0);
+}
+
 int oks_mapdoc_load(const char *name, const char *local, size_t local_len, const char *map,
                     size_t map_len, oks_cluster *c, oks_err *e)
 {
     oks_buf t = OKS_BUF_INIT;
-    int r = oks_mapdoc_split(local, local_len, &t, NULL);
+    int r = split(local, local_len, &t, NULL, map, map_len);
     r = r ? r : oks_buf_append(&t, map, map_len);
     if (r) {
         oks_buf_release(&t);

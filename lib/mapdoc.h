@@ -25,7 +25,8 @@ bool oks_mapdoc_is_map_key(const char *section, const char *key);
 /* Appends the lines of an INI text to local (the lines that are not map keys, when local is
  * not NULL) and to map (the map keys under their section headers, when map is not NULL). */
 int oks_mapdoc_split(const char *text, size_t len, oks_buf *local, oks_buf *map);
-/* Loads a config: the local text without its map part, then the map document. name: for
+/* Loads a config: the local text without its map part, then the map document. A local
+ * [shard.NAME] section of a shard the map does not list (yet) is left out. name: for
  * messages. */
 int oks_mapdoc_load(const char *name, const char *local, size_t local_len, const char *map,
                     size_t map_len, oks_cluster *c, oks_err *e);
