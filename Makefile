@@ -48,6 +48,8 @@ LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt j
 LIBS += $(shell $(PKG_CONFIG) --libs libsystemd)
 # the /metrics server of the daemons without an HTTP server of their own (lib/metrics_http.c)
 LIBS += $(shell $(PKG_CONFIG) --libs libmicrohttpd)
+# the etcd client (lib/etcd.c): etcd's JSON gateway over HTTP(S)
+LIBS += $(shell $(PKG_CONFIG) --libs libcurl)
 TEST_LIBS := -lcmocka
 
 WARN           := -Wall -Wextra -Wno-missing-braces -Wshadow -Wformat=2 -Wvla
@@ -109,7 +111,14 @@ $(BUILD)/tests/replay/%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay_main.o $
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tests: $(UNIT_BINS) $(REPLAY_BINS)
+# C drivers of integration scripts: tests/integration/helpers/X.c -> $(BUILD)/tests/helpers/X
+HELPER_SRCS := $(wildcard tests/integration/helpers/*.c)
+HELPER_BINS := $(patsubst tests/integration/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRCS))
+$(BUILD)/tests/helpers/%: $(OBJ)/tests/integration/helpers/%.o $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+tests: $(UNIT_BINS) $(REPLAY_BINS) $(HELPER_BINS)
 
 $(OBJ)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)

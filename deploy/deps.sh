@@ -10,6 +10,9 @@ PKGS=(
   libleveldb-dev libzmq3-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   libjansson-dev
+  # the etcd client (lib/etcd.c); the GnuTLS flavour, as libetpan-dev depends on it (the
+  # OpenSSL flavour, libcurl4-openssl-dev, conflicts with it and would remove libetpan-dev)
+  libcurl4-gnutls-dev
   libsystemd-dev
   # /metrics of shard, router, sync, mail gateway (lib/metrics_http.c); promtool checks the
   # exposition and deploy/prometheus/oks-rules.yml (tests/integration/73-ops-metrics.sh)
@@ -25,6 +28,8 @@ PKGS=(
   gnupg dirmngr gpg-agent sq debian-keyring sks
   dovecot-core dovecot-pop3d python3-aiosmtpd python3-zmq python3-cryptography python3-h2 swaks curl jq haproxy
   openssl libsasl2-modules
+  # the cluster topology store (docs/etcd.md) and tests/harness/etcd.sh
+  etcd-server etcd-client
   # the LDAP gateway's directory server (slapd with back-sock; a runtime dependency of the
   # hosts that run oks-gw-ldap) and ldapsearch for its tests and benchmark
   slapd ldap-utils

@@ -9,7 +9,7 @@ B=build/fuzz
 mkdir -p "$B/gen" "$B/obj" "$B/bin"
 CFLAGS=(-std=gnu11 -pthread -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -I. -I"$B/gen" -O1 -g
         -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined)
-LIBS=(-lleveldb -lzmq -lgcrypt -lgpg-error -ljansson -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lknot -lm -lstdc++ -lsystemd -lmicrohttpd)
+LIBS=(-lleveldb -lzmq -lgcrypt -lgpg-error -ljansson -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lknot -lm -lstdc++ -lsystemd -lmicrohttpd -lcurl)
 objs=()
 if [ -f proto/oks.proto ]; then
   protoc-c --c_out="$B/gen" proto/oks.proto
