@@ -35,7 +35,7 @@ struct oks_router {
 #define PMAP(p) ((const oks_router_map *)(p)->map)
 #define PREP(p) ((oks_replicas *)&PMAP(p)->rep)
 /* router/setup.c: makes next the map in force (taking it), connecting the shards it adds; the
- * epoch applied (0: refused) goes back to the watcher. */
+ * epoch in force afterwards goes back to the watcher. */
 void oks_router_apply_map(oks_router *r, oks_cluster *next);
 /* The poll items: the frontend, every shard, the map input, the monitors (n of them; heap). */
 zmq_pollitem_t *oks_router_poll_items(oks_router *r, int *n);

@@ -161,10 +161,10 @@ void oks_router_apply_map(oks_router *r, oks_cluster *next)
         m->next = r->map;
         r->map = m;
         r->conf = next;
-        applied = next->epoch;
         oks_log(OKS_LOG_INFO, "router: map epoch %u applied (%zu shards)", next->epoch,
                 next->n_shards);
     }
+    applied = r->conf->epoch; /* the next one's when applied, else the one in force */
     zmq_send(r->maps_in, &applied, sizeof applied, ZMQ_DONTWAIT);
 }
 
