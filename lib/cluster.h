@@ -55,6 +55,7 @@ typedef struct oks_cluster {
     size_t n_routers;
     uint8_t digest[32];
     size_t max_message_bytes;     /* [cluster]: any ZeroMQ message */
+    oks_conf_etcd etcd;           /* [cluster] etcd, etcd_*: the topology store */
     /* [router] */
     unsigned router_deadline_ms;
     char router_bind[256];        /* frontend a router binds; "" = routers[0] */

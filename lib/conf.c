@@ -449,6 +449,20 @@ static void check_pairs(parse_ctx *x)
                 "[http] cache_max_stale_ms: must be at least cache_check_ms (%u)",
                 h->cache_check_ms);
     }
+    const oks_conf_etcd *et = &x->c->etcd;
+    if (!et->cert[0] != !et->key[0])
+        fail_at(x, x->set_line[entry_index(x, "cluster", et->cert[0] ? "etcd_cert" : "etcd_key")],
+                OKS_E_FORMAT, "[cluster] %s: needs %s", et->cert[0] ? "etcd_cert" : "etcd_key",
+                et->cert[0] ? "etcd_key" : "etcd_cert");
+    for (const char *w = et->endpoints; *w;) {
+        size_t n = strcspn(w, " ");
+        if (n && strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0)
+            fail_at(x, x->set_line[entry_index(x, "cluster", "etcd")], OKS_E_FORMAT,
+                    "[cluster] etcd: %.*s: not http://HOST:PORT or https://HOST:PORT",
+                    (int)(n > 100 ? 100 : n), w);
+        w += n;
+        w += strspn(w, " ");
+    }
     for (size_t i = 0; i < x->c->n_shards; i++) {
         const oks_shard_conf *s = &x->c->shards[i];
         int first = 0;

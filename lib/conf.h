@@ -161,6 +161,15 @@ typedef struct oks_conf_security {
     char audit_log[512];
 } oks_conf_security;
 
+/* etcd_* of [cluster]: where the topology lives when it is not the static map of oks.conf
+ * (lib/etcd.h, docs/etcd.md) */
+typedef struct oks_conf_etcd {
+    char endpoints[1024]; /* "" = the static slot map of oks.conf */
+    char prefix[256];
+    char ca[512], cert[512], key[512];
+    unsigned timeout_ms;
+} oks_conf_etcd;
+
 /* The table (n entries). */
 const oks_conf_entry *oks_conf_table(size_t *n);
 

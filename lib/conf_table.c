@@ -32,6 +32,7 @@
 #define HTTP OKS_CONF_HTTP
 #define DNS OKS_CONF_DNS
 #define U32 0xFFFFFFFFull
+#define ETCD (OKS_CONF_SHARD | OKS_CONF_ROUTER | OKS_CONF_CTL)
 #define GIB (1ull << 30)
 
 static const char *const table_reads[] = {"pread", "mmap", NULL};
@@ -56,6 +57,20 @@ static const oks_conf_entry table[] = {
          "(docs/replicas.md \"Slot moves\"); 0 in a static map"),
     SIZE("cluster", "max_message_bytes", max_message_bytes, "64M", 4096, GIB, OKS_CONF_ALL,
          "hard cap on any ZeroMQ message"),
+    LIST("cluster", "etcd", etcd.endpoints, ETCD,
+         "etcd endpoints holding the cluster's topology (slot map, replica sets, slot moves), "
+         "e.g. https://10.1.0.1:2379,https://10.1.0.2:2379, tried in turn (unset = the static "
+         "slot map of this file; docs/etcd.md)"),
+    STR("cluster", "etcd_prefix", etcd.prefix, "/oks/", ETCD,
+        "prefix of every key OKS keeps in etcd (several clusters may share one etcd)"),
+    STR("cluster", "etcd_ca", etcd.ca, "", ETCD,
+        "PEM CA file that verifies the etcd servers' certificates (unset = the system's CAs)"),
+    STR("cluster", "etcd_cert", etcd.cert, "", ETCD,
+        "PEM client certificate presented to etcd (etcd --client-cert-auth; needs etcd_key)"),
+    STR("cluster", "etcd_key", etcd.key, "", ETCD,
+        "PEM private key of etcd_cert (mode 0600, or 0640 owned by root)"),
+    UINT("cluster", "etcd_timeout_ms", etcd.timeout_ms, "5000", 100, 600000, ETCD,
+         "how long one etcd call may take, connection and answer, over all endpoints"),
 
     {.section = "shard.*", .key = "endpoint", .type = OKS_CONF_ZMQ, S_(endpoint), .def = "",
      .readers = OKS_CONF_SHARD | OKS_CONF_ROUTER,
