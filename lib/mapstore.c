@@ -9,8 +9,8 @@
 
 struct oks_mapstore {
     oks_etcd *c;
-    char prefix[256]; /* ends with '/' */
-    char map_key[300], move_key[300], members[300];
+    char prefix[300]; /* ends with "/" */
+    char map_key[320], move_key[320], members[320];
     int64_t lease;
 };
 

@@ -57,7 +57,7 @@ static int parse_move(const char *doc, size_t len, move_rec *m)
         else if (!strcmp(k, "to"))
             snprintf(m->to, sizeof m->to, "%s", v), got |= 8;
         else if (!strcmp(k, "phase"))
-            snprintf(m->phase, sizeof m->phase, "%s", v), got |= 16;
+            snprintf(m->phase, sizeof m->phase, "%.15s", v), got |= 16;
     }
     return got == 31 ? 0 : -1;
 }
@@ -324,9 +324,14 @@ static bool plan(const oks_cluster *c, const live_set *l, int drain, move_rec *m
     }
     if (from < 0 || !cnt[from])
         return false;
-    unsigned others = 0;
-    for (size_t i = 0; i < c->n_shards; i++)
+    unsigned others = 0, live = 0, total = 0;
+    for (size_t i = 0; i < c->n_shards; i++) {
         others += l->live[i] && (long)i != from;
+        live += l->live[i];
+        total += l->live[i] ? cnt[i] : 0;
+    }
+    /* the even share: lo or lo + 1 slots each */
+    unsigned lo = live ? total / live : 0, hi = lo + (live && total % live ? 1 : 0);
     /* targets by fewest slots first: the first with slots it can take */
     bool tried[OKS_MAX_SHARDS] = {false};
     for (unsigned k = 0; k < others; k++) {
@@ -338,12 +343,17 @@ static bool plan(const oks_cluster *c, const live_set *l, int drain, move_rec *m
             return false;
         tried[to] = true;
         unsigned want;
-        if (drain >= 0)
-            want = (cnt[from] + others - 1) / others; /* an even share of what it holds */
+        if (drain >= 0) { /* up to the target's even share of everything, else all it can */
+            unsigned share = others ? (total + others - 1) / others : 0;
+            want = share > cnt[to] ? share - cnt[to] : cnt[from];
+        }
         else if (cnt[from] <= cnt[to] + 1)
             return false; /* even: within one slot */
-        else
-            want = (cnt[from] - cnt[to]) / 2;
+        else {
+            unsigned give = cnt[from] > hi ? cnt[from] - hi : 1,
+                     take = lo > cnt[to] ? lo - cnt[to] : 1;
+            want = give < take ? give : take;
+        }
         if (want && find_run(c, (size_t)from, (size_t)to, want, m))
             return true;
     }

@@ -150,8 +150,10 @@ void oks_router_apply_map(oks_router *r, oks_cluster *next)
     oks_err e;
     uint32_t applied = 0;
     int rc = oks_router_map_check(r->map->conf, next, &e);
-    for (size_t i = r->map->conf->n_shards; rc == 0 && i < next->n_shards; i++)
+    for (size_t i = r->map->conf->n_shards; rc == 0 && i < next->n_shards; i++) {
+        oks_zsec_add_shard(next->shards[i].endpoint);
         rc = connect_shard(r, next, i, &e);
+    }
     if (rc) {
         oks_log(OKS_LOG_ERROR, "router: map epoch %u refused: %s", next->epoch, e.msg);
         oks_cluster_release(next);

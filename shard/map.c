@@ -5,6 +5,7 @@
  * a thread that loaded one keeps a valid map until its request is done. */
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "lib/zsec.h"
 #include "shard/shard.h"
 
 #include <stdlib.h>
@@ -55,6 +56,8 @@ int oks_shard_map_apply(oks_shard *sh, oks_cluster *next, oks_err *e)
         oks_cluster_release(next);
         return r;
     }
+    for (size_t i = cur->n_shards; i < next->n_shards; i++)
+        oks_zsec_add_shard(next->shards[i].endpoint); /* a new peer: the shards' key */
     oks_shard_maps *m = oks_xcalloc(1, sizeof *m);
     m->c = *next; /* takes its buffers */
     memset(next, 0, sizeof *next);
