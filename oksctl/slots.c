@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: oksctl slots [-c CONFIG] [--wait SECONDS] move A-B --to SHARD [--from SHARD]\n"
+    "usage: oksctl slots [-c CONFIG] [--wait SECONDS] [--epoch N] move A-B --to SHARD\n"
+    "                    [--from SHARD]\n"
     "       oksctl slots [-c CONFIG] move --resume | --abort\n"
     "       oksctl slots [-c CONFIG] rebalance      (spreads the slots evenly over the shards)\n"
     "       oksctl slots [-c CONFIG] drain SHARD    (moves every slot of SHARD to the others)\n"
@@ -30,8 +31,9 @@ static const char usage[] =
     "slots while the old one serves them, catches up with the writes made meanwhile, then\n"
     "reads and writes switch in one map change and the old copy is purged. --from: the replica\n"
     "that leaves the slots (default: the first of their replica set). --wait: how long to wait\n"
-    "for the routers and shards to apply a map, and for the copy (default 120 s). A move\n"
-    "started from a map that someone changed meanwhile is refused.\n";
+    "for the routers and shards to apply a map, and for the copy (default 120 s). --epoch:\n"
+    "only if the map is still at epoch N (oksctl map show). A move started from a map that\n"
+    "someone changed meanwhile is refused.\n";
 
 typedef struct move_rec {
     unsigned first, last;
@@ -397,10 +399,11 @@ int oksctl_slots(int argc, char **argv)
     static const struct option opts[] = {
         {"config", 1, NULL, 'c'}, {"help", 0, NULL, 'h'},   {"to", 1, NULL, 't'},
         {"from", 1, NULL, 'f'},   {"resume", 0, NULL, 'r'}, {"abort", 0, NULL, 'a'},
-        {"wait", 1, NULL, 'w'},   {NULL, 0, NULL, 0}};
+        {"wait", 1, NULL, 'w'},   {"epoch", 1, NULL, 'e'},  {NULL, 0, NULL, 0}};
     const char *conf = NULL, *to = NULL, *from = NULL;
     bool resume = false, abort_it = false;
     unsigned wait_s = 120;
+    long epoch = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -411,6 +414,7 @@ int oksctl_slots(int argc, char **argv)
         case 'r': resume = true; break;
         case 'a': abort_it = true; break;
         case 'w': wait_s = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'e': epoch = strtol(optarg, NULL, 10); break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -443,6 +447,11 @@ int oksctl_slots(int argc, char **argv)
     if (r == OKS_E_NOTFOUND)
         fprintf(stderr, "oksctl: no map in etcd yet (oksctl map init)\n");
     if (r) {
+        oksctl_topo_close(&t);
+        return 1;
+    }
+    if (epoch >= 0 && t.map.epoch != (unsigned long)epoch) {
+        fprintf(stderr, "oksctl: refused: the map is at epoch %u, not %ld\n", t.map.epoch, epoch);
         oksctl_topo_close(&t);
         return 1;
     }
