@@ -32,6 +32,7 @@
 #   deploy/local.sh kill-router --dir DIR I / start-router --dir DIR I   (router I, from 0)
 #   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
 #   deploy/local.sh up --etcd ...                (the topology in a local etcd, see below)
+#   deploy/local.sh up --etcd-endpoints URLS ... (the topology in an etcd already running)
 #   deploy/local.sh add-shard --dir DIR          (one more shard, rebalanced onto online)
 #   deploy/local.sh remove-shard --dir DIR NAME  (its slots moved away online, then stopped)
 #
@@ -62,7 +63,8 @@
 # --etcd keeps the topology in etcd (docs/replicas.md "Slot moves"): `up` starts a one-member
 # etcd on 127.0.0.1 (data in DIR/data/etcd, written as [cluster] etcd), puts the map of oks.conf
 # there (oksctl map init) and starts the rest, which follow the map in etcd from then on.
-# add-shard (needs --etcd) writes [shard.sN] (the next name: s2 after s0 and s1) with no slots,
+# --etcd-endpoints "http://127.0.0.1:P1,http://127.0.0.1:P2" uses that etcd instead (started
+# and stopped by the caller). add-shard (needs --etcd or --etcd-endpoints) writes [shard.sN] (the next name: s2 after s0 and s1) with no slots,
 # adds it to the map (oksctl map add-shard), starts it and moves slots onto it online (oksctl
 # slots rebalance), returning when the moves are done; remove-shard moves the slots of NAME to
 # the other shards (oksctl slots drain) and then stops it (its section stays, with no slots).
@@ -111,6 +113,7 @@ while [ $# -gt 0 ]; do
     --ldap-port) LDAP_PORT=$2; shift 2 ;;
     --ldap-opt) LDAP_OPTS+=("$2"); shift 2 ;;
     --etcd) ETCD=1; shift ;;
+    --etcd-endpoints) ETCD=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "local.sh: unknown option $1" >&2; exit 2 ;;
     *) [ -z "${TARGET:-}" ] || { echo "local.sh: one NAME only" >&2; exit 2; }; TARGET=$1; shift ;;
@@ -165,12 +168,16 @@ write_conf() {
     for i in $(seq 1 $((ROUTERS - 1))); do list="$list tcp://$EP_HOST:$(port_for $((400 + i)))"; done
     echo "routers = $list"
     [ "$REPLICAS" -eq 1 ] || echo "replicas = $REPLICAS"
-    if [ -n "$ETCD" ]; then
+    if [ "$ETCD" = 1 ]; then
       echo "; the topology (slot map, moves) lives in etcd from \`up\` on (oksctl map show)"
       echo "etcd = http://127.0.0.1:$(port_for 420)"
       echo "etcd_prefix = /oks/"
       echo "; etcd's peer port (deploy/local.sh)"
       echo ";etcd_peer_port = $(port_for 421)"
+    elif [ -n "$ETCD" ]; then
+      echo "; the topology (slot map, moves) lives in etcd from \`up\` on (oksctl map show)"
+      echo "etcd = $ETCD"
+      echo "etcd_prefix = /oks/"
     fi
     for i in $(seq 0 $((n - 1))); do
       list=
@@ -362,7 +369,8 @@ start_etcd() { # a one-member etcd for the topology, on the ports of [cluster] e
 
 up() {
   if [ ! -f "$CONF" ] || [ -n "$SHARDS" ]; then write_conf; fi
-  [ -z "$(etcd_url)" ] || start_etcd
+  if grep -q '^;etcd_peer_port' "$CONF"; then start_etcd
+  elif [ -n "$(etcd_url)" ]; then OKS_CONFIG=$CONF "$BIN/oksctl" map init >/dev/null; fi
   [ -z "$LDAP_PORT" ] || write_ldap_conf
   if [ -n "$MAIL_POP3" ]; then
     [ -n "$MAIL_USER" ] && [ -n "$MAIL_SMTP" ] && [ -n "$MAIL_ADDRESS" ] ||
@@ -489,7 +497,7 @@ status() {
 }
 
 member_up() { # shard NAME: registered in etcd (it runs the map there)
-  ETCDCTL_API=3 "$ETCDCTL" --endpoints "$(etcd_url)" get --prefix --keys-only \
+  ETCDCTL_API=3 "$ETCDCTL" --endpoints "$(etcd_url | tr ' ' ',')" get --prefix --keys-only \
     "/oks/members/shard/$1" 2>/dev/null | grep -q .
 }
 

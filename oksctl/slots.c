@@ -256,7 +256,13 @@ static int new_move(oksctl_topo *t, move_rec *m)
 {
     oks_buf doc = OKS_BUF_INIT;
     oks_err e;
-    if (oks_mapstore_get_move(t->store, &doc, &e) == 0) {
+    int r = oks_mapstore_get_move(t->store, &doc, &e);
+    if (r != 0 && r != OKS_E_NOTFOUND) {
+        fprintf(stderr, "oksctl: the move record: %s\n", e.msg);
+        oks_buf_release(&doc);
+        return 1;
+    }
+    if (r == 0) {
         fprintf(stderr, "oksctl: a slot move is under way (oksctl slots move --resume or "
                         "--abort):\n%.*s", (int)doc.len, (const char *)doc.data);
         oks_buf_release(&doc);
