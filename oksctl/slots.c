@@ -263,7 +263,7 @@ static int new_move(oksctl_topo *t, move_rec *m)
         return 1;
     }
     if (r == 0) {
-        fprintf(stderr, "oksctl: a slot move is under way (oksctl slots move --resume or "
+        fprintf(stderr, "oksctl: refused: a slot move is under way (oksctl slots move --resume or "
                         "--abort):\n%.*s", (int)doc.len, (const char *)doc.data);
         oks_buf_release(&doc);
         return 1;
