@@ -31,6 +31,10 @@
 #   deploy/local.sh start-shard --dir DIR NAME   (starts it again on its data; returns once up)
 #   deploy/local.sh kill-router --dir DIR I / start-router --dir DIR I   (router I, from 0)
 #   deploy/local.sh run    --dir DIR [same options as up]   (foreground; Ctrl-C stops it all)
+#   deploy/local.sh up --etcd ...                (the topology in a local etcd, see below)
+#   deploy/local.sh up --etcd-endpoints URLS ... (the topology in an etcd already running)
+#   deploy/local.sh add-shard --dir DIR          (one more shard, rebalanced onto online)
+#   deploy/local.sh remove-shard --dir DIR NAME  (its slots moved away online, then stopped)
 #
 # `up` writes DIR/oks.conf (the cluster config, see deploy/oks.conf.example) with a CURVE
 # keypair per role in DIR/keys/ (oksctl keygen; docs/security.md), starts the shards
@@ -56,6 +60,14 @@
 # Every daemon gets a Prometheus /metrics on 127.0.0.1 (free ports; with --base-port P: the
 # router P+300, shard i P+301+i, sync P+299, mail gateway P+298, LDAP gateway P+297), written
 # as metrics_listen settings; `up` prints them (the HTTP gateway's is its own /metrics).
+# --etcd keeps the topology in etcd (docs/replicas.md "Slot moves"): `up` starts a one-member
+# etcd on 127.0.0.1 (data in DIR/data/etcd, written as [cluster] etcd), puts the map of oks.conf
+# there (oksctl map init) and starts the rest, which follow the map in etcd from then on.
+# --etcd-endpoints "http://127.0.0.1:P1,http://127.0.0.1:P2" uses that etcd instead (started
+# and stopped by the caller). add-shard (needs --etcd or --etcd-endpoints) writes [shard.sN] (the next name: s2 after s0 and s1) with no slots,
+# adds it to the map (oksctl map add-shard), starts it and moves slots onto it online (oksctl
+# slots rebalance), returning when the moves are done; remove-shard moves the slots of NAME to
+# the other shards (oksctl slots drain) and then stops it (its section stays, with no slots).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -67,6 +79,7 @@ read -r -a SHARD_OPTS <<<"${OKS_SHARD_OPTS:-}"
 MAIL_POP3= MAIL_USER= MAIL_PASSWORD= MAIL_SMTP= MAIL_ADDRESS= MAIL_POLL=5 MAIL_SYNC=
 RECON_PORT= PARTNERS=() GOSSIP=60
 LDAP_PORT= LDAP_OPTS=() SLAPD=${OKS_SLAPD:-/usr/sbin/slapd}
+ETCD= ETCD_BIN=${OKS_ETCD:-/usr/bin/etcd} ETCDCTL=${OKS_ETCDCTL:-/usr/bin/etcdctl}
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR=$2; shift 2 ;;
@@ -99,6 +112,8 @@ while [ $# -gt 0 ]; do
     --gossip-seconds) GOSSIP=$2; shift 2 ;;
     --ldap-port) LDAP_PORT=$2; shift 2 ;;
     --ldap-opt) LDAP_OPTS+=("$2"); shift 2 ;;
+    --etcd) ETCD=1; shift ;;
+    --etcd-endpoints) ETCD=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "local.sh: unknown option $1" >&2; exit 2 ;;
     *) [ -z "${TARGET:-}" ] || { echo "local.sh: one NAME only" >&2; exit 2; }; TARGET=$1; shift ;;
@@ -153,6 +168,17 @@ write_conf() {
     for i in $(seq 1 $((ROUTERS - 1))); do list="$list tcp://$EP_HOST:$(port_for $((400 + i)))"; done
     echo "routers = $list"
     [ "$REPLICAS" -eq 1 ] || echo "replicas = $REPLICAS"
+    if [ "$ETCD" = 1 ]; then
+      echo "; the topology (slot map, moves) lives in etcd from \`up\` on (oksctl map show)"
+      echo "etcd = http://127.0.0.1:$(port_for 420)"
+      echo "etcd_prefix = /oks/"
+      echo "; etcd's peer port (deploy/local.sh)"
+      echo ";etcd_peer_port = $(port_for 421)"
+    elif [ -n "$ETCD" ]; then
+      echo "; the topology (slot map, moves) lives in etcd from \`up\` on (oksctl map show)"
+      echo "etcd = $ETCD"
+      echo "etcd_prefix = /oks/"
+    fi
     for i in $(seq 0 $((n - 1))); do
       list=
       for k in $(seq 0 $((REPLICAS - 1))); do # shard i holds ranges i, i-1, ..., i-R+1
@@ -321,8 +347,31 @@ start_ldap() { # oks-gw-ldap, its slapd.conf, slapd on 127.0.0.1:LDAP_PORT
   done
 }
 
+etcd_url() { sed -n 's/^etcd *= *//p' "$CONF" | head -1; }
+
+start_etcd() { # a one-member etcd for the topology, on the ports of [cluster] etcd
+  local url peer end=$((SECONDS + 30))
+  url=$(etcd_url)
+  peer=http://127.0.0.1:$(sed -n 's/^;etcd_peer_port *= *//p' "$CONF" | head -1)
+  [ -x "$ETCD_BIN" ] || { echo "local.sh: no etcd at $ETCD_BIN (package etcd-server)" >&2; exit 1; }
+  mkdir -p "$DIR/data/etcd"
+  start_bg etcd "$ETCD_BIN" --name oks --data-dir "$DIR/data/etcd" \
+    --listen-client-urls "$url" --advertise-client-urls "$url" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+    --initial-cluster "oks=$peer" --logger zap --log-outputs stderr
+  until ETCDCTL_API=3 "$ETCDCTL" --endpoints "$url" endpoint health >/dev/null 2>&1; do
+    alive "$(cat "$DIR/run/etcd.pid")" ||
+      { echo "local.sh: etcd exited:" >&2; tail -n 5 "$DIR/log/etcd.out" >&2; stop_all; exit 1; }
+    [ $SECONDS -lt $end ] || { echo "local.sh: etcd does not answer on $url" >&2; stop_all; exit 1; }
+    sleep 0.1
+  done
+  OKS_CONFIG=$CONF "$BIN/oksctl" map init >/dev/null
+}
+
 up() {
   if [ ! -f "$CONF" ] || [ -n "$SHARDS" ]; then write_conf; fi
+  if grep -q '^;etcd_peer_port' "$CONF"; then start_etcd
+  elif [ -n "$(etcd_url)" ]; then OKS_CONFIG=$CONF "$BIN/oksctl" map init >/dev/null; fi
   [ -z "$LDAP_PORT" ] || write_ldap_conf
   if [ -n "$MAIL_POP3" ]; then
     [ -n "$MAIL_USER" ] && [ -n "$MAIL_SMTP" ] && [ -n "$MAIL_ADDRESS" ] ||
@@ -448,6 +497,50 @@ status() {
   return $rc
 }
 
+member_up() { # shard NAME: registered in etcd (it runs the map there)
+  ETCDCTL_API=3 "$ETCDCTL" --endpoints "$(etcd_url | tr ' ' ',')" get --prefix --keys-only \
+    "/oks/members/shard/$1" 2>/dev/null | grep -q .
+}
+
+add_shard() { # the next shard sN, with no slots, then a rebalance onto it
+  [ -n "$(etcd_url)" ] || { echo "local.sh: add-shard needs a cluster started with --etcd" >&2; exit 2; }
+  local n name port end=$((SECONDS + 30))
+  n=$(shard_names | wc -l)
+  name=s$n
+  port=$(port_for $((n + 1)))
+  { echo
+    echo "[shard.$name]"
+    echo "endpoint = tcp://$EP_HOST:$port"
+    echo "data = $DIR/data/$name"
+    echo "; its slots are in the map kept in etcd (oksctl map show)"
+    echo "slots ="
+    echo "metrics_listen = 127.0.0.1:$(metrics_port $((301 + n)))"
+  } >>"$CONF"
+  OKS_CONFIG=$CONF "$BIN/oksctl" map add-shard "$name"
+  start_shard "$name"
+  until member_up "$name"; do
+    alive "$(cat "$DIR/run/shard-$name.pid")" ||
+      { echo "local.sh: shard $name exited:" >&2; tail -n 5 "$DIR/log/shard-$name.log" >&2; exit 1; }
+    [ $SECONDS -lt $end ] || { echo "local.sh: shard $name not up after 30 s" >&2; exit 1; }
+    sleep 0.1
+  done
+  OKS_CONFIG=$CONF "$BIN/oksctl" slots rebalance
+  echo "shard $name added"
+}
+
+remove_shard() { # NAME: its slots moved to the others, then stopped
+  [ -n "$(etcd_url)" ] || { echo "local.sh: remove-shard needs a cluster started with --etcd" >&2; exit 2; }
+  OKS_CONFIG=$CONF "$BIN/oksctl" slots drain "$TARGET"
+  local f=$DIR/run/shard-$TARGET.pid pid
+  if [ -f "$f" ]; then
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+    rm -f "$f"
+  fi
+  echo "shard $TARGET removed"
+}
+
 need_target() {
   [ -n "${TARGET:-}" ] || { echo "local.sh: $cmd needs a NAME" >&2; exit 2; }
   [ -f "$CONF" ] || { echo "local.sh: no cluster in $DIR" >&2; exit 1; }
@@ -463,6 +556,10 @@ case "$cmd" in
     start_shard "$TARGET"; wait_ready; echo "shard $TARGET up" ;;
   kill-router) need_target; if [ "$TARGET" = 0 ]; then kill9 router; else kill9 "router-$TARGET"; fi ;;
   start-router) need_target; start_router "$TARGET"; wait_router "$TARGET"; echo "router $TARGET up" ;;
+  add-shard) [ -f "$CONF" ] || { echo "local.sh: no cluster in $DIR" >&2; exit 1; }; add_shard ;;
+  remove-shard) need_target; shard_names | grep -qx "$TARGET" ||
+      { echo "local.sh: no shard $TARGET in $CONF" >&2; exit 2; }
+    remove_shard ;;
   down) stop_all ;;
   status) status ;;
   run)
@@ -477,5 +574,5 @@ case "$cmd" in
       echo "  sample keys: OKS_CONFIG=$CONF $BIN/oksctl import /usr/share/keyrings/debian-keyring.gpg"
     fi
     while :; do sleep 1; done ;;
-  *) echo "usage: local.sh up|down|status|run|kill-shard|start-shard|kill-router|start-router --dir DIR [options] (--help)" >&2; exit 2 ;;
+  *) echo "usage: local.sh up|down|status|run|kill-shard|start-shard|kill-router|start-router|add-shard|remove-shard --dir DIR [options] (--help)" >&2; exit 2 ;;
 esac

@@ -87,6 +87,34 @@ static int fill_replicas(const char *name, oks_cluster *c, const uint16_t *own, 
     return 0;
 }
 
+/* Fills slot_joining from the shards' joining lists: at most one per slot, and not a shard that
+ * already holds it. own: as for fill_replicas. */
+static int fill_joining(const char *name, oks_cluster *c, const uint16_t *own, oks_err *e)
+{
+    c->slot_joining = oks_xmalloc(c->n_slots * sizeof *c->slot_joining);
+    memset(c->slot_joining, 0xFF, c->n_slots * sizeof *c->slot_joining);
+    for (size_t i = 0; i < c->n_shards; i++) {
+        oks_shard_conf *s = &c->shards[i];
+        if (!s->joining_spec || !s->joining_spec[0])
+            continue;
+        int r = oks_slots_parse(s->joining_spec, c->n_slots, c->slot_joining, (uint16_t)i, e);
+        if (r) {
+            char msg[sizeof e->msg];
+            snprintf(msg, sizeof msg, "%s", e ? e->msg : "");
+            return oks_err_set(e, r, OKS_NO_OFFSET, "%s: [shard.%s] joining: %s%s", name,
+                               s->name, msg, strstr(msg, "twice") ? " (one joining shard a slot)" : "");
+        }
+    }
+    for (unsigned sl = 0; sl < c->n_slots; sl++) {
+        uint16_t j = c->slot_joining[sl];
+        if (j != UINT16_MAX && own[(size_t)j * c->n_slots + sl] != UINT16_MAX)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                               "%s: [shard.%s] joining: slot %u is already in its slots", name,
+                               c->shards[j].name, sl);
+    }
+    return 0;
+}
+
 /* The slot map and its digest, once every key has been read. */
 static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
 {
@@ -115,6 +143,8 @@ static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
         }
     }
     int r = fill_replicas(name, c, own, e);
+    if (!r)
+        r = fill_joining(name, c, own, e);
     free(own);
     if (r)
         return r;
@@ -131,6 +161,17 @@ static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
     for (size_t k = 0; k < (size_t)c->n_slots * c->replicas; k++) {
         const char *nm = c->shards[c->slot_replicas[k]].name;
         gcry_md_write(md, nm, strlen(nm) + 1);
+    }
+    if (c->epoch) { /* a map kept in etcd: its epoch and joining shards too */
+        snprintf(hdr, sizeof hdr, "epoch=%u\n", c->epoch);
+        gcry_md_write(md, hdr, strlen(hdr));
+        for (unsigned sl = 0; sl < c->n_slots; sl++)
+            if (c->slot_joining[sl] != UINT16_MAX) {
+                const char *nm = c->shards[c->slot_joining[sl]].name;
+                snprintf(hdr, sizeof hdr, "j%u=", sl);
+                gcry_md_write(md, hdr, strlen(hdr));
+                gcry_md_write(md, nm, strlen(nm) + 1);
+            }
     }
     memcpy(c->digest, gcry_md_read(md, GCRY_MD_SHA256), 32);
     gcry_md_close(md);
@@ -200,9 +241,12 @@ int oks_cluster_load(const char *path, oks_cluster *c, oks_err *e)
 
 void oks_cluster_release(oks_cluster *c)
 {
-    for (size_t i = 0; i < c->n_shards; i++)
+    for (size_t i = 0; i < c->n_shards; i++) {
         free(c->shards[i].slot_spec);
+        free(c->shards[i].joining_spec);
+    }
     free(c->slot_owner);
+    free(c->slot_joining);
     free(c->slot_replicas);
     free(c->path);
     memset(c, 0, sizeof *c);

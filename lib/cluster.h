@@ -35,6 +35,7 @@ typedef struct oks_shard_conf {
     char bind[256];      /* ZeroMQ endpoint the shard binds; "" = endpoint */
     char data_dir[512];
     char *slot_spec;     /* as written, e.g. "0-1023,2048" (owned) */
+    char *joining_spec;  /* slots being copied to this shard by a move (owned; NULL = none) */
     oks_hostport metrics_listen; /* overrides [shard] metrics_listen; port 0 = not set */
 } oks_shard_conf;
 
@@ -43,6 +44,9 @@ typedef struct oks_cluster {
     uint16_t *slot_owner;  /* n_slots entries: index into shards of the slot's first replica */
     uint16_t *slot_replicas; /* n_slots * replicas entries: slot s is held by the shards
                               * slot_replicas[s * replicas ...], in config order */
+    uint16_t *slot_joining; /* n_slots entries: the shard a move is adding to the slot (gets
+                             * its writes, serves no reads), UINT16_MAX = none */
+    unsigned epoch;        /* [cluster] epoch: version of the map (0 = static) */
     unsigned replicas;     /* [cluster] replicas: shards holding each slot */
     unsigned write_quorum; /* [cluster] write_quorum as configured (0 = by replicas) */
     oks_shard_conf shards[OKS_MAX_SHARDS];
@@ -93,6 +97,11 @@ static inline const uint16_t *oks_cluster_replicas_of(const oks_cluster *c, unsi
 }
 /* Whether shard idx holds slot (is one of its replicas). */
 bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx);
+/* Whether shard idx receives the writes of slot: a replica, or the shard joining it. */
+static inline bool oks_cluster_receives(const oks_cluster *c, unsigned slot, size_t idx)
+{
+    return c->slot_joining[slot] == idx || oks_cluster_holds(c, slot, idx);
+}
 /* Acknowledgements an add needs before its answer: write_quorum, or when 0 the default for
  * replicas: 1 up to 2 replicas, a majority (R/2+1) from 3. */
 unsigned oks_cluster_write_quorum(const oks_cluster *c);

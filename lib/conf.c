@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #define MAX_LINE 4096 /* bytes of one line, newline included */
-#define SHARD_KEYS 5  /* keys of a [shard.NAME] section */
+#define SHARD_KEYS 6  /* keys of a [shard.NAME] section */
 
 /* ---- one value --------------------------------------------------------------------------- */
 

@@ -52,6 +52,9 @@ static const oks_conf_entry table[] = {
          OKS_CONF_ROUTER | OKS_CONF_SHARD,
          "replicas that must store an upload before it is acknowledged (at most replicas; 0 = "
          "1 while replicas <= 2, a majority from 3)"),
+    UINT("cluster", "epoch", epoch, "0", 0, U32, OKS_CONF_ALL,
+         "version of the slot map: raised by every change oksctl makes to the map kept in etcd "
+         "(docs/replicas.md \"Slot moves\"); 0 in a static map"),
     SIZE("cluster", "max_message_bytes", max_message_bytes, "64M", 4096, GIB, OKS_CONF_ALL,
          "hard cap on any ZeroMQ message"),
     LIST("cluster", "etcd", etcd.endpoints, ETCD,
@@ -83,6 +86,11 @@ static const oks_conf_entry table[] = {
      .readers = OKS_CONF_ALL,
      .doc = "slots the shard holds, e.g. 0-2047,4000 (required; every slot in exactly [cluster] "
             "replicas shards' lists)"},
+    {.section = "shard.*", .key = "joining", .type = OKS_CONF_SLOTS, S_(joining_spec),
+     .def = "", .readers = OKS_CONF_ALL,
+     .doc = "slots the shard is being added to by a slot move (docs/replicas.md \"Slot moves\"): "
+            "it gets their writes but serves no reads of them; set by oksctl in the map kept in "
+            "etcd, not by hand"},
     {.section = "shard.*", .key = "metrics_listen", .type = OKS_CONF_HOSTPORT,
      S_(metrics_listen), .def = "", .readers = OKS_CONF_SHARD,
      .doc = "address of this shard's Prometheus /metrics (overrides [shard] metrics_listen: "

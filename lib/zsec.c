@@ -535,7 +535,8 @@ int oks_zsec_start(const oks_cluster *conf, oks_role self, void *zctx, oks_err *
         return rc;
     }
     g.n_shard_eps = conf->n_shards;
-    g.shard_eps = oks_xcalloc(conf->n_shards ? conf->n_shards : 1, sizeof *g.shard_eps);
+    /* room for the shards a slot map from etcd adds later (oks_zsec_add_shard) */
+    g.shard_eps = oks_xcalloc(OKS_MAX_SHARDS, sizeof *g.shard_eps);
     for (size_t i = 0; i < conf->n_shards; i++)
         memcpy(g.shard_eps[i], conf->shards[i].endpoint, sizeof g.shard_eps[i]);
     if (self != OKS_ROLE_ROUTER && self != OKS_ROLE_SHARD)
@@ -630,14 +631,30 @@ int oks_zsec_server(void *sock, oks_err *e)
     return 0;
 }
 
+/* g.shard_eps grows when a new map adds shards (any thread): under this lock */
+static pthread_mutex_t shard_eps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void oks_zsec_add_shard(const char *endpoint)
+{
+    pthread_mutex_lock(&shard_eps_lock);
+    bool known = false;
+    for (size_t i = 0; i < g.n_shard_eps && !known; i++)
+        known = strcmp(g.shard_eps[i], endpoint) == 0;
+    if (!known && g.shard_eps && g.n_shard_eps < OKS_MAX_SHARDS)
+        snprintf(g.shard_eps[g.n_shard_eps++], sizeof g.shard_eps[0], "%s", endpoint);
+    pthread_mutex_unlock(&shard_eps_lock);
+}
+
 int oks_zsec_client(void *sock, const char *endpoint, oks_err *e)
 {
     if (g.self == OKS_ROLE_NONE || strncmp(endpoint, "inproc://", 9) == 0)
         return 0;
     bool shard = false;
+    pthread_mutex_lock(&shard_eps_lock);
     for (size_t i = 0; i < g.n_shard_eps; i++)
         if (strcmp(g.shard_eps[i], endpoint) == 0)
             shard = true;
+    pthread_mutex_unlock(&shard_eps_lock);
     const uint8_t *server = shard ? g.shard_pub : g.router_pub;
     if (!(shard ? g.has_shard_pub : g.has_router_pub))
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,

@@ -101,6 +101,9 @@ oks_role oks_zsec_self(void);
  * router's). Return 0 or OKS_E_* (no key for that server). Nothing to do before start. */
 int oks_zsec_server(void *sock, oks_err *e);
 int oks_zsec_client(void *sock, const char *endpoint, oks_err *e);
+/* Notes endpoint as a shard's (a slot map from etcd that adds a shard): clients of it then use
+ * the shard's public key. Any thread. */
+void oks_zsec_add_shard(const char *endpoint);
 
 /* Who sent a message received on a server socket: the role and (if name) the key name of
  * its User-Id; OKS_ROLE_NONE if it has none (inproc, or no security set up). */

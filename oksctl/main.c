@@ -28,6 +28,8 @@ static const oksctl_command commands[] = {
     {"keygen", "write CURVE keypairs for the [security] section", oksctl_keygen},
     {"backup", "copy a live shard from one snapshot to a file or stdout", oksctl_backup},
     {"restore", "load a backup into a stopped shard's empty data directory", oksctl_restore},
+    {"map", "the slot map kept in etcd: put it there, show it, add a shard", oksctl_map},
+    {"slots", "move slots between shards online; rebalance; drain a shard", oksctl_slots},
 };
 
 static void usage(FILE *f)

@@ -26,5 +26,7 @@ int oksctl_config(int argc, char **argv);
 int oksctl_keygen(int argc, char **argv);
 int oksctl_backup(int argc, char **argv);
 int oksctl_restore(int argc, char **argv);
+int oksctl_map(int argc, char **argv);
+int oksctl_slots(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/mapwatch.h"
 #include "lib/notify.h"
 #include "lib/zsec.h"
 #include "router/metrics.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static atomic_int stop_flag;
@@ -29,6 +31,56 @@ static void usage(FILE *f)
                "                      a second router on the same host; off: none)\n"
                "  -l, --log FILE      log file (default: stderr)\n"
                "      --log-level L   debug, info, warn or error (default info)\n");
+}
+
+/* The watcher's side of the router's map input (router.h): a PAIR of the watcher thread. */
+typedef struct map_input {
+    void *zctx, *sock;
+    char ep[64], name[128];
+} map_input;
+
+/* A new map from etcd (lib/mapwatch.h), on the watcher's thread: handed to the router's loop,
+ * which answers with the epoch it applied. */
+static unsigned apply_map(oks_cluster *next, void *arg)
+{
+    map_input *in = arg;
+    unsigned epoch = next->epoch;
+    if (!in->sock) {
+        in->sock = zmq_socket(in->zctx, ZMQ_PAIR);
+        int wait_ms = 5000, linger = 0; /* a router that stopped does not hold its watcher */
+        if (in->sock) {
+            zmq_setsockopt(in->sock, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
+            zmq_setsockopt(in->sock, ZMQ_SNDTIMEO, &wait_ms, sizeof wait_ms);
+            zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof linger);
+        }
+        if (!in->sock || zmq_connect(in->sock, in->ep) != 0) {
+            oks_error("map input %s: %s", in->ep, zmq_strerror(errno));
+            oks_cluster_release(next);
+            free(next);
+            return 0;
+        }
+    }
+    if (zmq_send(in->sock, &next, sizeof next, 0) != (int)sizeof next) {
+        oks_cluster_release(next);
+        free(next);
+        return 0;
+    }
+    uint32_t applied = 0; /* no answer: 0, nothing known applied */
+    while (zmq_recv(in->sock, &applied, sizeof applied, 0) < 0 && errno == EINTR)
+        ;
+    if (applied != epoch)
+        oks_warn("map epoch %u refused", epoch);
+    return applied;
+}
+
+/* The router's member name: its host and frontend port ("host:port"). */
+static const char *member_name(const char *bind, char *out, size_t n)
+{
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    const char *port = strrchr(bind, ':');
+    snprintf(out, n, "%s%s", host, port ? port : "");
+    return out;
 }
 
 int main(int argc, char **argv)
@@ -63,6 +115,11 @@ int main(int argc, char **argv)
         return 1;
     oks_err e;
     char msg[400];
+    uint64_t map_rev = 0;
+    if (oks_mapwatch_initial(&conf, conf_path, &map_rev, &e)) {
+        oks_error("slot map in etcd: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
     if (metrics_listen && strcmp(metrics_listen, "off") == 0) {
         memset(&conf.router_metrics.listen, 0, sizeof conf.router_metrics.listen);
     } else if (metrics_listen &&
@@ -98,8 +155,25 @@ int main(int argc, char **argv)
         return 1;
     }
     oks_info("router on %s for %zu shards, %u slots", bind, conf.n_shards, conf.n_slots);
+    map_input in = {.zctx = zctx};
+    snprintf(in.ep, sizeof in.ep, "inproc://oks-router-maps-%p", (void *)r);
+    oks_mapwatch *mw = NULL;
+    if (conf.etcd.endpoints[0] &&
+        (oks_router_maps_bind(r, in.ep, &e) != 0 ||
+         oks_mapwatch_start(&conf, conf_path, "router", member_name(bind, in.name, sizeof in.name),
+                            map_rev, apply_map, &in, &mw, &e) != 0)) {
+        oks_error("%s", oks_err_format(&e, msg, sizeof msg));
+        oks_router_metrics_stop();
+        oks_router_free(r);
+        oks_zsec_stop();
+        zmq_ctx_term(zctx);
+        return 1;
+    }
     oks_notify_ready();
     int rc = oks_router_run(r, &stop_flag);
+    oks_mapwatch_stop(mw);
+    if (in.sock)
+        zmq_close(in.sock);
     if (rc)
         oks_error("router loop failed: %s", rc == OKS_E_NOMEM ? "out of memory" : "poll error");
     oks_info("router stopping");

@@ -14,6 +14,7 @@ static struct {
     oks_metrics_proto_labels pl;
     oks_metric *requests, *duration, *inflight, *up, *rtt, *quorum, *refused;
     const char *shards[OKS_MAX_SHARDS + 1];
+    size_t n_shards; /* the shards labelled (a map that adds shards later: not those) */
 } M;
 
 static const char *const quorum_outcomes[] = {"met", "missed", NULL};
@@ -25,6 +26,7 @@ int oks_router_metrics_start(const oks_cluster *c, oks_err *e) {
     for (size_t i = 0; i < c->n_shards; i++)
         M.shards[i] = c->shards[i].name;
     M.shards[c->n_shards] = NULL;
+    M.n_shards = c->n_shards;
     M.reg = oks_metrics_new();
     const oks_metric_type C = OKS_METRIC_COUNTER, G = OKS_METRIC_GAUGE, H = OKS_METRIC_HISTOGRAM;
     int rc = !M.reg ? oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "out of memory") : 0;
@@ -80,7 +82,7 @@ void oks_router_metrics_refused(int op) {
 }
 
 void oks_router_metrics_rtt(size_t si, uint64_t start_us) {
-    if (M.reg && start_us)
+    if (M.reg && start_us && si < M.n_shards)
         oks_metric_observe(M.rtt, si, 0, (double)(oks_now_us() - start_us) / 1e6);
 }
 
@@ -92,6 +94,6 @@ void oks_router_metrics_loop(size_t inflight, const bool *up, size_t n) {
     if (!M.reg)
         return;
     oks_metric_set(M.inflight, 0, 0, (double)inflight);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < M.n_shards; i++)
         oks_metric_set(M.up, i, 0, up[i] ? 1 : 0);
 }

@@ -20,6 +20,7 @@ typedef struct oks_pending_failure {
 
 typedef struct oks_pending {
     uint64_t id;          /* internal id; 0 = free slot */
+    const void *map;      /* the router's map it was routed with (router/maps.h) */
     zmq_msg_t client, rid; /* client envelope */
     int op;               /* Oks__Request__OpCase */
     uint64_t deadline_ms; /* monotonic */

@@ -1,6 +1,6 @@
 /* The router's event loop: frontend ROUTER, one DEALER per shard, in-flight table, deadlines
  * (see router.h). */
-#include "router/router.h"
+#include "router/router_int.h"
 #include "lib/xalloc.h"
 
 #include "lib/clock.h"
@@ -11,6 +11,7 @@
 #include "router/authz.h"
 #include "router/metrics.h"
 #include "router/pending.h"
+#include "router/maps.h"
 #include "router/replicas.h"
 
 #include <errno.h>
@@ -24,138 +25,6 @@
 /* How often, at most, the in-flight table is scanned for passed deadlines (and the poll
  * timeout, so a deadline is noticed that late at most). */
 #define OKS_ROUTER_EXPIRE_MS 50
-/* ZeroMQ heartbeats on the shard connections: a shard that stops answering them (hung, host
- * gone without a reset) is disconnected, and its requests moved or failed, within
- * OKS_ROUTER_HB_TIMEOUT_MS + OKS_ROUTER_HB_IVL_MS. */
-#define OKS_ROUTER_HB_IVL_MS 500
-#define OKS_ROUTER_HB_TIMEOUT_MS 1500
-
-struct oks_router {
-    const oks_cluster *conf;
-    void *zctx, *front;
-    void **shard_socks;
-    void **monitors;    /* per shard: PAIR socket receiving its DEALER's disconnect events */
-    oks_pending *table; /* OKS_ROUTER_MAX_INFLIGHT entries, indexed by id % size */
-    uint64_t next_id;
-    size_t inflight;
-    oks_replicas rep;
-};
-
-void *oks_router_zctx_new(void)
-{
-    void *z = zmq_ctx_new();
-    if (z && zmq_ctx_set(z, ZMQ_IO_THREADS, OKS_ROUTER_IO_THREADS) != 0) {
-        zmq_ctx_term(z);
-        return NULL;
-    }
-    return z;
-}
-
-/* The ZMQ_AFFINITY of the frontend (front) or of the shards' DEALERs: I/O thread 0 for the
- * clients' connections, 1 for the shards', when the context has two; 0 (any) otherwise. */
-static uint64_t io_affinity(void *zctx, bool front)
-{
-    if (zmq_ctx_get(zctx, ZMQ_IO_THREADS) < 2)
-        return 0;
-    return front ? 1u : 2u;
-}
-
-oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e)
-{
-    oks_router *r = oks_xcalloc(1, sizeof *r);
-    r->conf = conf;
-    r->zctx = zctx;
-    r->table = oks_xcalloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
-    r->shard_socks = oks_xcalloc(conf->n_shards, sizeof *r->shard_socks);
-    r->monitors = oks_xcalloc(conf->n_shards, sizeof *r->monitors);
-    oks_replicas_init(&r->rep, conf);
-    r->front = zmq_socket(zctx, ZMQ_ROUTER);
-    if (!r->table || !r->shard_socks || !r->monitors || !r->front) {
-        oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router tables");
-        oks_router_free(r);
-        return NULL;
-    }
-    oks_zsock_defaults(r->front, conf->max_message_bytes);
-    uint64_t front_aff = io_affinity(zctx, true), back_aff = io_affinity(zctx, false);
-    zmq_setsockopt(r->front, ZMQ_AFFINITY, &front_aff, sizeof front_aff);
-    if (oks_zsec_server(r->front, e) != 0 || zmq_bind(r->front, endpoint) != 0) {
-        oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot bind %s: %s%s", endpoint,
-                    zmq_strerror(errno),
-                    errno == ENODEV ? " (a host name cannot be bound: set [router] bind or "
-                                      "--bind, e.g. tcp://0.0.0.0:PORT)"
-                                    : "");
-        oks_router_free(r);
-        return NULL;
-    }
-    for (size_t i = 0; i < conf->n_shards; i++) {
-        void *s = zmq_socket(zctx, ZMQ_DEALER);
-        int one = 1, ivl = 100, ivl_max = 1000, hb = OKS_ROUTER_HB_IVL_MS,
-            hb_timeout = OKS_ROUTER_HB_TIMEOUT_MS, hb_ttl = 2 * OKS_ROUTER_HB_TIMEOUT_MS;
-        oks_zsock_defaults(s, conf->max_message_bytes);
-        zmq_setsockopt(s, ZMQ_AFFINITY, &back_aff, sizeof back_aff);
-        zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
-        zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
-        zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl);
-        /* queue nothing for a shard that is not connected: fail fast instead */
-        zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
-        zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-        /* a shard whose host or link is down sends no RST: pings find it within ~2 s */
-        int hb_ivl = OKS_CLIENT_HEARTBEAT_IVL_MS, hb_tmo = OKS_CLIENT_HEARTBEAT_TIMEOUT_MS,
-            ctmo = 1000;
-        zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
-        zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_tmo, sizeof hb_tmo);
-        zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &ctmo, sizeof ctmo);
-        /* a shard that drops the connection (crash, kill -9) fails its requests at once, so
-         * long deadlines (big adds) do not delay noticing a dead shard */
-        char mon[64];
-        snprintf(mon, sizeof mon, "inproc://oks-router-mon-%p-%zu", (void *)r, i);
-        if (zmq_socket_monitor(s, mon, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) ==
-            0) {
-            void *m = zmq_socket(zctx, ZMQ_PAIR);
-            if (m && zmq_connect(m, mon) == 0)
-                r->monitors[i] = m;
-            else if (m)
-                zmq_close(m);
-        }
-        r->shard_socks[i] = s;
-        if (oks_zsec_client(s, conf->shards[i].endpoint, e) != 0) {
-            oks_router_free(r);
-            return NULL;
-        }
-        if (zmq_connect(s, conf->shards[i].endpoint) != 0)
-            oks_log(OKS_LOG_ERROR, "router: cannot connect to shard %s at %s: %s",
-                    conf->shards[i].name, conf->shards[i].endpoint, zmq_strerror(errno));
-    }
-    r->next_id = 1;
-    return r;
-}
-
-void oks_router_free(oks_router *r)
-{
-    if (!r)
-        return;
-    if (r->table) {
-        for (size_t i = 0; i < OKS_ROUTER_MAX_INFLIGHT; i++)
-            if (r->table[i].id)
-                oks_pending_release(&r->table[i], r->conf->n_shards);
-        free(r->table);
-    }
-    for (size_t i = 0; r->monitors && i < r->conf->n_shards; i++)
-        if (r->monitors[i])
-            zmq_close(r->monitors[i]);
-    free(r->monitors);
-    for (size_t i = 0; r->shard_socks && i < r->conf->n_shards; i++)
-        if (r->shard_socks[i]) {
-            zmq_socket_monitor(r->shard_socks[i], NULL, 0);
-            zmq_close(r->shard_socks[i]);
-        }
-    free(r->shard_socks);
-    oks_replicas_release(&r->rep);
-    if (r->front)
-        zmq_close(r->front);
-    free(r);
-}
 
 static void reply_raw(oks_router *r, zmq_msg_t *client, zmq_msg_t *rid, const void *p, size_t n)
 {
@@ -184,14 +53,15 @@ static void reply_error(oks_router *r, zmq_msg_t *client, zmq_msg_t *rid, Oks__S
  * the replica that answered with the most. */
 static void stats_total(oks_router *r, oks_pending *p)
 {
-    size_t ng = r->rep.n_groups;
+    const oks_replicas *rp = PREP(p);
+    size_t ng = rp->n_groups;
     uint64_t *best = oks_xcalloc(ng, sizeof *best), *mine = oks_xcalloc(ng, sizeof *mine);
     for (size_t i = 0; i < p->merged->n_shards; i++) {
         const Oks__ShardStats *s = p->merged->shards[i];
         memset(mine, 0, ng * sizeof *mine);
         for (size_t k = 0; k < s->n_ranges; k++)
             if (s->ranges[k]->first < r->conf->n_slots)
-                mine[r->rep.group_of[s->ranges[k]->first]] += s->ranges[k]->keys;
+                mine[rp->group_of[s->ranges[k]->first]] += s->ranges[k]->keys;
         for (size_t g = 0; g < ng; g++)
             if (mine[g] > best[g])
                 best[g] = mine[g];
@@ -214,7 +84,7 @@ static void finish(oks_router *r, oks_pending *p)
         oks_router_metrics_quorum(p->unacked == 0);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
     oks_buf_release(&b);
-    oks_pending_release(p, r->conf->n_shards);
+    oks_pending_release(p, OKS_MAX_SHARDS);
     r->inflight--;
 }
 
@@ -245,7 +115,7 @@ static bool send_to_shard(oks_router *r, oks_pending *p, size_t i, const oks_buf
     if (oks_zsend(r->shard_socks[i], parts, 2, ZMQ_DONTWAIT) != 0) {
         p->asked[i] = OKS_ASK_FAILED;
         p->received++;
-        r->rep.up[i] = false;
+        r->up[i] = false;
         return false;
     }
     return true;
@@ -282,10 +152,10 @@ static int single_slot(const oks_router *r, const Oks__Request *q)
     return -1;
 }
 
-static unsigned waiting(const oks_router *r, const oks_pending *p)
+static unsigned waiting(const oks_pending *p)
 {
     unsigned n = 0;
-    for (size_t i = 0; i < r->conf->n_shards; i++)
+    for (size_t i = 0; i < OKS_MAX_SHARDS; i++)
         n += p->asked[i] == OKS_ASK_WAITING;
     return n;
 }
@@ -295,13 +165,13 @@ static unsigned waiting(const oks_router *r, const oks_pending *p)
  * for the others. False when no replica is left to ask. */
 static bool ask_replica(oks_router *r, oks_pending *p, bool up_only)
 {
-    const uint16_t *m = oks_cluster_replicas_of(r->conf, (unsigned)p->slot);
+    const uint16_t *m = oks_cluster_replicas_of(PMAP(p)->conf, (unsigned)p->slot);
     int i;
-    while ((i = oks_replicas_pick(&r->rep, m, p->asked)) >= 0) {
-        if (up_only && !r->rep.up[i])
+    while ((i = oks_replicas_pick(PREP(p), m, p->asked)) >= 0) {
+        if (up_only && !r->up[i])
             return false;
         if (send_to_shard(r, p, (size_t)i, &p->body)) {
-            unsigned left = oks_replicas_untried(&r->rep, m, p->asked);
+            unsigned left = oks_replicas_untried(PREP(p), m, p->asked);
             uint64_t now = oks_now_ms();
             p->attempt_ms = left && p->deadline_ms > now ? now + (p->deadline_ms - now) / (left + 1)
                                                          : 0;
@@ -316,10 +186,10 @@ static bool ask_replica(oks_router *r, oks_pending *p, bool up_only)
  * members from the start-th on). False when no replica of the group is left. */
 static bool cover_group(oks_router *r, oks_pending *p, size_t g, unsigned start)
 {
-    int c = oks_replicas_covering(&r->rep, g, p->asked);
+    int c = oks_replicas_covering(PREP(p), g, p->asked);
     if (c < 0) {
-        const uint16_t *m = oks_replicas_group(&r->rep, g);
-        while ((c = oks_replicas_pick_from(&r->rep, m, p->asked, start)) >= 0 &&
+        const uint16_t *m = oks_replicas_group(PREP(p), g);
+        while ((c = oks_replicas_pick_from(PREP(p), m, p->asked, start)) >= 0 &&
                !send_to_shard(r, p, (size_t)c, &p->body))
             oks_pending_fail(p, r->conf->shards[c].name, "not connected");
     }
@@ -332,8 +202,8 @@ static bool cover_group(oks_router *r, oks_pending *p, size_t g, unsigned start)
 static bool regroup(oks_router *r, oks_pending *p, size_t si)
 {
     bool ok = true;
-    for (size_t g = 0; g < r->rep.n_groups; g++)
-        if (p->group_by[g] == (int32_t)si && !cover_group(r, p, g, r->rep.turn++)) {
+    for (size_t g = 0; g < PREP(p)->n_groups; g++)
+        if (p->group_by[g] == (int32_t)si && !cover_group(r, p, g, PREP(p)->turn++)) {
             ok = false;
             p->uncovered = true;
         }
@@ -364,11 +234,11 @@ static void shard_failed(oks_router *r, oks_pending *p, size_t si, const char *w
         add_down_stats(p, name);
 }
 
-static bool complete(const oks_router *r, const oks_pending *p)
+static bool complete(const oks_pending *p)
 {
     if (p->acks && p->unacked == 0)
         return true;
-    return p->slot >= 0 ? waiting(r, p) == 0 : p->received == p->expected;
+    return p->slot >= 0 ? waiting(p) == 0 : p->received == p->expected;
 }
 
 /* Splits an add by the replicas of each key's slot: every replica of a slot gets its keys. Keys
@@ -376,11 +246,12 @@ static bool complete(const oks_router *r, const oks_pending *p)
  * reason. */
 static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
 {
-    size_t ns = r->conf->n_shards, n = q->add->n_keys;
-    unsigned R = r->conf->replicas, W = oks_cluster_write_quorum(r->conf);
+    const oks_cluster *c = PMAP(p)->conf;
+    size_t ns = c->n_shards, n = q->add->n_keys;
+    unsigned R = c->replicas, W = oks_cluster_write_quorum(c);
     ProtobufCBinaryData *orig = q->add->keys;
     int32_t *slot = oks_xmalloc((n ? n : 1) * sizeof *slot);
-    oks_pending_add_start(p, n, ns);
+    oks_pending_add_start(p, n, OKS_MAX_SHARDS);
     for (size_t i = 0; i < n; i++) {
         size_t off = 0;
         oks_pgp_packet pkt;
@@ -390,15 +261,17 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         if (oks_pgp_packet_next(orig[i].data, orig[i].len, &off, &pkt, &e) == 0 &&
             pkt.tag == OKS_PGP_TAG_PUBKEY &&
             oks_pgp_pubkey_parse(pkt.body, pkt.len, pkt.tag, pkt.offset, &pk, &e) == 0)
-            slot[i] = (int32_t)oks_slot_of_keyid(pk.keyid, r->conf->n_slots);
+            slot[i] = (int32_t)oks_slot_of_keyid(pk.keyid, c->n_slots);
         if (slot[i] < 0) {
             p->add_n[0]++;
             continue;
         }
         p->need[i] = (uint8_t)W;
-        const uint16_t *rs = oks_cluster_replicas_of(r->conf, (unsigned)slot[i]);
+        const uint16_t *rs = oks_cluster_replicas_of(c, (unsigned)slot[i]);
         for (unsigned k = 0; k < R; k++)
             p->add_n[rs[k]]++;
+        if (c->slot_joining[slot[i]] != UINT16_MAX) /* a slot move's new replica: its writes */
+            p->add_n[c->slot_joining[slot[i]]]++;
     }
     ProtobufCBinaryData *sub = oks_xmalloc((n ? n : 1) * sizeof *sub);
     for (size_t s = 0; s < ns; s++) {
@@ -407,7 +280,7 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         p->add_index[s] = oks_xmalloc(p->add_n[s] * sizeof(uint32_t));
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (slot[i] < 0 ? s == 0 : oks_cluster_holds(r->conf, (unsigned)slot[i], s)) {
+            if (slot[i] < 0 ? s == 0 : oks_cluster_receives(c, (unsigned)slot[i], s)) {
                 p->add_index[s][k] = (uint32_t)i;
                 sub[k++] = orig[i];
             }
@@ -459,7 +332,7 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
     }
     const char *named = named_shard(q);
     if (named) {
-        int i = oks_cluster_shard_index(r->conf, named);
+        int i = oks_cluster_shard_index(PMAP(p)->conf, named);
         if (i < 0) {
             p->worst = OKS__STATUS__STATUS_BAD_REQUEST;
             p->worst_msg = oks_xstrdup("no such shard");
@@ -482,20 +355,26 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
     if (slot >= 0 && tomb) {
         /* every replica keeps its own tombstone: a delete goes to all of them, and succeeds
          * once write_quorum stored it (the others copy it from their logs) */
-        const uint16_t *m = oks_cluster_replicas_of(r->conf, (unsigned)slot);
-        p->quorum = oks_cluster_write_quorum(r->conf);
-        for (unsigned k = 0; k < r->conf->replicas; k++)
+        const oks_cluster *c = PMAP(p)->conf;
+        const uint16_t *m = oks_cluster_replicas_of(c, (unsigned)slot);
+        p->quorum = oks_cluster_write_quorum(c);
+        for (unsigned k = 0; k < c->replicas; k++)
             send_or_fail(r, p, m[k], &p->body);
+        if (c->slot_joining[slot] != UINT16_MAX && /* a slot move's new replica */
+            !send_to_shard(r, p, c->slot_joining[slot], &p->body))
+            oks_pending_fail(p, c->shards[c->slot_joining[slot]].name, "not connected");
     } else if (slot >= 0) {
         p->slot = slot;
         p->raw_forward = true;
         ask_replica(r, p, false);
     } else if (q->op_case == OKS__REQUEST__OP_STATS || q->op_case == OKS__REQUEST__OP_HEALTH) {
-        for (size_t i = 0; i < r->conf->n_shards; i++)
-            send_or_fail(r, p, i, &p->body);
+        const oks_cluster *c = PMAP(p)->conf;
+        for (size_t i = 0; i < c->n_shards; i++)
+            if (!c->epoch || oks_router_map_has_slots(c, i)) /* not a shard removed */
+                send_or_fail(r, p, i, &p->body);
     } else {
-        size_t n = r->rep.n_groups;
-        unsigned f = oks_replicas_fan_out(&r->rep);
+        size_t n = PREP(p)->n_groups;
+        unsigned f = oks_replicas_fan_out(PREP(p));
         p->group_by = oks_xmalloc(n * sizeof *p->group_by);
         for (size_t k = 0; k < n; k++) /* where it starts turns, so reads spread over all */
             if (!cover_group(r, p, (f + k) % n, f / n + k))
@@ -512,7 +391,7 @@ static void done(oks_router *r, oks_pending *p)
     if (p->slot >= 0 && p->not_found) {
         reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
         oks_router_metrics_request(p->op, OKS__STATUS__STATUS_NOT_FOUND, p->start_us);
-        oks_pending_release(p, r->conf->n_shards);
+        oks_pending_release(p, OKS_MAX_SHARDS);
         r->inflight--;
         return;
     }
@@ -563,7 +442,8 @@ static void on_client(oks_router *r, oks_zframes *m)
     p->limit = r->conf->router_max_results;
     if (q->op_case == OKS__REQUEST__OP_SEARCH && q->search->limit && q->search->limit < p->limit)
         p->limit = q->search->limit;
-    p->asked = oks_xcalloc(r->conf->n_shards, 1);
+    p->asked = oks_xcalloc(OKS_MAX_SHARDS, 1);
+    p->map = r->map;
     p->merged = oks_xmalloc(sizeof *p->merged);
     oks__response__init(p->merged);
     if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT &&
@@ -572,7 +452,7 @@ static void on_client(oks_router *r, oks_zframes *m)
         memcpy(p->fpr, q->get_fingerprint->fingerprint.data, p->fpr_len);
     }
     r->inflight++;
-    q->map_digest = (ProtobufCBinaryData){32, (uint8_t *)r->conf->digest};
+    q->map_digest = (ProtobufCBinaryData){32, (uint8_t *)r->map->conf->digest};
     q->authority = authority;
     q->slot = -1;
     if (q->op_case == OKS__REQUEST__OP_ADD)
@@ -582,7 +462,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     q->map_digest = (ProtobufCBinaryData){0, NULL};
     q->authority = client_authority;
     oks__request__free_unpacked(q, NULL);
-    if (p->id && complete(r, p))
+    if (p->id && complete(p))
         done(r, p);
 }
 
@@ -594,7 +474,7 @@ static void forward_raw(oks_router *r, oks_pending *p, zmq_msg_t *frame)
     zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(frame, r->front, ZMQ_DONTWAIT);
-    oks_pending_release(p, r->conf->n_shards);
+    oks_pending_release(p, OKS_MAX_SHARDS);
     r->inflight--;
 }
 
@@ -636,7 +516,7 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
     } else {
         shard_failed(r, p, si, "garbled reply", NULL);
     }
-    if (p->id && complete(r, p))
+    if (p->id && complete(p))
         done(r, p);
 }
 
@@ -645,7 +525,7 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
 static void next_attempt(oks_router *r, oks_pending *p)
 {
     p->attempt_ms = 0;
-    size_t ns = r->conf->n_shards, n = 0;
+    size_t ns = OKS_MAX_SHARDS, n = 0;
     size_t *late = oks_xmalloc(ns * sizeof *late);
     for (size_t s = 0; s < ns; s++)
         if (p->asked[s] == OKS_ASK_WAITING)
@@ -668,7 +548,7 @@ static void expire(oks_router *r, uint64_t now)
         if (p->deadline_ms > now) {
             if (p->attempt_ms && p->attempt_ms <= now) {
                 next_attempt(r, p);
-                if (complete(r, p))
+                if (complete(p))
                     done(r, p);
             }
             continue;
@@ -689,7 +569,7 @@ static void expire(oks_router *r, uint64_t now)
 static void on_disconnect(oks_router *r, size_t si)
 {
     size_t failed = 0;
-    r->rep.up[si] = false;
+    r->up[si] = false;
     for (size_t i = 0; r->inflight && i < OKS_ROUTER_MAX_INFLIGHT; i++) {
         oks_pending *p = &r->table[i];
         if (!p->id || p->asked[si] != OKS_ASK_WAITING)
@@ -697,7 +577,7 @@ static void on_disconnect(oks_router *r, size_t si)
         p->received++;
         failed++;
         shard_failed(r, p, si, "disconnected", NULL);
-        if (p->id && complete(r, p))
+        if (p->id && complete(p))
             done(r, p);
     }
     oks_log(OKS_LOG_WARN,
@@ -728,21 +608,15 @@ static void drain_monitor(oks_router *r, size_t si)
         if (id == ZMQ_EVENT_DISCONNECTED)
             on_disconnect(r, si);
         else if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            r->rep.up[si] = true;
+            r->up[si] = true;
     }
 }
 
 int oks_router_run(oks_router *r, atomic_int *stop)
 {
     size_t ns = r->conf->n_shards;
-    zmq_pollitem_t *items = oks_xcalloc(2 * ns + 1, sizeof *items);
-    items[0] = (zmq_pollitem_t){r->front, 0, ZMQ_POLLIN, 0};
-    for (size_t i = 0; i < ns; i++)
-        items[i + 1] = (zmq_pollitem_t){r->shard_socks[i], 0, ZMQ_POLLIN, 0};
-    int ni = (int)ns + 1;
-    for (size_t i = 0; i < ns; i++)
-        if (r->monitors[i])
-            items[ni++] = (zmq_pollitem_t){r->monitors[i], 0, ZMQ_POLLIN, 0};
+    int ni;
+    zmq_pollitem_t *items = oks_router_poll_items(r, &ni);
     uint64_t last_expire = oks_now_ms();
     while (!*stop) {
         int n = zmq_poll(items, ni, OKS_ROUTER_EXPIRE_MS);
@@ -766,17 +640,25 @@ int oks_router_run(oks_router *r, atomic_int *stop)
             oks_zframes_close(&m);
         }
         /* after the replies above: an answer that came before the drop still counts */
-        for (int k = (int)ns + 1; n > 0 && k < ni; k++)
+        for (int k = (int)ns + 2; n > 0 && k < ni; k++)
             if (items[k].revents & ZMQ_POLLIN)
                 for (size_t i = 0; i < ns; i++)
                     if (r->monitors[i] == items[k].socket)
                         drain_monitor(r, i);
+        oks_cluster *next;
+        if (n > 0 && (items[ns + 1].revents & ZMQ_POLLIN) &&
+            zmq_recv(r->maps_in, &next, sizeof next, ZMQ_DONTWAIT) == (int)sizeof next) {
+            oks_router_apply_map(r, next); /* between requests: those in flight keep their map */
+            free(items);
+            items = oks_router_poll_items(r, &ni);
+            ns = r->conf->n_shards;
+        }
         uint64_t now = oks_now_ms();
         if (now - last_expire >= OKS_ROUTER_EXPIRE_MS) {
             expire(r, now);
             last_expire = now;
         }
-        oks_router_metrics_loop(r->inflight, r->rep.up, ns);
+        oks_router_metrics_loop(r->inflight, r->up, ns);
     }
     free(items);
     return 0;

@@ -44,6 +44,10 @@ void *oks_router_zctx_new(void);
  * other context works: with fewer than two I/O threads every connection shares the one). */
 oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endpoint, oks_err *e);
 int oks_router_run(oks_router *r, atomic_int *stop);
+/* Binds the inproc PAIR endpoint a map watcher (router/mapwatch.h) hands new maps to: each
+ * message is an oks_cluster * (heap, handed over), applied between requests; the router
+ * answers each with the epoch it applied (uint32_t, 0 = refused). Before oks_router_run. */
+int oks_router_maps_bind(oks_router *r, const char *endpoint, oks_err *e);
 void oks_router_free(oks_router *r);
 
 #endif

@@ -2,6 +2,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/mapwatch.h"
 #include "lib/zsec.h"
 #include "shard/metrics.h"
 #include "shard/shard.h"
@@ -13,6 +14,17 @@
 #include <unistd.h>
 
 static atomic_int stop_flag;
+
+/* A new map from etcd (lib/mapwatch.h), on the watcher's thread. */
+static unsigned apply_map(oks_cluster *next, void *arg)
+{
+    oks_shard *sh = arg;
+    oks_err e;
+    if (oks_shard_map_apply(sh, next, &e))
+        oks_warn("%s", e.msg);
+    free(next);
+    return sh->conf->epoch;
+}
 
 static void usage(FILE *f)
 {
@@ -60,6 +72,11 @@ int main(int argc, char **argv)
         return 1;
     oks_err e;
     char msg[400];
+    uint64_t map_rev = 0;
+    if (oks_mapwatch_initial(&conf, conf_path, &map_rev, &e)) {
+        oks_error("slot map in etcd: %s", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
     oks_shard sh;
     memset(&sh, 0, sizeof sh);
     sh.conf = &conf;
@@ -100,14 +117,20 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = oks_shard_metrics_start(&sh, &e);
+    oks_mapwatch *mw = NULL;
+    if (rc == 0 && conf.etcd.endpoints[0])
+        rc = oks_mapwatch_start(&conf, conf_path, "shard", name, map_rev, apply_map, &sh, &mw,
+                                &e);
     if (rc == 0)
         rc = oks_shard_run(&sh, &stop_flag, &e);
+    oks_mapwatch_stop(mw);
     if (rc)
         oks_error("%s", oks_err_format(&e, msg, sizeof msg));
     oks_shard_metrics_stop();
     oks_zsec_stop();
     zmq_ctx_term(sh.zctx);
     oks_store_close(sh.store);
+    oks_shard_maps_release(&sh);
     oks_cluster_release(&conf);
     return rc ? 1 : 0;
 }

@@ -49,25 +49,27 @@ static void set_error(Oks__Response *r, Oks__Status st, const char *fmt, ...)
 
 bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8])
 {
-    unsigned slot = oks_slot_of_keyid(keyid, sh->conf->n_slots);
-    return oks_cluster_holds(sh->conf, slot, (size_t)sh->self);
+    return oks_shard_takes_slot(sh, oks_slot_of_keyid(keyid, sh->conf->n_slots));
 }
 
 bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp)
 {
-    if (req->map_digest.len && (req->map_digest.len != 32 ||
-                                memcmp(req->map_digest.data, sh->conf->digest, 32) != 0)) {
+    const oks_cluster *c = sh->conf;
+    /* a static map must match exactly; a map kept in etcd changes under running routers, which
+     * may be one map behind or ahead: the slot check below is what counts then */
+    if (req->map_digest.len && !c->epoch &&
+        (req->map_digest.len != 32 || memcmp(req->map_digest.data, c->digest, 32) != 0)) {
         set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD,
                   "shard %s: the request's slot map differs from this shard's (stale config?)",
-                  sh->conf->shards[sh->self].name);
+                  c->shards[sh->self].name);
         return false;
     }
     /* only a router names a slot, and it always sends its map digest; without one, slot is the
      * proto3 default 0, not a claim (direct clients: health, stats, tools) */
-    if (req->map_digest.len && req->slot >= 0 && ((unsigned)req->slot >= sh->conf->n_slots ||
-                           !oks_cluster_holds(sh->conf, (unsigned)req->slot, (size_t)sh->self))) {
+    if (req->map_digest.len && req->slot >= 0 &&
+        ((unsigned)req->slot >= c->n_slots || !oks_shard_takes_slot(sh, (unsigned)req->slot))) {
         set_error(resp, OKS__STATUS__STATUS_WRONG_SHARD, "shard %s does not hold slot %d",
-                  sh->conf->shards[sh->self].name, req->slot);
+                  c->shards[sh->self].name, req->slot);
         return false;
     }
     return true;
@@ -302,6 +304,10 @@ static void emit_set(oks_shard *sh, fpr_set *s, size_t limit, bool client, Oks__
     for (size_t i = 0; i < s->n && r->n_keys < limit; i++) {
         oks_store_record rec;
         oks_err e;
+        uint8_t kid[8];
+        /* a key of a slot moved away, kept here until the purge removes it, is never served */
+        if (oks_keyid_of_fpr(s->v[i] + 1, s->v[i][0], kid) == 0 && !oks_shard_owns_keyid(sh, kid))
+            continue;
         int found = oks_store_get(sh->store, s->v[i] + 1, s->v[i][0], &rec, &e);
         if (found < 0) {
             storage_error(sh, r, "key read", e.msg);
@@ -620,9 +626,8 @@ static int list_one(const oks_store_record *rec, const uint8_t *fpr, size_t fl, 
 }
 
 /* The runs of slots this shard holds with one replica set each, and their key counts. */
-static void fill_ranges(oks_shard *sh, Oks__ShardStats *s)
+static void fill_ranges(oks_shard *sh, const oks_cluster *c, Oks__ShardStats *s)
 {
-    const oks_cluster *c = sh->conf;
     if (!oks_store_slot_counts_ok(sh->store))
         return;
     for (unsigned a = 0; a < c->n_slots;) {
@@ -657,21 +662,28 @@ static void fill_stats(oks_shard *sh, Oks__Response *r)
         return;
     }
     oks__shard_stats__init(s);
-    s->name = (char *)sh->conf->shards[sh->self].name;
+    const oks_cluster *c = sh->conf;
+    s->name = (char *)c->shards[sh->self].name;
     s->keys = st.keys;
     s->bytes = st.bytes;
     s->last_seq = st.last_seq;
     s->disk_bytes = st.disk_bytes;
     s->up = 1;
     unsigned n = 0;
-    for (unsigned i = 0; i < sh->conf->n_slots; i++)
-        n += oks_cluster_holds(sh->conf, i, (size_t)sh->self);
+    uint64_t held = 0;
+    for (unsigned i = 0; i < c->n_slots; i++)
+        if (oks_cluster_holds(c, i, (size_t)sh->self)) {
+            n++;
+            held += oks_store_slot_keys(sh->store, i, i);
+        }
     s->slots = n;
-    s->slot_ranges = oks_xstrdup(sh->conf->shards[sh->self].slot_spec);
+    if (oks_store_slot_counts_ok(sh->store))
+        s->keys = held; /* not the keys of slots it left and has not purged yet */
+    s->slot_ranges = oks_xstrdup(c->shards[sh->self].slot_spec);
     s->adds = atomic_load(&sh->adds);
     s->sigs_verified = atomic_load(&sh->sigs_verified);
     s->expired = atomic_load(&sh->expired);
-    fill_ranges(sh, s);
+    fill_ranges(sh, c, s);
     v[0] = s;
     r->shards = v;
     r->n_shards = 1;

@@ -288,7 +288,7 @@ static int repair_pass(repair *x, oks_err *e)
             if (i + 1 == r->n_digests && r->n_digests == OKS_PROTO_MAX_ITEMS)
                 next = g->slot + 1; /* a full page: ask again after it */
             if (g->slot >= c->n_slots || g->digest.len != 16 ||
-                !oks_cluster_holds(c, g->slot, (size_t)sh->self))
+                !oks_cluster_receives(c, g->slot, (size_t)sh->self))
                 continue;
             x->slots++;
             if (!oks_store_slot_digest(sh->store, g->slot, mine, &keys)) {

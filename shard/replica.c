@@ -228,7 +228,9 @@ static long repair_step(follower *f, peer *p, uint64_t now, oks_err *e)
 
 static void follow_loop(follower *f)
 {
-    while (!atomic_load(&f->sh->rstop)) {
+    unsigned gen = atomic_load(&f->sh->map_gen);
+    /* a new map may bring new peers: the caller starts over with them */
+    while (!atomic_load(&f->sh->rstop) && atomic_load(&f->sh->map_gen) == gen) {
         long busy = 0;
         uint64_t now = oks_now_ms();
         if (atomic_exchange(&f->sh->repair_now, 0))
@@ -257,15 +259,24 @@ static void follow_loop(follower *f)
     }
 }
 
-void *oks_shard_replica_main(void *arg)
+/* Whether shards a and b both take the writes of some slot (holding it, or joining it). */
+static bool peers(const oks_cluster *c, size_t a, size_t b)
 {
-    oks_shard *sh = arg;
+    for (unsigned s = 0; s < c->n_slots; s++)
+        if (oks_cluster_receives(c, s, a) && oks_cluster_receives(c, s, b))
+            return true;
+    return false;
+}
+
+/* Follows the peers of the map in force until the shard stops or the map changes. */
+static void follow_map(oks_shard *sh)
+{
     const oks_cluster *c = sh->conf;
     follower f = {.sh = sh};
     int initial = 0;
     f.peers = oks_xcalloc(c->n_shards, sizeof *f.peers);
     for (size_t i = 0; i < c->n_shards; i++) {
-        if ((int)i == sh->self || !oks_cluster_share_slots(c, (size_t)sh->self, i))
+        if ((int)i == sh->self || !peers(c, (size_t)sh->self, i))
             continue;
         peer *p = &f.peers[f.n_peers];
         oks_err e;
@@ -298,5 +309,17 @@ void *oks_shard_replica_main(void *arg)
         oks_client_free(f.peers[i].client);
     oks_client_free(f.self);
     free(f.peers);
+}
+
+void *oks_shard_replica_main(void *arg)
+{
+    oks_shard *sh = arg;
+    while (!atomic_load(&sh->rstop)) {
+        unsigned gen = atomic_load(&sh->map_gen);
+        follow_map(sh);
+        /* no peer (or no client): wait for a map that brings one */
+        while (!atomic_load(&sh->rstop) && atomic_load(&sh->map_gen) == gen)
+            usleep(50 * 1000);
+    }
     return NULL;
 }

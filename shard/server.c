@@ -222,6 +222,15 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
         else
             following = true;
     }
+    pthread_t purger;
+    bool purging = false;
+    if (rc == 0) {
+        if ((errno = pthread_create(&purger, NULL, oks_shard_purge_main, sh)) != 0)
+            rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start the purge: %s",
+                             strerror(errno));
+        else
+            purging = true;
+    }
     if (rc == 0) {
         oks_info("shard %s serving slots %s on %s with %u readers, %u searchers and %u "
                  "verifiers", me->name, me->slot_spec, me->endpoint, nw, ns, nw);
@@ -255,6 +264,8 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     atomic_store(&sh->rstop, 1);
     if (following)
         pthread_join(follower, NULL); /* before the queues stop: its own adds are answered */
+    if (purging)
+        pthread_join(purger, NULL);
     oks_jobq_stop(&sh->readers);
     oks_jobq_stop(&sh->searchers);
     oks_jobq_stop(&sh->adders);

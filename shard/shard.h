@@ -36,9 +36,18 @@ typedef struct oks_commit {
     oks_job *job; /* owned when set: the request to answer after the commit */
 } oks_commit;
 
+struct oks_shard_maps;
+
 typedef struct oks_shard {
-    const oks_cluster *conf;
-    int self;                 /* index in conf->shards */
+    /* The slot map in force, and the one before it (NULL: none). A map kept in etcd changes at
+     * run time (shard/map.c): readers load conf once per use, and a map replaced stays valid
+     * until the shard stops (they are few: one per map change). */
+    const oks_cluster *_Atomic conf;
+    const oks_cluster *_Atomic prev;
+    atomic_uint map_gen;      /* raised by every map change */
+    struct oks_shard_maps *maps; /* every map applied (shard/map.c), freed at the end */
+    int self;                 /* index in conf->shards: the same in every map (a new map keeps
+                               * the shards of the old one in their order) */
     oks_pgp_limits lim;
     oks_store *store;
     void *zctx;
@@ -99,7 +108,22 @@ void oks_shard_handle_backup(oks_shard *sh, const Oks__Request *req, Oks__Respon
 void oks_shard_backup_release_all(const oks_shard *sh);
 /* Checks map digest and slot ownership; fills resp with WRONG_SHARD and returns false if bad. */
 bool oks_shard_check_route(oks_shard *sh, const Oks__Request *req, Oks__Response *resp);
+/* Whether the slot of keyid is one the shard takes (oks_shard_takes_slot). */
 bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8]);
+
+/* shard/map.c. Whether this shard takes the writes and reads of slot: it holds it, or is
+ * joining it, in the map in force or the one before (a router may be one map behind or ahead). */
+bool oks_shard_takes_slot(const oks_shard *sh, unsigned slot);
+/* Whether it holds slot in the map in force (what it counts in its stats). */
+bool oks_shard_holds_slot(const oks_shard *sh, unsigned slot);
+/* Makes next the map in force (takes it, also on failure). Refused when it has another slot
+ * count or places this shard at another index. */
+int oks_shard_map_apply(oks_shard *sh, oks_cluster *next, oks_err *e);
+/* Frees every map applied except the first (the caller's). */
+void oks_shard_maps_release(oks_shard *sh);
+/* shard/purge.c: thread body removing the keys of slots the shard no longer takes (no change
+ * log entry: its peers and readers keep them); runs after each map change until sh->rstop. */
+void *oks_shard_purge_main(void *arg);
 
 /* Writer thread body. */
 void *oks_shard_writer(void *arg);

@@ -576,6 +576,8 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         } else {
             leveldb_writebatch_delete(wb, (char *)k, c->fpr_len + 1);
         }
+        if (c->unlogged)
+            continue;
         Oks__Change cg = OKS__CHANGE__INIT;
         cg.seq = ++seq;
         cg.fingerprint = (ProtobufCBinaryData){c->fpr_len, (uint8_t *)c->fpr};

@@ -135,6 +135,8 @@ typedef struct oks_store_change {
     const uint8_t *new_hash;
     const oks_tomb *tomb;     /* set: this tombstone replaces old_tomb (new_key is then NULL) */
     const oks_tomb *old_tomb; /* the stored tombstone it replaces, or NULL */
+    bool unlogged;            /* no change-log entry (a purge after a slot move: the key lives
+                               * on in the slot's replicas, whose readers must not drop it) */
 } oks_store_change;
 
 /* Every read-modify-write (the writer's batches, deletes) holds the write lock, so the stored

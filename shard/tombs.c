@@ -177,7 +177,8 @@ static void read_error(oks_shard *sh, Oks__Response *r, Oks__Status st, const ch
 
 static void slot_digests(oks_shard *sh, const Oks__SlotDigests *q, Oks__Response *r)
 {
-    unsigned n = sh->conf->n_slots, last = q->last < n ? q->last : n - 1;
+    const oks_cluster *c = sh->conf; /* joining slots too: a slot move compares them */
+    unsigned n = c->n_slots, last = q->last < n ? q->last : n - 1;
     if (q->first > last) {
         read_error(sh, r, OKS__STATUS__STATUS_BAD_REQUEST, "slot digests", "no such slot range");
         return;
@@ -194,7 +195,7 @@ static void slot_digests(oks_shard *sh, const Oks__SlotDigests *q, Oks__Response
     }
     uint8_t *dig = (uint8_t *)(d + cap);
     for (unsigned s = q->first; s <= last && r->n_digests < cap; s++) {
-        if (!oks_cluster_holds(sh->conf, s, (size_t)sh->self))
+        if (!oks_cluster_receives(c, s, (size_t)sh->self))
             continue;
         Oks__SlotDigest *x = &d[r->n_digests];
         oks__slot_digest__init(x);
@@ -214,7 +215,7 @@ static void slot_digests(oks_shard *sh, const Oks__SlotDigests *q, Oks__Response
 static void slot_hashes(oks_shard *sh, const Oks__SlotHashes *q, Oks__Response *r)
 {
     oks_err e;
-    if (q->slot >= sh->conf->n_slots || !oks_cluster_holds(sh->conf, q->slot, (size_t)sh->self)) {
+    if (q->slot >= sh->conf->n_slots || !oks_shard_takes_slot(sh, q->slot)) {
         read_error(sh, r, OKS__STATUS__STATUS_WRONG_SHARD, "slot hashes",
                    "the shard does not hold that slot");
         return;

@@ -214,7 +214,9 @@ def conf_shards(path):
     out = []
     for sh in shards:
         slots = set()
-        for part in sh['slots'].split(','):
+        for part in sh.get('slots', '').split(','):
+            if not part.strip():
+                continue  # a shard holding no slot (the map kept in etcd, after a move)
             lo, _, hi = part.strip().partition('-')
             slots.update(range(int(lo), int(hi or lo) + 1))
         out.append((sh['name'], sh['endpoint'], slots))
@@ -245,6 +247,8 @@ def converged(conf):
     shards, nslots = conf_shards(conf)
     held = {}  # slot -> {shard: set of (fpr, hash)}
     for name, ep, slots in shards:
+        if not slots:
+            continue  # a shard with no slot in the map (removed): not asked
         mine = {s: set() for s in slots}
         for fpr, h, _ in list_keys(ep, name):
             mine.setdefault(slot_of_fpr(fpr, nslots), set()).add((fpr, h))
@@ -264,6 +268,22 @@ def converged(conf):
     if bad:
         sys.exit(1)
     print("same %d" % len(keys))
+
+
+def placed(conf):
+    """every shard holding slots stores keys of its slots only (a moved slot was purged)"""
+    shards, nslots = conf_shards(conf)
+    stray = 0
+    for name, ep, slots in shards:
+        if not slots:
+            continue
+        n = sum(1 for fpr, _, _ in list_keys(ep, name) if slot_of_fpr(fpr, nslots) not in slots)
+        if n:
+            print("%s stores %d keys of slots it does not hold" % (name, n))
+        stray += n
+    if stray:
+        sys.exit(1)
+    print("placed")
 
 
 def fpr_of(key):
@@ -297,7 +317,9 @@ def orders(conf, d, names):
 
 def where(conf, fpr):
     shards, _ = conf_shards(conf)
-    for name, ep, _ in shards:
+    for name, ep, slots in shards:
+        if not slots:
+            continue  # a shard with no slot in the map (removed): not asked
         r = Conn(ep).call(request(10, field(1, bytes.fromhex(fpr))))
         if r.get(4):
             print(name)
@@ -338,6 +360,7 @@ cmd, args = sys.argv[1], sys.argv[2:]
  "hashes": lambda: hashes(args[0], args[1]),
  "lookup": lambda: lookup(args[0], args[1]),
  "converged": lambda: converged(args[0]),
+ "placed": lambda: placed(args[0]),
  "orders": lambda: orders(args[0], args[1], args[2:]),
  "search": lambda: search(args[0], args[1]),
  "where": lambda: where(args[0], args[1])}[cmd]()

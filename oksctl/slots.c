@@ -1,0 +1,500 @@
+/* oksctl slots: online slot moves on the map kept in etcd (docs/replicas.md "Slot moves").
+ *
+ * A move of slots A-B from shard S to shard T, each step a compare-and-swap of the map with the
+ * move record (PREFIX/move) beside it, each followed by a wait until every live router and shard
+ * applied it:
+ *   1. copy:   T joins A-B (gets their writes, serves no reads); T compares itself with its
+ *              peers now (Repair) and copies what it lacks; wait until T's per-slot digests
+ *              (keys and tombstones) equal S's for every slot of A-B;
+ *   2. switch: T holds A-B and S leaves them, in one map;
+ *   3. purge:  one more epoch, so S's map and the one before both leave A-B out: S purges
+ *              them; the move record goes.
+ * --abort before the switch takes T out again (and T purges); after it only the purge is left,
+ * which --resume finishes, as it finishes any step left by an oksctl that died. */
+#include "oksctl/oksctl.h"
+#include "oksctl/topo.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: oksctl slots [-c CONFIG] [--wait SECONDS] [--epoch N] move A-B --to SHARD\n"
+    "                    [--from SHARD]\n"
+    "       oksctl slots [-c CONFIG] move --resume | --abort\n"
+    "       oksctl slots [-c CONFIG] rebalance      (spreads the slots evenly over the shards)\n"
+    "       oksctl slots [-c CONFIG] drain SHARD    (moves every slot of SHARD to the others)\n"
+    "\n"
+    "Online slot moves on the map kept in etcd ([cluster] etcd): the new replica copies the\n"
+    "slots while the old one serves them, catches up with the writes made meanwhile, then\n"
+    "reads and writes switch in one map change and the old copy is purged. --from: the replica\n"
+    "that leaves the slots (default: the first of their replica set). --wait: how long to wait\n"
+    "for the routers and shards to apply a map, and for the copy (default 120 s). --epoch:\n"
+    "only if the map is still at epoch N (oksctl map show). A move started from a map that\n"
+    "someone changed meanwhile is refused.\n";
+
+typedef struct move_rec {
+    unsigned first, last;
+    char from[64], to[64], phase[16];
+} move_rec;
+
+static int parse_move(const char *doc, size_t len, move_rec *m)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf - 1 ? len : sizeof buf - 1), doc);
+    memset(m, 0, sizeof *m);
+    int got = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char k[32], v[64];
+        if (sscanf(line, "%31s = %63s", k, v) != 2)
+            continue;
+        if (!strcmp(k, "first"))
+            m->first = (unsigned)strtoul(v, NULL, 10), got |= 1;
+        else if (!strcmp(k, "last"))
+            m->last = (unsigned)strtoul(v, NULL, 10), got |= 2;
+        else if (!strcmp(k, "from"))
+            snprintf(m->from, sizeof m->from, "%s", v), got |= 4;
+        else if (!strcmp(k, "to"))
+            snprintf(m->to, sizeof m->to, "%s", v), got |= 8;
+        else if (!strcmp(k, "phase"))
+            snprintf(m->phase, sizeof m->phase, "%.15s", v), got |= 16;
+    }
+    return got == 31 ? 0 : -1;
+}
+
+static void render_move(const move_rec *m, char *out, size_t n)
+{
+    snprintf(out, n, "first = %u\nlast = %u\nfrom = %s\nto = %s\nphase = %s\n", m->first,
+             m->last, m->from, m->to, m->phase);
+}
+
+/* Per-slot digests of shard name for first..last into dig[slot - first] (16 bytes; have[] set
+ * for the slots it answered). 0 or 1. */
+static int digests(oksctl_conn *c, const char *name, unsigned first, unsigned last,
+                   uint8_t (*dig)[16], bool *have)
+{
+    memset(have, 0, (size_t)(last - first + 1) * sizeof *have);
+    for (unsigned next = first; next <= last;) {
+        Oks__Request q = OKS__REQUEST__INIT;
+        Oks__SlotDigests d = OKS__SLOT_DIGESTS__INIT;
+        q.op_case = OKS__REQUEST__OP_DIGESTS;
+        q.digests = &d;
+        d.shard = (char *)name;
+        d.first = next;
+        d.last = last;
+        Oks__Response *r = oksctl_call(c, &q);
+        if (!r)
+            return 1;
+        if (r->status != OKS__STATUS__STATUS_OK) {
+            fprintf(stderr, "oksctl: digests of %s: %s\n", name, r->error);
+            oks__response__free_unpacked(r, NULL);
+            return 1;
+        }
+        next = last + 1;
+        for (size_t i = 0; i < r->n_digests; i++) {
+            const Oks__SlotDigest *g = r->digests[i];
+            if (g->slot < first || g->slot > last || g->digest.len != 16)
+                continue;
+            memcpy(dig[g->slot - first], g->digest.data, 16);
+            have[g->slot - first] = true;
+            if (i + 1 == r->n_digests && r->n_digests == OKS_PROTO_MAX_ITEMS)
+                next = g->slot + 1;
+        }
+        oks__response__free_unpacked(r, NULL);
+    }
+    return 0;
+}
+
+static void repair(oksctl_conn *c, const char *name)
+{
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__Repair rp = OKS__REPAIR__INIT;
+    q.op_case = OKS__REQUEST__OP_REPAIR;
+    q.repair = &rp;
+    rp.shard = (char *)name;
+    Oks__Response *r = oksctl_call(c, &q);
+    if (r)
+        oks__response__free_unpacked(r, NULL);
+}
+
+/* Waits until T's digests equal S's over the move's slots (asking T to compare itself with
+ * its peers now, and again every few seconds). 0 or 1. */
+static int copy_wait(oksctl_topo *t, const move_rec *m)
+{
+    oksctl_conn c;
+    if (oksctl_connect(&c, t->path))
+        return 1;
+    size_t n = m->last - m->first + 1;
+    uint8_t(*ds)[16] = malloc(n * 16), (*dt)[16] = malloc(n * 16);
+    bool *hs = malloc(n), *ht = malloc(n);
+    int rc = 1;
+    unsigned differ = 0;
+    for (unsigned ms = 0; ds && dt && hs && ht; ms += 300) {
+        if (ms % 5000 == 0)
+            repair(&c, m->to);
+        if (digests(&c, m->from, m->first, m->last, ds, hs) == 0 &&
+            digests(&c, m->to, m->first, m->last, dt, ht) == 0) {
+            differ = 0;
+            for (size_t i = 0; i < n; i++)
+                differ += !hs[i] || !ht[i] || memcmp(ds[i], dt[i], 16) != 0;
+            if (!differ) {
+                rc = 0;
+                break;
+            }
+        }
+        if (ms >= t->wait_s * 1000) {
+            fprintf(stderr, "oksctl: %s still differs from %s in %u of slots %u-%u after %u s\n",
+                    m->to, m->from, differ, m->first, m->last, t->wait_s);
+            break;
+        }
+        usleep(300 * 1000);
+    }
+    free(ds);
+    free(dt);
+    free(hs);
+    free(ht);
+    oksctl_disconnect(&c);
+    return rc;
+}
+
+/* One map change from the map read last: edit applied, epoch raised, move record set; then the
+ * wait for every member. */
+static int step(oksctl_topo *t, const move_rec *m, const char *phase, int to_state,
+                int from_state, bool edit)
+{
+    oks_mapedit e;
+    oks_mapedit_from(&e, &t->map);
+    int si = oks_mapedit_find(&e, m->from), ti = oks_mapedit_find(&e, m->to);
+    if (si < 0 || ti < 0) {
+        fprintf(stderr, "oksctl: the map has no shard %s\n", si < 0 ? m->from : m->to);
+        oks_mapedit_release(&e);
+        return 1;
+    }
+    for (unsigned s = m->first; edit && s <= m->last; s++) {
+        e.shards[ti].slot[s] = (uint8_t)to_state;
+        e.shards[si].slot[s] = (uint8_t)from_state;
+    }
+    e.epoch++;
+    char rec[512] = "";
+    if (phase) {
+        move_rec r = *m;
+        snprintf(r.phase, sizeof r.phase, "%s", phase);
+        render_move(&r, rec, sizeof rec);
+    }
+    int rc = oksctl_topo_put(t, &e, rec);
+    unsigned epoch = e.epoch;
+    oks_mapedit_release(&e);
+    if (rc == 0)
+        rc = oksctl_topo_wait(t, epoch);
+    if (rc == 0)
+        printf("slots %u-%u %s -> %s: epoch %u %s\n", m->first, m->last, m->from, m->to, epoch,
+               phase ? phase : "done");
+    fflush(stdout);
+    return rc;
+}
+
+/* Runs a move from its phase ("" = not started) to the end. */
+static int run_move(oksctl_topo *t, move_rec *m)
+{
+    int rc = 0;
+    if (!m->phase[0])
+        rc = step(t, m, "copy", OKS_MAP_JOINING, OKS_MAP_HOLDS, true);
+    if (rc == 0 && strcmp(m->phase, "switch") != 0 && strcmp(m->phase, "purge") != 0)
+        rc = copy_wait(t, m);
+    if (rc == 0 && strcmp(m->phase, "switch") != 0 && strcmp(m->phase, "purge") != 0)
+        rc = step(t, m, "switch", OKS_MAP_HOLDS, OKS_MAP_NONE, true);
+    if (rc == 0)
+        rc = step(t, m, NULL, 0, 0, false); /* the purge epoch; the record goes */
+    return rc;
+}
+
+static int abort_move(oksctl_topo *t, move_rec *m)
+{
+    if (!strcmp(m->phase, "switch") || !strcmp(m->phase, "purge")) {
+        printf("slots %u-%u switched to %s already: finishing the purge\n", m->first, m->last,
+               m->to);
+        return step(t, m, NULL, 0, 0, false);
+    }
+    int rc = step(t, m, "abort", OKS_MAP_NONE, OKS_MAP_HOLDS, true);
+    return rc ? rc : step(t, m, NULL, 0, 0, false); /* T purges what it copied */
+}
+
+/* Checks a new move of first..last from `from` to `to` against the map; 0 or 1. */
+static int check_move(const oksctl_topo *t, const move_rec *m)
+{
+    const oks_cluster *c = &t->map;
+    int si = oks_cluster_shard_index(c, m->from), ti = oks_cluster_shard_index(c, m->to);
+    if (si < 0 || ti < 0) {
+        fprintf(stderr, "oksctl: the map has no shard %s\n", si < 0 ? m->from : m->to);
+        return 1;
+    }
+    if (m->first > m->last || m->last >= c->n_slots) {
+        fprintf(stderr, "oksctl: slots %u-%u: outside 0-%u\n", m->first, m->last, c->n_slots - 1);
+        return 1;
+    }
+    for (unsigned s = m->first; s <= m->last; s++) {
+        const char *why = !oks_cluster_holds(c, s, (size_t)si) ? "is not held by"
+                          : oks_cluster_holds(c, s, (size_t)ti) ? "is held already by"
+                          : c->slot_joining[s] != UINT16_MAX    ? "is being moved to"
+                                                                : NULL;
+        if (why) {
+            fprintf(stderr, "oksctl: slot %u %s %s\n", s, why,
+                    c->slot_joining[s] != UINT16_MAX && !strcmp(why, "is being moved to")
+                        ? c->shards[c->slot_joining[s]].name
+                    : !strcmp(why, "is not held by") ? m->from
+                                                     : m->to);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A move from the map read last: refused while another is under way. */
+static int new_move(oksctl_topo *t, move_rec *m)
+{
+    oks_buf doc = OKS_BUF_INIT;
+    oks_err e;
+    int r = oks_mapstore_get_move(t->store, &doc, &e);
+    if (r != 0 && r != OKS_E_NOTFOUND) {
+        fprintf(stderr, "oksctl: the move record: %s\n", e.msg);
+        oks_buf_release(&doc);
+        return 1;
+    }
+    if (r == 0) {
+        fprintf(stderr, "oksctl: refused: a slot move is under way (oksctl slots move --resume or "
+                        "--abort):\n%.*s", (int)doc.len, (const char *)doc.data);
+        oks_buf_release(&doc);
+        return 1;
+    }
+    oks_buf_release(&doc);
+    if (check_move(t, m))
+        return 1;
+    return run_move(t, m);
+}
+
+static unsigned held(const oks_cluster *c, size_t i)
+{
+    unsigned n = 0;
+    for (unsigned s = 0; s < c->n_slots; s++)
+        n += oks_cluster_holds(c, s, i);
+    return n;
+}
+
+/* The live shards (registered in etcd): a drained and stopped shard is left out. */
+typedef struct live_set {
+    const oks_cluster *c;
+    bool live[OKS_MAX_SHARDS];
+} live_set;
+
+static void note_live(const char *who, unsigned epoch, void *arg)
+{
+    (void)epoch;
+    live_set *l = arg;
+    if (strncmp(who, "shard/", 6) == 0) {
+        int i = oks_cluster_shard_index(l->c, who + 6);
+        if (i >= 0)
+            l->live[i] = true;
+    }
+}
+
+/* The first run of at most want slots that from holds and to neither holds nor is joining. */
+static bool find_run(const oks_cluster *c, size_t from, size_t to, unsigned want, move_rec *m)
+{
+    for (unsigned a = 0; a < c->n_slots; a++) {
+        if (!oks_cluster_holds(c, a, from) || oks_cluster_receives(c, a, to))
+            continue;
+        unsigned b = a;
+        while (b + 1 < c->n_slots && b + 1 - a < want && oks_cluster_holds(c, b + 1, from) &&
+               !oks_cluster_receives(c, b + 1, to))
+            b++;
+        m->first = a;
+        m->last = b;
+        snprintf(m->from, sizeof m->from, "%s", c->shards[from].name);
+        snprintf(m->to, sizeof m->to, "%s", c->shards[to].name);
+        m->phase[0] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* The next move that evens the live shards' slot counts (drain >= 0: that moves slots away from
+ * shard drain to the others); false when none is left. */
+static bool plan(const oks_cluster *c, const live_set *l, int drain, move_rec *m)
+{
+    unsigned cnt[OKS_MAX_SHARDS];
+    long from = drain;
+    for (size_t i = 0; i < c->n_shards; i++) {
+        cnt[i] = held(c, i);
+        if (drain < 0 && l->live[i] && (from < 0 || cnt[i] > cnt[from]))
+            from = (long)i;
+    }
+    if (from < 0 || !cnt[from])
+        return false;
+    unsigned others = 0, live = 0, total = 0;
+    for (size_t i = 0; i < c->n_shards; i++) {
+        others += l->live[i] && (long)i != from;
+        live += l->live[i];
+        total += l->live[i] ? cnt[i] : 0;
+    }
+    /* the even share: lo or lo + 1 slots each */
+    unsigned lo = live ? total / live : 0, hi = lo + (live && total % live ? 1 : 0);
+    /* targets by fewest slots first: the first with slots it can take */
+    bool tried[OKS_MAX_SHARDS] = {false};
+    for (unsigned k = 0; k < others; k++) {
+        long to = -1;
+        for (size_t i = 0; i < c->n_shards; i++)
+            if (l->live[i] && (long)i != from && !tried[i] && (to < 0 || cnt[i] < cnt[to]))
+                to = (long)i;
+        if (to < 0)
+            return false;
+        tried[to] = true;
+        unsigned want;
+        if (drain >= 0) { /* up to the target's even share of everything, else all it can */
+            unsigned share = others ? (total + others - 1) / others : 0;
+            want = share > cnt[to] ? share - cnt[to] : cnt[from];
+        }
+        else if (cnt[from] <= cnt[to] + 1)
+            return false; /* even: within one slot */
+        else {
+            unsigned give = cnt[from] > hi ? cnt[from] - hi : 1,
+                     take = lo > cnt[to] ? lo - cnt[to] : 1;
+            want = give < take ? give : take;
+        }
+        if (want && find_run(c, (size_t)from, (size_t)to, want, m))
+            return true;
+    }
+    return false;
+}
+
+static int spread(oksctl_topo *t, const char *drain)
+{
+    int from = -1;
+    if (drain && (from = oks_cluster_shard_index(&t->map, drain)) < 0) {
+        fprintf(stderr, "oksctl: the map has no shard %s\n", drain);
+        return 1;
+    }
+    move_rec m;
+    unsigned moves = 0;
+    for (;;) {
+        live_set l = {.c = &t->map};
+        oks_err e;
+        char msg[400];
+        if (oks_mapstore_members(t->store, note_live, &l, &e)) {
+            fprintf(stderr, "oksctl: members: %s\n", oks_err_format(&e, msg, sizeof msg));
+            return 1;
+        }
+        if (!plan(&t->map, &l, from, &m))
+            break;
+        if (new_move(t, &m))
+            return 1;
+        moves++;
+    }
+    if (from >= 0 && held(&t->map, (size_t)from)) {
+        fprintf(stderr, "oksctl: %s still holds %u slots: no live shard can take them\n", drain,
+                held(&t->map, (size_t)from));
+        return 1;
+    }
+    printf("%s: %u move%s\n", drain ? "drained" : "balanced", moves, moves == 1 ? "" : "s");
+    return 0;
+}
+
+int oksctl_slots(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", 1, NULL, 'c'}, {"help", 0, NULL, 'h'},   {"to", 1, NULL, 't'},
+        {"from", 1, NULL, 'f'},   {"resume", 0, NULL, 'r'}, {"abort", 0, NULL, 'a'},
+        {"wait", 1, NULL, 'w'},   {"epoch", 1, NULL, 'e'},  {NULL, 0, NULL, 0}};
+    const char *conf = NULL, *to = NULL, *from = NULL;
+    bool resume = false, abort_it = false;
+    unsigned wait_s = 120;
+    long epoch = -1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': conf = optarg; break;
+        case 't': to = optarg; break;
+        case 'f': from = optarg; break;
+        case 'r': resume = true; break;
+        case 'a': abort_it = true; break;
+        case 'w': wait_s = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'e': epoch = strtol(optarg, NULL, 10); break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    const char *what = optind < argc ? argv[optind] : "";
+    int args = argc - optind - 1;
+    bool ok = (!strcmp(what, "move") && (resume || abort_it ? args == 0 && !to
+                                                            : args == 1 && to)) ||
+              (!strcmp(what, "rebalance") && args == 0) || (!strcmp(what, "drain") && args == 1);
+    unsigned a = 0, b = 0;
+    if (ok && !strcmp(what, "move") && !resume && !abort_it) {
+        int n = 0;
+        ok = sscanf(argv[optind + 1], "%u-%u%n", &a, &b, &n) == 2 &&
+             argv[optind + 1][n] == '\0';
+        if (!ok && sscanf(argv[optind + 1], "%u%n", &a, &n) == 1 && !argv[optind + 1][n]) {
+            b = a;
+            ok = true;
+        }
+    }
+    if (!ok) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    oksctl_topo t;
+    int r = oksctl_topo_open(&t, conf);
+    if (r)
+        return r;
+    t.wait_s = wait_s ? wait_s : 120;
+    r = oksctl_topo_read(&t);
+    if (r == OKS_E_NOTFOUND)
+        fprintf(stderr, "oksctl: no map in etcd yet (oksctl map init)\n");
+    if (r) {
+        oksctl_topo_close(&t);
+        return 1;
+    }
+    if (epoch >= 0 && t.map.epoch != (unsigned long)epoch) {
+        fprintf(stderr, "oksctl: refused: the map is at epoch %u, not %ld\n", t.map.epoch, epoch);
+        oksctl_topo_close(&t);
+        return 1;
+    }
+    if (!strcmp(what, "move") && (resume || abort_it)) {
+        oks_buf doc = OKS_BUF_INIT;
+        oks_err e;
+        move_rec m;
+        if (oks_mapstore_get_move(t.store, &doc, &e) != 0) {
+            printf("no slot move under way\n");
+            r = 0;
+        } else if (parse_move((const char *)doc.data, doc.len, &m) != 0) {
+            fprintf(stderr, "oksctl: unreadable move record:\n%.*s", (int)doc.len,
+                    (const char *)doc.data);
+            r = 1;
+        } else if (abort_it || !strcmp(m.phase, "abort")) {
+            r = abort_move(&t, &m);
+        } else {
+            r = run_move(&t, &m);
+        }
+        oks_buf_release(&doc);
+    } else if (!strcmp(what, "move")) {
+        move_rec m = {.first = a, .last = b};
+        snprintf(m.to, sizeof m.to, "%s", to);
+        int ti = oks_cluster_shard_index(&t.map, to);
+        if (from)
+            snprintf(m.from, sizeof m.from, "%s", from);
+        else if (a < t.map.n_slots) {
+            const uint16_t *rs = oks_cluster_replicas_of(&t.map, a);
+            unsigned k = 0;
+            while (k + 1 < t.map.replicas && (int)rs[k] == ti)
+                k++;
+            snprintf(m.from, sizeof m.from, "%s", t.map.shards[rs[k]].name);
+        }
+        r = new_move(&t, &m);
+    } else {
+        r = spread(&t, !strcmp(what, "drain") ? argv[optind + 1] : NULL);
+    }
+    oksctl_topo_close(&t);
+    return r ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * The topology in etcd as oksctl changes it (oksctl map, oksctl slots; docs/replicas.md "Slot
+ * moves"): the map read with its revision, changed by compare-and-swap, and the wait until every
+ * live router and shard applied an epoch.
+ */
+#ifndef OKSCTL_TOPO_H
+#define OKSCTL_TOPO_H
+
+#include "lib/mapdoc.h"
+#include "lib/mapstore.h"
+#include "oksctl/cluster.h"
+
+typedef struct oksctl_topo {
+    const char *path;  /* oks.conf */
+    oks_cluster local; /* oks.conf as loaded */
+    oks_buf text;      /* its text */
+    oks_mapstore *store;
+    oks_cluster map;   /* the map in etcd with the local settings (valid after topo_read) */
+    bool have_map;
+    uint64_t rev;      /* the map's mod revision */
+    unsigned wait_s;   /* how long to wait for members, and for a copy */
+} oksctl_topo;
+
+/* Loads oks.conf and opens the store. Prints why and returns 1 on failure (2: no etcd). */
+int oksctl_topo_open(oksctl_topo *t, const char *path);
+void oksctl_topo_close(oksctl_topo *t);
+/* Reads the map (OKS_E_NOTFOUND when there is none); prints other errors. */
+int oksctl_topo_read(oksctl_topo *t);
+/* Puts m (its epoch already raised) by compare-and-swap on the map read last, with the move
+ * record move (NULL: untouched, "": deleted); then reads it back. A lost race is printed as a
+ * refusal. 0 or 1. */
+int oksctl_topo_put(oksctl_topo *t, const oks_mapedit *m, const char *move);
+/* Waits until every live member ran epoch (prints progress on failure). 0 or 1. */
+int oksctl_topo_wait(oksctl_topo *t, unsigned epoch);
+
+#endif

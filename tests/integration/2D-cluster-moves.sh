@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Online slot moves (docs/replicas.md "Slot moves"): two shards, every slot on both
+# ([cluster] replicas = 2), the topology in a local etcd. Under an HTTP lookup and upload load
+# and an import, a third shard is added and the slots rebalanced onto it, then s0 is removed
+# (its slots moved away, then stopped): no client request fails, every acknowledged key is
+# found, every replica of every slot holds the same SKS hashes, no shard keeps keys of slots it
+# left (purged), op=stats counts every key once and names the shards with their keys; a key
+# deleted before its slot moved stays deleted on the new replica; and of two moves made from
+# the same epoch, one is refused.
+set -u
+source "$(dirname "$0")/lib.sh"
+D=$(scratch_dir)
+at_exit rm -rf "$D"
+CTL=$OKS_BIN/oksctl
+K=/usr/share/keyrings
+tool() { /usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/replica_tool.py" "$@"; }
+L() { bash "$OKS_ROOT/deploy/local.sh" "$1" --dir "$D/c" "${@:2}"; }
+[ -x /usr/bin/etcd ] || { not_ok "etcd is installed (deploy/deps.sh)"; finish; }
+HTTP=$(free_port)
+cluster_up "$D/c" --shards 2 --replicas 2 --etcd --deadline-ms 20000 --http-port "$HTTP" \
+  --http-opt cache_mb=0 --http-opt rate_verify=0 || { not_ok "cluster starts"; finish; }
+export OKS_CONFIG=$D/c/oks.conf
+ROUTER=$(sed -n 's/^routers = //p' "$OKS_CONFIG")
+epoch() { "$CTL" map show | sed -n 's/^; epoch \([0-9]*\) .*/\1/p'; }
+check "the map is in etcd (epoch $(epoch))" test "$(epoch)" = 1
+
+"$CTL" import --quiet --report "$D/r0" "$K/debian-maintainers.gpg" >/dev/null 2>&1
+awk '$2=="new"||$2=="updated"||$2=="unchanged"{print $1}' "$D/r0" | sort -u >"$D/fprs0"
+check "the import stored keys ($(wc -l <"$D/fprs0"))" test "$(wc -l <"$D/fprs0")" -gt 200
+
+# a key deleted now, while its slot is on s0 and s1 only
+X=$(head -1 "$D/fprs0")
+"$CTL" get "$X" >"$D/x.asc" 2>/dev/null
+"$CTL" delete --reason "moves test" "$X" >/dev/null 2>&1
+check "a key is deleted before the moves" bash -c "! '$CTL' get '$X' >/dev/null 2>&1"
+grep -v "^$X\$" "$D/fprs0" >"$D/fprs"
+
+# ---- the load: HTTP lookups and uploads, an import ----------------------------------------------
+OUT=$D/load
+/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/http_load.py" "http://127.0.0.1:$HTTP" \
+  "$D/fprs" "$K/debian-nonupload.gpg" "$OUT" "$D/stop" &
+LOAD=$!
+at_exit kill "$LOAD"
+# imports again and again until the moves are done (later rounds answer "unchanged": still
+# acknowledged writes to every replica), each with its report
+( i=0; while [ ! -e "$D/stop" ]; do
+    i=$((i + 1))
+    "$CTL" import --quiet --retries 0 --report "$D/r1.$i" "$K/debian-role-keys.gpg" \
+      "$K/debian-nonupload.gpg" >/dev/null 2>&1 || exit 1
+  done ) &
+IMPORT=$!
+at_exit kill "$IMPORT"
+count() { grep -c "^$1 " "$OUT" 2>/dev/null || echo 0; }
+wait_for 60 bash -c "[ \$(grep -c '^upload ' '$OUT' 2>/dev/null) -ge 10 ]"
+
+# ---- a shard added, slots rebalanced onto it ------------------------------------------------------
+L add-shard >"$D/add" 2>&1
+rc=$?
+sed 's/^/# /' "$D/add" | tail -4
+check "add-shard added s2 and rebalanced (exit $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^shard s2 added' '$D/add'"
+"$CTL" stats >"$D/st1"
+check "s2 holds a third of the slot copies" grep -q '^s2 .* yes .* 2730 ' "$D/st1"
+
+# ---- two moves from the same epoch: one is refused ------------------------------------------------
+E=$(epoch)
+"$CTL" slots --epoch "$E" move 10-19 --to s0 --from s2 >"$D/m1" 2>&1 &
+M1=$!
+"$CTL" slots --epoch "$E" move 20-29 --to s0 --from s2 >"$D/m2" 2>&1
+rc2=$?
+wait "$M1"
+rc1=$?
+sed 's/^/# /' "$D/m1" "$D/m2" | grep -i refused
+check "of two moves from epoch $E one ran and one was refused (exits $rc1 $rc2)" \
+  bash -c "[ \$(( $rc1 + $rc2 )) -eq 1 ] && grep -qi 'refused' '$D/m1' '$D/m2'"
+
+# ---- s0 removed -------------------------------------------------------------------------------------
+L remove-shard s0 >"$D/rm" 2>&1
+rc=$?
+sed 's/^/# /' "$D/rm" | tail -3
+check "remove-shard moved the slots of s0 away and stopped it (exit $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^shard s0 removed' '$D/rm' && ! test -e '$D/c/run/shard-s0.pid'"
+
+touch "$D/stop"
+wait "$IMPORT"
+rc=$?
+wait "$LOAD"
+cat "$D"/r1.* >"$D/r1"
+check "the imports under the moves succeeded (exit $rc, $(ls "$D"/r1.* | wc -l) rounds, $(awk '$2=="failed"' "$D/r1" | wc -l) keys failed)" \
+  bash -c "[ $rc -eq 0 ] && ! awk '\$2==\"failed\"' '$D/r1' | grep -q ."
+check "no HTTP request failed ($(count lookup) lookups, $(count upload) uploads)" \
+  bash -c "! grep -qv '^[a-z]* 200 ' '$OUT'"
+
+# ---- nothing lost, nothing twice -----------------------------------------------------------------
+awk '$1=="upload" && $2==200 {print $4}' "$OUT" >"$D/acked"
+awk '$2=="new"||$2=="updated"||$2=="unchanged"{print $1}' "$D/r1" >>"$D/acked"
+sort -u "$D/fprs" "$D/acked" >"$D/all"
+tool lookup "$ROUTER" "$D/all" >"$D/found" 2>/dev/null
+check "every acknowledged key is found ($(head -1 "$D/found"))" \
+  test "$(head -1 "$D/found")" = "found $(wc -l <"$D/all") missing 0 errors 0"
+"$CTL" map show | grep -v '^; slot move' >"$D/map.conf"
+check "no move is left under way" bash -c "! '$CTL' map show | grep -q 'slot move under way'"
+check "every replica of every slot holds the same SKS hashes (map of epoch $(epoch))" \
+  wait_for 60 tool converged "$D/map.conf"
+check "no shard keeps keys of slots it left (purged)" wait_for 60 tool placed "$D/map.conf"
+curl -s "http://127.0.0.1:$HTTP/pks/lookup?op=stats&options=mr" >"$D/stats.json"
+check "op=stats counts every key once ($(wc -l <"$D/all") keys) and names s1 and s2 with their keys" \
+  /usr/bin/python3 -c "
+import json, sys
+s = json.load(open('$D/stats.json'))
+names = {x['name']: x['keys'] for x in s['shards']}
+sys.exit(0 if s['total_keys'] == $(wc -l <"$D/all") and set(names) == {'s1', 's2'}
+         and all(k > 0 for k in names.values()) else 1)"
+
+# ---- the deleted key stayed deleted on the replica its slot moved to -------------------------------
+check "the deleted key's slot moved to s2, with its tombstone" \
+  bash -c "'$CTL' tombstones --shard s2 | grep -q '^$X deleted'"
+code=$(curl -s -m 30 -o "$D/up" -w '%{http_code}' --data-urlencode "keytext@$D/x.asc" \
+  "http://127.0.0.1:$HTTP/pks/add")
+check "uploading the deleted key again is refused ($code)" \
+  bash -c "[ '$code' = 422 ] && grep -q 'deleted by the operator' '$D/up'"
+check "  ... and no shard stores it" test -z "$(tool where "$D/map.conf" "$X")"
+check "every daemon still runs" bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
+finish
