@@ -167,6 +167,7 @@ typedef struct oks_conf_etcd {
     char endpoints[1024]; /* "" = the static slot map of oks.conf */
     char prefix[256];
     char ca[512], cert[512], key[512];
+    char user[128], password_file[512]; /* etcd auth: "" = none */
     unsigned timeout_ms;
 } oks_conf_etcd;
 

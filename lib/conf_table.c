@@ -69,6 +69,11 @@ static const oks_conf_entry table[] = {
         "PEM client certificate presented to etcd (etcd --client-cert-auth; needs etcd_key)"),
     STR("cluster", "etcd_key", etcd.key, "", ETCD,
         "PEM private key of etcd_cert (mode 0600, or 0640 owned by root)"),
+    STR("cluster", "etcd_user", etcd.user, "", ETCD,
+        "etcd user to authenticate as (etcd auth enabled: the role it holds bounds what OKS "
+        "may read and write; needs etcd_password_file; docs/etcd.md \"Access control\")"),
+    STR("cluster", "etcd_password_file", etcd.password_file, "", ETCD,
+        "file holding etcd_user's password (its first line; mode 0600, or 0640 owned by root)"),
     UINT("cluster", "etcd_timeout_ms", etcd.timeout_ms, "5000", 100, 600000, ETCD,
          "how long one etcd call may take, connection and answer, over all endpoints"),
 

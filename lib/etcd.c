@@ -53,6 +53,32 @@ static int tls_file(const char *what, const char *path, bool secret, char **out,
     return 0;
 }
 
+/* The first line of the password file (checked like a key file). */
+static int read_password(const char *path, char **out, oks_err *e)
+{
+    char *checked = NULL;
+    int r = tls_file("password file", path, true, &checked, e);
+    free(checked);
+    if (r)
+        return r;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "etcd password file %s: %s", path,
+                           strerror(errno));
+    char line[256];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    if (n == 0 || (n == sizeof line - 1 && !strchr(line, '\n')))
+        return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
+                           "etcd password file %s: its first line must hold the password "
+                           "(1 to 254 bytes)", path);
+    line[n] = '\0';
+    *out = oks_xstrdup(line);
+    memset(line, 0, sizeof line);
+    return 0;
+}
+
 static int parse_endpoints(oks_etcd *c, const char *list, oks_err *e)
 {
     const char *p = list ? list : "";
@@ -102,6 +128,13 @@ int oks_etcd_open(const oks_etcd_opts *o, oks_etcd **out, oks_err *e)
         r = tls_file("certificate", o->cert_file, false, &c->cert, e);
     if (r == 0)
         r = tls_file("key file", o->key_file, true, &c->key, e);
+    if (r == 0 && (o->user && *o->user) != (o->password_file && *o->password_file))
+        r = oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
+                        "etcd: a user needs its password file and the other way round");
+    if (r == 0 && o->user && *o->user) {
+        c->user = oks_xstrdup(o->user);
+        r = read_password(o->password_file, &c->password, e);
+    }
     if (r == 0 && !c->cert != !c->key)
         r = oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET,
                         "etcd: a client certificate needs its key file and the other way round");
@@ -126,6 +159,11 @@ void oks_etcd_close(oks_etcd *c)
     free(c->ca);
     free(c->cert);
     free(c->key);
+    free(c->user);
+    if (c->password) {
+        memset(c->password, 0, strlen(c->password));
+        free(c->password);
+    }
     oks_buf_release(&c->body);
     free(c);
 }
@@ -219,8 +257,8 @@ static bool maybe_applied(CURL *h, CURLcode rc)
 /* One POST of body to path, endpoints in turn from the last that answered, under one deadline.
  * safe: the request may be sent again after a failure that may have applied it. The answer is
  * parsed as call into a. */
-static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_call kind,
-                size_t max_kvs, oks_etcd_answer *a, oks_err *e)
+static int call_once(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_call kind,
+                     size_t max_kvs, oks_etcd_answer *a, oks_err *e)
 {
     memset(a, 0, sizeof *a);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
@@ -248,7 +286,7 @@ static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_
         curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, (long)(share < 100 ? left : share));
         curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        struct curl_slist *hdr = oks_etcd_headers(c, false);
         curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdr);
         c->body.len = 0;
         c->too_big = false;
@@ -299,6 +337,61 @@ static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_
         return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "%.180s (none of %zu endpoints "
                            "answered)", last.msg, c->n_eps);
     return oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "%s", last.msg);
+}
+
+struct curl_slist *oks_etcd_headers(const oks_etcd *c, bool watch)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (watch)
+        h = curl_slist_append(h, "Grpc-Metadata-hasleader: true");
+    if (c->token[0]) {
+        char a[sizeof c->token + 32];
+        snprintf(a, sizeof a, "Authorization: %s", c->token);
+        h = curl_slist_append(h, a);
+    }
+    return h;
+}
+
+int oks_etcd_auth(oks_etcd *c, bool force, oks_err *e)
+{
+    if (!c->user || (c->token[0] && !force))
+        return 0;
+    c->token[0] = '\0';
+    json_t *req = json_pack("{s:s, s:s}", "name", c->user, "password", c->password);
+    oks_etcd_answer a;
+    int r = call_once(c, "/v3/auth/authenticate", req, true, OKS_ETCD_AUTHENTICATE, 0, &a, e);
+    if (r)
+        return r;
+    memcpy(c->token, a.token, sizeof c->token);
+    oks_etcd_answer_release(&a);
+    return 0;
+}
+
+/* call_once, authenticated first when the client has a user; a token etcd no longer takes
+ * (expired, or etcd restarted) is replaced once. */
+static int call(oks_etcd *c, const char *path, json_t *req, bool safe, oks_etcd_call kind,
+                size_t max_kvs, oks_etcd_answer *a, oks_err *e)
+{
+    memset(a, 0, sizeof *a);
+    if (!c->user)
+        return call_once(c, path, req, safe, kind, max_kvs, a, e);
+    int r = oks_etcd_auth(c, false, e);
+    if (r) {
+        json_decref(req);
+        return r;
+    }
+    oks_err e1;
+    json_incref(req);
+    r = call_once(c, path, req, safe, kind, max_kvs, a, &e1);
+    if (r && strstr(e1.msg, "invalid auth token") &&
+        (r = oks_etcd_auth(c, true, e)) == 0)
+        return call_once(c, path, req, safe, kind, max_kvs, a, e);
+    json_decref(req);
+    if (r == 0)
+        oks_err_clear(e);
+    else if (e && e1.code == r)
+        *e = e1;
+    return r;
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */

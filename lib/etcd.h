@@ -45,6 +45,10 @@ typedef struct oks_etcd_opts {
     const char *ca_file;   /* TLS: CA to verify the server (NULL: the system's CAs) */
     const char *cert_file; /* TLS client certificate and key (NULL: none) */
     const char *key_file;  /* must pass oks_zsec_secret_mode_ok (chmod 600) */
+    const char *user;          /* etcd auth (NULL: none): the user, and the file whose first */
+    const char *password_file; /* line is its password (secret mode, like key_file); calls
+                                  carry the token /v3/auth/authenticate gives, asked again
+                                  when etcd says it is no longer valid */
     unsigned timeout_ms;   /* per call, whole call (connect + answer); 0: 5000 */
     size_t max_answer;     /* largest answer (a watch: largest event batch); 0: 32 MiB */
 } oks_etcd_opts;
@@ -149,6 +153,7 @@ typedef struct oks_etcd_answer {
     bool succeeded;     /* txn */
     int64_t deleted;    /* deleterange */
     int64_t id, ttl;    /* lease grant / keepalive */
+    char token[512];    /* authenticate */
     /* txn whose compares failed: the kvs of the range requests of its failure branch, one per
      * compare (mod_rev 0 when the key is absent) */
     oks_etcd_kv *failed;
@@ -165,6 +170,7 @@ typedef enum oks_etcd_call {
     OKS_ETCD_LEASE_GRANT,
     OKS_ETCD_LEASE_KEEPALIVE,
     OKS_ETCD_LEASE_REVOKE,
+    OKS_ETCD_AUTHENTICATE,
 } oks_etcd_call;
 
 /* Parses the body of a 200 answer to call into a (zeroed first). An etcd error object

@@ -16,6 +16,8 @@ int oks_etcd_open_conf(const oks_cluster *conf, oks_etcd **out, oks_err *e)
         .ca_file = c->ca[0] ? c->ca : NULL,
         .cert_file = c->cert[0] ? c->cert : NULL,
         .key_file = c->key[0] ? c->key : NULL,
+        .user = c->user[0] ? c->user : NULL,
+        .password_file = c->password_file[0] ? c->password_file : NULL,
         .timeout_ms = c->timeout_ms,
     };
     return oks_etcd_open(&o, out, e);

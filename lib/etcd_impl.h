@@ -21,7 +21,14 @@ struct oks_etcd {
     CURL *h;                           /* the unary calls' handle (keeps its connection) */
     oks_buf body;                      /* the answer being received */
     bool too_big;                      /* body would have grown past max_answer */
+    char *user, *password;             /* owned; NULL without etcd auth */
+    char token[512];                   /* the auth token, "" when none yet */
 };
+
+/* The request headers: JSON, and the auth token when there is one (caller frees the list). */
+struct curl_slist *oks_etcd_headers(const oks_etcd *c, bool watch);
+/* With auth: gets a token when there is none (force: a new one). 0 without auth. */
+int oks_etcd_auth(oks_etcd *c, bool force, oks_err *e);
 
 uint64_t oks_etcd_now_ms(void);
 /* Resets h for a request to url with the handle's TLS files; errbuf (CURL_ERROR_SIZE bytes)

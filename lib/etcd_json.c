@@ -328,6 +328,16 @@ int oks_etcd_parse_answer(oks_etcd_call call, const void *body, size_t n, size_t
         if (r == 0 && call == OKS_ETCD_LEASE_GRANT && a->id <= 0)
             r = proto(e, "lease grant without a lease ID");
         break;
+    case OKS_ETCD_AUTHENTICATE: {
+        const json_t *t = json_object_get(obj, "token");
+        if (!json_is_string(t) || json_string_length(t) == 0 ||
+            json_string_length(t) >= sizeof a->token || strchr(json_string_value(t), '\n') ||
+            strchr(json_string_value(t), '\r'))
+            r = proto(e, "authenticate answer without a usable token");
+        else
+            memcpy(a->token, json_string_value(t), json_string_length(t) + 1);
+        break;
+    }
     case OKS_ETCD_PUT_CALL:
     case OKS_ETCD_LEASE_REVOKE:
         break;

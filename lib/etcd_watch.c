@@ -158,8 +158,7 @@ static void run_stream(oks_etcd *c, CURLM *m, CURL *h, wctx *w, const char *pref
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    hdr = curl_slist_append(hdr, "Grpc-Metadata-hasleader: true");
+    struct curl_slist *hdr = oks_etcd_headers(c, true);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_multi_add_handle(m, h);
     CURLcode rc = CURLE_OK;
@@ -225,6 +224,15 @@ int oks_etcd_watch(oks_etcd *c, const char *prefix, int64_t from_rev, oks_etcd_w
                                            c->n_eps)
                              : oks_err_set(e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "%s", w.err.msg);
             break;
+        }
+        if (c->user) { /* a token of its own for every stream: one kept may have expired */
+            oks_err ae;
+            if (oks_etcd_auth(c, true, &ae) != 0) {
+                w.err = ae;
+                fails++;
+                c->cur = (c->cur + 1) % c->n_eps;
+                continue;
+            }
         }
         run_stream(c, m, h, &w, prefix, stop);
         if (w.final) {

@@ -21,7 +21,7 @@
 # After a start: ETCD_ENDPOINTS (comma-separated client URLs, member 1 first), ETCD_URL[i],
 # ETCD_N, ETCD_TLS_DIR (empty without TLS), ETCD_PID[i], logs in DIR/etcdI.log, data in
 # DIR/etcdI.data. Everything a member needs is in DIR (a scratch_dir): nothing outside it.
-ETCD_N=0 ETCD_TLS_DIR= ETCD_ENDPOINTS= ETCD_NETNS= ETCD_CLIENT_HOST=
+ETCD_N=0 ETCD_TLS_DIR= ETCD_ENDPOINTS= ETCD_NETNS= ETCD_CLIENT_HOST= ETCDCTL_USER=
 declare -a ETCD_URL=() ETCD_PID=() ETCD_CMD=()
 
 # etcd 3.4 refuses to start on an architecture it does not support officially unless told;
@@ -51,13 +51,46 @@ etcd_tls_certs() {
     printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$sans" >server.ext &&
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
       -extfile server.ext -out server.pem 2>/dev/null &&
-    openssl req "${ec[@]}" -keyout client.key -out client.csr -subj "/CN=oks" 2>/dev/null &&
+    openssl req "${ec[@]}" -keyout client.key -out client.csr -subj "/O=OKS cluster" 2>/dev/null &&
     printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
     openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
       -extfile client.ext -out client.pem 2>/dev/null &&
     chmod 644 ca.pem other-ca.pem server.pem client.pem
   ) || { echo "etcd_tls_certs: openssl failed" >&2; return 1; }
   ETCD_TLS_DIR=$dir
+}
+
+# etcd_tls_client NAME: a client certificate for user NAME (its CN, which etcd takes as the user
+# name once auth is enabled), signed by the test CA: ETCD_TLS_DIR/NAME.pem and NAME.key
+etcd_tls_client() {
+  local name=$1
+  (
+    cd "$ETCD_TLS_DIR" || exit 1
+    umask 077
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$name.key" \
+      -out "$name.csr" -subj "/O=$name" 2>/dev/null &&
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile client.ext -out "$name.pem" 2>/dev/null &&
+    chmod 644 "$name.pem"
+  ) || { echo "etcd_tls_client: openssl failed" >&2; return 1; }
+}
+
+# etcd_auth_oks PREFIX: the OKS role of docs/etcd.md "Access control": user "root", role "oks"
+# with read and write under PREFIX only, user "oks" holding it (password in
+# ETCD_TLS_DIR/oks.password, mode 0600), then auth enabled; etcdctl_run goes on as root
+# (root.password). etcd's JSON gateway, which OKS uses, ignores the client certificate's CN, so
+# the users log in with passwords (over TLS).
+etcd_auth_oks() {
+  local prefix=$1 dir=${ETCD_TLS_DIR:-$ETCD_DIR}
+  (umask 077; openssl rand -hex 16 >"$dir/root.password"; openssl rand -hex 16 >"$dir/oks.password")
+  etcdctl_run user add "root:$(cat "$dir/root.password")" >/dev/null &&
+    etcdctl_run user grant-role root root >/dev/null &&
+    etcdctl_run role add oks >/dev/null &&
+    etcdctl_run role grant-permission oks readwrite "$prefix" --prefix=true >/dev/null &&
+    etcdctl_run user add "oks:$(cat "$dir/oks.password")" >/dev/null &&
+    etcdctl_run user grant-role oks oks >/dev/null &&
+    etcdctl_run auth enable >/dev/null || return 1
+  ETCDCTL_USER="root:$(cat "$dir/root.password")"
 }
 
 # the flags of member i (client and peer URLs with their hosts), TLS when ETCD_TLS_DIR is set
@@ -131,6 +164,7 @@ etcdctl_run() {
   local t=$ETCD_TLS_DIR cmd=(env ETCDCTL_API=3 etcdctl --endpoints="$ETCD_ENDPOINTS"
     --dial-timeout=2s --command-timeout=5s)
   [ -z "$t" ] || cmd+=(--cacert "$t/ca.pem" --cert "$t/client.pem" --key "$t/client.key")
+  [ -z "$ETCDCTL_USER" ] || cmd+=(--user "$ETCDCTL_USER")
   if [ -n "$ETCD_NETNS" ]; then netns_exec "$ETCD_CLIENT_HOST" "${cmd[@]}" "$@"; else "${cmd[@]}" "$@"; fi
 }
 
@@ -167,6 +201,7 @@ etcd_restart() {
 
 etcd_stop_all() {
   local i
+  ETCDCTL_USER=
   for ((i = 1; i <= ETCD_N; i++)); do
     [ -n "${ETCD_PID[i]:-}" ] && kill "${ETCD_PID[i]}" 2>/dev/null
   done

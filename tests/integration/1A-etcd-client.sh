@@ -116,6 +116,39 @@ chmod 644 "$D/loose.key"
 expect_err "a client key readable by others is refused before any connection" \
   "ERR invalid argument: .*chmod 600" \
   -e "$ETCD_ENDPOINTS" -c "$T/ca.pem" -C "$T/client.pem" -K "$D/loose.key" get /k
+# the OKS role (docs/etcd.md "Access control"): auth on, user oks may read and write under /oks/
+# only; a client with the CA's certificate but no user, or a wrong password, gets nothing
+if etcd_auth_oks /oks/; then
+  ok "auth enabled: role oks on /oks/, users root and oks"
+  O=(-e "$ETCD_ENDPOINTS" -c "$T/ca.pem" -C "$T/client.pem" -K "$T/client.key")
+  U=("${O[@]}" -u oks -p "$T/oks.password")
+  check "user oks: a put under /oks/ is accepted and read back" \
+    bash -c "'$CHECK' ${U[*]} put /oks/map x >/dev/null && '$CHECK' ${U[*]} get /oks/map | grep -q x"
+  expect_err "user oks: a put outside /oks/ is refused" "ERR .*permission denied" \
+    "${U[@]}" put /t/x y
+  expect_err "no user (the CA's certificate only): refused" "ERR .*user name is empty" \
+    "${O[@]}" get /oks/map
+  echo wrong >"$D/wrong.password"; chmod 600 "$D/wrong.password"
+  expect_err "a wrong password: refused" "ERR .*authentication failed" \
+    "${O[@]}" -u oks -p "$D/wrong.password" put /oks/map evil
+  chmod 644 "$D/wrong.password"
+  expect_err "a password file readable by others is refused before any connection" \
+    "ERR invalid argument: .*password file.*chmod 600" "${O[@]}" -u oks -p "$D/wrong.password" get /k
+  check "the map is unchanged" bash -c "'$CHECK' ${U[*]} get /oks/map | grep -q x"
+  # etcd keeps its simple tokens in memory: after a restart the client's token is refused
+  # ("invalid auth token") and the client logs in again by itself
+  "$CHECK" "${U[@]}" put-wait /oks/tok z "$D/restarted" >"$D/putwait" 2>&1 &
+  PW=$!
+  wait_for 30 grep -q '^rev=' "$D/putwait"
+  etcd_restart 1 && touch "$D/restarted"
+  wait "$PW"; pw=$?
+  check "user oks: after an etcd restart the client gets a new token (two puts: $(grep -c '^rev=' "$D/putwait"))" \
+    test "$pw" = 0 -a "$(grep -c '^rev=' "$D/putwait")" = 2
+  out=$(timeout 60 "$CHECK" "${U[@]}" watch /oks/ 0 1 2>&1 & sleep 2; etcdctl_run put /oks/map y >/dev/null; wait)
+  check "user oks: a watch under /oks/ streams events ($(echo $out))" bash -c "echo '$out' | grep -q '^put /oks/map'"
+else
+  not_ok "auth enabled: role oks on /oks/, users root and oks"
+fi
 etcd_stop_all
 
 # ---- three members: a watch survives its member's death ------------------------------------

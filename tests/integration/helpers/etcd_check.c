@@ -221,8 +221,8 @@ static void on_term(int sig)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: etcd_check [-e ENDPOINTS] [-c CA] [-C CERT] [-K KEY] [-t MS] "
-                    "[-m BYTES] basic|lease|get|put|put-if|delete|list|rev|watch ARGS\n");
+    fprintf(stderr, "usage: etcd_check [-e ENDPOINTS] [-c CA] [-C CERT] [-K KEY] [-u USER -p PASSWORD_FILE] [-t MS] "
+                    "[-m BYTES] basic|lease|get|put|put-wait|put-if|delete|list|rev|watch ARGS\n");
     return 2;
 }
 
@@ -230,12 +230,14 @@ int main(int argc, char **argv)
 {
     oks_etcd_opts o = {.endpoints = "http://127.0.0.1:2379"};
     int opt;
-    while ((opt = getopt(argc, argv, "e:c:C:K:t:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:c:C:K:u:p:t:m:")) != -1) {
         switch (opt) {
         case 'e': o.endpoints = optarg; break;
         case 'c': o.ca_file = optarg; break;
         case 'C': o.cert_file = optarg; break;
         case 'K': o.key_file = optarg; break;
+        case 'u': o.user = optarg; break;
+        case 'p': o.password_file = optarg; break;
         case 't': o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'm': o.max_answer = strtoul(optarg, NULL, 10); break;
         default: return usage();
@@ -271,6 +273,16 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "put") == 0 && na == 2) {
         if ((r = oks_etcd_put(c, a[0], a[1], strlen(a[1]), 0, &rev, &e)) == 0)
             printf("rev=%lld\n", (long long)rev);
+    } else if (strcmp(cmd, "put-wait") == 0 && na == 3) {
+        /* put, wait until the file a[2] exists, put again on the same client (its token) */
+        if ((r = oks_etcd_put(c, a[0], a[1], strlen(a[1]), 0, &rev, &e)) == 0) {
+            printf("rev=%lld\n", (long long)rev);
+            fflush(stdout);
+            for (int i = 0; i < 600 && access(a[2], F_OK) != 0; i++)
+                usleep(100 * 1000);
+            if ((r = oks_etcd_put(c, a[0], a[1], strlen(a[1]), 0, &rev, &e)) == 0)
+                printf("rev=%lld\n", (long long)rev);
+        }
     } else if (strcmp(cmd, "put-if") == 0 && na == 3) {
         if ((r = oks_etcd_put_if(c, a[0], a[2], strlen(a[2]), strtoll(a[1], NULL, 10), &rev,
                                  &e)) == 0)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "lib/cluster.h"
@@ -209,6 +210,47 @@ static void bad_options_are_refused(void **state)
     assert_int_equal(oks_etcd_open(&o, &c, &e), OKS_E_IO);
 }
 
+static void authenticate_answers_and_password_files(void **state)
+{
+    (void)state;
+    oks_etcd_answer a;
+    oks_err e;
+    const char *ok = "{\"header\":{\"revision\":\"5\"},\"token\":\"abc.12\"}";
+    assert_int_equal(oks_etcd_parse_answer(OKS_ETCD_AUTHENTICATE, S(ok), 0, &a, &e), 0);
+    assert_string_equal(a.token, "abc.12");
+    oks_etcd_answer_release(&a);
+    static const char *const bad[] = {
+        "{\"header\":{}}", "{\"header\":{},\"token\":\"\"}", "{\"header\":{},\"token\":7}",
+        "{\"header\":{},\"token\":\"a\\nInjected: 1\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (oks_etcd_parse_answer(OKS_ETCD_AUTHENTICATE, S(bad[i]), 0, &a, &e) != OKS_E_PROTO)
+            fail_msg("%s accepted", bad[i]);
+    /* a user needs its password file (and the other way round); the file is a secret */
+    oks_etcd *c;
+    oks_etcd_opts o = {.endpoints = "http://a:1", .user = "oks"};
+    assert_int_equal(oks_etcd_open(&o, &c, &e), OKS_E_ARG);
+    char pw[] = "/tmp/oks-etcd-pw.XXXXXX";
+    int fd = mkstemp(pw);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "secret\nrest\n", 12), 12);
+    close(fd);
+    o.user = NULL;
+    o.password_file = pw;
+    assert_int_equal(oks_etcd_open(&o, &c, &e), OKS_E_ARG);
+    o.user = "oks";
+    chmod(pw, 0644);
+    assert_int_equal(oks_etcd_open(&o, &c, &e), OKS_E_ARG);
+    assert_non_null(strstr(e.msg, "chmod 600"));
+    chmod(pw, 0600);
+    assert_int_equal(oks_etcd_open(&o, &c, &e), 0);
+    oks_etcd_close(c);
+    fd = open(pw, O_WRONLY | O_TRUNC);
+    close(fd);
+    assert_int_equal(oks_etcd_open(&o, &c, &e), OKS_E_ARG); /* empty: no password */
+    unlink(pw);
+}
+
 static const char SHARD[] = "[shard.a]\nendpoint = tcp://127.0.0.1:1\nslots = 0-4095\n";
 
 static int load(const char *cluster, oks_cluster *c, oks_err *e)
@@ -248,6 +290,7 @@ int main(void)
         cmocka_unit_test(a_range_answer_gives_keys_values_and_revisions),
         cmocka_unit_test(broken_answers_are_protocol_errors),
         cmocka_unit_test(error_objects_map_grpc_codes),
+        cmocka_unit_test(authenticate_answers_and_password_files),
         cmocka_unit_test(a_failed_txn_reports_the_current_revisions),
         cmocka_unit_test(watch_messages_give_events_in_order),
         cmocka_unit_test(range_end_and_base64),
