@@ -4,7 +4,7 @@
 #    `podman kube play` on the image deploy/image.sh builds: its gateway's readiness request
 #    /pks/health answers 200, oksctl imports a key and gpg --recv-keys fetches it through the
 #    port the manifest publishes on 127.0.0.1 (a free one here).
-# 2. deploy/k8s/ (StatefulSets, Deployments, Services, ConfigMap, PodDisruptionBudgets) renders
+# 2. deploy/k8s/ (StatefulSets, Deployments, Services, ConfigMap, PodDisruptionBudgets, the etcd members and the map Job) renders
 #    with `kubectl kustomize` (when kubectl is installed) and every object passes the
 #    Kubernetes schema of its kind (npm kubernetes-models, installed into build/k8s-check when
 #    the npm registry answers; a wrong object must fail the same check). Its oks.conf passes
