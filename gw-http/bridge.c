@@ -202,10 +202,6 @@ int gw_bridge_start(gw_thread *t)
         t->zmon_sock = h2o_evloop_socket_create(t->ctx.loop, dup(zfd), H2O_SOCKET_FLAG_DONT_READ);
         t->zmon_sock->data = t;
         h2o_socket_read_start(t->zmon_sock, on_zmon_ready);
-        /* ZMQ_FD signals only when the socket's command queue goes from empty to not empty:
-         * the commands of the inproc connect are still queued, so without processing them once
-         * here the descriptor never became readable and no disconnection was ever seen */
-        oks_client_monitor_disconnected(t->zmon);
     }
     h2o_timeout_init(t->ctx.loop, &t->deadline, t->g->conf.deadline_ms);
     h2o_timeout_init(t->ctx.loop, &t->try_tmo, oks_client_try_ms(t->g->conf.deadline_ms));

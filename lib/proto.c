@@ -225,8 +225,15 @@ void *oks_client_monitor_new(void *zctx, void *sock)
     if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_DISCONNECTED) != 0)
         return NULL;
     void *m = zmq_socket(zctx, ZMQ_PAIR);
-    if (m && zmq_connect(m, ep) == 0)
+    if (m && zmq_connect(m, ep) == 0) {
+        /* ZMQ_FD signals only when the socket's command queue goes from empty to not empty:
+         * process the commands of the connect now, or a caller polling the descriptor (an
+         * event loop) never sees it become readable */
+        int events;
+        size_t sz = sizeof events;
+        zmq_getsockopt(m, ZMQ_EVENTS, &events, &sz);
         return m;
+    }
     if (m)
         zmq_close(m);
     zmq_socket_monitor(sock, NULL, 0);
