@@ -44,7 +44,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
     Oks__Response *m = p->merged;
     p->n_not_found += r->status == OKS__STATUS__STATUS_NOT_FOUND;
     if (r->status == OKS__STATUS__STATUS_OK) {
-        p->n_ok++;
+        p->n_ok += !(p->has_joiner && shard_idx == p->joiner);
         if (!p->note && r->error && *r->error)
             p->note = oks_xstrdup(r->error);
     }
@@ -80,7 +80,7 @@ void oks_pending_merge(oks_pending *p, size_t shard_idx, const char *name, Oks__
     if (p->add_index && p->add_index[shard_idx]) {
         for (size_t i = 0; i < r->n_results; i++) {
             uint32_t ix = r->results[i]->index;
-            r->results[i]->index = p->add_index[shard_idx][ix];
+            r->results[i]->index = p->add_index[shard_idx][ix] & ~OKS_PENDING_JOINER;
         }
     }
     MOVE_ALL(m->results, m->n_results, r->results, r->n_results);
@@ -118,7 +118,8 @@ bool oks_pending_add_reply(oks_pending *p, size_t si, const char *name, Oks__Res
         /* a refusal of the whole request (bad request, too large): an answer for every key */
         oks_pending_merge(p, si, name, r);
         for (uint32_t k = 0; k < p->add_n[si]; k++)
-            ack(p, p->add_index[si][k]);
+            if (!(p->add_index[si][k] & OKS_PENDING_JOINER))
+                ack(p, p->add_index[si][k]);
         return p->unacked == 0;
     }
     Oks__Response *m = p->merged;
@@ -127,6 +128,8 @@ bool oks_pending_add_reply(oks_pending *p, size_t si, const char *name, Oks__Res
         if (a->index >= p->add_n[si])
             continue; /* not a key this shard was sent */
         uint32_t ix = p->add_index[si][a->index];
+        if (ix & OKS_PENDING_JOINER)
+            continue; /* a joining replica's copy: no acknowledgement, its result not used */
         bool first = p->acks[ix] == 0;
         ack(p, ix);
         if (!first)

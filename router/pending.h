@@ -27,7 +27,8 @@ typedef struct oks_pending {
     uint64_t start_us;    /* when the request came (oks_now_us; metrics) */
     unsigned expected, received;
     uint8_t *asked;       /* per shard: OKS_ASK_* (router/replicas.h) */
-    uint32_t **add_index; /* per shard: original indexes of the keys sent there */
+    uint32_t **add_index; /* per shard: original indexes of the keys sent there, with
+                           * OKS_PENDING_JOINER set for a copy to a slot move's new replica */
     uint32_t *add_n;      /* per shard: how many */
     size_t limit;
     bool raw_forward;     /* single-shard request: forward the shard's bytes unchanged */
@@ -51,9 +52,16 @@ typedef struct oks_pending {
     unsigned n_not_found; /* replies that were NOT_FOUND (a delete sent to every replica) */
     bool uncovered;       /* fan-out: some replica group has no replica left to answer */
     unsigned quorum;      /* delete, undelete: OK answers that make it succeed (write quorum) */
-    unsigned n_ok;        /* replies that were OK */
+    unsigned n_ok;        /* replies that were OK (the joiner's not counted) */
+    bool has_joiner;      /* delete, undelete: a slot move is adding shard joiner to the slot; */
+    uint16_t joiner;      /* its answer does not count toward the quorum */
     char *note;           /* the first OK reply's note (delete, undelete) */
 } oks_pending;
+
+/* In add_index: the key went to a shard joining its slot (a slot move's new replica). It gets
+ * the writes so that it misses none, but holds the slot only once its copy is complete: its
+ * answer is not an acknowledgement and does not count toward write_quorum. */
+#define OKS_PENDING_JOINER 0x80000000u
 
 /* Merges one shard's reply into p->merged. shard_idx (named name) is used for add index
  * remapping; a reply with an error status also counts the shard as failed, with the shard's

@@ -281,7 +281,9 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
             if (slot[i] < 0 ? s == 0 : oks_cluster_receives(c, (unsigned)slot[i], s)) {
-                p->add_index[s][k] = (uint32_t)i;
+                /* a slot move's new replica gets the key but its answer is no acknowledgement */
+                bool full = slot[i] < 0 || oks_cluster_holds(c, (unsigned)slot[i], s);
+                p->add_index[s][k] = (uint32_t)i | (full ? 0 : OKS_PENDING_JOINER);
                 sub[k++] = orig[i];
             }
         q->add->keys = sub;
@@ -360,7 +362,9 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
         p->quorum = oks_cluster_write_quorum(c);
         for (unsigned k = 0; k < c->replicas; k++)
             send_or_fail(r, p, m[k], &p->body);
-        if (c->slot_joining[slot] != UINT16_MAX && /* a slot move's new replica */
+        p->has_joiner = c->slot_joining[slot] != UINT16_MAX; /* not in the quorum */
+        p->joiner = c->slot_joining[slot];
+        if (c->slot_joining[slot] != UINT16_MAX &&
             !send_to_shard(r, p, c->slot_joining[slot], &p->body))
             oks_pending_fail(p, c->shards[c->slot_joining[slot]].name, "not connected");
     } else if (slot >= 0) {
@@ -434,6 +438,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     p->start_us = oks_now_us();
     p->op = q->op_case;
     p->slot = -1;
+    p->has_joiner = false;
     zmq_msg_init(&p->client);
     zmq_msg_init(&p->rid);
     zmq_msg_move(&p->client, &m->f[0]);

@@ -264,6 +264,71 @@ static void short_of_the_quorum_is_not_acknowledged(void **state)
     oks_pending_release(&p, 2);
 }
 
+/* A slot move's new replica (joining) gets the writes, but its answer is no acknowledgement:
+ * with the one full replica down, the key is not acknowledged however the joiner answered. */
+static void a_joining_replica_does_not_count_toward_the_quorum(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_add(&p, 1, 1);
+    p.expected = 2;
+    p.add_index[1][0] |= OKS_PENDING_JOINER;
+    assert_false(feed(&p, 1, reply(1, OKS__OUTCOME__OUTCOME_NEW, OKS__STATUS__STATUS_OK)));
+    oks_pending_fail(&p, "a", "disconnected");
+    p.received++;
+    Oks__Response *r = answer(&p);
+    assert_int_not_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_results, 0);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+    /* the full replica's answer acknowledges it, whatever the joiner does */
+    start_add(&p, 1, 1);
+    p.expected = 2;
+    p.add_index[1][0] |= OKS_PENDING_JOINER;
+    assert_true(feed(&p, 0, reply(1, OKS__OUTCOME__OUTCOME_NEW, OKS__STATUS__STATUS_OK)));
+    r = answer(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_results, 1);
+    assert_int_equal(r->results[0]->index, 0);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+/* The same for a delete's tombstone: the joiner's OK is not one of write_quorum. */
+static void a_joining_replica_does_not_count_toward_a_delete_quorum(void **state)
+{
+    (void)state;
+    for (int joined = 0; joined < 2; joined++) {
+        oks_pending p;
+        memset(&p, 0, sizeof p);
+        p.id = 1;
+        p.op = OKS__REQUEST__OP_DELETE;
+        p.slot = -1;
+        zmq_msg_init(&p.client);
+        zmq_msg_init(&p.rid);
+        p.merged = calloc(1, sizeof *p.merged);
+        assert_non_null(p.merged);
+        oks__response__init(p.merged);
+        p.quorum = 1;
+        p.has_joiner = !joined; /* second round: shard 1 is a full replica */
+        p.joiner = 1;
+        p.expected = 2;
+        Oks__Response *ok = reply(0, 0, OKS__STATUS__STATUS_OK);
+        oks_pending_merge(&p, 1, "b", ok);
+        oks__response__free_unpacked(ok, NULL);
+        p.received++;
+        oks_pending_fail(&p, "a", "disconnected");
+        p.received++;
+        Oks__Response *r = answer(&p);
+        if (joined)
+            assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+        else
+            assert_int_not_equal(r->status, OKS__STATUS__STATUS_OK);
+        oks__response__free_unpacked(r, NULL);
+        oks_pending_release(&p, 2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +340,8 @@ int main(void)
         cmocka_unit_test(quorum_two_waits_for_both_and_keeps_the_first_result),
         cmocka_unit_test(a_failed_replica_does_not_matter_once_the_quorum_is_met),
         cmocka_unit_test(short_of_the_quorum_is_not_acknowledged),
+        cmocka_unit_test(a_joining_replica_does_not_count_toward_the_quorum),
+        cmocka_unit_test(a_joining_replica_does_not_count_toward_a_delete_quorum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
