@@ -31,7 +31,8 @@ static int init(oksctl_topo *t)
     oks_mapedit m;
     oks_mapedit_from(&m, &t->local);
     m.epoch = t->local.epoch ? t->local.epoch : 1;
-    r = oksctl_topo_put(t, &m, NULL);
+    /* the first map, before any router runs: no router to record it (docs/replicas.md) */
+    r = oksctl_topo_put(t, &m, NULL, NULL, NULL);
     oks_mapedit_release(&m);
     if (r == 0)
         printf("map of %s put in etcd (epoch %u)\n", t->path, t->map.epoch);
@@ -82,7 +83,10 @@ static int add_shard(oksctl_topo *t, const char *name)
         r = 1;
     } else {
         m.epoch++;
-        r = oksctl_topo_put(t, &m, NULL);
+        char detail[160];
+        snprintf(detail, sizeof detail, "shard %s at %s, epoch %u", name,
+                 t->local.shards[i].endpoint, m.epoch);
+        r = oksctl_topo_put(t, &m, NULL, "add-shard", detail);
         if (r == 0)
             r = oksctl_topo_wait(t, m.epoch);
         if (r == 0)

@@ -33,7 +33,9 @@ static const char usage[] =
     "that leaves the slots (default: the first of their replica set). --wait: how long to wait\n"
     "for the routers and shards to apply a map, and for the copy (default 120 s). --epoch:\n"
     "only if the map is still at epoch N (oksctl map show). A move started from a map that\n"
-    "someone changed meanwhile is refused.\n";
+    "someone changed meanwhile is refused. Each map change needs an admin key: the router\n"
+    "writes it to its audit log first (begun, then done or failed), and nothing changes if\n"
+    "it refuses.\n";
 
 typedef struct move_rec {
     unsigned first, last;
@@ -183,7 +185,10 @@ static int step(oksctl_topo *t, const move_rec *m, const char *phase, int to_sta
         snprintf(r.phase, sizeof r.phase, "%s", phase);
         render_move(&r, rec, sizeof rec);
     }
-    int rc = oksctl_topo_put(t, &e, rec);
+    char detail[256];
+    snprintf(detail, sizeof detail, "slots %u-%u %s -> %s: %s, epoch %u", m->first, m->last,
+             m->from, m->to, phase ? phase : "purge", e.epoch);
+    int rc = oksctl_topo_put(t, &e, rec, "move", detail);
     unsigned epoch = e.epoch;
     oks_mapedit_release(&e);
     if (rc == 0)

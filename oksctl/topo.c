@@ -44,6 +44,8 @@ void oksctl_topo_close(oksctl_topo *t)
 
 /* Whether an etcd call may succeed when tried again (a member down: the client moves on to
  * the next endpoint). */
+static int put(oksctl_topo *t, const oks_mapedit *m, const char *move);
+
 static bool transient(int r)
 {
     return r == OKS_E_UNAVAILABLE || r == OKS_E_TIMEOUT;
@@ -78,7 +80,47 @@ int oksctl_topo_read(oksctl_topo *t)
     return r;
 }
 
-int oksctl_topo_put(oksctl_topo *t, const oks_mapedit *m, const char *move)
+int oksctl_topo_announce(const char *config_path, const char *action, const char *detail,
+                         const char *outcome)
+{
+    oksctl_conn c;
+    if (oksctl_connect(&c, config_path))
+        return 1;
+    Oks__Request q = OKS__REQUEST__INIT;
+    Oks__Topology tp = OKS__TOPOLOGY__INIT;
+    q.op_case = OKS__REQUEST__OP_TOPOLOGY;
+    q.topology = &tp;
+    tp.action = (char *)action;
+    tp.detail = (char *)detail;
+    tp.outcome = (char *)outcome;
+    Oks__Response *r = oksctl_call(&c, &q);
+    int rc = 1;
+    if (r && r->status == OKS__STATUS__STATUS_OK)
+        rc = 0;
+    else if (r)
+        fprintf(stderr, "oksctl: the router refused to record %s (%s): %s\n", action, detail,
+                r->error && *r->error ? r->error : oks_proto_status_name(r->status));
+    if (r)
+        oks__response__free_unpacked(r, NULL);
+    oksctl_disconnect(&c);
+    return rc;
+}
+
+int oksctl_topo_put(oksctl_topo *t, const oks_mapedit *m, const char *move, const char *action,
+                    const char *detail)
+{
+    if (action && oksctl_topo_announce(t->path, action, detail, "begun")) {
+        fprintf(stderr, "oksctl: the map is left as it is\n");
+        return 1;
+    }
+    int r = put(t, m, move);
+    if (action && oksctl_topo_announce(t->path, action, detail, r ? "failed" : "done"))
+        fprintf(stderr, "oksctl: warning: the outcome of %s (%s) is not in the audit log\n",
+                action, detail);
+    return r;
+}
+
+static int put(oksctl_topo *t, const oks_mapedit *m, const char *move)
 {
     oks_buf doc = OKS_BUF_INIT;
     oks_err e;

@@ -28,8 +28,16 @@ void oksctl_topo_close(oksctl_topo *t);
 int oksctl_topo_read(oksctl_topo *t);
 /* Puts m (its epoch already raised) by compare-and-swap on the map read last, with the move
  * record move (NULL: untouched, "": deleted); then reads it back. A lost race is printed as a
- * refusal. 0 or 1. */
-int oksctl_topo_put(oksctl_topo *t, const oks_mapedit *m, const char *move);
+ * refusal. With action set, the change is announced to a router first (action and detail, as
+ * oksctl_topo_announce) and nothing is changed unless it answers OK; its outcome is announced
+ * after. 0 or 1. */
+int oksctl_topo_put(oksctl_topo *t, const oks_mapedit *m, const char *move, const char *action,
+                    const char *detail);
+/* Sends a Topology request through the router of config_path: the router checks that oksctl's
+ * key is an admin's and writes action, detail and outcome with the key's name to its audit
+ * log. 0 when it answered OK; otherwise prints why and returns 1. */
+int oksctl_topo_announce(const char *config_path, const char *action, const char *detail,
+                         const char *outcome);
 /* Waits until every live member ran epoch (prints progress on failure). 0 or 1. */
 int oksctl_topo_wait(oksctl_topo *t, unsigned epoch);
 

@@ -11,16 +11,21 @@
 /* The op's name for the audit log and messages. */
 static const char *op_name(const Oks__Request *q)
 {
+    if (q->op_case == OKS__REQUEST__OP_TOPOLOGY && q->topology && q->topology->action[0])
+        return q->topology->action; /* "move": what the audit log's reader looks for */
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field(&oks__request__descriptor, (unsigned)q->op_case);
     return f ? f->name : "unknown";
 }
 
-/* The fingerprint and reason of a delete or undelete (NULL for other ops). */
+/* The fingerprint and reason of a delete or undelete, the detail of a topology change (NULL
+ * for other ops). */
 static const char *target_of(const Oks__Request *q, const uint8_t **p, size_t *n)
 {
     *p = NULL;
     *n = 0;
+    if (q->op_case == OKS__REQUEST__OP_TOPOLOGY && q->topology)
+        return q->topology->detail;
     if (q->op_case == OKS__REQUEST__OP_DELETE && q->delete_) {
         *p = q->delete_->fingerprint.data;
         *n = q->delete_->fingerprint.len;
@@ -56,7 +61,10 @@ int oks_router_authorize(zmq_msg_t *body, const Oks__Request *q, char *authority
     }
     if (cls == OKS_OP_ADMIN) {
         snprintf(authority, size, "%s", name);
-        oks_audit_reason(name, oks_role_name(who), op_name(q), t, tn, "forwarded", reason);
+        const char *outcome = "forwarded";
+        if (q->op_case == OKS__REQUEST__OP_TOPOLOGY && q->topology)
+            outcome = q->topology->outcome[0] ? q->topology->outcome : "begun";
+        oks_audit_reason(name, oks_role_name(who), op_name(q), t, tn, outcome, reason);
     }
     return 0;
 }

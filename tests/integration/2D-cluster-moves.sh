@@ -6,7 +6,8 @@
 # found, every replica of every slot holds the same SKS hashes, no shard keeps keys of slots it
 # left (purged), op=stats counts every key once and names the shards with their keys; a key
 # deleted before its slot moved stays deleted on the new replica; and of two moves made from
-# the same epoch, one is refused.
+# the same epoch, one is refused. Every map change is in the router's audit log with the admin
+# key's name (begun, then done or failed); a gateway's key may not move slots.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -73,6 +74,26 @@ rc1=$?
 sed 's/^/# /' "$D/m1" "$D/m2" | grep -i refused
 check "of two moves from epoch $E one ran and one was refused (exits $rc1 $rc2)" \
   bash -c "[ \$(( $rc1 + $rc2 )) -eq 1 ] && grep -qi 'refused' '$D/m1' '$D/m2'"
+
+# ---- topology changes need an admin key, and are audited ------------------------------------------
+A=$D/c/log/audit.log
+check "the audit log has add-shard with the admin key's name, begun and done" \
+  bash -c "grep -q 'who=admin role=admin op=add-shard target=- outcome=begun reason=\"shard s2 ' '$A' &&
+           grep -q 'who=admin role=admin op=add-shard target=- outcome=done reason=\"shard s2 ' '$A'"
+check "the audit log has each step of the moves with the admin key's name ($(grep -c 'op=move .*outcome=done' "$A") done)" \
+  bash -c "for s in copy switch purge; do
+             grep -q \"who=admin role=admin op=move target=- outcome=begun reason=.slots [0-9]*-[0-9]* s[0-9] -> s[0-9]: \$s, epoch \" '$A' &&
+             grep -q \"who=admin role=admin op=move target=- outcome=done reason=.slots [0-9]*-[0-9]* s[0-9] -> s[0-9]: \$s, epoch \" '$A' || exit 1
+           done"
+sed "s|^admin_key = .*|admin_key = $D/c/keys/http|" "$OKS_CONFIG" >"$D/gw.conf"
+E=$(epoch)
+out=$("$CTL" slots -c "$D/gw.conf" move 30-39 --to s0 --from s2 2>&1)
+rc=$?
+check "a gateway's key may not move slots (exit $rc: $(grep -o 'may not make [a-z]* requests' <<<"$out"))" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'may not make move requests' <<<'$out'"
+check "  ... the map is unchanged (epoch $(epoch), was $E)" test "$(epoch)" = "$E"
+check "  ... and the refusal is audited with the key's name" \
+  grep -q "who=http role=http op=move target=- outcome=refused reason=.slots 30-39 s2 -> s0: copy" "$A"
 
 # ---- s0 removed -------------------------------------------------------------------------------------
 L remove-shard s0 >"$D/rm" 2>&1
