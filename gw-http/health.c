@@ -18,39 +18,6 @@
 /* The router is asked with this deadline for liveness: any answer will do. */
 #define GW_LIVE_DEADLINE_MS 1000
 
-/* Whether every replica of slot s is in down[]. */
-static bool slot_down(const oks_cluster *c, const bool *down, unsigned s)
-{
-    const uint16_t *r = oks_cluster_replicas_of(c, s);
-    for (unsigned i = 0; i < c->replicas; i++)
-        if (!down[r[i]])
-            return false;
-    return true;
-}
-
-/* Slots without a replica that answers (all of theirs in down[]) as "a-b,c" into out; returns
- * how many. */
-static unsigned uncovered(const oks_cluster *c, const bool *down, oks_buf *out)
-{
-    unsigned n = 0;
-    for (unsigned s = 0; s < c->n_slots;) {
-        if (!slot_down(c, down, s)) {
-            s++;
-            continue;
-        }
-        unsigned e = s;
-        while (e + 1 < c->n_slots && slot_down(c, down, e + 1))
-            e++;
-        if (s == e)
-            oks_buf_printf(out, "%s%u", out->len ? "," : "", s);
-        else
-            oks_buf_printf(out, "%s%u-%u", out->len ? "," : "", s, e);
-        n += e - s + 1;
-        s = e + 1;
-    }
-    return n;
-}
-
 static void on_ready(h2o_req_t *req, void *data, Oks__Response *r, int status, const char *why)
 {
     (void)data;
@@ -66,19 +33,35 @@ static void on_ready(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     size_t n_down = 0;
     for (size_t i = 0; i < r->n_failed_shards; i++) {
         int k = oks_cluster_shard_index(c, r->failed_shards[i]);
-        if (k < 0 || down[k])
+        if (r->coverage) { /* the router's map may name shards this gateway's does not */
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = strcmp(r->failed_shards[j], r->failed_shards[i]) == 0;
+            if (seen)
+                continue;
+        } else if (k < 0 || down[k]) {
             continue;
-        down[k] = true;
+        }
+        if (k >= 0)
+            down[k] = true;
         n_down++;
         json_array_append_new(names, oks_json_cstr(r->failed_shards[i]));
     }
     oks_buf ranges = OKS_BUF_INIT;
-    unsigned n_unc = uncovered(c, down, &ranges);
+    unsigned n_unc, n_slots = c->n_slots, n_shards = (unsigned)c->n_shards;
+    if (r->coverage) { /* by the router's map, which follows the map in etcd */
+        n_unc = r->slots_uncovered;
+        n_slots = r->map_slots;
+        n_shards = r->map_shards;
+        oks_buf_printf(&ranges, "%s", r->uncovered ? r->uncovered : "");
+    } else {
+        n_unc = oks_cluster_uncovered(c, down, &ranges);
+    }
     if (r->status != OKS__STATUS__STATUS_OK && n_down == 0) {
         /* the router could not say which shards: count nothing as covered */
         oks_buf_release(&ranges);
-        oks_buf_printf(&ranges, "0-%u", c->n_slots - 1);
-        n_unc = c->n_slots;
+        oks_buf_printf(&ranges, "0-%u", n_slots - 1);
+        n_unc = n_slots;
     }
     bool ready = n_unc == 0;
     atomic_store(&g->metrics.cluster_state, ready ? 2 : 1);
@@ -87,10 +70,10 @@ static void on_ready(h2o_req_t *req, void *data, Oks__Response *r, int status, c
     json_t *o = json_object();
     json_object_set_new(o, "live", json_true());
     json_object_set_new(o, "ready", json_boolean(ready));
-    json_object_set_new(o, "slots", oks_json_uint(c->n_slots));
+    json_object_set_new(o, "slots", oks_json_uint(n_slots));
     json_object_set_new(o, "slots_uncovered", oks_json_uint(n_unc));
     json_object_set_new(o, "uncovered_ranges", oks_json_text(ranges.len ? (const char *)ranges.data : "", ranges.len));
-    json_object_set_new(o, "shards", oks_json_uint(c->n_shards));
+    json_object_set_new(o, "shards", oks_json_uint(n_shards));
     json_object_set_new(o, "shards_down", names);
     if (r->status != OKS__STATUS__STATUS_OK && r->error && *r->error)
         json_object_set_new(o, "error", oks_json_cstr(r->error));

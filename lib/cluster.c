@@ -270,3 +270,34 @@ int oks_keyid_of_fpr(const uint8_t *fpr, size_t len, uint8_t keyid[8])
         return -1;
     return 0;
 }
+
+/* Whether every replica of slot s is in down[]. */
+static bool slot_down(const oks_cluster *c, const bool *down, unsigned s)
+{
+    const uint16_t *r = oks_cluster_replicas_of(c, s);
+    for (unsigned i = 0; i < c->replicas; i++)
+        if (!down[r[i]])
+            return false;
+    return true;
+}
+
+unsigned oks_cluster_uncovered(const oks_cluster *c, const bool *down, oks_buf *out)
+{
+    unsigned n = 0;
+    for (unsigned s = 0; s < c->n_slots;) {
+        if (!slot_down(c, down, s)) {
+            s++;
+            continue;
+        }
+        unsigned e = s;
+        while (e + 1 < c->n_slots && slot_down(c, down, e + 1))
+            e++;
+        if (s == e)
+            oks_buf_printf(out, "%s%u", out->len ? "," : "", s);
+        else
+            oks_buf_printf(out, "%s%u-%u", out->len ? "," : "", s, e);
+        n += e - s + 1;
+        s = e + 1;
+    }
+    return n;
+}

@@ -16,6 +16,7 @@
 #ifndef OKS_CLUSTER_H
 #define OKS_CLUSTER_H
 
+#include "lib/buf.h"
 #include "lib/conf.h"
 #include "lib/err.h"
 
@@ -97,6 +98,9 @@ static inline const uint16_t *oks_cluster_replicas_of(const oks_cluster *c, unsi
 }
 /* Whether shard idx holds slot (is one of its replicas). */
 bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx);
+/* Slots every replica of which is in down[] (n_shards entries), appended to out as ranges
+ * "a-b,c"; returns how many. */
+unsigned oks_cluster_uncovered(const oks_cluster *c, const bool *down, oks_buf *out);
 /* Whether shard idx receives the writes of slot: a replica, or the shard joining it. */
 static inline bool oks_cluster_receives(const oks_cluster *c, unsigned slot, size_t idx)
 {

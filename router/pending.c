@@ -304,6 +304,8 @@ void oks_pending_release(oks_pending *p, size_t n_shards)
         free(m->results);
         free(m->shards);
         free(m->changes);
+        if (m->uncovered && m->uncovered != protobuf_c_empty_string)
+            free(m->uncovered); /* health: the router's own (oks_buf data) */
         free(m);
     }
     if (p->add_index) {

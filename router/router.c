@@ -73,11 +73,37 @@ static void stats_total(oks_router *r, oks_pending *p)
     free(mine);
 }
 
+/* Health: the slots without a replica that answered, by the map this request ran on. */
+static void health_coverage(oks_pending *p)
+{
+    const oks_cluster *c = PMAP(p)->conf;
+    bool down[OKS_MAX_SHARDS] = {false};
+    for (size_t i = 0; i < p->n_failed; i++) {
+        int k = oks_cluster_shard_index(c, p->failed[i].shard);
+        if (k >= 0)
+            down[k] = true;
+    }
+    oks_buf ranges = OKS_BUF_INIT;
+    Oks__Response *m = p->merged;
+    m->slots_uncovered = oks_cluster_uncovered(c, down, &ranges);
+    oks_buf_append(&ranges, "", 1); /* a C string: the response owns it */
+    if (m->uncovered && m->uncovered != protobuf_c_empty_string)
+        free(m->uncovered);
+    m->uncovered = (char *)ranges.data; /* freed by oks_pending_release */
+    m->coverage = true;
+    m->map_slots = c->n_slots;
+    m->map_shards = 0;
+    for (size_t i = 0; i < c->n_shards; i++)
+        m->map_shards += !c->epoch || oks_router_map_has_slots(c, i); /* not a shard removed */
+}
+
 static void finish(oks_router *r, oks_pending *p)
 {
     oks_buf b = OKS_BUF_INIT;
     if (p->op == OKS__REQUEST__OP_STATS)
         stats_total(r, p);
+    if (p->op == OKS__REQUEST__OP_HEALTH)
+        health_coverage(p);
     oks_pending_finish(p, &b);
     oks_router_metrics_request(p->op, oks_proto_peek_status(b.data, b.len), p->start_us);
     if (p->acks)

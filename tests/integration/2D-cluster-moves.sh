@@ -7,7 +7,8 @@
 # left (purged), op=stats counts every key once and names the shards with their keys; a key
 # deleted before its slot moved stays deleted on the new replica; and of two moves made from
 # the same epoch, one is refused. Every map change is in the router's audit log with the admin
-# key's name (begun, then done or failed); a gateway's key may not move slots.
+# key's name (begun, then done or failed); a gateway's key may not move slots. /pks/health
+# counts coverage by the map in force, which the gateway's oks.conf no longer matches.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -142,4 +143,24 @@ check "uploading the deleted key again is refused ($code)" \
   bash -c "[ '$code' = 422 ] && grep -q 'deleted by the operator' '$D/up'"
 check "  ... and no shard stores it" test -z "$(tool where "$D/map.conf" "$X")"
 check "every daemon still runs" bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
+
+# ---- readiness by the map in force: the gateway started with s0 and s1, the map now has s1 and s2
+health() { curl -s -m 30 -o "$D/health.json" -w '%{http_code}' "http://127.0.0.1:$HTTP/pks/health"; }
+code=$(health)
+check "/pks/health is ready ($code) and counts the shards of the map in force" \
+  /usr/bin/python3 -c "
+import json, sys
+h = json.load(open('$D/health.json'))
+sys.exit(0 if $code == 200 and h['shards'] == 2 and h['slots_uncovered'] == 0 else 1)"
+L kill-shard s1 >/dev/null 2>&1
+L kill-shard s2 >/dev/null 2>&1
+code=$(health)
+sed 's/^/# /' "$D/health.json" | tr -d '\n' | head -c 300; echo
+check "with s1 and s2 down no slot is covered (by the map in etcd, not the gateway's): $code" \
+  /usr/bin/python3 -c "
+import json, sys
+h = json.load(open('$D/health.json'))
+sys.exit(0 if $code == 503 and h['slots_uncovered'] == h['slots'] and h['slots'] > 0
+         and h['uncovered_ranges'] == '0-%d' % (h['slots'] - 1)
+         and sorted(h['shards_down']) == ['s1', 's2'] else 1)"
 finish
