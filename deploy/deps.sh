@@ -21,8 +21,10 @@ PKGS=(
   libknot-dev knot-dnsutils
   # packaging: make deb, lintian, unit checks, the booted-container install test
   devscripts debhelper lintian fakeroot dpkg-dev systemd mmdebstrap systemd-container
-  # the container image and its tests (deploy/image.sh, deploy/containers.conf)
-  podman buildah runc netavark aardvark-dns catatonit
+  # the container image and its tests (deploy/image.sh, deploy/containers.conf); netavark sets
+  # up every container network, also the build's, with iptables (without it: "netavark: No such
+  # file or directory")
+  podman buildah runc netavark aardvark-dns catatonit iptables
   # tests: real clients, real peers, real corpus (tests/harness/ runs sks, dovecot with
   # dovecot-pop3d and python3-aiosmtpd; openssl and curl probe their readiness)
   gnupg dirmngr gpg-agent sq debian-keyring sks

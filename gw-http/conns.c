@@ -97,14 +97,34 @@ static uint32_t key_hash(const uint8_t key[KEY_BYTES])
     return h;
 }
 
+bool gw_conns_reserve(gw_conns *c)
+{
+    unsigned n = atomic_load(&c->open);
+    do {
+        if (n >= c->max_total)
+            return false;
+    } while (!atomic_compare_exchange_weak(&c->open, &n, n + 1));
+    return true;
+}
+
+void gw_conns_unreserve(gw_conns *c)
+{
+    atomic_fetch_sub(&c->open, 1);
+}
+
 enum gw_admit gw_conns_admit(gw_conns *c, const struct sockaddr *peer, bool exempt,
                              gw_conn_ticket **ticket)
 {
-    if (atomic_fetch_add(&c->open, 1) >= c->max_total) {
-        atomic_fetch_sub(&c->open, 1);
+    if (!gw_conns_reserve(c)) {
         atomic_fetch_add(&c->refused_full, 1);
         return GW_ADMIT_FULL;
     }
+    return gw_conns_admit_reserved(c, peer, exempt, ticket);
+}
+
+enum gw_admit gw_conns_admit_reserved(gw_conns *c, const struct sockaddr *peer, bool exempt,
+                                      gw_conn_ticket **ticket)
+{
     uint8_t key[KEY_BYTES];
     if (exempt || !c->max_per_peer || !peer_key(peer, key)) {
         *ticket = &c->untracked;

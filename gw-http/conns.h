@@ -31,6 +31,17 @@ enum gw_admit gw_conns_admit(gw_conns *c, const struct sockaddr *peer, bool exem
                              gw_conn_ticket **ticket);
 void gw_conns_release(gw_conn_ticket *ticket);
 
+/* The same in two steps, for a listener shared by several threads: gw_conns_reserve takes a
+ * place in the total before accept(2) (false at the cap: leave the connection in the kernel's
+ * backlog), so two threads can never both accept the last place and one of them close what it
+ * accepted. gw_conns_unreserve gives the place back when accept found nothing;
+ * gw_conns_admit_reserved applies the per-peer cap to the accepted connection and, when it
+ * refuses, gives the place back itself. */
+bool gw_conns_reserve(gw_conns *c);
+void gw_conns_unreserve(gw_conns *c);
+enum gw_admit gw_conns_admit_reserved(gw_conns *c, const struct sockaddr *peer, bool exempt,
+                                      gw_conn_ticket **ticket);
+
 /* Counts one cluster request of the ticket's client, unless it has max in flight already
  * (false; max 0 = no cap; trusted proxies are never capped here). Requests outlive their
  * connection: a client that resets streams or closes connections still has its requests

@@ -72,12 +72,13 @@ static void accept_some(gw_thread *t, h2o_socket_t *listener, h2o_accept_ctx_t *
 {
     gw *g = t->g;
     for (int i = 0; i < 16; i++) {
-        if (gw_conns_open(g->conns) >= gw_conns_max(g->conns)) {
+        if (!gw_conns_reserve(g->conns)) {
             pause_listeners(t);
             return;
         }
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock) {
+            gw_conns_unreserve(g->conns);
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 atomic_fetch_add(&g->metrics.accept_errors, 1);
                 pause_listeners(t);
@@ -87,7 +88,8 @@ static void accept_some(gw_thread *t, h2o_socket_t *listener, h2o_accept_ctx_t *
         struct sockaddr_storage ss = {0};
         bool proxy = peer_is_proxy(g, sock, &ss);
         gw_conn_ticket *ticket;
-        if (gw_conns_admit(g->conns, (struct sockaddr *)&ss, proxy, &ticket) != GW_ADMIT_OK) {
+        if (gw_conns_admit_reserved(g->conns, (struct sockaddr *)&ss, proxy, &ticket) !=
+            GW_ADMIT_OK) {
             h2o_socket_close(sock);
             continue;
         }

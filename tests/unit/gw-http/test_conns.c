@@ -158,11 +158,41 @@ static void requests_in_flight_are_capped_and_outlive_the_connection(void **stat
     gw_conns_free(c);
 }
 
+/* Two loop threads share the listener: the place in the total is taken before accept(2), so at
+ * the cap nothing is accepted (and then closed); a per-peer refusal or an empty accept gives the
+ * place back. */
+static void a_place_is_reserved_before_accept(void **state)
+{
+    (void)state;
+    gw_conns *c = gw_conns_new(2, 1);
+    struct sockaddr_storage a = addr("192.0.2.1");
+    gw_conn_ticket *t[3];
+    assert_true(gw_conns_reserve(c));
+    assert_true(gw_conns_reserve(c));
+    assert_false(gw_conns_reserve(c)); /* the cap: leave it in the backlog */
+    assert_int_equal(gw_conns_open(c), 2);
+    gw_conns_unreserve(c); /* accept found nothing */
+    assert_int_equal(gw_conns_open(c), 1);
+    assert_int_equal(gw_conns_admit_reserved(c, (struct sockaddr *)&a, false, &t[0]), GW_ADMIT_OK);
+    assert_true(gw_conns_reserve(c));
+    assert_int_equal(gw_conns_admit_reserved(c, (struct sockaddr *)&a, false, &t[1]),
+                     GW_ADMIT_PEER_FULL);
+    assert_int_equal(gw_conns_open(c), 1); /* the refused one gave its place back */
+    unsigned long full, peer;
+    gw_conns_refused(c, &full, &peer);
+    assert_int_equal(full, 0); /* not accepting at the cap is no refusal */
+    assert_int_equal(peer, 1);
+    gw_conns_release(t[0]);
+    assert_int_equal(gw_conns_open(c), 0);
+    gw_conns_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_peer_cannot_take_more_than_its_share),
         cmocka_unit_test(the_total_cap_holds_for_every_peer),
+        cmocka_unit_test(a_place_is_reserved_before_accept),
         cmocka_unit_test(trusted_proxies_are_not_capped_per_peer),
         cmocka_unit_test(ipv6_peers_are_counted_per_64),
         cmocka_unit_test(many_peers_come_and_go_without_leaving_entries),
