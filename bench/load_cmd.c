@@ -1,6 +1,9 @@
 /* oks-bench upload and oks-bench mixed: HKP workloads over the load client (bench/http.c).
  * upload: POST /pks/add, one distinct key (from a minted keyring) per request.
- * mixed: get by fingerprint / index by e-mail / add in given shares, chosen by a seeded PRNG.
+ * mixed: get by fingerprint / index by e-mail / add in given shares, chosen by a seeded PRNG;
+ * the key of a lookup is picked uniformly from the list, or with --zipf S by a Zipf law over the
+ * list's order (its first keys the most asked for; minted lists are in random fingerprint order,
+ * so the hot keys fall in random slots).
  * Output: one line per request kind and one for all, key=value (rps, latency percentiles). */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 
 #include "bench/bench.h"
 #include "bench/http.h"
+#include "bench/zipf.h"
 #include "lib/pgp.h"
 
 enum { K_GET, K_INDEX, K_ADD };
@@ -24,6 +28,8 @@ typedef struct load_ctx {
     unsigned share_get, share_index; /* percent; the rest is add */
     uint64_t rng;
     uint64_t adds;
+    bench_zipf *zipf; /* NULL: uniform picks */
+    uint64_t picks, top_picks; /* lookups, and those among the first 1 % of the list */
 } load_ctx;
 
 static uint64_t rng_next(uint64_t *s)
@@ -89,6 +95,13 @@ static int next_upload(void *ctx, uint64_t i, oks_buf *req, unsigned *kind)
     return add_request(ctx, req);
 }
 
+/* The first 1 % of the list (at least one key): the share of lookups that fall there shows the
+ * distribution (1 % when uniform). */
+static size_t top_count(const load_ctx *x)
+{
+    return x->nlist >= 100 ? x->nlist / 100 : 1;
+}
+
 static int next_mixed(void *ctx, uint64_t i, oks_buf *req, unsigned *kind)
 {
     (void)i;
@@ -103,7 +116,10 @@ static int next_mixed(void *ctx, uint64_t i, oks_buf *req, unsigned *kind)
     }
     if (x->nlist == 0)
         return 1;
-    size_t k = (size_t)(rng_next(&x->rng) % x->nlist);
+    size_t k = x->zipf ? bench_zipf_pick(x->zipf, rng_next(&x->rng))
+                       : (size_t)(rng_next(&x->rng) % x->nlist);
+    x->picks++;
+    x->top_picks += k < top_count(x);
     if (roll < x->share_get || roll >= x->share_get + x->share_index) {
         *kind = K_GET;
         return oks_buf_printf(req,
@@ -191,7 +207,8 @@ static void load_usage(FILE *f)
             "                        [--index P] [options]   (add share = 100 - get - index)\n"
             "options: --conns N (default 8, max %u)  --rate R (requests/s) | --max\n"
             "         --duration S (default 10)  --max-requests N  --grace S (default 5)\n"
-            "         --seed N (mixed: request choice)\n"
+            "         --seed N (mixed: request choice)  --zipf S (mixed: keys picked by a Zipf\n"
+            "         law of exponent S over LIST's order instead of uniformly)\n"
             "URL: http://127.0.0.1:PORT (loopback only). KEYRING from oks-bench mint (each key is\n"
             "sent once); LIST from oks-bench mint --list (FINGERPRINT EMAIL per line).\n",
             BENCH_HTTP_MAX_CONNS);
@@ -203,11 +220,12 @@ int bench_cmd_load(int argc, char **argv)
         {"url", 1, 0, 'u'}, {"keys", 1, 0, 'k'}, {"list", 1, 0, 'l'}, {"get", 1, 0, 'g'},
         {"index", 1, 0, 'i'}, {"conns", 1, 0, 'c'}, {"rate", 1, 0, 'r'}, {"max", 0, 0, 'M'},
         {"duration", 1, 0, 'd'}, {"max-requests", 1, 0, 'n'}, {"grace", 1, 0, 'G'},
-        {"seed", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"seed", 1, 0, 's'}, {"zipf", 1, 0, 'z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     bool mixed = strcmp(argv[0], "mixed") == 0;
     const char *url = NULL, *keys = NULL, *list = NULL;
     bench_load_opts o = {.conns = 8, .duration = 10, .grace = 5};
     load_ctx x = {.share_get = 90, .share_index = 8, .rng = 88172645463325252ull};
+    double zipf_s = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -224,13 +242,14 @@ int bench_cmd_load(int argc, char **argv)
         case 'n': o.max_requests = strtoull(optarg, NULL, 10); break;
         case 'G': o.grace = atof(optarg); break;
         case 's': x.rng = strtoull(optarg, NULL, 10) * 2654435761ull + 1; break;
+        case 'z': zipf_s = atof(optarg); break;
         case 'h': load_usage(stdout); return 0;
         default: load_usage(stderr); return 2;
         }
     }
     if (optind != argc || !url || (!mixed && !keys) || (mixed && !list) ||
         x.share_get + x.share_index > 100 || (mixed && !keys && x.share_get + x.share_index < 100) ||
-        o.duration <= 0 || o.rate < 0 || o.grace < 0 || o.conns < 1 ||
+        o.duration <= 0 || o.rate < 0 || o.grace < 0 || o.conns < 1 || zipf_s < 0 ||
         o.conns > BENCH_HTTP_MAX_CONNS) {
         load_usage(stderr);
         return 2;
@@ -250,6 +269,11 @@ int bench_cmd_load(int argc, char **argv)
         fprintf(stderr, "oks-bench: %s holds no FINGERPRINT EMAIL lines\n", list);
         goto out;
     }
+    if (zipf_s > 0 && !(x.zipf = bench_zipf_new(x.nlist, zipf_s))) {
+        fprintf(stderr, "oks-bench: no Zipf table for %zu keys and exponent %g\n", x.nlist,
+                zipf_s);
+        goto out;
+    }
     o.next = mixed ? next_mixed : next_upload;
     o.ctx = &x;
     bench_load_result r;
@@ -263,12 +287,19 @@ int bench_cmd_load(int argc, char **argv)
             st[s] += r.kind[k].status[s];
     }
     print_kind(mixed ? "mixed" : "upload", &r, -1, r.done, st);
+    if (x.picks)
+        printf("keys distribution=%s s=%g keys=%zu top1pct_share=%.4f expected=%.4f\n",
+               x.zipf ? "zipf" : "uniform", zipf_s, x.nlist,
+               (double)x.top_picks / (double)x.picks,
+               x.zipf ? bench_zipf_mass(x.zipf, top_count(&x))
+                      : (double)top_count(&x) / (double)x.nlist);
     printf("summary started=%llu answered=%llu errors=%llu seconds=%.3f conns=%u\n",
            (unsigned long long)r.started, (unsigned long long)r.done,
            (unsigned long long)r.errors, r.elapsed, o.conns);
     bench_load_result_free(&r);
     rc = 0;
 out:
+    bench_zipf_free(x.zipf);
     free(x.ring);
     free(x.fpr);
     free(x.email);
