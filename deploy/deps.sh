@@ -10,6 +10,8 @@ PKGS=(
   libleveldb-dev libzmq3-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   libjansson-dev
+  # ip (network namespaces of the multi-host tests), ss (tests wait for a port to listen)
+  iproute2
   # the etcd client (lib/etcd.c); the GnuTLS flavour, as libetpan-dev depends on it (the
   # OpenSSL flavour, libcurl4-openssl-dev, conflicts with it and would remove libetpan-dev)
   libcurl4-gnutls-dev

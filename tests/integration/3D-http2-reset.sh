@@ -20,12 +20,17 @@ metric() { curl -s "$U/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 SHARD_PID=$(cat "$D"/run/shard-*.pid)
 at_exit kill -CONT "$SHARD_PID" # a frozen shard would outlive the cluster's stop
 kill -STOP "$SHARD_PID"
+t0=$(date +%s%N)
 out=$(/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/h2_reset_flood.py" 127.0.0.1 "$TP" \
   "/pks/lookup?op=get&options=mr&search=0x0123456789ABCDEF0123456789ABCDEF01234567" 3000 2)
-ok "the flood ran ($out)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+ok "the flood ran in $ms ms ($out)"
+# a reset request's place is freed at its deadline (4 s): a flood slower than that (a loaded
+# machine) may see one more client share reach the cluster per deadline that passed
+cap=$((64 * (1 + ms / 4000)))
 orph=$(metric oks_http_orphaned_total) refused=$(metric oks_http_inflight_refused_total)
-check "at most 64 of the reset requests reached the cluster ($orph)" test "${orph:-999999}" -le 64
-check "the others were refused without reaching it ($refused)" test "${refused:-0}" -ge 2900
+check "at most $cap of the reset requests reached the cluster ($orph)" test "${orph:-999999}" -le "$cap"
+check "the others were refused without reaching it ($refused)" test "${refused:-0}" -ge $((3000 - cap))
 kill -CONT "$SHARD_PID"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --interface 127.0.0.9 "$U/pks/lookup?op=get&search=0x0123456789ABCDEF0123456789ABCDEF01234567")
 check "another client is answered once the shard runs again ($code)" test "$code" = 404

@@ -67,6 +67,8 @@ stop_all
 # ---- a partner that floods root requests without reading (the worker connects to it)
 rp=$(free_port); ap=$(free_port)
 python3 "$H" flood "$ap" "$D/flood" & HELPERS+=($!)
+# a refused first connection would back the partner off for the rest of the test
+wait_for 30 listening "$ap" || not_ok "the flooding partner listens"
 "$OKS_BIN/oks-sync" run -c "$D/c/oks.conf" --tree "$D/tree" --recon-port "$rp" --http-port "$http" \
   --partner "127.0.0.1:$ap" --gossip-seconds 1 --backoff-seconds 300 --log "$D/sync2.log" &
 SYNC_PID=$!
@@ -82,6 +84,7 @@ stop_all
 # ---- a partner that announces 500,000 hashes and never answers a hashquery
 rp=$(free_port); ap=$(free_port); ah=$(free_port)
 python3 "$H" announce "$ap" "$ah" "$D/announce" & HELPERS+=($!)
+wait_for 30 listening "$ap" || not_ok "the announcing partner listens"
 # the first member is the worker's own address: incoming sessions from 127.0.0.1 count as it,
 # and gossip never picks it
 "$OKS_BIN/oks-sync" run -c "$D/c/oks.conf" --tree "$D/tree" --recon-port "$rp" --http-port "$http" \

@@ -32,6 +32,8 @@ trap 'exit 130' INT
 # A free TCP port on 127.0.0.1 (asks the kernel).
 # (never one handed out recently to this machine's scripts: see deploy/free_port.py)
 free_port() { /usr/bin/python3 "$OKS_ROOT/deploy/free_port.py"; }
+# True once something listens on 127.0.0.1:PORT (asks the kernel; does not connect).
+listening() { ss -Hltn "src 127.0.0.1:$1" | grep -q .; }
 
 # Scratch directory removed on exit; short path (SKS and dovecot need short socket paths).
 scratch_dir() {
