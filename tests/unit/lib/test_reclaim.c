@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/reclaim.h"
@@ -101,6 +102,87 @@ static void replaced_maps_are_freed_once_and_never_while_held(void **state)
     assert_int_equal(atomic_load(&objs[N_MAPS - 1].freed), 0);
 }
 
+/* The same with maps on the heap, really freed: a reader that read one after its free would be
+ * a use after free (AddressSanitizer, the asan unit build), or would see the poison. */
+#define HEAP_WORDS 512
+
+typedef struct heap_map {
+    int id;
+    uint32_t words[HEAP_WORDS]; /* id + i: checked by the readers */
+} heap_map;
+
+static heap_map *_Atomic heap_cur;
+static atomic_int heap_frees[N_MAPS], heap_bad;
+
+static void heap_free(void *p)
+{
+    heap_map *m = p;
+    atomic_fetch_add(&heap_frees[m->id], 1);
+    memset(m, 0xdd, sizeof *m);
+    free(m);
+}
+
+static heap_map *heap_new(int id)
+{
+    heap_map *m = malloc(sizeof *m);
+    assert_non_null(m);
+    m->id = id;
+    for (int i = 0; i < HEAP_WORDS; i++)
+        m->words[i] = (uint32_t)(id + i);
+    return m;
+}
+
+static void *heap_reader_main(void *arg)
+{
+    oks_reclaim_reader *r = oks_reclaim_reader_new(arg);
+    unsigned seed = (unsigned)(uintptr_t)&r;
+    while (!atomic_load(&stop)) {
+        heap_map *a = atomic_load(&heap_cur);
+        if (rand_r(&seed) % 8 == 0)
+            sched_yield();
+        heap_map *b = atomic_load(&heap_cur);
+        for (int i = 0; i < HEAP_WORDS; i += 17)
+            if (a->words[i] != (uint32_t)(a->id + i) || b->words[i] != (uint32_t)(b->id + i))
+                atomic_fetch_add(&heap_bad, 1);
+        if (rand_r(&seed) % 16 == 0) {
+            oks_reclaim_offline(r);
+            sched_yield();
+            oks_reclaim_online(r);
+        } else {
+            oks_reclaim_quiescent(r);
+        }
+    }
+    oks_reclaim_reader_free(r);
+    return NULL;
+}
+
+static void heap_maps_are_freed_once_while_readers_run(void **state)
+{
+    (void)state;
+    oks_reclaim *d = oks_reclaim_new();
+    atomic_store(&stop, 0);
+    atomic_store(&heap_cur, heap_new(0));
+    pthread_t t[N_READERS];
+    for (int i = 0; i < N_READERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, heap_reader_main, d), 0);
+    for (int i = 1; i < N_MAPS; i++) {
+        heap_map *old = atomic_exchange(&heap_cur, heap_new(i));
+        oks_reclaim_retire(d, old, heap_free);
+        if (i % 100 == 0)
+            usleep(200);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < N_READERS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(oks_reclaim_poll(d), 0);
+    assert_int_equal(atomic_load(&heap_bad), 0);
+    for (int i = 0; i < N_MAPS - 1; i++)
+        assert_int_equal(atomic_load(&heap_frees[i]), 1);
+    assert_int_equal(atomic_load(&heap_frees[N_MAPS - 1]), 0);
+    oks_reclaim_free(d);
+    heap_free(atomic_load(&heap_cur));
+}
+
 static void a_reader_between_reports_holds_what_was_retired_meanwhile(void **state)
 {
     (void)state;
@@ -158,6 +240,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replaced_maps_are_freed_once_and_never_while_held),
+        cmocka_unit_test(heap_maps_are_freed_once_while_readers_run),
         cmocka_unit_test(a_reader_between_reports_holds_what_was_retired_meanwhile),
         cmocka_unit_test(free_frees_what_is_still_retired_once),
     };
