@@ -30,7 +30,7 @@ struct oks_reclaim {
     pthread_mutex_t lock;       /* the reader list and the retired list */
     oks_reclaim_reader *readers;
     retired *head, **tail;      /* retired, in the order of their generations */
-    size_t n_retired;
+    atomic_size_t n_retired;    /* changed under lock; read without it by a poll with nothing */
 };
 
 oks_reclaim *oks_reclaim_new(void)
@@ -121,6 +121,8 @@ void oks_reclaim_retire(oks_reclaim *d, void *obj, oks_reclaim_free_fn fn)
 
 size_t oks_reclaim_poll(oks_reclaim *d)
 {
+    if (atomic_load(&d->n_retired) == 0) /* the usual case: a loop polls every round */
+        return 0;
     pthread_mutex_lock(&d->lock);
     uint64_t oldest = UINT64_MAX; /* the oldest generation a reader online may still be in */
     for (oks_reclaim_reader *r = d->readers; r; r = r->next) {
@@ -139,7 +141,7 @@ size_t oks_reclaim_poll(oks_reclaim *d)
     }
     if (!d->head)
         d->tail = &d->head;
-    size_t left = d->n_retired;
+    size_t left = atomic_load(&d->n_retired);
     pthread_mutex_unlock(&d->lock);
     while (done) { /* outside the lock: a free function may take its time */
         retired *x = done;

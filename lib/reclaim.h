@@ -43,7 +43,8 @@ void oks_reclaim_online(oks_reclaim_reader *r);
 /* obj, which no reader can reach any more from a use it starts now, is to be freed by fn once
  * the readers passed a quiescent state. Frees what it can already (oks_reclaim_poll). */
 void oks_reclaim_retire(oks_reclaim *d, void *obj, oks_reclaim_free_fn fn);
-/* Frees the objects every reader moved past; returns how many stay retired. */
+/* Frees the objects every reader moved past; returns how many stay retired. With nothing
+ * retired: one atomic load, no lock (a loop may call it every round). */
 size_t oks_reclaim_poll(oks_reclaim *d);
 
 #endif
