@@ -11,46 +11,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/cluster.h"
-#include "lib/xalloc.h"
 #include "router/router_int.h"
+#include "tests/unit/map_fixture.h"
 
 #define N_MAPS 200
 #define MAX_HOLDS 3
 
-static char conf_path[64];
-
-static void write_conf(void)
-{
-    snprintf(conf_path, sizeof conf_path, "/tmp/oks-test-maps-XXXXXX");
-    int fd = mkstemp(conf_path);
-    assert_true(fd >= 0);
-    FILE *fp = fdopen(fd, "w");
-    fprintf(fp, "[cluster]\nslots = 4096\nrouters = inproc://test-maps-front\n"
-                "[shard.s0]\nendpoint = tcp://127.0.0.1:1\nslots = 0-2047\n"
-                "[shard.s1]\nendpoint = tcp://127.0.0.1:2\nslots = 2048-4095\n");
-    fclose(fp);
-}
-
-/* A map of the test's config with epoch (heap, as the map watcher hands one over). */
-static oks_cluster *map_of_epoch(unsigned epoch)
-{
-    oks_cluster *c = oks_xcalloc(1, sizeof *c);
-    oks_err e;
-    assert_int_equal(oks_cluster_load(conf_path, c, &e), 0);
-    c->epoch = epoch;
-    return c;
-}
-
 static void a_map_is_freed_with_its_last_holder(void **state)
 {
     (void)state;
-    write_conf();
+    map_fixture_write("inproc://test-maps-front");
     bool up[OKS_MAX_SHARDS] = {false};
     size_t live = 0;
     oks_router_map *held[N_MAPS][MAX_HOLDS] = {{NULL}};
     unsigned seed = 7, outstanding = 0;
-    oks_router_map *cur = oks_router_map_new(map_of_epoch(1), NULL, up, &live);
+    oks_router_map *cur = oks_router_map_new(map_fixture_epoch(1), NULL, up, &live);
     oks_cluster *first = (oks_cluster *)cur->conf; /* not owned: counted nowhere */
     assert_int_equal(live, 0);
     for (unsigned k = 0; k < N_MAPS; k++) {
@@ -65,7 +40,7 @@ static void a_map_is_freed_with_its_last_holder(void **state)
             held[j][h] = NULL;
             outstanding--;
         }
-        oks_cluster *next = map_of_epoch(k + 2);
+        oks_cluster *next = map_fixture_epoch(k + 2);
         oks_router_map *old = cur;
         cur = oks_router_map_new(next, next, up, &live);
         oks_router_map_drop(old); /* the router's reference */
@@ -91,7 +66,7 @@ static void a_map_is_freed_with_its_last_holder(void **state)
     assert_int_equal(live, 0);
     oks_cluster_release(first);
     free(first);
-    unlink(conf_path);
+    unlink(map_fixture_path);
 }
 
 /* A request in flight (a table entry as the loop fills it) keeps the map it was routed with. */
@@ -107,40 +82,40 @@ static void hold_as_a_request(oks_router *r, oks_pending *p, uint64_t id)
 static void the_routers_map_changes_free_what_no_request_uses(void **state)
 {
     (void)state;
-    write_conf();
+    map_fixture_write("inproc://test-maps-front");
     oks_cluster conf;
     oks_err e;
-    assert_int_equal(oks_cluster_load(conf_path, &conf, &e), 0);
+    assert_int_equal(oks_cluster_load(map_fixture_path, &conf, &e), 0);
     void *zctx = zmq_ctx_new();
     oks_router *r = oks_router_new(&conf, zctx, "inproc://test-maps-front", &e);
     assert_non_null(r);
     for (unsigned k = 1; k <= 50; k++)
-        oks_router_apply_map(r, map_of_epoch(k));
+        oks_router_apply_map(r, map_fixture_epoch(k));
     assert_int_equal(r->conf->epoch, 50);
     assert_int_equal(r->maps_live, 1); /* 49 replaced maps freed along the way */
     /* a request routed with epoch 50 keeps it across two changes, then lets it go */
     oks_pending *p = &r->table[1];
     hold_as_a_request(r, p, 1);
     const oks_router_map *routed = r->map;
-    oks_router_apply_map(r, map_of_epoch(51));
-    oks_router_apply_map(r, map_of_epoch(52));
+    oks_router_apply_map(r, map_fixture_epoch(51));
+    oks_router_apply_map(r, map_fixture_epoch(52));
     assert_int_equal(r->maps_live, 2);
     assert_ptr_equal(p->map, routed);
     assert_int_equal(PMAP(p)->conf->epoch, 50); /* still readable (ASan: not freed) */
     oks_router_pending_end(p);
     assert_int_equal(r->maps_live, 1);
     /* a map refused (older epoch) changes nothing */
-    oks_router_apply_map(r, map_of_epoch(3));
+    oks_router_apply_map(r, map_fixture_epoch(3));
     assert_int_equal(r->conf->epoch, 52);
     assert_int_equal(r->maps_live, 1);
     /* stopping with a request in flight on a replaced map frees both (ASan: no leak) */
     hold_as_a_request(r, &r->table[2], 2);
-    oks_router_apply_map(r, map_of_epoch(53));
+    oks_router_apply_map(r, map_fixture_epoch(53));
     assert_int_equal(r->maps_live, 2);
     oks_router_free(r);
     zmq_ctx_term(zctx);
     oks_cluster_release(&conf);
-    unlink(conf_path);
+    unlink(map_fixture_path);
 }
 
 int main(void)

@@ -12,24 +12,13 @@
 #include <unistd.h>
 
 #include "lib/reclaim.h"
-#include "lib/xalloc.h"
 #include "shard/shard.h"
-
-static char conf_path[64];
-
-static oks_cluster *map_of_epoch(unsigned epoch)
-{
-    oks_cluster *c = oks_xcalloc(1, sizeof *c);
-    oks_err e;
-    assert_int_equal(oks_cluster_load(conf_path, c, &e), 0);
-    c->epoch = epoch;
-    return c;
-}
+#include "tests/unit/map_fixture.h"
 
 /* What shard/main.c's apply_map does with a map from the watcher. */
 static void apply(oks_shard *sh, unsigned epoch)
 {
-    oks_cluster *next = map_of_epoch(epoch);
+    oks_cluster *next = map_fixture_epoch(epoch);
     oks_err e;
     assert_int_equal(oks_shard_map_apply(sh, next, &e), 0);
     free(next);
@@ -38,17 +27,10 @@ static void apply(oks_shard *sh, unsigned epoch)
 static void replaced_maps_are_freed_once_no_thread_holds_them(void **state)
 {
     (void)state;
-    snprintf(conf_path, sizeof conf_path, "/tmp/oks-test-shard-map-XXXXXX");
-    int fd = mkstemp(conf_path);
-    assert_true(fd >= 0);
-    FILE *fp = fdopen(fd, "w");
-    fprintf(fp, "[cluster]\nslots = 4096\nrouters = inproc://test-shard-map\n"
-                "[shard.s0]\nendpoint = tcp://127.0.0.1:1\nslots = 0-2047\n"
-                "[shard.s1]\nendpoint = tcp://127.0.0.1:2\nslots = 2048-4095\n");
-    fclose(fp);
+    map_fixture_write("inproc://test-shard-map");
     oks_cluster first;
     oks_err e;
-    assert_int_equal(oks_cluster_load(conf_path, &first, &e), 0);
+    assert_int_equal(oks_cluster_load(map_fixture_path, &first, &e), 0);
     oks_shard sh;
     memset(&sh, 0, sizeof sh);
     sh.conf = &first;
@@ -84,7 +66,7 @@ static void replaced_maps_are_freed_once_no_thread_holds_them(void **state)
     apply(&sh, 105);
     assert_int_equal(atomic_load(&sh.maps_live), 2);
     /* an older map is refused and changes nothing */
-    oks_cluster *old = map_of_epoch(7);
+    oks_cluster *old = map_fixture_epoch(7);
     assert_int_not_equal(oks_shard_map_apply(&sh, old, &e), 0);
     free(old);
     assert_int_equal(atomic_load(&sh.maps_live), 2);
@@ -92,7 +74,7 @@ static void replaced_maps_are_freed_once_no_thread_holds_them(void **state)
     oks_shard_maps_release(&sh);
     assert_int_equal(atomic_load(&sh.maps_live), 0);
     oks_cluster_release(&first);
-    unlink(conf_path);
+    unlink(map_fixture_path);
 }
 
 int main(void)
