@@ -5,30 +5,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-oks_router_map *oks_router_map_new(const oks_cluster *conf, oks_cluster *owned, bool *up)
+oks_router_map *oks_router_map_new(const oks_cluster *conf, oks_cluster *owned, bool *up,
+                                   size_t *live)
 {
     oks_router_map *m = oks_xcalloc(1, sizeof *m);
+    m->refs = 1;
     m->owned = owned;
     m->conf = conf;
+    m->live = live;
+    if (owned && live)
+        ++*live;
     oks_replicas_init(&m->rep, conf);
     free(m->rep.up);
     m->rep.up = up;
     return m;
 }
 
-void oks_router_maps_free(oks_router_map *m)
+oks_router_map *oks_router_map_hold(oks_router_map *m)
 {
-    while (m) {
-        oks_router_map *next = m->next;
-        m->rep.up = NULL; /* the router's */
-        oks_replicas_release(&m->rep);
-        if (m->owned) {
-            oks_cluster_release(m->owned);
-            free(m->owned);
-        }
-        free(m);
-        m = next;
+    m->refs++;
+    return m;
+}
+
+void oks_router_map_drop(oks_router_map *m)
+{
+    if (!m || --m->refs > 0)
+        return;
+    m->rep.up = NULL; /* the router's */
+    oks_replicas_release(&m->rep);
+    if (m->owned) {
+        oks_cluster_release(m->owned);
+        free(m->owned);
+        if (m->live)
+            --*m->live;
     }
+    free(m);
 }
 
 int oks_router_map_check(const oks_cluster *cur, const oks_cluster *next, oks_err *e)

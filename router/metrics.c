@@ -12,7 +12,7 @@ static struct {
     oks_metrics *reg;
     oks_metrics_http *http;
     oks_metrics_proto_labels pl;
-    oks_metric *requests, *duration, *inflight, *up, *rtt, *quorum, *refused;
+    oks_metric *requests, *duration, *inflight, *up, *rtt, *quorum, *refused, *maps_live;
     const char *shards[OKS_MAX_SHARDS + 1];
     size_t n_shards; /* the shards labelled (a map that adds shards later: not those) */
 } M;
@@ -39,6 +39,9 @@ int oks_router_metrics_start(const oks_cluster *c, oks_err *e) {
       NULL);
     R(&M.inflight, "oks_router_inflight_requests", "Client requests not answered yet.", G, NULL,
       NULL, NULL, NULL);
+    R(&M.maps_live, "oks_router_maps_live",
+      "Slot maps from etcd in memory: the one in force and replaced ones that requests in "
+      "flight still use (freed with the last).", G, NULL, NULL, NULL, NULL);
     R(&M.up, "oks_router_shard_up",
       "1 while the shard's connection is up (handshake done, no disconnect since), else 0.", G,
       "shard", M.shards, NULL, NULL);
@@ -90,10 +93,11 @@ void oks_router_metrics_quorum(bool met) {
     oks_metric_inc(M.quorum, met ? 0 : 1, 0);
 }
 
-void oks_router_metrics_loop(size_t inflight, const bool *up, size_t n) {
+void oks_router_metrics_loop(size_t inflight, size_t maps_live, const bool *up, size_t n) {
     if (!M.reg)
         return;
     oks_metric_set(M.inflight, 0, 0, (double)inflight);
+    oks_metric_set(M.maps_live, 0, 0, (double)maps_live);
     for (size_t i = 0; i < n && i < M.n_shards; i++)
         oks_metric_set(M.up, i, 0, up[i] ? 1 : 0);
 }

@@ -24,7 +24,8 @@ void oks_router_metrics_refused(int op);
 void oks_router_metrics_rtt(size_t si, uint64_t start_us);
 /* An add finished: every key reached the write quorum (met) or not. */
 void oks_router_metrics_quorum(bool met);
-/* After each turn of the loop: requests in flight and whether each of n shards is up. */
-void oks_router_metrics_loop(size_t inflight, const bool *up, size_t n);
+/* After each turn of the loop: requests in flight, maps from etcd not freed yet and whether
+ * each of n shards is up. */
+void oks_router_metrics_loop(size_t inflight, size_t maps_live, const bool *up, size_t n);
 
 #endif

@@ -110,7 +110,7 @@ static void finish(oks_router *r, oks_pending *p)
         oks_router_metrics_quorum(p->unacked == 0);
     reply_raw(r, &p->client, &p->rid, b.data, b.len);
     oks_buf_release(&b);
-    oks_pending_release(p, OKS_MAX_SHARDS);
+    oks_router_pending_end(p);
     r->inflight--;
 }
 
@@ -421,7 +421,7 @@ static void done(oks_router *r, oks_pending *p)
     if (p->slot >= 0 && p->not_found) {
         reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
         oks_router_metrics_request(p->op, OKS__STATUS__STATUS_NOT_FOUND, p->start_us);
-        oks_pending_release(p, OKS_MAX_SHARDS);
+        oks_router_pending_end(p);
         r->inflight--;
         return;
     }
@@ -480,7 +480,7 @@ static void on_client(oks_router *r, oks_zframes *m)
     if (q->op_case == OKS__REQUEST__OP_SEARCH && q->search->limit && q->search->limit < p->limit)
         p->limit = q->search->limit;
     p->asked = oks_xcalloc(OKS_MAX_SHARDS, 1);
-    p->map = r->map;
+    p->map = oks_router_map_hold(r->map);
     p->merged = oks_xmalloc(sizeof *p->merged);
     oks__response__init(p->merged);
     if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT &&
@@ -511,7 +511,7 @@ static void forward_raw(oks_router *r, oks_pending *p, zmq_msg_t *frame)
     zmq_msg_send(&p->client, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(&p->rid, r->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_msg_send(frame, r->front, ZMQ_DONTWAIT);
-    oks_pending_release(p, OKS_MAX_SHARDS);
+    oks_router_pending_end(p);
     r->inflight--;
 }
 
@@ -695,7 +695,7 @@ int oks_router_run(oks_router *r, atomic_int *stop)
             expire(r, now);
             last_expire = now;
         }
-        oks_router_metrics_loop(r->inflight, r->up, ns);
+        oks_router_metrics_loop(r->inflight, r->maps_live, r->up, ns);
     }
     free(items);
     return 0;

@@ -20,7 +20,8 @@
 struct oks_router {
     const oks_cluster *conf; /* the map in force (router/maps.h): shard names and endpoints of
                               * every map applied (later maps extend earlier ones) */
-    oks_router_map *map;     /* the map in force and, after it, the ones replaced */
+    oks_router_map *map;     /* the map in force (one reference; requests hold the others) */
+    size_t maps_live;        /* maps from etcd not freed yet (metric oks_router_maps_live) */
     void *zctx, *front;
     void *maps_in;      /* PAIR receiving new maps from the map watcher (NULL: static map) */
     void **shard_socks; /* OKS_MAX_SHARDS entries, the first conf->n_shards connected */
@@ -34,6 +35,14 @@ struct oks_router {
 /* The map a request was routed with: its replica sets and groups stay those of that map. */
 #define PMAP(p) ((const oks_router_map *)(p)->map)
 #define PREP(p) ((oks_replicas *)&PMAP(p)->rep)
+
+/* Ends a request: frees what it holds, and drops its reference to the map it was routed with. */
+static inline void oks_router_pending_end(oks_pending *p)
+{
+    oks_router_map *m = (oks_router_map *)PMAP(p);
+    oks_pending_release(p, OKS_MAX_SHARDS);
+    oks_router_map_drop(m);
+}
 /* router/setup.c: makes next the map in force (taking it), connecting the shards it adds; the
  * epoch in force afterwards goes back to the watcher. */
 void oks_router_apply_map(oks_router *r, oks_cluster *next);

@@ -80,7 +80,7 @@ oks_router *oks_router_new(const oks_cluster *conf, void *zctx, const char *endp
     r->table = oks_xcalloc(OKS_ROUTER_MAX_INFLIGHT, sizeof *r->table);
     r->shard_socks = oks_xcalloc(OKS_MAX_SHARDS, sizeof *r->shard_socks);
     r->monitors = oks_xcalloc(OKS_MAX_SHARDS, sizeof *r->monitors);
-    r->map = oks_router_map_new(conf, NULL, r->up);
+    r->map = oks_router_map_new(conf, NULL, r->up, &r->maps_live);
     r->front = zmq_socket(zctx, ZMQ_ROUTER);
     if (!r->table || !r->shard_socks || !r->monitors || !r->front) {
         oks_err_set(e, OKS_E_NOMEM, OKS_NO_OFFSET, "router tables");
@@ -115,7 +115,7 @@ void oks_router_free(oks_router *r)
     if (r->table) {
         for (size_t i = 0; i < OKS_ROUTER_MAX_INFLIGHT; i++)
             if (r->table[i].id)
-                oks_pending_release(&r->table[i], OKS_MAX_SHARDS);
+                oks_router_pending_end(&r->table[i]);
         free(r->table);
     }
     for (size_t i = 0; r->monitors && i < OKS_MAX_SHARDS; i++)
@@ -130,7 +130,7 @@ void oks_router_free(oks_router *r)
     free(r->shard_socks);
     if (r->maps_in)
         zmq_close(r->maps_in);
-    oks_router_maps_free(r->map);
+    oks_router_map_drop(r->map);
     if (r->front)
         zmq_close(r->front);
     free(r);
@@ -159,10 +159,10 @@ void oks_router_apply_map(oks_router *r, oks_cluster *next)
         oks_cluster_release(next);
         free(next);
     } else {
-        oks_router_map *m = oks_router_map_new(next, next, r->up);
-        m->next = r->map;
-        r->map = m;
+        oks_router_map *old = r->map;
+        r->map = oks_router_map_new(next, next, r->up, &r->maps_live);
         r->conf = next;
+        oks_router_map_drop(old); /* freed now unless a request in flight still uses it */
         oks_log(OKS_LOG_INFO, "router: map epoch %u applied (%zu shards)", next->epoch,
                 next->n_shards);
     }

@@ -3,6 +3,7 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/mapwatch.h"
+#include "lib/reclaim.h"
 #include "lib/zsec.h"
 #include "shard/metrics.h"
 #include "shard/shard.h"
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
     }
     int rc = oks_shard_metrics_start(&sh, &e);
     oks_mapwatch *mw = NULL;
+    sh.gc = oks_reclaim_new(); /* before the watcher applies a map or a thread reads one */
     if (rc == 0 && conf.etcd.endpoints[0])
         rc = oks_mapwatch_start(&conf, conf_path, "shard", name, map_rev, apply_map, &sh, &mw,
                                 &e);

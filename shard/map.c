@@ -1,9 +1,12 @@
 /* The shard's slot map at run time (see shard.h): which slots it takes, and the change to a new
- * map handed over by the map watcher (shard/mapwatch.c). A new map must keep the shards of the
+ * map handed over by the map watcher (lib/mapwatch.h). A new map must keep the shards of the
  * one before at their indexes, so a slot's replica set, this shard's index and every thread's
- * view stay meaningful across the change; the replaced maps are kept until the shard stops, so
- * a thread that loaded one keeps a valid map until its request is done. */
+ * view stay meaningful across the change. Two maps are reachable, the one in force and the one
+ * before it; the one a change makes unreachable is retired to sh->gc (lib/reclaim.h), which
+ * frees it once every thread reported a state between two uses, so a thread that loaded it
+ * keeps a valid map until its request is done. */
 #include "lib/log.h"
+#include "lib/reclaim.h"
 #include "lib/xalloc.h"
 #include "lib/zsec.h"
 #include "shard/shard.h"
@@ -12,9 +15,17 @@
 #include <string.h>
 
 typedef struct oks_shard_maps {
-    struct oks_shard_maps *next;
     oks_cluster c;
+    atomic_uint *live; /* the shard's count of maps not freed */
 } oks_shard_maps;
+
+static void map_free(void *arg)
+{
+    oks_shard_maps *m = arg;
+    atomic_fetch_sub(m->live, 1);
+    oks_cluster_release(&m->c);
+    free(m);
+}
 
 static bool takes(const oks_cluster *c, unsigned slot, size_t self)
 {
@@ -61,11 +72,18 @@ int oks_shard_map_apply(oks_shard *sh, oks_cluster *next, oks_err *e)
     oks_shard_maps *m = oks_xcalloc(1, sizeof *m);
     m->c = *next; /* takes its buffers */
     memset(next, 0, sizeof *next);
-    m->next = sh->maps;
-    sh->maps = m;
+    m->live = &sh->maps_live;
+    atomic_fetch_add(&sh->maps_live, 1);
+    oks_shard_maps *gone = sh->map_prev; /* unreachable once prev moves on */
     atomic_store(&sh->prev, cur);
     atomic_store(&sh->conf, &m->c);
+    sh->map_prev = sh->map_cur;
+    sh->map_cur = m;
     atomic_fetch_add(&sh->map_gen, 1);
+    if (!sh->gc) /* no thread started yet: they register with the one made here */
+        sh->gc = oks_reclaim_new();
+    if (gone)
+        oks_reclaim_retire(sh->gc, gone, map_free);
     oks_info("map epoch %u applied: slots %s%s%s", m->c.epoch, m->c.shards[sh->self].slot_spec,
              m->c.shards[sh->self].joining_spec && m->c.shards[sh->self].joining_spec[0]
                  ? ", joining " : "",
@@ -75,10 +93,11 @@ int oks_shard_map_apply(oks_shard *sh, oks_cluster *next, oks_err *e)
 
 void oks_shard_maps_release(oks_shard *sh)
 {
-    while (sh->maps) {
-        oks_shard_maps *m = sh->maps;
-        sh->maps = m->next;
-        oks_cluster_release(&m->c);
-        free(m);
-    }
+    oks_reclaim_free(sh->gc);
+    sh->gc = NULL;
+    if (sh->map_prev)
+        map_free(sh->map_prev);
+    if (sh->map_cur)
+        map_free(sh->map_cur);
+    sh->map_prev = sh->map_cur = NULL;
 }

@@ -21,6 +21,7 @@ static struct {
     oks_metric *keys, *bytes, *disk, *last_seq, *queue, *expired, *sigs;
     oks_metric *ldb_files, *ldb_seconds, *ldb_read, *ldb_written;
     oks_metric *lag, *peer_head, *follow_errors;
+    oks_metric *maps_live;
     int peer_pos[OKS_MAX_SHARDS]; /* shard index -> position among the peer label values */
 } M;
 
@@ -68,6 +69,7 @@ static void collect(void *arg) {
     oks_metric_set(M.queue, 4, 0, (double)__atomic_load_n(&sh->wqueued, __ATOMIC_RELAXED));
     oks_metric_set(M.expired, 0, 0, (double)atomic_load(&sh->expired));
     oks_metric_set(M.sigs, 0, 0, (double)atomic_load(&sh->sigs_verified));
+    oks_metric_set(M.maps_live, 0, 0, (double)atomic_load(&sh->maps_live));
     leveldb_stats(sh->store);
 }
 
@@ -140,6 +142,9 @@ int oks_shard_metrics_start(oks_shard *sh, oks_err *e) {
       NULL, NULL, NULL, 0);
     R(&M.sigs, "oks_shard_signatures_verified_total", "Self-signatures verified.", C, NULL, NULL,
       NULL, NULL, NULL, 0);
+    R(&M.maps_live, "oks_shard_maps_live",
+      "Slot maps from etcd in memory: the one in force, the one before it, and replaced ones a "
+      "thread may still use (freed once none can).", G, NULL, NULL, NULL, NULL, NULL, 0);
     R(&M.ldb_files, "oks_shard_leveldb_files", "LevelDB table files per level.", G, "level", levels,
       NULL, NULL, NULL, 0);
     R(&M.ldb_seconds, "oks_shard_leveldb_compaction_seconds_total",

@@ -6,6 +6,7 @@
  * cost little and refuse a deleted key should the slot ever come back. Reads and stats already
  * leave such keys out (shard/read.c), so a purge not done yet is never visible. */
 #include "lib/log.h"
+#include "lib/reclaim.h"
 #include "shard/shard.h"
 
 #include <stdlib.h>
@@ -104,7 +105,9 @@ void *oks_shard_purge_main(void *arg)
     oks_shard *sh = arg;
     unsigned done_gen = 0;
     bool first = true;
+    oks_reclaim_reader *rd = oks_reclaim_reader_new(sh->gc); /* no map held between passes */
     while (!atomic_load(&sh->rstop)) {
+        oks_reclaim_quiescent(rd);
         unsigned gen = atomic_load(&sh->map_gen);
         /* a static map never purges: its slots change only with the operator's restart */
         if ((first || gen != done_gen) && sh->conf->epoch) {
@@ -118,5 +121,6 @@ void *oks_shard_purge_main(void *arg)
         }
         usleep(PURGE_IDLE_MS * 1000);
     }
+    oks_reclaim_reader_free(rd);
     return NULL;
 }

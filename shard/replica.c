@@ -2,6 +2,7 @@
 #include "shard/replica_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/reclaim.h"
 #include "lib/xalloc.h"
 #include "shard/metrics.h"
 
@@ -226,11 +227,13 @@ static long repair_step(follower *f, peer *p, uint64_t now, oks_err *e)
     return 1;
 }
 
-static void follow_loop(follower *f)
+/* rd: the thread's reader of the shard's maps (lib/reclaim.h); it holds none between rounds */
+static void follow_loop(follower *f, oks_reclaim_reader *rd)
 {
     unsigned gen = atomic_load(&f->sh->map_gen);
     /* a new map may bring new peers: the caller starts over with them */
     while (!atomic_load(&f->sh->rstop) && atomic_load(&f->sh->map_gen) == gen) {
+        oks_reclaim_quiescent(rd);
         long busy = 0;
         uint64_t now = oks_now_ms();
         if (atomic_exchange(&f->sh->repair_now, 0))
@@ -269,7 +272,7 @@ static bool peers(const oks_cluster *c, size_t a, size_t b)
 }
 
 /* Follows the peers of the map in force until the shard stops or the map changes. */
-static void follow_map(oks_shard *sh)
+static void follow_map(oks_shard *sh, oks_reclaim_reader *rd)
 {
     const oks_cluster *c = sh->conf;
     follower f = {.sh = sh};
@@ -303,7 +306,7 @@ static void follow_map(oks_shard *sh)
         oks_error("replica: %s; not following the replica peers", e.msg);
         atomic_store(&sh->rebuilding, 0); /* nothing will come: what is stored is all there is */
     } else if (f.n_peers) {
-        follow_loop(&f);
+        follow_loop(&f, rd); /* c is not used from there on */
     }
     for (size_t i = 0; i < f.n_peers; i++)
         oks_client_free(f.peers[i].client);
@@ -314,12 +317,17 @@ static void follow_map(oks_shard *sh)
 void *oks_shard_replica_main(void *arg)
 {
     oks_shard *sh = arg;
+    oks_reclaim_reader *rd = oks_reclaim_reader_new(sh->gc);
     while (!atomic_load(&sh->rstop)) {
         unsigned gen = atomic_load(&sh->map_gen);
-        follow_map(sh);
+        follow_map(sh, rd);
         /* no peer (or no client): wait for a map that brings one */
-        while (!atomic_load(&sh->rstop) && atomic_load(&sh->map_gen) == gen)
+        while (!atomic_load(&sh->rstop) && atomic_load(&sh->map_gen) == gen) {
+            oks_reclaim_quiescent(rd);
             usleep(50 * 1000);
+        }
+        oks_reclaim_quiescent(rd);
     }
+    oks_reclaim_reader_free(rd);
     return NULL;
 }

@@ -8,6 +8,7 @@
 #include "lib/xalloc.h"
 #include "lib/log.h"
 #include "lib/notify.h"
+#include "lib/reclaim.h"
 #include "shard/replica.h"
 #include "lib/zsec.h"
 #include "shard/shard.h"
@@ -36,8 +37,14 @@ static void *worker_main(void *arg)
     void *push = zmq_socket(w->sh->zctx, ZMQ_PUSH);
     oks_zsock_defaults(push, 0);
     zmq_connect(push, w->reply_ep);
-    oks_job *j;
-    while ((j = oks_jobq_pop(w->q))) {
+    /* between two jobs the worker holds no map: offline while it waits for the next one */
+    oks_reclaim_reader *rd = oks_reclaim_reader_new(w->sh->gc);
+    for (;;) {
+        oks_reclaim_offline(rd);
+        oks_job *j = oks_jobq_pop(w->q);
+        oks_reclaim_online(rd);
+        if (!j)
+            break;
         Oks__Response r = OKS__RESPONSE__INIT;
         r.version = OKS_PROTO_VERSION;
         if (oks_job_expired(j, oks_now_ms(), w->sh->conf->router_deadline_ms)) {
@@ -77,6 +84,7 @@ static void *worker_main(void *arg)
         oks_shard_reply(push, j, &r);
         oks_job_free(j);
     }
+    oks_reclaim_reader_free(rd);
     zmq_close(push);
     return NULL;
 }
@@ -148,6 +156,9 @@ static void dispatch(oks_shard *sh, void *router, oks_zframes *m)
 
 int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
 {
+    if (!sh->gc)
+        sh->gc = oks_reclaim_new(); /* before any thread that reads the map starts */
+    oks_reclaim_reader *io = oks_reclaim_reader_new(sh->gc); /* me stays valid until a round */
     const oks_shard_conf *me = &sh->conf->shards[sh->self];
     void *router = zmq_socket(sh->zctx, ZMQ_ROUTER);
     void *pull = zmq_socket(sh->zctx, ZMQ_PULL);
@@ -166,6 +177,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
                             errno == ENODEV ? " (a host name cannot be bound: set bind in the "
                                               "shard's section, e.g. tcp://0.0.0.0:PORT)"
                                             : "");
+        oks_reclaim_reader_free(io);
         zmq_close(router);
         zmq_close(pull);
         return r;
@@ -206,6 +218,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
         started++;
     }
     if (!ws) {
+        oks_reclaim_reader_free(io);
         zmq_close(router);
         zmq_close(pull);
         return rc;
@@ -237,6 +250,10 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
         oks_notify_ready();
     }
     while (rc == 0 && !*stop) {
+        /* between rounds the I/O thread holds no map; it frees the replaced ones no thread
+         * holds any more (at most a round late: the poll waits 200 ms at most) */
+        oks_reclaim_quiescent(io);
+        oks_reclaim_poll(sh->gc);
         zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0}, {pull, 0, ZMQ_POLLIN, 0}};
         int r = zmq_poll(items, 2, 200);
         if (r < 0 && errno != EINTR)
@@ -259,7 +276,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
             oks_zframes_close(&m);
         }
     }
-    oks_info("shard %s stopping", me->name);
+    oks_info("shard %s stopping", sh->conf->shards[sh->self].name); /* me: maybe freed */
     oks_notify_stopping();
     atomic_store(&sh->rstop, 1);
     if (following)
@@ -278,6 +295,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     pthread_mutex_unlock(&sh->wlock);
     pthread_join(writer, NULL);
     oks_shard_backup_release_all(sh);
+    oks_reclaim_reader_free(io);
     free(ws);
     oks_jobq_drain(&sh->readers);
     oks_jobq_drain(&sh->searchers);

@@ -40,12 +40,17 @@ struct oks_shard_maps;
 
 typedef struct oks_shard {
     /* The slot map in force, and the one before it (NULL: none). A map kept in etcd changes at
-     * run time (shard/map.c): readers load conf once per use, and a map replaced stays valid
-     * until the shard stops (they are few: one per map change). */
+     * run time (shard/map.c): readers load conf (and prev) through these pointers, without a
+     * lock, as often as they like during one use. Every thread that does has a reader of gc
+     * (lib/reclaim.h) and reports between two uses (a worker: between requests), so a map
+     * that is neither conf nor prev any more is freed once no thread can still hold it. */
     const oks_cluster *_Atomic conf;
     const oks_cluster *_Atomic prev;
     atomic_uint map_gen;      /* raised by every map change */
-    struct oks_shard_maps *maps; /* every map applied (shard/map.c), freed at the end */
+    struct oks_shard_maps *map_cur, *map_prev; /* the heap maps behind conf and prev (NULL: the
+                                                * caller's, not freed here) */
+    struct oks_reclaim *gc;   /* frees replaced maps (created before the threads start) */
+    atomic_uint maps_live;    /* maps from etcd not yet freed (metric oks_shard_maps_live) */
     int self;                 /* index in conf->shards: the same in every map (a new map keeps
                                * the shards of the old one in their order) */
     oks_pgp_limits lim;
@@ -116,10 +121,11 @@ bool oks_shard_owns_keyid(const oks_shard *sh, const uint8_t keyid[8]);
 bool oks_shard_takes_slot(const oks_shard *sh, unsigned slot);
 /* Whether it holds slot in the map in force (what it counts in its stats). */
 bool oks_shard_holds_slot(const oks_shard *sh, unsigned slot);
-/* Makes next the map in force (takes it, also on failure). Refused when it has another slot
- * count or places this shard at another index. */
+/* Makes next the map in force (takes it, also on failure) and retires the one before the map
+ * in force (freed once no thread holds it). Refused when it has another slot count or places
+ * this shard at another index. Called by one thread at a time (the map watcher's). */
 int oks_shard_map_apply(oks_shard *sh, oks_cluster *next, oks_err *e);
-/* Frees every map applied except the first (the caller's). */
+/* Frees every map applied except the first (the caller's), and gc; after the threads stopped. */
 void oks_shard_maps_release(oks_shard *sh);
 /* shard/purge.c: thread body removing the keys of slots the shard no longer takes (no change
  * log entry: its peers and readers keep them); runs after each map change until sh->rstop. */

@@ -5,6 +5,7 @@
  * which the writer holds for a whole batch (see shard.h, shard/tombs.c). */
 #include "shard/ingest.h"
 #include "lib/clock.h"
+#include "lib/reclaim.h"
 #include "lib/xalloc.h"
 #include "shard/metrics.h"
 #include "shard/shard.h"
@@ -128,7 +129,9 @@ void *oks_shard_writer(void *arg)
     void *push = zmq_socket(sh->zctx, ZMQ_PUSH);
     oks_zsock_defaults(push, 0);
     zmq_connect(push, sh->reply_ep);
+    oks_reclaim_reader *rd = oks_reclaim_reader_new(sh->gc); /* between batches: no map held */
     for (;;) {
+        oks_reclaim_offline(rd);
         pthread_mutex_lock(&sh->wlock);
         while (!sh->whead && !sh->wstop)
             pthread_cond_wait(&sh->wcond, &sh->wlock);
@@ -136,11 +139,13 @@ void *oks_shard_writer(void *arg)
         sh->whead = sh->wtail = NULL;
         bool stop = sh->wstop;
         pthread_mutex_unlock(&sh->wlock);
+        oks_reclaim_online(rd);
         if (list)
             write_batches(sh, list, push);
         else if (stop)
             break;
     }
+    oks_reclaim_reader_free(rd);
     zmq_close(push);
     return NULL;
 }

@@ -8,7 +8,8 @@
 # deleted before its slot moved stays deleted on the new replica; and of two moves made from
 # the same epoch, one is refused. Every map change is in the router's audit log with the admin
 # key's name (begun, then done or failed); a gateway's key may not move slots. /pks/health
-# counts coverage by the map in force, which the gateway's oks.conf no longer matches.
+# counts coverage by the map in force, which the gateway's oks.conf no longer matches. However
+# many maps were applied, the shards keep two in memory and the router one (replaced maps freed).
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -143,6 +144,21 @@ check "uploading the deleted key again is refused ($code)" \
   bash -c "[ '$code' = 422 ] && grep -q 'deleted by the operator' '$D/up'"
 check "  ... and no shard stores it" test -z "$(tool where "$D/map.conf" "$X")"
 check "every daemon still runs" bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
+
+# ---- replaced maps are freed: the shards keep the map in force and the one before, the router
+# the one in force (plus any a request in flight still uses), however many maps were applied
+maps_live() { # SECTION METRIC: the gauge on the /metrics of oks.conf's [SECTION]
+  local hp
+  hp=$(awk -v s="[$1]" '$0 == s {f = 1; next} /^\[/ {f = 0}
+         f && /^metrics_listen *=/ {sub(/^metrics_listen *= */, ""); print; exit}' "$OKS_CONFIG")
+  curl -s -m 10 "http://$hp/metrics" | sed -n "s/^$2 //p"
+}
+settled() { for s in shard.s1 shard.s2; do [ "$(maps_live "$s" oks_shard_maps_live)" = 2 ] || return 1; done
+            [ "$(maps_live router oks_router_maps_live)" = 1 ]; }
+wait_for 10 settled
+check "after $(epoch) map epochs the shards hold 2 maps ($(maps_live shard.s1 oks_shard_maps_live), $(maps_live shard.s2 oks_shard_maps_live)) and the router 1 ($(maps_live router oks_router_maps_live))" \
+  bash -c "[ $(epoch) -ge 5 ] && [ '$(maps_live shard.s1 oks_shard_maps_live)' = 2 ] &&
+           [ '$(maps_live shard.s2 oks_shard_maps_live)' = 2 ] && [ '$(maps_live router oks_router_maps_live)' = 1 ]"
 
 # ---- readiness by the map in force: the gateway started with s0 and s1, the map now has s1 and s2
 health() { curl -s -m 30 -o "$D/health.json" -w '%{http_code}' "http://127.0.0.1:$HTTP/pks/health"; }
