@@ -54,27 +54,36 @@ static void holders(const oks_cluster *c, const uint16_t *own, unsigned s, char 
                                      c->shards[i].name);
 }
 
-/* Checks that every slot is held by exactly c->replicas shards and fills slot_replicas (config
- * order) and slot_owner (first replica). own: per shard, n_slots entries, set where it holds. */
+/* Checks the holders of every slot and fills slot_replicas (config order, UINT16_MAX after the
+ * last holder), slot_nrep and slot_owner (first replica). A static map (epoch 0) needs exactly
+ * c->replicas holders per slot; a map kept in etcd between write_quorum (at least 1) and
+ * OKS_MAX_REPLICAS, since a replica is added or removed one range at a time (docs/replicas.md
+ * "Adding and removing replicas"). own: per shard, n_slots entries, set where it holds. */
 static int fill_replicas(const char *name, oks_cluster *c, const uint16_t *own, oks_err *e)
 {
-    unsigned R = c->replicas;
+    unsigned R = c->replicas, W = oks_cluster_write_quorum(c);
+    c->slot_nrep = oks_xcalloc(c->n_slots ? c->n_slots : 1, sizeof *c->slot_nrep);
+    c->width = R;
     for (unsigned s = 0; s < c->n_slots; s++) {
         unsigned k = 0;
         for (size_t i = 0; i < c->n_shards; i++)
-            if (own[i * c->n_slots + s] != UINT16_MAX) {
-                if (k < R)
-                    c->slot_replicas[(size_t)s * R + k] = (uint16_t)i;
-                k++;
-            }
-        if (k == R) {
-            c->slot_owner[s] = c->slot_replicas[(size_t)s * R];
+            k += own[i * c->n_slots + s] != UINT16_MAX;
+        bool ok = c->epoch ? k >= 1 && k >= W && k <= OKS_MAX_REPLICAS : k == R;
+        if (ok) {
+            c->slot_nrep[s] = (uint8_t)k;
+            if (k > c->width)
+                c->width = k;
             continue;
         }
         char who[256];
         holders(c, own, s, who, sizeof who);
         if (k == 0)
             return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET, "%s: slot %u has no shard", name, s);
+        if (c->epoch)
+            return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
+                               "%s: slot %u is held by %u shard%s (%s); a map needs %u to %u "
+                               "(write_quorum to %u)", name, s, k, k == 1 ? "" : "s", who,
+                               W ? W : 1, OKS_MAX_REPLICAS, OKS_MAX_REPLICAS);
         if (R == 1)
             return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
                                "%s: slot %u assigned %s (shards %s); with [cluster] replicas = 1 "
@@ -83,6 +92,16 @@ static int fill_replicas(const char *name, oks_cluster *c, const uint16_t *own, 
         return oks_err_set(e, OKS_E_FORMAT, OKS_NO_OFFSET,
                            "%s: slot %u is held by %u shard%s (%s); [cluster] replicas = %u needs "
                            "exactly %u", name, s, k, k == 1 ? "" : "s", who, R, R);
+    }
+    unsigned Wd = c->width;
+    c->slot_replicas = oks_xmalloc((size_t)c->n_slots * Wd * sizeof *c->slot_replicas);
+    memset(c->slot_replicas, 0xFF, (size_t)c->n_slots * Wd * sizeof *c->slot_replicas);
+    for (unsigned s = 0; s < c->n_slots; s++) {
+        unsigned k = 0;
+        for (size_t i = 0; i < c->n_shards; i++)
+            if (own[i * c->n_slots + s] != UINT16_MAX)
+                c->slot_replicas[(size_t)s * Wd + k++] = (uint16_t)i;
+        c->slot_owner[s] = c->slot_replicas[(size_t)s * Wd];
     }
     return 0;
 }
@@ -128,7 +147,6 @@ static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
                            "%s: [cluster] write_quorum = %u is more than replicas (%u)", name,
                            c->write_quorum, c->replicas);
     c->slot_owner = oks_xmalloc(c->n_slots * sizeof *c->slot_owner);
-    c->slot_replicas = oks_xmalloc((size_t)c->n_slots * c->replicas * sizeof *c->slot_replicas);
     uint16_t *own = oks_xmalloc(c->n_shards * c->n_slots * sizeof *own);
     memset(own, 0xFF, c->n_shards * c->n_slots * sizeof *own);
     for (size_t i = 0; i < c->n_shards; i++) {
@@ -157,9 +175,15 @@ static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
         snprintf(hdr, sizeof hdr, "replicas=%u\n", c->replicas);
         gcry_md_write(md, hdr, strlen(hdr));
     }
-    /* digest covers slot -> shard names, so renaming or moving slots changes it */
-    for (size_t k = 0; k < (size_t)c->n_slots * c->replicas; k++) {
-        const char *nm = c->shards[c->slot_replicas[k]].name;
+    if (c->width != c->replicas) { /* a range with more holders than R (a map in etcd) */
+        snprintf(hdr, sizeof hdr, "width=%u\n", c->width);
+        gcry_md_write(md, hdr, strlen(hdr));
+    }
+    /* digest covers slot -> shard names, so renaming or moving slots changes it; a place after
+     * a slot's last holder is an empty name */
+    for (size_t k = 0; k < (size_t)c->n_slots * c->width; k++) {
+        uint16_t i = c->slot_replicas[k];
+        const char *nm = i == UINT16_MAX ? "" : c->shards[i].name;
         gcry_md_write(md, nm, strlen(nm) + 1);
     }
     if (c->epoch) { /* a map kept in etcd: its epoch and joining shards too */
@@ -181,7 +205,7 @@ static int build_slot_map(const char *name, oks_cluster *c, oks_err *e)
 bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx)
 {
     const uint16_t *rs = oks_cluster_replicas_of(c, slot);
-    for (unsigned k = 0; k < c->replicas; k++)
+    for (unsigned k = 0; k < c->slot_nrep[slot]; k++)
         if (rs[k] == idx)
             return true;
     return false;
@@ -248,6 +272,7 @@ void oks_cluster_release(oks_cluster *c)
     free(c->slot_owner);
     free(c->slot_joining);
     free(c->slot_replicas);
+    free(c->slot_nrep);
     free(c->path);
     memset(c, 0, sizeof *c);
 }
@@ -275,7 +300,7 @@ int oks_keyid_of_fpr(const uint8_t *fpr, size_t len, uint8_t keyid[8])
 static bool slot_down(const oks_cluster *c, const bool *down, unsigned s)
 {
     const uint16_t *r = oks_cluster_replicas_of(c, s);
-    for (unsigned i = 0; i < c->replicas; i++)
+    for (unsigned i = 0; i < c->slot_nrep[s]; i++)
         if (!down[r[i]])
             return false;
     return true;

@@ -4,9 +4,11 @@
  * Keys are partitioned into a fixed number of slots (default 4096) by their 64-bit key ID:
  * slot = top bits of the key ID (v4: low 64 bits of the fingerprint; v6: high 64 bits), so a
  * lookup by fingerprint or long key ID knows its slot without asking anyone. The config maps
- * every slot to exactly [cluster] replicas shards (R, default 1): the shards whose slot lists
- * name it, its replica set, in the order of their sections. Replicas are equals (no leader):
- * writes go to all of them, reads to any one (docs/replicas.md). The map's digest (SHA-256 over
+ * every slot to [cluster] replicas shards (R, default 1): the shards whose slot lists name it,
+ * its replica set, in the order of their sections (exactly R in a static map; a map kept in etcd
+ * may have from write_quorum to OKS_MAX_REPLICAS while a replica is added or removed online).
+ * Replicas are equals (no leader): writes go to all of them, reads to any one
+ * (docs/replicas.md). The map's digest (SHA-256 over
  * the normalised map) travels in every router->shard request, so a router or shard running with
  * a different map is detected.
  *
@@ -43,12 +45,18 @@ typedef struct oks_shard_conf {
 typedef struct oks_cluster {
     unsigned n_slots;
     uint16_t *slot_owner;  /* n_slots entries: index into shards of the slot's first replica */
-    uint16_t *slot_replicas; /* n_slots * replicas entries: slot s is held by the shards
-                              * slot_replicas[s * replicas ...], in config order */
+    uint16_t *slot_replicas; /* n_slots * width entries: slot s is held by the shards
+                              * slot_replicas[s * width ...], in config order, the places
+                              * after its slot_nrep[s] holders UINT16_MAX */
+    uint8_t *slot_nrep;    /* n_slots entries: holders of each slot (= replicas in a static map;
+                            * from write_quorum to OKS_MAX_REPLICAS in a map kept in etcd, while
+                            * a replica is added or removed) */
+    unsigned width;        /* the most holders of any slot (>= replicas) */
     uint16_t *slot_joining; /* n_slots entries: the shard a move is adding to the slot (gets
                              * its writes, serves no reads), UINT16_MAX = none */
     unsigned epoch;        /* [cluster] epoch: version of the map (0 = static) */
-    unsigned replicas;     /* [cluster] replicas: shards holding each slot */
+    unsigned replicas;     /* [cluster] replicas: shards holding each slot (a map in etcd:
+                            * the count `oksctl slots replicas` brings every range to) */
     unsigned write_quorum; /* [cluster] write_quorum as configured (0 = by replicas) */
     oks_shard_conf shards[OKS_MAX_SHARDS];
     size_t n_shards;
@@ -91,10 +99,16 @@ int oks_cluster_load(const char *path, oks_cluster *c, oks_err *e);
 int oks_cluster_load_text(const char *name, const char *text, size_t len, oks_cluster *c,
                           oks_err *e);
 void oks_cluster_release(oks_cluster *c);
-/* The replica set of a slot: replicas() entries, indexes into shards. */
+/* The replica set of a slot: oks_cluster_nreplicas() entries, indexes into shards (followed by
+ * UINT16_MAX up to width entries, so two sets compare equal with memcmp over width). */
 static inline const uint16_t *oks_cluster_replicas_of(const oks_cluster *c, unsigned slot)
 {
-    return c->slot_replicas + (size_t)slot * c->replicas;
+    return c->slot_replicas + (size_t)slot * c->width;
+}
+/* How many shards hold slot. */
+static inline unsigned oks_cluster_nreplicas(const oks_cluster *c, unsigned slot)
+{
+    return c->slot_nrep[slot];
 }
 /* Whether shard idx holds slot (is one of its replicas). */
 bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx);

@@ -47,7 +47,8 @@ static const oks_conf_entry table[] = {
           "[router] bind, else the first (--bind overrides both)"),
     UINT("cluster", "replicas", replicas, "1", 1, OKS_MAX_REPLICAS, OKS_CONF_ALL,
          "shards holding each slot: every slot must be listed by exactly this many [shard.NAME] "
-         "slots (docs/replicas.md)"),
+         "slots (a map in etcd: from write_quorum to 8 while a replica is added or removed "
+         "online; docs/replicas.md)"),
     UINT("cluster", "write_quorum", write_quorum, "0", 0, OKS_MAX_REPLICAS,
          OKS_CONF_ROUTER | OKS_CONF_SHARD,
          "replicas that must store an upload before it is acknowledged (at most replicas; 0 = "

@@ -10,11 +10,13 @@
  *   3. purge:  one more epoch, so S's map and the one before both leave A-B out: S purges
  *              them; the move record goes.
  * --abort before the switch takes T out again (and T purges); after it only the purge is left,
- * which --resume finishes, as it finishes any step left by an oksctl that died. */
+ * which --resume finishes, as it finishes any step left by an oksctl that died. Adding and
+ * removing a replica (oksctl/replicas.c) are the same steps with one side left out. */
 #include "oksctl/oksctl.h"
-#include "oksctl/topo.h"
+#include "oksctl/slots.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,10 @@ static const char usage[] =
     "       oksctl slots [-c CONFIG] move --resume | --abort\n"
     "       oksctl slots [-c CONFIG] rebalance      (spreads the slots evenly over the shards)\n"
     "       oksctl slots [-c CONFIG] drain SHARD    (moves every slot of SHARD to the others)\n"
+    "       oksctl slots [-c CONFIG] add-replica A-B --to SHARD\n"
+    "       oksctl slots [-c CONFIG] remove-replica A-B --from SHARD\n"
+    "       oksctl slots [-c CONFIG] replicas R     (every range to R replicas)\n"
+    "       oksctl slots [-c CONFIG] replicas --resume | --abort\n"
     "\n"
     "Online slot moves on the map kept in etcd ([cluster] etcd): the new replica copies the\n"
     "slots while the old one serves them, catches up with the writes made meanwhile, then\n"
@@ -35,18 +41,23 @@ static const char usage[] =
     "only if the map is still at epoch N (oksctl map show). A move started from a map that\n"
     "someone changed meanwhile is refused. Each map change needs an admin key: the router\n"
     "writes it to its audit log first (begun, then done or failed), and nothing changes if\n"
-    "it refuses.\n";
+    "it refuses.\n"
+    "\n"
+    "add-replica: SHARD joins the slots and copies them until its per-slot digests equal\n"
+    "every holder's, then holds them too (one map change). remove-replica: SHARD leaves\n"
+    "them (one map change) and purges them one epoch later; refused when a slot would be\n"
+    "left with fewer than write_quorum holders (at least 1), a warning below replicas.\n"
+    "replicas R: sets [cluster] replicas and adds or removes a replica of every range until\n"
+    "each has R, taking the live shards holding the fewest slots (adding) or the most\n"
+    "(removing). --resume finishes one an oksctl that died left; --abort stops it (a\n"
+    "replica still copying is taken out again; the map keeps the replicas added so far).\n";
 
-typedef struct move_rec {
-    unsigned first, last;
-    char from[64], to[64], phase[16];
-} move_rec;
-
-static int parse_move(const char *doc, size_t len, move_rec *m)
+int oksctl_move_parse(const char *doc, size_t len, oksctl_move *m)
 {
     char buf[1024];
     snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf - 1 ? len : sizeof buf - 1), doc);
     memset(m, 0, sizeof *m);
+    snprintf(m->kind, sizeof m->kind, "move"); /* a record without kind: a move */
     int got = 0;
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
         char k[32], v[64];
@@ -62,14 +73,22 @@ static int parse_move(const char *doc, size_t len, move_rec *m)
             snprintf(m->to, sizeof m->to, "%s", v), got |= 8;
         else if (!strcmp(k, "phase"))
             snprintf(m->phase, sizeof m->phase, "%.15s", v), got |= 16;
+        else if (!strcmp(k, "kind"))
+            snprintf(m->kind, sizeof m->kind, "%.15s", v);
+        else if (!strcmp(k, "target"))
+            m->target = (unsigned)strtoul(v, NULL, 10);
     }
-    return got == 31 ? 0 : -1;
+    bool known = !strcmp(m->kind, "move") || !strcmp(m->kind, "add") ||
+                 !strcmp(m->kind, "remove") || !strcmp(m->kind, "replicas");
+    return got == 31 && known && m->target <= OKS_MAX_REPLICAS ? 0 : -1;
 }
 
-static void render_move(const move_rec *m, char *out, size_t n)
+void oksctl_move_render(const oksctl_move *m, char *out, size_t n)
 {
-    snprintf(out, n, "first = %u\nlast = %u\nfrom = %s\nto = %s\nphase = %s\n", m->first,
-             m->last, m->from, m->to, m->phase);
+    int k = snprintf(out, n, "kind = %s\nfirst = %u\nlast = %u\nfrom = %s\nto = %s\nphase = %s\n",
+                     m->kind, m->first, m->last, m->from, m->to, m->phase);
+    if (m->target && k > 0 && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, "target = %u\n", m->target);
 }
 
 /* Per-slot digests of shard name for first..last into dig[slot - first] (16 bytes; have[] set
@@ -121,34 +140,83 @@ static void repair(oksctl_conn *c, const char *name)
         oks__response__free_unpacked(r, NULL);
 }
 
-/* Waits until T's digests equal S's over the move's slots (asking T to compare itself with
- * its peers now, and again every few seconds). 0 or 1. */
-static int copy_wait(oksctl_topo *t, const move_rec *m)
+/* The shards T's digests are compared with: S for a move, every holder of a slot of the range
+ * for an added replica. cmp[] gets their indexes; how many. */
+static size_t comparands(const oks_cluster *c, const oksctl_move *m, int *cmp)
+{
+    size_t n = 0;
+    if (!strcmp(m->kind, "move")) {
+        int si = oks_cluster_shard_index(c, m->from);
+        if (si >= 0)
+            cmp[n++] = si;
+        return n;
+    }
+    for (size_t i = 0; i < c->n_shards; i++)
+        for (unsigned s = m->first; s <= m->last && s < c->n_slots; s++)
+            if (oks_cluster_holds(c, s, i)) {
+                cmp[n++] = (int)i;
+                break;
+            }
+    return n;
+}
+
+/* Slots of the range where T's digest differs from a comparand holding the slot (or either
+ * did not answer); UINT_MAX when a digest request failed. */
+static unsigned differing(oksctl_topo *t, oksctl_conn *c, const oksctl_move *m,
+                          const int *cmp, size_t ncmp, uint8_t (*dt)[16], bool *ht,
+                          uint8_t (*ds)[16], bool *hs)
+{
+    size_t n = m->last - m->first + 1;
+    if (digests(c, m->to, m->first, m->last, dt, ht))
+        return UINT_MAX;
+    bool *bad = calloc(n, 1);
+    if (!bad)
+        return UINT_MAX;
+    for (size_t k = 0; k < ncmp; k++) {
+        if (digests(c, t->map.shards[cmp[k]].name, m->first, m->last, ds, hs)) {
+            free(bad);
+            return UINT_MAX;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (oks_cluster_holds(&t->map, m->first + (unsigned)i, (size_t)cmp[k]) &&
+                (!hs[i] || !ht[i] || memcmp(ds[i], dt[i], 16) != 0))
+                bad[i] = true;
+    }
+    unsigned differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += bad[i];
+    free(bad);
+    return differ;
+}
+
+/* Waits until T's digests equal its comparands' over the slots (asking T to compare itself
+ * with its peers now, and again every few seconds). 0 or 1. */
+static int copy_wait(oksctl_topo *t, const oksctl_move *m)
 {
     oksctl_conn c;
     if (oksctl_connect(&c, t->path))
         return 1;
     size_t n = m->last - m->first + 1;
+    int cmp[OKS_MAX_SHARDS];
+    size_t ncmp = comparands(&t->map, m, cmp);
     uint8_t(*ds)[16] = malloc(n * 16), (*dt)[16] = malloc(n * 16);
     bool *hs = malloc(n), *ht = malloc(n);
     int rc = 1;
     unsigned differ = 0;
-    for (unsigned ms = 0; ds && dt && hs && ht; ms += 300) {
+    for (unsigned ms = 0; ds && dt && hs && ht && ncmp; ms += 300) {
         if (ms % 5000 == 0)
             repair(&c, m->to);
-        if (digests(&c, m->from, m->first, m->last, ds, hs) == 0 &&
-            digests(&c, m->to, m->first, m->last, dt, ht) == 0) {
-            differ = 0;
-            for (size_t i = 0; i < n; i++)
-                differ += !hs[i] || !ht[i] || memcmp(ds[i], dt[i], 16) != 0;
-            if (!differ) {
-                rc = 0;
-                break;
-            }
+        unsigned d = differing(t, &c, m, cmp, ncmp, dt, ht, ds, hs);
+        if (d == 0) {
+            rc = 0;
+            break;
         }
+        if (d != UINT_MAX)
+            differ = d;
         if (ms >= t->wait_s * 1000) {
             fprintf(stderr, "oksctl: %s still differs from %s in %u of slots %u-%u after %u s\n",
-                    m->to, m->from, differ, m->first, m->last, t->wait_s);
+                    m->to, !strcmp(m->kind, "move") ? m->from : "their holders", differ,
+                    m->first, m->last, t->wait_s);
             break;
         }
         usleep(300 * 1000);
@@ -161,47 +229,90 @@ static int copy_wait(oksctl_topo *t, const move_rec *m)
     return rc;
 }
 
-/* One map change from the map read last: edit applied, epoch raised, move record set; then the
- * wait for every member. */
-static int step(oksctl_topo *t, const move_rec *m, const char *phase, int to_state,
-                int from_state, bool edit)
+/* What the audit log and the output call m: "slots A-B S -> T", "slots A-B + T" (added),
+ * "slots A-B - S" (removed), "replicas R". */
+static void describe(const oksctl_move *m, char *out, size_t n)
+{
+    if (!strcmp(m->kind, "add"))
+        snprintf(out, n, "slots %u-%u + %s", m->first, m->last, m->to);
+    else if (!strcmp(m->kind, "remove"))
+        snprintf(out, n, "slots %u-%u - %s", m->first, m->last, m->from);
+    else if (!strcmp(m->kind, "replicas"))
+        snprintf(out, n, "replicas %u", m->target);
+    else
+        snprintf(out, n, "slots %u-%u %s -> %s", m->first, m->last, m->from, m->to);
+}
+
+static const char *action_of(const oksctl_move *m)
+{
+    return !strcmp(m->kind, "add")      ? "add-replica"
+           : !strcmp(m->kind, "remove") ? "remove-replica"
+           : !strcmp(m->kind, "replicas") ? "replicas"
+                                          : "move";
+}
+
+int oksctl_move_step(oksctl_topo *t, const oksctl_move *m, const char *phase, const char *label,
+                     int to_state, int from_state, unsigned replicas)
 {
     oks_mapedit e;
     oks_mapedit_from(&e, &t->map);
-    int si = oks_mapedit_find(&e, m->from), ti = oks_mapedit_find(&e, m->to);
-    if (si < 0 || ti < 0) {
-        fprintf(stderr, "oksctl: the map has no shard %s\n", si < 0 ? m->from : m->to);
+    bool none_to = !strcmp(m->to, "-"), none_from = !strcmp(m->from, "-");
+    int si = none_from ? -1 : oks_mapedit_find(&e, m->from),
+        ti = none_to ? -1 : oks_mapedit_find(&e, m->to);
+    if ((!none_from && si < 0) || (!none_to && ti < 0)) {
+        fprintf(stderr, "oksctl: the map has no shard %s\n",
+                si < 0 && !none_from ? m->from : m->to);
         oks_mapedit_release(&e);
         return 1;
     }
-    for (unsigned s = m->first; edit && s <= m->last; s++) {
-        e.shards[ti].slot[s] = (uint8_t)to_state;
-        e.shards[si].slot[s] = (uint8_t)from_state;
+    for (unsigned s = m->first; to_state >= 0 && s <= m->last && s < e.n_slots; s++) {
+        if (ti >= 0)
+            e.shards[ti].slot[s] = (uint8_t)to_state;
+        if (si >= 0)
+            e.shards[si].slot[s] = (uint8_t)from_state;
     }
+    if (replicas)
+        e.replicas = replicas;
     e.epoch++;
     char rec[512] = "";
+    oksctl_move r = *m;
     if (phase) {
-        move_rec r = *m;
         snprintf(r.phase, sizeof r.phase, "%s", phase);
-        render_move(&r, rec, sizeof rec);
+        oksctl_move_render(&r, rec, sizeof rec);
+    } else if (m->target && strcmp(m->kind, "replicas") != 0) {
+        /* one step of `replicas R` done: the record goes back to the plan */
+        oksctl_move p = {.target = m->target, .kind = "replicas", .from = "-", .to = "-",
+                         .phase = "plan"};
+        oksctl_move_render(&p, rec, sizeof rec);
     }
-    char detail[256];
-    snprintf(detail, sizeof detail, "slots %u-%u %s -> %s: %s, epoch %u", m->first, m->last,
-             m->from, m->to, phase ? phase : "purge", e.epoch);
-    int rc = oksctl_topo_put(t, &e, rec, "move", detail);
+    char what[192], detail[256];
+    describe(m, what, sizeof what);
+    snprintf(detail, sizeof detail, "%s: %s, epoch %u", what, label, e.epoch);
+    int rc = oksctl_topo_put(t, &e, rec, action_of(m), detail);
     unsigned epoch = e.epoch;
     oks_mapedit_release(&e);
     if (rc == 0)
         rc = oksctl_topo_wait(t, epoch);
     if (rc == 0)
-        printf("slots %u-%u %s -> %s: epoch %u %s\n", m->first, m->last, m->from, m->to, epoch,
-               phase ? phase : "done");
+        printf("%s: epoch %u %s\n", what, epoch, strcmp(label, "purge") ? label : "done");
     fflush(stdout);
     return rc;
 }
 
+static int step(oksctl_topo *t, const oksctl_move *m, const char *phase, int to_state,
+                int from_state, bool edit)
+{
+    return oksctl_move_step(t, m, phase, phase ? phase : "purge", edit ? to_state : -1,
+                            from_state, 0);
+}
+
+int oksctl_move_copy_wait(oksctl_topo *t, const oksctl_move *m)
+{
+    return copy_wait(t, m);
+}
+
 /* Runs a move from its phase ("" = not started) to the end. */
-static int run_move(oksctl_topo *t, move_rec *m)
+static int run_move(oksctl_topo *t, oksctl_move *m)
 {
     int rc = 0;
     if (!m->phase[0])
@@ -215,7 +326,7 @@ static int run_move(oksctl_topo *t, move_rec *m)
     return rc;
 }
 
-static int abort_move(oksctl_topo *t, move_rec *m)
+static int abort_move(oksctl_topo *t, oksctl_move *m)
 {
     if (!strcmp(m->phase, "switch") || !strcmp(m->phase, "purge")) {
         printf("slots %u-%u switched to %s already: finishing the purge\n", m->first, m->last,
@@ -227,7 +338,7 @@ static int abort_move(oksctl_topo *t, move_rec *m)
 }
 
 /* Checks a new move of first..last from `from` to `to` against the map; 0 or 1. */
-static int check_move(const oksctl_topo *t, const move_rec *m)
+static int check_move(const oksctl_topo *t, const oksctl_move *m)
 {
     const oks_cluster *c = &t->map;
     int si = oks_cluster_shard_index(c, m->from), ti = oks_cluster_shard_index(c, m->to);
@@ -256,25 +367,41 @@ static int check_move(const oksctl_topo *t, const move_rec *m)
     return 0;
 }
 
-/* A move from the map read last: refused while another is under way. */
-static int new_move(oksctl_topo *t, move_rec *m)
+int oksctl_move_none(oksctl_topo *t)
+{
+    oks_buf doc = OKS_BUF_INIT;
+    oks_err e;
+    int r = oks_mapstore_get_move(t->store, &doc, &e);
+    if (r != 0 && r != OKS_E_NOTFOUND)
+        fprintf(stderr, "oksctl: the move record: %s\n", e.msg);
+    else if (r == 0)
+        fprintf(stderr, "oksctl: refused: a slot move is under way (oksctl slots move --resume or "
+                        "--abort):\n%.*s", (int)doc.len, (const char *)doc.data);
+    oks_buf_release(&doc);
+    return r == OKS_E_NOTFOUND ? 0 : 1;
+}
+
+int oksctl_move_get(oksctl_topo *t, oksctl_move *m)
 {
     oks_buf doc = OKS_BUF_INIT;
     oks_err e;
     int r = oks_mapstore_get_move(t->store, &doc, &e);
     if (r != 0 && r != OKS_E_NOTFOUND) {
         fprintf(stderr, "oksctl: the move record: %s\n", e.msg);
-        oks_buf_release(&doc);
-        return 1;
-    }
-    if (r == 0) {
-        fprintf(stderr, "oksctl: refused: a slot move is under way (oksctl slots move --resume or "
-                        "--abort):\n%.*s", (int)doc.len, (const char *)doc.data);
-        oks_buf_release(&doc);
-        return 1;
+        r = 1;
+    } else if (r == 0 && oksctl_move_parse((const char *)doc.data, doc.len, m) != 0) {
+        fprintf(stderr, "oksctl: unreadable move record:\n%.*s", (int)doc.len,
+                (const char *)doc.data);
+        r = 1;
     }
     oks_buf_release(&doc);
-    if (check_move(t, m))
+    return r;
+}
+
+/* A move from the map read last: refused while another is under way. */
+static int new_move(oksctl_topo *t, oksctl_move *m)
+{
+    if (oksctl_move_none(t) || check_move(t, m))
         return 1;
     return run_move(t, m);
 }
@@ -290,7 +417,7 @@ static unsigned held(const oks_cluster *c, size_t i)
 /* The live shards (registered in etcd): a drained and stopped shard is left out. */
 typedef struct live_set {
     const oks_cluster *c;
-    bool live[OKS_MAX_SHARDS];
+    bool *live;
 } live_set;
 
 static void note_live(const char *who, unsigned epoch, void *arg)
@@ -304,8 +431,21 @@ static void note_live(const char *who, unsigned epoch, void *arg)
     }
 }
 
+int oksctl_slots_live(oksctl_topo *t, bool *live)
+{
+    live_set l = {.c = &t->map, .live = live};
+    oks_err e;
+    char msg[400];
+    memset(live, 0, t->map.n_shards * sizeof *live);
+    if (oks_mapstore_members(t->store, note_live, &l, &e)) {
+        fprintf(stderr, "oksctl: members: %s\n", oks_err_format(&e, msg, sizeof msg));
+        return 1;
+    }
+    return 0;
+}
+
 /* The first run of at most want slots that from holds and to neither holds nor is joining. */
-static bool find_run(const oks_cluster *c, size_t from, size_t to, unsigned want, move_rec *m)
+static bool find_run(const oks_cluster *c, size_t from, size_t to, unsigned want, oksctl_move *m)
 {
     for (unsigned a = 0; a < c->n_slots; a++) {
         if (!oks_cluster_holds(c, a, from) || oks_cluster_receives(c, a, to))
@@ -318,7 +458,9 @@ static bool find_run(const oks_cluster *c, size_t from, size_t to, unsigned want
         m->last = b;
         snprintf(m->from, sizeof m->from, "%s", c->shards[from].name);
         snprintf(m->to, sizeof m->to, "%s", c->shards[to].name);
+        snprintf(m->kind, sizeof m->kind, "move");
         m->phase[0] = '\0';
+        m->target = 0;
         return true;
     }
     return false;
@@ -326,22 +468,22 @@ static bool find_run(const oks_cluster *c, size_t from, size_t to, unsigned want
 
 /* The next move that evens the live shards' slot counts (drain >= 0: that moves slots away from
  * shard drain to the others); false when none is left. */
-static bool plan(const oks_cluster *c, const live_set *l, int drain, move_rec *m)
+static bool plan(const oks_cluster *c, const bool *up, int drain, oksctl_move *m)
 {
     unsigned cnt[OKS_MAX_SHARDS];
     long from = drain;
     for (size_t i = 0; i < c->n_shards; i++) {
         cnt[i] = held(c, i);
-        if (drain < 0 && l->live[i] && (from < 0 || cnt[i] > cnt[from]))
+        if (drain < 0 && up[i] && (from < 0 || cnt[i] > cnt[from]))
             from = (long)i;
     }
     if (from < 0 || !cnt[from])
         return false;
     unsigned others = 0, live = 0, total = 0;
     for (size_t i = 0; i < c->n_shards; i++) {
-        others += l->live[i] && (long)i != from;
-        live += l->live[i];
-        total += l->live[i] ? cnt[i] : 0;
+        others += up[i] && (long)i != from;
+        live += up[i];
+        total += up[i] ? cnt[i] : 0;
     }
     /* the even share: lo or lo + 1 slots each */
     unsigned lo = live ? total / live : 0, hi = lo + (live && total % live ? 1 : 0);
@@ -350,7 +492,7 @@ static bool plan(const oks_cluster *c, const live_set *l, int drain, move_rec *m
     for (unsigned k = 0; k < others; k++) {
         long to = -1;
         for (size_t i = 0; i < c->n_shards; i++)
-            if (l->live[i] && (long)i != from && !tried[i] && (to < 0 || cnt[i] < cnt[to]))
+            if (up[i] && (long)i != from && !tried[i] && (to < 0 || cnt[i] < cnt[to]))
                 to = (long)i;
         if (to < 0)
             return false;
@@ -380,17 +522,13 @@ static int spread(oksctl_topo *t, const char *drain)
         fprintf(stderr, "oksctl: the map has no shard %s\n", drain);
         return 1;
     }
-    move_rec m;
+    oksctl_move m;
     unsigned moves = 0;
     for (;;) {
-        live_set l = {.c = &t->map};
-        oks_err e;
-        char msg[400];
-        if (oks_mapstore_members(t->store, note_live, &l, &e)) {
-            fprintf(stderr, "oksctl: members: %s\n", oks_err_format(&e, msg, sizeof msg));
+        bool live[OKS_MAX_SHARDS];
+        if (oksctl_slots_live(t, live))
             return 1;
-        }
-        if (!plan(&t->map, &l, from, &m))
+        if (!plan(&t->map, live, from, &m))
             break;
         if (new_move(t, &m))
             return 1;
@@ -432,11 +570,17 @@ int oksctl_slots(int argc, char **argv)
     }
     const char *what = optind < argc ? argv[optind] : "";
     int args = argc - optind - 1;
-    bool ok = (!strcmp(what, "move") && (resume || abort_it ? args == 0 && !to
-                                                            : args == 1 && to)) ||
+    bool ranged = !strcmp(what, "move") || !strcmp(what, "add-replica") ||
+                  !strcmp(what, "remove-replica");
+    bool again = resume || abort_it;
+    bool ok = (!strcmp(what, "move") && (again ? args == 0 && !to : args == 1 && to)) ||
+              (!strcmp(what, "add-replica") && !again && args == 1 && to && !from) ||
+              (!strcmp(what, "remove-replica") && !again && args == 1 && from && !to) ||
+              (!strcmp(what, "replicas") && (again ? args == 0 : args == 1)) ||
               (!strcmp(what, "rebalance") && args == 0) || (!strcmp(what, "drain") && args == 1);
-    unsigned a = 0, b = 0;
-    if (ok && !strcmp(what, "move") && !resume && !abort_it) {
+    ok = ok && !(resume && abort_it);
+    unsigned a = 0, b = 0, want = 0;
+    if (ok && ranged && !again) {
         int n = 0;
         ok = sscanf(argv[optind + 1], "%u-%u%n", &a, &b, &n) == 2 &&
              argv[optind + 1][n] == '\0';
@@ -444,6 +588,10 @@ int oksctl_slots(int argc, char **argv)
             b = a;
             ok = true;
         }
+    }
+    if (ok && !strcmp(what, "replicas") && !again) {
+        int n = 0;
+        ok = sscanf(argv[optind + 1], "%u%n", &want, &n) == 1 && !argv[optind + 1][n];
     }
     if (!ok) {
         fputs(usage, stderr);
@@ -466,25 +614,26 @@ int oksctl_slots(int argc, char **argv)
         oksctl_topo_close(&t);
         return 1;
     }
-    if (!strcmp(what, "move") && (resume || abort_it)) {
-        oks_buf doc = OKS_BUF_INIT;
-        oks_err e;
-        move_rec m;
-        if (oks_mapstore_get_move(t.store, &doc, &e) != 0) {
+    if (again) {
+        oksctl_move m;
+        r = oksctl_move_get(&t, &m);
+        if (r == OKS_E_NOTFOUND) {
             printf("no slot move under way\n");
             r = 0;
-        } else if (parse_move((const char *)doc.data, doc.len, &m) != 0) {
-            fprintf(stderr, "oksctl: unreadable move record:\n%.*s", (int)doc.len,
-                    (const char *)doc.data);
-            r = 1;
-        } else if (abort_it || !strcmp(m.phase, "abort")) {
+        } else if (r == 0 && strcmp(m.kind, "move") != 0)
+            r = oksctl_replicas_resume(&t, &m, abort_it);
+        else if (r == 0 && (abort_it || !strcmp(m.phase, "abort")))
             r = abort_move(&t, &m);
-        } else {
+        else if (r == 0)
             r = run_move(&t, &m);
-        }
-        oks_buf_release(&doc);
+    } else if (!strcmp(what, "add-replica")) {
+        r = oksctl_replica_add(&t, a, b, to);
+    } else if (!strcmp(what, "remove-replica")) {
+        r = oksctl_replica_remove(&t, a, b, from);
+    } else if (!strcmp(what, "replicas")) {
+        r = oksctl_replicas_set(&t, want);
     } else if (!strcmp(what, "move")) {
-        move_rec m = {.first = a, .last = b};
+        oksctl_move m = {.first = a, .last = b, .kind = "move"};
         snprintf(m.to, sizeof m.to, "%s", to);
         int ti = oks_cluster_shard_index(&t.map, to);
         if (from)
@@ -492,7 +641,7 @@ int oksctl_slots(int argc, char **argv)
         else if (a < t.map.n_slots) {
             const uint16_t *rs = oks_cluster_replicas_of(&t.map, a);
             unsigned k = 0;
-            while (k + 1 < t.map.replicas && (int)rs[k] == ti)
+            while (k + 1 < oks_cluster_nreplicas(&t.map, a) && (int)rs[k] == ti)
                 k++;
             snprintf(m.from, sizeof m.from, "%s", t.map.shards[rs[k]].name);
         }

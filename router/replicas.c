@@ -7,7 +7,7 @@
 
 void oks_replicas_init(oks_replicas *x, const oks_cluster *c)
 {
-    unsigned R = c->replicas;
+    unsigned R = c->width;
     memset(x, 0, sizeof *x);
     x->conf = c;
     x->up = oks_xcalloc(c->n_shards, sizeof *x->up);
@@ -43,10 +43,20 @@ int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *a
     return oks_replicas_pick_from(x, members, asked, x->turn++);
 }
 
+unsigned oks_replicas_count(const oks_replicas *x, const uint16_t *members)
+{
+    unsigned n = 0;
+    while (n < x->conf->width && members[n] != UINT16_MAX)
+        n++;
+    return n;
+}
+
 int oks_replicas_pick_from(const oks_replicas *x, const uint16_t *members, const uint8_t *asked,
                            unsigned start)
 {
-    unsigned R = x->conf->replicas;
+    unsigned R = oks_replicas_count(x, members);
+    if (!R)
+        return -1;
     int down = -1;
     start %= R;
     for (unsigned k = 0; k < R; k++) {
@@ -68,8 +78,8 @@ unsigned oks_replicas_fan_out(oks_replicas *x)
 
 unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, const uint8_t *asked)
 {
-    unsigned n = 0;
-    for (unsigned k = 0; k < x->conf->replicas; k++)
+    unsigned n = 0, R = oks_replicas_count(x, members);
+    for (unsigned k = 0; k < R; k++)
         n += asked[members[k]] == OKS_ASK_NONE;
     return n;
 }
@@ -77,7 +87,7 @@ unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, co
 int oks_replicas_covering(const oks_replicas *x, size_t g, const uint8_t *asked)
 {
     const uint16_t *m = oks_replicas_group(x, g);
-    for (unsigned k = 0; k < x->conf->replicas; k++)
+    for (unsigned k = 0, R = oks_replicas_count(x, m); k < R; k++)
         if (asked[m[k]] == OKS_ASK_WAITING || asked[m[k]] == OKS_ASK_DONE)
             return m[k];
     return -1;

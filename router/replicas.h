@@ -1,7 +1,8 @@
 /*
  * Which replica the router asks (see docs/replicas.md).
  *
- * Every slot is held by the R shards of its replica set ([cluster] replicas). Slots with the same
+ * Every slot is held by the shards of its replica set ([cluster] replicas of them; one more or
+ * fewer while a replica is added or removed online). Slots with the same
  * replica set form a group; a fan-out asks one replica per group, a single-slot read one replica
  * of its slot, and either moves to another replica of the same set when the one asked fails.
  * The router keeps each shard's connection state (up after a handshake, down after a
@@ -28,7 +29,7 @@ enum {
 typedef struct oks_replicas {
     const oks_cluster *conf;
     size_t n_groups;
-    uint16_t *members; /* n_groups * conf->replicas shard indexes */
+    uint16_t *members; /* n_groups * conf->width shard indexes (UINT16_MAX after the last) */
     uint32_t *group_of; /* per slot: its group */
     bool *up;          /* per shard: connected, as far as the router knows */
     unsigned turn;     /* round-robin counter */
@@ -40,15 +41,18 @@ void oks_replicas_release(oks_replicas *x);
 
 static inline const uint16_t *oks_replicas_group(const oks_replicas *x, size_t g)
 {
-    return x->members + g * x->conf->replicas;
+    return x->members + g * x->conf->width;
 }
 
-/* A replica among members (conf->replicas entries) not yet asked for this request
+/* Shards among members (a replica set: up to conf->width entries, UINT16_MAX after the last). */
+unsigned oks_replicas_count(const oks_replicas *x, const uint16_t *members);
+
+/* A replica among members (a replica set, as oks_replicas_count) not yet asked for this request
  * (asked[i] == OKS_ASK_NONE): one that is up, taking turns between them, else one that is down
  * (its state may be stale; sending to it fails at once if it is). -1 when every one was asked. */
 int oks_replicas_pick(oks_replicas *x, const uint16_t *members, const uint8_t *asked);
 
-/* The same, trying members from members[start % replicas] on (not taking a turn). */
+/* The same, trying members from members[start % their count] on (not taking a turn). */
 int oks_replicas_pick_from(const oks_replicas *x, const uint16_t *members, const uint8_t *asked,
                            unsigned start);
 

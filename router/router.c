@@ -274,7 +274,7 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
 {
     const oks_cluster *c = PMAP(p)->conf;
     size_t ns = c->n_shards, n = q->add->n_keys;
-    unsigned R = c->replicas, W = oks_cluster_write_quorum(c);
+    unsigned W = oks_cluster_write_quorum(c);
     ProtobufCBinaryData *orig = q->add->keys;
     int32_t *slot = oks_xmalloc((n ? n : 1) * sizeof *slot);
     oks_pending_add_start(p, n, OKS_MAX_SHARDS);
@@ -294,7 +294,7 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         }
         p->need[i] = (uint8_t)W;
         const uint16_t *rs = oks_cluster_replicas_of(c, (unsigned)slot[i]);
-        for (unsigned k = 0; k < R; k++)
+        for (unsigned k = 0; k < oks_cluster_nreplicas(c, (unsigned)slot[i]); k++)
             p->add_n[rs[k]]++;
         if (c->slot_joining[slot[i]] != UINT16_MAX) /* a slot move's new replica: its writes */
             p->add_n[c->slot_joining[slot[i]]]++;
@@ -386,7 +386,7 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
         const oks_cluster *c = PMAP(p)->conf;
         const uint16_t *m = oks_cluster_replicas_of(c, (unsigned)slot);
         p->quorum = oks_cluster_write_quorum(c);
-        for (unsigned k = 0; k < c->replicas; k++)
+        for (unsigned k = 0; k < oks_cluster_nreplicas(c, (unsigned)slot); k++)
             send_or_fail(r, p, m[k], &p->body);
         p->has_joiner = c->slot_joining[slot] != UINT16_MAX; /* not in the quorum */
         p->joiner = c->slot_joining[slot];

@@ -634,7 +634,7 @@ static void fill_ranges(oks_shard *sh, const oks_cluster *c, Oks__ShardStats *s)
         unsigned b = a;
         const uint16_t *rs = oks_cluster_replicas_of(c, a);
         while (b + 1 < c->n_slots &&
-               memcmp(oks_cluster_replicas_of(c, b + 1), rs, c->replicas * sizeof *rs) == 0)
+               memcmp(oks_cluster_replicas_of(c, b + 1), rs, c->width * sizeof *rs) == 0)
             b++;
         if (oks_cluster_holds(c, a, (size_t)sh->self)) {
             Oks__SlotRangeKeys *k = oks_xmalloc(sizeof *k);

@@ -7,7 +7,11 @@
 # left (purged), op=stats counts every key once and names the shards with their keys; a key
 # deleted before its slot moved stays deleted on the new replica; and of two moves made from
 # the same epoch, one is refused. Every map change is in the router's audit log with the admin
-# key's name (begun, then done or failed); a gateway's key may not move slots. /pks/health
+# key's name (begun, then done or failed); a gateway's key may not move slots. Under the same
+# load a replica is added to slots 100-199 (three holders, equal key by key) and one of the old
+# ones removed (purged); at the end `oksctl slots replicas 1` lowers R online (one holder per
+# slot, half on each shard, the copies purged, every key found and counted once) and `replicas 2`
+# raises it again, resumed after its oksctl is killed during a copy. /pks/health
 # counts coverage by the map in force, which the gateway's oks.conf no longer matches. However
 # many maps were applied, the shards keep two in memory and the router one (replaced maps freed).
 set -u
@@ -65,6 +69,63 @@ check "add-shard added s2 and rebalanced (exit $rc)" \
 "$CTL" stats >"$D/st1"
 check "s2 holds a third of the slot copies" grep -q '^s2 .* yes .* 2730 ' "$D/st1"
 
+# ---- a replica added to a range, then one removed, under the load --------------------------------
+# holders FILE SLOT: the shards of a map holding SLOT, then (second line) the others
+holders() { /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+slot, cur, have, names = int(sys.argv[2]), None, [], []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith('[shard.'):
+        cur = line[7:-1]
+        names.append(cur)
+    elif cur and line.split('=')[0].strip() == 'slots':
+        for p in filter(None, line.split('=', 1)[1].strip().split(',')):
+            lo, _, hi = p.partition('-')
+            if int(lo) <= slot <= int(hi or lo):
+                have.append(cur)
+print(' '.join(have))
+print(' '.join(n for n in names if n not in have))
+PY
+}
+"$CTL" map show | grep -v '^; slot move' >"$D/mapA.conf"
+NEW=$(holders "$D/mapA.conf" 150 | sed -n '2{s/ .*//;p}')
+OLD=$(holders "$D/mapA.conf" 150 | sed -n '1{s/ .*//;p}')
+"$CTL" slots add-replica 100-199 --to "$NEW" >"$D/addr" 2>&1
+rc=$?
+sed 's/^/# /' "$D/addr"
+check "add-replica 100-199 --to $NEW copied, then switched in one map change (exit $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^slots 100-199 + $NEW: epoch [0-9]* copy\$' '$D/addr' &&
+           grep -q '^slots 100-199 + $NEW: epoch [0-9]* switch\$' '$D/addr'"
+"$CTL" map show | grep -v '^; slot move' >"$D/mapB.conf"
+check "  ... slots 100-199 have three replicas ($(holders "$D/mapB.conf" 150 | head -1))" \
+  test "$(holders "$D/mapB.conf" 100 | head -1 | wc -w) $(holders "$D/mapB.conf" 199 | head -1 | wc -w)" = "3 3"
+check "  ... the three hold the same keys, key by key" wait_for 60 tool converged "$D/mapB.conf"
+"$CTL" slots remove-replica 100-199 --from "$OLD" >"$D/rmr" 2>&1
+rc=$?
+sed 's/^/# /' "$D/rmr"
+check "remove-replica 100-199 --from $OLD left in one map change, purged one epoch later (exit $rc)" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^slots 100-199 - $OLD: epoch [0-9]* leave\$' '$D/rmr' &&
+           grep -q '^slots 100-199 - $OLD: epoch [0-9]* done\$' '$D/rmr'"
+"$CTL" map show | grep -v '^; slot move' >"$D/mapC.conf"
+H100=$(holders "$D/mapC.conf" 100 | head -1)
+H199=$(holders "$D/mapC.conf" 199 | head -1)
+check "  ... slots 100-199 have two replicas, $NEW and not $OLD ($H100; $H199)" \
+  bash -c "[ '$H100' = '$H199' ] && [ \$(wc -w <<<'$H100') = 2 ] && grep -qw '$NEW' <<<'$H100' &&
+           ! grep -qw '$OLD' <<<'$H100'"
+check "  ... $OLD purged the keys of the range" wait_for 60 tool placed "$D/mapC.conf"
+A=$D/c/log/audit.log
+check "  ... both audited with the admin key's name, begun and done" \
+  bash -c "for w in 'op=add-replica target=- outcome=begun reason=.slots 100-199 + $NEW: copy' \
+                    'op=add-replica target=- outcome=done reason=.slots 100-199 + $NEW: switch' \
+                    'op=remove-replica target=- outcome=done reason=.slots 100-199 - $OLD: leave' \
+                    'op=remove-replica target=- outcome=done reason=.slots 100-199 - $OLD: purge'; do
+             grep -q \"who=admin role=admin \$w\" '$A' || exit 1
+           done"
+out=$("$CTL" slots remove-replica 100-199 --from "$OLD" 2>&1)
+check "a replica that does not hold the slots cannot be removed ($(head -1 <<<"$out"))" \
+  grep -q "refused: slot 100 is not held by $OLD" <<<"$out"
+
 # ---- two moves from the same epoch: one is refused ------------------------------------------------
 E=$(epoch)
 "$CTL" slots --epoch "$E" move 10-19 --to s0 --from s2 >"$D/m1" 2>&1 &
@@ -78,7 +139,6 @@ check "of two moves from epoch $E one ran and one was refused (exits $rc1 $rc2)"
   bash -c "[ \$(( $rc1 + $rc2 )) -eq 1 ] && grep -qi 'refused' '$D/m1' '$D/m2'"
 
 # ---- topology changes need an admin key, and are audited ------------------------------------------
-A=$D/c/log/audit.log
 check "the audit log has add-shard with the admin key's name, begun and done" \
   bash -c "grep -q 'who=admin role=admin op=add-shard target=- outcome=begun reason=\"shard s2 ' '$A' &&
            grep -q 'who=admin role=admin op=add-shard target=- outcome=done reason=\"shard s2 ' '$A'"
@@ -144,6 +204,68 @@ check "uploading the deleted key again is refused ($code)" \
   bash -c "[ '$code' = 422 ] && grep -q 'deleted by the operator' '$D/up'"
 check "  ... and no shard stores it" test -z "$(tool where "$D/map.conf" "$X")"
 check "every daemon still runs" bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
+
+# ---- R changed online: replicas 1 takes one replica from every range, spread over s1 and s2 ---------
+"$CTL" slots replicas 1 >"$D/rep1" 2>&1
+rc=$?
+sed 's/^/# /' "$D/rep1" | tail -3
+check "replicas 1 removed a replica of every range (exit $rc: $(tail -1 "$D/rep1"))" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^replicas 1: [1-9][0-9]* ranges\? changed' '$D/rep1'"
+"$CTL" map show >"$D/mapR1.conf"
+check "  ... the map has replicas = 1, no plan left, every slot on one shard, s1 and s2 half each" \
+  /usr/bin/python3 -c "
+import sys
+cur, held, r = None, {}, None
+for line in open('$D/mapR1.conf'):
+    line = line.strip()
+    if line.startswith('; slot move'): sys.exit(1)
+    if line.startswith('replicas'): r = line.split('=')[1].strip()
+    if line.startswith('[shard.'): cur = line[7:-1]
+    elif cur and line.split('=')[0].strip() == 'slots':
+        for p in filter(None, line.split('=', 1)[1].strip().split(',')):
+            lo, _, hi = p.partition('-')
+            for s in range(int(lo), int(hi or lo) + 1): held.setdefault(s, []).append(cur)
+n = {x: sum(1 for v in held.values() if x in v) for x in ('s1', 's2')}
+print('#', n)
+sys.exit(0 if r == '1' and len(held) == 4096 and all(len(v) == 1 for v in held.values())
+         and abs(n['s1'] - n['s2']) <= 1 else 1)"
+check "  ... the removed copies were purged" wait_for 60 tool placed "$D/mapR1.conf"
+tool lookup "$ROUTER" "$D/all" >"$D/found1" 2>/dev/null
+check "  ... every acknowledged key is found ($(head -1 "$D/found1"))" \
+  test "$(head -1 "$D/found1")" = "found $(wc -l <"$D/all") missing 0 errors 0"
+curl -s "http://127.0.0.1:$HTTP/pks/lookup?op=stats&options=mr" >"$D/stats1.json"
+check "  ... op=stats counts every key once" /usr/bin/python3 -c "
+import json, sys
+sys.exit(0 if json.load(open('$D/stats1.json'))['total_keys'] == $(wc -l <"$D/all") else 1)"
+check "  ... audited: op=replicas begun and done with the admin key's name" \
+  bash -c "grep -q 'who=admin role=admin op=replicas target=- outcome=done reason=.replicas 1: begin' '$A' &&
+           grep -q 'who=admin role=admin op=replicas target=- outcome=done reason=.replicas 1: done' '$A'"
+
+# ---- and raised again: replicas 2, its oksctl killed during the first copy, the run resumed ------
+"$CTL" slots replicas 2 >"$D/rep2" 2>&1 &
+R2=$!
+wait_for 60 grep -q ' copy$' "$D/rep2"
+kill -9 "$R2"
+wait "$R2" 2>/dev/null
+"$CTL" map show >"$D/mapK.conf"
+sed 's/^/# /' "$D/rep2"
+check "replicas 2: oksctl killed while a replica copied, the record left in etcd ($(grep -o 'phase = [a-z]*' "$D/mapK.conf"))" \
+  grep -q '^kind = add' "$D/mapK.conf"
+"$CTL" slots replicas --resume >"$D/rep2r" 2>&1
+rc=$?
+sed 's/^/# /' "$D/rep2r" | tail -3
+check "  ... replicas --resume finished the copy and the other ranges (exit $rc: $(tail -1 "$D/rep2r"))" \
+  bash -c "[ $rc -eq 0 ] && grep -q '^replicas 2: [1-9][0-9]* ranges\? changed' '$D/rep2r'"
+"$CTL" map show | grep -v '^; slot move' >"$D/mapR2.conf"
+H=$(for x in $(seq 0 97 4095) 4095; do holders "$D/mapR2.conf" $x | head -1; done | sort -u)
+check "  ... the map has replicas = 2, every 97th slot on s1 and s2 ($H), no record left" \
+  bash -c "grep -q '^replicas = 2' '$D/mapR2.conf' && [ '$H' = 's1 s2' ] &&
+           ! '$CTL' map show | grep -q 'slot move under way'"
+check "  ... both hold the same keys, key by key" wait_for 60 tool converged "$D/mapR2.conf"
+curl -s "http://127.0.0.1:$HTTP/pks/lookup?op=stats&options=mr" >"$D/stats2.json"
+check "  ... op=stats counts every key once" /usr/bin/python3 -c "
+import json, sys
+sys.exit(0 if json.load(open('$D/stats2.json'))['total_keys'] == $(wc -l <"$D/all") else 1)"
 
 # ---- replaced maps are freed: the shards keep the map in force and the one before, the router
 # the one in force (plus any a request in flight still uses), however many maps were applied

@@ -156,6 +156,68 @@ static void rejects_slots_without_r_replicas(void **state)
     unlink(p);
 }
 
+/* A map kept in etcd (epoch set) lets a range have one holder more or fewer than R while a
+ * replica is added or removed online, but never fewer than write_quorum. */
+static void a_map_in_etcd_may_give_a_range_more_or_fewer_holders(void **state)
+{
+    (void)state;
+    oks_cluster c, d;
+    oks_err e;
+    static const char three[] = "[cluster]\nslots=16\nreplicas=2\nepoch=4\n"
+                                "[shard.a]\nendpoint=tcp://h:1\nslots=0-15\n"
+                                "[shard.b]\nendpoint=tcp://h:2\nslots=0-9\n"
+                                "[shard.c]\nendpoint=tcp://h:3\nslots=0-5,10-15\n";
+    char *p = write_conf(three);
+    assert_int_equal(oks_cluster_load(p, &c, &e), 0);
+    unlink(p);
+    assert_int_equal(c.width, 3);
+    assert_int_equal(oks_cluster_nreplicas(&c, 0), 3);
+    assert_int_equal(oks_cluster_nreplicas(&c, 7), 2);
+    const uint16_t *rs = oks_cluster_replicas_of(&c, 7);
+    assert_int_equal(rs[0], 0);
+    assert_int_equal(rs[1], 1);
+    assert_int_equal(rs[2], UINT16_MAX);
+    rs = oks_cluster_replicas_of(&c, 3);
+    assert_int_equal(rs[2], 2);
+    assert_true(oks_cluster_holds(&c, 3, 2));
+    assert_false(oks_cluster_holds(&c, 7, 2));
+    assert_true(oks_cluster_holds(&c, 12, 2));
+    /* a slot on one shard: allowed while write_quorum is 1 */
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\nepoch=2\n"
+                   "[shard.a]\nendpoint=tcp://h:1\nslots=0-3\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=0-1\n");
+    assert_int_equal(oks_cluster_load(p, &d, &e), 0);
+    unlink(p);
+    assert_int_equal(oks_cluster_nreplicas(&d, 3), 1);
+    assert_int_equal(d.width, 2);
+    /* ... and the digest differs from the map where b holds them all */
+    oks_cluster f;
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\nepoch=2\n"
+                   "[shard.a]\nendpoint=tcp://h:1\nslots=0-3\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=0-3\n");
+    assert_int_equal(oks_cluster_load(p, &f, &e), 0);
+    unlink(p);
+    assert_memory_not_equal(d.digest, f.digest, 32);
+    oks_cluster_release(&f);
+    oks_cluster_release(&d);
+    /* fewer holders than write_quorum: refused */
+    p = write_conf("[cluster]\nslots=4\nreplicas=2\nwrite_quorum=2\nepoch=2\n"
+                   "[shard.a]\nendpoint=tcp://h:1\nslots=0-3\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=0-1\n");
+    assert_int_equal(oks_cluster_load(p, &d, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "slot 2 is held by 1 shard (a); a map needs 2 to 8"));
+    unlink(p);
+    /* the same holders without an epoch (a static map): exactly R */
+    p = write_conf("[cluster]\nslots=16\nreplicas=2\n"
+                   "[shard.a]\nendpoint=tcp://h:1\nslots=0-15\n"
+                   "[shard.b]\nendpoint=tcp://h:2\nslots=0-9\n"
+                   "[shard.c]\nendpoint=tcp://h:3\nslots=0-5,10-15\n");
+    assert_int_equal(oks_cluster_load(p, &d, &e), OKS_E_FORMAT);
+    assert_non_null(strstr(e.msg, "slot 0 is held by 3 shards (a, b, c); [cluster] replicas = 2"));
+    unlink(p);
+    oks_cluster_release(&c);
+}
+
 static void write_quorum_defaults_to_one_then_a_majority(void **state)
 {
     (void)state;
@@ -215,6 +277,7 @@ int main(void)
         cmocka_unit_test(slot_comes_from_the_key_id),
         cmocka_unit_test(replica_sets_come_from_the_slot_lists),
         cmocka_unit_test(rejects_slots_without_r_replicas),
+        cmocka_unit_test(a_map_in_etcd_may_give_a_range_more_or_fewer_holders),
         cmocka_unit_test(write_quorum_defaults_to_one_then_a_majority),
         cmocka_unit_test(digest_covers_the_replica_sets),
     };

@@ -21,7 +21,10 @@ static const char ring3[] = "[cluster]\nslots=16\nreplicas=2\n"
 static void load(oks_cluster *c, const char *text)
 {
     oks_err e;
-    assert_int_equal(oks_cluster_load_text("t.conf", text, strlen(text), c, &e), 0);
+    int r = oks_cluster_load_text("t.conf", text, strlen(text), c, &e);
+    if (r)
+        fprintf(stderr, "%s\n", e.msg);
+    assert_int_equal(r, 0);
 }
 
 static void slots_with_one_replica_set_form_a_group(void **state)
@@ -37,6 +40,48 @@ static void slots_with_one_replica_set_form_a_group(void **state)
     const uint16_t *g = oks_replicas_group(&x, x.group_of[7]);
     assert_int_equal(g[0], 1);
     assert_int_equal(g[1], 2);
+    oks_replicas_release(&x);
+    oks_cluster_release(&c);
+}
+
+/* A map in etcd with a replica being added: 0-5 on a+b+c, 6-10 on b+c, 11-14 on a only, 15 on
+ * a+d, and d joining 6-10. Groups by holders; reads pick only among the holders of their slot. */
+static const char uneven[] = "[cluster]\nslots=16\nreplicas=2\nepoch=3\n"
+                             "[shard.a]\nendpoint=tcp://h:1\nslots=0-5,11-15\n"
+                             "[shard.b]\nendpoint=tcp://h:2\nslots=0-10\n"
+                             "[shard.c]\nendpoint=tcp://h:3\nslots=0-10\n"
+                             "[shard.d]\nendpoint=tcp://h:4\nslots=15\njoining=6-10\n";
+
+static void groups_and_picks_follow_each_ranges_holders(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    oks_replicas x;
+    load(&c, uneven);
+    oks_replicas_init(&x, &c);
+    assert_int_equal(x.n_groups, 4);
+    assert_int_equal(oks_replicas_count(&x, oks_replicas_group(&x, x.group_of[0])), 3);
+    assert_int_equal(oks_replicas_count(&x, oks_replicas_group(&x, x.group_of[15])), 2);
+    assert_int_equal(oks_replicas_count(&x, oks_replicas_group(&x, x.group_of[8])), 2);
+    assert_int_equal(oks_replicas_count(&x, oks_replicas_group(&x, x.group_of[12])), 1);
+    x.up[0] = x.up[1] = x.up[2] = x.up[3] = true;
+    uint8_t asked[4] = {0};
+    int seen[4] = {0};
+    for (int i = 0; i < 12; i++)
+        seen[oks_replicas_pick(&x, oks_cluster_replicas_of(&c, 2), asked)]++;
+    assert_int_equal(seen[0], 4);
+    assert_int_equal(seen[1], 4);
+    assert_int_equal(seen[2], 4);
+    /* the joining shard is never read; the one holder of 11-15 is the only pick */
+    for (int i = 0; i < 6; i++) {
+        assert_int_not_equal(oks_replicas_pick(&x, oks_cluster_replicas_of(&c, 7), asked), 3);
+        assert_int_equal(oks_replicas_pick(&x, oks_cluster_replicas_of(&c, 13), asked), 0);
+    }
+    asked[0] = OKS_ASK_FAILED;
+    assert_int_equal(oks_replicas_pick(&x, oks_cluster_replicas_of(&c, 13), asked), -1);
+    assert_int_equal(oks_replicas_untried(&x, oks_cluster_replicas_of(&c, 2), asked), 2);
+    assert_true(oks_cluster_receives(&c, 7, 3));
+    assert_false(oks_cluster_holds(&c, 7, 3));
     oks_replicas_release(&x);
     oks_cluster_release(&c);
 }
@@ -334,6 +379,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(slots_with_one_replica_set_form_a_group),
         cmocka_unit_test(reads_take_turns_between_replicas_that_are_up),
+        cmocka_unit_test(groups_and_picks_follow_each_ranges_holders),
         cmocka_unit_test(a_group_is_covered_by_a_replica_asked_for_another),
         cmocka_unit_test(fan_outs_spread_over_every_replica),
         cmocka_unit_test(quorum_one_answers_at_the_first_replica),
