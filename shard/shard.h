@@ -72,6 +72,9 @@ typedef struct oks_shard {
      * meanwhile the keys it lacks may be on its peers, so lookups that find nothing are
      * answered UNAVAILABLE (the router asks another replica), not NOT_FOUND */
     atomic_int rebuilding;
+    /* set while a wiped replica rebuilds itself (shard/repair.c): the writer writes groups made
+     * only of the follower's copies without a sync; the rebuild syncs once at its end */
+    atomic_int bulk;
 } oks_shard;
 
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that
