@@ -11,14 +11,14 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair (each Add is one
- * synced write: large batches keep the syncs few; an answer cut by the peer's read budget halves
- * it), own Adds in flight (each is prepared by one verifier thread: two keep two of them busy),
- * and GetByHash requests in flight (sent on a connection of their own while the lists go on and
- * earlier answers are written). Memory: at most REPAIR_FETCHES + REPAIR_ADDS answers of at most
- * REPAIR_BATCH keys each (each no larger than the peer's read budget and the message limit). */
+ * write, synced but during a rebuild: large batches keep the syncs few; an answer cut by the
+ * peer's read budget halves it), own Adds in flight (each is prepared by one verifier thread:
+ * two keep two of them busy), and GetByHash requests in flight (sent on a connection of their
+ * own while the lists go on and earlier answers are written). Memory: at most REPAIR_FETCHES +
+ * REPAIR_ADDS answers of at most REPAIR_BATCH keys each (each no larger than the peer's read
+ * budget and the message limit). */
 #define REPAIR_PAGE 1000
 #define REPAIR_BATCH 1024
 #define REPAIR_ADDS 2
@@ -26,8 +26,8 @@
 /* Passes over the differing slots per repair: keys cut from a GetByHash answer by its read
  * budget, or stored meanwhile, are compared again. */
 #define REPAIR_PASSES 3
-/* A paced comparison ([shard] repair_rate) asks for at most this many keys at a time, with one
- * GetByHash and one own Add in flight: each write the shard makes for it is short. */
+/* A paced comparison ([shard] background_rate) asks for at most this many keys at a time, with
+ * one GetByHash and one own Add in flight: each write the shard makes for it is short. */
 #define REPAIR_PACED_BATCH 128
 
 typedef struct repair {
@@ -42,8 +42,7 @@ typedef struct repair {
     uint64_t fetches[REPAIR_FETCHES]; /* ids of the GetByHash requests in flight */
     size_t n_fetches;
     size_t max_adds, max_fetches; /* in flight at most */
-    unsigned rate;                /* keys asked for per second at most (0: no limit) */
-    uint64_t asked, t_start;      /* keys asked for since t_start (ms), for the rate */
+    oks_pace pace;                /* keys asked for per second at most (rate 0: no limit) */
     size_t slots, differ, copied, tombs;
     uint64_t ms_list, ms_fetch, ms_add; /* waiting for SlotDigests/SlotHashes, GetByHash, own Adds */
     uint64_t ms_pace;                   /* paused for the rate */
@@ -190,18 +189,6 @@ static int fetches_drain(repair *x, oks_err *e)
     return rc;
 }
 
-/* With a rate: waits until asking for n more keys keeps to it. */
-static void pace(repair *x, size_t n)
-{
-    if (!x->rate)
-        return;
-    uint64_t t0 = oks_now_ms(), due = x->t_start + x->asked * 1000 / x->rate;
-    for (uint64_t now = t0; now < due && !atomic_load(&x->f->sh->rstop); now = oks_now_ms())
-        usleep((useconds_t)(due - now > 50 ? 50000 : (due - now) * 1000));
-    x->asked += n;
-    x->ms_pace += oks_now_ms() - t0;
-}
-
 /* Asks the peer for the wanted keys without waiting for them (but for the oldest answers when
  * max_fetches are out). */
 static int flush(repair *x, oks_err *e)
@@ -211,7 +198,7 @@ static int flush(repair *x, oks_err *e)
     int rc = 0;
     if (x->n_fetches == x->max_fetches && (rc = fetch_wait(x, e)) != 0)
         return rc;
-    pace(x, x->nw);
+    x->ms_pace += oks_shard_pace(x->f->sh, &x->pace, x->nw);
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
     q.op_case = OKS__REQUEST__OP_GET_HASH;
@@ -356,16 +343,16 @@ int oks_replica_repair(follower *f, peer *p, oks_err *e)
     /* The first comparison of a wiped replica goes as fast as it can (the shard answers no
      * lookup that finds nothing meanwhile, so nothing waits on it but the rebuild), its own
      * writes unsynced but for one at the end. Any other (a live replica's, or the new replica's
-     * of a slot move, whose peers serve the slots meanwhile) is paced by [shard] repair_rate. */
+     * of a slot move, whose peers serve the slots meanwhile) is paced by [shard]
+     * background_rate. */
     bool fast = p->initial && !joining(sh);
-    unsigned rate = fast ? 0 : sh->conf->shard_repair_rate;
+    unsigned rate = fast ? 0 : sh->conf->shard_background_rate;
     repair x = {.f = f,
                 .p = p,
                 .cap = rate ? REPAIR_PACED_BATCH : REPAIR_BATCH,
                 .max_adds = rate ? 1 : REPAIR_ADDS,
                 .max_fetches = rate ? 1 : REPAIR_FETCHES,
-                .rate = rate,
-                .t_start = oks_now_ms()};
+                .pace = {rate, 0}};
     if (!(x.fc = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
         return OKS_E_UNAVAILABLE;
     if (fast)

@@ -127,6 +127,14 @@ void oks_shard_maps_release(oks_shard *sh);
 /* shard/purge.c: thread body removing the keys of slots the shard no longer takes (no change
  * log entry: its peers and readers keep them); runs after each map change until sh->rstop. */
 void *oks_shard_purge_main(void *arg);
+/* Paces background work to rate units per second ([shard] background_rate; 0: no limit), with
+ * no credit for time spent idle: before n units, sleeps (in slices that notice sh->rstop) until
+ * the units before them have had their time. The ms slept. */
+typedef struct oks_pace {
+    unsigned rate;
+    uint64_t next_us; /* when the next units may go */
+} oks_pace;
+uint64_t oks_shard_pace(oks_shard *sh, oks_pace *p, size_t n);
 
 /* Writer thread body. */
 void *oks_shard_writer(void *arg);
