@@ -147,14 +147,20 @@ static int fetch_wait(repair *x, oks_err *e)
     Oks__Response *r = NULL;
     int rc = 0;
     while (!r && rc == 0) {
-        if (atomic_load(&x->f->sh->rstop))
+        /* both are OKS_E_TIMEOUT, like an empty 200 ms wait below: they end the loop here */
+        if (atomic_load(&x->f->sh->rstop)) {
             rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "shard stopping");
-        else if (oks_now_ms() >= until)
+            break;
+        }
+        if (oks_now_ms() >= until) {
             rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "get by hash: no answer in %d ms",
                              PEER_TIMEOUT_MS);
+            break;
+        }
         uint64_t id;
-        if (rc || (rc = oks_client_recv(x->fc, &id, &r, 200, e)) == OKS_E_TIMEOUT) {
-            rc = rc == OKS_E_TIMEOUT ? 0 : rc;
+        rc = oks_client_recv(x->fc, &id, &r, 200, e);
+        if (rc == OKS_E_TIMEOUT) {
+            rc = 0;
             continue;
         }
         if (rc)
