@@ -32,7 +32,9 @@ skip=$(($(wc -l <"$L") + 1))
 s0cpu0=$(cpu "$s0pid")
 bash deploy/local.sh up --dir "$D/c" >/dev/null
 # PERF=FILE: a perf profile of the rebuilding shard into FILE (perf report -i FILE)
-[ -n "${PERF:-}" ] && { perf record -g -o "$PERF" -p "$(cat "$D/c/run/shard-s1.pid")" >/dev/null 2>&1 & }
+# (PERF_CG: perf's call-graph option, default -g; --call-graph dwarf sees through LevelDB)
+PP=
+[ -n "${PERF:-}" ] && { perf record ${PERF_CG:--g} -o "$PERF" -p "$(cat "$D/c/run/shard-s1.pid")" >/dev/null 2>&1 & PP=$!; }
 for _ in $(seq 1 1200); do tail -n +"$skip" "$L" | grep -q "repair with s0 done" && break; sleep 0.5; done
 line=$(tail -n +"$skip" "$L" | grep "repair with s0 done" | head -1)
 copied=$(echo "$line" | sed -n 's/.* \([0-9]*\) keys copied.*/\1/p')
@@ -40,7 +42,7 @@ ms=$(echo "$line" | sed -n 's/.*, \([0-9]*\) ms (.*/\1/p')
 echo "$line" | sed 's/.*INFO //'
 s1cpu=$(cpu "$(cat "$D/c/run/shard-s1.pid")")
 s0cpu=$(echo "$(cpu "$s0pid") - $s0cpu0" | bc -l)
-[ -n "${PERF:-}" ] && { pkill -INT -f "perf record -g -o $PERF" || true; sleep 1; }
+[ -n "$PP" ] && { kill -INT "$PP" || true; wait "$PP" || true; }
 "$B/oksctl" stats
 printf 'keys %s import %.0f keys/s rebuild copied %s in %s ms: %.0f keys/s (%.2fx the import)\n' \
   "$N" "$imp" "$copied" "$ms" "$(echo "$copied * 1000 / $ms" | bc -l)" \

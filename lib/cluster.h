@@ -77,6 +77,7 @@ typedef struct oks_cluster {
     int shard_table_reads;        /* 0 pread, 1 mmap (oks_store_reads) */
     unsigned search_max_matches;  /* per shard */
     unsigned shard_repair_interval_s; /* full comparison with each replica peer; 0 = never */
+    unsigned shard_background_rate;   /* keys/s of paced copies and purges; 0 = no limit */
     unsigned shard_changelog_keep;    /* change-log entries kept; 0 = all */
     /* [limits] OpenPGP limits (oks_pgp_limits) */
     size_t max_key_bytes, max_packet_bytes, max_attribute_bytes, max_sig_bytes, max_packets,

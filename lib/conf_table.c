@@ -134,6 +134,13 @@ static const oks_conf_entry table[] = {
          "with [cluster] replicas > 1: seconds between full comparisons (slot digests) with "
          "each replica peer; 0 = only at start after a wipe, when a peer's change log no "
          "longer covers the gap, and on oksctl repair"),
+    UINT("shard", "background_rate", shard_background_rate, "2000", 0, 10000000,
+         OKS_CONF_SHARD,
+         "keys per second the shard's background work handles at most while it serves reads: "
+         "a comparison's copies (a live replica's repair, the new replica of a slot move; in "
+         "batches of at most 128) and the purge after a move, so lookups on the shards "
+         "involved keep their latency; 0 = no limit. The rebuild of a wiped replica is never "
+         "paced"),
     UINT("shard", "changelog_keep", shard_changelog_keep, "0", 0, 4000000000u, OKS_CONF_SHARD,
          "change-log entries kept (the newest); 0 = all. A replica peer left further behind "
          "repairs by a full comparison; oks-sync and the HTTP cache miss the pruned entries"),

@@ -4,7 +4,11 @@
  * are not change-log entries: the keys live on in the slot's replicas, and the readers of this
  * log (peers, oks-sync, the HTTP cache) must not take them as deleted. Tombstones stay: they
  * cost little and refuse a deleted key should the slot ever come back. Reads and stats already
- * leave such keys out (shard/read.c), so a purge not done yet is never visible. */
+ * leave such keys out (shard/read.c), so a purge not done yet is never visible. The shard serves
+ * reads meanwhile: the purge keeps to [shard] background_rate keys per second, and its writes
+ * are not synced one by one (a purge cut by a crash is done again at the next start, and the
+ * next synced write of the store makes the earlier ones durable). */
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/reclaim.h"
 #include "shard/shard.h"
@@ -70,7 +74,7 @@ static long purge_batch(oks_shard *sh, unsigned slot, oks_err *e)
                                    .unlogged = true};
         n++;
     }
-    if (rc == 0 && n && oks_store_apply(sh->store, ch, n, true, e))
+    if (rc == 0 && n && oks_store_apply(sh->store, ch, n, false, e))
         rc = -1;
     oks_store_write_unlock(sh->store);
     for (size_t i = 0; i < n; i++) {
@@ -85,19 +89,33 @@ static long purge_pass(oks_shard *sh)
 {
     const oks_cluster *c = sh->conf;
     long total = 0;
+    oks_pace pace = {c->shard_background_rate, 0};
     for (unsigned s = 0; s < c->n_slots && !atomic_load(&sh->rstop); s++) {
         if (oks_shard_takes_slot(sh, s) || oks_store_slot_keys(sh->store, s, s) == 0)
             continue;
         long n;
         oks_err e = {0};
-        while ((n = purge_batch(sh, s, &e)) > 0 && !atomic_load(&sh->rstop))
+        while ((n = purge_batch(sh, s, &e)) > 0 && !atomic_load(&sh->rstop)) {
             total += n;
+            oks_shard_pace(sh, &pace, (size_t)n);
+        }
         if (n < 0) {
             oks_warn("purge of slot %u: %s", s, e.msg);
             return -1;
         }
     }
     return total;
+}
+
+uint64_t oks_shard_pace(oks_shard *sh, oks_pace *p, size_t n)
+{
+    if (!p->rate)
+        return 0;
+    uint64_t t0 = oks_now_us(), now = t0;
+    for (; now < p->next_us && !atomic_load(&sh->rstop); now = oks_now_us())
+        usleep((useconds_t)(p->next_us - now > 50000 ? 50000 : p->next_us - now));
+    p->next_us = (p->next_us > now ? p->next_us : now) + (uint64_t)n * 1000000 / p->rate;
+    return (now - t0) / 1000;
 }
 
 void *oks_shard_purge_main(void *arg)

@@ -13,11 +13,12 @@
 #include <string.h>
 
 /* Hashes per SlotHashes page, hashes copied per GetByHash/Add during a repair (each Add is one
- * synced write: large batches keep the syncs few; an answer cut by the peer's read budget halves
- * it), own Adds in flight (each is prepared by one verifier thread: two keep two of them busy),
- * and GetByHash requests in flight (sent on a connection of their own while the lists go on and
- * earlier answers are written). Memory: at most REPAIR_FETCHES + REPAIR_ADDS answers of at most
- * REPAIR_BATCH keys each (each no larger than the peer's read budget and the message limit). */
+ * write, synced but during a rebuild: large batches keep the syncs few; an answer cut by the
+ * peer's read budget halves it), own Adds in flight (each is prepared by one verifier thread:
+ * two keep two of them busy), and GetByHash requests in flight (sent on a connection of their
+ * own while the lists go on and earlier answers are written). Memory: at most REPAIR_FETCHES +
+ * REPAIR_ADDS answers of at most REPAIR_BATCH keys each (each no larger than the peer's read
+ * budget and the message limit). */
 #define REPAIR_PAGE 1000
 #define REPAIR_BATCH 1024
 #define REPAIR_ADDS 2
@@ -25,6 +26,9 @@
 /* Passes over the differing slots per repair: keys cut from a GetByHash answer by its read
  * budget, or stored meanwhile, are compared again. */
 #define REPAIR_PASSES 3
+/* A paced comparison ([shard] background_rate) asks for at most this many keys at a time, with
+ * one GetByHash and one own Add in flight: each write the shard makes for it is short. */
+#define REPAIR_PACED_BATCH 128
 
 typedef struct repair {
     follower *f;
@@ -37,8 +41,11 @@ typedef struct repair {
     oks_client *fc;                /* GetByHash to the peer (owned) */
     uint64_t fetches[REPAIR_FETCHES]; /* ids of the GetByHash requests in flight */
     size_t n_fetches;
+    size_t max_adds, max_fetches; /* in flight at most */
+    oks_pace pace;                /* keys asked for per second at most (rate 0: no limit) */
     size_t slots, differ, copied, tombs;
     uint64_t ms_list, ms_fetch, ms_add; /* waiting for SlotDigests/SlotHashes, GetByHash, own Adds */
+    uint64_t ms_pace;                   /* paused for the rate */
 } repair;
 
 static int ask(repair *x, Oks__Request *q, Oks__Response **r, oks_err *e)
@@ -116,7 +123,7 @@ static int add_send(repair *x, Oks__Response *r, oks_err *e)
     int rc = 0;
     if (r->truncated && x->cap > 16)
         x->cap /= 2; /* the rest is fetched in the next pass */
-    if (!r->n_keys || (x->n_adds == REPAIR_ADDS && (rc = add_wait(x, e)) != 0)) {
+    if (!r->n_keys || (x->n_adds == x->max_adds && (rc = add_wait(x, e)) != 0)) {
         oks__response__free_unpacked(r, NULL);
         return rc;
     }
@@ -140,14 +147,20 @@ static int fetch_wait(repair *x, oks_err *e)
     Oks__Response *r = NULL;
     int rc = 0;
     while (!r && rc == 0) {
-        if (atomic_load(&x->f->sh->rstop))
+        /* both are OKS_E_TIMEOUT, like an empty 200 ms wait below: they end the loop here */
+        if (atomic_load(&x->f->sh->rstop)) {
             rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "shard stopping");
-        else if (oks_now_ms() >= until)
+            break;
+        }
+        if (oks_now_ms() >= until) {
             rc = oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "get by hash: no answer in %d ms",
                              PEER_TIMEOUT_MS);
+            break;
+        }
         uint64_t id;
-        if (rc || (rc = oks_client_recv(x->fc, &id, &r, 200, e)) == OKS_E_TIMEOUT) {
-            rc = rc == OKS_E_TIMEOUT ? 0 : rc;
+        rc = oks_client_recv(x->fc, &id, &r, 200, e);
+        if (rc == OKS_E_TIMEOUT) {
+            rc = 0;
             continue;
         }
         if (rc)
@@ -183,14 +196,15 @@ static int fetches_drain(repair *x, oks_err *e)
 }
 
 /* Asks the peer for the wanted keys without waiting for them (but for the oldest answers when
- * REPAIR_FETCHES are out). */
+ * max_fetches are out). */
 static int flush(repair *x, oks_err *e)
 {
     if (!x->nw)
         return 0;
     int rc = 0;
-    if (x->n_fetches == REPAIR_FETCHES && (rc = fetch_wait(x, e)) != 0)
+    if (x->n_fetches == x->max_fetches && (rc = fetch_wait(x, e)) != 0)
         return rc;
+    x->ms_pace += oks_shard_pace(x->f->sh, &x->pace, x->nw);
     Oks__Request q = OKS__REQUEST__INIT;
     Oks__GetByHash gh = OKS__GET_BY_HASH__INIT;
     q.op_case = OKS__REQUEST__OP_GET_HASH;
@@ -315,6 +329,16 @@ static int repair_pass(repair *x, oks_err *e)
     return rc ? rc : r2 ? r2 : r3;
 }
 
+/* Whether this shard is joining a slot (the new replica of a slot move). */
+static bool joining(const oks_shard *sh)
+{
+    const oks_cluster *c = sh->conf;
+    for (unsigned s = 0; s < c->n_slots; s++)
+        if (c->slot_joining[s] == (size_t)sh->self)
+            return true;
+    return false;
+}
+
 int oks_replica_repair(follower *f, peer *p, oks_err *e)
 {
     oks_shard *sh = f->sh;
@@ -322,9 +346,23 @@ int oks_replica_repair(follower *f, peer *p, oks_err *e)
     if (!p->client &&
         !(p->client = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
         return OKS_E_UNAVAILABLE;
-    repair x = {.f = f, .p = p, .cap = REPAIR_BATCH};
+    /* The first comparison of a wiped replica goes as fast as it can (the shard answers no
+     * lookup that finds nothing meanwhile, so nothing waits on it but the rebuild), its own
+     * writes unsynced but for one at the end. Any other (a live replica's, or the new replica's
+     * of a slot move, whose peers serve the slots meanwhile) is paced by [shard]
+     * background_rate. */
+    bool fast = p->initial && !joining(sh);
+    unsigned rate = fast ? 0 : sh->conf->shard_background_rate;
+    repair x = {.f = f,
+                .p = p,
+                .cap = rate ? REPAIR_PACED_BATCH : REPAIR_BATCH,
+                .max_adds = rate ? 1 : REPAIR_ADDS,
+                .max_fetches = rate ? 1 : REPAIR_FETCHES,
+                .pace = {rate, 0}};
     if (!(x.fc = oks_client_new(sh->zctx, pc->endpoint, sh->conf->max_message_bytes, e)))
         return OKS_E_UNAVAILABLE;
+    if (fast)
+        atomic_store(&sh->bulk, 1);
     x.want = oks_xmalloc(x.cap * sizeof *x.want);
     x.buf = oks_xmalloc(x.cap * sizeof *x.buf);
     uint64_t t0 = oks_now_ms();
@@ -343,12 +381,22 @@ int oks_replica_repair(follower *f, peer *p, oks_err *e)
     free(x.want);
     free(x.buf);
     oks_client_free(x.fc);
+    if (fast) {
+        atomic_store(&sh->bulk, 0);
+        oks_err se;
+        int r2 = oks_store_sync(sh->store, &se);
+        if (r2 && rc == 0) {
+            *e = se;
+            rc = r2;
+        }
+    }
     if (rc == 0)
         oks_info("replica: repair with %s done: %zu slots compared, %zu differed, %zu keys "
                  "copied, %zu tombstones seen, %llu ms (waiting for lists %llu, keys %llu, own "
-                 "adds %llu)", pc->name, x.slots, differed, copied, tombs,
+                 "adds %llu, paced %llu)%s", pc->name, x.slots, differed, copied, tombs,
                  (unsigned long long)(oks_now_ms() - t0), (unsigned long long)x.ms_list,
-                 (unsigned long long)x.ms_fetch, (unsigned long long)x.ms_add);
+                 (unsigned long long)x.ms_fetch, (unsigned long long)x.ms_add,
+                 (unsigned long long)x.ms_pace, fast ? ", rebuild" : "");
     else
         oks_warn("replica: repair with %s stopped: %s", pc->name, e->msg);
     return rc;

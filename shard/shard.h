@@ -77,6 +77,9 @@ typedef struct oks_shard {
      * meanwhile the keys it lacks may be on its peers, so lookups that find nothing are
      * answered UNAVAILABLE (the router asks another replica), not NOT_FOUND */
     atomic_int rebuilding;
+    /* set while a wiped replica rebuilds itself (shard/repair.c): the writer writes groups made
+     * only of the follower's copies without a sync; the rebuild syncs once at its end */
+    atomic_int bulk;
 } oks_shard;
 
 /* Handles one read request (any thread). Fills resp; strings/bytes inside point to memory that
@@ -130,6 +133,14 @@ void oks_shard_maps_release(oks_shard *sh);
 /* shard/purge.c: thread body removing the keys of slots the shard no longer takes (no change
  * log entry: its peers and readers keep them); runs after each map change until sh->rstop. */
 void *oks_shard_purge_main(void *arg);
+/* Paces background work to rate units per second ([shard] background_rate; 0: no limit), with
+ * no credit for time spent idle: before n units, sleeps (in slices that notice sh->rstop) until
+ * the units before them have had their time. The ms slept. */
+typedef struct oks_pace {
+    unsigned rate;
+    uint64_t next_us; /* when the next units may go */
+} oks_pace;
+uint64_t oks_shard_pace(oks_shard *sh, oks_pace *p, size_t n);
 
 /* Writer thread body. */
 void *oks_shard_writer(void *arg);

@@ -396,6 +396,15 @@ int oks_store_cursor_get(oks_store *s, const char *name, uint64_t *v, oks_err *e
     return bad ? oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "corrupt cursor %s", name) : 0;
 }
 
+int oks_store_sync(oks_store *s, oks_err *e)
+{
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    char *err = NULL;
+    leveldb_write(s->db, s->wo_sync, wb, &err);
+    leveldb_writebatch_destroy(wb);
+    return err ? oks_ldb_error(e, err, "leveldb", "sync") : 0;
+}
+
 int oks_store_cursor_put(oks_store *s, const char *name, uint64_t v, oks_err *e)
 {
     char k[META_MAX + 1], *err = NULL;
@@ -473,17 +482,17 @@ int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], siz
 /* Writes the change from the entries of the stored copy (old) to those of the new one: entries
  * only in old are deleted, entries only in new are put, entries in both are left alone. Either
  * side may be empty (a new key, a deleted key). */
-static void idx_write(leveldb_writebatch_t *wb, const oks_keyidx *old, const oks_keyidx *new)
+static void idx_write(oks_wbatch *wb, const oks_keyidx *old, const oks_keyidx *new)
 {
     size_t i = 0, j = 0;
     while (i < old->n || j < new->n) {
         int c = i == old->n ? 1 : j == new->n ? -1 : oks_keyidx_cmp(old, i, new, j);
         if (c < 0) {
-            leveldb_writebatch_delete(wb, (const char *)oks_keyidx_key(old, i), old->v[i].klen);
+            oks_wbatch_delete(wb, oks_keyidx_key(old, i), old->v[i].klen);
             i++;
         } else if (c > 0) {
-            leveldb_writebatch_put(wb, (const char *)oks_keyidx_key(new, j), new->v[j].klen,
-                                   (const char *)oks_keyidx_val(new, j), new->v[j].vlen);
+            oks_wbatch_put(wb, oks_keyidx_key(new, j), new->v[j].klen, oks_keyidx_val(new, j),
+                           new->v[j].vlen);
             j++;
         } else {
             i++;
@@ -504,7 +513,8 @@ void oks_store_write_unlock(oks_store *s)
 
 int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e)
 {
-    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    oks_wbatch b, *wb = &b;
+    oks_wbatch_init(wb);
     uint64_t keys = s->keys, bytes = s->bytes, seq = s->last_seq;
     uint64_t now = (uint64_t)time(NULL);
     oks_buf tmp = OKS_BUF_INIT;
@@ -555,7 +565,7 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         if (c->old_hash) {
             uint8_t hk[17] = {'h'};
             memcpy(hk + 1, c->old_hash, 16);
-            leveldb_writebatch_delete(wb, (char *)hk, 17);
+            oks_wbatch_delete(wb, hk, 17);
         }
         if (c->new_key) {
             tmp.len = 0;
@@ -567,14 +577,14 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
             r = r ? r : oks_buf_append(&tmp, c->new_key_bytes, c->new_key_len);
             if (r)
                 break;
-            leveldb_writebatch_put(wb, (char *)k, c->fpr_len + 1, (char *)tmp.data, tmp.len);
+            oks_wbatch_put(wb, k, c->fpr_len + 1, tmp.data, tmp.len);
             uint8_t hk[17] = {'h'};
             memcpy(hk + 1, c->new_hash, 16);
-            leveldb_writebatch_put(wb, (char *)hk, 17, (const char *)c->fpr, c->fpr_len);
+            oks_wbatch_put(wb, hk, 17, c->fpr, c->fpr_len);
             keys++;
             bytes += c->new_key_len;
         } else {
-            leveldb_writebatch_delete(wb, (char *)k, c->fpr_len + 1);
+            oks_wbatch_delete(wb, k, c->fpr_len + 1);
         }
         if (c->unlogged)
             continue;
@@ -602,12 +612,12 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
         tmp.len = oks__change__pack(&cg, tmp.data);
         uint8_t ck[9] = {'c'};
         oks_put_be64(ck + 1, seq);
-        leveldb_writebatch_put(wb, (char *)ck, 9, (char *)tmp.data, tmp.len);
+        oks_wbatch_put(wb, ck, 9, tmp.data, tmp.len);
     }
     oks_keyidx_release(&oldx);
     oks_keyidx_release(&newx);
     if (r) {
-        leveldb_writebatch_destroy(wb);
+        oks_wbatch_release(wb);
         oks_buf_release(&tmp);
         free(ts);
         free(tc);
@@ -618,24 +628,22 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     oks_put_be64(m, keys);
     oks_put_be64(m + 8, bytes);
     oks_put_be64(m + 16, seq);
-    leveldb_writebatch_put(wb, "m", 1, (char *)m, 24);
+    oks_wbatch_put(wb, "m", 1, m, 24);
     for (size_t t = 0; t < nt; t++) {
         uint8_t sk[5] = {'n'}, sv[8];
         put_be32(sk + 1, ts[t]);
         oks_put_be64(sv, tc[t]);
-        leveldb_writebatch_put(wb, (char *)sk, 5, (char *)sv, 8);
+        oks_wbatch_put(wb, sk, 5, sv, 8);
         sk[0] = 'd';
-        leveldb_writebatch_put(wb, (char *)sk, 5, (char *)td[t], 16);
+        oks_wbatch_put(wb, sk, 5, td[t], 16);
     }
     uint64_t first = oks_store_prune(s, wb, s->last_seq, seq);
     char *err = NULL;
-    /* in key order the memtable inserts are several times cheaper (shard/store_batch.c); out
-     * of memory for the copy, the batch goes as built */
-    leveldb_writebatch_t *sorted = n > 1 ? oks_store_batch_sorted(wb) : NULL;
-    leveldb_write(s->db, sync ? s->wo_sync : s->wo, sorted ? sorted : wb, &err);
-    if (sorted)
-        leveldb_writebatch_destroy(sorted);
-    leveldb_writebatch_destroy(wb);
+    /* in key order the memtable inserts are several times cheaper (shard/store_batch.c) */
+    leveldb_writebatch_t *sorted = oks_wbatch_leveldb(wb);
+    leveldb_write(s->db, sync ? s->wo_sync : s->wo, sorted, &err);
+    leveldb_writebatch_destroy(sorted);
+    oks_wbatch_release(wb);
     oks_buf_release(&tmp);
     if (err) {
         free(ts);

@@ -144,9 +144,12 @@ typedef struct oks_store_change {
 void oks_store_write_lock(oks_store *s);
 void oks_store_write_unlock(oks_store *s);
 
-/* Applies n changes in one synced WriteBatch (group commit); caller holds the write lock.
- * Assigns change-log sequence numbers. */
+/* Applies n changes in one WriteBatch (group commit), synced unless sync is false; caller
+ * holds the write lock. Assigns change-log sequence numbers. */
 int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e);
+/* Makes every write before it durable (one synced write of an empty batch: LevelDB syncs its
+ * log, which holds the unsynced writes before it). */
+int oks_store_sync(oks_store *s, oks_err *e);
 
 void oks_store_stats_get(oks_store *s, oks_store_stats *st);
 /* False when the per-slot counts could not be read at open (a damaged table): not reported. */

@@ -33,6 +33,22 @@ struct oks_store {
                                * when damaged counters turn the per-slot features off */
 };
 
+/* A write batch being built (shard/store_batch.c): the writes in the order made, put into a
+ * LevelDB batch in key order (writes to one key in their order) when it is written. Growing it
+ * cannot fail (lib/xalloc.h). */
+typedef struct oks_wbatch {
+    oks_buf kv; /* keys and values, back to back */
+    struct oks_wbent *e;
+    size_t n, cap;
+} oks_wbatch;
+
+void oks_wbatch_init(oks_wbatch *b);
+void oks_wbatch_release(oks_wbatch *b);
+void oks_wbatch_put(oks_wbatch *b, const void *k, size_t kl, const void *v, size_t vl);
+void oks_wbatch_delete(oks_wbatch *b, const void *k, size_t kl);
+/* A new LevelDB batch (the caller's) with the writes of b in key order. */
+leveldb_writebatch_t *oks_wbatch_leveldb(const oks_wbatch *b);
+
 /* Per slot keys and digests (what store_slots.c adds to a batch): slot of a fingerprint. */
 unsigned oks_store_slot_of(const oks_store *s, const uint8_t *fpr, size_t len);
 /* Loads the per-slot digests, the slot-hash index and the tombstones' slots, rebuilding them by
@@ -40,19 +56,16 @@ unsigned oks_store_slot_of(const oks_store *s, const uint8_t *fpr, size_t len);
 int oks_store_slots_open(oks_store *s, oks_err *e);
 /* Adds to wb what change c means for the slot-hash index ("y"), the tombstones ("t") and the
  * digests of its slot (dig: the slot's digest, updated). */
-int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c,
+int oks_store_slots_change(oks_store *s, oks_wbatch *wb, const oks_store_change *c,
                            uint8_t dig[16]);
 /* Adds to wb the stored form of c->tomb (with or without the per-slot features). */
-int oks_store_tomb_put(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c);
+int oks_store_tomb_put(oks_store *s, oks_wbatch *wb, const oks_store_change *c);
 /* Adds to wb the deletion of change-log entries that fall out of changelog_keep when the log
  * grows from old_last to new_last; returns the new first_seq. */
-uint64_t oks_store_prune(oks_store *s, leveldb_writebatch_t *wb, uint64_t old_last,
+uint64_t oks_store_prune(oks_store *s, oks_wbatch *wb, uint64_t old_last,
                          uint64_t new_last);
 /* Finds the oldest change-log entry kept (at open). */
 int oks_store_first_load(oks_store *s, oks_err *e);
 void oks_store_put_be32(uint8_t *p, uint32_t v);
-/* A new batch (the caller's) with the writes of wb in key order, writes to one key in their
- * order (shard/store_batch.c); NULL when out of memory. wb is left as it is. */
-leveldb_writebatch_t *oks_store_batch_sorted(const leveldb_writebatch_t *wb);
 
 #endif

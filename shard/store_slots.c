@@ -23,14 +23,14 @@ static void tkey(const oks_store *s, const uint8_t *fpr, size_t len, uint8_t k[3
     memcpy(k + 5, fpr, len);
 }
 
-int oks_store_tomb_put(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c)
+int oks_store_tomb_put(oks_store *s, oks_wbatch *wb, const oks_store_change *c)
 {
     uint8_t tk[37];
     oks_buf b = OKS_BUF_INIT;
     if (oks_tomb_encode(c->tomb, &b))
         return OKS_E_NOMEM;
     tkey(s, c->fpr, c->fpr_len, tk);
-    leveldb_writebatch_put(wb, (char *)tk, 5 + c->fpr_len, (char *)b.data, b.len);
+    oks_wbatch_put(wb, tk, 5 + c->fpr_len, b.data, b.len);
     oks_buf_release(&b);
     return 0;
 }
@@ -194,7 +194,7 @@ int oks_store_slots_open(oks_store *s, oks_err *e)
     return each_entry(s, "d", 1, load_digest, s, "read slot digests", e);
 }
 
-int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_store_change *c,
+int oks_store_slots_change(oks_store *s, oks_wbatch *wb, const oks_store_change *c,
                            uint8_t dig[16])
 {
     unsigned slot = oks_store_slot_of(s, c->fpr, c->fpr_len);
@@ -202,12 +202,12 @@ int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_sto
     oks_store_put_be32(yk + 1, slot);
     if (c->old_hash) {
         memcpy(yk + 5, c->old_hash, 16);
-        leveldb_writebatch_delete(wb, (char *)yk, 21);
+        oks_wbatch_delete(wb, yk, 21);
         oks_digest_xor(dig, c->old_hash);
     }
     if (c->new_key) {
         memcpy(yk + 5, c->new_hash, 16);
-        leveldb_writebatch_put(wb, (char *)yk, 21, (const char *)c->fpr, c->fpr_len);
+        oks_wbatch_put(wb, yk, 21, c->fpr, c->fpr_len);
         oks_digest_xor(dig, c->new_hash);
     }
     if (c->tomb) {
@@ -223,7 +223,7 @@ int oks_store_slots_change(oks_store *s, leveldb_writebatch_t *wb, const oks_sto
     return 0;
 }
 
-uint64_t oks_store_prune(oks_store *s, leveldb_writebatch_t *wb, uint64_t old_last,
+uint64_t oks_store_prune(oks_store *s, oks_wbatch *wb, uint64_t old_last,
                          uint64_t new_last)
 {
     uint64_t first = s->first_seq ? s->first_seq : (new_last > old_last ? old_last + 1 : 0);
@@ -233,7 +233,7 @@ uint64_t oks_store_prune(oks_store *s, leveldb_writebatch_t *wb, uint64_t old_la
     for (uint64_t q = first; q && q < keep_from; q++) {
         uint8_t ck[9] = {'c'};
         oks_put_be64(ck + 1, q);
-        leveldb_writebatch_delete(wb, (char *)ck, 9);
+        oks_wbatch_delete(wb, ck, 9);
     }
     return keep_from > first ? keep_from : first;
 }

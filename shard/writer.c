@@ -41,10 +41,26 @@ int oks_shard_commit_wait(oks_shard *sh, oks_ingest *jobs, size_t n)
 
 static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r);
 
+/* Whether the group is written with a sync: always, but for a group made only of the
+ * follower's copies while a wiped replica rebuilds (sh->bulk): they are on the peers, the
+ * rebuild syncs once at its end, before its cursor moves and before the shard answers lookups
+ * that find nothing. */
+static bool group_sync(oks_shard *sh, const oks_commit *list)
+{
+    if (!atomic_load(&sh->bulk))
+        return true;
+    for (const oks_commit *c = list; c; c = c->next)
+        if (!c->job || !c->job->local || c->job->req->op_case != OKS__REQUEST__OP_ADD ||
+            c->job->req->add->origin != OKS__ORIGIN__ORIGIN_REPLICA)
+            return true;
+    return false;
+}
+
 /* Commits the given commits' jobs: one batch, flushed early when a fingerprint repeats (the
  * second write of a key must see the first). */
 static void write_batches(oks_shard *sh, oks_commit *list, void *push)
 {
+    bool sync = group_sync(sh, list);
     size_t cap = 0, n = 0;
     for (oks_commit *c = list; c; c = c->next)
         cap += c->n;
@@ -61,7 +77,7 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
             for (size_t k = 0; k < n; k++) {
                 if (owner[k]->fpr_len == j->fpr_len && !memcmp(owner[k]->fpr, j->fpr, j->fpr_len)) {
                     oks_err e;
-                    if (oks_store_apply(sh->store, ch, n, true, &e)) {
+                    if (oks_store_apply(sh->store, ch, n, sync, &e)) {
                         status = e.code;
                         for (size_t m = 0; m < n; m++)
                             owner[m]->outcome = OKS_REJECTED;
@@ -82,7 +98,7 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
     }
     if (n) {
         oks_err e;
-        if (oks_store_apply(sh->store, ch, n, true, &e)) {
+        if (oks_store_apply(sh->store, ch, n, sync, &e)) {
             status = e.code;
             for (size_t m = 0; m < n; m++) {
                 owner[m]->outcome = OKS_REJECTED;
