@@ -248,8 +248,14 @@ void gwl_entry_of_key(gwl_entry *en, gwl_arena *a, const struct oks_pgp_key *k,
  * one a single '?'. Writes at most n bytes (out holds n+1); returns the length. */
 size_t gwl_utf8_clean(const uint8_t *in, size_t n, char *out);
 
-/* LDIF (RFC 2849) of one entry, lines folded at 76 columns, values that are not SAFE-STRINGs in
- * base64; then a blank line. Only the attributes want accepts (NULL: all). */
+/* Where LDIF lines are folded. RFC 2849 asks for 76 columns (a SHOULD); the only reader is
+ * slapd's back-sock, which handles every line with a few string calls and copies (an armored
+ * pgpKey is some 30 lines at 76), and reads lines into a buffer of BUFSIZ (8192): a line longer
+ * than that would reach it in two pieces, the second one looking like a line of its own. */
+#define GWL_LDIF_FOLD 4000
+
+/* LDIF (RFC 2849) of one entry, lines folded at GWL_LDIF_FOLD columns, values that are not
+ * SAFE-STRINGs in base64; then a blank line. Only the attributes want accepts (NULL: all). */
 void gwl_ldif_entry(oks_buf *out, const gwl_entry *en, bool (*want)(const void *, const char *),
                     const void *arg);
 /* "RESULT\ncode: N\nmatched: DN\ninfo: TEXT\n\n" (the text on one line). */

@@ -157,6 +157,7 @@ static void conn_answer(srv *s, conn *c)
         conn_close(s, c);
         return;
     }
+    c->st = C_WRITE; /* its calls are all in: none to cancel */
     c->sent = 0;
     conn_write(s, c);
 }
