@@ -45,7 +45,7 @@ typedef struct sctx {
     int code;         /* the result so far (a refused filter) */
     const char *info;
     char ibuf[400];
-    const gwl_plan *plan; /* its lookups are the task's calls, in order */
+    size_t n_lookups;     /* the plan's lookups are the task's calls, in order */
 } sctx;
 
 static bool want_attr(const void *arg, const char *name)
@@ -180,11 +180,10 @@ static bool past(const struct timespec *until)
  * LDAP result code; *info says why when it is not success. */
 static int search_keys(sctx *s, const char **info, char *ibuf, size_t isz)
 {
-    const gwl_plan *p = s->plan;
     size_t seen_cap = 256, n_seen = 0;
     uint8_t(*seen)[32] = gwl_alloc(s->a, seen_cap * sizeof *seen);
     int code = GWL_LDAP_SUCCESS;
-    for (size_t i = 0; i < p->n; i++) {
+    for (size_t i = 0; i < s->n_lookups; i++) {
         gwl_answer *an = &s->t->calls[i];
         if (an->rc) {
             if (an->rc == OKS_E_TIMEOUT && past(&s->until)) {
@@ -337,17 +336,19 @@ static int search_start(gwl_task *t, gwl_req *r)
     }
     if (!(reach & R_KEYS))
         return -1; /* no calls: search_finish writes the result */
-    gwl_plan *plan = gwl_alloc(a, sizeof *plan);
+    gwl_plan plan; /* on the stack: the arena would zero all GWL_PLAN_MAX lookups */
     const char *why = NULL;
     if (one_key) {
         /* the entry named by the base: its key ID is the lookup, the filter still applies */
-        plan->n = 1;
-        plan->v[0].kind = GWL_LK_KEYID;
-        memcpy(plan->v[0].id, certid, 8);
-        plan->v[0].id_len = 8;
+        plan.n = 1;
+        plan.never = false;
+        memset(&plan.v[0], 0, sizeof plan.v[0]);
+        plan.v[0].kind = GWL_LK_KEYID;
+        memcpy(plan.v[0].id, certid, 8);
+        plan.v[0].id_len = 8;
         rc = 0;
     } else {
-        rc = gwl_plan_keys(f, cf->max_lookups, cf->min_word_length, plan, &why);
+        rc = gwl_plan_keys(f, cf->max_lookups, cf->min_word_length, &plan, &why);
     }
     if (rc) {
         s->code = rc;
@@ -358,15 +359,15 @@ static int search_start(gwl_task *t, gwl_req *r)
         s->info = s->ibuf;
         return -1;
     }
-    if (plan->never)
+    if (plan.never)
         return -1;
-    s->plan = plan;
     /* every lookup at once: the answers are read in plan order when all are in */
-    t->calls = gwl_alloc(a, plan->n * sizeof *t->calls);
-    t->n_calls = plan->n;
+    s->n_lookups = plan.n;
+    t->calls = gwl_alloc(a, plan.n * sizeof *t->calls);
+    t->n_calls = plan.n;
     unsigned wait = call_wait(t, &s->until);
-    for (size_t i = 0; i < plan->n; i++)
-        lookup(t, i, &plan->v[i], cf->size_limit, wait);
+    for (size_t i = 0; i < plan.n; i++)
+        lookup(t, i, &plan.v[i], cf->size_limit, wait);
     return -1;
 }
 
@@ -375,7 +376,7 @@ static int search_finish(gwl_task *t)
     sctx *s = t->state;
     int code = s->code;
     const char *info = s->info;
-    if (code == GWL_LDAP_SUCCESS && s->plan)
+    if (code == GWL_LDAP_SUCCESS && s->n_lookups)
         code = search_keys(s, &info, s->ibuf, sizeof s->ibuf);
     if (code == GWL_LDAP_SUCCESS && s->over) {
         code = GWL_LDAP_SIZELIMIT;
