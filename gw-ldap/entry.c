@@ -218,7 +218,7 @@ void gwl_entry_of_key(gwl_entry *en, gwl_arena *a, const oks_pgp_key *k, const u
 
 /* ---- LDIF --------------------------------------------------------------------------------- */
 
-#define FOLD 76
+#define FOLD GWL_LDIF_FOLD
 
 /* Appends s[0..n) folded: the first line holds FOLD - col more bytes, the next ones a space
  * and FOLD - 1 bytes. */

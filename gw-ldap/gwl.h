@@ -13,9 +13,10 @@
  *   sockreq.c  the back-sock request text -> gwl_req
  *   plan.c     a filter -> the cluster lookups that find every key it can match, or a refusal
  *   entry.c    a stored key -> its LDAP entry (GnuPG's LDAP schema v2); LDIF output
- *   calls.c    the one router client: every worker's lookups pipelined over it by one thread
- *   serve.c    one request -> cluster calls -> the answer text
- *   server.c   the socket, the worker threads, the [ldap] settings
+ *   calls.c    the one router client: every operation's lookups pipelined over it
+ *   serve.c    one request -> cluster calls -> the answer text, as a task the loop drives
+ *   server.c   the socket and the event loop (one thread: back-sock connections and the
+ *              router client), the [ldap] settings
  *   slapdconf.c  the slapd.conf and schema that go with the config
  *   metrics.c  the Prometheus /metrics on [ldap] metrics_listen
  */
@@ -247,8 +248,14 @@ void gwl_entry_of_key(gwl_entry *en, gwl_arena *a, const struct oks_pgp_key *k,
  * one a single '?'. Writes at most n bytes (out holds n+1); returns the length. */
 size_t gwl_utf8_clean(const uint8_t *in, size_t n, char *out);
 
-/* LDIF (RFC 2849) of one entry, lines folded at 76 columns, values that are not SAFE-STRINGs in
- * base64; then a blank line. Only the attributes want accepts (NULL: all). */
+/* Where LDIF lines are folded. RFC 2849 asks for 76 columns (a SHOULD); the only reader is
+ * slapd's back-sock, which handles every line with a few string calls and copies (an armored
+ * pgpKey is some 30 lines at 76), and reads lines into a buffer of BUFSIZ (8192): a line longer
+ * than that would reach it in two pieces, the second one looking like a line of its own. */
+#define GWL_LDIF_FOLD 4000
+
+/* LDIF (RFC 2849) of one entry, lines folded at GWL_LDIF_FOLD columns, values that are not
+ * SAFE-STRINGs in base64; then a blank line. Only the attributes want accepts (NULL: all). */
 void gwl_ldif_entry(oks_buf *out, const gwl_entry *en, bool (*want)(const void *, const char *),
                     const void *arg);
 /* "RESULT\ncode: N\nmatched: DN\ninfo: TEXT\n\n" (the text on one line). */
@@ -284,32 +291,61 @@ typedef struct gwl {
     gwl_stats stats;
 } gwl;
 
-/* calls.c: starts the thread that owns the router client of cluster's [cluster] routers. */
-gwl_calls *gwl_calls_start(void *zctx, const oks_cluster *cluster, oks_err *e);
-/* Stops it once no worker calls any more; calls still in flight fail. */
-void gwl_calls_stop(gwl_calls *cs);
-/* One cluster request from any thread, waiting at most wait_ms for the answer: 0 with *resp
- * (the caller frees it), or an error (OKS_E_TIMEOUT, OKS_E_UNAVAILABLE for a router that
- * answered it could not serve the request, as oks_client_call_checked with OKS_CALL_ANSWERS). */
-int gwl_call(gwl_calls *cs, const Oks__Request *rq, unsigned wait_ms, Oks__Response **resp,
-             oks_err *e);
-
 /* Fills g->conf from g->cluster ([ldap]); socket_override may be NULL. */
 int gwl_load_conf(gwl *g, const char *socket_override, oks_err *e);
 
-/* One worker's state. */
-typedef struct gwl_worker {
+/* The answer of one cluster call of an operation. */
+typedef struct gwl_answer {
+    int rc;              /* 0, or the call's error (e says more) */
+    Oks__Response *resp; /* rc == 0: the reply (the task frees it) */
+    oks_err e;
+} gwl_answer;
+
+/* One operation in progress (serve.c): its request, the cluster calls it waits for, its answer.
+ * Everything it parsed lives in its arena. Used by the event-loop thread only. */
+typedef struct gwl_task {
     gwl *g;
-    int op;   /* the last request's gwl_op, or GWL_METRICS_OP_INVALID */
-    int code; /* its LDAP result, or GWL_METRICS_NO_ANSWER */
-    oks_buf in, out; /* the worker's: a request and its answer, kept for the next request */
-} gwl_worker;
+    void *owner;      /* the connection it belongs to (server.c) */
+    gwl_arena a;
+    oks_buf *out;     /* the answer text */
+    int op;           /* the request's gwl_op, or GWL_METRICS_OP_INVALID */
+    int code;         /* its LDAP result, or GWL_METRICS_NO_ANSWER */
+    bool answer;      /* false for UNBIND: nothing is written back */
+    gwl_answer *calls; /* n_calls of them, in the order they were sent */
+    size_t n_calls, n_done;
+    void *state;      /* serve.c's, in the arena */
+} gwl_task;
 
-/* Answers one request text (as read from slapd) into out; sets w->op and w->code. Returns false
- * for UNBIND (nothing to answer). */
-bool gwl_serve(gwl_worker *w, const char *text, size_t n, oks_buf *out);
+/* Starts the operation of one request text (as read from slapd; it must outlive the task):
+ * parses it and either writes the whole answer to out or sends the cluster calls it needs
+ * through g->calls. Once t->n_done == t->n_calls (at once when it needs none), gwl_task_finish
+ * writes the rest of the answer. */
+void gwl_task_start(gwl_task *t, gwl *g, const char *text, size_t n, oks_buf *out);
+/* Records the answer of call i (calls.c); a reply becomes the task's. */
+void gwl_task_answered(gwl_task *t, size_t i, int rc, Oks__Response *resp, const oks_err *e);
+/* Writes the answer of a task whose calls are all answered; sets t->op and t->code. */
+void gwl_task_finish(gwl_task *t);
+/* Frees what the task holds (replies, arena); it can be started again. */
+void gwl_task_release(gwl_task *t);
 
-/* Binds the socket, runs the workers until g->stop. */
+/* calls.c: the router client of [cluster] routers, owned by the event-loop thread. Calls are
+ * pipelined over it (ids of its own, replies in any order); each waits at most its wait_ms. */
+gwl_calls *gwl_calls_new(void *zctx, const oks_cluster *cluster, size_t max_pending, oks_err *e);
+void gwl_calls_free(gwl_calls *cs);
+/* The DEALER socket, to poll for replies. */
+void *gwl_calls_socket(gwl_calls *cs);
+/* Sends rq as call i of t; its answer reaches gwl_task_answered (a send that fails at once
+ * too). */
+void gwl_calls_send(gwl_calls *cs, gwl_task *t, size_t i, const Oks__Request *rq,
+                    unsigned wait_ms);
+/* Hands the replies that wait (and, with tick, failures for the calls past their deadline) to
+ * their tasks; calls done(t, arg) for each task whose last call that answered. With tick it
+ * also lets the client send again requests whose router went away. */
+void gwl_calls_pump(gwl_calls *cs, bool tick, void (*done)(gwl_task *t, void *arg), void *arg);
+/* Forgets the calls of t still in flight (its connection is being closed). */
+void gwl_calls_cancel(gwl_calls *cs, const gwl_task *t);
+
+/* server.c: binds the socket and runs the event loop until g->stop. */
 int gwl_run(gwl *g, oks_err *e);
 
 /* ---- metrics.c ---------------------------------------------------------------------------- */

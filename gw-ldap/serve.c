@@ -11,6 +11,11 @@
  * unwillingToPerform: the key space is never listed. Errors of the cluster are LDAP errors
  * (unavailable, busy, adminLimitExceeded for an answer cut by the cluster's work bound), never
  * an empty success.
+ *
+ * An operation is a task the event loop drives (server.c): gwl_task_start answers at once or
+ * sends every cluster call the operation needs (a search's lookups all at once, an upload's add);
+ * once all are answered gwl_task_finish reads the answers in order and writes the rest, so the
+ * answer is the same as if the lookups had been made one after the other.
  */
 #include "gw-ldap/gwl.h"
 
@@ -25,8 +30,9 @@
 
 #define MAX_UPLOAD_KEYS 100
 
+/* A search in progress (the task's state). */
 typedef struct sctx {
-    gwl_worker *w;
+    gwl_task *t;
     const gwl_conf *cf;
     gwl_req *r;
     gwl_arena *a;
@@ -36,6 +42,10 @@ typedef struct sctx {
     long sent;
     bool over;        /* more entries matched than limit */
     struct timespec until;
+    int code;         /* the result so far (a refused filter) */
+    const char *info;
+    char ibuf[400];
+    size_t n_lookups;     /* the plan's lookups are the task's calls, in order */
 } sctx;
 
 static bool want_attr(const void *arg, const char *name)
@@ -54,7 +64,7 @@ static void offer(sctx *s, const gwl_entry *en)
     }
     gwl_ldif_entry(s->out, en, want_attr, s->r);
     s->sent++;
-    atomic_fetch_add(&s->w->g->stats.entries, 1);
+    atomic_fetch_add(&s->t->g->stats.entries, 1);
     gwl_metrics_entry();
 }
 
@@ -99,15 +109,30 @@ static void keyspace_entry(const gwl_conf *cf, gwl_arena *a, gwl_entry *en)
 
 /* ---- cluster calls ------------------------------------------------------------------------ */
 
-static int call(gwl_worker *w, Oks__Request *rq, Oks__Response **resp, oks_err *e)
+/* The wait for one call: [ldap] deadline_ms, and no longer than the search's time limit. */
+static unsigned call_wait(const gwl_task *t, const struct timespec *until)
 {
-    unsigned d = w->g->conf.deadline_ms;
-    rq->deadline_ms = d > 200 ? d - 100 : 100;
-    return gwl_call(w->g->calls, rq, d, resp, e);
+    unsigned d = t->g->conf.deadline_ms;
+    if (until) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long left = (long long)(until->tv_sec - now.tv_sec) * 1000 +
+                         (until->tv_nsec - now.tv_nsec) / 1000000;
+        if (left < (long long)d)
+            d = left > 1 ? (unsigned)left : 1;
+    }
+    return d;
 }
 
-static int lookup(gwl_worker *w, const gwl_lookup *lk, unsigned limit, Oks__Response **resp,
-                  oks_err *e)
+/* Sends call i of t, with the cluster's deadline a little inside the wait. */
+static void call(gwl_task *t, size_t i, Oks__Request *rq, unsigned wait_ms)
+{
+    unsigned d = t->g->conf.deadline_ms;
+    rq->deadline_ms = d > 200 ? d - 100 : 100;
+    gwl_calls_send(t->g->calls, t, i, rq, wait_ms);
+}
+
+static void lookup(gwl_task *t, size_t i, const gwl_lookup *lk, unsigned limit, unsigned wait_ms)
 {
     Oks__Request rq = OKS__REQUEST__INIT;
     Oks__GetByFingerprint gf = OKS__GET_BY_FINGERPRINT__INIT;
@@ -140,7 +165,7 @@ static int lookup(gwl_worker *w, const gwl_lookup *lk, unsigned limit, Oks__Resp
         sr.limit = limit;
         break;
     }
-    return call(w, &rq, resp, e);
+    call(t, i, &rq, wait_ms);
 }
 
 static bool past(const struct timespec *until)
@@ -151,29 +176,29 @@ static bool past(const struct timespec *until)
            (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
 }
 
-/* Runs the plan and offers every key found once. Returns an LDAP result code; *info says why
- * when it is not success. */
-static int search_keys(sctx *s, const gwl_plan *p, const char **info, char *ibuf, size_t isz)
+/* Offers every key the plan's lookups found (their answers, in plan order) once. Returns an
+ * LDAP result code; *info says why when it is not success. */
+static int search_keys(sctx *s, const char **info, char *ibuf, size_t isz)
 {
     size_t seen_cap = 256, n_seen = 0;
     uint8_t(*seen)[32] = gwl_alloc(s->a, seen_cap * sizeof *seen);
     int code = GWL_LDAP_SUCCESS;
-    for (size_t i = 0; i < p->n; i++) {
-        if (past(&s->until)) {
-            *info = "time limit reached before every lookup was made";
-            return GWL_LDAP_TIMELIMIT;
-        }
-        Oks__Response *resp = NULL;
-        oks_err e;
-        if (lookup(s->w, &p->v[i], s->cf->size_limit, &resp, &e)) {
+    for (size_t i = 0; i < s->n_lookups; i++) {
+        gwl_answer *an = &s->t->calls[i];
+        if (an->rc) {
+            if (an->rc == OKS_E_TIMEOUT && past(&s->until)) {
+                *info = "time limit reached before every lookup was answered";
+                return GWL_LDAP_TIMELIMIT;
+            }
             char m[200];
             snprintf(ibuf, isz, "the key cluster did not answer: %s",
-                     oks_err_format(&e, m, sizeof m));
+                     oks_err_format(&an->e, m, sizeof m));
             *info = ibuf;
-            gwl_metrics_backend(e.code == OKS_E_TIMEOUT ? GWL_BACKEND_TIMEOUT
+            gwl_metrics_backend(an->rc == OKS_E_TIMEOUT ? GWL_BACKEND_TIMEOUT
                                                         : GWL_BACKEND_UNAVAILABLE);
-            return e.code == OKS_E_TIMEOUT ? GWL_LDAP_BUSY : GWL_LDAP_UNAVAILABLE;
+            return an->rc == OKS_E_TIMEOUT ? GWL_LDAP_BUSY : GWL_LDAP_UNAVAILABLE;
         }
+        const Oks__Response *resp = an->resp;
         if (resp->status == OKS__STATUS__STATUS_PARTIAL || resp->partial) {
             snprintf(ibuf, isz, "some shards did not answer, keys may be missing: %s",
                      resp->error);
@@ -231,7 +256,6 @@ static int search_keys(sctx *s, const gwl_plan *p, const char **info, char *ibuf
             offer(s, &en);
             oks_pgp_key_free(pk);
         }
-        oks__response__free_unpacked(resp, NULL);
         if (s->over)
             break;
     }
@@ -241,10 +265,15 @@ static int search_keys(sctx *s, const gwl_plan *p, const char **info, char *ibuf
 /* Which parts of the tree a search reaches. */
 enum { R_BASE = 1, R_INFO = 2, R_SPACE = 4, R_KEYS = 8 };
 
-static int serve_search(gwl_worker *w, gwl_req *r, gwl_arena *a, oks_buf *out)
+/* Answers what it can at once (a malformed or refused filter, the fixed entries) and sends the
+ * lookups of the key space. Returns the LDAP result when the answer is complete, -1 when the
+ * calls are out (search_finish then). */
+static int search_start(gwl_task *t, gwl_req *r)
 {
-    const gwl_conf *cf = &w->g->conf;
-    atomic_fetch_add(&w->g->stats.searches, 1);
+    const gwl_conf *cf = &t->g->conf;
+    gwl_arena *a = &t->a;
+    oks_buf *out = t->out;
+    atomic_fetch_add(&t->g->stats.searches, 1);
     oks_err e;
     gwl_filter *f;
     int rc = gwl_filter_parse(r->filter, strlen(r->filter), cf->max_filter_terms, a, &f, &e);
@@ -283,60 +312,77 @@ static int serve_search(gwl_worker *w, gwl_req *r, gwl_arena *a, oks_buf *out)
         gwl_ldif_result(out, GWL_LDAP_NO_SUCH_OBJECT, cf->base_dn, "no such entry");
         return GWL_LDAP_NO_SUCH_OBJECT;
     }
-    sctx s = {.w = w, .cf = cf, .r = r, .a = a, .out = out, .f = f};
-    s.limit = r->sizelimit > 0 && r->sizelimit < (long)cf->size_limit ? r->sizelimit
-                                                                       : (long)cf->size_limit;
+    sctx *s = gwl_alloc(a, sizeof *s);
+    *s = (sctx){.t = t, .cf = cf, .r = r, .a = a, .out = out, .f = f};
+    t->state = s;
+    s->limit = r->sizelimit > 0 && r->sizelimit < (long)cf->size_limit ? r->sizelimit
+                                                                        : (long)cf->size_limit;
     long tl = r->timelimit > 0 && r->timelimit < (long)cf->time_limit ? r->timelimit
                                                                        : (long)cf->time_limit;
-    clock_gettime(CLOCK_MONOTONIC, &s.until);
-    s.until.tv_sec += tl;
+    clock_gettime(CLOCK_MONOTONIC, &s->until);
+    s->until.tv_sec += tl;
     gwl_entry en;
     if (reach & R_BASE) {
         base_entry(cf, a, &en);
-        offer(&s, &en);
+        offer(s, &en);
     }
     if (reach & R_INFO) {
         serverinfo_entry(cf, a, &en);
-        offer(&s, &en);
+        offer(s, &en);
     }
     if (reach & R_SPACE) {
         keyspace_entry(cf, a, &en);
-        offer(&s, &en);
+        offer(s, &en);
     }
-    int code = GWL_LDAP_SUCCESS;
-    const char *info = NULL;
-    char ibuf[400];
-    if (reach & R_KEYS) {
-        gwl_plan plan;
-        const char *why = NULL;
-        if (one_key) {
-            /* the entry named by the base: its key ID is the lookup, the filter still applies */
-            plan.n = 1;
-            plan.never = false;
-            memset(&plan.v[0], 0, sizeof plan.v[0]);
-            plan.v[0].kind = GWL_LK_KEYID;
-            memcpy(plan.v[0].id, certid, 8);
-            plan.v[0].id_len = 8;
-            rc = 0;
-        } else {
-            rc = gwl_plan_keys(f, cf->max_lookups, cf->min_word_length, &plan, &why);
-        }
-        if (rc) {
-            code = rc;
-            snprintf(ibuf, sizeof ibuf,
-                     "%s (the key space is searched by pgpCertID, pgpKeyID, pgpSubKeyID, "
-                     "gpgFingerprint, gpgSubFingerprint, gpgMailbox or pgpUserID words)",
-                     why ? why : "the filter is not bounded");
-            info = ibuf;
-        } else if (!plan.never) {
-            code = search_keys(&s, &plan, &info, ibuf, sizeof ibuf);
-        }
+    if (!(reach & R_KEYS))
+        return -1; /* no calls: search_finish writes the result */
+    gwl_plan plan; /* on the stack: the arena would zero all GWL_PLAN_MAX lookups */
+    const char *why = NULL;
+    if (one_key) {
+        /* the entry named by the base: its key ID is the lookup, the filter still applies */
+        plan.n = 1;
+        plan.never = false;
+        memset(&plan.v[0], 0, sizeof plan.v[0]);
+        plan.v[0].kind = GWL_LK_KEYID;
+        memcpy(plan.v[0].id, certid, 8);
+        plan.v[0].id_len = 8;
+        rc = 0;
+    } else {
+        rc = gwl_plan_keys(f, cf->max_lookups, cf->min_word_length, &plan, &why);
     }
-    if (code == GWL_LDAP_SUCCESS && s.over) {
+    if (rc) {
+        s->code = rc;
+        snprintf(s->ibuf, sizeof s->ibuf,
+                 "%s (the key space is searched by pgpCertID, pgpKeyID, pgpSubKeyID, "
+                 "gpgFingerprint, gpgSubFingerprint, gpgMailbox or pgpUserID words)",
+                 why ? why : "the filter is not bounded");
+        s->info = s->ibuf;
+        return -1;
+    }
+    if (plan.never)
+        return -1;
+    /* every lookup at once: the answers are read in plan order when all are in */
+    s->n_lookups = plan.n;
+    t->calls = gwl_alloc(a, plan.n * sizeof *t->calls);
+    t->n_calls = plan.n;
+    unsigned wait = call_wait(t, &s->until);
+    for (size_t i = 0; i < plan.n; i++)
+        lookup(t, i, &plan.v[i], cf->size_limit, wait);
+    return -1;
+}
+
+static int search_finish(gwl_task *t)
+{
+    sctx *s = t->state;
+    int code = s->code;
+    const char *info = s->info;
+    if (code == GWL_LDAP_SUCCESS && s->n_lookups)
+        code = search_keys(s, &info, s->ibuf, sizeof s->ibuf);
+    if (code == GWL_LDAP_SUCCESS && s->over) {
         code = GWL_LDAP_SIZELIMIT;
         info = "more entries match than the size limit";
     }
-    gwl_ldif_result(out, code, NULL, info);
+    gwl_ldif_result(s->out, code, NULL, info);
     return code;
 }
 
@@ -361,9 +407,12 @@ static int value_keys(const gwl_val *v, oks_buf *bin, oks_err *e)
     return n ? 0 : oks_err_set(e, OKS_E_ARMOR, 0, "no public key block in pgpKey");
 }
 
-static int serve_upload(gwl_worker *w, gwl_req *r, oks_buf *out)
+/* Checks an add or modify and sends its keys to the cluster (one call). Returns the LDAP result
+ * when it is answered at once (refused), -1 when the call is out (upload_finish then). */
+static int upload_start(gwl_task *t, gwl_req *r)
 {
-    const gwl_conf *cf = &w->g->conf;
+    const gwl_conf *cf = &t->g->conf;
+    oks_buf *out = t->out;
     if (!cf->allow_upload) {
         gwl_ldif_result(out, GWL_LDAP_INSUFFICIENT_ACCESS, NULL,
                         "uploads over LDAP are disabled on this server ([ldap] allow_upload)");
@@ -419,7 +468,7 @@ static int serve_upload(gwl_worker *w, gwl_req *r, oks_buf *out)
         gwl_ldif_result(out, GWL_LDAP_CONSTRAINT, NULL, "pgpKey holds no public key");
         return GWL_LDAP_CONSTRAINT;
     }
-    atomic_fetch_add(&w->g->stats.uploads, 1);
+    atomic_fetch_add(&t->g->stats.uploads, 1);
     Oks__Request rq = OKS__REQUEST__INIT;
     Oks__Add add = OKS__ADD__INIT;
     rq.op_case = OKS__REQUEST__OP_ADD;
@@ -427,18 +476,27 @@ static int serve_upload(gwl_worker *w, gwl_req *r, oks_buf *out)
     add.keys = keys;
     add.n_keys = nk2;
     add.origin = OKS__ORIGIN__ORIGIN_LDAP;
-    Oks__Response *resp = NULL;
-    if (call(w, &rq, &resp, &e)) {
+    t->calls = gwl_alloc(&t->a, sizeof *t->calls);
+    t->n_calls = 1;
+    call(t, 0, &rq, t->g->conf.deadline_ms); /* the request is packed: bin may go */
+    oks_buf_release(&bin);
+    return -1;
+}
+
+static int upload_finish(gwl_task *t)
+{
+    oks_buf *out = t->out;
+    const gwl_answer *an = &t->calls[0];
+    if (an->rc) {
         char m[200], info[300];
         snprintf(info, sizeof info, "the key cluster did not answer: %s",
-                 oks_err_format(&e, m, sizeof m));
-        oks_buf_release(&bin);
-        gwl_metrics_backend(e.code == OKS_E_TIMEOUT ? GWL_BACKEND_TIMEOUT
+                 oks_err_format(&an->e, m, sizeof m));
+        gwl_metrics_backend(an->rc == OKS_E_TIMEOUT ? GWL_BACKEND_TIMEOUT
                                                     : GWL_BACKEND_UNAVAILABLE);
         gwl_ldif_result(out, GWL_LDAP_UNAVAILABLE, NULL, info);
         return GWL_LDAP_UNAVAILABLE;
     }
-    oks_buf_release(&bin);
+    const Oks__Response *resp = an->resp;
     size_t ok = 0;
     char info[400] = "";
     for (size_t i = 0; i < resp->n_results; i++) {
@@ -457,52 +515,89 @@ static int serve_upload(gwl_worker *w, gwl_req *r, oks_buf *out)
                                                           : GWL_LDAP_OTHER;
     if (!resp->n_results)
         snprintf(info, sizeof info, "%s: %s", oks_proto_status_name(resp->status), resp->error);
-    oks__response__free_unpacked(resp, NULL);
     gwl_ldif_result(out, code, NULL, info);
     return code;
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-bool gwl_serve(gwl_worker *w, const char *text, size_t n, oks_buf *out)
+void gwl_task_start(gwl_task *t, gwl *g, const char *text, size_t n, oks_buf *out)
 {
-    gwl *g = w->g;
     atomic_fetch_add(&g->stats.requests, 1);
-    gwl_arena a;
-    gwl_arena_init(&a);
-    gwl_req r;
+    t->g = g;
+    t->out = out;
+    t->calls = NULL;
+    t->n_calls = t->n_done = 0;
+    t->state = NULL;
+    t->answer = true;
+    t->op = GWL_METRICS_OP_INVALID;
+    t->code = -1; /* -1 until the answer is complete */
+    gwl_arena_init(&t->a);
+    gwl_req *r = gwl_alloc(&t->a, sizeof *r);
     oks_err e;
-    int rc = gwl_req_parse(text, n, &a, &r, &e), code;
-    bool answer = true;
+    int rc = gwl_req_parse(text, n, &t->a, r, &e);
     if (rc) {
         char m[200];
-        code = rc == OKS_E_LIMIT ? GWL_LDAP_ADMINLIMIT : GWL_LDAP_PROTOCOL_ERROR;
-        gwl_ldif_result(out, code, NULL, oks_err_format(&e, m, sizeof m));
-    } else {
-        switch (r.op) {
-        case GWL_OP_SEARCH: code = serve_search(w, &r, &a, out); break;
-        case GWL_OP_ADD:
-        case GWL_OP_MODIFY: code = serve_upload(w, &r, out); break;
-        case GWL_OP_UNBIND: answer = false; code = 0; break;
-        case GWL_OP_BIND:
-            code = GWL_LDAP_INVALID_CREDENTIALS;
-            gwl_ldif_result(out, code, NULL, "the key space has no accounts");
-            break;
-        case GWL_OP_DELETE:
-        case GWL_OP_MODRDN:
-            code = GWL_LDAP_UNWILLING;
-            gwl_ldif_result(out, code, NULL, "keys are never deleted or renamed over LDAP");
-            break;
-        default:
-            code = GWL_LDAP_UNWILLING;
-            gwl_ldif_result(out, code, NULL, "operation not supported by this key server");
-            break;
-        }
+        t->code = rc == OKS_E_LIMIT ? GWL_LDAP_ADMINLIMIT : GWL_LDAP_PROTOCOL_ERROR;
+        gwl_ldif_result(out, t->code, NULL, oks_err_format(&e, m, sizeof m));
+        return;
     }
-    if (code != GWL_LDAP_SUCCESS && answer)
-        atomic_fetch_add(&g->stats.errors, 1);
-    w->op = rc ? GWL_METRICS_OP_INVALID : (int)r.op;
-    w->code = answer ? code : GWL_METRICS_NO_ANSWER;
-    gwl_arena_release(&a);
-    return answer;
+    t->op = (int)r->op;
+    switch (r->op) {
+    case GWL_OP_SEARCH: t->code = search_start(t, r); break;
+    case GWL_OP_ADD:
+    case GWL_OP_MODIFY: t->code = upload_start(t, r); break;
+    case GWL_OP_UNBIND: t->answer = false; t->code = 0; break;
+    case GWL_OP_BIND:
+        t->code = GWL_LDAP_INVALID_CREDENTIALS;
+        gwl_ldif_result(out, t->code, NULL, "the key space has no accounts");
+        break;
+    case GWL_OP_DELETE:
+    case GWL_OP_MODRDN:
+        t->code = GWL_LDAP_UNWILLING;
+        gwl_ldif_result(out, t->code, NULL, "keys are never deleted or renamed over LDAP");
+        break;
+    default:
+        t->code = GWL_LDAP_UNWILLING;
+        gwl_ldif_result(out, t->code, NULL, "operation not supported by this key server");
+        break;
+    }
+}
+
+void gwl_task_answered(gwl_task *t, size_t i, int rc, Oks__Response *resp, const oks_err *e)
+{
+    gwl_answer *an = &t->calls[i];
+    an->rc = rc;
+    an->resp = rc ? NULL : resp;
+    if (rc && e)
+        an->e = *e;
+    /* as oks_client_call_checked with OKS_CALL_ANSWERS: only "could not serve" is an error */
+    if (!rc && resp && oks_proto_status_unavailable(resp->status)) {
+        an->rc = oks_err_set(&an->e, OKS_E_UNAVAILABLE, OKS_NO_OFFSET, "router: %s: %s",
+                             oks_proto_status_name(resp->status), resp->error);
+        oks__response__free_unpacked(resp, NULL);
+        an->resp = NULL;
+    }
+    t->n_done++;
+}
+
+void gwl_task_finish(gwl_task *t)
+{
+    if (t->code < 0)
+        t->code = t->op == GWL_OP_SEARCH ? search_finish(t) : upload_finish(t);
+    if (t->code != GWL_LDAP_SUCCESS && t->answer)
+        atomic_fetch_add(&t->g->stats.errors, 1);
+    if (!t->answer)
+        t->code = GWL_METRICS_NO_ANSWER;
+}
+
+void gwl_task_release(gwl_task *t)
+{
+    for (size_t i = 0; i < t->n_calls; i++)
+        if (t->calls[i].resp)
+            oks__response__free_unpacked(t->calls[i].resp, NULL);
+    t->calls = NULL;
+    t->n_calls = t->n_done = 0;
+    t->state = NULL;
+    gwl_arena_release(&t->a);
 }

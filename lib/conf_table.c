@@ -376,8 +376,9 @@ static const oks_conf_entry table[] = {
     TYPED("ldap", "allow_upload", OKS_CONF_BOOL, ldap.allow_upload, "no", LDAP,
           "accept keys through LDAP add and modify (no: insufficientAccessRights)"),
     UINT("ldap", "threads", ldap.threads, "16", 1, 256, LDAP,
-         "requests served at once (worker threads; their lookups share one pipelined router "
-         "client; slapd's own pool is 16 threads)"),
+         "operations in progress at once (one event-loop thread serves them all and pipelines "
+         "their lookups over one router client; more wait in the socket's backlog; slapd's own "
+         "pool is 16 threads)"),
     UINT("ldap", "max_filter_terms", ldap.max_filter_terms, "16", 1, 256, LDAP,
          "items and operators of one search filter (more: adminLimitExceeded)"),
     UINT("ldap", "max_lookups", ldap.max_lookups, "4", 1, 64, LDAP,

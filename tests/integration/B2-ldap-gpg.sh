@@ -2,7 +2,8 @@
 # The LDAP gateway behind a real slapd (back-sock): GnuPG's dirmngr with an ldap:// keyserver
 # receives by fingerprint, subkey fingerprint and key ID, searches by e-mail, sends a fresh key
 # that another home then receives; ldapsearch finds the same entries (and an address book's
-# mail/cn search); malformed and expensive filters get LDAP error codes, a second gateway
+# mail/cn search); malformed and expensive filters get LDAP error codes, a half-sent request
+# holds up no other operation, 48 at once are all answered, a second gateway
 # without allow_upload refuses adds, and the gateway still serves afterwards.
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -110,6 +111,22 @@ check "300 terms on the socket: adminLimitExceeded (11)" \
 check "sizelimit 1 on a search that matches two keys: sizeLimitExceeded (4)" \
   test "$(ls_code -z 1 -b "$KS" "(|(pgpCertID=$KID)(pgpCertID=${NEW:24}))")" = 4
 check "delete: unwillingToPerform (53)" test "$(ldapdelete -x -H "ldap://127.0.0.1:$L/" "pgpCertID=$KID,$KS" >/dev/null 2>&1; echo $?)" = 53
+
+# one event loop serves every connection: one that sent half a request holds up no other, and
+# many operations at once are each answered with their own key
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"SEARCH\nmsgid: 9\n")
+open(sys.argv[2], "w").close(); time.sleep(20)' "$SOCK" "$D/half-sent" &
+HALF=$!
+at_exit bash -c "kill $HALF 2>/dev/null; true"
+wait_for 10 test -e "$D/half-sent"
+check "a search while another connection has sent half its request" \
+  bash -c "timeout 5 ldapsearch -x -LLL -H 'ldap://127.0.0.1:$L/' -b '$KS' '(pgpCertID=$KID)' pgpCertID | grep -qx 'pgpCertID: $KID'"
+many=$(for i in $(seq 24); do echo "$KID"; echo "${NEW:24}"; done |
+  xargs -P 48 -I{} sh -c "ldapsearch -x -LLL -H 'ldap://127.0.0.1:$L/' -b '$KS' '(pgpCertID={})' pgpCertID 2>/dev/null | grep -qx 'pgpCertID: {}' && echo ok" |
+  grep -c '^ok$')
+check "48 searches at once: each answered with the key it asked for ($many)" test "$many" = 48
+kill "$HALF" 2>/dev/null
 
 # the gateway still serves
 check "oks-gw-ldap is still running" kill -0 "$(cat "$D/run/gw-ldap.pid")"

@@ -67,10 +67,10 @@ static void key_entry_has_the_schema_attributes(void **state)
     const char *t = (const char *)out.data;
     assert_true(strncmp(t, "dn: pgpCertID=91C0A6AC72D102F0,", 31) == 0);
     assert_non_null(strstr(t, "\npgpKey:: ")); /* multi-line armor: base64 */
-    for (const char *l = t; *l;) { /* folded at 76 columns */
+    for (const char *l = t; *l;) { /* folded at GWL_LDIF_FOLD columns */
         const char *nl = strchr(l, '\n');
         assert_non_null(nl);
-        assert_true(nl - l <= 76);
+        assert_true(nl - l <= GWL_LDIF_FOLD);
         l = nl + 1;
     }
     assert_true(out.len >= 3 && strcmp(t + out.len - 3, "\n\n") == 0);
@@ -123,6 +123,45 @@ static void ldif_values_and_results(void **state)
     gwl_arena_release(&a);
 }
 
+/* a value longer than GWL_LDIF_FOLD is folded (a space begins each continuation line) and
+ * unfolds to itself; no line is longer than GWL_LDIF_FOLD, far below slapd's 8192-byte reads */
+static void long_values_are_folded(void **state)
+{
+    (void)state;
+    gwl_arena a;
+    gwl_arena_init(&a);
+    gwl_entry en;
+    gwl_entry_init(&en, &a, "cn=x,o=X");
+    size_t n = 3 * GWL_LDIF_FOLD + 17;
+    char *v = gwl_alloc(&a, n + 1);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (char)('a' + i % 26);
+    gwl_entry_add(&en, "cn", v, n);
+    oks_buf out = OKS_BUF_INIT;
+    gwl_ldif_entry(&out, &en, NULL, NULL);
+    oks_buf_putc(&out, 0);
+    const char *t = (const char *)out.data;
+    size_t lines = 0;
+    oks_buf unfolded = OKS_BUF_INIT;
+    for (const char *l = t; *l && *l != '\n';) {
+        const char *nl = strchr(l, '\n');
+        assert_non_null(nl);
+        assert_true(nl - l <= GWL_LDIF_FOLD);
+        if (*l == ' ')
+            oks_buf_append(&unfolded, l + 1, (size_t)(nl - l - 1));
+        else if (strncmp(l, "cn: ", 4) == 0)
+            oks_buf_append(&unfolded, l + 4, (size_t)(nl - l - 4));
+        lines++;
+        l = nl + 1;
+    }
+    assert_int_equal(lines, 1 + 4); /* dn, then the value on four lines */
+    assert_int_equal(unfolded.len, n);
+    assert_memory_equal(unfolded.data, v, n);
+    oks_buf_release(&unfolded);
+    oks_buf_release(&out);
+    gwl_arena_release(&a);
+}
+
 static void dn_norm_ignores_case_and_spaces(void **state)
 {
     (void)state;
@@ -139,6 +178,7 @@ int main(void)
         cmocka_unit_test(key_entry_has_the_schema_attributes),
         cmocka_unit_test(utf8_is_cleaned),
         cmocka_unit_test(ldif_values_and_results),
+        cmocka_unit_test(long_values_are_folded),
         cmocka_unit_test(dn_norm_ignores_case_and_spaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
