@@ -14,6 +14,7 @@
  * removing a replica (oksctl/replicas.c) are the same steps with one side left out. */
 #include "oksctl/oksctl.h"
 #include "oksctl/slots.h"
+#include "lib/clock.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -37,7 +38,8 @@ static const char usage[] =
     "slots while the old one serves them, catches up with the writes made meanwhile, then\n"
     "reads and writes switch in one map change and the old copy is purged. --from: the replica\n"
     "that leaves the slots (default: the first of their replica set). --wait: how long to wait\n"
-    "for the routers and shards to apply a map, and for the copy (default 120 s). --epoch:\n"
+    "for the routers and shards to apply a map, and how long a copy may go without a slot\n"
+    "becoming equal (default 120 s; a copy goes on as long as slots arrive). --epoch:\n"
     "only if the map is still at epoch N (oksctl map show). A move started from a map that\n"
     "someone changed meanwhile is refused. Each map change needs an admin key: the router\n"
     "writes it to its audit log first (begun, then done or failed), and nothing changes if\n"
@@ -189,8 +191,28 @@ static unsigned differing(oksctl_topo *t, oksctl_conn *c, const oksctl_move *m,
     return differ;
 }
 
+void oksctl_copy_watch_start(oksctl_copy_watch *w, uint64_t now_ms)
+{
+    *w = (oksctl_copy_watch){UINT_MAX, UINT_MAX, now_ms, now_ms};
+}
+
+bool oksctl_copy_watch_stalled(oksctl_copy_watch *w, unsigned differ, uint64_t now_ms,
+                               unsigned wait_s)
+{
+    if (differ != UINT_MAX) {
+        w->differ = differ;
+        if (differ < w->fewest) { /* a slot more is equal: the copy goes on */
+            w->fewest = differ;
+            w->progress_ms = now_ms;
+        }
+    }
+    return now_ms - w->progress_ms >= (uint64_t)wait_s * 1000;
+}
+
 /* Waits until T's digests equal its comparands' over the slots (asking T to compare itself
- * with its peers now, and again every few seconds). 0 or 1. */
+ * with its peers now, and again every few seconds). The copy of a large range takes as long as
+ * its keys need at [shard] background_rate: it goes on while slots keep becoming equal and is
+ * given up after t->wait_s seconds in which none did. 0 or 1. */
 static int copy_wait(oksctl_topo *t, const oksctl_move *m)
 {
     oksctl_conn c;
@@ -202,21 +224,29 @@ static int copy_wait(oksctl_topo *t, const oksctl_move *m)
     uint8_t(*ds)[16] = malloc(n * 16), (*dt)[16] = malloc(n * 16);
     bool *hs = malloc(n), *ht = malloc(n);
     int rc = 1;
-    unsigned differ = 0;
-    for (unsigned ms = 0; ds && dt && hs && ht && ncmp; ms += 300) {
-        if (ms % 5000 == 0)
+    oksctl_copy_watch w;
+    oksctl_copy_watch_start(&w, oks_now_ms());
+    uint64_t asked = 0;
+    while (ds && dt && hs && ht && ncmp) {
+        if (asked == 0 || oks_now_ms() - asked >= 5000) {
             repair(&c, m->to);
+            asked = oks_now_ms();
+        }
         unsigned d = differing(t, &c, m, cmp, ncmp, dt, ht, ds, hs);
         if (d == 0) {
             rc = 0;
             break;
         }
-        if (d != UINT_MAX)
-            differ = d;
-        if (ms >= t->wait_s * 1000) {
-            fprintf(stderr, "oksctl: %s still differs from %s in %u of slots %u-%u after %u s\n",
-                    m->to, !strcmp(m->kind, "move") ? m->from : "their holders", differ,
-                    m->first, m->last, t->wait_s);
+        uint64_t now = oks_now_ms();
+        if (oksctl_copy_watch_stalled(&w, d, now, t->wait_s)) {
+            char cnt[48] = "its digests unavailable";
+            if (w.differ != UINT_MAX)
+                snprintf(cnt, sizeof cnt, "%u of them differ", w.differ);
+            fprintf(stderr,
+                    "oksctl: %s still differs from %s in slots %u-%u (%s): no slot became "
+                    "equal in %u s (%llu s in all)\n",
+                    m->to, !strcmp(m->kind, "move") ? m->from : "their holders", m->first,
+                    m->last, cnt, t->wait_s, (unsigned long long)((now - w.start_ms) / 1000));
             break;
         }
         usleep(300 * 1000);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct oksctl_move {
     unsigned first, last;
@@ -35,6 +36,17 @@ int oksctl_move_step(oksctl_topo *t, const oksctl_move *m, const char *phase, co
 /* Waits until m->to's per-slot digests equal those of m->from (a move) or of every holder of
  * each slot (an added replica). 0 or 1. */
 int oksctl_move_copy_wait(oksctl_topo *t, const oksctl_move *m);
+/* How a copy's wait judges progress: it may last as long as slots keep becoming equal, and
+ * stalls when none did for wait_s seconds. Digest answers that failed (UINT_MAX) are no
+ * progress. */
+typedef struct oksctl_copy_watch {
+    unsigned fewest, differ; /* the fewest differing slots seen; the last count known */
+    uint64_t start_ms, progress_ms;
+} oksctl_copy_watch;
+void oksctl_copy_watch_start(oksctl_copy_watch *w, uint64_t now_ms);
+/* After a count of differing slots at now_ms: true when the copy has stalled. */
+bool oksctl_copy_watch_stalled(oksctl_copy_watch *w, unsigned differ, uint64_t now_ms,
+                               unsigned wait_s);
 /* 0 when no record is under way; else prints it (or why it cannot be read) and returns 1. */
 int oksctl_move_none(oksctl_topo *t);
 /* The record under way: 0 (parsed into m), OKS_E_NOTFOUND, or 1 (printed why). */

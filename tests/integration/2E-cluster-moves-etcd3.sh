@@ -3,7 +3,10 @@
 # tries) is killed (kill -9) while add-shard moves slots; the moves finish on the two members
 # left (etcd keeps its quorum, the clients fail over to the next endpoint), no move is left
 # half done, every key is found, the replicas of every slot hold the same SKS hashes and no shard
-# keeps keys of slots it left.
+# keeps keys of slots it left. A move whose new replica stops answering during the copy gives up
+# after --wait seconds without a slot becoming equal (unit test tests/unit/oksctl/
+# test_copy_watch.c: a copy that progresses goes on however long it takes), and --resume
+# finishes it.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -60,4 +63,55 @@ check "every replica of every slot holds the same SKS hashes" wait_for 60 tool c
 check "no shard keeps keys of slots it left (purged)" wait_for 60 tool placed "$D/map2.conf"
 total=$("$CTL" stats | awk '/^total keys:/{print $3}')
 check "stats count every key once ($total)" test "${total:-0}" -eq "$(wc -l <"$D/fprs")"
+
+# ---- --wait bounds a copy's stall, not its length ----------------------------------------------------
+# the longest run of slots s2 does not hold, and the first of their holders
+read -r A B FROM < <(/usr/bin/python3 - "$D/map2.conf" <<'PY'
+import sys
+cur, held = None, {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith('[shard.'):
+        cur = line[7:-1]
+    elif cur and line.split('=')[0].strip() == 'slots':
+        for p in filter(None, line.split('=', 1)[1].strip().split(',')):
+            lo, _, hi = p.partition('-')
+            for x in range(int(lo), int(hi or lo) + 1):
+                held.setdefault(x, []).append(cur)
+best, run = (0, -1), None
+for x in range(4097):
+    free = x < 4096 and 's2' not in held.get(x, ['s2'])
+    if free and run is None:
+        run = x
+    if not free and run is not None:
+        if x - run > best[1] - best[0] + 1:
+            best = (run, x - 1)
+        run = None
+print(best[0], best[1], held[best[0]][0])
+PY
+)
+S2=$(cat "$D/c/run/shard-s2.pid")
+at_exit kill -CONT "$S2"
+"$CTL" slots --wait 2 move "$A-$B" --to s2 --from "$FROM" >"$D/stall" 2>&1 &
+MV=$!
+wait_for 60 grep -q ' copy$' "$D/stall"
+kill -STOP "$S2"
+wait "$MV"
+rc=$?
+kill -CONT "$S2"
+sed 's/^/# /' "$D/stall" | tail -2
+check "a move to s2 (slots $A-$B from $FROM), s2 stopped during the copy: given up after --wait 2 s without progress (exit $rc)" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'no slot became equal in 2 s' '$D/stall'"
+t0=$(date +%s%N)
+"$CTL" slots --wait 2 move --resume >"$D/resume" 2>&1
+rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+sed 's/^/# /' "$D/resume" | tail -2
+check "  ... move --resume finished it once s2 ran again (exit $rc, $ms ms)" \
+  bash -c "[ $rc -eq 0 ] && grep -q 'epoch [0-9]* done' '$D/resume' &&
+           ! '$CTL' map show | grep -q 'slot move under way'"
+"$CTL" map show | grep -v '^; slot move' >"$D/map3.conf"
+tool lookup "$ROUTER" "$D/fprs" >"$D/found3" 2>/dev/null
+check "  ... every key is found ($(head -1 "$D/found3"))" \
+  test "$(head -1 "$D/found3")" = "found $(wc -l <"$D/fprs") missing 0 errors 0"
+check "  ... every replica of every slot holds the same SKS hashes" wait_for 60 tool converged "$D/map3.conf"
 finish
