@@ -6,6 +6,7 @@
 #                     gpg, sq, SKS and a real mail stack
 #   make check-fast   both builds, unit tests and corpus replays of both; no integration tests
 #   make fuzz         build the libFuzzer targets with clang, run each for FUZZ_SECONDS
+#                     (FUZZ_ONLY="moverec etcd": only those)
 #   make bench        run the benchmarks under bench/
 #   make run          start the embedded default cluster under ./var/ in the foreground
 #   make config-doc   regenerate docs/config.md and man/oks.conf.5 from the settings table (lib/conf_table.c)
@@ -169,7 +170,7 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := -std=gnu11 -pthread -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -I. -I$(FUZZ_BUILD)/gen -O1 -g \
                -fsanitize=fuzzer,address,undefined
 fuzz: deps
-	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_ONLY)
 
 clean:
 	rm -rf build

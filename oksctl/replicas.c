@@ -111,7 +111,9 @@ static int start_one(oksctl_topo *t, oksctl_move *m)
 {
     if (oksctl_move_none(t))
         return 1;
-    int rc = !strcmp(m->kind, "add") ? check_add(&t->map, m) : check_remove(&t->map, m);
+    int rc = !strcmp(m->kind, "add")
+                 ? check_add(&t->map, m) || oksctl_slots_need_live(t, m->to)
+                 : check_remove(&t->map, m);
     return rc ? rc : run_one(t, m);
 }
 
@@ -237,22 +239,17 @@ int oksctl_replicas_set(oksctl_topo *t, unsigned R)
 int oksctl_replicas_resume(oksctl_topo *t, oksctl_move *m, bool abort_it)
 {
     int rc = 0;
-    if (abort_it) {
-        /* undo what is half done, finish what cannot be undone, and drop the plan */
-        m->target = 0;
+    if (abort_it || !strcmp(m->phase, "abort")) {
+        /* undo what is half done, finish what cannot be undone (the record goes back to the
+         * plan, if any), then drop the plan: audited as replicas R: abort */
         if (!strcmp(m->kind, "add"))
             rc = oksctl_move_step(t, m, "abort", "abort", OKS_MAP_NONE, OKS_MAP_NONE, 0);
         if (rc == 0 && strcmp(m->kind, "replicas") != 0)
             rc = oksctl_move_step(t, m, NULL, "purge", -1, 0, 0);
-        if (rc == 0 && !strcmp(m->kind, "replicas"))
-            rc = oksctl_move_step(t, m, NULL, "abort", -1, 0, 0);
-        return rc;
-    }
-    if (!strcmp(m->phase, "abort")) {
-        unsigned target = m->target;
-        m->target = 0;
-        rc = oksctl_move_step(t, m, NULL, "purge", -1, 0, 0);
-        m->target = target;
+        if (rc == 0 && m->target) {
+            oksctl_move p = {.target = m->target, .kind = "replicas", .from = "-", .to = "-"};
+            rc = oksctl_move_step(t, &p, NULL, "abort", -1, 0, 0);
+        }
         return rc;
     }
     bool one = strcmp(m->kind, "replicas") != 0;

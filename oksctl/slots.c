@@ -31,6 +31,7 @@ static const char usage[] =
     "       oksctl slots [-c CONFIG] drain SHARD    (moves every slot of SHARD to the others)\n"
     "       oksctl slots [-c CONFIG] add-replica A-B --to SHARD\n"
     "       oksctl slots [-c CONFIG] remove-replica A-B --from SHARD\n"
+    "       oksctl slots [-c CONFIG] add-replica | remove-replica --resume | --abort\n"
     "       oksctl slots [-c CONFIG] replicas R     (every range to R replicas)\n"
     "       oksctl slots [-c CONFIG] replicas --resume | --abort\n"
     "\n"
@@ -52,46 +53,9 @@ static const char usage[] =
     "replicas R: sets [cluster] replicas and adds or removes a replica of every range until\n"
     "each has R, taking the live shards holding the fewest slots (adding) or the most\n"
     "(removing). --resume finishes one an oksctl that died left; --abort stops it (a\n"
-    "replica still copying is taken out again; the map keeps the replicas added so far).\n";
-
-int oksctl_move_parse(const char *doc, size_t len, oksctl_move *m)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf - 1 ? len : sizeof buf - 1), doc);
-    memset(m, 0, sizeof *m);
-    snprintf(m->kind, sizeof m->kind, "move"); /* a record without kind: a move */
-    int got = 0;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-        char k[32], v[64];
-        if (sscanf(line, "%31s = %63s", k, v) != 2)
-            continue;
-        if (!strcmp(k, "first"))
-            m->first = (unsigned)strtoul(v, NULL, 10), got |= 1;
-        else if (!strcmp(k, "last"))
-            m->last = (unsigned)strtoul(v, NULL, 10), got |= 2;
-        else if (!strcmp(k, "from"))
-            snprintf(m->from, sizeof m->from, "%s", v), got |= 4;
-        else if (!strcmp(k, "to"))
-            snprintf(m->to, sizeof m->to, "%s", v), got |= 8;
-        else if (!strcmp(k, "phase"))
-            snprintf(m->phase, sizeof m->phase, "%.15s", v), got |= 16;
-        else if (!strcmp(k, "kind"))
-            snprintf(m->kind, sizeof m->kind, "%.15s", v);
-        else if (!strcmp(k, "target"))
-            m->target = (unsigned)strtoul(v, NULL, 10);
-    }
-    bool known = !strcmp(m->kind, "move") || !strcmp(m->kind, "add") ||
-                 !strcmp(m->kind, "remove") || !strcmp(m->kind, "replicas");
-    return got == 31 && known && m->target <= OKS_MAX_REPLICAS ? 0 : -1;
-}
-
-void oksctl_move_render(const oksctl_move *m, char *out, size_t n)
-{
-    int k = snprintf(out, n, "kind = %s\nfirst = %u\nlast = %u\nfrom = %s\nto = %s\nphase = %s\n",
-                     m->kind, m->first, m->last, m->from, m->to, m->phase);
-    if (m->target && k > 0 && (size_t)k < n)
-        snprintf(out + k, n - (size_t)k, "target = %u\n", m->target);
-}
+    "replica still copying is taken out again; the map keeps the replicas added so far).\n"
+    "--resume and --abort act on the change under way whatever its kind. A shard that is\n"
+    "not live (registered in etcd) is refused as a target: nothing changes.\n";
 
 /* Per-slot digests of shard name for first..last into dig[slot - first] (16 bytes; have[] set
  * for the slots it answered). 0 or 1. */
@@ -419,19 +383,33 @@ int oksctl_move_get(oksctl_topo *t, oksctl_move *m)
     if (r != 0 && r != OKS_E_NOTFOUND) {
         fprintf(stderr, "oksctl: the move record: %s\n", e.msg);
         r = 1;
-    } else if (r == 0 && oksctl_move_parse((const char *)doc.data, doc.len, m) != 0) {
-        fprintf(stderr, "oksctl: unreadable move record:\n%.*s", (int)doc.len,
-                (const char *)doc.data);
+    } else if (r == 0 && (oksctl_move_parse((const char *)doc.data, doc.len, m, &e) != 0 ||
+                          oksctl_move_fits(m, &t->map, &e) != 0)) {
+        fprintf(stderr, "oksctl: unusable move record (%s); nothing changed:\n%.*s", e.msg,
+                (int)(doc.len < 2048 ? doc.len : 2048), (const char *)doc.data);
         r = 1;
     }
     oks_buf_release(&doc);
     return r;
 }
 
+int oksctl_slots_need_live(oksctl_topo *t, const char *name)
+{
+    bool live[OKS_MAX_SHARDS];
+    int i = oks_cluster_shard_index(&t->map, name);
+    if (i < 0 || oksctl_slots_live(t, live))
+        return 1;
+    if (live[i])
+        return 0;
+    fprintf(stderr, "oksctl: refused: shard %s is not live (not registered in etcd): it could not "
+                    "copy the slots; nothing changed\n", name);
+    return 1;
+}
+
 /* A move from the map read last: refused while another is under way. */
 static int new_move(oksctl_topo *t, oksctl_move *m)
 {
-    if (oksctl_move_none(t) || check_move(t, m))
+    if (oksctl_move_none(t) || check_move(t, m) || oksctl_slots_need_live(t, m->to))
         return 1;
     return run_move(t, m);
 }
@@ -604,8 +582,10 @@ int oksctl_slots(int argc, char **argv)
                   !strcmp(what, "remove-replica");
     bool again = resume || abort_it;
     bool ok = (!strcmp(what, "move") && (again ? args == 0 && !to : args == 1 && to)) ||
-              (!strcmp(what, "add-replica") && !again && args == 1 && to && !from) ||
-              (!strcmp(what, "remove-replica") && !again && args == 1 && from && !to) ||
+              (!strcmp(what, "add-replica") &&
+               (again ? args == 0 && !to && !from : args == 1 && to && !from)) ||
+              (!strcmp(what, "remove-replica") &&
+               (again ? args == 0 && !to && !from : args == 1 && from && !to)) ||
               (!strcmp(what, "replicas") && (again ? args == 0 : args == 1)) ||
               (!strcmp(what, "rebalance") && args == 0) || (!strcmp(what, "drain") && args == 1);
     ok = ok && !(resume && abort_it);

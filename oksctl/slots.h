@@ -1,31 +1,19 @@
 /*
  * The steps oksctl slots takes on the map in etcd (docs/replicas.md "Slot moves", "Adding and
  * removing replicas"), shared by moves (slots.c) and replica changes (replicas.c). The record
- * PREFIX/move says what is under way, so that --resume and --abort can finish or undo it:
- *   kind   move | add | remove | replicas (absent: move)
- *   first, last   the slots; from, to   the shard leaving and the one joining ("-": none)
- *   phase  the step reached: copy, switch, purge, abort; plan (kind replicas: between ranges)
- *   target R of an `oksctl slots replicas R` under way (absent: none)
+ * PREFIX/move (moverec.h) says what is under way, so that --resume and --abort can finish or
+ * undo it.
  */
 #ifndef OKSCTL_SLOTS_H
 #define OKSCTL_SLOTS_H
 
+#include "oksctl/moverec.h"
 #include "oksctl/topo.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct oksctl_move {
-    unsigned first, last;
-    unsigned target; /* replicas R under way; 0 = none */
-    char kind[16];
-    char from[64], to[64], phase[16];
-} oksctl_move;
-
-/* Reads a record; -1 when a field is missing or unknown. */
-int oksctl_move_parse(const char *doc, size_t len, oksctl_move *m);
-void oksctl_move_render(const oksctl_move *m, char *out, size_t n);
 /* One map change from the map read last, then the wait for every member: for slots
  * first..last, shard `to` gets to_state and `from` from_state (to_state < 0: no slot changes;
  * "-": that side left out), [cluster] replicas set when replicas is not 0, the epoch raised;
@@ -49,10 +37,14 @@ bool oksctl_copy_watch_stalled(oksctl_copy_watch *w, unsigned differ, uint64_t n
                                unsigned wait_s);
 /* 0 when no record is under way; else prints it (or why it cannot be read) and returns 1. */
 int oksctl_move_none(oksctl_topo *t);
-/* The record under way: 0 (parsed into m), OKS_E_NOTFOUND, or 1 (printed why). */
+/* The record under way: 0 (parsed into m, and it fits the map read last), OKS_E_NOTFOUND, or 1
+ * (printed why). */
 int oksctl_move_get(oksctl_topo *t, oksctl_move *m);
 /* Which shards are live (registered in etcd). 0 or 1. */
 int oksctl_slots_live(oksctl_topo *t, bool *live);
+/* 0 when shard name of the map is live; else 1 (printed why: a target that is down could never
+ * copy, and the change would wait for it until --wait ran out). */
+int oksctl_slots_need_live(oksctl_topo *t, const char *name);
 
 /* oksctl slots add-replica / remove-replica A-B (replicas.c): checked against the map, then
  * run. 0 or 1. */
@@ -60,7 +52,8 @@ int oksctl_replica_add(oksctl_topo *t, unsigned first, unsigned last, const char
 int oksctl_replica_remove(oksctl_topo *t, unsigned first, unsigned last, const char *from);
 /* oksctl slots replicas R. 0 or 1. */
 int oksctl_replicas_set(oksctl_topo *t, unsigned r);
-/* Finishes (or with abort_it undoes) a record of kind add, remove or replicas. 0 or 1. */
+/* Finishes (or with abort_it, or when an abort was under way, undoes) a record of kind add,
+ * remove or replicas; an abort drops the plan of replicas R too. 0 or 1. */
 int oksctl_replicas_resume(oksctl_topo *t, oksctl_move *m, bool abort_it);
 
 #endif

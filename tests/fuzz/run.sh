@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # make fuzz: build every tests/fuzz/fuzz_*.c with clang + libFuzzer and run each for N seconds
-# over a working copy of its seed corpus (tests/fuzz/corpus/NAME). New crashes are written to
-# build/fuzz/crashes/NAME/; copy a reproducer into the seed corpus to keep it as a regression test.
+# over a working copy of its seed corpus (tests/fuzz/corpus/NAME); `run.sh N NAME...` (make fuzz
+# FUZZ_ONLY="NAME...") builds and runs only those targets (NAME: moverec for fuzz_moverec.c).
+# New crashes are written to build/fuzz/crashes/NAME/; copy a reproducer into the seed corpus to
+# keep it as a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-60}
+shift || true
+ONLY=" $* "
 B=build/fuzz
 mkdir -p "$B/gen" "$B/obj" "$B/bin"
 CFLAGS=(-std=gnu11 -pthread -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -I. -I"$B/gen" -O1 -g
@@ -24,6 +28,7 @@ done
 status=0
 for t in tests/fuzz/fuzz_*.c; do
   name=$(basename "${t%.c}"); short=${name#fuzz_}
+  [ "$ONLY" = "  " ] || [[ "$ONLY" == *" $short "* ]] || continue
   clang "${CFLAGS[@]}" -fsanitize=fuzzer -o "$B/bin/$name" "$t" "${objs[@]}" "${LIBS[@]}"
   work=$B/corpus/$short; mkdir -p "$work" "$B/crashes/$short"
   [ -d "tests/fuzz/corpus/$short" ] && cp -n tests/fuzz/corpus/"$short"/* "$work"/ 2>/dev/null || true

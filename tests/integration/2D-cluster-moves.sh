@@ -11,7 +11,11 @@
 # load a replica is added to slots 100-199 (three holders, equal key by key) and one of the old
 # ones removed (purged); at the end `oksctl slots replicas 1` lowers R online (one holder per
 # slot, half on each shard, the copies purged, every key found and counted once) and `replicas 2`
-# raises it again, resumed after its oksctl is killed during a copy. /pks/health
+# raises it again, resumed after its oksctl is killed during a copy. With s0 down, replicas 3 and
+# an add-replica or a move to s0 are refused at once (nothing changed), a plan for 3 stops on
+# --resume, a record naming slots the map lacks is refused; with s0 back, an add-replica and a
+# replicas 3 killed during a copy are aborted: the map of before, s0's copies purged, every key
+# found and counted once, the aborts audited. /pks/health
 # counts coverage by the map in force, which the gateway's oks.conf no longer matches. However
 # many maps were applied, the shards keep two in memory and the router one (replaced maps freed).
 set -u
@@ -266,6 +270,122 @@ curl -s "http://127.0.0.1:$HTTP/pks/lookup?op=stats&options=mr" >"$D/stats2.json
 check "  ... op=stats counts every key once" /usr/bin/python3 -c "
 import json, sys
 sys.exit(0 if json.load(open('$D/stats2.json'))['total_keys'] == $(wc -l <"$D/all") else 1)"
+
+# ---- no live shard can take a replica: refused at once, nothing changed --------------------------
+# (s0, removed and stopped, is still in the map with no slots)
+P=$(sed -n 's/^etcd_prefix *= *//p' "$OKS_CONFIG" | head -1)
+P=${P:-/oks/}
+EP=$(sed -n 's/^etcd *= *//p' "$OKS_CONFIG" | head -1 | tr ' ' ',')
+ectl() { ETCDCTL_API=3 /usr/bin/etcdctl --endpoints "$EP" "$@"; }
+no_record() { ! "$CTL" map show | grep -q 'slot move under way'; }
+same_map() { # FILE: the map in etcd is FILE's but for the epoch (and any record)
+  diff <(sed '/^; slot move/,$d' "$1" | grep -v '^; \|^epoch = \|^$') \
+       <("$CTL" map show | sed '/^; slot move/,$d' | grep -v '^; \|^epoch = \|^$') >/dev/null; }
+stored() { tool hashes "$ROUTER" s0 2>/dev/null | wc -l; } # keys s0 stores, in any slot
+export CTL ROUTER EP
+export -f tool ectl no_record same_map stored
+"$CTL" map show >"$D/mapS.conf"
+E=$(epoch)
+out=$("$CTL" slots add-replica 0-99 --to s0 2>&1)
+rc=$?
+check "add-replica to s0, which is down, is refused at once (exit $rc: $(head -1 <<<"$out"))" \
+  test "$rc $(grep -c '^oksctl: refused: shard s0 is not live' <<<"$out")" = "1 1"
+out=$("$CTL" slots move 0-99 --to s0 --from s1 2>&1)
+rc=$?
+check "  ... so is a move to it (exit $rc)" \
+  test "$rc $(grep -c '^oksctl: refused: shard s0 is not live' <<<"$out")" = "1 1"
+out=$("$CTL" slots replicas 3 2>&1)
+rc=$?
+check "replicas 3 with two live shards is refused (exit $rc: $(head -1 <<<"$out"))" \
+  test "$rc $(grep -c 'refused: replicas 3: .* at most the live shards (2)' <<<"$out")" = "1 1"
+check "  ... nothing changed (epoch $(epoch), was $E; the same map; no record)" \
+  bash -c "[ $(epoch) = $E ] && same_map '$D/mapS.conf' && no_record"
+# a plan for 3 replicas left by an oksctl that died, resumed while only two shards are live
+printf 'kind = replicas\nfirst = 0\nlast = 0\nfrom = -\nto = -\nphase = plan\ntarget = 3\n' >"$D/plan3"
+ectl put "${P}move" <"$D/plan3" >/dev/null
+out=$("$CTL" slots replicas --resume 2>&1)
+rc=$?
+check "replicas --resume of a plan for 3 with two live shards stops (exit $rc: $(head -1 <<<"$out"))" \
+  test "$rc $(grep -c 'have 2 replicas and no live shard can take another' <<<"$out")" = "1 1"
+check "  ... nothing changed (epoch $(epoch), the same map, the plan kept)" \
+  bash -c "[ $(epoch) = $E ] && same_map '$D/mapS.conf' && '$CTL' map show | grep -q '^target = 3'"
+"$CTL" slots replicas --abort >"$D/ab0" 2>&1
+rc=$?
+check "  ... replicas --abort drops it, audited as replicas 3: abort (exit $rc)" \
+  bash -c "[ $rc = 0 ] && no_record &&
+           grep -q 'who=admin role=admin op=replicas target=- outcome=done reason=.replicas 3: abort' '$A'"
+# a record that does not fit the map: refused, not acted on
+sed 's/^last = 0/last = 4096/; s/^kind = replicas/kind = add/; s/^to = -/to = s0/;
+     s/^phase = plan/phase = copy/; /^target/d' \
+  "$D/plan3" | ectl put "${P}move" >/dev/null
+E=$(epoch)
+out=$("$CTL" slots add-replica --abort 2>&1)
+rc=$?
+check "a record naming slots the map lacks is refused by --abort, nothing changed (exit $rc: $(head -1 <<<"$out"))" \
+  bash -c "[ $rc = 1 ] && [ $(epoch) = $E ] &&
+           grep -q 'unusable move record (the move record names slots 0-4096, the map has 0-4095)' <<<'$out'"
+ectl del "${P}move" >/dev/null
+
+# ---- --abort of an interrupted add-replica and of an interrupted replicas 3 -----------------------
+L start-shard s0 >/dev/null 2>&1
+wait_for 30 bash -c "ectl get --prefix --keys-only '${P}members/shard/s0' | grep -q ."
+check "s0 is back, live, with no slots and no keys ($(stored))" test "$(stored)" = 0
+kill_at_copy() { # OKSCTL-ARGS...: kill -9 that oksctl once its record in etcd reaches phase copy
+  local rev
+  rev=$(ectl get "${P}map" -w json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+  ( ETCDCTL_API=3 timeout 60 /usr/bin/etcdctl --endpoints "$EP" watch --rev $((rev + 1)) "${P}move" 2>/dev/null | while read -r l; do
+      [ "$l" = "phase = copy" ] && { kill -9 "$(cat "$D/ctl.pid")"; break; }; done ) &
+  "$CTL" "$@" >"$D/killed" 2>&1 &
+  echo $! >"$D/ctl.pid"
+  wait $! 2>/dev/null
+}
+# abort_checks TAG N0: after an --abort, the map is the one before, s0 purged, keys counted once
+abort_checks() {
+  check "  ... the map is the one before the change (epoch $(epoch)), no record left" \
+    bash -c "same_map '$D/mapS.conf' && no_record"
+  check "  ... s0 purged the $2 keys it had copied" wait_for 60 bash -c '[ "$(stored)" = 0 ]'
+  tool lookup "$ROUTER" "$D/all" >"$D/found$1" 2>/dev/null
+  curl -s "http://127.0.0.1:$HTTP/pks/lookup?op=stats&options=mr" >"$D/stats$1.json"
+  check "  ... every key is found ($(head -1 "$D/found$1")) and counted once" \
+    bash -c "[ '$(head -1 "$D/found$1")' = 'found $(wc -l <"$D/all") missing 0 errors 0' ] &&
+             /usr/bin/python3 -c \"import json, sys; sys.exit(json.load(open('$D/stats$1.json'))['total_keys'] != $(wc -l <"$D/all"))\""
+}
+kill_at_copy slots add-replica 0-499 --to s0
+"$CTL" map show >"$D/mapK1.conf"
+check "add-replica 0-499 --to s0: oksctl killed during the copy, the record left" \
+  bash -c "grep -q '^kind = add' '$D/mapK1.conf' && grep -q '^phase = copy' '$D/mapK1.conf'"
+"$CTL" repair s0 >/dev/null 2>&1
+wait_for 30 bash -c '[ "$(stored)" -gt 0 ]'
+N0=$(stored)
+"$CTL" slots add-replica --abort >"$D/ab1" 2>&1
+rc=$?
+sed 's/^/# /' "$D/ab1"
+check "add-replica --abort after s0 copied $N0 keys: s0 taken out, then purged (exit $rc)" \
+  bash -c "[ $rc = 0 ] && [ $N0 -gt 0 ] && grep -q '^slots 0-499 + s0: epoch [0-9]* abort\$' '$D/ab1' &&
+           grep -q '^slots 0-499 + s0: epoch [0-9]* done\$' '$D/ab1'"
+abort_checks A1 "$N0"
+check "  ... audited with the admin key's name" \
+  grep -q "who=admin role=admin op=add-replica target=- outcome=done reason=.slots 0-499 + s0: abort" "$A"
+kill_at_copy slots replicas 3
+"$CTL" map show >"$D/mapK2.conf"
+RANGE=$(awk -F' = ' '$1 == "first" {f = $2} $1 == "last" {print f "-" $2}' "$D/mapK2.conf")
+check "replicas 3: oksctl killed during its first copy ($RANGE to s0), the record left" \
+  bash -c "grep -q '^kind = add' '$D/mapK2.conf' && grep -q '^to = s0' '$D/mapK2.conf' &&
+           grep -q '^target = 3' '$D/mapK2.conf' && grep -q '^phase = copy' '$D/mapK2.conf'"
+"$CTL" repair s0 >/dev/null 2>&1
+wait_for 30 bash -c '[ "$(stored)" -gt 0 ]'
+N0=$(stored)
+"$CTL" slots replicas --abort >"$D/ab2" 2>&1
+rc=$?
+sed 's/^/# /' "$D/ab2"
+check "replicas --abort after s0 copied $N0 keys: the copy undone, the plan dropped (exit $rc)" \
+  bash -c "[ $rc = 0 ] && [ $N0 -gt 0 ] && grep -q '^slots $RANGE + s0: epoch [0-9]* abort\$' '$D/ab2' &&
+           grep -q '^replicas 3: epoch [0-9]* abort\$' '$D/ab2'"
+abort_checks A2 "$N0"
+check "  ... audited: the copy's abort and replicas 3: abort" \
+  bash -c "grep -q 'who=admin role=admin op=add-replica target=- outcome=done reason=.slots $RANGE + s0: abort' '$A' &&
+           [ \$(grep -c 'who=admin role=admin op=replicas target=- outcome=done reason=.replicas 3: abort' '$A') = 2 ]"
+L kill-shard s0 >/dev/null 2>&1
 
 # ---- replaced maps are freed: the shards keep the map in force and the one before, the router
 # the one in force (plus any a request in flight still uses), however many maps were applied
