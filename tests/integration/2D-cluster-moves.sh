@@ -350,16 +350,21 @@ abort_checks() {
     bash -c "[ '$(head -1 "$D/found$1")' = 'found $(wc -l <"$D/all") missing 0 errors 0' ] &&
              /usr/bin/python3 -c \"import json, sys; sys.exit(json.load(open('$D/stats$1.json'))['total_keys'] != $(wc -l <"$D/all"))\""
 }
+# copy_abort OUT OKSCTL-ARGS...: s0 asked to copy now, and once it stores keys (N0), the abort
+# (its output in OUT, its exit in rc)
+copy_abort() {
+  "$CTL" repair s0 >/dev/null 2>&1
+  wait_for 30 bash -c '[ "$(stored)" -gt 0 ]'
+  N0=$(stored)
+  "$CTL" "${@:2}" >"$1" 2>&1
+  rc=$?
+  sed 's/^/# /' "$1"
+}
 kill_at_copy slots add-replica 0-499 --to s0
 "$CTL" map show >"$D/mapK1.conf"
 check "add-replica 0-499 --to s0: oksctl killed during the copy, the record left" \
   bash -c "grep -q '^kind = add' '$D/mapK1.conf' && grep -q '^phase = copy' '$D/mapK1.conf'"
-"$CTL" repair s0 >/dev/null 2>&1
-wait_for 30 bash -c '[ "$(stored)" -gt 0 ]'
-N0=$(stored)
-"$CTL" slots add-replica --abort >"$D/ab1" 2>&1
-rc=$?
-sed 's/^/# /' "$D/ab1"
+copy_abort "$D/ab1" slots add-replica --abort
 check "add-replica --abort after s0 copied $N0 keys: s0 taken out, then purged (exit $rc)" \
   bash -c "[ $rc = 0 ] && [ $N0 -gt 0 ] && grep -q '^slots 0-499 + s0: epoch [0-9]* abort\$' '$D/ab1' &&
            grep -q '^slots 0-499 + s0: epoch [0-9]* done\$' '$D/ab1'"
@@ -372,12 +377,7 @@ RANGE=$(awk -F' = ' '$1 == "first" {f = $2} $1 == "last" {print f "-" $2}' "$D/m
 check "replicas 3: oksctl killed during its first copy ($RANGE to s0), the record left" \
   bash -c "grep -q '^kind = add' '$D/mapK2.conf' && grep -q '^to = s0' '$D/mapK2.conf' &&
            grep -q '^target = 3' '$D/mapK2.conf' && grep -q '^phase = copy' '$D/mapK2.conf'"
-"$CTL" repair s0 >/dev/null 2>&1
-wait_for 30 bash -c '[ "$(stored)" -gt 0 ]'
-N0=$(stored)
-"$CTL" slots replicas --abort >"$D/ab2" 2>&1
-rc=$?
-sed 's/^/# /' "$D/ab2"
+copy_abort "$D/ab2" slots replicas --abort
 check "replicas --abort after s0 copied $N0 keys: the copy undone, the plan dropped (exit $rc)" \
   bash -c "[ $rc = 0 ] && [ $N0 -gt 0 ] && grep -q '^slots $RANGE + s0: epoch [0-9]* abort\$' '$D/ab2' &&
            grep -q '^replicas 3: epoch [0-9]* abort\$' '$D/ab2'"
