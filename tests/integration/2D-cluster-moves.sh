@@ -330,14 +330,22 @@ ectl del "${P}move" >/dev/null
 L start-shard s0 >/dev/null 2>&1
 wait_for 30 bash -c "ectl get --prefix --keys-only '${P}members/shard/s0' | grep -q ."
 check "s0 is back, live, with no slots and no keys ($(stored))" test "$(stored)" = 0
-kill_at_copy() { # OKSCTL-ARGS...: kill -9 that oksctl once its record in etcd reaches phase copy
-  local rev
+# kill_at_copy OKSCTL-ARGS...: kill -9 that oksctl once its record in etcd reaches phase copy.
+# With FREEZE=1, s0 is stopped (SIGSTOP) from the start, so the copy cannot finish before the
+# kill lands (an add-replica's only map change before the copy is the one s0 joins by, which
+# oksctl does not need s0 to apply before it writes the record).
+kill_at_copy() {
+  local rev s0
+  s0=$(cat "$D/c/run/shard-s0.pid")
+  at_exit kill -CONT "$s0" # a frozen shard would outlive the cluster's stop
+  [ "${FREEZE:-0}" = 1 ] && kill -STOP "$s0"
   rev=$(ectl get "${P}map" -w json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
   ( ETCDCTL_API=3 timeout 60 /usr/bin/etcdctl --endpoints "$EP" watch --rev $((rev + 1)) "${P}move" 2>/dev/null | while read -r l; do
       [ "$l" = "phase = copy" ] && { kill -9 "$(cat "$D/ctl.pid")"; break; }; done ) &
   "$CTL" "$@" >"$D/killed" 2>&1 &
   echo $! >"$D/ctl.pid"
   wait $! 2>/dev/null
+  kill -CONT "$s0"
 }
 # abort_checks TAG N0: after an --abort, the map is the one before, s0 purged, keys counted once
 abort_checks() {
@@ -360,7 +368,7 @@ copy_abort() {
   rc=$?
   sed 's/^/# /' "$1"
 }
-kill_at_copy slots add-replica 0-499 --to s0
+FREEZE=1 kill_at_copy slots add-replica 0-499 --to s0
 "$CTL" map show >"$D/mapK1.conf"
 check "add-replica 0-499 --to s0: oksctl killed during the copy, the record left" \
   bash -c "grep -q '^kind = add' '$D/mapK1.conf' && grep -q '^phase = copy' '$D/mapK1.conf'"
