@@ -15,6 +15,7 @@
 #include "lib/xalloc.h"
 
 #include <stdlib.h>
+#include <zmq.h>
 
 typedef struct call {
     gwl_task *t; /* NULL: free */
@@ -27,6 +28,7 @@ struct gwl_calls {
     call *pending; /* by id % n_pending */
     size_t n_pending, in_flight;
     uint64_t next_id;
+    bool sent; /* a send since ZMQ_EVENTS was last read (a send may take the wake-up) */
 };
 
 gwl_calls *gwl_calls_new(void *zctx, const oks_cluster *cluster, size_t max_pending, oks_err *e)
@@ -54,9 +56,23 @@ void gwl_calls_free(gwl_calls *cs)
     free(cs);
 }
 
-void *gwl_calls_socket(gwl_calls *cs)
+int gwl_calls_fd(gwl_calls *cs)
 {
-    return oks_client_socket(cs->client);
+    int fd = -1;
+    size_t sz = sizeof fd;
+    if (zmq_getsockopt(oks_client_socket(cs->client), ZMQ_FD, &fd, &sz) != 0)
+        return -1;
+    return fd;
+}
+
+/* Whether a reply waits (ZMQ_EVENTS processes libzmq's pending commands: afterwards the
+ * descriptor wakes the loop for the next reply). */
+static bool replies_in(gwl_calls *cs)
+{
+    int ev = 0;
+    size_t sz = sizeof ev;
+    return zmq_getsockopt(oks_client_socket(cs->client), ZMQ_EVENTS, &ev, &sz) == 0 &&
+           (ev & ZMQ_POLLIN);
 }
 
 /* Hands the answer to the call's task; done() when it was the task's last. */
@@ -89,9 +105,12 @@ void gwl_calls_send(gwl_calls *cs, gwl_task *t, size_t i, const Oks__Request *rq
     }
     *c = (call){.t = t, .i = i, .id = id, .deadline_ms = oks_now_ms() + wait_ms};
     cs->in_flight++;
+    cs->sent = true;
 }
 
-static void drain(gwl_calls *cs, void (*done)(gwl_task *, void *), void *arg)
+/* Takes the replies that are in (receives that do not wait: no system call while libzmq has
+ * them queued). Returns true when it stopped with more perhaps waiting. */
+static bool drain(gwl_calls *cs, void (*done)(gwl_task *, void *), void *arg)
 {
     for (int k = 0; k < 1024; k++) {
         uint64_t id;
@@ -99,7 +118,7 @@ static void drain(gwl_calls *cs, void (*done)(gwl_task *, void *), void *arg)
         oks_err e;
         int rc = oks_client_recv(cs->client, &id, &r, 0, &e);
         if (rc == OKS_E_TIMEOUT && !r)
-            return;
+            return false;
         call *c = &cs->pending[id % cs->n_pending];
         if (c->t && c->id == id) {
             complete(cs, c, rc, rc ? NULL : r, &e, done, arg);
@@ -109,13 +128,19 @@ static void drain(gwl_calls *cs, void (*done)(gwl_task *, void *), void *arg)
         if (r)
             oks__response__free_unpacked(r, NULL);
     }
+    return true;
 }
 
-void gwl_calls_pump(gwl_calls *cs, bool tick, void (*done)(gwl_task *, void *), void *arg)
+bool gwl_calls_pump(gwl_calls *cs, bool woken, bool tick, void (*done)(gwl_task *, void *),
+                    void *arg)
 {
-    drain(cs, done, arg);
+    bool look = woken || cs->sent;
+    cs->sent = false;
+    bool more = false;
+    if (tick || (look && replies_in(cs)))
+        more = drain(cs, done, arg);
     if (!tick || !cs->in_flight)
-        return;
+        return more;
     uint64_t now = oks_now_ms();
     for (size_t k = 0; k < cs->n_pending; k++) {
         call *c = &cs->pending[k];
@@ -125,6 +150,7 @@ void gwl_calls_pump(gwl_calls *cs, bool tick, void (*done)(gwl_task *, void *), 
             complete(cs, c, e.code, NULL, &e, done, arg);
         }
     }
+    return more;
 }
 
 void gwl_calls_cancel(gwl_calls *cs, const gwl_task *t)

@@ -332,16 +332,20 @@ void gwl_task_release(gwl_task *t);
  * pipelined over it (ids of its own, replies in any order); each waits at most its wait_ms. */
 gwl_calls *gwl_calls_new(void *zctx, const oks_cluster *cluster, size_t max_pending, oks_err *e);
 void gwl_calls_free(gwl_calls *cs);
-/* The DEALER socket, to poll for replies. */
-void *gwl_calls_socket(gwl_calls *cs);
+/* The DEALER's ZMQ_FD, to wait on for replies with poll(2); -1 if libzmq has none. */
+int gwl_calls_fd(gwl_calls *cs);
 /* Sends rq as call i of t; its answer reaches gwl_task_answered (a send that fails at once
  * too). */
 void gwl_calls_send(gwl_calls *cs, gwl_task *t, size_t i, const Oks__Request *rq,
                     unsigned wait_ms);
 /* Hands the replies that wait (and, with tick, failures for the calls past their deadline) to
  * their tasks; calls done(t, arg) for each task whose last call that answered. With tick it
- * also lets the client send again requests whose router went away. */
-void gwl_calls_pump(gwl_calls *cs, bool tick, void (*done)(gwl_task *t, void *arg), void *arg);
+ * also lets the client send again requests whose router went away. woken: the descriptor of
+ * gwl_calls_fd was readable. To be called before every wait on that descriptor: afterwards it
+ * wakes the waiter for the next reply, unless this returns true (more replies may wait: do not
+ * wait, call again). */
+bool gwl_calls_pump(gwl_calls *cs, bool woken, bool tick, void (*done)(gwl_task *t, void *arg),
+                    void *arg);
 /* Forgets the calls of t still in flight (its connection is being closed). */
 void gwl_calls_cancel(gwl_calls *cs, const gwl_task *t);
 

@@ -1,8 +1,8 @@
 /*
  * The back-sock socket and the event loop. slapd opens one connection per operation, writes the
  * request ended by a blank line, reads the answer until the gateway closes. One thread polls
- * the listening socket, the connections and the router client's DEALER (zmq_poll, as oks-gw-dns
- * does): a connection is read until its request is whole (at most [ldap] max_request bytes),
+ * the listening socket, the connections and the router client's DEALER (poll(2), the DEALER
+ * through its ZMQ_FD as oks-gw-http's loops do): a connection is read until its request is whole (at most [ldap] max_request bytes),
  * its operation becomes a task (serve.c) whose cluster calls go out through the router client
  * (calls.c), and once they are answered the answer is written and the connection closed. No
  * call blocks, and nothing is handed between threads: the request, the lookups and the answer
@@ -19,6 +19,7 @@
 #include "lib/xalloc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,36 +266,48 @@ static void expire(srv *s, uint64_t now)
     }
 }
 
+/* poll(2) on the descriptors, the DEALER's among them (ZMQ_FD), instead of zmq_poll, which makes
+ * two poll calls (one without waiting first) every time it has to wait. */
 static int loop(srv *s)
 {
     gwl *g = s->g;
+    int zfd = gwl_calls_fd(g->calls);
+    if (zfd < 0) {
+        oks_error("router client: no descriptor to wait on: %s", zmq_strerror(errno));
+        return OKS_E_IO;
+    }
     size_t cap = 2 + s->n_conns;
-    zmq_pollitem_t *it = oks_xcalloc(cap, sizeof *it);
+    struct pollfd *it = oks_xcalloc(cap, sizeof *it);
     conn **who = oks_xcalloc(cap, sizeof *who);
     uint64_t last = oks_now_ms();
+    bool woken = true;
     while (!atomic_load(&g->stop)) {
+        uint64_t now = oks_now_ms();
+        bool tick = now - last >= TICK_MS;
+        bool more = gwl_calls_pump(g->calls, woken, tick, task_done, s);
+        if (tick) {
+            expire(s, now);
+            last = now;
+        }
         size_t n = 0;
-        it[n++] = (zmq_pollitem_t){gwl_calls_socket(g->calls), 0, ZMQ_POLLIN, 0};
+        it[n++] = (struct pollfd){.fd = zfd, .events = POLLIN};
         if (s->n_open < s->n_conns)
-            it[n++] = (zmq_pollitem_t){NULL, s->lfd, ZMQ_POLLIN, 0};
+            it[n++] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
         size_t first = n;
         for (size_t i = 0; i < s->n_conns; i++) {
             conn *c = &s->conns[i];
             if (c->st == C_READ || c->st == C_WRITE) {
                 who[n] = c;
-                it[n++] = (zmq_pollitem_t){NULL, c->fd,
-                                           c->st == C_READ ? ZMQ_POLLIN : ZMQ_POLLOUT, 0};
+                it[n++] = (struct pollfd){.fd = c->fd,
+                                          .events = c->st == C_READ ? POLLIN : POLLOUT};
             }
         }
-        int r = zmq_poll(it, (int)n, TICK_MS);
+        int r = poll(it, (nfds_t)n, more ? 0 : TICK_MS);
         if (r < 0 && errno != EINTR) {
-            oks_error("poll: %s", zmq_strerror(errno));
+            oks_error("poll: %s", strerror(errno));
             break;
         }
-        uint64_t now = oks_now_ms();
-        bool tick = now - last >= TICK_MS;
-        if ((r > 0 && (it[0].revents & ZMQ_POLLIN)) || tick)
-            gwl_calls_pump(g->calls, tick, task_done, s);
+        woken = r > 0 && it[0].revents;
         for (size_t k = first; r > 0 && k < n; k++) {
             conn *c = who[k];
             if (!it[k].revents || c->st == C_FREE)
@@ -304,12 +317,8 @@ static int loop(srv *s)
             else if (c->st == C_WRITE)
                 conn_write(s, c);
         }
-        if (r > 0 && first == 2 && (it[1].revents & ZMQ_POLLIN))
+        if (r > 0 && first == 2 && (it[1].revents & POLLIN))
             accept_all(s);
-        if (tick) {
-            expire(s, now);
-            last = now;
-        }
     }
     free(it);
     free(who);

@@ -82,6 +82,10 @@ int gwl_slapd_conf(const gwl *g, const gwl_slapd_paths *p, oks_err *e)
                    "# no per-operation log lines (loglevel stats writes one syslog line per\n"
                    "# operation; the gateway logs its errors itself)\n"
                    "loglevel 0\n"
+                   "# slapd holds a pool thread for the whole of each operation (it waits on the\n"
+                   "# gateway's answer): as many as [ldap] threads, the operations the gateway\n"
+                   "# takes at once (slapd's minimum is 2)\n"
+                   "threads %u\n"
                    "# what one search may return and take (the gateway applies the same bounds)\n"
                    "sizelimit %u\n"
                    "timelimit %u\n"
@@ -93,8 +97,8 @@ int gwl_slapd_conf(const gwl *g, const gwl_slapd_paths *p, oks_err *e)
                    "# %s\n"
                    "access to dn.subtree=\"%s\" by * %s\n",
                    g->cluster.path ? g->cluster.path : "the cluster config", p->schema_dir,
-                   p->schema_dir, p->dir, p->dir, p->dir, p->module_dir, c->size_limit,
-                   c->time_limit,
+                   p->schema_dir, p->dir, p->dir, p->dir, p->module_dir,
+                   c->threads < 2 ? 2u : c->threads, c->size_limit, c->time_limit,
                    c->allow_upload ? "# gpg --send-keys writes without binding\nallow update_anon\n"
                                    : "",
                    c->base_dn, c->socket,

@@ -377,8 +377,8 @@ static const oks_conf_entry table[] = {
           "accept keys through LDAP add and modify (no: insufficientAccessRights)"),
     UINT("ldap", "threads", ldap.threads, "16", 1, 256, LDAP,
          "operations in progress at once (one event-loop thread serves them all and pipelines "
-         "their lookups over one router client; more wait in the socket's backlog; slapd's own "
-         "pool is 16 threads)"),
+         "their lookups over one router client; more wait in the socket's backlog); slapd-conf "
+         "writes it as slapd's threads (at least 2), one per operation in progress"),
     UINT("ldap", "max_filter_terms", ldap.max_filter_terms, "16", 1, 256, LDAP,
          "items and operators of one search filter (more: adminLimitExceeded)"),
     UINT("ldap", "max_lookups", ldap.max_lookups, "4", 1, 64, LDAP,

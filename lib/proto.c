@@ -438,19 +438,29 @@ int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeo
         /* no pending try and no router connected: look again soon */
         if (want_out && (wait < 0 || wait > 100))
             wait = 100;
-        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
-        int r = zmq_poll(it, c->mon ? 2 : 1, wait);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 || !(it[0].revents & ZMQ_POLLIN)) {
-            if (left == 0)
-                return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
-                                   "no reply from the router in %d ms", timeout_ms);
-            continue;
-        }
         oks_zframes m;
-        if (oks_zrecv(c->sock, &m, ZMQ_DONTWAIT) != 0)
-            continue;
+        if (timeout_ms == 0) {
+            /* only what is there now: a receive that does not wait, without the poll(2) calls
+             * of zmq_poll (event loops call this once per reply and once more to find none) */
+            if (oks_zrecv(c->sock, &m, ZMQ_DONTWAIT) != 0) {
+                if (left == 0)
+                    return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET, "no reply waiting");
+                continue;
+            }
+        } else {
+            zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+            int r = zmq_poll(it, c->mon ? 2 : 1, wait);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 || !(it[0].revents & ZMQ_POLLIN)) {
+                if (left == 0)
+                    return oks_err_set(e, OKS_E_TIMEOUT, OKS_NO_OFFSET,
+                                       "no reply from the router in %d ms", timeout_ms);
+                continue;
+            }
+            if (oks_zrecv(c->sock, &m, ZMQ_DONTWAIT) != 0)
+                continue;
+        }
         if (m.n != 2 || zmq_msg_size(&m.f[0]) != sizeof *id) {
             oks_zframes_close(&m);
             continue; /* not a reply of ours */

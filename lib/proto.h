@@ -90,7 +90,10 @@ unsigned long oks_client_resent(const oks_client *c);
  * request goes out with version OKS_PROTO_VERSION whatever req->version holds; at once when a
  * router is connected, else from the next oks_client_recv on (which also sends again). */
 int oks_client_send(oks_client *c, uint64_t id, const Oks__Request *req, oks_err *e);
-/* Waits up to timeout_ms (-1 = forever) for the next reply. OKS_E_TIMEOUT if none came. */
+/* Waits up to timeout_ms (-1 = forever) for the next reply. OKS_E_TIMEOUT if none came; with
+ * 0 only a reply already in is taken, by a receive that does not wait (no poll(2); one whose
+ * arrival libzmq has not yet processed may be missed: a caller that then waits on the socket
+ * with zmq_poll, or on ZMQ_FD after ZMQ_EVENTS, is woken for it). */
 int oks_client_recv(oks_client *c, uint64_t *id, Oks__Response **resp, int timeout_ms, oks_err *e);
 /* One request, one reply (replies to older ids are discarded). */
 int oks_client_call(oks_client *c, const Oks__Request *req, Oks__Response **resp, int timeout_ms,

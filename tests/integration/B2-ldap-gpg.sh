@@ -3,7 +3,8 @@
 # receives by fingerprint, subkey fingerprint and key ID, searches by e-mail, sends a fresh key
 # that another home then receives; ldapsearch finds the same entries (and an address book's
 # mail/cn search); malformed and expensive filters get LDAP error codes, a half-sent request
-# holds up no other operation, 48 at once are all answered, a second gateway
+# holds up no other operation, 48 at once are all answered (by 12 slapd threads and gateway
+# operations: [ldap] threads), a second gateway
 # without allow_upload refuses adds, and the gateway still serves afterwards.
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -15,9 +16,11 @@ at_exit gpg_home_cleanup "$G1"
 at_exit gpg_home_cleanup "$G2"
 at_exit gpg_home_cleanup "$G3"
 H=$(free_port); L=$(free_port)
-cluster_up "$D" --shards 2 --http-port "$H" --ldap-port "$L" --ldap-opt allow_upload=yes ||
-  { not_ok "cluster with slapd and oks-gw-ldap starts"; finish; }
+cluster_up "$D" --shards 2 --http-port "$H" --ldap-port "$L" --ldap-opt allow_upload=yes \
+  --ldap-opt threads=12 || { not_ok "cluster with slapd and oks-gw-ldap starts"; finish; }
 ok "cluster, oks-gw-ldap and slapd start (LDAP on 127.0.0.1:$L)"
+check "slapd's pool is [ldap] threads (threads 12 in the slapd.conf slapd-conf wrote)" \
+  grep -qx "threads 12" "$D/slapd/slapd.conf"
 SOCK=$D/run/gw-ldap.sock
 RAW="python3 $OKS_ROOT/tests/integration/helpers/ldap_raw.py"
 KS="ou=GnuPG Keys,o=OpenKeyServer"
