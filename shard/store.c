@@ -209,6 +209,7 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     }
     leveldb_free(m);
     s->was_empty = !m;
+    oks_store_fresh_init(s);
     s->changelog_keep = o->changelog_keep;
     s->tomb_slots = o->n_slots;
     if (o->n_slots) {
@@ -266,6 +267,7 @@ void oks_store_close(oks_store *s)
     free(s->dir);
     free(s->slot_keys);
     free(s->slot_digest);
+    oks_store_fresh_free(s);
     free(s);
 }
 
@@ -306,6 +308,8 @@ int oks_store_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_store_re
     char *err = NULL;
     size_t n = 0;
     memset(rec, 0, sizeof *rec);
+    if (oks_store_fresh_absent(s, fpr, fpr_len))
+        return 0;
     char *v = leveldb_get(s->db, s->ro, (char *)k, fpr_len + 1, &n, &err);
     if (err)
         return oks_ldb_error(e, err, "leveldb", "get");
@@ -455,6 +459,8 @@ int oks_store_known(oks_store *s, const uint8_t keyid[8], const uint8_t *fpr, si
     uint8_t k[41];
     if (len > 32)
         return 0;
+    if (oks_store_fresh_absent(s, fpr, len))
+        return 0;
     k[0] = 'i';
     memcpy(k + 1, keyid, 8);
     memcpy(k + 9, fpr, len);
@@ -472,6 +478,8 @@ int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], siz
                       oks_err *e)
 {
     uint8_t k[17];
+    if (oks_store_fresh_absent(s, hash, 16))
+        return 0;
     k[0] = 'h';
     memcpy(k + 1, hash, 16);
     return get_fpr_value(s, k, 17, out, out_len, e);
@@ -527,6 +535,9 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     size_t nt = 0;
     for (size_t i = 0; i < n && !r; i++) {
         const oks_store_change *c = &ch[i];
+        oks_store_fresh_mark(s, c->fpr, c->fpr_len);
+        if (c->new_key)
+            oks_store_fresh_mark(s, c->new_hash, 16);
         if (s->n_slots) {
             unsigned sl = slot_of_fpr(s, c->fpr, c->fpr_len);
             size_t t = 0;

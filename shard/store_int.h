@@ -31,7 +31,16 @@ struct oks_store {
     bool was_empty;           /* nothing was stored when it was opened */
     unsigned tomb_slots;      /* the slot count of the "t" keys: n_slots as configured, kept
                                * when damaged counters turn the per-slot features off */
+    uint64_t *fresh;          /* opened empty: what was written since (shard/store_fresh.c) */
 };
+
+/* shard/store_fresh.c: bits of the fingerprints and SKS hashes written since a store opened
+ * empty (id: at least 4 bytes of a digest). absent is true only when id was surely never
+ * written; always false for a store that was not empty when opened. */
+void oks_store_fresh_init(oks_store *s);
+void oks_store_fresh_free(oks_store *s);
+void oks_store_fresh_mark(oks_store *s, const uint8_t *id, size_t len);
+bool oks_store_fresh_absent(const oks_store *s, const uint8_t *id, size_t len);
 
 /* A write batch being built (shard/store_batch.c): the writes in the order made, put into a
  * LevelDB batch in key order (writes to one key in their order) when it is written. Growing it
