@@ -268,6 +268,9 @@ void oks_store_close(oks_store *s)
     free(s->slot_keys);
     free(s->slot_digest);
     oks_store_fresh_free(s);
+    oks_wbatch_release(&s->wb);
+    if (s->lwb)
+        leveldb_writebatch_destroy(s->lwb);
     free(s);
 }
 
@@ -519,10 +522,14 @@ void oks_store_write_unlock(oks_store *s)
     pthread_mutex_unlock(&s->wlock);
 }
 
+/* Bytes of batch memory kept between writes at most (a group commit of 1,024 typical keys
+ * takes about 2 MiB); a larger batch's is released after its write. */
+#define STORE_BATCH_KEEP (16u << 20)
+
 int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e)
 {
-    oks_wbatch b, *wb = &b;
-    oks_wbatch_init(wb);
+    oks_wbatch *wb = &s->wb;
+    oks_wbatch_reset(wb);
     uint64_t keys = s->keys, bytes = s->bytes, seq = s->last_seq;
     uint64_t now = (uint64_t)time(NULL);
     oks_buf tmp = OKS_BUF_INIT;
@@ -628,7 +635,7 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     oks_keyidx_release(&oldx);
     oks_keyidx_release(&newx);
     if (r) {
-        oks_wbatch_release(wb);
+        oks_wbatch_reset(wb);
         oks_buf_release(&tmp);
         free(ts);
         free(tc);
@@ -651,10 +658,17 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     uint64_t first = oks_store_prune(s, wb, s->last_seq, seq);
     char *err = NULL;
     /* in key order the memtable inserts are several times cheaper (shard/store_batch.c) */
-    leveldb_writebatch_t *sorted = oks_wbatch_leveldb(wb);
-    leveldb_write(s->db, sync ? s->wo_sync : s->wo, sorted, &err);
-    leveldb_writebatch_destroy(sorted);
-    oks_wbatch_release(wb);
+    if (!s->lwb)
+        s->lwb = leveldb_writebatch_create();
+    leveldb_writebatch_clear(s->lwb);
+    oks_wbatch_fill(wb, s->lwb);
+    leveldb_write(s->db, sync ? s->wo_sync : s->wo, s->lwb, &err);
+    if (oks_wbatch_held(wb) > STORE_BATCH_KEEP) {
+        /* an unusually large batch: its memory is not kept */
+        oks_wbatch_release(wb);
+        leveldb_writebatch_destroy(s->lwb);
+        s->lwb = NULL;
+    }
     oks_buf_release(&tmp);
     if (err) {
         free(ts);
