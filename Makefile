@@ -82,7 +82,7 @@ ALL_BINS := $(foreach p,$(PRESENT),$(BIN)/$(call prog_name,$(p)))
 all: $(ALL_BINS)
 
 # units a program borrows from another folder
-EXTRA_bench := shard/store.c shard/store_slots.c shard/store_search.c shard/store_batch.c shard/keyidx.c shard/intersect.c shard/store_env.cc
+EXTRA_bench := shard/store.c shard/store_slots.c shard/store_search.c shard/store_batch.c shard/store_fresh.c shard/keyidx.c shard/intersect.c shard/store_env.cc
 
 define PROGRAM_rules
 $(BIN)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c $(call prog_dir,$(1))/*.cc) \

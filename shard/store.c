@@ -209,6 +209,7 @@ int oks_store_open(const char *dir, const oks_store_opts *o, oks_store **out, ok
     }
     leveldb_free(m);
     s->was_empty = !m;
+    oks_store_fresh_init(s);
     s->changelog_keep = o->changelog_keep;
     s->tomb_slots = o->n_slots;
     if (o->n_slots) {
@@ -266,6 +267,10 @@ void oks_store_close(oks_store *s)
     free(s->dir);
     free(s->slot_keys);
     free(s->slot_digest);
+    oks_store_fresh_free(s);
+    oks_wbatch_release(&s->wb);
+    if (s->lwb)
+        leveldb_writebatch_destroy(s->lwb);
     free(s);
 }
 
@@ -306,6 +311,8 @@ int oks_store_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_store_re
     char *err = NULL;
     size_t n = 0;
     memset(rec, 0, sizeof *rec);
+    if (oks_store_fresh_absent(s, fpr, fpr_len))
+        return 0;
     char *v = leveldb_get(s->db, s->ro, (char *)k, fpr_len + 1, &n, &err);
     if (err)
         return oks_ldb_error(e, err, "leveldb", "get");
@@ -455,6 +462,8 @@ int oks_store_known(oks_store *s, const uint8_t keyid[8], const uint8_t *fpr, si
     uint8_t k[41];
     if (len > 32)
         return 0;
+    if (oks_store_fresh_absent(s, fpr, len))
+        return 0;
     k[0] = 'i';
     memcpy(k + 1, keyid, 8);
     memcpy(k + 9, fpr, len);
@@ -472,6 +481,8 @@ int oks_store_by_hash(oks_store *s, const uint8_t hash[16], uint8_t out[32], siz
                       oks_err *e)
 {
     uint8_t k[17];
+    if (oks_store_fresh_absent(s, hash, 16))
+        return 0;
     k[0] = 'h';
     memcpy(k + 1, hash, 16);
     return get_fpr_value(s, k, 17, out, out_len, e);
@@ -511,10 +522,14 @@ void oks_store_write_unlock(oks_store *s)
     pthread_mutex_unlock(&s->wlock);
 }
 
+/* Bytes of batch memory kept between writes at most (a group commit of 1,024 typical keys
+ * takes about 2 MiB); a larger batch's is released after its write. */
+#define STORE_BATCH_KEEP (16u << 20)
+
 int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool sync, oks_err *e)
 {
-    oks_wbatch b, *wb = &b;
-    oks_wbatch_init(wb);
+    oks_wbatch *wb = &s->wb;
+    oks_wbatch_reset(wb);
     uint64_t keys = s->keys, bytes = s->bytes, seq = s->last_seq;
     uint64_t now = (uint64_t)time(NULL);
     oks_buf tmp = OKS_BUF_INIT;
@@ -527,6 +542,9 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     size_t nt = 0;
     for (size_t i = 0; i < n && !r; i++) {
         const oks_store_change *c = &ch[i];
+        oks_store_fresh_mark(s, c->fpr, c->fpr_len);
+        if (c->new_key)
+            oks_store_fresh_mark(s, c->new_hash, 16);
         if (s->n_slots) {
             unsigned sl = slot_of_fpr(s, c->fpr, c->fpr_len);
             size_t t = 0;
@@ -617,7 +635,7 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     oks_keyidx_release(&oldx);
     oks_keyidx_release(&newx);
     if (r) {
-        oks_wbatch_release(wb);
+        oks_wbatch_reset(wb);
         oks_buf_release(&tmp);
         free(ts);
         free(tc);
@@ -640,10 +658,17 @@ int oks_store_apply(oks_store *s, const oks_store_change *ch, size_t n, bool syn
     uint64_t first = oks_store_prune(s, wb, s->last_seq, seq);
     char *err = NULL;
     /* in key order the memtable inserts are several times cheaper (shard/store_batch.c) */
-    leveldb_writebatch_t *sorted = oks_wbatch_leveldb(wb);
-    leveldb_write(s->db, sync ? s->wo_sync : s->wo, sorted, &err);
-    leveldb_writebatch_destroy(sorted);
-    oks_wbatch_release(wb);
+    if (!s->lwb)
+        s->lwb = leveldb_writebatch_create();
+    leveldb_writebatch_clear(s->lwb);
+    oks_wbatch_fill(wb, s->lwb);
+    leveldb_write(s->db, sync ? s->wo_sync : s->wo, s->lwb, &err);
+    if (oks_wbatch_held(wb) > STORE_BATCH_KEEP) {
+        /* an unusually large batch: its memory is not kept */
+        oks_wbatch_release(wb);
+        leveldb_writebatch_destroy(s->lwb);
+        s->lwb = NULL;
+    }
     oks_buf_release(&tmp);
     if (err) {
         free(ts);

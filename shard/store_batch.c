@@ -23,7 +23,7 @@ struct oks_wbent {
 };
 
 /* what is sorted */
-typedef struct sent {
+typedef struct oks_wbsort {
     uint64_t head; /* the key's first 8 bytes, big-endian, zero-padded */
     uint32_t i;    /* its entry */
 } sent;
@@ -37,7 +37,19 @@ void oks_wbatch_release(oks_wbatch *b)
 {
     oks_buf_release(&b->kv);
     free(b->e);
+    free(b->sort);
     oks_wbatch_init(b);
+}
+
+void oks_wbatch_reset(oks_wbatch *b)
+{
+    b->kv.len = 0;
+    b->n = 0;
+}
+
+size_t oks_wbatch_held(const oks_wbatch *b)
+{
+    return b->kv.cap + b->cap * sizeof *b->e + 2 * b->sort_cap * sizeof *b->sort;
 }
 
 static void add(oks_wbatch *b, const void *k, size_t kl, const void *v, size_t vl, bool del)
@@ -97,11 +109,22 @@ static sent *msort(const oks_wbatch *b, sent *a, sent *t, size_t n)
     return a;
 }
 
-leveldb_writebatch_t *oks_wbatch_leveldb(const oks_wbatch *b)
+leveldb_writebatch_t *oks_wbatch_leveldb(oks_wbatch *b)
 {
     leveldb_writebatch_t *out = leveldb_writebatch_create();
+    oks_wbatch_fill(b, out);
+    return out;
+}
+
+void oks_wbatch_fill(oks_wbatch *b, leveldb_writebatch_t *out)
+{
     size_t n = b->n;
-    sent *a = oks_xmalloc((n ? n : 1) * 2 * sizeof *a), *s = a;
+    if (n > b->sort_cap) {
+        free(b->sort);
+        b->sort_cap = n;
+        b->sort = oks_xmalloc(n * 2 * sizeof *b->sort);
+    }
+    sent *a = b->sort, *s = a;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *k = b->kv.data + b->e[i].off;
         uint64_t head = 0;
@@ -119,6 +142,4 @@ leveldb_writebatch_t *oks_wbatch_leveldb(const oks_wbatch *b)
         else
             leveldb_writebatch_put(out, k, x->kl, k + x->kl, x->vl);
     }
-    free(a);
-    return out;
 }

@@ -11,6 +11,17 @@
 #include <leveldb/c.h>
 #include <pthread.h>
 
+/* A write batch being built (shard/store_batch.c): the writes in the order made, put into a
+ * LevelDB batch in key order (writes to one key in their order) when it is written. Growing it
+ * cannot fail (lib/xalloc.h). */
+typedef struct oks_wbatch {
+    oks_buf kv; /* keys and values, back to back */
+    struct oks_wbent *e;
+    size_t n, cap;
+    struct oks_wbsort *sort; /* scratch of the sort: 2 * sort_cap entries */
+    size_t sort_cap;
+} oks_wbatch;
+
 struct oks_store {
     leveldb_t *db;
     leveldb_options_t *opt;
@@ -31,23 +42,35 @@ struct oks_store {
     bool was_empty;           /* nothing was stored when it was opened */
     unsigned tomb_slots;      /* the slot count of the "t" keys: n_slots as configured, kept
                                * when damaged counters turn the per-slot features off */
+    uint64_t *fresh;          /* opened empty: what was written since (shard/store_fresh.c) */
+    /* the batch oks_store_apply builds and the LevelDB batch it fills, kept from one write to
+     * the next (under wlock) so that their memory is not allocated, grown and faulted in anew
+     * for every group commit */
+    oks_wbatch wb;
+    leveldb_writebatch_t *lwb;
 };
 
-/* A write batch being built (shard/store_batch.c): the writes in the order made, put into a
- * LevelDB batch in key order (writes to one key in their order) when it is written. Growing it
- * cannot fail (lib/xalloc.h). */
-typedef struct oks_wbatch {
-    oks_buf kv; /* keys and values, back to back */
-    struct oks_wbent *e;
-    size_t n, cap;
-} oks_wbatch;
+/* shard/store_fresh.c: bits of the fingerprints and SKS hashes written since a store opened
+ * empty (id: at least 4 bytes of a digest). absent is true only when id was surely never
+ * written; always false for a store that was not empty when opened. */
+void oks_store_fresh_init(oks_store *s);
+void oks_store_fresh_free(oks_store *s);
+void oks_store_fresh_mark(oks_store *s, const uint8_t *id, size_t len);
+bool oks_store_fresh_absent(const oks_store *s, const uint8_t *id, size_t len);
+
 
 void oks_wbatch_init(oks_wbatch *b);
 void oks_wbatch_release(oks_wbatch *b);
+/* Empties b, keeping its memory for the next batch. */
+void oks_wbatch_reset(oks_wbatch *b);
+/* Bytes b holds on to (what oks_wbatch_reset keeps). */
+size_t oks_wbatch_held(const oks_wbatch *b);
+/* Appends the writes of b in key order to out (the caller's, usually just cleared). */
+void oks_wbatch_fill(oks_wbatch *b, leveldb_writebatch_t *out);
 void oks_wbatch_put(oks_wbatch *b, const void *k, size_t kl, const void *v, size_t vl);
 void oks_wbatch_delete(oks_wbatch *b, const void *k, size_t kl);
 /* A new LevelDB batch (the caller's) with the writes of b in key order. */
-leveldb_writebatch_t *oks_wbatch_leveldb(const oks_wbatch *b);
+leveldb_writebatch_t *oks_wbatch_leveldb(oks_wbatch *b);
 
 /* Per slot keys and digests (what store_slots.c adds to a batch): slot of a fingerprint. */
 unsigned oks_store_slot_of(const oks_store *s, const uint8_t *fpr, size_t len);

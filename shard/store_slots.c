@@ -256,6 +256,8 @@ int oks_store_tomb_get(oks_store *s, const uint8_t *fpr, size_t fpr_len, oks_tom
 {
     if (fpr_len != 20 && fpr_len != 32)
         return oks_err_set(e, OKS_E_ARG, OKS_NO_OFFSET, "fingerprint of %zu bytes", fpr_len);
+    if (oks_store_fresh_absent(s, fpr, fpr_len))
+        return 0;
     uint8_t k[37];
     tkey(s, fpr, fpr_len, k);
     char *err = NULL;

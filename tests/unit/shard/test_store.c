@@ -13,6 +13,7 @@
 #include "lib/cluster.h"
 #include "lib/pgp.h"
 #include "lib/proto.h"
+#include "lib/tomb.h"
 #include "shard/store.h"
 
 #define KEYRING "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -348,10 +349,67 @@ static void change_log_records_old_and_new_hash_in_order(void **state)
     assert_int_equal(oks_store_by_hash(f->s, f->hash2, fpr, &fl, &e), 1);
 }
 
+/* A store opened empty answers the reads that miss from the bits of what it wrote since
+ * (shard/store_fresh.c): every key, hash and tombstone written is still found, before and after
+ * a reopen (which reads LevelDB only). */
+static void store_opened_empty_finds_everything_it_wrote(void **state)
+{
+    fixture *f = *state;
+    const oks_pgp_key *k = f->key, *k2 = f->key2;
+    oks_err e;
+    oks_store_record rec;
+    oks_tomb t;
+    uint8_t fpr[32], h3[16];
+    size_t fl;
+    assert_true(oks_store_was_empty(f->s));
+    assert_int_equal(oks_store_get(f->s, k->primary.fpr, k->primary.fpr_len, &rec, &e), 0);
+    assert_int_equal(oks_store_known(f->s, k->primary.keyid, k->primary.fpr, k->primary.fpr_len, &e),
+                     0);
+    assert_int_equal(oks_store_by_hash(f->s, f->hash, fpr, &fl, &e), 0);
+    assert_int_equal(oks_store_tomb_get(f->s, k2->primary.fpr, k2->primary.fpr_len, &t, &e), 0);
+
+    oks_store_change c = add_of(k, &f->bytes, f->hash);
+    assert_int_equal(oks_store_apply(f->s, &c, 1, false, &e), 0);
+    oks_tomb nt;
+    assert_int_equal(oks_tomb_init(&nt, k2->primary.fpr, k2->primary.fpr_len, false, 1000, "spam",
+                                   4, "admin", &e), 0);
+    oks_store_change d = {.fpr = k2->primary.fpr, .fpr_len = k2->primary.fpr_len, .tomb = &nt};
+    assert_int_equal(oks_store_apply(f->s, &d, 1, false, &e), 0);
+    /* an update under another hash: the new hash is found, the old one no longer */
+    memcpy(h3, f->hash2, 16);
+    h3[0] ^= 0x80;
+    oks_store_change u = add_of(k, &f->bytes, h3);
+    u.old_key = k;
+    u.old_hash = f->hash;
+    u.old_bytes = f->bytes.len;
+    assert_int_equal(oks_store_apply(f->s, &u, 1, true, &e), 0);
+
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(round == 0, oks_store_was_empty(f->s));
+        assert_int_equal(oks_store_get(f->s, k->primary.fpr, k->primary.fpr_len, &rec, &e), 1);
+        assert_memory_equal(rec.hash, h3, 16);
+        oks_store_record_release(&rec);
+        assert_int_equal(oks_store_known(f->s, k->primary.keyid, k->primary.fpr,
+                                         k->primary.fpr_len, &e), 1);
+        assert_int_equal(oks_store_by_hash(f->s, h3, fpr, &fl, &e), 1);
+        assert_memory_equal(fpr, k->primary.fpr, fl);
+        assert_int_equal(oks_store_by_hash(f->s, f->hash, fpr, &fl, &e), 0);
+        assert_int_equal(oks_store_tomb_get(f->s, k2->primary.fpr, k2->primary.fpr_len, &t, &e),
+                         1);
+        assert_int_equal(oks_store_get(f->s, k2->primary.fpr, k2->primary.fpr_len, &rec, &e), 0);
+        assert_int_equal(oks_store_tomb_get(f->s, k->primary.fpr, k->primary.fpr_len, &t, &e), 0);
+        oks_store_close(f->s);
+        f->s = NULL;
+        assert_int_equal(oks_store_open(f->dir, &opts8, &f->s, &e), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(stored_key_reads_back_with_its_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_opened_empty_finds_everything_it_wrote, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(key_ids_and_hash_index_find_the_primary, setup, teardown),
         cmocka_unit_test_setup_teardown(email_and_word_index_find_the_key, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_removes_key_and_every_index_entry, setup, teardown),

@@ -130,6 +130,36 @@ static void sorted_batch_leaves_the_same_contents(void **state)
     leveldb_options_destroy(o);
 }
 
+/* a batch reset and filled again into a cleared LevelDB batch (as oks_store_apply reuses both)
+ * carries the second batch's writes only, in key order */
+static void reused_batch_carries_only_its_new_writes(void **state)
+{
+    (void)state;
+    oks_wbatch b;
+    mixed(&b);
+    leveldb_writebatch_t *out = leveldb_writebatch_create();
+    oks_wbatch_fill(&b, out);
+    size_t held = oks_wbatch_held(&b);
+    assert_true(held > 0);
+    oks_wbatch_reset(&b);
+    assert_int_equal(oks_wbatch_held(&b), held); /* memory kept */
+    oks_wbatch_put(&b, "q", 1, "8", 1);
+    oks_wbatch_delete(&b, "c", 1);
+    leveldb_writebatch_clear(out);
+    oks_wbatch_fill(&b, out);
+    seen s = {0};
+    leveldb_writebatch_iterate(out, &s, on_put, on_del);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.kl[0], 1);
+    assert_memory_equal(s.k[0], "c", 1);
+    assert_true(s.del[0]);
+    assert_memory_equal(s.k[1], "q", 1);
+    assert_string_equal(s.v[1], "8");
+    assert_false(s.del[1]);
+    leveldb_writebatch_destroy(out);
+    oks_wbatch_release(&b);
+}
+
 static void empty_batch_sorts_to_empty(void **state)
 {
     (void)state;
@@ -218,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sorted_order_keeps_writes_to_one_key_in_order),
         cmocka_unit_test(sorted_batch_leaves_the_same_contents),
+        cmocka_unit_test(reused_batch_carries_only_its_new_writes),
         cmocka_unit_test(empty_batch_sorts_to_empty),
         cmocka_unit_test(large_batch_comes_out_in_leveldb_order),
     };
