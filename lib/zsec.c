@@ -5,6 +5,7 @@
 #include "lib/cluster.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/logbudget.h"
 #include "lib/proto.h"
 #include "lib/xalloc.h"
 
@@ -325,33 +326,32 @@ static const accepted *table_find(const accept_table *t, const uint8_t *key)
 
 /* ---- the ZAP handler -------------------------------------------------------------------- */
 
-static struct {
-    time_t window;
-    unsigned logged, dropped;
-} refused_log;
+/* refused keys (per address and key: a peer retrying in a loop gets one line a minute) and
+ * handshakes without CURVE, each with its own budget, so neither kind can hide the other */
+static oks_logbudget refused_keys = {.per_minute = REFUSED_LOG_PER_MINUTE},
+                     refused_plain = {.per_minute = REFUSED_LOG_PER_MINUTE};
 
-/* false when the refusal log's budget for this minute is spent */
-static bool refused_budget(void)
+/* false when a refusal of src may not be logged now; says once a minute what was not */
+static bool refused_budget(oks_logbudget *b, const void *src, size_t len)
 {
-    time_t now = time(NULL);
-    if (now - refused_log.window >= 60) {
-        if (refused_log.dropped)
-            oks_warn("security: %u more refused connections were not logged in the last minute",
-                     refused_log.dropped);
-        refused_log.window = now;
-        refused_log.logged = refused_log.dropped = 0;
-    }
-    if (refused_log.logged >= REFUSED_LOG_PER_MINUTE) {
-        refused_log.dropped++;
-        return false;
-    }
-    refused_log.logged++;
-    return true;
+    unsigned dropped;
+    bool ok = oks_logbudget_take(b, time(NULL), src, len, &dropped);
+    if (dropped)
+        oks_warn("security: %u more refused connections (%s) were not logged in the last minute",
+                 dropped, b == &refused_keys ? "keys not accepted" : "no CURVE");
+    return ok;
 }
 
 static void log_refused(const char *addr, const char *mech, const uint8_t *key, size_t klen)
 {
-    if (!refused_budget())
+    char src[160];
+    int n = snprintf(src, sizeof src, "%s|%s|", addr, mech);
+    size_t sl = n < 0 ? 0 : (size_t)n >= sizeof src ? sizeof src - 1 : (size_t)n;
+    if (klen == 32 && sl + 32 <= sizeof src) {
+        memcpy(src + sl, key, 32);
+        sl += 32;
+    }
+    if (!refused_budget(&refused_keys, src, sl))
         return;
     char z[41] = "-";
     if (klen == 32)
@@ -433,7 +433,7 @@ static void monitor_event(void *mon)
     zmq_msg_init(&ev);
     zmq_msg_init(&addr);
     if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&ev) &&
-        zmq_msg_recv(&addr, mon, 0) >= 0 && zmq_msg_size(&ev) >= 6 && refused_budget()) {
+        zmq_msg_recv(&addr, mon, 0) >= 0 && zmq_msg_size(&ev) >= 6 && refused_budget(&refused_plain, NULL, 0)) {
         uint16_t id;
         uint32_t value;
         memcpy(&id, zmq_msg_data(&ev), 2);
