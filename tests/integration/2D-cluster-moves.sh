@@ -75,23 +75,7 @@ check "s2 holds a third of the slot copies" grep -q '^s2 .* yes .* 2730 ' "$D/st
 
 # ---- a replica added to a range, then one removed, under the load --------------------------------
 # holders FILE SLOT: the shards of a map holding SLOT, then (second line) the others
-holders() { /usr/bin/python3 - "$1" "$2" <<'PY'
-import sys
-slot, cur, have, names = int(sys.argv[2]), None, [], []
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith('[shard.'):
-        cur = line[7:-1]
-        names.append(cur)
-    elif cur and line.split('=')[0].strip() == 'slots':
-        for p in filter(None, line.split('=', 1)[1].strip().split(',')):
-            lo, _, hi = p.partition('-')
-            if int(lo) <= slot <= int(hi or lo):
-                have.append(cur)
-print(' '.join(have))
-print(' '.join(n for n in names if n not in have))
-PY
-}
+holders() { tool holders "$1" "$2"; }
 "$CTL" map show | grep -v '^; slot move' >"$D/mapA.conf"
 NEW=$(holders "$D/mapA.conf" 150 | sed -n '2{s/ .*//;p}')
 OLD=$(holders "$D/mapA.conf" 150 | sed -n '1{s/ .*//;p}')

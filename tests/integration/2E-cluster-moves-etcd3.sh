@@ -66,30 +66,7 @@ check "stats count every key once ($total)" test "${total:-0}" -eq "$(wc -l <"$D
 
 # ---- --wait bounds a copy's stall, not its length ----------------------------------------------------
 # the longest run of slots s2 does not hold, and the first of their holders
-read -r A B FROM < <(/usr/bin/python3 - "$D/map2.conf" <<'PY'
-import sys
-cur, held = None, {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith('[shard.'):
-        cur = line[7:-1]
-    elif cur and line.split('=')[0].strip() == 'slots':
-        for p in filter(None, line.split('=', 1)[1].strip().split(',')):
-            lo, _, hi = p.partition('-')
-            for x in range(int(lo), int(hi or lo) + 1):
-                held.setdefault(x, []).append(cur)
-best, run = (0, -1), None
-for x in range(4097):
-    free = x < 4096 and 's2' not in held.get(x, ['s2'])
-    if free and run is None:
-        run = x
-    if not free and run is not None:
-        if x - run > best[1] - best[0] + 1:
-            best = (run, x - 1)
-        run = None
-print(best[0], best[1], held[best[0]][0])
-PY
-)
+read -r A B FROM < <(tool free_run "$D/map2.conf" s2)
 S2=$(cat "$D/c/run/shard-s2.pid")
 at_exit kill -CONT "$S2"
 "$CTL" slots --wait 2 move "$A-$B" --to s2 --from "$FROM" >"$D/stall" 2>&1 &

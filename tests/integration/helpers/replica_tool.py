@@ -21,6 +21,9 @@ answers requests that carry no slot map), for the replica tests.
                              both store the same bytes, else "K differ"
   search EP TEXT             a word search through EP: "status S partial P keys N"
   where CONF FPR             the shards storing FPR (asked directly), one name a line
+  holders CONF SLOT          the shards of the map holding SLOT, then (second line) the others
+  free_run CONF SHARD        the longest run of slots SHARD does not hold and the first holder
+                             of its first slot: "FIRST LAST HOLDER"
 Wire format: written and read here by hand (no protobuf module needed). Every socket runs
 CURVE with the admin key of $OKS_CONFIG."""
 import hashlib
@@ -223,6 +226,31 @@ def conf_shards(path):
     return out, nslots
 
 
+def holders(conf, slot):
+    shards, _ = conf_shards(conf)
+    have = [name for name, _, slots in shards if slot in slots]
+    print(' '.join(have))
+    print(' '.join(name for name, _, _ in shards if name not in have))
+
+
+def free_run(conf, shard):
+    shards, nslots = conf_shards(conf)
+    held = {}
+    for name, _, slots in shards:
+        for x in slots:
+            held.setdefault(x, []).append(name)
+    best, run = (0, -1), None
+    for x in range(nslots + 1):
+        free = x < nslots and shard not in held.get(x, [shard])
+        if free and run is None:
+            run = x
+        if not free and run is not None:
+            if x - run > best[1] - best[0] + 1:
+                best = (run, x - 1)
+            run = None
+    print(best[0], best[1], held[best[0]][0])
+
+
 def slot_of_fpr(fpr, nslots):
     kid = fpr[-8:] if len(fpr) == 20 else fpr[:8]
     return (int.from_bytes(kid[:4], 'big') * nslots) >> 32
@@ -363,4 +391,6 @@ cmd, args = sys.argv[1], sys.argv[2:]
  "placed": lambda: placed(args[0]),
  "orders": lambda: orders(args[0], args[1], args[2:]),
  "search": lambda: search(args[0], args[1]),
- "where": lambda: where(args[0], args[1])}[cmd]()
+ "where": lambda: where(args[0], args[1]),
+ "holders": lambda: holders(args[0], int(args[1])),
+ "free_run": lambda: free_run(args[0], args[1])}[cmd]()
