@@ -111,6 +111,12 @@ static inline unsigned oks_cluster_nreplicas(const oks_cluster *c, unsigned slot
 {
     return c->slot_nrep[slot];
 }
+/* Whether a slot may have more than one holder, so that shards have replica peers to follow:
+ * replicas > 1, or a map kept in etcd (oksctl slots add-replica can give any slot another). */
+static inline bool oks_cluster_replicated(const oks_cluster *c)
+{
+    return c->replicas > 1 || c->epoch;
+}
 /* Whether shard idx holds slot (is one of its replicas). */
 bool oks_cluster_holds(const oks_cluster *c, unsigned slot, size_t idx);
 /* Slots every replica of which is in down[] (n_shards entries), appended to out as ranges

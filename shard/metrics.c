@@ -98,7 +98,7 @@ int oks_shard_metrics_start(oks_shard *sh, oks_err *e) {
     size_t np = 0;
     for (size_t i = 0; i < c->n_shards; i++) {
         M.peer_pos[i] = -1;
-        if ((int)i != sh->self && (c->replicas > 1 || c->epoch) &&
+        if ((int)i != sh->self && oks_cluster_replicated(c) &&
             oks_cluster_share_slots(c, (size_t)sh->self, i)) {
             M.peer_pos[i] = (int)np;
             peers[np++] = c->shards[i].name;

@@ -67,7 +67,7 @@ static void *worker_main(void *arg)
         case OKS__REQUEST__OP_REPAIR:
             if (oks_shard_check_route(w->sh, j->req, &r)) {
                 atomic_store(&w->sh->repair_now, 1);
-                r.error = oks_xstrdup(w->sh->conf->replicas > 1 || w->sh->conf->epoch
+                r.error = oks_xstrdup(oks_cluster_replicated(w->sh->conf)
                                           ? "repair started: see the shard's log"
                                           : "nothing to repair: [cluster] replicas = 1");
             }
@@ -228,8 +228,7 @@ int oks_shard_run(oks_shard *sh, atomic_int *stop, oks_err *e)
     atomic_store(&sh->rstop, 0);
     /* set before the first request is read; the follower sets the exact count */
     atomic_store(&sh->rebuilding, sh->conf->replicas > 1 && oks_store_was_empty(sh->store));
-    /* a map kept in etcd may give any slot a second holder later (oksctl slots add-replica) */
-    if (rc == 0 && (sh->conf->replicas > 1 || sh->conf->epoch)) {
+    if (rc == 0 && oks_cluster_replicated(sh->conf)) {
         if ((errno = pthread_create(&follower, NULL, oks_shard_replica_main, sh)) != 0)
             rc = oks_err_set(e, OKS_E_IO, OKS_NO_OFFSET, "cannot start the replica follower: %s",
                              strerror(errno));
