@@ -41,6 +41,7 @@ typedef struct oks_pending {
     size_t fpr_len;
     /* replicas */
     int slot;             /* single-slot read: its slot (another replica may be asked); else -1 */
+    unsigned first;       /* single-slot read: where the choice among its replicas starts */
     uint64_t attempt_ms;  /* single-slot read: when the replica asked counts as failed, if
                            * another one is left to ask (0 = not before the deadline) */
     oks_buf body;         /* the packed request, for asking another replica */

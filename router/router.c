@@ -158,24 +158,33 @@ static void send_or_fail(oks_router *r, oks_pending *p, size_t i, const oks_buf 
         add_down_stats(p, r->conf->shards[i].name);
 }
 
-/* The slot a request routes to, or -1 if it must fan out. */
-static int single_slot(const oks_router *r, const Oks__Request *q)
+/* The slot a request routes to, or -1 if it must fan out. *first: for a single-slot read, where
+ * the choice among the slot's replicas starts, from the key ID's low half (the slot comes from its
+ * high half): the reads of one key go to the same replica while it is up, so its blocks sit in
+ * one shard's cache, and the keys of a slot spread over its replicas. */
+static int single_slot(const oks_router *r, const Oks__Request *q, unsigned *first)
 {
     uint8_t kid[8];
+    const uint8_t *k = NULL;
+    *first = 0;
     if (q->op_case == OKS__REQUEST__OP_GET_FINGERPRINT && !q->get_fingerprint->subkeys &&
         oks_keyid_of_fpr(q->get_fingerprint->fingerprint.data, q->get_fingerprint->fingerprint.len,
                          kid) == 0)
-        return (int)oks_slot_of_keyid(kid, r->conf->n_slots);
-    if (q->op_case == OKS__REQUEST__OP_GET_KEY_ID && q->get_key_id->primary_only &&
-        q->get_key_id->key_id.len == 8)
-        return (int)oks_slot_of_keyid(q->get_key_id->key_id.data, r->conf->n_slots);
-    if (q->op_case == OKS__REQUEST__OP_DELETE &&
-        oks_keyid_of_fpr(q->delete_->fingerprint.data, q->delete_->fingerprint.len, kid) == 0)
-        return (int)oks_slot_of_keyid(kid, r->conf->n_slots);
-    if (q->op_case == OKS__REQUEST__OP_UNDELETE &&
-        oks_keyid_of_fpr(q->undelete->fingerprint.data, q->undelete->fingerprint.len, kid) == 0)
-        return (int)oks_slot_of_keyid(kid, r->conf->n_slots);
-    return -1;
+        k = kid;
+    else if (q->op_case == OKS__REQUEST__OP_GET_KEY_ID && q->get_key_id->primary_only &&
+             q->get_key_id->key_id.len == 8)
+        k = q->get_key_id->key_id.data;
+    else if (q->op_case == OKS__REQUEST__OP_DELETE &&
+             oks_keyid_of_fpr(q->delete_->fingerprint.data, q->delete_->fingerprint.len, kid) == 0)
+        k = kid;
+    else if (q->op_case == OKS__REQUEST__OP_UNDELETE &&
+             oks_keyid_of_fpr(q->undelete->fingerprint.data, q->undelete->fingerprint.len,
+                              kid) == 0)
+        k = kid;
+    if (!k)
+        return -1;
+    *first = (unsigned)k[4] << 24 | (unsigned)k[5] << 16 | (unsigned)k[6] << 8 | k[7];
+    return (int)oks_slot_of_keyid(k, r->conf->n_slots);
 }
 
 static unsigned waiting(const oks_pending *p)
@@ -186,14 +195,15 @@ static unsigned waiting(const oks_pending *p)
     return n;
 }
 
-/* Single-slot read: asks the next replica of p->slot (up_only: only one believed up). Each
+/* Single-slot read: asks the next replica of p->slot from p->first on (up_only: only one believed
+ * up). Each
  * attempt gets an equal share of the time left, so a replica that does not answer leaves time
  * for the others. False when no replica is left to ask. */
 static bool ask_replica(oks_router *r, oks_pending *p, bool up_only)
 {
     const uint16_t *m = oks_cluster_replicas_of(PMAP(p)->conf, (unsigned)p->slot);
     int i;
-    while ((i = oks_replicas_pick(PREP(p), m, p->asked)) >= 0) {
+    while ((i = oks_replicas_pick_from(PREP(p), m, p->asked, p->first)) >= 0) {
         if (up_only && !r->up[i])
             return false;
         if (send_to_shard(r, p, (size_t)i, &p->body)) {
@@ -371,7 +381,8 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
         send_or_fail(r, p, (size_t)i, &p->body);
         return;
     }
-    int slot = single_slot(r, q);
+    unsigned first;
+    int slot = single_slot(r, q, &first);
     q->slot = slot;
     bool tomb = q->op_case == OKS__REQUEST__OP_DELETE || q->op_case == OKS__REQUEST__OP_UNDELETE;
     uint64_t *stamp = q->op_case == OKS__REQUEST__OP_DELETE     ? &q->delete_->stamp_ms
@@ -395,6 +406,7 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
             oks_pending_fail(p, c->shards[c->slot_joining[slot]].name, "not connected");
     } else if (slot >= 0) {
         p->slot = slot;
+        p->first = first;
         p->raw_forward = true;
         ask_replica(r, p, false);
     } else if (q->op_case == OKS__REQUEST__OP_STATS || q->op_case == OKS__REQUEST__OP_HEALTH) {

@@ -5,7 +5,8 @@
 # with no replica left makes a search partial, not a wait for the deadline; the killed shard
 # catches up after its restart, until every replica of every slot holds the same SKS hashes;
 # two replicas given the same uploads in opposite orders store the same bytes; a delete reaches
-# every replica (tombstones: 2A-cluster-tombstones.sh).
+# every replica (tombstones: 2A-cluster-tombstones.sh); the lookups of one key go to one replica,
+# those of many keys to all.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -34,6 +35,31 @@ check "every replica of every slot holds the same keys after the import" \
 total=$("$CTL" stats | awk '/^total keys:/{print $3}')
 check "stats count each key once (total $total, $(wc -l <"$D/fprs1") stored)" \
   test "$total" -eq "$(wc -l <"$D/fprs1")"
+
+# ---- a key's lookups go to one of its replicas, different keys' to different ones -------------
+gets() { # SHARD: its get_fingerprint requests so far
+  local hp
+  hp=$(awk -v s="[shard.$1]" '$0 == s {f = 1; next} /^\[/ {f = 0}
+         f && /^metrics_listen *=/ {sub(/^metrics_listen *= */, ""); print; exit}' "$OKS_CONFIG")
+  curl -s -m 10 "http://$hp/metrics" |
+    awk '/^oks_shard_requests_total\{op="get_fingerprint",/ {n += $2} END {print n + 0}'
+}
+gets_all() { echo "$(gets s0) $(gets s1) $(gets s2)"; }
+one=$(head -1 "$D/fprs1")
+for i in $(seq 40); do echo "$one"; done >"$D/one"
+b=$(gets_all)
+tool lookup "$ROUTER" "$D/one" >"$D/l0" 2>&1
+a=$(gets_all)
+grew=$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x); split(b, y); for (i = 1; i <= 3; i++) printf "%d ", x[i] - y[i] }')
+check "40 lookups of one key all went to one replica (requests per shard: $grew; $(head -1 "$D/l0"))" \
+  bash -c "echo '$grew' | awk '{ n = 0; for (i = 1; i <= 3; i++) if (\$i) { n++; v = \$i } exit !(n == 1 && v == 40) }'"
+head -150 "$D/fprs1" >"$D/many"
+b=$(gets_all)
+tool lookup "$ROUTER" "$D/many" >"$D/l0" 2>&1
+a=$(gets_all)
+grew=$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x); split(b, y); for (i = 1; i <= 3; i++) printf "%d ", x[i] - y[i] }')
+check "lookups of 150 keys spread over every shard (requests per shard: $grew; $(head -1 "$D/l0"))" \
+  bash -c "echo '$grew' | awk '{ exit !(\$1 >= 20 && \$2 >= 20 && \$3 >= 20) }'"
 
 # ---- one shard killed: lookups and uploads go on ---------------------------------------------
 kill -9 "$(pid_of s1)"
