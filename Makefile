@@ -45,6 +45,8 @@ PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/main.
 # no leveldb.pc in Debian 12; libetpan.pc would force -no-pie; h2o needs -DH2O_USE_LIBUV=0
 LIBS := -Wl,--as-needed -lleveldb -lzmq $(shell $(PKG_CONFIG) --libs libgcrypt jansson) \
         -lh2o-evloop -lssl -lcrypto -letpan -lprotobuf-c -linih -lknot -lm -lstdc++
+# oks-bench seal-cost times CURVE's cipher itself (libsodium, the library libzmq seals with)
+LIBS += -lsodium
 # readiness notices to systemd (lib/notify.c)
 LIBS += $(shell $(PKG_CONFIG) --libs libsystemd)
 # the /metrics server of the daemons without an HTTP server of their own (lib/metrics_http.c)

@@ -18,6 +18,10 @@ int bench_direct_lookup(const char *conf_path, const char *fpr_file, double seco
 int bench_transport_floor(const char *conf_path, const char *fpr_file, unsigned window,
                           double seconds);
 
+/* oks-bench seal-cost BYTES SECONDS: libsodium's seal and open of one BYTES-byte frame, as
+ * libzmq's CURVE does them (bench/seal.c). */
+int bench_seal_cost(size_t bytes, double seconds);
+
 /* oks-bench mint (argv[0] is "mint"). */
 int bench_cmd_mint(int argc, char **argv);
 /* oks-bench upload / mixed (argv[0] is the subcommand). */

@@ -13,6 +13,9 @@
 # cluster (router and shards) plus the client (oks-bench or oksctl) per request (per key for
 # imports), from /proc and getrusage: what CURVE adds to the work, whatever else runs on the box;
 # "plain / CURVE CPU" is the rate ratio to expect where the cores are the limit (64 in flight).
+# "best possible": the same ratio if CURVE added nothing but its cipher (oks-bench seal-cost of
+# every frame a lookup seals and opens, libsodium alone): no implementation of CURVE links can
+# do better than that on this CPU.
 # --profile: afterwards, samples (perf, cpu-clock) of the router, the shards and the client
 # during 31 KB lookups at 64 in flight, per mode: microseconds of CPU per lookup by thread kind
 # and library (libsodium = CURVE's crypto).
@@ -54,6 +57,19 @@ awk '$2 >= 28000 && $2 <= 34000 {print $1}' "$D/sizes" >"$D/big"
 for s in small big; do
   [ -s "$D/$s" ] || { echo "curve.sh: $KR has no keys of the $s size" >&2; exit 1; }
 done
+mean_bytes() { awk -v lo="$1" -v hi="$2" '$2 >= lo && $2 <= hi {n++; t += $2} END {printf "%d", t / n}' "$D/sizes"; }
+# CURVE's cipher alone per lookup through the router: the request ([id][~100-byte body]) and the
+# answer ([id][answer]) each cross two CURVE links, every frame sealed once and opened once per
+# link (libzmq: crypto_box_easy_afternm / crypto_box_open_easy_afternm), in µs
+cipher_us() {
+  local f b tot=0
+  for b in 16 100 16 "$1"; do
+    f=$(build/bin/oks-bench seal-cost "$b" 0.5)
+    tot=$(awk -v t="$tot" -v l="$f" 'BEGIN { n = split(l, w, /[ =]+/); for (i = 1; i < n; i++) v[w[i]] = w[i + 1]
+                                           printf "%.3f", t + 2 * (v["seal_us"] + v["open_us"]) }')
+  done
+  echo "$tot"
+}
 size_note() { awk -v lo="$1" -v hi="$2" '$2 >= lo && $2 <= hi {n++; t += $2} END {printf "%d keys, mean %.1f KB", n, t / n / 1000}' "$D/sizes"; }
 
 : >"$D/results"
@@ -86,6 +102,9 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 cat "$D/results"
+CIPHER_small=$(cipher_us "$(mean_bytes 0 3000)")
+CIPHER_big=$(cipher_us "$(mean_bytes 28000 34000)")
+echo "cipher per lookup: small ${CIPHER_small} us, ~31 KB ${CIPHER_big} us"
 
 if [ $PROFILE -eq 1 ]; then
   : >"$D/profile"
@@ -128,17 +147,24 @@ section() {
   echo "  fingerprint through the router, $SECS s a run; small answers: $(size_note 0 3000); ~31 KB"
   echo "  answers: $(size_note 28000 34000) (stored sizes))"
   echo
-  echo "| lookups | in flight | CURVE req/s | plain req/s | CURVE / plain | CURVE p50 / p99 ms | plain p50 / p99 ms | CPU µs/req CURVE / plain | plain / CURVE CPU |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| lookups | in flight | CURVE req/s | plain req/s | CURVE / plain | CURVE p50 / p99 ms | plain p50 / p99 ms | CPU µs/req CURVE / plain | plain / CURVE CPU | cipher µs/req | best possible |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for s in small big; do
+    local cipher
+    cipher=$([ $s = small ] && echo "$CIPHER_small" || echo "$CIPHER_big")
     for w in 1 16 64; do
       c=$s-$w
       awk -v s="$([ $s = small ] && echo "small" || echo "~31 KB")" -v w=$w -v cr="$(val curve $c rps)" -v pr="$(val plain $c rps)" \
         -v c50="$(val curve $c p50_ms)" -v c99="$(val curve $c p99_ms)" -v p50="$(val plain $c p50_ms)" \
-        -v p99="$(val plain $c p99_ms)" -v cc="$(val curve $c cpu_us)" -v pc="$(val plain $c cpu_us)" \
-        'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f%% | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.0f%% |\n", s, w, cr, pr, 100 * cr / pr, c50, c99, p50, p99, cc, pc, 100 * pc / cc }'
+        -v p99="$(val plain $c p99_ms)" -v cc="$(val curve $c cpu_us)" -v pc="$(val plain $c cpu_us)" -v ci="$cipher" \
+        'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f%% | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f | %.0f%% | %.0f | %.0f%% |\n", s, w, cr, pr, 100 * cr / pr, c50, c99, p50, p99, cc, pc, 100 * pc / cc, ci, 100 * pc / (pc + ci) }'
     done
   done
+  echo
+  echo "\"cipher µs/req\": \`oks-bench seal-cost\` of the frames one lookup seals and opens (request and answer,"
+  echo "each crossing two CURVE links: client-router and router-shard), libsodium alone with its data in cache;"
+  echo "\"best possible\": plain CPU / (plain CPU + cipher), the CURVE / plain CPU ratio if CURVE cost nothing"
+  echo "but its cipher: where the cores are the limit (64 in flight) the rate ratio cannot exceed it."
   echo
   echo "| import | CURVE keys/s | plain keys/s | CURVE / plain | CPU µs/key CURVE / plain | plain / CURVE CPU |"
   echo "|---|---|---|---|---|---|"

@@ -21,6 +21,9 @@ static void usage(FILE *f)
                "  oks-bench transport-floor CONFIG FPR_FILE WINDOW SECONDS\n"
                "      the same lookups over bare ZeroMQ (client, forwarder, 2 answering\n"
                "      processes doing no work; answer sizes learnt through CONFIG's router)\n"
+               "  oks-bench seal-cost BYTES SECONDS\n"
+               "      libsodium's seal and open of one frame, as CURVE does them (the floor\n"
+               "      of what a CURVE link adds per frame)\n"
                "  oks-bench ldap-search PORT LIST SECONDS fpr|keyid|email CONNS\n"
                "      dirmngr's LDAP searches against slapd on 127.0.0.1:PORT (bench/ldap.sh)\n"
                "  oks-bench smtp-sink --port P --maildir DIR [--fsync]\n"
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
     if (argc == 7 && strcmp(argv[1], "ldap-search") == 0)
         return bench_ldap_search((unsigned)atoi(argv[2]), argv[3], atof(argv[4]), argv[5],
                                  (unsigned)atoi(argv[6]));
+    if (argc == 4 && strcmp(argv[1], "seal-cost") == 0)
+        return bench_seal_cost(strtoul(argv[2], NULL, 10), atof(argv[3]));
     if (argc == 5 && strcmp(argv[1], "direct-lookup") == 0)
         return bench_direct_lookup(argv[2], argv[3], atof(argv[4]));
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

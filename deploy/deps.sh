@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential pkg-config clang
-  libleveldb-dev libzmq3-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
+  libleveldb-dev libzmq3-dev libsodium-dev libgcrypt20-dev libh2o-evloop-dev libssl-dev
   libetpan-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
   libjansson-dev
   # ip (network namespaces of the multi-host tests), ss (tests wait for a port to listen)
