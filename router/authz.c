@@ -43,10 +43,22 @@ int oks_router_authorize(zmq_msg_t *body, const Oks__Request *q, char *authority
                          char *why, size_t why_size)
 {
     authority[0] = '\0';
+    char name[64] = "";
+    oks_role who = oks_zsec_self() == OKS_ROLE_NONE ? OKS_ROLE_NONE
+                                                    : oks_zsec_peer(body, name, sizeof name);
+    if (q->op_case == OKS__REQUEST__OP_ADD && q->add->n_verified_keys) {
+        /* keys a shard stores without verifying: only the router itself makes them, from a
+         * replica's answer (docs/security.md "Verifying once"); from a client, a forgery */
+        snprintf(why, why_size, "Add.verified_keys is set by routers only, never by a client "
+                 "(key %s, %s)", name[0] ? name : "-", oks_role_name(who));
+        oks_warn("security: refused an add with verified keys from key %s (%s)",
+                 name[0] ? name : "-", oks_role_name(who));
+        oks_audit_reason(name[0] ? name : "-", oks_role_name(who), op_name(q), NULL, 0,
+                         "refused", "verified_keys");
+        return -1;
+    }
     if (oks_zsec_self() == OKS_ROLE_NONE)
         return 0;
-    char name[64];
-    oks_role who = oks_zsec_peer(body, name, sizeof name);
     oks_op_class cls = oks_zsec_op_class(q->op_case);
     const uint8_t *t;
     size_t tn;

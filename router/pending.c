@@ -107,6 +107,57 @@ static void ack(oks_pending *p, uint32_t ix)
         p->unacked--;
 }
 
+void oks_pending_fwd_defer(oks_pending *p, size_t ix, uint32_t slot, int first,
+                           const uint8_t *key, size_t len)
+{
+    if (!p->fwd)
+        p->fwd = oks_xcalloc(p->n_add ? p->n_add : 1, sizeof *p->fwd);
+    oks_pending_fwd *f = &p->fwd[ix];
+    f->stage = OKS_FWD_WAIT;
+    f->first = (int16_t)first;
+    f->slot = slot;
+    oks_buf_append(&f->bytes, key, len);
+}
+
+void oks_pending_fwd_fallback(oks_pending *p, int si)
+{
+    for (size_t i = 0; p->fwd && i < p->n_add; i++)
+        if (p->fwd[i].stage == OKS_FWD_WAIT && (si < 0 || p->fwd[i].first == si))
+            p->fwd[i].stage = OKS_FWD_READY; /* the upload's own bytes: verified by each */
+}
+
+bool oks_pending_fwd_waits_on(const oks_pending *p, size_t si)
+{
+    for (size_t i = 0; p->fwd && i < p->n_add; i++)
+        if (p->fwd[i].stage == OKS_FWD_WAIT && p->fwd[i].first == (int)si)
+            return true;
+    return false;
+}
+
+/* The answer of key ix's first replica si: what goes on to the others. A rejected key goes no
+ * further, and its rejection is its answer (no other replica is asked to reach the quorum). */
+static void fwd_result(oks_pending *p, size_t si, uint32_t ix, const Oks__AddResult *a)
+{
+    oks_pending_fwd *f = p->fwd ? &p->fwd[ix] : NULL;
+    if (!f || f->stage != OKS_FWD_WAIT || f->first != (int)si)
+        return;
+    if (a->outcome == OKS__OUTCOME__OUTCOME_REJECTED) {
+        f->stage = OKS_FWD_DONE;
+        if (p->acks[ix] < p->need[ix]) {
+            p->need[ix] = p->acks[ix];
+            p->unacked--;
+        }
+        return;
+    }
+    f->stage = OKS_FWD_READY;
+    if ((a->outcome == OKS__OUTCOME__OUTCOME_NEW || a->outcome == OKS__OUTCOME__OUTCOME_UPDATED) &&
+        a->stored_key.len) {
+        f->bytes.len = 0;
+        oks_buf_append(&f->bytes, a->stored_key.data, a->stored_key.len);
+        f->verified = true;
+    }
+}
+
 bool oks_pending_add_reply(oks_pending *p, size_t si, const char *name, Oks__Response *r)
 {
     if (oks_pending_shard_failed(r->status)) {
@@ -120,6 +171,9 @@ bool oks_pending_add_reply(oks_pending *p, size_t si, const char *name, Oks__Res
         for (uint32_t k = 0; k < p->add_n[si]; k++)
             if (!(p->add_index[si][k] & OKS_PENDING_JOINER))
                 ack(p, p->add_index[si][k]);
+        for (size_t i = 0; p->fwd && i < p->n_add; i++)
+            if (p->fwd[i].stage == OKS_FWD_WAIT && p->fwd[i].first == (int)si)
+                p->fwd[i].stage = OKS_FWD_DONE; /* the others would refuse it the same way */
         return p->unacked == 0;
     }
     Oks__Response *m = p->merged;
@@ -132,9 +186,11 @@ bool oks_pending_add_reply(oks_pending *p, size_t si, const char *name, Oks__Res
             continue; /* a joining replica's copy: no acknowledgement, its result not used */
         bool first = p->acks[ix] == 0;
         ack(p, ix);
+        fwd_result(p, si, ix, a);
         if (!first)
             continue;
         a->index = ix;
+        a->stored_key.len = 0; /* for the router only (its data is still freed with a) */
         void *nv = oks_xrealloc(m->results, (m->n_results + 1) * sizeof *m->results);
         m->results = nv;
         m->results[m->n_results++] = a;
@@ -314,6 +370,9 @@ void oks_pending_release(oks_pending *p, size_t n_shards)
         free(p->add_index);
     }
     free(p->add_n);
+    for (size_t i = 0; p->fwd && i < p->n_add; i++)
+        oks_buf_release(&p->fwd[i].bytes);
+    free(p->fwd);
     free(p->acks);
     free(p->need);
     free(p->group_by);

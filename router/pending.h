@@ -18,6 +18,24 @@ typedef struct oks_pending_failure {
     bool reply;  /* why is the error text of the shard's reply (which names the shard) */
 } oks_pending_failure;
 
+/* An add's key sent to one replica of its slot first, the others getting what that replica
+ * stored once it answered (docs/replicas.md "Verifying once"). */
+enum {
+    OKS_FWD_NONE = 0,  /* sent to every replica at once (one receiver, or none up) */
+    OKS_FWD_WAIT = 1,  /* sent to its first replica, which has not answered */
+    OKS_FWD_READY = 2, /* to send on to the others (the stored form, or the upload itself) */
+    OKS_FWD_DONE = 3,  /* not to be sent on (the first replica rejected it) */
+};
+
+typedef struct oks_pending_fwd {
+    uint8_t stage;   /* OKS_FWD_* */
+    bool verified;   /* bytes: the first replica's stored form (else the upload as it came) */
+    int16_t first;   /* the shard asked first */
+    uint32_t slot;
+    uint16_t sent;   /* receivers (by position: replicas, then a slot move's joiner) sent to */
+    oks_buf bytes;   /* owned */
+} oks_pending_fwd;
+
 typedef struct oks_pending {
     uint64_t id;          /* internal id; 0 = free slot */
     const void *map;      /* the router's map it was routed with (router/maps.h) */
@@ -57,6 +75,8 @@ typedef struct oks_pending {
     bool has_joiner;      /* delete, undelete: a slot move is adding shard joiner to the slot; */
     uint16_t joiner;      /* its answer does not count toward the quorum */
     char *note;           /* the first OK reply's note (delete, undelete) */
+    oks_pending_fwd *fwd; /* add: per key (n_add), or NULL when every key went to all at once */
+    int origin;           /* add: Add.origin, for what is sent on */
 } oks_pending;
 
 /* In add_index: the key went to a shard joining its slot (a slot move's new replica). It gets
@@ -76,6 +96,15 @@ void oks_pending_add_start(oks_pending *p, size_t n_keys, size_t n_shards);
  * (storage error, unavailable) counts as its failure. Returns true once every key has its
  * quorum, so the answer need not wait for the other replicas. */
 bool oks_pending_add_reply(oks_pending *p, size_t shard_idx, const char *name, Oks__Response *r);
+/* Add, verifying once: key ix (of n_add) goes to shard first alone, its bytes kept to send on
+ * (fwd allocated on the first call). */
+void oks_pending_fwd_defer(oks_pending *p, size_t ix, uint32_t slot, int first,
+                           const uint8_t *key, size_t len);
+/* Shard si failed, or (si < 0) the first replicas' share of the deadline passed: the keys still
+ * waiting for it (every shard's, si < 0) are to go on to the others as uploaded (they verify). */
+void oks_pending_fwd_fallback(oks_pending *p, int si);
+/* Whether any key of shard si's part waits for its answer (it is asked for stored forms). */
+bool oks_pending_fwd_waits_on(const oks_pending *p, size_t si);
 /* Whether a reply status says the shard could not answer (another replica may). */
 bool oks_pending_shard_failed(Oks__Status st);
 /* Notes that a shard failed (down, deadline, garbled reply) and why; both strings are copied. */

@@ -92,3 +92,23 @@ int oks_replicas_covering(const oks_replicas *x, size_t g, const uint8_t *asked)
             return m[k];
     return -1;
 }
+
+int oks_replicas_first(const uint16_t *m, unsigned n, const uint8_t keyid[8], const bool *up)
+{
+    for (unsigned k = 0; k < n; k++) {
+        unsigned j = (keyid[7] + k) % n;
+        if (up[m[j]])
+            return m[j];
+    }
+    return -1;
+}
+
+int oks_replicas_receiver_pos(const oks_cluster *c, unsigned slot, size_t si)
+{
+    const uint16_t *m = oks_cluster_replicas_of(c, slot);
+    unsigned n = oks_cluster_nreplicas(c, slot);
+    for (unsigned k = 0; k < n; k++)
+        if (m[k] == si)
+            return (int)k;
+    return c->slot_joining[slot] == si ? (int)n : -1;
+}

@@ -69,4 +69,13 @@ unsigned oks_replicas_untried(const oks_replicas *x, const uint16_t *members, co
 /* A replica of group g already asked and not failed (waiting or answered): -1 if none. */
 int oks_replicas_covering(const oks_replicas *x, size_t g, const uint8_t *asked);
 
+/* An add of a key to n replicas m of its slot (n > 0): the one that verifies it, chosen by the
+ * low byte of its key ID (the slot is chosen by the high bytes) among the replicas up[] says are
+ * up, so that the replicas of a slot share the verification work; -1 when none is up. */
+int oks_replicas_first(const uint16_t *m, unsigned n, const uint8_t keyid[8], const bool *up);
+
+/* Where shard si is among the receivers of slot's writes (its replicas, then a slot move's
+ * joining shard), or -1 when it receives none. */
+int oks_replicas_receiver_pos(const oks_cluster *c, unsigned slot, size_t si);
+
 #endif

@@ -246,6 +246,71 @@ static bool regroup(oks_router *r, oks_pending *p, size_t si)
     return ok;
 }
 
+/* Add, verifying once: sends the keys ready to go on (their first replica answered, failed or
+ * is late) to the other receivers of their slots, each in one Add: the first replica's stored
+ * forms as verified_keys, uploads it did not store (unchanged) or never answered for as keys.
+ * A shard still busy with a part of this request gets its keys after answering, so that it has
+ * one part in flight (its answer is matched to add_index); force: now, to every shard not
+ * failed, the request is ending (nothing waits for these answers; what still waits for its
+ * first replica goes as uploaded). */
+static void fwd_flush(oks_router *r, oks_pending *p, bool force)
+{
+    if (!p->fwd)
+        return;
+    if (force)
+        oks_pending_fwd_fallback(p, -1);
+    const oks_cluster *c = PMAP(p)->conf;
+    size_t n = p->n_add;
+    ProtobufCBinaryData *keys = oks_xmalloc(2 * n * sizeof *keys);
+    uint32_t *ix = oks_xmalloc(2 * n * sizeof *ix);
+    uint64_t now = oks_now_ms();
+    for (size_t s = 0; s < c->n_shards; s++) {
+        if (p->asked[s] == OKS_ASK_FAILED || (!force && p->asked[s] == OKS_ASK_WAITING))
+            continue;
+        size_t np = 0, nv = 0; /* uploads from keys[0], stored forms from keys[n] */
+        for (size_t i = 0; i < n; i++) {
+            oks_pending_fwd *f = &p->fwd[i];
+            int pos = f->stage == OKS_FWD_READY && f->first != (int)s
+                          ? oks_replicas_receiver_pos(c, f->slot, s)
+                          : -1;
+            if (pos < 0 || (f->sent & 1u << pos))
+                continue;
+            f->sent |= (uint16_t)(1u << pos);
+            size_t k = f->verified ? n + nv++ : np++;
+            keys[k] = (ProtobufCBinaryData){f->bytes.len, f->bytes.data};
+            /* a slot move's new replica gets it, but its answer is no acknowledgement */
+            ix[k] = (uint32_t)i | (oks_cluster_holds(c, f->slot, s) ? 0 : OKS_PENDING_JOINER);
+        }
+        if (!np && !nv)
+            continue;
+        free(p->add_index[s]);
+        p->add_index[s] = oks_xmalloc((np + nv) * sizeof(uint32_t)); /* answers: keys first */
+        memcpy(p->add_index[s], ix, np * sizeof *ix);
+        memcpy(p->add_index[s] + np, ix + n, nv * sizeof *ix);
+        p->add_n[s] = (uint32_t)(np + nv);
+        Oks__Request q = OKS__REQUEST__INIT;
+        Oks__Add a = OKS__ADD__INIT;
+        q.version = OKS_PROTO_VERSION;
+        q.deadline_ms = p->deadline_ms > now ? (uint32_t)(p->deadline_ms - now) : 1;
+        q.map_digest = (ProtobufCBinaryData){32, (uint8_t *)c->digest};
+        q.slot = -1;
+        q.op_case = OKS__REQUEST__OP_ADD;
+        q.add = &a;
+        a.origin = (Oks__Origin)p->origin;
+        a.keys = keys;
+        a.n_keys = np;
+        a.verified_keys = keys + n;
+        a.n_verified_keys = nv;
+        oks_buf b = OKS_BUF_INIT;
+        oks_proto_pack_request(&q, &b);
+        if (!send_to_shard(r, p, s, &b))
+            oks_pending_fail(p, c->shards[s].name, "not connected");
+        oks_buf_release(&b);
+    }
+    free(keys);
+    free(ix);
+}
+
 /* Shard si gave no usable answer to p (why; reply: its failure reply, or NULL). Another replica
  * is asked when the request can move; otherwise the failure is recorded. */
 static void shard_failed(oks_router *r, oks_pending *p, size_t si, const char *why,
@@ -268,6 +333,10 @@ static void shard_failed(oks_router *r, oks_pending *p, size_t si, const char *w
         oks_pending_fail(p, name, why);
     if (p->op == OKS__REQUEST__OP_STATS)
         add_down_stats(p, name);
+    if (p->fwd) { /* what waited for its answer goes on to the others as uploaded */
+        oks_pending_fwd_fallback(p, (int)si);
+        fwd_flush(r, p, false);
+    }
 }
 
 static bool complete(const oks_pending *p)
@@ -277,9 +346,11 @@ static bool complete(const oks_pending *p)
     return p->slot >= 0 ? waiting(p) == 0 : p->received == p->expected;
 }
 
-/* Splits an add by the replicas of each key's slot: every replica of a slot gets its keys. Keys
- * whose primary packet cannot be read go to shard 0 only, which rejects them with the parser's
- * reason. */
+/* Splits an add by the replicas of each key's slot. A key with more than one receiver goes to
+ * one replica that is up first (oks_replicas_first), which verifies it; the others get its
+ * stored form when it answers (fwd_flush; docs/replicas.md "Verifying once"). A key with one
+ * receiver, or none up, goes to every receiver at once. Keys whose primary packet cannot be
+ * read go to shard 0 only, which rejects them with the parser's reason. */
 static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
 {
     const oks_cluster *c = PMAP(p)->conf;
@@ -304,7 +375,16 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         }
         p->need[i] = (uint8_t)W;
         const uint16_t *rs = oks_cluster_replicas_of(c, (unsigned)slot[i]);
-        for (unsigned k = 0; k < oks_cluster_nreplicas(c, (unsigned)slot[i]); k++)
+        unsigned nr = oks_cluster_nreplicas(c, (unsigned)slot[i]);
+        int first = nr + (c->slot_joining[slot[i]] != UINT16_MAX) > 1
+                        ? oks_replicas_first(rs, nr, pk.keyid, r->up)
+                        : -1;
+        if (first >= 0) {
+            oks_pending_fwd_defer(p, i, (uint32_t)slot[i], first, orig[i].data, orig[i].len);
+            p->add_n[first]++;
+            continue;
+        }
+        for (unsigned k = 0; k < nr; k++)
             p->add_n[rs[k]]++;
         if (c->slot_joining[slot[i]] != UINT16_MAX) /* a slot move's new replica: its writes */
             p->add_n[c->slot_joining[slot[i]]]++;
@@ -316,7 +396,9 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
         p->add_index[s] = oks_xmalloc(p->add_n[s] * sizeof(uint32_t));
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (slot[i] < 0 ? s == 0 : oks_cluster_receives(c, (unsigned)slot[i], s)) {
+            if (slot[i] < 0                                 ? s == 0
+                : p->fwd && p->fwd[i].stage == OKS_FWD_WAIT ? p->fwd[i].first == (int)s
+                                                            : oks_cluster_receives(c, (unsigned)slot[i], s)) {
                 /* a slot move's new replica gets the key but its answer is no acknowledgement */
                 bool full = slot[i] < 0 || oks_cluster_holds(c, (unsigned)slot[i], s);
                 p->add_index[s][k] = (uint32_t)i | (full ? 0 : OKS_PENDING_JOINER);
@@ -324,16 +406,26 @@ static void route_add(oks_router *r, oks_pending *p, Oks__Request *q)
             }
         q->add->keys = sub;
         q->add->n_keys = k;
+        q->add->return_stored = oks_pending_fwd_waits_on(p, s); /* to send on */
         oks_buf b = OKS_BUF_INIT;
         oks_proto_pack_request(q, &b);
-        if (!send_to_shard(r, p, s, &b))
+        if (!send_to_shard(r, p, s, &b)) {
             oks_pending_fail(p, r->conf->shards[s].name, "not connected");
+            oks_pending_fwd_fallback(p, (int)s);
+        }
         oks_buf_release(&b);
     }
     q->add->keys = orig;
     q->add->n_keys = n;
     free(sub);
     free(slot);
+    if (p->fwd) {
+        /* the first replicas get half the time left: then the others get the uploads */
+        uint64_t now = oks_now_ms();
+        p->attempt_ms = p->deadline_ms > now ? now + (p->deadline_ms - now) / 2 : 0;
+        p->origin = (int)q->add->origin;
+        fwd_flush(r, p, false);
+    }
 }
 
 /* The shard a request names (change log, key listing, tombstones, repair), or NULL. */
@@ -430,6 +522,7 @@ static void route(oks_router *r, oks_pending *p, Oks__Request *q)
 static void done(oks_router *r, oks_pending *p)
 {
     p->raw_forward = false;
+    fwd_flush(r, p, true); /* keys not sent on yet: their answers are not awaited */
     if (p->slot >= 0 && p->not_found) {
         reply_error(r, &p->client, &p->rid, OKS__STATUS__STATUS_NOT_FOUND, "no matching key");
         oks_router_metrics_request(p->op, OKS__STATUS__STATUS_NOT_FOUND, p->start_us);
@@ -557,8 +650,10 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
     if (oks_proto_response_unpack(body.ptr, body.len, r->conf->max_message_bytes, &rep, &e) == 0) {
         if (oks_pending_shard_failed(rep->status) && (p->slot >= 0 || p->group_by || p->acks))
             shard_failed(r, p, si, NULL, rep);
-        else if (p->acks)
+        else if (p->acks) {
             oks_pending_add_reply(p, si, r->conf->shards[si].name, rep);
+            fwd_flush(r, p, false);
+        }
         else
             oks_pending_merge(p, si, r->conf->shards[si].name, rep);
         oks__response__free_unpacked(rep, NULL);
@@ -574,6 +669,11 @@ static void on_shard(oks_router *r, size_t si, oks_zframes *m)
 static void next_attempt(oks_router *r, oks_pending *p)
 {
     p->attempt_ms = 0;
+    if (p->fwd) { /* an add's first replicas are late: the others get the uploads themselves */
+        oks_pending_fwd_fallback(p, -1);
+        fwd_flush(r, p, false);
+        return;
+    }
     size_t ns = OKS_MAX_SHARDS, n = 0;
     size_t *late = oks_xmalloc(ns * sizeof *late);
     for (size_t s = 0; s < ns; s++)

@@ -51,6 +51,19 @@ int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t wh
     char name[64];
     oks_role who = oks_zsec_peer(body, name, sizeof name);
     oks_op_class cls = oks_zsec_op_class(req->op_case);
+    if (req->op_case == OKS__REQUEST__OP_ADD && req->add->n_verified_keys &&
+        who != OKS_ROLE_ROUTER) {
+        /* keys whose signatures are not checked again: only a router sends them on, from
+         * another replica's answer (docs/security.md "Verifying once") */
+        snprintf(why, why_size,
+                 "the key %s (%s) may not send keys verified elsewhere (Add.verified_keys): only "
+                 "a router may", name[0] ? name : "-", oks_role_name(who));
+        oks_warn("security: refused an add with verified keys from key %s (%s)",
+                 name[0] ? name : "-", oks_role_name(who));
+        oks_audit_reason(name, oks_role_name(who), op_name(req), NULL, 0, "refused",
+                         "verified_keys");
+        return -1;
+    }
     if (cls != OKS_OP_ADMIN) {
         if (oks_zsec_may(who, cls))
             return 0;

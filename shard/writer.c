@@ -39,7 +39,7 @@ int oks_shard_commit_wait(oks_shard *sh, oks_ingest *jobs, size_t n)
     return c.status;
 }
 
-static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r);
+static void finish_add(oks_ingest *jobs, size_t n, int status, bool stored, Oks__Response *r);
 
 /* Whether the group is written with a sync: always, but for a group made only of the
  * follower's copies while a wiped replica rebuilds (sh->bulk): they are on the peers, the
@@ -122,7 +122,7 @@ static void write_batches(oks_shard *sh, oks_commit *list, void *push)
         *link = c->next;
         Oks__Response r = OKS__RESPONSE__INIT;
         r.version = OKS_PROTO_VERSION;
-        finish_add(c->jobs, c->n, status, &r);
+        finish_add(c->jobs, c->n, status, c->job->req->add->return_stored, &r);
         oks_shard_reply(push, c->job, &r);
         oks_job_free(c->job);
         free(c);
@@ -166,11 +166,17 @@ void *oks_shard_writer(void *arg)
     return NULL;
 }
 
-static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j)
+/* One key's result; with stored (Add.return_stored), the key as stored when it was written. */
+static void add_result(Oks__Response *r, size_t idx, const oks_ingest *j, bool stored)
 {
-    Oks__AddResult *a = oks_xcalloc(1, sizeof *a + 32 + 32);
+    stored = stored && (j->outcome == OKS_NEW || j->outcome == OKS_UPDATED) && j->bytes.len;
+    Oks__AddResult *a = oks_xcalloc(1, sizeof *a + 32 + 32 + (stored ? j->bytes.len : 0));
     oks__add_result__init(a);
     uint8_t *p = (uint8_t *)(a + 1);
+    if (stored) { /* for the router to send on to the other replicas (docs/replicas.md) */
+        memcpy(p + 64, j->bytes.data, j->bytes.len);
+        a->stored_key = (ProtobufCBinaryData){j->bytes.len, p + 64};
+    }
     a->index = (uint32_t)idx;
     a->outcome = (Oks__Outcome)j->outcome;
     a->reason = j->reason[0] ? oks_xstrdup(j->reason) : (char *)protobuf_c_empty_string;
@@ -204,7 +210,7 @@ static oks_ingest *prepare_add(oks_shard *sh, const oks_job *job, Oks__Response 
     if (!oks_shard_check_route(sh, req, r))
         return NULL;
     const Oks__Add *add = req->add;
-    size_t n = add->n_keys;
+    size_t n = add->n_keys + add->n_verified_keys;
     if (n > OKS_PROTO_MAX_ITEMS) {
         r->status = OKS__STATUS__STATUS_TOO_LARGE;
         r->error = oks_xstrdup("at most " OKS_PROTO_MAX_ITEMS_TEXT " keys per add request");
@@ -213,8 +219,12 @@ static oks_ingest *prepare_add(oks_shard *sh, const oks_job *job, Oks__Response 
     oks_ingest *jobs = oks_xcalloc(n ? n : 1, sizeof *jobs);
     for (size_t i = 0; i < n; i++) {
         oks_ingest *j = &jobs[i];
-        oks_ingest_prepare_flags(sh->store, add->keys[i].data, add->keys[i].len, &sh->lim, flags,
-                                 j);
+        /* verified_keys: the stored form of another replica of the slot, sent on by a router
+         * (shard/authz.c takes them from nobody else): verified there */
+        bool v = i >= add->n_keys;
+        const ProtobufCBinaryData *k = v ? &add->verified_keys[i - add->n_keys] : &add->keys[i];
+        oks_ingest_prepare_flags(sh->store, k->data, k->len, &sh->lim,
+                                 v ? OKS_PGP_TRUSTED : flags, j);
         if (j->outcome != OKS_REJECTED && !oks_shard_owns_keyid(sh, j->keyid)) {
             j->outcome = OKS_REJECTED;
             snprintf(j->reason, sizeof j->reason, "slot %u is not owned by shard %s",
@@ -230,8 +240,9 @@ static oks_ingest *prepare_add(oks_shard *sh, const oks_job *job, Oks__Response 
     return jobs;
 }
 
-/* Fills r with one result per job (status from the write) and frees the jobs. */
-static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r)
+/* Fills r with one result per job (status from the write; stored: each stored key's bytes too)
+ * and frees the jobs. */
+static void finish_add(oks_ingest *jobs, size_t n, int status, bool stored, Oks__Response *r)
 {
     if (status != 0) {
         r->status = OKS__STATUS__STATUS_INTERNAL;
@@ -240,7 +251,7 @@ static void finish_add(oks_ingest *jobs, size_t n, int status, Oks__Response *r)
     r->results = oks_xcalloc(n ? n : 1, sizeof *r->results);
     for (size_t i = 0; i < n; i++) {
         if (r->results)
-            add_result(r, i, &jobs[i]);
+            add_result(r, i, &jobs[i], stored && status == 0);
         oks_ingest_release(&jobs[i]);
     }
     if (!r->results) {
@@ -257,14 +268,15 @@ void oks_shard_add_async(oks_shard *sh, oks_job *job, void *push)
     r.version = OKS_PROTO_VERSION;
     size_t to_write;
     oks_ingest *jobs = prepare_add(sh, job, &r, &to_write);
-    size_t n = job->req->add->n_keys;
+    size_t n = job->req->add->n_keys + job->req->add->n_verified_keys;
+    bool stored = job->req->add->return_stored;
     oks_commit *c = jobs && to_write ? oks_xcalloc(1, sizeof *c) : NULL;
     if (!c) {
         /* refused, nothing to store, or no memory for the hand-over: answer here */
         if (jobs && to_write)
-            finish_add(jobs, n, oks_shard_commit_wait(sh, jobs, n), &r);
+            finish_add(jobs, n, oks_shard_commit_wait(sh, jobs, n), stored, &r);
         else if (jobs)
-            finish_add(jobs, n, 0, &r);
+            finish_add(jobs, n, 0, stored, &r);
         oks_shard_reply(push, job, &r);
         oks_job_free(job);
         return;

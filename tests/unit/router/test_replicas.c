@@ -374,6 +374,127 @@ static void a_joining_replica_does_not_count_toward_a_delete_quorum(void **state
     }
 }
 
+/* Verifying once: the replica that verifies a key is picked by its key ID's low byte among
+ * those up, so both replicas of a slot get a share. */
+static void the_first_replica_is_spread_by_key_id_and_up(void **state)
+{
+    (void)state;
+    const uint16_t m[2] = {4, 7};
+    bool up[8] = {false};
+    uint8_t even[8] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0x10};
+    uint8_t odd[8] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0x11};
+    assert_int_equal(oks_replicas_first(m, 2, even, up), -1); /* none up */
+    up[4] = up[7] = true;
+    assert_int_equal(oks_replicas_first(m, 2, even, up), 4);
+    assert_int_equal(oks_replicas_first(m, 2, odd, up), 7);
+    up[7] = false; /* the other one, when the chosen one is down */
+    assert_int_equal(oks_replicas_first(m, 2, odd, up), 4);
+    oks_cluster c;
+    load(&c, ring3);
+    assert_int_equal(oks_replicas_receiver_pos(&c, 7, 1), 0); /* b holds 6-10 first */
+    assert_int_equal(oks_replicas_receiver_pos(&c, 7, 2), 1);
+    assert_int_equal(oks_replicas_receiver_pos(&c, 7, 0), -1);
+    oks_cluster_release(&c);
+}
+
+/* A reply of shard 0 for key 0: outcome, with stored bytes when given. */
+static Oks__Response *reply_stored(Oks__Outcome outcome, const char *stored)
+{
+    Oks__AddResult res, *rp = &res;
+    Oks__Response r = OKS__RESPONSE__INIT;
+    r.version = OKS_PROTO_VERSION;
+    oks__add_result__init(&res);
+    res.outcome = outcome;
+    if (stored)
+        res.stored_key = (ProtobufCBinaryData){strlen(stored), (uint8_t *)stored};
+    r.results = &rp;
+    r.n_results = 1;
+    oks_buf b = OKS_BUF_INIT;
+    assert_int_equal(oks_proto_pack_response(&r, &b), 0);
+    Oks__Response *out = oks__response__unpack(NULL, b.len, b.data);
+    oks_buf_release(&b);
+    assert_non_null(out);
+    return out;
+}
+
+/* One key of slot 3 deferred to shard 0 (a), which alone was sent it. */
+static void start_deferred(oks_pending *p, unsigned need)
+{
+    start_add(p, 1, need);
+    p->add_n[1] = 0;
+    oks_pending_fwd_defer(p, 0, 3, 0, (const uint8_t *)"upload", 6);
+    p->expected = 1;
+}
+
+static void the_stored_form_goes_on_and_not_to_the_client(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_deferred(&p, 1);
+    assert_true(oks_pending_fwd_waits_on(&p, 0));
+    assert_false(oks_pending_fwd_waits_on(&p, 1));
+    assert_true(feed(&p, 0, reply_stored(OKS__OUTCOME__OUTCOME_NEW, "stored-form")));
+    assert_int_equal(p.fwd[0].stage, OKS_FWD_READY);
+    assert_true(p.fwd[0].verified);
+    assert_int_equal(p.fwd[0].bytes.len, 11);
+    assert_memory_equal(p.fwd[0].bytes.data, "stored-form", 11);
+    Oks__Response *r = answer(&p);
+    assert_int_equal(r->n_results, 1);
+    assert_int_equal(r->results[0]->outcome, OKS__OUTCOME__OUTCOME_NEW);
+    assert_int_equal(r->results[0]->stored_key.len, 0);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+static void an_unchanged_key_goes_on_as_uploaded(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_deferred(&p, 1);
+    feed(&p, 0, reply_stored(OKS__OUTCOME__OUTCOME_UNCHANGED, NULL));
+    assert_int_equal(p.fwd[0].stage, OKS_FWD_READY);
+    assert_false(p.fwd[0].verified);
+    assert_memory_equal(p.fwd[0].bytes.data, "upload", 6);
+    oks_pending_release(&p, 2);
+}
+
+/* Rejected by the replica that verified it: sent no further, and the rejection answers even a
+ * quorum of two. */
+static void a_rejected_key_is_not_sent_on_and_answers(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_deferred(&p, 2);
+    assert_true(feed(&p, 0, reply_stored(OKS__OUTCOME__OUTCOME_REJECTED, NULL)));
+    assert_int_equal(p.fwd[0].stage, OKS_FWD_DONE);
+    Oks__Response *r = answer(&p);
+    assert_int_equal(r->status, OKS__STATUS__STATUS_OK);
+    assert_int_equal(r->n_results, 1);
+    assert_int_equal(r->results[0]->outcome, OKS__OUTCOME__OUTCOME_REJECTED);
+    oks__response__free_unpacked(r, NULL);
+    oks_pending_release(&p, 2);
+}
+
+/* The first replica failed or is late: the upload itself goes on (the others verify it); a
+ * later answer of that replica does not make it go again. */
+static void a_failed_first_replica_sends_the_upload_on(void **state)
+{
+    (void)state;
+    oks_pending p;
+    start_deferred(&p, 1);
+    oks_pending_fwd_fallback(&p, 1); /* another shard: nothing changes */
+    assert_int_equal(p.fwd[0].stage, OKS_FWD_WAIT);
+    oks_pending_fwd_fallback(&p, 0);
+    assert_int_equal(p.fwd[0].stage, OKS_FWD_READY);
+    assert_false(p.fwd[0].verified);
+    p.fwd[0].sent = 1;
+    feed(&p, 0, reply_stored(OKS__OUTCOME__OUTCOME_NEW, "stored-form"));
+    assert_false(p.fwd[0].verified);
+    assert_int_equal(p.fwd[0].sent, 1);
+    assert_memory_equal(p.fwd[0].bytes.data, "upload", 6);
+    oks_pending_release(&p, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +509,11 @@ int main(void)
         cmocka_unit_test(short_of_the_quorum_is_not_acknowledged),
         cmocka_unit_test(a_joining_replica_does_not_count_toward_the_quorum),
         cmocka_unit_test(a_joining_replica_does_not_count_toward_a_delete_quorum),
+        cmocka_unit_test(the_first_replica_is_spread_by_key_id_and_up),
+        cmocka_unit_test(the_stored_form_goes_on_and_not_to_the_client),
+        cmocka_unit_test(an_unchanged_key_goes_on_as_uploaded),
+        cmocka_unit_test(a_rejected_key_is_not_sent_on_and_answers),
+        cmocka_unit_test(a_failed_first_replica_sends_the_upload_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
