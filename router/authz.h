@@ -15,8 +15,9 @@
 
 /* body: the request's frame as received on the frontend. Returns 0 if its sender may make q,
  * with authority (size bytes) = the admin key's name for an admin operation and "" otherwise
- * (the caller sends that, never the client's own authority); -1 if not, why filled. Without
- * security set up (oks_zsec_start not called: tests on inproc) everything is allowed. */
+ * (the caller sends that, never the client's own authority); -1 if not, why filled. An Add
+ * with verified_keys (what only a router sends a shard) is refused from every client; without
+ * security set up (oks_zsec_start not called: tests on inproc) everything else is allowed. */
 int oks_router_authorize(zmq_msg_t *body, const Oks__Request *q, char *authority, size_t size,
                          char *why, size_t why_size);
 

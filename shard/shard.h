@@ -104,8 +104,9 @@ void oks_shard_handle_slots(oks_shard *sh, const Oks__Request *req, Oks__Respons
 void oks_shard_release_slots(Oks__Response *resp);
 /* shard/authz.c (docs/security.md): whether the sender of body may make req. Admin operations
  * need an admin key, or a router's key with req->authority set (a direct admin's name is put
- * there). 0, or -1 with why filled and the refusal logged and audited. Allows everything
- * when security is not set up (tests on inproc). */
+ * there); an Add with verified_keys (not verified again) needs a router's key. 0, or -1 with
+ * why filled and the refusal logged and audited. Allows everything when security is not set
+ * up (tests on inproc). */
 int oks_shard_authorize(zmq_msg_t *body, Oks__Request *req, char *why, size_t why_size);
 /* Writes an admin operation and its outcome to the audit log (nothing for other ops). */
 void oks_shard_audit(const Oks__Request *req, const Oks__Response *r);

@@ -6,7 +6,9 @@
 # catches up after its restart, until every replica of every slot holds the same SKS hashes;
 # two replicas given the same uploads in opposite orders store the same bytes; a delete reaches
 # every replica (tombstones: 2A-cluster-tombstones.sh); the lookups of one key go to one replica,
-# those of many keys to all.
+# those of many keys to all; an upload is verified by one replica of its slot, the other storing
+# its verified form (the same bytes, no broken signature), and neither the router nor a shard
+# takes keys marked verified from a client.
 set -u
 source "$(dirname "$0")/lib.sh"
 D=$(scratch_dir)
@@ -132,6 +134,47 @@ rc=$?
 sed 's/^/# /' "$D/del2"
 check "deleting it again keeps a tombstone, no key being stored (exit $rc)" \
   bash -c "[ $rc -eq 0 ] && grep -q 'no key was stored; tombstone stored' '$D/del2'"
+# ---- an upload is verified by one replica; the other stores its verified form ------------------
+export GNUPGHOME=$D/gpg
+mkdir -p -m 700 "$GNUPGHOME"
+go() { gpg --batch --quiet --no-tty --pinentry-mode loopback --passphrase '' "$@" 2>/dev/null; }
+go --quick-gen-key "Vera Once <vera@example.org>" ed25519 sign,cert never
+go --quick-add-uid vera@example.org "Vera Forged <forged@example.org>"
+go --export vera@example.org >"$D/vera.pgp"
+# the second signature is the self-signature of the second user ID: broken
+/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/corrupt_sig.py" "$D/vera.pgp" "$D/vera-bad.pgp" 2
+gpg --enarmor <"$D/vera-bad.pgp" 2>/dev/null | sed 's/ARMORED FILE/PUBLIC KEY BLOCK/' >"$D/vera.asc"
+VFPR=$(go --with-colons --fingerprint vera@example.org | awk -F: '/^fpr/{print $10; exit}')
+tool sigs "$ROUTER" | sort >"$D/sigs0"
+code=$(http_code --data-urlencode keytext@"$D/vera.asc" "http://127.0.0.1:$HTTP/pks/add")
+check "a key with a good and a broken self-signature is accepted over HTTP ($code)" test "$code" = 200
+tool sigs "$ROUTER" | sort >"$D/sigs1"
+tool copies "$OKS_CONFIG" "$VFPR" >"$D/vera.copies"
+sed 's/^/# /' "$D/vera.copies"
+check "both replicas of its slot store it, with the same SKS hash" \
+  bash -c "[ \$(wc -l <'$D/vera.copies') -eq 2 ] && [ \$(cut -d' ' -f2 '$D/vera.copies' | sort -u | wc -l) -eq 1 ]"
+curl -s "http://127.0.0.1:$HTTP/pks/lookup?op=get&options=mr&search=0x$VFPR" | gpg --dearmor >"$D/vera.got" 2>/dev/null
+check "the stored key has the good user ID and not the one with the broken signature" \
+  bash -c "grep -q 'Vera Once' '$D/vera.got' && ! grep -q 'Vera Forged' '$D/vera.got'"
+join "$D/sigs0" "$D/sigs1" | awk '$3 > $2 {print $1, $3 - $2}' >"$D/sigs.rose"
+sed 's/^/# signatures verified since: /' "$D/sigs.rose"
+check "its signatures were verified by one shard only, a replica storing it" \
+  bash -c "[ \$(wc -l <'$D/sigs.rose') -eq 1 ] && grep -q \"^\$(cut -d' ' -f1 '$D/sigs.rose') \" '$D/vera.copies'"
+# a client may not hand the cluster a key as verified: a forged self-signature stays unstored
+go --quick-gen-key "Mallory Forged <mallory@example.org>" ed25519 sign,cert never
+go --export mallory@example.org >"$D/mallory.pgp"
+/usr/bin/python3 "$OKS_ROOT/tests/integration/helpers/corrupt_sig.py" "$D/mallory.pgp" "$D/mallory-bad.pgp" 1
+MFPR=$(go --with-colons --fingerprint mallory@example.org | awk -F: '/^fpr/{print $10; exit}')
+tool forge "$ROUTER" http "$D/mallory-bad.pgp" >"$D/forge1" 2>&1
+sed 's/^/# /' "$D/forge1"
+check "the router refuses an add with verified keys from a gateway's key" \
+  grep -q '^status 10 .*verified_keys' "$D/forge1"
+S0=$(sed -n '/^\[shard.s0\]/,/^\[/s/^endpoint = //p' "$OKS_CONFIG")
+tool forge "$S0" admin "$D/mallory-bad.pgp" >"$D/forge2" 2>&1
+sed 's/^/# /' "$D/forge2"
+check "a shard refuses verified keys from any key but a router's (the admin's here)" \
+  grep -q '^status 10 .*verified_keys' "$D/forge2"
+check "the key with the forged signature is stored nowhere" test -z "$(tool where "$OKS_CONFIG" "$MFPR")"
 check "no process of the cluster died" \
   bash -c "for f in '$D'/c/run/*.pid; do kill -0 \$(cat \$f) || exit 1; done"
 finish

@@ -24,6 +24,12 @@ answers requests that carry no slot map), for the replica tests.
   holders CONF SLOT          the shards of the map holding SLOT, then (second line) the others
   free_run CONF SHARD        the longest run of slots SHARD does not hold and the first holder
                              of its first slot: "FIRST LAST HOLDER"
+  copies CONF FPR            every shard storing FPR (asked directly): "NAME SKS-hash", one a line
+  sigs EP                    self-signatures each shard verified (GetStats through EP):
+                             "NAME COUNT", one a line
+  forge EP ROLE FILE         one Add whose verified_keys (the field only routers may send) holds
+                             the key in FILE, sent with ROLE's key of $OKS_CONFIG ("http":
+                             a gateway's): prints "status S ERROR"
 Wire format: written and read here by hand (no protobuf module needed). Every socket runs
 CURVE with the admin key of $OKS_CONFIG."""
 import hashlib
@@ -98,14 +104,14 @@ def one(v, no, default=None):
 
 
 class Conn:
-    def __init__(self, ep):
+    def __init__(self, ep, role="admin"):
         self.s = zmq.Context.instance().socket(zmq.DEALER)
         self.s.setsockopt(zmq.LINGER, 0)
         conf = os.environ.get("OKS_CONFIG")
         if conf:  # every link runs CURVE: the admin's key of $OKS_CONFIG
             routers = re.search(r"^routers = (.*)$", open(conf).read(), re.M)
             is_router = routers and ep in routers.group(1).replace(",", " ").split()
-            oks_curve.client(self.s, conf, "router" if is_router else "shard")
+            oks_curve.client(self.s, conf, "router" if is_router else "shard", role)
         self.s.connect(ep)
         self.next = 1
 
@@ -353,6 +359,27 @@ def where(conf, fpr):
             print(name)
 
 
+def copies(conf, fpr):
+    shards, _ = conf_shards(conf)
+    for name, ep, slots in shards:
+        r = Conn(ep).call(request(10, field(1, bytes.fromhex(fpr))))
+        if r.get(4):
+            print(name, one(decode(r[4][0]), 3, b'').hex())
+
+
+def sigs(ep):
+    r = Conn(ep).call(request(15, b''))
+    for sh in r.get(7, []):
+        st = decode(sh)
+        print(one(st, 1, b'').decode(), one(st, 9, 0))
+
+
+def forge(ep, role, path):
+    body = field(3, open(path, 'rb').read()) + field(2, 1)
+    r = Conn(ep, role).call(request(13, body))
+    print("status %d %s" % (one(r, 2, 0), one(r, 3, b'').decode()))
+
+
 def search(ep, text):
     r = Conn(ep).call(request(12, field(1, text.encode())))
     print("status %d partial %d keys %d" % (one(r, 2, 0), one(r, 13, 0), len(r.get(4, []))))
@@ -393,4 +420,7 @@ cmd, args = sys.argv[1], sys.argv[2:]
  "search": lambda: search(args[0], args[1]),
  "where": lambda: where(args[0], args[1]),
  "holders": lambda: holders(args[0], int(args[1])),
- "free_run": lambda: free_run(args[0], args[1])}[cmd]()
+ "free_run": lambda: free_run(args[0], args[1]),
+ "copies": lambda: copies(args[0], args[1]),
+ "sigs": lambda: sigs(args[0]),
+ "forge": lambda: forge(args[0], args[1], args[2])}[cmd]()
