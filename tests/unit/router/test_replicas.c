@@ -197,6 +197,17 @@ static void start_add(oks_pending *p, size_t n_keys, unsigned need)
     }
 }
 
+/* r as a shard sends it and the router unpacks it (the router owns what comes back). */
+static Oks__Response *over_the_wire(const Oks__Response *r)
+{
+    oks_buf b = OKS_BUF_INIT;
+    assert_int_equal(oks_proto_pack_response(r, &b), 0);
+    Oks__Response *out = oks__response__unpack(NULL, b.len, b.data);
+    oks_buf_release(&b);
+    assert_non_null(out);
+    return out;
+}
+
 /* A shard's reply: results for keys 0..n-1 with the given outcome, or a failure status. */
 static Oks__Response *reply(size_t n, Oks__Outcome outcome, Oks__Status st)
 {
@@ -216,12 +227,7 @@ static Oks__Response *reply(size_t n, Oks__Outcome outcome, Oks__Status st)
     } else {
         r.error = "shard x: storage error";
     }
-    oks_buf b = OKS_BUF_INIT;
-    assert_int_equal(oks_proto_pack_response(&r, &b), 0);
-    Oks__Response *out = oks__response__unpack(NULL, b.len, b.data);
-    oks_buf_release(&b);
-    assert_non_null(out);
-    return out;
+    return over_the_wire(&r);
 }
 
 static bool feed(oks_pending *p, size_t shard, Oks__Response *r)
@@ -409,12 +415,7 @@ static Oks__Response *reply_stored(Oks__Outcome outcome, const char *stored)
         res.stored_key = (ProtobufCBinaryData){strlen(stored), (uint8_t *)stored};
     r.results = &rp;
     r.n_results = 1;
-    oks_buf b = OKS_BUF_INIT;
-    assert_int_equal(oks_proto_pack_response(&r, &b), 0);
-    Oks__Response *out = oks__response__unpack(NULL, b.len, b.data);
-    oks_buf_release(&b);
-    assert_non_null(out);
-    return out;
+    return over_the_wire(&r);
 }
 
 /* One key of slot 3 deferred to shard 0 (a), which alone was sent it. */
