@@ -134,6 +134,51 @@ bool oks_pending_fwd_waits_on(const oks_pending *p, size_t si)
     return false;
 }
 
+bool oks_pending_fwd_part(oks_pending *p, const oks_cluster *c, size_t s, uint64_t now_ms,
+                          oks_buf *out)
+{
+    size_t n = p->n_add, np = 0, nv = 0; /* uploads from keys[0], stored forms from keys[n] */
+    ProtobufCBinaryData *keys = oks_xmalloc(2 * (n ? n : 1) * sizeof *keys);
+    uint32_t *ix = oks_xmalloc(2 * (n ? n : 1) * sizeof *ix);
+    for (size_t i = 0; p->fwd && i < n; i++) {
+        oks_pending_fwd *f = &p->fwd[i];
+        int pos = f->stage == OKS_FWD_READY && f->first != (int)s
+                      ? oks_replicas_receiver_pos(c, f->slot, s)
+                      : -1;
+        if (pos < 0 || (f->sent & 1u << pos))
+            continue;
+        f->sent |= (uint16_t)(1u << pos);
+        size_t k = f->verified ? n + nv++ : np++;
+        keys[k] = (ProtobufCBinaryData){f->bytes.len, f->bytes.data};
+        /* a slot move's new replica gets it, but its answer is no acknowledgement */
+        ix[k] = (uint32_t)i | (oks_cluster_holds(c, f->slot, s) ? 0 : OKS_PENDING_JOINER);
+    }
+    if (np || nv) {
+        free(p->add_index[s]);
+        p->add_index[s] = oks_xmalloc((np + nv) * sizeof(uint32_t)); /* answers: keys first */
+        memcpy(p->add_index[s], ix, np * sizeof *ix);
+        memcpy(p->add_index[s] + np, ix + n, nv * sizeof *ix);
+        p->add_n[s] = (uint32_t)(np + nv);
+        Oks__Request q = OKS__REQUEST__INIT;
+        Oks__Add a = OKS__ADD__INIT;
+        q.version = OKS_PROTO_VERSION;
+        q.deadline_ms = p->deadline_ms > now_ms ? (uint32_t)(p->deadline_ms - now_ms) : 1;
+        q.map_digest = (ProtobufCBinaryData){32, (uint8_t *)c->digest};
+        q.slot = -1;
+        q.op_case = OKS__REQUEST__OP_ADD;
+        q.add = &a;
+        a.origin = (Oks__Origin)p->origin;
+        a.keys = keys;
+        a.n_keys = np;
+        a.verified_keys = keys + n;
+        a.n_verified_keys = nv;
+        oks_proto_pack_request(&q, out);
+    }
+    free(keys);
+    free(ix);
+    return np || nv;
+}
+
 /* The answer of key ix's first replica si: what goes on to the others. A rejected key goes no
  * further, and its rejection is its answer (no other replica is asked to reach the quorum). */
 static void fwd_result(oks_pending *p, size_t si, uint32_t ix, const Oks__AddResult *a)

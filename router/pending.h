@@ -4,6 +4,7 @@
 #ifndef OKS_ROUTER_PENDING_H
 #define OKS_ROUTER_PENDING_H
 
+#include "lib/cluster.h"
 #include "lib/proto.h"
 
 #include <stdbool.h>
@@ -105,6 +106,12 @@ void oks_pending_fwd_defer(oks_pending *p, size_t ix, uint32_t slot, int first,
 void oks_pending_fwd_fallback(oks_pending *p, int si);
 /* Whether any key of shard si's part waits for its answer (it is asked for stored forms). */
 bool oks_pending_fwd_waits_on(const oks_pending *p, size_t si);
+/* The part of the keys ready to go on (OKS_FWD_READY) that shard s, one of their slot's
+ * receivers in map c and not their first replica, was not sent yet: packs into out the Add for
+ * s (uploads as keys, stored forms as verified_keys), makes it s's part (add_index, add_n) and
+ * marks those keys sent to s. False when there is none. */
+bool oks_pending_fwd_part(oks_pending *p, const oks_cluster *c, size_t s, uint64_t now_ms,
+                          oks_buf *out);
 /* Whether a reply status says the shard could not answer (another replica may). */
 bool oks_pending_shard_failed(Oks__Status st);
 /* Notes that a shard failed (down, deadline, garbled reply) and why; both strings are copied. */

@@ -260,55 +260,15 @@ static void fwd_flush(oks_router *r, oks_pending *p, bool force)
     if (force)
         oks_pending_fwd_fallback(p, -1);
     const oks_cluster *c = PMAP(p)->conf;
-    size_t n = p->n_add;
-    ProtobufCBinaryData *keys = oks_xmalloc(2 * n * sizeof *keys);
-    uint32_t *ix = oks_xmalloc(2 * n * sizeof *ix);
     uint64_t now = oks_now_ms();
     for (size_t s = 0; s < c->n_shards; s++) {
         if (p->asked[s] == OKS_ASK_FAILED || (!force && p->asked[s] == OKS_ASK_WAITING))
             continue;
-        size_t np = 0, nv = 0; /* uploads from keys[0], stored forms from keys[n] */
-        for (size_t i = 0; i < n; i++) {
-            oks_pending_fwd *f = &p->fwd[i];
-            int pos = f->stage == OKS_FWD_READY && f->first != (int)s
-                          ? oks_replicas_receiver_pos(c, f->slot, s)
-                          : -1;
-            if (pos < 0 || (f->sent & 1u << pos))
-                continue;
-            f->sent |= (uint16_t)(1u << pos);
-            size_t k = f->verified ? n + nv++ : np++;
-            keys[k] = (ProtobufCBinaryData){f->bytes.len, f->bytes.data};
-            /* a slot move's new replica gets it, but its answer is no acknowledgement */
-            ix[k] = (uint32_t)i | (oks_cluster_holds(c, f->slot, s) ? 0 : OKS_PENDING_JOINER);
-        }
-        if (!np && !nv)
-            continue;
-        free(p->add_index[s]);
-        p->add_index[s] = oks_xmalloc((np + nv) * sizeof(uint32_t)); /* answers: keys first */
-        memcpy(p->add_index[s], ix, np * sizeof *ix);
-        memcpy(p->add_index[s] + np, ix + n, nv * sizeof *ix);
-        p->add_n[s] = (uint32_t)(np + nv);
-        Oks__Request q = OKS__REQUEST__INIT;
-        Oks__Add a = OKS__ADD__INIT;
-        q.version = OKS_PROTO_VERSION;
-        q.deadline_ms = p->deadline_ms > now ? (uint32_t)(p->deadline_ms - now) : 1;
-        q.map_digest = (ProtobufCBinaryData){32, (uint8_t *)c->digest};
-        q.slot = -1;
-        q.op_case = OKS__REQUEST__OP_ADD;
-        q.add = &a;
-        a.origin = (Oks__Origin)p->origin;
-        a.keys = keys;
-        a.n_keys = np;
-        a.verified_keys = keys + n;
-        a.n_verified_keys = nv;
         oks_buf b = OKS_BUF_INIT;
-        oks_proto_pack_request(&q, &b);
-        if (!send_to_shard(r, p, s, &b))
+        if (oks_pending_fwd_part(p, c, s, now, &b) && !send_to_shard(r, p, s, &b))
             oks_pending_fail(p, c->shards[s].name, "not connected");
         oks_buf_release(&b);
     }
-    free(keys);
-    free(ix);
 }
 
 /* Shard si gave no usable answer to p (why; reply: its failure reply, or NULL). Another replica

@@ -496,6 +496,38 @@ static void a_failed_first_replica_sends_the_upload_on(void **state)
     oks_pending_release(&p, 2);
 }
 
+/* What goes on: to the other replica of the slot only, once, as a verified key. */
+static void the_other_replica_gets_the_stored_form_once(void **state)
+{
+    (void)state;
+    oks_cluster c;
+    load(&c, ring3); /* slot 3 on a (0) and b (1) */
+    oks_pending p;
+    start_deferred(&p, 1);
+    p.deadline_ms = 5000;
+    oks_buf b = OKS_BUF_INIT;
+    assert_false(oks_pending_fwd_part(&p, &c, 1, 1000, &b)); /* the first has not answered */
+    feed(&p, 0, reply_stored(OKS__OUTCOME__OUTCOME_NEW, "stored-form"));
+    assert_false(oks_pending_fwd_part(&p, &c, 0, 1000, &b)); /* the first replica */
+    assert_false(oks_pending_fwd_part(&p, &c, 2, 1000, &b)); /* c holds no slot 3 */
+    assert_true(oks_pending_fwd_part(&p, &c, 1, 1000, &b));
+    Oks__Request *q = oks__request__unpack(NULL, b.len, b.data);
+    assert_non_null(q);
+    assert_int_equal(q->op_case, OKS__REQUEST__OP_ADD);
+    assert_int_equal(q->add->n_keys, 0);
+    assert_int_equal(q->add->n_verified_keys, 1);
+    assert_memory_equal(q->add->verified_keys[0].data, "stored-form", 11);
+    assert_int_equal(q->deadline_ms, 4000);
+    assert_int_equal(p.add_n[1], 1);
+    assert_int_equal(p.add_index[1][0], 0);
+    oks__request__free_unpacked(q, NULL);
+    b.len = 0;
+    assert_false(oks_pending_fwd_part(&p, &c, 1, 1000, &b)); /* sent already */
+    oks_buf_release(&b);
+    oks_pending_release(&p, 2);
+    oks_cluster_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +547,7 @@ int main(void)
         cmocka_unit_test(an_unchanged_key_goes_on_as_uploaded),
         cmocka_unit_test(a_rejected_key_is_not_sent_on_and_answers),
         cmocka_unit_test(a_failed_first_replica_sends_the_upload_on),
+        cmocka_unit_test(the_other_replica_gets_the_stored_form_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
